@@ -1,0 +1,1 @@
+"""Forms as data: specs, the expression language, validation, built-in forms."""

@@ -1,0 +1,200 @@
+"""Forms as data: the pydantic `FormSpec` every form (built-in or imported) is described by.
+
+A spec is a tree of nodes: fields, groups and repeat groups. Every field is *sensitive* unless
+the form explicitly marks it *statistical*; only statistical fields may be stored or travel in
+clear, so they are restricted to coarse types (never free text, an exact date-time or a place).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "STATISTICAL_TYPES",
+    "Choice",
+    "FieldSpec",
+    "FormSpec",
+    "GroupSpec",
+    "Node",
+    "RepeatSpec",
+]
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+FieldType = Literal[
+    "text",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "select_one",
+    "select_multiple",
+    "boolean",
+    "geopoint",
+    "note",
+    "calculate",
+]
+Sensitivity = Literal["sensitive", "statistical"]
+
+# Types coarse enough to be kept in clear when a form marks them statistical: no free text
+# (it can hold a name), no exact timestamp and no location (they identify a person).
+STATISTICAL_TYPES: frozenset[str] = frozenset(
+    {"integer", "decimal", "date", "select_one", "select_multiple", "boolean", "calculate", "note"}
+)
+
+Labels = dict[str, str]
+
+
+def _check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise ValueError(f"name {name!r} must start with a letter or _ and use only A-Z, 0-9, _")
+    return name
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Choice(_Model):
+    """One option of a choice list; `htcds` keeps the HTCDS code this option maps to."""
+
+    value: str
+    label: Labels
+    htcds: str | None = None
+
+
+class FieldSpec(_Model):
+    """A question (or a note / calculation) in a form."""
+
+    kind: Literal["field"] = "field"
+    name: str
+    type: FieldType
+    label: Labels = Field(default_factory=dict)
+    hint: Labels = Field(default_factory=dict)
+    required: bool | str = False
+    required_message: Labels = Field(default_factory=dict)
+    constraint: str | None = None
+    constraint_message: Labels = Field(default_factory=dict)
+    relevant: str | None = None
+    default: Any = None
+    calculation: str | None = None
+    choices: str | None = None
+    choice_filter: str | None = None
+    read_only: bool = False
+    appearance: str | None = None
+    sensitivity: Sensitivity = "sensitive"
+    htcds: str | None = None
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldSpec:
+        if self.type in ("select_one", "select_multiple") and not self.choices:
+            raise ValueError(f"field {self.name!r}: {self.type} needs a choice list")
+        if self.type == "calculate" and not self.calculation:
+            raise ValueError(f"field {self.name!r}: calculate needs a calculation")
+        if self.sensitivity == "statistical" and self.type not in STATISTICAL_TYPES:
+            raise ValueError(
+                f"field {self.name!r}: a {self.type} field cannot be statistical "
+                "(free text, exact times and places identify people); keep it sensitive"
+            )
+        return self
+
+    @property
+    def holds_value(self) -> bool:
+        """Notes only display text; every other type stores a value."""
+        return self.type != "note"
+
+
+class GroupSpec(_Model):
+    """A group of nodes shown together (one wizard step), optionally skipped as a whole."""
+
+    kind: Literal["group"] = "group"
+    name: str
+    label: Labels = Field(default_factory=dict)
+    relevant: str | None = None
+    children: list[Node] = Field(default_factory=list)
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+
+
+class RepeatSpec(_Model):
+    """A group answered any number of times; each instance carries its own `_id` for merging."""
+
+    kind: Literal["repeat"] = "repeat"
+    name: str
+    label: Labels = Field(default_factory=dict)
+    relevant: str | None = None
+    min_count: int = 0
+    max_count: int | None = None
+    children: list[Node] = Field(default_factory=list)
+    sensitivity: Sensitivity = "sensitive"
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+
+
+Node = Annotated[FieldSpec | GroupSpec | RepeatSpec, Field(discriminator="kind")]
+
+
+class FormSpec(_Model):
+    """A versioned form: labels per language, choice lists and a tree of nodes."""
+
+    id: str
+    version: str
+    title: Labels
+    default_language: str = "en"
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    choices: dict[str, list[Choice]] = Field(default_factory=dict)
+    children: list[Node]
+    htcds_version: str | None = None
+    description: Labels = Field(default_factory=dict)
+
+    _id = field_validator("id")(classmethod(lambda cls, v: _check_name(v)))
+
+    @model_validator(mode="after")
+    def _names_and_lists(self) -> FormSpec:
+        seen: set[str] = set()
+        for node in self.walk():
+            if node.name in seen:
+                raise ValueError(f"name {node.name!r} is used twice; names must be unique")
+            seen.add(node.name)
+            if isinstance(node, FieldSpec) and node.choices and node.choices not in self.choices:
+                raise ValueError(f"field {node.name!r}: unknown choice list {node.choices!r}")
+        return self
+
+    def walk(self, nodes: list[Node] | None = None) -> Iterator[FieldSpec | GroupSpec | RepeatSpec]:
+        """Every node, depth first, in form order."""
+        for node in self.children if nodes is None else nodes:
+            yield node
+            if not isinstance(node, FieldSpec):
+                yield from self.walk(node.children)
+
+    def fields(self) -> Iterator[FieldSpec]:
+        for node in self.walk():
+            if isinstance(node, FieldSpec):
+                yield node
+
+    def node(self, name: str) -> FieldSpec | GroupSpec | RepeatSpec:
+        for node in self.walk():
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def label(self, labels: Labels, lang: str) -> str:
+        """The text in `lang`, falling back to the form's default language, then any."""
+        return labels.get(lang) or labels.get(self.default_language) or next(iter(labels.values()), "")
+
+    def choice_label(self, list_name: str, value: str, lang: str) -> str:
+        for choice in self.choices.get(list_name, []):
+            if choice.value == value:
+                return self.label(choice.label, lang)
+        return value
+
+
+GroupSpec.model_rebuild()
+RepeatSpec.model_rebuild()
+FormSpec.model_rebuild()

@@ -1,0 +1,1 @@
+"""Sync: the wire protocol, the httpx client and the central server."""
