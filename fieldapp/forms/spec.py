@@ -21,6 +21,7 @@ __all__ = [
     "GroupSpec",
     "Node",
     "RepeatSpec",
+    "answer_nodes",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -140,6 +141,17 @@ class RepeatSpec(_Model):
 Node = Annotated[FieldSpec | GroupSpec | RepeatSpec, Field(discriminator="kind")]
 
 
+def answer_nodes(nodes: list[Node]) -> list[FieldSpec | RepeatSpec]:
+    """The fields and repeats of one level, looking through groups (groups are layout only)."""
+    out: list[FieldSpec | RepeatSpec] = []
+    for node in nodes:
+        if isinstance(node, GroupSpec):
+            out.extend(answer_nodes(node.children))
+        else:
+            out.append(node)
+    return out
+
+
 class FormSpec(_Model):
     """A versioned form: labels per language, choice lists and a tree of nodes."""
 
@@ -186,7 +198,9 @@ class FormSpec(_Model):
 
     def label(self, labels: Labels, lang: str) -> str:
         """The text in `lang`, falling back to the form's default language, then any."""
-        return labels.get(lang) or labels.get(self.default_language) or next(iter(labels.values()), "")
+        return (
+            labels.get(lang) or labels.get(self.default_language) or next(iter(labels.values()), "")
+        )
 
     def choice_label(self, list_name: str, value: str, lang: str) -> str:
         for choice in self.choices.get(list_name, []):

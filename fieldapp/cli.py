@@ -1,0 +1,252 @@
+"""`fieldapp` command line: a thin layer over the library, for spreadsheets and scripts.
+
+Non-interactive use reads the passphrase from FIELDAPP_PASSPHRASE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fieldapp import __version__, crypto
+from fieldapp.errors import FieldappError
+from fieldapp.paths import data_dir, store_path
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(FieldappError):
+    """The command was called in a way that cannot work."""
+
+
+def _passphrase(purpose: str, *, confirm: bool = False, env: str = "FIELDAPP_PASSPHRASE") -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"no passphrase: set {env} or run in a terminal")
+    value = getpass.getpass(f"{purpose}: ")
+    if confirm and getpass.getpass("Repeat it: ") != value:
+        raise UsageError("the two passphrases differ")
+    return value
+
+
+def _open_store(args: argparse.Namespace, *, unlock: bool = True) -> Any:
+    from fieldapp.store import Store
+
+    path = store_path(args.data_dir)
+    store = Store(path)
+    if not store.initialised:
+        store.close()
+        raise UsageError(f"no store in {path.parent}: run `fieldapp init` first")
+    if unlock:
+        store.unlock(_passphrase("Passphrase"))
+    return store
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    from fieldapp.store import Store
+
+    path = store_path(args.data_dir)
+    passphrase = _passphrase("New passphrase (10+ characters)", confirm=True)
+    store = Store.create(path, passphrase, max_failed_unlocks=args.max_failed_unlocks or None)
+    print(f"created {path} (device {store.device_id})")
+    store.close()
+    return 0
+
+
+def cmd_forms_list(args: argparse.Namespace) -> int:
+    store = _open_store(args, unlock=False)
+    forms = store.forms()
+    store.close()
+    if args.json:
+        _print_json([{"id": f.id, "version": f.version, "title": f.title} for f in forms])
+    for spec in [] if args.json else forms:
+        print(f"{spec.id}\tv{spec.version}\t{spec.label(spec.title, args.lang)}")
+    return 0
+
+
+def cmd_forms_import(args: argparse.Namespace) -> int:
+    from fieldapp.forms.xlsform import XLSFormError, import_xlsform
+
+    try:
+        spec = import_xlsform(Path(args.file), form_id=args.form_id, version=args.version)
+    except XLSFormError as failure:
+        for problem in failure.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    store = _open_store(args, unlock=False)
+    store.add_form(spec, source=Path(args.file).name)
+    store.close()
+    print(f"{spec.id} {spec.version}")
+    return 0
+
+
+def cmd_records_import(args: argparse.Namespace) -> int:
+    from fieldapp.records_io import import_records
+
+    store = _open_store(args)
+    try:
+        report = import_records(
+            store, args.form, Path(args.file), into=args.into, repeat=args.repeat, lang=args.lang
+        )
+    finally:
+        store.close()
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    target = f"into record {args.into}" if args.into else "as final records"
+    print(
+        f"{report.rows_saved} rows saved {target}; {len({e.row for e in report.errors})} rows refused"
+    )
+    return 1 if report.errors else 0
+
+
+def cmd_records_list(args: argparse.Namespace) -> int:
+    store = _open_store(args, unlock=False)
+    page = store.list_records(form_id=args.form, status=args.status, limit=args.limit)
+    total = store.count(form_id=args.form, status=args.status)
+    store.close()
+    if args.json:
+        _print_json([item.model_dump() for item in page.items])
+        return 0
+    for item in page.items:
+        print(f"{item.id}\t{item.form_id}\t{item.status}\t{item.updated_at}")
+    print(f"{len(page.items)} of {total} records")
+    return 0
+
+
+def cmd_records_show(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    try:
+        record = store.get(args.id)
+        spec = store.form(record.form_id, record.form_version)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(record.model_dump())
+        return 0
+    print(f"{record.id}  {spec.label(spec.title, args.lang)}  [{record.status}]")
+    for field in spec.fields():
+        if field.name in record.values:
+            print(
+                f"  {spec.label(field.label, args.lang) or field.name}: {record.values[field.name]}"
+            )
+    return 0
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists():
+        raise UsageError(f"{out} exists: refusing to overwrite a private key")
+    passphrase = _passphrase("Passphrase for the organisation key", confirm=True)
+    pair = crypto.OrgKeyPair.generate(args.kem)
+    pair.save(out, passphrase)
+    public = out.with_name(out.stem + ".pub.json")
+    public.write_text(pair.recipient.model_dump_json(indent=2), encoding="utf-8")
+    print(
+        f"private key: {out} (keep it offline)\npublic key:  {public} (key id {pair.recipient.key_id})"
+    )
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fieldapp", description="Offline-first, encrypted field data collection."
+    )
+    parser.add_argument("--version", action="version", version=f"fieldapp {__version__}")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="where the store lives (default: $FIELDAPP_DATA_DIR, else the app data folder)",
+    )
+    parser.add_argument(
+        "--lang", default="en", help="language of labels and messages (en, fr, es, ar)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    init = add(commands, "init", cmd_init, "create the encrypted store on this device")
+    init.add_argument(
+        "--max-failed-unlocks", type=int, default=10,
+        help="erase the key after this many wrong passphrases (0: never)",
+    )  # fmt: skip
+
+    forms = commands.add_parser("forms", help="list and import forms", description="Forms.")
+    forms_cmds = forms.add_subparsers(dest="forms_command", required=True, metavar="COMMAND")
+    listing = add(forms_cmds, "list", cmd_forms_list, "list the forms on this device")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    importing = add(forms_cmds, "import", cmd_forms_import, "import an XLSForm (.xlsx/.xls)")
+    importing.add_argument("file", help="the XLSForm file")
+    importing.add_argument("--form-id", default=None, help="override the form id")
+    importing.add_argument("--version", default=None, help="override the form version")
+
+    records = commands.add_parser(
+        "records", help="import, list and show records", description="Records."
+    )
+    record_cmds = records.add_subparsers(dest="records_command", required=True, metavar="COMMAND")
+    rec_import = add(record_cmds, "import", cmd_records_import, "import rows of a CSV/XLSX file")
+    rec_import.add_argument("file", help="a .csv or .xlsx file; the first row names the fields")
+    rec_import.add_argument("--form", required=True, help="the form id the rows answer")
+    rec_import.add_argument(
+        "--into", default=None, help="add the rows to this record's repeat group (e.g. an event)"
+    )
+    rec_import.add_argument("--repeat", default=None, help="the repeat group for --into")
+    rec_list = add(record_cmds, "list", cmd_records_list, "list records, newest first")
+    rec_list.add_argument("--form", default=None, help="only this form")
+    rec_list.add_argument(
+        "--status", default=None,
+        choices=["draft", "final", "queued", "sent", "rejected", "conflict"], help="only this status",
+    )  # fmt: skip
+    rec_list.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    rec_list.add_argument("--json", action="store_true", help="print JSON")
+    rec_show = add(record_cmds, "show", cmd_records_show, "show one record (needs the passphrase)")
+    rec_show.add_argument("id", help="the record id")
+    rec_show.add_argument("--json", action="store_true", help="print JSON")
+
+    keys = commands.add_parser("keys", help="organisation keys", description="Organisation keys.")
+    key_cmds = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    generate = add(key_cmds, "generate", cmd_keys_generate, "make an organisation key pair")
+    generate.add_argument(
+        "--out", required=True, help="private key file (the public key goes beside it)"
+    )
+    generate.add_argument(
+        "--kem", default="MLKEM768_X25519", choices=["MLKEM768_X25519", "X25519"],
+        help="key encapsulation (default: hybrid post-quantum)",
+    )  # fmt: skip
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.data_dir:
+        data_dir(args.data_dir)
+    try:
+        code: int = args.handler(args)
+    except FieldappError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Splitting a submission into what may stay in clear (statistical) and what must be sealed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
+
+__all__ = ["initial_values", "join_parts", "split_by_sensitivity"]
+
+
+def split_by_sensitivity(
+    spec: FormSpec, values: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(statistical, sensitive): only fields the form marks statistical go to the first.
+
+    Repeat instances appear in both halves under their `_id`, so `join_parts` can rebuild them.
+    """
+    return _split(spec.children, values)
+
+
+def _split(nodes: list[Node], values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    stats: dict[str, Any] = {}
+    secret: dict[str, Any] = {k: v for k, v in values.items() if k.startswith("_")}
+    for node in answer_nodes(nodes):
+        if node.name not in values:
+            continue
+        value = values[node.name]
+        if isinstance(node, RepeatSpec):
+            halves = [_split(node.children, instance) for instance in value]
+            stats[node.name] = [
+                {"_id": i.get("_id"), **s} for i, (s, _) in zip(value, halves, strict=True)
+            ]
+            secret[node.name] = [
+                {"_id": i.get("_id"), **p} for i, (_, p) in zip(value, halves, strict=True)
+            ]
+        elif node.sensitivity == "statistical":
+            stats[node.name] = value
+        else:
+            secret[node.name] = value
+    return stats, secret
+
+
+def join_parts(
+    spec: FormSpec, stats: Mapping[str, Any], secret: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The inverse of `split_by_sensitivity`."""
+    return _join(spec.children, stats, secret)
+
+
+def _join(nodes: list[Node], stats: Mapping[str, Any], secret: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {**secret, **{k: v for k, v in stats.items() if k.startswith("_")}}
+    for node in answer_nodes(nodes):
+        if isinstance(node, RepeatSpec):
+            clear = {i.get("_id"): i for i in stats.get(node.name) or []}
+            hidden = secret.get(node.name) or []
+            order = [i.get("_id") for i in hidden] or list(clear)
+            by_id = {i.get("_id"): i for i in hidden}
+            rows = [_join(node.children, clear.get(k, {}), by_id.get(k, {})) for k in order]
+            if rows:
+                merged[node.name] = rows
+        elif node.name in stats:
+            merged[node.name] = stats[node.name]
+    return merged
+
+
+def initial_values(spec: FormSpec) -> dict[str, Any]:
+    """A new submission: each field's `default`, repeats empty."""
+    return {
+        node.name: node.default
+        for node in answer_nodes(spec.children)
+        if isinstance(node, FieldSpec) and node.default is not None and node.holds_value
+    }

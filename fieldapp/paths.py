@@ -1,0 +1,27 @@
+"""Where the app keeps its files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["STORE_FILENAME", "data_dir", "store_path"]
+
+STORE_FILENAME = "fieldapp.db"
+
+
+def data_dir(explicit: str | Path | None = None) -> Path:
+    """`explicit`, else FIELDAPP_DATA_DIR, else Flet's app data folder, else ~/.local/share."""
+    chosen = (
+        explicit
+        or os.environ.get("FIELDAPP_DATA_DIR")
+        or os.environ.get("FLET_APP_STORAGE_DATA")
+        or Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "fieldapp"
+    )
+    path = Path(chosen).expanduser()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def store_path(explicit: str | Path | None = None) -> Path:
+    return data_dir(explicit) / STORE_FILENAME

@@ -1,0 +1,93 @@
+"""Schema migrations of the local store, applied in order and recorded in `_migrations`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+Migration = Callable[[Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(func: Migration) -> Migration:
+    """Register `func` as the next migration; its name is its identity forever."""
+    MIGRATIONS.append((func.__name__, func))
+    return func
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply pending migrations, each in its own transaction; return the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row["name"] for row in db.query("SELECT name FROM _migrations")}
+    applied = []
+    for name, func in MIGRATIONS:
+        if name in done:
+            continue
+        with db.atomic():
+            func(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                [name, datetime.now(UTC).isoformat()],
+            )
+        applied.append(name)
+    return applied
+
+
+@migration
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE keyring (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            kdf TEXT NOT NULL,
+            wrapped_key BLOB,
+            wrapped_signing_key BLOB,
+            failed_unlocks INTEGER NOT NULL DEFAULT 0,
+            max_failed_unlocks INTEGER,
+            second_factor INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE forms (
+            id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            source TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (id, version)
+        );
+        CREATE TABLE recipients (
+            key_id TEXT PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE records (
+            id TEXT PRIMARY KEY,
+            form_id TEXT NOT NULL,
+            form_version TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('draft', 'final', 'queued', 'sent', 'rejected', 'conflict')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            revision TEXT NOT NULL,
+            base_revision TEXT,
+            stats TEXT NOT NULL DEFAULT '{}',
+            fields BLOB,
+            sealed BLOB,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            problems TEXT,
+            receipt TEXT,
+            server_revision TEXT,
+            sent_at TEXT
+        );
+        CREATE INDEX records_by_status ON records (status, updated_at, id);
+        CREATE INDEX records_by_form ON records (form_id, status, updated_at, id);
+        CREATE INDEX records_by_created ON records (created_at);
+        CREATE INDEX records_by_updated ON records (updated_at, id);
+        CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )

@@ -1,0 +1,788 @@
+"""The encrypted local store: one SQLite file holding forms, drafts, finalised records, the outbox.
+
+Sensitive values exist on disk only as AES-256-GCM ciphertext under a random data key that is
+itself stored only wrapped by the passphrase key (Argon2id). Statistical fields and metadata
+stay in clear so that records can be listed and counted without the passphrase. Every save is
+a durable commit (WAL with synchronous=FULL): once `save_draft` or `finalise` returns, a crash
+or a flat battery cannot take the record back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlite_utils import Database
+
+from fieldapp import crypto
+from fieldapp.errors import RecordNotFound, StoreError, StoreLocked
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.spec import FormSpec
+from fieldapp.forms.validate import FieldError, check
+from fieldapp.forms.values import join_parts, split_by_sensitivity
+from fieldapp.store._migrations import apply_migrations
+from sync.protocol import RecordEnvelope
+
+__all__ = [
+    "Page",
+    "Record",
+    "RecordSummary",
+    "Status",
+    "Store",
+    "StoreWiped",
+    "ValidationFailed",
+]
+
+log = logging.getLogger(__name__)
+
+Status = Literal["draft", "final", "queued", "sent", "rejected", "conflict"]
+DEFAULT_AUTOLOCK_SECONDS = 300
+DEFAULT_MAX_FAILED_UNLOCKS = 10
+_KEY_AAD = b"fieldapp/store/data-key/v1"
+_SIGNING_AAD = b"fieldapp/store/signing-key/v1"
+
+
+class StoreWiped(StoreError):
+    """The wrapped key was erased (too many failed unlocks, or a wipe): the data is unreadable."""
+
+
+class ValidationFailed(StoreError):
+    """A submission cannot be finalised; `errors` lists every problem, field by field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("\n".join(e.message for e in errors))
+        self.errors = errors
+
+
+class Record(BaseModel):
+    """A record as its author sees it, sensitive values decrypted."""
+
+    id: str
+    form_id: str
+    form_version: str
+    status: Status
+    created_at: str
+    updated_at: str
+    device_id: str
+    revision: str
+    base_revision: str | None
+    values: dict[str, Any]
+    problems: list[dict[str, Any]] = Field(default_factory=list)
+    server_revision: str | None = None
+
+
+class RecordSummary(BaseModel):
+    """What a list shows without decrypting anything."""
+
+    id: str
+    form_id: str
+    form_version: str
+    status: Status
+    created_at: str
+    updated_at: str
+    stats: dict[str, Any]
+    problem_count: int
+
+
+class Page(BaseModel):
+    items: list[RecordSummary]
+    next_after: str | None  # pass back as `after` for the next page; None on the last
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Store:
+    """The device's store. Open it, then `unlock` (or `create` a new one) before reading records.
+
+    Thread-safe: Flet runs handlers in threads, so every operation holds one lock.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        autolock_seconds: float = DEFAULT_AUTOLOCK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db = Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        # Freed pages are overwritten, so deleted ciphertext and wrapped keys do not linger.
+        self.db.execute("PRAGMA secure_delete=ON")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._lock = threading.RLock()
+        self._clock = clock
+        self.autolock_seconds = autolock_seconds
+        self._key: bytes | None = None
+        self._signing: crypto.SigningKey | None = None
+        self._last_used = clock()
+        with self._lock:
+            apply_migrations(self.db)
+            if self._meta("device_id") is None:
+                self._set_meta("device_id", str(uuid.uuid4()))
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        passphrase: str,
+        *,
+        keystore_second_factor: bool = False,
+        max_failed_unlocks: int | None = DEFAULT_MAX_FAILED_UNLOCKS,
+        **kwargs: Any,
+    ) -> Store:
+        """A new store protected by `passphrase`, unlocked, with the built-in forms."""
+        crypto.check_passphrase_policy(passphrase, keystore_second_factor=keystore_second_factor)
+        store = cls(path, **kwargs)
+        with store._lock:
+            if store.initialised:
+                raise StoreError(f"{store.path} already holds a store")
+            params = crypto.KdfParams.new()
+            kek = crypto.derive_key(passphrase, params)
+            key = crypto.random_key()
+            signing = crypto.SigningKey.generate()
+            with store.db.atomic():
+                store.db.execute(
+                    "INSERT INTO keyring (id, kdf, wrapped_key, wrapped_signing_key,"
+                    " max_failed_unlocks, second_factor) VALUES (1, ?, ?, ?, ?, ?)",
+                    [
+                        params.model_dump_json(),
+                        crypto.wrap_key(kek, key, _KEY_AAD),
+                        crypto.encrypt(key, signing.to_bytes(), _SIGNING_AAD),
+                        max_failed_unlocks,
+                        int(keystore_second_factor),
+                    ],
+                )
+            store._key, store._signing = key, signing
+            store._last_used = store._clock()
+            store.install_builtin_forms()
+        return store
+
+    @property
+    def initialised(self) -> bool:
+        return bool(self.db.execute("SELECT count(*) FROM keyring").fetchone()[0])
+
+    @property
+    def device_id(self) -> str:
+        device_id = self._meta("device_id")
+        assert device_id is not None
+        return device_id
+
+    @property
+    def locked(self) -> bool:
+        with self._lock:
+            if self._key is not None and self._clock() - self._last_used > self.autolock_seconds:
+                self.lock()
+            return self._key is None
+
+    def lock(self) -> None:
+        """Forget the keys; records stay readable only after `unlock`."""
+        with self._lock:
+            self._key = None
+            self._signing = None
+
+    def touch(self) -> None:
+        """Note user activity, postponing the inactivity lock."""
+        with self._lock:
+            if not self.locked:
+                self._last_used = self._clock()
+
+    def unlock(self, passphrase: str) -> None:
+        """Unwrap the data key. Each failure counts; at the policy's limit the key is erased."""
+        with self._lock:
+            row = self._keyring()
+            # Count the attempt durably *before* trying it: killing the app mid-check must
+            # not give an attacker free guesses.
+            self.db.execute("UPDATE keyring SET failed_unlocks = failed_unlocks + 1 WHERE id = 1")
+            params = crypto.KdfParams.model_validate_json(row["kdf"])
+            try:
+                key = crypto.unwrap_key(
+                    crypto.derive_key(passphrase, params), row["wrapped_key"], _KEY_AAD
+                )
+            except crypto.WrongPassphrase:
+                limit = row["max_failed_unlocks"]
+                if limit is not None and row["failed_unlocks"] + 1 >= limit:
+                    self._erase_keys()
+                    raise StoreWiped(
+                        f"{limit} failed unlocks: the key was erased and the data on this "
+                        "device can no longer be read"
+                    ) from None
+                raise
+            self.db.execute("UPDATE keyring SET failed_unlocks = 0 WHERE id = 1")
+            log.debug("store %s unlocked", self.path.name)
+            self._key = key
+            self._signing = crypto.SigningKey.from_bytes(
+                crypto.decrypt(key, row["wrapped_signing_key"], _SIGNING_AAD)
+            )
+            self._last_used = self._clock()
+
+    def change_passphrase(self, old: str, new: str) -> None:
+        with self._lock:
+            crypto.check_passphrase_policy(
+                new, keystore_second_factor=bool(self._keyring()["second_factor"])
+            )
+            self.unlock(old)
+            params = crypto.KdfParams.new()
+            wrapped = crypto.wrap_key(crypto.derive_key(new, params), self._require_key(), _KEY_AAD)
+            self.db.execute(
+                "UPDATE keyring SET kdf = ?, wrapped_key = ? WHERE id = 1",
+                [params.model_dump_json(), wrapped],
+            )
+            self._checkpoint()
+
+    def wipe(self) -> None:
+        """Sign out and wipe: erase keys and every record from this device."""
+        with self._lock:
+            with self.db.atomic():
+                self.db.execute("DELETE FROM records")
+                self.db.execute("DELETE FROM sync_state")
+                self.db.execute("DELETE FROM recipients")
+            self._erase_keys()
+
+    def close(self) -> None:
+        with self._lock:
+            self.lock()
+            self.db.conn.close()
+
+    def _keyring(self) -> dict[str, Any]:
+        row = next(self.db.query("SELECT * FROM keyring WHERE id = 1"), None)
+        if row is None:
+            raise StoreError(f"{self.path} has no keyring: create the store first")
+        if row["wrapped_key"] is None:
+            raise StoreWiped("the key of this store was erased: its data can no longer be read")
+        return row
+
+    def _erase_keys(self) -> None:
+        self.db.execute(
+            "UPDATE keyring SET wrapped_key = NULL, wrapped_signing_key = NULL WHERE id = 1"
+        )
+        self.lock()
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it, so old key material is gone."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _require_key(self) -> bytes:
+        if self.locked or self._key is None:
+            raise StoreLocked("the store is locked: unlock it with the passphrase")
+        self._last_used = self._clock()
+        return self._key
+
+    # -- metadata -------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    def get_state(self, key: str) -> str | None:
+        """Sync bookkeeping in clear (cursor, server URL, last sync time): never secrets."""
+        row = self.db.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
+
+    def set_state(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    def get_secret(self, key: str) -> str | None:
+        """A secret (a bearer token) stored encrypted under the data key."""
+        with self._lock:
+            data_key = self._require_key()
+            stored = self.get_state(f"secret:{key}")
+            if stored is None:
+                return None
+            aad = b"fieldapp/store/secret/" + key.encode()
+            return crypto.decrypt(data_key, bytes.fromhex(stored), aad).decode()
+
+    def set_secret(self, key: str, value: str) -> None:
+        with self._lock:
+            aad = b"fieldapp/store/secret/" + key.encode()
+            blob = crypto.encrypt(self._require_key(), value.encode(), aad)
+            self.set_state(f"secret:{key}", blob.hex())
+
+    # -- signing and sealing --------------------------------------------------------------
+    @property
+    def public_key(self) -> bytes:
+        with self._lock:
+            self._require_key()
+            assert self._signing is not None
+            return self._signing.public_key
+
+    def set_recipients(self, recipients: list[crypto.RecipientKey]) -> int:
+        """Whom finalised records are sealed to; seals any record that was waiting for them."""
+        with self._lock, self.db.atomic():
+            self.db.execute("DELETE FROM recipients")
+            for recipient in recipients:
+                self.db.execute(
+                    "INSERT INTO recipients (key_id, recipient, added_at) VALUES (?, ?, ?)",
+                    [recipient.key_id, recipient.model_dump_json(), _now()],
+                )
+            return self.seal_waiting()
+
+    def recipients(self) -> list[crypto.RecipientKey]:
+        return [
+            crypto.RecipientKey.model_validate_json(row["recipient"])
+            for row in self.db.query("SELECT recipient FROM recipients ORDER BY key_id")
+        ]
+
+    def seal_waiting(self) -> int:
+        """Seal and sign finalised records that were finalised before any recipient was known."""
+        with self._lock:
+            recipients = self.recipients()
+            if not recipients:
+                return 0
+            ids = [
+                row["id"]
+                for row in self.db.query(
+                    "SELECT id FROM records WHERE status = 'final' AND sealed IS NULL"
+                )
+            ]
+            for record_id in ids:
+                with self.db.atomic():
+                    row = self._row(record_id)
+                    secret = self._decrypt_fields(row)
+                    self._write_envelope(row, secret, recipients)
+            return len(ids)
+
+    def _write_envelope(
+        self,
+        row: Mapping[str, Any],
+        secret: Mapping[str, Any],
+        recipients: list[crypto.RecipientKey],
+    ) -> None:
+        """Seal the sensitive part for the organisation and sign the outgoing envelope."""
+        sealed = crypto.seal(
+            crypto.canonical_json(secret),
+            recipients,
+            crypto.record_aad(row["id"], row["revision"], "sealed"),
+        )
+        envelope = RecordEnvelope(
+            id=uuid.UUID(row["id"]),
+            form_id=row["form_id"],
+            form_version=row["form_version"],
+            revision=row["revision"],
+            base_revision=row["base_revision"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            device_id=row["device_id"],
+            stats=json.loads(row["stats"]),
+            sealed=sealed,
+            deleted=bool(row["deleted"]),
+            signature=b"",
+        )
+        assert self._signing is not None
+        envelope.signature = self._signing.sign(envelope.signing_bytes())
+        self.db.execute(
+            "UPDATE records SET sealed = ? WHERE id = ?",
+            [envelope.model_dump_json(), row["id"]],
+        )
+
+    # -- forms ----------------------------------------------------------------------------
+    def install_builtin_forms(self) -> None:
+        for spec in load_builtin_forms().values():
+            self.add_form(spec, source="builtin")
+
+    def add_form(self, spec: FormSpec, *, source: str = "import") -> None:
+        """Add a form version; an existing id+version is replaced only by an identical spec."""
+        with self._lock:
+            body = spec.model_dump_json()
+            existing = self.db.execute(
+                "SELECT spec FROM forms WHERE id = ? AND version = ?", [spec.id, spec.version]
+            ).fetchone()
+            if existing is not None:
+                if existing[0] != body:
+                    raise StoreError(
+                        f"form {spec.id} version {spec.version} already exists with other "
+                        "content: give the new form a new version"
+                    )
+                return
+            self.db.execute(
+                "INSERT INTO forms (id, version, spec, source, added_at) VALUES (?, ?, ?, ?, ?)",
+                [spec.id, spec.version, body, source, _now()],
+            )
+
+    def form(self, form_id: str, version: str | None = None) -> FormSpec:
+        """A form version, or the most recently added version of the form."""
+        if version is None:
+            row = self.db.execute(
+                "SELECT spec FROM forms WHERE id = ? ORDER BY added_at DESC LIMIT 1", [form_id]
+            ).fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT spec FROM forms WHERE id = ? AND version = ?", [form_id, version]
+            ).fetchone()
+        if row is None:
+            suffix = "" if version is None else f" version {version}"
+            raise StoreError(f"no form {form_id!r}{suffix} on this device")
+        return FormSpec.model_validate_json(row[0])
+
+    def forms(self) -> list[FormSpec]:
+        """The latest version of every form."""
+        rows = self.db.query(
+            "SELECT spec FROM forms f WHERE added_at = "
+            "(SELECT max(added_at) FROM forms g WHERE g.id = f.id) ORDER BY id"
+        )
+        return [FormSpec.model_validate_json(row["spec"]) for row in rows]
+
+    # -- records --------------------------------------------------------------------------
+    def new_draft(self, form_id: str, values: Mapping[str, Any] | None = None) -> Record:
+        """Start a record; it is saved (encrypted) at once, so nothing typed is ever lost."""
+        with self._lock:
+            spec = self.form(form_id)
+            record_id = str(uuid.uuid4())
+            checked = check(spec, values or {}, partial=True)
+            now = _now()
+            row = {
+                "id": record_id,
+                "form_id": spec.id,
+                "form_version": spec.version,
+                "status": "draft",
+                "created_at": now,
+                "updated_at": now,
+                "device_id": self.device_id,
+                "base_revision": None,
+                "deleted": 0,
+            }
+            with self.db.atomic():
+                self._write(row, spec, checked.values, insert=True)
+            return self.get(record_id)
+
+    def save_draft(self, record_id: str, values: Mapping[str, Any]) -> Record:
+        """Autosave: store whatever is typed (even invalid) as an encrypted draft.
+
+        Any record can be reopened: a sent one becomes an edit based on what the server has;
+        one still in flight keeps its base until the server's answer arrives.
+        """
+        with self._lock:
+            row = self._row(record_id)
+            spec = self.form(row["form_id"], row["form_version"])
+            checked = check(spec, values, partial=True)
+            with self.db.atomic():
+                self._write({**row, "status": "draft", "updated_at": _now()}, spec, checked.values)
+            return self.get(record_id)
+
+    def finalise(
+        self,
+        record_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        lang: str = "en",
+        today: date | None = None,
+    ) -> Record:
+        """Validate fully, then save as final: sealed for the organisation and in the outbox.
+
+        Raises ValidationFailed with every error; the draft is saved first either way.
+        """
+        with self._lock:
+            row = self._row(record_id)
+            if values is None:
+                values = self._decrypt_values(row)
+            spec = self.form(row["form_id"], row["form_version"])
+            checked = check(spec, values, lang=lang, today=today)
+            if not checked.ok:
+                self.save_draft(record_id, values)
+                raise ValidationFailed(checked.errors)
+            with self.db.atomic():
+                self._write(
+                    {**row, "status": "final", "updated_at": _now(), "problems": None},
+                    spec,
+                    checked.values,
+                )
+            return self.get(record_id)
+
+    def create_final(
+        self,
+        form_id: str,
+        values: Mapping[str, Any],
+        *,
+        lang: str = "en",
+        today: date | None = None,
+    ) -> Record:
+        """A finalised record in one step (imports): all or nothing, never a half-saved row."""
+        with self._lock:
+            spec = self.form(form_id)
+            checked = check(spec, values, lang=lang, today=today)
+            if not checked.ok:
+                raise ValidationFailed(checked.errors)
+            now = _now()
+            row = {
+                "id": str(uuid.uuid4()),
+                "form_id": spec.id,
+                "form_version": spec.version,
+                "status": "final",
+                "created_at": now,
+                "updated_at": now,
+                "device_id": self.device_id,
+                "base_revision": None,
+                "deleted": 0,
+            }
+            with self.db.atomic():
+                self._write(row, spec, checked.values, insert=True)
+            return self.get(row["id"])
+
+    def discard_draft(self, record_id: str) -> None:
+        """Delete a draft that was never finalised (nothing about it left the device)."""
+        with self._lock:
+            row = self._row(record_id)
+            if row["status"] != "draft" or row["base_revision"] is not None:
+                raise StoreError(f"record {record_id} is {row['status']}: only new drafts go")
+            self.db.execute("DELETE FROM records WHERE id = ?", [record_id])
+
+    def get(self, record_id: str) -> Record:
+        with self._lock:
+            row = self._row(record_id)
+            return Record(
+                id=row["id"],
+                form_id=row["form_id"],
+                form_version=row["form_version"],
+                status=row["status"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+                device_id=row["device_id"],
+                revision=row["revision"],
+                base_revision=row["base_revision"],
+                values=self._decrypt_values(row),
+                problems=json.loads(row["problems"] or "[]"),
+                server_revision=row["server_revision"],
+            )
+
+    def list_records(
+        self,
+        *,
+        form_id: str | None = None,
+        status: Status | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page:
+        """Newest first, a page at a time (keyset paging on an index: page 200 is as fast as 1).
+
+        Works while locked: nothing here is decrypted.
+        """
+        where, params = self._filters(form_id, status, since, until)
+        if after:
+            updated_at, _, last_id = after.partition("|")
+            where.append("(updated_at, id) < (?, ?)")
+            params += [updated_at, last_id]
+        columns = "id, form_id, form_version, status, created_at, updated_at, stats, problems"
+        sql = f"SELECT {columns} FROM records {_where(where)} ORDER BY updated_at DESC, id DESC LIMIT ?"  # noqa: S608, E501
+        rows = list(self.db.query(sql, [*params, limit + 1]))
+        items = [
+            RecordSummary(
+                id=r["id"],
+                form_id=r["form_id"],
+                form_version=r["form_version"],
+                status=r["status"],
+                created_at=r["created_at"],
+                updated_at=r["updated_at"],
+                stats=json.loads(r["stats"]),
+                problem_count=len(json.loads(r["problems"] or "[]")),
+            )
+            for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        next_after = f"{items[-1].updated_at}|{items[-1].id}" if more and items else None
+        return Page(items=items, next_after=next_after)
+
+    def count(
+        self,
+        *,
+        form_id: str | None = None,
+        status: Status | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> int:
+        where, params = self._filters(form_id, status, since, until)
+        return int(
+            self.db.execute(
+                f"SELECT count(*) FROM records {_where(where)}",  # noqa: S608
+                params,
+            ).fetchone()[0]
+        )
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self.db.query("SELECT status, count(*) AS n FROM records GROUP BY status")
+        return {row["status"]: row["n"] for row in rows}
+
+    @staticmethod
+    def _filters(
+        form_id: str | None, status: str | None, since: str | None, until: str | None
+    ) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("form_id = ?", form_id),
+            ("status = ?", status),
+            ("updated_at >= ?", since),
+            ("updated_at < ?", until),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        return where, params
+
+    # -- the outbox (used by the sync client) ------------------------------------------------
+    def outbox(self, *, after: str = "", limit: int = 500) -> list[tuple[str, str]]:
+        """(record id, envelope JSON) of records waiting to be sent, in a stable order.
+
+        Envelopes were sealed and signed at finalisation, so sending needs no key: the outbox
+        drains even while the app is locked.
+        """
+        rows = self.db.execute(
+            "SELECT id, sealed FROM records WHERE status IN ('final', 'queued')"
+            " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+            [after, limit],
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def mark_queued(self, record_ids: list[str]) -> None:
+        """The records are on their way: a push without an answer leaves them `queued`."""
+        with self._lock, self.db.atomic():
+            for record_id in record_ids:
+                self.db.execute(
+                    "UPDATE records SET status = 'queued' WHERE id = ? AND status = 'final'",
+                    [record_id],
+                )
+
+    def record_outcome(
+        self,
+        record_id: str,
+        revision: str,
+        status: Literal["sent", "rejected", "conflict"],
+        *,
+        problems: list[dict[str, Any]] | None = None,
+        receipt: str | None = None,
+        server_revision: str | None = None,
+    ) -> bool:
+        """Write back what the server said about one revision; True if the record took it.
+
+        If the record was edited while that revision was in flight, the edit stands; a `sent`
+        answer still moves its base forward, so the edit will not look stale to the server.
+        """
+        with self._lock, self.db.atomic():
+            row = self._row(record_id)
+            if row["revision"] != revision:
+                if status == "sent":
+                    self.db.execute(
+                        "UPDATE records SET base_revision = ? WHERE id = ?", [revision, record_id]
+                    )
+                return False
+            self.db.table("records").update(
+                record_id,
+                {
+                    "status": status,
+                    "problems": json.dumps(problems) if problems else None,
+                    "receipt": receipt or row["receipt"],
+                    "server_revision": server_revision,
+                    "sent_at": _now() if status == "sent" else None,
+                    "base_revision": revision if status == "sent" else row["base_revision"],
+                },
+            )
+            return True
+
+    # -- internals ------------------------------------------------------------------------
+    def _row(self, record_id: str) -> dict[str, Any]:
+        row = next(self.db.query("SELECT * FROM records WHERE id = ?", [record_id]), None)
+        if row is None:
+            raise RecordNotFound(f"no record {record_id} on this device")
+        return row
+
+    def _revision(self, row: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+        """`<generation>-<keyed hash of the content>`: the same edit always gets the same name.
+
+        Keyed, so the clear revision reveals nothing about the encrypted content.
+        """
+        base = row["base_revision"]
+        generation = int(base.split("-", 1)[0]) + 1 if base else 1
+        content = {"id": row["id"], "base": base, "form": row["form_id"], "values": values}
+        digest = crypto.keyed_hash(
+            crypto.subkey(self._require_key(), "revision"), crypto.canonical_json(content)
+        )
+        return f"{generation}-{digest[:32]}"
+
+    def _write(
+        self,
+        row: Mapping[str, Any],
+        spec: FormSpec,
+        values: Mapping[str, Any],
+        *,
+        insert: bool = False,
+    ) -> None:
+        key = self._require_key()
+        stats, secret = split_by_sensitivity(spec, values)
+        revision = self._revision(row, values)
+        fields = crypto.encrypt(
+            key, crypto.canonical_json(secret), crypto.record_aad(row["id"], revision)
+        )
+        new = {
+            **row,
+            "revision": revision,
+            "stats": json.dumps(stats, sort_keys=True),
+            "fields": fields,
+            "sealed": None,
+        }
+        new.setdefault("problems", None)
+        records = self.db.table("records")
+        if insert:
+            records.insert(new)
+        else:
+            records.update(new["id"], new)
+        log.debug(
+            "saved record %s form=%s status=%s revision=%s",
+            new["id"], new["form_id"], new["status"], revision,
+        )  # fmt: skip
+        recipients = self.recipients()
+        if new["status"] == "final" and recipients:
+            self._write_envelope(new, secret, recipients)
+
+    def _decrypt_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        blob = row["fields"]
+        if blob is None:
+            return {}
+        aad = crypto.record_aad(row["id"], row["revision"])
+        try:
+            plain = crypto.decrypt(self._require_key(), blob, aad)
+        except crypto.IntegrityError as exc:
+            raise crypto.IntegrityError(
+                f"record {row['id']}: its encrypted fields were altered or damaged ({exc})"
+            ) from None
+        result: dict[str, Any] = json.loads(plain)
+        return result
+
+    def _decrypt_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        spec = self.form(row["form_id"], row["form_version"])
+        return join_parts(spec, json.loads(row["stats"]), self._decrypt_fields(row))
+
+    def iter_ids(self) -> Iterator[str]:
+        for row in self.db.query("SELECT id FROM records ORDER BY id"):
+            yield row["id"]
+
+
+def _where(clauses: list[str]) -> str:
+    """Join fixed clauses from `Store._filters`; values are always bound parameters."""
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""

@@ -1,0 +1,1 @@
+"""The central server (FastAPI, `server` extra): app factory, storage backends."""

@@ -1,0 +1,226 @@
+"""Administration of a server's database: the library under `fieldapp admin ...` and the
+`/v1/admin/...` endpoints.
+
+Every function takes an open `Storage` (`open_server_storage(settings)` opens and migrates
+one from `ServerSettings`) and records what it did in the audit log under `actor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fieldapp.crypto import RecipientKey
+from fieldapp.errors import FieldappError
+from fieldapp.forms.spec import FormSpec
+from sync.protocol import Role
+from sync.server.auth import enrol_code_hash, new_enrol_code
+from sync.server.settings import ServerSettings
+from sync.server.storage import (
+    Device,
+    FormVersion,
+    NotFound,
+    Organisation,
+    Storage,
+    open_storage,
+)
+
+__all__ = [
+    "CLI_ACTOR",
+    "AdminError",
+    "EnrolCodeRequest",
+    "IssuedCode",
+    "RevokedDevice",
+    "create_org",
+    "enrol_code",
+    "find_org",
+    "open_server_storage",
+    "publish_form",
+    "revoke",
+    "stats",
+]
+
+CLI_ACTOR = "admin:cli"
+MAX_CODE_TTL_HOURS = 24 * 30
+
+
+class AdminError(FieldappError):
+    """An administrative request cannot be carried out; the message says why."""
+
+
+class IssuedCode(BaseModel):
+    """A new enrolment code: `code` is shown once and stored only as a hash."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    org_id: str
+    role: Role
+    region: str | None
+    expires_at: datetime
+
+
+class EnrolCodeRequest(BaseModel):
+    """Body of `POST /v1/admin/enrol-codes`; the organisation is the admin's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    region: str | None = Field(default=None, min_length=1, max_length=64)
+    ttl_hours: float = Field(default=24.0, gt=0, le=MAX_CODE_TTL_HOURS)
+
+
+class RevokedDevice(BaseModel):
+    """Answer of `POST /v1/admin/devices/{device_id}:revoke`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str
+    revoked_at: datetime
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+@contextmanager
+def open_server_storage(settings: ServerSettings) -> Iterator[Storage]:
+    """The server's storage, migrated, closed on exit."""
+    storage = open_storage(settings.database_url)
+    try:
+        storage.migrate()
+        yield storage
+    finally:
+        storage.close()
+
+
+def find_org(storage: Storage, org: str) -> Organisation:
+    """An organisation by id, else by name; AdminError if neither matches."""
+    for lookup in (storage.get_organisation, storage.organisation_by_name):
+        try:
+            return lookup(org)
+        except NotFound:
+            continue
+    raise AdminError(f"no organisation has the id or name {org!r}")
+
+
+def create_org(
+    storage: Storage,
+    name: str,
+    *,
+    recipients: Sequence[RecipientKey] = (),
+    now: datetime | None = None,
+    actor: str = CLI_ACTOR,
+) -> Organisation:
+    """Create an organisation, optionally with the public keys its devices seal records to."""
+    name = name.strip()
+    if not name:
+        raise AdminError("an organisation needs a name")
+    when = _now(now)
+    org = storage.create_organisation(name, when)
+    if recipients:
+        org = storage.set_recipients(org.id, [r.model_dump(mode="json") for r in recipients])
+    storage.append_audit(actor, "create_org", "ok", when, org_id=org.id)
+    return org
+
+
+def enrol_code(
+    storage: Storage,
+    org: str,
+    role: Role,
+    region: str | None = None,
+    ttl_hours: float = 24.0,
+    *,
+    now: datetime | None = None,
+    actor: str = CLI_ACTOR,
+) -> IssuedCode:
+    """Issue a one-time enrolment code for a device of `org` (id or name) with this role."""
+    if not 0 < ttl_hours <= MAX_CODE_TTL_HOURS:
+        raise AdminError(f"a code lives between 0 and {MAX_CODE_TTL_HOURS} hours")
+    organisation = find_org(storage, org)
+    when = _now(now)
+    code = new_enrol_code()
+    stored = storage.create_enrol_code(
+        organisation.id,
+        enrol_code_hash(code),
+        role,
+        region,
+        when + timedelta(hours=ttl_hours),
+        when,
+    )
+    storage.append_audit(actor, "enrol_code", "ok", when, org_id=organisation.id)
+    return IssuedCode(
+        code=code,
+        org_id=organisation.id,
+        role=stored.role,
+        region=stored.region,
+        expires_at=stored.expires_at,
+    )
+
+
+def revoke(
+    storage: Storage, device_id: str, *, now: datetime | None = None, actor: str = CLI_ACTOR
+) -> Device:
+    """Revoke a device: its token stops working at once (idempotent)."""
+    when = _now(now)
+    try:
+        device = storage.revoke_device(device_id, when)
+    except NotFound:
+        raise AdminError(f"no device has the id {device_id!r}") from None
+    storage.append_audit(actor, "revoke", "ok", when, org_id=device.org_id, device_id=device.id)
+    return device
+
+
+def stats(storage: Storage, org_id: str | None = None) -> dict[str, Any]:
+    """Record counts by organisation, form and status, as JSON-ready data.
+
+    `{"organisations": [{"id", "name", "forms": {form_id: {"current", "conflict",
+    "deleted"}}, "records"}], "records": total}`; with `org_id`, only that organisation.
+    """
+    names = {org.id: org.name for org in storage.list_organisations()}
+    by_org: dict[str, dict[str, dict[str, int]]] = {}
+    for row in storage.stats():
+        if org_id is not None and row.org_id != org_id:
+            continue
+        forms = by_org.setdefault(row.org_id, {})
+        counts = forms.setdefault(row.form_id, {"current": 0, "conflict": 0, "deleted": 0})
+        counts[row.status] += row.records
+    organisations = [
+        {
+            "id": oid,
+            "name": names.get(oid, ""),
+            "forms": forms,
+            "records": sum(sum(c.values()) for c in forms.values()),
+        }
+        for oid, forms in sorted(by_org.items(), key=lambda item: names.get(item[0], item[0]))
+    ]
+    return {
+        "organisations": organisations,
+        "records": sum(org["records"] for org in organisations),
+    }
+
+
+def publish_form(
+    storage: Storage,
+    spec: FormSpec,
+    *,
+    org: str | None = None,
+    now: datetime | None = None,
+    actor: str = CLI_ACTOR,
+) -> FormVersion:
+    """Publish a form version for one organisation (id or name), or for all with `org` None.
+
+    Publishing the identical spec again changes nothing; another spec under a published
+    (form id, version) raises `AlreadyExists`: a new spec needs a new version.
+    """
+    org_id = find_org(storage, org).id if org is not None else None
+    when = _now(now)
+    published = storage.publish_form(
+        org_id, spec.id, spec.version, spec.model_dump(mode="json"), when
+    )
+    storage.append_audit(actor, "publish_form", "ok", when, org_id=org_id)
+    return published

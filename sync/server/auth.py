@@ -1,0 +1,85 @@
+"""Credentials and who may do what: bearer tokens, enrolment codes, role and region rules.
+
+Tokens and codes are random and high-entropy, so a plain sha256 is what the database keeps
+(a slow password hash buys nothing against 256-bit and 80-bit secrets). The rules here are
+pure functions over `Device`, so the app applies them the same way on every endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+
+from sync.protocol import Role
+from sync.server.storage.base import ORG_WIDE_ROLES, Device, StoredRecord
+
+__all__ = [
+    "ADMIN_ROLES",
+    "STATS_ROLES",
+    "bearer_token",
+    "can_manage_region",
+    "can_read_record",
+    "enrol_code_hash",
+    "new_enrol_code",
+    "new_token",
+    "token_hash",
+]
+
+ADMIN_ROLES: frozenset[Role] = frozenset({"admin"})
+STATS_ROLES: frozenset[Role] = frozenset({"admin", "coordinator"})
+
+# Crockford's base32 without I, L, O, U: nothing to misread when a code is typed from paper.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_GROUPS = 4
+_CODE_GROUP_LENGTH = 4  # 16 symbols of 5 bits: 80 bits
+
+
+def new_token() -> str:
+    """A device's bearer token: 32 random bytes, URL-safe; shown once, stored hashed."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(b"fieldapp-token:" + token.encode("utf-8")).hexdigest()
+
+
+def new_enrol_code() -> str:
+    """A one-time enrolment code such as `7KQ2-M9XD-4RTA-0PZH` (80 random bits)."""
+    symbols = "".join(
+        secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUPS * _CODE_GROUP_LENGTH)
+    )
+    return "-".join(
+        symbols[i : i + _CODE_GROUP_LENGTH] for i in range(0, len(symbols), _CODE_GROUP_LENGTH)
+    )
+
+
+def enrol_code_hash(code: str) -> str:
+    """Hash of a code as typed: case, spaces and dashes do not matter."""
+    normalised = "".join(code.split()).replace("-", "").upper()
+    return hashlib.sha256(b"fieldapp-enrol-code:" + normalised.encode("utf-8")).hexdigest()
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.partition(" ")
+    credential = credential.strip()
+    return credential if scheme.lower() == "bearer" and credential else None
+
+
+def can_manage_region(admin: Device, region: str | None) -> bool:
+    """A regional admin (one enrolled with a region) manages only its own region."""
+    return admin.region is None or admin.region == region
+
+
+def can_read_record(viewer: Device, revisions: Iterable[StoredRecord]) -> bool:
+    """Org-wide roles read every record of their organisation; collectors and trainers only
+    records they wrote or pushed a revision of (to resolve their own conflicts).
+
+    The caller has already limited `revisions` to the viewer's organisation.
+    """
+    if viewer.role in ORG_WIDE_ROLES:
+        return True
+    return any(viewer.id in (rev.device_id, rev.pushed_by) for rev in revisions)

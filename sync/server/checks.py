@@ -1,0 +1,164 @@
+"""What the server checks in a pushed envelope before storage decides its fate.
+
+The statistical-fields check is what guarantees that no sensitive value reaches the server
+in clear: `stats` may hold only the fields a form marks statistical (and repeat instances of
+them, keyed by `_id`); any other key is refused by name. Values must already be in their
+canonical JSON type (the device sends what `fieldapp.forms.validate.check` cleaned): the
+server stores exactly what the device signed, so it cannot coerce.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from fieldapp.crypto import SignatureError, verify
+from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
+from sync.protocol import RecordEnvelope, WireFieldError
+
+__all__ = ["MAX_CALCULATED_TEXT", "envelope_errors", "stats_errors"]
+
+# A statistical calculation may yield a short label ("18-24"), never a free text.
+MAX_CALCULATED_TEXT = 64
+
+
+def envelope_errors(
+    envelope: RecordEnvelope, device_id: str, public_key: bytes, spec: FormSpec | None
+) -> list[WireFieldError]:
+    """Why the server refuses this envelope from this device (empty: it may be stored).
+
+    `spec` is the form version the envelope names, None when the server does not know it.
+    """
+    if envelope.device_id != device_id:
+        return [
+            _error(
+                "device_id",
+                "device_id",
+                "device_mismatch",
+                "the record is signed as another device than the one pushing it",
+            )
+        ]
+    try:
+        verify(public_key, envelope.signature, envelope.signing_bytes())
+    except SignatureError:
+        return [
+            _error(
+                "signature",
+                "signature",
+                "bad_signature",
+                "the signature does not match this device's enrolled key",
+            )
+        ]
+    if spec is None:
+        return [
+            _error(
+                "form_version",
+                "form_version",
+                "unknown_form_version",
+                f"form {envelope.form_id!r} version {envelope.form_version!r} is not "
+                "published on this server: the record stays on the device until it is",
+            )
+        ]
+    return stats_errors(spec, envelope.stats)
+
+
+def stats_errors(spec: FormSpec, stats: Mapping[str, Any]) -> list[WireFieldError]:
+    """Every problem with `stats` against the form's statistical fields, each by field."""
+    return _level_errors(spec, spec.children, stats, "")
+
+
+def _error(field: str, path: str, code: str, message: str) -> WireFieldError:
+    return WireFieldError(field=field, path=path, code=code, message=message)
+
+
+def _level_errors(
+    spec: FormSpec, nodes: list[Node], values: Mapping[str, Any], prefix: str
+) -> list[WireFieldError]:
+    by_name = {node.name: node for node in answer_nodes(nodes)}
+    errors: list[WireFieldError] = []
+    for name, value in values.items():
+        path = prefix + name
+        node = by_name.get(name)
+        if node is None:
+            errors.append(
+                _error(name, path, "unknown_field", f"{name!r} is not a field of this form")
+            )
+        elif isinstance(node, RepeatSpec):
+            errors.extend(_repeat_errors(spec, node, value, path))
+        elif node.sensitivity != "statistical":
+            errors.append(
+                _error(
+                    name,
+                    path,
+                    "not_statistical",
+                    f"{name!r} is a sensitive field: it may only travel sealed, never in stats",
+                )
+            )
+        else:
+            problem = _value_problem(spec, node, value)
+            if problem is not None:
+                code, message = problem
+                errors.append(_error(name, path, code, f"{name!r}: {message}"))
+    return errors
+
+
+def _repeat_errors(
+    spec: FormSpec, node: RepeatSpec, value: Any, path: str
+) -> list[WireFieldError]:
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        return [_error(node.name, path, "type", f"{node.name!r}: a repeat is a list of objects")]
+    errors: list[WireFieldError] = []
+    for index, instance in enumerate(value):
+        item_path = f"{path}[{index}]"
+        if not isinstance(instance.get("_id"), str):
+            errors.append(
+                _error(node.name, item_path, "type", f"{node.name!r}: each instance needs an _id")
+            )
+        answers = {key: item for key, item in instance.items() if key != "_id"}
+        errors.extend(_level_errors(spec, node.children, answers, item_path + "."))
+    return errors
+
+
+def _value_problem(spec: FormSpec, node: FieldSpec, value: Any) -> tuple[str, str] | None:
+    """(code, message) when `value` is not a canonical value of the field, else None."""
+    if value is None:
+        return None
+    kind = node.type
+    if kind == "note":
+        return "type", "a note holds no value"
+    if kind == "boolean":
+        return None if isinstance(value, bool) else ("type", "must be true or false")
+    if kind == "integer":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else ("type", "must be a whole number")
+    if kind == "decimal":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok and math.isfinite(value) else ("type", "must be a number")
+    if kind == "date":
+        return None if _is_iso_date(value) else ("type", "must be a date YYYY-MM-DD")
+    if kind == "calculate":
+        if isinstance(value, str):
+            ok = len(value) <= MAX_CALCULATED_TEXT
+            return None if ok else ("type", "a statistical calculation must be short")
+        scalar = isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value))
+        return None if scalar else ("type", "must be a number, true/false or a short label")
+    allowed = {choice.value for choice in spec.choices.get(node.choices or "", [])}
+    if kind == "select_one":
+        return None if isinstance(value, str) and value in allowed else ("choice", "not a choice")
+    if kind == "select_multiple":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return "type", "must be a list of choices"
+        return None if set(value) <= allowed else ("choice", "not a choice")
+    return "type", f"a {kind} field cannot be statistical"
+
+
+def _is_iso_date(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

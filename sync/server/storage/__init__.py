@@ -1,0 +1,71 @@
+"""Server storage: `open_storage(url)` picks the backend by URL scheme.
+
+`sqlite:///relative/or/absolute/path.db` (four slashes for an absolute path, as in
+SQLAlchemy) opens the stdlib-sqlite3 backend; `postgresql://...` (or `postgres://...`) the
+psycopg 3 backend. Backends are imported lazily so SQLite deployments never import psycopg.
+"""
+
+from __future__ import annotations
+
+from sync.server.storage.base import (
+    ORG_WIDE_ROLES,
+    AlreadyExists,
+    AuditEntry,
+    CodeExpired,
+    CodeInvalid,
+    CodeUsed,
+    Device,
+    EnrolCode,
+    EnrolmentRefused,
+    FormVersion,
+    NotFound,
+    Organisation,
+    PushResult,
+    RecordHead,
+    RevisionStatus,
+    SharedKind,
+    StatsRow,
+    Storage,
+    StorageError,
+    StoredRecord,
+)
+
+__all__ = [
+    "ORG_WIDE_ROLES",
+    "AlreadyExists",
+    "AuditEntry",
+    "CodeExpired",
+    "CodeInvalid",
+    "CodeUsed",
+    "Device",
+    "EnrolCode",
+    "EnrolmentRefused",
+    "FormVersion",
+    "NotFound",
+    "Organisation",
+    "PushResult",
+    "RecordHead",
+    "RevisionStatus",
+    "SharedKind",
+    "StatsRow",
+    "Storage",
+    "StorageError",
+    "StoredRecord",
+    "open_storage",
+]
+
+
+def open_storage(url: str) -> Storage:
+    """Open (without migrating: call `migrate()`) the storage named by `url`."""
+    if url.startswith("sqlite:///"):
+        from sync.server.storage.sqlite import SqliteStorage
+
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise StorageError("sqlite URL needs a path: sqlite:///server.db")
+        return SqliteStorage(path)
+    if url.startswith(("postgresql://", "postgres://")):
+        from sync.server.storage.postgres import PostgresStorage
+
+        return PostgresStorage(url)
+    raise StorageError("database URL must start with sqlite:/// or postgresql://")

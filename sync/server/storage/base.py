@@ -1,0 +1,453 @@
+"""The sync server's storage interface: one abstract `Storage`, two backends (SQLite, PostgreSQL).
+
+The app (sync/server/app.py) and the admin CLI talk only to this interface; the contract suite
+(tests/server/test_storage_contract.py) runs the same tests against both backends.
+
+Division of labour with the app:
+- The app authenticates (hashes the bearer token, calls `device_by_token`), verifies
+  signatures, checks that the form version exists (`get_form`) and validates `stats` against
+  the form's statistical fields. Only envelopes that passed those checks reach
+  `push_records`, which decides duplicate / revision_reused / accepted / conflict atomically.
+- Storage keeps no secrets: only sha256 hashes of bearer tokens and enrolment codes, public
+  keys, sealed (HPKE) bytes it cannot open, and the clear statistical fields.
+- `push_records` writes one audit entry per record in the same transaction; every other
+  state change is audited by the caller with `append_audit` (it knows who the actor is).
+
+Visibility of the change log (`changes_since`), decided here once for both backends:
+- A device sees changes of its own organisation plus global ones (forms published for every
+  organisation); never another organisation's.
+- Roles in `ORG_WIDE_ROLES` (admin, coordinator, case_manager) see every region of their
+  organisation, and every `record` change of it.
+- Other roles (collector, trainer) see `form`, `reference`, `event` and `revocation` changes
+  that are organisation-wide (region None) or of their own region, and `record` changes only
+  for records they took part in: the revision's author or pusher, and, for a conflict, the
+  device whose revision is the head it conflicts with. A device with no region sees only
+  organisation-wide items.
+- `record` changes carry metadata only (revisions, form, flags), never stats or sealed bytes.
+
+Seq numbers come from a single counter row, updated inside the writing transaction once all
+its decisions are made and held locked until commit, so changes become visible in seq order:
+a reader that has seen seq N never later finds a change with a seq below N.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from fieldapp.errors import FieldappError
+from sync.protocol import ChangesPage, OutcomeStatus, RecordEnvelope, Role, WireFieldError
+
+__all__ = [
+    "ORG_WIDE_ROLES",
+    "AlreadyExists",
+    "AuditEntry",
+    "CodeExpired",
+    "CodeInvalid",
+    "CodeUsed",
+    "Device",
+    "EnrolCode",
+    "EnrolmentRefused",
+    "FormVersion",
+    "NotFound",
+    "Organisation",
+    "PushResult",
+    "RecordHead",
+    "RevisionStatus",
+    "SharedKind",
+    "StatsRow",
+    "Storage",
+    "StorageError",
+    "StoredRecord",
+]
+
+ORG_WIDE_ROLES: frozenset[Role] = frozenset({"admin", "coordinator", "case_manager"})
+
+SharedKind = Literal["reference", "event"]
+RevisionStatus = Literal["current", "conflict"]
+
+
+class StorageError(FieldappError):
+    """The server's database cannot do what was asked."""
+
+
+class NotFound(StorageError):
+    """No such organisation, device, form version, record or shared item (in that scope)."""
+
+
+class AlreadyExists(StorageError):
+    """The name, device id or form version is taken (with different content)."""
+
+
+class EnrolmentRefused(StorageError):
+    """An enrolment code cannot be redeemed; the subclass says why."""
+
+
+class CodeInvalid(EnrolmentRefused):
+    """No enrolment code has this hash."""
+
+
+class CodeExpired(EnrolmentRefused):
+    """The code's expiry has passed (even a re-redeem by the same device is refused then)."""
+
+
+class CodeUsed(EnrolmentRefused):
+    """The code was redeemed by another device (or another key, or a since-revoked device)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: str
+    name: str
+    created_at: datetime
+    # fieldapp.crypto.RecipientKey dumps: the organisation's keys devices seal records to.
+    recipients: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolCode:
+    code_hash: str
+    org_id: str
+    role: Role
+    region: str | None
+    created_at: datetime
+    expires_at: datetime
+    device_id: str | None = None  # set once redeemed
+    redeemed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    org_id: str
+    role: Role
+    region: str | None
+    public_key: bytes  # Ed25519, verifies the device's record signatures
+    label: str
+    enrolled_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormVersion:
+    form_id: str
+    version: str
+    org_id: str | None  # None: published for every organisation
+    spec: dict[str, Any]  # FormSpec JSON
+    published_at: datetime
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One stored revision; `to_envelope()` gives back exactly what the device signed."""
+
+    id: UUID
+    revision: str
+    base_revision: str | None
+    org_id: str
+    region: str | None
+    device_id: str  # the author (signer)
+    pushed_by: str  # the device that pushed it (differs for relays)
+    form_id: str
+    form_version: str
+    created_at: datetime
+    updated_at: datetime
+    stats: dict[str, Any]
+    sealed: bytes | None
+    deleted: bool
+    signature: bytes
+    content_digest: str
+    received_at: datetime
+    seq: int
+    status: RevisionStatus
+
+    def to_envelope(self) -> RecordEnvelope:
+        return RecordEnvelope(
+            id=self.id,
+            form_id=self.form_id,
+            form_version=self.form_version,
+            revision=self.revision,
+            base_revision=self.base_revision,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            device_id=self.device_id,
+            stats=self.stats,
+            sealed=self.sealed,
+            deleted=self.deleted,
+            signature=self.signature,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHead:
+    """A record as a whole: its current revision and whether it waits for conflict review."""
+
+    id: UUID
+    org_id: str
+    form_id: str
+    head_revision: str
+    deleted: bool
+    in_conflict: bool
+    siblings: list[str]  # revisions stored as conflicting with the head (oldest first)
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """The storage outcome of one pushed envelope; the app turns it into a RecordOutcome.
+
+    For accepted, duplicate and conflict, `seq`, `received_at` and `content_digest` are the
+    stored revision's (a duplicate gets the first push's values again, so its receipt is
+    identical) and `current_revision` is the record's head. For rejected, `errors` say why
+    (codes `revision_reused`, `record_id_taken`).
+    """
+
+    record_id: UUID
+    revision: str
+    status: OutcomeStatus
+    seq: int | None = None
+    received_at: datetime | None = None
+    content_digest: str | None = None
+    current_revision: str | None = None
+    errors: list[WireFieldError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what to which record, when (UTC). Never personal data, never stats values."""
+
+    id: int
+    at: datetime
+    actor: str  # e.g. "device:<id>", "admin:cli"
+    action: str  # e.g. "push", "enrol", "revoke", "read_record", "publish_form"
+    outcome: str  # e.g. "accepted", "ok", "refused:code_expired"
+    org_id: str | None = None
+    device_id: str | None = None
+    record_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    """Number of records (not revisions) of one form in one organisation, by head status.
+
+    status: "conflict" (flagged for review), "deleted" (head is a tombstone), else "current".
+    """
+
+    org_id: str
+    form_id: str
+    status: Literal["current", "conflict", "deleted"]
+    records: int
+
+
+class Storage(abc.ABC):
+    """The server's durable state. Thread-safe: the app calls it from a threadpool.
+
+    Every method that writes takes `now` (aware UTC datetime) so tests can move time; every
+    datetime returned is aware UTC.
+    """
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Apply missing schema migrations (recorded in `schema_migrations`); idempotent and
+        safe to run concurrently from several server processes."""
+
+    @abc.abstractmethod
+    def applied_migrations(self) -> list[int]:
+        """Versions recorded in `schema_migrations`, ascending."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close every connection; the object is unusable afterwards."""
+
+    # -- server key ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def ensure_server_key(self, key_id: str, blob: bytes, now: datetime) -> tuple[str, bytes]:
+        """Store the server's (wrapped) signing key unless one exists; return the stored one.
+
+        Kept in the database, not the data dir, so several server processes behind a load
+        balancer sign receipts with the same key: the first to start wins, the rest adopt it.
+        """
+
+    # -- organisations ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_organisation(self, name: str, now: datetime) -> Organisation:
+        """Create an organisation with a fresh id. Raises AlreadyExists if the name is taken."""
+
+    @abc.abstractmethod
+    def get_organisation(self, org_id: str) -> Organisation:
+        """Raises NotFound."""
+
+    @abc.abstractmethod
+    def organisation_by_name(self, name: str) -> Organisation:
+        """Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_organisations(self) -> list[Organisation]:
+        """All organisations, by name."""
+
+    @abc.abstractmethod
+    def set_recipients(self, org_id: str, recipients: list[dict[str, Any]]) -> Organisation:
+        """Replace the organisation's recipient keys (RecipientKey dumps). Raises NotFound."""
+
+    # -- enrolment and devices -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_enrol_code(
+        self,
+        org_id: str,
+        code_hash: str,
+        role: Role,
+        region: str | None,
+        expires_at: datetime,
+        now: datetime,
+    ) -> EnrolCode:
+        """Store a one-time code by its sha256 hash. Raises NotFound (org), AlreadyExists."""
+
+    @abc.abstractmethod
+    def redeem_enrol_code(
+        self,
+        code_hash: str,
+        device_id: str,
+        public_key: bytes,
+        label: str,
+        token_hash: str,
+        now: datetime,
+    ) -> Device:
+        """Atomically use the code and create the device with the code's org, role, region.
+
+        Idempotent while the code is valid: the same device_id with the same public key may
+        redeem it again (the first answer may have been lost in transit); the device's token
+        hash is then replaced by `token_hash`, since the earlier token never arrived.
+        Raises CodeInvalid (unknown hash), CodeExpired (now >= expires_at), CodeUsed (redeemed
+        by another device or key, or the device was revoked since), AlreadyExists (device_id
+        already enrolled through another code).
+        """
+
+    @abc.abstractmethod
+    def device_by_token(self, token_hash: str) -> Device | None:
+        """The non-revoked device holding this token hash, else None."""
+
+    @abc.abstractmethod
+    def get_device(self, device_id: str) -> Device:
+        """Any device, revoked or not. Raises NotFound."""
+
+    @abc.abstractmethod
+    def list_devices(self, org_id: str) -> list[Device]:
+        """The organisation's devices, revoked ones included, by enrolment time."""
+
+    @abc.abstractmethod
+    def revoke_device(self, device_id: str, now: datetime) -> Device:
+        """Revoke the device (its token stops working) and append an organisation-wide
+        `revocation` change (key: device id). Idempotent. Raises NotFound."""
+
+    # -- forms -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def publish_form(
+        self, org_id: str | None, form_id: str, version: str, spec: dict[str, Any], now: datetime
+    ) -> FormVersion:
+        """Publish a form version for one organisation (or every one, org_id None) and append
+        a `form` change (key "<form_id>@<version>", data {form_id, version, spec}).
+
+        Publishing the identical spec again returns the stored version and appends nothing;
+        a different spec under the same (scope, form_id, version) raises AlreadyExists. An
+        organisation's own form shadows a global one with the same id and version.
+        """
+
+    @abc.abstractmethod
+    def get_form(self, org_id: str, form_id: str, version: str) -> FormVersion:
+        """The version visible to the organisation (its own first, else global). NotFound."""
+
+    @abc.abstractmethod
+    def list_form_versions(self, org_id: str, form_id: str | None = None) -> list[FormVersion]:
+        """Versions visible to the organisation, by form id then publication order."""
+
+    # -- reference data and training events shared with a team ----------------------------
+
+    @abc.abstractmethod
+    def put_shared(
+        self,
+        org_id: str,
+        kind: SharedKind,
+        key: str,
+        data: dict[str, Any],
+        region: str | None,
+        now: datetime,
+    ) -> int:
+        """Create or replace a reference list or training event (with its roster); appends a
+        change of that kind and returns its seq. Moving an item to another region also
+        appends a tombstone for the old region so devices there drop it. NotFound (org)."""
+
+    @abc.abstractmethod
+    def delete_shared(self, org_id: str, kind: SharedKind, key: str, now: datetime) -> int:
+        """Delete the item, appending a tombstone change; returns its seq. Raises NotFound."""
+
+    # -- records ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def push_records(
+        self, device: Device, envelopes: list[RecordEnvelope], now: datetime
+    ) -> list[PushResult]:
+        """Store a batch in ONE transaction; one result per envelope, in order.
+
+        Per envelope (earlier envelopes of the batch count as stored):
+        - (id, revision) stored with the same content digest: `duplicate`, nothing written,
+          the stored receipt data again (forever: no time limit).
+        - (id, revision) stored with another digest: `rejected`, code `revision_reused`.
+        - the record id belongs to another organisation: `rejected`, code `record_id_taken`.
+        - no revision of the record yet, or base_revision is the head: `accepted`, it
+          becomes the head (a tombstone if `deleted`); a `record` change is appended.
+        - otherwise (stale or unknown base): `conflict`, stored as a sibling, the head is
+          kept, the record is flagged for review, and a `record` change (data.conflict True,
+          data.siblings) reaches both the pusher and the head's author.
+        The caller has checked signature, form version and stats. The record's region is the
+        pushing device's. Retries internally on transient conflicts between concurrent batches.
+        """
+
+    @abc.abstractmethod
+    def get_record(self, org_id: str, record_id: UUID) -> RecordHead:
+        """Raises NotFound (also for another organisation's record)."""
+
+    @abc.abstractmethod
+    def list_revisions(self, org_id: str, record_id: UUID) -> list[StoredRecord]:
+        """Every stored revision of the record, by seq. Raises NotFound."""
+
+    # -- change log ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def changes_since(self, viewer: Device, cursor: int, limit: int) -> ChangesPage:
+        """Changes visible to `viewer` (see module docstring) with seq > cursor, ascending,
+        at most `limit`. next_cursor is the last returned seq (or `cursor` when none)."""
+
+    # -- audit and stats -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def append_audit(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        now: datetime,
+        *,
+        org_id: str | None = None,
+        device_id: str | None = None,
+        record_id: str | None = None,
+    ) -> None:
+        """Append to the audit log (append-only: the database refuses UPDATE and DELETE)."""
+
+    @abc.abstractmethod
+    def list_audit(
+        self, org_id: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[AuditEntry]:
+        """Audit entries with id > after_id (of one organisation, or all), ascending."""
+
+    @abc.abstractmethod
+    def stats(self) -> list[StatsRow]:
+        """Record counts by organisation, form and status (for `fieldapp admin stats`)."""

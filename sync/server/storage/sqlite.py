@@ -1,0 +1,123 @@
+"""The embedded default backend: one SQLite file through the stdlib sqlite3 module.
+
+One connection per thread (uvicorn runs handlers in a threadpool), WAL so readers never block
+the writer, synchronous=FULL so an acknowledged push survives power loss, and BEGIN IMMEDIATE
+for every write so writers queue on busy_timeout instead of failing mid-transaction. With
+writers serialised, seqs trivially commit in order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sync.server.storage._sql import SCHEMA_V1, SqlStorage, Tx, schema_statements
+from sync.server.storage.base import StorageError
+
+__all__ = ["SqliteStorage"]
+
+_BUSY_TIMEOUT_MS = 30_000
+
+_TYPES = {
+    "ts": "TEXT",
+    "blob": "BLOB",
+    "bool": "INTEGER",
+    "int8": "INTEGER",
+    "identity": "INTEGER PRIMARY KEY AUTOINCREMENT",
+}
+
+_AUDIT_APPEND_ONLY = [
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+]
+
+
+class _SqliteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._conn.executemany(sql, rows)
+
+
+class SqliteStorage(SqlStorage):
+    migrations = [(1, "initial schema", [*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY])]
+    transient_errors = ()
+    integrity_errors = (sqlite3.IntegrityError,)
+    for_update = ""  # BEGIN IMMEDIATE already holds the write lock
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            if self._closed:
+                raise StorageError("storage is closed")
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._connections.append(conn)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Tx]:
+        conn = self._connection()
+        conn.execute(begin)
+        try:
+            yield _SqliteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _write(self) -> AbstractContextManager[Tx]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _read(self) -> AbstractContextManager[Tx]:
+        return self._transaction("BEGIN")
+
+    def _lock_migrations(self, tx: Tx) -> None:
+        """BEGIN IMMEDIATE already excludes every other writer."""
+
+    def _lock_records(self, tx: Tx, record_ids: list[str]) -> None:
+        """BEGIN IMMEDIATE already excludes every other writer."""
+
+    def _ts(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def _dt(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value).astimezone(UTC)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()

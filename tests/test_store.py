@@ -1,0 +1,339 @@
+"""The encrypted local store on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+
+from fieldapp import crypto
+from fieldapp.store import (
+    RecordNotFound,
+    Store,
+    StoreError,
+    StoreLocked,
+    StoreWiped,
+    ValidationFailed,
+)
+from sync.protocol import RecordEnvelope
+from tests.conftest import CANARY, PASSPHRASE, Clock, attendance_values, screening_values
+
+
+def test_create_refuses_weak_passphrases(store_path: Path) -> None:
+    with pytest.raises(crypto.WeakPassphrase):
+        Store.create(store_path, "123456")
+    with pytest.raises(crypto.WeakPassphrase):
+        Store.create(store_path, "short")
+    Store.create(store_path, "123456", keystore_second_factor=True).close()
+
+
+def test_wrong_passphrase_never_opens_the_store(store: Store, store_path: Path) -> None:
+    record = store.create_final("victim_screening", screening_values())
+    store.close()
+    reopened = Store(store_path)
+    assert reopened.locked
+    with pytest.raises(StoreLocked):
+        reopened.get(record.id)
+    for guess in ("correct horse battery stapl", "Correct horse battery staple", ""):
+        with pytest.raises(crypto.WrongPassphrase):
+            reopened.unlock(guess)
+        assert reopened.locked
+    reopened.unlock(PASSPHRASE)
+    assert reopened.get(record.id).values["given_name"] == CANARY
+    reopened.close()
+
+
+def test_failed_unlocks_erase_the_key_by_policy(store_path: Path) -> None:
+    store = Store.create(store_path, PASSPHRASE, max_failed_unlocks=3)
+    record = store.create_final("victim_screening", screening_values())
+    store.close()
+    store = Store(store_path)
+    for _ in range(2):
+        with pytest.raises(crypto.WrongPassphrase):
+            store.unlock("not the passphrase at all")
+    with pytest.raises(StoreWiped):
+        store.unlock("not the passphrase at all")
+    # Even the right passphrase cannot open it now: the wrapped key is gone from the file.
+    with pytest.raises(StoreWiped):
+        store.unlock(PASSPHRASE)
+    with pytest.raises(StoreLocked):
+        store.get(record.id)
+    store.close()
+    with sqlite3.connect(store_path) as conn:
+        assert conn.execute("SELECT wrapped_key FROM keyring").fetchone() == (None,)
+
+
+def test_a_successful_unlock_resets_the_failure_count(store_path: Path) -> None:
+    store = Store.create(store_path, PASSPHRASE, max_failed_unlocks=3)
+    store.close()
+    store = Store(store_path)
+    for _ in range(5):
+        with pytest.raises(crypto.WrongPassphrase):
+            store.unlock("not the passphrase at all")
+        with pytest.raises(crypto.WrongPassphrase):
+            store.unlock("not the passphrase either")
+        store.unlock(PASSPHRASE)
+    store.close()
+
+
+def test_inactivity_locks_the_store(store_path: Path, clock: Clock) -> None:
+    store = Store.create(store_path, PASSPHRASE, autolock_seconds=60, clock=clock)
+    record = store.new_draft("victim_screening", {"case_code": "AB-1234"})
+    clock.now += 59
+    assert store.get(record.id).values["case_code"] == "AB-1234"
+    clock.now += 59  # activity above postponed the lock
+    assert not store.locked
+    clock.now += 61
+    assert store.locked
+    with pytest.raises(StoreLocked):
+        store.get(record.id)
+    # Listing needs no key: the home screen can still count what waits.
+    assert store.count(status="draft") == 1
+    store.unlock(PASSPHRASE)
+    assert store.get(record.id).values["case_code"] == "AB-1234"
+    store.close()
+
+
+def test_drafts_survive_a_restart(store: Store, store_path: Path) -> None:
+    draft = store.new_draft("victim_screening", {"consent_record": "yes"})
+    store.save_draft(
+        draft.id, {"consent_record": "yes", "case_code": "half typed", "age_years": "abc"}
+    )
+    store.close()
+    reopened = Store(store_path)
+    reopened.unlock(PASSPHRASE)
+    again = reopened.get(draft.id)
+    assert again.status == "draft"
+    assert again.values["case_code"] == "half typed"
+    reopened.close()
+
+
+def test_finalise_reports_every_error_and_keeps_the_draft(store: Store) -> None:
+    draft = store.new_draft("victim_screening")
+    values = {"consent_record": "yes", "case_code": "Zz", "given_name": CANARY}
+    with pytest.raises(ValidationFailed) as failure:
+        store.finalise(draft.id, values, lang="fr")
+    fields = {e.field for e in failure.value.errors}
+    assert {"consent_refer", "sex", "age_band", "nationality"} <= fields
+    assert all(e.message for e in failure.value.errors)
+    kept = store.get(draft.id)
+    assert kept.status == "draft" and kept.values["given_name"] == CANARY
+
+
+def test_finalise_then_edit_revisions(store: Store) -> None:
+    draft = store.new_draft("victim_screening")
+    final = store.finalise(draft.id, screening_values())
+    assert final.status == "final"
+    assert final.revision.startswith("1-")
+    assert final.base_revision is None
+    # The same content on the same base always gets the same revision name.
+    again = store.save_draft(final.id, screening_values())
+    assert again.revision == final.revision
+    changed = store.save_draft(final.id, screening_values(case_notes="more"))
+    assert changed.revision != final.revision
+
+
+def test_flipped_ciphertext_byte_is_a_clear_integrity_error(store: Store, store_path: Path) -> None:
+    record = store.create_final("victim_screening", screening_values())
+    with sqlite3.connect(store_path) as conn:
+        blob = bytearray(conn.execute("SELECT fields FROM records").fetchone()[0])
+        blob[len(blob) // 2] ^= 0x01
+        conn.execute("UPDATE records SET fields = ?", [bytes(blob)])
+    with pytest.raises(crypto.IntegrityError, match=record.id):
+        store.get(record.id)
+
+
+def test_ciphertext_is_bound_to_its_record(store: Store, store_path: Path) -> None:
+    """Swapping two records' ciphertexts is detected, not silently accepted."""
+    one = store.create_final("victim_screening", screening_values("Alpha"))
+    two = store.create_final("victim_screening", screening_values("Bravo"))
+    with sqlite3.connect(store_path) as conn:
+        blob = conn.execute("SELECT fields FROM records WHERE id = ?", [one.id]).fetchone()[0]
+        conn.execute("UPDATE records SET fields = ? WHERE id = ?", [blob, two.id])
+    with pytest.raises(crypto.IntegrityError):
+        store.get(two.id)
+
+
+def test_statistical_fields_in_clear_sensitive_only_encrypted(
+    store: Store, store_path: Path
+) -> None:
+    store.create_final("victim_screening", screening_values())
+    with sqlite3.connect(store_path) as conn:
+        stats = json.loads(conn.execute("SELECT stats FROM records").fetchone()[0])
+    assert stats["sex"] == "female" and stats["age_band"] == "25_34"
+    for secret_field in (
+        "given_name",
+        "case_code",
+        "case_notes",
+        "age_years",
+        "identification_place",
+    ):
+        assert secret_field not in stats
+
+
+def test_canary_never_on_disk(store: Store, store_path: Path, org_key: crypto.OrgKeyPair) -> None:
+    store.set_recipients([org_key.recipient])
+    draft = store.new_draft("victim_screening", {"given_name": CANARY})
+    store.save_draft(draft.id, screening_values())
+    store.finalise(draft.id)
+    store.create_final("victim_screening", screening_values())
+    store.create_final("training_attendance", attendance_values(participants=3))
+    hits = _canary_hits(store_path.parent)
+    store.close()
+    hits += _canary_hits(store_path.parent)
+    assert hits == []
+
+
+def _canary_hits(folder: Path) -> list[str]:
+    needles = [CANARY.encode(), CANARY.encode("utf-16-le"), CANARY.lower().encode()]
+    return [
+        str(path)
+        for path in folder.rglob("*")
+        if path.is_file() and any(n in path.read_bytes() for n in needles)
+    ]
+
+
+def test_outbox_envelopes_are_sealed_and_signed(store: Store, org_key: crypto.OrgKeyPair) -> None:
+    # Finalised before the organisation's key is known: sealed as soon as it is.
+    early = store.create_final("victim_screening", screening_values())
+    assert store.outbox() == []
+    assert store.set_recipients([org_key.recipient]) == 1
+    late = store.create_final("victim_screening", screening_values("Bravo"))
+    outbox = dict(store.outbox())
+    assert set(outbox) == {early.id, late.id}
+    envelope = RecordEnvelope.model_validate_json(outbox[early.id])
+    crypto.verify(store.public_key, envelope.signature, envelope.signing_bytes())
+    assert CANARY not in envelope.model_dump_json()
+    assert envelope.stats["sex"] == "female"
+    assert envelope.sealed is not None
+    opened = json.loads(
+        org_key.open(envelope.sealed, crypto.record_aad(early.id, envelope.revision, "sealed"))
+    )
+    assert opened["given_name"] == CANARY
+    assert "sex" not in opened
+
+
+def test_outcomes_move_records_through_their_states(
+    store: Store, org_key: crypto.OrgKeyPair
+) -> None:
+    store.set_recipients([org_key.recipient])
+    record = store.create_final("victim_screening", screening_values())
+    store.mark_queued([record.id])
+    assert store.get(record.id).status == "queued"
+    # An outcome for a revision the record has moved past does not override the edit.
+    assert not store.record_outcome(record.id, "9-" + "0" * 32, "rejected")
+    assert store.get(record.id).status == "queued"
+    problems = [{"field": "sex", "path": "sex", "code": "choice", "message": "bad"}]
+    assert store.record_outcome(record.id, record.revision, "rejected", problems=problems)
+    rejected = store.get(record.id)
+    assert rejected.status == "rejected" and rejected.problems == problems
+    fixed = store.finalise(record.id, screening_values(sex="male"))
+    assert store.record_outcome(fixed.id, fixed.revision, "sent", receipt="{}")
+    sent = store.get(fixed.id)
+    assert sent.status == "sent" and sent.base_revision == fixed.revision
+    # Editing a sent record starts the next generation, based on what the server has.
+    edited = store.finalise(fixed.id, screening_values(sex="male", case_notes="follow-up"))
+    assert edited.revision.startswith("2-") and edited.base_revision == fixed.revision
+
+
+def test_an_answer_for_a_revision_in_flight_rebases_the_edit(
+    store: Store, org_key: crypto.OrgKeyPair
+) -> None:
+    store.set_recipients([org_key.recipient])
+    record = store.create_final("victim_screening", screening_values())
+    store.mark_queued([record.id])
+    edit = store.save_draft(record.id, screening_values(case_notes="typed while sending"))
+    assert not store.record_outcome(record.id, record.revision, "sent", receipt="{}")
+    after = store.get(record.id)
+    assert after.status == "draft" and after.revision == edit.revision
+    assert after.base_revision == record.revision
+    again = store.finalise(record.id)
+    assert again.base_revision == record.revision and again.revision.startswith("2-")
+
+
+def test_paging_lists_every_record_once_in_order(store: Store) -> None:
+    ids = set()
+    for index in range(120):
+        status_values = screening_values(case_code=f"CASE-{index:04d}")
+        ids.add(store.create_final("victim_screening", status_values).id)
+    for index in range(30):
+        store.new_draft("victim_screening", {"case_code": f"D-{index}"})
+    seen: list[str] = []
+    stamps: list[tuple[str, str]] = []
+    after = None
+    while True:
+        page = store.list_records(status="final", limit=25, after=after)
+        seen += [item.id for item in page.items]
+        stamps += [(item.updated_at, item.id) for item in page.items]
+        after = page.next_after
+        if after is None:
+            break
+    assert len(seen) == 120 and set(seen) == ids
+    assert stamps == sorted(stamps, reverse=True)
+    assert store.count(status="final") == 120
+    assert store.count(status="draft", form_id="victim_screening") == 30
+    assert store.status_counts() == {"final": 120, "draft": 30}
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [
+        ({"status": "final"}, "records_by_status"),
+        ({"form_id": "victim_screening", "status": "draft"}, "records_by_form"),
+        ({}, "records_by_updated"),
+    ],
+)
+def test_listing_uses_an_index(store: Store, filters: dict[str, str], index: str) -> None:
+    """Lists page through an index, so 100,000 records list as fast as 10 (see bench/)."""
+    where = " AND ".join(f"{k} = ?" for k in filters) or "1"
+    plan = store.db.execute(
+        f"EXPLAIN QUERY PLAN SELECT id FROM records WHERE {where}"
+        " ORDER BY updated_at DESC, id DESC LIMIT 50",
+        list(filters.values()),
+    ).fetchall()
+    text = " ".join(str(row[-1]) for row in plan)
+    assert index in text and "TEMP B-TREE" not in text
+
+
+def test_discard_only_new_drafts(store: Store) -> None:
+    draft = store.new_draft("training_attendance")
+    store.discard_draft(draft.id)
+    with pytest.raises(RecordNotFound):
+        store.get(draft.id)
+    final = store.create_final("victim_screening", screening_values())
+    with pytest.raises(StoreError):
+        store.discard_draft(final.id)
+    with pytest.raises(RecordNotFound):
+        store.get(str(uuid.uuid4()))
+
+
+def test_change_passphrase(store: Store, store_path: Path) -> None:
+    record = store.create_final("victim_screening", screening_values())
+    store.change_passphrase(PASSPHRASE, "a much better passphrase")
+    store.close()
+    reopened = Store(store_path)
+    with pytest.raises(crypto.WrongPassphrase):
+        reopened.unlock(PASSPHRASE)
+    reopened.unlock("a much better passphrase")
+    assert reopened.get(record.id).values["given_name"] == CANARY
+    reopened.close()
+
+
+def test_wipe_leaves_nothing_readable(store: Store, store_path: Path) -> None:
+    store.create_final("victim_screening", screening_values())
+    store.set_secret("token", "secret-token-value")
+    store.wipe()
+    assert store.count() == 0
+    with pytest.raises(StoreWiped):
+        store.unlock(PASSPHRASE)
+    store.close()
+    assert _canary_hits(store_path.parent) == []
+
+
+def test_secrets_are_encrypted(store: Store, store_path: Path) -> None:
+    store.set_secret("token", "bearer-Zorblaxqua-token")
+    assert store.get_secret("token") == "bearer-Zorblaxqua-token"
+    assert _canary_hits(store_path.parent) == []
