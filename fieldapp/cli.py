@@ -108,9 +108,8 @@ def cmd_records_import(args: argparse.Namespace) -> int:
     for error in report.errors:
         print(error, file=sys.stderr)
     target = f"into record {args.into}" if args.into else "as final records"
-    print(
-        f"{report.rows_saved} rows saved {target}; {len({e.row for e in report.errors})} rows refused"
-    )
+    refused = len({e.row for e in report.errors})
+    print(f"{report.rows_saved} rows saved {target}; {refused} rows refused")
     return 1 if report.errors else 0
 
 
@@ -157,7 +156,8 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     public = out.with_name(out.stem + ".pub.json")
     public.write_text(pair.recipient.model_dump_json(indent=2), encoding="utf-8")
     print(
-        f"private key: {out} (keep it offline)\npublic key:  {public} (key id {pair.recipient.key_id})"
+        f"private key: {out} (keep it offline)\n"
+        f"public key:  {public} (key id {pair.recipient.key_id})"
     )
     return 0
 
@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec_list.add_argument("--form", default=None, help="only this form")
     rec_list.add_argument(
         "--status", default=None,
-        choices=["draft", "final", "queued", "sent", "rejected", "conflict"], help="only this status",
+        choices=["draft", "final", "queued", "sent", "rejected", "conflict"],
+        help="only this status",
     )  # fmt: skip
     rec_list.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     rec_list.add_argument("--json", action="store_true", help="print JSON")

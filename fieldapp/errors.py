@@ -5,9 +5,9 @@ from __future__ import annotations
 __all__ = [
     "FieldappError",
     "FormError",
+    "RecordNotFound",
     "StoreError",
     "StoreLocked",
-    "RecordNotFound",
 ]
 
 

@@ -37,9 +37,10 @@ __all__ = [
     "EnrolRequest",
     "EnrolResponse",
     "ErrorBody",
+    "Health",
     "OutcomeStatus",
-    "PushRequest",
     "PublishedForm",
+    "PushRequest",
     "PushResponse",
     "Receipt",
     "RecordEnvelope",
@@ -49,7 +50,7 @@ __all__ = [
     "WireFieldError",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION: Literal[1] = 1
 MAX_BATCH_RECORDS = 500
 REVISION_RE = re.compile(r"^[1-9][0-9]{0,8}-[0-9a-f]{32}$")
 
@@ -237,6 +238,13 @@ class EnrolResponse(_Wire):
     server_public_key: B64Bytes
     server_key_id: str
     recipients: list[dict[str, Any]]  # fieldapp.crypto.RecipientKey dumps: whom to seal to
+
+
+class Health(_Wire):
+    """`GET /v1/health`: the server is up and speaks this protocol version."""
+
+    status: Literal["ok"] = "ok"
+    protocol: int = PROTOCOL_VERSION
 
 
 class PublishedForm(_Wire):

@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fieldapp.errors import FormError
@@ -21,7 +21,7 @@ from fieldapp.forms.expr import Expression, ExpressionError, boolean, parse
 
 TODAY = datetime.date(2026, 1, 1)
 NOW = datetime.datetime(2026, 1, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=300, deadline=None)
 
 
 def evaluate(source: str, env: Mapping[str, Any] | None = None, current: Any = None) -> Any:
@@ -42,7 +42,7 @@ VALUE_CASES: list[tuple[str, dict[str, Any], Any]] = [
     ("4.25", {}, 4.25),
     (".5", {}, 0.5),
     ("007", {}, 7),
-    ("\"it's\"", {}, "it's"),
+    ('"it\'s"', {}, "it's"),
     # arithmetic
     ("1 + 2", {}, 3),
     ("7 - 10", {}, -3),
@@ -310,18 +310,18 @@ class RecordingEnv(Mapping[str, Any]):
     """Records which names were looked up, to observe short-circuit evaluation."""
 
     def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
+        self.data = values
         self.looked_up: list[str] = []
 
     def __getitem__(self, name: str) -> Any:
         self.looked_up.append(name)
-        return self.values[name]
+        return self.data[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.data)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.data)
 
 
 @pytest.mark.parametrize(
@@ -350,7 +350,9 @@ def test_today_and_now_default_to_the_clock() -> None:
 
 
 def test_today_follows_a_given_now_and_a_naive_now_gets_an_offset() -> None:
-    late = datetime.datetime(2026, 3, 1, 23, 59, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))
+    late = datetime.datetime(
+        2026, 3, 1, 23, 59, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))
+    )
     assert parse("today()").evaluate({}, now=late) == "2026-03-01"
     assert parse("today()").evaluate({}, today=TODAY, now=late) == "2026-01-01"
     naive = datetime.datetime(2026, 3, 1, 12, 0)
@@ -363,7 +365,11 @@ def test_today_follows_a_given_now_and_a_naive_now_gets_an_offset() -> None:
     ("source", "references", "uses_current"),
     [
         ("${age} < 18", {"age"}, False),
-        ("selected(${needs}, 'shelter') and not(${consent_refer} = 'no')", {"needs", "consent_refer"}, False),
+        (
+            "selected(${needs}, 'shelter') and not(${consent_refer} = 'no')",
+            {"needs", "consent_refer"},
+            False,
+        ),
         (". >= ${min} and . <= ${max}", {"min", "max"}, True),
         ("regex(., '^x$')", set(), True),
         ("'.' = '${a}'", set(), False),  # inside string literals: neither a reference nor '.'
@@ -439,9 +445,7 @@ def test_errors_name_the_problem_and_column(source: str, column: int, fragment: 
     assert error.column == column
     assert error.source == source
     assert fragment in str(error)
-    assert str(error).endswith(f" at column {column} in: {source}"[: 60 + len(str(column))]) or (
-        f"at column {column} in: " in str(error)
-    )
+    assert f" at column {column} in: {source[:100]}" in str(error)
 
 
 def test_error_message_format() -> None:
@@ -542,13 +546,14 @@ ZONES = [
     datetime.timezone(datetime.timedelta(hours=14)),
     datetime.timezone(-datetime.timedelta(hours=12)),
 ]
+TRICKY_STRINGS = [
+    "", "true", "false", "yes", "no", "0", "1", " 3.5 ", "-.5", "abc", "1e5", "9" * 5000,
+    "2020-02-29", "2020-02-30", "2026-01-01T10:00:00+02:00",
+]  # fmt: skip
 ENV_VALUES = st.one_of(
     st.none(),
     st.text(max_size=12),
-    st.sampled_from(
-        ["", "true", "false", "yes", "no", "0", "1", " 3.5 ", "-.5", "abc", "1e5", "2020-02-29"]
-        + ["2020-02-30", "2026-01-01T10:00:00+02:00", "9" * 5000]
-    ),
+    st.sampled_from(TRICKY_STRINGS),
     st.integers(),
     st.floats(),
     st.booleans(),
@@ -589,9 +594,9 @@ def _call(name: str, args: list[str]) -> str:
 
 def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     fixed = st.sampled_from(sorted(FIXED_ARITY)).flatmap(
-        lambda name: st.lists(
-            children, min_size=FIXED_ARITY[name], max_size=FIXED_ARITY[name]
-        ).map(lambda args: _call(name, args))
+        lambda name: st.lists(children, min_size=FIXED_ARITY[name], max_size=FIXED_ARITY[name]).map(
+            lambda args: _call(name, args)
+        )
     )
     variadic = st.builds(
         lambda name, args: _call(name, args[:2] if name == "round" else args),
@@ -600,7 +605,10 @@ def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     )
     regex = st.builds(lambda s, p: f"regex({s}, '{p}')", children, st.sampled_from(PATTERNS))
     binary = st.builds(
-        lambda left, op, right: f"({left} {op} {right})", children, st.sampled_from(OPERATORS), children
+        lambda left, op, right: f"({left} {op} {right})",
+        children,
+        st.sampled_from(OPERATORS),
+        children,
     )
     return st.one_of(binary, children.map(lambda child: f"-{child}"), fixed, variadic, regex)
 
@@ -620,11 +628,11 @@ def test_valid_expressions_evaluate_to_allowed_values(
     assert expression.references <= set(NAMES)
 
 
-TOKENS = (
-    ["${a}", "${b}", ".", "..", "(", ")", ",", "'x'", '"y"', "'", "1", "2.5", ".5", "-", "+"]
-    + ["*", "div", "mod", "and", "or", "=", "!=", "<", "<=", ">", ">=", "/", "|", "[", "]"]
-    + ["$", "${", "}", "@", "e5", "not", "if", "concat", "regex", "round", "foo", "today", "count"]
-)
+TOKENS = [
+    "${a}", "${b}", ".", "..", "(", ")", ",", "'x'", '"y"', "'", "1", "2.5", ".5", "-", "+",
+    "*", "div", "mod", "and", "or", "=", "!=", "<", "<=", ">", ">=", "/", "|", "[", "]",
+    "$", "${", "}", "@", "e5", "not", "if", "concat", "regex", "round", "foo", "today", "count",
+]  # fmt: skip
 NESTED = st.builds(
     lambda opener, depth, closer: opener * depth + "1" + closer * depth,
     st.sampled_from(["(", "not(", "-", "concat(1, ", "if(1, 2, ", "1 + (", "(1) * "]),

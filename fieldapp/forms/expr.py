@@ -53,6 +53,8 @@ MAX_DEPTH = 64
 MAX_PATTERN_LENGTH = 256
 MAX_STRING_LENGTH = 100_000
 _MAX_EXACT_INT = 2**53
+_SEQUENCES = (list, tuple)
+_GEOPOINT_KEYS = ("lat", "lon", "alt", "accuracy")
 _EPOCH = datetime.date(1970, 1, 1)
 _EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _T = TypeVar("_T")
@@ -85,20 +87,9 @@ _TOKEN_RE = re.compile(
 )
 _KEYWORD_OPERATORS = frozenset({"and", "or", "div", "mod"})
 _PRECEDENCE = {
-    "or": 0,
-    "and": 1,
-    "=": 2,
-    "!=": 2,
-    "<": 3,
-    "<=": 3,
-    ">": 3,
-    ">=": 3,
-    "+": 4,
-    "-": 4,
-    "*": 5,
-    "div": 5,
-    "mod": 5,
-}
+    "or": 0, "and": 1, "=": 2, "!=": 2, "<": 3, "<=": 3, ">": 3, ">=": 3,
+    "+": 4, "-": 4, "*": 5, "div": 5, "mod": 5,
+}  # fmt: skip
 
 
 class _Token(NamedTuple):
@@ -221,20 +212,22 @@ class _Parser:
             found = "the end" if token.kind == "end" else repr(token.text)
             raise self._error(f"expected {text!r} but found {found}", token.column)
 
+    def _too_deep(self) -> ExpressionError:
+        return self._error(
+            f"expression nested more than {MAX_DEPTH} levels deep", self._peek().column
+        )
+
     def _height(self, *children: _Node) -> int:
+        """The height of a new node; left operands deepen the tree without parser recursion."""
         height = 1 + max((child.height for child in children), default=0)
         if height > MAX_DEPTH:
-            raise self._error(
-                f"expression nested more than {MAX_DEPTH} levels deep", self._peek().column
-            )
+            raise self._too_deep()
         return height
 
     def _descend(self, parse: Callable[..., _T], *args: Any) -> _T:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self._error(
-                f"expression nested more than {MAX_DEPTH} levels deep", self._peek().column
-            )
+            raise self._too_deep()
         try:
             return parse(*args)
         finally:
@@ -343,7 +336,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
+    return value is None or value == "" or (isinstance(value, _SEQUENCES) and not value)
 
 
 def _finite(number: int | float) -> int | float | None:
@@ -388,12 +381,9 @@ def _scalar_string(value: Any) -> str:
     return ""
 
 
-_GEOPOINT_KEYS = ("lat", "lon", "alt", "accuracy")
-
-
 def _string(value: Any) -> str:
     """XPath string(); a list (select_multiple) gives its values joined by spaces."""
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return " ".join(text for text in map(_scalar_string, value) if text)
     return _scalar_string(value)
 
@@ -407,7 +397,7 @@ def _to_number(value: Any) -> int | float | None:
         return int(value)
     if isinstance(value, int | float):
         return _finite(value)
-    match = _XPATH_NUMBER_RE.fullmatch(_string(value)) if value is not None else None
+    match = _XPATH_NUMBER_RE.fullmatch(_string(value))
     if match is None:
         return None
     text = match.group(1)
@@ -585,13 +575,13 @@ def _regex(_: _Context, args: list[Any]) -> bool:
 
 
 def _choices(value: Any) -> list[str]:
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return [text for text in map(_scalar_string, value) if text]
     return _string(value).split()
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return len(value)
     return 0 if value is None else 1
 
@@ -640,7 +630,7 @@ def _extreme(pick: Callable[[list[int | float]], int | float]) -> Callable[..., 
     """min()/max() over numbers and lists of numbers; any empty or non-number gives empty."""
 
     def run(_: _Context, args: list[Any]) -> int | float | None:
-        values = [item for arg in args for item in (arg if isinstance(arg, list) else [arg])]
+        values = [item for arg in args for item in (arg if isinstance(arg, _SEQUENCES) else [arg])]
         numbers = [_numeric(value) for value in values]
         if not numbers or any(number is None for number in numbers):
             return None
@@ -660,7 +650,7 @@ _FUNCTIONS = _table(
     _Function("regex", 2, 2, _regex),
     _Function("today", 0, 0, lambda ctx, _: ctx.today_value().isoformat()),
     _Function("now", 0, 0, lambda ctx, _: ctx.now_value().isoformat(timespec="seconds")),
-    _Function("if", 3, 3, lambda _, a: None),  # lazy: evaluated in _evaluate
+    _Function("if", 3, 3, lambda _, a: None),  # never run: _evaluate picks one branch lazily
     _Function("coalesce", 2, 2, lambda _, a: a[1] if _is_empty(a[0]) else a[0]),
     _Function("not", 1, 1, lambda _, a: not boolean(a[0])),
     _Function("true", 0, 0, lambda _, a: True),

@@ -11,7 +11,15 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "STATISTICAL_TYPES",
@@ -138,7 +146,19 @@ class RepeatSpec(_Model):
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
 
-Node = Annotated[FieldSpec | GroupSpec | RepeatSpec, Field(discriminator="kind")]
+def _node_kind(node: Any) -> str:
+    """A node without `kind` is a field: form files stay short."""
+    if isinstance(node, dict):
+        return str(node.get("kind", "field"))
+    return str(getattr(node, "kind", "field"))
+
+
+Node = Annotated[
+    Annotated[FieldSpec, Tag("field")]
+    | Annotated[GroupSpec, Tag("group")]
+    | Annotated[RepeatSpec, Tag("repeat")],
+    Discriminator(_node_kind),
+]
 
 
 def answer_nodes(nodes: list[Node]) -> list[FieldSpec | RepeatSpec]:

@@ -350,10 +350,10 @@ def _to_geopoint(value: Any) -> dict[str, float | None]:
     if isinstance(value, Mapping):
         parts = [value.get("lat"), value.get("lon"), value.get("alt"), value.get("accuracy")]
     elif isinstance(value, str):
-        parts = value.split()
-        if not 2 <= len(parts) <= 4:
+        words: list[Any] = value.split()
+        if not 2 <= len(words) <= 4:
             raise _Invalid("type_geopoint")
-        parts += [None] * (4 - len(parts))
+        parts = words + [None] * (4 - len(words))
     else:
         raise _Invalid("type_geopoint")
     try:

@@ -17,6 +17,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -537,6 +538,9 @@ class _Importer:
             expression = parse(source)
         except ExpressionError as exc:
             feature = "choice_filter" if key == "choice_filter" else "expression"
+            called = _FUNCTION_CALL.match(source, (exc.column or 1) - 1)
+            if called:  # the parser stopped at a function it does not know
+                feature = f"function:{called[1]}"
             self.add(sheet, row.number, column, feature, f"cannot read the expression: {exc}")
             return None
         if expression.uses_current and key not in ("constraint", "choice_filter"):
@@ -778,6 +782,12 @@ class _Importer:
             return text.split()
         if kind.value in ("text", "select_one"):
             return text
+        if kind.value == "date":
+            try:
+                return date.fromisoformat(text).isoformat()
+            except ValueError:
+                self.add("survey", row.number, column, "default", f"{text!r} is not YYYY-MM-DD")
+                return None
         msg = f"a default for a {kind.value} question ({text!r}) is not supported"
         self.add("survey", row.number, column, "default", msg)
         return None
@@ -787,7 +797,9 @@ class _Importer:
             message = str(error["msg"]).removeprefix("Value error, ")
             self.add("survey", row.number, None, "invalid", message)
 
-    def form(self, children: list[Node], form_id: str | None, version: str | None) -> FormSpec | None:
+    def form(
+        self, children: list[Node], form_id: str | None, version: str | None
+    ) -> FormSpec | None:
         identifier = form_id or self.settings.get("form_id") or self.path.stem
         identifier = re.sub(r"[^A-Za-z0-9_]", "_", identifier.strip())
         if not identifier or identifier[0].isdigit():
@@ -818,8 +830,11 @@ def _file_problem(message: str) -> ImportProblem:
 # -- pyxform's own checks -----------------------------------------------------------------------
 
 _PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]|\brow(?: number)?\s+(\d+)", re.IGNORECASE)
-_PYXFORM_SHEET = re.compile(r"'(survey|choices|settings|entities|external_choices)' sheet|"
-                            r"sheet: '(\w+)'", re.IGNORECASE)
+_PYXFORM_SHEET = re.compile(
+    r"'(survey|choices|settings|entities|external_choices)' sheet|"
+    r"sheet: '(\w+)'",
+    re.IGNORECASE,
+)
 
 
 def _pyxform_problems(path: Path) -> list[ImportProblem]:
@@ -842,7 +857,7 @@ def _pyxform_problems(path: Path) -> list[ImportProblem]:
                 sheet=str(sheet or "survey").lower(),
                 row=int(row) if row else None,
                 feature="pyxform",
-                message=f"pyxform: {text}",
+                message="pyxform: " + re.sub(r"^\[row\s*:\s*\d+\]\s*", "", text),
             )
         ]
     return []

@@ -529,8 +529,9 @@ class Store:
             if not checked.ok:
                 raise ValidationFailed(checked.errors)
             now = _now()
+            record_id = str(uuid.uuid4())
             row = {
-                "id": str(uuid.uuid4()),
+                "id": record_id,
                 "form_id": spec.id,
                 "form_version": spec.version,
                 "status": "final",
@@ -542,7 +543,7 @@ class Store:
             }
             with self.db.atomic():
                 self._write(row, spec, checked.values, insert=True)
-            return self.get(row["id"])
+            return self.get(record_id)
 
     def discard_draft(self, record_id: str) -> None:
         """Delete a draft that was never finalised (nothing about it left the device)."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from pydantic import TypeAdapter
@@ -181,7 +181,8 @@ class Tx(abc.ABC):
     """One open transaction; rows support `row["column"]`."""
 
     @abc.abstractmethod
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+    def all(self, sql: str, params: Sequence[Any] = (), *, lock: bool = False) -> list[Any]:
+        """Rows of a query; `lock` locks them until commit where the backend needs that."""
 
     @abc.abstractmethod
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
@@ -189,8 +190,8 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def run(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        rows = self.all(sql, params)
+    def one(self, sql: str, params: Sequence[Any] = (), *, lock: bool = False) -> Any:
+        rows = self.all(sql, params, lock=lock)
         return rows[0] if rows else None
 
 
@@ -243,10 +244,9 @@ class _Pending:
 class SqlStorage(Storage):
     """Everything but connections, placeholders and locking."""
 
-    migrations: Sequence[tuple[int, str, Sequence[str]]]
-    transient_errors: tuple[type[Exception], ...]
-    integrity_errors: tuple[type[Exception], ...]
-    for_update: str  # appended to SELECTs whose rows the transaction will change
+    migrations: ClassVar[Sequence[tuple[int, str, Sequence[str]]]]
+    transient_errors: ClassVar[tuple[type[Exception], ...]]
+    integrity_errors: ClassVar[tuple[type[Exception], ...]]
 
     # -- backend hooks ---------------------------------------------------------------------
 
@@ -319,10 +319,7 @@ class SqlStorage(Storage):
         tx.many(
             "INSERT INTO changes (seq, org_id, region, kind, key, deleted, data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (c.seq, c.org_id, c.region, c.kind, c.key, c.deleted, _json(c.data))
-                for c in changes
-            ],
+            [(c.seq, c.org_id, c.region, c.kind, c.key, c.deleted, _json(c.data)) for c in changes],
         )
         audience = [(device_id, c.seq) for c in changes for device_id in sorted(c.audience)]
         if audience:
@@ -448,8 +445,7 @@ class SqlStorage(Storage):
         try:
             with self._write() as tx:
                 code = tx.one(
-                    "SELECT * FROM enrol_codes WHERE code_hash = ?" + self.for_update,
-                    (code_hash,),
+                    "SELECT * FROM enrol_codes WHERE code_hash = ?", (code_hash,), lock=True
                 )
                 if code is None:
                     raise CodeInvalid("unknown enrolment code")
@@ -515,13 +511,11 @@ class SqlStorage(Storage):
 
     def revoke_device(self, device_id: str, now: datetime) -> Device:
         with self._write() as tx:
-            row = tx.one("SELECT * FROM devices WHERE id = ?" + self.for_update, (device_id,))
+            row = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,), lock=True)
             if row is None:
                 raise NotFound(f"no device {device_id!r}")
             if row["revoked_at"] is None:
-                tx.run(
-                    "UPDATE devices SET revoked_at = ? WHERE id = ?", (self._ts(now), device_id)
-                )
+                tx.run("UPDATE devices SET revoked_at = ? WHERE id = ?", (self._ts(now), device_id))
                 change = _NewChange(
                     org_id=row["org_id"],
                     region=None,
@@ -617,9 +611,9 @@ class SqlStorage(Storage):
         with self._write() as tx:
             self._require_org(tx, org_id)
             old = tx.one(
-                "SELECT region FROM shared_items WHERE org_id = ? AND kind = ? AND key = ?"
-                + self.for_update,
+                "SELECT region FROM shared_items WHERE org_id = ? AND kind = ? AND key = ?",
                 (org_id, kind, key),
+                lock=True,
             )
             changes = []
             if old is not None and old["region"] != region:
@@ -638,9 +632,9 @@ class SqlStorage(Storage):
     def delete_shared(self, org_id: str, kind: SharedKind, key: str, now: datetime) -> int:
         with self._write() as tx:
             old = tx.one(
-                "SELECT region FROM shared_items WHERE org_id = ? AND kind = ? AND key = ?"
-                + self.for_update,
+                "SELECT region FROM shared_items WHERE org_id = ? AND kind = ? AND key = ?",
                 (org_id, kind, key),
+                lock=True,
             )
             if old is None:
                 raise NotFound(f"no {kind} {key!r}")
@@ -674,9 +668,10 @@ class SqlStorage(Storage):
         chunk = 500
         for start in range(0, len(record_ids), chunk):
             ids = record_ids[start : start + chunk]
+            marks = _marks(len(ids))
             for row in tx.all(
-                "SELECT id, revision, content_digest, received_at, seq, status FROM records"
-                f" WHERE id IN ({_marks(len(ids))}) ORDER BY seq",  # noqa: S608
+                "SELECT id, revision, content_digest, received_at, seq, status"  # noqa: S608
+                f" FROM records WHERE id IN ({marks}) ORDER BY seq",
                 ids,
             ):
                 revisions[(row["id"], row["revision"])] = _Revision(
@@ -686,7 +681,7 @@ class SqlStorage(Storage):
                     heads.setdefault(row["id"], _Head("", "", "", "", False, False, []))
                     heads[row["id"]].siblings.append(row["revision"])
             for row in tx.all(
-                f"SELECT * FROM record_heads WHERE id IN ({_marks(len(ids))})",  # noqa: S608
+                f"SELECT * FROM record_heads WHERE id IN ({marks})",  # noqa: S608
                 ids,
             ):
                 head = heads.setdefault(row["id"], _Head("", "", "", "", False, False, []))
@@ -920,7 +915,8 @@ class SqlStorage(Storage):
     def list_audit(
         self, org_id: str | None = None, after_id: int = 0, limit: int = 100
     ) -> list[AuditEntry]:
-        sql, params = "SELECT * FROM audit WHERE id > ?", [after_id]
+        sql = "SELECT * FROM audit WHERE id > ?"
+        params: list[Any] = [after_id]
         if org_id is not None:
             sql += " AND org_id = ?"
             params.append(org_id)
@@ -947,7 +943,9 @@ class SqlStorage(Storage):
                 " WHEN deleted THEN 'deleted' ELSE 'current' END AS status, COUNT(*) AS n"
                 " FROM record_heads GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
             )
-        return [StatsRow(row["org_id"], row["form_id"], row["status"], int(row["n"])) for row in rows]
+        return [
+            StatsRow(row["org_id"], row["form_id"], row["status"], int(row["n"])) for row in rows
+        ]
 
 
 def _error(code: str) -> WireFieldError:
@@ -976,4 +974,3 @@ def _result(pending: _Pending) -> PushResult:
         content_digest=revision.content_digest,
         current_revision=pending.current_revision,
     )
-

@@ -43,8 +43,8 @@ class _SqliteTx(Tx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self._conn.execute(sql, params).fetchall()
+    def all(self, sql: str, params: Sequence[Any] = (), *, lock: bool = False) -> list[Any]:
+        return self._conn.execute(sql, params).fetchall()  # BEGIN IMMEDIATE locked it all
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(sql, params)
@@ -55,10 +55,11 @@ class _SqliteTx(Tx):
 
 
 class SqliteStorage(SqlStorage):
-    migrations = [(1, "initial schema", [*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY])]
+    migrations = (
+        (1, "initial schema", (*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY)),
+    )
     transient_errors = ()
     integrity_errors = (sqlite3.IntegrityError,)
-    for_update = ""  # BEGIN IMMEDIATE already holds the write lock
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
@@ -92,10 +93,11 @@ class SqliteStorage(SqlStorage):
         conn.execute(begin)
         try:
             yield _SqliteTx(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _write(self) -> AbstractContextManager[Tx]:
         return self._transaction("BEGIN IMMEDIATE")

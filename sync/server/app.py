@@ -1,0 +1,516 @@
+"""The central server's HTTP layer: `create_app(settings)` builds a FastAPI app, no globals.
+
+Every endpoint but `/v1/health` and `/v1/enrol` authenticates a device by its bearer token
+and checks organisation, region and role server-side: another organisation's data is always
+404 (never 403, which would confirm it exists). Every read or write of a record is audited.
+Every refusal is a `sync.protocol.ErrorBody`. Logs never carry bodies, tokens or stats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fieldapp.crypto import SigningKey
+from fieldapp.errors import FieldappError
+from fieldapp.forms.spec import FormSpec
+from sync.protocol import (
+    PROTOCOL_VERSION,
+    ChangesPage,
+    EnrolRequest,
+    EnrolResponse,
+    ErrorBody,
+    Health,
+    PublishedForm,
+    PushRequest,
+    PushResponse,
+    Receipt,
+    RecordEnvelope,
+    RecordOutcome,
+    RecordView,
+    WireFieldError,
+)
+from sync.server import admin
+from sync.server.auth import (
+    ADMIN_ROLES,
+    STATS_ROLES,
+    bearer_token,
+    can_manage_region,
+    can_read_record,
+    enrol_code_hash,
+    new_token,
+    token_hash,
+)
+from sync.server.checks import envelope_errors
+from sync.server.keys import load_server_key, server_key_id
+from sync.server.limits import BodyLimitMiddleware, InternalErrorMiddleware, RateLimitMiddleware
+from sync.server.settings import ServerSettings
+from sync.server.storage import (
+    AlreadyExists,
+    AuditEntry,
+    CodeExpired,
+    CodeInvalid,
+    CodeUsed,
+    Device,
+    NotFound,
+    PushResult,
+    Storage,
+    open_storage,
+)
+
+__all__ = ["ApiError", "create_app"]
+
+
+class ApiError(FieldappError):
+    """A refusal with its HTTP status and stable error code, rendered as an ErrorBody."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class _Context:
+    settings: ServerSettings
+    storage: Storage
+    signing_key: SigningKey
+    key_id: str
+    clock: Callable[[], datetime]
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: ServerSettings,
+    *,
+    storage: Storage | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
+    """The server app. It opens and migrates `settings.database_url` unless given `storage`
+    (then the caller closes it); storage it opened is closed when the app shuts down."""
+    owned = storage is None
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = open_storage(settings.database_url) if storage is None else storage
+    store.migrate()
+    key = load_server_key(settings, store, clock())
+    context = _Context(settings, store, key, server_key_id(key.public_key), clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            store.close()
+
+    app = FastAPI(
+        title="fieldapp sync server",
+        version=f"{PROTOCOL_VERSION}",
+        description="Offline-first sync for field data collection: see docs/sync-protocol.md.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.fieldapp = context
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for method, path, endpoint, options in _ROUTES:
+        app.add_api_route(path, endpoint, methods=[method], responses=_ERRORS, **options)
+    # Added innermost first: errors guard everything, the rate limit runs before any body
+    # byte is read, the body limit before the application sees the request.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+    )
+    app.add_middleware(InternalErrorMiddleware)
+    return app
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+}
+
+
+def _error_response(
+    status: int,
+    error: str,
+    message: str,
+    fields: list[WireFieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(error=error, message=message, fields=fields or [])
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _error_response(exc.status, exc.error, exc.message, headers=exc.headers)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error = _STATUS_CODES.get(exc.status_code, "http_error")
+    return _error_response(exc.status_code, error, str(exc.detail), headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    """422 naming each bad field (400 for a body that is not JSON); never echoes input."""
+    assert isinstance(exc, RequestValidationError)
+    problems = list(exc.errors())
+    if any(problem.get("type") == "json_invalid" for problem in problems):
+        return _error_response(400, "malformed_json", "the request body is not valid JSON")
+    fields = []
+    for problem in problems[:50]:
+        location = [str(part) for part in problem.get("loc", ())]
+        fields.append(
+            WireFieldError(
+                field=location[-1] if location else "",
+                path=".".join(location),
+                code=str(problem.get("type", "invalid")),
+                message=str(problem.get("msg", "invalid")),
+            )
+        )
+    summary = "; ".join(f"{f.path}: {f.message}" for f in fields[:3])
+    return _error_response(422, "invalid_request", f"the request is invalid: {summary}", fields)
+
+
+# --- dependencies -----------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="the device token returned by /v1/enrol")
+
+
+def _context(request: Request) -> _Context:
+    context: _Context = request.app.state.fieldapp
+    return context
+
+
+def _device(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Device:
+    """The enrolled, non-revoked device presenting the bearer token, else 401."""
+    token = bearer_token(f"Bearer {credentials.credentials}") if credentials else None
+    device = _context(request).storage.device_by_token(token_hash(token)) if token else None
+    if device is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "a valid device token is required (enrol the device, or it was revoked)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return device
+
+
+Context = Annotated[_Context, Depends(_context)]
+CurrentDevice = Annotated[Device, Depends(_device)]
+
+
+def _require_role(device: Device, roles: frozenset[str], what: str) -> None:
+    if device.role not in roles:
+        raise ApiError(403, "forbidden", f"a {device.role} device may not {what}")
+
+
+def _actor(device: Device) -> str:
+    return f"device:{device.id}"
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 415, 422, 429)
+}
+_ROUTES: list[tuple[str, str, Callable[..., Any], dict[str, Any]]] = []
+
+
+def _route(
+    method: str, path: str, **options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register an endpoint under /v1; `create_app` adds them all to each app it builds."""
+
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        _ROUTES.append((method, "/v1" + path, endpoint, options))
+        return endpoint
+
+    return register
+
+
+@_route("GET", "/health", response_model=Health)
+def health() -> Health:
+    """Cheap and unauthenticated: what the client's connectivity monitor probes."""
+    return Health(status="ok", protocol=PROTOCOL_VERSION)
+
+
+@_route("POST", "/enrol", response_model=EnrolResponse)
+def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
+    """Redeem a one-time enrolment code; idempotent for the same device and key."""
+    storage, now = context.storage, context.now()
+    token = new_token()
+    refusal: ApiError | None = None
+    try:
+        device = storage.redeem_enrol_code(
+            enrol_code_hash(body.code),
+            body.device_id,
+            body.device_public_key,
+            body.device_label,
+            token_hash(token),
+            now,
+        )
+    except CodeInvalid:
+        refusal = ApiError(403, "enrol_code_invalid", "this enrolment code is not valid")
+    except CodeExpired:
+        refusal = ApiError(
+            403, "enrol_code_expired", "this enrolment code has expired: ask for a new one"
+        )
+    except CodeUsed:
+        refusal = ApiError(409, "enrol_code_used", "this enrolment code was used by another device")
+    except AlreadyExists:
+        refusal = ApiError(409, "device_exists", "a device with this id is already enrolled")
+    if refusal is not None:
+        storage.append_audit(
+            f"device:{body.device_id}", "enrol", f"refused:{refusal.error}", now
+        )
+        raise refusal
+    storage.append_audit(
+        _actor(device), "enrol", "ok", now, org_id=device.org_id, device_id=device.id
+    )
+    organisation = storage.get_organisation(device.org_id)
+    return EnrolResponse(
+        device_id=device.id,
+        token=token,
+        organisation_id=device.org_id,
+        region=device.region,
+        role=device.role,
+        server_public_key=context.signing_key.public_key,
+        server_key_id=context.key_id,
+        recipients=organisation.recipients,
+    )
+
+
+@_route("POST", "/records:push", response_model=PushResponse)
+def push(body: PushRequest, device: CurrentDevice, context: Context) -> PushResponse:
+    """Store a batch: one outcome per record, in order; the batch is one transaction."""
+    storage, now = context.storage, context.now()
+    outcomes: list[RecordOutcome | None] = [None] * len(body.records)
+    forms: dict[tuple[str, str], FormSpec | None] = {}
+    checked: list[tuple[int, RecordEnvelope]] = []
+    for index, envelope in enumerate(body.records):
+        form_key = (envelope.form_id, envelope.form_version)
+        if form_key not in forms:
+            forms[form_key] = _published_spec(storage, device.org_id, *form_key)
+        errors = envelope_errors(envelope, device.id, device.public_key, forms[form_key])
+        if errors:
+            outcomes[index] = RecordOutcome(
+                id=envelope.id, revision=envelope.revision, status="rejected", errors=errors
+            )
+            storage.append_audit(
+                _actor(device),
+                "push",
+                f"rejected:{errors[0].code}",
+                now,
+                org_id=device.org_id,
+                device_id=device.id,
+                record_id=str(envelope.id),
+            )
+        else:
+            checked.append((index, envelope))
+    if checked:
+        results = storage.push_records(device, [envelope for _, envelope in checked], now)
+        for (index, _), result in zip(checked, results, strict=True):
+            outcomes[index] = _outcome(context, result)
+    return PushResponse(outcomes=[outcome for outcome in outcomes if outcome is not None])
+
+
+def _published_spec(storage: Storage, org_id: str, form_id: str, version: str) -> FormSpec | None:
+    try:
+        return FormSpec.model_validate(storage.get_form(org_id, form_id, version).spec)
+    except NotFound:
+        return None
+
+
+def _outcome(context: _Context, result: PushResult) -> RecordOutcome:
+    if result.status == "rejected":
+        return RecordOutcome(
+            id=result.record_id, revision=result.revision, status="rejected", errors=result.errors
+        )
+    if result.seq is None or result.received_at is None or result.content_digest is None:
+        raise RuntimeError("storage returned a stored outcome without its receipt data")
+    unsigned = Receipt(
+        record_id=result.record_id,
+        revision=result.revision,
+        content_digest=result.content_digest,
+        seq=result.seq,
+        received_at=result.received_at,
+        server_key_id=context.key_id,
+        signature=b"",
+    )
+    receipt = unsigned.model_copy(
+        update={"signature": context.signing_key.sign(unsigned.signing_bytes())}
+    )
+    return RecordOutcome(
+        id=result.record_id,
+        revision=result.revision,
+        status=result.status,
+        receipt=receipt,
+        current_revision=result.current_revision,
+    )
+
+
+@_route("GET", "/changes", response_model=ChangesPage)
+def changes(
+    device: CurrentDevice,
+    context: Context,
+    cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> ChangesPage:
+    """Changes after `cursor` that this device may see, oldest first, one page at a time."""
+    page_limit = context.settings.changes_page_limit
+    return context.storage.changes_since(device, cursor, min(limit or page_limit, page_limit))
+
+
+@_route("GET", "/forms/{form_id}/{version}", response_model=PublishedForm)
+def form(
+    form_id: Annotated[str, Path(min_length=1, max_length=64)],
+    version: Annotated[str, Path(min_length=1, max_length=32)],
+    device: CurrentDevice,
+    context: Context,
+) -> PublishedForm:
+    """A form version published for the device's organisation (or for all)."""
+    try:
+        published = context.storage.get_form(device.org_id, form_id, version)
+    except NotFound:
+        raise ApiError(404, "form_not_found", "no such form version is published") from None
+    return PublishedForm(form_id=published.form_id, version=published.version, spec=published.spec)
+
+
+@_route("GET", "/records/{record_id}", response_model=RecordView)
+def record(record_id: UUID, device: CurrentDevice, context: Context) -> RecordView:
+    """Every revision of a record (sealed, as signed); audited whether found or not."""
+    storage, now = context.storage, context.now()
+
+    def audit(outcome: str) -> None:
+        storage.append_audit(
+            _actor(device),
+            "read_record",
+            outcome,
+            now,
+            org_id=device.org_id,
+            device_id=device.id,
+            record_id=str(record_id),
+        )
+
+    try:
+        head = storage.get_record(device.org_id, record_id)
+        revisions = storage.list_revisions(device.org_id, record_id)
+    except NotFound:
+        head = None
+        revisions = []
+    if head is None or not can_read_record(device, revisions):
+        audit("refused:not_found")
+        raise ApiError(404, "record_not_found", "no such record")
+    audit("ok")
+    return RecordView(
+        id=head.id,
+        form_id=head.form_id,
+        head_revision=head.head_revision,
+        deleted=head.deleted,
+        in_conflict=head.in_conflict,
+        siblings=head.siblings,
+        revisions=[revision.to_envelope() for revision in revisions],
+    )
+
+
+@_route("POST", "/admin/enrol-codes", response_model=admin.IssuedCode)
+def issue_enrol_code(
+    body: admin.EnrolCodeRequest, device: CurrentDevice, context: Context
+) -> admin.IssuedCode:
+    """Issue a one-time code for a new device of the admin's organisation."""
+    _require_role(device, ADMIN_ROLES, "issue enrolment codes")
+    if not can_manage_region(device, body.region):
+        raise ApiError(403, "region_forbidden", "a regional admin issues codes for its region")
+    return admin.enrol_code(
+        context.storage,
+        device.org_id,
+        body.role,
+        body.region,
+        body.ttl_hours,
+        now=context.now(),
+        actor=_actor(device),
+    )
+
+
+@_route("POST", "/admin/devices/{device_id}:revoke", response_model=admin.RevokedDevice)
+def revoke_device(
+    device_id: Annotated[str, Path(min_length=1, max_length=64)],
+    device: CurrentDevice,
+    context: Context,
+) -> admin.RevokedDevice:
+    """Revoke a device of the admin's organisation (and region, for a regional admin)."""
+    _require_role(device, ADMIN_ROLES, "revoke devices")
+    try:
+        target = context.storage.get_device(device_id)
+    except NotFound:
+        target = None
+    if target is None or target.org_id != device.org_id:
+        raise ApiError(404, "device_not_found", "no such device")
+    if not can_manage_region(device, target.region):
+        raise ApiError(403, "region_forbidden", "a regional admin revokes only its region")
+    revoked = admin.revoke(context.storage, device_id, now=context.now(), actor=_actor(device))
+    assert revoked.revoked_at is not None
+    return admin.RevokedDevice(device_id=revoked.id, revoked_at=revoked.revoked_at)
+
+
+@_route("GET", "/admin/stats")
+def stats(device: CurrentDevice, context: Context) -> dict[str, Any]:
+    """Record counts of the device's organisation by form and status (no record content)."""
+    _require_role(device, STATS_ROLES, "read statistics")
+    return admin.stats(context.storage, org_id=device.org_id)
+
+
+@_route("GET", "/admin/audit", response_model=list[AuditEntry])
+def audit_log(
+    device: CurrentDevice,
+    context: Context,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntry]:
+    """The organisation's audit log after entry `after`, oldest first."""
+    _require_role(device, ADMIN_ROLES, "read the audit log")
+    return context.storage.list_audit(org_id=device.org_id, after_id=after, limit=limit)

@@ -1,0 +1,201 @@
+"""The real server app on 127.0.0.1 (uvicorn in a thread) and a world to exercise it:
+organisations, enrolled devices with real Ed25519 keys, published forms, signed envelopes.
+
+Not a conftest: the storage suite owns tests/server/conftest.py; the app tests import this.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from fieldapp import crypto
+from fieldapp.forms.spec import FormSpec
+from sync.protocol import PushRequest, RecordEnvelope, Role
+from sync.server import admin
+from sync.server.storage import Organisation, Storage
+
+CANARY = "Zorblaxqua"
+
+FORM = FormSpec.model_validate(
+    {
+        "id": "screening",
+        "version": "1",
+        "title": {"en": "Screening"},
+        "choices": {"sex": [{"value": v, "label": {"en": v}} for v in ("female", "male", "x")]},
+        "children": [
+            {"kind": "field", "name": "given_name", "type": "text"},
+            {"kind": "field", "name": "age", "type": "integer", "sensitivity": "statistical"},
+            {
+                "kind": "field",
+                "name": "sex",
+                "type": "select_one",
+                "choices": "sex",
+                "sensitivity": "statistical",
+            },
+            {
+                "kind": "field",
+                "name": "identified_on",
+                "type": "date",
+                "sensitivity": "statistical",
+            },
+            {
+                "kind": "repeat",
+                "name": "children",
+                "children": [
+                    {"kind": "field", "name": "child_name", "type": "text"},
+                    {
+                        "kind": "field",
+                        "name": "child_age",
+                        "type": "integer",
+                        "sensitivity": "statistical",
+                    },
+                ],
+            },
+        ],
+    }
+)
+STATS = {"age": 19, "sex": "female", "identified_on": "2026-11-02"}
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port; yield its base URL; stop it."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+def revision(generation: int = 1) -> str:
+    return f"{generation}-{uuid.uuid4().hex}"
+
+
+@dataclass
+class Phone:
+    """An enrolled device: its id, signing key and bearer token."""
+
+    device_id: str
+    key: crypto.SigningKey
+    token: str
+    org_id: str
+    role: Role
+    region: str | None
+    recipients: list[dict[str, Any]]
+    server_public_key: bytes
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def envelope(
+        self,
+        *,
+        record_id: uuid.UUID | None = None,
+        rev: str | None = None,
+        base: str | None = None,
+        stats: dict[str, Any] | None = None,
+        form: tuple[str, str] = (FORM.id, FORM.version),
+        name: str = CANARY,
+        device_id: str | None = None,
+    ) -> RecordEnvelope:
+        """A record revision sealed to the organisation and signed by this device."""
+        record_id = record_id or uuid.uuid4()
+        rev = rev or revision()
+        recipients = [crypto.RecipientKey.model_validate(r) for r in self.recipients]
+        sealed = crypto.seal(
+            f'{{"given_name": "{name}"}}'.encode(),
+            recipients,
+            crypto.record_aad(str(record_id), rev),
+        )
+        now = datetime.now(UTC)
+        unsigned = RecordEnvelope(
+            id=record_id,
+            form_id=form[0],
+            form_version=form[1],
+            revision=rev,
+            base_revision=base,
+            created_at=now,
+            updated_at=now,
+            device_id=device_id or self.device_id,
+            stats=dict(STATS) if stats is None else stats,
+            sealed=sealed,
+            signature=b"\0" * 64,
+        )
+        return unsigned.model_copy(update={"signature": self.key.sign(unsigned.signing_bytes())})
+
+
+def push_body(*envelopes: RecordEnvelope) -> bytes:
+    return PushRequest(records=list(envelopes)).model_dump_json().encode()
+
+
+class World:
+    """Organisations and devices on one running server, made through the real API."""
+
+    def __init__(
+        self, storage: Storage, client: httpx.Client, org_key: crypto.OrgKeyPair
+    ) -> None:
+        self.storage = storage
+        self.client = client
+        self.org_key = org_key
+
+    def org(self, name: str, *, own_form: bool = True) -> Organisation:
+        org = admin.create_org(self.storage, name, recipients=[self.org_key.recipient])
+        if own_form:
+            admin.publish_form(self.storage, FORM, org=org.id)
+        return org
+
+    def enrol(self, org: Organisation, role: Role = "collector", region: str | None = None) -> Phone:
+        issued = admin.enrol_code(self.storage, org.id, role, region)
+        key = crypto.SigningKey.generate()
+        device_id = f"dev-{uuid.uuid4().hex[:12]}"
+        response = self.client.post(
+            "/v1/enrol",
+            json={
+                "code": issued.code,
+                "device_id": device_id,
+                "device_public_key": base64.b64encode(key.public_key).decode(),
+                "device_label": "test phone",
+            },
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return Phone(
+            device_id,
+            key,
+            body["token"],
+            org.id,
+            role,
+            region,
+            body["recipients"],
+            base64.b64decode(body["server_public_key"]),
+        )
+
+    def push(self, phone: Phone, *envelopes: RecordEnvelope) -> httpx.Response:
+        return self.client.post(
+            "/v1/records:push",
+            content=push_body(*envelopes),
+            headers={**phone.auth, "Content-Type": "application/json"},
+        )

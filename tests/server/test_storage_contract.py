@@ -1,0 +1,592 @@
+"""The storage contract: every test runs on SQLite and on real PostgreSQL (marker `postgres`)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from fieldapp.crypto import SigningKey, verify
+from sync.protocol import RecordEnvelope, Role
+from sync.server.storage import (
+    AlreadyExists,
+    CodeExpired,
+    CodeInvalid,
+    CodeUsed,
+    Device,
+    NotFound,
+    StatsRow,
+    Storage,
+    open_storage,
+)
+from sync.server.storage.base import StorageError
+from tests.server.conftest import Backend
+
+NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+
+
+def revision(generation: int = 1) -> str:
+    return f"{generation}-{uuid.uuid4().hex}"
+
+
+class Member:
+    """An enrolled device with its own signing key, making signed envelopes like a phone."""
+
+    def __init__(self, storage: Storage, org_id: str, role: Role, region: str | None) -> None:
+        self.key = SigningKey.generate()
+        code_hash = uuid.uuid4().hex
+        storage.create_enrol_code(org_id, code_hash, role, region, NOW + timedelta(days=7), NOW)
+        self.token_hash = uuid.uuid4().hex
+        self.device: Device = storage.redeem_enrol_code(
+            code_hash, f"dev-{uuid.uuid4().hex[:8]}", self.key.public_key, "", self.token_hash, NOW
+        )
+
+    def envelope(
+        self,
+        record_id: uuid.UUID | None = None,
+        rev: str | None = None,
+        base: str | None = None,
+        stats: dict[str, Any] | None = None,
+        deleted: bool = False,
+        form_id: str = "attendance",
+    ) -> RecordEnvelope:
+        unsigned = RecordEnvelope(
+            id=record_id or uuid.uuid4(),
+            form_id=form_id,
+            form_version="1",
+            revision=rev or revision(),
+            base_revision=base,
+            created_at=datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+            updated_at=datetime(2026, 11, 28, 11, 15, 30, 123456, tzinfo=UTC),
+            device_id=self.device.id,
+            stats=stats if stats is not None else {"count": 3},
+            sealed=None if deleted else b"\x00sealed-bytes\xff",
+            deleted=deleted,
+            signature=b"\x00" * 64,
+        )
+        return unsigned.model_copy(update={"signature": self.key.sign(unsigned.signing_bytes())})
+
+
+@pytest.fixture
+def org_id(storage: Storage) -> str:
+    return storage.create_organisation("Org A", NOW).id
+
+
+def all_changes(storage: Storage, viewer: Device, cursor: int = 0) -> list[Any]:
+    page = storage.changes_since(viewer, cursor, 1000)
+    assert not page.has_more
+    return page.changes
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+def test_migrations_are_recorded_and_idempotent(backend: Backend) -> None:
+    storage = backend.storage
+    storage.migrate()
+    second = open_storage(backend.url)
+    try:
+        second.migrate()
+        assert second.applied_migrations() == [1]
+    finally:
+        second.close()
+    assert storage.applied_migrations() == [1]
+    assert backend.count("schema_migrations") == 1
+    assert backend.count("change_counter") == 1
+
+
+def test_open_storage_refuses_unknown_urls() -> None:
+    with pytest.raises(StorageError):
+        open_storage("mysql://localhost/db")
+    with pytest.raises(StorageError):
+        open_storage("sqlite:///")
+
+
+def test_server_key_first_writer_wins(storage: Storage) -> None:
+    assert storage.ensure_server_key("k1", b"wrapped-1", NOW) == ("k1", b"wrapped-1")
+    assert storage.ensure_server_key("k2", b"wrapped-2", NOW) == ("k1", b"wrapped-1")
+
+
+# -- organisations, enrolment, devices ------------------------------------------------------
+
+
+def test_organisations(storage: Storage) -> None:
+    a = storage.create_organisation("Org A", NOW)
+    b = storage.create_organisation("Org B", NOW)
+    assert storage.get_organisation(a.id) == a
+    assert storage.organisation_by_name("Org B") == b
+    assert [o.name for o in storage.list_organisations()] == ["Org A", "Org B"]
+    assert a.created_at == NOW and a.recipients == []
+    with pytest.raises(AlreadyExists):
+        storage.create_organisation("Org A", NOW)
+    with pytest.raises(NotFound):
+        storage.get_organisation("nope")
+    with pytest.raises(NotFound):
+        storage.organisation_by_name("nope")
+    recipients = [{"key_id": "x", "kem": "X25519", "public_key": "AAAA"}]
+    assert storage.set_recipients(a.id, recipients).recipients == recipients
+    assert storage.get_organisation(b.id).recipients == []
+    with pytest.raises(NotFound):
+        storage.set_recipients("nope", recipients)
+
+
+def test_enrolment_lifecycle(storage: Storage, org_id: str) -> None:
+    key = SigningKey.generate().public_key
+    expires = NOW + timedelta(hours=1)
+    code = storage.create_enrol_code(org_id, "code-hash", "collector", "north", expires, NOW)
+    assert (code.role, code.region, code.device_id) == ("collector", "north", None)
+    with pytest.raises(AlreadyExists):
+        storage.create_enrol_code(org_id, "code-hash", "admin", None, expires, NOW)
+    with pytest.raises(NotFound):
+        storage.create_enrol_code("nope", "other-hash", "admin", None, expires, NOW)
+
+    device = storage.redeem_enrol_code("code-hash", "phone-1", key, "Amina's phone", "tok-1", NOW)
+    assert (device.org_id, device.role, device.region) == (org_id, "collector", "north")
+    assert device.public_key == key and device.revoked_at is None
+    assert storage.device_by_token("tok-1") == device
+
+    # The answer was lost in transit: the same device and key redeem again, with a new token.
+    again = storage.redeem_enrol_code("code-hash", "phone-1", key, "Amina's phone", "tok-2", NOW)
+    assert again == device
+    assert storage.device_by_token("tok-1") is None
+    assert storage.device_by_token("tok-2") == device
+
+    with pytest.raises(CodeUsed):
+        storage.redeem_enrol_code("code-hash", "phone-2", key, "", "tok-3", NOW)
+    with pytest.raises(CodeUsed):
+        other_key = SigningKey.generate().public_key
+        storage.redeem_enrol_code("code-hash", "phone-1", other_key, "", "tok-3", NOW)
+    with pytest.raises(CodeExpired):  # even the same device, once the code has expired
+        storage.redeem_enrol_code("code-hash", "phone-1", key, "", "tok-3", expires)
+    with pytest.raises(CodeInvalid):
+        storage.redeem_enrol_code("no-such-hash", "phone-3", key, "", "tok-3", NOW)
+    assert storage.device_by_token("tok-3") is None
+
+    storage.create_enrol_code(org_id, "second-code", "trainer", None, expires, NOW)
+    with pytest.raises(AlreadyExists):  # a device id is enrolled once
+        storage.redeem_enrol_code("second-code", "phone-1", key, "", "tok-4", NOW)
+    assert storage.device_by_token("tok-4") is None
+
+    assert storage.list_devices(org_id) == [device]
+    assert storage.get_device("phone-1") == device
+    with pytest.raises(NotFound):
+        storage.get_device("nope")
+
+
+def test_expired_code_never_creates_a_device(storage: Storage, org_id: str) -> None:
+    storage.create_enrol_code(org_id, "old", "collector", None, NOW, NOW - timedelta(days=2))
+    with pytest.raises(CodeExpired):
+        storage.redeem_enrol_code("old", "phone-1", b"k" * 32, "", "tok", NOW)
+    assert storage.list_devices(org_id) == []
+
+
+def test_revoked_device_loses_its_token_and_its_code(storage: Storage, org_id: str) -> None:
+    admin = Member(storage, org_id, "admin", None).device
+    key = SigningKey.generate().public_key
+    storage.create_enrol_code(org_id, "c", "collector", "north", NOW + timedelta(days=1), NOW)
+    device = storage.redeem_enrol_code("c", "phone-1", key, "", "tok", NOW)
+    revoked = storage.revoke_device("phone-1", NOW + timedelta(minutes=5))
+    assert revoked.revoked_at == NOW + timedelta(minutes=5)
+    assert storage.device_by_token("tok") is None
+    assert storage.get_device(device.id).revoked_at is not None
+    assert storage.revoke_device("phone-1", NOW + timedelta(days=1)) == revoked  # idempotent
+    with pytest.raises(CodeUsed):
+        storage.redeem_enrol_code("c", "phone-1", key, "", "tok-new", NOW)
+    assert storage.device_by_token("tok-new") is None
+    with pytest.raises(NotFound):
+        storage.revoke_device("nope", NOW)
+    revocations = [c for c in all_changes(storage, admin) if c.kind == "revocation"]
+    assert [(c.key, c.data["device_id"]) for c in revocations] == [("phone-1", "phone-1")]
+
+
+# -- forms and shared items -----------------------------------------------------------------
+
+
+def test_forms_publish_shadow_and_isolation(storage: Storage, org_id: str) -> None:
+    other = storage.create_organisation("Org B", NOW).id
+    viewer_b = Member(storage, other, "admin", None).device
+    spec = {"id": "attendance", "version": "1", "fields": []}
+    global_form = storage.publish_form(None, "attendance", "1", spec, NOW)
+    assert storage.publish_form(None, "attendance", "1", spec, NOW) == global_form
+    with pytest.raises(AlreadyExists):
+        storage.publish_form(None, "attendance", "1", {**spec, "fields": [1]}, NOW)
+    own = storage.publish_form(org_id, "attendance", "1", {**spec, "title": "ours"}, NOW)
+    storage.publish_form(org_id, "screening", "2", {"id": "screening"}, NOW)
+    with pytest.raises(NotFound):
+        storage.publish_form("nope", "x", "1", {}, NOW)
+
+    assert storage.get_form(org_id, "attendance", "1") == own
+    assert storage.get_form(other, "attendance", "1") == global_form
+    with pytest.raises(NotFound):
+        storage.get_form(other, "screening", "2")
+    assert [(f.form_id, f.org_id) for f in storage.list_form_versions(org_id)] == [
+        ("attendance", org_id),
+        ("screening", org_id),
+    ]
+    assert storage.list_form_versions(other) == [global_form]
+    assert storage.list_form_versions(org_id, "screening")[0].spec == {"id": "screening"}
+
+    seen_by_b = all_changes(storage, viewer_b)
+    assert [(c.kind, c.key, c.data["spec"]) for c in seen_by_b] == [("form", "attendance@1", spec)]
+
+
+def test_shared_items_tombstones_and_regions(storage: Storage, org_id: str) -> None:
+    north = Member(storage, org_id, "trainer", "north").device
+    south = Member(storage, org_id, "trainer", "south").device
+    coordinator = Member(storage, org_id, "coordinator", None).device
+    storage.put_shared(org_id, "reference", "districts", {"items": ["a", "b"]}, None, NOW)
+    event_seq = storage.put_shared(org_id, "event", "ws-1", {"roster": ["p1"]}, "north", NOW)
+    assert [(c.key, c.seq) for c in all_changes(storage, north)] == [
+        ("districts", event_seq - 1),
+        ("ws-1", event_seq),
+    ]
+    assert [c.key for c in all_changes(storage, south)] == ["districts"]
+
+    storage.put_shared(org_id, "event", "ws-1", {"roster": ["p1", "p2"]}, "south", NOW)
+    north_after = all_changes(storage, north, event_seq)
+    assert [(c.key, c.deleted) for c in north_after] == [("ws-1", True)]
+    south_after = all_changes(storage, south, event_seq)
+    assert [(c.key, c.deleted, c.data) for c in south_after] == [
+        ("ws-1", False, {"roster": ["p1", "p2"]})
+    ]
+
+    tombstone_seq = storage.delete_shared(org_id, "event", "ws-1", NOW)
+    [tombstone] = all_changes(storage, south, tombstone_seq - 1)
+    assert (tombstone.kind, tombstone.key, tombstone.deleted) == ("event", "ws-1", True)
+    assert all_changes(storage, north, tombstone_seq - 1) == []
+    assert len(all_changes(storage, coordinator)) == 5  # every region
+    with pytest.raises(NotFound):
+        storage.delete_shared(org_id, "event", "ws-1", NOW)
+    with pytest.raises(NotFound):
+        storage.put_shared("nope", "event", "x", {}, None, NOW)
+
+
+# -- push semantics -------------------------------------------------------------------------
+
+
+def test_accepted_record_round_trips_exactly(storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "collector", "north")
+    env = member.envelope(stats={"count": 3, "district": "a", "ratio": 0.25})
+    [result] = storage.push_records(member.device, [env], NOW)
+    assert result.status == "accepted" and result.errors == []
+    assert (result.record_id, result.revision) == (env.id, env.revision)
+    assert result.content_digest == env.content_digest
+    assert result.current_revision == env.revision
+    assert result.received_at == NOW and result.seq is not None
+
+    [stored] = storage.list_revisions(org_id, env.id)
+    assert (stored.status, stored.seq, stored.region, stored.pushed_by) == (
+        "current",
+        result.seq,
+        "north",
+        member.device.id,
+    )
+    back = stored.to_envelope()
+    assert back == env
+    verify(member.device.public_key, back.signature, back.signing_bytes())
+    head = storage.get_record(org_id, env.id)
+    assert (head.head_revision, head.in_conflict, head.deleted) == (env.revision, False, False)
+
+
+def test_duplicate_writes_nothing_and_repeats_the_receipt(
+    backend: Backend, storage: Storage, org_id: str
+) -> None:
+    member = Member(storage, org_id, "collector", None)
+    batch = [member.envelope() for _ in range(3)]
+    first = storage.push_records(member.device, batch, NOW)
+    counts = {t: backend.count(t) for t in ("records", "record_heads", "changes")}
+
+    for later in (NOW + timedelta(minutes=1), NOW + timedelta(days=30)):
+        again = storage.push_records(member.device, batch, later)
+        assert [r.status for r in again] == ["duplicate"] * 3
+        for a, b in zip(first, again, strict=True):
+            assert (a.seq, a.received_at, a.content_digest, a.current_revision) == (
+                b.seq,
+                b.received_at,
+                b.content_digest,
+                b.current_revision,
+            )
+        assert {t: backend.count(t) for t in counts} == counts
+
+
+def test_reused_revision_is_rejected_never_overwritten(storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "collector", None)
+    env = member.envelope(stats={"count": 1})
+    storage.push_records(member.device, [env], NOW)
+    forged = member.envelope(record_id=env.id, rev=env.revision, stats={"count": 2})
+    [result] = storage.push_records(member.device, [forged], NOW)
+    assert result.status == "rejected" and result.seq is None
+    assert [e.code for e in result.errors] == ["revision_reused"]
+    [stored] = storage.list_revisions(org_id, env.id)
+    assert stored.stats == {"count": 1}
+
+
+def test_edit_on_head_is_accepted_and_moves_the_head(storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "collector", None)
+    v1 = member.envelope()
+    v2 = member.envelope(record_id=v1.id, rev=revision(2), base=v1.revision)
+    v3 = member.envelope(record_id=v1.id, rev=revision(3), base=v2.revision)
+    storage.push_records(member.device, [v1], NOW)
+    results = storage.push_records(member.device, [v2, v3, v3], NOW)  # chain within one batch
+    assert [r.status for r in results] == ["accepted", "accepted", "duplicate"]
+    assert results[2].seq == results[1].seq and results[2].current_revision == v3.revision
+    assert storage.get_record(org_id, v1.id).head_revision == v3.revision
+    assert [r.status for r in storage.list_revisions(org_id, v1.id)] == ["current"] * 3
+
+
+def test_record_first_seen_at_a_later_revision_is_accepted(storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "collector", None)
+    env = member.envelope(rev=revision(2), base=revision(1))
+    assert storage.push_records(member.device, [env], NOW)[0].status == "accepted"
+
+
+def test_conflict_keeps_both_versions_and_tells_both_devices(storage: Storage, org_id: str) -> None:
+    alice = Member(storage, org_id, "collector", "north")
+    bob = Member(storage, org_id, "collector", "north")
+    carol = Member(storage, org_id, "collector", "north")  # not involved
+    reviewer = Member(storage, org_id, "case_manager", None)
+    v1 = alice.envelope()
+    storage.push_records(alice.device, [v1], NOW)
+    cursor = {m: storage.changes_since(m.device, 0, 100).next_cursor for m in (alice, bob)}
+
+    alice_v2 = alice.envelope(record_id=v1.id, rev=revision(2), base=v1.revision)
+    bob_v2 = bob.envelope(record_id=v1.id, rev=revision(2), base=v1.revision)
+    assert storage.push_records(alice.device, [alice_v2], NOW)[0].status == "accepted"
+    [conflict] = storage.push_records(bob.device, [bob_v2], NOW)
+    assert conflict.status == "conflict"
+    assert conflict.current_revision == alice_v2.revision
+    assert conflict.seq is not None and conflict.content_digest == bob_v2.content_digest
+
+    head = storage.get_record(org_id, v1.id)
+    assert (head.head_revision, head.in_conflict, head.siblings) == (
+        alice_v2.revision,
+        True,
+        [bob_v2.revision],
+    )
+    statuses = {r.revision: r.status for r in storage.list_revisions(org_id, v1.id)}
+    assert statuses == {v1.revision: "current", alice_v2.revision: "current",
+                        bob_v2.revision: "conflict"}  # fmt: skip
+
+    for member in (alice, bob):
+        notices = [
+            c for c in all_changes(storage, member.device, cursor[member]) if c.data["conflict"]
+        ]
+        assert [(c.key, c.data["siblings"]) for c in notices] == [
+            (str(v1.id), [bob_v2.revision])
+        ], member
+        assert notices[0].data["head_revision"] == alice_v2.revision
+        assert "count" not in str(notices[0].data)  # metadata only, never stats values
+    assert all_changes(storage, carol.device) == []
+    assert len(all_changes(storage, reviewer.device)) == 3
+
+    # Replaying the conflicting push is a duplicate, not a second sibling.
+    [replay] = storage.push_records(bob.device, [bob_v2], NOW + timedelta(days=30))
+    assert (replay.status, replay.seq) == ("duplicate", conflict.seq)
+    assert storage.get_record(org_id, v1.id).siblings == [bob_v2.revision]
+
+
+def test_unknown_base_revision_is_a_conflict(storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "collector", None)
+    v1 = member.envelope()
+    storage.push_records(member.device, [v1], NOW)
+    stray = member.envelope(record_id=v1.id, rev=revision(3), base=revision(2))
+    [result] = storage.push_records(member.device, [stray], NOW)
+    assert (result.status, result.current_revision) == ("conflict", v1.revision)
+
+
+def test_tombstone(storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "collector", None)
+    v1 = member.envelope()
+    storage.push_records(member.device, [v1], NOW)
+    gone = member.envelope(record_id=v1.id, rev=revision(2), base=v1.revision, deleted=True)
+    [result] = storage.push_records(member.device, [gone], NOW)
+    assert result.status == "accepted"
+    assert storage.get_record(org_id, v1.id).deleted
+    latest = all_changes(storage, member.device)[-1]
+    assert (latest.key, latest.deleted) == (str(v1.id), True)
+    assert latest.data["revision"] == gone.revision
+    assert storage.list_revisions(org_id, v1.id)[-1].sealed is None
+
+
+def test_record_ids_never_cross_organisations(storage: Storage, org_id: str) -> None:
+    a = Member(storage, org_id, "admin", None)
+    b_org = storage.create_organisation("Org B", NOW).id
+    b = Member(storage, b_org, "admin", None)
+    env = a.envelope()
+    storage.push_records(a.device, [env], NOW)
+    replay_by_b = b.envelope(record_id=env.id, rev=env.revision)
+    for attempt in (replay_by_b, b.envelope(record_id=env.id, rev=revision(2), base=env.revision)):
+        [result] = storage.push_records(b.device, [attempt], NOW)
+        assert result.status == "rejected" and result.seq is None
+        assert [e.code for e in result.errors] == ["record_id_taken"]
+    with pytest.raises(NotFound):
+        storage.get_record(b_org, env.id)
+    with pytest.raises(NotFound):
+        storage.list_revisions(b_org, env.id)
+    assert all_changes(storage, b.device) == []
+    assert storage.list_revisions(org_id, env.id)[0].content_digest == env.content_digest
+
+
+# -- change log -----------------------------------------------------------------------------
+
+
+def test_changes_page_in_seq_order(storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "coordinator", None)
+    results = storage.push_records(member.device, [member.envelope() for _ in range(25)], NOW)
+    seqs = [r.seq or 0 for r in results]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 25
+
+    cursor, pages = 0, []
+    while True:
+        page = storage.changes_since(member.device, cursor, 10)
+        pages.append([c.seq for c in page.changes])
+        if page.changes:
+            assert page.next_cursor == page.changes[-1].seq
+        cursor = page.next_cursor
+        if not page.has_more:
+            break
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [s for p in pages for s in p] == seqs
+    empty = storage.changes_since(member.device, cursor, 10)
+    assert (empty.changes, empty.next_cursor, empty.has_more) == ([], cursor, False)
+    with pytest.raises(ValueError, match="limit"):
+        storage.changes_since(member.device, 0, 0)
+
+
+def test_organisation_b_never_sees_organisation_a(storage: Storage, org_id: str) -> None:
+    b_org = storage.create_organisation("Org B", NOW).id
+    a_admin = Member(storage, org_id, "admin", None)
+    a_collector = Member(storage, org_id, "collector", None)
+    b_viewers = [Member(storage, b_org, role, None).device for role in ("admin", "collector")]
+    storage.push_records(a_collector.device, [a_collector.envelope()], NOW)
+    storage.put_shared(org_id, "reference", "districts", {"items": []}, None, NOW)
+    storage.publish_form(org_id, "private", "1", {}, NOW)
+    storage.revoke_device(a_collector.device.id, NOW)
+    assert len(all_changes(storage, a_admin.device)) == 4
+    for viewer in b_viewers:
+        assert all_changes(storage, viewer) == []
+
+
+def test_collectors_see_only_their_own_records(storage: Storage, org_id: str) -> None:
+    north = Member(storage, org_id, "collector", "north")
+    other_north = Member(storage, org_id, "collector", "north")
+    coordinator = Member(storage, org_id, "coordinator", "south")
+    env = north.envelope()
+    storage.push_records(north.device, [env], NOW)
+    assert [c.key for c in all_changes(storage, north.device)] == [str(env.id)]
+    assert all_changes(storage, other_north.device) == []
+    assert [c.key for c in all_changes(storage, coordinator.device)] == [str(env.id)]
+
+
+# -- audit and stats ------------------------------------------------------------------------
+
+
+def test_audit_is_append_only(backend: Backend, storage: Storage, org_id: str) -> None:
+    member = Member(storage, org_id, "collector", None)
+    env = member.envelope()
+    storage.push_records(member.device, [env, env], NOW)
+    storage.append_audit("admin:cli", "revoke", "ok", NOW, org_id=org_id, device_id="x")
+    storage.append_audit("admin:cli", "create_org", "ok", NOW)
+    entries = storage.list_audit(org_id)
+    assert [(e.action, e.outcome, e.record_id) for e in entries] == [
+        ("push", "accepted", str(env.id)),
+        ("push", "duplicate", str(env.id)),
+        ("revoke", "ok", None),
+    ]
+    assert entries[0].actor == f"device:{member.device.id}" and entries[0].at == NOW
+    assert len(storage.list_audit()) == 3 + 1
+    assert storage.list_audit(after_id=entries[1].id, limit=1) == [entries[2]]
+
+    for statement in ("UPDATE audit SET outcome = 'forged'", "DELETE FROM audit"):
+        with pytest.raises(backend.db_error, match="append-only"):
+            backend.raw(statement)
+    assert backend.count("audit") == 4
+    assert storage.list_audit(org_id)[0].outcome == "accepted"
+
+
+def test_stats_count_records_by_org_form_and_status(storage: Storage, org_id: str) -> None:
+    b_org = storage.create_organisation("Org B", NOW).id
+    a, b = Member(storage, org_id, "collector", None), Member(storage, b_org, "collector", None)
+    a_records = [a.envelope() for _ in range(3)] + [a.envelope(form_id="screening")]
+    storage.push_records(a.device, a_records, NOW)
+    first = a_records[0]
+    storage.push_records(a.device, [
+        a.envelope(record_id=first.id, rev=revision(2), base=first.revision),
+        a.envelope(record_id=first.id, rev=revision(2), base=first.revision),  # conflict
+        a.envelope(record_id=a_records[1].id, rev=revision(2), base=a_records[1].revision,
+                   deleted=True),
+    ], NOW)  # fmt: skip
+    storage.push_records(b.device, [b.envelope(), b.envelope()], NOW)
+    assert sorted(storage.stats(), key=lambda r: (r.org_id != org_id, r.form_id, r.status)) == [
+        StatsRow(org_id, "attendance", "conflict", 1),
+        StatsRow(org_id, "attendance", "current", 1),
+        StatsRow(org_id, "attendance", "deleted", 1),
+        StatsRow(org_id, "screening", "current", 1),
+        StatsRow(b_org, "attendance", "current", 2),
+    ]
+
+
+# -- concurrency ----------------------------------------------------------------------------
+
+
+def test_concurrent_writers_never_make_a_polling_reader_skip(
+    backend: Backend, storage: Storage, org_id: str
+) -> None:
+    """Writers push batches (each also editing one shared record) while a reader polls with
+    its cursor; afterwards the reader has seen every change exactly once, in seq order."""
+    writers = [Member(storage, org_id, "collector", None) for _ in range(4)]
+    reader = Member(storage, org_id, "admin", None).device
+    hot = writers[0].envelope()
+    storage.push_records(writers[0].device, [hot], NOW)
+    batches, batch_size = 12, 15
+    done = threading.Event()
+    seen: list[int] = []
+    failures: list[BaseException] = []
+
+    def write(member: Member) -> None:
+        try:
+            for number in range(batches):
+                batch = [member.envelope() for _ in range(batch_size)]
+                if number % 4 == 0:  # now and then, contend for one record (locks serialise)
+                    batch.append(
+                        member.envelope(record_id=hot.id, rev=revision(2), base=hot.revision)
+                    )
+                results = storage.push_records(member.device, batch, NOW)
+                assert {r.status for r in results} <= {"accepted", "conflict"}
+        except BaseException as exc:
+            failures.append(exc)
+
+    def read() -> None:
+        cursor = 0
+        try:
+            while True:
+                finished = done.is_set()
+                page = storage.changes_since(reader, cursor, 7)
+                seen.extend(c.seq for c in page.changes)
+                cursor = page.next_cursor
+                if finished and not page.has_more:
+                    return
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(m,)) for m in writers]
+    polling = threading.Thread(target=read)
+    polling.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    polling.join()
+    assert failures == []
+
+    hot_edits = len(writers) * len(range(0, batches, 4))
+    expected = len(writers) * batches * batch_size + hot_edits + 1
+    assert backend.count("records") == expected
+    assert len(storage.list_revisions(org_id, hot.id)) == hot_edits + 1
+    assert len(seen) == len(set(seen)) == expected
+    assert seen == sorted(seen)
+    assert seen == sorted(int(row[0]) for row in backend.raw("SELECT seq FROM changes"))
