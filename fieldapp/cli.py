@@ -88,10 +88,90 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
         for problem in failure.problems:
             print(problem, file=sys.stderr)
         return 1
+    if args.database_url or _is_server_dir(args):
+        from sync.server import admin
+
+        with admin.open_server_storage(_server_settings(args)) as storage:
+            admin.publish_form(storage, spec, org=args.org)
+        print(f"{spec.id} {spec.version} (published on the server)")
+        return 0
     store = _open_store(args, unlock=False)
     store.add_form(spec, source=Path(args.file).name)
     store.close()
     print(f"{spec.id} {spec.version}")
+    return 0
+
+
+# -- server side ----------------------------------------------------------------------------
+def _server_settings(args: argparse.Namespace) -> Any:
+    from sync.server.settings import ServerSettings
+
+    return ServerSettings(data_dir=data_dir(args.data_dir), database_url=args.database_url or "")
+
+
+def _is_server_dir(args: argparse.Namespace) -> bool:
+    return (data_dir(args.data_dir) / "server.db").exists()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sync.server.serve import serve
+
+    settings = _server_settings(args)
+    print(f"serving on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
+    serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_admin_create_org(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    recipients = [
+        crypto.RecipientKey.model_validate_json(Path(p).read_text(encoding="utf-8"))
+        for p in args.recipient
+    ]
+    with admin.open_server_storage(_server_settings(args)) as storage:
+        org = admin.create_org(storage, args.name, recipients=recipients)
+    print(f"{org.id}\t{org.name}")
+    return 0
+
+
+def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(_server_settings(args)) as storage:
+        issued = admin.enrol_code(storage, args.org, args.role, args.region, args.ttl_hours)
+    if args.json:
+        _print_json(issued.model_dump(mode="json"))
+    else:
+        print(
+            f"{issued.code}\t(role {issued.role}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC)"
+        )
+    return 0
+
+
+def cmd_admin_revoke(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(_server_settings(args)) as storage:
+        device = admin.revoke(storage, args.device_id)
+    print(f"revoked {device.id}")
+    return 0
+
+
+def cmd_admin_stats(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(_server_settings(args)) as storage:
+        counts = admin.stats(storage)
+    if args.json:
+        _print_json(counts)
+        return 0
+    for org in counts["organisations"]:
+        print(f"{org['name']}: {org['records']} records")
+        for form_id, by_status in org["forms"].items():
+            detail = ", ".join(f"{k} {v}" for k, v in by_status.items() if v)
+            print(f"  {form_id}: {detail}")
+    print(f"total: {counts['records']} records")
     return 0
 
 
@@ -197,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("file", help="the XLSForm file")
     importing.add_argument("--form-id", default=None, help="override the form id")
     importing.add_argument("--version", default=None, help="override the form version")
+    importing.add_argument(
+        "--org", default=None, help="on a server: publish for this organisation only"
+    )
+    _database_option(importing)
 
     records = commands.add_parser(
         "records", help="import, list and show records", description="Records."
@@ -222,6 +306,38 @@ def build_parser() -> argparse.ArgumentParser:
     rec_show.add_argument("id", help="the record id")
     rec_show.add_argument("--json", action="store_true", help="print JSON")
 
+    serve = add(commands, "serve", cmd_serve, "run the central sync server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    _database_option(serve)
+
+    admin = commands.add_parser(
+        "admin", help="administer the central server", description="Server administration."
+    )
+    admin_cmds = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
+    create_org = add(admin_cmds, "create-org", cmd_admin_create_org, "create an organisation")
+    create_org.add_argument("name", help="the organisation's name")
+    create_org.add_argument(
+        "--recipient", action="append", default=[],
+        help="a public key file (from `keys generate`) records are sealed to; repeatable",
+    )  # fmt: skip
+    code = add(admin_cmds, "enrol-code", cmd_admin_enrol_code, "issue a one-time enrolment code")
+    code.add_argument("--org", required=True, help="organisation id or name")
+    code.add_argument(
+        "--role", required=True,
+        choices=["collector", "trainer", "coordinator", "case_manager", "admin"],
+        help="the device's role",
+    )  # fmt: skip
+    code.add_argument("--region", default=None, help="the device's region")
+    code.add_argument("--ttl-hours", type=float, default=24.0, help="validity (default 24)")
+    code.add_argument("--json", action="store_true", help="print JSON")
+    revoke = add(admin_cmds, "revoke", cmd_admin_revoke, "revoke a device's access")
+    revoke.add_argument("device_id", help="the device id")
+    stats = add(admin_cmds, "stats", cmd_admin_stats, "record counts by organisation and form")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    for sub in (create_org, code, revoke, stats):
+        _database_option(sub)
+
     keys = commands.add_parser("keys", help="organisation keys", description="Organisation keys.")
     key_cmds = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
     generate = add(key_cmds, "generate", cmd_keys_generate, "make an organisation key pair")
@@ -233,6 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="key encapsulation (default: hybrid post-quantum)",
     )  # fmt: skip
     return parser
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="server database (default: SQLite in the data dir; postgresql://... for PostgreSQL)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

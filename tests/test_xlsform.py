@@ -520,7 +520,7 @@ SUPPORTED_TYPE = re.compile(
     r"|(select_one|select_multiple|select one from|select all that apply from) \S+)",
     re.IGNORECASE,
 )
-LAYOUT_TYPE = re.compile(r"(begin|end)[ _](group|repeat)", re.IGNORECASE)
+LAYOUT_TYPE = re.compile(r"(begin|end)[ _](group|repeat|loop)", re.IGNORECASE)
 
 
 def corpus_file(name: str) -> Path:

@@ -438,9 +438,10 @@ class _Importer:
         self.choices: dict[str, list[Choice]] = {}
 
     def reported(self, sheet: str, row: int | None) -> bool:
-        """Whether a problem is already known for this row (a row-less one: for the headers)."""
-        rows = {row, None} if row is not None else {1, None}
-        return any(p.sheet == sheet and p.row in rows for p in self.problems)
+        """Whether a problem is already known for this row; for no row, whether any is."""
+        if row is None:
+            return bool(self.problems)
+        return any(p.sheet == sheet and p.row in (row, None) for p in self.problems)
 
     def add(self, sheet: str, row: int | None, column: str | None, feature: str, msg: str) -> None:
         self.problems.append(

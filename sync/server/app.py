@@ -8,7 +8,7 @@ Every refusal is a `sync.protocol.ErrorBody`. Logs never carry bodies, tokens or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fieldapp.crypto import SigningKey
 from fieldapp.errors import FieldappError
+from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from sync.protocol import (
     PROTOCOL_VERSION,
@@ -117,6 +118,7 @@ def create_app(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_storage(settings.database_url) if storage is None else storage
     store.migrate()
+    _publish_builtin_forms(store, clock())
     key = load_server_key(settings, store, clock())
     context = _Context(settings, store, key, server_key_id(key.public_key), clock)
 
@@ -152,6 +154,12 @@ def create_app(
     return app
 
 
+def _publish_builtin_forms(storage: Storage, now: datetime) -> None:
+    """Devices ship the built-in forms: the server must know them to accept their records."""
+    for spec in load_builtin_forms().values():
+        storage.publish_form(None, spec.id, spec.version, spec.model_dump(mode="json"), now)
+
+
 # --- errors -----------------------------------------------------------------------------------
 
 _STATUS_CODES = {
@@ -174,7 +182,7 @@ def _error_response(
     error: str,
     message: str,
     fields: list[WireFieldError] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=error, message=message, fields=fields or [])
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
@@ -304,9 +312,7 @@ def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
     except AlreadyExists:
         refusal = ApiError(409, "device_exists", "a device with this id is already enrolled")
     if refusal is not None:
-        storage.append_audit(
-            f"device:{body.device_id}", "enrol", f"refused:{refusal.error}", now
-        )
+        storage.append_audit(f"device:{body.device_id}", "enrol", f"refused:{refusal.error}", now)
         raise refusal
     storage.append_audit(
         _actor(device), "enrol", "ok", now, org_id=device.org_id, device_id=device.id

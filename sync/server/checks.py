@@ -104,9 +104,7 @@ def _level_errors(
     return errors
 
 
-def _repeat_errors(
-    spec: FormSpec, node: RepeatSpec, value: Any, path: str
-) -> list[WireFieldError]:
+def _repeat_errors(spec: FormSpec, node: RepeatSpec, value: Any, path: str) -> list[WireFieldError]:
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         return [_error(node.name, path, "type", f"{node.name!r}: a repeat is a list of objects")]
     errors: list[WireFieldError] = []
@@ -142,7 +140,9 @@ def _value_problem(spec: FormSpec, node: FieldSpec, value: Any) -> tuple[str, st
         if isinstance(value, str):
             ok = len(value) <= MAX_CALCULATED_TEXT
             return None if ok else ("type", "a statistical calculation must be short")
-        scalar = isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value))
+        scalar = isinstance(value, bool | int) or (
+            isinstance(value, float) and math.isfinite(value)
+        )
         return None if scalar else ("type", "must be a number, true/false or a short label")
     allowed = {choice.value for choice in spec.choices.get(node.choices or "", [])}
     if kind == "select_one":

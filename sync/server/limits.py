@@ -168,7 +168,9 @@ class BodyLimitMiddleware:
                     f"the body ({int(value)} bytes) exceeds the limit of "
                     f"{self.max_body_bytes} bytes",
                 )
-        encodings = [e.strip().lower() for v in _header(scope, b"content-encoding") for e in v.split(",")]
+        encodings = [
+            e.strip().lower() for v in _header(scope, b"content-encoding") for e in v.split(",")
+        ]
         encodings = [e for e in encodings if e not in _IDENTITY]
         if not encodings:
             return False

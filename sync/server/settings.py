@@ -1,7 +1,8 @@
 """The central server's settings: one pydantic model handed to `create_app`.
 
-No globals and no environment reading here: the CLI builds settings from its options. Everything that matters lives in the database;
-the only file the server keeps beside it is the secret that wraps its signing key.
+No globals and no environment reading here: the CLI builds settings from its options.
+Everything that matters lives in the database; the only file the server keeps beside it is
+the secret that wraps its signing key.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SERVER_SECRET_FILE", "ServerSettings"]
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-SERVER_SECRET_FILE = "server-secret.key"
+SERVER_SECRET_FILE = "server-secret.key"  # noqa: S105 (a file name, not a secret)
 
 
 class ServerSettings(BaseModel):

@@ -154,9 +154,7 @@ def push_body(*envelopes: RecordEnvelope) -> bytes:
 class World:
     """Organisations and devices on one running server, made through the real API."""
 
-    def __init__(
-        self, storage: Storage, client: httpx.Client, org_key: crypto.OrgKeyPair
-    ) -> None:
+    def __init__(self, storage: Storage, client: httpx.Client, org_key: crypto.OrgKeyPair) -> None:
         self.storage = storage
         self.client = client
         self.org_key = org_key
@@ -167,7 +165,9 @@ class World:
             admin.publish_form(self.storage, FORM, org=org.id)
         return org
 
-    def enrol(self, org: Organisation, role: Role = "collector", region: str | None = None) -> Phone:
+    def enrol(
+        self, org: Organisation, role: Role = "collector", region: str | None = None
+    ) -> Phone:
         issued = admin.enrol_code(self.storage, org.id, role, region)
         key = crypto.SigningKey.generate()
         device_id = f"dev-{uuid.uuid4().hex[:12]}"

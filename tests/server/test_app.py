@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from fieldapp import crypto
 from sync.protocol import ChangesPage, PushResponse, Receipt, RecordView
 from sync.server import admin
 from sync.server.app import create_app
+from sync.server.keys import ServerKeyError
+from sync.server.serve import uvicorn_server
 from sync.server.settings import ServerSettings
 from sync.server.storage import open_storage
 from tests.server._harness import CANARY, FORM, STATS, World, push_body, revision, running
@@ -89,7 +92,11 @@ def test_enrol_returns_a_working_token_and_the_server_key(world: World) -> None:
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["organisation_id"], body["role"], body["region"]) == (org.id, "coordinator", "north")
+    assert (body["organisation_id"], body["role"], body["region"]) == (
+        org.id,
+        "coordinator",
+        "north",
+    )
     assert body["recipients"] == [world.org_key.recipient.model_dump(mode="json")]
     assert len(base64.b64decode(body["server_public_key"])) == 32
     changes = world.client.get("/v1/changes", headers={"Authorization": f"Bearer {body['token']}"})
@@ -419,7 +426,9 @@ def test_malformed_json_is_400_and_bad_shape_422(sqlite_world: World) -> None:
 def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, str]]:
     """One server for the fuzzing examples (a fresh one per example would be too slow)."""
     data_dir = tmp_path_factory.mktemp("fuzz")
-    settings = ServerSettings(data_dir=data_dir, rate_limit_per_minute=100_000, rate_limit_burst=10_000)
+    settings = ServerSettings(
+        data_dir=data_dir, rate_limit_per_minute=100_000, rate_limit_burst=10_000
+    )
     storage = open_storage(settings.database_url)
     app = create_app(settings, storage=storage)
     org = admin.create_org(storage, "Fuzz Org")
@@ -434,12 +443,16 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[http
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     path=st.sampled_from(["/v1/records:push", "/v1/enrol", "/v1/admin/enrol-codes"]),
     body=st.one_of(
@@ -459,3 +472,57 @@ def test_no_malformed_body_gets_a_5xx(
     )
     assert 400 <= response.status_code < 500, response.text
     assert set(response.json()) >= {"error", "message"}
+
+
+# --- server key and serving -------------------------------------------------------------------
+
+
+def test_processes_on_one_database_share_one_signing_key(tmp_path: Path) -> None:
+    settings = ServerSettings(data_dir=tmp_path / "server")
+    first, second = create_app(settings), create_app(settings)
+    try:
+        assert first.state.fieldapp.key_id == second.state.fieldapp.key_id
+        secret = settings.server_secret_path
+        assert secret.stat().st_mode & 0o777 == 0o600
+        elsewhere = ServerSettings(data_dir=tmp_path / "other", database_url=settings.database_url)
+        with pytest.raises(ServerKeyError, match="copy that file"):
+            create_app(elsewhere)
+    finally:
+        first.state.fieldapp.storage.close()
+        second.state.fieldapp.storage.close()
+
+
+def test_serve_runs_the_app_on_loopback(tmp_path: Path) -> None:
+    server = uvicorn_server(ServerSettings(data_dir=tmp_path / "server"), port=0)
+    assert server.config.host == "127.0.0.1"
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive()
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/health").json()["status"] == "ok"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+def test_a_server_fault_is_a_500_error_body_without_internals(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = ServerSettings(data_dir=tmp_path / "server")
+    storage = open_storage(settings.database_url)
+    app = create_app(settings, storage=storage)
+    with running(app) as url:
+        storage.close()  # the database goes away under the running server
+        response = httpx.get(f"{url}/v1/changes", headers={"Authorization": "Bearer t0k3n"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal_error",
+        "message": "the server failed to handle this request",
+        "fields": [],
+    }
+    assert "StorageError" in caplog.text
+    assert "t0k3n" not in caplog.text
+    assert "storage is closed" not in caplog.text

@@ -4,6 +4,7 @@ over real HTTP against the server on 127.0.0.1 (raw sockets, so nothing hides th
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -104,7 +105,9 @@ def test_gzip_body_is_decompressed_for_the_app() -> None:
     payload = json.dumps({"records": ["x" * 100] * 100}).encode()
     compressed = gzip.compress(payload)
     headers = [(b"content-encoding", b"gzip"), (b"content-length", str(len(compressed)).encode())]
-    exchange = Exchange(BodyLimitMiddleware(echo, LIMIT), headers, [compressed[:50], compressed[50:]])
+    exchange = Exchange(
+        BodyLimitMiddleware(echo, LIMIT), headers, [compressed[:50], compressed[50:]]
+    )
     assert exchange.status == 200
     assert exchange.body == payload
     seen = dict(json.loads(exchange.headers["x-seen"]))
@@ -114,7 +117,9 @@ def test_gzip_body_is_decompressed_for_the_app() -> None:
 
 def test_several_gzip_members_are_one_body() -> None:
     members = gzip.compress(b"first,") + gzip.compress(b"second")
-    exchange = Exchange(BodyLimitMiddleware(echo, LIMIT), [(b"content-encoding", b"gzip")], [members])
+    exchange = Exchange(
+        BodyLimitMiddleware(echo, LIMIT), [(b"content-encoding", b"gzip")], [members]
+    )
     assert (exchange.status, exchange.body) == (200, b"first,second")
 
 
@@ -227,10 +232,8 @@ def raw_exchange(base_url: str, head: bytes, body_chunks: Iterator[bytes]) -> by
         sock.settimeout(0.05)
         answer = b""
         for chunk in body_chunks:
-            try:
+            with contextlib.suppress(TimeoutError):
                 answer += sock.recv(65536)
-            except TimeoutError:
-                pass
             if answer:
                 break
             sock.sendall(chunk)

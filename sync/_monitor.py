@@ -1,0 +1,193 @@
+"""The connectivity monitor: sync as soon as the server is reachable, with no user action.
+
+A background thread probes `GET /v1/health` with a short timeout. While the server is away
+the probes space out (doubling, with jitter, up to a cap) so a phone without signal does not
+drain its battery; the moment a probe succeeds, a sync starts. Only this thread syncs, so two
+syncs never run at once; `sync_now()` while one runs queues exactly one more after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sync._backoff import jitter_source
+from sync.client import SyncClient, SyncError, SyncReport
+
+__all__ = ["MonitorState", "SyncMonitor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    """What the UI shows: reachable or not, syncing or not, and the last sync's outcome."""
+
+    online: bool | None = None  # None: not probed yet
+    running: bool = False
+    last_sync_at: datetime | None = None  # the last sync that finished without errors
+    last_report: SyncReport | None = None
+    last_error: str | None = None
+    pending_requests: int = 0
+
+
+class SyncMonitor:
+    """Probe, back off while offline, sync when reachable; `start()`, `stop()`, `sync_now()`.
+
+    `client` is a SyncClient or a factory for one (called in the monitor thread when it is
+    first needed: e.g. after enrolment). `on_state` is called with every new MonitorState.
+    """
+
+    def __init__(
+        self,
+        client: SyncClient | Callable[[], SyncClient],
+        *,
+        probe_interval: float = 30.0,
+        probe_timeout: float = 3.0,
+        max_offline_interval: float = 300.0,
+        sync_interval: float = 900.0,
+        on_state: Callable[[MonitorState], None] | None = None,
+    ) -> None:
+        self._client = client if isinstance(client, SyncClient) else None
+        self._factory = None if isinstance(client, SyncClient) else client
+        self.probe_interval = probe_interval
+        self.probe_timeout = probe_timeout
+        self.max_offline_interval = max_offline_interval
+        self.sync_interval = sync_interval
+        self.on_state = on_state
+        self._rng = jitter_source()
+        self._state = MonitorState()
+        self._changed = threading.Condition()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._requested = 0  # sync_now() calls so far
+        self._served = 0  # the highest request number a finished sync has covered
+        self._answer: SyncReport | None = None  # for the requests served last (None: offline)
+        self._last_sync_started = float("-inf")
+
+    @property
+    def state(self) -> MonitorState:
+        with self._changed:
+            return self._state
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="fieldapp-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the current probe or sync (a sync in progress finishes its batch)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        with self._changed:
+            self._changed.notify_all()
+
+    def sync_now(self, *, wait: bool = False, timeout: float | None = None) -> SyncReport | None:
+        """Ask for a sync now; with `wait`, block until a sync that started after this call
+        ends (its report; None on timeout or if the server stayed unreachable)."""
+        with self._changed:
+            self._requested += 1
+            ticket = self._requested
+            self._update(pending_requests=self._requested - self._served)
+        self._wake.set()
+        if not wait:
+            return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while self._served < ticket and not self._stopping.is_set():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                self._changed.wait(left)
+            return self._answer if self._served >= ticket else None
+
+    # -- the monitor thread ---------------------------------------------------------------
+    def _update(self, **changes: object) -> None:
+        """Replace the state (caller holds `_changed`) and tell waiters and the UI."""
+        self._state = replace(self._state, **changes)  # type: ignore[arg-type]
+        self._changed.notify_all()
+        if self.on_state is not None:
+            self.on_state(self._state)
+
+    def _run(self) -> None:
+        interval = self.probe_interval
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                online = self._cycle()
+            except SyncError as exc:  # e.g. not enrolled yet: keep probing, say why
+                online = False
+                with self._changed:
+                    self._update(last_error=str(exc))
+            except Exception:  # the monitor must outlive any surprise; the log has the detail
+                log.exception("sync monitor cycle failed")
+                online = False
+                with self._changed:
+                    self._update(running=False, last_error="syncing failed unexpectedly")
+            if online:
+                interval = self.probe_interval
+            else:
+                interval = min(self.max_offline_interval, interval * 2)
+            if self._requested > self._served and online:
+                continue  # a sync was asked for while the last one ran: run it now
+            self._wake.wait(self._rng.uniform(interval / 2, interval))
+
+    def _cycle(self) -> bool:
+        """One probe and, if due, one sync; whether the server was reachable."""
+        client = self._get_client()
+        was_online = self._state.online
+        online = client.probe(self.probe_timeout)
+        with self._changed:
+            self._update(online=online)
+            ticket = self._requested
+        if not online:
+            if ticket > self._served:  # nobody should wait for a server that is not there
+                with self._changed:
+                    self._served, self._answer = ticket, None
+                    self._update(pending_requests=0, last_error="the server is not reachable")
+            return False
+        due = (
+            ticket > self._served
+            or not was_online
+            or client.pending() > 0
+            or time.monotonic() - self._last_sync_started >= self.sync_interval
+        )
+        if not due:
+            return True
+        self._last_sync_started = time.monotonic()
+        with self._changed:
+            self._update(running=True)
+        try:
+            report = client.sync()
+        finally:
+            with self._changed:
+                self._update(running=False)
+        with self._changed:
+            self._served, self._answer = max(self._served, ticket), report
+            self._update(
+                last_report=report,
+                last_error=report.errors[0] if report.errors else None,
+                last_sync_at=report.finished_at if report.ok else self._state.last_sync_at,
+                pending_requests=self._requested - self._served,
+            )
+        log.info(
+            "sync: %d sent, %d conflict, %d rejected, %d pulled, %d errors",
+            report.sent, report.conflict, report.rejected, report.pulled, len(report.errors),
+        )  # fmt: skip
+        return report.ok or client.probe(self.probe_timeout)
+
+    def _get_client(self) -> SyncClient:
+        if self._client is None:
+            assert self._factory is not None
+            self._client = self._factory()
+        return self._client

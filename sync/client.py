@@ -1,0 +1,663 @@
+"""The offline-first sync client: enrol a device, push its outbox, pull the server's changes.
+
+An interruption at any byte costs nothing but a retry: a record is marked `queued` before it
+leaves, and only a receipt signed by the server's key (obtained at enrolment) turns it `sent`;
+a push whose answer never arrives is simply pushed again, and the server answers `duplicate`
+for it, forever. Outcomes are written to the store batch by batch, and the pull cursor moves
+only once a page of changes is stored, so a sync killed at any point resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import ipaddress
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from fieldapp import crypto
+from fieldapp.errors import FieldappError, RecordNotFound, StoreError, StoreLocked
+from fieldapp.forms.spec import FormSpec
+from fieldapp.store import Store
+from sync._backoff import RetryPolicy, jitter_source, server_delay
+from sync.protocol import (
+    MAX_BATCH_RECORDS,
+    PROTOCOL_VERSION,
+    Change,
+    ChangesPage,
+    EnrolRequest,
+    EnrolResponse,
+    ErrorBody,
+    PushResponse,
+    Receipt,
+    RecordEnvelope,
+    RecordOutcome,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BATCH_BYTES",
+    "EnrolRefused",
+    "EnrolResult",
+    "InsecureServerURL",
+    "NotEnrolled",
+    "ProgressCallback",
+    "RetryPolicy",
+    "ServerRefused",
+    "ServerUnreachable",
+    "SyncClient",
+    "SyncError",
+    "SyncReport",
+    "check_server_url",
+    "enrol",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH_BYTES = 256 * 1024
+DEFAULT_PULL_PAGE = 1000
+_OUTBOX_PAGE = 500
+_GZIP_LEVEL = 6
+_ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
+
+# Keys of the store's clear sync bookkeeping (Store.get_state) and secrets (Store.get_secret).
+STATE_SERVER_URL = "server_url"
+STATE_SERVER_PUBLIC_KEY = "server_public_key"
+STATE_SERVER_KEY_ID = "server_key_id"
+STATE_ORGANISATION = "organisation_id"
+STATE_ROLE = "role"
+STATE_REGION = "region"
+STATE_CURSOR = "cursor"
+STATE_LAST_SYNC = "last_sync_at"
+SECRET_TOKEN = "token"  # noqa: S105 (the name under which the store keeps it)
+
+ProgressCallback = Callable[[int, int, int], None]
+"""on_progress(records done, records total, bytes sent): called after every batch."""
+
+
+class SyncError(FieldappError):
+    """Syncing cannot go on; the message says why in words a field worker can act on."""
+
+
+class InsecureServerURL(SyncError):
+    """An `http://` server URL that is not on this machine (loopback): traffic would be clear."""
+
+
+class NotEnrolled(SyncError):
+    """The store has no server, token or server key yet: enrol the device first."""
+
+
+class ServerUnreachable(SyncError):
+    """The server did not answer after every retry (offline, or it is down)."""
+
+
+class ServerRefused(SyncError):
+    """The server refused the request (a revoked device, a protocol error); see the message."""
+
+
+class EnrolRefused(ServerRefused):
+    """The enrolment code was refused (unknown, expired, or used by another device)."""
+
+
+def check_server_url(url: str) -> str:
+    """The URL without a trailing slash; InsecureServerURL unless https:// or loopback http://."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL as exc:
+        raise InsecureServerURL(f"{url!r} is not a server address: {exc}") from None
+    if not parsed.host:
+        raise InsecureServerURL(f"{url!r} is not a server address: it names no host")
+    if parsed.scheme == "http" and not _is_loopback(parsed.host):
+        raise InsecureServerURL(
+            f"{url} would send records unencrypted over the network: use https://"
+        )
+    if parsed.scheme not in {"http", "https"}:
+        raise InsecureServerURL(f"{url}: only https:// server addresses are supported")
+    return str(parsed).rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class SyncReport:
+    """What one sync did: per-outcome counts, bytes on the wire, pulled changes, errors.
+
+    `unconfirmed` counts records the server answered without a valid receipt: they stay
+    queued and go again next time. `errors` are sentences for people, never stack traces.
+    """
+
+    started_at: datetime
+    finished_at: datetime | None = None
+    accepted: int = 0
+    duplicate: int = 0
+    conflict: int = 0
+    rejected: int = 0
+    unconfirmed: int = 0
+    pulled: int = 0
+    forms_added: int = 0
+    skipped_changes: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        """Records the server now holds as this device sent them (accepted or duplicate)."""
+        return self.accepted + self.duplicate
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class EnrolResult:
+    device_id: str
+    organisation_id: str
+    region: str | None
+    role: str
+    server_key_id: str
+    sealed_waiting: int  # records finalised before enrolment, now sealed for the organisation
+
+
+class _Http:
+    """One keep-alive httpx client plus retries, server hints and byte counting."""
+
+    def __init__(
+        self,
+        base_url: str,
+        http: httpx.Client | None,
+        retry: RetryPolicy,
+        sleep: Callable[[float], None],
+        rng: random.Random,
+        timeout: float,
+    ) -> None:
+        self.base_url = check_server_url(base_url)
+        self._owned = http is None
+        self.client = http if http is not None else httpx.Client(timeout=timeout)
+        self.retry = retry
+        self.sleep = sleep
+        self.rng = rng
+        self._not_before = 0.0  # monotonic time before which the server asked us not to call
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.requests = 0
+
+    def close(self) -> None:
+        if self._owned:
+            self.client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        content: bytes | None = None,
+        gzipped: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send, retrying network errors, 5xx and 429 with full jitter; any other answer back.
+
+        Retries resend the same bytes: every request of the protocol is idempotent.
+        """
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+            if gzipped:
+                headers["Content-Encoding"] = "gzip"
+        problem = ""
+        for attempt in range(self.retry.attempts):
+            self._respect_backoff_hint()
+            self.requests += 1
+            try:
+                response = self.client.request(
+                    method, self.base_url + path, content=content, headers=headers, params=params
+                )
+            except httpx.TransportError as exc:
+                self.bytes_sent += len(content or b"")
+                problem = _describe_transport_error(exc)
+                wait = self.retry.delay(attempt, self.rng)
+            else:
+                self.bytes_sent += len(content or b"")
+                self.bytes_received += response.num_bytes_downloaded
+                self._note_backoff_hint(response)
+                if response.status_code != 429 and response.status_code < 500:
+                    return response
+                asked = server_delay(response.headers.get("Retry-After")) or 0.0
+                if asked > self.retry.max_wait:
+                    raise ServerUnreachable(
+                        f"the server is busy and asked to wait {asked:.0f} s: "
+                        "syncing will try again later"
+                    )
+                problem = f"the server answered {response.status_code}"
+                wait = max(asked, self.retry.delay(attempt, self.rng))
+            log.info("sync request %s %s failed (%s); retry %d", method, path, problem, attempt)
+            if attempt + 1 < self.retry.attempts:
+                self.sleep(wait)
+        raise ServerUnreachable(
+            f"the server at {self.base_url} could not be reached ({problem}): "
+            "records stay on this device and go at the next sync"
+        )
+
+    def probe(self, timeout: float) -> bool:
+        """A cheap health check with a short timeout: is the server reachable right now?"""
+        try:
+            response = self.client.get(self.base_url + "/v1/health", timeout=timeout)
+        except httpx.TransportError:
+            return False
+        self._note_backoff_hint(response)
+        return response.status_code == 200
+
+    def _note_backoff_hint(self, response: httpx.Response) -> None:
+        asked = server_delay(response.headers.get("Backoff"))
+        if asked:
+            self._not_before = max(self._not_before, time.monotonic() + min(asked, 600.0))
+
+    def _respect_backoff_hint(self) -> None:
+        wait = self._not_before - time.monotonic()
+        if wait > self.retry.max_wait:
+            raise ServerUnreachable(f"the server asked to pause {wait:.0f} s: try later")
+        if wait > 0:
+            self.sleep(wait)
+
+
+def _describe_transport_error(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "it did not answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "no connection"
+    return "the connection broke"
+
+
+def _refusal(response: httpx.Response) -> str:
+    """The server's own explanation of a 4xx, or a plain description."""
+    try:
+        body = ErrorBody.model_validate_json(response.content)
+    except ValidationError:
+        return f"the server refused the request ({response.status_code})"
+    return body.message
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def enrol(
+    store: Store,
+    base_url: str,
+    code: str,
+    *,
+    http: httpx.Client | None = None,
+    label: str = "",
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    timeout: float = 30.0,
+) -> EnrolResult:
+    """Enrol the (unlocked) store as a device of the server with a one-time code.
+
+    Safe to retry after a cut connection: the server accepts the same code again from the
+    same device key while the code is valid, and each answer replaces what was stored.
+    """
+    wire = _Http(base_url, http, retry or RetryPolicy(), sleep, jitter_source(), timeout)
+    try:
+        request = EnrolRequest(
+            code=code.strip(),
+            device_id=store.device_id,
+            device_public_key=store.public_key,
+            device_label=label,
+        )
+        response = wire.request(
+            "POST", "/v1/enrol", content=request.model_dump_json().encode("utf-8")
+        )
+        if response.status_code != 200:
+            raise EnrolRefused(_refusal(response))
+        try:
+            answer = EnrolResponse.model_validate_json(response.content)
+            recipients = [crypto.RecipientKey.model_validate(r) for r in answer.recipients]
+        except ValidationError:
+            raise ServerRefused("the server's enrolment answer was not understood") from None
+    finally:
+        wire.close()
+    if answer.device_id != store.device_id:
+        raise ServerRefused("the server enrolled another device id than this one")
+    previous = (store.get_state(STATE_SERVER_URL), store.get_state(STATE_SERVER_KEY_ID))
+    if previous != (wire.base_url, answer.server_key_id):
+        store.set_state(STATE_CURSOR, "0")  # another server: its change log starts afresh
+    sealed = store.set_recipients(recipients)
+    store.set_secret(SECRET_TOKEN, answer.token)
+    store.set_state(STATE_SERVER_URL, wire.base_url)
+    store.set_state(
+        STATE_SERVER_PUBLIC_KEY, base64.b64encode(answer.server_public_key).decode("ascii")
+    )
+    store.set_state(STATE_SERVER_KEY_ID, answer.server_key_id)
+    store.set_state(STATE_ORGANISATION, answer.organisation_id)
+    store.set_state(STATE_ROLE, answer.role)
+    store.set_state(STATE_REGION, answer.region or "")
+    return EnrolResult(
+        device_id=answer.device_id,
+        organisation_id=answer.organisation_id,
+        region=answer.region,
+        role=answer.role,
+        server_key_id=answer.server_key_id,
+        sealed_waiting=sealed,
+    )
+
+
+@dataclass
+class _Outgoing:
+    record_id: str
+    body: bytes
+
+
+class SyncClient:
+    """Pushes the store's outbox and pulls the server's changes; one sync at a time.
+
+    `base_url` defaults to the server the store enrolled with. Read the token while the
+    store is unlocked (construction does it when it can): it is kept in memory, so syncing
+    goes on after the app locks itself.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        base_url: str | None = None,
+        *,
+        http: httpx.Client | None = None,
+        on_progress: ProgressCallback | None = None,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        pull_page_size: int = DEFAULT_PULL_PAGE,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        clock: Callable[[], datetime] = _utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        url = base_url or store.get_state(STATE_SERVER_URL)
+        key = store.get_state(STATE_SERVER_PUBLIC_KEY)
+        key_id = store.get_state(STATE_SERVER_KEY_ID)
+        if url is None or key is None or key_id is None:
+            raise NotEnrolled("this device is not enrolled with a server yet")
+        if max_batch_bytes < 1024:
+            raise ValueError("max_batch_bytes must be at least 1 KiB")
+        self.store = store
+        self.on_progress = on_progress
+        self.max_batch_bytes = max_batch_bytes
+        self.pull_page_size = pull_page_size
+        self._clock = clock
+        self._http = _Http(
+            url, http, retry or RetryPolicy(), sleep, rng or jitter_source(), timeout
+        )
+        self._server_key = base64.b64decode(key)
+        self._server_key_id = key_id
+        self._token: str | None = None
+        self._lock = threading.Lock()
+        if not store.locked:
+            self._read_token()
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def probe(self, timeout: float = 3.0) -> bool:
+        """True if the server answers its health check within `timeout` seconds."""
+        return self._http.probe(timeout)
+
+    def pending(self) -> int:
+        """Records waiting to be sent (finalised or in flight)."""
+        return self.store.count(status="final") + self.store.count(status="queued")
+
+    def sync(self) -> SyncReport:
+        """Push everything waiting, then pull every change; never raises for network trouble.
+
+        Two calls at once run one after the other.
+        """
+        with self._lock:
+            report = SyncReport(started_at=self._clock())
+            counters = (self._http.bytes_sent, self._http.bytes_received, self._http.requests)
+            try:
+                token = self._read_token()
+                self._push(token, report)
+                self._pull(token, report)
+            except SyncError as exc:
+                report.errors.append(str(exc))
+            finally:
+                report.bytes_sent = self._http.bytes_sent - counters[0]
+                report.bytes_received = self._http.bytes_received - counters[1]
+                report.requests = self._http.requests - counters[2]
+                report.finished_at = self._clock()
+            if report.ok:
+                self.store.set_state(STATE_LAST_SYNC, report.finished_at.isoformat())
+            return report
+
+    def _read_token(self) -> str:
+        if self._token is None:
+            try:
+                self._token = self.store.get_secret(SECRET_TOKEN)
+            except StoreLocked:
+                raise SyncError(
+                    "unlock the app once so syncing can read this device's credentials"
+                ) from None
+            if self._token is None:
+                raise NotEnrolled("this device has no server token: enrol it first")
+        return self._token
+
+    # -- push -----------------------------------------------------------------------------
+    def _batches(self) -> Iterator[list[_Outgoing]]:
+        """The outbox in batches of at most max_batch_bytes (a bigger record goes alone),
+        read a page at a time: the outbox is never loaded whole."""
+        batch: list[_Outgoing] = []
+        size = 0
+        after = ""
+        while page := self.store.outbox(after=after, limit=_OUTBOX_PAGE):
+            for record_id, envelope in page:
+                body = envelope.encode("utf-8") if isinstance(envelope, str) else bytes(envelope)
+                full = len(batch) >= MAX_BATCH_RECORDS
+                if batch and (full or size + len(body) + 1 > self.max_batch_bytes):
+                    yield batch
+                    batch, size = [], 0
+                batch.append(_Outgoing(record_id, body))
+                size += len(body) + 1
+            after = page[-1][0]
+        if batch:
+            yield batch
+
+    def _push(self, token: str, report: SyncReport) -> None:
+        total = self.pending()
+        done = 0
+        for batch in self._batches():
+            done += self._push_batch(token, batch, report)
+            total = max(total, done)
+            if self.on_progress is not None:
+                self.on_progress(done, total, self._http.bytes_sent)
+
+    def _push_batch(self, token: str, batch: list[_Outgoing], report: SyncReport) -> int:
+        """Push one batch (halving it if the server finds it too large); records answered."""
+        self.store.mark_queued([item.record_id for item in batch])
+        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in batch) + b"]}"
+        response = self._http.request(
+            "POST",
+            "/v1/records:push",
+            token=token,
+            content=gzip.compress(body, _GZIP_LEVEL),
+            gzipped=True,
+        )
+        if response.status_code == 413:
+            if len(batch) == 1:
+                report.errors.append(
+                    f"record {batch[0].record_id} is too large for the server: it stays here"
+                )
+                return 0
+            half = len(batch) // 2
+            return self._push_batch(token, batch[:half], report) + self._push_batch(
+                token, batch[half:], report
+            )
+        if response.status_code != 200:
+            raise ServerRefused(_refusal(response))
+        try:
+            answer = PushResponse.model_validate_json(response.content)
+        except ValidationError:
+            raise ServerRefused("the server's answer to a push was not understood") from None
+        outcomes = {(str(o.id), o.revision): o for o in answer.outcomes}
+        answered = 0
+        for item in batch:
+            envelope = RecordEnvelope.model_validate_json(item.body)
+            outcome = outcomes.get((item.record_id, envelope.revision))
+            if outcome is not None and self._apply_outcome(envelope, outcome, report):
+                answered += 1
+        return answered
+
+    def _apply_outcome(
+        self, envelope: RecordEnvelope, outcome: RecordOutcome, report: SyncReport
+    ) -> bool:
+        record_id = str(envelope.id)
+        if outcome.status == "rejected":
+            problems = [error.model_dump() for error in outcome.errors]
+            self.store.record_outcome(record_id, envelope.revision, "rejected", problems=problems)
+            report.rejected += 1
+            return True
+        problem = self._receipt_problem(envelope, outcome.receipt)
+        if problem is not None:
+            report.unconfirmed += 1
+            report.errors.append(f"record {record_id} stays queued: {problem}")
+            return False
+        assert outcome.receipt is not None
+        receipt = outcome.receipt.model_dump_json()
+        if outcome.status == "conflict":
+            self.store.record_outcome(
+                record_id,
+                envelope.revision,
+                "conflict",
+                problems=[_conflict_problem(outcome.current_revision)],
+                receipt=receipt,
+                server_revision=outcome.current_revision,
+            )
+            report.conflict += 1
+            return True
+        self.store.record_outcome(record_id, envelope.revision, "sent", receipt=receipt)
+        if outcome.status == "accepted":
+            report.accepted += 1
+        else:
+            report.duplicate += 1
+        return True
+
+    def _receipt_problem(self, envelope: RecordEnvelope, receipt: Receipt | None) -> str | None:
+        """Why this receipt does not prove the server holds exactly this envelope, or None."""
+        if receipt is None:
+            return "the server sent no receipt"
+        if (str(receipt.record_id), receipt.revision) != (str(envelope.id), envelope.revision):
+            return "the receipt names another record"
+        if receipt.content_digest != envelope.content_digest:
+            return "the receipt is for other content"
+        if receipt.server_key_id != self._server_key_id:
+            return "the receipt is signed by an unknown server key"
+        try:
+            crypto.verify(self._server_key, receipt.signature, receipt.signing_bytes())
+        except crypto.SignatureError:
+            return "the receipt's signature is not the server's"
+        return None
+
+    # -- pull -----------------------------------------------------------------------------
+    def _pull(self, token: str, report: SyncReport) -> None:
+        cursor = int(self.store.get_state(STATE_CURSOR) or 0)
+        while True:
+            response = self._http.request(
+                "GET",
+                "/v1/changes",
+                token=token,
+                params={"cursor": cursor, "limit": self.pull_page_size},
+            )
+            if response.status_code != 200:
+                raise ServerRefused(_refusal(response))
+            try:
+                page = ChangesPage.model_validate_json(response.content)
+            except ValidationError:
+                raise ServerRefused("the server's page of changes was not understood") from None
+            if page.next_cursor < cursor:
+                raise ServerRefused("the server's change log went backwards: not applied")
+            for change in page.changes:
+                self._apply_change(change, report)
+            report.pulled += len(page.changes)
+            # Only now that the page is stored: a crash above re-pulls it (applying is idempotent).
+            self.store.set_state(STATE_CURSOR, str(page.next_cursor))
+            if not page.has_more or page.next_cursor == cursor:
+                return
+            cursor = page.next_cursor
+
+    def _apply_change(self, change: Change, report: SyncReport) -> None:
+        """Store one change the store can hold; anything else is counted as skipped.
+
+        A change that cannot be applied is reported, never retried forever: a queue wedged
+        on one bad item is worse than a message.
+        """
+        if change.kind == "form" and not change.deleted:
+            try:
+                spec = FormSpec.model_validate(change.data.get("spec"))
+                self.store.add_form(spec, source="server")
+            except (ValidationError, StoreError) as exc:
+                report.errors.append(f"form {change.key} from the server was not added: {exc}")
+                return
+            report.forms_added += 1
+        elif change.kind == "record":
+            if change.data.get("conflict"):
+                self._note_conflict(change)
+        elif change.kind == "revocation" and change.key == self.store.device_id:
+            raise ServerRefused("this device was revoked by the organisation: enrol it again")
+        else:
+            report.skipped_changes += 1
+
+    def _note_conflict(self, change: Change) -> None:
+        """Mark this device's copy of a record `conflict` if it holds one of the versions the
+        server keeps for review (the head, or a sibling pushed from a copy of this store)."""
+        head = change.data.get("head_revision")
+        siblings = change.data.get("siblings") or []
+        for revision in [head, *siblings]:
+            if not isinstance(revision, str):
+                continue
+            try:
+                self.store.record_outcome(
+                    change.key,
+                    revision,
+                    "conflict",
+                    problems=[_conflict_problem(head)],
+                    server_revision=head if isinstance(head, str) else None,
+                )
+            except RecordNotFound:
+                return
+
+
+def _conflict_problem(server_revision: str | None) -> dict[str, Any]:
+    return {
+        "field": "",
+        "path": "",
+        "code": "conflict",
+        "message": "this record was also edited elsewhere: the server keeps both versions "
+        f"for review (server version {server_revision or 'unknown'})",
+    }

@@ -1,0 +1,303 @@
+"""Authorisation matrix over every endpoint of the app (real HTTP, SQLite).
+
+The endpoints are parametrised from the app's own route registry, so an endpoint added
+without a matrix entry fails here. For each: no token, a garbage token and a revoked token
+get 401; organisation B's admin on organisation A's data gets 403/404 (or its own data only)
+and zero bytes of A's data; each role of A gets exactly what its role and region allow.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from fieldapp import crypto
+from sync.protocol import Role
+from sync.server import admin
+from sync.server import app as app_module
+from sync.server.app import create_app
+from sync.server.settings import ServerSettings
+from sync.server.storage import ORG_WIDE_ROLES, Organisation
+from tests.server._harness import CANARY, FORM, Phone, World, push_body, running
+
+ROLES: tuple[Role, ...] = ("collector", "trainer", "coordinator", "case_manager", "admin")
+A_ONLY_VERSION = "a-only"
+
+
+@dataclass
+class Matrix:
+    world: World
+    org_a: Organisation
+    org_b: Organisation
+    author: Phone  # A's collector (north) who pushed A's record
+    record_id: uuid.UUID
+    revision: str
+    by_role: dict[Role, Phone]  # one device of A per role (collectors/trainers in north)
+    revoked: Phone  # an A device, revoked
+    b_admin: Phone
+
+    def a_secrets(self) -> list[str]:
+        """Strings that must never appear in what another organisation receives."""
+        devices = [self.author, self.revoked, *self.by_role.values()]
+        return [
+            self.org_a.id,
+            self.org_a.name,
+            str(self.record_id),
+            self.revision,
+            A_ONLY_VERSION,
+            CANARY,
+            *(d.device_id for d in devices),
+        ]
+
+
+@pytest.fixture
+def matrix(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[Matrix]:
+    settings = ServerSettings(data_dir=tmp_path / "server", rate_limit_burst=10_000)
+    app = create_app(settings)
+    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        world = World(app.state.fieldapp.storage, client, org_key)
+        org_a, org_b = world.org("Org A"), world.org("Org B")
+        admin.publish_form(
+            world.storage, FORM.model_copy(update={"version": A_ONLY_VERSION}), org=org_a.id
+        )
+        author = world.enrol(org_a, "collector", "north")
+        envelope = author.envelope(form=(FORM.id, A_ONLY_VERSION))
+        pushed = world.push(author, envelope)
+        assert pushed.json()["outcomes"][0]["status"] == "accepted"
+        by_role = {
+            role: world.enrol(org_a, role, "north" if role in ("collector", "trainer") else None)
+            for role in ROLES
+        }
+        revoked = world.enrol(org_a, "admin")
+        admin.revoke(world.storage, revoked.device_id)
+        yield Matrix(
+            world,
+            org_a,
+            org_b,
+            author,
+            envelope.id,
+            envelope.revision,
+            by_role,
+            revoked,
+            world.enrol(org_b, "admin"),
+        )
+
+
+# Each call makes one request to an endpoint, aimed at organisation A's data, with `headers`.
+Call = Callable[[Matrix, Phone | None, dict[str, str]], httpx.Response]
+
+
+def _health(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/health", headers=headers)
+
+
+def _enrol(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    issued = admin.enrol_code(m.world.storage, m.org_a.id, "collector")
+    key = crypto.SigningKey.generate()
+    body = {
+        "code": issued.code,
+        "device_id": f"new-{uuid.uuid4().hex[:8]}",
+        "device_public_key": base64.b64encode(key.public_key).decode(),
+    }
+    return m.world.client.post("/v1/enrol", json=body, headers=headers)
+
+
+def _push(m: Matrix, caller: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    signer = caller or m.author
+    # Aimed at A's record: a new revision of it, based on A's head.
+    envelope = signer.envelope(record_id=m.record_id, rev=f"2-{uuid.uuid4().hex}", base=m.revision)
+    return m.world.client.post(
+        "/v1/records:push",
+        content=push_body(envelope),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+
+
+def _changes(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/changes", headers=headers)
+
+
+def _form(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get(f"/v1/forms/{FORM.id}/{A_ONLY_VERSION}", headers=headers)
+
+
+def _record(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get(f"/v1/records/{m.record_id}", headers=headers)
+
+
+def _enrol_code(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.post(
+        "/v1/admin/enrol-codes", json={"role": "collector", "region": "north"}, headers=headers
+    )
+
+
+def _revoke(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    target = m.world.enrol(m.org_a, "collector", "north")
+    return m.world.client.post(f"/v1/admin/devices/{target.device_id}:revoke", headers=headers)
+
+
+def _stats(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/admin/stats", headers=headers)
+
+
+def _audit(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/admin/audit", headers=headers)
+
+
+@dataclass(frozen=True)
+class Entry:
+    call: Call
+    public: bool = False
+    allowed: frozenset[Role] = frozenset(ROLES)  # roles of A that get 2xx
+    # True when another organisation gets 200 with its own data (collections, own-org
+    # actions); False when it must get 403/404.
+    other_org_gets_own_data: bool = False
+
+
+MATRIX: dict[tuple[str, str], Entry] = {
+    ("GET", "/v1/health"): Entry(_health, public=True),
+    ("POST", "/v1/enrol"): Entry(_enrol, public=True),
+    ("POST", "/v1/records:push"): Entry(_push, other_org_gets_own_data=True),
+    ("GET", "/v1/changes"): Entry(_changes, other_org_gets_own_data=True),
+    ("GET", "/v1/forms/{form_id}/{version}"): Entry(_form),
+    ("GET", "/v1/records/{record_id}"): Entry(_record, allowed=ORG_WIDE_ROLES),
+    ("POST", "/v1/admin/enrol-codes"): Entry(
+        _enrol_code, allowed=frozenset({"admin"}), other_org_gets_own_data=True
+    ),
+    ("POST", "/v1/admin/devices/{device_id}:revoke"): Entry(_revoke, allowed=frozenset({"admin"})),
+    ("GET", "/v1/admin/stats"): Entry(
+        _stats, allowed=frozenset({"admin", "coordinator"}), other_org_gets_own_data=True
+    ),
+    ("GET", "/v1/admin/audit"): Entry(
+        _audit, allowed=frozenset({"admin"}), other_org_gets_own_data=True
+    ),
+}
+
+ENDPOINTS = [(method, path) for method, path, _, _ in app_module._ROUTES]
+# A route missing from MATRIX counts as private here, then fails on its missing entry.
+PRIVATE = [e for e in ENDPOINTS if e not in MATRIX or not MATRIX[e].public]
+
+
+def test_the_matrix_covers_exactly_the_apps_routes(tmp_path: Path) -> None:
+    app = create_app(ServerSettings(data_dir=tmp_path))
+    served = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    assert served == set(ENDPOINTS)
+    assert served == set(MATRIX), "every endpoint needs an authorisation matrix entry"
+    app.state.fieldapp.storage.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
+def test_without_a_valid_token_every_private_endpoint_is_401(
+    matrix: Matrix, endpoint: tuple[str, str]
+) -> None:
+    entry = MATRIX[endpoint]
+    for headers in (
+        {},
+        bearer("not-a-token"),
+        bearer(matrix.revoked.token),
+        {"Authorization": "Basic eDp5"},
+    ):
+        response = entry.call(matrix, None, headers)
+        if entry.public:
+            assert response.status_code == 200, response.text
+        else:
+            assert response.status_code == 401, (headers, response.text)
+            assert response.json()["error"] == "unauthenticated"
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            for secret in matrix.a_secrets():
+                assert secret not in response.text
+
+
+@pytest.mark.parametrize("endpoint", PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
+def test_another_organisation_gets_zero_bytes_of_its_data(
+    matrix: Matrix, endpoint: tuple[str, str]
+) -> None:
+    entry = MATRIX[endpoint]
+    response = entry.call(matrix, matrix.b_admin, bearer(matrix.b_admin.token))
+    if entry.other_org_gets_own_data:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code in (403, 404), response.text
+    for secret in matrix.a_secrets():
+        if endpoint == ("POST", "/v1/records:push") and secret == str(matrix.record_id):
+            continue  # B named A's record id itself; the answer may repeat B's own input
+        assert secret not in response.text, f"{endpoint} leaked {secret!r} to organisation B"
+    head = matrix.world.storage.get_record(matrix.org_a.id, matrix.record_id)
+    assert head.head_revision == matrix.revision
+    assert (
+        matrix.world.storage.device_by_token(app_module.token_hash(matrix.author.token)) is not None
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
+def test_each_role_gets_exactly_what_it_may(
+    matrix: Matrix, endpoint: tuple[str, str], role: Role
+) -> None:
+    entry = MATRIX[endpoint]
+    caller = matrix.by_role[role]
+    response = entry.call(matrix, caller, bearer(caller.token))
+    if role in entry.allowed:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code in (403, 404), response.text
+        assert str(matrix.record_id) not in response.text or endpoint[1] == "/v1/records:push"
+
+
+def test_a_regional_admin_manages_only_its_region(matrix: Matrix) -> None:
+    world = matrix.world
+    north_admin = world.enrol(matrix.org_a, "admin", "north")
+    south_phone = world.enrol(matrix.org_a, "collector", "south")
+    headers = bearer(north_admin.token)
+    south_code = world.client.post(
+        "/v1/admin/enrol-codes", json={"role": "collector", "region": "south"}, headers=headers
+    )
+    assert (south_code.status_code, south_code.json()["error"]) == (403, "region_forbidden")
+    org_wide_code = world.client.post(
+        "/v1/admin/enrol-codes", json={"role": "collector"}, headers=headers
+    )
+    assert org_wide_code.status_code == 403
+    north_code = world.client.post(
+        "/v1/admin/enrol-codes", json={"role": "collector", "region": "north"}, headers=headers
+    )
+    assert north_code.status_code == 200
+    revoke_south = world.client.post(
+        f"/v1/admin/devices/{south_phone.device_id}:revoke", headers=headers
+    )
+    assert revoke_south.status_code == 403
+    assert world.client.get("/v1/changes", headers=south_phone.auth).status_code == 200
+
+
+def test_collectors_read_only_records_they_took_part_in(matrix: Matrix) -> None:
+    world = matrix.world
+    other_north = world.enrol(matrix.org_a, "collector", "north")
+    south = world.enrol(matrix.org_a, "collector", "south")
+    path = f"/v1/records/{matrix.record_id}"
+    assert world.client.get(path, headers=matrix.author.auth).status_code == 200
+    for phone in (other_north, south):
+        response = world.client.get(path, headers=phone.auth)
+        assert response.status_code == 404
+        assert CANARY not in response.text and matrix.revision not in response.text
+
+
+def test_a_revoked_device_stays_out_and_learns_nothing(matrix: Matrix) -> None:
+    response = matrix.world.client.get("/v1/changes", headers=matrix.revoked.auth)
+    assert response.status_code == 401
+    pushed = matrix.world.push(matrix.revoked, matrix.revoked.envelope())
+    assert pushed.status_code == 401

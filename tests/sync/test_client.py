@@ -1,0 +1,438 @@
+"""The sync client against the real server app in-process (TestClient is an httpx.Client):
+outcomes and receipts, rejections, conflicts, replays, batching, backoff, pull, enrolment."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from fieldapp import crypto
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.store import Store
+from sync import (
+    EnrolRefused,
+    InsecureServerURL,
+    NotEnrolled,
+    RetryPolicy,
+    SyncClient,
+    SyncMonitor,
+    SyncReport,
+    check_server_url,
+    enrol,
+)
+from sync.protocol import Receipt, RecordView
+from sync.server import admin
+from sync.server.app import create_app
+from tests.conftest import PASSPHRASE, attendance_values, screening_values
+from tests.sync._harness import Deployment
+from tests.sync.conftest import IN_PROCESS_URL
+
+
+def make_records(store: Store, count: int) -> list[str]:
+    ids = []
+    for index in range(count):
+        if index % 3 == 2:
+            record = store.create_final("training_attendance", attendance_values(participants=2))
+        else:
+            record = store.create_final("victim_screening", screening_values())
+        ids.append(record.id)
+    return ids
+
+
+def receipts(store: Store) -> dict[str, Receipt]:
+    rows = store.db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
+    return {row[0]: Receipt.model_validate_json(row[1]) for row in rows.fetchall()}
+
+
+def copy_store(store: Store, path: Path) -> Store:
+    """A byte-for-byte backup of the store (SQLite's online backup), opened and unlocked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = sqlite3.connect(path)
+    store.db.conn.backup(target)
+    target.close()
+    copy = Store(path)
+    copy.unlock(PASSPHRASE)
+    return copy
+
+
+@pytest.fixture
+def client(device: Store, app_http: httpx.Client) -> Iterator[SyncClient]:
+    with SyncClient(device, http=app_http) as sync_client:
+        yield sync_client
+
+
+def test_push_sends_every_record_with_a_verified_receipt(
+    device: Store, client: SyncClient, deployment: Deployment
+) -> None:
+    ids = make_records(device, 7)
+
+    report = client.sync()
+
+    assert report.ok, report.errors
+    assert (report.accepted, report.duplicate, report.rejected) == (7, 0, 0)
+    assert device.status_counts() == {"sent": 7}
+    server_key = base64.b64decode(device.get_state("server_public_key") or "")
+    stored = receipts(device)
+    assert sorted(stored) == sorted(ids)
+    for record_id, receipt in stored.items():
+        crypto.verify(server_key, receipt.signature, receipt.signing_bytes())
+        assert receipt.revision == device.get(record_id).revision
+    rows = deployment.query("SELECT id, revision FROM records")
+    assert sorted(rows) == sorted((i, device.get(i).revision) for i in ids)
+    assert report.bytes_sent > 0 and report.bytes_received > 0
+    assert device.get_state("last_sync_at") is not None
+
+
+def test_a_second_sync_sends_nothing_and_pulls_nothing_new(
+    device: Store, client: SyncClient
+) -> None:
+    make_records(device, 2)
+    first = client.sync()
+    second = client.sync()
+    assert first.accepted == 2 and first.pulled > 0
+    assert (second.sent, second.pulled, second.requests) == (0, 0, 1)
+
+
+def test_a_record_for_an_unpublished_form_version_is_rejected_and_stays_editable(
+    device: Store, client: SyncClient, deployment: Deployment
+) -> None:
+    newer = load_builtin_forms()["victim_screening"].model_copy(update={"version": "99"})
+    device.add_form(newer)
+    record = device.create_final("victim_screening", screening_values())
+    assert record.form_version == "99"
+
+    report = client.sync()
+
+    assert report.rejected == 1 and report.ok
+    rejected = device.get(record.id)
+    assert rejected.status == "rejected"
+    assert [p["code"] for p in rejected.problems] == ["unknown_form_version"]
+    assert rejected.values == record.values  # nothing lost
+    assert deployment.query("SELECT count(*) FROM records") == [(0,)]
+
+    with admin.open_server_storage(deployment.settings) as storage:
+        admin.publish_form(storage, newer)
+    device.finalise(record.id, {**record.values, "case_notes": "checked again"})
+    again = client.sync()
+    assert again.accepted == 1
+    assert device.get(record.id).status == "sent"
+
+
+def test_a_receipt_not_signed_by_the_enrolled_server_key_leaves_records_queued(
+    device: Store, app_http: httpx.Client
+) -> None:
+    make_records(device, 3)
+    genuine = device.get_state("server_public_key") or ""
+    impostor = crypto.SigningKey.generate().public_key
+    device.set_state("server_public_key", base64.b64encode(impostor).decode())
+
+    with SyncClient(device, http=app_http) as suspicious:
+        report = suspicious.sync()
+
+    assert report.unconfirmed == 3 and report.sent == 0
+    assert all("signature" in error for error in report.errors)
+    assert device.status_counts() == {"queued": 3}
+
+    device.set_state("server_public_key", genuine)
+    with SyncClient(device, http=app_http) as trusting:
+        retried = trusting.sync()
+    assert (retried.duplicate, retried.accepted) == (3, 0)
+    assert device.status_counts() == {"sent": 3}
+
+
+def test_batches_are_bounded_by_bytes_and_sent_gzipped(
+    device: Store, app_http: httpx.Client
+) -> None:
+    make_records(device, 12)
+    bodies: list[bytes] = []
+
+    def capture(request: httpx.Request) -> None:
+        if request.url.path == "/v1/records:push":
+            assert request.headers["Content-Encoding"] == "gzip"
+            bodies.append(gzip.decompress(request.read()))
+
+    app_http.event_hooks = {"request": [capture], "response": []}
+    progress: list[tuple[int, int, int]] = []
+    limit = 8 * 1024
+    with SyncClient(
+        device,
+        http=app_http,
+        max_batch_bytes=limit,
+        on_progress=lambda *args: progress.append(args),
+    ) as small_batches:
+        report = small_batches.sync()
+
+    assert report.accepted == 12
+    assert len(bodies) > 2
+    assert all(len(body) <= limit for body in bodies)
+    assert [done for done, _, _ in progress] == sorted(done for done, _, _ in progress)
+    assert progress[-1][:2] == (12, 12)
+    assert progress[-1][2] == report.bytes_sent - 0  # only pushes sent bytes
+    assert report.bytes_sent < sum(len(body) for body in bodies)  # compressed on the wire
+
+
+def test_a_phone_restored_from_a_30_day_old_backup_replays_as_duplicates(
+    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+) -> None:
+    ids = make_records(device, 4)
+    backup = copy_store(device, tmp_path / "backup" / "fieldapp.db")
+    with SyncClient(device, http=app_http) as original:
+        assert original.sync().accepted == 4
+    first_receipts = receipts(device)
+    tables = ("records", "record_heads", "changes")
+    before = {t: deployment.query(f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}  # noqa: S608
+
+    later = datetime.now(UTC) + timedelta(days=30)
+    with (
+        TestClient(create_app(deployment.settings, clock=lambda: later)) as month_later,
+        SyncClient(backup, http=month_later) as replay,
+    ):
+        report = replay.sync()
+
+    assert (report.duplicate, report.accepted, report.conflict) == (4, 0, 0)
+    assert backup.status_counts() == {"sent": 4}
+    assert receipts(backup) == first_receipts  # the same receipts, a month later
+    after = {t: deployment.query(f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}  # noqa: S608
+    assert after == before
+    assert sorted(first_receipts) == sorted(ids)
+    backup.close()
+
+
+def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conflict(
+    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+) -> None:
+    record = device.create_final("victim_screening", screening_values())
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().accepted == 1
+    tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")  # restored from backup
+
+    edit_a = device.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
+    edit_b = tablet.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
+    assert edit_a.base_revision == edit_b.base_revision == record.revision
+    with SyncClient(device, http=app_http) as phone_a:
+        first = phone_a.sync()
+    with SyncClient(tablet, http=app_http) as phone_b:
+        second = phone_b.sync()
+
+    assert first.accepted == 1
+    assert second.conflict == 1
+    conflicted = tablet.get(record.id)
+    assert conflicted.status == "conflict"
+    assert conflicted.server_revision == edit_a.revision
+    assert conflicted.values["case_notes"] == "seen again in B"  # kept, for review
+
+    with SyncClient(device, http=app_http) as phone_a:
+        learns = phone_a.sync()  # device A learns by pulling the record's conflict change
+    assert learns.ok
+    seen_by_a = device.get(record.id)
+    assert seen_by_a.status == "conflict"
+    assert seen_by_a.values["case_notes"] == "seen again in A"
+    assert [p["code"] for p in seen_by_a.problems] == ["conflict"]
+
+    token = device.get_secret("token")
+    view = app_http.get(f"/v1/records/{record.id}", headers={"Authorization": f"Bearer {token}"})
+    server_view = RecordView.model_validate_json(view.content)
+    assert server_view.in_conflict
+    assert server_view.head_revision == edit_a.revision
+    assert server_view.siblings == [edit_b.revision]
+    assert {r.revision for r in server_view.revisions} == {
+        record.revision,
+        edit_a.revision,
+        edit_b.revision,
+    }
+    tablet.close()
+
+
+def test_pull_installs_forms_published_later_and_moves_the_cursor(
+    device: Store, client: SyncClient, deployment: Deployment
+) -> None:
+    first = client.sync()
+    cursor = int(device.get_state("cursor") or 0)
+    assert first.forms_added == len(load_builtin_forms()) and cursor > 0
+
+    newer = load_builtin_forms()["training_attendance"].model_copy(update={"version": "2"})
+    with admin.open_server_storage(deployment.settings) as storage:
+        admin.publish_form(storage, newer, org=deployment.org_id)
+    report = client.sync()
+
+    assert (report.pulled, report.forms_added) == (1, 1)
+    assert device.form("training_attendance", "2") == newer
+    assert int(device.get_state("cursor") or 0) == cursor + 1
+
+
+def test_pull_pages_through_the_change_log(device: Store, app_http: httpx.Client) -> None:
+    make_records(device, 5)
+    with SyncClient(device, http=app_http, pull_page_size=2) as paging:
+        report = paging.sync()
+    assert report.pulled == 5 + len(load_builtin_forms())
+    assert report.requests >= 1 + report.pulled // 2
+
+
+def test_retry_after_and_backoff_hints_are_honoured(
+    store: Store, tmp_path: Path, org_key: crypto.OrgKeyPair
+) -> None:
+    deployment = Deployment.create(
+        tmp_path / "strict", org_key, rate_limit_per_minute=120, rate_limit_burst=3
+    )
+    make_records(store, 6)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    with TestClient(create_app(deployment.settings)) as http:
+        enrol(store, IN_PROCESS_URL, deployment.code(), http=http)
+        retry = RetryPolicy(base_delay=0.01, max_delay=0.05, attempts=10)
+        with SyncClient(store, http=http, max_batch_bytes=2048, retry=retry, sleep=sleep) as c:
+            report = c.sync()
+
+    assert report.ok and report.accepted == 6
+    assert report.requests > 3  # more than the burst: some were held back
+    assert max(waits) >= 0.4  # the server's hints (Retry-After/Backoff, >= 0.5 s), not jitter
+
+
+def test_syncing_goes_on_after_the_app_locks_itself(
+    device: Store, client: SyncClient
+) -> None:
+    make_records(device, 2)
+    device.lock()
+    assert client.sync().accepted == 2
+
+
+def test_a_locked_store_never_unlocked_says_so(device: Store, app_http: httpx.Client) -> None:
+    device.lock()
+    with SyncClient(device, http=app_http) as locked:
+        report = locked.sync()
+    assert not report.ok and "unlock" in report.errors[0]
+
+
+def test_a_store_that_never_enrolled_cannot_sync(store: Store) -> None:
+    with pytest.raises(NotEnrolled):
+        SyncClient(store, "https://sync.example.org")
+
+
+def test_enrolment_is_idempotent_for_the_same_device_and_refused_for_another(
+    store: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+) -> None:
+    record = store.create_final("victim_screening", screening_values())  # before enrolment
+    code = deployment.code()
+
+    first = enrol(store, IN_PROCESS_URL, code, http=app_http)
+    again = enrol(store, IN_PROCESS_URL, code, http=app_http)  # the first answer was "lost"
+
+    assert first.device_id == again.device_id == store.device_id
+    assert first.sealed_waiting == 1
+    assert store.recipients()
+    with SyncClient(store, http=app_http) as client:
+        assert client.sync().accepted == 1  # with the token of the second answer
+    assert store.get(record.id).status == "sent"
+
+    other = Store.create(tmp_path / "other" / "fieldapp.db", PASSPHRASE)
+    with pytest.raises(EnrolRefused, match="another device"):
+        enrol(other, IN_PROCESS_URL, code, http=app_http)
+    with pytest.raises(EnrolRefused, match="not valid"):
+        enrol(other, IN_PROCESS_URL, "NOPE-NOPE-NOPE", http=app_http)
+    other.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sync.example.org",
+        "http://10.0.0.5:8765",
+        "http://192.168.1.1",
+        "http://[2001:db8::1]:80",
+        "ftp://127.0.0.1",
+        "sync.example.org",
+    ],
+)
+def test_cleartext_or_odd_server_urls_are_refused(url: str, device: Store) -> None:
+    with pytest.raises(InsecureServerURL):
+        check_server_url(url)
+    with pytest.raises(InsecureServerURL):
+        SyncClient(device, url)
+    with pytest.raises(InsecureServerURL):
+        enrol(device, url, "ABCDEFGH")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sync.example.org/",
+        "http://127.0.0.1:8765",
+        "http://127.3.2.1",
+        "http://[::1]:8765",
+        "http://localhost:8765",
+    ],
+)
+def test_https_and_loopback_http_are_accepted(url: str, device: Store) -> None:
+    with SyncClient(device, url) as client:  # constructed, never connected
+        assert client.base_url == url.rstrip("/")
+
+
+# --- the connectivity monitor (in-process server) ----------------------------------------------
+
+
+class CountingClient(SyncClient):
+    """A real client that notes how many of its syncs overlap (there must never be two)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.active = 0
+        self.most_at_once = 0
+        self.syncs = 0
+        self._count_lock = threading.Lock()
+
+    def sync(self) -> SyncReport:
+        with self._count_lock:
+            self.active += 1
+            self.syncs += 1
+            self.most_at_once = max(self.most_at_once, self.active)
+        try:
+            time.sleep(0.05)
+            return super().sync()
+        finally:
+            with self._count_lock:
+                self.active -= 1
+
+
+def test_the_monitor_syncs_on_request_and_never_runs_two_syncs_at_once(
+    device: Store, app_http: httpx.Client
+) -> None:
+    client = CountingClient(device, http=app_http)
+    states = []
+    monitor = SyncMonitor(client, probe_interval=0.05, on_state=states.append)
+    monitor.start()
+    try:
+        assert monitor.sync_now(wait=True, timeout=30) is not None  # the first, on start-up
+        make_records(device, 3)
+        requests = [
+            threading.Thread(target=monitor.sync_now, kwargs={"wait": True, "timeout": 30})
+            for _ in range(8)
+        ]
+        for thread in requests:
+            thread.start()
+        for thread in requests:
+            thread.join()
+        report = monitor.sync_now(wait=True, timeout=30)
+    finally:
+        monitor.stop()
+
+    assert report is not None and report.ok
+    assert device.status_counts() == {"sent": 3}
+    assert client.most_at_once == 1
+    assert client.syncs < 8 + 3  # concurrent requests were joined, not run one by one
+    assert any(state.running for state in states)
+    assert monitor.state.online is True
+    assert monitor.state.last_sync_at is not None and not monitor.state.running

@@ -1,0 +1,102 @@
+"""The server side of the command line: serve, admin, publishing forms."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from openpyxl import Workbook
+
+from tests.test_cli import run
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_admin_commands(tmp_path: Path) -> None:
+    server = tmp_path / "server"
+    keys = run(tmp_path, "keys", "generate", "--out", str(tmp_path / "org.json"))
+    assert keys.returncode == 0, keys.stderr
+    created = run(
+        server, "admin", "create-org", "Provincial Office",
+        "--recipient", str(tmp_path / "org.pub.json"),
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    org_id = created.stdout.split("\t")[0]
+    issued = run(
+        server, "admin", "enrol-code", "--org", "Provincial Office", "--role", "trainer", "--json"
+    )
+    assert issued.returncode == 0, issued.stderr
+    code = json.loads(issued.stdout)
+    assert code["org_id"] == org_id and code["role"] == "trainer" and len(code["code"]) >= 16
+    stats = run(server, "admin", "stats", "--json")
+    assert stats.returncode == 0 and json.loads(stats.stdout)["records"] == 0
+    missing = run(server, "admin", "enrol-code", "--org", "Nobody", "--role", "trainer")
+    assert missing.returncode == 1 and "Nobody" in missing.stderr
+    revoked = run(server, "admin", "revoke", "no-such-device")
+    assert revoked.returncode == 1 and "no-such-device" in revoked.stderr
+
+
+def test_forms_import_on_a_server_publishes(tmp_path: Path) -> None:
+    server = tmp_path / "server"
+    assert run(server, "admin", "create-org", "Office").returncode == 0
+    book = Workbook()
+    survey = book.active
+    assert survey is not None
+    survey.title = "survey"
+    survey.append(["type", "name", "label"])
+    survey.append(["integer", "people", "How many people"])
+    settings = book.create_sheet("settings")
+    settings.append(["form_id", "version"])
+    settings.append(["headcount", "3"])
+    path = tmp_path / "headcount.xlsx"
+    book.save(path)
+    result = run(server, "forms", "import", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "headcount 3 (published on the server)" in result.stdout
+
+
+def test_serve_binds_loopback_and_stops(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fieldapp",
+            "--data-dir",
+            str(tmp_path),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("the server did not come up")
+                time.sleep(0.2)
+        assert response.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        assert process.stdout is not None
+        process.stdout.close()
