@@ -83,12 +83,17 @@ class SyncMonitor:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the current probe or sync (a sync in progress finishes its batch)."""
+        """Stop after the current probe or sync; closes a client the factory made."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                return  # still finishing a batch: it stops at the next check
             self._thread = None
+        if self._factory is not None and self._client is not None:
+            self._client.close()  # made here, so closed here
+            self._client = None
         with self._changed:
             self._changed.notify_all()
 

@@ -473,8 +473,9 @@ class SyncClient:
     def _batches(self) -> Iterator[list[_Outgoing]]:
         """The outbox in batches of at most max_batch_bytes (a bigger record goes alone),
         read a page at a time: the outbox is never loaded whole."""
+        overhead = len(_ENVELOPE_BATCH_HEAD) + len(b"]}")
         batch: list[_Outgoing] = []
-        size = 0
+        size = overhead
         after = ""
         while page := self.store.outbox(after=after, limit=_OUTBOX_PAGE):
             for record_id, envelope in page:
@@ -482,9 +483,9 @@ class SyncClient:
                 full = len(batch) >= MAX_BATCH_RECORDS
                 if batch and (full or size + len(body) + 1 > self.max_batch_bytes):
                     yield batch
-                    batch, size = [], 0
+                    batch, size = [], overhead
                 batch.append(_Outgoing(record_id, body))
-                size += len(body) + 1
+                size += len(body) + 1  # and its comma
             after = page[-1][0]
         if batch:
             yield batch
@@ -527,11 +528,12 @@ class SyncClient:
             raise ServerRefused("the server's answer to a push was not understood") from None
         outcomes = {(str(o.id), o.revision): o for o in answer.outcomes}
         answered = 0
-        for item in batch:
-            envelope = RecordEnvelope.model_validate_json(item.body)
-            outcome = outcomes.get((item.record_id, envelope.revision))
-            if outcome is not None and self._apply_outcome(envelope, outcome, report):
-                answered += 1
+        with self.store.batch():  # the checkpoint: one durable commit per acknowledged batch
+            for item in batch:
+                envelope = RecordEnvelope.model_validate_json(item.body)
+                outcome = outcomes.get((item.record_id, envelope.revision))
+                if outcome is not None and self._apply_outcome(envelope, outcome, report):
+                    answered += 1
         return answered
 
     def _apply_outcome(
@@ -620,6 +622,8 @@ class SyncClient:
         if change.kind == "form" and not change.deleted:
             try:
                 spec = FormSpec.model_validate(change.data.get("spec"))
+                if self._known_form(spec):
+                    return
                 self.store.add_form(spec, source="server")
             except (ValidationError, StoreError) as exc:
                 report.errors.append(f"form {change.key} from the server was not added: {exc}")
@@ -632,6 +636,13 @@ class SyncClient:
             raise ServerRefused("this device was revoked by the organisation: enrol it again")
         else:
             report.skipped_changes += 1
+
+    def _known_form(self, spec: FormSpec) -> bool:
+        """The device holds this version already (the server may have reordered its JSON)."""
+        try:
+            return self.store.form(spec.id, spec.version) == spec
+        except StoreError:
+            return False
 
     def _note_conflict(self, change: Change) -> None:
         """Mark this device's copy of a record `conflict` if it holds one of the versions the

@@ -21,6 +21,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -72,7 +74,30 @@ B64Bytes = Annotated[
     bytes,
     BeforeValidator(_b64decode),
     PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str),
+    # What /openapi.json publishes: base64 text (OpenAPI's "byte" format), not raw octets.
+    WithJsonSchema({"type": "string", "format": "byte"}),
 ]
+# A revision as /openapi.json publishes it; `RecordEnvelope` checks it with REVISION_RE.
+_Revision = Annotated[str, WithJsonSchema({"type": "string", "pattern": REVISION_RE.pattern})]
+
+
+def _iso_text(value: Any) -> Any:
+    """Timestamps cross the wire as ISO 8601 text only: pydantic alone would also take numbers
+    (and digit strings) as Unix times, which the published schema does not allow."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATETIME.match(value)):
+        return value
+    raise ValueError("timestamps must be ISO 8601 text, e.g. 2026-11-02T09:30:00Z")
+
+
+def _exact_protocol(value: Any) -> Any:
+    if type(value) is not int:  # not True, not 1.0: the schema says the integer 1
+        raise ValueError(f"protocol must be the integer {PROTOCOL_VERSION}")
+    return value
+
+
+_ISO_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+_Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
+_Protocol = Annotated[Literal[1], BeforeValidator(_exact_protocol)]
 
 
 class _Wire(BaseModel):
@@ -91,20 +116,20 @@ class RecordEnvelope(_Wire):
     id: UUID
     form_id: str = Field(min_length=1, max_length=64)
     form_version: str = Field(min_length=1, max_length=32)
-    revision: str
-    base_revision: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    revision: _Revision
+    base_revision: _Revision | None = None
+    created_at: _Timestamp
+    updated_at: _Timestamp
     device_id: str = Field(min_length=1, max_length=64)
     stats: dict[str, Any] = Field(default_factory=dict)
     sealed: B64Bytes | None = None
-    deleted: bool = False
+    deleted: StrictBool = False
     signature: B64Bytes
 
     @field_validator("revision", "base_revision")
     @classmethod
     def _revision_shape(cls, value: str | None) -> str | None:
-        if value is not None and not REVISION_RE.match(value):
+        if value is not None and not REVISION_RE.fullmatch(value):
             raise ValueError("revision must look like '<generation>-<32 hex digits>'")
         return value
 
@@ -127,7 +152,7 @@ class RecordEnvelope(_Wire):
 
 
 class PushRequest(_Wire):
-    protocol: Literal[1] = PROTOCOL_VERSION
+    protocol: _Protocol = PROTOCOL_VERSION
     records: list[RecordEnvelope] = Field(max_length=MAX_BATCH_RECORDS)
 
 
@@ -183,7 +208,7 @@ class RecordOutcome(_Wire):
 
 
 class PushResponse(_Wire):
-    protocol: Literal[1] = PROTOCOL_VERSION
+    protocol: _Protocol = PROTOCOL_VERSION
     outcomes: list[RecordOutcome]
 
 
@@ -207,7 +232,7 @@ class ChangesPage(_Wire):
     the page. The server never hands out a change with a seq below a cursor it already gave.
     """
 
-    protocol: Literal[1] = PROTOCOL_VERSION
+    protocol: _Protocol = PROTOCOL_VERSION
     changes: list[Change]
     next_cursor: int
     has_more: bool
@@ -218,7 +243,10 @@ class EnrolRequest(_Wire):
 
     code: str = Field(min_length=6, max_length=64)
     device_id: str = Field(min_length=1, max_length=64)
-    device_public_key: B64Bytes
+    # Exactly the base64 texts of 32 bytes (the validator checks the length).
+    device_public_key: Annotated[
+        B64Bytes, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$"})
+    ]
     device_label: str = Field(default="", max_length=100)
 
     @field_validator("device_public_key")
@@ -262,7 +290,7 @@ class RecordView(_Wire):
     """Every stored revision of one record (`GET /v1/records/{id}`), as the devices signed
     them: `head_revision` is current; `siblings` are revisions kept as conflicting with it."""
 
-    protocol: Literal[1] = PROTOCOL_VERSION
+    protocol: _Protocol = PROTOCOL_VERSION
     id: UUID
     form_id: str
     head_revision: str

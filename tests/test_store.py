@@ -337,3 +337,28 @@ def test_secrets_are_encrypted(store: Store, store_path: Path) -> None:
     store.set_secret("token", "bearer-Zorblaxqua-token")
     assert store.get_secret("token") == "bearer-Zorblaxqua-token"
     assert _canary_hits(store_path.parent) == []
+
+
+def test_metadata_is_recorded_by_the_app(store: Store) -> None:
+    from fieldapp.forms.spec import FormSpec
+
+    spec = FormSpec.model_validate(
+        {
+            "id": "visit",
+            "version": "1",
+            "title": {"en": "Visit"},
+            "children": [
+                {"name": "start", "type": "datetime", "metadata": "start"},
+                {"name": "end", "type": "datetime", "metadata": "end"},
+                {"name": "today", "type": "date", "metadata": "today"},
+                {"name": "people", "type": "integer", "label": {"en": "People"}},
+            ],
+        }
+    )
+    store.add_form(spec)
+    draft = store.new_draft("visit")
+    started = draft.values["start"]
+    assert "end" not in draft.values and draft.values["today"] == started[:10]
+    final = store.finalise(draft.id, {**draft.values, "people": 3})
+    assert final.values["start"] == started
+    assert final.values["end"] >= started

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from fieldapp.forms.xlsform import ImportProblem, XLSFormError, import_xlsform
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "xlsforms"
 
-Rows = list[list[object]]
+Rows = Sequence[Sequence[object]]
 
 
 def write_xlsform(
@@ -93,7 +96,14 @@ def household_survey(tmp_path: Path) -> Path:
                 "statistical",
                 "1",
             ],
-            ["select_one yes_no", "has_children", "Children?", "Enfants ?", *[None] * 7, "statistical"],
+            [
+                "select_one yes_no",
+                "has_children",
+                "Children?",
+                "Enfants ?",
+                *[None] * 7,
+                "statistical",
+            ],
             ["end_group"],
             [],  # a blank row: row numbers below must still match the spreadsheet
             ["begin repeat", "child", "Child", "Enfant", None, None, "${has_children} = 'yes'"],
@@ -255,14 +265,26 @@ def test_acknowledge_becomes_boolean_and_a_constant_repeat_count_bounds_the_repe
     path = write_xlsform(
         tmp_path / "ack.xlsx",
         survey=[
-            ["type", "name", "label", "repeat_count", "sensitivity"],
+            ["type", "name", "label", "repeat_count", "sensitivity", "default"],
             ["acknowledge", "consent", "I agree", None, "statistical"],
             ["begin_repeat", "visit", "Visit", "3"],
             ["geopoint", "where", "Where"],
             ["end_repeat"],
+            ["date", "day", "Day", None, None, "2026-01-31"],
+            ["select_multiple l", "picks", "Picks", None, None, "b a"],
+            ["decimal", "weight", "Weight", None, None, "2.5"],
         ],
+        choices=[["list_name", "name", "label"], ["l", "a", "A"], ["l", "b", "B"]],
     )
     spec = import_xlsform(path)
+    defaults = {f.name: f.default for f in spec.fields()}
+    assert defaults == {
+        "consent": None,
+        "where": None,
+        "day": "2026-01-31",
+        "picks": ["b", "a"],
+        "weight": 2.5,
+    }
     assert spec.node("consent") == FieldSpec(
         name="consent", type="boolean", label={"en": "I agree"}, sensitivity="statistical"
     )
@@ -388,7 +410,7 @@ def test_every_problem_in_one_file_is_reported_in_row_order(tmp_path: Path) -> N
             ["text", "story", "Story", None, None, "statistical"],  # 8: free text in clear
             ["range", "r", "R"],  # 9
             ["text", "bad-name", "B"],  # 10
-            ["start", "start"],  # 11
+            ["deviceid", "device"],  # 11
             ["select_one_from_file places.csv", "place", "Place"],  # 12
         ],
         choices=[["list_name", "name", "label"], ["yes_no", "yes", "Yes"]],
@@ -404,7 +426,7 @@ def test_every_problem_in_one_file_is_reported_in_row_order(tmp_path: Path) -> N
         (8, "invalid"),
         (9, "type:range"),
         (10, "name"),
-        (11, "type:start"),
+        (11, "type:deviceid"),
         (12, "type:external-choices"),
     ]
     assert all(p.sheet == "survey" for p in problems)
@@ -431,16 +453,24 @@ def test_every_problem_in_one_file_is_reported_in_row_order(tmp_path: Path) -> N
         (["geotrace", "q", "Q", "hint", None], "type", "type:geotrace"),
         (["barcode", "q", "Q", "hint", None], "type", "type:barcode"),
         (["begin loop over l", "q", "Q", "hint", None], "type", "type:loop"),
+        (["begin group", "q", "Q", "sensitivity", "statistical"], "sensitivity", "sensitivity"),
+        (["select_one l", "q", "Q", "default", "maybe"], "default", "default"),
+        (["date", "q", "Q", "default", "31/01/2026"], "default", "default"),
+        (["geopoint", "q", "Q", "default", "1 2"], "default", "default"),
     ],
 )
 def test_unsupported_features_are_named(
     tmp_path: Path, row: list[str | None], column: str | None, feature: str | None
 ) -> None:
     type_, name, label, header, value = row
-    survey: Rows = [["type", "name", "label", header], [type_, name, label, value]]
-    if type_ == "begin loop over l":
-        survey.append(["end loop"])
-    path = write_xlsform(tmp_path / "f.xlsx", survey=survey)
+    survey: list[list[str | None]] = [
+        ["type", "name", "label", header],
+        [type_, name, label, value],
+    ]
+    if type_ and type_.startswith("begin"):
+        survey.append(["end loop" if "loop" in type_ else "end group"])
+    choices: Rows = [["list_name", "name", "label"], ["l", "yes", "Yes"]]
+    path = write_xlsform(tmp_path / "f.xlsx", survey=survey, choices=choices)
     if column is None:  # a blank cell in a recognised column is no problem
         assert import_xlsform(path).node("q").name == "q"
         return
@@ -477,13 +507,18 @@ def test_duplicate_columns_are_refused_at_the_header_row(tmp_path: Path) -> None
         survey=[["type", "name", "label", "label::English (en)"], ["text", "q", "Q", "Q"]],
     )
     [problem] = refused(path)
-    assert (problem.row, problem.column, problem.feature) == (1, "label::English (en)", "duplicate-column")
+    assert (problem.row, problem.column, problem.feature) == (
+        1,
+        "label::English (en)",
+        "duplicate-column",
+    )
 
 
 def test_pyxform_errors_keep_their_row(tmp_path: Path) -> None:
     # `meta` is a valid name here, but pyxform reserves it: its verdict is reported too.
     path = write_xlsform(
-        tmp_path / "f.xlsx", survey=[["type", "name", "label"], ["text", "a", "A"], ["text", "meta", "M"]]
+        tmp_path / "f.xlsx",
+        survey=[["type", "name", "label"], ["text", "a", "A"], ["text", "meta", "M"]],
     )
     [problem] = refused(path)
     assert (problem.sheet, problem.row, problem.feature) == ("survey", 3, "pyxform")
@@ -507,7 +542,9 @@ def test_unreadable_files_are_refused_with_a_clear_error(tmp_path: Path) -> None
 
 
 def test_xlsform_error_is_a_form_error() -> None:
-    problem = ImportProblem(sheet="survey", row=12, column="type", feature="type:image", message="m")
+    problem = ImportProblem(
+        sheet="survey", row=12, column="type", feature="type:image", message="m"
+    )
     error = XLSFormError([problem])
     assert isinstance(error, FormError)
     assert str(error) == "survey row 12: m (column 'type')"
@@ -516,7 +553,7 @@ def test_xlsform_error_is_a_form_error() -> None:
 # -- the shared corpus of real forms ------------------------------------------------------------
 
 SUPPORTED_TYPE = re.compile(
-    r"(text|string|integer|int|decimal|date|datetime|geopoint|note|calculate|acknowledge"
+    r"(text|string|integer|int|decimal|date|datetime|geopoint|note|calculate|acknowledge|start|end|today"
     r"|(select_one|select_multiple|select one from|select all that apply from) \S+)",
     re.IGNORECASE,
 )
@@ -586,7 +623,7 @@ def test_corpus_tutorial_imports_with_its_repeat_and_skip_logic() -> None:
     member = spec.node("member")
     assert isinstance(member, RepeatSpec)
     assert {c.name for c in member.children} >= {"name", "sex", "pregnant"}
-    assert spec.node("pregnant").relevant  # type: ignore[union-attr]
+    assert spec.node("pregnant").relevant
     assert all(f.sensitivity == "sensitive" for f in spec.fields())
 
 
@@ -606,12 +643,13 @@ def test_corpus_loop_is_refused_for_or_other_and_begin_loop() -> None:
     assert [(p.row, p.feature) for p in problems] == [(2, "or_other"), (3, "type:loop")]
 
 
-def test_corpus_htcds_is_refused_only_for_start_and_end_metadata() -> None:
-    problems = refused(corpus_file("htcds_xlsform.xlsx"))
-    assert [(p.sheet, p.row, p.feature) for p in problems] == [
-        ("survey", 2, "type:start"),
-        ("survey", 3, "type:end"),
-    ]
+def test_corpus_htcds_imports_with_its_start_and_end_metadata() -> None:
+    spec = import_xlsform(corpus_file("htcds_xlsform.xlsx"))
+    start, end = spec.node("start"), spec.node("end")
+    assert isinstance(start, FieldSpec) and isinstance(end, FieldSpec)
+    assert (start.type, start.metadata, end.metadata) == ("datetime", "start", "end")
+    assert all(f.sensitivity == "sensitive" for f in spec.fields())
+    assert len(list(spec.fields())) >= 30
 
 
 def test_corpus_unknown_question_type_is_refused_clearly() -> None:
@@ -658,7 +696,16 @@ CELL = st.one_of(
     st.integers(-5, 5),
     st.booleans(),
 )
-HEADERS = ["type", "name", "label", "relevant", "calculation", "required", "default", "repeat_count"]
+HEADERS = [
+    "type",
+    "name",
+    "label",
+    "relevant",
+    "calculation",
+    "required",
+    "default",
+    "repeat_count",
+]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -683,3 +730,13 @@ def test_junk_workbooks_only_ever_raise_xlsform_error(
             assert all(p.sheet and p.feature and p.message for p in error.problems)
         else:
             assert isinstance(spec, FormSpec)
+
+
+def test_importing_the_module_does_not_load_server_only_packages() -> None:
+    # The mobile app imports fieldapp.forms and ships neither pyxform nor openpyxl.
+    code = (
+        "import sys, fieldapp.forms.xlsform; "
+        "print(sorted(m for m in ('pyxform', 'openpyxl', 'xlrd') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "METADATA_TYPES",
     "STATISTICAL_TYPES",
     "Choice",
     "FieldSpec",
@@ -48,6 +49,9 @@ FieldType = Literal[
     "calculate",
 ]
 Sensitivity = Literal["sensitive", "statistical"]
+# Values the app records by itself (XLSForm's start/end/today metadata).
+Metadata = Literal["start", "end", "today"]
+METADATA_TYPES: dict[str, str] = {"start": "datetime", "end": "datetime", "today": "date"}
 
 # Types coarse enough to be kept in clear when a form marks them statistical: no free text
 # (it can hold a name), no exact timestamp and no location (they identify a person).
@@ -97,11 +101,17 @@ class FieldSpec(_Model):
     appearance: str | None = None
     sensitivity: Sensitivity = "sensitive"
     htcds: str | None = None
+    metadata: Metadata | None = None
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
+        if self.metadata and self.type != METADATA_TYPES[self.metadata]:
+            raise ValueError(
+                f"field {self.name!r}: {self.metadata} metadata is a "
+                f"{METADATA_TYPES[self.metadata]} field"
+            )
         if self.type in ("select_one", "select_multiple") and not self.choices:
             raise ValueError(f"field {self.name!r}: {self.type} needs a choice list")
         if self.type == "calculate" and not self.calculation:

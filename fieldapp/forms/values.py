@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
 
-__all__ = ["initial_values", "join_parts", "split_by_sensitivity"]
+__all__ = ["initial_values", "join_parts", "split_by_sensitivity", "stamp_metadata"]
 
 
 def split_by_sensitivity(
@@ -72,3 +73,23 @@ def initial_values(spec: FormSpec) -> dict[str, Any]:
         for node in answer_nodes(spec.children)
         if isinstance(node, FieldSpec) and node.default is not None and node.holds_value
     }
+
+
+def stamp_metadata(
+    spec: FormSpec,
+    values: Mapping[str, Any],
+    moment: Literal["open", "finalise"],
+    now: datetime,
+) -> dict[str, Any]:
+    """Record the metadata the app collects itself: start and today when a record is first
+    opened (kept thereafter), end each time it is finalised."""
+    stamped = dict(values)
+    for node in answer_nodes(spec.children):
+        if not isinstance(node, FieldSpec) or node.metadata is None:
+            continue
+        ends = node.metadata == "end" and moment == "finalise"
+        if ends or (node.metadata == "start" and not stamped.get(node.name)):
+            stamped[node.name] = now.isoformat()
+        elif node.metadata == "today" and not stamped.get(node.name):
+            stamped[node.name] = now.date().isoformat()
+    return stamped

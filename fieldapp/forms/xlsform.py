@@ -25,7 +25,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fieldapp.errors import FormError
 from fieldapp.forms.expr import ExpressionError, parse
-from fieldapp.forms.spec import NAME_RE, Choice, FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
+from fieldapp.forms.spec import (
+    METADATA_TYPES,
+    NAME_RE,
+    Choice,
+    FieldSpec,
+    FormSpec,
+    GroupSpec,
+    Node,
+    RepeatSpec,
+)
 
 __all__ = ["ImportProblem", "XLSFormError", "import_xlsform"]
 
@@ -114,8 +123,9 @@ class _Sheet:
     rows: list[_Row]
 
 
-class _ReadError(Exception):
-    pass
+_Grid = dict[
+    int, list[str | None]
+]  # spreadsheet row number -> cell texts (blank rows may be absent)
 
 
 def _read_workbook(path: Path) -> dict[str, _Sheet]:
@@ -128,8 +138,6 @@ def _read_workbook(path: Path) -> dict[str, _Sheet]:
             # openpyxl warns about Excel extensions it drops (data validation...): not ours.
             warnings.simplefilter("ignore")
             raw = _read_xls(path) if suffix == ".xls" else _read_xlsx(path)
-    except XLSFormError:
-        raise
     except Exception as exc:  # any failure to read is the file's fault, never a crash
         raise XLSFormError([_file_problem(f"cannot read {path.name}: {exc}")]) from exc
     if len(raw) == 1 and next(iter(raw)).lower() not in _XLSFORM_SHEETS:
@@ -142,57 +150,61 @@ def _read_workbook(path: Path) -> dict[str, _Sheet]:
     return sheets
 
 
-def _read_xlsx(path: Path) -> dict[str, list[list[str | None]]]:
+def _read_xlsx(path: Path) -> dict[str, _Grid]:
     from openpyxl import load_workbook
     from pyxform.xls2json_backends import xlsx_value_to_str
 
     book = load_workbook(path, read_only=True, data_only=True)
     try:
-        return {
-            ws.title: [
-                [None if v is None else xlsx_value_to_str(v) for v in row]
-                for row in ws.iter_rows(values_only=True)
-            ]
-            for ws in book.worksheets
-        }
+        grids = {}
+        for ws in book.worksheets:
+            # Trust the rows actually stored, not the declared size: sheets formatted "to the
+            # end" claim 1,048,576 rows by 1,024 columns.
+            ws.reset_dimensions()
+            grids[ws.title] = {
+                number: [None if v is None else xlsx_value_to_str(v) for v in row]
+                for number, row in enumerate(ws.iter_rows(values_only=True), start=1)
+                if any(v is not None for v in row)
+            }
+        return grids
     finally:
         book.close()
 
 
-def _read_xls(path: Path) -> dict[str, list[list[str | None]]]:
+def _read_xls(path: Path) -> dict[str, _Grid]:
     import xlrd
     from pyxform.xls2json_backends import xls_value_to_unicode
 
     book = xlrd.open_workbook(path)
+    empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
     try:
-        empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
         return {
-            ws.name: [
-                [
+            ws.name: {
+                number + 1: [
                     None
                     if c.ctype in empty
                     else xls_value_to_unicode(c.value, c.ctype, book.datemode)
-                    for c in ws.row(r)
+                    for c in ws.row(number)
                 ]
-                for r in range(ws.nrows)
-            ]
+                for number in range(ws.nrows)
+            }
             for ws in book.sheets()
         }
     finally:
         book.release_resources()
 
 
-def _to_sheet(name: str, grid: list[list[str | None]]) -> _Sheet:
-    headers = grid[0] if grid else []
-    columns = [_parse_header(" ".join((h or "").split())) for h in headers]
+def _to_sheet(name: str, grid: _Grid) -> _Sheet:
+    columns = [_parse_header(" ".join((h or "").split())) for h in grid.get(1, [])]
     rows = []
-    for number, values in enumerate(grid[1:], start=2):
+    for number, values in grid.items():
         cells = {}
         for column, value in zip(columns, values, strict=False):
             text = (value or "").replace("\xa0", " ").strip()
             if column.header and text:
                 cells[column] = text
-        rows.append(_Row(number, cells))
+        if cells and number > 1:
+            rows.append(_Row(number, cells))
     return _Sheet(name, columns, rows)
 
 
@@ -323,6 +335,7 @@ class _Type:
     value: str  # FieldType, "group" / "repeat" / "loop", or the feature
     choices: str | None = None
     message: str = ""
+    metadata: str | None = None
 
 
 def _classify(type_text: str) -> _Type:
@@ -345,13 +358,14 @@ def _classify(type_text: str) -> _Type:
             return _unsupported("or_other", f"'{rest}' (a free-text 'other' answer) in {text!r}")
         if rest:
             return _unsupported("type:unknown", f"unknown question type {text!r}")
-        kind = "select_one" if "one" in select["kind"].lower() else "select_multiple"
-        if select["kind"].lower() == "select1":
-            kind = "select_one"
+        many = any(word in select["kind"].lower() for word in ("multiple", "all"))
+        kind = "select_multiple" if many else "select_one"
         return _Type("field", kind, choices=select["list"])
     head = lower.split(" ")[0]
     if lower in _MEDIA_TYPES:
         return _unsupported(f"type:{lower}", f"unsupported question type {text!r} (media)")
+    if lower in METADATA_TYPES:
+        return _Type("field", METADATA_TYPES[lower], metadata=lower)
     if lower in _METADATA_TYPES:
         return _unsupported(
             f"type:{lower}", f"unsupported metadata type {text!r} (collected automatically)"
@@ -422,7 +436,6 @@ _UNSUPPORTED_COLUMNS = {
     "save_to": "entities (save_to)",
     "trigger": "triggers (recalculate on change)",
     "autoplay": "media autoplay",
-    "body::accept": "file filters",
 }
 
 
@@ -453,8 +466,12 @@ class _Importer:
         sheet = self.sheets.get("settings")
         if sheet is None or not sheet.rows:
             return {}
-        aliases = {"id_string": "form_id", "set_form_id": "form_id", "set_form_title": "title"}
-        aliases["form_title"] = "title"
+        aliases = {
+            "id_string": "form_id",
+            "set_form_id": "form_id",
+            "form_title": "title",
+            "set_form_title": "title",
+        }
         return {aliases.get(c.key, c.key): v for c, v in sheet.rows[0].cells.items()}
 
     def read_choices(self) -> None:
@@ -465,11 +482,10 @@ class _Importer:
         seen: dict[tuple[str, str], int] = {}
         for row in sheet.rows:
             list_name, value = row.text("list_name"), row.text("name")
-            if not row.cells:
-                continue
             if not list_name or not value:
                 missing = "list_name" if not list_name else "name"
-                self.add("choices", row.number, missing, "choices", f"a choice needs a {missing}")
+                msg = f"a choice needs a {missing}"
+                self.add("choices", row.number, row.column(missing), "choices", msg)
                 continue
             self.check_unsupported_columns("choices", row)
             if (list_name, value) in seen:
@@ -527,13 +543,13 @@ class _Importer:
             for c, v in row.translations(key)
         }
 
-    def expression(self, row: _Row, key: str, *, sheet: str = "survey") -> str | None:
+    def expression(self, row: _Row, key: str) -> str | None:
         """The cell's expression if the engine can evaluate it; otherwise a problem and None."""
         source = row.text(key)
         if not source:
             return None
         column = row.column(key)
-        if not self.xlsform_only_features(row.number, column, source, sheet):
+        if not self.xlsform_only_features(row.number, column, source):
             return None
         try:
             expression = parse(source)
@@ -542,33 +558,33 @@ class _Importer:
             called = _FUNCTION_CALL.match(source, (exc.column or 1) - 1)
             if called:  # the parser stopped at a function it does not know
                 feature = f"function:{called[1]}"
-            self.add(sheet, row.number, column, feature, f"cannot read the expression: {exc}")
+            self.add("survey", row.number, column, feature, f"cannot read the expression: {exc}")
             return None
         if expression.uses_current and key not in ("constraint", "choice_filter"):
             msg = f"'.' (the question's own value) only has a meaning in a constraint: {source!r}"
-            self.add(sheet, row.number, column, "current-value", msg)
+            self.add("survey", row.number, column, "current-value", msg)
             return None
         unknown = sorted(expression.references - self.names.keys())
         for name in unknown:
             msg = f"${{{name}}} is not a question of this form: {source!r}"
-            self.add(sheet, row.number, column, "unknown-reference", msg)
+            self.add("survey", row.number, column, "unknown-reference", msg)
         return None if unknown else source
 
-    def xlsform_only_features(self, number: int, column: str, source: str, sheet: str) -> bool:
+    def xlsform_only_features(self, number: int, column: str, source: str) -> bool:
         """Report XPath/ODK features by name before the parser gives a vaguer error."""
         code = _STRING_LITERAL.sub("''", source)
         ok = True
         for function in dict.fromkeys(_FUNCTION_CALL.findall(code)):
             if function in _UNSUPPORTED_FUNCTIONS:
                 msg = f"unsupported function {_UNSUPPORTED_FUNCTIONS[function]} in {source!r}"
-                self.add(sheet, number, column, f"function:{function}", msg)
+                self.add("survey", number, column, f"function:{function}", msg)
                 ok = False
         if _PATH.search(code):
             msg = f"XPath path expressions (/data/..., ../) are not supported: {source!r}"
-            self.add(sheet, number, column, "xpath-path", msg)
+            self.add("survey", number, column, "xpath-path", msg)
             ok = False
         if _LAST_SAVED.search(code):
-            self.add(sheet, number, column, "last-saved", f"${{last-saved#...}} in {source!r}")
+            self.add("survey", number, column, "last-saved", f"${{last-saved#...}} in {source!r}")
             ok = False
         return ok
 
@@ -688,6 +704,9 @@ class _Importer:
             elif count:
                 msg = f"a repeat_count computed from answers ({count!r}) is not supported"
                 self.add("survey", row.number, row.column("repeat_count"), "repeat_count", msg)
+        elif row.text("sensitivity"):
+            msg = "a group holds no data: mark the fields inside it instead"
+            self.add("survey", row.number, row.column("sensitivity"), "sensitivity", msg)
         return frame
 
     def close(self, row: _Row, stack: list[_Frame], role: str) -> None:
@@ -729,6 +748,7 @@ class _Importer:
             "appearance": row.text("appearance") or None,
             "sensitivity": self.sensitivity(row),
             "htcds": row.text("htcds") or None,
+            "metadata": kind.metadata,
         }
         required = row.text("required")
         if required.lower() in _TRUE | _FALSE or not required:
@@ -736,7 +756,7 @@ class _Importer:
         else:
             attributes["required"] = self.expression(row, "required")
         read_only = self.flag(row, "read_only")
-        attributes["read_only"] = bool(read_only)
+        attributes["read_only"] = bool(read_only) or kind.metadata is not None
         if row.text("calculation"):
             if kind.value == "calculate":
                 attributes["calculation"] = self.expression(row, "calculation")
@@ -779,9 +799,15 @@ class _Importer:
         except ValueError:
             self.add("survey", row.number, column, "default", f"{text!r} is not a number")
             return None
-        if kind.value == "select_multiple":
-            return text.split()
-        if kind.value in ("text", "select_one"):
+        if kind.value in ("select_one", "select_multiple"):
+            values = text.split() if kind.value == "select_multiple" else [text]
+            allowed = {c.value for c in self.choices.get(kind.choices or "", [])}
+            for value in values:
+                if value not in allowed:
+                    msg = f"default {value!r} is not a choice of list {kind.choices!r}"
+                    self.add("survey", row.number, column, "default", msg)
+            return values if kind.value == "select_multiple" else text
+        if kind.value == "text":
             return text
         if kind.value == "date":
             try:

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,7 @@ from fieldapp.errors import RecordNotFound, StoreError, StoreLocked
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import FieldError, check
-from fieldapp.forms.values import join_parts, split_by_sensitivity
+from fieldapp.forms.values import join_parts, split_by_sensitivity, stamp_metadata
 from fieldapp.store._migrations import apply_migrations
 from sync.protocol import RecordEnvelope
 
@@ -454,7 +455,8 @@ class Store:
         with self._lock:
             spec = self.form(form_id)
             record_id = str(uuid.uuid4())
-            checked = check(spec, values or {}, partial=True)
+            opened = stamp_metadata(spec, values or {}, "open", datetime.now(UTC))
+            checked = check(spec, opened, partial=True)
             now = _now()
             row = {
                 "id": record_id,
@@ -502,6 +504,7 @@ class Store:
             if values is None:
                 values = self._decrypt_values(row)
             spec = self.form(row["form_id"], row["form_version"])
+            values = stamp_metadata(spec, values, "finalise", datetime.now(UTC))
             checked = check(spec, values, lang=lang, today=today)
             if not checked.ok:
                 self.save_draft(record_id, values)
@@ -525,6 +528,10 @@ class Store:
         """A finalised record in one step (imports): all or nothing, never a half-saved row."""
         with self._lock:
             spec = self.form(form_id)
+            moment = datetime.now(UTC)
+            values = stamp_metadata(
+                spec, stamp_metadata(spec, values, "open", moment), "finalise", moment
+            )
             checked = check(spec, values, lang=lang, today=today)
             if not checked.ok:
                 raise ValidationFailed(checked.errors)
@@ -669,6 +676,13 @@ class Store:
                     "UPDATE records SET status = 'queued' WHERE id = ? AND status = 'final'",
                     [record_id],
                 )
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several writes as one durable commit: the sync client writes a whole batch's
+        outcomes at once (all or none: on failure the records stay queued, to be re-pushed)."""
+        with self._lock, self.db.atomic():
+            yield
 
     def record_outcome(
         self,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
 from fieldapp.crypto import RecipientKey
 from fieldapp.errors import FieldappError
@@ -71,7 +71,7 @@ class EnrolCodeRequest(BaseModel):
 
     role: Role
     region: str | None = Field(default=None, min_length=1, max_length=64)
-    ttl_hours: float = Field(default=24.0, gt=0, le=MAX_CODE_TTL_HOURS)
+    ttl_hours: StrictFloat = Field(default=24.0, gt=0, le=MAX_CODE_TTL_HOURS)
 
 
 class RevokedDevice(BaseModel):

@@ -268,6 +268,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _ROUTES: list[tuple[str, str, Callable[..., Any], dict[str, Any]]] = []
 
 
+def _links(**links: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """OpenAPI links from an endpoint's 200 answer to the calls it enables (`name=(target
+    operation as "METHOD /path", {"parameters"/"requestBody": ...})`): they document the flow
+    and let stateful API testing (schemathesis) chain the calls."""
+    rendered = {}
+    for name, (target, fields) in links.items():
+        method, path = target.split(" ")
+        ref = "#/paths/" + ("/v1" + path).replace("~", "~0").replace("/", "~1")
+        rendered[name] = {"operationRef": f"{ref}/{method.lower()}", **fields}
+    return {"responses": {"200": {"links": rendered}}}
+
+
 def _route(
     method: str, path: str, **options: Any
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -286,7 +298,17 @@ def health() -> Health:
     return Health(status="ok", protocol=PROTOCOL_VERSION)
 
 
-@_route("POST", "/enrol", response_model=EnrolResponse)
+@_route(
+    "POST",
+    "/enrol",
+    response_model=EnrolResponse,
+    openapi_extra=_links(
+        RevokeEnrolledDevice=(
+            "POST /admin/devices/{device_id}:revoke",
+            {"parameters": {"path.device_id": "$response.body#/device_id"}},
+        )
+    ),
+)
 def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
     """Redeem a one-time enrolment code; idempotent for the same device and key."""
     storage, now = context.storage, context.now()
@@ -330,7 +352,17 @@ def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
     )
 
 
-@_route("POST", "/records:push", response_model=PushResponse)
+@_route(
+    "POST",
+    "/records:push",
+    response_model=PushResponse,
+    openapi_extra=_links(
+        ReadPushedRecord=(
+            "GET /records/{record_id}",
+            {"parameters": {"path.record_id": "$response.body#/outcomes/0/id"}},
+        )
+    ),
+)
 def push(body: PushRequest, device: CurrentDevice, context: Context) -> PushResponse:
     """Store a batch: one outcome per record, in order; the batch is one transaction."""
     storage, now = context.storage, context.now()
@@ -399,7 +431,23 @@ def _outcome(context: _Context, result: PushResult) -> RecordOutcome:
     )
 
 
-@_route("GET", "/changes", response_model=ChangesPage)
+@_route(
+    "GET",
+    "/changes",
+    response_model=ChangesPage,
+    openapi_extra=_links(
+        NextPage=("GET /changes", {"parameters": {"query.cursor": "$response.body#/next_cursor"}}),
+        FirstChangedForm=(
+            "GET /forms/{form_id}/{version}",
+            {
+                "parameters": {
+                    "path.form_id": "$response.body#/changes/0/data/form_id",
+                    "path.version": "$response.body#/changes/0/data/version",
+                }
+            },
+        ),
+    ),
+)
 def changes(
     device: CurrentDevice,
     context: Context,
@@ -463,7 +511,14 @@ def record(record_id: UUID, device: CurrentDevice, context: Context) -> RecordVi
     )
 
 
-@_route("POST", "/admin/enrol-codes", response_model=admin.IssuedCode)
+@_route(
+    "POST",
+    "/admin/enrol-codes",
+    response_model=admin.IssuedCode,
+    openapi_extra=_links(
+        EnrolWithCode=("POST /enrol", {"requestBody": {"code": "$response.body#/code"}})
+    ),
+)
 def issue_enrol_code(
     body: admin.EnrolCodeRequest, device: CurrentDevice, context: Context
 ) -> admin.IssuedCode:

@@ -92,7 +92,7 @@ class ServerProcess:
         else:
             args = ["-c", _LAUNCHER, self.settings.model_dump_json(), str(self.port)]
         self._log = self.log_path.open("ab")
-        self._process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+        self._process = subprocess.Popen(
             [sys.executable, *args], cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT
         )
         wait_until(self._healthy, timeout, f"the server on port {self.port}", step=0.05)
@@ -137,9 +137,7 @@ class Deployment:
     org_id: str
 
     @classmethod
-    def create(
-        cls, data_dir: Path, org_key: crypto.OrgKeyPair, **settings: Any
-    ) -> Deployment:
+    def create(cls, data_dir: Path, org_key: crypto.OrgKeyPair, **settings: Any) -> Deployment:
         server_settings = ServerSettings(data_dir=data_dir, **settings)
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with admin.open_server_storage(server_settings) as storage:
@@ -268,7 +266,7 @@ def run_client_process(
 ) -> subprocess.Popen[bytes]:
     """A separate process that opens the store and runs one sync (see _sync_process.py)."""
     script = Path(__file__).with_name("_sync_process.py")
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and script)
+    return subprocess.Popen(
         [sys.executable, str(script), str(store_path), url, str(max_batch_bytes)],
         cwd=REPO,
         env={**os.environ, "FIELDAPP_TEST_PASSPHRASE": passphrase},

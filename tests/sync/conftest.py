@@ -1,5 +1,5 @@
-"""Fixtures for the sync client tests: a server deployment (SQLite), the real app in-process
-(fastapi's TestClient is an httpx.Client), a real uvicorn process, and an enrolled device."""
+"""Fixtures for the sync client tests: a server deployment (SQLite), the real app served by
+uvicorn in a thread of the test process or as its own process, and an enrolled device."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from fieldapp import crypto
 from fieldapp.store import Store
 from sync.client import enrol
 from sync.server.app import create_app
+from tests.server._harness import running
 from tests.sync._harness import Deployment, ServerProcess
-
-# The in-process app answers whatever host is named; a loopback name keeps http:// allowed.
-IN_PROCESS_URL = "http://127.0.0.1:9"
 
 
 @pytest.fixture
@@ -26,15 +23,23 @@ def deployment(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Deployment:
 
 
 @pytest.fixture
-def app_http(deployment: Deployment) -> Iterator[httpx.Client]:
-    with TestClient(create_app(deployment.settings)) as client:
+def app_url(deployment: Deployment) -> Iterator[str]:
+    """The server app on uvicorn in a thread of this process (loopback, a free port)."""
+    with running(create_app(deployment.settings)) as url:
+        yield url
+
+
+@pytest.fixture
+def app_http() -> Iterator[httpx.Client]:
+    """The httpx client injected into the sync client (one keep-alive pool)."""
+    with httpx.Client(timeout=30) as client:
         yield client
 
 
 @pytest.fixture
-def device(store: Store, deployment: Deployment, app_http: httpx.Client) -> Store:
-    """The `store` fixture enrolled (in-process) as a collector of the deployment."""
-    enrol(store, IN_PROCESS_URL, deployment.code(), http=app_http)
+def device(store: Store, deployment: Deployment, app_url: str, app_http: httpx.Client) -> Store:
+    """The `store` fixture enrolled as a collector of the deployment."""
+    enrol(store, app_url, deployment.code(), http=app_http)
     return store
 
 

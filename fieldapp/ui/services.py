@@ -1,0 +1,484 @@
+"""The UI's only gateway to the domain: the encrypted store and the sync client.
+
+Plain Python with no Flet in it, so every rule the screens rely on (what is locked, what is
+waiting, what a sync said, what an event adds up to) is tested without a browser. UI modules
+never touch SQL or HTTP; they call this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fieldapp import __version__, crypto
+from fieldapp.errors import FieldappError, StoreError
+from fieldapp.forms.spec import FormSpec
+from fieldapp.paths import STORE_FILENAME
+from fieldapp.store import Page, Record, RecordSummary, Status, Store, StoreWiped
+from sync._monitor import MonitorState, SyncMonitor
+from sync.client import (
+    EnrolRefused,
+    InsecureServerURL,
+    NotEnrolled,
+    ServerRefused,
+    ServerUnreachable,
+    SyncClient,
+    SyncError,
+    SyncReport,
+    check_server_url,
+    enrol,
+)
+
+__all__ = [
+    "DEFAULT_AUTOLOCK_MINUTES",
+    "STATUS_GROUPS",
+    "TRAINING_FORM",
+    "VICTIM_FORM",
+    "DeviceState",
+    "EventSummary",
+    "EventSummaryRow",
+    "Services",
+    "SetupFailed",
+    "SyncOutcome",
+    "event_summary",
+]
+
+log = logging.getLogger(__name__)
+
+TRAINING_FORM = "training_attendance"
+VICTIM_FORM = "victim_screening"
+DEFAULT_AUTOLOCK_MINUTES = 5
+AUTOLOCK_CHOICES = (1, 2, 5, 10, 15, 30)
+
+# What the app calls a status group (a tab, a home counter) -> the store statuses in it.
+STATUS_GROUPS: dict[str, tuple[Status, ...]] = {
+    "draft": ("draft",),
+    "waiting": ("final", "queued"),
+    "sent": ("sent",),
+    "rejected": ("rejected",),
+    "conflict": ("conflict",),
+}
+
+DeviceState = Literal["new", "locked", "unlocked", "wiped"]
+
+# Clear UI preferences kept in the store's sync_state table (never anything secret).
+_PREF_LANG = "ui_lang"
+_PREF_THEME = "ui_theme"
+_PREF_AUTOLOCK = "ui_autolock_minutes"
+_PREF_OFFLINE = "ui_offline"
+_STATE_SERVER_URL = "server_url"
+_STATE_SERVER_KEY_ID = "server_key_id"
+_STATE_LAST_SYNC = "last_sync_at"
+
+
+class SetupFailed(FieldappError):
+    """First run or enrolment could not finish; `key` names the message the UI shows."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What a sync means to the person who tapped "Sync now": a message key and counts."""
+
+    ok: bool
+    message_key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventSummaryRow:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    participants: int
+    by_sex: list[EventSummaryRow]
+    by_profession: list[EventSummaryRow]
+    present_by_day: list[int]  # day 1 first
+    average_pre: float | None
+    average_post: float | None
+
+
+def event_summary(values: Mapping[str, Any], days: int) -> EventSummary:
+    """Counts a trainer reports: by sex, by profession, present per day, mean scores."""
+    people = [p for p in values.get("participants") or [] if isinstance(p, Mapping)]
+    sexes = Counter(str(p.get("sex") or "") for p in people)
+    jobs = Counter(str(p.get("profession") or "") for p in people)
+    present = [
+        sum(1 for p in people if f"day{day}" in (p.get("attendance") or []))
+        for day in range(1, days + 1)
+    ]
+
+    def mean(name: str) -> float | None:
+        scores = [p[name] for p in people if isinstance(p.get(name), int | float)]
+        return round(sum(scores) / len(scores), 1) if scores else None
+
+    def rows(counts: Counter[str]) -> list[EventSummaryRow]:
+        return [EventSummaryRow(k, n) for k, n in sorted(counts.items(), key=lambda i: -i[1])]
+
+    return EventSummary(
+        participants=len(people),
+        by_sex=rows(sexes),
+        by_profession=rows(jobs),
+        present_by_day=present,
+        average_pre=mean("pre_score"),
+        average_post=mean("post_score"),
+    )
+
+
+class Services:
+    """One device: its store file under `data_dir`, its server, its background sync.
+
+    Thread-safe where it matters: the store serialises itself, and one SyncClient (with its
+    own lock) is shared by "Sync now" and the connectivity monitor, so two syncs never overlap.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        server_url: str | None = None,
+        probe_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.store_path = self.data_dir / STORE_FILENAME
+        self.default_server_url = server_url
+        self.probe_interval = probe_interval
+        self._clock = clock
+        self._store: Store | None = None
+        self._wiped = False
+        self._client: SyncClient | None = None
+        self._monitor: SyncMonitor | None = None
+        self._lock = threading.RLock()
+        self.on_progress: Callable[[int, int, int], None] | None = None
+        self.on_monitor: Callable[[MonitorState], None] | None = None
+        self._prefs: dict[str, str] = {}  # before the store exists (first run)
+        if self.store_path.exists():
+            store = Store(self.store_path, clock=clock)
+            if store.initialised:
+                self._store = store
+                store.autolock_seconds = self.autolock_minutes * 60
+            else:
+                store.close()
+
+    # -- device lifecycle -----------------------------------------------------------------
+    @property
+    def device_state(self) -> DeviceState:
+        if self._wiped:
+            return "wiped"
+        if self._store is None:
+            return "new"
+        return "locked" if self._store.locked else "unlocked"
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise StoreError("this device is not set up yet")
+        return self._store
+
+    def create(self, passphrase: str, repeated: str) -> None:
+        """First run: a new encrypted store protected by `passphrase`, unlocked."""
+        if passphrase != repeated:
+            raise SetupFailed("passphrase_mismatch")
+        try:
+            crypto.check_passphrase_policy(passphrase)
+        except crypto.WeakPassphrase:
+            raise SetupFailed("passphrase_weak") from None
+        self._remove_store_files()
+        self._store = Store.create(self.store_path, passphrase, clock=self._clock)
+        self._wiped = False
+        for key, value in self._prefs.items():
+            self._store.set_state(key, value)
+        self._store.autolock_seconds = self.autolock_minutes * 60
+
+    def unlock(self, passphrase: str) -> None:
+        """Raises crypto.WrongPassphrase, or StoreWiped once too many tries erased the key."""
+        try:
+            self.store.unlock(passphrase)
+        except StoreWiped:
+            self._wiped = True
+            self.stop_sync()
+            raise
+        self._start_sync()
+
+    def lock(self) -> None:
+        if self._store is not None:
+            self._store.lock()
+
+    def touch(self) -> None:
+        """User activity: postpone the inactivity lock."""
+        if self._store is not None:
+            self._store.touch()
+
+    def wipe(self) -> None:
+        """Sign out and wipe: keys and records erased; the device must be set up again."""
+        self.stop_sync()
+        if self._store is not None:
+            self._store.wipe()
+            self._store.close()
+            self._store = None
+        self._remove_store_files()
+        self._wiped = True
+
+    def close(self) -> None:
+        self.stop_sync()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _remove_store_files(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                self.store_path.with_name(self.store_path.name + suffix).unlink()
+
+    # -- preferences (clear, never secret) --------------------------------------------------
+    def _pref(self, key: str) -> str | None:
+        if self._store is not None:
+            return self._store.get_state(key)
+        return self._prefs.get(key)
+
+    def _set_pref(self, key: str, value: str) -> None:
+        self._prefs[key] = value
+        if self._store is not None:
+            self._store.set_state(key, value)
+
+    @property
+    def language(self) -> str:
+        return self._pref(_PREF_LANG) or "en"
+
+    def set_language(self, lang: str) -> None:
+        self._set_pref(_PREF_LANG, lang)
+
+    @property
+    def theme(self) -> str:
+        return self._pref(_PREF_THEME) or "light"
+
+    def set_theme(self, theme: str) -> None:
+        self._set_pref(_PREF_THEME, theme)
+
+    @property
+    def autolock_minutes(self) -> int:
+        stored = self._pref(_PREF_AUTOLOCK)
+        return int(stored) if stored and stored.isdigit() else DEFAULT_AUTOLOCK_MINUTES
+
+    def set_autolock_minutes(self, minutes: int) -> None:
+        self._set_pref(_PREF_AUTOLOCK, str(minutes))
+        if self._store is not None:
+            self._store.autolock_seconds = minutes * 60
+
+    @property
+    def offline_mode(self) -> bool:
+        return self._pref(_PREF_OFFLINE) == "1" and not self.enrolled
+
+    def work_offline(self) -> None:
+        self._set_pref(_PREF_OFFLINE, "1")
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    # -- server -----------------------------------------------------------------------------
+    @property
+    def enrolled(self) -> bool:
+        if self._store is None:
+            return False
+        return bool(self._store.get_state(_STATE_SERVER_URL)) and bool(
+            self._store.get_state(_STATE_SERVER_KEY_ID)
+        )
+
+    @property
+    def server_url(self) -> str | None:
+        return None if self._store is None else self._store.get_state(_STATE_SERVER_URL)
+
+    @property
+    def last_sync_at(self) -> str | None:
+        return None if self._store is None else self._store.get_state(_STATE_LAST_SYNC)
+
+    def enrol(self, server_url: str, code: str) -> None:
+        """Enrol this (unlocked) device with a one-time code; SetupFailed says why not."""
+        try:
+            url = check_server_url(server_url)
+        except InsecureServerURL:
+            raise SetupFailed("insecure_url") from None
+        try:
+            enrol(self.store, url, code, label="fieldapp", timeout=15.0)
+        except ServerUnreachable:
+            raise SetupFailed("sync_unreachable") from None
+        except EnrolRefused as exc:
+            raise SetupFailed("code_refused", detail=str(exc)) from None
+        except ServerRefused as exc:
+            raise SetupFailed("sync_refused", detail=str(exc)) from None
+        self._set_pref(_PREF_OFFLINE, "0")
+        self.stop_sync()
+        self._start_sync()
+
+    def _start_sync(self) -> None:
+        """A sync client (it reads the token now, while unlocked) and the monitor."""
+        with self._lock:
+            if self._client is not None or not self.enrolled:
+                return
+            try:
+                self._client = SyncClient(self.store, on_progress=self._progress, timeout=15.0)
+            except SyncError as exc:
+                log.warning("sync not started: %s", exc)
+                return
+            self._monitor = SyncMonitor(
+                self._client,
+                probe_interval=self.probe_interval,
+                probe_timeout=3.0,
+                on_state=self._monitor_state,
+            )
+            self._monitor.start()
+
+    def stop_sync(self) -> None:
+        with self._lock:
+            monitor, client = self._monitor, self._client
+            self._monitor = self._client = None
+        if monitor is not None:
+            monitor.stop(timeout=5)
+        if client is not None:
+            client.close()
+
+    def _progress(self, done: int, total: int, sent_bytes: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(done, total, sent_bytes)
+
+    def _monitor_state(self, state: MonitorState) -> None:
+        if self.on_monitor is not None:
+            self.on_monitor(state)
+
+    def sync_now(self) -> SyncOutcome:
+        """One sync now, in the caller's thread; the outcome in words, never a traceback."""
+        if not self.enrolled:
+            return SyncOutcome(False, "not_enrolled")
+        self._start_sync()
+        client = self._client
+        if client is None:
+            return SyncOutcome(False, "not_enrolled")
+        if not client.probe(timeout=5.0):
+            return SyncOutcome(False, "sync_unreachable")
+        report = client.sync()
+        return describe_report(report)
+
+    # -- forms and records ------------------------------------------------------------------
+    def forms(self) -> list[FormSpec]:
+        return self.store.forms()
+
+    def form(self, form_id: str, version: str | None = None) -> FormSpec:
+        return self.store.form(form_id, version)
+
+    def new_draft(self, form_id: str, values: Mapping[str, Any] | None = None) -> Record:
+        return self.store.new_draft(form_id, values)
+
+    def save_draft(self, record_id: str, values: Mapping[str, Any]) -> Record:
+        return self.store.save_draft(record_id, values)
+
+    def finalise(self, record_id: str, values: Mapping[str, Any], lang: str) -> Record:
+        """Raises fieldapp.store.ValidationFailed with every error (the draft is saved)."""
+        return self.store.finalise(record_id, values, lang=lang)
+
+    def get(self, record_id: str) -> Record:
+        return self.store.get(record_id)
+
+    def discard_draft(self, record_id: str) -> None:
+        self.store.discard_draft(record_id)
+
+    def counts(self) -> dict[str, int]:
+        """Records per status group (works while locked: nothing is decrypted)."""
+        by_status = self.store.status_counts() if self._store is not None else {}
+        return {
+            group: sum(by_status.get(s, 0) for s in statuses)
+            for group, statuses in STATUS_GROUPS.items()
+        }
+
+    def list_records(
+        self, group: str, *, after: str | None = None, limit: int = 20, form_id: str | None = None
+    ) -> Page:
+        """A page of a status group, newest first; `after` is the previous page's cursor.
+
+        A group of several statuses pages through them one after the other; the cursor says
+        which one it is in (`<index>:<store cursor>`).
+        """
+        statuses = STATUS_GROUPS[group]
+        index, _, inner = (after or "0:").partition(":")
+        position = int(index)
+        items: list[RecordSummary] = []
+        cursor: str | None = inner or None
+        while position < len(statuses) and len(items) < limit:
+            page = self.store.list_records(
+                status=statuses[position], form_id=form_id, after=cursor, limit=limit - len(items)
+            )
+            items.extend(page.items)
+            if page.next_after is not None:
+                return Page(items=items, next_after=f"{position}:{page.next_after}")
+            position, cursor = position + 1, None
+        more = position < len(statuses) and any(
+            self.store.count(status=s, form_id=form_id) for s in statuses[position:]
+        )
+        return Page(items=items, next_after=f"{position}:" if more else None)
+
+    def count(self, group: str, form_id: str | None = None) -> int:
+        return sum(self.store.count(status=s, form_id=form_id) for s in STATUS_GROUPS[group])
+
+    def events(self) -> list[Record]:
+        """Every training event on this device (decrypted: the store must be unlocked)."""
+        ids: list[str] = []
+        after: str | None = None
+        while True:
+            page = self.store.list_records(form_id=TRAINING_FORM, after=after, limit=200)
+            ids.extend(item.id for item in page.items)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        return [self.store.get(record_id) for record_id in ids]
+
+
+def describe_report(report: SyncReport) -> SyncOutcome:
+    counts = {
+        "sent": report.sent,
+        "rejected": report.rejected,
+        "conflict": report.conflict,
+        "pulled": report.pulled,
+    }
+    if report.ok:
+        return SyncOutcome(True, "sync_result", counts)
+    return SyncOutcome(False, "sync_problem", {**counts, "detail": report.errors[0]})
+
+
+def human_sync_error(exc: BaseException) -> tuple[str, dict[str, object]]:
+    """A message key for an exception from syncing: what a field worker can act on."""
+    if isinstance(exc, NotEnrolled):
+        return "not_enrolled", {}
+    if isinstance(exc, ServerUnreachable):
+        return "sync_unreachable", {}
+    if isinstance(exc, ServerRefused):
+        return "sync_refused", {"detail": str(exc)}
+    return "sync_problem", {"detail": str(exc)}
+
+
+def group_of(status: str) -> str:
+    for group, statuses in STATUS_GROUPS.items():
+        if status in statuses:
+            return group
+    return status
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))

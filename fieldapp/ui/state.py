@@ -1,0 +1,710 @@
+"""Observable state: everything the screens show and every action a person can take.
+
+The components only draw this state and call its methods, so the app's behaviour (consent
+enforced, live errors, autosave, locking, paging) is tested by driving these objects directly,
+with a real store and no Flet session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import flet as ft
+
+from fieldapp import crypto
+from fieldapp.errors import FieldappError
+from fieldapp.forms.expr import ExpressionError, parse
+from fieldapp.forms.spec import FormSpec, GroupSpec, Labels, Node, RepeatSpec
+from fieldapp.forms.validate import FieldError, check
+from fieldapp.forms.values import initial_values
+from fieldapp.store import RecordSummary, StoreWiped, ValidationFailed
+from fieldapp.ui.services import (
+    STATUS_GROUPS,
+    TRAINING_FORM,
+    Services,
+    SetupFailed,
+    event_summary,
+)
+from fieldapp.ui.strings import t
+
+__all__ = [
+    "REVIEW",
+    "AppState",
+    "EventRow",
+    "FormSession",
+    "Step",
+    "build_steps",
+    "display_value",
+]
+
+REVIEW = -1  # FormSession.step while the review screen shows
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Step:
+    """One wizard step: a top-level group, a top-level repeat, or a run of loose fields."""
+
+    name: str
+    label: Labels
+    nodes: tuple[Node, ...]
+    relevant: str | None = None
+
+
+def build_steps(spec: FormSpec) -> list[Step]:
+    steps: list[Step] = []
+    loose: list[Node] = []
+
+    def flush() -> None:
+        if loose:
+            steps.append(Step(f"_fields{len(steps)}", spec.title, tuple(loose)))
+            loose.clear()
+
+    for node in spec.children:
+        if isinstance(node, GroupSpec):
+            flush()
+            steps.append(Step(node.name, node.label, tuple(node.children), node.relevant))
+        elif isinstance(node, RepeatSpec):
+            flush()
+            steps.append(Step(node.name, node.label, (node,), node.relevant))
+        else:
+            loose.append(node)
+    flush()
+    return steps
+
+
+def _answer_names(nodes: tuple[Node, ...] | list[Node]) -> set[str]:
+    names: set[str] = set()
+    for node in nodes:
+        names.add(node.name)
+        if isinstance(node, GroupSpec):
+            names |= _answer_names(node.children)
+    return names
+
+
+def _root_name(path: str) -> str:
+    return path.split("[", 1)[0].split(".", 1)[0]
+
+
+def is_relevant(expression: str | None, env: Mapping[str, Any]) -> bool:
+    """The same rule as validation: an expression that cannot be evaluated is false."""
+    if not expression:
+        return True
+    try:
+        return parse(expression).truth(env)
+    except ExpressionError:
+        return False
+
+
+def display_value(value: Any) -> str:
+    """What a text box shows for a stored answer."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict):  # a geopoint
+        return f"{value.get('lat', '')} {value.get('lon', '')}".strip()
+    return str(value)
+
+
+@ft.observable
+@dataclass
+class FormSession:
+    """One record being filled: raw answers as typed, live errors, steps, autosave."""
+
+    services: Services
+    spec: FormSpec
+    record_id: str
+    lang: str
+    values: dict[str, Any]
+    status: str = "draft"
+    step: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    message_key: str | None = None
+    editing: tuple[str, int] | None = None  # (repeat name, instance index) being edited
+    problems: list[dict[str, Any]] = field(default_factory=list)  # the server's, if rejected
+    saved_at: str | None = None
+    finalised: bool = False
+    tab: str = ""  # training hub: which tab shows ("" = the step)
+    _clean: dict[str, Any] = field(default_factory=dict)
+    _strict_steps: set[int] = field(default_factory=set)  # steps where Next was tried
+    _strict_instances: set[tuple[str, int]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._steps = build_steps(self.spec)
+        self._recheck()
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def steps(self) -> list[Step]:
+        return self._steps
+
+    @property
+    def clean(self) -> dict[str, Any]:
+        """Answers as validation reads them: typed, calculated, irrelevant ones dropped."""
+        return self._clean
+
+    def visible_steps(self) -> list[int]:
+        env = ChainMap(self._clean)
+        return [i for i, s in enumerate(self._steps) if is_relevant(s.relevant, env)]
+
+    def relevant(self, node: Node, instance: Mapping[str, Any] | None = None) -> bool:
+        env = ChainMap(self._clean) if instance is None else ChainMap(instance, self._clean)
+        return is_relevant(node.relevant, env)
+
+    def clean_instance(self, repeat: str, index: int) -> dict[str, Any]:
+        """The clean values of one repeat instance, matched by `_id`."""
+        raw = self.instances(repeat)
+        if index >= len(raw):
+            return {}
+        wanted = raw[index].get("_id")
+        for instance in self._clean.get(repeat) or []:
+            if instance.get("_id") == wanted:
+                return dict(instance)
+        return {}
+
+    def instances(self, repeat: str) -> list[dict[str, Any]]:
+        return list(self.values.get(repeat) or [])
+
+    def label(self, labels: Labels, fallback: str = "") -> str:
+        return self.spec.label(labels, self.lang) or fallback
+
+    @property
+    def child_alert(self) -> bool:
+        """A calculated `is_minor` is true: the child-protection referral prompt shows."""
+        return self._clean.get("is_minor") is True
+
+    @property
+    def reviewing(self) -> bool:
+        return self.step == REVIEW
+
+    @property
+    def title(self) -> str:
+        return self.label(self.spec.title, self.spec.id)
+
+    # -- answering --------------------------------------------------------------------------
+    def set_value(
+        self, name: str, value: Any, *, repeat: str | None = None, index: int | None = None
+    ) -> None:
+        """Record one answer, re-judge the form as the person types, autosave the draft."""
+        if value == "" or value == []:
+            value = None
+        if repeat is None:
+            values = dict(self.values)
+            if value is None:
+                values.pop(name, None)
+            else:
+                values[name] = value
+        else:
+            assert index is not None
+            instances = [dict(i) for i in self.instances(repeat)]
+            if value is None:
+                instances[index].pop(name, None)
+            else:
+                instances[index][name] = value
+            values = {**self.values, repeat: instances}
+        self.values = values
+        self._autosave()
+
+    def toggle_choice(
+        self, name: str, choice: str, *, repeat: str | None = None, index: int | None = None
+    ) -> None:
+        """Tick or untick one choice of a select_multiple."""
+        source = self.values if repeat is None else self.instances(repeat)[index or 0]
+        picked = list(source.get(name) or [])
+        if choice in picked:
+            picked.remove(choice)
+        else:
+            picked.append(choice)
+        self.set_value(name, picked, repeat=repeat, index=index)
+
+    def _autosave(self) -> None:
+        """Every change is written at once as an encrypted draft: a dead battery loses nothing."""
+        record = self.services.save_draft(self.record_id, self.values)
+        self.status = record.status
+        self.saved_at = record.updated_at
+        self.finalised = False
+        self._recheck()
+
+    def _recheck(self) -> None:
+        partial = check(self.spec, self.values, lang=self.lang, partial=True)
+        self._clean = partial.values
+        errors = [e for e in partial.errors if e.code != "unknown_field"]
+        if self._strict_steps or self._strict_instances:
+            full = check(self.spec, self.values, lang=self.lang)
+            errors += [e for e in full.errors if self._is_strict(e)]
+        self.errors = {e.path: e.message for e in errors}
+
+    def _is_strict(self, error: FieldError) -> bool:
+        for repeat, index in self._strict_instances:
+            if error.path.startswith(f"{repeat}[{index}]."):
+                return True
+        root = _root_name(error.path)
+        return any(
+            root in _answer_names(self._steps[i].nodes)
+            and (
+                "[" not in error.path
+                or not isinstance(self.spec.node(root), RepeatSpec)
+                or self.editing is None
+            )
+            for i in self._strict_steps
+        )
+
+    def step_errors(self, index: int) -> dict[str, str]:
+        names = _answer_names(self._steps[index].nodes)
+        return {p: m for p, m in self.errors.items() if _root_name(p) in names}
+
+    # -- moving -----------------------------------------------------------------------------
+    def next(self) -> bool:
+        """Go on if this step is complete; otherwise show every problem next to its field."""
+        if self.reviewing:
+            return False
+        self._strict_steps.add(self.step)
+        self._recheck()
+        if self.step_errors(self.step):
+            first = self._steps[self.step].name
+            self.message_key = "consent_first" if first == "consent" else "fix_errors"
+            return False
+        self.message_key = None
+        later = [i for i in self.visible_steps() if i > self.step]
+        self.step = later[0] if later else REVIEW
+        return True
+
+    def back(self) -> None:
+        self.message_key = None
+        visible = self.visible_steps()
+        if self.reviewing:
+            self.step = visible[-1] if visible else 0
+            return
+        earlier = [i for i in visible if i < self.step]
+        if earlier:
+            self.step = earlier[-1]
+
+    def go_to(self, index: int) -> None:
+        self.message_key = None
+        self.editing = None
+        self.step = index
+
+    def finalise(self) -> bool:
+        """Validate everything and finalise; on problems jump to the first step that has one."""
+        try:
+            record = self.services.finalise(self.record_id, self.values, self.lang)
+        except ValidationFailed as failed:
+            self._strict_steps |= set(range(len(self._steps)))
+            self._recheck()
+            self.errors = {**self.errors, **{e.path: e.message for e in failed.errors}}
+            roots = {_root_name(e.path) for e in failed.errors}
+            for index in self.visible_steps():
+                if roots & _answer_names(self._steps[index].nodes):
+                    self.step = index
+                    break
+            self.message_key = "fix_errors"
+            return False
+        self.status = record.status
+        self.finalised = True
+        self.problems = []
+        self.message_key = "finalised"
+        return True
+
+    # -- repeats ----------------------------------------------------------------------------
+    def add_instance(self, repeat: str) -> int:
+        instances = [*self.instances(repeat), {"_id": str(uuid.uuid4())}]
+        self.values = {**self.values, repeat: instances}
+        self.editing = (repeat, len(instances) - 1)
+        self._autosave()
+        return len(instances) - 1
+
+    def edit_instance(self, repeat: str, index: int) -> None:
+        self.editing = (repeat, index)
+
+    def remove_instance(self, repeat: str, index: int) -> None:
+        instances = self.instances(repeat)
+        del instances[index]
+        values = {**self.values, repeat: instances}
+        if not instances:
+            values.pop(repeat)
+        self._strict_instances.clear()
+        self.editing = None
+        self.values = values
+        self._autosave()
+
+    def close_instance(self) -> bool:
+        """ "Done": keep the instance if it is complete (an untouched new one is dropped)."""
+        if self.editing is None:
+            return True
+        repeat, index = self.editing
+        instance = self.instances(repeat)[index]
+        if not [k for k in instance if not k.startswith("_")]:
+            self.remove_instance(repeat, index)
+            return True
+        self._strict_instances.add((repeat, index))
+        self._recheck()
+        if any(p.startswith(f"{repeat}[{index}].") for p in self.errors):
+            self.message_key = "fix_errors"
+            return False
+        self._strict_instances.discard((repeat, index))
+        self.message_key = None
+        self.editing = None
+        self._recheck()
+        return True
+
+    def save_and_next(self) -> bool:
+        """Keep this entry and start a blank one straight away (registering at a door)."""
+        if self.editing is None:
+            return False
+        repeat, _ = self.editing
+        if not self.close_instance():
+            return False
+        self.add_instance(repeat)
+        return True
+
+    # -- training ---------------------------------------------------------------------------
+    @property
+    def event_days(self) -> int:
+        days = self._clean.get("event_days")
+        return max(1, min(10, int(days))) if isinstance(days, int | float) else 1
+
+    def toggle_attendance(self, index: int, day: int) -> None:
+        self.toggle_choice("attendance", f"day{day}", repeat="participants", index=index)
+
+    def summary(self) -> Any:
+        return event_summary(self._clean, self.event_days)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    record_id: str
+    title: str
+    start_date: str
+    participants: int
+    status: str
+
+
+@ft.observable
+@dataclass
+class AppState:
+    """The whole app: which screen, the device's state, home counters, sync, settings."""
+
+    services: Services
+    screen: str = "home"
+    lang: str = "en"
+    theme: str = "light"
+    device: str = "new"
+    setup_step: str = "language"
+    message_key: str | None = None
+    message_params: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    online: bool | None = None
+    syncing: bool = False
+    progress: tuple[int, int, int] = (0, 0, 0)
+    sync_message_key: str | None = None
+    sync_message_params: dict[str, Any] = field(default_factory=dict)
+    last_sync: str | None = None
+    form: FormSession | None = None
+    records_group: str = "draft"
+    records: list[RecordSummary] = field(default_factory=list)
+    records_cursors: list[str | None] = field(default_factory=list)
+    records_next: str | None = None
+    records_total: int = 0
+    events: list[EventRow] = field(default_factory=list)
+    confirm_wipe: bool = False
+    _resume_record: str | None = None
+    _resume_screen: str = "home"
+
+    def __post_init__(self) -> None:
+        self.lang = self.services.language
+        self.theme = self.services.theme
+        self.device = self.services.device_state
+        self.screen = self._start_screen()
+
+    def _start_screen(self) -> str:
+        return {"new": "setup", "locked": "unlock", "wiped": "wiped"}.get(self.device, "home")
+
+    def text(self, key: str, **params: object) -> str:
+        return t(key, self.lang, **params)
+
+    @property
+    def message(self) -> str | None:
+        return (
+            None if self.message_key is None else self.text(self.message_key, **self.message_params)
+        )
+
+    def say(self, key: str | None, **params: Any) -> None:
+        self.message_params = params
+        self.message_key = key
+
+    # -- activity and locking ---------------------------------------------------------------
+    def touch(self) -> None:
+        self.services.touch()
+
+    def check_lock(self) -> bool:
+        """Called on a timer: once the store locked itself, forget every decrypted answer."""
+        state = self.services.device_state
+        if state in ("locked", "wiped") and self.device == "unlocked":
+            self.lock(state)
+            return True
+        return False
+
+    def lock(self, state: str = "locked") -> None:
+        if self.form is not None:
+            self._resume_record = self.form.record_id
+            self._resume_screen = self.screen
+        self.services.lock()
+        self.form = None
+        self.events = []
+        self.records = []
+        self.confirm_wipe = False
+        self.device = state
+        self.screen = "unlock" if state == "locked" else "wiped"
+        self.say(None)
+
+    def unlock(self, passphrase: str) -> bool:
+        try:
+            self.services.unlock(passphrase)
+        except crypto.WrongPassphrase:
+            self.say("wrong_passphrase")
+            return False
+        except StoreWiped:
+            self.device = "wiped"
+            self.screen = "wiped"
+            return False
+        self.device = "unlocked"
+        self.say(None)
+        resume, self._resume_record = self._resume_record, None
+        if resume is not None:
+            self.open_record(resume, screen=self._resume_screen)
+        else:
+            self.go("home")
+        return True
+
+    # -- first run --------------------------------------------------------------------------
+    def set_language(self, lang: str) -> None:
+        self.services.set_language(lang)
+        self.lang = lang
+        if self.form is not None:
+            self.form.lang = lang
+            self.form._recheck()
+
+    def setup_next(self, step: str) -> None:
+        self.say(None)
+        self.setup_step = step
+
+    def create_device(self, passphrase: str, repeated: str) -> bool:
+        try:
+            self.services.create(passphrase, repeated)
+        except SetupFailed as failed:
+            self.say(failed.key, **failed.params)
+            return False
+        self.device = "unlocked"
+        self.setup_step = "server"
+        self.say(None)
+        return True
+
+    def enrol(self, server_url: str, code: str) -> bool:
+        try:
+            self.services.enrol(server_url, code)
+        except SetupFailed as failed:
+            self.say(failed.key, **failed.params)
+            return False
+        self.say("connected_ok")
+        self.go("home", keep_message=True)
+        return True
+
+    def work_offline(self) -> None:
+        self.services.work_offline()
+        self.go("home")
+
+    def start_again(self) -> None:
+        """After a wipe: back to the first-run screens."""
+        self.device = "new"
+        self.setup_step = "language"
+        self.screen = "setup"
+
+    # -- navigation -------------------------------------------------------------------------
+    def go(self, screen: str, *, keep_message: bool = False) -> None:
+        self.touch()
+        if not keep_message:
+            self.say(None)
+        self.confirm_wipe = False
+        if screen != "form":
+            self.form = None
+        if screen == "home":
+            self.refresh_home()
+        elif screen == "records":
+            self.load_records(self.records_group)
+        elif screen == "training":
+            self.load_events()
+        self.screen = screen
+
+    def refresh_home(self) -> None:
+        self.counts = self.services.counts()
+        self.last_sync = self.services.last_sync_at
+
+    # -- records ----------------------------------------------------------------------------
+    def new_record(self, form_id: str) -> None:
+        spec = self.services.form(form_id)
+        record = self.services.new_draft(form_id, initial_values(spec))
+        self.open_record(record.id)
+
+    def open_record(self, record_id: str, *, screen: str = "form") -> None:
+        record = self.services.get(record_id)
+        spec = self.services.form(record.form_id, record.form_version)
+        self.form = FormSession(
+            services=self.services,
+            spec=spec,
+            record_id=record.id,
+            lang=self.lang,
+            values=record.values,
+            status=record.status,
+            problems=record.problems,
+            saved_at=record.updated_at,
+            step=REVIEW if record.status not in ("draft", "rejected") else 0,
+            tab="participants" if spec.id == TRAINING_FORM else "",
+        )
+        if record.status == "rejected" and record.problems:
+            self.form.errors = {
+                **self.form.errors,
+                **{
+                    str(p.get("path") or p.get("field")): str(p.get("message"))
+                    for p in record.problems
+                },
+            }
+        self.say(None)
+        self.screen = screen
+
+    def close_record(self) -> None:
+        back = "training" if self.form and self.form.spec.id == TRAINING_FORM else "home"
+        self.go(back, keep_message=True)
+
+    def finalise(self) -> bool:
+        if self.form is None:
+            return False
+        if self.form.finalise():
+            self.say("finalised")
+            self.close_record()
+            return True
+        return False
+
+    def discard(self) -> None:
+        if self.form is not None:
+            self.services.discard_draft(self.form.record_id)
+        self.go("home")
+
+    def load_records(self, group: str, *, after: str | None = None, back: bool = False) -> None:
+        if group != self.records_group or (after is None and not back):
+            self.records_cursors = []
+        self.records_group = group
+        page = self.services.list_records(group, after=after, limit=PAGE_SIZE)
+        self.records = page.items
+        self.records_next = page.next_after
+        self.records_total = self.services.count(group)
+
+    def next_records_page(self) -> None:
+        if self.records_next is None:
+            return
+        cursors = [*self.records_cursors, self.records_next]
+        self.load_records(self.records_group, after=self.records_next, back=True)
+        self.records_cursors = cursors
+
+    def first_records_page(self) -> None:
+        self.load_records(self.records_group)
+
+    @property
+    def records_offset(self) -> int:
+        return len(self.records_cursors) * PAGE_SIZE
+
+    def form_title(self, form_id: str) -> str:
+        try:
+            spec = self.services.form(form_id)
+        except FieldappError:
+            return form_id
+        return spec.label(spec.title, self.lang)
+
+    # -- training ---------------------------------------------------------------------------
+    def load_events(self) -> None:
+        rows = []
+        for record in self.services.events():
+            values = record.values
+            rows.append(
+                EventRow(
+                    record_id=record.id,
+                    title=str(values.get("title") or "—"),
+                    start_date=str(values.get("start_date") or ""),
+                    participants=len(values.get("participants") or []),
+                    status=record.status,
+                )
+            )
+        self.events = rows
+
+    def open_event(self, record_id: str) -> None:
+        self.open_record(record_id)
+
+    # -- sync -------------------------------------------------------------------------------
+    def on_progress(self, done: int, total: int, sent_bytes: int) -> None:
+        self.progress = (done, total, sent_bytes)
+
+    def on_monitor(self, online: bool | None, running: bool, last_sync: datetime | None) -> None:
+        self.online = online
+        if running != self.syncing and not running:
+            self.refresh_after_sync()
+        self.syncing = running
+        if last_sync is not None:
+            self.last_sync = last_sync.isoformat()
+
+    def sync_now(self) -> None:
+        """Blocking: call from a worker thread. Progress and outcome land in this state."""
+        self.touch()
+        self.syncing = True
+        self.progress = (0, 0, 0)
+        self.sync_message_key = "syncing"
+        try:
+            outcome = self.services.sync_now()
+        except FieldappError as exc:
+            self.sync_message_params = {"detail": str(exc)}
+            self.sync_message_key = "sync_problem"
+        else:
+            self.sync_message_params = outcome.params
+            self.sync_message_key = outcome.message_key
+        finally:
+            self.syncing = False
+        self.refresh_after_sync()
+
+    def refresh_after_sync(self) -> None:
+        if self.device != "unlocked":
+            return
+        self.refresh_home()
+        if self.screen == "records":
+            self.load_records(self.records_group)
+
+    # -- settings ---------------------------------------------------------------------------
+    def set_theme(self, theme: str) -> None:
+        self.services.set_theme(theme)
+        self.theme = theme
+
+    def set_autolock(self, minutes: int) -> None:
+        self.services.set_autolock_minutes(minutes)
+        self.touch()
+        self.notify()
+
+    def ask_wipe(self, ask: bool = True) -> None:
+        self.confirm_wipe = ask
+
+    def wipe(self) -> None:
+        self.services.wipe()
+        self.form = None
+        self.records = []
+        self.events = []
+        self.confirm_wipe = False
+        self.device = "wiped"
+        self.screen = "wiped"
+
+
+def status_groups() -> list[str]:
+    return list(STATUS_GROUPS)

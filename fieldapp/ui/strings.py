@@ -1,0 +1,416 @@
+"""Every word the app shows that is not part of a form, in English, French, Spanish and Arabic.
+
+Form labels come from each FormSpec; validation messages from `fieldapp.i18n`. This is the
+same catalogue pattern for the app's own words: a missing language falls back to English.
+"""
+
+from __future__ import annotations
+
+from fieldapp.i18n import LANGUAGES, RTL_LANGUAGES
+
+__all__ = ["LANGUAGES", "is_rtl", "t"]
+
+# key: (English, French, Spanish, Arabic)
+_TEXTS: dict[str, tuple[str, str, str, str]] = {
+    "app_name": ("Fieldapp", "Fieldapp", "Fieldapp", "Fieldapp"),
+    "continue": ("Continue", "Continuer", "Continuar", "متابعة"),
+    "back": ("Back", "Retour", "Atrás", "رجوع"),
+    "cancel": ("Cancel", "Annuler", "Cancelar", "إلغاء"),
+    "yes": ("Yes", "Oui", "Sí", "نعم"),
+    "no": ("No", "Non", "No", "لا"),
+    "none": ("—", "—", "—", "—"),
+    # first run
+    "setup_language": (
+        "Choose your language",
+        "Choisissez votre langue",
+        "Elija su idioma",
+        "اختر لغتك",
+    ),
+    "setup_passphrase": (
+        "Protect this device",
+        "Protégez cet appareil",
+        "Proteja este dispositivo",
+        "احمِ هذا الجهاز",
+    ),
+    "passphrase_help": (
+        "Choose a passphrase of several words. Without it nobody, not even you, can read"
+        " the records on this device.",
+        "Choisissez une phrase secrète de plusieurs mots. Sans elle, personne, pas même"
+        " vous, ne peut lire les fiches de cet appareil.",
+        "Elija una frase de contraseña de varias palabras. Sin ella nadie, ni siquiera"
+        " usted, puede leer los registros de este dispositivo.",
+        "اختر عبارة مرور من عدة كلمات. بدونها لا يستطيع أحد، ولا حتى أنت، قراءة السجلات"
+        " على هذا الجهاز.",
+    ),
+    "passphrase": ("Passphrase", "Phrase secrète", "Frase de contraseña", "عبارة المرور"),
+    "passphrase_again": (
+        "Repeat the passphrase",
+        "Répétez la phrase secrète",
+        "Repita la frase de contraseña",
+        "أعد كتابة عبارة المرور",
+    ),
+    "passphrase_mismatch": (
+        "The two passphrases are different.",
+        "Les deux phrases secrètes sont différentes.",
+        "Las dos frases de contraseña son distintas.",
+        "عبارتا المرور مختلفتان.",
+    ),
+    "passphrase_weak": (
+        "Too easy to guess: use at least 10 characters, several words.",
+        "Trop facile à deviner : au moins 10 caractères, plusieurs mots.",
+        "Demasiado fácil de adivinar: al menos 10 caracteres, varias palabras.",
+        "سهلة التخمين: استخدم 10 أحرف على الأقل وعدة كلمات.",
+    ),
+    "protect": ("Protect this device", "Protéger l'appareil", "Proteger", "احمِ الجهاز"),
+    "setup_server": (
+        "Connect to your organisation",
+        "Connectez-vous à votre organisation",
+        "Conéctese a su organización",
+        "اتصل بمنظمتك",
+    ),
+    "server_help": (
+        "Your coordinator gives you the server address and a one-time code.",
+        "Votre coordinateur vous donne l'adresse du serveur et un code à usage unique.",
+        "Su coordinador le da la dirección del servidor y un código de un solo uso.",
+        "يعطيك المنسق عنوان الخادم ورمزًا يُستخدم مرة واحدة.",
+    ),
+    "server_url": (
+        "Server address",
+        "Adresse du serveur",
+        "Dirección del servidor",
+        "عنوان الخادم",
+    ),
+    "enrol_code": ("Enrolment code", "Code d'inscription", "Código de inscripción", "رمز التسجيل"),
+    "connect": ("Connect", "Se connecter", "Conectar", "اتصال"),
+    "work_offline": (
+        "Work offline for now",
+        "Travailler hors ligne pour l'instant",
+        "Trabajar sin conexión por ahora",
+        "العمل دون اتصال الآن",
+    ),
+    "connected_ok": (
+        "Connected to your organisation.",
+        "Connecté à votre organisation.",
+        "Conectado a su organización.",
+        "تم الاتصال بمنظمتك.",
+    ),
+    "insecure_url": (
+        "Use an address that starts with https://",
+        "Utilisez une adresse qui commence par https://",
+        "Use una dirección que empiece por https://",
+        "استخدم عنوانًا يبدأ بـ https://",
+    ),
+    "code_refused": (
+        "The code was not accepted: {detail}",
+        "Le code n'a pas été accepté : {detail}",
+        "El código no fue aceptado: {detail}",
+        "لم يُقبل الرمز: {detail}",
+    ),
+    # lock
+    "locked_title": ("Locked", "Verrouillé", "Bloqueado", "مقفل"),
+    "locked_help": (
+        "Enter your passphrase to see your records.",
+        "Saisissez votre phrase secrète pour voir vos fiches.",
+        "Introduzca su frase de contraseña para ver sus registros.",
+        "أدخل عبارة المرور لرؤية سجلاتك.",
+    ),
+    "unlock": ("Unlock", "Déverrouiller", "Desbloquear", "فتح القفل"),
+    "wrong_passphrase": (
+        "Wrong passphrase. After too many wrong tries this device erases its data.",
+        "Phrase secrète incorrecte. Après trop d'essais, l'appareil efface ses données.",
+        "Frase incorrecta. Tras demasiados intentos el dispositivo borra sus datos.",
+        "عبارة مرور خاطئة. بعد محاولات كثيرة يمسح الجهاز بياناته.",
+    ),
+    "wiped_title": (
+        "This device was wiped",
+        "Cet appareil a été effacé",
+        "Este dispositivo fue borrado",
+        "تم مسح هذا الجهاز",
+    ),
+    "wiped_help": (
+        "Its records can no longer be read. Set it up again to keep working.",
+        "Ses fiches ne peuvent plus être lues. Configurez-le à nouveau pour continuer.",
+        "Sus registros ya no se pueden leer. Configúrelo de nuevo para seguir.",
+        "لم يعد من الممكن قراءة سجلاته. أعد إعداده لمواصلة العمل.",
+    ),
+    "set_up_again": ("Set up again", "Configurer à nouveau", "Configurar de nuevo", "أعد الإعداد"),
+    "lock_now": ("Lock now", "Verrouiller", "Bloquear ahora", "اقفل الآن"),
+    # home and navigation
+    "home": ("Home", "Accueil", "Inicio", "الرئيسية"),
+    "records": ("Records", "Fiches", "Registros", "السجلات"),
+    "sync": ("Sync", "Synchroniser", "Sincronizar", "مزامنة"),
+    "settings": ("Settings", "Paramètres", "Ajustes", "الإعدادات"),
+    "new_screening": (
+        "Identify a victim",
+        "Identifier une victime",
+        "Identificar a una víctima",
+        "تحديد ضحية",
+    ),
+    "training": (
+        "Training attendance",
+        "Présence aux formations",
+        "Asistencia a formaciones",
+        "حضور التدريب",
+    ),
+    "other_forms": ("Other forms", "Autres formulaires", "Otros formularios", "نماذج أخرى"),
+    "attention": ("Needs attention", "À traiter", "Requiere atención", "يحتاج إلى متابعة"),
+    "all_clear": (
+        "Nothing is waiting. Every record is sent.",
+        "Rien n'attend. Toutes les fiches sont envoyées.",
+        "Nada pendiente. Todos los registros se enviaron.",
+        "لا شيء بانتظارك. أُرسلت كل السجلات.",
+    ),
+    "online": ("Online", "En ligne", "En línea", "متصل"),
+    "offline": ("Offline", "Hors ligne", "Sin conexión", "غير متصل"),
+    "offline_mode": (
+        "Working offline: records stay on this device.",
+        "Hors ligne : les fiches restent sur cet appareil.",
+        "Sin conexión: los registros quedan en este dispositivo.",
+        "العمل دون اتصال: تبقى السجلات على هذا الجهاز.",
+    ),
+    "last_sync": (
+        "Last sync: {when}",
+        "Dernière synchro : {when}",
+        "Última sincronización: {when}",
+        "آخر مزامنة: {when}",
+    ),
+    "never_synced": (
+        "Never synced",
+        "Jamais synchronisé",
+        "Nunca sincronizado",
+        "لم تتم المزامنة بعد",
+    ),
+    # statuses
+    "status_draft": ("Drafts", "Brouillons", "Borradores", "مسودات"),
+    "status_waiting": ("Waiting to send", "En attente d'envoi", "Por enviar", "بانتظار الإرسال"),
+    "status_sent": ("Sent", "Envoyées", "Enviados", "مُرسلة"),
+    "status_rejected": ("Rejected", "Refusées", "Rechazados", "مرفوضة"),
+    "status_conflict": ("Conflicts", "Conflits", "Conflictos", "تعارضات"),
+    # the form wizard
+    "step_of": (
+        "Step {n} of {total}",
+        "Étape {n} sur {total}",
+        "Paso {n} de {total}",
+        "الخطوة {n} من {total}",
+    ),
+    "next": ("Next", "Suivant", "Siguiente", "التالي"),
+    "previous": ("Previous", "Précédent", "Anterior", "السابق"),
+    "review": ("Review", "Vérifier", "Revisar", "مراجعة"),
+    "finalise": ("Finalise", "Finaliser", "Finalizar", "إنهاء"),
+    "saved_draft": (
+        "Saved on this device, encrypted.",
+        "Enregistré sur cet appareil, chiffré.",
+        "Guardado en este dispositivo, cifrado.",
+        "محفوظ على هذا الجهاز ومشفّر.",
+    ),
+    "fix_errors": (
+        "Some answers need attention.",
+        "Certaines réponses sont à corriger.",
+        "Algunas respuestas requieren atención.",
+        "بعض الإجابات تحتاج إلى تصحيح.",
+    ),
+    "consent_first": (
+        "Answer every consent question before going on.",
+        "Répondez à chaque question de consentement avant de continuer.",
+        "Responda cada pregunta de consentimiento antes de seguir.",
+        "أجب عن كل أسئلة الموافقة قبل المتابعة.",
+    ),
+    "finalised": (
+        "Finalised. It will be sent at the next sync.",
+        "Finalisée. Elle sera envoyée à la prochaine synchro.",
+        "Finalizado. Se enviará en la próxima sincronización.",
+        "تم الإنهاء. سيُرسل في المزامنة القادمة.",
+    ),
+    "child_alert_title": (
+        "Child protection referral",
+        "Orientation vers la protection de l'enfance",
+        "Derivación a protección infantil",
+        "إحالة إلى حماية الطفل",
+    ),
+    "child_alert_body": (
+        "This person may be a child. Refer them to child protection services now, and do"
+        " not continue the interview without a guardian or child protection officer.",
+        "Cette personne est peut-être un enfant. Orientez-la maintenant vers la protection"
+        " de l'enfance et ne poursuivez pas l'entretien sans tuteur ou agent de protection.",
+        "Esta persona puede ser un niño. Derívela ahora a protección infantil y no siga la"
+        " entrevista sin un tutor o un agente de protección.",
+        "قد يكون هذا الشخص طفلًا. أحِله الآن إلى خدمات حماية الطفل ولا تتابع المقابلة"
+        " دون ولي أمر أو موظف حماية.",
+    ),
+    "add_entry": ("Add", "Ajouter", "Añadir", "إضافة"),
+    "save_and_next": (
+        "Save & next",
+        "Enregistrer et suivant",
+        "Guardar y siguiente",
+        "حفظ والتالي",
+    ),
+    "done": ("Done", "Terminé", "Listo", "تم"),
+    "remove": ("Remove", "Retirer", "Quitar", "إزالة"),
+    "edit": ("Edit", "Modifier", "Editar", "تعديل"),
+    "entries": ("{n} entries", "{n} entrées", "{n} entradas", "{n} إدخالات"),
+    "search_choice": ("Search", "Rechercher", "Buscar", "بحث"),
+    "chosen": ("{label}", "{label}", "{label}", "{label}"),
+    "change": ("Change", "Changer", "Cambiar", "تغيير"),
+    "date_hint": ("YYYY-MM-DD", "AAAA-MM-JJ", "AAAA-MM-DD", "YYYY-MM-DD"),
+    "geopoint_hint": (
+        "latitude longitude",
+        "latitude longitude",
+        "latitud longitud",
+        "خط العرض خط الطول",
+    ),
+    "required_mark": ("required", "obligatoire", "obligatorio", "مطلوب"),
+    "problems_from_server": (
+        "The server could not accept this record:",
+        "Le serveur n'a pas pu accepter cette fiche :",
+        "El servidor no pudo aceptar este registro:",
+        "لم يتمكن الخادم من قبول هذا السجل:",
+    ),
+    "fix_and_resend": (
+        "Fix and resend",
+        "Corriger et renvoyer",
+        "Corregir y reenviar",
+        "صحّح وأعد الإرسال",
+    ),
+    "discard": ("Delete this draft", "Supprimer ce brouillon", "Eliminar borrador", "احذف المسودة"),
+    # training
+    "events": ("Events", "Événements", "Eventos", "الفعاليات"),
+    "new_event": ("New event", "Nouvel événement", "Nuevo evento", "فعالية جديدة"),
+    "no_events": (
+        "No events yet.",
+        "Aucun événement pour l'instant.",
+        "Aún no hay eventos.",
+        "لا توجد فعاليات بعد.",
+    ),
+    "participants_count": (
+        "{n} participants",
+        "{n} participants",
+        "{n} participantes",
+        "{n} مشاركين",
+    ),
+    "check_in": ("Check-in", "Émargement", "Registro de asistencia", "تسجيل الحضور"),
+    "day_n": ("Day {n}", "Jour {n}", "Día {n}", "اليوم {n}"),
+    "present_count": ("{n} present", "{n} présents", "{n} presentes", "{n} حاضرون"),
+    "summary": ("Summary", "Résumé", "Resumen", "ملخص"),
+    "by_sex": ("By sex", "Par sexe", "Por sexo", "حسب الجنس"),
+    "by_profession": ("By profession", "Par profession", "Por profesión", "حسب المهنة"),
+    "avg_scores": (
+        "Average score: before {pre}, after {post}",
+        "Score moyen : avant {pre}, après {post}",
+        "Puntuación media: antes {pre}, después {post}",
+        "متوسط الدرجات: قبل {pre}، بعد {post}",
+    ),
+    "open_event": ("Open", "Ouvrir", "Abrir", "فتح"),
+    "search_participants": (
+        "Search participants",
+        "Rechercher un participant",
+        "Buscar participantes",
+        "ابحث عن مشارك",
+    ),
+    # records
+    "no_records": ("No records here.", "Aucune fiche ici.", "No hay registros.", "لا توجد سجلات."),
+    "page_info": (
+        "{first}–{last} of {total}",
+        "{first}–{last} sur {total}",
+        "{first}–{last} de {total}",
+        "{first}–{last} من {total}",
+    ),
+    "next_page": ("Next page", "Page suivante", "Página siguiente", "الصفحة التالية"),
+    "first_page": ("First page", "Première page", "Primera página", "الصفحة الأولى"),
+    "problem_count": ("{n} problems", "{n} problèmes", "{n} problemas", "{n} مشكلات"),
+    # sync
+    "sync_now": ("Sync now", "Synchroniser maintenant", "Sincronizar ahora", "زامن الآن"),
+    "syncing": ("Syncing…", "Synchronisation…", "Sincronizando…", "جارٍ المزامنة…"),
+    "sync_progress": (
+        "{done} of {total} records · {size}",
+        "{done} sur {total} fiches · {size}",
+        "{done} de {total} registros · {size}",
+        "{done} من {total} سجلات · {size}",
+    ),
+    "sync_result": (
+        "Sent {sent}, rejected {rejected}, conflicts {conflict}, received {pulled}.",
+        "Envoyées {sent}, refusées {rejected}, conflits {conflict}, reçues {pulled}.",
+        "Enviados {sent}, rechazados {rejected}, conflictos {conflict}, recibidos {pulled}.",
+        "أُرسل {sent}، رُفض {rejected}، تعارضات {conflict}، استُلم {pulled}.",
+    ),
+    "sync_unreachable": (
+        "The server cannot be reached. Your records are safe on this device and will be"
+        " sent when the connection comes back.",
+        "Le serveur est injoignable. Vos fiches sont en sécurité sur cet appareil et"
+        " partiront au retour de la connexion.",
+        "No se puede contactar con el servidor. Sus registros están seguros en este"
+        " dispositivo y se enviarán cuando vuelva la conexión.",
+        "لا يمكن الوصول إلى الخادم. سجلاتك آمنة على هذا الجهاز وستُرسل عند عودة الاتصال.",
+    ),
+    "sync_refused": (
+        "The server refused: {detail}",
+        "Le serveur a refusé : {detail}",
+        "El servidor rechazó: {detail}",
+        "رفض الخادم: {detail}",
+    ),
+    "not_enrolled": (
+        "This device is not connected to a server yet. Connect it in Settings.",
+        "Cet appareil n'est pas encore relié à un serveur. Reliez-le dans les paramètres.",
+        "Este dispositivo aún no está conectado a un servidor. Conéctelo en Ajustes.",
+        "هذا الجهاز غير متصل بخادم بعد. اربطه من الإعدادات.",
+    ),
+    "sync_problem": (
+        "Some records could not be sent: {detail}",
+        "Certaines fiches n'ont pas pu partir : {detail}",
+        "Algunos registros no se enviaron: {detail}",
+        "تعذر إرسال بعض السجلات: {detail}",
+    ),
+    # settings
+    "language": ("Language", "Langue", "Idioma", "اللغة"),
+    "theme": ("Appearance", "Apparence", "Apariencia", "المظهر"),
+    "theme_light": ("Light", "Clair", "Claro", "فاتح"),
+    "theme_dark": ("Dark", "Sombre", "Oscuro", "داكن"),
+    "autolock": (
+        "Lock after inactivity",
+        "Verrouiller après inactivité",
+        "Bloquear tras inactividad",
+        "القفل بعد الخمول",
+    ),
+    "minutes": ("{n} min", "{n} min", "{n} min", "{n} د"),
+    "server": ("Server", "Serveur", "Servidor", "الخادم"),
+    "not_connected": ("Not connected", "Non connecté", "No conectado", "غير متصل بخادم"),
+    "about": ("About", "À propos", "Acerca de", "حول"),
+    "version": ("Version {v}", "Version {v}", "Versión {v}", "الإصدار {v}"),
+    "about_text": (
+        "Offline-first data collection for anti-trafficking programmes. Records are"
+        " encrypted on this device and sealed for your organisation.",
+        "Collecte de données hors ligne pour la lutte contre la traite. Les fiches sont"
+        " chiffrées sur l'appareil et scellées pour votre organisation.",
+        "Recogida de datos sin conexión para programas contra la trata. Los registros se"
+        " cifran en el dispositivo y se sellan para su organización.",
+        "جمع البيانات دون اتصال لبرامج مكافحة الاتجار بالبشر. تُشفّر السجلات على الجهاز"
+        " وتُختم لمنظمتك.",
+    ),
+    "wipe": (
+        "Sign out and wipe this device",
+        "Se déconnecter et effacer l'appareil",
+        "Cerrar sesión y borrar el dispositivo",
+        "تسجيل الخروج ومسح الجهاز",
+    ),
+    "wipe_confirm": (
+        "Erase every record and key on this device? Records not yet sent are lost.",
+        "Effacer toutes les fiches et clés de cet appareil ? Les fiches non envoyées"
+        " seront perdues.",
+        "¿Borrar todos los registros y claves? Los registros no enviados se perderán.",
+        "مسح كل السجلات والمفاتيح على هذا الجهاز؟ ستضيع السجلات غير المرسلة.",
+    ),
+    "wipe_yes": ("Yes, erase this device", "Oui, effacer", "Sí, borrar", "نعم، امسح الجهاز"),
+}
+
+_ORDER = ("en", "fr", "es", "ar")
+
+
+def t(key: str, lang: str, **params: object) -> str:
+    """The app text `key` in `lang` (English when `lang` is not one of ours), filled in."""
+    texts = _TEXTS[key]
+    index = _ORDER.index(lang) if lang in _ORDER else 0
+    text = texts[index] or texts[0]
+    return text.format(**params) if params else text
+
+
+def is_rtl(lang: str) -> bool:
+    return lang in RTL_LANGUAGES
