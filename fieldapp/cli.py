@@ -102,6 +102,70 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- device <-> server ----------------------------------------------------------------------
+def cmd_enrol(args: argparse.Namespace) -> int:
+    from sync.client import enrol
+
+    store = _open_store(args)
+    try:
+        result = enrol(store, args.server, args.code, label=args.label)
+    finally:
+        store.close()
+    print(
+        f"enrolled device {result.device_id} in organisation {result.organisation_id}"
+        f" as {result.role}; {result.sealed_waiting} waiting records sealed"
+    )
+    return 0
+
+
+def _progress_bar(done: int, total: int, sent: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    bar = "#" * filled + "-" * (width - filled)
+    print(f"\r[{bar}] {done}/{total} records, {sent / 1024:.0f} KiB", end="", file=sys.stderr)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from sync.client import SyncClient
+
+    store = _open_store(args)
+    try:
+        with SyncClient(store, on_progress=None if args.quiet else _progress_bar) as client:
+            report = client.sync()
+    finally:
+        store.close()
+    if not args.quiet:
+        print(file=sys.stderr)
+    counts = {
+        "accepted": report.accepted,
+        "duplicate": report.duplicate,
+        "conflict": report.conflict,
+        "rejected": report.rejected,
+        "unconfirmed": report.unconfirmed,
+        "pulled": report.pulled,
+        "bytes_sent": report.bytes_sent,
+    }
+    if args.json:
+        _print_json({**counts, "errors": report.errors})
+    else:
+        print(", ".join(f"{name} {value}" for name, value in counts.items()))
+        for error in report.errors:
+            print(f"error: {error}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fieldapp.demo import DEMO_PASSPHRASE, run_demo
+
+    root = data_dir(args.data_dir) / "demo"
+    result = run_demo(root, port=args.port)
+    print(
+        f"\nDemo data in {root} (device passphrase: {DEMO_PASSPHRASE!r}).\n"
+        f"Look at it: fieldapp --data-dir {result.device_dir} records list"
+    )
+    return 0 if result.rejected == 0 and result.plaintext_names_on_server == 0 else 1
+
+
 # -- server side ----------------------------------------------------------------------------
 def _server_settings(args: argparse.Namespace) -> Any:
     from sync.server.settings import ServerSettings
@@ -125,6 +189,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_admin_create_org(args: argparse.Namespace) -> int:
     from sync.server import admin
 
+    if not args.recipient:
+        raise UsageError(
+            "an organisation needs at least one public key its devices seal records to:"
+            " make one with `fieldapp keys generate --out FILE`,"
+            " then pass --recipient FILE.pub.json"
+        )
     recipients = [
         crypto.RecipientKey.model_validate_json(Path(p).read_text(encoding="utf-8"))
         for p in args.recipient
@@ -306,6 +376,20 @@ def build_parser() -> argparse.ArgumentParser:
     rec_show.add_argument("id", help="the record id")
     rec_show.add_argument("--json", action="store_true", help="print JSON")
 
+    demo = add(
+        commands, "demo",
+        cmd_demo,
+        "run the whole job locally: server, enrolment, sample records, sync",
+    )  # fmt: skip
+    demo.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
+    enrol = add(commands, "enrol", cmd_enrol, "enrol this device with a server")
+    enrol.add_argument("--server", required=True, help="the server URL (https://, or loopback)")
+    enrol.add_argument("--code", required=True, help="the one-time enrolment code")
+    enrol.add_argument("--label", default="", help="a name for this device, shown to admins")
+    sync_cmd = add(commands, "sync", cmd_sync, "send waiting records and fetch updates, once")
+    sync_cmd.add_argument("--json", action="store_true", help="print the outcome counts as JSON")
+    sync_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
     serve = add(commands, "serve", cmd_serve, "run the central sync server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
@@ -319,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_org.add_argument("name", help="the organisation's name")
     create_org.add_argument(
         "--recipient", action="append", default=[],
-        help="a public key file (from `keys generate`) records are sealed to; repeatable",
+        help="a public key file (from `keys generate`) records are sealed to; required, repeatable",
     )  # fmt: skip
     code = add(admin_cmds, "enrol-code", cmd_admin_enrol_code, "issue a one-time enrolment code")
     code.add_argument("--org", required=True, help="organisation id or name")

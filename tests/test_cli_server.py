@@ -47,9 +47,23 @@ def test_admin_commands(tmp_path: Path) -> None:
     assert revoked.returncode == 1 and "no-such-device" in revoked.stderr
 
 
+def create_org(folder: Path, name: str) -> None:
+    """An organisation with a fresh key pair (the private key beside the server's folder)."""
+    key = folder.parent / f"{name}.key.json"
+    assert run(folder, "keys", "generate", "--out", str(key), "--kem", "X25519").returncode == 0
+    pub = str(key.with_name(key.stem + ".pub.json"))
+    result = run(folder, "admin", "create-org", name, "--recipient", pub)
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_organisation_needs_a_key_to_seal_to(tmp_path: Path) -> None:
+    result = run(tmp_path, "admin", "create-org", "Office")
+    assert result.returncode == 1 and "keys generate" in result.stderr
+
+
 def test_forms_import_on_a_server_publishes(tmp_path: Path) -> None:
     server = tmp_path / "server"
-    assert run(server, "admin", "create-org", "Office").returncode == 0
+    create_org(server, "Office")
     book = Workbook()
     survey = book.active
     assert survey is not None

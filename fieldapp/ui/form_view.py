@@ -13,7 +13,7 @@ from fieldapp.forms.spec import FieldSpec, GroupSpec, Node, RepeatSpec
 from fieldapp.ui.state import AppState, FormSession, display_value
 from fieldapp.ui.strings import t
 
-__all__ = ["FormScreen", "TOUCH"]
+__all__ = ["TOUCH", "FormScreen"]
 
 TOUCH = 52  # px: every tap target is at least 48 px high
 _RADIO_LIMIT = 12  # more choices than this get a search box instead of radio buttons
@@ -228,8 +228,12 @@ def node_controls(
         if not form.relevant(node, env):
             continue
         if isinstance(node, GroupSpec):
-            out.append(ft.Text(form.label(node.label, node.name), size=17, weight=ft.FontWeight.W_600))
-            out.extend(node_controls(form, node.children, repeat=repeat, index=index, source=source))
+            out.append(
+                ft.Text(form.label(node.label, node.name), size=17, weight=ft.FontWeight.W_600)
+            )
+            out.extend(
+                node_controls(form, node.children, repeat=repeat, index=index, source=source)
+            )
         elif isinstance(node, RepeatSpec):
             out.append(RepeatSection(form, node, key=node.name))
         else:
@@ -239,7 +243,9 @@ def node_controls(
     return out
 
 
-def _instance_title(form: FormSession, repeat: RepeatSpec, instance: Mapping[str, Any], n: int) -> str:
+def _instance_title(
+    form: FormSession, repeat: RepeatSpec, instance: Mapping[str, Any], n: int
+) -> str:
     parts: list[str] = []
     for node in repeat.children:
         if not isinstance(node, FieldSpec) or node.name not in instance:
@@ -274,7 +280,9 @@ def RepeatSection(form: FormSession, repeat: RepeatSpec) -> ft.Control:
                         ft.FilledButton(
                             t("save_and_next", lang), height=TOUCH, on_click=form.save_and_next
                         ),
-                        ft.OutlinedButton(t("done", lang), height=TOUCH, on_click=form.close_instance),
+                        ft.OutlinedButton(
+                            t("done", lang), height=TOUCH, on_click=form.close_instance
+                        ),
                         ft.TextButton(
                             t("remove", lang),
                             height=TOUCH,
@@ -386,22 +394,32 @@ def _answer_text(form: FormSession, node: FieldSpec, value: Any) -> str:
     return display_value(value)
 
 
-def _review_lines(form: FormSession, nodes: tuple[Node, ...] | list[Node], values: Mapping[str, Any]) -> list[ft.Control]:
+def _review_lines(
+    form: FormSession, nodes: tuple[Node, ...] | list[Node], values: Mapping[str, Any]
+) -> list[ft.Control]:
     lines: list[ft.Control] = []
     for node in nodes:
         if isinstance(node, GroupSpec):
             lines.extend(_review_lines(form, node.children, values))
         elif isinstance(node, RepeatSpec):
             for n, instance in enumerate(values.get(node.name) or [], start=1):
-                lines.append(ft.Text(f"{form.label(node.label, node.name)} #{n}", weight=ft.FontWeight.W_600))
+                lines.append(
+                    ft.Text(f"{form.label(node.label, node.name)} #{n}", weight=ft.FontWeight.W_600)
+                )
                 lines.extend(_review_lines(form, node.children, instance))
         elif node.holds_value and node.type != "calculate" and node.name in values:
             lines.append(
                 ft.Column(
                     spacing=0,
                     controls=[
-                        ft.Text(form.label(node.label, node.name), size=13, color=ft.Colors.ON_SURFACE_VARIANT),
-                        ft.Text(_answer_text(form, node, values[node.name]), size=16, selectable=True),
+                        ft.Text(
+                            form.label(node.label, node.name),
+                            size=13,
+                            color=ft.Colors.ON_SURFACE_VARIANT,
+                        ),
+                        ft.Text(
+                            _answer_text(form, node, values[node.name]), size=16, selectable=True
+                        ),
                     ],
                 )
             )
@@ -462,7 +480,7 @@ def _nav(buttons: list[ft.Control]) -> ft.Control:
 
 
 @ft.component
-def FormScreen(state: AppState, form: FormSession) -> list[ft.Control]:
+def FormScreen(state: AppState, form: FormSession) -> ft.Control:
     """The wizard for any form: [body, bottom buttons]. Training events get tabs instead."""
     lang = form.lang
     body: list[ft.Control] = []
@@ -484,9 +502,11 @@ def FormScreen(state: AppState, form: FormSession) -> list[ft.Control]:
         if form.status in ("draft", "rejected", "conflict"):
             label = "fix_and_resend" if form.status == "rejected" else "finalise"
             buttons.append(
-                ft.FilledButton(t(label, lang), icon=ft.Icons.CHECK, height=TOUCH, on_click=state.finalise)
+                ft.FilledButton(
+                    t(label, lang), icon=ft.Icons.CHECK, height=TOUCH, on_click=state.finalise
+                )
             )
-        return [_scroll(body), _nav(buttons)]
+        return _screen(body, buttons)
     step = form.steps[form.step]
     position = visible.index(form.step) + 1 if form.step in visible else 1
     body.insert(
@@ -495,7 +515,10 @@ def FormScreen(state: AppState, form: FormSession) -> list[ft.Control]:
             spacing=4,
             controls=[
                 ft.Text(t("step_of", lang, n=position, total=len(visible)), size=13),
-                ft.ProgressBar(value=position / max(1, len(visible)), semantics_label=t("step_of", lang, n=position, total=len(visible))),
+                ft.ProgressBar(
+                    value=position / max(1, len(visible)),
+                    semantics_label=t("step_of", lang, n=position, total=len(visible)),
+                ),
                 ft.Text(form.label(step.label, step.name), size=20, weight=ft.FontWeight.BOLD),
             ],
         ),
@@ -512,9 +535,7 @@ def FormScreen(state: AppState, form: FormSession) -> list[ft.Control]:
         )
     first = bool(visible) and form.step == visible[0]
     nav: list[ft.Control] = [
-        ft.OutlinedButton(
-            t("previous", lang), height=TOUCH, on_click=form.back, disabled=first
-        ),
+        ft.OutlinedButton(t("previous", lang), height=TOUCH, on_click=form.back, disabled=first),
     ]
     if form.editing is None:
         last = bool(visible) and form.step == visible[-1]
@@ -526,14 +547,18 @@ def FormScreen(state: AppState, form: FormSession) -> list[ft.Control]:
                 on_click=form.next,
             )
         )
-    return [_scroll(body), _nav(nav)]
+    return _screen(body, nav)
+
+
+def _screen(body: list[ft.Control], buttons: list[ft.Control]) -> ft.Control:
+    return ft.Column(expand=True, spacing=0, controls=[_scroll(body), _nav(buttons)])
 
 
 def _scroll(controls: list[ft.Control]) -> ft.Control:
     return ft.ListView(controls=controls, spacing=14, padding=16, expand=True)
 
 
-def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> list[ft.Control]:
+def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> ft.Control:
     """A training event: details, participants, daily check-in and summary as tabs."""
     lang = form.lang
     title = str(form.values.get("title") or form.title)
@@ -571,8 +596,12 @@ def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> lis
     ]
     if form.status in ("draft", "rejected", "conflict") and form.editing is None:
         label = "fix_and_resend" if form.status == "rejected" else "finalise"
-        nav.append(ft.FilledButton(t(label, lang), icon=ft.Icons.CHECK, height=TOUCH, on_click=state.finalise))
-    return [_scroll(body), _nav(nav)]
+        nav.append(
+            ft.FilledButton(
+                t(label, lang), icon=ft.Icons.CHECK, height=TOUCH, on_click=state.finalise
+            )
+        )
+    return _screen(body, nav)
 
 
 @ft.component
@@ -591,7 +620,9 @@ def CheckIn(form: FormSession) -> ft.Control:
                 scroll=ft.ScrollMode.AUTO,
                 controls=[
                     (ft.FilledButton if d == day else ft.OutlinedButton)(
-                        t("day_n", lang, n=d), height=TOUCH, on_click=lambda _e=None, n=d: set_day(n)
+                        t("day_n", lang, n=d),
+                        height=TOUCH,
+                        on_click=lambda _e=None, n=d: set_day(n),
                     )
                     for d in range(1, days + 1)
                 ],
@@ -625,7 +656,10 @@ def _summary(form: FormSession) -> list[ft.Control]:
                         *[
                             ft.Row(
                                 controls=[
-                                    ft.Text(_choice_label(form, node, r.value) if r.value else "—", expand=True),
+                                    ft.Text(
+                                        _choice_label(form, node, r.value) if r.value else "—",
+                                        expand=True,
+                                    ),
                                     ft.Text(str(r.count), weight=ft.FontWeight.BOLD),
                                 ]
                             )
@@ -639,14 +673,18 @@ def _summary(form: FormSession) -> list[ft.Control]:
     pre = "—" if summary.average_pre is None else f"{summary.average_pre:g}"
     post = "—" if summary.average_post is None else f"{summary.average_post:g}"
     return [
-        ft.Text(t("participants_count", lang, n=summary.participants), size=17, weight=ft.FontWeight.W_600),
+        ft.Text(
+            t("participants_count", lang, n=summary.participants),
+            size=17,
+            weight=ft.FontWeight.W_600,
+        ),
         rows(t("by_sex", lang), sex, summary.by_sex),
         rows(t("by_profession", lang), job, summary.by_profession),
         ft.Text(
             " · ".join(
-                f"{t('day_n', lang, n=d)}: {n}" for d, n in enumerate(summary.present_by_day, start=1)
+                f"{t('day_n', lang, n=d)}: {n}"
+                for d, n in enumerate(summary.present_by_day, start=1)
             )
         ),
         ft.Text(t("avg_scores", lang, pre=pre, post=post)),
     ]
-

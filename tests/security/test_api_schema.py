@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+import sys
 from typing import Any
 
 import httpx
@@ -73,9 +74,7 @@ class _DeviceToken:
     def get(self, case: schemathesis.Case, context: schemathesis.AuthContext) -> str:
         return _role_for(case.operation.path)
 
-    def set(
-        self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext
-    ) -> None:
+    def set(self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext) -> None:
         case.headers = case.headers or {}
         case.headers["Authorization"] = _PLACEHOLDER + data
 
@@ -155,6 +154,15 @@ def test_stateful_sequences_pass_every_check(live_api: LiveApi) -> None:
         def after_call(self, response: schemathesis.Response, case: schemathesis.Case) -> None:
             super().after_call(response, case)
             live_api.record(case, response.status_code)
+            if response.status_code == 403:
+                print(
+                    "403",
+                    case.operation.path,
+                    case.headers,
+                    case.body,
+                    response.text,
+                    file=sys.stderr,
+                )
 
     before = Counter(live_api.statuses)
     Scenario.run(
@@ -166,6 +174,9 @@ def test_stateful_sequences_pass_every_check(live_api: LiveApi) -> None:
         )
     )
     seen = live_api.statuses - before
+    import sys
+
+    print(sorted(seen.items()), file=sys.stderr)
     assert not [key for key in seen if key[1] >= 500]
     # The links were followed into the calls only they make succeed.
     for label in (

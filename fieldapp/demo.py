@@ -1,0 +1,164 @@
+"""`fieldapp demo`: the whole job on the embedded default, end to end, on this machine.
+
+A central server on 127.0.0.1 with its SQLite database; an organisation with a post-quantum
+key pair; a device enrolled with a one-time code; a training and identified victims recorded
+offline (encrypted, sealed, signed); a sync; the organisation opening what the server cannot.
+Everything is fictional. Needs the `server` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from fieldapp import crypto
+from fieldapp.sample_data import sample_event, sample_screening
+from fieldapp.store import Store
+
+__all__ = ["DEMO_PASSPHRASE", "DemoResult", "run_demo", "running_server"]
+
+DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 (printed for the demo)
+ORG_NAME = "Regional Office North (demo)"
+
+
+@dataclass
+class DemoResult:
+    server_url: str
+    device_dir: Path
+    server_dir: Path
+    org_key_file: Path
+    accepted: int
+    rejected: int
+    server_records: int
+    opened_case_code: str
+    plaintext_names_on_server: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(data_dir: Path, port: int | None = None) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 in a background thread; stopped on exit."""
+    from sync.server.serve import uvicorn_server
+    from sync.server.settings import ServerSettings
+
+    port = port or _free_port()
+    server = uvicorn_server(ServerSettings(data_dir=data_dir), port=port, log_level="warning")
+    thread = threading.Thread(target=server.run, name="fieldapp-demo-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the demo server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def run_demo(root: Path, say: Callable[[str], None] = print, port: int | None = None) -> DemoResult:
+    """Run the demo in `root` (emptied first: it only ever holds demo data)."""
+    from sync.client import SyncClient, enrol
+    from sync.server import admin
+    from sync.server.settings import ServerSettings
+
+    if root.exists():
+        shutil.rmtree(root)
+    server_dir, device_dir = root / "server", root / "device"
+    org_key_file = root / "organisation-key.json"
+    root.mkdir(parents=True, mode=0o700)
+    rng = random.Random(2026)  # noqa: S311 (fictional sample data, not secrets)
+
+    say(
+        "1. The organisation makes its key pair (ML-KEM-768 + X25519);"
+        " the private half stays offline."
+    )
+    org_key = crypto.OrgKeyPair.generate()
+    org_key.save(org_key_file, DEMO_PASSPHRASE)
+
+    say("2. A social worker's device records offline: a training and six identified victims.")
+    store = Store.create(device_dir / "fieldapp.db", DEMO_PASSPHRASE)
+    store.create_final("training_attendance", sample_event(rng))
+    screenings = [
+        sample_screening(rng),
+        sample_screening(rng),
+        sample_screening(rng, minor=True),
+        sample_screening(rng, consent=False),
+        sample_screening(rng),
+    ]
+    names = [f"{v['given_name']} {v['family_name']}" for v in screenings if "given_name" in v]
+    victim_ids = [store.create_final("victim_screening", v).id for v in screenings]
+    draft = store.new_draft("victim_screening", sample_screening(rng))
+    say(f"   {store.count(status='final')} finalised, 1 draft; all encrypted on the device.")
+
+    with running_server(server_dir, port) as url:
+        settings = ServerSettings(data_dir=server_dir)
+        with admin.open_server_storage(settings) as storage:
+            admin.create_org(storage, ORG_NAME, recipients=[org_key.recipient])
+            code = admin.enrol_code(storage, ORG_NAME, "collector", region="north").code
+        say(f"3. Connectivity returns: the central server runs at {url} (SQLite).")
+        result = enrol(store, url, code, label="demo tablet")
+        say(
+            f"   Enrolled with a one-time code; {result.sealed_waiting} records sealed"
+            " for the organisation."
+        )
+        with SyncClient(store) as client:
+            report = client.sync()
+        say(
+            f"4. Synced: {report.accepted} accepted, {report.rejected} rejected, "
+            f"{report.bytes_sent} bytes sent; the draft stays on the device."
+        )
+        with admin.open_server_storage(settings) as storage:
+            counts = admin.stats(storage)
+        store.discard_draft(draft.id)
+        store.close()
+
+    server_bytes = b"".join(p.read_bytes() for p in server_dir.rglob("*") if p.is_file())
+    leaks = sum(server_bytes.count(name.encode()) for name in names)
+    say(
+        f"5. The server holds {counts['records']} records;"
+        f" victims' names found in its files: {leaks}."
+    )
+    opened = _open_one_sealed(server_dir, org_key_file, victim_ids[0])
+    say(f"6. The organisation, with its private key, opens case {opened} (the server could not).")
+    return DemoResult(
+        server_url=url,
+        device_dir=device_dir,
+        server_dir=server_dir,
+        org_key_file=org_key_file,
+        accepted=report.accepted,
+        rejected=report.rejected,
+        server_records=counts["records"],
+        opened_case_code=opened,
+        plaintext_names_on_server=leaks,
+    )
+
+
+def _open_one_sealed(server_dir: Path, org_key_file: Path, record_id: str) -> str:
+    """Decrypt one victim record from the server's database with the organisation's key."""
+    from sync.server import admin
+    from sync.server.settings import ServerSettings
+
+    key = crypto.OrgKeyPair.load(org_key_file, DEMO_PASSPHRASE)
+    with admin.open_server_storage(ServerSettings(data_dir=server_dir)) as storage:
+        org = admin.find_org(storage, ORG_NAME)
+        stored = storage.list_revisions(org.id, UUID(record_id))[-1]
+    envelope = stored.to_envelope()
+    assert envelope.sealed is not None
+    aad = crypto.record_aad(record_id, envelope.revision, "sealed")
+    return str(json.loads(key.open(envelope.sealed, aad))["case_code"])

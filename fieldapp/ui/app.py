@@ -1,0 +1,109 @@
+"""Launching the app: a desktop window where there is a display, else the web view on 127.0.0.1.
+
+One `Services` (one device store) per process; each window or browser session gets its own
+`AppState` over it. Background events (sync progress, the connectivity monitor, the inactivity
+lock) reach the state through `page.run_thread`, which gives them the session's context.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import flet as ft
+
+from fieldapp.forms.builtin import assets_dir
+from fieldapp.ui.services import Services
+from fieldapp.ui.state import AppState
+from fieldapp.ui.views import AppContext, Shell
+
+__all__ = ["LOCK_CHECK_SECONDS", "build_main", "run_app"]
+
+LOCK_CHECK_SECONDS = 2.0
+
+
+def build_main(services: Services) -> Callable[[ft.Page], None]:
+    """The Flet entry point for `services`: `main(page)` sets up one session."""
+
+    def main(page: ft.Page) -> None:
+        state = AppState(services=services)
+        page.title = state.text("app_name")
+        page.padding = 0
+        page.spacing = 0
+        page.theme = ft.Theme(
+            color_scheme_seed=ft.Colors.INDIGO, visual_density=ft.VisualDensity.STANDARD
+        )
+        page.dark_theme = ft.Theme(
+            color_scheme_seed=ft.Colors.INDIGO, visual_density=ft.VisualDensity.STANDARD
+        )
+        stop = threading.Event()
+
+        def on_progress(done: int, total: int, sent: int) -> None:
+            page.run_thread(state.on_progress, done, total, sent)
+
+        def on_monitor(monitor: Any) -> None:
+            page.run_thread(state.on_monitor, monitor.online, monitor.running, monitor.last_sync_at)
+
+        services.on_progress = on_progress
+        services.on_monitor = on_monitor
+
+        def watch_lock() -> None:
+            while not stop.wait(LOCK_CHECK_SECONDS):
+                page.run_thread(state.check_lock)
+
+        def closed(_: Any = None) -> None:
+            stop.set()
+
+        page.on_close = closed
+        page.on_disconnect = closed
+        threading.Thread(target=watch_lock, name="fieldapp-autolock", daemon=True).start()
+        page.render(lambda: AppContext(state, lambda: Shell()))
+
+    return main
+
+
+def _has_display() -> bool:
+    """A desktop window needs a display: always on Windows and macOS, on Linux only with X or
+    Wayland (a server or container gets the web view instead)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def run_app(
+    data_dir: Path,
+    *,
+    web: bool,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    server_url: str | None = None,
+) -> None:
+    """Run until the window closes (or the process is stopped, for the web view)."""
+    services = Services(Path(data_dir), server_url=server_url)
+    try:
+        use_web = web or not _has_display()
+        if use_web:
+            ft.run(
+                build_main(services),
+                view=ft.AppView.WEB_BROWSER,
+                host=host,
+                port=port if port is not None else _free_port(host),
+                assets_dir=str(assets_dir()),
+                no_cdn=True,
+            )
+        else:
+            ft.run(build_main(services), assets_dir=str(assets_dir()))
+    finally:
+        services.close()
