@@ -174,7 +174,6 @@ def test_stateful_sequences_pass_every_check(live_api: LiveApi) -> None:
         )
     )
     seen = live_api.statuses - before
-    import sys
 
     print(sorted(seen.items()), file=sys.stderr)
     assert not [key for key in seen if key[1] >= 500]

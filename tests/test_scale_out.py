@@ -1,0 +1,111 @@
+"""Two `fieldapp serve` processes on one PostgreSQL database, devices syncing through both."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fieldapp.store import Store
+from sync.client import SyncClient, enrol
+from tests.conftest import PASSPHRASE, screening_values
+from tests.test_cli import run
+from tests.test_cli_server import _free_port
+
+pytestmark = pytest.mark.postgres
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})")
+    name = f"fieldapp_scale_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def _start(data: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fieldapp", "--data-dir", str(data), "serve",
+         "--port", str(port), "--database-url", database_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "FIELDAPP_PASSPHRASE": PASSPHRASE},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/v1/health", timeout=1).raise_for_status()
+            return process, url
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("a server process did not come up")
+            time.sleep(0.2)
+
+
+def test_devices_sync_through_two_server_processes(tmp_path: Path, database_url: str) -> None:
+    server_dir = tmp_path / "server"  # shared configuration: the key-wrapping secret
+    key = tmp_path / "org.key.json"
+    assert run(tmp_path, "keys", "generate", "--out", str(key), "--kem", "X25519").returncode == 0
+    created = run(
+        server_dir, "admin", "create-org", "National",
+        "--recipient", str(tmp_path / "org.key.pub.json"), "--database-url", database_url,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    processes = [_start(server_dir, database_url) for _ in range(2)]
+    try:
+        urls = [url for _, url in processes]
+        stores: list[Store] = []
+        expected: set[str] = set()
+        for index in range(4):
+            issued = run(
+                server_dir, "admin", "enrol-code", "--org", "National", "--role", "coordinator",
+                "--json", "--database-url", database_url,
+            )  # fmt: skip
+            store = Store.create(tmp_path / f"device{index}" / "fieldapp.db", PASSPHRASE)
+            enrol(store, urls[index % 2], json.loads(issued.stdout)["code"])
+            stores.append(store)
+        for round_number in range(3):
+            for index, store in enumerate(stores):
+                for n in range(5):
+                    code = f"R{round_number}-{index}-{n:03d}"
+                    expected.add(
+                        store.create_final("victim_screening", screening_values(case_code=code)).id
+                    )
+                # Each round goes through the other server process: one database behind both.
+                url = urls[(index + round_number) % 2]
+                with SyncClient(store, url) as client:
+                    report = client.sync()
+                assert report.ok and report.accepted == 5, report.errors
+        for store in stores:
+            assert store.count(status="sent") == 15
+        stats = json.loads(
+            run(server_dir, "admin", "stats", "--json", "--database-url", database_url).stdout
+        )
+        assert stats["records"] == len(expected) == 60
+    finally:
+        for process, _ in processes:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+        for store in stores:
+            store.close()

@@ -1,0 +1,140 @@
+"""The app served as its own process (`run_app(web=True)`) and driven in headless Chromium.
+
+Follows docs learned the hard way (see the Flet web testing notes): wait for the loading
+element to go, switch on Flutter's semantics tree, type with the keyboard (not `fill`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = REPO / "docs" / "screenshots"
+PHONE = {"width": 360, "height": 640}
+_LAUNCHER = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from fieldapp.ui.app import run_app\n"
+    "run_app(Path(sys.argv[1]), web=True, port=int(sys.argv[2]),"
+    " server_url=sys.argv[3] or None)\n"
+)
+_CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class AppProcess:
+    """`fieldapp.ui.app.run_app` on 127.0.0.1 in a child process; killable, restartable."""
+
+    def __init__(self, data_dir: Path, server_url: str = "") -> None:
+        self.data_dir = data_dir
+        self.server_url = server_url
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"app-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                [sys.executable, "-c", _LAUNCHER, str(self.data_dir), str(self.port), self.server_url],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited: {self.log.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start listening") from None
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: what a flat battery or the OS killing the app looks like."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=_CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_phone(browser: Browser, url: str) -> Page:
+    """A 360x640 phone page on the app, semantics on, first frame drawn."""
+    page = browser.new_page(viewport=PHONE, device_scale_factor=2)
+    page.set_default_timeout(20_000)
+    page.goto(url)
+    page.wait_for_function("() => !document.getElementById('loading')", timeout=30_000)
+    page.locator("flt-semantics-placeholder").dispatch_event("click")
+    page.wait_for_selector("flt-semantics", state="attached")
+    return page
+
+
+def type_into(page: Page, field: Locator, text: str) -> None:
+    field.click()
+    expect(field).to_be_focused()
+    page.keyboard.type(text)
+    expect(field).to_have_value(text)
+
+
+def tap(page: Page, role: str, name: str, *, exact: bool = True, nth: int = 0) -> None:
+    page.get_by_role(role, name=name, exact=exact).nth(nth).click()  # type: ignore[arg-type]
+
+
+def shoot(page: Page, name: str) -> None:
+    """A screenshot for docs/screenshots (after a short pause: a stale frame was seen once)."""
+    page.wait_for_timeout(400)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
