@@ -239,13 +239,14 @@ def test_outcomes_move_records_through_their_states(
     assert edited.revision.startswith("2-") and edited.base_revision == fixed.revision
 
 
-def test_an_answer_for_a_revision_in_flight_rebases_the_edit(
+def test_an_edit_made_while_a_revision_is_in_flight_builds_on_it(
     store: Store, org_key: crypto.OrgKeyPair
 ) -> None:
     store.set_recipients([org_key.recipient])
     record = store.create_final("victim_screening", screening_values())
     store.mark_queued([record.id])
     edit = store.save_draft(record.id, screening_values(case_notes="typed while sending"))
+    assert edit.base_revision == record.revision
     assert not store.record_outcome(record.id, record.revision, "sent", receipt="{}")
     after = store.get(record.id)
     assert after.status == "draft" and after.revision == edit.revision
@@ -362,3 +363,14 @@ def test_metadata_is_recorded_by_the_app(store: Store) -> None:
     final = store.finalise(draft.id, {**draft.values, "people": 3})
     assert final.values["start"] == started
     assert final.values["end"] >= started
+
+
+def test_the_outbox_pages_through_its_own_index(store: Store) -> None:
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT id, sealed FROM records INDEXED BY records_outbox"
+        " WHERE status IN ('final', 'queued')"
+        " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+        ["", 500],
+    ).fetchall()
+    text = " ".join(str(row[-1]) for row in plan)
+    assert "records_outbox" in text and "TEMP B-TREE" not in text

@@ -91,3 +91,12 @@ def m001_initial(db: Database) -> None:
         CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         """
     )
+
+
+@migration
+def m002_outbox_index(db: Database) -> None:
+    """The outbox pages by id over pending rows only: no sort of 100,000 rows per page."""
+    db.execute(
+        "CREATE INDEX records_outbox ON records (id)"
+        " WHERE status IN ('final', 'queued') AND sealed IS NOT NULL"
+    )

@@ -130,6 +130,7 @@ class Store:
         self.autolock_seconds = autolock_seconds
         self._key: bytes | None = None
         self._signing: crypto.SigningKey | None = None
+        self._specs: dict[tuple[str, str], FormSpec] = {}
         self._last_used = clock()
         with self._lock:
             apply_migrations(self.db)
@@ -415,7 +416,7 @@ class Store:
                 "SELECT spec FROM forms WHERE id = ? AND version = ?", [spec.id, spec.version]
             ).fetchone()
             if existing is not None:
-                if existing[0] != body:
+                if FormSpec.model_validate_json(existing[0]) != spec:
                     raise StoreError(
                         f"form {spec.id} version {spec.version} already exists with other "
                         "content: give the new form a new version"
@@ -430,16 +431,22 @@ class Store:
         """A form version, or the most recently added version of the form."""
         if version is None:
             row = self.db.execute(
-                "SELECT spec FROM forms WHERE id = ? ORDER BY added_at DESC LIMIT 1", [form_id]
+                "SELECT version FROM forms WHERE id = ? ORDER BY added_at DESC LIMIT 1", [form_id]
             ).fetchone()
-        else:
-            row = self.db.execute(
-                "SELECT spec FROM forms WHERE id = ? AND version = ?", [form_id, version]
-            ).fetchone()
-        if row is None:
-            suffix = "" if version is None else f" version {version}"
-            raise StoreError(f"no form {form_id!r}{suffix} on this device")
-        return FormSpec.model_validate_json(row[0])
+            if row is None:
+                raise StoreError(f"no form {form_id!r} on this device")
+            version = str(row[0])
+        cached = self._specs.get((form_id, version))
+        if cached is not None:
+            return cached
+        found = self.db.execute(
+            "SELECT spec FROM forms WHERE id = ? AND version = ?", [form_id, version]
+        ).fetchone()
+        if found is None:
+            raise StoreError(f"no form {form_id!r} version {version} on this device")
+        spec = FormSpec.model_validate_json(found[0])
+        self._specs[(form_id, version)] = spec
+        return spec
 
     def forms(self) -> list[FormSpec]:
         """The latest version of every form."""
@@ -483,8 +490,9 @@ class Store:
             row = self._row(record_id)
             spec = self.form(row["form_id"], row["form_version"])
             checked = check(spec, values, partial=True)
+            edit = {**row, "status": "draft", "updated_at": _now(), "base_revision": _base(row)}
             with self.db.atomic():
-                self._write({**row, "status": "draft", "updated_at": _now()}, spec, checked.values)
+                self._write(edit, spec, checked.values)
             return self.get(record_id)
 
     def finalise(
@@ -509,12 +517,15 @@ class Store:
             if not checked.ok:
                 self.save_draft(record_id, values)
                 raise ValidationFailed(checked.errors)
+            final = {
+                **row,
+                "status": "final",
+                "updated_at": _now(),
+                "problems": None,
+                "base_revision": _base(row),
+            }
             with self.db.atomic():
-                self._write(
-                    {**row, "status": "final", "updated_at": _now(), "problems": None},
-                    spec,
-                    checked.values,
-                )
+                self._write(final, spec, checked.values)
             return self.get(record_id)
 
     def create_final(
@@ -662,8 +673,9 @@ class Store:
         drains even while the app is locked.
         """
         rows = self.db.execute(
-            "SELECT id, sealed FROM records WHERE status IN ('final', 'queued')"
-            " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+            "SELECT id, sealed FROM records INDEXED BY records_outbox"
+            " WHERE status IN ('final', 'queued') AND sealed IS NOT NULL AND id > ?"
+            " ORDER BY id LIMIT ?",
             [after, limit],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
@@ -696,17 +708,13 @@ class Store:
     ) -> bool:
         """Write back what the server said about one revision; True if the record took it.
 
-        If the record was edited while that revision was in flight, the edit stands; a `sent`
-        answer still moves its base forward, so the edit will not look stale to the server.
+        If the record was edited while that revision was in flight, the edit stands (and is
+        already based on the revision in flight, see `_base`).
         """
         with self._lock, self.db.atomic():
             row = self._row(record_id)
             if row["revision"] != revision:
-                if status == "sent":
-                    self.db.execute(
-                        "UPDATE records SET base_revision = ? WHERE id = ?", [revision, record_id]
-                    )
-                return False
+                return False  # edited meanwhile: the edit is already based on that revision
             self.db.table("records").update(
                 record_id,
                 {
@@ -796,6 +804,13 @@ class Store:
     def iter_ids(self) -> Iterator[str]:
         for row in self.db.query("SELECT id FROM records ORDER BY id"):
             yield row["id"]
+
+
+def _base(row: Mapping[str, Any]) -> str | None:
+    """What an edit builds on: a revision in flight may already be on the server, so an edit
+    made meanwhile is based on it (else the server would see a stale base: a false conflict);
+    otherwise the last revision the server acknowledged."""
+    return row["revision"] if row["status"] == "queued" else row["base_revision"]
 
 
 def _where(clauses: list[str]) -> str:
