@@ -634,6 +634,10 @@ class SyncClient:
                 self._note_conflict(change)
         elif change.kind == "revocation" and change.key == self.store.device_id:
             raise ServerRefused("this device was revoked by the organisation: enrol it again")
+        elif change.kind in ("event", "reference") and change.deleted:
+            self.store.delete_shared(change.kind, change.key)
+        elif change.kind in ("event", "reference"):
+            self.store.put_shared(change.kind, change.key, change.data, change.seq)
         else:
             report.skipped_changes += 1
 

@@ -100,3 +100,19 @@ def m002_outbox_index(db: Database) -> None:
         "CREATE INDEX records_outbox ON records (id)"
         " WHERE status IN ('final', 'queued') AND sealed IS NOT NULL"
     )
+
+
+@migration
+def m003_shared_items(db: Database) -> None:
+    """Reference lists and training events the organisation shares with its devices."""
+    db.executescript(
+        """
+        CREATE TABLE shared_items (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        """
+    )

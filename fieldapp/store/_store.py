@@ -665,6 +665,27 @@ class Store:
                 params.append(value)
         return where, params
 
+    # -- shared items (pulled from the server) ----------------------------------------------
+    def put_shared(self, kind: str, key: str, data: Mapping[str, Any], seq: int) -> None:
+        """Keep a reference list or training event the organisation shares; an older change
+        (a lower seq, replayed) never overwrites a newer one."""
+        self.db.execute(
+            "INSERT INTO shared_items (kind, key, data, seq) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, seq = excluded.seq"
+            " WHERE excluded.seq > shared_items.seq",
+            [kind, key, json.dumps(data, sort_keys=True), seq],
+        )
+
+    def delete_shared(self, kind: str, key: str) -> None:
+        """A tombstone from the server: the item is gone from the team."""
+        self.db.execute("DELETE FROM shared_items WHERE kind = ? AND key = ?", [kind, key])
+
+    def shared(self, kind: str) -> dict[str, dict[str, Any]]:
+        rows = self.db.query(
+            "SELECT key, data FROM shared_items WHERE kind = ? ORDER BY key", [kind]
+        )
+        return {row["key"]: json.loads(row["data"]) for row in rows}
+
     # -- the outbox (used by the sync client) ------------------------------------------------
     def outbox(self, *, after: str = "", limit: int = 500) -> list[tuple[str, str]]:
         """(record id, envelope JSON) of records waiting to be sent, in a stable order.

@@ -276,6 +276,26 @@ def test_pull_installs_forms_published_later_and_moves_the_cursor(
     assert int(device.get_state("cursor") or 0) == cursor + 1
 
 
+def test_pull_keeps_events_shared_with_the_team_and_drops_tombstones(
+    device: Store, client: SyncClient, deployment: Deployment
+) -> None:
+    event = {"title": "Judicial training, Battambang", "start_date": "2026-12-01"}
+    with admin.open_server_storage(deployment.settings) as storage:
+        now = datetime.now(UTC)
+        storage.put_shared(deployment.org_id, "event", "evt-1", event, None, now)
+        storage.put_shared(
+            deployment.org_id, "reference", "provinces", {"KH": ["Battambang"]}, None, now
+        )
+    assert client.sync().ok
+    assert device.shared("event") == {"evt-1": event}
+    assert device.shared("reference") == {"provinces": {"KH": ["Battambang"]}}
+    with admin.open_server_storage(deployment.settings) as storage:
+        storage.delete_shared(deployment.org_id, "event", "evt-1", datetime.now(UTC))
+    report = client.sync()
+    assert report.ok and report.skipped_changes == 0
+    assert device.shared("event") == {}
+
+
 def test_pull_pages_through_the_change_log(device: Store, app_http: httpx.Client) -> None:
     make_records(device, 5)
     with SyncClient(device, http=app_http, pull_page_size=2) as paging:
