@@ -11,18 +11,79 @@ from typing import Any
 
 __all__ = ["sample_event", "sample_screening"]
 
-_GIVEN = ["Sokha", "Dara", "Malika", "Thida", "Vannak", "Amina", "Nour", "Lina", "Chenda", "Rathana",
-          "Sophea", "Kiri", "Leakena", "Bopha", "Veasna", "Farida", "Mariam", "Anh", "Linh", "Mai"]  # fmt: skip
-_FAMILY = ["Chan", "Sok", "Keo", "Ly", "Nguyen", "Tran", "Pich", "Meas", "Heng", "Diallo",
-           "Traoré", "Benali", "Haddad", "Seng", "Touré", "Ouedraogo", "Phan", "Hoang"]  # fmt: skip
-_ORGS = ["Provincial Court", "Anti-Human Trafficking Police", "Labour Inspectorate",
-         "Department of Social Affairs", "Legal Aid Association", "Hope Shelter"]  # fmt: skip
-_PROFESSIONS = ["judge", "prosecutor", "police", "labour_inspector", "social_worker", "lawyer",
-                "ngo_staff", "immigration", "magistrate"]  # fmt: skip
+_GIVEN = [
+    "Sokha",
+    "Dara",
+    "Malika",
+    "Thida",
+    "Vannak",
+    "Amina",
+    "Nour",
+    "Lina",
+    "Chenda",
+    "Rathana",
+    "Sophea",
+    "Kiri",
+    "Leakena",
+    "Bopha",
+    "Veasna",
+    "Farida",
+    "Mariam",
+    "Anh",
+    "Linh",
+    "Mai",
+]
+_FAMILY = [
+    "Chan",
+    "Sok",
+    "Keo",
+    "Ly",
+    "Nguyen",
+    "Tran",
+    "Pich",
+    "Meas",
+    "Heng",
+    "Diallo",
+    "Traoré",
+    "Benali",
+    "Haddad",
+    "Seng",
+    "Touré",
+    "Ouedraogo",
+    "Phan",
+    "Hoang",
+]
+_ORGS = [
+    "Provincial Court",
+    "Anti-Human Trafficking Police",
+    "Labour Inspectorate",
+    "Department of Social Affairs",
+    "Legal Aid Association",
+    "Hope Shelter",
+]
+_PROFESSIONS = [
+    "judge",
+    "prosecutor",
+    "police",
+    "labour_inspector",
+    "social_worker",
+    "lawyer",
+    "ngo_staff",
+    "immigration",
+    "magistrate",
+]
 _ADULT_BANDS = ["18_24", "25_34", "35_44", "45_59"]
 _BAND_AGE = {"12_14": 13, "15_17": 16, "18_24": 21, "25_34": 29, "35_44": 40, "45_59": 50}
-_PLACES = ["bus station", "fishing port", "garment factory", "construction site", "border checkpoint",
-           "karaoke bar", "private household", "brick kiln"]  # fmt: skip
+_PLACES = [
+    "bus station",
+    "fishing port",
+    "garment factory",
+    "construction site",
+    "border checkpoint",
+    "karaoke bar",
+    "private household",
+    "brick kiln",
+]
 _EXPLOITATION = {
     "forced_labour": ["deception", "withholding_of_wages", "debt_bondage", "excessive_overtime"],
     "sexual_exploitation": ["deception", "restriction_of_movement", "intimidation_threats"],
