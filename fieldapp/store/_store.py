@@ -287,28 +287,30 @@ class Store:
         return self._key
 
     # -- metadata -------------------------------------------------------------------------
-    def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    def _read(self, table: Literal["meta", "sync_state"], key: str) -> str | None:
+        row = self.db.execute(f"SELECT value FROM {table} WHERE key = ?", [key]).fetchone()  # noqa: S608
         return None if row is None else row[0]
 
-    def _set_meta(self, key: str, value: str) -> None:
+    def _put(self, table: Literal["meta", "sync_state"], key: str, value: str) -> None:
         self.db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            f"INSERT INTO {table} (key, value) VALUES (?, ?)"  # noqa: S608
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
+
+    def _meta(self, key: str) -> str | None:
+        """Facts about this device that outlive a wipe (its id)."""
+        return self._read("meta", key)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._put("meta", key, value)
 
     def get_state(self, key: str) -> str | None:
         """Sync bookkeeping in clear (cursor, server URL, last sync time): never secrets."""
-        row = self.db.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
-        return None if row is None else row[0]
+        return self._read("sync_state", key)
 
     def set_state(self, key: str, value: str) -> None:
-        self.db.execute(
-            "INSERT INTO sync_state (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )
+        self._put("sync_state", key, value)
 
     def get_secret(self, key: str) -> str | None:
         """A secret (a bearer token) stored encrypted under the data key."""
