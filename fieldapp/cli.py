@@ -154,11 +154,30 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    from fieldapp.ui.app import run_app
+
+    run_app(
+        data_dir(args.data_dir), web=args.web, host=args.host, port=args.port,
+        server_url=args.server,
+    )  # fmt: skip
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from fieldapp.demo import DEMO_PASSPHRASE, run_demo
 
     root = data_dir(args.data_dir) / "demo"
-    result = run_demo(root, port=args.port)
+
+    def open_app(server_url: str, device_dir: Path) -> None:
+        if args.no_app:
+            return
+        from fieldapp.ui.app import run_app
+
+        print(f"\n7. The app opens on the device's store: unlock it with {DEMO_PASSPHRASE!r}.")
+        run_app(device_dir, web=args.web, port=args.app_port, server_url=server_url)
+
+    result = run_demo(root, port=args.port, then=open_app)
     print(
         f"\nDemo data in {root} (device passphrase: {DEMO_PASSPHRASE!r}).\n"
         f"Look at it: fieldapp --data-dir {result.device_dir} records list"
@@ -382,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run the whole job locally: server, enrolment, sample records, sync",
     )  # fmt: skip
     demo.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
+    demo.add_argument("--no-app", action="store_true", help="do not open the app at the end")
+    demo.add_argument("--web", action="store_true", help="open the app as a web page")
+    demo.add_argument("--app-port", type=int, default=None, help="web app port (default: free)")
+    app = add(commands, "app", cmd_app, "open the app (a window, or a web page on 127.0.0.1)")
+    app.add_argument("--web", action="store_true", help="serve the app to a browser")
+    app.add_argument("--host", default="127.0.0.1", help="address for --web (default loopback)")
+    app.add_argument("--port", type=int, default=None, help="port for --web (default: free)")
+    app.add_argument("--server", default=None, help="the sync server URL, if not yet set")
     enrol = add(commands, "enrol", cmd_enrol, "enrol this device with a server")
     enrol.add_argument("--server", required=True, help="the server URL (https://, or loopback)")
     enrol.add_argument("--code", required=True, help="the one-time enrolment code")

@@ -71,8 +71,17 @@ def running_server(data_dir: Path, port: int | None = None) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def run_demo(root: Path, say: Callable[[str], None] = print, port: int | None = None) -> DemoResult:
-    """Run the demo in `root` (emptied first: it only ever holds demo data)."""
+def run_demo(
+    root: Path,
+    say: Callable[[str], None] = print,
+    port: int | None = None,
+    then: Callable[[str, Path], None] | None = None,
+) -> DemoResult:
+    """Run the demo in `root` (emptied first: it only ever holds demo data).
+
+    `then(server_url, device_dir)` runs at the end while the server is still up: the CLI
+    opens the app there.
+    """
     from sync.client import SyncClient, enrol
     from sync.server import admin
     from sync.server.settings import ServerSettings
@@ -103,7 +112,7 @@ def run_demo(root: Path, say: Callable[[str], None] = print, port: int | None = 
     ]
     names = [f"{v['given_name']} {v['family_name']}" for v in screenings if "given_name" in v]
     victim_ids = [store.create_final("victim_screening", v).id for v in screenings]
-    draft = store.new_draft("victim_screening", sample_screening(rng))
+    store.new_draft("victim_screening", sample_screening(rng))
     say(f"   {store.count(status='final')} finalised, 1 draft; all encrypted on the device.")
 
     with running_server(server_dir, port) as url:
@@ -125,17 +134,20 @@ def run_demo(root: Path, say: Callable[[str], None] = print, port: int | None = 
         )
         with admin.open_server_storage(settings) as storage:
             counts = admin.stats(storage)
-        store.discard_draft(draft.id)
         store.close()
-
-    server_bytes = b"".join(p.read_bytes() for p in server_dir.rglob("*") if p.is_file())
-    leaks = sum(server_bytes.count(name.encode()) for name in names)
-    say(
-        f"5. The server holds {counts['records']} records;"
-        f" victims' names found in its files: {leaks}."
-    )
-    opened = _open_one_sealed(server_dir, org_key_file, victim_ids[0])
-    say(f"6. The organisation, with its private key, opens case {opened} (the server could not).")
+        server_bytes = b"".join(p.read_bytes() for p in server_dir.rglob("*") if p.is_file())
+        leaks = sum(server_bytes.count(name.encode()) for name in names)
+        say(
+            f"5. The server holds {counts['records']} records;"
+            f" victims' names found in its files: {leaks}."
+        )
+        opened = _open_one_sealed(server_dir, org_key_file, victim_ids[0])
+        say(
+            f"6. The organisation, with its private key, opens case {opened}"
+            " (the server could not)."
+        )
+        if then is not None:
+            then(url, device_dir)
     return DemoResult(
         server_url=url,
         device_dir=device_dir,
