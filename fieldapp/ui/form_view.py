@@ -13,11 +13,17 @@ from fieldapp.forms.spec import FieldSpec, GroupSpec, Node, RepeatSpec
 from fieldapp.ui.state import AppState, FormSession, display_value
 from fieldapp.ui.strings import t
 
-__all__ = ["TOUCH", "FormScreen"]
+__all__ = ["TOUCH", "FormScreen", "keyed"]
 
 TOUCH = 52  # px: every tap target is at least 48 px high
 _RADIO_LIMIT = 12  # more choices than this get a search box instead of radio buttons
 _MATCHES = 6
+
+
+def keyed(component: Any, *args: Any, key: str) -> ft.Control:
+    """A component instance with a `key` (the decorator accepts it; its type hints do not)."""
+    control: ft.Control = component(*args, key=key)
+    return control
 
 
 def _required(node: FieldSpec) -> bool:
@@ -140,7 +146,9 @@ def field_control(
     if node.type == "select_one":
         choices = form.spec.choices.get(node.choices or "", [])
         if len(choices) > _RADIO_LIMIT or node.appearance == "autocomplete":
-            return ChoiceSearch(form, node, repeat, index, value, key=_path(node, repeat, index))
+            return keyed(
+                ChoiceSearch, form, node, repeat, index, value, key=_path(node, repeat, index)
+            )
         return ft.Column(
             spacing=0,
             controls=[
@@ -201,6 +209,7 @@ def field_control(
         hint = hint or t("geopoint_hint", form.lang)
     multiline = node.appearance == "multiline"
     return ft.TextField(
+        key=_path(node, repeat, index),
         label=label,
         value=display_value(value),
         hint_text=hint,
@@ -235,7 +244,7 @@ def node_controls(
                 node_controls(form, node.children, repeat=repeat, index=index, source=source)
             )
         elif isinstance(node, RepeatSpec):
-            out.append(RepeatSection(form, node, key=node.name))
+            out.append(keyed(RepeatSection, form, node, key=node.name))
         else:
             control = field_control(form, node, repeat=repeat, index=index, source=source)
             if control is not None:
@@ -585,7 +594,7 @@ def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> ft.
         ),
     )
     if current == "checkin":
-        body.append(CheckIn(form, key="checkin"))
+        body.append(keyed(CheckIn, form, key="checkin"))
     elif current == "summary":
         body.extend(_summary(form))
     else:

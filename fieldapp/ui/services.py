@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +26,6 @@ from sync._monitor import MonitorState, SyncMonitor
 from sync.client import (
     EnrolRefused,
     InsecureServerURL,
-    NotEnrolled,
     ServerRefused,
     ServerUnreachable,
     SyncClient,
@@ -37,6 +36,7 @@ from sync.client import (
 )
 
 __all__ = [
+    "AUTOLOCK_CHOICES",
     "DEFAULT_AUTOLOCK_MINUTES",
     "STATUS_GROUPS",
     "TRAINING_FORM",
@@ -460,25 +460,3 @@ def describe_report(report: SyncReport) -> SyncOutcome:
     if report.ok:
         return SyncOutcome(True, "sync_result", counts)
     return SyncOutcome(False, "sync_problem", {**counts, "detail": report.errors[0]})
-
-
-def human_sync_error(exc: BaseException) -> tuple[str, dict[str, object]]:
-    """A message key for an exception from syncing: what a field worker can act on."""
-    if isinstance(exc, NotEnrolled):
-        return "not_enrolled", {}
-    if isinstance(exc, ServerUnreachable):
-        return "sync_unreachable", {}
-    if isinstance(exc, ServerRefused):
-        return "sync_refused", {"detail": str(exc)}
-    return "sync_problem", {"detail": str(exc)}
-
-
-def group_of(status: str) -> str:
-    for group, statuses in STATUS_GROUPS.items():
-        if status in statuses:
-            return group
-    return status
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))

@@ -24,7 +24,6 @@ from fieldapp.forms.validate import FieldError, check
 from fieldapp.forms.values import initial_values
 from fieldapp.store import RecordSummary, StoreWiped, ValidationFailed
 from fieldapp.ui.services import (
-    STATUS_GROUPS,
     TRAINING_FORM,
     Services,
     SetupFailed,
@@ -156,7 +155,7 @@ class FormSession:
         return [i for i, s in enumerate(self._steps) if is_relevant(s.relevant, env)]
 
     def relevant(self, node: Node, instance: Mapping[str, Any] | None = None) -> bool:
-        env = ChainMap(self._clean) if instance is None else ChainMap(instance, self._clean)
+        env = ChainMap(self._clean) if instance is None else ChainMap(dict(instance), self._clean)
         return is_relevant(node.relevant, env)
 
     def clean_instance(self, repeat: str, index: int) -> dict[str, Any]:
@@ -415,12 +414,14 @@ class AppState:
     records_total: int = 0
     events: list[EventRow] = field(default_factory=list)
     confirm_wipe: bool = False
+    autolock_minutes: int = 5
     _resume_record: str | None = None
     _resume_screen: str = "home"
 
     def __post_init__(self) -> None:
         self.lang = self.services.language
         self.theme = self.services.theme
+        self.autolock_minutes = self.services.autolock_minutes
         self.device = self.services.device_state
         self.screen = self._start_screen()
 
@@ -643,9 +644,6 @@ class AppState:
             )
         self.events = rows
 
-    def open_event(self, record_id: str) -> None:
-        self.open_record(record_id)
-
     # -- sync -------------------------------------------------------------------------------
     def on_progress(self, done: int, total: int, sent_bytes: int) -> None:
         self.progress = (done, total, sent_bytes)
@@ -690,8 +688,8 @@ class AppState:
 
     def set_autolock(self, minutes: int) -> None:
         self.services.set_autolock_minutes(minutes)
+        self.autolock_minutes = minutes
         self.touch()
-        self.notify()
 
     def ask_wipe(self, ask: bool = True) -> None:
         self.confirm_wipe = ask
@@ -704,7 +702,3 @@ class AppState:
         self.confirm_wipe = False
         self.device = "wiped"
         self.screen = "wiped"
-
-
-def status_groups() -> list[str]:
-    return list(STATUS_GROUPS)

@@ -8,14 +8,14 @@ from typing import Any
 
 import flet as ft
 
-from fieldapp.ui.form_view import TOUCH, FormScreen
+from fieldapp.ui.form_view import TOUCH, FormScreen, keyed
 from fieldapp.ui.services import AUTOLOCK_CHOICES, TRAINING_FORM, VICTIM_FORM
 from fieldapp.ui.state import AppState
 from fieldapp.ui.strings import LANGUAGES, is_rtl
 
 __all__ = ["AppContext", "Shell"]
 
-AppContext = ft.create_context(None)
+AppContext: ft.ContextProvider[AppState | None] = ft.create_context(None)
 
 _STATUS_ICONS = {
     "draft": ft.Icons.EDIT_NOTE,
@@ -284,9 +284,10 @@ def Home() -> ft.Control:
                                 ft.Text(last, size=13),
                             ],
                         ),
-                        ft.IconButton(
-                            ft.Icons.SYNC,
-                            tooltip=text("sync_now"),
+                        ft.TextButton(
+                            text("sync"),
+                            icon=ft.Icons.SYNC,
+                            height=TOUCH,
                             on_click=lambda: state.go("sync"),
                         ),
                     ]
@@ -395,7 +396,7 @@ def Records() -> ft.Control:
 def Training() -> ft.Control:
     state = _state()
     text = state.text
-    rows = [
+    rows: list[ft.Control] = [
         ft.ListTile(
             leading=ft.Icon(ft.Icons.EVENT),
             title=ft.Text(row.title),
@@ -404,7 +405,7 @@ def Training() -> ft.Control:
                 f" · {text('status_' + _group(row.status))}"
             ),
             min_height=TOUCH,
-            on_click=lambda _e=None, rid=row.record_id: state.open_event(rid),
+            on_click=lambda _e=None, rid=row.record_id: state.open_record(rid),
         )
         for row in state.events
     ]
@@ -524,7 +525,7 @@ def Settings() -> ft.Control:
             ),
             ft.Dropdown(
                 label=text("autolock"),
-                value=str(services.autolock_minutes),
+                value=str(state.autolock_minutes),
                 options=[
                     ft.DropdownOption(key=str(m), text=text("minutes", n=m))
                     for m in AUTOLOCK_CHOICES
@@ -601,9 +602,12 @@ def _header(state: AppState) -> ft.Control:
     title = text("app_name")
     if state.screen == "form" and state.form is not None:
         title = state.form.title
-    back = ft.IconButton(
-        ft.Icons.ARROW_BACK,
-        tooltip=text("back"),
+    on_primary = ft.ButtonStyle(color=ft.Colors.ON_PRIMARY, icon_color=ft.Colors.ON_PRIMARY)
+    back = ft.TextButton(
+        text("back"),
+        icon=ft.Icons.ARROW_BACK,
+        style=on_primary,
+        height=TOUCH,
         visible=unlocked and state.screen == "form",
         on_click=state.close_record,
     )
@@ -625,10 +629,11 @@ def _header(state: AppState) -> ft.Control:
                     max_lines=1,
                     overflow=ft.TextOverflow.ELLIPSIS,
                 ),
-                ft.IconButton(
-                    ft.Icons.LOCK,
-                    icon_color=ft.Colors.ON_PRIMARY,
-                    tooltip=text("lock_now"),
+                ft.TextButton(
+                    text("lock_now"),
+                    icon=ft.Icons.LOCK,
+                    style=on_primary,
+                    height=TOUCH,
                     visible=unlocked,
                     on_click=state.lock,
                 ),
@@ -684,7 +689,7 @@ def Shell() -> ft.Control:
     elif state.device != "unlocked":
         body = Unlock()  # nothing about any record is drawn while locked
     elif screen == "form" and state.form is not None:
-        body = FormScreen(state, state.form, key=state.form.record_id)
+        body = keyed(FormScreen, state, state.form, key=state.form.record_id)
     elif screen == "records":
         body = Records()
     elif screen == "training":

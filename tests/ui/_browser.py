@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "docs" / "screenshots"
-PHONE = {"width": 360, "height": 640}
+PHONE: ViewportSize = {"width": 360, "height": 640}
 _LAUNCHER = (
     "import sys\n"
     "from pathlib import Path\n"
@@ -65,8 +65,15 @@ class AppProcess:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-                [sys.executable, "-c", _LAUNCHER, str(self.data_dir), str(self.port), self.server_url],
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _LAUNCHER,
+                    str(self.data_dir),
+                    str(self.port),
+                    self.server_url,
+                ],
                 cwd=REPO,
                 env=env,
                 stdout=log,
@@ -123,14 +130,38 @@ def open_phone(browser: Browser, url: str) -> Page:
 
 
 def type_into(page: Page, field: Locator, text: str) -> None:
-    field.click()
-    expect(field).to_be_focused()
-    page.keyboard.type(text)
+    """Focus, type, check; a keystroke lost while the field gains focus is typed again."""
+    field = reveal(page, field)
+    for _ in range(3):
+        try:
+            field.click()
+            expect(field).to_be_focused(timeout=3000)
+            page.wait_for_timeout(150)
+            page.keyboard.press("Control+A")
+            page.keyboard.type(text, delay=15)
+            expect(field).to_have_value(text, timeout=3000)
+        except AssertionError:
+            page.wait_for_timeout(300)
+            continue
+        return
     expect(field).to_have_value(text)
 
 
-def tap(page: Page, role: str, name: str, *, exact: bool = True, nth: int = 0) -> None:
-    page.get_by_role(role, name=name, exact=exact).nth(nth).click()  # type: ignore[arg-type]
+def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
+    """Scroll the screen until `target` exists: Flutter only describes what is on screen."""
+    for _ in range(30):
+        if target.count():
+            target.first.scroll_into_view_if_needed()
+            return target.first
+        page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
+        page.mouse.wheel(0, 250 if down else -250)
+        page.wait_for_timeout(150)
+    raise AssertionError(f"{target} never appeared on screen")
+
+
+def tap(page: Page, role: str, name: str, *, exact: bool = True) -> None:
+    """Tap the button (or other control) called `name`, scrolling down to it if needed."""
+    reveal(page, page.get_by_role(role, name=name, exact=exact)).click()  # type: ignore[arg-type]
 
 
 def shoot(page: Page, name: str) -> None:

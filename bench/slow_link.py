@@ -1,0 +1,266 @@
+"""A bad rural link: records through a throttled, lossy loopback proxy, exactly once.
+
+    .venv/bin/python bench/slow_link.py [--records 4000] [--kbit 256] [--latency-ms 300]
+        [--drop 0.05]
+
+The proxy between the device and a real server process (SQLite) carries at most `--kbit`
+kbit/s in each direction (one link shared by all connections, paced per 4 KB chunk), delays
+every byte by `--latency-ms` each way, and drops `--drop` of the exchanges: when a request
+starts, it may be doomed to have its connection cut at a random byte of the request or of
+the answer. The device syncs again whenever a sync ends in trouble, as the connectivity
+monitor would, until its outbox is empty. Then the server's records are checked set-wise:
+every record exactly once.
+
+Default 4,000 records, not 10,000: at 256 kbit/s a sealed, signed record costs ~1.9 KB
+upstream, so 10,000 need over 10 minutes of pure transfer (see the printed ideal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import queue
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, before bench/
+
+from bench._common import (
+    PASSPHRASE,
+    Deployment,
+    ServerProcess,
+    fill_store,
+    json_size,
+    machine,
+    print_table,
+    sample_records,
+)
+from fieldapp import crypto
+from fieldapp.store import Store
+from sync.client import SyncClient, enrol
+from sync.server.settings import ServerSettings
+
+CHUNK = 4096
+
+
+class _Direction:
+    """One direction of the link: a shared pacer (bandwidth) and a byte counter."""
+
+    def __init__(self, bits_per_second: float, latency: float) -> None:
+        self.rate, self.latency = bits_per_second / 8, latency
+        self.free_at = 0.0
+        self.bytes = 0
+        self.lock = threading.Lock()
+
+    def schedule(self, size: int) -> float:
+        """When a chunk that arrives now is delivered at the far end."""
+        with self.lock:
+            start = max(time.monotonic(), self.free_at)
+            self.free_at = start + size / self.rate
+            self.bytes += size
+            return self.free_at + self.latency
+
+
+@dataclass
+class _Exchange:
+    """Where a connection is: is the server answering; the current request's fate."""
+
+    answering: bool = True
+    fate: str = "pass"
+    budget: int = 0
+
+
+class SlowLinkProxy:
+    """127.0.0.1:port -> upstream port, throttled, delayed, dropping a share of exchanges."""
+
+    def __init__(
+        self, upstream: int, kbit: float, latency: float, drop: float, rng: random.Random
+    ) -> None:
+        self.upstream, self.drop, self.rng = upstream, drop, rng
+        self.up = _Direction(kbit * 1000, latency)
+        self.down = _Direction(kbit * 1000, latency)
+        self.drops = 0
+        self.exchanges = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _fate(self) -> tuple[str, int]:
+        """Per exchange: pass, or cut after a random number of request or answer bytes."""
+        with self._lock:
+            self.exchanges += 1
+            if self.rng.random() >= self.drop:
+                return "pass", 0
+            self.drops += 1
+            if self.rng.random() < 0.5:
+                return "request", self.rng.randrange(0, 200_000)
+            return "answer", self.rng.randrange(0, 20_000)
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream), timeout=120)
+        except OSError:
+            client.close()
+            return
+        state = _Exchange()
+        closed = threading.Event()
+
+        def cut() -> None:
+            closed.set()
+            for sock in (client, upstream):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+        def pump(source: socket.socket, sink: socket.socket, link: _Direction, up: bool) -> None:
+            line: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
+
+            def deliver() -> None:
+                while (item := line.get()) is not None:
+                    due, data = item
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    if closed.is_set():
+                        return
+                    with contextlib.suppress(OSError):
+                        sink.sendall(data)
+                cut()
+
+            threading.Thread(target=deliver, daemon=True).start()
+            with contextlib.suppress(OSError):
+                while not closed.is_set() and (data := source.recv(CHUNK)):
+                    if up and state.answering:  # the first bytes of a new request
+                        state.answering = False
+                        state.fate, state.budget = self._fate()
+                    if not up:
+                        state.answering = True
+                        if state.fate == "request":  # the request got through whole:
+                            state.fate, state.budget = "answer", 0  # cut before the answer
+                    doomed = state.fate == ("request" if up else "answer")
+                    if doomed and state.budget < len(data):
+                        line.put((link.schedule(state.budget), data[: state.budget]))
+                        line.put(None)
+                        return
+                    if doomed:
+                        state.budget -= len(data)
+                    line.put((link.schedule(len(data)), data))
+            line.put(None)
+
+        threading.Thread(target=pump, args=(client, upstream, self.up, True), daemon=True).start()
+        pump(upstream, client, self.down, False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=4000)
+    parser.add_argument("--kbit", type=float, default=256)
+    parser.add_argument("--latency-ms", type=float, default=300, help="added each way")
+    parser.add_argument("--drop", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=7)
+    options = parser.parse_args()
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    count = options.records
+    records = sample_records(count)
+    record_json = sum(json_size(values) for _, values in records)
+    workdir = Path(tempfile.mkdtemp(prefix="fieldapp-slowlink-"))
+    try:
+        org_key = crypto.OrgKeyPair.generate()
+        settings = ServerSettings(data_dir=workdir / "server" / "data")
+        deployment = Deployment(settings, org_key)
+        store = Store.create(workdir / "device" / "fieldapp.db", PASSPHRASE)
+        with ServerProcess(settings) as server:
+            enrol(store, server.url, deployment.codes(1)[0])
+            say(f"finalising {count} records on the device...")
+            fill_store(store, records)
+            expected: set[tuple[str, str]] = set()
+            after = ""
+            while page := store.outbox(after=after, limit=1000):
+                expected.update((rid, json.loads(body)["revision"]) for rid, body in page)
+                after = page[-1][0]
+            proxy = SlowLinkProxy(
+                server.port,
+                options.kbit,
+                options.latency_ms / 1000,
+                options.drop,
+                random.Random(options.seed),
+            )
+            say(f"syncing through {options.kbit:g} kbit/s, {options.latency_ms:g} ms each way, "
+                f"{options.drop:.0%} of exchanges dropped...")  # fmt: skip
+            syncs, body_bytes, errors = 0, 0, 0
+            started = time.perf_counter()
+            with SyncClient(store, base_url=proxy.url, timeout=120) as client:
+                while True:
+                    syncs += 1
+                    report = client.sync()
+                    body_bytes += report.bytes_sent
+                    errors += len(report.errors)
+                    if report.ok and client.pending() == 0:
+                        break
+                    say(f"  sync {syncs} ended early ({report.errors[:1]}); again")
+            elapsed = time.perf_counter() - started
+            proxy.close()
+        held = deployment.stored_revisions()
+        store.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    lost = len(expected - set(held))
+    duplicated = len(held) - len(set(held))
+    rate = options.kbit * 1000 / 8
+    wire = proxy.up.bytes + proxy.down.bytes
+    ideal = wire / rate
+    print(f"\n{count} records (avg {record_json / count:.0f} B of JSON each); {machine()}")
+    print_table(
+        f"sync over {options.kbit:g} kbit/s, +{options.latency_ms:g} ms each way, "
+        f"{options.drop:.0%} dropped",
+        ["measure", "value"],
+        [
+            ["device -> server on the wire per record (all requests, retries, headers)",
+             f"{proxy.up.bytes / count:.0f} B = {proxy.up.bytes / record_json:.2f}x the JSON"],
+            ["  of which push bodies (gzip)",
+             f"{body_bytes / count:.0f} B = {body_bytes / record_json:.2f}x the JSON"],
+            ["server -> device on the wire per record",
+             f"{proxy.down.bytes / count:.0f} B"],
+            ["target (device -> server)", "<= 0.60x the JSON"],
+            ["total time", f"{elapsed:.0f} s"],
+            ["bandwidth ideal (all wire bytes / link rate)",
+             f"{ideal:.0f} s (total = {elapsed / ideal:.2f}x the ideal)"],
+            ["exchanges / dropped by the proxy", f"{proxy.exchanges} / {proxy.drops}"],
+            ["syncs needed", f"{syncs} ({errors} reported errors)"],
+            ["lost / duplicated on the server", f"{lost} / {duplicated}"],
+        ],
+    )  # fmt: skip
+    ok = not lost and not duplicated and len(held) == count
+    print("\nresult:", "OK: every record exactly once" if ok else "FAILED")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""The app's behaviour without a browser: observable state and services over a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fieldapp.store import Store
+from fieldapp.ui.services import Services, event_summary
+from fieldapp.ui.state import REVIEW, AppState, FormSession
+from tests.conftest import PASSPHRASE, Clock, screening_values
+
+
+@pytest.fixture
+def services(tmp_path: Path, clock: Clock) -> Services:
+    made = Services(tmp_path / "device", clock=clock)
+    made.create(PASSPHRASE, PASSPHRASE)
+    made.work_offline()
+    return made
+
+
+@pytest.fixture
+def app(services: Services) -> AppState:
+    state = AppState(services=services)
+    state.go("home")
+    return state
+
+
+def screening(app: AppState) -> FormSession:
+    app.new_record("victim_screening")
+    assert app.form is not None
+    return app.form
+
+
+def stored(services: Services, form: FormSession) -> dict[str, Any]:
+    return services.get(form.record_id).values
+
+
+def test_first_run_refuses_mismatched_and_weak_passphrases(tmp_path: Path) -> None:
+    app = AppState(services=Services(tmp_path / "device"))
+    assert (app.screen, app.device) == ("setup", "new")
+    assert not app.create_device(PASSPHRASE, PASSPHRASE + "x")
+    assert app.message_key == "passphrase_mismatch"
+    assert not app.create_device("123456", "123456")
+    assert app.message_key == "passphrase_weak"
+    assert app.create_device(PASSPHRASE, PASSPHRASE)
+    assert (app.device, app.setup_step) == ("unlocked", "server")
+    app.work_offline()
+    assert app.screen == "home" and app.services.offline_mode
+
+
+def test_enrolment_refuses_clear_http_to_another_machine(app: AppState) -> None:
+    assert not app.enrol("http://192.0.2.10:8000", "CODE")
+    assert app.message_key == "insecure_url"
+
+
+def test_consent_step_is_enforced_and_errors_are_in_the_users_language(app: AppState) -> None:
+    app.set_language("fr")
+    form = screening(app)
+    assert form.steps[0].name == "consent" and form.step == 0
+    assert not form.next()
+    assert form.message_key == "consent_first"
+    assert form.step == 0
+    assert "obligatoire" in form.errors["consent_record"]
+    for name in ("consent_record", "consent_refer", "consent_share"):
+        form.set_value(name, "yes")
+    assert form.errors == {}
+    assert form.next() and form.step == 1
+
+
+def test_constraints_and_relevance_are_live_and_every_change_is_saved(app: AppState) -> None:
+    form = screening(app)
+    form.set_value("consent_record", "no")
+    assert not form.relevant(form.spec.node("given_name"))
+    form.set_value("consent_record", "yes")
+    assert form.relevant(form.spec.node("given_name"))
+    form.set_value("case_code", "kh")
+    assert "case_code" in form.errors  # judged as typed, before any Next
+    form.set_value("case_code", "KH-2026-0042")
+    assert "case_code" not in form.errors
+    assert stored(app.services, form)["case_code"] == "KH-2026-0042"
+
+
+def test_a_minor_raises_the_child_protection_prompt(app: AppState) -> None:
+    form = screening(app)
+    form.set_value("consent_record", "yes")
+    form.set_value("age_years", "34")
+    assert not form.child_alert
+    assert not form.relevant(form.spec.node("child_protection_referral"))
+    form.set_value("age_years", "15")
+    assert form.child_alert
+    assert form.relevant(form.spec.node("child_protection_referral"))
+
+
+def test_finalise_jumps_to_the_first_step_with_a_problem(app: AppState) -> None:
+    form = screening(app)
+    values = screening_values()
+    for name, value in values.items():
+        if name != "case_code":
+            form.set_value(name, value)
+    form.go_to(REVIEW)
+    assert not app.finalise()
+    assert form.steps[form.step].name == "identity"
+    assert "case_code" in form.errors
+    form.set_value("case_code", "KH-2026-0042")
+    assert app.finalise()
+    assert app.services.counts()["waiting"] == 1
+    assert app.message_key == "finalised" and app.form is None
+
+
+def test_locking_forgets_answers_and_unlocking_resumes_the_draft(
+    app: AppState, clock: Clock
+) -> None:
+    form = screening(app)
+    form.set_value("consent_record", "yes")
+    record_id = form.record_id
+    clock.now += app.services.autolock_minutes * 60 + 1
+    assert app.check_lock()
+    assert (app.screen, app.form) == ("unlock", None)
+    assert not app.unlock("not the passphrase")
+    assert app.message_key == "wrong_passphrase" and app.form is None
+    assert app.unlock(PASSPHRASE)
+    assert app.form is not None and app.form.record_id == record_id
+    assert app.form.values["consent_record"] == "yes"
+
+
+def test_a_record_survives_closing_the_app(tmp_path: Path, app: AppState) -> None:
+    form = screening(app)
+    form.set_value("consent_record", "yes")
+    app.services.close()
+    again = AppState(services=Services(app.services.data_dir))
+    assert again.screen == "unlock"
+    assert again.unlock(PASSPHRASE)
+    again.records_group = "draft"
+    again.go("records")
+    [summary] = again.records
+    again.open_record(summary.id)
+    assert again.form is not None and again.form.values["consent_record"] == "yes"
+
+
+def test_records_page_through_a_group_of_two_statuses(services: Services) -> None:
+    store = services.store
+    ids = [
+        store.create_final("victim_screening", screening_values(f"Name{i}")).id for i in range(5)
+    ]
+    store.mark_queued(ids[:2])
+    app = AppState(services=services)
+    app.go("home")
+    assert app.counts["waiting"] == 5
+    app.records_group = "waiting"
+    app.go("records")
+    seen = [r.id for r in app.records]
+    while app.records_next is not None:
+        app.next_records_page()
+        seen += [r.id for r in app.records]
+    assert sorted(seen) == sorted(ids)
+    app.first_records_page()
+    assert app.records_offset == 0
+
+
+def test_paging_is_by_page_size(services: Services) -> None:
+    for i in range(3):
+        services.new_draft("victim_screening", {"case_code": f"KH-{i:04}"})
+    page = services.list_records("draft", limit=2)
+    assert len(page.items) == 2 and page.next_after is not None
+    rest = services.list_records("draft", after=page.next_after, limit=2)
+    assert len(rest.items) == 1 and rest.next_after is None
+
+
+def test_training_registration_check_in_and_summary(app: AppState) -> None:
+    app.new_record("training_attendance")
+    form = app.form
+    assert form is not None
+    for name, value in {
+        "title": "Identifying victims at borders",
+        "programme_type": "training_technical_assistance",
+        "country": "KH",
+        "start_date": "2026-11-02",
+        "end_date": "2026-11-04",
+    }.items():
+        form.set_value(name, value)
+    assert form.event_days == 3
+    people = [("Ana", "female", "police"), ("Bo", "male", "judge"), ("Chea", "female", "police")]
+    form.add_instance("participants")
+    for n, (name, sex, job) in enumerate(people):
+        form.set_value("full_name", name, repeat="participants", index=n)
+        form.set_value("sex", sex, repeat="participants", index=n)
+        form.set_value("profession", job, repeat="participants", index=n)
+        if n < len(people) - 1:
+            assert form.save_and_next()
+    assert form.close_instance()
+    form.toggle_attendance(0, 1)
+    form.toggle_attendance(2, 1)
+    form.toggle_attendance(2, 3)
+    summary = form.summary()
+    assert summary.participants == 3
+    assert {r.value: r.count for r in summary.by_sex} == {"female": 2, "male": 1}
+    assert {r.value: r.count for r in summary.by_profession} == {"police": 2, "judge": 1}
+    assert summary.present_by_day == [2, 0, 1]
+    assert app.finalise()
+    app.go("training")
+    [event] = app.events
+    assert (event.title, event.participants, event.status) == (
+        "Identifying victims at borders",
+        3,
+        "final",
+    )
+
+
+def test_an_incomplete_participant_cannot_be_closed(app: AppState) -> None:
+    app.new_record("training_attendance")
+    form = app.form
+    assert form is not None
+    form.add_instance("participants")
+    form.set_value("full_name", "Ana", repeat="participants", index=0)
+    assert not form.save_and_next()
+    assert "participants[0].sex" in form.errors
+    assert form.editing == ("participants", 0)
+
+
+def test_event_summary_ignores_missing_scores() -> None:
+    summary = event_summary(
+        {"participants": [{"pre_score": 40, "post_score": 80}, {"pre_score": 60}]}, days=1
+    )
+    assert (summary.average_pre, summary.average_post) == (50.0, 80.0)
+
+
+def test_sign_out_and_wipe_leaves_nothing_readable(app: AppState) -> None:
+    form = screening(app)
+    form.set_value("case_code", "KH-2026-0042")
+    path = app.services.store_path
+    app.ask_wipe()
+    app.wipe()
+    assert (app.screen, app.device) == ("wiped", "wiped")
+    assert not path.exists() or not Store(path).initialised
+    app.start_again()
+    assert app.screen == "setup"
+    assert app.create_device(PASSPHRASE, PASSPHRASE)
+    assert app.services.counts()["draft"] == 0
+
+
+def test_sync_without_a_server_says_so(app: AppState) -> None:
+    app.sync_now()
+    assert app.sync_message_key == "not_enrolled"
+    assert not app.syncing
