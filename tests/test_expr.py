@@ -802,3 +802,20 @@ def test_arithmetic_is_finite_or_empty(a: Any, b: Any, op: str) -> None:
 @given(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False)))
 def test_numbers_survive_string_and_back(a: int | float) -> None:
     assert truth("number(string(${a})) = ${a}", {"a": a})
+
+
+@pytest.mark.parametrize(
+    "pattern", ["^(a+)+$", "^(a*)*b", "^([a-z]+ ?)+$", "(x+x+)+y", "((ab)*c)*"]
+)
+def test_patterns_that_could_freeze_the_app_are_refused(pattern: str) -> None:
+    """Nested repetition takes exponential time in Python's regex engine (ReDoS)."""
+    with pytest.raises(ExpressionError, match="repeats a repetition"):
+        parse(f"regex(., '{pattern}')")
+    # From the data (not a literal): no match, at once, instead of a frozen phone.
+    expression = parse("regex(${answer}, ${pattern})")
+    assert expression.evaluate({"answer": "a" * 40 + "!", "pattern": pattern}) is False
+
+
+@pytest.mark.parametrize("pattern", ["^[A-Z]{2}-[0-9]{4}$", "^(ab)+$", "^[+]?[1-9][0-9]{6,14}$"])
+def test_ordinary_patterns_still_work(pattern: str) -> None:
+    parse(f"regex(., '{pattern}')")

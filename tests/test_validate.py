@@ -176,3 +176,13 @@ def test_check_never_crashes_and_names_every_problem(spec: FormSpec, data: st.Da
     assert not [e for e in again.errors if e.code in ("type", "choice", "unknown_field")]
     stats, secret = split_by_sensitivity(spec, result.values)
     assert join_parts(spec, stats, secret) == result.values
+
+
+def test_absurdly_nested_forms_are_refused_before_they_exhaust_the_stack() -> None:
+    node: dict[str, Any] = {"name": "leaf", "type": "integer"}
+    for level in range(2000):
+        node = {"kind": "group", "name": f"g{level}", "children": [node]}
+    with pytest.raises(ValueError, match="nest more than 32 levels"):
+        FormSpec.model_validate(
+            {"id": "deep", "version": "1", "title": {"en": "D"}, "children": [node]}
+        )

@@ -38,6 +38,8 @@ import functools
 import math
 import operator
 import re
+import re._constants as _sre_constants  # CPython's regex parser: the only way to see
+import re._parser as _sre_parser  # a pattern's structure (3.11+ names)
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -561,9 +563,42 @@ def _compile_pattern(pattern: str) -> re.Pattern[str]:
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(f"regular expression longer than {MAX_PATTERN_LENGTH} characters")
     try:
-        return re.compile(pattern, re.ASCII)
+        compiled = re.compile(pattern, re.ASCII)
+        nested = _nested_repeat(_sre_parser.parse(pattern, re.ASCII), inside=False)
     except (re.error, RecursionError, OverflowError) as error:
         raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+    if nested:
+        raise ValueError(
+            f"regular expression {pattern!r} repeats a repetition (like (a+)+): it can take"
+            " exponential time on a short answer and freeze the app; rewrite it without nesting"
+        )
+    return compiled
+
+
+_REPEATS = frozenset({_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT})
+
+
+def _nested_repeat(items: Any, *, inside: bool) -> bool:
+    """Whether an unbounded repetition sits inside another: Python's backtracking engine
+    takes exponential time on such patterns (ReDoS), and `re` has no time limit."""
+    for op, arg in items:
+        children: list[Any] = []
+        if op in _REPEATS:
+            low, high, sub = arg
+            unbounded = high == _sre_constants.MAXREPEAT or high - low > 1
+            if inside and unbounded:
+                return True
+            if _nested_repeat(sub, inside=inside or unbounded):
+                return True
+        elif op == _sre_constants.SUBPATTERN:
+            children = [arg[-1]]
+        elif op == _sre_constants.BRANCH:
+            children = list(arg[1])
+        elif op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            children = [arg[1]]
+        if any(_nested_repeat(child, inside=inside) for child in children):
+            return True
+    return False
 
 
 def _regex(_: _Context, args: list[Any]) -> bool:

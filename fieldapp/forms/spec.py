@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "MAX_DEPTH",
     "METADATA_TYPES",
     "STATISTICAL_TYPES",
     "Choice",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_DEPTH = 32
 
 FieldType = Literal[
     "text",
@@ -196,6 +198,23 @@ class FormSpec(_Model):
     description: Labels = Field(default_factory=dict)
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_name(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shallow_enough(cls, data: Any) -> Any:
+        """Refuse absurd nesting before validating it: a form pulled or imported as JSON must
+        never exhaust the stack (groups nest a few levels in real forms)."""
+        if not isinstance(data, dict):
+            return data
+        pending = [(child, 1) for child in data.get("children") or [] if isinstance(child, dict)]
+        while pending:
+            node, depth = pending.pop()
+            if depth > MAX_DEPTH:
+                raise ValueError(f"groups and repeats nest more than {MAX_DEPTH} levels deep")
+            children = node.get("children") or []
+            if isinstance(children, list):
+                pending += [(c, depth + 1) for c in children if isinstance(c, dict)]
+        return data
 
     @model_validator(mode="after")
     def _names_and_lists(self) -> FormSpec:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from fieldapp.errors import FormError
 from fieldapp.forms.expr import ExpressionError, parse
 from fieldapp.forms.spec import (
+    MAX_DEPTH,
     METADATA_TYPES,
     NAME_RE,
     Choice,
@@ -439,6 +440,9 @@ _UNSUPPORTED_COLUMNS = {
 }
 
 
+# Real forms nest a few levels; a FormSpec thousands deep would exhaust the recursion limit.
+
+
 class _Importer:
     def __init__(self, path: Path, sheets: dict[str, _Sheet]) -> None:
         self.path = path
@@ -681,6 +685,9 @@ class _Importer:
             valid = False
         self.label_references(row)
         if kind.role == "begin":
+            if len(stack) == MAX_DEPTH + 1:  # the form itself is the first frame
+                msg = f"groups and repeats may nest at most {MAX_DEPTH} levels deep"
+                self.add("survey", row.number, row.column("type"), "nesting", msg)
             stack.append(self.open(row, kind.value, valid))
         elif kind.role == "field":
             node = self.field(row, kind, name) if valid else None

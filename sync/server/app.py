@@ -8,16 +8,17 @@ Every refusal is a `sync.protocol.ErrorBody`. Logs never carry bodies, tokens or
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -36,10 +37,13 @@ from sync.protocol import (
     PushRequest,
     PushResponse,
     Receipt,
-    RecordEnvelope,
+    ReceiptMode,
+    ReceiptProof,
     RecordOutcome,
     RecordView,
     WireFieldError,
+    batch_receipt_signing_bytes,
+    receipt_tree,
 )
 from sync.server import admin
 from sync.server.auth import (
@@ -52,7 +56,7 @@ from sync.server.auth import (
     new_token,
     token_hash,
 )
-from sync.server.checks import envelope_errors
+from sync.server.checks import FormRules, envelope_errors
 from sync.server.keys import load_server_key, server_key_id
 from sync.server.limits import BodyLimitMiddleware, InternalErrorMiddleware, RateLimitMiddleware
 from sync.server.settings import ServerSettings
@@ -97,9 +101,28 @@ class _Context:
     signing_key: SigningKey
     key_id: str
     clock: Callable[[], datetime]
+    # Parsed form versions by their publication seq: published versions never change.
+    form_rules: dict[int, FormRules] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def published_rules(self, org_id: str, form_id: str, version: str) -> FormRules | None:
+        """The form version as the organisation sees it, parsed once per process; None if it
+        is not published. Looked up every time: an organisation's own version may come to
+        shadow a global one."""
+        seq = self.storage.published_form_seq(org_id, form_id, version)
+        if seq is None:
+            return None
+        rules = self.form_rules.get(seq)
+        if rules is None:
+            try:
+                published = self.storage.get_form(org_id, form_id, version)
+            except NotFound:
+                return None
+            rules = FormRules(FormSpec.model_validate(published.spec))
+            self.form_rules[published.seq] = rules
+        return rules
 
 
 def _utc_now() -> datetime:
@@ -363,17 +386,31 @@ def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
         )
     ),
 )
-def push(body: PushRequest, device: CurrentDevice, context: Context) -> PushResponse:
+def push(
+    body: PushRequest,
+    device: CurrentDevice,
+    context: Context,
+    receipts: Annotated[
+        ReceiptMode,
+        Query(
+            description="`batch`: one server signature per batch, each receipt carrying its "
+            "Merkle proof (see docs/sync-protocol.md); `record`: one signature per receipt"
+        ),
+    ] = "record",
+) -> Response:
     """Store a batch: one outcome per record, in order; the batch is one transaction."""
     storage, now = context.storage, context.now()
-    outcomes: list[RecordOutcome | None] = [None] * len(body.records)
-    forms: dict[tuple[str, str], FormSpec | None] = {}
-    checked: list[tuple[int, RecordEnvelope]] = []
+    outcomes: list[RecordOutcome | PushResult | None] = [None] * len(body.records)
+    forms: dict[tuple[str, str], FormRules | None] = {}
+    checked, digests, positions = [], [], []
     for index, envelope in enumerate(body.records):
         form_key = (envelope.form_id, envelope.form_version)
         if form_key not in forms:
-            forms[form_key] = _published_spec(storage, device.org_id, *form_key)
-        errors = envelope_errors(envelope, device.id, device.public_key, forms[form_key])
+            forms[form_key] = context.published_rules(device.org_id, *form_key)
+        signed = envelope.signing_bytes()
+        errors = envelope_errors(
+            envelope, device.id, device.public_key, forms[form_key], signed=signed
+        )
         if errors:
             outcomes[index] = RecordOutcome(
                 id=envelope.id, revision=envelope.revision, status="rejected", errors=errors
@@ -388,29 +425,71 @@ def push(body: PushRequest, device: CurrentDevice, context: Context) -> PushResp
                 record_id=str(envelope.id),
             )
         else:
-            checked.append((index, envelope))
+            checked.append(envelope)
+            digests.append(hashlib.sha256(signed).hexdigest())
+            positions.append(index)
     if checked:
-        results = storage.push_records(device, [envelope for _, envelope in checked], now)
-        for (index, _), result in zip(checked, results, strict=True):
-            outcomes[index] = _outcome(context, result)
-    return PushResponse(outcomes=[outcome for outcome in outcomes if outcome is not None])
+        results = storage.push_records(device, checked, now, content_digests=digests)
+        for index, result in zip(positions, results, strict=True):
+            outcomes[index] = result
+    answer = PushResponse(outcomes=_signed_outcomes(context, outcomes, receipts))
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
-def _published_spec(storage: Storage, org_id: str, form_id: str, version: str) -> FormSpec | None:
-    try:
-        return FormSpec.model_validate(storage.get_form(org_id, form_id, version).spec)
-    except NotFound:
-        return None
-
-
-def _outcome(context: _Context, result: PushResult) -> RecordOutcome:
-    if result.status == "rejected":
-        return RecordOutcome(
-            id=result.record_id, revision=result.revision, status="rejected", errors=result.errors
+def _signed_outcomes(
+    context: _Context, results: list[RecordOutcome | PushResult | None], mode: ReceiptMode
+) -> list[RecordOutcome]:
+    """Outcomes in order, stored ones with a receipt: each signed alone (`record`), or all
+    of them signed once as the leaves of a Merkle tree, each with its proof (`batch`)."""
+    unsigned: list[Receipt] = []
+    for result in results:
+        if isinstance(result, PushResult) and result.status != "rejected":
+            unsigned.append(_unsigned_receipt(context, result))
+    signed: list[Receipt] = []
+    if mode == "batch" and unsigned:
+        root, paths = receipt_tree([receipt.entry_bytes() for receipt in unsigned])
+        size = len(unsigned)
+        signature = context.signing_key.sign(
+            batch_receipt_signing_bytes(root, size, context.key_id)
         )
+        for index, (receipt, path) in enumerate(zip(unsigned, paths, strict=True)):
+            proof = ReceiptProof(index=index, size=size, path=path)
+            signed.append(receipt.model_copy(update={"signature": signature, "proof": proof}))
+    else:
+        for receipt in unsigned:
+            signature = context.signing_key.sign(receipt.signing_bytes())
+            signed.append(receipt.model_copy(update={"signature": signature}))
+    receipts = iter(signed)
+    outcomes = []
+    for result in results:
+        if isinstance(result, RecordOutcome):
+            outcomes.append(result)
+        elif isinstance(result, PushResult) and result.status == "rejected":
+            outcomes.append(
+                RecordOutcome(
+                    id=result.record_id,
+                    revision=result.revision,
+                    status="rejected",
+                    errors=result.errors,
+                )
+            )
+        elif isinstance(result, PushResult):
+            outcomes.append(
+                RecordOutcome(
+                    id=result.record_id,
+                    revision=result.revision,
+                    status=result.status,
+                    receipt=next(receipts),
+                    current_revision=result.current_revision,
+                )
+            )
+    return outcomes
+
+
+def _unsigned_receipt(context: _Context, result: PushResult) -> Receipt:
     if result.seq is None or result.received_at is None or result.content_digest is None:
         raise RuntimeError("storage returned a stored outcome without its receipt data")
-    unsigned = Receipt(
+    return Receipt(
         record_id=result.record_id,
         revision=result.revision,
         content_digest=result.content_digest,
@@ -418,16 +497,6 @@ def _outcome(context: _Context, result: PushResult) -> RecordOutcome:
         received_at=result.received_at,
         server_key_id=context.key_id,
         signature=b"",
-    )
-    receipt = unsigned.model_copy(
-        update={"signature": context.signing_key.sign(unsigned.signing_bytes())}
-    )
-    return RecordOutcome(
-        id=result.record_id,
-        revision=result.revision,
-        status=result.status,
-        receipt=receipt,
-        current_revision=result.current_revision,
     )
 
 
