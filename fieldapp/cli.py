@@ -315,6 +315,19 @@ def cmd_records_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_records_purge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    store = _open_store(args, unlock=False)
+    try:
+        cutoff = datetime.now(UTC) - timedelta(days=args.sent_days)
+        purged = store.purge_sent(sent_before=cutoff.isoformat())
+    finally:
+        store.close()
+    print(f"{purged} sent records removed from this device (receipts and statistics kept)")
+    return 0
+
+
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists():
@@ -448,6 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON")
     for sub in (create_org, code, revoke, stats):
         _database_option(sub)
+
+    purge = add(
+        record_cmds, "purge",
+        cmd_records_purge,
+        "erase local copies of records the server confirmed (receipt kept)",
+    )  # fmt: skip
+    purge.add_argument(
+        "--sent-days", type=float, required=True,
+        help="only records sent more than this many days ago (0: all receipted records)",
+    )  # fmt: skip
 
     keys = commands.add_parser("keys", help="organisation keys", description="Organisation keys.")
     key_cmds = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")

@@ -374,3 +374,25 @@ def test_the_outbox_pages_through_its_own_index(store: Store) -> None:
     ).fetchall()
     text = " ".join(str(row[-1]) for row in plan)
     assert "records_outbox" in text and "TEMP B-TREE" not in text
+
+
+def test_purge_erases_only_receipted_sent_records(
+    store: Store, store_path: Path, org_key: crypto.OrgKeyPair
+) -> None:
+    store.set_recipients([org_key.recipient])
+    sent = store.create_final("victim_screening", screening_values())
+    unsent = store.create_final("victim_screening", screening_values("Bravo"))
+    no_receipt = store.create_final("victim_screening", screening_values("Charlie"))
+    store.record_outcome(sent.id, sent.revision, "sent", receipt='{"seq": 1}')
+    store.record_outcome(no_receipt.id, no_receipt.revision, "sent")
+    assert store.purge_sent(sent_before="2000-01-01") == 0  # not old enough
+    assert store.purge_sent(sent_before="9999-01-01") == 1
+    purged = store.get(sent.id)
+    assert purged.purged and purged.status == "sent"
+    assert purged.values["sex"] == "female" and "given_name" not in purged.values
+    assert store.get(unsent.id).values["given_name"] == "Bravo"
+    assert store.get(no_receipt.id).values["given_name"] == "Charlie"
+    with pytest.raises(StoreError, match="removed from this device"):
+        store.save_draft(sent.id, screening_values())
+    store.close()
+    assert _canary_hits(store_path.parent) == []  # the canary was only in the purged record

@@ -116,3 +116,9 @@ def m003_shared_items(db: Database) -> None:
         );
         """
     )
+
+
+@migration
+def m004_purged_records(db: Database) -> None:
+    """When a sent record's local copy was purged (after a receipt, by policy)."""
+    db.execute("ALTER TABLE records ADD COLUMN purged_at TEXT")

@@ -15,11 +15,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
@@ -34,6 +34,7 @@ from fieldapp.store._migrations import apply_migrations
 from sync.protocol import RecordEnvelope
 
 __all__ = [
+    "Outcome",
     "Page",
     "Record",
     "RecordSummary",
@@ -79,6 +80,7 @@ class Record(BaseModel):
     values: dict[str, Any]
     problems: list[dict[str, Any]] = Field(default_factory=list)
     server_revision: str | None = None
+    purged: bool = False  # the local copy was erased after the server's receipt
 
 
 class RecordSummary(BaseModel):
@@ -92,6 +94,17 @@ class RecordSummary(BaseModel):
     updated_at: str
     stats: dict[str, Any]
     problem_count: int
+
+
+class Outcome(NamedTuple):
+    """What the server said about one pushed revision (see `Store.record_outcomes`)."""
+
+    record_id: str
+    revision: str
+    status: Literal["sent", "rejected", "conflict"]
+    problems: list[dict[str, Any]] | None = None
+    receipt: str | None = None
+    server_revision: str | None = None
 
 
 class Page(BaseModel):
@@ -489,7 +502,7 @@ class Store:
         one still in flight keeps its base until the server's answer arrives.
         """
         with self._lock:
-            row = self._row(record_id)
+            row = self._editable_row(record_id)
             spec = self.form(row["form_id"], row["form_version"])
             checked = check(spec, values, partial=True)
             edit = {**row, "status": "draft", "updated_at": _now(), "base_revision": _base(row)}
@@ -510,7 +523,7 @@ class Store:
         Raises ValidationFailed with every error; the draft is saved first either way.
         """
         with self._lock:
-            row = self._row(record_id)
+            row = self._editable_row(record_id)
             if values is None:
                 values = self._decrypt_values(row)
             spec = self.form(row["form_id"], row["form_version"])
@@ -573,6 +586,21 @@ class Store:
                 raise StoreError(f"record {record_id} is {row['status']}: only new drafts go")
             self.db.execute("DELETE FROM records WHERE id = ?", [record_id])
 
+    def resolve_conflict_keep_mine(self, record_id: str, *, lang: str = "en") -> Record:
+        """Settle a conflict in favour of this device's version: re-finalise it on top of the
+        server's current head, so the next push is accepted as the newest revision (the other
+        version stays in the server's history, where the office can still read it).
+
+        Raises ValidationFailed like `finalise` (the record is then a draft on that head).
+        """
+        with self._lock:
+            row = self._row(record_id)
+            if row["status"] != "conflict" or not row["server_revision"]:
+                raise StoreError(f"record {record_id} is {row['status']}, not in conflict")
+            values = self._decrypt_values(row)
+            self.db.table("records").update(record_id, {"base_revision": row["server_revision"]})
+            return self.finalise(record_id, values, lang=lang)
+
     def get(self, record_id: str) -> Record:
         with self._lock:
             row = self._row(record_id)
@@ -589,6 +617,7 @@ class Store:
                 values=self._decrypt_values(row),
                 problems=json.loads(row["problems"] or "[]"),
                 server_revision=row["server_revision"],
+                purged=row["purged_at"] is not None,
             )
 
     def list_records(
@@ -706,11 +735,10 @@ class Store:
     def mark_queued(self, record_ids: list[str]) -> None:
         """The records are on their way: a push without an answer leaves them `queued`."""
         with self._lock, self.db.atomic():
-            for record_id in record_ids:
-                self.db.execute(
-                    "UPDATE records SET status = 'queued' WHERE id = ? AND status = 'final'",
-                    [record_id],
-                )
+            self.db.conn.executemany(
+                "UPDATE records SET status = 'queued' WHERE id = ? AND status = 'final'",
+                [(record_id,) for record_id in record_ids],
+            )
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -751,7 +779,63 @@ class Store:
             )
             return True
 
+    def record_outcomes(self, outcomes: Iterable[Outcome]) -> int:
+        """`record_outcome` for a whole batch in one statement and one durable commit (all or
+        none); returns how many records took theirs. A record edited while its revision was
+        in flight keeps the edit; a record no longer on the device is skipped."""
+        sent_at = _now()
+        rows = [
+            (
+                o.status,
+                json.dumps(o.problems) if o.problems else None,
+                o.receipt or None,
+                o.server_revision,
+                sent_at if o.status == "sent" else None,
+                o.status,
+                o.record_id,
+                o.revision,
+            )
+            for o in outcomes
+        ]
+        with self._lock, self.db.atomic():
+            cursor = self.db.conn.executemany(
+                "UPDATE records SET status = ?, problems = ?, receipt = coalesce(?, receipt),"
+                " server_revision = ?, sent_at = ?,"
+                " base_revision = CASE WHEN ? = 'sent' THEN revision ELSE base_revision END"
+                " WHERE id = ? AND revision = ?",
+                rows,
+            )
+            return cursor.rowcount
+
+    def purge_sent(self, *, sent_before: str) -> int:
+        """Erase the local copy of records the server has receipted, sent before `sent_before`
+        (an ISO UTC time): the sensitive ciphertext and the sealed envelope go; the clear
+        statistics and the receipt stay, so the record still counts and can be proven sent.
+
+        Only records with a receipt and not edited since are purged: nothing unsent is lost.
+        """
+        with self._lock, self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE records SET fields = NULL, sealed = NULL, purged_at = ?"
+                " WHERE status = 'sent' AND receipt IS NOT NULL AND purged_at IS NULL"
+                " AND sent_at < ?",
+                [_now(), sent_before],
+            )
+            purged = cursor.rowcount
+        if purged:
+            self._checkpoint()
+        return purged
+
     # -- internals ------------------------------------------------------------------------
+    def _editable_row(self, record_id: str) -> dict[str, Any]:
+        row = self._row(record_id)
+        if row["purged_at"] is not None:
+            raise StoreError(
+                f"record {record_id} was removed from this device after the server confirmed"
+                " it: edit it from the office, where the organisation's key opens it"
+            )
+        return row
+
     def _row(self, record_id: str) -> dict[str, Any]:
         row = next(self.db.query("SELECT * FROM records WHERE id = ?", [record_id]), None)
         if row is None:
