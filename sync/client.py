@@ -13,13 +13,14 @@ import base64
 import gzip
 import ipaddress
 import logging
+import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from fieldapp import crypto
 from fieldapp.errors import FieldappError, RecordNotFound, StoreError, StoreLocked
 from fieldapp.forms.spec import FormSpec
-from fieldapp.store import Store
+from fieldapp.store import Outcome, Store
 from sync._backoff import RetryPolicy, jitter_source, server_delay
 from sync.protocol import (
     MAX_BATCH_RECORDS,
@@ -66,6 +67,7 @@ DEFAULT_MAX_BATCH_BYTES = 256 * 1024
 DEFAULT_PULL_PAGE = 1000
 _OUTBOX_PAGE = 500
 _GZIP_LEVEL = 6
+_BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
 
 # Keys of the store's clear sync bookkeeping (Store.get_state) and secrets (Store.get_secret).
@@ -362,10 +364,83 @@ def enrol(
     )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Outgoing:
+    """One envelope on its way, with what its receipt must name (parsed once, when read)."""
+
     record_id: str
+    revision: str
+    content_digest: str
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    items: list[_Outgoing]
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, items: list[_Outgoing]) -> _Batch:
+        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in items) + b"]}"
+        return cls(items, gzip.compress(body, _GZIP_LEVEL))
+
+
+_T = TypeVar("_T")
+_DONE = object()
+
+
+class _Ahead(Generic[_T]):
+    """Runs an iterator in a worker thread, at most one item ahead of its consumer (the next
+    item is produced while the consumer works on the current one, never more).
+
+    Exceptions in the worker reach the consumer; closing stops the worker and waits for it.
+    """
+
+    def __init__(self, source: Iterator[_T]) -> None:
+        self._source = source
+        self._items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._slot = threading.Semaphore(1)  # taken while an item is prepared or waiting
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="sync-prepare", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._slot.acquire()
+                if self._stopping:
+                    return
+                item = next(self._source, _DONE)
+                self._items.put(item)
+                if item is _DONE:
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._items.put(exc)
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[_T]:
+        while True:
+            item = self._items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            self._slot.release()
+            yield item
+
+    def close(self) -> None:
+        self._stopping = True
+        self._slot.release()
+        self._thread.join()
+
+    def __enter__(self) -> _Ahead[_T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class SyncClient:
@@ -470,120 +545,162 @@ class SyncClient:
         return self._token
 
     # -- push -----------------------------------------------------------------------------
-    def _batches(self) -> Iterator[list[_Outgoing]]:
+    def _batches(self, report: SyncReport) -> Iterator[_Batch]:
         """The outbox in batches of at most max_batch_bytes (a bigger record goes alone),
-        read a page at a time: the outbox is never loaded whole."""
+        read a page at a time (the outbox is never loaded whole), each marked queued and
+        compressed before it is handed over to be sent."""
         overhead = len(_ENVELOPE_BATCH_HEAD) + len(b"]}")
         batch: list[_Outgoing] = []
         size = overhead
         after = ""
         while page := self.store.outbox(after=after, limit=_OUTBOX_PAGE):
             for record_id, envelope in page:
-                body = envelope.encode("utf-8") if isinstance(envelope, str) else bytes(envelope)
+                item = _outgoing(record_id, envelope, report)
+                if item is None:
+                    continue
                 full = len(batch) >= MAX_BATCH_RECORDS
-                if batch and (full or size + len(body) + 1 > self.max_batch_bytes):
-                    yield batch
+                if batch and (full or size + len(item.body) + 1 > self.max_batch_bytes):
+                    yield self._queued(batch)
                     batch, size = [], overhead
-                batch.append(_Outgoing(record_id, body))
-                size += len(body) + 1  # and its comma
+                batch.append(item)
+                size += len(item.body) + 1  # and its comma
             after = page[-1][0]
         if batch:
-            yield batch
+            yield self._queued(batch)
+
+    def _queued(self, items: list[_Outgoing]) -> _Batch:
+        """Mark the records queued (durably) before they leave: see `Store.mark_queued`."""
+        self.store.mark_queued([item.record_id for item in items])
+        return _Batch.of(items)
 
     def _push(self, token: str, report: SyncReport) -> None:
+        """Three steps overlap, each at most one batch ahead of the next: preparing a batch,
+        the server storing the one before, and writing back the outcomes of the one before
+        that. Outcomes are only ever written from the server's answer (the checkpoint)."""
         total = self.pending()
         done = 0
-        for batch in self._batches():
-            done += self._push_batch(token, batch, report)
-            total = max(total, done)
-            if self.on_progress is not None:
-                self.on_progress(done, total, self._http.bytes_sent)
+        with (
+            _Ahead(self._batches(report)) as batches,
+            _Ahead(self._exchanges(token, batches, report)) as answered,
+        ):
+            for items, response in answered:
+                done += self._write_outcomes(items, response, report)
+                total = max(total, done)
+                if self.on_progress is not None:
+                    self.on_progress(done, total, self._http.bytes_sent)
 
-    def _push_batch(self, token: str, batch: list[_Outgoing], report: SyncReport) -> int:
-        """Push one batch (halving it if the server finds it too large); records answered."""
-        self.store.mark_queued([item.record_id for item in batch])
-        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in batch) + b"]}"
+    def _exchanges(
+        self, token: str, batches: Iterable[_Batch], report: SyncReport
+    ) -> Iterator[tuple[list[_Outgoing], httpx.Response]]:
+        for batch in batches:
+            yield from self._send(token, batch, report)
+
+    def _send(
+        self, token: str, batch: _Batch, report: SyncReport
+    ) -> Iterator[tuple[list[_Outgoing], httpx.Response]]:
+        """Push one batch (halving it while the server finds it too large): its answers."""
         response = self._http.request(
             "POST",
             "/v1/records:push",
             token=token,
-            content=gzip.compress(body, _GZIP_LEVEL),
+            content=batch.gzipped,
             gzipped=True,
+            params=_BATCH_RECEIPTS,
         )
+        items = batch.items
         if response.status_code == 413:
-            if len(batch) == 1:
+            if len(items) == 1:
                 report.errors.append(
-                    f"record {batch[0].record_id} is too large for the server: it stays here"
+                    f"record {items[0].record_id} is too large for the server: it stays here"
                 )
-                return 0
-            half = len(batch) // 2
-            return self._push_batch(token, batch[:half], report) + self._push_batch(
-                token, batch[half:], report
-            )
+                return
+            half = len(items) // 2
+            yield from self._send(token, _Batch.of(items[:half]), report)
+            yield from self._send(token, _Batch.of(items[half:]), report)
+            return
         if response.status_code != 200:
             raise ServerRefused(_refusal(response))
+        yield items, response
+
+    def _write_outcomes(
+        self, items: list[_Outgoing], response: httpx.Response, report: SyncReport
+    ) -> int:
+        """The checkpoint: a batch's outcomes in one durable commit, once the server has
+        answered; a record turns `sent` only with a receipt that verifies. Records answered."""
         try:
             answer = PushResponse.model_validate_json(response.content)
         except ValidationError:
             raise ServerRefused("the server's answer to a push was not understood") from None
         outcomes = {(str(o.id), o.revision): o for o in answer.outcomes}
-        answered = 0
-        with self.store.batch():  # the checkpoint: one durable commit per acknowledged batch
-            for item in batch:
-                envelope = RecordEnvelope.model_validate_json(item.body)
-                outcome = outcomes.get((item.record_id, envelope.revision))
-                if outcome is not None and self._apply_outcome(envelope, outcome, report):
-                    answered += 1
-        return answered
+        verified: set[tuple[bytes, bytes]] = set()
+        updates = []
+        for item in items:
+            outcome = outcomes.get((item.record_id, item.revision))
+            if outcome is not None:
+                update = self._outcome(item, outcome, report, verified)
+                if update is not None:
+                    updates.append(update)
+        self.store.record_outcomes(updates)
+        return len(updates)
 
-    def _apply_outcome(
-        self, envelope: RecordEnvelope, outcome: RecordOutcome, report: SyncReport
-    ) -> bool:
-        record_id = str(envelope.id)
+    def _outcome(
+        self,
+        item: _Outgoing,
+        outcome: RecordOutcome,
+        report: SyncReport,
+        verified: set[tuple[bytes, bytes]],
+    ) -> Outcome | None:
+        """What to write back for one record; None (it stays queued) without a valid receipt."""
         if outcome.status == "rejected":
             problems = [error.model_dump() for error in outcome.errors]
-            self.store.record_outcome(record_id, envelope.revision, "rejected", problems=problems)
             report.rejected += 1
-            return True
-        problem = self._receipt_problem(envelope, outcome.receipt)
+            return Outcome(item.record_id, item.revision, "rejected", problems=problems)
+        problem = self._receipt_problem(item, outcome.receipt, verified)
         if problem is not None:
             report.unconfirmed += 1
-            report.errors.append(f"record {record_id} stays queued: {problem}")
-            return False
+            report.errors.append(f"record {item.record_id} stays queued: {problem}")
+            return None
         assert outcome.receipt is not None
         receipt = outcome.receipt.model_dump_json()
         if outcome.status == "conflict":
-            self.store.record_outcome(
-                record_id,
-                envelope.revision,
+            report.conflict += 1
+            return Outcome(
+                item.record_id,
+                item.revision,
                 "conflict",
                 problems=[_conflict_problem(outcome.current_revision)],
                 receipt=receipt,
                 server_revision=outcome.current_revision,
             )
-            report.conflict += 1
-            return True
-        self.store.record_outcome(record_id, envelope.revision, "sent", receipt=receipt)
         if outcome.status == "accepted":
             report.accepted += 1
         else:
             report.duplicate += 1
-        return True
+        return Outcome(item.record_id, item.revision, "sent", receipt=receipt)
 
-    def _receipt_problem(self, envelope: RecordEnvelope, receipt: Receipt | None) -> str | None:
-        """Why this receipt does not prove the server holds exactly this envelope, or None."""
+    def _receipt_problem(
+        self, item: _Outgoing, receipt: Receipt | None, verified: set[tuple[bytes, bytes]]
+    ) -> str | None:
+        """Why this receipt does not prove the server holds exactly this envelope, or None.
+
+        A batch's receipts share one signature (over the root of their Merkle tree): it is
+        verified once; each receipt's own entry and proof are checked every time.
+        """
         if receipt is None:
             return "the server sent no receipt"
-        if (str(receipt.record_id), receipt.revision) != (str(envelope.id), envelope.revision):
+        if (str(receipt.record_id), receipt.revision) != (item.record_id, item.revision):
             return "the receipt names another record"
-        if receipt.content_digest != envelope.content_digest:
+        if receipt.content_digest != item.content_digest:
             return "the receipt is for other content"
         if receipt.server_key_id != self._server_key_id:
             return "the receipt is signed by an unknown server key"
-        try:
-            crypto.verify(self._server_key, receipt.signature, receipt.signing_bytes())
-        except crypto.SignatureError:
-            return "the receipt's signature is not the server's"
+        signed = (receipt.signing_bytes(), receipt.signature)
+        if signed not in verified:
+            try:
+                crypto.verify(self._server_key, receipt.signature, signed[0])
+            except crypto.SignatureError:
+                return "the receipt's signature is not the server's"
+            verified.add(signed)
         return None
 
     # -- pull -----------------------------------------------------------------------------
@@ -666,6 +783,17 @@ class SyncClient:
                 )
             except RecordNotFound:
                 return
+
+
+def _outgoing(record_id: str, envelope: str | bytes, report: SyncReport) -> _Outgoing | None:
+    """The outbox entry ready to send, or None (reported) if its envelope is damaged."""
+    body = envelope.encode("utf-8") if isinstance(envelope, str) else bytes(envelope)
+    try:
+        parsed = RecordEnvelope.model_validate_json(body)
+    except ValidationError:
+        report.errors.append(f"record {record_id} is damaged on this device: it was not sent")
+        return None
+    return _Outgoing(record_id, parsed.revision, parsed.content_digest, body)
 
 
 def _conflict_problem(server_revision: str | None) -> dict[str, Any]:

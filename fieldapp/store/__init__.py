@@ -2,6 +2,7 @@
 
 from fieldapp.errors import RecordNotFound, StoreError, StoreLocked
 from fieldapp.store._store import (
+    Outcome,
     Page,
     Record,
     RecordSummary,
@@ -12,6 +13,7 @@ from fieldapp.store._store import (
 )
 
 __all__ = [
+    "Outcome",
     "Page",
     "Record",
     "RecordNotFound",

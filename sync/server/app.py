@@ -441,25 +441,24 @@ def _signed_outcomes(
 ) -> list[RecordOutcome]:
     """Outcomes in order, stored ones with a receipt: each signed alone (`record`), or all
     of them signed once as the leaves of a Merkle tree, each with its proof (`batch`)."""
-    unsigned: list[Receipt] = []
-    for result in results:
-        if isinstance(result, PushResult) and result.status != "rejected":
-            unsigned.append(_unsigned_receipt(context, result))
-    signed: list[Receipt] = []
-    if mode == "batch" and unsigned:
-        root, paths = receipt_tree([receipt.entry_bytes() for receipt in unsigned])
-        size = len(unsigned)
+    receipts = [
+        _unsigned_receipt(context, result)
+        for result in results
+        if isinstance(result, PushResult) and result.status != "rejected"
+    ]
+    if mode == "batch" and receipts:
+        root, paths = receipt_tree([receipt.entry_bytes() for receipt in receipts])
+        size = len(receipts)
         signature = context.signing_key.sign(
             batch_receipt_signing_bytes(root, size, context.key_id)
         )
-        for index, (receipt, path) in enumerate(zip(unsigned, paths, strict=True)):
-            proof = ReceiptProof(index=index, size=size, path=path)
-            signed.append(receipt.model_copy(update={"signature": signature, "proof": proof}))
+        for index, (receipt, path) in enumerate(zip(receipts, paths, strict=True)):
+            receipt.proof = ReceiptProof(index=index, size=size, path=path)
+            receipt.signature = signature
     else:
-        for receipt in unsigned:
-            signature = context.signing_key.sign(receipt.signing_bytes())
-            signed.append(receipt.model_copy(update={"signature": signature}))
-    receipts = iter(signed)
+        for receipt in receipts:
+            receipt.signature = context.signing_key.sign(receipt.signing_bytes())
+    signed = iter(receipts)
     outcomes = []
     for result in results:
         if isinstance(result, RecordOutcome):
@@ -479,7 +478,7 @@ def _signed_outcomes(
                     id=result.record_id,
                     revision=result.revision,
                     status=result.status,
-                    receipt=next(receipts),
+                    receipt=next(signed),
                     current_revision=result.current_revision,
                 )
             )

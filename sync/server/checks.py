@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -18,18 +19,50 @@ from fieldapp.crypto import SignatureError, verify
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
 from sync.protocol import RecordEnvelope, WireFieldError
 
-__all__ = ["MAX_CALCULATED_TEXT", "envelope_errors", "stats_errors"]
+__all__ = ["MAX_CALCULATED_TEXT", "FormRules", "envelope_errors", "stats_errors"]
 
 # A statistical calculation may yield a short label ("18-24"), never a free text.
 MAX_CALCULATED_TEXT = 64
 
 
+@dataclass(frozen=True, slots=True)
+class _Repeat:
+    node: RepeatSpec
+    level: dict[str, FieldSpec | _Repeat]
+
+
+def _level(nodes: list[Node]) -> dict[str, FieldSpec | _Repeat]:
+    return {
+        node.name: _Repeat(node, _level(node.children)) if isinstance(node, RepeatSpec) else node
+        for node in answer_nodes(nodes)
+    }
+
+
+class FormRules:
+    """A form version prepared once for checking stats (fields by name at every level, choice
+    values as sets): a server checks many records against few published versions."""
+
+    def __init__(self, spec: FormSpec) -> None:
+        self.spec = spec
+        self.fields = _level(spec.children)
+        self.choices = {
+            name: frozenset(choice.value for choice in choices)
+            for name, choices in spec.choices.items()
+        }
+
+
 def envelope_errors(
-    envelope: RecordEnvelope, device_id: str, public_key: bytes, spec: FormSpec | None
+    envelope: RecordEnvelope,
+    device_id: str,
+    public_key: bytes,
+    rules: FormRules | None,
+    *,
+    signed: bytes | None = None,
 ) -> list[WireFieldError]:
     """Why the server refuses this envelope from this device (empty: it may be stored).
 
-    `spec` is the form version the envelope names, None when the server does not know it.
+    `rules` are the form version the envelope names, None when the server does not know it.
+    `signed` is `envelope.signing_bytes()` when the caller has computed them already.
     """
     if envelope.device_id != device_id:
         return [
@@ -41,7 +74,7 @@ def envelope_errors(
             )
         ]
     try:
-        verify(public_key, envelope.signature, envelope.signing_bytes())
+        verify(public_key, envelope.signature, signed or envelope.signing_bytes())
     except SignatureError:
         return [
             _error(
@@ -51,7 +84,7 @@ def envelope_errors(
                 "the signature does not match this device's enrolled key",
             )
         ]
-    if spec is None:
+    if rules is None:
         return [
             _error(
                 "form_version",
@@ -61,12 +94,13 @@ def envelope_errors(
                 "published on this server: the record stays on the device until it is",
             )
         ]
-    return stats_errors(spec, envelope.stats)
+    return stats_errors(rules, envelope.stats)
 
 
-def stats_errors(spec: FormSpec, stats: Mapping[str, Any]) -> list[WireFieldError]:
+def stats_errors(form: FormSpec | FormRules, stats: Mapping[str, Any]) -> list[WireFieldError]:
     """Every problem with `stats` against the form's statistical fields, each by field."""
-    return _level_errors(spec, spec.children, stats, "")
+    rules = form if isinstance(form, FormRules) else FormRules(form)
+    return _level_errors(rules, rules.fields, stats, "")
 
 
 def _error(field: str, path: str, code: str, message: str) -> WireFieldError:
@@ -74,19 +108,21 @@ def _error(field: str, path: str, code: str, message: str) -> WireFieldError:
 
 
 def _level_errors(
-    spec: FormSpec, nodes: list[Node], values: Mapping[str, Any], prefix: str
+    rules: FormRules,
+    level: dict[str, FieldSpec | _Repeat],
+    values: Mapping[str, Any],
+    prefix: str,
 ) -> list[WireFieldError]:
-    by_name = {node.name: node for node in answer_nodes(nodes)}
     errors: list[WireFieldError] = []
     for name, value in values.items():
         path = prefix + name
-        node = by_name.get(name)
+        node = level.get(name)
         if node is None:
             errors.append(
                 _error(name, path, "unknown_field", f"{name!r} is not a field of this form")
             )
-        elif isinstance(node, RepeatSpec):
-            errors.extend(_repeat_errors(spec, node, value, path))
+        elif isinstance(node, _Repeat):
+            errors.extend(_repeat_errors(rules, node, value, path))
         elif node.sensitivity != "statistical":
             errors.append(
                 _error(
@@ -97,14 +133,17 @@ def _level_errors(
                 )
             )
         else:
-            problem = _value_problem(spec, node, value)
+            problem = _value_problem(rules, node, value)
             if problem is not None:
                 code, message = problem
                 errors.append(_error(name, path, code, f"{name!r}: {message}"))
     return errors
 
 
-def _repeat_errors(spec: FormSpec, node: RepeatSpec, value: Any, path: str) -> list[WireFieldError]:
+def _repeat_errors(
+    rules: FormRules, repeat: _Repeat, value: Any, path: str
+) -> list[WireFieldError]:
+    node = repeat.node
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         return [_error(node.name, path, "type", f"{node.name!r}: a repeat is a list of objects")]
     errors: list[WireFieldError] = []
@@ -115,11 +154,11 @@ def _repeat_errors(spec: FormSpec, node: RepeatSpec, value: Any, path: str) -> l
                 _error(node.name, item_path, "type", f"{node.name!r}: each instance needs an _id")
             )
         answers = {key: item for key, item in instance.items() if key != "_id"}
-        errors.extend(_level_errors(spec, node.children, answers, item_path + "."))
+        errors.extend(_level_errors(rules, repeat.level, answers, item_path + "."))
     return errors
 
 
-def _value_problem(spec: FormSpec, node: FieldSpec, value: Any) -> tuple[str, str] | None:
+def _value_problem(rules: FormRules, node: FieldSpec, value: Any) -> tuple[str, str] | None:
     """(code, message) when `value` is not a canonical value of the field, else None."""
     if value is None:
         return None
@@ -144,7 +183,7 @@ def _value_problem(spec: FormSpec, node: FieldSpec, value: Any) -> tuple[str, st
             isinstance(value, float) and math.isfinite(value)
         )
         return None if scalar else ("type", "must be a number, true/false or a short label")
-    allowed = {choice.value for choice in spec.choices.get(node.choices or "", [])}
+    allowed = rules.choices.get(node.choices or "", frozenset())
     if kind == "select_one":
         return None if isinstance(value, str) and value in allowed else ("choice", "not a choice")
     if kind == "select_multiple":

@@ -151,7 +151,7 @@ def server_kill_round(phone: Device, server: ServerProcess) -> bool:
             "the push to start",
             step=0.002,
         )
-        time.sleep(phone.rng.uniform(0, 0.15))
+        time.sleep(phone.rng.uniform(0, 0.05))  # a push of 30-60 records takes ~0.1 s
         server.kill()  # SIGKILL, mid-batch or between batches
         pushing.join(60)
         server.start()  # same port, same database

@@ -583,6 +583,15 @@ class SqlStorage(Storage):
             raise NotFound(f"form {form_id} version {version} is not published")
         return self._form(rows[0])
 
+    def published_form_seq(self, org_id: str, form_id: str, version: str) -> int | None:
+        with self._read() as tx:
+            row = tx.one(
+                "SELECT seq FROM forms WHERE scope IN (?, '') AND form_id = ? AND version = ?"
+                " ORDER BY scope DESC LIMIT 1",
+                (org_id, form_id, version),
+            )
+        return None if row is None else int(row["seq"])
+
     def list_form_versions(self, org_id: str, form_id: str | None = None) -> list[FormVersion]:
         sql = "SELECT * FROM forms WHERE scope IN (?, '')"
         params: list[Any] = [org_id]
@@ -649,12 +658,20 @@ class SqlStorage(Storage):
     # -- records ---------------------------------------------------------------------------
 
     def push_records(
-        self, device: Device, envelopes: list[RecordEnvelope], now: datetime
+        self,
+        device: Device,
+        envelopes: list[RecordEnvelope],
+        now: datetime,
+        content_digests: Sequence[str] | None = None,
     ) -> list[PushResult]:
+        if content_digests is None:
+            content_digests = [env.content_digest for env in envelopes]
+        elif len(content_digests) != len(envelopes):
+            raise ValueError("one content digest per envelope")
         for attempt in range(_PUSH_ATTEMPTS):
             try:
                 with self._write() as tx:
-                    return self._push(tx, device, envelopes, now)
+                    return self._push(tx, device, envelopes, content_digests, now)
             except self.transient_errors:
                 if attempt == _PUSH_ATTEMPTS - 1:
                     raise
@@ -694,7 +711,12 @@ class SqlStorage(Storage):
         return revisions, heads
 
     def _push(
-        self, tx: Tx, device: Device, envelopes: list[RecordEnvelope], now: datetime
+        self,
+        tx: Tx,
+        device: Device,
+        envelopes: list[RecordEnvelope],
+        digests: Sequence[str],
+        now: datetime,
     ) -> list[PushResult]:
         now = now.astimezone(UTC)
         record_ids = sorted({str(env.id) for env in envelopes})
@@ -703,8 +725,8 @@ class SqlStorage(Storage):
         pending: list[_Pending] = []
         changes: list[_NewChange] = []
         new_rows: list[tuple[RecordEnvelope, _Revision, str]] = []
-        for env in envelopes:
-            record_id, digest = str(env.id), env.content_digest
+        for env, digest in zip(envelopes, digests, strict=True):
+            record_id = str(env.id)
             head = heads.get(record_id)
             stored = revisions.get((record_id, env.revision))
             if head is not None and head.org_id != device.org_id:

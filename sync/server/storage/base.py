@@ -33,6 +33,7 @@ a reader that has seen seq N never later finds a change with a seq below N.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -366,6 +367,11 @@ class Storage(abc.ABC):
         """The version visible to the organisation (its own first, else global). NotFound."""
 
     @abc.abstractmethod
+    def published_form_seq(self, org_id: str, form_id: str, version: str) -> int | None:
+        """The `seq` of the version `get_form` would return (None if none): seqs are unique
+        and published versions immutable, so it names that spec for good (cache key)."""
+
+    @abc.abstractmethod
     def list_form_versions(self, org_id: str, form_id: str | None = None) -> list[FormVersion]:
         """Versions visible to the organisation, by form id then publication order."""
 
@@ -393,9 +399,16 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def push_records(
-        self, device: Device, envelopes: list[RecordEnvelope], now: datetime
+        self,
+        device: Device,
+        envelopes: list[RecordEnvelope],
+        now: datetime,
+        content_digests: Sequence[str] | None = None,
     ) -> list[PushResult]:
         """Store a batch in ONE transaction; one result per envelope, in order.
+
+        `content_digests` are the envelopes' `content_digest`s when the caller has computed
+        them already (from the signing bytes it verified), in the same order.
 
         Per envelope (earlier envelopes of the batch count as stored):
         - (id, revision) stored with the same content digest: `duplicate`, nothing written,

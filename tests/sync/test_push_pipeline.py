@@ -1,0 +1,228 @@
+"""The pipelined push against the real server app: batch receipts checked record by record,
+per-record receipts from servers that do not batch them, a stop half-way that leaves every
+unacknowledged record queued, damaged outbox entries, and the store's batch write-back."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from fieldapp import crypto
+from fieldapp.store import Store
+from fieldapp.store._store import Outcome
+from sync import SyncClient
+from sync.protocol import PushResponse, Receipt
+from sync.server import admin
+from tests.conftest import screening_values
+from tests.sync._harness import Deployment
+
+
+def make_records(store: Store, count: int) -> list[str]:
+    with store.batch():
+        return [store.create_final("victim_screening", screening_values()).id for _ in range(count)]
+
+
+def stored_receipts(store: Store) -> dict[str, Receipt]:
+    rows = store.db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
+    return {row[0]: Receipt.model_validate_json(row[1]) for row in rows.fetchall()}
+
+
+class Rewriting(httpx.BaseTransport):
+    """A real HTTP transport with a hook that may rewrite each request or push answer, as a
+    hostile or older server in between would."""
+
+    def __init__(
+        self,
+        on_request: Callable[[httpx.Request], httpx.Request] = lambda request: request,
+        on_answer: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._on_request = on_request
+        self._on_answer = on_answer
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(self._on_request(request))
+        if self._on_answer is None or not request.url.path.endswith("records:push"):
+            return response
+        body = json.loads(response.read())
+        self._on_answer(body)
+        return httpx.Response(response.status_code, json=body)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.fixture
+def rewriting_http() -> Iterator[Callable[..., httpx.Client]]:
+    clients: list[httpx.Client] = []
+
+    def make(**hooks: Any) -> httpx.Client:
+        clients.append(httpx.Client(transport=Rewriting(**hooks), timeout=30))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def no_sync_threads() -> bool:
+    return not [t for t in threading.enumerate() if t.name == "sync-prepare"]
+
+
+def test_a_batch_shares_one_signature_and_each_stored_receipt_verifies_alone(
+    device: Store, app_http: httpx.Client
+) -> None:
+    ids = make_records(device, 9)
+    with SyncClient(device, http=app_http, max_batch_bytes=6 * 1024) as client:
+        report = client.sync()
+    assert report.ok, report.errors
+    assert report.accepted == 9 and device.status_counts() == {"sent": 9}
+    receipts = stored_receipts(device)
+    assert sorted(receipts) == sorted(ids)
+    assert all(r.proof is not None for r in receipts.values())
+    batches = {r.signature for r in receipts.values()}
+    assert 1 < len(batches) < 9  # several batches, one signature each
+    key = client._server_key
+    for record_id, receipt in receipts.items():
+        assert receipt.revision == device.get(record_id).revision
+        crypto.verify(key, receipt.signature, receipt.signing_bytes())
+    assert no_sync_threads()
+
+
+def test_a_receipt_whose_proof_was_bent_leaves_only_that_record_queued(
+    device: Store, rewriting_http: Callable[..., httpx.Client]
+) -> None:
+    make_records(device, 4)
+    bent: list[str] = []
+
+    def bend_one(body: dict[str, Any]) -> None:
+        proof = body["outcomes"][2]["receipt"]["proof"]
+        proof["path"][0] = proof["path"][1]
+        bent.append(body["outcomes"][2]["id"])
+
+    with SyncClient(device, http=rewriting_http(on_answer=bend_one)) as client:
+        report = client.sync()
+    assert (report.accepted, report.unconfirmed) == (3, 1)
+    assert any("signature" in error for error in report.errors)
+    assert device.get(bent[0]).status == "queued"
+    assert device.status_counts() == {"sent": 3, "queued": 1}
+
+
+def test_a_server_that_signs_each_receipt_alone_is_still_understood(
+    device: Store, rewriting_http: Callable[..., httpx.Client]
+) -> None:
+    """An older server ignores `?receipts=batch`: every receipt is checked on its own."""
+
+    def older_server(request: httpx.Request) -> httpx.Request:
+        url = request.url.copy_remove_param("receipts")
+        return httpx.Request(request.method, url, headers=request.headers, content=request.read())
+
+    make_records(device, 3)
+    with SyncClient(device, http=rewriting_http(on_request=older_server)) as client:
+        report = client.sync()
+    assert report.ok and report.accepted == 3
+    receipts = stored_receipts(device).values()
+    assert all(r.proof is None for r in receipts) and len({r.signature for r in receipts}) == 3
+
+
+def test_a_refusal_half_way_stops_the_pipeline_and_loses_nothing(
+    device: Store, deployment: Deployment, app_http: httpx.Client
+) -> None:
+    ids = make_records(device, 30)
+    answered: list[int] = []
+
+    def revoke_after_the_first_batch(done: int, total: int, sent: int) -> None:
+        answered.append(done)
+        if len(answered) == 1:
+            with admin.open_server_storage(deployment.settings) as storage:
+                admin.revoke(storage, device.device_id)
+
+    with SyncClient(
+        device, http=app_http, max_batch_bytes=4 * 1024, on_progress=revoke_after_the_first_batch
+    ) as client:
+        report = client.sync()
+
+    assert not report.ok and no_sync_threads()
+    on_server = {row[0] for row in deployment.query("SELECT id FROM records")}
+    statuses = {record_id: device.get(record_id).status for record_id in ids}
+    sent = {record_id for record_id, status in statuses.items() if status == "sent"}
+    assert sent and sent <= on_server  # sent only with the server's receipt
+    assert set(statuses.values()) <= {"sent", "queued", "final"}
+    assert len(sent) == report.sent < 30  # the rest waits, queued or final, for the next sync
+    assert {r for r, _ in device.outbox(limit=100)} == set(ids) - sent
+
+
+def test_a_damaged_outbox_entry_is_reported_and_the_rest_still_goes(
+    device: Store, app_http: httpx.Client
+) -> None:
+    ids = make_records(device, 3)
+    device.db.execute("UPDATE records SET sealed = ? WHERE id = ?", ['{"id": "garbage"}', ids[1]])
+    with SyncClient(device, http=app_http) as client:
+        report = client.sync()
+    assert report.accepted == 2
+    assert [e for e in report.errors if ids[1] in e and "damaged" in e]
+    assert device.get(ids[1]).status == "final"
+
+
+def test_record_outcomes_writes_what_record_outcome_would(device: Store) -> None:
+    one_by_one, batched = make_records(device, 4), make_records(device, 4)
+    edited = device.get(batched[3])
+    device.mark_queued(one_by_one + batched)
+    device.save_draft(edited.id, {**edited.values, "case_notes": "edited in flight"})
+    receipt = '{"receipt": 1}'
+    problems = [{"field": "", "path": "", "code": "conflict", "message": "both kept"}]
+
+    def outcomes(ids: list[str]) -> list[Outcome]:
+        revisions = [device.get(record_id).revision for record_id in ids]
+        if ids is batched:
+            revisions[3] = edited.revision  # the revision that was in flight
+        return [
+            Outcome(ids[0], revisions[0], "sent", receipt=receipt),
+            Outcome(ids[1], revisions[1], "rejected", problems=problems[:1]),
+            Outcome(ids[2], revisions[2], "conflict", problems, receipt, "2-" + "a" * 32),
+            Outcome(ids[3], revisions[3], "sent", receipt=receipt),
+        ]
+
+    for outcome in outcomes(one_by_one):
+        device.record_outcome(
+            outcome.record_id,
+            outcome.revision,
+            outcome.status,
+            problems=outcome.problems,
+            receipt=outcome.receipt,
+            server_revision=outcome.server_revision,
+        )
+    gone = Outcome("no-such-record", "1-" + "0" * 32, "sent", receipt=receipt)
+    assert device.record_outcomes([*outcomes(batched), gone]) == 3  # the edit stands
+
+    columns = "status, problems, receipt, server_revision, base_revision, sent_at IS NOT NULL"
+    for expected_id, batched_id in zip(one_by_one[:3], batched[:3], strict=True):
+        expected = device.db.execute(f"SELECT {columns} FROM records WHERE id = ?", [expected_id])
+        actual = device.db.execute(f"SELECT {columns} FROM records WHERE id = ?", [batched_id])
+        a, b = expected.fetchone(), actual.fetchone()
+        assert a[:4] == b[:4] and a[5] == b[5]
+        assert (a[4] is None) == (b[4] is None)  # base: the sent revision, or unchanged
+    assert device.get(batched[3]).status == "draft"
+    assert device.get(batched[3]).base_revision == edited.revision
+
+
+def test_receipts_of_a_push_answer_parse_as_stored(device: Store, app_http: httpx.Client) -> None:
+    """What the store keeps is exactly the receipt the server sent."""
+    answers: list[PushResponse] = []
+
+    def keep(response: httpx.Response) -> None:
+        if response.request.url.path.endswith("records:push"):
+            response.read()
+            answers.append(PushResponse.model_validate_json(response.content))
+
+    app_http.event_hooks = {"request": [], "response": [keep]}
+    make_records(device, 2)
+    with SyncClient(device, http=app_http) as client:
+        assert client.sync().accepted == 2
+    sent = {str(o.id): o.receipt for answer in answers for o in answer.outcomes}
+    assert stored_receipts(device) == sent
