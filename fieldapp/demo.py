@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,32 +40,15 @@ class DemoResult:
     plaintext_names_on_server: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running_server(data_dir: Path, port: int | None = None) -> Iterator[str]:
     """A real uvicorn server on 127.0.0.1 in a background thread; stopped on exit."""
-    from sync.server.serve import uvicorn_server
+    from sync.server.app import create_app
+    from sync.server.serve import running_in_thread
     from sync.server.settings import ServerSettings
 
-    port = port or _free_port()
-    server = uvicorn_server(ServerSettings(data_dir=data_dir), port=port, log_level="warning")
-    thread = threading.Thread(target=server.run, name="fieldapp-demo-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the demo server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with running_in_thread(create_app(ServerSettings(data_dir=data_dir)), port or 0) as url:
+        yield url
 
 
 def run_demo(

@@ -479,18 +479,7 @@ class Store:
             record_id = str(uuid.uuid4())
             opened = stamp_metadata(spec, values or {}, "open", datetime.now(UTC))
             checked = check(spec, opened, partial=True)
-            now = _now()
-            row = {
-                "id": record_id,
-                "form_id": spec.id,
-                "form_version": spec.version,
-                "status": "draft",
-                "created_at": now,
-                "updated_at": now,
-                "device_id": self.device_id,
-                "base_revision": None,
-                "deleted": 0,
-            }
+            row = self._new_row(record_id, spec, "draft")
             with self.db.atomic():
                 self._write(row, spec, checked.values, insert=True)
             return self.get(record_id)
@@ -561,19 +550,8 @@ class Store:
             checked = check(spec, values, lang=lang, today=today)
             if not checked.ok:
                 raise ValidationFailed(checked.errors)
-            now = _now()
             record_id = str(uuid.uuid4())
-            row = {
-                "id": record_id,
-                "form_id": spec.id,
-                "form_version": spec.version,
-                "status": "final",
-                "created_at": now,
-                "updated_at": now,
-                "device_id": self.device_id,
-                "base_revision": None,
-                "deleted": 0,
-            }
+            row = self._new_row(record_id, spec, "final")
             with self.db.atomic():
                 self._write(row, spec, checked.values, insert=True)
             return self.get(record_id)
@@ -827,6 +805,20 @@ class Store:
         return purged
 
     # -- internals ------------------------------------------------------------------------
+    def _new_row(self, record_id: str, spec: FormSpec, status: Status) -> dict[str, Any]:
+        now = _now()
+        return {
+            "id": record_id,
+            "form_id": spec.id,
+            "form_version": spec.version,
+            "status": status,
+            "created_at": now,
+            "updated_at": now,
+            "device_id": self.device_id,
+            "base_revision": None,
+            "deleted": 0,
+        }
+
     def _editable_row(self, record_id: str) -> dict[str, Any]:
         row = self._row(record_id)
         if row["purged_at"] is not None:

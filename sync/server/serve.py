@@ -6,12 +6,18 @@ front, never binding it bare to a public address.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import uvicorn
+from fastapi import FastAPI
 
 from sync.server.app import create_app
 from sync.server.settings import ServerSettings
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "serve", "uvicorn_server"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "running_in_thread", "serve", "uvicorn_server"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -39,3 +45,24 @@ def uvicorn_server(
 def serve(settings: ServerSettings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve until interrupted (SIGINT/SIGTERM stop it gracefully)."""
     uvicorn_server(settings, host, port).run()
+
+
+@contextmanager
+def running_in_thread(app: FastAPI, port: int = 0, *, timeout: float = 30) -> Iterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 (port 0: a free one) in a background thread;
+    yield its base URL; stop it on exit. For the demo and the tests."""
+    config = uvicorn.Config(app, host=DEFAULT_HOST, port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="fieldapp-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{DEFAULT_HOST}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)

@@ -7,23 +7,18 @@ Not a conftest: the storage suite owns tests/server/conftest.py; the app tests i
 from __future__ import annotations
 
 import base64
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 from fieldapp import crypto
 from fieldapp.forms.spec import FormSpec
 from sync.protocol import PushRequest, RecordEnvelope, Role
 from sync.server import admin
+from sync.server.serve import running_in_thread
 from sync.server.storage import Organisation, Storage
 
 CANARY = "Zorblaxqua"
@@ -69,24 +64,7 @@ FORM = FormSpec.model_validate(
 STATS = {"age": 19, "sex": "female", "identified_on": "2026-11-02"}
 
 
-@contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yield its base URL; stop it."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
+running = running_in_thread  # the real server, in a thread of the test process
 
 
 def revision(generation: int = 1) -> str:
