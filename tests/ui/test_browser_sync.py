@@ -1,0 +1,192 @@
+"""End to end with a real sync server: the app process in headless Chromium at 360x640 on a
+real store, the server app on uvicorn in this process, both on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.spec import FormSpec
+from fieldapp.store import Store
+from sync.client import enrol
+from sync.server import admin
+from tests.conftest import PASSPHRASE, screening_values
+from tests.sync._harness import Deployment
+from tests.ui._browser import CHROMIUM, AppProcess, open_phone, reveal, shoot, tap
+from tests.ui._browser import type_into as type_in
+from tests.ui.test_browser import choose, unlock
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium)"),
+]
+
+
+@pytest.fixture
+def app(tmp_path: Path, server_url: str) -> Iterator[AppProcess]:
+    process = AppProcess(tmp_path / "device", server_url=server_url)
+    yield process
+    process.stop()
+
+
+def type_into(page: Page, label: str, text: str, *, exact: bool = True) -> None:
+    type_in(page, page.get_by_label(label, exact=exact), text)
+
+
+def expect_shown(page: Page, text: str) -> None:
+    """`text` is on screen, alone or as the name Flutter gives the group it heads."""
+    shown = page.get_by_text(text, exact=False).or_(page.get_by_role("group", name=text))
+    expect(shown.first).to_be_visible()
+
+
+def sync_now(page: Page, expected: str) -> None:
+    tap(page, "button", "Sync")
+    tap(page, "button", "Sync now")
+    expect_shown(page, expected)
+
+
+def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
+    browser: Browser, app: AppProcess, deployment: Deployment, server_url: str
+) -> None:
+    app.start()
+    page = open_phone(browser, app.url)
+    # first run, connected: the server address comes prefilled, the code is typed
+    tap(page, "button", "Continue")
+    type_into(page, "Passphrase", PASSPHRASE)
+    type_into(page, "Repeat the passphrase", PASSPHRASE)
+    tap(page, "button", "Protect this device")
+    type_into(page, "Enrolment code", deployment.code())
+    tap(page, "button", "Connect")
+    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible()
+
+    tap(page, "button", "Training attendance")
+    tap(page, "button", "New event")
+    type_into(page, "Event title *", "Victim identification for judges")
+    choose(page, "Programme type *", "Training and technical assistance")
+    type_into(page, "Country *", "Camb", exact=False)  # its hint joins the label
+    tap(page, "button", "Cambodia")
+    type_into(page, "Start date *", "2026-11-02", exact=False)
+    type_into(page, "End date *", "2026-11-03", exact=False)
+    reveal(page, page.get_by_role("button", name="Event", exact=True), down=False)
+    shoot(page, "11-training-event")
+
+    tap(page, "button", "Participants")
+    tap(page, "button", "Add: Participants")
+    people = [
+        ("Sokha Chan", "Female", "Judge"),
+        ("Dara Pich", "Male", "Prosecutor"),
+        ("Maly Sen", "Female", "Police officer"),
+    ]
+    for name, sex, job in people:
+        type_into(page, "Full name *", name)
+        choose(page, "Sex *", sex)
+        choose(page, "Profession *", job)
+        tap(page, "button", "Save & next")  # a blank entry opens straight away
+    tap(page, "button", "Done")  # the untouched blank one is dropped
+    expect_shown(page, "Participants · 3 entries")
+    reveal(page, page.get_by_role("button", name="Participants", exact=True), down=False)
+    shoot(page, "12-training-participants")
+
+    tap(page, "button", "Check-in")
+    for name, _, _ in people:
+        reveal(page, page.get_by_role("checkbox", name=name)).click()
+    expect_shown(page, "3 present")
+    tap(page, "button", "Day 2")
+    reveal(page, page.get_by_role("checkbox", name="Sokha Chan")).click()
+    expect_shown(page, "1 present")
+    shoot(page, "13-training-checkin")
+    tap(page, "button", "Summary")
+    expect_shown(page, "Day 1: 3 · Day 2: 1")
+    shoot(page, "14-training-summary")
+
+    tap(page, "button", "Finalise")
+    expect(page.get_by_text("Finalised. It will be sent at the next sync.")).to_be_visible()
+    sync_now(page, "Sent 1, rejected 0, conflicts 0")
+    shoot(page, "15-sync")
+
+    [(form_id, stats)] = deployment.query("SELECT form_id, stats FROM records")
+    assert form_id == "training_attendance"
+    participants = json.loads(stats)["participants"]
+    assert sorted(p["profession"] for p in participants) == ["judge", "police", "prosecutor"]
+    assert sorted(len(p["attendance"]) for p in participants) == [1, 1, 2]
+    assert all("full_name" not in p for p in participants)  # names travel sealed only
+
+    tap(page, "button", "Records")
+    tap(page, "button", "Sent (1)")
+    expect(
+        page.get_by_role("button", name="Training and technical assistance · Cambodia", exact=False)
+    ).to_be_visible()
+    shoot(page, "16-records")
+    tap(page, "button", "Settings")
+    tap(page, "radio", "Dark")
+    tap(page, "button", "Home")
+    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible()
+    shoot(page, "17-home-dark")
+
+
+@pytest.fixture
+def rejected_setup(tmp_path: Path, deployment: Deployment, server_url: str) -> tuple[str, FormSpec]:
+    """A device (already enrolled) whose screening form is a version the server has not
+    published yet, with one finalised screening waiting to be sent."""
+    newer = load_builtin_forms()["victim_screening"].model_copy(update={"version": "99"})
+    store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
+    try:
+        store.add_form(newer)
+        enrol(store, server_url, deployment.code())
+        record = store.create_final("victim_screening", screening_values(name="Fictional"))
+    finally:
+        store.close()
+    return record.id, newer
+
+
+def test_a_rejected_record_is_fixed_and_resent(
+    browser: Browser,
+    app: AppProcess,
+    deployment: Deployment,
+    rejected_setup: tuple[str, FormSpec],
+) -> None:
+    record_id, newer = rejected_setup
+    app.start()
+    page = open_phone(browser, app.url)
+    unlock(page)
+    # the server is reachable: the app syncs by itself, and home shows what came back
+    expect(page.get_by_role("button", name="Rejected 1")).to_be_visible(timeout=30_000)
+    assert deployment.query("SELECT count(*) FROM records") == [(0,)]
+    with admin.open_server_storage(deployment.settings) as storage:
+        admin.publish_form(storage, newer)  # the office publishes the form version
+
+    tap(page, "button", "Rejected 1")
+    expect(page.get_by_role("button", name="Rejected (1)")).to_be_visible()
+    tap(page, "button", "Victim identification and screening", exact=False)
+    expect(
+        page.get_by_text("The server could not accept this record:", exact=False)
+    ).to_be_visible()
+    shoot(page, "18-rejected-record")
+    # fix: add a line to the notes, then send it again
+    page.mouse.move(180, 320)
+    for _ in range(12):  # the notes are the last card of the review
+        page.mouse.wheel(0, 800)
+        page.wait_for_timeout(100)
+    page.get_by_role("button", name="Edit").last.click()
+    type_in(page, page.get_by_label("Case notes"), "Checked again with the shelter.")
+    tap(page, "button", "Review")
+    tap(page, "button", "Finalise")
+    expect(page.get_by_text("Finalised. It will be sent at the next sync.")).to_be_visible()
+    sync_now(page, "Sent 1, rejected 0")
+
+    [(stored_id, version)] = deployment.query("SELECT id, form_version FROM records")
+    assert (stored_id, version) == (record_id, "99")
+    app.stop()
+    store = Store(app.data_dir / "fieldapp.db")
+    store.unlock(PASSPHRASE)
+    try:
+        sent = store.get(record_id)
+        assert sent.status == "sent"
+        assert sent.values["case_notes"] == "Checked again with the shelter."
+    finally:
+        store.close()
