@@ -247,6 +247,21 @@ def cmd_admin_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin_resolve(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(_server_settings(args)) as storage:
+        org = args.org
+        if org is None:  # a server with one organisation needs no --org
+            organisations = storage.list_organisations()
+            if len(organisations) != 1:
+                raise UsageError("this server has several organisations (or none): pass --org")
+            org = organisations[0].id
+        head = admin.resolve_conflict(storage, org, args.record_id, args.keep)
+    print(f"resolved {head.id}: revision {head.head_revision} is the record's version now")
+    return 0
+
+
 def cmd_admin_stats(args: argparse.Namespace) -> int:
     from sync.server import admin
 
@@ -457,9 +472,19 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--json", action="store_true", help="print JSON")
     revoke = add(admin_cmds, "revoke", cmd_admin_revoke, "revoke a device's access")
     revoke.add_argument("device_id", help="the device id")
+    resolve = add(
+        admin_cmds, "resolve", cmd_admin_resolve,
+        "settle a record's conflict: keep one version, the others stay as superseded",
+    )  # fmt: skip
+    resolve.add_argument("record_id", help="the record id (a UUID)")
+    resolve.add_argument(
+        "--keep", required=True, metavar="REVISION",
+        help="the revision to keep: the head or one of the versions in conflict with it",
+    )  # fmt: skip
+    resolve.add_argument("--org", default=None, help="organisation id or name (if several)")
     stats = add(admin_cmds, "stats", cmd_admin_stats, "record counts by organisation and form")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    for sub in (create_org, code, revoke, stats):
+    for sub in (create_org, code, revoke, resolve, stats):
         _database_option(sub)
 
     purge = add(

@@ -10,6 +10,7 @@ only once a page of changes is stored, so a sync killed at any point resumes whe
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import ipaddress
 import logging
@@ -140,7 +141,8 @@ class SyncReport:
     """What one sync did: per-outcome counts, bytes on the wire, pulled changes, errors.
 
     `unconfirmed` counts records the server answered without a valid receipt: they stay
-    queued and go again next time. `errors` are sentences for people, never stack traces.
+    queued and go again next time. `resolved` counts this device's records whose conflict the
+    office settled. `errors` are sentences for people, never stack traces.
     """
 
     started_at: datetime
@@ -150,6 +152,7 @@ class SyncReport:
     conflict: int = 0
     rejected: int = 0
     unconfirmed: int = 0
+    resolved: int = 0
     pulled: int = 0
     forms_added: int = 0
     skipped_changes: int = 0
@@ -749,6 +752,8 @@ class SyncClient:
         elif change.kind == "record":
             if change.data.get("conflict"):
                 self._note_conflict(change)
+            elif change.data.get("resolved"):
+                self._note_resolution(change, report)
         elif change.kind == "revocation" and change.key == self.store.device_id:
             raise ServerRefused("this device was revoked by the organisation: enrol it again")
         elif change.kind in ("event", "reference") and change.deleted:
@@ -783,6 +788,15 @@ class SyncClient:
                 )
             except RecordNotFound:
                 return
+
+    def _note_resolution(self, change: Change, report: SyncReport) -> None:
+        """The office settled the record's conflict: this device's copy leaves `conflict`."""
+        head = change.data.get("head_revision")
+        if not isinstance(head, str):
+            return
+        with contextlib.suppress(RecordNotFound):  # a record this device never held
+            if self.store.conflict_resolved(change.key, head):
+                report.resolved += 1
 
 
 def _outgoing(record_id: str, envelope: str | bytes, report: SyncReport) -> _Outgoing | None:

@@ -14,6 +14,9 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
+from sync.server import admin
+from sync.server.settings import ServerSettings
+from tests.server.test_storage_contract import Conflict
 from tests.test_cli import run
 
 
@@ -45,6 +48,37 @@ def test_admin_commands(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "Nobody" in missing.stderr
     revoked = run(server, "admin", "revoke", "no-such-device")
     assert revoked.returncode == 1 and "no-such-device" in revoked.stderr
+
+
+def test_admin_resolve_settles_a_conflict(tmp_path: Path) -> None:
+    server = tmp_path / "server"
+    create_org(server, "Office")
+    with admin.open_server_storage(ServerSettings(data_dir=server)) as storage:
+        org_id = storage.organisation_by_name("Office").id
+        conflict = Conflict(storage, org_id)
+    record_id = str(conflict.v1.id)
+
+    ancestor = run(server, "admin", "resolve", record_id, "--keep", conflict.v1.revision)
+    assert ancestor.returncode == 1 and "not in conflict" in ancestor.stderr
+    not_a_uuid = run(server, "admin", "resolve", "nope", "--keep", conflict.v1.revision)
+    assert not_a_uuid.returncode == 1 and "not a record id" in not_a_uuid.stderr
+    keep = conflict.bob_v2.revision
+    resolved = run(server, "admin", "resolve", record_id, "--keep", keep)
+    assert resolved.returncode == 0, resolved.stderr
+    assert keep in resolved.stdout
+    with admin.open_server_storage(ServerSettings(data_dir=server)) as storage:
+        head = storage.get_record(org_id, conflict.v1.id)
+        assert (head.head_revision, head.in_conflict) == (keep, False)
+        [audit] = [e for e in storage.list_audit(org_id) if e.action == "resolve_conflict"]
+        assert (audit.actor, audit.outcome) == (admin.CLI_ACTOR, "ok")
+
+    create_org(server, "Second Office")
+    ambiguous = run(server, "admin", "resolve", record_id, "--keep", keep)
+    assert ambiguous.returncode == 1 and "--org" in ambiguous.stderr
+    elsewhere = run(server, "admin", "resolve", record_id, "--keep", keep, "--org", "Second Office")
+    assert elsewhere.returncode == 1 and f"no record {record_id}" in elsewhere.stderr
+    again = run(server, "admin", "resolve", record_id, "--keep", keep, "--org", "Office")
+    assert again.returncode == 0, again.stderr
 
 
 def create_org(folder: Path, name: str) -> None:

@@ -396,3 +396,23 @@ def test_purge_erases_only_receipted_sent_records(
         store.save_draft(sent.id, screening_values())
     store.close()
     assert _canary_hits(store_path.parent) == []  # the canary was only in the purged record
+
+
+def test_a_resolved_conflict_is_sent_and_a_record_not_in_conflict_is_left_alone(
+    store: Store,
+) -> None:
+    record = store.create_final("victim_screening", screening_values())
+    assert not store.conflict_resolved(record.id, record.revision)  # final: not in conflict
+    assert store.get(record.id).status == "final"
+    with pytest.raises(RecordNotFound):
+        store.conflict_resolved(str(uuid.uuid4()), record.revision)
+
+    office = "2-" + "f" * 32
+    assert store.record_outcome(record.id, record.revision, "conflict", server_revision=office)
+    assert store.conflict_resolved(record.id, office)  # the office kept the other version
+    lost = store.get(record.id)
+    assert (lost.status, lost.revision, lost.base_revision) == ("sent", record.revision, office)
+    assert [p["code"] for p in lost.problems] == ["superseded"]
+    assert not store.conflict_resolved(record.id, office)  # settled once
+    edit = store.finalise(record.id, lost.values)
+    assert edit.base_revision == office and edit.revision.startswith("3-")

@@ -579,6 +579,32 @@ class Store:
             self.db.table("records").update(record_id, {"base_revision": row["server_revision"]})
             return self.finalise(record_id, values, lang=lang)
 
+    def conflict_resolved(self, record_id: str, head_revision: str) -> bool:
+        """The office settled this record's conflict, keeping `head_revision`; True if this
+        device's copy was in conflict and is now `sent`, based on that head.
+
+        If the office kept another version than this device's, the copy stays (the server
+        keeps it too, superseded) with a `superseded` problem saying so: an edit made from
+        here builds on the office's version. A copy not in conflict (edited meanwhile, or
+        never flagged) is left alone.
+        """
+        with self._lock, self.db.atomic():
+            row = self._row(record_id)
+            if row["status"] != "conflict":
+                return False
+            kept_mine = row["revision"] == head_revision
+            self.db.table("records").update(
+                record_id,
+                {
+                    "status": "sent",
+                    "problems": None if kept_mine else json.dumps([_superseded(head_revision)]),
+                    "server_revision": None if kept_mine else head_revision,
+                    "sent_at": _now(),
+                    "base_revision": head_revision,
+                },
+            )
+            return True
+
     def get(self, record_id: str) -> Record:
         with self._lock:
             row = self._row(record_id)
@@ -910,6 +936,16 @@ def _base(row: Mapping[str, Any]) -> str | None:
     made meanwhile is based on it (else the server would see a stale base: a false conflict);
     otherwise the last revision the server acknowledged."""
     return row["revision"] if row["status"] == "queued" else row["base_revision"]
+
+
+def _superseded(head_revision: str) -> dict[str, Any]:
+    return {
+        "field": "",
+        "path": "",
+        "code": "superseded",
+        "message": "the office kept another version of this record (server version "
+        f"{head_revision}); yours stays in the server's history",
+    }
 
 
 def _where(clauses: list[str]) -> str:

@@ -20,7 +20,7 @@ import flet as ft
 from fieldapp.forms.builtin import assets_dir
 from fieldapp.ui.services import Services
 from fieldapp.ui.state import AppState
-from fieldapp.ui.views import AppContext, Shell
+from fieldapp.ui.views import FONTS, AppContext, Shell, app_theme
 
 __all__ = ["LOCK_CHECK_SECONDS", "build_main", "run_app"]
 
@@ -35,12 +35,10 @@ def build_main(services: Services) -> Callable[[ft.Page], None]:
         page.title = state.text("app_name")
         page.padding = 0
         page.spacing = 0
-        page.theme = ft.Theme(
-            color_scheme_seed=ft.Colors.INDIGO, visual_density=ft.VisualDensity.STANDARD
-        )
-        page.dark_theme = ft.Theme(
-            color_scheme_seed=ft.Colors.INDIGO, visual_density=ft.VisualDensity.STANDARD
-        )
+        page.fonts = FONTS
+        page.theme = app_theme()
+        page.dark_theme = app_theme()
+        page.theme_mode = ft.ThemeMode.DARK if state.theme == "dark" else ft.ThemeMode.LIGHT
         stop = threading.Event()
 
         def on_progress(done: int, total: int, sent: int) -> None:

@@ -4,7 +4,7 @@ as a list with "Add". Any form (built-in or imported from XLSForm) is drawn by t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flet as ft
@@ -13,7 +13,7 @@ from fieldapp.forms.spec import FieldSpec, GroupSpec, Node, RepeatSpec
 from fieldapp.ui.state import AppState, FormSession, display_value
 from fieldapp.ui.strings import t
 
-__all__ = ["TOUCH", "FormScreen", "keyed"]
+__all__ = ["TOUCH", "FormScreen", "keyed", "typed"]
 
 TOUCH = 52  # px: every tap target is at least 48 px high
 _RADIO_LIMIT = 12  # more choices than this get a search box instead of radio buttons
@@ -24,6 +24,16 @@ def keyed(component: Any, *args: Any, key: str) -> ft.Control:
     """A component instance with a `key` (the decorator accepts it; its type hints do not)."""
     control: ft.Control = component(*args, key=key)
     return control
+
+
+def typed(apply: Callable[[str], Any]) -> Callable[[Any], None]:
+    """An on_change handler fed with the text the event carried.
+
+    Not `e.control.value`: the keystrokes of a fast typist queue up, and by the time one is
+    handled the control may already be a newer render holding an older value, so the last
+    characters would be lost.
+    """
+    return lambda e: apply(e.data if isinstance(e.data, str) else "")
 
 
 def _required(node: FieldSpec) -> bool:
@@ -103,7 +113,7 @@ def ChoiceSearch(
                 hint_text=t("search_choice", form.lang),
                 prefix_icon=ft.Icons.SEARCH,
                 error=error,
-                on_change=lambda e: set_query(e.control.value),
+                on_change=typed(set_query),
             ),
             *[
                 ft.TextButton(
@@ -155,7 +165,7 @@ def field_control(
                 ft.Text(label, weight=ft.FontWeight.W_600),
                 ft.RadioGroup(
                     value=value,
-                    on_change=lambda e: put(e.control.value),
+                    on_change=typed(put),
                     content=ft.Column(
                         spacing=0,
                         controls=[
@@ -218,7 +228,7 @@ def field_control(
         multiline=multiline,
         min_lines=3 if multiline else None,
         read_only=node.read_only,
-        on_change=lambda e: put(e.control.value),
+        on_change=typed(put),
     )
 
 
@@ -332,7 +342,7 @@ def RepeatSection(form: FormSession, repeat: RepeatSpec) -> ft.Control:
                 label=t("search_participants", lang),
                 value=query,
                 prefix_icon=ft.Icons.SEARCH,
-                on_change=lambda e: set_query(e.control.value),
+                on_change=typed(set_query),
                 visible=len(instances) > 5,
             ),
             *rows,
@@ -474,10 +484,26 @@ def review_controls(form: FormSession, *, editable: bool) -> list[ft.Control]:
     return out
 
 
+def _problem_text(form: FormSession, problem: Mapping[str, Any]) -> str:
+    """The server's reason in the user's words where the app knows the code."""
+    if problem.get("code") == "unknown_form_version":
+        return t("problem_unknown_form_version", form.lang)
+    return str(problem.get("message") or problem.get("code") or "")
+
+
 def _problems(form: FormSession) -> list[ft.Control]:
+    if form.status == "conflict" and form.mine_is_newest:
+        return [_banner(t("conflict_mine_newest", form.lang), icon=ft.Icons.CALL_SPLIT)]
+    if form.status == "conflict":
+        title = t("conflict_title", form.lang)
+        return [
+            _banner(
+                f"{title}\n{t('conflict_body', form.lang)}", error=True, icon=ft.Icons.CALL_SPLIT
+            )
+        ]
     if form.status != "rejected" or not form.problems:
         return []
-    lines = [str(p.get("message") or p.get("code") or "") for p in form.problems]
+    lines = [_problem_text(form, p) for p in form.problems]
     return [_banner("\n".join([t("problems_from_server", form.lang), *lines]), error=True)]
 
 
@@ -504,18 +530,13 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
         return _training(state, form, body)
     if form.reviewing:
         body.append(ft.Text(t("review", lang), size=20, weight=ft.FontWeight.BOLD))
-        body.extend(review_controls(form, editable=True))
-        buttons: list[ft.Control] = [
-            ft.OutlinedButton(t("previous", lang), height=TOUCH, on_click=form.back),
-        ]
-        if form.status in ("draft", "rejected", "conflict"):
-            label = "fix_and_resend" if form.status == "rejected" else "finalise"
-            buttons.append(
-                ft.FilledButton(
-                    t(label, lang), icon=ft.Icons.CHECK, height=TOUCH, on_click=state.finalise
-                )
+        body.extend(review_controls(form, editable=form.status != "conflict"))
+        buttons = _finish_buttons(state, form)
+        if form.status != "conflict":  # a conflict is settled here, not edited further
+            buttons.insert(
+                0, ft.OutlinedButton(t("previous", lang), height=TOUCH, on_click=form.back)
             )
-        return _screen(body, buttons)
+        return _screen(body, buttons, page=_page_key(form))
     step = form.steps[form.step]
     position = visible.index(form.step) + 1 if form.step in visible else 1
     body.insert(
@@ -556,15 +577,20 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
                 on_click=form.next,
             )
         )
-    return _screen(body, nav)
+    return _screen(body, nav, page=_page_key(form))
 
 
-def _screen(body: list[ft.Control], buttons: list[ft.Control]) -> ft.Control:
-    return ft.Column(expand=True, spacing=0, controls=[_scroll(body), _nav(buttons)])
+def _screen(body: list[ft.Control], buttons: list[ft.Control], *, page: str) -> ft.Control:
+    """The scrolling body over the buttons. `page` names what shows (step, tab, entry): a new
+    one gets a new list, so it opens at its top rather than where the last one was scrolled
+    (and a tap never lands on a field that has just moved under the finger)."""
+    body_list = ft.ListView(key=page, controls=body, spacing=14, padding=16, expand=True)
+    return ft.Column(expand=True, spacing=0, controls=[body_list, _nav(buttons)])
 
 
-def _scroll(controls: list[ft.Control]) -> ft.Control:
-    return ft.ListView(controls=controls, spacing=14, padding=16, expand=True)
+def _page_key(form: FormSession) -> str:
+    editing = "" if form.editing is None else f"{form.editing[0]}[{form.editing[1]}]"
+    return f"{form.step}|{form.tab}|{editing}"
 
 
 def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> ft.Control:
@@ -603,14 +629,29 @@ def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> ft.
     nav: list[ft.Control] = [
         ft.OutlinedButton(t("back", lang), height=TOUCH, on_click=state.close_record),
     ]
-    if form.status in ("draft", "rejected", "conflict") and form.editing is None:
-        label = "fix_and_resend" if form.status == "rejected" else "finalise"
-        nav.append(
-            ft.FilledButton(
-                t(label, lang), icon=ft.Icons.CHECK, height=TOUCH, on_click=state.finalise
-            )
-        )
-    return _screen(body, nav)
+    if form.editing is None:
+        nav.extend(_finish_buttons(state, form))
+    return _screen(body, nav, page=_page_key(form))
+
+
+def _finish_buttons(state: AppState, form: FormSession) -> list[ft.Control]:
+    """Finalise a draft, resend a rejected record, or settle a conflict."""
+    lang = form.lang
+    if form.status == "conflict" and form.mine_is_newest:
+        return []  # nothing left to do here: the office settles it
+    if form.status == "conflict":
+        return [
+            ft.OutlinedButton(
+                t("office_decides", lang), height=TOUCH, on_click=state.leave_for_office
+            ),
+            ft.FilledButton(t("keep_mine", lang), height=TOUCH, on_click=state.keep_my_version),
+        ]
+    if form.status not in ("draft", "rejected"):
+        return []
+    label = "fix_and_resend" if form.status == "rejected" else "finalise"
+    return [
+        ft.FilledButton(t(label, lang), icon=ft.Icons.CHECK, height=TOUCH, on_click=state.finalise)
+    ]
 
 
 @ft.component

@@ -400,6 +400,11 @@ class Services:
     def discard_draft(self, record_id: str) -> None:
         self.store.discard_draft(record_id)
 
+    def keep_my_version(self, record_id: str, lang: str) -> Record:
+        """A conflict settled for this device's version: it goes out again on top of the
+        server's newest one (raises fieldapp.store.ValidationFailed if it no longer passes)."""
+        return self.store.resolve_conflict_keep_mine(record_id, lang=lang)
+
     def counts(self) -> dict[str, int]:
         """Records per status group (works while locked: nothing is decrypted)."""
         by_status = self.store.status_counts() if self._store is not None else {}
@@ -448,6 +453,10 @@ class Services:
                 break
             after = page.next_after
         return [self.store.get(record_id) for record_id in ids]
+
+    def shared_events(self) -> dict[str, dict[str, Any]]:
+        """Training events the organisation shares with the team (pulled at each sync)."""
+        return self.store.shared("event")
 
 
 def describe_report(report: SyncReport) -> SyncOutcome:

@@ -19,7 +19,15 @@ import flet as ft
 from fieldapp import crypto
 from fieldapp.errors import FieldappError
 from fieldapp.forms.expr import ExpressionError, parse
-from fieldapp.forms.spec import FormSpec, GroupSpec, Labels, Node, RepeatSpec
+from fieldapp.forms.spec import (
+    FieldSpec,
+    FormSpec,
+    GroupSpec,
+    Labels,
+    Node,
+    RepeatSpec,
+    answer_nodes,
+)
 from fieldapp.forms.validate import FieldError, check
 from fieldapp.forms.values import initial_values
 from fieldapp.store import RecordSummary, StoreWiped, ValidationFailed
@@ -132,6 +140,7 @@ class FormSession:
     saved_at: str | None = None
     finalised: bool = False
     tab: str = ""  # training hub: which tab shows ("" = the step)
+    mine_is_newest: bool = False  # in conflict, but the server's newest version is this one
     _clean: dict[str, Any] = field(default_factory=dict)
     _strict_steps: set[int] = field(default_factory=set)  # steps where Next was tried
     _strict_instances: set[tuple[str, int]] = field(default_factory=set)
@@ -383,7 +392,8 @@ class EventRow:
     title: str
     start_date: str
     participants: int
-    status: str
+    status: str  # a record's status, or "shared" for an event not yet started here
+    shared_key: str | None = None
 
 
 @ft.observable
@@ -566,8 +576,13 @@ class AppState:
             status=record.status,
             problems=record.problems,
             saved_at=record.updated_at,
-            step=REVIEW if record.status not in ("draft", "rejected") else 0,
-            tab="participants" if spec.id == TRAINING_FORM else "",
+            # a draft goes on from its start; anything else opens on its review (a rejected
+            # one with the server's reasons above, each step one "Edit" away)
+            step=0 if record.status == "draft" else REVIEW,
+            # an event with details opens on its participants, a new one on its details
+            tab="participants" if spec.id == TRAINING_FORM and record.values.get("title") else "",
+            mine_is_newest=record.status == "conflict"
+            and record.revision == record.server_revision,
         )
         if record.status == "rejected" and record.problems:
             self.form.errors = {
@@ -592,6 +607,25 @@ class AppState:
             self.close_record()
             return True
         return False
+
+    def keep_my_version(self) -> bool:
+        """Conflict: send this device's version again, as the newest one."""
+        if self.form is None:
+            return False
+        try:
+            self.services.keep_my_version(self.form.record_id, self.lang)
+        except ValidationFailed:
+            self.open_record(self.form.record_id)  # now a draft: show what to fix
+            self.form.finalise()
+            return False
+        self.say("kept_mine")
+        self.close_record()
+        return True
+
+    def leave_for_office(self) -> None:
+        """Conflict: keep both versions flagged; a coordinator settles it at the office."""
+        self.say("left_for_office")
+        self.close_record()
 
     def discard(self) -> None:
         if self.form is not None:
@@ -628,6 +662,26 @@ class AppState:
             return form_id
         return spec.label(spec.title, self.lang)
 
+    def record_line(self, item: RecordSummary, limit: int = 3) -> str:
+        """A few of a record's clear (statistical) answers in words, in form order: enough
+        to tell records apart in a list without decrypting anything."""
+        try:
+            spec = self.services.form(item.form_id, item.form_version)
+        except FieldappError:
+            return ""
+        words: list[str] = []
+        for node in answer_nodes(spec.children):
+            value = item.stats.get(node.name)
+            if not isinstance(node, FieldSpec) or value in (None, "", []):
+                continue
+            if node.type == "select_one":
+                words.append(spec.choice_label(node.choices or "", str(value), self.lang))
+            elif node.type in ("date", "integer"):
+                words.append(str(value))
+            if len(words) == limit:
+                break
+        return " · ".join(words)
+
     # -- training ---------------------------------------------------------------------------
     def load_events(self) -> None:
         rows = []
@@ -642,7 +696,25 @@ class AppState:
                     status=record.status,
                 )
             )
+        started = {(row.title, row.start_date) for row in rows}
+        for key, data in sorted(self.services.shared_events().items()):
+            title = str(data.get("title") or key)
+            start_date = str(data.get("start_date") or "")
+            if (title, start_date) not in started:  # already being registered here
+                rows.append(EventRow("", title, start_date, 0, "shared", shared_key=key))
         self.events = rows
+
+    def open_shared_event(self, key: str) -> None:
+        """Start the register of an event the office shared, its details filled in."""
+        data = self.services.shared_events().get(key)
+        if data is None:
+            self.load_events()
+            return
+        spec = self.services.form(TRAINING_FORM)
+        fields = {n.name for n in answer_nodes(spec.children) if isinstance(n, FieldSpec)}
+        known = {name: value for name, value in data.items() if name in fields}
+        record = self.services.new_draft(TRAINING_FORM, {**initial_values(spec), **known})
+        self.open_record(record.id)
 
     # -- sync -------------------------------------------------------------------------------
     def on_progress(self, done: int, total: int, sent_bytes: int) -> None:

@@ -398,6 +398,69 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "¿Borrar todos los registros y claves? Los registros no enviados se perderán.",
         "مسح كل السجلات والمفاتيح على هذا الجهاز؟ ستضيع السجلات غير المرسلة.",
     ),
+    "status_shared": (
+        "Shared by your organisation",
+        "Partagé par votre organisation",
+        "Compartido por su organización",
+        "شاركته منظمتك",
+    ),
+    "conflict_title": (
+        "Edited in two places",
+        "Modifiée à deux endroits",
+        "Editado en dos lugares",
+        "عُدّل في مكانين",
+    ),
+    "conflict_body": (
+        "Someone else changed this record while you were offline. You see your version;"
+        " the other one is sealed for the office.",
+        "Quelqu'un d'autre a modifié cette fiche pendant que vous étiez hors ligne. Vous"
+        " voyez votre version ; l'autre est scellée pour le bureau.",
+        "Otra persona cambió este registro mientras usted estaba sin conexión. Usted ve"
+        " su versión; la otra está sellada para la oficina.",
+        "غيّر شخص آخر هذا السجل أثناء عملك دون اتصال. ترى نسختك؛ أما الأخرى فمختومة للمكتب.",
+    ),
+    "conflict_mine_newest": (
+        "Your version is the newest one on the server. The office keeps the other version"
+        " too and will check them both.",
+        "Votre version est la plus récente sur le serveur. Le bureau garde aussi l'autre"
+        " version et vérifiera les deux.",
+        "Su versión es la más reciente en el servidor. La oficina conserva también la otra"
+        " versión y revisará ambas.",
+        "نسختك هي الأحدث على الخادم. يحتفظ المكتب بالنسخة الأخرى أيضًا وسيراجع النسختين.",
+    ),
+    "problem_unknown_form_version": (
+        "Your office has not published this version of the form on the server yet. Nothing"
+        " is lost: send it again once they have.",
+        "Votre bureau n'a pas encore publié cette version du formulaire sur le serveur. Rien"
+        " n'est perdu : renvoyez-la quand ce sera fait.",
+        "Su oficina aún no ha publicado esta versión del formulario en el servidor. No se"
+        " pierde nada: envíelo de nuevo cuando lo haya hecho.",
+        "لم ينشر مكتبك هذه النسخة من الاستمارة على الخادم بعد. لم يضع شيء: أعد الإرسال بعد نشرها.",
+    ),
+    "keep_mine": (
+        "Keep my version",
+        "Garder ma version",
+        "Conservar mi versión",
+        "احتفظ بنسختي",
+    ),
+    "office_decides": (
+        "Let the office decide",
+        "Laisser le bureau décider",
+        "Que decida la oficina",
+        "دع المكتب يقرر",
+    ),
+    "kept_mine": (
+        "Your version will be sent at the next sync, as the newest one.",
+        "Votre version sera envoyée à la prochaine synchronisation, comme la plus récente.",
+        "Su versión se enviará en la próxima sincronización, como la más reciente.",
+        "ستُرسل نسختك في المزامنة التالية بوصفها الأحدث.",
+    ),
+    "left_for_office": (
+        "Both versions are kept. A coordinator will choose at the office.",
+        "Les deux versions sont gardées. Un coordinateur choisira au bureau.",
+        "Se conservan ambas versiones. Un coordinador elegirá en la oficina.",
+        "حُفظت النسختان. سيختار منسّق في المكتب.",
+    ),
     "wipe_yes": ("Yes, erase this device", "Oui, effacer", "Sí, borrar", "نعم، امسح الجهاز"),
 }
 

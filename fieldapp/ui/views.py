@@ -4,18 +4,39 @@ sync, settings, and the shell that frames them (mobile first: 360 px wide, 48 px
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import flet as ft
 
-from fieldapp.ui.form_view import TOUCH, FormScreen, keyed
+from fieldapp.ui.form_view import TOUCH, FormScreen, keyed, typed
 from fieldapp.ui.services import AUTOLOCK_CHOICES, TRAINING_FORM, VICTIM_FORM
 from fieldapp.ui.state import AppState
 from fieldapp.ui.strings import LANGUAGES, is_rtl
 
-__all__ = ["AppContext", "Shell"]
+__all__ = ["ARABIC_FONT", "FONTS", "AppContext", "Shell", "app_theme"]
 
 AppContext: ft.ContextProvider[AppState | None] = ft.create_context(None)
+
+# Bundled (assets/fonts, SIL OFL): the web client works offline, so it cannot fetch a font for
+# Arabic script from the internet, and Roboto has none.
+ARABIC_FONT = "Noto Sans Arabic"
+FONTS = {ARABIC_FONT: "fonts/NotoSansArabic-Regular.ttf"}
+
+
+def app_theme() -> ft.Theme:
+    """One calm palette for light and dark.
+
+    The Arabic font is the theme's font in every language: it has no Latin letters, so those
+    fall back to the built-in Roboto. (Set on the page from the start: in Flet 1.0.5 a font
+    set later, or a container's theme or theme mode, does not reach every control.)
+    """
+    return ft.Theme(
+        color_scheme_seed=ft.Colors.INDIGO,
+        visual_density=ft.VisualDensity.STANDARD,
+        font_family=ARABIC_FONT,
+    )
+
 
 _STATUS_ICONS = {
     "draft": ft.Icons.EDIT_NOTE,
@@ -50,7 +71,7 @@ def _message(state: AppState) -> list[ft.Control]:
     text = state.message
     if not text:
         return []
-    bad = state.message_key not in ("connected_ok", "finalised")
+    bad = state.message_key not in ("connected_ok", "finalised", "kept_mine", "left_for_office")
     return [
         ft.Container(
             padding=12,
@@ -89,7 +110,7 @@ def Setup() -> ft.Control:
                 _title(text("setup_language")),
                 ft.RadioGroup(
                     value=state.lang,
-                    on_change=lambda e: state.set_language(e.control.value),
+                    on_change=typed(state.set_language),
                     content=ft.Column([ft.Radio(value=k, label=v) for k, v in LANGUAGES.items()]),
                 ),
                 ft.FilledButton(
@@ -116,14 +137,14 @@ def Setup() -> ft.Control:
                     password=True,
                     can_reveal_password=True,
                     value=first,
-                    on_change=lambda e: set_first(e.control.value),
+                    on_change=typed(set_first),
                 ),
                 ft.TextField(
                     label=text("passphrase_again"),
                     password=True,
                     can_reveal_password=True,
                     value=second,
-                    on_change=lambda e: set_second(e.control.value),
+                    on_change=typed(set_second),
                     on_submit=create,
                 ),
                 ft.Row(
@@ -157,12 +178,12 @@ def Setup() -> ft.Control:
                 label=text("server_url"),
                 value=url,
                 keyboard_type=ft.KeyboardType.URL,
-                on_change=lambda e: set_url(e.control.value),
+                on_change=typed(set_url),
             ),
             ft.TextField(
                 label=text("enrol_code"),
                 value=code,
-                on_change=lambda e: set_code(e.control.value),
+                on_change=typed(set_code),
                 on_submit=connect,
             ),
             ft.ProgressBar(visible=busy),
@@ -202,7 +223,7 @@ def Unlock() -> ft.Control:
                 can_reveal_password=True,
                 value=passphrase,
                 autofocus=True,
-                on_change=lambda e: set_passphrase(e.control.value),
+                on_change=typed(set_passphrase),
                 on_submit=unlock,
             ),
             ft.FilledButton(
@@ -338,9 +359,7 @@ def Records() -> ft.Control:
     groups = ("draft", "waiting", "sent", "rejected", "conflict")
     rows: list[ft.Control] = []
     for item in state.records:
-        stats = ", ".join(
-            str(v) for k, v in sorted(item.stats.items()) if isinstance(v, str | int) and k != "_id"
-        )[:60]
+        stats = state.record_line(item)
         subtitle = _when(item.updated_at, state.lang)
         if item.problem_count:
             subtitle += " · " + text("problem_count", n=item.problem_count)
@@ -359,7 +378,7 @@ def Records() -> ft.Control:
         [
             _title(text("records")),
             ft.Row(
-                scroll=ft.ScrollMode.AUTO,
+                wrap=True,  # every status in sight on a phone, none scrolled away
                 controls=[
                     (ft.FilledButton if g == state.records_group else ft.OutlinedButton)(
                         f"{text(f'status_{g}')} ({state.counts.get(g, 0)})",
@@ -396,19 +415,26 @@ def Records() -> ft.Control:
 def Training() -> ft.Control:
     state = _state()
     text = state.text
-    rows: list[ft.Control] = [
-        ft.ListTile(
-            leading=ft.Icon(ft.Icons.EVENT),
-            title=ft.Text(row.title),
-            subtitle=ft.Text(
+    rows: list[ft.Control] = []
+    for row in state.events:
+        if row.shared_key is not None:
+            subtitle = f"{row.start_date} · {text('status_shared')}"
+            icon, action = ft.Icons.CLOUD_DOWNLOAD, partial(state.open_shared_event, row.shared_key)
+        else:
+            subtitle = (
                 f"{row.start_date} · {text('participants_count', n=row.participants)}"
                 f" · {text('status_' + _group(row.status))}"
-            ),
-            min_height=TOUCH,
-            on_click=lambda _e=None, rid=row.record_id: state.open_record(rid),
+            )
+            icon, action = ft.Icons.EVENT, partial(state.open_record, row.record_id)
+        rows.append(
+            ft.ListTile(
+                leading=ft.Icon(icon),
+                title=ft.Text(row.title),
+                subtitle=ft.Text(subtitle),
+                min_height=TOUCH,
+                on_click=lambda _e=None, act=action: act(),
+            )
         )
-        for row in state.events
-    ]
     return _page(
         [
             *_message(state),
@@ -509,13 +535,13 @@ def Settings() -> ft.Control:
             ft.Text(text("language"), weight=ft.FontWeight.W_600),
             ft.RadioGroup(
                 value=state.lang,
-                on_change=lambda e: state.set_language(e.control.value),
+                on_change=typed(state.set_language),
                 content=ft.Column([ft.Radio(value=k, label=v) for k, v in LANGUAGES.items()]),
             ),
             ft.Text(text("theme"), weight=ft.FontWeight.W_600),
             ft.RadioGroup(
                 value=state.theme,
-                on_change=lambda e: state.set_theme(e.control.value),
+                on_change=typed(state.set_theme),
                 content=ft.Row(
                     [
                         ft.Radio(value="light", label=text("theme_light")),
@@ -538,12 +564,12 @@ def Settings() -> ft.Control:
                 label=text("server_url"),
                 value=url,
                 keyboard_type=ft.KeyboardType.URL,
-                on_change=lambda e: set_url(e.control.value),
+                on_change=typed(set_url),
             ),
             ft.TextField(
                 label=text("enrol_code"),
                 value=code,
-                on_change=lambda e: set_code(e.control.value),
+                on_change=typed(set_code),
             ),
             ft.OutlinedButton(
                 text("connect"), height=TOUCH, on_click=lambda: state.enrol(url, code)
@@ -681,6 +707,16 @@ def Shell() -> ft.Control:
     """Header, the current screen, bottom navigation; right-to-left for Arabic; theme."""
     state = _state()
     screen = state.screen
+    mode = ft.ThemeMode.DARK if state.theme == "dark" else ft.ThemeMode.LIGHT
+
+    def apply_theme_mode() -> None:
+        # On the page: a container's theme mode does not follow later changes in Flet 1.0.5.
+        page = ft.context.page
+        if page.theme_mode != mode:
+            page.theme_mode = mode
+            page.update()
+
+    ft.use_effect(apply_theme_mode, [mode])
     body: ft.Control
     if state.device == "wiped" and screen != "setup":
         body = Wiped()
@@ -707,7 +743,6 @@ def Shell() -> ft.Control:
     return ft.Container(
         expand=True,
         rtl=is_rtl(state.lang),
-        theme_mode=ft.ThemeMode.DARK if state.theme == "dark" else ft.ThemeMode.LIGHT,
         bgcolor=ft.Colors.SURFACE,
         content=ft.Column(spacing=0, expand=True, controls=controls),
     )

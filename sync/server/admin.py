@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
@@ -24,7 +25,9 @@ from sync.server.storage import (
     Device,
     FormVersion,
     NotFound,
+    NotResolvable,
     Organisation,
+    RecordHead,
     Storage,
     open_storage,
 )
@@ -34,12 +37,15 @@ __all__ = [
     "AdminError",
     "EnrolCodeRequest",
     "IssuedCode",
+    "ResolveRequest",
+    "ResolvedRecord",
     "RevokedDevice",
     "create_org",
     "enrol_code",
     "find_org",
     "open_server_storage",
     "publish_form",
+    "resolve_conflict",
     "revoke",
     "stats",
 ]
@@ -81,6 +87,36 @@ class RevokedDevice(BaseModel):
 
     device_id: str
     revoked_at: datetime
+
+
+class ResolveRequest(BaseModel):
+    """Body of `POST /v1/admin/records/{record_id}:resolve`: the version the office keeps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep_revision: str = Field(min_length=1, max_length=64)
+
+
+class ResolvedRecord(BaseModel):
+    """Answer of `POST /v1/admin/records/{record_id}:resolve`: the record's head now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+    form_id: str
+    head_revision: str
+    deleted: bool
+    in_conflict: bool
+
+    @classmethod
+    def of(cls, head: RecordHead) -> ResolvedRecord:
+        return cls(
+            id=head.id,
+            form_id=head.form_id,
+            head_revision=head.head_revision,
+            deleted=head.deleted,
+            in_conflict=head.in_conflict,
+        )
 
 
 def _now(now: datetime | None) -> datetime:
@@ -224,3 +260,32 @@ def publish_form(
     )
     storage.append_audit(actor, "publish_form", "ok", when, org_id=org_id)
     return published
+
+
+def resolve_conflict(
+    storage: Storage,
+    org: str,
+    record_id: str | UUID,
+    keep_revision: str,
+    *,
+    now: datetime | None = None,
+    actor: str = CLI_ACTOR,
+) -> RecordHead:
+    """Settle a record's conflict at the office: `keep_revision` (the head or one of its
+    conflicting siblings) becomes the head, the others are kept as superseded, and the devices
+    involved learn it by pull. Resolving again with the kept version changes nothing.
+
+    The office chooses with the organisation's key, which opens every version; the server
+    only records the choice.
+    """
+    organisation = find_org(storage, org)
+    try:
+        record = record_id if isinstance(record_id, UUID) else UUID(record_id)
+    except ValueError:
+        raise AdminError(f"{record_id!r} is not a record id (a UUID)") from None
+    try:
+        return storage.resolve_conflict(
+            organisation.id, record, keep_revision, _now(now), actor=actor
+        )
+    except (NotFound, NotResolvable) as exc:
+        raise AdminError(f"{organisation.name}: {exc}") from None

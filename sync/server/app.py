@@ -48,6 +48,7 @@ from sync.protocol import (
 from sync.server import admin
 from sync.server.auth import (
     ADMIN_ROLES,
+    RESOLVE_ROLES,
     STATS_ROLES,
     bearer_token,
     can_manage_region,
@@ -624,6 +625,44 @@ def revoke_device(
     revoked = admin.revoke(context.storage, device_id, now=context.now(), actor=_actor(device))
     assert revoked.revoked_at is not None
     return admin.RevokedDevice(device_id=revoked.id, revoked_at=revoked.revoked_at)
+
+
+@_route("POST", "/admin/records/{record_id}:resolve", response_model=admin.ResolvedRecord)
+def resolve_conflict(
+    record_id: UUID, body: admin.ResolveRequest, device: CurrentDevice, context: Context
+) -> admin.ResolvedRecord:
+    """Settle a conflict of the organisation's record: `keep_revision` becomes the head, the
+    other versions are kept as superseded, and the devices involved learn it by pull."""
+    _require_role(device, RESOLVE_ROLES, "resolve conflicts")
+    storage, now = context.storage, context.now()
+    refusal: ApiError | None = None
+    try:
+        storage.get_record(device.org_id, record_id)
+    except NotFound:
+        refusal = ApiError(404, "record_not_found", "no such record")
+    else:
+        try:
+            head = admin.resolve_conflict(
+                storage, device.org_id, record_id, body.keep_revision, now=now, actor=_actor(device)
+            )
+        except admin.AdminError:
+            refusal = ApiError(
+                409,
+                "not_resolvable",
+                "keep_revision must be the record's head or a version in conflict with it",
+            )
+    if refusal is not None:
+        storage.append_audit(
+            _actor(device),
+            "resolve_conflict",
+            f"refused:{refusal.error}",
+            now,
+            org_id=device.org_id,
+            device_id=device.id,
+            record_id=str(record_id),
+        )
+        raise refusal
+    return admin.ResolvedRecord.of(head)
 
 
 @_route("GET", "/admin/stats")

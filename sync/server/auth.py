@@ -16,6 +16,7 @@ from sync.server.storage.base import ORG_WIDE_ROLES, Device, StoredRecord
 
 __all__ = [
     "ADMIN_ROLES",
+    "RESOLVE_ROLES",
     "STATS_ROLES",
     "bearer_token",
     "can_manage_region",
@@ -28,6 +29,8 @@ __all__ = [
 
 ADMIN_ROLES: frozenset[Role] = frozenset({"admin"})
 STATS_ROLES: frozenset[Role] = frozenset({"admin", "coordinator"})
+# Who settles a conflict: the office, where the organisation's key opens every version.
+RESOLVE_ROLES: frozenset[Role] = frozenset({"admin", "case_manager"})
 
 # Crockford's base32 without I, L, O, U: nothing to misread when a code is typed from paper.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -249,6 +249,74 @@ def test_stale_edit_is_a_conflict_visible_to_both_devices(world: World) -> None:
         assert alice_edit.revision in json.dumps(flagged[-1].data)
 
 
+def test_the_office_resolves_a_conflict_over_http_and_both_devices_learn_it(
+    world: World,
+) -> None:
+    org = world.org("Resolving Org")
+    alice, bob = world.enrol(org), world.enrol(org)
+    case_manager = world.enrol(org, "case_manager")
+    first = alice.envelope()
+    outcomes(world.push(alice, first))
+    bob_edit = bob.envelope(record_id=first.id, rev=revision(2), base=first.revision)
+    alice_edit = alice.envelope(record_id=first.id, rev=revision(2), base=first.revision)
+    outcomes(world.push(bob, bob_edit))
+    assert outcomes(world.push(alice, alice_edit)).outcomes[0].status == "conflict"
+    path = f"/v1/admin/records/{first.id}:resolve"
+
+    def resolve(keep: str) -> httpx.Response:
+        return world.client.post(path, json={"keep_revision": keep}, headers=case_manager.auth)
+
+    for refused in (first.revision, revision(2)):  # an ancestor; a revision never stored
+        answer = resolve(refused)
+        assert (answer.status_code, answer.json()["error"]) == (409, "not_resolvable")
+    missing = world.client.post(
+        f"/v1/admin/records/{alice.envelope().id}:resolve",
+        json={"keep_revision": alice_edit.revision},
+        headers=case_manager.auth,
+    )
+    assert (missing.status_code, missing.json()["error"]) == (404, "record_not_found")
+    by_collector = world.client.post(
+        path, json={"keep_revision": alice_edit.revision}, headers=alice.auth
+    )
+    assert by_collector.status_code == 403
+
+    answer = resolve(alice_edit.revision)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "id": str(first.id),
+        "form_id": FORM.id,
+        "head_revision": alice_edit.revision,
+        "deleted": False,
+        "in_conflict": False,
+    }
+    assert resolve(alice_edit.revision).json() == answer.json()  # idempotent
+    for phone in (alice, bob):
+        page = ChangesPage.model_validate_json(
+            world.client.get("/v1/changes", headers=phone.auth).content
+        )
+        latest = [c for c in page.changes if c.kind == "record"][-1]
+        assert (latest.data["resolved"], latest.data["conflict"]) == (True, False)
+        assert latest.data["head_revision"] == alice_edit.revision
+    view = RecordView.model_validate_json(
+        world.client.get(f"/v1/records/{first.id}", headers=case_manager.auth).content
+    )
+    assert (view.head_revision, view.in_conflict, view.siblings) == (alice_edit.revision, False, [])
+    assert len(view.revisions) == 3  # the superseded version is still there, as signed
+    outcomes_audited = [
+        e.outcome
+        for e in world.storage.list_audit(org.id)
+        if e.action == "resolve_conflict" and e.actor == f"device:{case_manager.device_id}"
+    ]
+    assert outcomes_audited == [
+        "refused:not_resolvable",
+        "refused:not_resolvable",
+        "refused:record_not_found",
+        "ok",
+        "unchanged",
+    ]
+
+
 @pytest.mark.parametrize(
     ("case", "code", "field"),
     [

@@ -143,6 +143,15 @@ def _revoke(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respon
     return m.world.client.post(f"/v1/admin/devices/{target.device_id}:revoke", headers=headers)
 
 
+def _resolve(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    # A's record is not in conflict: keeping its head is the idempotent no-op.
+    return m.world.client.post(
+        f"/v1/admin/records/{m.record_id}:resolve",
+        json={"keep_revision": m.revision},
+        headers=headers,
+    )
+
+
 def _stats(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
     return m.world.client.get("/v1/admin/stats", headers=headers)
 
@@ -172,6 +181,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         _enrol_code, allowed=frozenset({"admin"}), other_org_gets_own_data=True
     ),
     ("POST", "/v1/admin/devices/{device_id}:revoke"): Entry(_revoke, allowed=frozenset({"admin"})),
+    ("POST", "/v1/admin/records/{record_id}:resolve"): Entry(
+        _resolve, allowed=frozenset({"admin", "case_manager"})
+    ),
     ("GET", "/v1/admin/stats"): Entry(
         _stats, allowed=frozenset({"admin", "coordinator"}), other_org_gets_own_data=True
     ),

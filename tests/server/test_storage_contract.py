@@ -18,10 +18,12 @@ from sync.server.storage import (
     CodeUsed,
     Device,
     NotFound,
+    NotResolvable,
     StatsRow,
     Storage,
     open_storage,
 )
+from sync.server.storage._sql import SqlStorage
 from sync.server.storage.base import StorageError
 from tests.server.conftest import Backend
 
@@ -90,11 +92,11 @@ def test_migrations_are_recorded_and_idempotent(backend: Backend) -> None:
     second = open_storage(backend.url)
     try:
         second.migrate()
-        assert second.applied_migrations() == [1]
+        assert second.applied_migrations() == [1, 2]
     finally:
         second.close()
-    assert storage.applied_migrations() == [1]
-    assert backend.count("schema_migrations") == 1
+    assert storage.applied_migrations() == [1, 2]
+    assert backend.count("schema_migrations") == 2
     assert backend.count("change_counter") == 1
 
 
@@ -386,6 +388,163 @@ def test_conflict_keeps_both_versions_and_tells_both_devices(storage: Storage, o
     [replay] = storage.push_records(bob.device, [bob_v2], NOW + timedelta(days=30))
     assert (replay.status, replay.seq) == ("duplicate", conflict.seq)
     assert storage.get_record(org_id, v1.id).siblings == [bob_v2.revision]
+
+
+class Conflict:
+    """Alice's edit is the head; Bob's edit of the same v1 is its conflicting sibling."""
+
+    def __init__(self, storage: Storage, org_id: str) -> None:
+        self.alice = Member(storage, org_id, "collector", "north")
+        self.bob = Member(storage, org_id, "collector", "south")
+        self.v1 = self.alice.envelope()
+        storage.push_records(self.alice.device, [self.v1], NOW)
+        self.alice_v2 = self.alice.envelope(
+            record_id=self.v1.id, rev=revision(2), base=self.v1.revision
+        )
+        self.bob_v2 = self.bob.envelope(
+            record_id=self.v1.id, rev=revision(2), base=self.v1.revision
+        )
+        [accepted] = storage.push_records(self.alice.device, [self.alice_v2], NOW)
+        [conflict] = storage.push_records(self.bob.device, [self.bob_v2], NOW)
+        assert (accepted.status, conflict.status) == ("accepted", "conflict")
+
+
+@pytest.mark.parametrize("keep", ["sibling", "head"])
+def test_the_office_resolves_a_conflict_and_tells_the_devices_involved(
+    storage: Storage, org_id: str, keep: str
+) -> None:
+    conflict = Conflict(storage, org_id)
+    carol = Member(storage, org_id, "collector", "north")  # not involved
+    reviewer = Member(storage, org_id, "case_manager", None)
+    parties = (conflict.alice, conflict.bob)
+    cursor = {m: all_changes(storage, m.device)[-1].seq for m in (*parties, reviewer)}
+    kept, lost = (conflict.bob_v2, conflict.alice_v2)[:: 1 if keep == "sibling" else -1]
+    at = NOW + timedelta(days=2)
+
+    head = storage.resolve_conflict(org_id, conflict.v1.id, kept.revision, at, actor="admin:cli")
+
+    assert (head.head_revision, head.in_conflict, head.siblings) == (kept.revision, False, [])
+    assert storage.get_record(org_id, conflict.v1.id) == head
+    statuses = {r.revision: r.status for r in storage.list_revisions(org_id, conflict.v1.id)}
+    assert statuses == {  # every version is still stored: nothing is ever deleted
+        conflict.v1.revision: "current",
+        kept.revision: "current",
+        lost.revision: "superseded",
+    }
+    for member in (*parties, reviewer):
+        [notice] = all_changes(storage, member.device, cursor[member])
+        assert notice.key == str(conflict.v1.id) and not notice.deleted
+        assert {k: notice.data[k] for k in ("conflict", "resolved", "head_revision")} == {
+            "conflict": False,
+            "resolved": True,
+            "head_revision": kept.revision,
+        }
+        assert (notice.data["siblings"], notice.data["superseded"]) == ([], [lost.revision])
+        assert "count" not in str(notice.data)  # metadata only, never stats values
+    assert all_changes(storage, carol.device) == []
+    [audit] = [e for e in storage.list_audit(org_id) if e.action == "resolve_conflict"]
+    assert (audit.actor, audit.outcome, audit.record_id, audit.at) == (
+        "admin:cli",
+        "ok",
+        str(conflict.v1.id),
+        at,
+    )
+    assert storage.stats() == [StatsRow(org_id, "attendance", "current", 1)]
+
+    # An edit on the kept head is accepted; one on the superseded version conflicts anew.
+    on_head = conflict.alice.envelope(record_id=conflict.v1.id, rev=revision(3), base=kept.revision)
+    assert storage.push_records(conflict.alice.device, [on_head], NOW)[0].status == "accepted"
+    stale = conflict.bob.envelope(record_id=conflict.v1.id, rev=revision(3), base=lost.revision)
+    assert storage.push_records(conflict.bob.device, [stale], NOW)[0].status == "conflict"
+    assert storage.get_record(org_id, conflict.v1.id).siblings == [stale.revision]
+
+
+def test_resolving_again_changes_nothing(storage: Storage, org_id: str) -> None:
+    conflict = Conflict(storage, org_id)
+    keep = conflict.bob_v2.revision
+    first = storage.resolve_conflict(org_id, conflict.v1.id, keep, NOW, actor="admin:cli")
+    seqs = [c.seq for c in all_changes(storage, conflict.bob.device)]
+
+    again = storage.resolve_conflict(org_id, conflict.v1.id, keep, NOW, actor="admin:cli")
+
+    assert again == first
+    assert [c.seq for c in all_changes(storage, conflict.bob.device)] == seqs  # nothing new
+    outcomes = [e.outcome for e in storage.list_audit(org_id) if e.action == "resolve_conflict"]
+    assert outcomes == ["ok", "unchanged"]
+    # The head of a record that was never in conflict is settled already.
+    plain = conflict.alice.envelope()
+    storage.push_records(conflict.alice.device, [plain], NOW)
+    settled = storage.resolve_conflict(org_id, plain.id, plain.revision, NOW, actor="admin:cli")
+    assert (settled.head_revision, settled.in_conflict) == (plain.revision, False)
+
+
+def test_resolving_refuses_what_is_not_in_conflict_or_not_ours(
+    storage: Storage, org_id: str
+) -> None:
+    conflict = Conflict(storage, org_id)
+    record_id = conflict.v1.id
+    b_org = storage.create_organisation("Org B", NOW).id
+    before = backend_state(storage, org_id, record_id)
+
+    with pytest.raises(NotFound, match="no revision"):
+        storage.resolve_conflict(org_id, record_id, revision(2), NOW, actor="admin:cli")
+    with pytest.raises(NotFound, match="no record"):
+        storage.resolve_conflict(org_id, uuid.uuid4(), revision(2), NOW, actor="admin:cli")
+    with pytest.raises(NotFound, match="no record"):  # another organisation's record
+        storage.resolve_conflict(b_org, record_id, conflict.bob_v2.revision, NOW, actor="b")
+    with pytest.raises(NotResolvable, match="not in conflict"):  # an older ancestor
+        storage.resolve_conflict(org_id, record_id, conflict.v1.revision, NOW, actor="admin:cli")
+    assert backend_state(storage, org_id, record_id) == before
+
+    storage.resolve_conflict(org_id, record_id, conflict.alice_v2.revision, NOW, actor="x")
+    with pytest.raises(NotResolvable):  # the version the office set aside stays aside
+        storage.resolve_conflict(org_id, record_id, conflict.bob_v2.revision, NOW, actor="x")
+    assert storage.get_record(org_id, record_id).head_revision == conflict.alice_v2.revision
+
+
+def backend_state(storage: Storage, org_id: str, record_id: uuid.UUID) -> tuple[Any, ...]:
+    return (
+        storage.get_record(org_id, record_id),
+        [(r.revision, r.status) for r in storage.list_revisions(org_id, record_id)],
+        len(storage.list_audit()),
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_migration_2_keeps_every_stored_revision(
+    request: pytest.FixtureRequest, tmp_path: Any, kind: str
+) -> None:
+    """A database made by the v1 schema takes migration 2 with its records intact."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'v1.db'}"
+        target = url.removeprefix("sqlite:///")
+    else:
+        url = target = request.getfixturevalue("pg_schema_url")
+    unopened = open_storage(url)  # connects on first use only: nothing to close
+    assert isinstance(unopened, SqlStorage)
+    backend_class = type(unopened)
+    v1_class = type("V1", (backend_class,), {"migrations": backend_class.migrations[:1]})
+    old = v1_class(target)
+    old.migrate()
+    org = old.create_organisation("Org", NOW).id
+    conflict = Conflict(old, org)
+    revisions = old.list_revisions(org, conflict.v1.id)
+    old.close()
+
+    upgraded = open_storage(url)
+    try:
+        upgraded.migrate()
+        assert upgraded.applied_migrations() == [1, 2]
+        assert upgraded.list_revisions(org, conflict.v1.id) == revisions
+        keep = conflict.bob_v2.revision
+        head = upgraded.resolve_conflict(org, conflict.v1.id, keep, NOW, actor="admin:cli")
+        assert head.head_revision == keep
+        assert {r.status for r in upgraded.list_revisions(org, conflict.v1.id)} == {
+            "current",
+            "superseded",
+        }
+    finally:
+        upgraded.close()
 
 
 def test_unknown_base_revision_is_a_conflict(storage: Storage, org_id: str) -> None:

@@ -9,6 +9,7 @@ import gzip
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -255,6 +256,55 @@ def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conf
         edit_a.revision,
         edit_b.revision,
     }
+    tablet.close()
+
+
+def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
+    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+) -> None:
+    record = device.create_final("victim_screening", screening_values())
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().accepted == 1
+    tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
+    edit_a = device.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
+    edit_b = tablet.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().accepted == 1
+    with SyncClient(tablet, http=app_http) as phone_b:
+        assert phone_b.sync().conflict == 1
+    with SyncClient(device, http=app_http) as phone_a:
+        phone_a.sync()
+    assert device.get(record.id).status == tablet.get(record.id).status == "conflict"
+
+    with admin.open_server_storage(deployment.settings) as storage:  # at the office
+        admin.resolve_conflict(storage, deployment.org_id, record.id, edit_b.revision)
+
+    reports = {}
+    for name, store in (("a", device), ("b", tablet)):
+        with SyncClient(store, http=app_http) as client:
+            reports[name] = client.sync()
+    assert (reports["a"].resolved, reports["b"].resolved) == (1, 1)
+    kept = tablet.get(record.id)
+    assert (kept.status, kept.base_revision, kept.problems) == ("sent", edit_b.revision, [])
+    lost = device.get(record.id)  # A's version lost: still on the device, and it says so
+    assert (lost.status, lost.revision, lost.base_revision) == (
+        "sent",
+        edit_a.revision,
+        edit_b.revision,
+    )
+    assert [p["code"] for p in lost.problems] == ["superseded"]
+    assert lost.values["case_notes"] == "seen again in A"
+    assert device.status_counts() == tablet.status_counts() == {"sent": 1}
+
+    # An edit from A now builds on the office's choice: accepted, no new conflict.
+    again = device.finalise(record.id, {**lost.values, "case_notes": "A, on the office's"})
+    assert again.base_revision == edit_b.revision
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().accepted == 1
+    with admin.open_server_storage(deployment.settings) as storage:
+        head = storage.get_record(deployment.org_id, uuid.UUID(record.id))
+    assert (head.head_revision, head.in_conflict) == (again.revision, False)
+    assert device.get(record.id).problems == []
     tablet.close()
 
 

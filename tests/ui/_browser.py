@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "docs" / "screenshots"
 PHONE: ViewportSize = {"width": 360, "height": 640}
+_BOTTOM_BAR = 72  # px: the navigation or the form's buttons cover the list's last pixels
 _LAUNCHER = (
     "import sys\n"
     "from pathlib import Path\n"
@@ -129,39 +131,62 @@ def open_phone(browser: Browser, url: str) -> Page:
     return page
 
 
-def type_into(page: Page, field: Locator, text: str) -> None:
-    """Focus, type, check; a keystroke lost while the field gains focus is typed again."""
-    field = reveal(page, field)
+def type_into(page: Page, target: Locator, text: str) -> None:
+    """Focus, type, check; a keystroke lost while the field gains focus is typed again, and a
+    field Flutter re-described while it scrolled into view is found again."""
+    field = reveal(page, target)
     for _ in range(3):
         try:
-            field.click()
+            field.click(timeout=5000)
             expect(field).to_be_focused(timeout=3000)
             page.wait_for_timeout(150)
             page.keyboard.press("Control+A")
             page.keyboard.type(text, delay=15)
             expect(field).to_have_value(text, timeout=3000)
-        except AssertionError:
+        except (AssertionError, PlaywrightTimeoutError):
             page.wait_for_timeout(300)
+            field = reveal(page, target)
             continue
         return
     expect(field).to_have_value(text)
 
 
 def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
-    """Scroll the screen until `target` exists: Flutter only describes what is on screen."""
-    for _ in range(30):
-        if target.count():
-            target.first.scroll_into_view_if_needed()
-            return target.first
+    """Scroll with the wheel until `target` is on screen, clear of the bottom bar.
+
+    Flutter only describes what is on (or just off) screen, and asking the browser to scroll a
+    node into view makes Flutter re-describe it, detaching the node being clicked; so scroll
+    the way a person does. A control that stays put when scrolled is in a fixed bar: shown.
+    """
+    last = None
+    for _ in range(40):
         page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
-        page.mouse.wheel(0, 250 if down else -250)
+        step = 250 if down else -250
+        box = target.first.bounding_box() if target.count() else None
+        if box is not None:
+            if box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"] - _BOTTOM_BAR:
+                return target.first
+            if box == last:
+                return target.first
+            last = box
+            step = 250 if box["y"] > 0 else -250
+        page.mouse.wheel(0, step)
         page.wait_for_timeout(150)
     raise AssertionError(f"{target} never appeared on screen")
 
 
 def tap(page: Page, role: str, name: str, *, exact: bool = True) -> None:
     """Tap the button (or other control) called `name`, scrolling down to it if needed."""
-    reveal(page, page.get_by_role(role, name=name, exact=exact)).click()  # type: ignore[arg-type]
+    target = page.get_by_role(role, name=name, exact=exact)  # type: ignore[arg-type]
+    for _ in range(3):
+        try:
+            reveal(page, target).click(timeout=5000)
+        except PlaywrightTimeoutError:  # re-described while it scrolled: scroll on and retry
+            page.mouse.wheel(0, 250)
+            page.wait_for_timeout(300)
+            continue
+        return
+    reveal(page, target).click()
 
 
 def shoot(page: Page, name: str) -> None:

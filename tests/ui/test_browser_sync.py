@@ -28,8 +28,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def app(tmp_path: Path, server_url: str) -> Iterator[AppProcess]:
-    process = AppProcess(tmp_path / "device", server_url=server_url)
+def app(tmp_path: Path, app_url: str) -> Iterator[AppProcess]:
+    process = AppProcess(tmp_path / "device", server_url=app_url)
     yield process
     process.stop()
 
@@ -51,7 +51,7 @@ def sync_now(page: Page, expected: str) -> None:
 
 
 def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
-    browser: Browser, app: AppProcess, deployment: Deployment, server_url: str
+    browser: Browser, app: AppProcess, deployment: Deployment, app_url: str
 ) -> None:
     app.start()
     page = open_phone(browser, app.url)
@@ -130,14 +130,14 @@ def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
 
 
 @pytest.fixture
-def rejected_setup(tmp_path: Path, deployment: Deployment, server_url: str) -> tuple[str, FormSpec]:
+def rejected_setup(tmp_path: Path, deployment: Deployment, app_url: str) -> tuple[str, FormSpec]:
     """A device (already enrolled) whose screening form is a version the server has not
     published yet, with one finalised screening waiting to be sent."""
     newer = load_builtin_forms()["victim_screening"].model_copy(update={"version": "99"})
     store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
     try:
         store.add_form(newer)
-        enrol(store, server_url, deployment.code())
+        enrol(store, app_url, deployment.code())
         record = store.create_final("victim_screening", screening_values(name="Fictional"))
     finally:
         store.close()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import abc
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from pydantic import TypeAdapter
@@ -31,6 +31,7 @@ from sync.server.storage.base import (
     EnrolCode,
     FormVersion,
     NotFound,
+    NotResolvable,
     Organisation,
     PushResult,
     RecordHead,
@@ -40,8 +41,9 @@ from sync.server.storage.base import (
     StoredRecord,
 )
 
-_PUSH_ATTEMPTS = 5
+_WRITE_ATTEMPTS = 5
 _DATETIME = TypeAdapter(datetime)
+_T = TypeVar("_T")
 
 # The schema, written once; each backend maps the type tokens to its own types.
 SCHEMA_V1 = """
@@ -162,6 +164,11 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_by_org ON audit (org_id, id)
 """
+
+# Migration 2 widens the revision status check: a revision set aside when the office resolves
+# a conflict becomes `superseded` (kept, like everything else: nothing is ever deleted).
+STATUS_CHECK_V1 = "CHECK (status IN ('current', 'conflict'))"
+STATUS_CHECK_V2 = "CHECK (status IN ('current', 'conflict', 'superseded'))"
 
 
 def schema_statements(schema: str, types: dict[str, str]) -> list[str]:
@@ -668,12 +675,18 @@ class SqlStorage(Storage):
             content_digests = [env.content_digest for env in envelopes]
         elif len(content_digests) != len(envelopes):
             raise ValueError("one content digest per envelope")
-        for attempt in range(_PUSH_ATTEMPTS):
+        digests = content_digests
+        return self._write_retrying(lambda tx: self._push(tx, device, envelopes, digests, now))
+
+    def _write_retrying(self, work: Callable[[Tx], _T]) -> _T:
+        """`work` in a write transaction, run again on a transient failure between concurrent
+        writers (PostgreSQL serialisation failures and deadlocks)."""
+        for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._write() as tx:
-                    return self._push(tx, device, envelopes, content_digests, now)
+                    return work(tx)
             except self.transient_errors:
-                if attempt == _PUSH_ATTEMPTS - 1:
+                if attempt == _WRITE_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -846,6 +859,90 @@ class SqlStorage(Storage):
             deleted=bool(head["deleted"]),
             in_conflict=bool(head["in_conflict"]),
             siblings=[row["revision"] for row in siblings],
+        )
+
+    def resolve_conflict(
+        self, org_id: str, record_id: UUID, keep_revision: str, now: datetime, *, actor: str
+    ) -> RecordHead:
+        return self._write_retrying(
+            lambda tx: self._resolve(tx, org_id, str(record_id), keep_revision, now, actor)
+        )
+
+    def _resolve(
+        self, tx: Tx, org_id: str, record_id: str, keep: str, now: datetime, actor: str
+    ) -> RecordHead:
+        self._lock_records(tx, [record_id])
+        head = tx.one(
+            "SELECT * FROM record_heads WHERE id = ? AND org_id = ?", (record_id, org_id), lock=True
+        )
+        if head is None:
+            raise NotFound(f"no record {record_id}")
+        rows = tx.all(
+            "SELECT revision, base_revision, region, device_id, pushed_by, form_id, form_version,"
+            " deleted, status FROM records WHERE id = ? ORDER BY seq",
+            (record_id,),
+        )
+        kept = next((row for row in rows if row["revision"] == keep), None)
+        if kept is None:
+            raise NotFound(f"record {record_id} has no revision {keep!r}")
+        siblings = [row["revision"] for row in rows if row["status"] == "conflict"]
+        candidates = [head["head_revision"], *siblings]
+        if keep not in candidates:
+            raise NotResolvable(
+                f"revision {keep!r} of record {record_id} is not in conflict: keep the head"
+                " or one of its conflicting siblings"
+            )
+        superseded = [revision for revision in candidates if revision != keep]
+        if superseded:
+            tx.run(
+                "UPDATE records SET status = 'current' WHERE id = ? AND revision = ?",
+                (record_id, keep),
+            )
+            tx.many(
+                "UPDATE records SET status = 'superseded' WHERE id = ? AND revision = ?",
+                [(record_id, revision) for revision in superseded],
+            )
+            deleted = bool(kept["deleted"])
+            tx.run(
+                "UPDATE record_heads SET head_revision = ?, head_device_id = ?, form_id = ?,"
+                " deleted = ?, in_conflict = ? WHERE id = ?",
+                (keep, kept["device_id"], kept["form_id"], deleted, False, record_id),
+            )
+            change = _NewChange(
+                org_id=org_id,
+                region=kept["region"],
+                kind="record",
+                key=record_id,
+                deleted=deleted,
+                data={
+                    "revision": keep,
+                    "base_revision": kept["base_revision"],
+                    "head_revision": keep,
+                    "form_id": kept["form_id"],
+                    "form_version": kept["form_version"],
+                    "device_id": kept["device_id"],
+                    "conflict": False,
+                    "siblings": [],
+                    "resolved": True,
+                    "superseded": superseded,
+                },
+                audience={row[column] for row in rows for column in ("device_id", "pushed_by")},
+            )
+            self._append_changes(tx, [change])
+        tx.run(
+            "INSERT INTO audit (at, actor, action, outcome, org_id, device_id, record_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self._ts(now), actor, "resolve_conflict", "ok" if superseded else "unchanged",
+             org_id, None, record_id),
+        )  # fmt: skip
+        return RecordHead(
+            id=UUID(record_id),
+            org_id=org_id,
+            form_id=kept["form_id"],
+            head_revision=keep,
+            deleted=bool(kept["deleted"]),
+            in_conflict=False,
+            siblings=[],
         )
 
     def list_revisions(self, org_id: str, record_id: UUID) -> list[StoredRecord]:

@@ -21,7 +21,8 @@ Visibility of the change log (`changes_since`), decided here once for both backe
 - Other roles (collector, trainer) see `form`, `reference`, `event` and `revocation` changes
   that are organisation-wide (region None) or of their own region, and `record` changes only
   for records they took part in: the revision's author or pusher, and, for a conflict, the
-  device whose revision is the head it conflicts with. A device with no region sees only
+  device whose revision is the head it conflicts with; a conflict's resolution reaches every
+  device that wrote or pushed a revision of the record. A device with no region sees only
   organisation-wide items.
 - `record` changes carry metadata only (revisions, form, flags), never stats or sealed bytes.
 
@@ -54,6 +55,7 @@ __all__ = [
     "EnrolmentRefused",
     "FormVersion",
     "NotFound",
+    "NotResolvable",
     "Organisation",
     "PushResult",
     "RecordHead",
@@ -68,7 +70,9 @@ __all__ = [
 ORG_WIDE_ROLES: frozenset[Role] = frozenset({"admin", "coordinator", "case_manager"})
 
 SharedKind = Literal["reference", "event"]
-RevisionStatus = Literal["current", "conflict"]
+# current: the head or an accepted ancestor; conflict: a sibling waiting for review;
+# superseded: set aside when the office resolved the conflict (kept: nothing is deleted).
+RevisionStatus = Literal["current", "conflict", "superseded"]
 
 
 class StorageError(FieldappError):
@@ -77,6 +81,10 @@ class StorageError(FieldappError):
 
 class NotFound(StorageError):
     """No such organisation, device, form version, record or shared item (in that scope)."""
+
+
+class NotResolvable(StorageError):
+    """The revision is stored but is neither the head nor one of its conflicting siblings."""
 
 
 class AlreadyExists(StorageError):
@@ -427,6 +435,22 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def get_record(self, org_id: str, record_id: UUID) -> RecordHead:
         """Raises NotFound (also for another organisation's record)."""
+
+    @abc.abstractmethod
+    def resolve_conflict(
+        self, org_id: str, record_id: UUID, keep_revision: str, now: datetime, *, actor: str
+    ) -> RecordHead:
+        """Settle a record's conflict (the office's decision) in ONE transaction.
+
+        `keep_revision` (the head or one of its conflicting siblings) becomes the head; the
+        other candidates become `superseded` (kept, never deleted); the conflict flag is
+        cleared; an audit entry names `actor`; and a `record` change (data.conflict False,
+        data.resolved True, data.head_revision, data.superseded) reaches every device that
+        wrote or pushed a revision of the record. Resolving again with the head of a record
+        not in conflict changes nothing (audited as `unchanged`). Raises NotFound (no such
+        record in the organisation, or no such revision of it), NotResolvable (a superseded
+        revision or an older ancestor).
+        """
 
     @abc.abstractmethod
     def list_revisions(self, org_id: str, record_id: UUID) -> list[StoredRecord]:

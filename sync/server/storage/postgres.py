@@ -19,7 +19,13 @@ from psycopg import errors
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
-from sync.server.storage._sql import SCHEMA_V1, SqlStorage, Tx, schema_statements
+from sync.server.storage._sql import (
+    SCHEMA_V1,
+    STATUS_CHECK_V2,
+    SqlStorage,
+    Tx,
+    schema_statements,
+)
 from sync.server.storage.base import StorageError
 
 __all__ = ["PostgresStorage"]
@@ -67,6 +73,14 @@ class _PostgresTx(Tx):
 class PostgresStorage(SqlStorage):
     migrations = (
         (1, "initial schema", (*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY)),
+        (
+            2,
+            "superseded revisions",
+            (
+                "ALTER TABLE records DROP CONSTRAINT records_status_check",
+                f"ALTER TABLE records ADD CONSTRAINT records_status_check {STATUS_CHECK_V2}",
+            ),
+        ),
     )
     transient_errors = (errors.SerializationFailure, errors.DeadlockDetected)
     integrity_errors = (psycopg.IntegrityError,)

@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.server.storage._sql import SCHEMA_V1, SqlStorage, Tx, schema_statements
+from sync.server.storage._sql import (
+    SCHEMA_V1,
+    STATUS_CHECK_V1,
+    STATUS_CHECK_V2,
+    SqlStorage,
+    Tx,
+    schema_statements,
+)
 from sync.server.storage.base import StorageError
 
 __all__ = ["SqliteStorage"]
@@ -39,6 +46,25 @@ _AUDIT_APPEND_ONLY = [
 ]
 
 
+def _widen_status_check() -> list[str]:
+    """SQLite cannot alter a CHECK constraint: rebuild `records` with the wider one, the
+    documented way (sqlite.org/lang_altertable.html#otheralter); same columns, same order."""
+    [create] = [
+        statement
+        for statement in schema_statements(SCHEMA_V1, _TYPES)
+        if statement.startswith("CREATE TABLE records (")
+    ]
+    if STATUS_CHECK_V1 not in create:
+        raise AssertionError("the v1 records table lost its status check")
+    widened = create.replace("CREATE TABLE records (", "CREATE TABLE records_v2 (")
+    return [
+        widened.replace(STATUS_CHECK_V1, STATUS_CHECK_V2),
+        "INSERT INTO records_v2 SELECT * FROM records",
+        "DROP TABLE records",
+        "ALTER TABLE records_v2 RENAME TO records",
+    ]
+
+
 class _SqliteTx(Tx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -57,6 +83,7 @@ class _SqliteTx(Tx):
 class SqliteStorage(SqlStorage):
     migrations = (
         (1, "initial schema", (*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY)),
+        (2, "superseded revisions", _widen_status_check()),
     )
     transient_errors = ()
     integrity_errors = (sqlite3.IntegrityError,)
