@@ -80,6 +80,12 @@ _CATALOGUE: dict[str, dict[str, str]] = {
         "es": "{label}: '{value}' no es una de las opciones.",
         "ar": "{label}: '{value}' ليس من الخيارات.",
     },
+    "choice_unnamed": {
+        "en": "{label}: the answer is not one of the choices.",
+        "fr": "{label} : la réponse ne fait pas partie des choix.",
+        "es": "{label}: la respuesta no es una de las opciones.",
+        "ar": "{label}: الإجابة ليست من الخيارات.",
+    },
     "type_repeat": {
         "en": "{label}: expected a list of entries.",
         "fr": "{label} : une liste d'entrées est attendue.",

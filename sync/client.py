@@ -563,18 +563,20 @@ class SyncClient:
                     continue
                 full = len(batch) >= MAX_BATCH_RECORDS
                 if batch and (full or size + len(item.body) + 1 > self.max_batch_bytes):
-                    yield self._queued(batch)
+                    yield from self._queued(batch)
                     batch, size = [], overhead
                 batch.append(item)
                 size += len(item.body) + 1  # and its comma
             after = page[-1][0]
         if batch:
-            yield self._queued(batch)
+            yield from self._queued(batch)
 
-    def _queued(self, items: list[_Outgoing]) -> _Batch:
-        """Mark the records queued (durably) before they leave: see `Store.mark_queued`."""
-        self.store.mark_queued([item.record_id for item in items])
-        return _Batch.of(items)
+    def _queued(self, items: list[_Outgoing]) -> Iterator[_Batch]:
+        """Mark the records queued (durably) before they leave, dropping any edited since the
+        outbox was read (their new revision goes in a later sync): see `Store.mark_queued`."""
+        marked = self.store.mark_queued({item.record_id: item.revision for item in items})
+        if leaving := [item for item in items if item.record_id in marked]:
+            yield _Batch.of(leaving)
 
     def _push(self, token: str, report: SyncReport) -> None:
         """Three steps overlap, each at most one batch ahead of the next: preparing a batch,

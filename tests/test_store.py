@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 import uuid
 from pathlib import Path
 
@@ -221,7 +223,7 @@ def test_outcomes_move_records_through_their_states(
 ) -> None:
     store.set_recipients([org_key.recipient])
     record = store.create_final("victim_screening", screening_values())
-    store.mark_queued([record.id])
+    store.mark_queued({record.id: record.revision})
     assert store.get(record.id).status == "queued"
     # An outcome for a revision the record has moved past does not override the edit.
     assert not store.record_outcome(record.id, "9-" + "0" * 32, "rejected")
@@ -244,7 +246,7 @@ def test_an_edit_made_while_a_revision_is_in_flight_builds_on_it(
 ) -> None:
     store.set_recipients([org_key.recipient])
     record = store.create_final("victim_screening", screening_values())
-    store.mark_queued([record.id])
+    store.mark_queued({record.id: record.revision})
     edit = store.save_draft(record.id, screening_values(case_notes="typed while sending"))
     assert edit.base_revision == record.revision
     assert not store.record_outcome(record.id, record.revision, "sent", receipt="{}")
@@ -416,3 +418,43 @@ def test_a_resolved_conflict_is_sent_and_a_record_not_in_conflict_is_left_alone(
     assert not store.conflict_resolved(record.id, office)  # settled once
     edit = store.finalise(record.id, lost.values)
     assert edit.base_revision == office and edit.revision.startswith("3-")
+
+
+def test_a_write_from_another_thread_survives_a_rolled_back_transaction(store: Store) -> None:
+    """The sync thread's bookkeeping must not join (and vanish with) the UI thread's
+    transaction on the shared connection."""
+    inside, release = threading.Event(), threading.Event()
+
+    def failing_batch() -> None:
+        with contextlib.suppress(RuntimeError), store.batch():
+            inside.set()
+            release.wait(5)
+            raise RuntimeError("rolled back")
+
+    holder = threading.Thread(target=failing_batch)
+    holder.start()
+    assert inside.wait(5)
+    writer = threading.Thread(
+        target=lambda: (
+            store.set_state("cursor", "42"),
+            store.put_shared("reference", "regions", {"names": ["north"]}, 1),
+        )
+    )
+    writer.start()
+    writer.join(0.3)  # with the lock it waits for the transaction; without, it joins it
+    release.set()
+    holder.join(5)
+    writer.join(5)
+    assert store.get_state("cursor") == "42"
+    assert store.shared("reference") == {"regions": {"names": ["north"]}}
+
+
+def test_a_record_edited_after_the_outbox_was_read_is_not_queued(
+    store: Store, org_key: crypto.OrgKeyPair
+) -> None:
+    store.set_recipients([org_key.recipient])
+    record = store.create_final("victim_screening", screening_values())
+    [(record_id, _)] = store.outbox()
+    store.finalise(record.id, screening_values(case_notes="changed meanwhile"))
+    assert store.mark_queued({record_id: record.revision}) == set()
+    assert store.get(record.id).status == "final"  # its new revision goes next time

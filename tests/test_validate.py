@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FieldSpec, FormSpec, RepeatSpec
 from fieldapp.forms.validate import check
 from fieldapp.forms.values import initial_values, join_parts, split_by_sensitivity
-from tests.conftest import attendance_values, screening_values
+from tests.conftest import CANARY, attendance_values, screening_values
 
 FORMS = load_builtin_forms()
 SCREENING = FORMS["victim_screening"]
@@ -75,8 +77,8 @@ def test_answers_are_read_as_their_type(field: str, raw: Any, clean: Any) -> Non
         ("day", "31/01/2026", "Day: enter a date as YYYY-MM-DD.", "Jour : saisissez une date"),
         ("b", "maybe", "Agreed: answer yes or no.", "D'accord : répondez oui ou non."),
         ("g", "95 10", "Place: enter a location", "Lieu : saisissez une position"),
-        ("one", "z", "One: 'z' is not one of the choices.", "Un : « z » ne fait pas partie"),
-        ("many", ["a", "q"], "Many: 'q' is not one of the choices.", "Many : « q » ne fait"),
+        ("one", "z", "One: the answer is not one of", "Un : la réponse ne fait pas partie"),
+        ("many", ["a", "q"], "Many: the answer is not one of", "Many : la réponse ne fait"),
     ],
 )
 def test_bad_answers_name_the_field_and_problem(
@@ -107,6 +109,16 @@ def test_repeat_instances_get_stable_ids() -> None:
     assert len(set(ids)) == 2
     again = check(TRAINING, first.values)
     assert [p["_id"] for p in again.values["participants"]] == ids
+
+
+def test_a_repeat_instance_id_cannot_carry_text_into_the_clear_part() -> None:
+    values = attendance_values(participants=1)
+    values["participants"][0]["_id"] = CANARY
+    checked = check(TRAINING, values)
+    instance_id = checked.values["participants"][0]["_id"]
+    assert str(uuid.UUID(instance_id)) == instance_id
+    stats, _ = split_by_sensitivity(TRAINING, checked.values)
+    assert CANARY not in json.dumps(stats)
 
 
 def test_split_keeps_only_statistical_fields_in_clear() -> None:
@@ -186,3 +198,17 @@ def test_absurdly_nested_forms_are_refused_before_they_exhaust_the_stack() -> No
         FormSpec.model_validate(
             {"id": "deep", "version": "1", "title": {"en": "D"}, "children": [node]}
         )
+
+
+def test_a_bad_choice_on_a_sensitive_field_is_not_repeated_in_the_message() -> None:
+    """Error messages reach terminals and import reports: a name typed into the wrong column
+    of a sensitive select must not travel with them."""
+    spec = _form(
+        {"name": "lang", "type": "select_one", "choices": "abc", "label": {"en": "Language"}},
+        {"name": "band", "type": "select_one", "choices": "abc", "label": {"en": "Band"},
+         "sensitivity": "statistical"},
+        choices={"abc": [{"value": v, "label": {"en": v}} for v in "abc"]},
+    )  # fmt: skip
+    errors = {e.field: e.message for e in check(spec, {"lang": CANARY, "band": "zz"}).errors}
+    assert CANARY not in errors["lang"] and "not one of the choices" in errors["lang"]
+    assert "'zz'" in errors["band"]

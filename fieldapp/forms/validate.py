@@ -143,7 +143,7 @@ class _Run:
                 instances = []
                 for index, instance in enumerate(value):
                     item = self.coerce_level(node.children, instance, f"{path}[{index}].")
-                    item.setdefault("_id", str(uuid.uuid4()))
+                    item["_id"] = _instance_id(item.get("_id"))
                     instances.append(item)
                 clean[node.name] = instances
             elif node.type in ("note", "calculate") or is_empty(value):
@@ -153,7 +153,10 @@ class _Run:
                     clean[node.name] = self.coerce(node, value)
                 except _Invalid as bad:
                     code = "choice" if bad.key == "choice" else "type"
-                    self.add(node, path, code, bad.key, **bad.params)
+                    key = bad.key
+                    if key == "choice" and node.sensitivity != "statistical":
+                        key = "choice_unnamed"  # messages reach logs and terminals: no values
+                    self.add(node, path, code, key, **bad.params)
         return clean
 
     def coerce(self, node: FieldSpec, value: Any) -> Any:
@@ -274,6 +277,17 @@ def _names_under(node: Node) -> list[str]:
     if isinstance(node, GroupSpec):
         return [n.name for n in answer_nodes(node.children)]
     return [node.name]
+
+
+def _instance_id(value: Any) -> str:
+    """A repeat instance's `_id` is kept in clear (in stats): anything but a UUID could carry
+    personal data there, so it is replaced by a new one."""
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
 
 
 def _short(value: Any) -> str:

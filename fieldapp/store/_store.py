@@ -9,6 +9,7 @@ or a flat battery cannot take the record back.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 Status = Literal["draft", "final", "queued", "sent", "rejected", "conflict"]
 DEFAULT_AUTOLOCK_SECONDS = 300
@@ -110,6 +113,18 @@ class Outcome(NamedTuple):
 class Page(BaseModel):
     items: list[RecordSummary]
     next_after: str | None  # pass back as `after` for the next page; None on the last
+
+
+def _locked(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a read under the store's lock: one connection serves every thread, and a read
+    must not see another thread's transaction half-way."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with args[0]._lock:  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 def _now() -> str:
@@ -301,15 +316,19 @@ class Store:
 
     # -- metadata -------------------------------------------------------------------------
     def _read(self, table: Literal["meta", "sync_state"], key: str) -> str | None:
-        row = self.db.execute(f"SELECT value FROM {table} WHERE key = ?", [key]).fetchone()  # noqa: S608
+        with self._lock:
+            row = self.db.execute(f"SELECT value FROM {table} WHERE key = ?", [key]).fetchone()  # noqa: S608
         return None if row is None else row[0]
 
     def _put(self, table: Literal["meta", "sync_state"], key: str, value: str) -> None:
-        self.db.execute(
-            f"INSERT INTO {table} (key, value) VALUES (?, ?)"  # noqa: S608
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )
+        # Under the lock: on the shared connection, a write from another thread during a
+        # transaction would join it, and vanish if that transaction rolls back.
+        with self._lock:
+            self.db.execute(
+                f"INSERT INTO {table} (key, value) VALUES (?, ?)"  # noqa: S608
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
 
     def _meta(self, key: str) -> str | None:
         """Facts about this device that outlive a wipe (its id)."""
@@ -360,6 +379,7 @@ class Store:
                 )
             return self.seal_waiting()
 
+    @_locked
     def recipients(self) -> list[crypto.RecipientKey]:
         return [
             crypto.RecipientKey.model_validate_json(row["recipient"])
@@ -442,6 +462,7 @@ class Store:
                 [spec.id, spec.version, body, source, _now()],
             )
 
+    @_locked
     def form(self, form_id: str, version: str | None = None) -> FormSpec:
         """A form version, or the most recently added version of the form."""
         if version is None:
@@ -463,6 +484,7 @@ class Store:
         self._specs[(form_id, version)] = spec
         return spec
 
+    @_locked
     def forms(self) -> list[FormSpec]:
         """The latest version of every form."""
         rows = self.db.query(
@@ -624,6 +646,7 @@ class Store:
                 purged=row["purged_at"] is not None,
             )
 
+    @_locked
     def list_records(
         self,
         *,
@@ -663,6 +686,7 @@ class Store:
         next_after = f"{items[-1].updated_at}|{items[-1].id}" if more and items else None
         return Page(items=items, next_after=next_after)
 
+    @_locked
     def count(
         self,
         *,
@@ -679,6 +703,7 @@ class Store:
             ).fetchone()[0]
         )
 
+    @_locked
     def status_counts(self) -> dict[str, int]:
         rows = self.db.query("SELECT status, count(*) AS n FROM records GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
@@ -704,17 +729,20 @@ class Store:
     def put_shared(self, kind: str, key: str, data: Mapping[str, Any], seq: int) -> None:
         """Keep a reference list or training event the organisation shares; an older change
         (a lower seq, replayed) never overwrites a newer one."""
-        self.db.execute(
-            "INSERT INTO shared_items (kind, key, data, seq) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, seq = excluded.seq"
-            " WHERE excluded.seq > shared_items.seq",
-            [kind, key, json.dumps(data, sort_keys=True), seq],
-        )
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO shared_items (kind, key, data, seq) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, seq = excluded.seq"
+                " WHERE excluded.seq > shared_items.seq",
+                [kind, key, json.dumps(data, sort_keys=True), seq],
+            )
 
     def delete_shared(self, kind: str, key: str) -> None:
         """A tombstone from the server: the item is gone from the team."""
-        self.db.execute("DELETE FROM shared_items WHERE kind = ? AND key = ?", [kind, key])
+        with self._lock:
+            self.db.execute("DELETE FROM shared_items WHERE kind = ? AND key = ?", [kind, key])
 
+    @_locked
     def shared(self, kind: str) -> dict[str, dict[str, Any]]:
         rows = self.db.query(
             "SELECT key, data FROM shared_items WHERE kind = ? ORDER BY key", [kind]
@@ -728,21 +756,30 @@ class Store:
         Envelopes were sealed and signed at finalisation, so sending needs no key: the outbox
         drains even while the app is locked.
         """
-        rows = self.db.execute(
-            "SELECT id, sealed FROM records INDEXED BY records_outbox"
-            " WHERE status IN ('final', 'queued') AND sealed IS NOT NULL AND id > ?"
-            " ORDER BY id LIMIT ?",
-            [after, limit],
-        ).fetchall()
+        with self._lock:  # never another thread's uncommitted rows
+            rows = self.db.execute(
+                "SELECT id, sealed FROM records INDEXED BY records_outbox"
+                " WHERE status IN ('final', 'queued') AND sealed IS NOT NULL AND id > ?"
+                " ORDER BY id LIMIT ?",
+                [after, limit],
+            ).fetchall()
         return [(row[0], row[1]) for row in rows]
 
-    def mark_queued(self, record_ids: list[str]) -> None:
-        """The records are on their way: a push without an answer leaves them `queued`."""
+    def mark_queued(self, revisions: Mapping[str, str]) -> set[str]:
+        """Mark records (id -> the revision about to leave) queued: a push without an answer
+        leaves them so. Returns the ids marked; a record edited since it was read from the
+        outbox is left alone (its old envelope must not go: the caller drops it)."""
+        marked: set[str] = set()
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
-                "UPDATE records SET status = 'queued' WHERE id = ? AND status = 'final'",
-                [(record_id,) for record_id in record_ids],
-            )
+            for record_id, revision in revisions.items():
+                cursor = self.db.execute(
+                    "UPDATE records SET status = 'queued' WHERE id = ? AND revision = ?"
+                    " AND status IN ('final', 'queued')",
+                    [record_id, revision],
+                )
+                if cursor.rowcount:
+                    marked.add(record_id)
+        return marked
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -10,6 +10,7 @@ server stores exactly what the device signed, so it cannot coerce.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -149,9 +150,11 @@ def _repeat_errors(
     errors: list[WireFieldError] = []
     for index, instance in enumerate(value):
         item_path = f"{path}[{index}]"
-        if not isinstance(instance.get("_id"), str):
+        if not _is_uuid(instance.get("_id")):
             errors.append(
-                _error(node.name, item_path, "type", f"{node.name!r}: each instance needs an _id")
+                _error(
+                    node.name, item_path, "type", f"{node.name!r}: each instance needs a UUID _id"
+                )
             )
         answers = {key: item for key, item in instance.items() if key != "_id"}
         errors.extend(_level_errors(rules, repeat.level, answers, item_path + "."))
@@ -191,6 +194,16 @@ def _value_problem(rules: FormRules, node: FieldSpec, value: Any) -> tuple[str, 
             return "type", "must be a list of choices"
         return None if set(value) <= allowed else ("choice", "not a choice")
     return "type", f"a {kind} field cannot be statistical"
+
+
+def _is_uuid(value: Any) -> bool:
+    """A canonical UUID: `_id` travels in clear, so it must not be able to carry text."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def _is_iso_date(value: Any) -> bool:

@@ -317,6 +317,9 @@ def test_the_office_resolves_a_conflict_over_http_and_both_devices_learn_it(
     ]
 
 
+CHILD_IDS = ("0b6f4c1e-4f0a-4d55-9d43-3c1f1c1f2a01", "7d2b0c0e-2a3e-4b1c-8f6a-5e9d8c7b6a02")
+
+
 @pytest.mark.parametrize(
     ("case", "code", "field"),
     [
@@ -327,6 +330,7 @@ def test_the_office_resolves_a_conflict_over_http_and_both_devices_learn_it(
         ("bad_type", "type", "age"),
         ("unknown_key", "unknown_field", "favourite_colour"),
         ("sensitive_in_repeat", "not_statistical", "child_name"),
+        ("text_as_instance_id", "type", "children"),
         ("other_device", "device_mismatch", "device_id"),
     ],
 )
@@ -343,7 +347,10 @@ def test_push_rejects_with_field_errors_and_stores_nothing(
         "bad_type": phone.envelope(stats={"age": "nineteen"}),
         "unknown_key": phone.envelope(stats={"favourite_colour": "red"}),
         "sensitive_in_repeat": phone.envelope(
-            stats={"children": [{"_id": "c1", "child_age": 3, "child_name": CANARY}]}
+            stats={"children": [{"_id": CHILD_IDS[0], "child_age": 3, "child_name": CANARY}]}
+        ),
+        "text_as_instance_id": phone.envelope(
+            stats={"children": [{"_id": CANARY, "child_age": 3}]}
         ),
         "other_device": phone.envelope(device_id="someone-else"),
     }
@@ -360,7 +367,7 @@ def test_push_rejects_with_field_errors_and_stores_nothing(
 def test_repeat_stats_are_accepted(world: World) -> None:
     org = world.org("Repeat Org")
     phone = world.enrol(org)
-    stats = {**STATS, "children": [{"_id": "c1", "child_age": 3}, {"_id": "c2"}]}
+    stats = {**STATS, "children": [{"_id": CHILD_IDS[0], "child_age": 3}, {"_id": CHILD_IDS[1]}]}
     assert outcomes(world.push(phone, phone.envelope(stats=stats))).outcomes[0].status == (
         "accepted"
     )

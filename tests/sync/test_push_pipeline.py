@@ -172,7 +172,7 @@ def test_a_damaged_outbox_entry_is_reported_and_the_rest_still_goes(
 def test_record_outcomes_writes_what_record_outcome_would(device: Store) -> None:
     one_by_one, batched = make_records(device, 4), make_records(device, 4)
     edited = device.get(batched[3])
-    device.mark_queued(one_by_one + batched)
+    device.mark_queued({i: device.get(i).revision for i in one_by_one + batched})
     device.save_draft(edited.id, {**edited.values, "case_notes": "edited in flight"})
     receipt = '{"receipt": 1}'
     problems = [{"field": "", "path": "", "code": "conflict", "message": "both kept"}]

@@ -175,6 +175,13 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
     raise AssertionError(f"{target} never appeared on screen")
 
 
+def scroll_to_top(page: Page) -> None:
+    """Wheel the screen's list back to its top, the way a person would."""
+    page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
+    page.mouse.wheel(0, -3 * PHONE["height"])
+    page.wait_for_timeout(300)
+
+
 def tap(page: Page, role: str, name: str, *, exact: bool = True) -> None:
     """Tap the button (or other control) called `name`, scrolling down to it if needed."""
     target = page.get_by_role(role, name=name, exact=exact)  # type: ignore[arg-type]

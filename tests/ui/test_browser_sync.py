@@ -17,7 +17,16 @@ from sync.client import enrol
 from sync.server import admin
 from tests.conftest import PASSPHRASE, screening_values
 from tests.sync._harness import Deployment
-from tests.ui._browser import CHROMIUM, AppProcess, open_phone, reveal, shoot, tap
+from tests.ui._browser import (
+    CHROMIUM,
+    PHONE,
+    AppProcess,
+    open_phone,
+    reveal,
+    scroll_to_top,
+    shoot,
+    tap,
+)
 from tests.ui._browser import type_into as type_in
 from tests.ui.test_browser import choose, unlock
 
@@ -72,7 +81,11 @@ def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
     tap(page, "button", "Cambodia")
     type_into(page, "Start date *", "2026-11-02", exact=False)
     type_into(page, "End date *", "2026-11-03", exact=False)
-    reveal(page, page.get_by_role("button", name="Event", exact=True), down=False)
+    scroll_to_top(page)
+    for tab in ("Details", "Participants", "Check-in", "Summary"):  # all in sight, none scrolled
+        box = page.get_by_role("button", name=tab, exact=True).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert box["height"] >= 48, tab
     shoot(page, "11-training-event")
 
     tap(page, "button", "Participants")
@@ -89,7 +102,7 @@ def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
         tap(page, "button", "Save & next")  # a blank entry opens straight away
     tap(page, "button", "Done")  # the untouched blank one is dropped
     expect_shown(page, "Participants · 3 entries")
-    reveal(page, page.get_by_role("button", name="Participants", exact=True), down=False)
+    scroll_to_top(page)
     shoot(page, "12-training-participants")
 
     tap(page, "button", "Check-in")

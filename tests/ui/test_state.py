@@ -145,7 +145,7 @@ def test_records_page_through_a_group_of_two_statuses(services: Services) -> Non
     ids = [
         store.create_final("victim_screening", screening_values(f"Name{i}")).id for i in range(5)
     ]
-    store.mark_queued(ids[:2])
+    store.mark_queued({i: store.get(i).revision for i in ids[:2]})
     app = AppState(services=services)
     app.go("home")
     assert app.counts["waiting"] == 5
