@@ -5,6 +5,7 @@ as a list with "Add". Any form (built-in or imported from XLSForm) is drawn by t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import flet as ft
@@ -501,6 +502,8 @@ def _problems(form: FormSession) -> list[ft.Control]:
                 f"{title}\n{t('conflict_body', form.lang)}", error=True, icon=ft.Icons.CALL_SPLIT
             )
         ]
+    if form.superseded_note is not None:  # calm: nothing is lost, nothing to do
+        return [_banner(form.superseded_note, icon=ft.Icons.HISTORY)]
     if form.status != "rejected" or not form.problems:
         return []
     lines = [_problem_text(form, p) for p in form.problems]
@@ -593,13 +596,64 @@ def _page_key(form: FormSession) -> str:
     return f"{form.step}|{form.tab}|{editing}"
 
 
+# The training event's own step names get short tab words; another step keeps its label.
+_TRAINING_TABS = {"event": "tab_details", "participants": "tab_participants"}
+_TAB_ICONS = {
+    "event": ft.Icons.EVENT_NOTE,
+    "participants": ft.Icons.GROUPS,
+    "checkin": ft.Icons.HOW_TO_REG,
+    "summary": ft.Icons.INSIGHTS,
+}
+
+
+def _tab(
+    icon: ft.IconData, text: str, *, selected: bool, on_click: Callable[[], None]
+) -> ft.Control:
+    """One tab: an icon over a short word, sharing the row's width equally with the others so
+    that all of them fit a 360 px phone (no sideways scrolling) at a 64 px tall target."""
+    color = ft.Colors.ON_SECONDARY_CONTAINER if selected else ft.Colors.ON_SURFACE_VARIANT
+    return ft.TextButton(
+        expand=1,
+        height=TOUCH + 12,
+        on_click=on_click,
+        style=ft.ButtonStyle(
+            padding=ft.Padding.symmetric(horizontal=2, vertical=4),
+            shape=ft.RoundedRectangleBorder(radius=12),
+            bgcolor=ft.Colors.SECONDARY_CONTAINER if selected else None,
+        ),
+        content=ft.Column(
+            spacing=2,
+            tight=True,
+            horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+            controls=[
+                ft.Icon(icon, color=color),
+                ft.Text(
+                    text,
+                    size=12,
+                    color=color,
+                    weight=ft.FontWeight.BOLD if selected else None,
+                    max_lines=1,
+                    overflow=ft.TextOverflow.ELLIPSIS,
+                    text_align=ft.TextAlign.CENTER,
+                ),
+            ],
+        ),
+    )
+
+
 def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> ft.Control:
     """A training event: details, participants, daily check-in and summary as tabs."""
     lang = form.lang
     title = str(form.values.get("title") or form.title)
     tabs: list[tuple[str, str]] = [
-        (step.name, form.label(step.label, step.name)) for step in form.steps
-    ] + [("checkin", t("check_in", lang)), ("summary", t("summary", lang))]
+        (
+            step.name,
+            t(_TRAINING_TABS[step.name], lang)
+            if step.name in _TRAINING_TABS
+            else form.label(step.label, step.name),
+        )
+        for step in form.steps
+    ] + [("checkin", t("tab_checkin", lang)), ("summary", t("tab_summary", lang))]
     current = form.tab or form.steps[0].name
 
     def pick(name: str) -> None:
@@ -610,10 +664,13 @@ def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> ft.
     body.insert(
         1,
         ft.Row(
-            scroll=ft.ScrollMode.AUTO,
+            spacing=4,
             controls=[
-                (ft.FilledButton if name == current else ft.OutlinedButton)(
-                    text, height=TOUCH, on_click=lambda _e=None, n=name: pick(n)
+                _tab(
+                    _TAB_ICONS.get(name, ft.Icons.LIST),
+                    text,
+                    selected=name == current,
+                    on_click=partial(pick, name),
                 )
                 for name, text in tabs
             ],

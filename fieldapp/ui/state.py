@@ -41,6 +41,7 @@ from fieldapp.ui.strings import t
 
 __all__ = [
     "REVIEW",
+    "SUPERSEDED",
     "AppState",
     "EventRow",
     "FormSession",
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 REVIEW = -1  # FormSession.step while the review screen shows
+SUPERSEDED = "superseded"  # the problem code the store gives a copy the office set aside
 PAGE_SIZE = 20
 
 
@@ -196,6 +198,15 @@ class FormSession:
     @property
     def title(self) -> str:
         return self.label(self.spec.title, self.spec.id)
+
+    @property
+    def superseded_note(self) -> str | None:
+        """Why this record is no longer the one the office holds, in the user's language:
+        the office settled a conflict for another device's version (see
+        `Store.conflict_resolved`); None when it did not."""
+        if any(p.get("code") == SUPERSEDED for p in self.problems):
+            return t("superseded_note", self.lang)
+        return None
 
     # -- answering --------------------------------------------------------------------------
     def set_value(
@@ -654,6 +665,13 @@ class AppState:
     @property
     def records_offset(self) -> int:
         return len(self.records_cursors) * PAGE_SIZE
+
+    @staticmethod
+    def is_superseded(item: RecordSummary) -> bool:
+        """A sent record listed with problems is one the office set aside for another
+        device's version: the store clears a record's problems when it is finalised or
+        accepted, and only `Store.conflict_resolved` leaves one on a `sent` record."""
+        return item.status == "sent" and item.problem_count > 0
 
     def form_title(self, form_id: str) -> str:
         try:

@@ -287,10 +287,13 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "{n} participantes",
         "{n} مشاركين",
     ),
-    "check_in": ("Check-in", "Émargement", "Registro de asistencia", "تسجيل الحضور"),
     "day_n": ("Day {n}", "Jour {n}", "Día {n}", "اليوم {n}"),
     "present_count": ("{n} present", "{n} présents", "{n} presentes", "{n} حاضرون"),
-    "summary": ("Summary", "Résumé", "Resumen", "ملخص"),
+    # the training event's tabs: short, so all four fit side by side on a 360 px phone
+    "tab_details": ("Details", "Détails", "Detalles", "التفاصيل"),
+    "tab_participants": ("Participants", "Participants", "Participantes", "المشاركون"),
+    "tab_checkin": ("Check-in", "Présence", "Asistencia", "الحضور"),
+    "tab_summary": ("Summary", "Résumé", "Resumen", "الملخص"),
     "by_sex": ("By sex", "Par sexe", "Por sexo", "حسب الجنس"),
     "by_profession": ("By profession", "Par profession", "Por profesión", "حسب المهنة"),
     "avg_scores": (
@@ -427,6 +430,22 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "Su versión es la más reciente en el servidor. La oficina conserva también la otra"
         " versión y revisará ambas.",
         "نسختك هي الأحدث على الخادم. يحتفظ المكتب بالنسخة الأخرى أيضًا وسيراجع النسختين.",
+    ),
+    "superseded_note": (
+        "The office kept another version of this record. Yours is kept on this device; any"
+        " edit you make now builds on the office's version.",
+        "Le bureau a gardé une autre version de cette fiche. La vôtre reste sur cet appareil ;"
+        " toute modification que vous faites maintenant part de la version du bureau.",
+        "La oficina conservó otra versión de este registro. La suya se guarda en este"
+        " dispositivo; cualquier cambio que haga ahora parte de la versión de la oficina.",
+        "احتفظ المكتب بنسخة أخرى من هذا السجل. نسختك محفوظة على هذا الجهاز؛ وأي تعديل تجريه"
+        " الآن يُبنى على نسخة المكتب.",
+    ),
+    "superseded_marker": (
+        "Office kept another version",
+        "Le bureau a gardé une autre version",
+        "La oficina conservó otra versión",
+        "احتفظ المكتب بنسخة أخرى",
     ),
     "problem_unknown_form_version": (
         "Your office has not published this version of the form on the server yet. Nothing"

@@ -361,11 +361,15 @@ def Records() -> ft.Control:
     for item in state.records:
         stats = state.record_line(item)
         subtitle = _when(item.updated_at, state.lang)
-        if item.problem_count:
+        superseded = state.is_superseded(item)
+        if superseded:
+            subtitle += " · " + text("superseded_marker")
+        elif item.problem_count:
             subtitle += " · " + text("problem_count", n=item.problem_count)
+        icon = _STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)
         rows.append(
             ft.ListTile(
-                leading=ft.Icon(_STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)),
+                leading=ft.Icon(ft.Icons.HISTORY if superseded else icon),
                 title=ft.Text(state.form_title(item.form_id)),
                 subtitle=ft.Text(f"{subtitle}\n{stats}" if stats else subtitle),
                 min_height=TOUCH,

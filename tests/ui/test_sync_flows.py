@@ -133,8 +133,50 @@ def test_once_the_office_resolves_it_the_record_leaves_the_conflicts_list(
     assert app.records == []
     settled = app.services.get(conflict)
     assert (settled.status, settled.base_revision, settled.problems) == ("sent", mine, [])
+    app.records_group = "sent"
+    app.go("records")
+    assert [app.is_superseded(item) for item in app.records] == [False]
+    app.open_record(conflict)
+    assert app.form is not None and app.form.superseded_note is None
     view = server_view(app.services.store, conflict)
     assert (view.head_revision, view.in_conflict, view.siblings) == (mine, False, [])
+
+
+def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_it(
+    app: AppState, conflict: str, deployment: Deployment
+) -> None:
+    store = app.services.store
+    theirs = server_view(store, conflict).head_revision  # the tablet's, which synced first
+    mine = store.get(conflict)
+    assert theirs is not None and theirs != mine.revision
+    with admin.open_server_storage(deployment.settings) as storage:  # at the office
+        admin.resolve_conflict(storage, deployment.org_id, conflict, theirs)
+    app.set_language("fr")
+    app.sync_now()
+
+    assert app.counts["conflict"] == 0 and app.counts["sent"] == 1
+    app.records_group = "sent"
+    app.go("records")
+    assert [(item.id, app.is_superseded(item)) for item in app.records] == [(conflict, True)]
+    app.open_record(conflict)
+    assert app.form is not None and app.form.status == "sent"
+    assert app.form.values["case_notes"] == "seen again on the phone"  # kept on the device
+    assert app.form.superseded_note is not None
+    assert app.form.superseded_note.startswith("Le bureau a gardé une autre version")
+    assert store.get(conflict).base_revision == theirs
+
+    # An edit made now goes out on top of the office's version: accepted, no new conflict,
+    # and the note has done its job.
+    app.form.set_value("case_notes", "seen again on the phone, after the office decided")
+    assert app.form.finalise()
+    assert app.form.superseded_note is None
+    app.sync_now()
+    assert app.sync_message_params["sent"] == 1 and app.sync_message_params["conflict"] == 0
+    edited = store.get(conflict)
+    view = server_view(store, conflict)
+    assert (edited.status, view.head_revision, view.in_conflict) == ("sent", edited.revision, False)
+    app.go("records")
+    assert [app.is_superseded(item) for item in app.records] == [False]
 
 
 def test_keeping_my_version_needs_a_record_in_conflict(app: AppState) -> None:
