@@ -3,6 +3,7 @@ sync, settings, and the shell that frames them (mobile first: 360 px wide, 48 px
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -65,6 +66,28 @@ def _when(iso: str | None, lang: str) -> str:
 
 def _title(text: str) -> ft.Control:
     return ft.Text(text, size=22, weight=ft.FontWeight.BOLD)
+
+
+def _server_fields(
+    text: Callable[..., str],
+    url: str,
+    code: str,
+    set_url: Callable[[str], None],
+    set_code: Callable[[str], None],
+    on_submit: Callable[[], None] | None = None,
+) -> list[ft.Control]:
+    """The server address and the one-time enrolment code (first run and settings)."""
+    return [
+        ft.TextField(
+            label=text("server_url"),
+            value=url,
+            keyboard_type=ft.KeyboardType.URL,
+            on_change=typed(set_url),
+        ),
+        ft.TextField(
+            label=text("enrol_code"), value=code, on_change=typed(set_code), on_submit=on_submit
+        ),
+    ]
 
 
 def _message(state: AppState) -> list[ft.Control]:
@@ -174,18 +197,7 @@ def Setup() -> ft.Control:
             _title(text("setup_server")),
             ft.Text(text("server_help")),
             *_message(state),
-            ft.TextField(
-                label=text("server_url"),
-                value=url,
-                keyboard_type=ft.KeyboardType.URL,
-                on_change=typed(set_url),
-            ),
-            ft.TextField(
-                label=text("enrol_code"),
-                value=code,
-                on_change=typed(set_code),
-                on_submit=connect,
-            ),
+            *_server_fields(text, url, code, set_url, set_code, on_submit=connect),
             ft.ProgressBar(visible=busy),
             ft.FilledButton(
                 text("connect"), icon=ft.Icons.LINK, height=TOUCH, on_click=connect, disabled=busy
@@ -564,17 +576,7 @@ def Settings() -> ft.Control:
             ),
             ft.Text(text("server"), weight=ft.FontWeight.W_600),
             ft.Text(services.server_url or text("not_connected")),
-            ft.TextField(
-                label=text("server_url"),
-                value=url,
-                keyboard_type=ft.KeyboardType.URL,
-                on_change=typed(set_url),
-            ),
-            ft.TextField(
-                label=text("enrol_code"),
-                value=code,
-                on_change=typed(set_code),
-            ),
+            *_server_fields(text, url, code, set_url, set_code),
             ft.OutlinedButton(
                 text("connect"), height=TOUCH, on_click=lambda: state.enrol(url, code)
             ),
