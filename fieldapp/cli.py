@@ -238,6 +238,31 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin_share_event(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    details: dict[str, Any] = {}
+    for pair in args.details:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{pair!r}: give event details as FIELD=VALUE")
+        details[name] = value
+    with admin.open_server_storage(_server_settings(args)) as storage:
+        shared = admin.share_event(storage, args.org, details, region=args.region, key=args.key)
+    where = f"region {shared.region}" if shared.region else "every region"
+    print(f"{shared.key}\tshared with the trainers of {where}")
+    return 0
+
+
+def cmd_admin_withdraw_event(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(_server_settings(args)) as storage:
+        admin.withdraw_event(storage, args.org, args.key)
+    print(f"withdrew {args.key}: devices drop it on their next sync")
+    return 0
+
+
 def cmd_admin_revoke(args: argparse.Namespace) -> int:
     from sync.server import admin
 
@@ -470,6 +495,23 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--region", default=None, help="the device's region")
     code.add_argument("--ttl-hours", type=float, default=24.0, help="validity (default 24)")
     code.add_argument("--json", action="store_true", help="print JSON")
+    share = add(
+        admin_cmds, "share-event", cmd_admin_share_event,
+        "share a training event with trainers: their devices start its register from it",
+    )  # fmt: skip
+    share.add_argument("--org", required=True, help="organisation id or name")
+    share.add_argument("--region", default=None, help="only this region's devices (default all)")
+    share.add_argument("--key", default=None, help="the event's key, to replace it (default new)")
+    share.add_argument(
+        "details", nargs="+", metavar="FIELD=VALUE",
+        help="the training form's event fields, e.g. title=... start_date=2026-12-01"
+        " end_date=... country=KH \"delivery_languages=en local\" (title and start_date required)",
+    )  # fmt: skip
+    withdraw = add(
+        admin_cmds, "withdraw-event", cmd_admin_withdraw_event, "stop sharing a training event"
+    )
+    withdraw.add_argument("key", help="the event's key (printed by share-event)")
+    withdraw.add_argument("--org", required=True, help="organisation id or name")
     revoke = add(admin_cmds, "revoke", cmd_admin_revoke, "revoke a device's access")
     revoke.add_argument("device_id", help="the device id")
     resolve = add(
@@ -484,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     resolve.add_argument("--org", default=None, help="organisation id or name (if several)")
     stats = add(admin_cmds, "stats", cmd_admin_stats, "record counts by organisation and form")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    for sub in (create_org, code, revoke, resolve, stats):
+    for sub in (create_org, code, share, withdraw, revoke, resolve, stats):
         _database_option(sub)
 
     purge = add(

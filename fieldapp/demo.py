@@ -18,7 +18,7 @@ from pathlib import Path
 from uuid import UUID
 
 from fieldapp import crypto
-from fieldapp.sample_data import sample_event, sample_screening
+from fieldapp.sample_data import sample_event, sample_screening, sample_shared_event
 from fieldapp.store import Store
 
 __all__ = ["DEMO_PASSPHRASE", "DemoResult", "run_demo", "running_server"]
@@ -101,6 +101,9 @@ def run_demo(
             admin.create_org(storage, ORG_NAME, recipients=[org_key.recipient])
             code = admin.enrol_code(storage, ORG_NAME, "collector", region="north").code
         say(f"3. Connectivity returns: the central server runs at {url} (SQLite).")
+        with admin.open_server_storage(settings) as storage:
+            admin.share_event(storage, ORG_NAME, sample_shared_event(rng))
+        say("   The office shares next month's training: trainers' devices pick it up.")
         result = enrol(store, url, code, label="demo tablet")
         say(
             f"   Enrolled with a one-time code; {result.sealed_waiting} records sealed"

@@ -9,7 +9,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-__all__ = ["sample_event", "sample_screening"]
+__all__ = ["sample_event", "sample_screening", "sample_shared_event"]
 
 _GIVEN = [
     "Sokha",
@@ -130,6 +130,22 @@ def sample_event(
         "facilitators": "Regional training team",
         "delivery_languages": ["en", "local"],
         "participants": people,
+    }
+
+
+def sample_shared_event(rng: random.Random, start: date | None = None) -> dict[str, Any]:
+    """An upcoming workshop the office shares with trainers (no participants: those are
+    registered, and sealed, on the devices)."""
+    first = start or date(2026, 12, 7)
+    province = rng.choice(["Kampot", "Siem Reap", "Kampong Cham"])
+    return {
+        "title": f"Non-punishment of victims: workshop for prosecutors, {province}",
+        "programme_type": "training_technical_assistance",
+        "country": "KH",
+        "province": province,
+        "start_date": first.isoformat(),
+        "end_date": (first + timedelta(days=1)).isoformat(),
+        "delivery_languages": ["en", "local"],
     }
 
 

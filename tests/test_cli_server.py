@@ -90,6 +90,36 @@ def create_org(folder: Path, name: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_admin_share_event_checks_every_detail(tmp_path: Path) -> None:
+    server = tmp_path / "server"
+    create_org(server, "Office")
+    share = ("admin", "share-event", "--org", "Office")
+
+    unknown = run(server, *share, "title=Workshop", "start_date=2026-12-01", "budget=900")
+    assert unknown.returncode == 1 and "not an event field: budget" in unknown.stderr
+    invalid = run(server, *share, "start_date=2026-13-01", "country=Atlantis")
+    assert invalid.returncode == 1
+    for problem in ("title: required", "start_date:", "country:"):
+        assert problem in invalid.stderr, invalid.stderr
+    not_a_pair = run(server, *share, "title")
+    assert not_a_pair.returncode == 1 and "FIELD=VALUE" in not_a_pair.stderr
+
+    shared = run(
+        server, *share, "--region", "Kampot", "title=Police workshop", "start_date=2026-12-08"
+    )
+    assert shared.returncode == 0, shared.stderr
+    key, message = shared.stdout.strip().split("\t")
+    assert message == "shared with the trainers of region Kampot"
+    withdrawn = run(server, "admin", "withdraw-event", key, "--org", "Office")
+    assert withdrawn.returncode == 0 and key in withdrawn.stdout
+    again = run(server, "admin", "withdraw-event", key, "--org", "Office")
+    assert again.returncode == 1 and "shares no event" in again.stderr
+    with admin.open_server_storage(ServerSettings(data_dir=server)) as storage:
+        org_id = storage.organisation_by_name("Office").id
+        actions = [e.action for e in storage.list_audit(org_id)]
+    assert actions.count("share_event") == 1 and actions.count("withdraw_event") == 1
+
+
 def test_an_organisation_needs_a_key_to_seal_to(tmp_path: Path) -> None:
     result = run(tmp_path, "admin", "create-org", "Office")
     assert result.returncode == 1 and "keys generate" in result.stderr

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fieldapp.demo import run_demo, running_server
+from fieldapp.demo import DEMO_PASSPHRASE, run_demo, running_server
+from fieldapp.store import Store
 from tests.conftest import CANARY, screening_values
 from tests.test_cli import run
 from tests.test_cli_server import create_org
@@ -19,6 +20,13 @@ def test_demo_runs_the_whole_job(tmp_path: Path) -> None:
     assert result.plaintext_names_on_server == 0
     assert result.opened_case_code.startswith("KH-")
     assert len(lines) >= 6
+    device = Store(result.device_dir / "fieldapp.db")
+    device.unlock(DEMO_PASSPHRASE)
+    try:  # the office's upcoming training reached the device with the sync
+        [shared] = device.shared("event").values()
+    finally:
+        device.close()
+    assert shared["title"].startswith("Non-punishment of victims")
     # Running it again starts afresh rather than piling up.
     again = run_demo(tmp_path / "demo", say=lines.append)
     assert again.server_records == 6

@@ -11,13 +11,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
 from fieldapp.crypto import RecipientKey
 from fieldapp.errors import FieldappError
-from fieldapp.forms.spec import FormSpec
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec
+from fieldapp.forms.validate import check
 from sync.protocol import Role
 from sync.server.auth import enrol_code_hash, new_enrol_code
 from sync.server.settings import ServerSettings
@@ -47,7 +49,9 @@ __all__ = [
     "publish_form",
     "resolve_conflict",
     "revoke",
+    "share_event",
     "stats",
+    "withdraw_event",
 ]
 
 CLI_ACTOR = "admin:cli"
@@ -289,3 +293,89 @@ def resolve_conflict(
         )
     except (NotFound, NotResolvable) as exc:
         raise AdminError(f"{organisation.name}: {exc}") from None
+
+
+TRAINING_FORM = "training_attendance"
+EVENT_GROUP = "event"
+
+
+class SharedEvent(BaseModel):
+    """A training event the office shared with its trainers; `seq` is its change-log entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    org_id: str
+    region: str | None
+    seq: int
+    data: dict[str, Any]
+
+
+def _event_fields() -> tuple[FormSpec, dict[str, FieldSpec]]:
+    """The training form and the fields of its event group: a shared event fills exactly those."""
+    spec = load_builtin_forms()[TRAINING_FORM]
+    group = next(n for n in spec.walk() if isinstance(n, GroupSpec) and n.name == EVENT_GROUP)
+    fields = {
+        node.name: node
+        for node in spec.walk(group.children)
+        if isinstance(node, FieldSpec) and node.type not in ("calculate", "note")
+    }
+    return spec, fields
+
+
+def share_event(
+    storage: Storage,
+    org: str,
+    details: dict[str, Any],
+    *,
+    region: str | None = None,
+    key: str | None = None,
+    now: datetime | None = None,
+    actor: str = CLI_ACTOR,
+) -> SharedEvent:
+    """Share a training event with the organisation's trainers (of one region, or all): their
+    devices pull it and start its attendance register with these details filled in.
+
+    `details` holds answers to the training form's event fields (title and start date at
+    least), checked like a form: every problem names the field. Sharing again under the same
+    `key` replaces the event. The details travel in clear: share only what every trainer of
+    the region may see (never participants: they are registered and sealed on the devices).
+    """
+    organisation = find_org(storage, org)
+    spec, fields = _event_fields()
+    unknown = sorted(set(details) - set(fields))
+    if unknown:
+        raise AdminError(
+            f"not an event field: {', '.join(unknown)} (the event fields are: {', '.join(fields)})"
+        )
+    given = {name: value for name, value in details.items() if value not in (None, "", [])}
+    problems = [f"{name}: required" for name in ("title", "start_date") if name not in given]
+    checked = check(spec, given, partial=True)
+    problems += [f"{e.field}: {e.message}" for e in checked.errors if e.field in given]
+    if problems:
+        raise AdminError("the event is not valid: " + "; ".join(problems))
+    data = {
+        name: checked.values[name]
+        for name in fields
+        if name in checked.values and checked.values[name] not in (None, "", [])
+    }
+    event_key = key or str(uuid4())
+    when = _now(now)
+    seq = storage.put_shared(organisation.id, "event", event_key, data, region, when)
+    storage.append_audit(actor, "share_event", "ok", when, org_id=organisation.id)
+    return SharedEvent(key=event_key, org_id=organisation.id, region=region, seq=seq, data=data)
+
+
+def withdraw_event(
+    storage: Storage, org: str, key: str, *, now: datetime | None = None, actor: str = CLI_ACTOR
+) -> int:
+    """Stop sharing an event: devices drop it on their next pull (registers already started
+    on a device stay its records). Returns the tombstone's seq."""
+    organisation = find_org(storage, org)
+    when = _now(now)
+    try:
+        seq = storage.delete_shared(organisation.id, "event", key, when)
+    except NotFound:
+        raise AdminError(f"{organisation.name} shares no event {key!r}") from None
+    storage.append_audit(actor, "withdraw_event", "ok", when, org_id=organisation.id)
+    return seq

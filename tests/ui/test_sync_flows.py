@@ -223,3 +223,33 @@ def test_events_the_organisation_shares_appear_in_the_event_picker(
     assert [(row.title, row.status) for row in app.events] == [
         ("Judicial training, Battambang", "draft")  # listed once: the register started here
     ]
+
+
+def test_an_event_the_office_shares_and_withdraws_reaches_the_device(
+    app: AppState, deployment: Deployment
+) -> None:
+    with admin.open_server_storage(deployment.settings) as storage:
+        shared = admin.share_event(
+            storage,
+            deployment.org_id,
+            {
+                "title": "Police workshop, Kampot",
+                "start_date": "2026-12-08",
+                "end_date": "2026-12-10",
+                "delivery_languages": "en local",
+            },
+        )
+    app.go("sync")
+    app.sync_now()
+    app.go("training")
+    assert [(row.title, row.start_date, row.status) for row in app.events] == [
+        ("Police workshop, Kampot", "2026-12-08", "shared")
+    ]
+    assert app.services.shared_events()[shared.key]["delivery_languages"] == ["en", "local"]
+
+    with admin.open_server_storage(deployment.settings) as storage:
+        admin.withdraw_event(storage, deployment.org_id, shared.key)
+    app.go("sync")
+    app.sync_now()
+    app.go("training")
+    assert app.events == []
