@@ -111,9 +111,14 @@ def cmd_enrol(args: argparse.Namespace) -> int:
         result = enrol(store, args.server, args.code, label=args.label)
     finally:
         store.close()
+    team = (
+        f"team search on, {result.team_entries} participants to share"
+        if result.team_search
+        else "team search unavailable (the code carried no team key)"
+    )
     print(
         f"enrolled device {result.device_id} in organisation {result.organisation_id}"
-        f" as {result.role}; {result.sealed_waiting} waiting records sealed"
+        f" as {result.role}; {result.sealed_waiting} waiting records sealed; {team}"
     )
     return 0
 
@@ -227,13 +232,41 @@ def cmd_admin_create_org(args: argparse.Namespace) -> int:
 def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
     from sync.server import admin
 
+    server = None
+    if args.qr:
+        from sync.client import check_server_url
+
+        if not args.server:
+            raise UsageError("--qr needs --server URL: the address devices reach the server at")
+        server = check_server_url(args.server)  # before a code is issued for nothing
+    org_key = None
+    if args.org_key:
+        org_key = crypto.OrgKeyPair.load(
+            Path(args.org_key), _passphrase("Passphrase of the organisation key")
+        )
     with admin.open_server_storage(_server_settings(args)) as storage:
-        issued = admin.enrol_code(storage, args.org, args.role, args.region, args.ttl_hours)
-    if args.json:
-        _print_json(issued.model_dump(mode="json"))
-    else:
+        team_key = (
+            None
+            if org_key is None
+            else admin.derive_team_key(storage, args.org, org_key, args.region)
+        )
+        issued = admin.enrol_code(
+            storage, args.org, args.role, args.region, args.ttl_hours, team_key=team_key
+        )
+    if server is not None:
+        admin.write_enrolment_qr(Path(args.qr), server, issued.code)
         print(
-            f"{issued.code}\t(role {issued.role}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC)"
+            f"QR image written to {args.qr}: it is as secret as the code until the code is used"
+            " or expires",
+            file=sys.stderr,
+        )
+    if args.json:
+        _print_json({**issued.model_dump(mode="json"), "team_key": team_key is not None})
+    else:
+        team = ", with the team key" if team_key is not None else ""
+        print(
+            f"{issued.code}\t(role {issued.role}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC"
+            f"{team})"
         )
     return 0
 
@@ -495,6 +528,18 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--region", default=None, help="the device's region")
     code.add_argument("--ttl-hours", type=float, default=24.0, help="validity (default 24)")
     code.add_argument("--json", action="store_true", help="print JSON")
+    code.add_argument(
+        "--org-key", default=None, metavar="PATH",
+        help="the organisation's private key file: the code then brings the team key of its"
+        " region, so the device shares and finds participants with its team",
+    )  # fmt: skip
+    code.add_argument(
+        "--qr", default=None, metavar="PATH",
+        help="also write the code as a QR image (PNG) for the device to scan; needs --server",
+    )  # fmt: skip
+    code.add_argument(
+        "--server", default=None, metavar="URL", help="the server address devices reach (for --qr)"
+    )
     share = add(
         admin_cmds, "share-event", cmd_admin_share_event,
         "share a training event with trainers: their devices start its register from it",

@@ -10,6 +10,9 @@ only, so it ships inside a Flet mobile build.
 - Records travel sealed to the organisation's key pairs with HPKE (RFC 9180), by default with the
   hybrid post-quantum KEM ML-KEM-768 + X25519, because victim data must stay secret for decades.
 - Devices sign with Ed25519.
+- A team key (per organisation and region, derived from the organisation's private key) lets
+  a region's devices share participant rosters the server cannot read; it reaches a device
+  wrapped by its one-time enrolment code (`wrap_team_key` / `unwrap_team_key`).
 
 Every failure a person or an attacker can cause raises a `CryptoError` subclass with a clear
 message: tampering is an `IntegrityError`, never a crash and never a silent acceptance.
@@ -59,6 +62,7 @@ __all__ = [
     "SignatureError",
     "SigningKey",
     "WeakPassphrase",
+    "WrongEnrolCode",
     "WrongPassphrase",
     "canonical_json",
     "check_passphrase_policy",
@@ -66,13 +70,17 @@ __all__ = [
     "derive_key",
     "encrypt",
     "keyed_hash",
+    "normalise_enrol_code",
     "random_key",
     "record_aad",
     "seal",
     "subkey",
+    "team_aad",
     "unwrap_key",
+    "unwrap_team_key",
     "verify",
     "wrap_key",
+    "wrap_team_key",
 ]
 
 
@@ -94,6 +102,10 @@ class WeakPassphrase(CryptoError):
 
 class SignatureError(CryptoError):
     """A signature does not match the data and public key."""
+
+
+class WrongEnrolCode(CryptoError):
+    """A team key does not open with this enrolment code (or belongs to another scope)."""
 
 
 KEY_BYTES = 32
@@ -593,6 +605,18 @@ class OrgKeyPair:
             raise IntegrityError(f"{path}: the private key does not match its public key")
         return pair
 
+    def team_key(self, org_id: str, region: str | None) -> bytes:
+        """The team key of one region of the organisation (region None: its devices without a
+        region), derived from the private key: whoever guards the key file can issue it again
+        for every enrolment code of that region, and nothing else needs to be kept."""
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=KEY_BYTES,
+            salt=None,
+            info=b"fieldapp/team-key/v1" + _team_scope(org_id, region),
+        )
+        return hkdf.derive(self._private_bytes)
+
     def open(self, envelope: bytes, aad: bytes) -> bytes:
         """The plaintext of an envelope sealed to this key pair with the same `aad`."""
         header, entries, payload = _parse_envelope(envelope)
@@ -611,6 +635,68 @@ class OrgKeyPair:
                 raise IntegrityError("envelope holds a malformed content key")
             return _decompress_bounded(decrypt(content_key, payload, info + header))
         raise IntegrityError(f"envelope is not sealed to key {self._recipient.key_id}")
+
+
+# --- team key, delivered wrapped by the enrolment code ---------------------------------------
+
+_ENROL_CODE_SALT = b"fieldapp/enrol-code/v1"
+
+
+def normalise_enrol_code(code: str) -> str:
+    """An enrolment code as typed, made canonical: case, spaces and dashes do not matter."""
+    return "".join(code.split()).replace("-", "").upper()
+
+
+def _team_scope(org_id: str, region: str | None) -> bytes:
+    """Organisation and region, unambiguously (no region differs from every named one)."""
+    marked = b"\x00" if region is None else b"\x01" + region.encode("utf-8")
+    return _length_prefixed(org_id.encode("utf-8"), marked)
+
+
+def team_aad(purpose: str, org_id: str, region: str | None, key: str = "") -> bytes:
+    """Associated data binding a team ciphertext to its purpose, organisation, region and key:
+    a roster entry copied to another region, organisation or entry fails to decrypt."""
+    return (
+        b"fieldapp/team/v1"
+        + _length_prefixed(purpose.encode("utf-8"), key.encode("utf-8"))
+        + _team_scope(org_id, region)
+    )
+
+
+def _enrol_code_key(code: str) -> bytes:
+    """A key-encryption key from a one-time enrolment code (HKDF-SHA256 with a fixed salt).
+
+    No slow hash: the code has 80 random bits, beyond any search; the server keeps only its
+    sha256, so it cannot derive this key from what it stores.
+    """
+    normalised = normalise_enrol_code(code)
+    if not normalised:
+        raise CryptoError("an enrolment code is needed to wrap or unwrap a team key")
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=_ENROL_CODE_SALT,
+        info=b"fieldapp/enrol-code/v1:team-key-wrap",
+    )
+    return hkdf.derive(normalised.encode("utf-8"))
+
+
+def wrap_team_key(code: str, team_key: bytes, org_id: str, region: str | None) -> bytes:
+    """The team key encrypted (AES-256-GCM) under a key derived from the enrolment code, bound
+    to the organisation and region the code enrols into."""
+    return wrap_key(_enrol_code_key(code), team_key, team_aad("team-key", org_id, region))
+
+
+def unwrap_team_key(code: str, wrapped: bytes, org_id: str, region: str | None) -> bytes:
+    """The team key `wrap_team_key` wrapped; WrongEnrolCode if the code (or the organisation
+    or region it was wrapped for) is not this one."""
+    try:
+        return unwrap_key(_enrol_code_key(code), wrapped, team_aad("team-key", org_id, region))
+    except WrongPassphrase:
+        raise WrongEnrolCode(
+            "the team key does not open with this enrolment code (or it was wrapped for "
+            "another organisation or region)"
+        ) from None
 
 
 # --- device signatures (Ed25519) ------------------------------------------------------------

@@ -82,7 +82,8 @@ def run_demo(
 
     say("2. A social worker's device records offline: a training and six identified victims.")
     store = Store.create(device_dir / "fieldapp.db", DEMO_PASSPHRASE)
-    store.create_final("training_attendance", sample_event(rng))
+    event = sample_event(rng)
+    store.create_final("training_attendance", event)
     screenings = [
         sample_screening(rng),
         sample_screening(rng),
@@ -91,6 +92,7 @@ def run_demo(
         sample_screening(rng),
     ]
     names = [f"{v['given_name']} {v['family_name']}" for v in screenings if "given_name" in v]
+    names += [person["full_name"] for person in event["participants"]]
     victim_ids = [store.create_final("victim_screening", v).id for v in screenings]
     store.new_draft("victim_screening", sample_screening(rng))
     say(f"   {store.count(status='final')} finalised, 1 draft; all encrypted on the device.")
@@ -99,7 +101,10 @@ def run_demo(
         settings = ServerSettings(data_dir=server_dir)
         with admin.open_server_storage(settings) as storage:
             admin.create_org(storage, ORG_NAME, recipients=[org_key.recipient])
-            code = admin.enrol_code(storage, ORG_NAME, "collector", region="north").code
+            team_key = admin.derive_team_key(storage, ORG_NAME, org_key, "north")
+            code = admin.enrol_code(
+                storage, ORG_NAME, "collector", region="north", team_key=team_key
+            ).code
         say(f"3. Connectivity returns: the central server runs at {url} (SQLite).")
         with admin.open_server_storage(settings) as storage:
             admin.share_event(storage, ORG_NAME, sample_shared_event(rng))
@@ -107,7 +112,9 @@ def run_demo(
         result = enrol(store, url, code, label="demo tablet")
         say(
             f"   Enrolled with a one-time code; {result.sealed_waiting} records sealed"
-            " for the organisation."
+            f" for the organisation; {result.team_entries} participants shared with the"
+            " north team, sealed with its team key (the code brought it; the server cannot"
+            " open it)."
         )
         with SyncClient(store) as client:
             report = client.sync()
@@ -122,7 +129,7 @@ def run_demo(
         leaks = sum(server_bytes.count(name.encode()) for name in names)
         say(
             f"5. The server holds {counts['records']} records;"
-            f" victims' names found in its files: {leaks}."
+            f" names of victims and participants found in its files: {leaks}."
         )
         opened = _open_one_sealed(server_dir, org_key_file, victim_ids[0])
         say(

@@ -5,6 +5,9 @@ from __future__ import annotations
 __all__ = [
     "FieldappError",
     "FormError",
+    "QRError",
+    "QRNotFound",
+    "QRUnreadable",
     "RecordNotFound",
     "StoreError",
     "StoreLocked",
@@ -29,3 +32,15 @@ class StoreLocked(StoreError):
 
 class RecordNotFound(StoreError):
     """No record has that id on this device."""
+
+
+class QRError(FieldappError):
+    """An image could not be read as a QR code; the message says why."""
+
+
+class QRNotFound(QRError):
+    """The image holds no QR code that could be found (or is not a readable image)."""
+
+
+class QRUnreadable(QRError):
+    """A QR code was found but its content could not be recovered."""

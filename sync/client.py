@@ -18,6 +18,7 @@ import queue
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,11 +30,13 @@ from pydantic import ValidationError
 from fieldapp import crypto
 from fieldapp.errors import FieldappError, RecordNotFound, StoreError, StoreLocked
 from fieldapp.forms.spec import FormSpec
-from fieldapp.store import Outcome, Store
+from fieldapp.store import Outcome, Store, TeamKey
 from sync._backoff import RetryPolicy, jitter_source, server_delay
 from sync.protocol import (
     MAX_BATCH_RECORDS,
+    MAX_ROSTER_ENTRIES,
     PROTOCOL_VERSION,
+    ROSTER_ROLES,
     Change,
     ChangesPage,
     EnrolRequest,
@@ -43,6 +46,9 @@ from sync.protocol import (
     Receipt,
     RecordEnvelope,
     RecordOutcome,
+    RosterEntry,
+    RosterPush,
+    RosterPushResponse,
 )
 
 __all__ = [
@@ -142,7 +148,9 @@ class SyncReport:
 
     `unconfirmed` counts records the server answered without a valid receipt: they stay
     queued and go again next time. `resolved` counts this device's records whose conflict the
-    office settled. `errors` are sentences for people, never stack traces.
+    office settled. `team_entries` counts participants the team now has from this device.
+    `erased` counts records erased here because their consent was withdrawn elsewhere.
+    `errors` are sentences for people, never stack traces.
     """
 
     started_at: datetime
@@ -153,6 +161,8 @@ class SyncReport:
     rejected: int = 0
     unconfirmed: int = 0
     resolved: int = 0
+    team_entries: int = 0
+    erased: int = 0
     pulled: int = 0
     forms_added: int = 0
     skipped_changes: int = 0
@@ -179,6 +189,8 @@ class EnrolResult:
     role: str
     server_key_id: str
     sealed_waiting: int  # records finalised before enrolment, now sealed for the organisation
+    team_search: bool  # the code brought the team key: participants are shared with the team
+    team_entries: int  # participants of records finalised before, now queued for the team
 
 
 class _Http:
@@ -344,10 +356,14 @@ def enrol(
         wire.close()
     if answer.device_id != store.device_id:
         raise ServerRefused("the server enrolled another device id than this one")
+    team = _team_key(code, answer)
     previous = (store.get_state(STATE_SERVER_URL), store.get_state(STATE_SERVER_KEY_ID))
-    if previous != (wire.base_url, answer.server_key_id):
-        store.set_state(STATE_CURSOR, "0")  # another server: its change log starts afresh
+    if previous != (wire.base_url, answer.server_key_id) or store.team_key() != team:
+        # Another server (its change log starts afresh), or another team (its roster must
+        # be pulled from the start).
+        store.set_state(STATE_CURSOR, "0")
     sealed = store.set_recipients(recipients)
+    team_entries = store.set_team_key(team)
     store.set_secret(SECRET_TOKEN, answer.token)
     store.set_state(STATE_SERVER_URL, wire.base_url)
     store.set_state(
@@ -364,7 +380,27 @@ def enrol(
         role=answer.role,
         server_key_id=answer.server_key_id,
         sealed_waiting=sealed,
+        team_search=team is not None,
+        team_entries=team_entries,
     )
+
+
+def _team_key(code: str, answer: EnrolResponse) -> TeamKey | None:
+    """The team key the code unwraps, for the organisation and region enrolled into; None if
+    the code carried none. A key that does not open with the code is refused before anything
+    is stored: the server (or someone in between) altered it."""
+    if answer.wrapped_team_key is None:
+        return None
+    try:
+        key = crypto.unwrap_team_key(
+            code, answer.wrapped_team_key, answer.organisation_id, answer.region
+        )
+    except crypto.CryptoError:
+        raise ServerRefused(
+            "the team key sent with this enrolment does not open with the code: nothing was "
+            "changed on this device; ask the coordinator for a new code"
+        ) from None
+    return TeamKey(key, answer.organisation_id, answer.region)
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,6 +559,7 @@ class SyncClient:
             try:
                 token = self._read_token()
                 self._push(token, report)
+                self._push_roster(token, report)
                 self._pull(token, report)
             except SyncError as exc:
                 report.errors.append(str(exc))
@@ -598,7 +635,18 @@ class SyncClient:
         self, token: str, batches: Iterable[_Batch], report: SyncReport
     ) -> Iterator[tuple[list[_Outgoing], httpx.Response]]:
         for batch in batches:
-            yield from self._send(token, batch, report)
+            if current := self._still_current(batch):
+                yield from self._send(token, current, report)
+
+    def _still_current(self, batch: _Batch) -> _Batch | None:
+        """The batch without envelopes replaced since it was prepared (an edit, a consent
+        withdrawal: a withdrawn record's sealed envelope must not leave), checked just
+        before it is sent; None if nothing is left."""
+        current = self.store.still_current({item.record_id: item.revision for item in batch.items})
+        if len(current) == len(batch.items):
+            return batch
+        leaving = [item for item in batch.items if item.record_id in current]
+        return _Batch.of(leaving) if leaving else None
 
     def _send(
         self, token: str, batch: _Batch, report: SyncReport
@@ -708,6 +756,61 @@ class SyncClient:
             verified.add(signed)
         return None
 
+    # -- team roster ----------------------------------------------------------------------
+    def _push_roster(self, token: str, report: SyncReport) -> None:
+        """Share the participants waiting in the roster outbox with the team, in batches; an
+        entry leaves the outbox once the server answered for it (a repeat is harmless).
+        Devices whose role does not register people keep theirs (the server would refuse)."""
+        if self.store.get_state(STATE_ROLE) not in ROSTER_ROLES:
+            return
+        after = ""
+        while page := self.store.roster_outbox(after=after, limit=MAX_ROSTER_ENTRIES):
+            batch: list[tuple[str, str, bytes | None]] = []
+            size = 0
+            for item in page:
+                entry_size = 100 + 2 * len(item[2] or b"")  # base64 and JSON around it
+                if batch and size + entry_size > self.max_batch_bytes:
+                    self._send_roster(token, batch, report)
+                    batch, size = [], 0
+                batch.append(item)
+                size += entry_size
+            self._send_roster(token, batch, report)
+            after = page[-1][0]
+
+    def _send_roster(
+        self, token: str, batch: list[tuple[str, str, bytes | None]], report: SyncReport
+    ) -> None:
+        body = RosterPush(
+            entries=[RosterEntry(key=uuid.UUID(key), sealed=sealed) for key, _, sealed in batch]
+        )
+        response = self._http.request(
+            "PUT",
+            "/v1/team/roster",
+            token=token,
+            content=gzip.compress(body.model_dump_json().encode("utf-8"), _GZIP_LEVEL),
+            gzipped=True,
+        )
+        if response.status_code != 200:
+            raise ServerRefused(_refusal(response))
+        try:
+            answer = RosterPushResponse.model_validate_json(response.content)
+        except ValidationError:
+            raise ServerRefused("the server's answer to a roster push was not understood") from None
+        digests = {key: digest for key, digest, _ in batch}
+        answered = {}
+        for outcome in answer.outcomes:
+            key = str(outcome.key)
+            if key not in digests:
+                continue
+            answered[key] = digests[key]
+            if outcome.status == "refused":
+                report.errors.append(
+                    f"participant entry {key} was refused by the server: it stays on this device"
+                )
+            elif outcome.status in ("stored", "unchanged"):
+                report.team_entries += 1
+        self.store.roster_pushed(answered)
+
     # -- pull -----------------------------------------------------------------------------
     def _pull(self, token: str, report: SyncReport) -> None:
         cursor = int(self.store.get_state(STATE_CURSOR) or 0)
@@ -752,15 +855,17 @@ class SyncClient:
                 return
             report.forms_added += 1
         elif change.kind == "record":
-            if change.data.get("conflict"):
+            if change.data.get("consent_withdrawn"):
+                self._note_withdrawal(change, report)
+            elif change.data.get("conflict"):
                 self._note_conflict(change)
             elif change.data.get("resolved"):
                 self._note_resolution(change, report)
         elif change.kind == "revocation" and change.key == self.store.device_id:
             raise ServerRefused("this device was revoked by the organisation: enrol it again")
-        elif change.kind in ("event", "reference") and change.deleted:
+        elif change.kind in ("event", "reference", "roster") and change.deleted:
             self.store.delete_shared(change.kind, change.key)
-        elif change.kind in ("event", "reference"):
+        elif change.kind in ("event", "reference", "roster"):
             self.store.put_shared(change.kind, change.key, change.data, change.seq)
         else:
             report.skipped_changes += 1
@@ -771,6 +876,16 @@ class SyncClient:
             return self.store.form(spec.id, spec.version) == spec
         except StoreError:
             return False
+
+    def _note_withdrawal(self, change: Change, report: SyncReport) -> None:
+        """Consent was withdrawn for a record (on another copy, or by the office): this
+        device's copy loses its sensitive part too, whatever state it is in."""
+        head = change.data.get("head_revision")
+        if not isinstance(head, str):
+            return
+        with contextlib.suppress(RecordNotFound):  # a record this device never held
+            if self.store.erase_withdrawn(change.key, head):
+                report.erased += 1
 
     def _note_conflict(self, change: Change) -> None:
         """Mark this device's copy of a record `conflict` if it holds one of the versions the

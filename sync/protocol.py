@@ -12,8 +12,10 @@ import base64
 import hashlib
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import UUID
 
 from pydantic import (
@@ -29,18 +31,24 @@ from pydantic import (
 )
 
 from fieldapp.crypto import canonical_json
+from fieldapp.errors import FieldappError
 
 __all__ = [
     "MAX_BATCH_RECORDS",
+    "MAX_ROSTER_ENTRIES",
+    "MAX_ROSTER_ENTRY_BYTES",
     "MAX_STATS_DEPTH",
     "PROTOCOL_VERSION",
     "REVISION_RE",
+    "ROSTER_ROLES",
     "B64Bytes",
+    "BadEnrolmentLink",
     "Change",
     "ChangeKind",
     "ChangesPage",
     "EnrolRequest",
     "EnrolResponse",
+    "EnrolmentLink",
     "ErrorBody",
     "Health",
     "OutcomeStatus",
@@ -54,6 +62,11 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "Role",
+    "RosterEntry",
+    "RosterOutcome",
+    "RosterPush",
+    "RosterPushResponse",
+    "RosterStatus",
     "WireFieldError",
     "batch_receipt_signing_bytes",
     "receipt_tree",
@@ -66,6 +79,11 @@ MAX_STATS_DEPTH = 32
 REVISION_RE = re.compile(r"^[1-9][0-9]{0,8}-[0-9a-f]{32}$")
 
 Role = Literal["collector", "trainer", "coordinator", "case_manager", "admin"]
+# The roles that register people in the field, and so share them with their team's roster.
+ROSTER_ROLES: frozenset[Role] = frozenset({"collector", "trainer"})
+MAX_ROSTER_ENTRIES = 500
+# One participant's details, sealed with the team key: a few hundred bytes in practice.
+MAX_ROSTER_ENTRY_BYTES = 16 * 1024
 
 
 def _b64decode(value: Any) -> bytes:
@@ -118,7 +136,10 @@ class RecordEnvelope(_Wire):
 
     `stats` holds only the fields the form marks statistical; everything else is in `sealed`,
     an HPKE envelope only the organisation's keys open (see fieldapp.crypto.seal). `sealed` is
-    None when the record is a tombstone (`deleted`) or its sealed part was withdrawn (consent).
+    None when the record is a tombstone (`deleted`) or its sealed part was withdrawn:
+    `consent_withdrawn` says the person withdrew their consent, so the server erases the sealed
+    part of every stored revision of the record and never stores one again. It is signed like
+    every field, and left out of the JSON when false, so other envelopes sign as before.
     `signature` is the device's Ed25519 signature over `signing_bytes()`.
     """
 
@@ -133,6 +154,7 @@ class RecordEnvelope(_Wire):
     stats: dict[str, Any] = Field(default_factory=dict)
     sealed: B64Bytes | None = None
     deleted: StrictBool = False
+    consent_withdrawn: StrictBool = Field(default=False, exclude_if=lambda withdrawn: not withdrawn)
     signature: B64Bytes
 
     @field_validator("revision", "base_revision")
@@ -345,7 +367,7 @@ class PushResponse(_Wire):
     outcomes: list[RecordOutcome]
 
 
-ChangeKind = Literal["form", "reference", "event", "record", "revocation"]
+ChangeKind = Literal["form", "reference", "event", "record", "revocation", "roster"]
 
 
 class Change(_Wire):
@@ -391,6 +413,10 @@ class EnrolRequest(_Wire):
 
 
 class EnrolResponse(_Wire):
+    """`wrapped_team_key`: the team key of the device's organisation and region, wrapped by
+    the enrolment code (fieldapp.crypto.wrap_team_key) when the code was issued with one; the
+    server cannot open it. Left out of the JSON when absent, as version 1 had it."""
+
     device_id: str
     token: str
     organisation_id: str
@@ -399,6 +425,64 @@ class EnrolResponse(_Wire):
     server_public_key: B64Bytes
     server_key_id: str
     recipients: list[dict[str, Any]]  # fieldapp.crypto.RecipientKey dumps: whom to seal to
+    wrapped_team_key: B64Bytes | None = Field(
+        default=None, exclude_if=lambda wrapped: wrapped is None
+    )
+
+
+# Sealed roster bytes as /openapi.json publishes them: base64 of 1 to MAX_ROSTER_ENTRY_BYTES.
+_SealedEntry = Annotated[
+    B64Bytes,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "byte",
+            "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|"
+            "[A-Za-z0-9+/]{4})$",
+            "maxLength": 4 * math.ceil(MAX_ROSTER_ENTRY_BYTES / 3),
+        }
+    ),
+]
+
+
+class RosterEntry(_Wire):
+    """One person of a team roster (`PUT /v1/team/roster`): `key` is the repeat instance's
+    `_id`; `sealed` its details AES-256-GCM-encrypted with the team key (fieldapp.crypto:
+    `encrypt(team key, ..., team_aad("roster", org, region, key))`), which the server does not
+    hold. `sealed` None withdraws the entry (the person was removed from the event)."""
+
+    key: UUID
+    sealed: _SealedEntry | None
+
+    @field_validator("sealed")
+    @classmethod
+    def _bounded(cls, value: bytes | None) -> bytes | None:
+        if value is not None and not 0 < len(value) <= MAX_ROSTER_ENTRY_BYTES:
+            raise ValueError(f"a sealed roster entry is 1 to {MAX_ROSTER_ENTRY_BYTES} bytes")
+        return value
+
+
+class RosterPush(_Wire):
+    """A batch of roster entries, taken in order (a key named twice: the later one counts)."""
+
+    protocol: _Protocol = PROTOCOL_VERSION
+    entries: list[RosterEntry] = Field(min_length=1, max_length=MAX_ROSTER_ENTRIES)
+
+
+RosterStatus = Literal["stored", "unchanged", "withdrawn", "refused"]
+"""stored: new or changed, other devices of the team get it by pull; unchanged: the server
+holds exactly this already (a repeated push); withdrawn: removed, the team gets a tombstone;
+refused: the key belongs to another region's entry (nothing written)."""
+
+
+class RosterOutcome(_Wire):
+    key: UUID
+    status: RosterStatus
+
+
+class RosterPushResponse(_Wire):
+    protocol: _Protocol = PROTOCOL_VERSION
+    outcomes: list[RosterOutcome]
 
 
 class Health(_Wire):
@@ -439,3 +523,74 @@ class ErrorBody(_Wire):
     error: str
     message: str
     fields: list[WireFieldError] = Field(default_factory=list)
+
+
+class BadEnrolmentLink(FieldappError):
+    """Text that is not a well-formed enrolment link; the message names the part at fault."""
+
+
+_ENROL_CODE_RE = re.compile(r"^[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*$")
+_ENROL_LINK_PREFIX = "fieldapp://enrol?"
+_MAX_ENROL_LINK = 2048
+
+
+@dataclass(frozen=True)
+class EnrolmentLink:
+    """What an enrolment QR code holds: `fieldapp://enrol?server=<url>&code=<code>`, both
+    values URL-encoded. It carries the one-time code, so it is a secret until used or expired.
+
+    The server address must be http(s) with a host and nothing after its path; whether the
+    device accepts it (https, or http on loopback) is the sync client's rule, at enrolment.
+    """
+
+    server: str
+    code: str
+
+    def __post_init__(self) -> None:
+        try:
+            parts = urlsplit(self.server)
+            web_address = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # such as an unclosed [IPv6 address
+            web_address = False
+        if not web_address:
+            raise BadEnrolmentLink(
+                f"the enrolment link's server {self.server!r} is not an http(s) address"
+            )
+        if parts.username is not None or parts.query or parts.fragment:
+            raise BadEnrolmentLink(
+                "the enrolment link's server address must not hold a user name, query or fragment"
+            )
+        if not (6 <= len(self.code) <= 64 and _ENROL_CODE_RE.match(self.code)):
+            raise BadEnrolmentLink(
+                "the enrolment link's code must be 6 to 64 letters and digits, in groups"
+                " joined by dashes"
+            )
+
+    def uri(self) -> str:
+        return _ENROL_LINK_PREFIX + urlencode({"server": self.server, "code": self.code})
+
+    @classmethod
+    def parse(cls, text: str) -> EnrolmentLink:
+        """The link in `text`, exactly one `server` and one `code` and nothing else."""
+        if len(text) > _MAX_ENROL_LINK:
+            raise BadEnrolmentLink("the text is too long to be an enrolment link")
+        if not text.strip().lower().startswith(_ENROL_LINK_PREFIX):
+            raise BadEnrolmentLink(
+                f"this is not a fieldapp enrolment link (it should start {_ENROL_LINK_PREFIX})"
+            )
+        query = text.strip()[len(_ENROL_LINK_PREFIX) :]
+        if "#" in query:
+            raise BadEnrolmentLink("the enrolment link must not end with a #fragment")
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+        except ValueError:
+            raise BadEnrolmentLink("the enrolment link's parameters are malformed") from None
+        names = [name for name, _ in pairs]
+        for name in names:
+            if name not in ("server", "code"):
+                raise BadEnrolmentLink(f"the enrolment link has an unknown parameter {name!r}")
+        for name in ("server", "code"):
+            if names.count(name) != 1:
+                raise BadEnrolmentLink(f"the enrolment link must have exactly one {name!r}")
+        values = dict(pairs)
+        return cls(server=values["server"], code=values["code"])

@@ -514,3 +514,73 @@ def test_signature_fails_on_any_flipped_byte() -> None:
         verify(SigningKey.generate().public_key, signature, data)
     with pytest.raises(SignatureError):
         verify(key.public_key[:31], signature, data)
+
+
+# -- the team key: derived from the organisation key, delivered wrapped by the code ------------
+
+ENROL_CODE = "7KQ2-M9XD-4RTA-0PZH"
+
+
+def test_the_team_key_is_derived_from_the_org_key_per_organisation_and_region(
+    tmp_path: Path, hybrid_pair: OrgKeyPair, classic_pair: OrgKeyPair
+) -> None:
+    path = tmp_path / "org-key.json"
+    hybrid_pair.save(path, GOOD_PASSPHRASE)
+    north = hybrid_pair.team_key("org-1", "north")
+    assert len(north) == KEY_BYTES
+    assert OrgKeyPair.load(path, GOOD_PASSPHRASE).team_key("org-1", "north") == north
+    others = {
+        hybrid_pair.team_key("org-1", "south"),
+        hybrid_pair.team_key("org-1", None),  # the devices without a region
+        hybrid_pair.team_key("org-1", ""),
+        hybrid_pair.team_key("org-2", "north"),
+        classic_pair.team_key("org-1", "north"),
+    }
+    assert len(others) == 5 and north not in others
+
+
+def test_the_team_key_unwraps_with_its_code_however_it_is_typed() -> None:
+    team_key = random_key()
+    wrapped = crypto.wrap_team_key(ENROL_CODE, team_key, "org-1", "north")
+    assert team_key not in wrapped
+    assert crypto.unwrap_team_key(" 7kq2 m9xd-4rta 0PZH\n", wrapped, "org-1", "north") == team_key
+    again = crypto.wrap_team_key(ENROL_CODE, team_key, "org-1", "north")
+    assert again != wrapped  # a fresh nonce each time
+
+
+def test_a_wrong_code_or_another_scope_fails_clearly() -> None:
+    wrapped = crypto.wrap_team_key(ENROL_CODE, random_key(), "org-1", "north")
+    for code, org, region in [
+        ("7KQ2-M9XD-4RTA-0PZJ", "org-1", "north"),  # one symbol off
+        (ENROL_CODE, "org-2", "north"),
+        (ENROL_CODE, "org-1", "south"),
+        (ENROL_CODE, "org-1", None),
+    ]:
+        with pytest.raises(crypto.WrongEnrolCode, match="does not open with this enrolment code"):
+            crypto.unwrap_team_key(code, wrapped, org, region)
+    tampered = bytearray(wrapped)
+    tampered[-1] ^= 1
+    with pytest.raises(crypto.WrongEnrolCode):
+        crypto.unwrap_team_key(ENROL_CODE, bytes(tampered), "org-1", "north")
+    with pytest.raises(IntegrityError, match="truncated"):
+        crypto.unwrap_team_key(ENROL_CODE, wrapped[:20], "org-1", "north")
+    assert issubclass(crypto.WrongEnrolCode, FieldappError)
+    with pytest.raises(CryptoError, match="enrolment code is needed"):
+        crypto.wrap_team_key(" - ", random_key(), "org-1", "north")
+
+
+def test_a_roster_entry_opens_only_for_its_scope_and_key() -> None:
+    team_key = random_key()
+    blob = encrypt(
+        team_key, b'{"full_name": "x"}', crypto.team_aad("roster", "org-1", "north", "e1")
+    )
+    assert decrypt(team_key, blob, crypto.team_aad("roster", "org-1", "north", "e1"))
+    for aad in (
+        crypto.team_aad("roster", "org-1", "north", "e2"),
+        crypto.team_aad("roster", "org-1", "south", "e1"),
+        crypto.team_aad("roster", "org-1", None, "e1"),
+        crypto.team_aad("roster", "org-2", "north", "e1"),
+        crypto.team_aad("team-key", "org-1", "north", "e1"),
+    ):
+        with pytest.raises(IntegrityError):
+            decrypt(team_key, blob, aad)

@@ -24,8 +24,15 @@ def test_demo_runs_the_whole_job(tmp_path: Path) -> None:
     device.unlock(DEMO_PASSPHRASE)
     try:  # the office's upcoming training reached the device with the sync
         [shared] = device.shared("event").values()
+        # The code brought the north team's key: the training's participants went to the
+        # team sealed with it, and came back with the pull.
+        team = device.team_key()
+        participants = device.list_records(form_id="training_attendance").items[0].stats
+        roster = device.team_roster()
     finally:
         device.close()
+    assert team is not None and team.region == "north"
+    assert {entry["id"] for entry in roster} == {p["_id"] for p in participants["participants"]}
     assert shared["title"].startswith("Non-punishment of victims")
     # Running it again starts afresh rather than piling up.
     again = run_demo(tmp_path / "demo", say=lines.append)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_ONLY = ("fastapi", "starlette", "uvicorn", "psycopg", "pyxform", "openpyxl", "xlrd")
+SERVER_ONLY = ("fastapi", "starlette", "uvicorn", "psycopg", "pyxform", "openpyxl", "xlrd", "segno")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -32,6 +32,7 @@ __all__ = [
     "Node",
     "RepeatSpec",
     "answer_nodes",
+    "roster_name",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -144,7 +145,15 @@ class GroupSpec(_Model):
 
 
 class RepeatSpec(_Model):
-    """A group answered any number of times; each instance carries its own `_id` for merging."""
+    """A group answered any number of times; each instance carries its own `_id` for merging.
+
+    `team_roster`: the instances are people a team meets again (a training's participants).
+    When a record is finalised, each instance (its answers, the record's `title` and
+    `start_date`, the record id) is shared, encrypted with the team key, with the devices of
+    the same organisation and region, so they can find a returning person by the repeat's
+    first text field (the name) instead of typing them again. Only at the top level (not
+    inside another repeat); left out of the JSON when false, so existing forms dump unchanged.
+    """
 
     kind: Literal["repeat"] = "repeat"
     name: str
@@ -154,6 +163,7 @@ class RepeatSpec(_Model):
     max_count: int | None = None
     children: list[Node] = Field(default_factory=list)
     sensitivity: Sensitivity = "sensitive"
+    team_roster: bool = Field(default=False, exclude_if=lambda roster: not roster)
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
@@ -171,6 +181,18 @@ Node = Annotated[
     | Annotated[RepeatSpec, Tag("repeat")],
     Discriminator(_node_kind),
 ]
+
+
+def roster_name(repeat: RepeatSpec) -> str | None:
+    """The field a team roster is searched by: the repeat's first text field."""
+    return next(
+        (
+            n.name
+            for n in answer_nodes(repeat.children)
+            if isinstance(n, FieldSpec) and n.type == "text"
+        ),
+        None,
+    )
 
 
 def answer_nodes(nodes: list[Node]) -> list[FieldSpec | RepeatSpec]:
@@ -225,7 +247,25 @@ class FormSpec(_Model):
             seen.add(node.name)
             if isinstance(node, FieldSpec) and node.choices and node.choices not in self.choices:
                 raise ValueError(f"field {node.name!r}: unknown choice list {node.choices!r}")
+        top_level = set(map(id, self.roster_repeats()))
+        for node in self.walk():
+            if isinstance(node, RepeatSpec) and node.team_roster and id(node) not in top_level:
+                raise ValueError(
+                    f"repeat {node.name!r}: a team roster cannot be inside another repeat"
+                )
+            if isinstance(node, RepeatSpec) and node.team_roster and roster_name(node) is None:
+                raise ValueError(
+                    f"repeat {node.name!r}: a team roster needs a text field (the name searched)"
+                )
         return self
+
+    def roster_repeats(self) -> list[RepeatSpec]:
+        """The top-level repeats marked `team_roster` (looking through groups)."""
+        return [
+            node
+            for node in answer_nodes(self.children)
+            if isinstance(node, RepeatSpec) and node.team_roster
+        ]
 
     def walk(self, nodes: list[Node] | None = None) -> Iterator[FieldSpec | GroupSpec | RepeatSpec]:
         """Every node, depth first, in form order."""

@@ -9,6 +9,7 @@ from fieldapp.store._store import (
     Status,
     Store,
     StoreWiped,
+    TeamKey,
     ValidationFailed,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "StoreWiped",
+    "TeamKey",
     "ValidationFailed",
 ]

@@ -122,3 +122,31 @@ def m003_shared_items(db: Database) -> None:
 def m004_purged_records(db: Database) -> None:
     """When a sent record's local copy was purged (after a receipt, by policy)."""
     db.execute("ALTER TABLE records ADD COLUMN purged_at TEXT")
+
+
+@migration
+def m005_team_roster(db: Database) -> None:
+    """Participants this device shares with its team, sealed with the team key, waiting to be
+    pushed (`pending`) or pushed already (kept to notice a change or a removal later).
+    `sealed` NULL withdraws an entry; `digest` is a keyed hash of its content ('' withdrawn).
+    """
+    db.executescript(
+        """
+        CREATE TABLE roster_entries (
+            entry_key TEXT PRIMARY KEY,
+            record_id TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            sealed BLOB,
+            pending INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX roster_entries_pending ON roster_entries (entry_key) WHERE pending = 1;
+        CREATE INDEX roster_entries_by_record ON roster_entries (record_id);
+        """
+    )
+
+
+@migration
+def m006_consent_withdrawn(db: Database) -> None:
+    """When the person a record is about withdrew their consent: its sensitive part was
+    erased, and the record can no longer be edited (its statistics still count)."""
+    db.execute("ALTER TABLE records ADD COLUMN consent_withdrawn_at TEXT")

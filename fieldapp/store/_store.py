@@ -9,6 +9,8 @@ or a flat battery cannot take the record back.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import logging
@@ -42,6 +44,7 @@ __all__ = [
     "Status",
     "Store",
     "StoreWiped",
+    "TeamKey",
     "ValidationFailed",
 ]
 
@@ -54,6 +57,8 @@ DEFAULT_AUTOLOCK_SECONDS = 300
 DEFAULT_MAX_FAILED_UNLOCKS = 10
 _KEY_AAD = b"fieldapp/store/data-key/v1"
 _SIGNING_AAD = b"fieldapp/store/signing-key/v1"
+_TEAM_KEY_SECRET = "team_key"  # noqa: S105 (the name under which the secret is kept)
+_ROSTER = "roster"  # the shared-item kind of the team's roster entries
 
 
 class StoreWiped(StoreError):
@@ -84,6 +89,7 @@ class Record(BaseModel):
     problems: list[dict[str, Any]] = Field(default_factory=list)
     server_revision: str | None = None
     purged: bool = False  # the local copy was erased after the server's receipt
+    consent_withdrawn: bool = False  # the person withdrew consent: sensitive part erased
 
 
 class RecordSummary(BaseModel):
@@ -97,6 +103,7 @@ class RecordSummary(BaseModel):
     updated_at: str
     stats: dict[str, Any]
     problem_count: int
+    consent_withdrawn: bool = False
 
 
 class Outcome(NamedTuple):
@@ -108,6 +115,15 @@ class Outcome(NamedTuple):
     problems: list[dict[str, Any]] | None = None
     receipt: str | None = None
     server_revision: str | None = None
+
+
+class TeamKey(NamedTuple):
+    """The key a region's devices share their rosters with, and the scope it was issued for
+    (the associated data of every roster entry names both)."""
+
+    key: bytes
+    org_id: str
+    region: str | None
 
 
 class Page(BaseModel):
@@ -282,6 +298,8 @@ class Store:
                 self.db.execute("DELETE FROM records")
                 self.db.execute("DELETE FROM sync_state")
                 self.db.execute("DELETE FROM recipients")
+                self.db.execute("DELETE FROM roster_entries")
+                self.db.execute("DELETE FROM shared_items WHERE kind = ?", [_ROSTER])
             self._erase_keys()
 
     def close(self) -> None:
@@ -360,6 +378,152 @@ class Store:
             blob = crypto.encrypt(self._require_key(), value.encode(), aad)
             self.set_state(f"secret:{key}", blob.hex())
 
+    # -- the team key (rosters shared with the region's devices) -------------------------
+    def team_key(self) -> TeamKey | None:
+        """The team key enrolment brought (decrypted: the store must be unlocked), or None."""
+        stored = self.get_secret(_TEAM_KEY_SECRET)
+        if stored is None:
+            return None
+        data = json.loads(stored)
+        return TeamKey(bytes.fromhex(data["key"]), data["org_id"], data["region"])
+
+    @property
+    def has_team_key(self) -> bool:
+        """Whether enrolment brought a team key (works while locked: nothing is decrypted)."""
+        return self.get_state(f"secret:{_TEAM_KEY_SECRET}") is not None
+
+    def set_team_key(self, team: TeamKey | None) -> int:
+        """Keep the team key (encrypted under the data key, like the token), or forget it.
+
+        A new key or scope starts the roster afresh: entries shared or pulled under the old
+        one are dropped from this device, and the participants of every finalised record are
+        queued again, sealed with the new key. Returns how many entries were queued.
+        """
+        with self._lock, self.db.atomic():
+            if team == self.team_key():
+                return 0
+            self.db.execute("DELETE FROM roster_entries")
+            self.db.execute("DELETE FROM shared_items WHERE kind = ?", [_ROSTER])
+            if team is None:
+                self.db.execute(
+                    "DELETE FROM sync_state WHERE key = ?", [f"secret:{_TEAM_KEY_SECRET}"]
+                )
+                return 0
+            scope = {"key": team.key.hex(), "org_id": team.org_id, "region": team.region}
+            self.set_secret(_TEAM_KEY_SECRET, json.dumps(scope))
+            rows = list(
+                self.db.query(
+                    "SELECT * FROM records WHERE status <> 'draft' AND fields IS NOT NULL"
+                )
+            )
+            return sum(
+                self._queue_roster(row, self.form(row["form_id"], row["form_version"]),
+                                   self._decrypt_values(row), team)
+                for row in rows
+            )  # fmt: skip
+
+    def _queue_roster(
+        self, row: Mapping[str, Any], spec: FormSpec, values: Mapping[str, Any], team: TeamKey
+    ) -> int:
+        """Queue the roster entries of a finalised record: each instance of a `team_roster`
+        repeat (its answers, the record's title and start date, the record id) sealed with the
+        team key, keyed by its `_id`; an instance removed since is withdrawn. An entry whose
+        content has not changed is not queued again. Returns how many were queued."""
+        entries: dict[str, dict[str, Any]] = {}
+        for repeat in spec.roster_repeats():
+            for instance in values.get(repeat.name) or []:
+                entry_id = instance.get("_id")
+                if isinstance(entry_id, str):
+                    entries[entry_id] = {
+                        "id": entry_id,
+                        "record_id": row["id"],
+                        "form_id": spec.id,
+                        "repeat": repeat.name,
+                        "fields": {k: v for k, v in instance.items() if k != "_id"},
+                        "event": {
+                            "title": values.get("title"),
+                            "start_date": values.get("start_date"),
+                        },
+                    }
+        shared = {
+            r["entry_key"]: r["digest"]
+            for r in self.db.query(
+                "SELECT entry_key, digest FROM roster_entries WHERE record_id = ?", [row["id"]]
+            )
+        }
+        digest_key = crypto.subkey(team.key, "roster-digest")
+        queued = 0
+        for entry_id, entry in entries.items():
+            plain = crypto.canonical_json(entry)
+            digest = crypto.keyed_hash(digest_key, plain)
+            if shared.pop(entry_id, None) == digest:
+                continue
+            aad = crypto.team_aad(_ROSTER, team.org_id, team.region, entry_id)
+            self.db.execute(
+                "INSERT INTO roster_entries (entry_key, record_id, digest, sealed, pending)"
+                " VALUES (?, ?, ?, ?, 1) ON CONFLICT (entry_key) DO UPDATE SET"
+                " record_id = excluded.record_id, digest = excluded.digest,"
+                " sealed = excluded.sealed, pending = 1",
+                [entry_id, row["id"], digest, crypto.encrypt(team.key, plain, aad)],
+            )
+            queued += 1
+        for removed, digest in shared.items():
+            if digest:  # not already being withdrawn
+                self.db.execute(
+                    "UPDATE roster_entries SET digest = '', sealed = NULL, pending = 1"
+                    " WHERE entry_key = ?",
+                    [removed],
+                )
+                queued += 1
+        return queued
+
+    def roster_outbox(
+        self, *, after: str = "", limit: int = 500
+    ) -> list[tuple[str, str, bytes | None]]:
+        """(entry key, digest, sealed bytes or None to withdraw) of roster entries waiting to
+        be pushed, by key. Ciphertext only: the outbox drains while the app is locked."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT entry_key, digest, sealed FROM roster_entries INDEXED BY"
+                " roster_entries_pending WHERE pending = 1 AND entry_key > ?"
+                " ORDER BY entry_key LIMIT ?",
+                [after, limit],
+            ).fetchall()
+        return [(row[0], row[1], None if row[2] is None else bytes(row[2])) for row in rows]
+
+    def roster_pushed(self, pushed: Mapping[str, str]) -> int:
+        """The server holds these entries (key -> the digest pushed): they leave the outbox,
+        a withdrawal for good. An entry changed since it was read stays pending (its new
+        content goes next time). One durable commit; returns how many left the outbox."""
+        done = 0
+        with self._lock, self.db.atomic():
+            for key, digest in pushed.items():
+                if digest:
+                    sql = "UPDATE roster_entries SET pending = 0 WHERE entry_key = ? AND digest = ?"
+                else:
+                    sql = "DELETE FROM roster_entries WHERE entry_key = ? AND digest = ?"
+                done += self.db.execute(sql, [key, digest]).rowcount
+        return done
+
+    def team_roster(self) -> list[dict[str, Any]]:
+        """The team's roster entries pulled from the server, decrypted in memory (the store
+        must be unlocked). An entry that does not open with this device's team key (another
+        scope, or altered) is left out."""
+        team = self.team_key()
+        if team is None:
+            return []
+        entries = []
+        for key, data in self.shared(_ROSTER).items():
+            aad = crypto.team_aad(_ROSTER, team.org_id, team.region, key)
+            try:
+                sealed = base64.b64decode(data["sealed"], validate=True)
+                entry = json.loads(crypto.decrypt(team.key, sealed, aad))
+            except (KeyError, TypeError, ValueError, binascii.Error, crypto.CryptoError):
+                continue
+            if isinstance(entry, dict) and entry.get("id") == key:
+                entries.append(entry)
+        return entries
+
     # -- signing and sealing --------------------------------------------------------------
     @property
     def public_key(self) -> bytes:
@@ -417,6 +581,12 @@ class Store:
             recipients,
             crypto.record_aad(row["id"], row["revision"], "sealed"),
         )
+        self._sign_envelope(row, sealed)
+
+    def _sign_envelope(
+        self, row: Mapping[str, Any], sealed: bytes | None, *, consent_withdrawn: bool = False
+    ) -> None:
+        """Sign the envelope of the record's current revision and put it in the outbox."""
         envelope = RecordEnvelope(
             id=uuid.UUID(row["id"]),
             form_id=row["form_id"],
@@ -429,6 +599,7 @@ class Store:
             stats=json.loads(row["stats"]),
             sealed=sealed,
             deleted=bool(row["deleted"]),
+            consent_withdrawn=consent_withdrawn,
             signature=b"",
         )
         assert self._signing is not None
@@ -644,6 +815,7 @@ class Store:
                 problems=json.loads(row["problems"] or "[]"),
                 server_revision=row["server_revision"],
                 purged=row["purged_at"] is not None,
+                consent_withdrawn=row["consent_withdrawn_at"] is not None,
             )
 
     @_locked
@@ -666,7 +838,10 @@ class Store:
             updated_at, _, last_id = after.partition("|")
             where.append("(updated_at, id) < (?, ?)")
             params += [updated_at, last_id]
-        columns = "id, form_id, form_version, status, created_at, updated_at, stats, problems"
+        columns = (
+            "id, form_id, form_version, status, created_at, updated_at, stats, problems,"
+            " consent_withdrawn_at"
+        )
         sql = f"SELECT {columns} FROM records {_where(where)} ORDER BY updated_at DESC, id DESC LIMIT ?"  # noqa: S608, E501
         rows = list(self.db.query(sql, [*params, limit + 1]))
         items = [
@@ -679,6 +854,7 @@ class Store:
                 updated_at=r["updated_at"],
                 stats=json.loads(r["stats"]),
                 problem_count=len(json.loads(r["problems"] or "[]")),
+                consent_withdrawn=r["consent_withdrawn_at"] is not None,
             )
             for r in rows[:limit]
         ]
@@ -867,6 +1043,102 @@ class Store:
             self._checkpoint()
         return purged
 
+    # -- consent withdrawal ---------------------------------------------------------------
+    def withdraw_consent(self, record_id: str) -> Record:
+        """The person withdrew their consent: erase the record's sensitive part from this
+        device now, and from the server by the next sync (security check 19).
+
+        The encrypted fields, the outgoing envelope (whatever it sealed) and any roster entry
+        shared from the record go at once, with secure_delete and a WAL checkpoint, so no old
+        page keeps them; the clear statistics stay, so the record still counts. A draft that
+        never reached the server stays here, erased, with nothing to send. Anything else gets a
+        new signed revision without a sealed part, marked `consent_withdrawn`, in the outbox:
+        the server erases the sealed part of every revision it holds when it takes it. Works
+        whatever the status; the record can no longer be edited; withdrawing again changes
+        nothing. The store must be unlocked (the revision is signed).
+        """
+        with self._lock:
+            self._require_key()
+            row = self._row(record_id)
+            if row["consent_withdrawn_at"] is not None:
+                return self.get(record_id)
+            now = _now()
+            erased = {
+                **row,
+                "fields": None,
+                "sealed": None,
+                "problems": None,
+                "updated_at": now,
+                "consent_withdrawn_at": now,
+            }
+            reached_server = row["status"] != "draft" or row["base_revision"] is not None
+            if reached_server:
+                base = _base(row)
+                erased["status"] = "final"
+                erased["base_revision"] = base
+                erased["server_revision"] = None
+                erased["revision"] = self._revision({**row, "base_revision": base}, None)
+            with self.db.atomic():
+                self.db.table("records").update(record_id, erased)
+                self._withdraw_roster_entries(record_id)
+                if reached_server:
+                    self._sign_envelope(erased, None, consent_withdrawn=True)
+            self._checkpoint()
+            log.info("consent withdrawn: record %s erased", record_id)
+            return self.get(record_id)
+
+    def erase_withdrawn(self, record_id: str, revision: str) -> bool:
+        """The server says consent was withdrawn for this record (from another copy of it, or
+        by the office) at its revision `revision`: erase the sensitive part here too, whatever
+        the status, a pending edit included; the record becomes `sent` at that revision. True
+        if anything was erased; a record withdrawn here already is left alone. Works while
+        locked (nothing is decrypted or signed). Raises RecordNotFound."""
+        with self._lock:
+            row = self._row(record_id)
+            if row["consent_withdrawn_at"] is not None:
+                return False
+            now = _now()
+            with self.db.atomic():
+                self.db.table("records").update(
+                    record_id,
+                    {
+                        "status": "sent",
+                        "revision": revision,
+                        "base_revision": revision,
+                        "fields": None,
+                        "sealed": None,
+                        "problems": None,
+                        "server_revision": None,
+                        "updated_at": now,
+                        "sent_at": now,
+                        "consent_withdrawn_at": now,
+                    },
+                )
+                self._withdraw_roster_entries(record_id)
+            self._checkpoint()
+            log.info("consent withdrawn elsewhere: record %s erased", record_id)
+            return True
+
+    def _withdraw_roster_entries(self, record_id: str) -> None:
+        """Roster entries shared from the record are erased here and withdrawn from the team."""
+        self.db.execute(
+            "UPDATE roster_entries SET digest = '', sealed = NULL, pending = 1"
+            " WHERE record_id = ? AND digest <> ''",
+            [record_id],
+        )
+
+    def still_current(self, revisions: Mapping[str, str]) -> set[str]:
+        """The ids among `revisions` (record id -> revision) whose record is still at that
+        revision: the sync client asks just before a batch leaves, so an envelope replaced
+        meanwhile (an edit, a consent withdrawal) is not sent."""
+        ids = list(revisions)
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT id, revision FROM records WHERE id IN ({','.join('?' * len(ids))})",  # noqa: S608
+                ids,
+            ).fetchall()
+        return {row[0] for row in rows if revisions[row[0]] == row[1]}
+
     # -- internals ------------------------------------------------------------------------
     def _new_row(self, record_id: str, spec: FormSpec, status: Status) -> dict[str, Any]:
         now = _now()
@@ -884,6 +1156,11 @@ class Store:
 
     def _editable_row(self, record_id: str) -> dict[str, Any]:
         row = self._row(record_id)
+        if row["consent_withdrawn_at"] is not None:
+            raise StoreError(
+                f"record {record_id}: consent was withdrawn and its personal details erased,"
+                " so it can no longer be edited"
+            )
         if row["purged_at"] is not None:
             raise StoreError(
                 f"record {record_id} was removed from this device after the server confirmed"
@@ -897,8 +1174,9 @@ class Store:
             raise RecordNotFound(f"no record {record_id} on this device")
         return row
 
-    def _revision(self, row: Mapping[str, Any], values: Mapping[str, Any]) -> str:
-        """`<generation>-<keyed hash of the content>`: the same edit always gets the same name.
+    def _revision(self, row: Mapping[str, Any], values: Mapping[str, Any] | None) -> str:
+        """`<generation>-<keyed hash of the content>`: the same edit always gets the same name
+        (`values` None: a consent withdrawal, which holds none).
 
         Keyed, so the clear revision reveals nothing about the encrypted content.
         """
@@ -944,6 +1222,9 @@ class Store:
         recipients = self.recipients()
         if new["status"] == "final" and recipients:
             self._write_envelope(new, secret, recipients)
+        team = self.team_key() if new["status"] == "final" and spec.roster_repeats() else None
+        if team is not None:
+            self._queue_roster(new, spec, values, team)
 
     def _decrypt_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
         blob = row["fields"]

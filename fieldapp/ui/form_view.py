@@ -280,6 +280,63 @@ def _instance_title(
 
 
 @ft.component
+def TeamSearch(form: FormSession) -> ft.Control:
+    """Find a returning person among those anyone in the team registered, and add them to
+    this event in one tap (their details copied into a new entry)."""
+    lang = form.lang
+    if not form.team_search_available:
+        return ft.Text(
+            t("team_search_unavailable", lang), size=13, color=ft.Colors.ON_SURFACE_VARIANT
+        )
+    # Buttons, not list tiles: a ListTile appearing under the field made Flutter clear it.
+    rows: list[ft.Control] = [
+        ft.TextButton(
+            on_click=lambda _e=None, m=match.id: form.add_from_team(m),
+            style=ft.ButtonStyle(padding=ft.Padding.symmetric(horizontal=8, vertical=6)),
+            content=ft.Row(
+                controls=[
+                    ft.Icon(ft.Icons.GROUPS if match.from_team else ft.Icons.PERSON),
+                    ft.Column(
+                        spacing=0,
+                        expand=True,
+                        controls=[
+                            ft.Text(match.name, weight=ft.FontWeight.W_600),
+                            ft.Text(
+                                t(
+                                    "team_registered_at",
+                                    lang,
+                                    event=" · ".join(
+                                        p for p in (match.event_title, match.event_start) if p
+                                    ),
+                                ),
+                                size=13,
+                            ),
+                        ],
+                    ),
+                    ft.Icon(ft.Icons.PERSON_ADD, semantics_label=t("team_add", lang)),
+                ]
+            ),
+        )
+        for match in form.team_matches
+    ]
+    if len(form.team_query.strip()) >= 2 and not rows:
+        rows.append(ft.Text(t("team_no_match", lang), size=13))
+    return ft.Column(
+        spacing=4,
+        controls=[
+            ft.TextField(
+                label=t("team_search", lang),
+                value=form.team_query,
+                hint_text=t("team_search_hint", lang),
+                prefix_icon=ft.Icons.PERSON_SEARCH,
+                on_change=typed(form.search_team),
+            ),
+            *rows,
+        ],
+    )
+
+
+@ft.component
 def RepeatSection(form: FormSession, repeat: RepeatSpec) -> ft.Control:
     """A repeat: its entries as a list, "Add", and the entry being edited in place."""
     query, set_query = ft.use_state("")
@@ -334,6 +391,7 @@ def RepeatSection(form: FormSession, repeat: RepeatSpec) -> ft.Control:
     return ft.Column(
         spacing=8,
         controls=[
+            *([keyed(TeamSearch, form, key=f"{name}-team-search")] if repeat.team_roster else []),
             ft.Text(
                 f"{label} · {t('entries', lang, n=len(instances))}",
                 size=17,
@@ -493,6 +551,8 @@ def _problem_text(form: FormSession, problem: Mapping[str, Any]) -> str:
 
 
 def _problems(form: FormSession) -> list[ft.Control]:
+    if form.consent_withdrawn:
+        return [_banner(t("withdrawn_note", form.lang), icon=ft.Icons.PERSON_OFF)]
     if form.status == "conflict" and form.mine_is_newest:
         return [_banner(t("conflict_mine_newest", form.lang), icon=ft.Icons.CALL_SPLIT)]
     if form.status == "conflict":
@@ -521,6 +581,7 @@ def _nav(buttons: list[ft.Control]) -> ft.Control:
 def FormScreen(state: AppState, form: FormSession) -> ft.Control:
     """The wizard for any form: [body, bottom buttons]. Training events get tabs instead."""
     lang = form.lang
+    ft.use_dialog(_withdraw_dialog(state, form) if state.confirm_withdraw else None)
     body: list[ft.Control] = []
     visible = form.visible_steps()
     if form.child_alert:
@@ -533,9 +594,11 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
         return _training(state, form, body)
     if form.reviewing:
         body.append(ft.Text(t("review", lang), size=20, weight=ft.FontWeight.BOLD))
-        body.extend(review_controls(form, editable=form.status != "conflict"))
+        body.extend(review_controls(form, editable=form.editable))
+        if form.can_withdraw_consent:
+            body.append(_withdraw_button(state, form))
         buttons = _finish_buttons(state, form)
-        if form.status != "conflict":  # a conflict is settled here, not edited further
+        if form.editable:  # a conflict is settled here, a withdrawn record is gone
             buttons.insert(
                 0, ft.OutlinedButton(t("previous", lang), height=TOUCH, on_click=form.back)
             )
@@ -566,6 +629,8 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
                 ]
             )
         )
+    if form.can_withdraw_consent:  # a person may withdraw in the middle of the interview
+        body.append(_withdraw_button(state, form))
     first = bool(visible) and form.step == visible[0]
     nav: list[ft.Control] = [
         ft.OutlinedButton(t("previous", lang), height=TOUCH, on_click=form.back, disabled=first),
@@ -691,9 +756,46 @@ def _training(state: AppState, form: FormSession, body: list[ft.Control]) -> ft.
     return _screen(body, nav, page=_page_key(form))
 
 
+def _withdraw_button(state: AppState, form: FormSession) -> ft.Control:
+    """The person withdrew their consent: erase the record (after the dialog says what goes)."""
+    return ft.OutlinedButton(
+        t("withdraw_consent", form.lang),
+        icon=ft.Icons.PERSON_REMOVE,
+        height=TOUCH,
+        style=ft.ButtonStyle(color=ft.Colors.ERROR, icon_color=ft.Colors.ERROR),
+        on_click=lambda: state.ask_withdraw(True),
+    )
+
+
+def _withdraw_dialog(state: AppState, form: FormSession) -> ft.AlertDialog:
+    """What "Withdraw consent and erase" erases, that it cannot be undone; modal: only one
+    of its two buttons closes it."""
+    lang = form.lang
+    return ft.AlertDialog(
+        modal=True,
+        icon=ft.Icon(ft.Icons.PERSON_REMOVE, color=ft.Colors.ERROR),
+        title=ft.Text(t("withdraw_title", lang)),
+        content=ft.Text(t("withdraw_confirm", lang)),
+        actions=[
+            ft.TextButton(
+                t("cancel", lang), height=TOUCH, on_click=lambda: state.ask_withdraw(False)
+            ),
+            ft.FilledButton(
+                t("withdraw_yes", lang),
+                height=TOUCH,
+                bgcolor=ft.Colors.ERROR,
+                color=ft.Colors.ON_ERROR,
+                on_click=state.withdraw_consent,
+            ),
+        ],
+    )
+
+
 def _finish_buttons(state: AppState, form: FormSession) -> list[ft.Control]:
     """Finalise a draft, resend a rejected record, or settle a conflict."""
     lang = form.lang
+    if form.consent_withdrawn:
+        return []  # nothing left to send or settle from here
     if form.status == "conflict" and form.mine_is_newest:
         return []  # nothing left to do here: the office settles it
     if form.status == "conflict":

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fieldapp import __version__, crypto
-from fieldapp.errors import FieldappError, StoreError
-from fieldapp.forms.spec import FormSpec
+from fieldapp._qr import decode_qr
+from fieldapp.errors import FieldappError, QRNotFound, QRUnreadable, StoreError
+from fieldapp.forms.spec import FormSpec, roster_name
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Page, Record, RecordSummary, Status, Store, StoreWiped
 from sync._monitor import MonitorState, SyncMonitor
@@ -34,20 +36,25 @@ from sync.client import (
     check_server_url,
     enrol,
 )
+from sync.protocol import BadEnrolmentLink, EnrolmentLink
 
 __all__ = [
     "AUTOLOCK_CHOICES",
     "DEFAULT_AUTOLOCK_MINUTES",
+    "PERSON_FIELDS",
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
     "DeviceState",
     "EventSummary",
     "EventSummaryRow",
+    "ParticipantMatch",
     "Services",
     "SetupFailed",
     "SyncOutcome",
     "event_summary",
+    "fold",
+    "match_participants",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,18 @@ STATUS_GROUPS: dict[str, tuple[Status, ...]] = {
 }
 
 DeviceState = Literal["new", "locked", "unlocked", "wiped"]
+# A participant's own details (not the event's: attendance, scores): what a returning person
+# brings to the next event when picked from the team's search.
+PERSON_FIELDS = (
+    "full_name",
+    "sex",
+    "profession",
+    "profession_other",
+    "organisation",
+    "consent_contact",
+    "phone",
+    "email",
+)
 
 # Clear UI preferences kept in the store's sync_state table (never anything secret).
 _PREF_LANG = "ui_lang"
@@ -110,6 +129,44 @@ class EventSummary:
     present_by_day: list[int]  # day 1 first
     average_pre: float | None
     average_post: float | None
+
+
+@dataclass(frozen=True)
+class ParticipantMatch:
+    """A person found by `Services.search_participants`, with the event they were registered
+    at; `from_team`: registered on another device of the team (else on this one)."""
+
+    id: str  # the repeat instance's `_id`
+    name: str
+    details: dict[str, Any]
+    event_title: str
+    event_start: str
+    record_id: str
+    from_team: bool
+
+
+def fold(text: str) -> str:
+    """Text as a search compares it: case and accents (diacritics) do not matter."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def match_participants(
+    people: list[ParticipantMatch], query: str, limit: int
+) -> list[ParticipantMatch]:
+    """The first `limit` of `people` whose name holds every word of `query`, case and
+    accents ignored (Zoé = zoe); none for a query without words."""
+    words = fold(query).split()
+    if not words or limit < 1:
+        return []
+    matches = []
+    for person in people:
+        name = fold(person.name)
+        if all(word in name for word in words):
+            matches.append(person)
+            if len(matches) == limit:
+                break
+    return matches
 
 
 def event_summary(values: Mapping[str, Any], days: int) -> EventSummary:
@@ -329,6 +386,20 @@ class Services:
         self.stop_sync()
         self._start_sync()
 
+    def read_enrolment_qr(self, image: bytes) -> EnrolmentLink:
+        """The server and code of an enrolment QR code in a picture (any format Pillow reads);
+        SetupFailed says why not. CPU-bound (up to about a second): call it off the UI loop."""
+        try:
+            text = decode_qr(image)
+        except QRNotFound:
+            raise SetupFailed("qr_not_found") from None
+        except QRUnreadable:
+            raise SetupFailed("qr_unreadable") from None
+        try:
+            return EnrolmentLink.parse(text)
+        except BadEnrolmentLink:
+            raise SetupFailed("qr_not_enrolment") from None
+
     def _start_sync(self) -> None:
         """A sync client (it reads the token now, while unlocked) and the monitor."""
         with self._lock:
@@ -405,6 +476,11 @@ class Services:
         server's newest one (raises fieldapp.store.ValidationFailed if it no longer passes)."""
         return self.store.resolve_conflict_keep_mine(record_id, lang=lang)
 
+    def withdraw_consent(self, record_id: str) -> Record:
+        """The person withdrew their consent: the record's personal details are erased from
+        this device now and from the server at the next sync; its statistics still count."""
+        return self.store.withdraw_consent(record_id)
+
     def counts(self) -> dict[str, int]:
         """Records per status group (works while locked: nothing is decrypted)."""
         by_status = self.store.status_counts() if self._store is not None else {}
@@ -457,6 +533,57 @@ class Services:
     def shared_events(self) -> dict[str, dict[str, Any]]:
         """Training events the organisation shares with the team (pulled at each sync)."""
         return self.store.shared("event")
+
+    # -- the team's participants ----------------------------------------------------------
+    @property
+    def team_search_available(self) -> bool:
+        """The device was enrolled with the team key, so it shares and finds participants."""
+        return self._store is not None and self._store.has_team_key
+
+    def search_participants(
+        self, query: str, limit: int = 20, *, exclude_record: str | None = None
+    ) -> list[ParticipantMatch]:
+        """People whose name holds every word of `query` (case and accents ignored), from
+        this device's attendance records and the team's roster: see `participants` and
+        `match_participants`. `exclude_record`: the event being filled."""
+        return match_participants(self.participants(exclude_record=exclude_record), query, limit)
+
+    def participants(self, *, exclude_record: str | None = None) -> list[ParticipantMatch]:
+        """Everyone this device's attendance records and the team's roster hold, once each
+        (by `_id`, this device's copy first), by name then most recent event first.
+        Decrypted in memory only: the store must be unlocked."""
+        names = {r.name: roster_name(r) for r in self.form(TRAINING_FORM).roster_repeats()}
+        candidates: list[tuple[Any, Mapping[str, Any], str | None, Mapping[str, Any], str, bool]]
+        candidates = [
+            (instance.get("_id"), instance, name_field, record.values, record.id, False)
+            for record in self.events()
+            if record.id != exclude_record
+            for repeat, name_field in names.items()
+            for instance in record.values.get(repeat) or []
+        ]
+        candidates += [
+            (entry.get("id"), entry["fields"], names.get(str(entry.get("repeat"))),
+             entry["event"] if isinstance(entry.get("event"), dict) else {},
+             str(entry.get("record_id") or ""), True)
+            for entry in self.store.team_roster()
+            if entry.get("record_id") != exclude_record and isinstance(entry.get("fields"), dict)
+        ]  # fmt: skip
+        found: dict[str, ParticipantMatch] = {}
+        for entry_id, details, name_field, event, record_id, from_team in candidates:
+            name = details.get(name_field or "")
+            if isinstance(entry_id, str) and isinstance(name, str) and entry_id not in found:
+                found[entry_id] = ParticipantMatch(
+                    id=entry_id,
+                    name=name,
+                    details={k: v for k, v in details.items() if k != "_id"},
+                    event_title=str(event.get("title") or ""),
+                    event_start=str(event.get("start_date") or ""),
+                    record_id=record_id,
+                    from_team=from_team,
+                )
+        everyone = sorted(found.values(), key=lambda m: m.event_start, reverse=True)
+        everyone.sort(key=lambda m: fold(m.name))
+        return everyone
 
 
 def describe_report(report: SyncReport) -> SyncOutcome:

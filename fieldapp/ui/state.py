@@ -7,6 +7,7 @@ with a real store and no Flet session.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import ChainMap
 from collections.abc import Mapping
@@ -32,12 +33,17 @@ from fieldapp.forms.validate import FieldError, check
 from fieldapp.forms.values import initial_values
 from fieldapp.store import RecordSummary, StoreWiped, ValidationFailed
 from fieldapp.ui.services import (
+    PERSON_FIELDS,
     TRAINING_FORM,
+    VICTIM_FORM,
+    ParticipantMatch,
     Services,
     SetupFailed,
     event_summary,
+    match_participants,
 )
 from fieldapp.ui.strings import t
+from sync.protocol import EnrolmentLink
 
 __all__ = [
     "REVIEW",
@@ -143,6 +149,10 @@ class FormSession:
     finalised: bool = False
     tab: str = ""  # training hub: which tab shows ("" = the step)
     mine_is_newest: bool = False  # in conflict, but the server's newest version is this one
+    consent_withdrawn: bool = False  # personal details erased: shown, never edited again
+    team_query: str = ""  # the search of the team's participants, as typed
+    team_matches: list[ParticipantMatch] = field(default_factory=list)
+    _team_people: list[ParticipantMatch] | None = None  # decrypted once per search
     _clean: dict[str, Any] = field(default_factory=dict)
     _strict_steps: set[int] = field(default_factory=set)  # steps where Next was tried
     _strict_instances: set[tuple[str, int]] = field(default_factory=set)
@@ -198,6 +208,16 @@ class FormSession:
     @property
     def title(self) -> str:
         return self.label(self.spec.title, self.spec.id)
+
+    @property
+    def editable(self) -> bool:
+        """A conflict is settled, not edited; a record whose consent was withdrawn is gone."""
+        return self.status != "conflict" and not self.consent_withdrawn
+
+    @property
+    def can_withdraw_consent(self) -> bool:
+        """A victim record offers "Withdraw consent and erase" until it is done."""
+        return self.spec.id == VICTIM_FORM and not self.consent_withdrawn
 
     @property
     def superseded_note(self) -> str | None:
@@ -384,6 +404,47 @@ class FormSession:
         self.add_instance(repeat)
         return True
 
+    # -- the team's participants ------------------------------------------------------------
+    @property
+    def team_search_available(self) -> bool:
+        return self.services.team_search_available
+
+    def search_team(self, query: str) -> None:
+        """Find people registered by anyone in the team (and on this device), as typed; two
+        characters at least, so a single letter does not list everyone. Everyone is
+        decrypted once when a search starts, then each keystroke only filters."""
+        self.team_query = query
+        if len(query.strip()) < 2:  # a new search decrypts afresh (a sync may have added some)
+            self._team_people = None
+            self.team_matches = []
+            return
+        if self._team_people is None:
+            self._team_people = self.services.participants(exclude_record=self.record_id)
+        self.team_matches = match_participants(self._team_people, query, limit=8)
+
+    def add_from_team(self, match_id: str) -> bool:
+        """Register a person found by `search_team` at this event: a new entry (its own
+        `_id`) with their details copied, so a returning participant is not typed again."""
+        match = next((m for m in self.team_matches if m.id == match_id), None)
+        repeats = self.spec.roster_repeats()
+        if match is None or not repeats:
+            return False
+        repeat = repeats[0]
+        fields = {n.name for n in answer_nodes(repeat.children) if isinstance(n, FieldSpec)}
+        copied = {
+            name: value
+            for name, value in match.details.items()
+            if name in PERSON_FIELDS and name in fields and value not in (None, "", [])
+        }
+        instances = [*self.instances(repeat.name), {"_id": str(uuid.uuid4()), **copied}]
+        self.values = {**self.values, repeat.name: instances}
+        self.team_query = ""
+        self.team_matches = []
+        self._team_people = None
+        self.message_key = "participant_added"
+        self._autosave()
+        return True
+
     # -- training ---------------------------------------------------------------------------
     @property
     def event_days(self) -> int:
@@ -435,6 +496,7 @@ class AppState:
     records_total: int = 0
     events: list[EventRow] = field(default_factory=list)
     confirm_wipe: bool = False
+    confirm_withdraw: bool = False  # the "withdraw consent and erase" dialog shows
     autolock_minutes: int = 5
     _resume_record: str | None = None
     _resume_screen: str = "home"
@@ -483,6 +545,7 @@ class AppState:
         self.events = []
         self.records = []
         self.confirm_wipe = False
+        self.confirm_withdraw = False
         self.device = state
         self.screen = "unlock" if state == "locked" else "wiped"
         self.say(None)
@@ -539,6 +602,17 @@ class AppState:
         self.go("home", keep_message=True)
         return True
 
+    async def scan_enrolment(self, image: bytes) -> EnrolmentLink | None:
+        """The server and code of the enrolment QR code in a picked picture (decoded in a worker
+        thread, the screen stays live), or None with the reason said in the user's language."""
+        try:
+            link = await asyncio.to_thread(self.services.read_enrolment_qr, image)
+        except SetupFailed as failed:
+            self.say(failed.key, **failed.params)
+            return None
+        self.say("qr_read")
+        return link
+
     def work_offline(self) -> None:
         self.services.work_offline()
         self.go("home")
@@ -555,6 +629,7 @@ class AppState:
         if not keep_message:
             self.say(None)
         self.confirm_wipe = False
+        self.confirm_withdraw = False
         if screen != "form":
             self.form = None
         if screen == "home":
@@ -589,12 +664,14 @@ class AppState:
             saved_at=record.updated_at,
             # a draft goes on from its start; anything else opens on its review (a rejected
             # one with the server's reasons above, each step one "Edit" away)
-            step=0 if record.status == "draft" else REVIEW,
+            step=0 if record.status == "draft" and not record.consent_withdrawn else REVIEW,
             # an event with details opens on its participants, a new one on its details
             tab="participants" if spec.id == TRAINING_FORM and record.values.get("title") else "",
             mine_is_newest=record.status == "conflict"
             and record.revision == record.server_revision,
+            consent_withdrawn=record.consent_withdrawn,
         )
+        self.confirm_withdraw = False
         if record.status == "rejected" and record.problems:
             self.form.errors = {
                 **self.form.errors,
@@ -637,6 +714,22 @@ class AppState:
         """Conflict: keep both versions flagged; a coordinator settles it at the office."""
         self.say("left_for_office")
         self.close_record()
+
+    def ask_withdraw(self, ask: bool = True) -> None:
+        """Show (or close) the dialog that says what "Withdraw consent and erase" erases."""
+        self.confirm_withdraw = ask and self.form is not None and self.form.can_withdraw_consent
+
+    def withdraw_consent(self) -> bool:
+        """Confirmed in the dialog: the person withdrew their consent, so the open record's
+        personal details are erased here and, at the next sync, on the server. It stays
+        listed, marked withdrawn, its statistics counted."""
+        if self.form is None or not self.confirm_withdraw:
+            return False
+        self.confirm_withdraw = False
+        self.services.withdraw_consent(self.form.record_id)
+        self.say("consent_withdrawn_done")
+        self.close_record()
+        return True
 
     def discard(self) -> None:
         if self.form is not None:

@@ -106,6 +106,41 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "El código no fue aceptado: {detail}",
         "لم يُقبل الرمز: {detail}",
     ),
+    "scan_qr": (
+        "Scan a QR image",
+        "Scanner une image QR",
+        "Escanear una imagen QR",
+        "مسح صورة رمز QR",
+    ),
+    "qr_read": (
+        "Server address and code read from the QR image. Check the address, then tap Connect.",
+        "Adresse du serveur et code lus dans l'image QR. Vérifiez l'adresse, puis touchez"
+        " Se connecter.",
+        "Dirección del servidor y código leídos de la imagen QR. Compruebe la dirección y"
+        " toque Conectar.",
+        "تمت قراءة عنوان الخادم والرمز من صورة QR. تحقق من العنوان ثم اضغط اتصال.",
+    ),
+    "qr_not_found": (
+        "No QR code was found in that image. Choose a sharp picture that shows the whole code.",
+        "Aucun code QR n'a été trouvé dans cette image. Choisissez une photo nette qui montre"
+        " tout le code.",
+        "No se encontró ningún código QR en esa imagen. Elija una foto nítida que muestre"
+        " todo el código.",
+        "لم يُعثر على رمز QR في هذه الصورة. اختر صورة واضحة تُظهر الرمز كاملًا.",
+    ),
+    "qr_unreadable": (
+        "The QR code in that image could not be read. Choose a sharper, closer picture.",
+        "Le code QR de cette image n'a pas pu être lu. Choisissez une photo plus nette, prise"
+        " de plus près.",
+        "No se pudo leer el código QR de esa imagen. Elija una foto más nítida y cercana.",
+        "تعذرت قراءة رمز QR في هذه الصورة. اختر صورة أوضح وأقرب.",
+    ),
+    "qr_not_enrolment": (
+        "That QR code is not a fieldapp enrolment code. Ask your coordinator for one.",
+        "Ce code QR n'est pas un code d'inscription fieldapp. Demandez-en un à votre coordinateur.",
+        "Ese código QR no es un código de inscripción de fieldapp. Pida uno a su coordinador.",
+        "رمز QR هذا ليس رمز تسجيل في fieldapp. اطلب واحدًا من المنسق.",
+    ),
     # lock
     "locked_title": ("Locked", "Verrouillé", "Bloqueado", "مقفل"),
     "locked_help": (
@@ -309,6 +344,47 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "Buscar participantes",
         "ابحث عن مشارك",
     ),
+    "team_search": (
+        "Search the team's participants",
+        "Rechercher parmi les participants de l'équipe",
+        "Buscar entre los participantes del equipo",
+        "ابحث في مشاركي الفريق",
+    ),
+    "team_search_hint": (
+        "A name: people registered by anyone in your team",
+        "Un nom : les personnes inscrites par un membre de votre équipe",
+        "Un nombre: personas registradas por cualquier miembro de su equipo",
+        "اسم: أشخاص سجّلهم أي عضو في فريقك",
+    ),
+    "team_search_unavailable": (
+        "Team search is unavailable: this device has no team key (ask your coordinator for"
+        " an enrolment code that includes it).",
+        "La recherche dans l'équipe n'est pas disponible : cet appareil n'a pas la clé"
+        " d'équipe (demandez à votre coordinateur un code d'inscription qui la contient).",
+        "La búsqueda en el equipo no está disponible: este dispositivo no tiene la clave del"
+        " equipo (pida a su coordinador un código de registro que la incluya).",
+        "البحث في مشاركي الفريق غير متاح: لا يملك هذا الجهاز مفتاح الفريق (اطلب من منسّقك"
+        " رمز تسجيل يتضمّنه).",
+    ),
+    "team_no_match": (
+        "Nobody of that name yet: add them below.",
+        "Personne de ce nom pour l'instant : ajoutez la personne ci-dessous.",
+        "Nadie con ese nombre todavía: añádalo abajo.",
+        "لا أحد بهذا الاسم بعد: أضفه أدناه.",
+    ),
+    "team_registered_at": (
+        "Registered at: {event}",
+        "Inscrit(e) à : {event}",
+        "Registrado/a en: {event}",
+        "مسجّل في: {event}",
+    ),
+    "team_add": ("Add", "Ajouter", "Añadir", "أضف"),
+    "participant_added": (
+        "Added to this event with their details: check them and mark attendance.",
+        "Ajouté(e) à cet événement avec ses coordonnées : vérifiez-les et notez la présence.",
+        "Añadido/a a este evento con sus datos: revíselos y marque la asistencia.",
+        "أُضيف إلى هذه الفعالية مع بياناته: راجعها وسجّل الحضور.",
+    ),
     # records
     "no_records": ("No records here.", "Aucune fiche ici.", "No hay registros.", "لا توجد سجلات."),
     "page_info": (
@@ -481,6 +557,63 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "حُفظت النسختان. سيختار منسّق في المكتب.",
     ),
     "wipe_yes": ("Yes, erase this device", "Oui, effacer", "Sí, borrar", "نعم، امسح الجهاز"),
+    # consent withdrawn (security check 19)
+    "withdraw_consent": (
+        "Withdraw consent and erase",
+        "Retirer le consentement et effacer",
+        "Retirar el consentimiento y borrar",
+        "سحب الموافقة والمسح",
+    ),
+    "withdraw_title": (
+        "Withdraw consent and erase?",
+        "Retirer le consentement et effacer ?",
+        "¿Retirar el consentimiento y borrar?",
+        "سحب الموافقة والمسح؟",
+    ),
+    "withdraw_confirm": (
+        "The person's name, date of birth, places, notes and every other personal answer in"
+        " this record are erased from this device now, and from the server, with every"
+        " earlier version, at the next sync. Only the anonymous statistics stay, for counts."
+        " This cannot be undone.",
+        "Le nom de la personne, sa date de naissance, les lieux, les notes et toutes les"
+        " autres réponses personnelles de cette fiche sont effacés de cet appareil"
+        " maintenant, et du serveur, avec toutes les versions antérieures, à la prochaine"
+        " synchronisation. Seules les statistiques anonymes restent, pour les décomptes."
+        " C'est irréversible.",
+        "El nombre de la persona, su fecha de nacimiento, los lugares, las notas y todas las"
+        " demás respuestas personales de este registro se borran ahora de este dispositivo,"
+        " y del servidor, con todas las versiones anteriores, en la próxima sincronización."
+        " Solo quedan las estadísticas anónimas, para los recuentos. No se puede deshacer.",
+        "يُمسح الآن من هذا الجهاز اسم الشخص وتاريخ ميلاده والأماكن والملاحظات وكل إجابة"
+        " شخصية أخرى في هذا السجل، ويُمسح من الخادم مع كل النسخ السابقة في المزامنة التالية."
+        " لا تبقى إلا الإحصاءات المجهولة الهوية لأغراض العدّ. لا يمكن التراجع عن ذلك.",
+    ),
+    "withdraw_yes": ("Withdraw and erase", "Retirer et effacer", "Retirar y borrar", "اسحب وامسح"),
+    "consent_withdrawn_done": (
+        "Consent withdrawn: the personal details were erased from this device. If the record"
+        " was sent, the server erases its copies at the next sync.",
+        "Consentement retiré : les données personnelles ont été effacées de cet appareil. Si"
+        " la fiche a été envoyée, le serveur efface ses copies à la prochaine synchronisation.",
+        "Consentimiento retirado: los datos personales se borraron de este dispositivo. Si el"
+        " registro se envió, el servidor borra sus copias en la próxima sincronización.",
+        "سُحبت الموافقة: مُسحت البيانات الشخصية من هذا الجهاز. إن كان السجل قد أُرسل، يمسح"
+        " الخادم نسخه في المزامنة التالية.",
+    ),
+    "withdrawn_marker": (
+        "Consent withdrawn, details erased",
+        "Consentement retiré, données effacées",
+        "Consentimiento retirado, datos borrados",
+        "سُحبت الموافقة ومُسحت البيانات",
+    ),
+    "withdrawn_note": (
+        "Consent was withdrawn: this record's personal details were erased. Only anonymous"
+        " statistics are kept.",
+        "Le consentement a été retiré : les données personnelles de cette fiche ont été"
+        " effacées. Seules les statistiques anonymes sont conservées.",
+        "Se retiró el consentimiento: los datos personales de este registro se borraron. Solo"
+        " se conservan las estadísticas anónimas.",
+        "سُحبت الموافقة: مُسحت البيانات الشخصية لهذا السجل. لا تُحفظ إلا الإحصاءات المجهولة الهوية.",
+    ),
 }
 
 _ORDER = ("en", "fr", "es", "ar")

@@ -94,7 +94,14 @@ def _message(state: AppState) -> list[ft.Control]:
     text = state.message
     if not text:
         return []
-    bad = state.message_key not in ("connected_ok", "finalised", "kept_mine", "left_for_office")
+    bad = state.message_key not in (
+        "connected_ok",
+        "finalised",
+        "kept_mine",
+        "left_for_office",
+        "consent_withdrawn_done",
+        "qr_read",
+    )
     return [
         ft.Container(
             padding=12,
@@ -192,11 +199,36 @@ def Setup() -> ft.Control:
         finally:
             set_busy(False)
 
+    async def scan() -> None:
+        picker = ft.FilePicker()  # a service, registered with the page while it is in use
+        files = await picker.pick_files(
+            dialog_title=text("scan_qr"),
+            file_type=ft.FilePickerFileType.IMAGE,
+            with_data=True,  # the web client has no file path: the picture comes as bytes
+        )
+        if not files:
+            return
+        set_busy(True)
+        try:
+            link = await state.scan_enrolment(files[0].bytes or b"")
+        finally:
+            set_busy(False)
+        if link is not None:
+            set_url(link.server)
+            set_code(link.code)
+
     return _page(
         [
             _title(text("setup_server")),
             ft.Text(text("server_help")),
             *_message(state),
+            ft.OutlinedButton(
+                text("scan_qr"),
+                icon=ft.Icons.QR_CODE_SCANNER,
+                height=TOUCH,
+                on_click=scan,
+                disabled=busy,
+            ),
             *_server_fields(text, url, code, set_url, set_code, on_submit=connect),
             ft.ProgressBar(visible=busy),
             ft.FilledButton(
@@ -373,15 +405,18 @@ def Records() -> ft.Control:
     for item in state.records:
         stats = state.record_line(item)
         subtitle = _when(item.updated_at, state.lang)
-        superseded = state.is_superseded(item)
-        if superseded:
+        icon = _STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)
+        if item.consent_withdrawn:
+            subtitle += " · " + text("withdrawn_marker")
+            icon = ft.Icons.PERSON_OFF
+        elif state.is_superseded(item):
             subtitle += " · " + text("superseded_marker")
+            icon = ft.Icons.HISTORY
         elif item.problem_count:
             subtitle += " · " + text("problem_count", n=item.problem_count)
-        icon = _STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)
         rows.append(
             ft.ListTile(
-                leading=ft.Icon(ft.Icons.HISTORY if superseded else icon),
+                leading=ft.Icon(icon),
                 title=ft.Text(state.form_title(item.form_id)),
                 subtitle=ft.Text(f"{subtitle}\n{stats}" if stats else subtitle),
                 min_height=TOUCH,

@@ -7,20 +7,24 @@ one from `ServerSettings`) and records what it did in the audit log under `actor
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
-from fieldapp.crypto import RecipientKey
+from fieldapp.crypto import OrgKeyPair, RecipientKey, wrap_team_key
 from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec
 from fieldapp.forms.validate import check
-from sync.protocol import Role
+from sync.client import check_server_url
+from sync.protocol import EnrolmentLink, Role
 from sync.server.auth import enrol_code_hash, new_enrol_code
 from sync.server.settings import ServerSettings
 from sync.server.storage import (
@@ -43,6 +47,7 @@ __all__ = [
     "ResolvedRecord",
     "RevokedDevice",
     "create_org",
+    "derive_team_key",
     "enrol_code",
     "find_org",
     "open_server_storage",
@@ -52,6 +57,7 @@ __all__ = [
     "share_event",
     "stats",
     "withdraw_event",
+    "write_enrolment_qr",
 ]
 
 CLI_ACTOR = "admin:cli"
@@ -175,15 +181,21 @@ def enrol_code(
     region: str | None = None,
     ttl_hours: float = 24.0,
     *,
+    team_key: bytes | None = None,
     now: datetime | None = None,
     actor: str = CLI_ACTOR,
 ) -> IssuedCode:
-    """Issue a one-time enrolment code for a device of `org` (id or name) with this role."""
+    """Issue a one-time enrolment code for a device of `org` (id or name) with this role.
+
+    `team_key` (see `derive_team_key`) is stored wrapped by the code itself: the server keeps
+    only the code's hash, so it cannot open it; the device that redeems the code can.
+    """
     if not 0 < ttl_hours <= MAX_CODE_TTL_HOURS:
         raise AdminError(f"a code lives between 0 and {MAX_CODE_TTL_HOURS} hours")
     organisation = find_org(storage, org)
     when = _now(now)
     code = new_enrol_code()
+    wrapped = None if team_key is None else wrap_team_key(code, team_key, organisation.id, region)
     stored = storage.create_enrol_code(
         organisation.id,
         enrol_code_hash(code),
@@ -191,6 +203,7 @@ def enrol_code(
         region,
         when + timedelta(hours=ttl_hours),
         when,
+        wrapped_team_key=wrapped,
     )
     storage.append_audit(actor, "enrol_code", "ok", when, org_id=organisation.id)
     return IssuedCode(
@@ -200,6 +213,31 @@ def enrol_code(
         region=stored.region,
         expires_at=stored.expires_at,
     )
+
+
+def derive_team_key(storage: Storage, org: str, org_key: OrgKeyPair, region: str | None) -> bytes:
+    """The team key of one region of `org`, from the organisation's private key (the one the
+    coordinator guards); AdminError if that key is not one of the organisation's."""
+    organisation = find_org(storage, org)
+    if org_key.recipient.model_dump(mode="json") not in organisation.recipients:
+        raise AdminError(
+            f"the key {org_key.recipient.key_id} is not one of {organisation.name}'s keys"
+        )
+    return org_key.team_key(organisation.id, region)
+
+
+def write_enrolment_qr(path: Path, server_url: str, code: str) -> EnrolmentLink:
+    """Draw the enrolment link (the server devices reach, the one-time code) as a QR code PNG
+    at `path`, mode 0o600: the picture is as secret as the code until it is used or expires."""
+    import segno  # the `server` extra's: the app only ever reads codes
+
+    link = EnrolmentLink(server=check_server_url(server_url), code=code)
+    picture = io.BytesIO()
+    segno.make_qr(link.uri(), error="M").save(picture, kind="png", scale=8, border=4)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
+        os.chmod(path, 0o600)  # the file may have been there with a wider mode
+        file.write(picture.getvalue())
+    return link
 
 
 def revoke(

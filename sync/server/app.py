@@ -41,6 +41,9 @@ from sync.protocol import (
     ReceiptProof,
     RecordOutcome,
     RecordView,
+    RosterOutcome,
+    RosterPush,
+    RosterPushResponse,
     WireFieldError,
     batch_receipt_signing_bytes,
     receipt_tree,
@@ -49,6 +52,7 @@ from sync.server import admin
 from sync.server.auth import (
     ADMIN_ROLES,
     RESOLVE_ROLES,
+    ROSTER_ROLES,
     STATS_ROLES,
     bearer_token,
     can_manage_region,
@@ -364,6 +368,7 @@ def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
         _actor(device), "enrol", "ok", now, org_id=device.org_id, device_id=device.id
     )
     organisation = storage.get_organisation(device.org_id)
+    code = storage.get_enrol_code(enrol_code_hash(body.code))
     return EnrolResponse(
         device_id=device.id,
         token=token,
@@ -373,6 +378,7 @@ def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
         server_public_key=context.signing_key.public_key,
         server_key_id=context.key_id,
         recipients=organisation.recipients,
+        wrapped_team_key=code.wrapped_team_key,
     )
 
 
@@ -526,6 +532,33 @@ def changes(
     """Changes after `cursor` that this device may see, oldest first, one page at a time."""
     page_limit = context.settings.changes_page_limit
     return context.storage.changes_since(device, cursor, min(limit or page_limit, page_limit))
+
+
+@_route("PUT", "/team/roster", response_model=RosterPushResponse)
+def put_roster(body: RosterPush, device: CurrentDevice, context: Context) -> RosterPushResponse:
+    """Share participants with the device's team (its organisation and region), sealed with
+    the team key the server does not hold; other devices of the region get them by pull.
+    Idempotent: pushing the same entries again changes nothing."""
+    _require_role(device, ROSTER_ROLES, "share participants with a team")
+    storage, now = context.storage, context.now()
+    statuses = storage.put_roster(
+        device, [(str(entry.key), entry.sealed) for entry in body.entries], now
+    )
+    counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+    storage.append_audit(
+        _actor(device),
+        "roster_push",
+        ",".join(f"{status}:{count}" for status, count in counts.items()),
+        now,
+        org_id=device.org_id,
+        device_id=device.id,
+    )
+    return RosterPushResponse(
+        outcomes=[
+            RosterOutcome(key=entry.key, status=status)
+            for entry, status in zip(body.entries, statuses, strict=True)
+        ]
+    )
 
 
 @_route("GET", "/forms/{form_id}/{version}", response_model=PublishedForm)

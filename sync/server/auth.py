@@ -11,12 +11,14 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
-from sync.protocol import Role
+from fieldapp.crypto import normalise_enrol_code
+from sync.protocol import ROSTER_ROLES, Role
 from sync.server.storage.base import ORG_WIDE_ROLES, Device, StoredRecord
 
 __all__ = [
     "ADMIN_ROLES",
     "RESOLVE_ROLES",
+    "ROSTER_ROLES",
     "STATS_ROLES",
     "bearer_token",
     "can_manage_region",
@@ -59,7 +61,7 @@ def new_enrol_code() -> str:
 
 def enrol_code_hash(code: str) -> str:
     """Hash of a code as typed: case, spaces and dashes do not matter."""
-    normalised = "".join(code.split()).replace("-", "").upper()
+    normalised = normalise_enrol_code(code)
     return hashlib.sha256(b"fieldapp-enrol-code:" + normalised.encode("utf-8")).hexdigest()
 
 

@@ -85,6 +85,15 @@ def envelope_errors(
                 "the signature does not match this device's enrolled key",
             )
         ]
+    if envelope.consent_withdrawn and envelope.sealed is not None:
+        return [
+            _error(
+                "sealed",
+                "sealed",
+                "withdrawal_sealed",
+                "a revision that withdraws consent carries no sealed part",
+            )
+        ]
     if rules is None:
         return [
             _error(

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from fieldapp import crypto
+from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.store import Store
 from sync.client import SECRET_TOKEN, SyncClient, enrol
 from sync.protocol import PushResponse
@@ -153,7 +154,7 @@ def _clear_name_push() -> dict[str, object]:
             {
                 "id": str(uuid.uuid4()),
                 "form_id": "victim_screening",
-                "form_version": "1",
+                "form_version": load_builtin_forms()["victim_screening"].version,
                 "revision": f"1-{uuid.uuid4().hex}",
                 "created_at": now,
                 "updated_at": now,

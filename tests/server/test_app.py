@@ -332,6 +332,7 @@ CHILD_IDS = ("0b6f4c1e-4f0a-4d55-9d43-3c1f1c1f2a01", "7d2b0c0e-2a3e-4b1c-8f6a-5e
         ("sensitive_in_repeat", "not_statistical", "child_name"),
         ("text_as_instance_id", "type", "children"),
         ("other_device", "device_mismatch", "device_id"),
+        ("sealed_withdrawal", "withdrawal_sealed", "sealed"),
     ],
 )
 def test_push_rejects_with_field_errors_and_stores_nothing(
@@ -339,6 +340,7 @@ def test_push_rejects_with_field_errors_and_stores_nothing(
 ) -> None:
     org = world.org(f"Reject {case}")
     phone = world.enrol(org)
+    withdrawal = phone.envelope().model_copy(update={"consent_withdrawn": True})
     envelopes = {
         "bad_signature": phone.envelope().model_copy(update={"signature": b"\1" * 64}),
         "unknown_form_version": phone.envelope(form=(FORM.id, "99")),
@@ -353,6 +355,9 @@ def test_push_rejects_with_field_errors_and_stores_nothing(
             stats={"children": [{"_id": CANARY, "child_age": 3}]}
         ),
         "other_device": phone.envelope(device_id="someone-else"),
+        "sealed_withdrawal": withdrawal.model_copy(  # it must not carry what it withdraws
+            update={"signature": phone.key.sign(withdrawal.signing_bytes())}
+        ),
     }
     good = phone.envelope()
     result = outcomes(world.push(phone, envelopes[case], good)).outcomes

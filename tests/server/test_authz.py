@@ -19,7 +19,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from fieldapp import crypto
-from sync.protocol import Role
+from sync.protocol import ROSTER_ROLES, Role
 from sync.server import admin
 from sync.server import app as app_module
 from sync.server.app import create_app
@@ -120,6 +120,12 @@ def _push(m: Matrix, caller: Phone | None, headers: dict[str, str]) -> httpx.Res
     )
 
 
+def _roster(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    # Sealed bytes the server cannot open; the key is new, so an allowed role stores it.
+    entry = {"key": str(uuid.uuid4()), "sealed": base64.b64encode(CANARY.encode()).decode()}
+    return m.world.client.put("/v1/team/roster", json={"entries": [entry]}, headers=headers)
+
+
 def _changes(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
     return m.world.client.get("/v1/changes", headers=headers)
 
@@ -175,6 +181,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/enrol"): Entry(_enrol, public=True),
     ("POST", "/v1/records:push"): Entry(_push, other_org_gets_own_data=True),
     ("GET", "/v1/changes"): Entry(_changes, other_org_gets_own_data=True),
+    ("PUT", "/v1/team/roster"): Entry(_roster, allowed=ROSTER_ROLES),
     ("GET", "/v1/forms/{form_id}/{version}"): Entry(_form),
     ("GET", "/v1/records/{record_id}"): Entry(_record, allowed=ORG_WIDE_ROLES),
     ("POST", "/v1/admin/enrol-codes"): Entry(

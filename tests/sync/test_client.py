@@ -316,13 +316,13 @@ def test_pull_installs_forms_published_later_and_moves_the_cursor(
     assert first.forms_added == 0  # the built-in forms are on the device already
     assert first.pulled == len(load_builtin_forms()) and cursor > 0
 
-    newer = load_builtin_forms()["training_attendance"].model_copy(update={"version": "2"})
+    newer = load_builtin_forms()["training_attendance"].model_copy(update={"version": "99"})
     with admin.open_server_storage(deployment.settings) as storage:
         admin.publish_form(storage, newer, org=deployment.org_id)
     report = client.sync()
 
     assert (report.pulled, report.forms_added) == (1, 1)
-    assert device.form("training_attendance", "2") == newer
+    assert device.form("training_attendance", "99") == newer
     assert int(device.get_state("cursor") or 0) == cursor + 1
 
 

@@ -10,6 +10,7 @@ import pytest
 from fieldapp.store import Store
 from fieldapp.ui.services import Services, event_summary
 from fieldapp.ui.state import REVIEW, AppState, FormSession
+from fieldapp.ui.strings import t
 from tests.conftest import PASSPHRASE, Clock, screening_values
 
 
@@ -245,3 +246,71 @@ def test_sync_without_a_server_says_so(app: AppState) -> None:
     app.sync_now()
     assert app.sync_message_key == "not_enrolled"
     assert not app.syncing
+
+
+# -- consent withdrawn (security check 19) -------------------------------------------------
+
+
+def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: AppState) -> None:
+    record = app.services.store.create_final("victim_screening", screening_values())
+    app.open_record(record.id)
+    assert app.form is not None and app.form.reviewing
+    assert app.form.can_withdraw_consent and app.form.editable
+
+    assert not app.withdraw_consent()  # never without the confirmation
+    app.ask_withdraw()
+    assert app.confirm_withdraw
+    app.ask_withdraw(False)  # "Cancel"
+    assert not app.confirm_withdraw and not app.withdraw_consent()
+    assert not app.services.get(record.id).consent_withdrawn
+    app.ask_withdraw()
+    assert app.withdraw_consent()
+
+    assert (app.screen, app.message_key, app.confirm_withdraw) == (
+        "home",
+        "consent_withdrawn_done",
+        False,
+    )
+    erased = app.services.get(record.id)
+    assert erased.consent_withdrawn and "given_name" not in erased.values
+    assert erased.values["age_band"] == "25_34"  # the statistics stay
+    assert app.counts["waiting"] == 1  # the withdrawal waits for the next sync
+    app.records_group = "waiting"
+    app.go("records")
+    assert [(item.id, item.consent_withdrawn) for item in app.records] == [(record.id, True)]
+
+    app.open_record(record.id)
+    form = app.form
+    assert form is not None and form.consent_withdrawn and form.reviewing
+    assert not form.editable and not form.can_withdraw_consent
+    app.ask_withdraw()
+    assert not app.confirm_withdraw and not app.withdraw_consent()
+
+
+def test_a_draft_is_erased_in_place_and_opens_on_its_review(app: AppState) -> None:
+    app.new_record("victim_screening")
+    assert app.form is not None and app.form.step == 0
+    app.form.set_value("given_name", "Zorblaxqua")
+    record_id = app.form.record_id
+    app.ask_withdraw()
+    assert app.withdraw_consent()
+    assert app.counts["draft"] == 1 and app.counts["waiting"] == 0  # nothing to send
+    app.open_record(record_id)
+    assert app.form is not None and app.form.step == REVIEW and not app.form.editable
+    assert "given_name" not in app.form.values
+
+
+def test_only_victim_records_offer_it(app: AppState) -> None:
+    app.new_record("training_attendance")
+    assert app.form is not None and not app.form.can_withdraw_consent
+    app.ask_withdraw()
+    assert not app.confirm_withdraw and not app.withdraw_consent()
+
+
+def test_the_dialog_says_what_goes_and_that_it_is_final_in_every_language() -> None:
+    for lang in ("en", "fr", "es", "ar"):
+        texts = {key: t(key, lang) for key in ("withdraw_consent", "withdraw_confirm")}
+        assert all(texts.values())
+    english = t("withdraw_confirm", "en")
+    assert "cannot be undone" in english and "server" in english and "statistics" in english
+    assert len({t("withdraw_confirm", lang) for lang in ("en", "fr", "es", "ar")}) == 4

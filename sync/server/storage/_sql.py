@@ -8,6 +8,7 @@ how timestamps travel, per-record locking and which exceptions are transient. SQ
 from __future__ import annotations
 
 import abc
+import base64
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from sync.server.storage.base import (
     Organisation,
     PushResult,
     RecordHead,
+    RosterStatus,
     SharedKind,
     StatsRow,
     Storage,
@@ -170,6 +172,18 @@ CREATE INDEX audit_by_org ON audit (org_id, id)
 STATUS_CHECK_V1 = "CHECK (status IN ('current', 'conflict'))"
 STATUS_CHECK_V2 = "CHECK (status IN ('current', 'conflict', 'superseded'))"
 
+# Migration 3: an enrolment code may carry the team key, wrapped by the code itself.
+TEAM_KEY_COLUMN = "ALTER TABLE enrol_codes ADD COLUMN wrapped_team_key {blob}"
+
+# Migration 4: a revision may be a consent withdrawal (kept as signed), and a record whose
+# consent was withdrawn is marked on its head: it never takes sealed content again. Only a
+# withdrawal writes these columns (other writes are as before), and reads go through
+# `_withdrawn`, so a database made by an older schema works until it is migrated.
+CONSENT_WITHDRAWN_COLUMNS = """
+ALTER TABLE records ADD COLUMN consent_withdrawn {bool} NOT NULL DEFAULT FALSE;
+ALTER TABLE record_heads ADD COLUMN consent_withdrawn {bool} NOT NULL DEFAULT FALSE
+"""
+
 
 def schema_statements(schema: str, types: dict[str, str]) -> list[str]:
     """Split a schema template into statements with the backend's types filled in."""
@@ -235,6 +249,8 @@ class _Head:
     in_conflict: bool
     siblings: list[str]
     dirty: bool = False
+    withdrawn: bool = False  # consent withdrawn: no sealed content is ever stored again
+    participants: set[str] = field(default_factory=set)  # wrote or pushed a revision
 
 
 @dataclass(slots=True)
@@ -408,6 +424,7 @@ class SqlStorage(Storage):
         region: str | None,
         expires_at: datetime,
         now: datetime,
+        wrapped_team_key: bytes | None = None,
     ) -> EnrolCode:
         try:
             with self._write() as tx:
@@ -417,6 +434,13 @@ class SqlStorage(Storage):
                     " expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (code_hash, org_id, role, region, self._ts(now), self._ts(expires_at)),
                 )
+                # Apart, so that a code without a team key is written exactly as before
+                # migration 3 (a database made by an older schema takes it unchanged).
+                if wrapped_team_key is not None:
+                    tx.run(
+                        "UPDATE enrol_codes SET wrapped_team_key = ? WHERE code_hash = ?",
+                        (wrapped_team_key, code_hash),
+                    )
         except self.integrity_errors as exc:
             raise AlreadyExists("an enrolment code with this hash exists") from exc
         return EnrolCode(
@@ -426,6 +450,25 @@ class SqlStorage(Storage):
             region=region,
             created_at=now,
             expires_at=expires_at,
+            wrapped_team_key=wrapped_team_key,
+        )
+
+    def get_enrol_code(self, code_hash: str) -> EnrolCode:
+        with self._read() as tx:
+            row = tx.one("SELECT * FROM enrol_codes WHERE code_hash = ?", (code_hash,))
+        if row is None:
+            raise NotFound("no enrolment code has this hash")
+        wrapped = row["wrapped_team_key"]
+        return EnrolCode(
+            code_hash=row["code_hash"],
+            org_id=row["org_id"],
+            role=cast(Role, row["role"]),
+            region=row["region"],
+            created_at=self._dt(row["created_at"]),
+            expires_at=self._dt(row["expires_at"]),
+            device_id=row["device_id"],
+            redeemed_at=self._dt_or_none(row["redeemed_at"]),
+            wrapped_team_key=None if wrapped is None else bytes(wrapped),
         )
 
     def _device(self, row: Any) -> Device:
@@ -662,6 +705,70 @@ class SqlStorage(Storage):
             self._append_changes(tx, [change])
         return change.seq
 
+    def put_roster(
+        self, device: Device, entries: Sequence[tuple[str, bytes | None]], now: datetime
+    ) -> list[RosterStatus]:
+        return self._write_retrying(lambda tx: self._put_roster(tx, device, entries, now))
+
+    def _put_roster(
+        self,
+        tx: Tx,
+        device: Device,
+        entries: Sequence[tuple[str, bytes | None]],
+        now: datetime,
+    ) -> list[RosterStatus]:
+        keys = sorted({key for key, _ in entries})
+        # Per-key locks, as for records: two batches naming one key never decide on the same
+        # stale row (on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
+        self._lock_records(tx, [f"roster/{key}" for key in keys])
+        current: dict[str, str | None] = {}  # key -> stored data (None: absent), this region
+        foreign: set[str] = set()  # keys of another region's entries
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            for row in tx.all(
+                "SELECT key, region, data FROM shared_items"  # noqa: S608
+                f" WHERE org_id = ? AND kind = 'roster' AND key IN ({_marks(len(chunk))})",
+                [device.org_id, *chunk],
+            ):
+                if row["region"] == device.region:
+                    current[row["key"]] = row["data"]
+                else:
+                    foreign.add(row["key"])
+        statuses: list[RosterStatus] = []
+        changes: list[_NewChange] = []
+        touched: set[str] = set()
+        for key, sealed in entries:  # in order: a key named again sees the earlier entry
+            data = None if sealed is None else {"sealed": base64.b64encode(sealed).decode()}
+            text = None if data is None else _json(data)
+            if key in foreign:
+                statuses.append("refused")
+            elif current.get(key) == text:
+                statuses.append("unchanged")
+            else:
+                current[key] = text
+                touched.add(key)
+                deleted = data is None
+                changes.append(
+                    _NewChange(device.org_id, device.region, "roster", key, deleted, data or {})
+                )
+                statuses.append("withdrawn" if deleted else "stored")
+        tx.many(
+            "INSERT INTO shared_items (org_id, kind, key, region, data, updated_at)"
+            " VALUES (?, 'roster', ?, ?, ?, ?) ON CONFLICT (org_id, kind, key) DO UPDATE SET"
+            " data = excluded.data, updated_at = excluded.updated_at",
+            [
+                (device.org_id, key, device.region, current[key], self._ts(now))
+                for key in sorted(touched)
+                if current[key] is not None
+            ],
+        )
+        tx.many(
+            "DELETE FROM shared_items WHERE org_id = ? AND kind = 'roster' AND key = ?",
+            [(device.org_id, key) for key in sorted(touched) if current[key] is None],
+        )
+        self._append_changes(tx, changes)
+        return statuses
+
     # -- records ---------------------------------------------------------------------------
 
     def push_records(
@@ -676,7 +783,17 @@ class SqlStorage(Storage):
         elif len(content_digests) != len(envelopes):
             raise ValueError("one content digest per envelope")
         digests = content_digests
-        return self._write_retrying(lambda tx: self._push(tx, device, envelopes, digests, now))
+        results = self._write_retrying(lambda tx: self._push(tx, device, envelopes, digests, now))
+        if any(
+            env.consent_withdrawn and result.status == "accepted"
+            for env, result in zip(envelopes, results, strict=True)
+        ):
+            self._after_erasure()
+        return results
+
+    def _after_erasure(self) -> None:
+        """Called once a transaction that erased sealed bytes has committed: a backend that
+        keeps old page images of its own (SQLite's write-ahead log) drops them here."""
 
     def _write_retrying(self, work: Callable[[Tx], _T]) -> _T:
         """`work` in a write transaction, run again on a transient failure between concurrent
@@ -695,17 +812,21 @@ class SqlStorage(Storage):
     ) -> tuple[dict[tuple[str, str], _Revision], dict[str, _Head]]:
         revisions: dict[tuple[str, str], _Revision] = {}
         heads: dict[str, _Head] = {}
+        participants: dict[str, set[str]] = {}
         chunk = 500
         for start in range(0, len(record_ids), chunk):
             ids = record_ids[start : start + chunk]
             marks = _marks(len(ids))
             for row in tx.all(
-                "SELECT id, revision, content_digest, received_at, seq, status"  # noqa: S608
-                f" FROM records WHERE id IN ({marks}) ORDER BY seq",
+                "SELECT id, revision, content_digest, received_at, seq, status,"  # noqa: S608
+                f" device_id, pushed_by FROM records WHERE id IN ({marks}) ORDER BY seq",
                 ids,
             ):
                 revisions[(row["id"], row["revision"])] = _Revision(
                     row["content_digest"], self._dt(row["received_at"]), int(row["seq"])
+                )
+                participants.setdefault(row["id"], set()).update(
+                    (row["device_id"], row["pushed_by"])
                 )
                 if row["status"] == "conflict":
                     heads.setdefault(row["id"], _Head("", "", "", "", False, False, []))
@@ -721,6 +842,9 @@ class SqlStorage(Storage):
                 head.head_device_id = row["head_device_id"]
                 head.deleted = bool(row["deleted"])
                 head.in_conflict = bool(row["in_conflict"])
+                head.withdrawn = _withdrawn(row)
+        for record_id, head in heads.items():
+            head.participants = participants.get(record_id, set())
         return revisions, heads
 
     def _push(
@@ -738,6 +862,7 @@ class SqlStorage(Storage):
         pending: list[_Pending] = []
         changes: list[_NewChange] = []
         new_rows: list[tuple[RecordEnvelope, _Revision, str]] = []
+        withdrawn: list[str] = []  # records whose every revision's sealed part goes
         for env, digest in zip(envelopes, digests, strict=True):
             record_id = str(env.id)
             head = heads.get(record_id)
@@ -752,8 +877,21 @@ class SqlStorage(Storage):
                 else:
                     pending.append(_Pending(env, "rejected", error=_error("revision_reused")))
                 continue
+            if head is not None and head.withdrawn and not env.consent_withdrawn:
+                pending.append(_Pending(env, "rejected", error=_error("consent_withdrawn")))
+                continue
+            if (
+                env.consent_withdrawn
+                and head is not None
+                and device.role not in ORG_WIDE_ROLES
+                and device.id not in head.participants
+            ):
+                pending.append(_Pending(env, "rejected", error=_error("withdrawal_forbidden")))
+                continue
             audience = {device.id, env.device_id}
-            if head is None or env.base_revision == head.head_revision:
+            # A withdrawal becomes the head whatever its base: every version loses its sealed
+            # part, so there is nothing left to compare, and conflicting ones are set aside.
+            if head is None or env.base_revision == head.head_revision or env.consent_withdrawn:
                 status = "accepted"
                 if head is None:
                     head = heads[record_id] = _Head(
@@ -761,12 +899,17 @@ class SqlStorage(Storage):
                     )
                 head.form_id, head.head_revision = env.form_id, env.revision
                 head.head_device_id, head.deleted = env.device_id, env.deleted
+                if env.consent_withdrawn:
+                    audience |= head.participants  # every copy of the record must go
+                    head.withdrawn, head.in_conflict, head.siblings = True, False, []
+                    withdrawn.append(record_id)
             else:
                 status = "conflict"
                 audience.add(head.head_device_id)
                 head.siblings.append(env.revision)
                 head.in_conflict = True
             head.dirty = True
+            head.participants |= {device.id, env.device_id}
             change = _NewChange(
                 org_id=device.org_id,
                 region=device.region,
@@ -782,6 +925,7 @@ class SqlStorage(Storage):
                     "device_id": env.device_id,
                     "conflict": head.in_conflict,
                     "siblings": list(head.siblings),
+                    **({"consent_withdrawn": True} if env.consent_withdrawn else {}),
                 },
                 audience=audience,
             )
@@ -792,6 +936,7 @@ class SqlStorage(Storage):
 
         self._append_changes(tx, changes)
         self._insert_records(tx, device, new_rows, now)
+        # After the inserts: a sealed revision stored earlier in this batch goes too.
         tx.many(
             "INSERT INTO record_heads (id, org_id, form_id, head_revision, head_device_id,"
             " deleted, in_conflict) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
@@ -805,6 +950,15 @@ class SqlStorage(Storage):
                 if h.dirty
             ],
         )  # fmt: skip
+        # After the inserts, so a sealed revision stored earlier in this batch goes too. The
+        # mark is one-way: no other statement writes it.
+        erased = [(record_id,) for record_id in sorted(set(withdrawn))]
+        tx.many(
+            "UPDATE records SET sealed = NULL, status = CASE WHEN status = 'conflict'"
+            " THEN 'superseded' ELSE status END WHERE id = ?",
+            erased,
+        )
+        tx.many("UPDATE record_heads SET consent_withdrawn = TRUE WHERE id = ?", erased)
         tx.many(
             "INSERT INTO audit (at, actor, action, outcome, org_id, device_id, record_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -812,6 +966,10 @@ class SqlStorage(Storage):
                 (self._ts(now), f"device:{device.id}", "push", p.status, device.org_id,
                  device.id, str(p.envelope.id))
                 for p in pending
+            ] + [
+                (self._ts(now), f"device:{device.id}", "withdraw_consent", "erased",
+                 device.org_id, device.id, record_id)
+                for record_id in withdrawn
             ],
         )  # fmt: skip
         return [_result(p) for p in pending]
@@ -839,6 +997,10 @@ class SqlStorage(Storage):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
+        tx.many(
+            "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
+            [(str(env.id), env.revision) for env, _, _ in rows if env.consent_withdrawn],
+        )
 
     def get_record(self, org_id: str, record_id: UUID) -> RecordHead:
         with self._read() as tx:
@@ -859,6 +1021,7 @@ class SqlStorage(Storage):
             deleted=bool(head["deleted"]),
             in_conflict=bool(head["in_conflict"]),
             siblings=[row["revision"] for row in siblings],
+            consent_withdrawn=_withdrawn(head),
         )
 
     def resolve_conflict(
@@ -943,6 +1106,7 @@ class SqlStorage(Storage):
             deleted=bool(kept["deleted"]),
             in_conflict=False,
             siblings=[],
+            consent_withdrawn=_withdrawn(head),
         )
 
     def list_revisions(self, org_id: str, record_id: UUID) -> list[StoredRecord]:
@@ -974,6 +1138,7 @@ class SqlStorage(Storage):
                 received_at=self._dt(row["received_at"]),
                 seq=int(row["seq"]),
                 status=row["status"],
+                consent_withdrawn=_withdrawn(row),
             )
             for row in rows
         ]
@@ -988,13 +1153,19 @@ class SqlStorage(Storage):
             " WHERE c.seq > ? AND (c.org_id = ? OR c.org_id IS NULL)"
         )
         params: list[Any] = [cursor, viewer.org_id]
+        # A team roster only ever reaches its own region (only its devices hold the key).
+        region_params = [viewer.region, 1 if viewer.region is None else 0]
         if viewer.role not in ORG_WIDE_ROLES:
             sql += (
-                " AND ((c.kind <> 'record' AND (c.region IS NULL OR c.region = ?))"
+                " AND ((c.kind NOT IN ('record', 'roster') AND (c.region IS NULL OR c.region = ?))"
                 " OR (c.kind = 'record' AND EXISTS (SELECT 1 FROM change_audience a"
-                " WHERE a.device_id = ? AND a.seq = c.seq)))"
+                " WHERE a.device_id = ? AND a.seq = c.seq))"
+                " OR (c.kind = 'roster' AND (c.region = ? OR (c.region IS NULL AND ? = 1))))"
             )
-            params += [viewer.region, viewer.id]
+            params += [viewer.region, viewer.id, *region_params]
+        else:
+            sql += " AND (c.kind <> 'roster' OR c.region = ? OR (c.region IS NULL AND ? = 1))"
+            params += region_params
         with self._read() as tx:
             rows = tx.all(sql + " ORDER BY c.seq LIMIT ?", [*params, limit + 1])
         has_more = len(rows) > limit
@@ -1067,12 +1238,28 @@ class SqlStorage(Storage):
         ]
 
 
+def _withdrawn(row: Any) -> bool:
+    """A row's consent withdrawal mark (False where migration 4 has not run: none there)."""
+    columns = row.keys()  # `in` on an sqlite3.Row itself would look at its values
+    return "consent_withdrawn" in columns and bool(row["consent_withdrawn"])
+
+
 def _error(code: str) -> WireFieldError:
-    messages = {
-        "revision_reused": "this revision was already stored with different content",
-        "record_id_taken": "this record id belongs to another organisation",
-    }
-    return WireFieldError(field="revision", path="revision", code=code, message=messages[code])
+    """A refusal decided here, naming the envelope field it is about."""
+    field, message = {
+        "revision_reused": ("revision", "this revision was already stored with different content"),
+        "record_id_taken": ("revision", "this record id belongs to another organisation"),
+        "consent_withdrawn": (
+            "sealed",
+            "consent was withdrawn for this record: the server erased its personal details"
+            " and stores no new version of them",
+        ),
+        "withdrawal_forbidden": (
+            "consent_withdrawn",
+            "only a device that wrote or sent this record, or the office, may withdraw its consent",
+        ),
+    }[code]
+    return WireFieldError(field=field, path=field, code=code, message=message)
 
 
 def _result(pending: _Pending) -> PushResult:

@@ -18,12 +18,15 @@ Visibility of the change log (`changes_since`), decided here once for both backe
   organisation); never another organisation's.
 - Roles in `ORG_WIDE_ROLES` (admin, coordinator, case_manager) see every region of their
   organisation, and every `record` change of it.
+- `roster` changes (participants sealed with a region's team key) reach only devices of the
+  same region (region None: the devices without one), whatever their role: no other device
+  holds the key that opens them.
 - Other roles (collector, trainer) see `form`, `reference`, `event` and `revocation` changes
   that are organisation-wide (region None) or of their own region, and `record` changes only
   for records they took part in: the revision's author or pusher, and, for a conflict, the
-  device whose revision is the head it conflicts with; a conflict's resolution reaches every
-  device that wrote or pushed a revision of the record. A device with no region sees only
-  organisation-wide items.
+  device whose revision is the head it conflicts with; a conflict's resolution and a consent
+  withdrawal reach every device that wrote or pushed a revision of the record (each holds a
+  copy to erase). A device with no region sees only organisation-wide items.
 - `record` changes carry metadata only (revisions, form, flags), never stats or sealed bytes.
 
 Seq numbers come from a single counter row, updated inside the writing transaction once all
@@ -41,7 +44,14 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fieldapp.errors import FieldappError
-from sync.protocol import ChangesPage, OutcomeStatus, RecordEnvelope, Role, WireFieldError
+from sync.protocol import (
+    ChangesPage,
+    OutcomeStatus,
+    RecordEnvelope,
+    Role,
+    RosterStatus,
+    WireFieldError,
+)
 
 __all__ = [
     "ORG_WIDE_ROLES",
@@ -60,6 +70,7 @@ __all__ = [
     "PushResult",
     "RecordHead",
     "RevisionStatus",
+    "RosterStatus",
     "SharedKind",
     "StatsRow",
     "Storage",
@@ -126,6 +137,8 @@ class EnrolCode:
     expires_at: datetime
     device_id: str | None = None  # set once redeemed
     redeemed_at: datetime | None = None
+    # The team key wrapped by the code itself (fieldapp.crypto.wrap_team_key): opaque here.
+    wrapped_team_key: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +165,9 @@ class FormVersion:
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
-    """One stored revision; `to_envelope()` gives back exactly what the device signed."""
+    """One stored revision; `to_envelope()` gives back exactly what the device signed, unless
+    a consent withdrawal erased its sealed part since (its signature, over the sealed bytes,
+    then no longer verifies: the signed withdrawal revision of the record says why)."""
 
     id: UUID
     revision: str
@@ -173,6 +188,7 @@ class StoredRecord:
     received_at: datetime
     seq: int
     status: RevisionStatus
+    consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
 
     def to_envelope(self) -> RecordEnvelope:
         return RecordEnvelope(
@@ -187,6 +203,7 @@ class StoredRecord:
             stats=self.stats,
             sealed=self.sealed,
             deleted=self.deleted,
+            consent_withdrawn=self.consent_withdrawn,
             signature=self.signature,
         )
 
@@ -202,6 +219,7 @@ class RecordHead:
     deleted: bool
     in_conflict: bool
     siblings: list[str]  # revisions stored as conflicting with the head (oldest first)
+    consent_withdrawn: bool = False  # every revision's sealed part was erased, for good
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,8 +334,14 @@ class Storage(abc.ABC):
         region: str | None,
         expires_at: datetime,
         now: datetime,
+        wrapped_team_key: bytes | None = None,
     ) -> EnrolCode:
-        """Store a one-time code by its sha256 hash. Raises NotFound (org), AlreadyExists."""
+        """Store a one-time code by its sha256 hash (and the team key wrapped by the code, which
+        the server cannot open). Raises NotFound (org), AlreadyExists."""
+
+    @abc.abstractmethod
+    def get_enrol_code(self, code_hash: str) -> EnrolCode:
+        """The code with this hash, redeemed or not. Raises NotFound."""
 
     @abc.abstractmethod
     def redeem_enrol_code(
@@ -403,6 +427,20 @@ class Storage(abc.ABC):
     def delete_shared(self, org_id: str, kind: SharedKind, key: str, now: datetime) -> int:
         """Delete the item, appending a tombstone change; returns its seq. Raises NotFound."""
 
+    @abc.abstractmethod
+    def put_roster(
+        self, device: Device, entries: Sequence[tuple[str, bytes | None]], now: datetime
+    ) -> list[RosterStatus]:
+        """Store a device's team roster entries (key, sealed bytes; None withdraws) as shared
+        items of kind `roster` in the device's organisation and region, in ONE transaction;
+        one status per entry, in order (a key named twice: the later entry sees the earlier):
+        - stored: new or changed; a `roster` change (data {"sealed": base64}) is appended;
+        - unchanged: the same bytes are stored already, or a withdrawn key is absent: nothing
+          written (a repeated push is harmless);
+        - withdrawn: deleted, with a tombstone change;
+        - refused: the key belongs to an entry of another region: nothing written.
+        """
+
     # -- records ---------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -423,6 +461,17 @@ class Storage(abc.ABC):
           the stored receipt data again (forever: no time limit).
         - (id, revision) stored with another digest: `rejected`, code `revision_reused`.
         - the record id belongs to another organisation: `rejected`, code `record_id_taken`.
+        - the record's consent was withdrawn and this is not a withdrawal: `rejected`, code
+          `consent_withdrawn` (nothing sealed is ever stored for it again).
+        - a withdrawal (`consent_withdrawn`) of a stored record from a device that neither
+          wrote nor pushed a revision of it, and is not of an `ORG_WIDE_ROLES` role:
+          `rejected`, code `withdrawal_forbidden`.
+        - a withdrawal otherwise: `accepted` whatever its base, it becomes the head; in the
+          same transaction the sealed part of EVERY stored revision of the record is set to
+          NULL, conflicting siblings become `superseded`, the conflict flag is cleared, the
+          record is marked withdrawn, an audit entry (`withdraw_consent`) is appended, and
+          the `record` change (data.consent_withdrawn True) reaches every device that wrote
+          or pushed a revision of it. Its stats stay: the record still counts.
         - no revision of the record yet, or base_revision is the head: `accepted`, it
           becomes the head (a tombstone if `deleted`); a `record` change is appended.
         - otherwise (stale or unknown base): `conflict`, stored as a sibling, the head is

@@ -4,6 +4,10 @@ Several server processes may share one database: migrations take an advisory loc
 take per-record advisory locks (in sorted order, so batches never deadlock on each other)
 and allocate seqs from the counter row last, which orders commits by seq. A small pool of our
 own (psycopg_pool is not a dependency) hands connections to the app's threads.
+
+A consent withdrawal sets sealed bytes to NULL: no query can read them from then on, but
+PostgreSQL keeps the old row versions in its files until (auto)vacuum reuses the space, and
+in its write-ahead log and any base backup until those are recycled (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from sync.server.storage._sql import (
+    CONSENT_WITHDRAWN_COLUMNS,
     SCHEMA_V1,
     STATUS_CHECK_V2,
+    TEAM_KEY_COLUMN,
     SqlStorage,
     Tx,
     schema_statements,
@@ -81,6 +87,8 @@ class PostgresStorage(SqlStorage):
                 f"ALTER TABLE records ADD CONSTRAINT records_status_check {STATUS_CHECK_V2}",
             ),
         ),
+        (3, "team key of enrolment codes", schema_statements(TEAM_KEY_COLUMN, _TYPES)),
+        (4, "consent withdrawal", schema_statements(CONSENT_WITHDRAWN_COLUMNS, _TYPES)),
     )
     transient_errors = (errors.SerializationFailure, errors.DeadlockDetected)
     integrity_errors = (psycopg.IntegrityError,)

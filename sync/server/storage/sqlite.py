@@ -3,11 +3,14 @@
 One connection per thread (uvicorn runs handlers in a threadpool), WAL so readers never block
 the writer, synchronous=FULL so an acknowledged push survives power loss, and BEGIN IMMEDIATE
 for every write so writers queue on busy_timeout instead of failing mid-transaction. With
-writers serialised, seqs trivially commit in order.
+writers serialised, seqs trivially commit in order. secure_delete zeroes what a write frees,
+and the log is checkpointed and truncated after a consent withdrawal, so the sealed bytes it
+erased linger neither in the database file nor in the write-ahead log.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sync.server.storage._sql import (
+    CONSENT_WITHDRAWN_COLUMNS,
     SCHEMA_V1,
     STATUS_CHECK_V1,
     STATUS_CHECK_V2,
+    TEAM_KEY_COLUMN,
     SqlStorage,
     Tx,
     schema_statements,
@@ -27,6 +32,8 @@ from sync.server.storage._sql import (
 from sync.server.storage.base import StorageError
 
 __all__ = ["SqliteStorage"]
+
+log = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -84,6 +91,8 @@ class SqliteStorage(SqlStorage):
     migrations = (
         (1, "initial schema", (*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY)),
         (2, "superseded revisions", _widen_status_check()),
+        (3, "team key of enrolment codes", schema_statements(TEAM_KEY_COLUMN, _TYPES)),
+        (4, "consent withdrawal", schema_statements(CONSENT_WITHDRAWN_COLUMNS, _TYPES)),
     )
     transient_errors = ()
     integrity_errors = (sqlite3.IntegrityError,)
@@ -111,6 +120,8 @@ class SqliteStorage(SqlStorage):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Freed space is overwritten with zeros: erased sealed bytes must not stay readable.
+        conn.execute("PRAGMA secure_delete = ON")
         self._local.conn = conn
         return conn
 
@@ -131,6 +142,14 @@ class SqliteStorage(SqlStorage):
 
     def _read(self) -> AbstractContextManager[Tx]:
         return self._transaction("BEGIN")
+
+    def _after_erasure(self) -> None:
+        """Fold the write-ahead log into the database and truncate it: its frames still hold
+        pages as they were before the erasure. Readers on older snapshots can hold it up (for
+        busy_timeout at most); the next erasure then tries again."""
+        busy, _, _ = self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("the write-ahead log was not truncated after an erasure: readers busy")
 
     def _lock_migrations(self, tx: Tx) -> None:
         """BEGIN IMMEDIATE already excludes every other writer."""
