@@ -327,13 +327,14 @@ def subkey(key: bytes, purpose: str) -> bytes:
     """A 32-byte subkey for one purpose (HKDF-SHA256), so one use cannot leak into another."""
     if not purpose:
         raise CryptoError("a subkey needs a purpose")
-    hkdf = HKDF(
-        algorithm=hashes.SHA256(),
-        length=KEY_BYTES,
-        salt=None,
-        info=b"fieldapp/subkey/v1:" + purpose.encode("utf-8"),
+    return _hkdf(key, b"fieldapp/subkey/v1:" + purpose.encode("utf-8"))
+
+
+def _hkdf(key_material: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+    """32 bytes of HKDF-SHA256: every derived key of this module goes through here."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=info).derive(
+        key_material
     )
-    return hkdf.derive(key)
 
 
 def keyed_hash(key: bytes, data: bytes) -> str:
@@ -609,13 +610,7 @@ class OrgKeyPair:
         """The team key of one region of the organisation (region None: its devices without a
         region), derived from the private key: whoever guards the key file can issue it again
         for every enrolment code of that region, and nothing else needs to be kept."""
-        hkdf = HKDF(
-            algorithm=hashes.SHA256(),
-            length=KEY_BYTES,
-            salt=None,
-            info=b"fieldapp/team-key/v1" + _team_scope(org_id, region),
-        )
-        return hkdf.derive(self._private_bytes)
+        return _hkdf(self._private_bytes, b"fieldapp/team-key/v1" + _team_scope(org_id, region))
 
     def open(self, envelope: bytes, aad: bytes) -> bytes:
         """The plaintext of an envelope sealed to this key pair with the same `aad`."""
@@ -672,13 +667,9 @@ def _enrol_code_key(code: str) -> bytes:
     normalised = normalise_enrol_code(code)
     if not normalised:
         raise CryptoError("an enrolment code is needed to wrap or unwrap a team key")
-    hkdf = HKDF(
-        algorithm=hashes.SHA256(),
-        length=KEY_BYTES,
-        salt=_ENROL_CODE_SALT,
-        info=b"fieldapp/enrol-code/v1:team-key-wrap",
+    return _hkdf(
+        normalised.encode("utf-8"), b"fieldapp/enrol-code/v1:team-key-wrap", _ENROL_CODE_SALT
     )
-    return hkdf.derive(normalised.encode("utf-8"))
 
 
 def wrap_team_key(code: str, team_key: bytes, org_id: str, region: str | None) -> bytes:

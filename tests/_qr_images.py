@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import segno
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
+from fieldapp._qr import _homography
+
 Point = tuple[float, float]
 
 
@@ -65,26 +67,10 @@ def warp(
     return image.transform(
         size,
         Image.Transform.PERSPECTIVE,
-        perspective_coefficients(target, source),
+        _homography(target, source)[:8],  # Pillow's PERSPECTIVE data: output -> input pixels
         Image.Resampling.BICUBIC,
         fillcolor=fill,
     )
-
-
-def perspective_coefficients(source: Sequence[Point], target: Sequence[Point]) -> list[float]:
-    """Pillow's PERSPECTIVE data: the map from output pixels (`source`) to input (`target`)."""
-    rows = []
-    for (x, y), (u, v) in zip(source, target, strict=True):
-        rows.append([x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u])
-        rows.append([0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v])
-    for col in range(8):
-        pivot = max(range(col, 8), key=lambda r: abs(rows[r][col]))
-        rows[col], rows[pivot] = rows[pivot], rows[col]
-        for r in range(8):
-            if r != col:
-                factor = rows[r][col] / rows[col][col]
-                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col], strict=True)]
-    return [rows[i][8] / rows[i][i] for i in range(8)]
 
 
 def blur(image: Image.Image, radius: float) -> Image.Image:
