@@ -18,6 +18,7 @@ __all__ = [
     "MonitorState",
     "NotEnrolled",
     "ProgressCallback",
+    "RecordVersions",
     "RetryPolicy",
     "ServerRefused",
     "ServerUnreachable",

@@ -46,6 +46,7 @@ from sync.protocol import (
     Receipt,
     RecordEnvelope,
     RecordOutcome,
+    RecordView,
     RosterEntry,
     RosterPush,
     RosterPushResponse,
@@ -58,6 +59,7 @@ __all__ = [
     "InsecureServerURL",
     "NotEnrolled",
     "ProgressCallback",
+    "RecordVersions",
     "RetryPolicy",
     "ServerRefused",
     "ServerUnreachable",
@@ -482,6 +484,19 @@ class _Ahead(Generic[_T]):
         self.close()
 
 
+@dataclass(frozen=True)
+class RecordVersions:
+    """The versions of a record the server keeps for review: its `head` and the `siblings`
+    in conflict with it, each checked to be a revision of that record (see
+    `SyncClient.record_versions`)."""
+
+    record_id: str
+    form_id: str
+    head: RecordEnvelope
+    siblings: list[RecordEnvelope]
+    in_conflict: bool
+
+
 class SyncClient:
     """Pushes the store's outbox and pulls the server's changes; one sync at a time.
 
@@ -571,6 +586,54 @@ class SyncClient:
             if report.ok:
                 self.store.set_state(STATE_LAST_SYNC, report.finished_at.isoformat())
             return report
+
+    def record_view(self, record_id: str) -> RecordView:
+        """The server's view of one of this device's records: every revision it stores, as
+        signed (`GET /v1/records/{id}`). The sealed parts are the organisation's: this device
+        can only read their statistics. Raises ServerUnreachable, or ServerRefused (not found,
+        not allowed, not understood, or about another record); ValueError if `record_id` is
+        not a record id (a UUID)."""
+        asked = uuid.UUID(record_id)
+        response = self._http.request("GET", f"/v1/records/{asked}", token=self._read_token())
+        if response.status_code != 200:
+            raise ServerRefused(_refusal(response))
+        try:
+            view = RecordView.model_validate_json(response.content)
+        except ValidationError:
+            raise ServerRefused("the server's view of the record was not understood") from None
+        if view.id != asked:
+            raise ServerRefused(f"asked for record {record_id}, the server answered another")
+        return view
+
+    def record_versions(self, record_id: str) -> RecordVersions:
+        """The head and the conflicting siblings of one of this device's records, from
+        `record_view`; each must be in the view exactly once, as a revision of this record
+        and form, else ServerRefused names it (nothing else in the view is used)."""
+        view = self.record_view(record_id)
+
+        def revision(name: str) -> RecordEnvelope:
+            found = [env for env in view.revisions if env.revision == name]
+            if len(found) != 1:
+                raise ServerRefused(
+                    f"the server's view of record {record_id} holds revision {name}"
+                    f" {len(found)} times instead of once"
+                )
+            envelope = found[0]
+            if envelope.id != view.id or envelope.form_id != view.form_id:
+                raise ServerRefused(
+                    f"revision {name} in the server's view is not one of record {record_id}"
+                )
+            return envelope
+
+        if view.head_revision in view.siblings or len(set(view.siblings)) != len(view.siblings):
+            raise ServerRefused(f"the server's view of record {record_id} repeats a revision")
+        return RecordVersions(
+            record_id=str(view.id),
+            form_id=view.form_id,
+            head=revision(view.head_revision),
+            siblings=[revision(name) for name in view.siblings],
+            in_conflict=view.in_conflict,
+        )
 
     def _read_token(self) -> str:
         if self._token is None:
@@ -892,6 +955,13 @@ class SyncClient:
         server keeps for review (the head, or a sibling pushed from a copy of this store)."""
         head = change.data.get("head_revision")
         siblings = change.data.get("siblings") or []
+        announced = change.data.get("revision")
+        if (
+            isinstance(head, str)
+            and announced == head
+            and self.store.conflict_settled(change.key, head)
+        ):
+            return  # the head is this device's settled version: the office has the rest
         for revision in [head, *siblings]:
             if not isinstance(revision, str):
                 continue
@@ -909,10 +979,12 @@ class SyncClient:
     def _note_resolution(self, change: Change, report: SyncReport) -> None:
         """The office settled the record's conflict: this device's copy leaves `conflict`."""
         head = change.data.get("head_revision")
-        if not isinstance(head, str):
+        superseded = change.data.get("superseded") or []
+        if not isinstance(head, str) or not isinstance(superseded, list):
             return
+        set_aside = [revision for revision in superseded if isinstance(revision, str)]
         with contextlib.suppress(RecordNotFound):  # a record this device never held
-            if self.store.conflict_resolved(change.key, head):
+            if self.store.conflict_resolved(change.key, head, set_aside):
                 report.resolved += 1
 
 

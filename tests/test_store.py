@@ -420,6 +420,73 @@ def test_a_resolved_conflict_is_sent_and_a_record_not_in_conflict_is_left_alone(
     assert edit.base_revision == office and edit.revision.startswith("3-")
 
 
+def test_settling_a_conflict_finalises_my_version_or_a_merge_on_the_servers_head(
+    store: Store,
+) -> None:
+    record = store.create_final("victim_screening", screening_values())
+    with pytest.raises(StoreError, match="not in conflict"):
+        store.settle_conflict(record.id)
+    office, newer = "2-" + "f" * 32, "3-" + "e" * 32
+    store.record_outcome(record.id, record.revision, "conflict", server_revision=office)
+    assert not store.conflict_settled(record.id, record.revision)
+
+    merged = store.settle_conflict(record.id, {**record.values, "sex": "male"}, head=newer)
+
+    assert (merged.status, merged.base_revision, merged.conflict_settled) == ("final", newer, True)
+    assert merged.revision.startswith("4-") and merged.values["sex"] == "male"
+    assert merged.values["given_name"] == CANARY
+    assert store.conflict_settled(record.id, merged.revision)
+    assert not store.conflict_settled(record.id, record.revision)
+
+
+def test_a_merge_that_does_not_validate_stays_a_draft_on_the_servers_head(store: Store) -> None:
+    record = store.create_final("victim_screening", screening_values())
+    office = "2-" + "f" * 32
+    store.record_outcome(record.id, record.revision, "conflict", server_revision=office)
+
+    with pytest.raises(ValidationFailed) as failed:
+        store.settle_conflict(record.id, {**record.values, "age_band": "35_44"})
+
+    assert [e.field for e in failed.value.errors] == ["age_band"]
+    draft = store.get(record.id)
+    assert (draft.status, draft.base_revision, draft.values["age_band"]) == (
+        "draft",
+        office,
+        "35_44",
+    )
+
+
+def test_the_office_resolving_a_conflict_settled_here_reaches_the_sent_copy(
+    store: Store,
+) -> None:
+    def settled_and_sent() -> tuple[str, str]:
+        record = store.create_final("victim_screening", screening_values())
+        office = "2-" + uuid.uuid4().hex
+        store.record_outcome(record.id, record.revision, "conflict", server_revision=office)
+        mine = store.settle_conflict(record.id)
+        assert store.record_outcome(record.id, mine.revision, "sent", receipt="{}")
+        assert store.get(record.id).conflict_settled
+        return record.id, mine.revision
+
+    kept_id, kept = settled_and_sent()
+    assert store.conflict_resolved(kept_id, kept, ["2-" + "a" * 32])  # the office kept mine
+    copy = store.get(kept_id)
+    assert (copy.status, copy.problems, copy.conflict_settled) == ("sent", [], False)
+
+    lost_id, lost = settled_and_sent()
+    other = "2-" + "b" * 32
+    assert store.conflict_resolved(lost_id, other, [lost])  # mine set aside for another
+    copy = store.get(lost_id)
+    assert (copy.status, copy.base_revision) == ("sent", other)
+    assert [p["code"] for p in copy.problems] == ["superseded"]
+
+    later_id, later = settled_and_sent()  # sent after the office decided: not set aside
+    assert not store.conflict_resolved(later_id, other, ["2-" + "c" * 32])
+    copy = store.get(later_id)
+    assert (copy.status, copy.revision, copy.problems) == ("sent", later, [])
+    assert not copy.conflict_settled  # the office has the conflict in hand: nothing to wait for
+
+
 def test_a_write_from_another_thread_survives_a_rolled_back_transaction(store: Store) -> None:
     """The sync thread's bookkeeping must not join (and vanish with) the UI thread's
     transaction on the shared connection."""

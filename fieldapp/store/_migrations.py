@@ -150,3 +150,11 @@ def m006_consent_withdrawn(db: Database) -> None:
     """When the person a record is about withdrew their consent: its sensitive part was
     erased, and the record can no longer be edited (its statistics still count)."""
     db.execute("ALTER TABLE records ADD COLUMN consent_withdrawn_at TEXT")
+
+
+@migration
+def m007_conflict_settled(db: Database) -> None:
+    """When this device's user settled a conflict over the record (kept their version or
+    merged both): the server keeps the record flagged for the office until it resolves it,
+    and the device must not list it as a conflict again for its own settled revision."""
+    db.execute("ALTER TABLE records ADD COLUMN conflict_settled_at TEXT")

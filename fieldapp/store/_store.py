@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -90,6 +90,9 @@ class Record(BaseModel):
     server_revision: str | None = None
     purged: bool = False  # the local copy was erased after the server's receipt
     consent_withdrawn: bool = False  # the person withdrew consent: sensitive part erased
+    # The user settled a conflict over this record here (kept their version or merged): the
+    # office has yet to resolve it on the server (see `Store.settle_conflict`).
+    conflict_settled: bool = False
 
 
 class RecordSummary(BaseModel):
@@ -757,33 +760,68 @@ class Store:
                 raise StoreError(f"record {record_id} is {row['status']}: only new drafts go")
             self.db.execute("DELETE FROM records WHERE id = ?", [record_id])
 
-    def resolve_conflict_keep_mine(self, record_id: str, *, lang: str = "en") -> Record:
-        """Settle a conflict in favour of this device's version: re-finalise it on top of the
-        server's current head, so the next push is accepted as the newest revision (the other
-        version stays in the server's history, where the office can still read it).
+    def settle_conflict(
+        self,
+        record_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        head: str | None = None,
+        lang: str = "en",
+    ) -> Record:
+        """Settle a conflict from this device: finalise `values` (None: this device's own
+        version; else a merge of both versions) on top of the server's head, `head` (the one
+        the record's conflict named, if not given), so the next push is accepted as the
+        newest revision. The other version stays in the server's history, and the server
+        keeps the record flagged until the office resolves it: the record is marked settled
+        here, so that flag does not bring it back as a conflict (see `conflict_settled`).
 
         Raises ValidationFailed like `finalise` (the record is then a draft on that head).
         """
         with self._lock:
             row = self._row(record_id)
-            if row["status"] != "conflict" or not row["server_revision"]:
+            base = head or row["server_revision"]
+            if row["status"] != "conflict" or not base:
                 raise StoreError(f"record {record_id} is {row['status']}, not in conflict")
-            values = self._decrypt_values(row)
-            self.db.table("records").update(record_id, {"base_revision": row["server_revision"]})
+            if values is None:
+                values = self._decrypt_values(row)
+            self.db.table("records").update(
+                record_id, {"base_revision": base, "conflict_settled_at": _now()}
+            )
             return self.finalise(record_id, values, lang=lang)
 
-    def conflict_resolved(self, record_id: str, head_revision: str) -> bool:
-        """The office settled this record's conflict, keeping `head_revision`; True if this
-        device's copy was in conflict and is now `sent`, based on that head.
+    @_locked
+    def conflict_settled(self, record_id: str, revision: str) -> bool:
+        """Whether this device's copy of the record is at `revision` and its user settled the
+        record's conflict (`settle_conflict`): the server's news that this revision is the
+        head of a record still flagged for the office is then no new conflict for it."""
+        row = self.db.execute(
+            "SELECT conflict_settled_at FROM records WHERE id = ? AND revision = ?",
+            [record_id, revision],
+        ).fetchone()
+        return row is not None and row[0] is not None
+
+    def conflict_resolved(
+        self, record_id: str, head_revision: str, superseded: Collection[str] = ()
+    ) -> bool:
+        """The office settled this record's conflict, keeping `head_revision` and setting
+        aside `superseded`; True if this device's copy was in conflict, or was sent settled
+        here at one of those revisions, and is now `sent`, based on that head.
 
         If the office kept another version than this device's, the copy stays (the server
         keeps it too, superseded) with a `superseded` problem saying so: an edit made from
-        here builds on the office's version. A copy not in conflict (edited meanwhile, or
-        never flagged) is left alone.
+        here builds on the office's version. A copy not in conflict (edited meanwhile, never
+        flagged, or sent after the office decided) is left alone, its settling done with.
         """
         with self._lock, self.db.atomic():
             row = self._row(record_id)
-            if row["status"] != "conflict":
+            settled = row["conflict_settled_at"] is not None
+            if row["status"] != "conflict" and not (
+                settled
+                and row["status"] == "sent"
+                and row["revision"] in {head_revision, *superseded}
+            ):
+                if settled:
+                    self.db.table("records").update(record_id, {"conflict_settled_at": None})
                 return False
             kept_mine = row["revision"] == head_revision
             self.db.table("records").update(
@@ -794,6 +832,7 @@ class Store:
                     "server_revision": None if kept_mine else head_revision,
                     "sent_at": _now(),
                     "base_revision": head_revision,
+                    "conflict_settled_at": None,
                 },
             )
             return True
@@ -816,6 +855,7 @@ class Store:
                 server_revision=row["server_revision"],
                 purged=row["purged_at"] is not None,
                 consent_withdrawn=row["consent_withdrawn_at"] is not None,
+                conflict_settled=row["conflict_settled_at"] is not None,
             )
 
     @_locked
@@ -1070,6 +1110,7 @@ class Store:
                 "problems": None,
                 "updated_at": now,
                 "consent_withdrawn_at": now,
+                "conflict_settled_at": None,  # the server sets every other version aside
             }
             reached_server = row["status"] != "draft" or row["base_revision"] is not None
             if reached_server:
@@ -1112,6 +1153,7 @@ class Store:
                         "updated_at": now,
                         "sent_at": now,
                         "consent_withdrawn_at": now,
+                        "conflict_settled_at": None,
                     },
                 )
                 self._withdraw_roster_entries(record_id)

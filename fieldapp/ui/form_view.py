@@ -11,7 +11,7 @@ from typing import Any
 import flet as ft
 
 from fieldapp.forms.spec import FieldSpec, GroupSpec, Node, RepeatSpec
-from fieldapp.ui.state import AppState, FormSession, display_value
+from fieldapp.ui.state import AppState, FormSession, answer_text, display_value
 from fieldapp.ui.strings import t
 
 __all__ = ["TOUCH", "FormScreen", "keyed", "typed"]
@@ -462,16 +462,6 @@ def child_alert(form: FormSession) -> ft.Control:
     )
 
 
-def _answer_text(form: FormSession, node: FieldSpec, value: Any) -> str:
-    if node.type == "select_one":
-        return _choice_label(form, node, str(value))
-    if node.type == "select_multiple":
-        return ", ".join(_choice_label(form, node, str(v)) for v in value)
-    if node.type == "boolean":
-        return t("yes" if value else "no", form.lang)
-    return display_value(value)
-
-
 def _review_lines(
     form: FormSession, nodes: tuple[Node, ...] | list[Node], values: Mapping[str, Any]
 ) -> list[ft.Control]:
@@ -496,7 +486,9 @@ def _review_lines(
                             color=ft.Colors.ON_SURFACE_VARIANT,
                         ),
                         ft.Text(
-                            _answer_text(form, node, values[node.name]), size=16, selectable=True
+                            answer_text(form.spec, node, values[node.name], form.lang),
+                            size=16,
+                            selectable=True,
                         ),
                     ],
                 )
@@ -553,7 +545,7 @@ def _problem_text(form: FormSession, problem: Mapping[str, Any]) -> str:
 def _problems(form: FormSession) -> list[ft.Control]:
     if form.consent_withdrawn:
         return [_banner(t("withdrawn_note", form.lang), icon=ft.Icons.PERSON_OFF)]
-    if form.status == "conflict" and form.mine_is_newest:
+    if form.mine_is_newest:
         return [_banner(t("conflict_mine_newest", form.lang), icon=ft.Icons.CALL_SPLIT)]
     if form.status == "conflict":
         title = t("conflict_title", form.lang)
@@ -587,8 +579,23 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
     if form.child_alert:
         body.append(child_alert(form))
     body.extend(_problems(form))
+    if form.status == "conflict":  # in the body: the buttons below are full already
+        body.append(
+            ft.FilledTonalButton(
+                t("compare_merge", lang),
+                icon=ft.Icons.CALL_MERGE,
+                height=TOUCH,
+                on_click=state.open_merge,
+            )
+        )
     if form.message_key:
-        failed = form.message_key in ("fix_errors", "consent_first")
+        failed = form.message_key in (
+            "fix_errors",
+            "consent_first",
+            "merge_offline",
+            "merge_unavailable",
+            "not_enrolled",
+        )
         body.append(_banner(t(form.message_key, lang), error=failed))
     if form.spec.id == "training_attendance" and not form.reviewing:
         return _training(state, form, body)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from fieldapp import __version__, crypto
 from fieldapp._qr import decode_qr
 from fieldapp.errors import FieldappError, QRNotFound, QRUnreadable, StoreError
+from fieldapp.forms.merge import MergeProposal, apply, propose
 from fieldapp.forms.spec import FormSpec, roster_name
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Page, Record, RecordSummary, Status, Store, StoreWiped
@@ -28,6 +29,7 @@ from sync._monitor import MonitorState, SyncMonitor
 from sync.client import (
     EnrolRefused,
     InsecureServerURL,
+    RecordVersions,
     ServerRefused,
     ServerUnreachable,
     SyncClient,
@@ -36,7 +38,7 @@ from sync.client import (
     check_server_url,
     enrol,
 )
-from sync.protocol import BadEnrolmentLink, EnrolmentLink
+from sync.protocol import BadEnrolmentLink, EnrolmentLink, RecordEnvelope
 
 __all__ = [
     "AUTOLOCK_CHOICES",
@@ -48,6 +50,8 @@ __all__ = [
     "DeviceState",
     "EventSummary",
     "EventSummaryRow",
+    "MergeOffer",
+    "MergeUnavailable",
     "ParticipantMatch",
     "Services",
     "SetupFailed",
@@ -104,6 +108,25 @@ class SetupFailed(FieldappError):
         super().__init__(key)
         self.key = key
         self.params = params
+
+
+class MergeUnavailable(FieldappError):
+    """The other version of a record in conflict could not be fetched to compare with; `key`
+    names the message the UI shows."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class MergeOffer:
+    """A merge to choose from: the differences between this device's version of a record in
+    conflict and the other one, to be sent on top of the server's head (`head_revision`)."""
+
+    record_id: str
+    head_revision: str
+    proposal: MergeProposal
 
 
 @dataclass(frozen=True)
@@ -427,6 +450,13 @@ class Services:
         if client is not None:
             client.close()
 
+    def _sync_client(self) -> SyncClient | None:
+        """The sync client, started if need be; None while the device is not enrolled."""
+        if not self.enrolled:
+            return None
+        self._start_sync()
+        return self._client
+
     def _progress(self, done: int, total: int, sent_bytes: int) -> None:
         if self.on_progress is not None:
             self.on_progress(done, total, sent_bytes)
@@ -437,10 +467,7 @@ class Services:
 
     def sync_now(self) -> SyncOutcome:
         """One sync now, in the caller's thread; the outcome in words, never a traceback."""
-        if not self.enrolled:
-            return SyncOutcome(False, "not_enrolled")
-        self._start_sync()
-        client = self._client
+        client = self._sync_client()
         if client is None:
             return SyncOutcome(False, "not_enrolled")
         if not client.probe(timeout=5.0):
@@ -473,8 +500,64 @@ class Services:
 
     def keep_my_version(self, record_id: str, lang: str) -> Record:
         """A conflict settled for this device's version: it goes out again on top of the
-        server's newest one (raises fieldapp.store.ValidationFailed if it no longer passes)."""
-        return self.store.resolve_conflict_keep_mine(record_id, lang=lang)
+        server's newest one (raises fieldapp.store.ValidationFailed if it no longer passes).
+        The server keeps the record flagged until the office has checked the other version."""
+        return self.store.settle_conflict(record_id, lang=lang)
+
+    def merge_offer(self, record_id: str) -> MergeOffer:
+        """What differs between this device's version of a record in conflict and the other
+        one, from what this device may see of it: the statistics the server keeps in clear
+        and the participants the team roster shares (the other version's sealed part is the
+        organisation's). Needs the server; MergeUnavailable says why it cannot be had."""
+        record = self.store.get(record_id)
+        if record.status != "conflict":
+            raise MergeUnavailable("merge_nothing")
+        client = self._sync_client()
+        if client is None:
+            raise MergeUnavailable("not_enrolled")
+        if not client.probe(timeout=5.0):
+            raise MergeUnavailable("merge_offline")
+        try:
+            versions = client.record_versions(record_id)
+        except ServerUnreachable:
+            raise MergeUnavailable("merge_offline") from None
+        except SyncError as exc:
+            log.warning("the server's versions of record %s were refused: %s", record_id, exc)
+            raise MergeUnavailable("merge_unavailable") from None
+        if versions.form_id != record.form_id:
+            log.warning("the server holds record %s under another form", record_id)
+            raise MergeUnavailable("merge_unavailable")
+        theirs = _other_version(versions, record.revision)
+        if theirs is None or not versions.in_conflict:  # the office resolved it meanwhile
+            raise MergeUnavailable("merge_nothing")
+        proposal = propose(
+            self.form(record.form_id, record.form_version),
+            record.values,
+            theirs.stats,
+            roster=self._team_details(record_id),
+            their_sealed=theirs.sealed is not None,
+        )
+        return MergeOffer(record.id, versions.head.revision, proposal)
+
+    def send_merge(self, offer: MergeOffer, choices: Mapping[str, str], lang: str) -> Record:
+        """The merged version, finalised on top of the server's head as `offer` found it and
+        sent at the next sync as the newest one (raises fieldapp.store.ValidationFailed,
+        leaving a draft, if it does not pass; StoreError if the record is no longer in
+        conflict). The server keeps the record flagged until the office has checked the
+        other version's sealed part."""
+        merged = apply(offer.proposal, choices)
+        return self.store.settle_conflict(
+            offer.record_id, merged, head=offer.head_revision, lang=lang
+        )
+
+    def _team_details(self, record_id: str) -> dict[str, dict[str, Any]]:
+        """The answers the team roster shares about the record's repeat instances, by `_id`
+        (decrypted in memory: the store must be unlocked)."""
+        return {
+            str(entry.get("id")): entry["fields"]
+            for entry in self.store.team_roster()
+            if entry.get("record_id") == record_id and isinstance(entry.get("fields"), dict)
+        }
 
     def withdraw_consent(self, record_id: str) -> Record:
         """The person withdrew their consent: the record's personal details are erased from
@@ -584,6 +667,15 @@ class Services:
         everyone = sorted(found.values(), key=lambda m: m.event_start, reverse=True)
         everyone.sort(key=lambda m: fold(m.name))
         return everyone
+
+
+def _other_version(versions: RecordVersions, mine: str) -> RecordEnvelope | None:
+    """The version to compare with this device's (`mine`): the server's head, or when the
+    head is this device's own, the latest sibling in conflict with it (None if none is)."""
+    if versions.head.revision != mine:
+        return versions.head
+    others = [sibling for sibling in versions.siblings if sibling.revision != mine]
+    return others[-1] if others else None
 
 
 def describe_report(report: SyncReport) -> SyncOutcome:

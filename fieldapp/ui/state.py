@@ -18,8 +18,9 @@ from typing import Any
 import flet as ft
 
 from fieldapp import crypto
-from fieldapp.errors import FieldappError
+from fieldapp.errors import FieldappError, StoreError
 from fieldapp.forms.expr import ExpressionError, parse
+from fieldapp.forms.merge import Side
 from fieldapp.forms.spec import (
     FieldSpec,
     FormSpec,
@@ -28,6 +29,7 @@ from fieldapp.forms.spec import (
     Node,
     RepeatSpec,
     answer_nodes,
+    roster_name,
 )
 from fieldapp.forms.validate import FieldError, check
 from fieldapp.forms.values import initial_values
@@ -36,6 +38,8 @@ from fieldapp.ui.services import (
     PERSON_FIELDS,
     TRAINING_FORM,
     VICTIM_FORM,
+    MergeOffer,
+    MergeUnavailable,
     ParticipantMatch,
     Services,
     SetupFailed,
@@ -51,7 +55,11 @@ __all__ = [
     "AppState",
     "EventRow",
     "FormSession",
+    "MergeAddition",
+    "MergeRow",
+    "MergeSession",
     "Step",
+    "answer_text",
     "build_steps",
     "display_value",
 ]
@@ -129,6 +137,19 @@ def display_value(value: Any) -> str:
     return str(value)
 
 
+def answer_text(spec: FormSpec, node: FieldSpec, value: Any, lang: str) -> str:
+    """An answer as a person reads it: choice labels in `lang`, yes or no, "—" for none."""
+    if value is None or value == "" or value == []:
+        return t("none", lang)
+    if node.type == "select_one":
+        return spec.choice_label(node.choices or "", str(value), lang)
+    if node.type == "select_multiple" and isinstance(value, list):
+        return ", ".join(spec.choice_label(node.choices or "", str(v), lang) for v in value)
+    if node.type == "boolean":
+        return t("yes" if value else "no", lang)
+    return display_value(value)
+
+
 @ft.observable
 @dataclass
 class FormSession:
@@ -148,7 +169,9 @@ class FormSession:
     saved_at: str | None = None
     finalised: bool = False
     tab: str = ""  # training hub: which tab shows ("" = the step)
-    mine_is_newest: bool = False  # in conflict, but the server's newest version is this one
+    # This version is the server's newest, another one is kept for the office to check: a
+    # conflict flagged elsewhere, or one settled here (kept or merged) and sent.
+    mine_is_newest: bool = False
     consent_withdrawn: bool = False  # personal details erased: shown, never edited again
     team_query: str = ""  # the search of the team's participants, as typed
     team_matches: list[ParticipantMatch] = field(default_factory=list)
@@ -459,6 +482,119 @@ class FormSession:
 
 
 @dataclass(frozen=True)
+class MergeRow:
+    """One difference to choose on: what it is and both answers, in words."""
+
+    key: str
+    label: str
+    mine: str
+    theirs: str
+
+
+@dataclass(frozen=True)
+class MergeAddition:
+    """A repeat entry only the other version has: who (when the team shares it) and its
+    statistical answers, in words."""
+
+    key: str
+    label: str
+    summary: str
+
+
+@ft.observable
+@dataclass
+class MergeSession:
+    """The merge screen of a record in conflict: the differences with the other version and
+    the side picked for each (see `fieldapp.forms.merge`)."""
+
+    offer: MergeOffer
+    spec: FormSpec
+    lang: str
+    choices: dict[str, Side] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.choices = {**self.offer.proposal.default_choices(), **self.choices}
+
+    @property
+    def office_only_details(self) -> bool:
+        return self.offer.proposal.office_only_details
+
+    def choose(self, key: str, side: str) -> None:
+        if key not in self.choices:
+            raise ValueError(f"{key}: not a difference between these two versions")
+        if side not in ("mine", "theirs"):
+            raise ValueError(f"{key}: choose 'mine' or 'theirs', not {side!r}")
+        self.choices = {**self.choices, key: "mine" if side == "mine" else "theirs"}
+
+    def toggle(self, key: str) -> None:
+        """Add an entry only the other version has, or leave it out again."""
+        self.choose(key, "mine" if self.choices.get(key) == "theirs" else "theirs")
+
+    def rows(self) -> list[MergeRow]:
+        """Every difference: the field's label (a repeat entry's: its section and who), and
+        both answers as choice labels in the person's language."""
+        rows = []
+        for difference in self.offer.proposal.differences:
+            node = self.spec.node(difference.name)
+            assert isinstance(node, FieldSpec)
+            label = self.spec.label(node.label, self.lang) or node.name
+            if difference.repeat is not None:
+                label = f"{self._entry_label(difference.repeat, difference.instance_id)} · {label}"
+            rows.append(
+                MergeRow(
+                    difference.key,
+                    label,
+                    answer_text(self.spec, node, difference.mine, self.lang),
+                    answer_text(self.spec, node, difference.theirs, self.lang),
+                )
+            )
+        return rows
+
+    def additions(self) -> list[MergeAddition]:
+        """The entries only the other version has, named where the team roster shares them."""
+        found = []
+        for instance in self.offer.proposal.new_instances:
+            repeat = self.spec.node(instance.repeat)
+            assert isinstance(repeat, RepeatSpec)
+            name_field = roster_name(repeat)
+            name = instance.values.get(name_field or "")
+            label = (
+                t("merge_add", self.lang, name=name)
+                if instance.details_known and isinstance(name, str) and name
+                else t("merge_add_unknown", self.lang)
+            )
+            summary = [
+                self._answer(node, instance.values[node.name])
+                for node in answer_nodes(repeat.children)
+                if isinstance(node, FieldSpec)
+                and node.sensitivity == "statistical"
+                and node.type != "calculate"
+                and node.name in instance.values
+            ]
+            found.append(MergeAddition(instance.key, label, " · ".join(summary)))
+        return found
+
+    def _answer(self, node: FieldSpec, value: Any) -> str:
+        """A choice speaks for itself; a yes, a no or a number says what it answers."""
+        text = answer_text(self.spec, node, value, self.lang)
+        if node.type in ("select_one", "select_multiple"):
+            return text
+        return f"{self.spec.label(node.label, self.lang) or node.name}: {text}"
+
+    def _entry_label(self, repeat_name: str, instance_id: str | None) -> str:
+        """A repeat entry as a person tells it apart: its section and name (or number)."""
+        repeat = self.spec.node(repeat_name)
+        assert isinstance(repeat, RepeatSpec)
+        section = self.spec.label(repeat.label, self.lang) or repeat.name
+        instances = self.offer.proposal.mine.get(repeat_name) or []
+        for number, instance in enumerate(instances, start=1):
+            if isinstance(instance, dict) and instance.get("_id") == instance_id:
+                name = instance.get(roster_name(repeat) or "")
+                return f"{section} · {name if isinstance(name, str) and name else f'#{number}'}"
+        return section
+
+
+@dataclass(frozen=True)
 class EventRow:
     record_id: str
     title: str
@@ -489,6 +625,7 @@ class AppState:
     sync_message_params: dict[str, Any] = field(default_factory=dict)
     last_sync: str | None = None
     form: FormSession | None = None
+    merge: MergeSession | None = None  # the merge screen of the open record in conflict
     records_group: str = "draft"
     records: list[RecordSummary] = field(default_factory=list)
     records_cursors: list[str | None] = field(default_factory=list)
@@ -539,9 +676,10 @@ class AppState:
     def lock(self, state: str = "locked") -> None:
         if self.form is not None:
             self._resume_record = self.form.record_id
-            self._resume_screen = self.screen
+            self._resume_screen = "form" if self.screen == "merge" else self.screen
         self.services.lock()
         self.form = None
+        self.merge = None
         self.events = []
         self.records = []
         self.confirm_wipe = False
@@ -630,6 +768,7 @@ class AppState:
             self.say(None)
         self.confirm_wipe = False
         self.confirm_withdraw = False
+        self.merge = None
         if screen != "form":
             self.form = None
         if screen == "home":
@@ -667,8 +806,10 @@ class AppState:
             step=0 if record.status == "draft" and not record.consent_withdrawn else REVIEW,
             # an event with details opens on its participants, a new one on its details
             tab="participants" if spec.id == TRAINING_FORM and record.values.get("title") else "",
-            mine_is_newest=record.status == "conflict"
-            and record.revision == record.server_revision,
+            mine_is_newest=(
+                record.status == "conflict" and record.revision == record.server_revision
+            )
+            or (record.status == "sent" and record.conflict_settled),
             consent_withdrawn=record.consent_withdrawn,
         )
         self.confirm_withdraw = False
@@ -707,6 +848,52 @@ class AppState:
             self.form.finalise()
             return False
         self.say("kept_mine")
+        self.close_record()
+        return True
+
+    def open_merge(self) -> bool:
+        """Conflict: fetch the other version and show what differs (needs the server; why
+        not is said on the record)."""
+        if self.form is None:
+            return False
+        self.touch()
+        try:
+            offer = self.services.merge_offer(self.form.record_id)
+        except MergeUnavailable as failed:
+            self.form.message_key = failed.key
+            return False
+        self.form.message_key = None
+        self.merge = MergeSession(offer=offer, spec=self.form.spec, lang=self.lang)
+        self.screen = "merge"
+        return True
+
+    def close_merge(self) -> None:
+        """Back to the record, nothing sent."""
+        self.merge = None
+        self.screen = "form" if self.form is not None else "home"
+
+    def send_merge(self) -> bool:
+        """The merged version goes out at the next sync, as the newest one."""
+        merge, form = self.merge, self.form
+        if merge is None or form is None:
+            return False
+        self.touch()
+        try:
+            self.services.send_merge(merge.offer, merge.choices, self.lang)
+        except ValidationFailed:
+            self.merge = None
+            self.open_record(form.record_id)  # now a draft: show what to fix
+            assert self.form is not None
+            self.form.finalise()
+            return False
+        except StoreError:  # a sync settled it meanwhile: show the record as it is now
+            self.merge = None
+            self.open_record(form.record_id)
+            assert self.form is not None
+            self.form.message_key = "merge_nothing"
+            return False
+        self.merge = None
+        self.say("merge_sent")
         self.close_record()
         return True
 

@@ -545,10 +545,123 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "دع المكتب يقرر",
     ),
     "kept_mine": (
-        "Your version will be sent at the next sync, as the newest one.",
-        "Votre version sera envoyée à la prochaine synchronisation, comme la plus récente.",
-        "Su versión se enviará en la próxima sincronización, como la más reciente.",
-        "ستُرسل نسختك في المزامنة التالية بوصفها الأحدث.",
+        "Your version will be sent at the next sync, as the newest one. The office keeps the"
+        " other version too and will check them both.",
+        "Votre version sera envoyée à la prochaine synchronisation, comme la plus récente. Le"
+        " bureau garde aussi l'autre version et vérifiera les deux.",
+        "Su versión se enviará en la próxima sincronización, como la más reciente. La oficina"
+        " conserva también la otra versión y revisará ambas.",
+        "ستُرسل نسختك في المزامنة التالية بوصفها الأحدث. يحتفظ المكتب بالنسخة الأخرى أيضًا"
+        " وسيراجع النسختين.",
+    ),
+    # merging the two versions of a record in conflict
+    "compare_merge": (
+        "Compare and merge",
+        "Comparer et fusionner",
+        "Comparar y combinar",
+        "قارن وادمج",
+    ),
+    "merge_title": (
+        "Merge the two versions",
+        "Fusionner les deux versions",
+        "Combinar las dos versiones",
+        "ادمج النسختين",
+    ),
+    "merge_help": (
+        "For each difference, choose the answer to keep. Yours is kept unless you pick the"
+        " other version's.",
+        "Pour chaque différence, choisissez la réponse à garder. La vôtre est gardée sauf si"
+        " vous choisissez celle de l'autre version.",
+        "Para cada diferencia, elija la respuesta que se conserva. Se conserva la suya salvo"
+        " que elija la de la otra versión.",
+        "اختر لكل اختلاف الإجابة التي تُحفظ. تُحفظ إجابتك ما لم تختر إجابة النسخة الأخرى.",
+    ),
+    "merge_mine": (
+        "Mine: {value}",
+        "La mienne : {value}",
+        "La mía: {value}",
+        "نسختي: {value}",
+    ),
+    "merge_theirs": (
+        "Other version: {value}",
+        "Autre version : {value}",
+        "Otra versión: {value}",
+        "النسخة الأخرى: {value}",
+    ),
+    "merge_same": (
+        "The answers you can see here are the same in both versions.",
+        "Les réponses visibles ici sont les mêmes dans les deux versions.",
+        "Las respuestas que se ven aquí son iguales en las dos versiones.",
+        "الإجابات الظاهرة هنا متطابقة في النسختين.",
+    ),
+    "merge_only_theirs": (
+        "Only in the other version",
+        "Seulement dans l'autre version",
+        "Solo en la otra versión",
+        "في النسخة الأخرى فقط",
+    ),
+    "merge_add": ("Add {name}", "Ajouter {name}", "Añadir {name}", "أضف {name}"),
+    "merge_add_unknown": (
+        "Add this entry (its name and contact details are held by the office)",
+        "Ajouter cette entrée (son nom et ses coordonnées sont au bureau)",
+        "Añadir esta entrada (su nombre y sus datos de contacto los tiene la oficina)",
+        "أضف هذا الإدخال (اسمه وبيانات الاتصال به لدى المكتب)",
+    ),
+    "merge_office_note": (
+        "Only the office can see the other version's personal details (names, places, notes)."
+        " They may differ from yours: the office keeps both versions and will check them.",
+        "Seul le bureau peut voir les données personnelles de l'autre version (noms, lieux,"
+        " notes). Elles peuvent différer des vôtres : le bureau garde les deux versions et les"
+        " vérifiera.",
+        "Solo la oficina puede ver los datos personales de la otra versión (nombres, lugares,"
+        " notas). Pueden ser distintos de los suyos: la oficina conserva las dos versiones y"
+        " las revisará.",
+        "لا يرى البيانات الشخصية في النسخة الأخرى (الأسماء والأماكن والملاحظات) إلا المكتب."
+        " قد تختلف عن بياناتك: يحتفظ المكتب بالنسختين وسيراجعهما.",
+    ),
+    "send_merge": (
+        "Send merged version",
+        "Envoyer la version fusionnée",
+        "Enviar la versión combinada",
+        "أرسل النسخة المدمجة",
+    ),
+    "merge_sent": (
+        "Your merged version will be sent at the next sync, as the newest one. The office"
+        " keeps the other version too and will check its personal details.",
+        "Votre version fusionnée sera envoyée à la prochaine synchronisation, comme la plus"
+        " récente. Le bureau garde aussi l'autre version et vérifiera ses données personnelles.",
+        "Su versión combinada se enviará en la próxima sincronización, como la más reciente."
+        " La oficina conserva también la otra versión y revisará sus datos personales.",
+        "ستُرسل نسختك المدمجة في المزامنة التالية بوصفها الأحدث. يحتفظ المكتب بالنسخة الأخرى"
+        " أيضًا وسيراجع بياناتها الشخصية.",
+    ),
+    "merge_offline": (
+        "Comparing needs the server, to fetch the other version: connect to the internet and"
+        " try again.",
+        "La comparaison a besoin du serveur pour obtenir l'autre version : connectez-vous à"
+        " internet et réessayez.",
+        "Para comparar hace falta el servidor, que tiene la otra versión: conéctese a internet"
+        " e inténtelo de nuevo.",
+        "تحتاج المقارنة إلى الخادم لجلب النسخة الأخرى: اتصل بالإنترنت وحاول مرة أخرى.",
+    ),
+    "merge_unavailable": (
+        "The server did not give the other version of this record. Try again after the next"
+        " sync, or let the office decide.",
+        "Le serveur n'a pas fourni l'autre version de cette fiche. Réessayez après la"
+        " prochaine synchronisation, ou laissez le bureau décider.",
+        "El servidor no dio la otra versión de este registro. Inténtelo de nuevo después de la"
+        " próxima sincronización, o deje que decida la oficina.",
+        "لم يقدّم الخادم النسخة الأخرى من هذا السجل. حاول مجددًا بعد المزامنة التالية، أو دع"
+        " المكتب يقرر.",
+    ),
+    "merge_nothing": (
+        "The server no longer holds another version to merge with: sync to bring this record"
+        " up to date.",
+        "Le serveur n'a plus d'autre version à fusionner : synchronisez pour mettre cette"
+        " fiche à jour.",
+        "El servidor ya no tiene otra versión que combinar: sincronice para actualizar este"
+        " registro.",
+        "لم يعد لدى الخادم نسخة أخرى للدمج: زامن لتحديث هذا السجل.",
     ),
     "left_for_office": (
         "Both versions are kept. A coordinator will choose at the office.",

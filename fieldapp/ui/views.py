@@ -12,7 +12,7 @@ import flet as ft
 
 from fieldapp.ui.form_view import TOUCH, FormScreen, keyed, typed
 from fieldapp.ui.services import AUTOLOCK_CHOICES, TRAINING_FORM, VICTIM_FORM
-from fieldapp.ui.state import AppState
+from fieldapp.ui.state import AppState, MergeSession
 from fieldapp.ui.strings import LANGUAGES, is_rtl
 
 __all__ = ["ARABIC_FONT", "FONTS", "AppContext", "Shell", "app_theme"]
@@ -101,6 +101,7 @@ def _message(state: AppState) -> list[ft.Control]:
         "left_for_office",
         "consent_withdrawn_done",
         "qr_read",
+        "merge_sent",
     )
     return [
         ft.Container(
@@ -505,6 +506,100 @@ def _group(status: str) -> str:
     return {"final": "waiting", "queued": "waiting"}.get(status, status)
 
 
+# -- merging a conflict -------------------------------------------------------------------------
+@ft.component
+def Merge(state: AppState, merge: MergeSession) -> ft.Control:
+    """The differences between this device's version of a record in conflict and the other
+    one, as far as this device may see them: a choice for each, then one button sends."""
+    text = state.text
+    rows = merge.rows()
+    additions = merge.additions()
+    body: list[ft.Control] = [_title(text("merge_title")), ft.Text(text("merge_help"))]
+    if merge.office_only_details:
+        body.append(
+            ft.Container(
+                padding=12,
+                border_radius=8,
+                bgcolor=ft.Colors.PRIMARY_CONTAINER,
+                content=ft.Row(
+                    controls=[
+                        ft.Icon(ft.Icons.LOCK, color=ft.Colors.ON_PRIMARY_CONTAINER),
+                        ft.Text(
+                            text("merge_office_note"),
+                            expand=True,
+                            color=ft.Colors.ON_PRIMARY_CONTAINER,
+                        ),
+                    ]
+                ),
+            )
+        )
+    if not rows and not additions:
+        body.append(ft.Text(text("merge_same")))
+    for row in rows:
+        body.append(
+            ft.Card(
+                content=ft.Container(
+                    padding=12,
+                    content=ft.Column(
+                        spacing=4,
+                        controls=[
+                            ft.Text(row.label, weight=ft.FontWeight.W_600),
+                            ft.RadioGroup(
+                                value=merge.choices[row.key],
+                                on_change=typed(partial(merge.choose, row.key)),
+                                content=ft.Column(
+                                    spacing=0,
+                                    controls=[
+                                        ft.Radio(
+                                            value="mine",
+                                            label=text("merge_mine", value=row.mine),
+                                        ),
+                                        ft.Radio(
+                                            value="theirs",
+                                            label=text("merge_theirs", value=row.theirs),
+                                        ),
+                                    ],
+                                ),
+                            ),
+                        ],
+                    ),
+                )
+            )
+        )
+    if additions:
+        body.append(ft.Text(text("merge_only_theirs"), size=17, weight=ft.FontWeight.W_600))
+    for addition in additions:
+        body.append(
+            ft.Column(
+                spacing=0,
+                controls=[
+                    ft.Checkbox(
+                        label=addition.label,
+                        value=merge.choices[addition.key] == "theirs",
+                        on_change=lambda _e=None, key=addition.key: merge.toggle(key),
+                    ),
+                    ft.Text(addition.summary, size=13, color=ft.Colors.ON_SURFACE_VARIANT),
+                ],
+            )
+        )
+    buttons = ft.Container(
+        padding=ft.Padding.symmetric(horizontal=12, vertical=8),
+        content=ft.Row(
+            alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+            controls=[
+                ft.OutlinedButton(text("cancel"), height=TOUCH, on_click=state.close_merge),
+                ft.FilledButton(
+                    text("send_merge"),
+                    icon=ft.Icons.SEND,
+                    height=TOUCH,
+                    on_click=state.send_merge,
+                ),
+            ],
+        ),
+    )
+    return ft.Column(expand=True, spacing=0, controls=[_page(body), buttons])
+
+
 # -- sync ---------------------------------------------------------------------------------------
 def _size(count: int) -> str:
     if count < 1024:
@@ -667,7 +762,7 @@ def _header(state: AppState) -> ft.Control:
     text = state.text
     unlocked = state.device == "unlocked"
     title = text("app_name")
-    if state.screen == "form" and state.form is not None:
+    if state.screen in ("form", "merge") and state.form is not None:
         title = state.form.title
     on_primary = ft.ButtonStyle(color=ft.Colors.ON_PRIMARY, icon_color=ft.Colors.ON_PRIMARY)
     back = ft.TextButton(
@@ -675,8 +770,8 @@ def _header(state: AppState) -> ft.Control:
         icon=ft.Icons.ARROW_BACK,
         style=on_primary,
         height=TOUCH,
-        visible=unlocked and state.screen == "form",
-        on_click=state.close_record,
+        visible=unlocked and state.screen in ("form", "merge"),
+        on_click=state.close_merge if state.screen == "merge" else state.close_record,
     )
     return ft.Container(
         bgcolor=ft.Colors.PRIMARY,
@@ -685,7 +780,9 @@ def _header(state: AppState) -> ft.Control:
             controls=[
                 back,
                 ft.Icon(
-                    ft.Icons.SHIELD, color=ft.Colors.ON_PRIMARY, visible=state.screen != "form"
+                    ft.Icons.SHIELD,
+                    color=ft.Colors.ON_PRIMARY,
+                    visible=state.screen not in ("form", "merge"),
                 ),
                 ft.Text(
                     title,
@@ -767,6 +864,8 @@ def Shell() -> ft.Control:
         body = Unlock()  # nothing about any record is drawn while locked
     elif screen == "form" and state.form is not None:
         body = keyed(FormScreen, state, state.form, key=state.form.record_id)
+    elif screen == "merge" and state.merge is not None:
+        body = keyed(Merge, state, state.merge, key=f"merge-{state.merge.offer.record_id}")
     elif screen == "records":
         body = Records()
     elif screen == "training":
@@ -777,7 +876,7 @@ def Shell() -> ft.Control:
         body = Settings()
     else:
         body = Home()
-    show_nav = state.device == "unlocked" and screen not in ("form", "setup")
+    show_nav = state.device == "unlocked" and screen not in ("form", "merge", "setup")
     controls = [_header(state), body]
     if show_nav:
         controls.append(_bottom_nav(state))

@@ -413,6 +413,36 @@ class Conflict:
         assert (accepted.status, conflict.status) == ("accepted", "conflict")
 
 
+def test_an_edit_on_the_head_of_a_record_in_conflict_is_newest_and_still_flagged(
+    storage: Storage, org_id: str
+) -> None:
+    """What a device that settles a conflict itself (keeps or merges its version) relies on:
+    its push on the head is accepted as the newest revision, the record stays flagged for
+    the office, and the change says so with the revision announced as the head."""
+    conflict = Conflict(storage, org_id)
+    cursor = all_changes(storage, conflict.bob.device)[-1].seq
+    settled = conflict.bob.envelope(
+        record_id=conflict.v1.id, rev=revision(3), base=conflict.alice_v2.revision
+    )
+
+    [outcome] = storage.push_records(conflict.bob.device, [settled], NOW)
+
+    assert (outcome.status, outcome.current_revision) == ("accepted", settled.revision)
+    head = storage.get_record(org_id, conflict.v1.id)
+    assert (head.head_revision, head.in_conflict, head.siblings) == (
+        settled.revision,
+        True,
+        [conflict.bob_v2.revision],  # Bob's own stale edit: Alice's is the base of his now
+    )
+    [notice] = all_changes(storage, conflict.bob.device, cursor)
+    assert {k: notice.data[k] for k in ("revision", "head_revision", "conflict", "siblings")} == {
+        "revision": settled.revision,
+        "head_revision": settled.revision,
+        "conflict": True,
+        "siblings": [conflict.bob_v2.revision],
+    }
+
+
 @pytest.mark.parametrize("keep", ["sibling", "head"])
 def test_the_office_resolves_a_conflict_and_tells_the_devices_involved(
     storage: Storage, org_id: str, keep: str

@@ -26,6 +26,7 @@ from sync import (
     MonitorState,
     NotEnrolled,
     RetryPolicy,
+    ServerRefused,
     SyncClient,
     SyncMonitor,
     SyncReport,
@@ -306,6 +307,90 @@ def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
     assert (head.head_revision, head.in_conflict) == (again.revision, False)
     assert device.get(record.id).problems == []
     tablet.close()
+
+
+def test_the_versions_in_review_are_read_from_the_server_and_checked(
+    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+) -> None:
+    record = device.create_final("victim_screening", screening_values())
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().accepted == 1
+    tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
+    edit_a = device.finalise(record.id, {**record.values, "sex": "male"})
+    edit_b = tablet.finalise(record.id, {**record.values, "age_band": "35_44", "age_years": 40})
+    with SyncClient(tablet, http=app_http) as phone_b:
+        assert phone_b.sync().accepted == 1
+    tablet.close()
+
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().conflict == 1
+        versions = phone_a.record_versions(record.id)
+        with pytest.raises(ValueError, match="badly formed"):
+            phone_a.record_view("not-a-record")
+        with pytest.raises(ServerRefused, match="no such record"):
+            phone_a.record_view(str(uuid.uuid4()))
+
+    assert (versions.record_id, versions.form_id, versions.in_conflict) == (
+        record.id,
+        "victim_screening",
+        True,
+    )
+    assert versions.head.revision == edit_b.revision
+    assert versions.head.stats["age_band"] == "35_44"
+    assert "given_name" not in versions.head.stats and versions.head.sealed is not None
+    assert [s.revision for s in versions.siblings] == [edit_a.revision]
+    assert versions.siblings[0].stats["sex"] == "male"
+
+    # Another device of the organisation may not read it (only its writers and the office).
+    other = Store.create(tmp_path / "other" / "fieldapp.db", PASSPHRASE)
+    enrol(other, device.get_state("server_url") or "", deployment.code(), http=app_http)
+    with SyncClient(other, http=app_http) as stranger, pytest.raises(ServerRefused):
+        stranger.record_versions(record.id)
+    other.close()
+
+
+def test_a_conflict_settled_here_stays_settled_until_another_version_conflicts(
+    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+) -> None:
+    record = device.create_final("victim_screening", screening_values())
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().accepted == 1
+    tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
+    spare = copy_store(device, tmp_path / "spare" / "fieldapp.db")  # restored later
+    device.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
+    tablet.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
+    with SyncClient(tablet, http=app_http) as phone_b:
+        assert phone_b.sync().accepted == 1
+    with SyncClient(device, http=app_http) as phone_a:
+        assert phone_a.sync().conflict == 1
+
+    settled = device.settle_conflict(record.id)  # keep mine
+    with SyncClient(device, http=app_http) as phone_a:
+        report = phone_a.sync()  # its own acceptance comes back flagged: not a new conflict
+        assert (report.accepted, report.conflict) == (1, 0)
+        mine = device.get(record.id)
+        assert (mine.status, mine.revision, mine.conflict_settled) == (
+            "sent",
+            settled.revision,
+            True,
+        )
+        versions = phone_a.record_versions(record.id)
+    assert (versions.head.revision, versions.in_conflict) == (settled.revision, True)
+
+    # A version nobody has seen yet is a new conflict: the device hears of it.
+    spare.finalise(record.id, {**record.values, "case_notes": "seen again in C"})
+    with SyncClient(spare, http=app_http) as phone_c:
+        assert phone_c.sync().conflict == 1
+    with SyncClient(device, http=app_http) as phone_a:
+        phone_a.sync()
+    again = device.get(record.id)
+    assert (again.status, again.revision, again.server_revision) == (
+        "conflict",
+        settled.revision,
+        settled.revision,
+    )
+    tablet.close()
+    spare.close()
 
 
 def test_pull_installs_forms_published_later_and_moves_the_cursor(

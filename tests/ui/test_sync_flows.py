@@ -1,15 +1,18 @@
 """The app's state over a real store and a real sync server: conflicts settled from the
-device, and training events the organisation shares showing up in the event picker."""
+device (kept or merged), and training events the organisation shares showing up in the event
+picker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from fieldapp import crypto
 from fieldapp.errors import StoreError
 from fieldapp.store import Store
 from fieldapp.ui.services import Services
@@ -17,22 +20,43 @@ from fieldapp.ui.state import AppState
 from sync import SyncClient
 from sync.protocol import RecordView
 from sync.server import admin
-from tests.conftest import PASSPHRASE, screening_values
-from tests.sync._harness import Deployment
+from tests.conftest import PASSPHRASE, attendance_values, screening_values
+from tests.sync._harness import Deployment, free_port
 from tests.sync.test_client import copy_store
+
+
+def open_app(data_dir: Path, app_url: str, code: str) -> AppState:
+    """The app on a new device enrolled with `code`, on its home screen."""
+    services = Services(data_dir)
+    services.create(PASSPHRASE, PASSPHRASE)
+    services.enrol(app_url, code)
+    state = AppState(services=services)
+    state.go("home")
+    return state
 
 
 @pytest.fixture
 def app(tmp_path: Path, deployment: Deployment, app_url: str) -> Iterator[AppState]:
-    services = Services(tmp_path / "device")
-    services.create(PASSPHRASE, PASSPHRASE)
-    services.enrol(app_url, deployment.code())
-    state = AppState(services=services)
-    state.go("home")
+    state = open_app(tmp_path / "device", app_url, deployment.code())
     try:
         yield state
     finally:
-        services.close()
+        state.services.close()
+
+
+@pytest.fixture
+def trainer(
+    tmp_path: Path, deployment: Deployment, app_url: str, org_key: crypto.OrgKeyPair
+) -> Iterator[AppState]:
+    """The app of a trainer of the north team, enrolled with the team key."""
+    with admin.open_server_storage(deployment.settings) as storage:
+        key = admin.derive_team_key(storage, deployment.org_id, org_key, "north")
+        code = admin.enrol_code(storage, deployment.org_id, "trainer", "north", team_key=key).code
+    state = open_app(tmp_path / "trainer", app_url, code)
+    try:
+        yield state
+    finally:
+        state.services.close()
 
 
 def server_view(store: Store, record_id: str) -> RecordView:
@@ -45,26 +69,78 @@ def server_view(store: Store, record_id: str) -> RecordView:
     return RecordView.model_validate_json(answer.content)
 
 
-@pytest.fixture
-def conflict(app: AppState, tmp_path: Path) -> Iterator[str]:
-    """A screening edited offline on this device and on a tablet restored from its backup;
-    the tablet synced first, so this device's edit came back as a conflict."""
+def edited_in_two_places(
+    app: AppState,
+    tmp_path: Path,
+    form_id: str,
+    values: dict[str, Any],
+    *,
+    tablet: dict[str, Any],
+    phone: dict[str, Any],
+) -> str:
+    """A record finalised and sent from this device, then edited offline here (`phone`) and
+    on a tablet restored from its backup (`tablet`); the tablet synced first, so this
+    device's edit came back as a conflict. Its id."""
     store = app.services.store
-    record = store.create_final("victim_screening", screening_values())
+    record = store.create_final(form_id, values)
     app.sync_now()
     assert store.get(record.id).status == "sent"
-    tablet = copy_store(store, tmp_path / "tablet" / "fieldapp.db")
+    restored = copy_store(store, tmp_path / "tablet" / "fieldapp.db")
     try:
-        tablet.finalise(record.id, {**record.values, "case_notes": "seen again on the tablet"})
-        with SyncClient(tablet) as sync_client:
+        restored.finalise(record.id, {**record.values, **tablet})
+        with SyncClient(restored) as sync_client:
             assert sync_client.sync().accepted == 1
     finally:
-        tablet.close()
-    store.finalise(record.id, {**record.values, "case_notes": "seen again on the phone"})
+        restored.close()
+    store.finalise(record.id, {**record.values, **phone})
     app.sync_now()
     assert app.sync_message_params["conflict"] == 1
     assert app.counts["conflict"] == 1
-    yield record.id
+    return record.id
+
+
+@pytest.fixture
+def conflict(app: AppState, tmp_path: Path) -> str:
+    """A screening whose notes were edited on this device and on a restored tablet."""
+    return edited_in_two_places(
+        app,
+        tmp_path,
+        "victim_screening",
+        screening_values(),
+        tablet={"case_notes": "seen again on the tablet"},
+        phone={"case_notes": "seen again on the phone"},
+    )
+
+
+SOKHA = {
+    "_id": "6f1c1d43-7e58-4c6e-9a57-8f1d3b0a2c11",
+    "full_name": "Sokha Chan",
+    "sex": "female",
+    "profession": "judge",
+    "attendance": ["day1"],
+}
+MALY = {
+    "_id": "0b7e3f2a-5d4c-4b1a-8e9f-1a2b3c4d5e6f",
+    "full_name": "Maly Sen",
+    "sex": "male",
+    "profession": "police",
+    "consent_contact": True,
+    "phone": "+85512345678",
+    "attendance": ["day1", "day2"],
+}
+
+
+def tablet_registered_maly(app: AppState, tmp_path: Path) -> str:
+    """A training event with Sokha, in conflict: the restored tablet registered Maly, this
+    device checked Sokha in on day 2."""
+    return edited_in_two_places(
+        app,
+        tmp_path,
+        "training_attendance",
+        {**attendance_values(participants=0), "participants": [SOKHA]},
+        tablet={"participants": [SOKHA, MALY]},
+        phone={"participants": [{**SOKHA, "attendance": ["day1", "day2"]}]},
+    )
 
 
 def test_keeping_my_version_of_a_conflict_makes_it_the_servers_newest(
@@ -80,6 +156,7 @@ def test_keeping_my_version_of_a_conflict_makes_it_the_servers_newest(
     assert app.keep_my_version()
 
     assert (app.screen, app.message_key) == ("home", "kept_mine")
+    assert app.message is not None and "The office keeps the other version" in app.message
     assert app.counts["waiting"] == 1 and app.counts["conflict"] == 0
     app.sync_now()
     assert app.sync_message_params["sent"] == 1
@@ -88,12 +165,15 @@ def test_keeping_my_version_of_a_conflict_makes_it_the_servers_newest(
     assert mine.values["case_notes"] == "seen again on the phone"
     view = server_view(store, conflict)
     assert view.head_revision == mine.revision  # accepted as the newest version
-    # The server keeps the tablet's version for the office, so the record stays flagged on
-    # both; the device says it has nothing left to do.
+    # The server keeps the record flagged for the office, which alone can read the tablet's
+    # notes; the device has nothing left to do, and says so rather than "settled".
     assert view.in_conflict and len(view.siblings) == 1
-    assert (mine.status, mine.server_revision) == ("conflict", mine.revision)
+    assert (mine.status, mine.conflict_settled) == ("sent", True)
+    assert app.counts["conflict"] == 0
     app.open_record(conflict)
     assert app.form is not None and app.form.mine_is_newest
+    app.sync_now()  # pulling the flagged record again changes nothing
+    assert app.services.get(conflict).status == "sent"
 
 
 def test_letting_the_office_decide_leaves_the_conflict_flagged(
@@ -177,6 +257,191 @@ def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_
     assert (edited.status, view.head_revision, view.in_conflict) == ("sent", edited.revision, False)
     app.go("records")
     assert [app.is_superseded(item) for item in app.records] == [False]
+
+
+def test_a_merge_takes_the_other_versions_answer_where_chosen_and_is_sent_as_newest(
+    app: AppState, tmp_path: Path
+) -> None:
+    record_id = edited_in_two_places(
+        app,
+        tmp_path,
+        "victim_screening",
+        screening_values(),
+        tablet={"nationality": "TH", "case_notes": "seen again on the tablet"},
+        phone={"identified_by": "police", "case_notes": "seen again on the phone"},
+    )
+    app.set_language("fr")
+    app.open_record(record_id)
+
+    assert app.open_merge()
+
+    merge = app.merge
+    assert app.screen == "merge" and merge is not None
+    assert [(r.key, r.label, r.mine, r.theirs) for r in merge.rows()] == [
+        ("nationality", "Nationalité", "Cambodge", "Thaïlande"),
+        ("identified_by", "Identifié(e) par", "Police ou gendarmerie", "ONG"),
+    ]
+    assert merge.office_only_details and merge.additions() == []  # their notes are sealed
+    assert merge.choices == {"nationality": "mine", "identified_by": "mine"}
+
+    merge.choose("nationality", "theirs")
+    assert app.send_merge()
+
+    assert (app.screen, app.message_key, app.merge) == ("home", "merge_sent", None)
+    assert app.counts["waiting"] == 1 and app.counts["conflict"] == 0
+    app.sync_now()
+    assert app.sync_message_params["sent"] == 1
+    store = app.services.store
+    merged = store.get(record_id)
+    assert (merged.values["nationality"], merged.values["identified_by"]) == ("TH", "police")
+    assert merged.values["case_notes"] == "seen again on the phone"  # the tablet's is sealed
+    assert (merged.status, merged.conflict_settled) == ("sent", True)
+    view = server_view(store, record_id)
+    head = next(r for r in view.revisions if r.revision == view.head_revision)
+    assert head.revision == merged.revision
+    assert (head.stats["nationality"], head.stats["identified_by"]) == ("TH", "police")
+    assert view.in_conflict  # the office still checks what only it can read
+    app.open_record(record_id)
+    assert app.form is not None and app.form.mine_is_newest
+
+
+def test_a_training_merge_adds_the_participant_the_tablet_registered(
+    trainer: AppState, tmp_path: Path
+) -> None:
+    record_id = tablet_registered_maly(trainer, tmp_path)
+    trainer.open_record(record_id)
+    assert trainer.form is not None and trainer.form.status == "conflict"
+
+    assert trainer.open_merge()
+
+    merge = trainer.merge
+    assert merge is not None
+    assert [(r.label, r.mine, r.theirs) for r in merge.rows()] == [
+        ("Participants · Sokha Chan · Days attended", "Day 1, Day 2", "Day 1")
+    ]
+    [added] = merge.additions()
+    assert added.label == "Add Maly Sen"  # named: the team roster shares who it is
+    assert added.summary == (
+        "Male · Police officer · Agrees to be contacted after the training: Yes · Day 1, Day 2"
+    )
+    assert merge.choices[added.key] == "theirs"  # a merge holds both versions' people
+    assert trainer.send_merge()
+    trainer.sync_now()
+
+    assert trainer.sync_message_params["sent"] == 1
+    merged = trainer.services.get(record_id)
+    assert [(p["full_name"], p["attendance"]) for p in merged.values["participants"]] == [
+        ("Sokha Chan", ["day1", "day2"]),
+        ("Maly Sen", ["day1", "day2"]),
+    ]
+    assert merged.values["participants"][1]["phone"] == "+85512345678"  # from the team roster
+    assert merged.status == "sent" and trainer.counts["conflict"] == 0
+    view = server_view(trainer.services.store, record_id)
+    assert view.head_revision == merged.revision
+    head = next(r for r in view.revisions if r.revision == view.head_revision)
+    assert [p["_id"] for p in head.stats["participants"]] == [SOKHA["_id"], MALY["_id"]]
+
+
+def test_a_participant_the_team_does_not_share_is_offered_as_held_by_the_office(
+    app: AppState, tmp_path: Path
+) -> None:
+    record_id = tablet_registered_maly(app, tmp_path)  # this device has no team key
+    app.open_record(record_id)
+    assert app.open_merge()
+    merge = app.merge
+    assert merge is not None
+
+    [added] = merge.additions()
+
+    assert added.label == "Add this entry (its name and contact details are held by the office)"
+    assert "Maly" not in added.label + added.summary
+    assert merge.choices[added.key] == "mine"  # nobody here could say who it is
+    assert app.send_merge()
+    merged = app.services.get(record_id)
+    assert [p["full_name"] for p in merged.values["participants"]] == ["Sokha Chan"]
+
+
+@pytest.mark.parametrize("office_keeps", ["merged", "set_aside"])
+def test_the_office_resolving_a_merged_record_reaches_the_device(
+    app: AppState, conflict: str, deployment: Deployment, office_keeps: str
+) -> None:
+    app.open_record(conflict)
+    assert app.open_merge()
+    assert app.send_merge()
+    app.sync_now()
+    store = app.services.store
+    merged = store.get(conflict)
+    [set_aside] = server_view(store, conflict).siblings  # this device's first, stale edit
+    kept = merged.revision if office_keeps == "merged" else set_aside
+    with admin.open_server_storage(deployment.settings) as storage:  # at the office
+        admin.resolve_conflict(storage, deployment.org_id, conflict, kept)
+
+    app.sync_now()
+
+    copy = store.get(conflict)
+    assert (copy.status, copy.revision, copy.base_revision) == ("sent", merged.revision, kept)
+    assert not copy.conflict_settled
+    app.open_record(conflict)
+    assert app.form is not None and not app.form.mine_is_newest
+    assert (app.form.superseded_note is None) is (office_keeps == "merged")
+
+
+def test_locking_forgets_the_merge_and_unlocking_reopens_the_record(
+    app: AppState, conflict: str
+) -> None:
+    app.open_record(conflict)
+    assert app.open_merge()
+
+    app.lock()
+
+    assert (app.screen, app.merge, app.form) == ("unlock", None, None)
+    assert app.unlock(PASSPHRASE)
+    assert app.screen == "form" and app.form is not None and app.form.record_id == conflict
+    assert app.form.status == "conflict"
+
+
+def test_merging_needs_the_server_and_says_so(app: AppState, conflict: str) -> None:
+    services = app.services
+    services.stop_sync()
+    services.store.set_state("server_url", f"http://127.0.0.1:{free_port()}")  # nobody there
+    app.open_record(conflict)
+
+    assert not app.open_merge()
+
+    assert app.form is not None and app.form.message_key == "merge_offline"
+    assert (app.screen, app.merge) == ("form", None)
+    assert app.form.status == "conflict"
+
+
+def test_merging_a_record_no_longer_in_conflict_sends_nothing(
+    app: AppState, conflict: str, deployment: Deployment
+) -> None:
+    app.open_record(conflict)
+    assert app.open_merge()
+    mine = app.services.get(conflict).revision
+    with admin.open_server_storage(deployment.settings) as storage:  # the office decides first
+        admin.resolve_conflict(storage, deployment.org_id, conflict, mine)
+    app.sync_now()
+
+    assert not app.send_merge()
+
+    assert app.form is not None and app.form.message_key == "merge_nothing"
+    assert app.services.get(conflict).status == "sent"
+    assert app.counts["waiting"] == 0
+
+
+def test_there_is_nothing_to_merge_once_the_office_has_resolved_it(
+    app: AppState, conflict: str, deployment: Deployment
+) -> None:
+    mine = app.services.get(conflict).revision
+    with admin.open_server_storage(deployment.settings) as storage:  # not pulled yet
+        admin.resolve_conflict(storage, deployment.org_id, conflict, mine)
+    app.open_record(conflict)
+
+    assert not app.open_merge()
+
+    assert app.form is not None and app.form.message_key == "merge_nothing"
+    assert app.merge is None
 
 
 def test_keeping_my_version_needs_a_record_in_conflict(app: AppState) -> None:
