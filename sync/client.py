@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fieldapp import crypto
 from fieldapp.errors import FieldappError, RecordNotFound, StoreError, StoreLocked
@@ -299,6 +299,9 @@ class _Http:
             self.sleep(wait)
 
 
+_Answer = TypeVar("_Answer", bound=BaseModel)
+
+
 def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "it did not answer in time"
@@ -314,6 +317,17 @@ def _refusal(response: httpx.Response) -> str:
     except ValidationError:
         return f"the server refused the request ({response.status_code})"
     return body.message
+
+
+def _answer(response: httpx.Response, model: type[_Answer], what: str) -> _Answer:
+    """The server's 200 answer read as `model`; otherwise ServerRefused says why (`what`
+    names the answer in that sentence)."""
+    if response.status_code != 200:
+        raise ServerRefused(_refusal(response))
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError:
+        raise ServerRefused(f"the server's {what} was not understood") from None
 
 
 def _utc_now() -> datetime:
@@ -595,12 +609,7 @@ class SyncClient:
         not a record id (a UUID)."""
         asked = uuid.UUID(record_id)
         response = self._http.request("GET", f"/v1/records/{asked}", token=self._read_token())
-        if response.status_code != 200:
-            raise ServerRefused(_refusal(response))
-        try:
-            view = RecordView.model_validate_json(response.content)
-        except ValidationError:
-            raise ServerRefused("the server's view of the record was not understood") from None
+        view = _answer(response, RecordView, "view of the record")
         if view.id != asked:
             raise ServerRefused(f"asked for record {record_id}, the server answered another")
         return view
@@ -743,10 +752,7 @@ class SyncClient:
     ) -> int:
         """The checkpoint: a batch's outcomes in one durable commit, once the server has
         answered; a record turns `sent` only with a receipt that verifies. Records answered."""
-        try:
-            answer = PushResponse.model_validate_json(response.content)
-        except ValidationError:
-            raise ServerRefused("the server's answer to a push was not understood") from None
+        answer = _answer(response, PushResponse, "answer to a push")
         outcomes = {(str(o.id), o.revision): o for o in answer.outcomes}
         verified: set[tuple[bytes, bytes]] = set()
         updates = []
@@ -853,12 +859,7 @@ class SyncClient:
             content=gzip.compress(body.model_dump_json().encode("utf-8"), _GZIP_LEVEL),
             gzipped=True,
         )
-        if response.status_code != 200:
-            raise ServerRefused(_refusal(response))
-        try:
-            answer = RosterPushResponse.model_validate_json(response.content)
-        except ValidationError:
-            raise ServerRefused("the server's answer to a roster push was not understood") from None
+        answer = _answer(response, RosterPushResponse, "answer to a roster push")
         digests = {key: digest for key, digest, _ in batch}
         answered = {}
         for outcome in answer.outcomes:
@@ -884,12 +885,7 @@ class SyncClient:
                 token=token,
                 params={"cursor": cursor, "limit": self.pull_page_size},
             )
-            if response.status_code != 200:
-                raise ServerRefused(_refusal(response))
-            try:
-                page = ChangesPage.model_validate_json(response.content)
-            except ValidationError:
-                raise ServerRefused("the server's page of changes was not understood") from None
+            page = _answer(response, ChangesPage, "page of changes")
             if page.next_cursor < cursor:
                 raise ServerRefused("the server's change log went backwards: not applied")
             for change in page.changes:

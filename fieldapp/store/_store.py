@@ -470,15 +470,7 @@ class Store:
                 [entry_id, row["id"], digest, crypto.encrypt(team.key, plain, aad)],
             )
             queued += 1
-        for removed, digest in shared.items():
-            if digest:  # not already being withdrawn
-                self.db.execute(
-                    "UPDATE roster_entries SET digest = '', sealed = NULL, pending = 1"
-                    " WHERE entry_key = ?",
-                    [removed],
-                )
-                queued += 1
-        return queued
+        return queued + self._withdraw_roster_entries(row["id"], list(shared))
 
     def roster_outbox(
         self, *, after: str = "", limit: int = 500
@@ -1102,29 +1094,17 @@ class Store:
             row = self._row(record_id)
             if row["consent_withdrawn_at"] is not None:
                 return self.get(record_id)
-            now = _now()
-            erased = {
-                **row,
-                "fields": None,
-                "sealed": None,
-                "problems": None,
-                "updated_at": now,
-                "consent_withdrawn_at": now,
-                "conflict_settled_at": None,  # the server sets every other version aside
-            }
             reached_server = row["status"] != "draft" or row["base_revision"] is not None
+            changes: dict[str, Any] = {}
             if reached_server:
                 base = _base(row)
-                erased["status"] = "final"
-                erased["base_revision"] = base
-                erased["server_revision"] = None
-                erased["revision"] = self._revision({**row, "base_revision": base}, None)
-            with self.db.atomic():
-                self.db.table("records").update(record_id, erased)
-                self._withdraw_roster_entries(record_id)
-                if reached_server:
-                    self._sign_envelope(erased, None, consent_withdrawn=True)
-            self._checkpoint()
+                changes = {
+                    "status": "final",
+                    "base_revision": base,
+                    "server_revision": None,
+                    "revision": self._revision({**row, "base_revision": base}, None),
+                }
+            self._erase_sensitive_part(row, changes, announce=reached_server)
             log.info("consent withdrawn: record %s erased", record_id)
             return self.get(record_id)
 
@@ -1138,36 +1118,56 @@ class Store:
             row = self._row(record_id)
             if row["consent_withdrawn_at"] is not None:
                 return False
-            now = _now()
-            with self.db.atomic():
-                self.db.table("records").update(
-                    record_id,
-                    {
-                        "status": "sent",
-                        "revision": revision,
-                        "base_revision": revision,
-                        "fields": None,
-                        "sealed": None,
-                        "problems": None,
-                        "server_revision": None,
-                        "updated_at": now,
-                        "sent_at": now,
-                        "consent_withdrawn_at": now,
-                        "conflict_settled_at": None,
-                    },
-                )
-                self._withdraw_roster_entries(record_id)
-            self._checkpoint()
+            changes = {
+                "status": "sent",
+                "revision": revision,
+                "base_revision": revision,
+                "server_revision": None,
+                "sent_at": _now(),
+            }
+            self._erase_sensitive_part(row, changes, announce=False)
             log.info("consent withdrawn elsewhere: record %s erased", record_id)
             return True
 
-    def _withdraw_roster_entries(self, record_id: str) -> None:
-        """Roster entries shared from the record are erased here and withdrawn from the team."""
-        self.db.execute(
+    def _erase_sensitive_part(
+        self, row: Mapping[str, Any], changes: Mapping[str, Any], *, announce: bool
+    ) -> None:
+        """Consent withdrawn: the record's encrypted fields, outgoing envelope and roster
+        entries go in one commit, with `changes` to its status; `announce` signs a withdrawal
+        into the outbox. The WAL is checkpointed after, so no old page keeps them."""
+        now = _now()
+        erased = {
+            **row,
+            "fields": None,
+            "sealed": None,
+            "problems": None,
+            "updated_at": now,
+            "consent_withdrawn_at": now,
+            "conflict_settled_at": None,  # the server sets every other version aside
+            **changes,
+        }
+        with self.db.atomic():
+            self.db.table("records").update(row["id"], erased)
+            self._withdraw_roster_entries(row["id"])
+            if announce:
+                self._sign_envelope(erased, None, consent_withdrawn=True)
+        self._checkpoint()
+
+    def _withdraw_roster_entries(self, record_id: str, keys: Collection[str] | None = None) -> int:
+        """Roster entries shared from the record (all, or those of `keys`) are erased here
+        and withdrawn from the team; entries already being withdrawn are left. Returns how
+        many were withdrawn."""
+        sql = (
             "UPDATE roster_entries SET digest = '', sealed = NULL, pending = 1"
-            " WHERE record_id = ? AND digest <> ''",
-            [record_id],
+            " WHERE record_id = ? AND digest <> ''"
         )
+        params = [record_id]
+        if keys is not None:
+            if not keys:
+                return 0
+            sql += f" AND entry_key IN ({','.join('?' * len(keys))})"
+            params += list(keys)
+        return int(self.db.execute(sql, params).rowcount)
 
     def still_current(self, revisions: Mapping[str, str]) -> set[str]:
         """The ids among `revisions` (record id -> revision) whose record is still at that
