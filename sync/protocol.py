@@ -12,6 +12,7 @@ import base64
 import hashlib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -35,9 +36,11 @@ from fieldapp.errors import FieldappError
 
 __all__ = [
     "MAX_BATCH_RECORDS",
+    "MAX_FIELD_ERRORS",
     "MAX_ROSTER_ENTRIES",
     "MAX_ROSTER_ENTRY_BYTES",
     "MAX_STATS_DEPTH",
+    "MORE_ERRORS",
     "PROTOCOL_VERSION",
     "REVISION_RE",
     "ROSTER_ROLES",
@@ -69,6 +72,7 @@ __all__ = [
     "RosterStatus",
     "WireFieldError",
     "batch_receipt_signing_bytes",
+    "capped_field_errors",
     "receipt_tree",
 ]
 
@@ -76,6 +80,10 @@ PROTOCOL_VERSION: Literal[1] = 1
 MAX_BATCH_RECORDS = 500
 # Statistical values are scalars, lists of choices and repeat instances: a few levels deep.
 MAX_STATS_DEPTH = 32
+# An error list the server answers (a rejected record's `errors`, a 4xx body's `fields`) names
+# at most this many problems, then one entry with code MORE_ERRORS counting the rest.
+MAX_FIELD_ERRORS = 20
+MORE_ERRORS = "more_errors"
 REVISION_RE = re.compile(r"^[1-9][0-9]{0,8}-[0-9a-f]{32}$")
 
 Role = Literal["collector", "trainer", "coordinator", "case_manager", "admin"]
@@ -213,12 +221,31 @@ class PushRequest(_Wire):
 
 
 class WireFieldError(_Wire):
-    """A field-level reason for rejection; `field` is the field name, `path` locates it."""
+    """A field-level reason for rejection; `field` is the field name, `path` locates it.
+
+    Lists of them are capped (see `capped_field_errors`): the last entry of a capped list has
+    code `more_errors`, empty `field` and `path`, and says how many problems were left out.
+    """
 
     field: str
     path: str
     code: str
     message: str
+
+
+def capped_field_errors(
+    errors: Sequence[WireFieldError], left_out: int = 0
+) -> list[WireFieldError]:
+    """At most MAX_FIELD_ERRORS of `errors`, then one `more_errors` entry counting the rest
+    and `left_out` (problems counted but never built): an answer stays small whatever it
+    refuses, and old clients read the count as one more problem."""
+    more = max(0, len(errors) - MAX_FIELD_ERRORS) + left_out
+    kept = list(errors[:MAX_FIELD_ERRORS])
+    if more:
+        plural = "s" if more != 1 else ""
+        message = f"... and {more} more problem{plural}"
+        kept.append(WireFieldError(field="", path="", code=MORE_ERRORS, message=message))
+    return kept
 
 
 ReceiptMode = Literal["record", "batch"]

@@ -433,6 +433,30 @@ def test_every_problem_in_one_file_is_reported_in_row_order(tmp_path: Path) -> N
     assert "cannot be statistical" in problems[6].message
 
 
+def test_a_statistical_copy_of_a_name_is_refused_at_its_row(tmp_path: Path) -> None:
+    """It used to import: an honest device then sent the name in clear, and the server kept it."""
+    path = write_xlsform(
+        tmp_path / "copy.xlsx",
+        survey=[
+            ["type", "name", "label", "calculation", "sensitivity"],
+            ["text", "name", "Name"],  # 2
+            ["integer", "age", "Age"],  # 3: sealed
+            ["calculate", "name_copy", None, "${name}", "statistical"],  # 4
+            ["calculate", "age_group", None, "if(${age} < 18, 'child', 'adult')", "statistical"],
+            ["calculate", "exact_age", None, "${age} + 0", "statistical"],  # 6
+        ],
+    )
+    problems = refused(path)
+    assert [(p.sheet, p.row, p.column, p.feature) for p in problems] == [
+        ("survey", 4, "calculation", "statistical-calculation"),
+        ("survey", 6, "calculation", "statistical-calculation"),
+    ]
+    assert "'name_copy' is statistical" in problems[0].message
+    assert "such as a name (from ${name})" in problems[0].message
+    assert "exact number read from ${age}" in problems[1].message
+    assert str(problems[0]).startswith("survey row 4: field 'name_copy'")
+
+
 @pytest.mark.parametrize(
     ("row", "column", "feature"),
     [

@@ -29,6 +29,10 @@ geopoint dicts. Semantics follow XPath 1.0 and ODK, with these choices:
 - `concat()` results over 100,000 characters are empty (None) rather than an error: the data,
   not the form, is at fault.
 - Evaluation never raises: a value of the wrong kind gives None (or False for a test).
+
+`Expression.shape` tells, from the syntax and the shapes of the fields referred to, what an
+expression can yield (a `Shape`: true/false, a number, a date, one of its quoted values, or
+anything): `fieldapp.forms.spec.Statistics` uses it to keep statistical calculations coarse.
 """
 
 from __future__ import annotations
@@ -43,12 +47,21 @@ import re._parser as _sre_parser  # a pattern's structure (3.11+ names)
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from fieldapp.errors import FormError
-from fieldapp.forms.spec import NAME_RE
 
-__all__ = ["Expression", "ExpressionError", "boolean", "parse"]
+__all__ = [
+    "CLOCK_FUNCTIONS",
+    "NAME_RE",
+    "Expression",
+    "ExpressionError",
+    "Shape",
+    "boolean",
+    "parse",
+]
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a field name, as ${name} refers to it
 
 MAX_SOURCE_LENGTH = 4096
 MAX_DEPTH = 64
@@ -184,6 +197,7 @@ class _Parser:
         self.position = 0
         self.depth = 0
         self.references: set[str] = set()
+        self.functions: set[str] = set()
         self.uses_current = False
 
     def parse(self) -> _Node:
@@ -296,6 +310,7 @@ class _Parser:
         function = _FUNCTIONS.get(name.text)
         if function is None:
             raise self._error(f"unknown function {name.text!r}", name.column)
+        self.functions.add(function.name)
         self._expect("(")
         args: list[_Node] = []
         columns: list[int] = []
@@ -548,6 +563,8 @@ class _Function:
     min_args: int
     max_args: int | None  # None: any number
     run: Callable[[_Context, list[Any]], Any] = field(repr=False)
+    # What it yields: a kind of value, or one of the arguments at these positions.
+    returns: ShapeKind | tuple[int, ...] = "open"
 
     def arity_text(self) -> str:
         if self.max_args is None:
@@ -679,29 +696,30 @@ def _table(*functions: _Function) -> dict[str, _Function]:
 
 
 _FUNCTIONS = _table(
-    _Function("selected", 2, 2, lambda _, a: _string(a[1]).strip() in _choices(a[0])),
-    _Function("count-selected", 1, 1, lambda _, a: len(_choices(a[0]))),
-    _Function("string-length", 1, 1, lambda _, a: len(_string(a[0]))),
-    _Function("regex", 2, 2, _regex),
-    _Function("today", 0, 0, lambda ctx, _: ctx.today_value().isoformat()),
+    _Function("selected", 2, 2, lambda _, a: _string(a[1]).strip() in _choices(a[0]), "boolean"),
+    _Function("count-selected", 1, 1, lambda _, a: len(_choices(a[0])), "number"),
+    _Function("string-length", 1, 1, lambda _, a: len(_string(a[0])), "number"),
+    _Function("regex", 2, 2, _regex, "boolean"),
+    _Function("today", 0, 0, lambda ctx, _: ctx.today_value().isoformat(), "date"),
     _Function("now", 0, 0, lambda ctx, _: ctx.now_value().isoformat(timespec="seconds")),
-    _Function("if", 3, 3, lambda _, a: None),  # never run: _evaluate picks one branch lazily
-    _Function("coalesce", 2, 2, lambda _, a: a[1] if _is_empty(a[0]) else a[0]),
-    _Function("not", 1, 1, lambda _, a: not boolean(a[0])),
-    _Function("true", 0, 0, lambda _, a: True),
-    _Function("false", 0, 0, lambda _, a: False),
-    _Function("boolean", 1, 1, lambda _, a: boolean(a[0])),
-    _Function("count", 1, 1, lambda _, a: _count(a[0])),
-    _Function("int", 1, 1, lambda _, a: _int(a[0])),
-    _Function("number", 1, 1, lambda _, a: _numeric(a[0])),
+    # never run: _evaluate picks one branch lazily
+    _Function("if", 3, 3, lambda _, a: None, (1, 2)),
+    _Function("coalesce", 2, 2, lambda _, a: a[1] if _is_empty(a[0]) else a[0], (0, 1)),
+    _Function("not", 1, 1, lambda _, a: not boolean(a[0]), "boolean"),
+    _Function("true", 0, 0, lambda _, a: True, "boolean"),
+    _Function("false", 0, 0, lambda _, a: False, "boolean"),
+    _Function("boolean", 1, 1, lambda _, a: boolean(a[0]), "boolean"),
+    _Function("count", 1, 1, lambda _, a: _count(a[0]), "number"),
+    _Function("int", 1, 1, lambda _, a: _int(a[0]), "number"),
+    _Function("number", 1, 1, lambda _, a: _numeric(a[0]), "number"),
     _Function("string", 1, 1, lambda _, a: _string(a[0])),
     _Function("concat", 0, None, lambda _, a: _concat(a)),
-    _Function("round", 1, 2, lambda _, a: _round(*a)),
-    _Function("contains", 2, 2, lambda _, a: _string(a[1]) in _string(a[0])),
-    _Function("starts-with", 2, 2, lambda _, a: _string(a[0]).startswith(_string(a[1]))),
-    _Function("date", 1, 1, lambda _, a: _date(a[0])),
-    _Function("min", 1, None, _extreme(min)),
-    _Function("max", 1, None, _extreme(max)),
+    _Function("round", 1, 2, lambda _, a: _round(*a), "number"),
+    _Function("contains", 2, 2, lambda _, a: _string(a[1]) in _string(a[0]), "boolean"),
+    _Function("starts-with", 2, 2, lambda _, a: _string(a[0]).startswith(_string(a[1])), "boolean"),
+    _Function("date", 1, 1, lambda _, a: _date(a[0]), "date"),
+    _Function("min", 1, None, _extreme(min), "number"),
+    _Function("max", 1, None, _extreme(max), "number"),
 )
 
 
@@ -738,14 +756,67 @@ def _evaluate(node: _Node, context: _Context) -> Any:
     raise AssertionError(f"unknown node {node!r}")  # pragma: no cover - the union is closed
 
 
+# ---------------------------------------------------------------------------------------------
+# Shapes: what an expression can yield, read from its syntax (what statistics may hold in clear)
+
+ShapeKind = Literal["empty", "boolean", "number", "date", "choice", "open"]
+CLOCK_FUNCTIONS = frozenset({"today", "now"})
+_TESTS = frozenset({"or", "and", "=", "!=", "<", "<=", ">", ">="})
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What an expression can yield, whatever the values: nothing (`empty`), true/false, a
+    number, a date, one of a few `values` written in the form (`choice`), or anything
+    (`open`: possibly text, so possibly a name). Every value the evaluator returns for the
+    expression is empty or of this shape."""
+
+    kind: ShapeKind
+    values: frozenset[str | int | float] = frozenset()
+
+    def join(self, other: Shape) -> Shape:
+        """The shape of a value that is either one (the branches of `if`)."""
+        if self.kind == "empty":
+            return other
+        if other.kind == "empty":
+            return self
+        if self.kind != other.kind:
+            return Shape("open")
+        return Shape(self.kind, self.values | other.values)
+
+
+def _shape(node: _Node, inputs: Mapping[str, Shape]) -> Shape:
+    match node:
+        case _Literal(value):
+            return Shape("empty") if value == "" else Shape("choice", frozenset({value}))
+        case _Ref(name):
+            return inputs.get(name, Shape("open"))
+        case _Negate():
+            return Shape("number")
+        case _Chain(_, steps):  # one precedence level: all tests or all arithmetic
+            return Shape("boolean" if steps[0][0] in _TESTS else "number")
+        case _Call(function, args):
+            if isinstance(function.returns, str):
+                return Shape(function.returns)
+            first, *rest = (_shape(args[i], inputs) for i in function.returns)
+            return functools.reduce(Shape.join, rest, first)
+    return Shape("open")  # '.', the value being checked
+
+
 @dataclass(frozen=True, eq=False)
 class Expression:
     """A parsed expression: what it refers to, and how to evaluate it against values."""
 
     source: str
     references: frozenset[str]  # every ${name} used
+    functions: frozenset[str]  # every function called
     uses_current: bool  # whether '.' (the value being checked) is used
     _root: _Node = field(repr=False)
+
+    def shape(self, inputs: Mapping[str, Shape]) -> Shape:
+        """What the expression can yield when each `${name}` yields `inputs[name]` (a name
+        not given: anything)."""
+        return _shape(self._root, inputs)
 
     def evaluate(
         self,
@@ -782,4 +853,10 @@ def parse(source: str) -> Expression:
         raise ExpressionError("empty expression", source)
     parser = _Parser(source)
     root = parser.parse()
-    return Expression(source, frozenset(parser.references), parser.uses_current, root)
+    return Expression(
+        source,
+        frozenset(parser.references),
+        frozenset(parser.functions),
+        parser.uses_current,
+        root,
+    )

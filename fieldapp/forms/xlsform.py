@@ -24,17 +24,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fieldapp.errors import FormError
-from fieldapp.forms.expr import ExpressionError, parse
+from fieldapp.forms.expr import NAME_RE, ExpressionError, parse
 from fieldapp.forms.spec import (
     MAX_DEPTH,
     METADATA_TYPES,
-    NAME_RE,
     Choice,
     FieldSpec,
     FormSpec,
     GroupSpec,
     Node,
     RepeatSpec,
+    Statistics,
 )
 
 __all__ = ["ImportProblem", "XLSFormError", "import_xlsform"]
@@ -644,9 +644,18 @@ class _Importer:
             begin = frame.row.text("type")
             msg = f"{begin!r} {frame.row.text('name')!r} is never closed (end {frame.role})"
             self.add("survey", frame.row.number, frame.row.column("type"), "unclosed-group", msg)
+        if not self.problems:
+            self.check_statistics(survey, stack[0].children)
         if self.problems:
             return None
         return self.form(stack[0].children, form_id, version)
+
+    def check_statistics(self, survey: _Sheet, children: list[Node]) -> None:
+        """Refuse, at its row, a statistical calculation that could carry a name or an exact
+        value read from a sealed field into the clear statistics."""
+        column = next((c.header for c in survey.columns if c.key == "calculation"), None)
+        for name, msg in Statistics(children, self.choices).problems().items():
+            self.add("survey", self.names.get(name), column, "statistical-calculation", msg)
 
     def collect_names(self, survey: _Sheet) -> None:
         for row in survey.rows:

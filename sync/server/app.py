@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fieldapp.crypto import SigningKey
@@ -27,6 +28,7 @@ from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from sync.protocol import (
+    MAX_FIELD_ERRORS,
     PROTOCOL_VERSION,
     ChangesPage,
     EnrolRequest,
@@ -46,6 +48,7 @@ from sync.protocol import (
     RosterPushResponse,
     WireFieldError,
     batch_receipt_signing_bytes,
+    capped_field_errors,
     receipt_tree,
 )
 from sync.server import admin
@@ -61,7 +64,7 @@ from sync.server.auth import (
     new_token,
     token_hash,
 )
-from sync.server.checks import FormRules, envelope_errors
+from sync.server.checks import FormRules, RefusedForm, envelope_errors
 from sync.server.keys import load_server_key, server_key_id
 from sync.server.limits import BodyLimitMiddleware, InternalErrorMiddleware, RateLimitMiddleware
 from sync.server.settings import ServerSettings
@@ -107,15 +110,17 @@ class _Context:
     key_id: str
     clock: Callable[[], datetime]
     # Parsed form versions by their publication seq: published versions never change.
-    form_rules: dict[int, FormRules] = field(default_factory=dict)
+    form_rules: dict[int, FormRules | RefusedForm] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()
 
-    def published_rules(self, org_id: str, form_id: str, version: str) -> FormRules | None:
+    def published_rules(
+        self, org_id: str, form_id: str, version: str
+    ) -> FormRules | RefusedForm | None:
         """The form version as the organisation sees it, parsed once per process; None if it
-        is not published. Looked up every time: an organisation's own version may come to
-        shadow a global one."""
+        is not published; refused if it no longer passes the form checks. Looked up every
+        time: an organisation's own version may come to shadow a global one."""
         seq = self.storage.published_form_seq(org_id, form_id, version)
         if seq is None:
             return None
@@ -125,7 +130,11 @@ class _Context:
                 published = self.storage.get_form(org_id, form_id, version)
             except NotFound:
                 return None
-            rules = FormRules(FormSpec.model_validate(published.spec))
+            try:
+                rules = FormRules(FormSpec.model_validate(published.spec))
+            except ValidationError as exc:
+                reasons = (str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+                rules = RefusedForm("; ".join(reasons))
             self.form_rules[published.seq] = rules
         return rules
 
@@ -211,8 +220,12 @@ def _error_response(
     message: str,
     fields: list[WireFieldError] | None = None,
     headers: Mapping[str, str] | None = None,
+    *,
+    left_out: int = 0,
 ) -> JSONResponse:
-    body = ErrorBody(error=error, message=message, fields=fields or [])
+    """An ErrorBody; `fields` capped, counting those past the cap and `left_out` (not built)."""
+    fields = capped_field_errors(fields or [], left_out)
+    body = ErrorBody(error=error, message=message, fields=fields)
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
@@ -228,13 +241,14 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    """422 naming each bad field (400 for a body that is not JSON); never echoes input."""
+    """422 naming the bad fields, at most MAX_FIELD_ERRORS then a count (400 for a body that
+    is not JSON); never echoes input."""
     assert isinstance(exc, RequestValidationError)
     problems = list(exc.errors())
     if any(problem.get("type") == "json_invalid" for problem in problems):
         return _error_response(400, "malformed_json", "the request body is not valid JSON")
     fields = []
-    for problem in problems[:50]:
+    for problem in problems[:MAX_FIELD_ERRORS]:
         location = [str(part) for part in problem.get("loc", ())]
         fields.append(
             WireFieldError(
@@ -245,7 +259,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
             )
         )
     summary = "; ".join(f"{f.path}: {f.message}" for f in fields[:3])
-    return _error_response(422, "invalid_request", f"the request is invalid: {summary}", fields)
+    return _error_response(
+        422,
+        "invalid_request",
+        f"the request is invalid: {summary}",
+        fields,
+        left_out=len(problems) - len(fields),
+    )
 
 
 # --- dependencies -----------------------------------------------------------------------------
@@ -408,7 +428,7 @@ def push(
     """Store a batch: one outcome per record, in order; the batch is one transaction."""
     storage, now = context.storage, context.now()
     outcomes: list[RecordOutcome | PushResult | None] = [None] * len(body.records)
-    forms: dict[tuple[str, str], FormRules | None] = {}
+    forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
     checked, digests, positions = [], [], []
     for index, envelope in enumerate(body.records):
         form_key = (envelope.form_id, envelope.form_version)

@@ -5,58 +5,129 @@ in clear: `stats` may hold only the fields a form marks statistical (and repeat 
 them, keyed by `_id`); any other key is refused by name. Values must already be in their
 canonical JSON type (the device sends what `fieldapp.forms.validate.check` cleaned): the
 server stores exactly what the device signed, so it cannot coerce.
+
+A statistical calculation must have the shape its form gives it (true/false, one of its
+values, a number or a date: see `fieldapp.forms.spec.Statistics`). Where a statistical
+calculation, or a statistical field's constraint, reads statistics only, the server runs it
+again over the record's stats (instance by instance in a repeat) and refuses a record that
+disagrees: a modified client cannot put what it likes in clear.
+
+A record's problems are capped at `MAX_FIELD_ERRORS`, the rest only counted: a record with
+100,000 bad keys costs a count, not 100,000 error objects and a 10 MB answer.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from fieldapp.crypto import SignatureError, verify
-from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
-from sync.protocol import RecordEnvelope, WireFieldError
+from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse
+from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, Statistics, answer_nodes
+from fieldapp.forms.validate import is_empty
+from sync.protocol import MAX_FIELD_ERRORS, RecordEnvelope, WireFieldError, capped_field_errors
 
-__all__ = ["MAX_CALCULATED_TEXT", "FormRules", "envelope_errors", "stats_errors"]
+__all__ = ["FormRules", "RefusedForm", "envelope_errors", "stats_errors"]
 
-# A statistical calculation may yield a short label ("18-24"), never a free text.
-MAX_CALCULATED_TEXT = 64
+_Env = ChainMap[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """A field prepared for checking. For a statistical one: the shape of its calculation, and
+    the expressions that read statistics only, which the server runs again."""
+
+    node: FieldSpec
+    shape: Shape | None = None
+    calculation: Expression | None = None
+    constraint: Expression | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Repeat:
     node: RepeatSpec
-    level: dict[str, FieldSpec | _Repeat]
+    level: dict[str, _Field | _Repeat]
 
 
-def _level(nodes: list[Node]) -> dict[str, FieldSpec | _Repeat]:
+def _level(nodes: list[Node], statistics: Statistics) -> dict[str, _Field | _Repeat]:
     return {
-        node.name: _Repeat(node, _level(node.children)) if isinstance(node, RepeatSpec) else node
+        node.name: _Repeat(node, _level(node.children, statistics))
+        if isinstance(node, RepeatSpec)
+        else _prepared(node, statistics)
         for node in answer_nodes(nodes)
     }
 
 
+def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
+    if node.sensitivity != "statistical":
+        return _Field(node)
+
+    def rerun(source: str | None) -> Expression | None:
+        try:
+            expression = parse(source) if source else None
+        except ExpressionError:  # the device cannot run it either: it never passes there
+            return None
+        if expression is None or not statistics.reads_statistics_only(expression):
+            return None
+        return expression
+
+    return _Field(
+        node,
+        shape=statistics.shape(node) if node.type == "calculate" else None,
+        calculation=rerun(node.calculation),
+        constraint=rerun(node.constraint),
+    )
+
+
 class FormRules:
     """A form version prepared once for checking stats (fields by name at every level, choice
-    values as sets): a server checks many records against few published versions."""
+    values as sets, the expressions to run again): a server checks many records against few
+    published versions."""
 
     def __init__(self, spec: FormSpec) -> None:
         self.spec = spec
-        self.fields = _level(spec.children)
+        self.fields = _level(spec.children, spec.statistics())
         self.choices = {
             name: frozenset(choice.value for choice in choices)
             for name, choices in spec.choices.items()
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedForm:
+    """A published form version that no longer passes the form checks (published before they
+    existed): its records are refused with `reason`, never stored in clear."""
+
+    reason: str
+
+
+class _Problems:
+    """A record's problems: the first MAX_FIELD_ERRORS kept, the rest only counted."""
+
+    def __init__(self) -> None:
+        self.kept: list[WireFieldError] = []
+        self.left_out = 0
+
+    def add(self, field: str, path: str, code: str, message: str) -> None:
+        if len(self.kept) < MAX_FIELD_ERRORS:
+            self.kept.append(_error(field, path, code, message))
+        else:
+            self.left_out += 1
+
+    def wire(self) -> list[WireFieldError]:
+        return capped_field_errors(self.kept, self.left_out)
+
+
 def envelope_errors(
     envelope: RecordEnvelope,
     device_id: str,
     public_key: bytes,
-    rules: FormRules | None,
+    rules: FormRules | RefusedForm | None,
     *,
     signed: bytes | None = None,
 ) -> list[WireFieldError]:
@@ -104,13 +175,26 @@ def envelope_errors(
                 "published on this server: the record stays on the device until it is",
             )
         ]
+    if isinstance(rules, RefusedForm):
+        return [
+            _error(
+                "form_version",
+                "form_version",
+                "form_refused",
+                f"form {envelope.form_id!r} version {envelope.form_version!r} no longer "
+                f"passes the server's checks: {rules.reason}",
+            )
+        ]
     return stats_errors(rules, envelope.stats)
 
 
 def stats_errors(form: FormSpec | FormRules, stats: Mapping[str, Any]) -> list[WireFieldError]:
-    """Every problem with `stats` against the form's statistical fields, each by field."""
+    """Problems with `stats` against the form's statistical fields, each by field; at most
+    MAX_FIELD_ERRORS of them, then a `more_errors` entry counting the rest."""
     rules = form if isinstance(form, FormRules) else FormRules(form)
-    return _level_errors(rules, rules.fields, stats, "")
+    problems = _Problems()
+    _level_errors(rules, rules.fields, stats, "", ChainMap(dict(stats)), problems)
+    return problems.wire()
 
 
 def _error(field: str, path: str, code: str, message: str) -> WireFieldError:
@@ -119,83 +203,84 @@ def _error(field: str, path: str, code: str, message: str) -> WireFieldError:
 
 def _level_errors(
     rules: FormRules,
-    level: dict[str, FieldSpec | _Repeat],
+    level: dict[str, _Field | _Repeat],
     values: Mapping[str, Any],
     prefix: str,
-) -> list[WireFieldError]:
-    errors: list[WireFieldError] = []
+    env: _Env,
+    problems: _Problems,
+) -> None:
     for name, value in values.items():
         path = prefix + name
         node = level.get(name)
         if node is None:
-            errors.append(
-                _error(name, path, "unknown_field", f"{name!r} is not a field of this form")
-            )
+            problems.add(name, path, "unknown_field", f"{name!r} is not a field of this form")
         elif isinstance(node, _Repeat):
-            errors.extend(_repeat_errors(rules, node, value, path))
-        elif node.sensitivity != "statistical":
-            errors.append(
-                _error(
-                    name,
-                    path,
-                    "not_statistical",
-                    f"{name!r} is a sensitive field: it may only travel sealed, never in stats",
-                )
+            _repeat_errors(rules, node, value, path, env, problems)
+        elif node.node.sensitivity != "statistical":
+            problems.add(
+                name,
+                path,
+                "not_statistical",
+                f"{name!r} is a sensitive field: it may only travel sealed, never in stats",
             )
         else:
-            problem = _value_problem(rules, node, value)
+            problem = _value_problem(rules, node, value, env)
             if problem is not None:
                 code, message = problem
-                errors.append(_error(name, path, code, f"{name!r}: {message}"))
-    return errors
+                problems.add(name, path, code, f"{name!r}: {message}")
 
 
 def _repeat_errors(
-    rules: FormRules, repeat: _Repeat, value: Any, path: str
-) -> list[WireFieldError]:
+    rules: FormRules, repeat: _Repeat, value: Any, path: str, env: _Env, problems: _Problems
+) -> None:
     node = repeat.node
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
-        return [_error(node.name, path, "type", f"{node.name!r}: a repeat is a list of objects")]
-    errors: list[WireFieldError] = []
+        problems.add(node.name, path, "type", f"{node.name!r}: a repeat is a list of objects")
+        return
     for index, instance in enumerate(value):
         item_path = f"{path}[{index}]"
         if not _is_uuid(instance.get("_id")):
-            errors.append(
-                _error(
-                    node.name, item_path, "type", f"{node.name!r}: each instance needs a UUID _id"
-                )
+            problems.add(
+                node.name, item_path, "type", f"{node.name!r}: each instance needs a UUID _id"
             )
         answers = {key: item for key, item in instance.items() if key != "_id"}
-        errors.extend(_level_errors(rules, repeat.level, answers, item_path + "."))
-    return errors
+        _level_errors(
+            rules, repeat.level, answers, item_path + ".", env.new_child(answers), problems
+        )
 
 
-def _value_problem(rules: FormRules, node: FieldSpec, value: Any) -> tuple[str, str] | None:
-    """(code, message) when `value` is not a canonical value of the field, else None."""
+def _value_problem(
+    rules: FormRules, field: _Field, value: Any, env: _Env
+) -> tuple[str, str] | None:
+    """(code, message) when `value` is not what the field may hold in this record, else None."""
     if value is None:
         return None
-    kind = node.type
+    problem = _type_problem(rules, field, value)
+    if problem is not None:
+        return problem
+    if field.calculation is not None and not _same(field.calculation.evaluate(env), value):
+        return "calculation_mismatch", "is not what its calculation gives from the statistics"
+    if (
+        field.constraint is not None
+        and not is_empty(value)
+        and not field.constraint.truth(env, current=value)
+    ):
+        spec = rules.spec
+        custom = spec.label(field.node.constraint_message, spec.default_language)
+        return "constraint", "breaks the form's constraint" + (f" ({custom})" if custom else "")
+    return None
+
+
+def _type_problem(rules: FormRules, field: _Field, value: Any) -> tuple[str, str] | None:
+    """(code, message) when `value` is not a canonical value of the field, else None."""
+    kind = field.node.type
     if kind == "note":
         return "type", "a note holds no value"
-    if kind == "boolean":
-        return None if isinstance(value, bool) else ("type", "must be true or false")
-    if kind == "integer":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else ("type", "must be a whole number")
-    if kind == "decimal":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok and math.isfinite(value) else ("type", "must be a number")
-    if kind == "date":
-        return None if _is_iso_date(value) else ("type", "must be a date YYYY-MM-DD")
+    if kind in _KINDS:
+        return _kind_problem(kind, value)
     if kind == "calculate":
-        if isinstance(value, str):
-            ok = len(value) <= MAX_CALCULATED_TEXT
-            return None if ok else ("type", "a statistical calculation must be short")
-        scalar = isinstance(value, bool | int) or (
-            isinstance(value, float) and math.isfinite(value)
-        )
-        return None if scalar else ("type", "must be a number, true/false or a short label")
-    allowed = rules.choices.get(node.choices or "", frozenset())
+        return _calculated_problem(field.shape or Shape("open"), value)
+    allowed = rules.choices.get(field.node.choices or "", frozenset())
     if kind == "select_one":
         return None if isinstance(value, str) and value in allowed else ("choice", "not a choice")
     if kind == "select_multiple":
@@ -203,6 +288,49 @@ def _value_problem(rules: FormRules, node: FieldSpec, value: Any) -> tuple[str, 
             return "type", "must be a list of choices"
         return None if set(value) <= allowed else ("choice", "not a choice")
     return "type", f"a {kind} field cannot be statistical"
+
+
+def _calculated_problem(shape: Shape, value: Any) -> tuple[str, str] | None:
+    if shape.kind in _KINDS:
+        return _kind_problem(shape.kind, value)
+    if shape.kind == "choice":
+        member = isinstance(value, str | int | float) and not isinstance(value, bool)
+        if member and value in shape.values:
+            return None
+        return "choice", "not one of the values its calculation gives"
+    if shape.kind == "empty":
+        return "type", "its calculation never has a value"
+    return "type", "this calculation cannot be kept in clear"  # a form FormSpec would refuse
+
+
+def _kind_problem(kind: str, value: Any) -> tuple[str, str] | None:
+    accepts, message = _KINDS[kind]
+    return None if accepts(value) else ("type", message)
+
+
+def _is_number(value: Any) -> bool:
+    """An int or a finite float (never a bool); a huge int is a number too, not an error."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "boolean": (lambda value: isinstance(value, bool), "must be true or false"),
+    "integer": (
+        lambda value: isinstance(value, int) and not isinstance(value, bool),
+        "must be a whole number",
+    ),
+    "decimal": (_is_number, "must be a number"),
+    "number": (_is_number, "must be a number"),
+    "date": (lambda value: _is_iso_date(value), "must be a date YYYY-MM-DD"),
+}
+
+
+def _same(computed: Any, value: Any) -> bool:
+    """Equal as the device's value and the server's computation of it: 1 and 1.0 alike (JSON
+    numbers), but true is not 1."""
+    return computed == value and isinstance(computed, bool) == isinstance(value, bool)
 
 
 def _is_uuid(value: Any) -> bool:

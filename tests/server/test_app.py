@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fieldapp import crypto
-from sync.protocol import ChangesPage, PushResponse, Receipt, RecordView
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.spec import FormSpec
+from fieldapp.forms.validate import check
+from fieldapp.forms.values import split_by_sensitivity
+from sync.protocol import MAX_FIELD_ERRORS, ChangesPage, PushResponse, Receipt, RecordView
 from sync.server import admin
 from sync.server.app import create_app
 from sync.server.keys import ServerKeyError
@@ -26,6 +31,7 @@ from sync.server.serve import uvicorn_server
 from sync.server.settings import ServerSettings
 from sync.server.storage import open_storage
 from tests.server._harness import CANARY, FORM, STATS, World, push_body, revision, running
+from tests.test_builtin_forms import TODAY, TRAINING_VALID, VICTIM_VALID
 
 
 @pytest.fixture
@@ -384,6 +390,144 @@ def test_globally_published_form_is_accepted_for_every_org(world: World) -> None
     phone = world.enrol(org)
     envelope = phone.envelope(form=(FORM.id, "g1"))
     assert outcomes(world.push(phone, envelope)).outcomes[0].status == "accepted"
+
+
+# --- statistics that cannot carry identity -----------------------------------------------------
+
+BANDS = FormSpec.model_validate(
+    {
+        "id": "bands",
+        "version": "1",
+        "title": {"en": "Bands"},
+        "children": [
+            {"name": "given_name", "type": "text"},
+            {"name": "age_years", "type": "integer"},  # sealed
+            {
+                "name": "age_group",
+                "type": "calculate",
+                "calculation": "if(${age_years} < 18, 'child', 'adult')",
+                "sensitivity": "statistical",
+            },
+            {
+                "kind": "repeat",
+                "name": "children",
+                "children": [
+                    {"name": "child_age", "type": "integer", "sensitivity": "statistical"},
+                    {
+                        "name": "child_age_next_year",
+                        "type": "calculate",
+                        "calculation": "${child_age} + 1",
+                        "sensitivity": "statistical",
+                    },
+                ],
+            },
+        ],
+    }
+)
+BANDS_VALUES = {
+    "given_name": CANARY,
+    "age_years": 34,
+    "children": [{"_id": CHILD_IDS[0], "child_age": 3}, {"_id": CHILD_IDS[1], "child_age": 7}],
+}
+HONEST = {"victim_screening": VICTIM_VALID, "training_attendance": TRAINING_VALID}
+
+
+def honest_stats(spec: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """The stats an honest device sends: its answers checked (calculations computed), split."""
+    checked = check(spec, values, today=TODAY)
+    assert checked.ok, checked.errors
+    return split_by_sensitivity(spec, checked.values)[0]
+
+
+def tampered(stats: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """`stats` with the value at `path` (`name` or `repeat[index].name`) replaced."""
+    changed = json.loads(json.dumps(stats))
+    level = changed
+    *outer, name = path.split(".")
+    for step in outer:
+        repeat, index = step.rstrip("]").split("[")
+        level = level[repeat][int(index)]
+    level[name] = value
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("form_id", "path", "value", "code"),
+    [
+        ("victim_screening", "is_minor", "Jane Doe", "type"),  # a boolean from a sealed age
+        ("training_attendance", "event_days", 999, "calculation_mismatch"),  # dates give 3
+        ("training_attendance", "participants[0].pre_score", 250, "constraint"),
+        ("training_attendance", "participants[1].attendance", ["day1", "day5"], "constraint"),
+        ("bands", "age_group", "Jane Doe", "choice"),  # not one of its if() branches
+        ("bands", "children[1].child_age_next_year", 40, "calculation_mismatch"),
+    ],
+)
+def test_statistics_a_modified_client_forges_are_refused_by_field(
+    sqlite_world: World, form_id: str, path: str, value: Any, code: str
+) -> None:
+    org = sqlite_world.org(f"Forged {form_id} {path}")
+    admin.publish_form(sqlite_world.storage, BANDS, org=org.id)
+    phone = sqlite_world.enrol(org)
+    forms = {**load_builtin_forms(), BANDS.id: BANDS}
+    spec = forms[form_id]
+    honest = honest_stats(spec, HONEST.get(form_id, BANDS_VALUES))
+    form = (spec.id, spec.version)
+    forged = phone.envelope(form=form, stats=tampered(honest, path, value))
+    result = outcomes(sqlite_world.push(phone, forged, phone.envelope(form=form, stats=honest)))
+    assert [o.status for o in result.outcomes] == ["rejected", "accepted"]
+    errors = result.outcomes[0].errors
+    assert [(e.code, e.path) for e in errors] == [(code, path)]
+    assert errors[0].message.startswith(f"{path.split('.')[-1]!r}: ")
+    assert admin.stats(sqlite_world.storage, org.id)["records"] == 1
+
+
+def test_a_form_published_before_the_checks_is_refused_not_stored(sqlite_world: World) -> None:
+    """A leaky form version already in a server's database: its records are refused clearly."""
+    org = sqlite_world.org("Old Leaky Form")
+    leaky = BANDS.model_dump(mode="json") | {"id": "leaky"}
+    leaky["children"][2]["calculation"] = "${given_name}"
+    sqlite_world.storage.publish_form(org.id, "leaky", "1", leaky, datetime.now(UTC))
+    phone = sqlite_world.enrol(org)
+    envelope = phone.envelope(form=("leaky", "1"), stats={"age_group": CANARY})
+    result = outcomes(sqlite_world.push(phone, envelope)).outcomes[0]
+    assert result.status == "rejected"
+    assert [(e.code, e.field) for e in result.errors] == [("form_refused", "form_version")]
+    assert "'age_group' is statistical" in result.errors[0].message
+    assert admin.stats(sqlite_world.storage, org.id)["records"] == 0
+
+
+def test_a_record_with_100000_unknown_fields_gets_a_small_answer(sqlite_world: World) -> None:
+    """It used to be answered with 10.6 MB naming every one of them."""
+    org = sqlite_world.org("Many Fields Org")
+    phone = sqlite_world.enrol(org)
+    stats = {**STATS, **{f"f{index}": 0 for index in range(100_000)}}
+    response = sqlite_world.push(phone, phone.envelope(stats=stats))
+    assert len(response.content) < 20_000
+    errors = outcomes(response).outcomes[0].errors
+    assert len(errors) == MAX_FIELD_ERRORS + 1
+    assert {e.code for e in errors[:-1]} == {"unknown_field"}
+    assert (errors[-1].code, errors[-1].message) == (
+        "more_errors",
+        f"... and {100_000 - MAX_FIELD_ERRORS} more problems",
+    )
+
+
+def test_a_422_names_a_bounded_number_of_problems(sqlite_world: World) -> None:
+    org = sqlite_world.org("Many Bad Records Org")
+    phone = sqlite_world.enrol(org)
+    body = json.loads(push_body(*(phone.envelope() for _ in range(200))))
+    for record in body["records"]:
+        record["revision"] = "not-a-revision"
+    response = sqlite_world.client.post("/v1/records:push", json=body, headers=phone.auth)
+    assert response.status_code == 422
+    fields = response.json()["fields"]
+    assert len(fields) == MAX_FIELD_ERRORS + 1
+    assert fields[-1] == {
+        "field": "",
+        "path": "",
+        "code": "more_errors",
+        "message": f"... and {200 - MAX_FIELD_ERRORS} more problems",
+    }
 
 
 # --- pull -------------------------------------------------------------------------------------
