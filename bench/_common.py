@@ -1,7 +1,7 @@
 """Shared pieces of the bench scripts: the records, the machine, servers they start and stop.
 
 Every script uses the same synthetic records (`sample_records`): fictional victim screenings
-and training attendance sheets from `fieldapp.sample_data`, about 1.2 KB each as JSON. The
+and training attendance sheets from `fieldapp.office.sample_data`, about 1.2 KB each as JSON. The
 servers run on 127.0.0.1 only, on a free port, and every one a script starts is stopped by it
 (context managers), as are the throwaway PostgreSQL databases it creates.
 """
@@ -33,7 +33,7 @@ if sys.path[0] != str(REPO):  # bench/sync.py would shadow the sync package
 
 from fieldapp import crypto  # noqa: E402
 from fieldapp.forms.builtin import load_builtin_forms  # noqa: E402
-from fieldapp.sample_data import sample_event, sample_screening  # noqa: E402
+from fieldapp.office.sample_data import sample_event, sample_screening  # noqa: E402
 from fieldapp.store import Store  # noqa: E402
 from sync.server import admin  # noqa: E402
 from sync.server.settings import ServerSettings  # noqa: E402

@@ -17,6 +17,7 @@ from typing import Any
 from fieldapp import __version__, crypto
 from fieldapp.errors import FieldappError
 from fieldapp.paths import data_dir, store_path
+from sync.protocol import ProtocolError
 
 __all__ = ["main"]
 
@@ -80,7 +81,7 @@ def cmd_forms_list(args: argparse.Namespace) -> int:
 
 
 def cmd_forms_import(args: argparse.Namespace) -> int:
-    from fieldapp.forms.xlsform import XLSFormError, import_xlsform
+    from fieldapp.office.xlsform import XLSFormError, import_xlsform
 
     try:
         spec = import_xlsform(Path(args.file), form_id=args.form_id, version=args.version)
@@ -170,7 +171,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from fieldapp.demo import DEMO_PASSPHRASE, run_demo
+    from fieldapp.office.demo import DEMO_PASSPHRASE, run_demo
 
     root = data_dir(args.data_dir) / "demo"
 
@@ -234,7 +235,7 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
 
     server = None
     if args.qr:
-        from sync.client import check_server_url
+        from sync.protocol import check_server_url
 
         if not args.server:
             raise UsageError("--qr needs --server URL: the address devices reach the server at")
@@ -338,7 +339,7 @@ def cmd_admin_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_records_import(args: argparse.Namespace) -> int:
-    from fieldapp.records_io import import_records
+    from fieldapp.office.records_io import import_records
 
     store = _open_store(args)
     try:
@@ -611,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir(args.data_dir)
     try:
         code: int = args.handler(args)
-    except FieldappError as error:
+    except (FieldappError, ProtocolError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

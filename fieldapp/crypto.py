@@ -24,14 +24,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import os
 import struct
 import unicodedata
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke
@@ -49,6 +48,7 @@ from pydantic import (
 )
 
 from fieldapp.errors import FieldappError
+from sync.protocol import canonical_json  # signed and hashed bytes: defined by the protocol
 
 __all__ = [
     "KEY_BYTES",
@@ -340,21 +340,6 @@ def _hkdf(key_material: bytes, info: bytes, salt: bytes | None = None) -> bytes:
 def keyed_hash(key: bytes, data: bytes) -> str:
     """HMAC-SHA256 as hex: comparable (e.g. duplicate detection) without revealing the data."""
     return hmac.new(key, data, hashlib.sha256).hexdigest()
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The one byte form of a JSON value that is signed and hashed everywhere.
-
-    Sorted keys, no whitespace, UTF-8 without escapes. NaN and infinities are refused (ValueError)
-    because they are not JSON and would not survive a round trip.
-    """
-    try:
-        text = json.dumps(
-            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except ValueError as exc:
-        raise ValueError(f"cannot be canonical JSON: {exc}") from exc
-    return text.encode("utf-8")
 
 
 # --- sealing to the organisation (HPKE) -----------------------------------------------------

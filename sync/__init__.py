@@ -1,8 +1,9 @@
 """Sync: the wire protocol, the httpx client and the central server.
 
-The client's public names are importable from here, loaded on first use: importing `sync`
-(which every `sync.protocol` or `sync.server` import does) stays light and never pulls in
-httpx, the local store or the server.
+The client's public names (and the protocol's server-URL rule it applies) are importable
+from here, loaded on first use: importing `sync` (which every `sync.protocol` or
+`sync.server` import does) stays light and never pulls in httpx, the local store or the
+server.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ __all__ = [
     "enrol",
 ]
 
-_HOMES = {"MonitorState": "sync._monitor", "SyncMonitor": "sync._monitor"}
+_HOMES = {
+    "InsecureServerURL": "sync.protocol",
+    "MonitorState": "sync._monitor",
+    "SyncMonitor": "sync._monitor",
+    "check_server_url": "sync.protocol",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
-import ipaddress
 import logging
 import queue
 import random
@@ -50,13 +49,13 @@ from sync.protocol import (
     RosterEntry,
     RosterPush,
     RosterPushResponse,
+    check_server_url,
 )
 
 __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
     "EnrolRefused",
     "EnrolResult",
-    "InsecureServerURL",
     "NotEnrolled",
     "ProgressCallback",
     "RecordVersions",
@@ -66,7 +65,6 @@ __all__ = [
     "SyncClient",
     "SyncError",
     "SyncReport",
-    "check_server_url",
     "enrol",
 ]
 
@@ -98,10 +96,6 @@ class SyncError(FieldappError):
     """Syncing cannot go on; the message says why in words a field worker can act on."""
 
 
-class InsecureServerURL(SyncError):
-    """An `http://` server URL that is not on this machine (loopback): traffic would be clear."""
-
-
 class NotEnrolled(SyncError):
     """The store has no server, token or server key yet: enrol the device first."""
 
@@ -116,32 +110,6 @@ class ServerRefused(SyncError):
 
 class EnrolRefused(ServerRefused):
     """The enrolment code was refused (unknown, expired, or used by another device)."""
-
-
-def check_server_url(url: str) -> str:
-    """The URL without a trailing slash; InsecureServerURL unless https:// or loopback http://."""
-    try:
-        parsed = httpx.URL(url.strip())
-    except httpx.InvalidURL as exc:
-        raise InsecureServerURL(f"{url!r} is not a server address: {exc}") from None
-    if not parsed.host:
-        raise InsecureServerURL(f"{url!r} is not a server address: it names no host")
-    if parsed.scheme == "http" and not _is_loopback(parsed.host):
-        raise InsecureServerURL(
-            f"{url} would send records unencrypted over the network: use https://"
-        )
-    if parsed.scheme not in {"http", "https"}:
-        raise InsecureServerURL(f"{url}: only https:// server addresses are supported")
-    return str(parsed).rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost."}:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
+import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 
 from pydantic import (
@@ -30,9 +32,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from fieldapp.crypto import canonical_json
-from fieldapp.errors import FieldappError
 
 __all__ = [
     "MAX_BATCH_RECORDS",
@@ -54,7 +53,9 @@ __all__ = [
     "EnrolmentLink",
     "ErrorBody",
     "Health",
+    "InsecureServerURL",
     "OutcomeStatus",
+    "ProtocolError",
     "PublishedForm",
     "PushRequest",
     "PushResponse",
@@ -72,7 +73,9 @@ __all__ = [
     "RosterStatus",
     "WireFieldError",
     "batch_receipt_signing_bytes",
+    "canonical_json",
     "capped_field_errors",
+    "check_server_url",
     "receipt_tree",
 ]
 
@@ -92,6 +95,26 @@ ROSTER_ROLES: frozenset[Role] = frozenset({"collector", "trainer"})
 MAX_ROSTER_ENTRIES = 500
 # One participant's details, sealed with the team key: a few hundred bytes in practice.
 MAX_ROSTER_ENTRY_BYTES = 16 * 1024
+
+
+class ProtocolError(Exception):
+    """Base of the protocol's own errors: it sits below the app and the server, so it names
+    no error of theirs (the CLI and the UI catch it beside `FieldappError`)."""
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one byte form of a JSON value that is signed and hashed everywhere.
+
+    Sorted keys, no whitespace, UTF-8 without escapes. NaN and infinities are refused (ValueError)
+    because they are not JSON and would not survive a round trip.
+    """
+    try:
+        text = json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except ValueError as exc:
+        raise ValueError(f"cannot be canonical JSON: {exc}") from exc
+    return text.encode("utf-8")
 
 
 def _b64decode(value: Any) -> bytes:
@@ -552,7 +575,53 @@ class ErrorBody(_Wire):
     fields: list[WireFieldError] = Field(default_factory=list)
 
 
-class BadEnrolmentLink(FieldappError):
+class InsecureServerURL(ProtocolError):
+    """An `http://` server URL that is not on this machine (loopback): traffic would be clear."""
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def check_server_url(url: str) -> str:
+    """The URL without a trailing slash, scheme and host in lower case and without the default
+    port; InsecureServerURL unless https:// or loopback http://. Devices and the server
+    (which prints it into enrolment links) apply this one rule."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InsecureServerURL(f"{url!r} is not a server address: {exc}") from None
+    if not host:
+        raise InsecureServerURL(f"{url!r} is not a server address: it names no host")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise InsecureServerURL(
+            f"{url} would send records unencrypted over the network: use https://"
+        )
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise InsecureServerURL(f"{url}: only https:// server addresses are supported")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")  # as the HTTP client will send it
+        except UnicodeError as exc:
+            raise InsecureServerURL(f"{url!r} is not a server address: {exc}") from None
+    user, at, _ = parts.netloc.rpartition("@")
+    address = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        address += f":{port}"
+    netloc = f"{user}{at}{address}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class BadEnrolmentLink(ProtocolError):
     """Text that is not a well-formed enrolment link; the message names the part at fault."""
 
 
@@ -567,7 +636,7 @@ class EnrolmentLink:
     values URL-encoded. It carries the one-time code, so it is a secret until used or expired.
 
     The server address must be http(s) with a host and nothing after its path; whether the
-    device accepts it (https, or http on loopback) is the sync client's rule, at enrolment.
+    device accepts it (https, or http on loopback) is `check_server_url`'s rule, at enrolment.
     """
 
     server: str

@@ -13,10 +13,10 @@ import pytest
 from pydantic import BaseModel
 
 from fieldapp.forms.builtin import load_builtin_forms
-from fieldapp.forms.htcds import HtcdsExportError, to_htcds
 from fieldapp.forms.spec import STATISTICAL_TYPES, FieldSpec, FormSpec, RepeatSpec
 from fieldapp.forms.validate import Checked, check
 from fieldapp.i18n import LANGUAGES
+from fieldapp.office.htcds import HtcdsExportError, to_htcds
 from tests.conftest import CANARY, SHARED_CORPUS
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "assets" / "forms"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fieldapp.demo import DEMO_PASSPHRASE, run_demo, running_server
+from fieldapp.office.demo import DEMO_PASSPHRASE, run_demo, running_server
 from fieldapp.store import Store
 from tests.conftest import CANARY, screening_values
 from tests.test_cli import run

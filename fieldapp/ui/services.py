@@ -28,17 +28,21 @@ from fieldapp.store import Page, Record, RecordSummary, Status, Store, StoreWipe
 from sync._monitor import MonitorState, SyncMonitor
 from sync.client import (
     EnrolRefused,
-    InsecureServerURL,
     RecordVersions,
     ServerRefused,
     ServerUnreachable,
     SyncClient,
     SyncError,
     SyncReport,
-    check_server_url,
     enrol,
 )
-from sync.protocol import BadEnrolmentLink, EnrolmentLink, RecordEnvelope
+from sync.protocol import (
+    BadEnrolmentLink,
+    EnrolmentLink,
+    InsecureServerURL,
+    RecordEnvelope,
+    check_server_url,
+)
 
 __all__ = [
     "AUTOLOCK_CHOICES",
@@ -430,7 +434,7 @@ class Services:
                 return
             try:
                 self._client = SyncClient(self.store, on_progress=self._progress, timeout=15.0)
-            except SyncError as exc:
+            except (SyncError, InsecureServerURL) as exc:
                 log.warning("sync not started: %s", exc)
                 return
             self._monitor = SyncMonitor(

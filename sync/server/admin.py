@@ -23,8 +23,7 @@ from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec
 from fieldapp.forms.validate import check
-from sync.client import check_server_url
-from sync.protocol import EnrolmentLink, Role
+from sync.protocol import EnrolmentLink, Role, check_server_url
 from sync.server.auth import enrol_code_hash, new_enrol_code
 from sync.server.settings import ServerSettings
 from sync.server.storage import (

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from fieldapp.forms.expr import ExpressionError, parse
 from fieldapp.forms.spec import FormSpec
-from fieldapp.forms.xlsform import XLSFormError, import_xlsform
+from fieldapp.office.xlsform import XLSFormError, import_xlsform
 from tests.test_expr import ALLOWED_RESULTS, ENVS, NAMES, VALID_SOURCES
 from tests.test_xlsform import write_xlsform
 

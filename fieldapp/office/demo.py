@@ -18,7 +18,7 @@ from pathlib import Path
 from uuid import UUID
 
 from fieldapp import crypto
-from fieldapp.sample_data import sample_event, sample_screening, sample_shared_event
+from fieldapp.office.sample_data import sample_event, sample_screening, sample_shared_event
 from fieldapp.store import Store
 
 __all__ = ["DEMO_PASSPHRASE", "DemoResult", "run_demo", "running_server"]

@@ -7,8 +7,8 @@ All problems are collected, then raised together as one `XLSFormError`.
 
 The sheets are read cell by cell here so row numbers are exact; pyxform's own conversion also
 runs so its checks (bad names, malformed headers...) surface as problems too. pyxform, openpyxl
-and xlrd belong to the `server` extra and are imported only inside functions: the mobile app
-imports `fieldapp.forms` and does not ship them.
+and xlrd belong to the `server` extra and are imported only inside functions; the phone build
+ships neither them nor `fieldapp.office`.
 """
 
 from __future__ import annotations
