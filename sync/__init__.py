@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
     "EnrolRefused",
     "EnrolResult",
+    "EnrolmentNotTrusted",
     "InsecureServerURL",
     "MonitorState",
     "NotEnrolled",

@@ -5,6 +5,12 @@ in clear: `stats` may hold only the fields a form marks statistical (and repeat 
 them, keyed by `_id`); any other key is refused by name. Values must already be in their
 canonical JSON type (the device sends what `fieldapp.forms.validate.check` cleaned): the
 server stores exactly what the device signed, so it cannot coerce.
+
+The recipients check is what guarantees the office can open every sealed part it stores:
+`sealed` must be sealed to exactly the organisation's current keys (read from the envelope's
+header; nothing is opened). A foreign key means the device was given keys that are not the
+organisation's (its enrolment was tampered with); a missing one, that the office holding it
+could not open the record.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fieldapp.crypto import SignatureError, verify
+from fieldapp.crypto import CryptoError, SignatureError, envelope_key_ids, verify
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
 from sync.protocol import RecordEnvelope, WireFieldError
 
-__all__ = ["MAX_CALCULATED_TEXT", "FormRules", "envelope_errors", "stats_errors"]
+__all__ = [
+    "MAX_CALCULATED_TEXT",
+    "FormRules",
+    "envelope_errors",
+    "recipient_key_ids",
+    "stats_errors",
+]
 
 # A statistical calculation may yield a short label ("18-24"), never a free text.
 MAX_CALCULATED_TEXT = 64
@@ -52,17 +64,25 @@ class FormRules:
         }
 
 
+def recipient_key_ids(recipients: list[dict[str, Any]]) -> frozenset[str]:
+    """The key ids of an organisation's recipient keys (`Organisation.recipients`), prepared
+    once per push for `envelope_errors`."""
+    return frozenset(str(recipient["key_id"]) for recipient in recipients)
+
+
 def envelope_errors(
     envelope: RecordEnvelope,
     device_id: str,
     public_key: bytes,
     rules: FormRules | None,
+    recipients: frozenset[str],
     *,
     signed: bytes | None = None,
 ) -> list[WireFieldError]:
     """Why the server refuses this envelope from this device (empty: it may be stored).
 
     `rules` are the form version the envelope names, None when the server does not know it.
+    `recipients` are the organisation's current key ids (`recipient_key_ids`).
     `signed` is `envelope.signing_bytes()` when the caller has computed them already.
     """
     if envelope.device_id != device_id:
@@ -94,6 +114,10 @@ def envelope_errors(
                 "a revision that withdraws consent carries no sealed part",
             )
         ]
+    if envelope.sealed is not None:
+        problem = _recipients_problem(envelope.sealed, recipients)
+        if problem is not None:
+            return [_error("sealed", "sealed", *problem)]
     if rules is None:
         return [
             _error(
@@ -105,6 +129,31 @@ def envelope_errors(
             )
         ]
     return stats_errors(rules, envelope.stats)
+
+
+def _recipients_problem(sealed: bytes, recipients: frozenset[str]) -> tuple[str, str] | None:
+    """(code, message) unless `sealed` is sealed to exactly the organisation's keys."""
+    try:
+        sealed_to = set(envelope_key_ids(sealed))
+    except CryptoError:
+        return "sealed_malformed", "the sealed part is not a fieldapp envelope (see crypto.seal)"
+    foreign = sorted(sealed_to - recipients)
+    if foreign:
+        return (
+            "unknown_recipient",
+            f"the sealed part is sealed to {', '.join(foreign)}, not the organisation's keys"
+            f" ({', '.join(sorted(recipients)) or 'none'}): enrol the device again with a new"
+            " code, then edit and finalise the record again",
+        )
+    missing = sorted(recipients - sealed_to)
+    if missing:
+        return (
+            "missing_recipient",
+            f"the sealed part is not sealed to the organisation's key {', '.join(missing)}:"
+            " the office holding it could not open it; enrol the device again with a new"
+            " code, then edit and finalise the record again",
+        )
+    return None
 
 
 def stats_errors(form: FormSpec | FormRules, stats: Mapping[str, Any]) -> list[WireFieldError]:
