@@ -195,8 +195,11 @@ class Deployment:
 
     def codes(self, count: int, role: str = "collector") -> list[str]:
         with admin.open_server_storage(self.settings) as storage:
+            server_key = admin.server_public_key(self.settings, storage)
             return [
-                admin.enrol_code(storage, self.org_id, role).code  # type: ignore[arg-type]
+                admin.enrol_code(  # type: ignore[arg-type]
+                    storage, self.org_id, role, server_key=server_key
+                ).code
                 for _ in range(count)
             ]
 

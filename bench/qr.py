@@ -26,7 +26,9 @@ from fieldapp.errors import QRNotFound
 from sync.protocol import EnrolmentLink
 from tests._qr_images import encoded, photo, render, symbol
 
-LINK = EnrolmentLink("https://field.example.org/sync", "7KQ2-M9XD-4RTA-0PZH").uri()
+LINK = EnrolmentLink(
+    "https://field.example.org/sync", "7KQ2-M9XD-4RTA-0PZH-Q3WB-8NCE-KV5T-1JGY", "3f" * 32
+).uri()
 
 
 def timed(data: bytes, runs: int, expect_code: bool) -> list[float]:

@@ -109,7 +109,9 @@ def cmd_enrol(args: argparse.Namespace) -> int:
 
     store = _open_store(args)
     try:
-        result = enrol(store, args.server, args.code, label=args.label)
+        result = enrol(
+            store, args.server, args.code, fingerprint=args.fingerprint, label=args.label
+        )
     finally:
         store.close()
     team = (
@@ -245,17 +247,24 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
         org_key = crypto.OrgKeyPair.load(
             Path(args.org_key), _passphrase("Passphrase of the organisation key")
         )
-    with admin.open_server_storage(_server_settings(args)) as storage:
+    settings = _server_settings(args)
+    with admin.open_server_storage(settings) as storage:
         team_key = (
             None
             if org_key is None
             else admin.derive_team_key(storage, args.org, org_key, args.region)
         )
         issued = admin.enrol_code(
-            storage, args.org, args.role, args.region, args.ttl_hours, team_key=team_key
+            storage,
+            args.org,
+            args.role,
+            args.region,
+            args.ttl_hours,
+            server_key=admin.server_public_key(settings, storage),
+            team_key=team_key,
         )
     if server is not None:
-        admin.write_enrolment_qr(Path(args.qr), server, issued.code)
+        admin.write_enrolment_qr(Path(args.qr), server, issued)
         print(
             f"QR image written to {args.qr}: it is as secret as the code until the code is used"
             " or expires",
@@ -498,7 +507,14 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--server", default=None, help="the sync server URL, if not yet set")
     enrol = add(commands, "enrol", cmd_enrol, "enrol this device with a server")
     enrol.add_argument("--server", required=True, help="the server URL (https://, or loopback)")
-    enrol.add_argument("--code", required=True, help="the one-time enrolment code")
+    enrol.add_argument(
+        "--code", required=True, help="the one-time enrolment code (8 groups of 4 symbols)"
+    )
+    enrol.add_argument(
+        "--fingerprint", default=None, metavar="HEX",
+        help="the code's full fingerprint (64 hex digits, from the QR link or `admin enrol-code"
+        " --json`): checked too, beyond the check the code itself carries",
+    )  # fmt: skip
     enrol.add_argument("--label", default="", help="a name for this device, shown to admins")
     sync_cmd = add(commands, "sync", cmd_sync, "send waiting records and fetch updates, once")
     sync_cmd.add_argument("--json", action="store_true", help="print the outcome counts as JSON")

@@ -48,7 +48,11 @@ from pydantic import (
 )
 
 from fieldapp.errors import FieldappError
-from sync.protocol import canonical_json  # signed and hashed bytes: defined by the protocol
+from sync.protocol import (  # signed bytes and enrolment codes: defined by the protocol
+    ENROL_SECRET_SYMBOLS,
+    canonical_json,
+    normalise_enrol_code,
+)
 
 __all__ = [
     "KEY_BYTES",
@@ -69,8 +73,10 @@ __all__ = [
     "decrypt",
     "derive_key",
     "encrypt",
+    "enrol_code_secret",
+    "enrolment_fingerprint",
+    "envelope_key_ids",
     "keyed_hash",
-    "normalise_enrol_code",
     "random_key",
     "record_aad",
     "seal",
@@ -453,14 +459,15 @@ def seal(plaintext: bytes, recipients: Sequence[RecipientKey], aad: bytes) -> by
     return bytes(header) + payload
 
 
-def _parse_envelope(envelope: bytes) -> tuple[bytes, list[tuple[str, KemName, bytes]], bytes]:
-    """(header, [(key_id, kem, sealed content key)], payload), IntegrityError if malformed."""
+def _header_entries(envelope: bytes) -> tuple[int, list[tuple[str, KemName, int, int]]]:
+    """(header length, [(key_id, kem, start and end of the sealed content key)]) of an
+    envelope, without copying its bytes; IntegrityError if malformed."""
     corrupt = IntegrityError("envelope is truncated or corrupt")
     if len(envelope) < 2:
         raise corrupt
     if envelope[:1] != _ENVELOPE_VERSION:
         raise IntegrityError(f"unknown envelope format version {envelope[0]}")
-    entries: list[tuple[str, KemName, bytes]] = []
+    entries: list[tuple[str, KemName, int, int]] = []
     position = 2
     for _ in range(envelope[1]):
         if len(envelope) < position + _KEY_ID_BYTES + 3:
@@ -470,11 +477,25 @@ def _parse_envelope(envelope: bytes) -> tuple[bytes, list[tuple[str, KemName, by
         position += _KEY_ID_BYTES + 3
         if kem_id not in _KEM_NAMES or len(envelope) < position + length:
             raise corrupt
-        entries.append((key_id, _KEM_NAMES[kem_id], envelope[position : position + length]))
+        entries.append((key_id, _KEM_NAMES[kem_id], position, position + length))
         position += length
     if not entries:
         raise corrupt
-    return envelope[:position], entries, envelope[position:]
+    return position, entries
+
+
+def _parse_envelope(envelope: bytes) -> tuple[bytes, list[tuple[str, KemName, bytes]], bytes]:
+    """(header, [(key_id, kem, sealed content key)], payload), IntegrityError if malformed."""
+    end, entries = _header_entries(envelope)
+    sealed_keys = [(key_id, kem, envelope[start:stop]) for key_id, kem, start, stop in entries]
+    return envelope[:end], sealed_keys, envelope[end:]
+
+
+def envelope_key_ids(envelope: bytes) -> list[str]:
+    """The key ids (`RecipientKey.key_id`) an envelope is sealed to, in its order, read from
+    its header without opening it: a server checks them against the organisation's keys.
+    IntegrityError if the envelope is malformed."""
+    return [key_id for key_id, _, _, _ in _header_entries(envelope)[1]]
 
 
 def _decompress_bounded(data: bytes) -> bytes:
@@ -622,9 +643,25 @@ class OrgKeyPair:
 _ENROL_CODE_SALT = b"fieldapp/enrol-code/v1"
 
 
-def normalise_enrol_code(code: str) -> str:
-    """An enrolment code as typed, made canonical: case, spaces and dashes do not matter."""
-    return "".join(code.split()).replace("-", "").upper()
+# Crockford's base32 reads O as 0 and I, L as 1: codes never hold those letters.
+def enrol_code_secret(code: str) -> str:
+    """The secret part of an enrolment code, canonical: its first 16 symbols. What follows is
+    a check of the organisation's keys (sync.protocol.EnrolmentCode), public knowledge: the
+    server looks a code up, and a team key is wrapped, by the secret alone."""
+    return normalise_enrol_code(code)[:ENROL_SECRET_SYMBOLS]
+
+
+def enrolment_fingerprint(recipients: Sequence[RecipientKey], server_public_key: bytes) -> bytes:
+    """SHA-256 over what a device must trust at enrolment: the organisation's recipient keys
+    (kem and public key, in key id order) and the server's receipt-signing public key.
+
+    The enrolment code carries it (sync.protocol.EnrolmentCode), so a device recomputes it
+    from the server's answer and refuses keys nobody issued the code with.
+    """
+    ordered = sorted(recipients, key=lambda r: (r.key_id, r.kem, r.public_key))
+    parts = [part for r in ordered for part in (r.kem.encode("ascii"), r.public_key)]
+    body = _length_prefixed(server_public_key, *parts)
+    return hashlib.sha256(b"fieldapp/enrolment-fingerprint/v1" + body).digest()
 
 
 def _team_scope(org_id: str, region: str | None) -> bytes:
@@ -646,15 +683,13 @@ def team_aad(purpose: str, org_id: str, region: str | None, key: str = "") -> by
 def _enrol_code_key(code: str) -> bytes:
     """A key-encryption key from a one-time enrolment code (HKDF-SHA256 with a fixed salt).
 
-    No slow hash: the code has 80 random bits, beyond any search; the server keeps only its
-    sha256, so it cannot derive this key from what it stores.
+    No slow hash: the code's secret has 80 random bits, beyond any search; the server keeps
+    only its sha256, so it cannot derive this key from what it stores.
     """
-    normalised = normalise_enrol_code(code)
-    if not normalised:
+    secret = enrol_code_secret(code)
+    if not secret:
         raise CryptoError("an enrolment code is needed to wrap or unwrap a team key")
-    return _hkdf(
-        normalised.encode("utf-8"), b"fieldapp/enrol-code/v1:team-key-wrap", _ENROL_CODE_SALT
-    )
+    return _hkdf(secret.encode("utf-8"), b"fieldapp/enrol-code/v1:team-key-wrap", _ENROL_CODE_SALT)
 
 
 def wrap_team_key(code: str, team_key: bytes, org_id: str, region: str | None) -> bytes:

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
     "EnrolRefused",
     "EnrolResult",
+    "EnrolmentNotTrusted",
     "InsecureServerURL",
     "MonitorState",
     "NotEnrolled",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
+import hmac
 import logging
 import queue
 import random
@@ -38,6 +39,7 @@ from sync.protocol import (
     ROSTER_ROLES,
     Change,
     ChangesPage,
+    EnrolmentCode,
     EnrolRequest,
     EnrolResponse,
     ErrorBody,
@@ -50,12 +52,14 @@ from sync.protocol import (
     RosterPush,
     RosterPushResponse,
     check_server_url,
+    parse_fingerprint,
 )
 
 __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
     "EnrolRefused",
     "EnrolResult",
+    "EnrolmentNotTrusted",
     "NotEnrolled",
     "ProgressCallback",
     "RecordVersions",
@@ -110,6 +114,11 @@ class ServerRefused(SyncError):
 
 class EnrolRefused(ServerRefused):
     """The enrolment code was refused (unknown, expired, or used by another device)."""
+
+
+class EnrolmentNotTrusted(SyncError):
+    """The keys in the server's enrolment answer are not those the code was issued with:
+    someone in between may have swapped them. Nothing was stored."""
 
 
 @dataclass
@@ -307,6 +316,7 @@ def enrol(
     base_url: str,
     code: str,
     *,
+    fingerprint: str | None = None,
     http: httpx.Client | None = None,
     label: str = "",
     retry: RetryPolicy | None = None,
@@ -315,13 +325,20 @@ def enrol(
 ) -> EnrolResult:
     """Enrol the (unlocked) store as a device of the server with a one-time code.
 
+    The code ends with a check of the organisation's keys and the server's (and an
+    enrolment link carries their whole `fingerprint`, 64 hex digits): an answer whose keys do
+    not match is refused with EnrolmentNotTrusted before anything is stored. A code of the
+    earlier kind, without that check, is refused (BadEnrolmentCode) before anything is sent.
+
     Safe to retry after a cut connection: the server accepts the same code again from the
     same device key while the code is valid, and each answer replaces what was stored.
     """
     wire = _Http(base_url, http, retry or RetryPolicy(), sleep, jitter_source(), timeout)
     try:
+        typed = EnrolmentCode.parse(code)
+        expected = None if fingerprint is None else parse_fingerprint(fingerprint)
         request = EnrolRequest(
-            code=code.strip(),
+            code=typed.secret_text,
             device_id=store.device_id,
             device_public_key=store.public_key,
             device_label=label,
@@ -338,9 +355,10 @@ def enrol(
             raise ServerRefused("the server's enrolment answer was not understood") from None
     finally:
         wire.close()
+    _check_keys(typed, expected, recipients, answer)
     if answer.device_id != store.device_id:
         raise ServerRefused("the server enrolled another device id than this one")
-    team = _team_key(code, answer)
+    team = _team_key(typed.secret, answer)
     previous = (store.get_state(STATE_SERVER_URL), store.get_state(STATE_SERVER_KEY_ID))
     if previous != (wire.base_url, answer.server_key_id) or store.team_key() != team:
         # Another server (its change log starts afresh), or another team (its roster must
@@ -369,15 +387,40 @@ def enrol(
     )
 
 
-def _team_key(code: str, answer: EnrolResponse) -> TeamKey | None:
-    """The team key the code unwraps, for the organisation and region enrolled into; None if
-    the code carried none. A key that does not open with the code is refused before anything
-    is stored: the server (or someone in between) altered it."""
+def _check_keys(
+    code: EnrolmentCode,
+    expected: bytes | None,
+    recipients: list[crypto.RecipientKey],
+    answer: EnrolResponse,
+) -> None:
+    """Refuse the answer unless its keys have the fingerprint the code (and the link, when
+    enrolling from one) was issued with."""
+    actual = crypto.enrolment_fingerprint(recipients, answer.server_public_key)
+    if not code.confirms(actual):
+        what = "the code"
+    elif expected is not None and not hmac.compare_digest(actual, expected):
+        what = "the enrolment link's fingerprint"
+    else:
+        return
+    keys = ", ".join(r.key_id for r in recipients) or "none"
+    raise EnrolmentNotTrusted(
+        f"the server answered with keys that do not match {what}: organisation keys {keys}"
+        f" and receipt key {answer.server_key_id} are not the ones the code was issued with."
+        " Nothing was stored on this device. Someone may be intercepting the connection, or"
+        " the organisation's keys changed since: tell your coordinator, ask for a new code,"
+        " and enrol on another network"
+    )
+
+
+def _team_key(secret: str, answer: EnrolResponse) -> TeamKey | None:
+    """The team key the code's secret unwraps, for the organisation and region enrolled into;
+    None if the code carried none. A key that does not open with the code is refused before
+    anything is stored: the server (or someone in between) altered it."""
     if answer.wrapped_team_key is None:
         return None
     try:
         key = crypto.unwrap_team_key(
-            code, answer.wrapped_team_key, answer.organisation_id, answer.region
+            secret, answer.wrapped_team_key, answer.organisation_id, answer.region
         )
     except crypto.CryptoError:
         raise ServerRefused(

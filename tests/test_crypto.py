@@ -584,3 +584,38 @@ def test_a_roster_entry_opens_only_for_its_scope_and_key() -> None:
     ):
         with pytest.raises(IntegrityError):
             decrypt(team_key, blob, aad)
+
+
+def test_the_key_ids_an_envelope_is_sealed_to_are_read_without_opening_it(
+    hybrid_pair: OrgKeyPair, classic_pair: OrgKeyPair
+) -> None:
+    envelope = seal(b"Zorblaxqua", [classic_pair.recipient, hybrid_pair.recipient], AAD)
+    ids = crypto.envelope_key_ids(envelope)
+    assert ids == [classic_pair.recipient.key_id, hybrid_pair.recipient.key_id]
+    for broken in (envelope[:5], b"\x02" + envelope[1:], b"\x01\x00"):
+        with pytest.raises(IntegrityError):
+            crypto.envelope_key_ids(broken)
+
+
+def test_the_enrolment_fingerprint_covers_every_key_in_any_order(
+    hybrid_pair: OrgKeyPair, classic_pair: OrgKeyPair
+) -> None:
+    server = SigningKey.generate().public_key
+    both = crypto.enrolment_fingerprint([hybrid_pair.recipient, classic_pair.recipient], server)
+    assert len(both) == 32
+    assert (
+        crypto.enrolment_fingerprint([classic_pair.recipient, hybrid_pair.recipient], server)
+        == both
+    )
+    others = {
+        crypto.enrolment_fingerprint([hybrid_pair.recipient], server),
+        crypto.enrolment_fingerprint([classic_pair.recipient], server),
+        crypto.enrolment_fingerprint([], server),
+        crypto.enrolment_fingerprint(
+            [hybrid_pair.recipient, classic_pair.recipient], SigningKey.generate().public_key
+        ),
+        crypto.enrolment_fingerprint(
+            [hybrid_pair.recipient, OrgKeyPair.generate("X25519").recipient], server
+        ),
+    }
+    assert len(others) == 5 and both not in others

@@ -37,7 +37,9 @@ from tests.test_cli import run
 from tests.test_cli_server import create_org
 
 LEVELS = "LMQH"
-LINK = EnrolmentLink("https://field.example.org/sync", "7KQ2-M9XD-4RTA-0PZH").uri()
+CODE = "7KQ2-M9XD-4RTA-0PZH-Q3WB-8NCE-KV5T-1JGY"
+FINGERPRINT = "3f" * 32
+LINK = EnrolmentLink("https://field.example.org/sync", CODE, FINGERPRINT).uri()
 
 
 # -- the standard's tables ---------------------------------------------------------------------
@@ -312,12 +314,16 @@ def test_not_an_image(data: bytes) -> None:
 
 
 # -- the enrolment link --------------------------------------------------------------------------
-def test_the_enrolment_link_round_trips() -> None:
-    link = EnrolmentLink("https://sync.example.org:8443/field?", "7KQ2-M9XD-4RTA-0PZH")
+def test_the_enrolment_link_round_trips_with_its_fingerprint() -> None:
+    link = EnrolmentLink("https://sync.example.org:8443/field?", CODE, FINGERPRINT)
     uri = link.uri()
     assert uri.startswith("fieldapp://enrol?server=https%3A%2F%2Fsync.example.org")
+    assert uri.endswith(f"&fingerprint={FINGERPRINT}")
     assert EnrolmentLink.parse(uri) == link
     assert EnrolmentLink.parse(f"  {LINK}\n") == EnrolmentLink.parse(LINK)
+    assert EnrolmentLink.parse(decode_qr(encoded(render(symbol(LINK))))).fingerprint == FINGERPRINT
+    earlier = EnrolmentLink("https://a.org", "7KQ2-M9XD-4RTA-0PZH")  # before fingerprints
+    assert EnrolmentLink.parse(earlier.uri()).fingerprint is None
 
 
 @pytest.mark.parametrize(
@@ -339,6 +345,12 @@ def test_the_enrolment_link_round_trips() -> None:
         ("fieldapp://enrol?server=https%3A%2F%2Fa.org&code=7KQ2+M9XD", "letters and digits"),
         ("fieldapp://enrol?server=https%3A%2F%2Fa.org&code=ABC", "letters and digits"),
         ("fieldapp://enrol?server&code", "malformed"),
+        ("fieldapp://enrol?server=https%3A%2F%2Fa.org&code=7KQ2-M9XD&fingerprint=3f3f",
+         "fingerprint must be 64"),
+        ("fieldapp://enrol?server=https%3A%2F%2Fa.org&code=7KQ2-M9XD&fingerprint=" + "3F" * 32,
+         "fingerprint must be 64 lowercase"),
+        ("fieldapp://enrol?server=https%3A%2F%2Fa.org&code=7KQ2-M9XD"
+         f"&fingerprint={FINGERPRINT}&fingerprint={FINGERPRINT}", "at most one 'fingerprint'"),
         ("fieldapp://enrol?" + "x" * 3000, "too long"),
     ],
 )  # fmt: skip
@@ -367,9 +379,17 @@ def test_admin_enrol_code_writes_a_qr_image_that_enrols_a_device(tmp_path: Path)
         assert stat.S_IMODE(qr.stat().st_mode) == 0o600
         link = EnrolmentLink.parse(decode_qr(qr.read_bytes()))
         assert link.server == url and link.code == issued.stdout.split("\t")[0]
+        assert link.fingerprint is not None and len(link.fingerprint) == 64
 
         device = tmp_path / "device"
         assert run(device, "init").returncode == 0
-        enrolled = run(device, "enrol", "--server", link.server, "--code", link.code)
+        wrong = link.fingerprint[::-1]
+        refused = run(device, "enrol", "--server", link.server, "--code", link.code,
+                      "--fingerprint", wrong)  # fmt: skip
+        assert refused.returncode == 1 and "Nothing was stored" in refused.stderr
+        enrolled = run(device, "enrol", "--server", link.server, "--code", link.code,
+                       "--fingerprint", link.fingerprint)  # fmt: skip
         assert enrolled.returncode == 0, enrolled.stderr
         assert "enrolled device" in enrolled.stdout
+        earlier = run(device, "enrol", "--server", link.server, "--code", link.code[:19])
+        assert earlier.returncode == 1 and "ask your coordinator for a new code" in earlier.stderr

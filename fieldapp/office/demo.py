@@ -103,7 +103,12 @@ def run_demo(
             admin.create_org(storage, ORG_NAME, recipients=[org_key.recipient])
             team_key = admin.derive_team_key(storage, ORG_NAME, org_key, "north")
             code = admin.enrol_code(
-                storage, ORG_NAME, "collector", region="north", team_key=team_key
+                storage,
+                ORG_NAME,
+                "collector",
+                region="north",
+                server_key=admin.server_public_key(settings, storage),
+                team_key=team_key,
             ).code
         say(f"3. Connectivity returns: the central server runs at {url} (SQLite).")
         with admin.open_server_storage(settings) as storage:

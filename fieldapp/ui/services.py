@@ -27,6 +27,7 @@ from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Page, Record, RecordSummary, Status, Store, StoreWiped
 from sync._monitor import MonitorState, SyncMonitor
 from sync.client import (
+    EnrolmentNotTrusted,
     EnrolRefused,
     RecordVersions,
     ServerRefused,
@@ -37,6 +38,7 @@ from sync.client import (
     enrol,
 )
 from sync.protocol import (
+    BadEnrolmentCode,
     BadEnrolmentLink,
     EnrolmentLink,
     InsecureServerURL,
@@ -395,14 +397,19 @@ class Services:
     def last_sync_at(self) -> str | None:
         return None if self._store is None else self._store.get_state(_STATE_LAST_SYNC)
 
-    def enrol(self, server_url: str, code: str) -> None:
-        """Enrol this (unlocked) device with a one-time code; SetupFailed says why not."""
+    def enrol(self, server_url: str, code: str, fingerprint: str | None = None) -> None:
+        """Enrol this (unlocked) device with a one-time code, and the full fingerprint of the
+        enrolment link it came from if any; SetupFailed says why not."""
         try:
             url = check_server_url(server_url)
         except InsecureServerURL:
             raise SetupFailed("insecure_url") from None
         try:
-            enrol(self.store, url, code, label="fieldapp", timeout=15.0)
+            enrol(self.store, url, code, fingerprint=fingerprint, label="fieldapp", timeout=15.0)
+        except BadEnrolmentCode:
+            raise SetupFailed("code_malformed") from None
+        except EnrolmentNotTrusted:
+            raise SetupFailed("enrol_untrusted") from None
         except ServerUnreachable:
             raise SetupFailed("sync_unreachable") from None
         except EnrolRefused as exc:

@@ -730,9 +730,9 @@ class AppState:
         self.say(None)
         return True
 
-    def enrol(self, server_url: str, code: str) -> bool:
+    def enrol(self, server_url: str, code: str, fingerprint: str | None = None) -> bool:
         try:
-            self.services.enrol(server_url, code)
+            self.services.enrol(server_url, code, fingerprint)
         except SetupFailed as failed:
             self.say(failed.key, **failed.params)
             return False

@@ -69,10 +69,14 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "اتصل بمنظمتك",
     ),
     "server_help": (
-        "Your coordinator gives you the server address and a one-time code.",
-        "Votre coordinateur vous donne l'adresse du serveur et un code à usage unique.",
-        "Su coordinador le da la dirección del servidor y un código de un solo uso.",
-        "يعطيك المنسق عنوان الخادم ورمزًا يُستخدم مرة واحدة.",
+        "Your coordinator gives you the server address and a one-time code of 8 groups of 4"
+        " letters and digits, or a QR image with both.",
+        "Votre coordinateur vous donne l'adresse du serveur et un code à usage unique de 8"
+        " groupes de 4 lettres et chiffres, ou une image QR qui contient les deux.",
+        "Su coordinador le da la dirección del servidor y un código de un solo uso de 8 grupos"
+        " de 4 letras y números, o una imagen QR con ambos.",
+        "يعطيك المنسق عنوان الخادم ورمزًا يُستخدم مرة واحدة من 8 مجموعات من 4 أحرف وأرقام، أو"
+        " صورة QR تحتوي على كليهما.",
     ),
     "server_url": (
         "Server address",
@@ -105,6 +109,30 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "Le code n'a pas été accepté : {detail}",
         "El código no fue aceptado: {detail}",
         "لم يُقبل الرمز: {detail}",
+    ),
+    "code_malformed": (
+        "That is not a whole enrolment code: a code has 8 groups of 4 letters and digits. An"
+        " older code of 4 groups no longer works: ask your coordinator for a new one.",
+        "Ce n'est pas un code d'inscription complet : un code compte 8 groupes de 4 lettres et"
+        " chiffres. Un ancien code de 4 groupes ne fonctionne plus : demandez-en un nouveau à"
+        " votre coordinateur.",
+        "Ese no es un código de inscripción completo: un código tiene 8 grupos de 4 letras y"
+        " números. Un código antiguo de 4 grupos ya no sirve: pida uno nuevo a su coordinador.",
+        "هذا ليس رمز تسجيل كاملًا: يتكون الرمز من 8 مجموعات من 4 أحرف وأرقام. الرمز القديم"
+        " المكوّن من 4 مجموعات لم يعد يعمل: اطلب رمزًا جديدًا من المنسق.",
+    ),
+    "enrol_untrusted": (
+        "The server's answer does not match this code: nothing was saved on this device."
+        " Someone may be intercepting the connection. Tell your coordinator, ask for a new"
+        " code and connect from another network.",
+        "La réponse du serveur ne correspond pas à ce code : rien n'a été enregistré sur cet"
+        " appareil. Quelqu'un intercepte peut-être la connexion. Prévenez votre coordinateur,"
+        " demandez un nouveau code et connectez-vous depuis un autre réseau.",
+        "La respuesta del servidor no coincide con este código: no se guardó nada en este"
+        " dispositivo. Alguien podría estar interceptando la conexión. Avise a su coordinador,"
+        " pida un código nuevo y conéctese desde otra red.",
+        "رد الخادم لا يطابق هذا الرمز: لم يُحفظ أي شيء على هذا الجهاز. ربما يعترض أحدهم"
+        " الاتصال. أبلغ المنسق واطلب رمزًا جديدًا واتصل من شبكة أخرى.",
     ),
     "scan_qr": (
         "Scan a QR image",

@@ -14,6 +14,7 @@ from fieldapp.ui.form_view import TOUCH, FormScreen, keyed, typed
 from fieldapp.ui.services import AUTOLOCK_CHOICES, TRAINING_FORM, VICTIM_FORM
 from fieldapp.ui.state import AppState, MergeSession
 from fieldapp.ui.strings import LANGUAGES, is_rtl
+from sync.protocol import EnrolmentLink
 
 __all__ = ["ARABIC_FONT", "FONTS", "AppContext", "Shell", "app_theme"]
 
@@ -132,6 +133,9 @@ def Setup() -> ft.Control:
     second, set_second = ft.use_state("")
     url, set_url = ft.use_state(state.services.default_server_url or "")
     code, set_code = ft.use_state("")
+    # The link last scanned: its full fingerprint is checked while its code is the one typed.
+    no_link: EnrolmentLink | None = None
+    scanned, set_scanned = ft.use_state(no_link)
     busy, set_busy = ft.use_state(False)
     text = state.text
     if state.setup_step == "language":
@@ -194,9 +198,10 @@ def Setup() -> ft.Control:
         )
 
     def connect() -> None:
+        fingerprint = scanned.fingerprint if scanned is not None and scanned.code == code else None
         set_busy(True)
         try:
-            state.enrol(url, code)
+            state.enrol(url, code, fingerprint)
         finally:
             set_busy(False)
 
@@ -217,6 +222,7 @@ def Setup() -> ft.Control:
         if link is not None:
             set_url(link.server)
             set_code(link.code)
+            set_scanned(link)
 
     return _page(
         [

@@ -18,13 +18,14 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
-from fieldapp.crypto import OrgKeyPair, RecipientKey, wrap_team_key
+from fieldapp.crypto import OrgKeyPair, RecipientKey, enrolment_fingerprint, wrap_team_key
 from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec
 from fieldapp.forms.validate import check
-from sync.protocol import EnrolmentLink, Role, check_server_url
-from sync.server.auth import enrol_code_hash, new_enrol_code
+from sync.protocol import EnrolmentCode, EnrolmentLink, Role, check_server_url
+from sync.server.auth import enrol_code_hash, new_enrol_secret
+from sync.server.keys import load_server_key
 from sync.server.settings import ServerSettings
 from sync.server.storage import (
     Device,
@@ -53,6 +54,7 @@ __all__ = [
     "publish_form",
     "resolve_conflict",
     "revoke",
+    "server_public_key",
     "share_event",
     "stats",
     "withdraw_event",
@@ -68,11 +70,14 @@ class AdminError(FieldappError):
 
 
 class IssuedCode(BaseModel):
-    """A new enrolment code: `code` is shown once and stored only as a hash."""
+    """A new enrolment code: `code` is shown once and only its secret part is stored, as a
+    hash. `fingerprint` (64 hex digits) is the enrolment fingerprint the code's check was
+    made from (fieldapp.crypto.enrolment_fingerprint): public, the QR link carries it whole."""
 
     model_config = ConfigDict(extra="forbid")
 
     code: str
+    fingerprint: str
     org_id: str
     role: Role
     region: str | None
@@ -173,6 +178,12 @@ def create_org(
     return org
 
 
+def server_public_key(settings: ServerSettings, storage: Storage) -> bytes:
+    """The deployment's receipt-signing public key, which enrolment codes vouch for (the key
+    is created here if no server has started yet, exactly as the first server would)."""
+    return load_server_key(settings, storage, datetime.now(UTC)).public_key
+
+
 def enrol_code(
     storage: Storage,
     org: str,
@@ -180,24 +191,32 @@ def enrol_code(
     region: str | None = None,
     ttl_hours: float = 24.0,
     *,
+    server_key: bytes,
     team_key: bytes | None = None,
     now: datetime | None = None,
     actor: str = CLI_ACTOR,
 ) -> IssuedCode:
     """Issue a one-time enrolment code for a device of `org` (id or name) with this role.
 
+    The code carries a check of the organisation's current recipient keys and of
+    `server_key`, the server's receipt-signing public key (see `server_public_key`): the
+    device refuses any other keys in the answer to it. Issue new codes after changing either.
     `team_key` (see `derive_team_key`) is stored wrapped by the code itself: the server keeps
-    only the code's hash, so it cannot open it; the device that redeems the code can.
+    only the hash of the code's secret, so it cannot open it; the device that redeems it can.
     """
     if not 0 < ttl_hours <= MAX_CODE_TTL_HOURS:
         raise AdminError(f"a code lives between 0 and {MAX_CODE_TTL_HOURS} hours")
     organisation = find_org(storage, org)
     when = _now(now)
-    code = new_enrol_code()
-    wrapped = None if team_key is None else wrap_team_key(code, team_key, organisation.id, region)
+    recipients = [RecipientKey.model_validate(r) for r in organisation.recipients]
+    fingerprint = enrolment_fingerprint(recipients, server_key)
+    code = EnrolmentCode.issue(new_enrol_secret(), fingerprint)
+    wrapped = (
+        None if team_key is None else wrap_team_key(code.secret, team_key, organisation.id, region)
+    )
     stored = storage.create_enrol_code(
         organisation.id,
-        enrol_code_hash(code),
+        enrol_code_hash(code.secret),
         role,
         region,
         when + timedelta(hours=ttl_hours),
@@ -206,7 +225,8 @@ def enrol_code(
     )
     storage.append_audit(actor, "enrol_code", "ok", when, org_id=organisation.id)
     return IssuedCode(
-        code=code,
+        code=str(code),
+        fingerprint=fingerprint.hex(),
         org_id=organisation.id,
         role=stored.role,
         region=stored.region,
@@ -225,12 +245,15 @@ def derive_team_key(storage: Storage, org: str, org_key: OrgKeyPair, region: str
     return org_key.team_key(organisation.id, region)
 
 
-def write_enrolment_qr(path: Path, server_url: str, code: str) -> EnrolmentLink:
-    """Draw the enrolment link (the server devices reach, the one-time code) as a QR code PNG
-    at `path`, mode 0o600: the picture is as secret as the code until it is used or expires."""
+def write_enrolment_qr(path: Path, server_url: str, issued: IssuedCode) -> EnrolmentLink:
+    """Draw the enrolment link (the server devices reach, the one-time code and its full
+    fingerprint) as a QR code PNG at `path`, mode 0o600: the picture is as secret as the code
+    until it is used or expires."""
     import segno  # the `server` extra's: the app only ever reads codes
 
-    link = EnrolmentLink(server=check_server_url(server_url), code=code)
+    link = EnrolmentLink(
+        server=check_server_url(server_url), code=issued.code, fingerprint=issued.fingerprint
+    )
     picture = io.BytesIO()
     segno.make_qr(link.uri(), error="M").save(picture, kind="png", scale=8, border=4)
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:

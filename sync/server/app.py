@@ -8,14 +8,18 @@ Every refusal is a `sync.protocol.ErrorBody`. Logs never carry bodies, tokens or
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -23,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fieldapp.crypto import SigningKey
+from fieldapp.crypto import SigningKey, enrol_code_secret
 from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FormSpec
@@ -64,9 +68,17 @@ from sync.server.auth import (
     new_token,
     token_hash,
 )
-from sync.server.checks import FormRules, RefusedForm, envelope_errors
+from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
 from sync.server.keys import load_server_key, server_key_id
-from sync.server.limits import BodyLimitMiddleware, InternalErrorMiddleware, RateLimitMiddleware
+from sync.server.limits import (
+    BodyLimitMiddleware,
+    DeviceTokens,
+    EnrolGuard,
+    InternalErrorMiddleware,
+    RateLimitMiddleware,
+    RefusalTally,
+    TokenBuckets,
+)
 from sync.server.settings import ServerSettings
 from sync.server.storage import (
     AlreadyExists,
@@ -82,6 +94,8 @@ from sync.server.storage import (
 )
 
 __all__ = ["ApiError", "create_app"]
+
+_log = logging.getLogger(__name__)
 
 
 class ApiError(FieldappError):
@@ -109,6 +123,11 @@ class _Context:
     signing_key: SigningKey
     key_id: str
     clock: Callable[[], datetime]
+    # Tokens that authenticated a device: only they get a rate-limit bucket of their own.
+    device_tokens: DeviceTokens
+    enrol_guard: EnrolGuard
+    # Refused enrolments, audited as one counted entry per client address and window.
+    enrol_refusals: RefusalTally
     # Parsed form versions by their publication seq: published versions never change.
     form_rules: dict[int, FormRules | RefusedForm] = field(default_factory=dict)
 
@@ -157,13 +176,29 @@ def create_app(
     store.migrate()
     _publish_builtin_forms(store, clock())
     key = load_server_key(settings, store, clock())
-    context = _Context(settings, store, key, server_key_id(key.public_key), clock)
+    context = _Context(
+        settings,
+        store,
+        key,
+        server_key_id(key.public_key),
+        clock,
+        DeviceTokens(),
+        _enrol_guard(settings, clock),
+        RefusalTally(timedelta(seconds=settings.enrol_audit_window_seconds)),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            store.close()
+        flusher = asyncio.create_task(_audit_refusals_periodically(context))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            _audit_refusals(context, everything=True)
+            if owned:
+                store.close()
 
     app = FastAPI(
         title="fieldapp sync server",
@@ -186,9 +221,47 @@ def create_app(
         RateLimitMiddleware,
         per_minute=settings.rate_limit_per_minute,
         burst=settings.rate_limit_burst,
+        devices=context.device_tokens,
     )
     app.add_middleware(InternalErrorMiddleware)
     return app
+
+
+def _enrol_guard(settings: ServerSettings, clock: Callable[[], datetime]) -> EnrolGuard:
+    """Enrolment buckets on the app's clock (like the audit windows), refilled per hour."""
+
+    def seconds() -> float:
+        return clock().timestamp()
+
+    return EnrolGuard(
+        per_address=TokenBuckets(
+            settings.enrol_address_per_hour / 60, settings.enrol_address_burst, clock=seconds
+        ),
+        per_prefix=TokenBuckets(
+            settings.enrol_prefix_per_hour / 60, settings.enrol_prefix_burst, clock=seconds
+        ),
+    )
+
+
+def _audit_refusals(context: _Context, *, everything: bool = False) -> None:
+    """Write the refused enrolments of every window that is over (all of them at shutdown),
+    one entry per client address and outcome: actor `address:<ip>` (`address:others` for
+    the addresses past the most frequent few), outcome `refused:<error> x<count>`, time the
+    window's start."""
+    for tally in context.enrol_refusals.due(None if everything else context.now()):
+        context.storage.append_audit(
+            f"address:{tally.who}", "enrol", f"{tally.outcome} x{tally.count}", tally.window
+        )
+
+
+async def _audit_refusals_periodically(context: _Context) -> None:
+    """Audit counted refusals once their window is over, even if no enrolment comes next."""
+    while True:
+        await asyncio.sleep(context.settings.enrol_audit_window_seconds)
+        try:
+            await to_thread.run_sync(_audit_refusals, context)
+        except Exception as exc:  # the database may be away: the server goes on regardless
+            _log.error("refused enrolments could not be audited: %s", type(exc).__name__)
 
 
 def _publish_builtin_forms(storage: Storage, now: datetime) -> None:
@@ -284,14 +357,16 @@ def _device(
 ) -> Device:
     """The enrolled, non-revoked device presenting the bearer token, else 401."""
     token = bearer_token(f"Bearer {credentials.credentials}") if credentials else None
-    device = _context(request).storage.device_by_token(token_hash(token)) if token else None
-    if device is None:
+    context = _context(request)
+    device = context.storage.device_by_token(token_hash(token)) if token else None
+    if token is None or device is None:
         raise ApiError(
             401,
             "unauthenticated",
             "a valid device token is required (enrol the device, or it was revoked)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    context.device_tokens.vouch(token)
     return device
 
 
@@ -346,6 +421,17 @@ def health() -> Health:
     return Health(status="ok", protocol=PROTOCOL_VERSION)
 
 
+# The first group of a code's secret: a flood spread over many addresses against one code
+# (or one guessed group) meets its bucket; 20 bits, so real codes rarely share one.
+_ENROL_PREFIX_SYMBOLS = 4
+_ENROL_REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
+    CodeInvalid: (403, "enrol_code_invalid", "this enrolment code is not valid"),
+    CodeExpired: (403, "enrol_code_expired", "this enrolment code has expired: ask for a new one"),
+    CodeUsed: (409, "enrol_code_used", "this enrolment code was used by another device"),
+    AlreadyExists: (409, "device_exists", "a device with this id is already enrolled"),
+}
+
+
 @_route(
     "POST",
     "/enrol",
@@ -357,38 +443,48 @@ def health() -> Health:
         )
     ),
 )
-def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
-    """Redeem a one-time enrolment code; idempotent for the same device and key."""
+def enrol(body: EnrolRequest, request: Request, context: Context) -> EnrolResponse:
+    """Redeem a one-time enrolment code; idempotent for the same device and key.
+
+    Limited per client address and per code prefix whatever headers are sent (failed
+    attempts use the limit up); refusals are audited as counted entries (see `EnrolGuard`,
+    `RefusalTally`)."""
     storage, now = context.storage, context.now()
+    _audit_refusals(context)
+    address = request.client.host if request.client else "unknown"
+    secret = enrol_code_secret(body.code)
+    prefix = secret[:_ENROL_PREFIX_SYMBOLS]
+    wait = context.enrol_guard.admit(address, prefix)
+    if wait is not None:
+        _refuse_enrolment(
+            context,
+            address,
+            ApiError(
+                429,
+                "rate_limited",
+                f"too many failed enrolment attempts: retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            ),
+        )
     token = new_token()
-    refusal: ApiError | None = None
     try:
         device = storage.redeem_enrol_code(
-            enrol_code_hash(body.code),
+            enrol_code_hash(secret),
             body.device_id,
             body.device_public_key,
             body.device_label,
             token_hash(token),
             now,
         )
-    except CodeInvalid:
-        refusal = ApiError(403, "enrol_code_invalid", "this enrolment code is not valid")
-    except CodeExpired:
-        refusal = ApiError(
-            403, "enrol_code_expired", "this enrolment code has expired: ask for a new one"
-        )
-    except CodeUsed:
-        refusal = ApiError(409, "enrol_code_used", "this enrolment code was used by another device")
-    except AlreadyExists:
-        refusal = ApiError(409, "device_exists", "a device with this id is already enrolled")
-    if refusal is not None:
-        storage.append_audit(f"device:{body.device_id}", "enrol", f"refused:{refusal.error}", now)
-        raise refusal
+    except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
+        _refuse_enrolment(context, address, ApiError(*_ENROL_REFUSALS[type(refused)]))
+    context.enrol_guard.succeeded(address, prefix)
+    context.device_tokens.vouch(token)
     storage.append_audit(
         _actor(device), "enrol", "ok", now, org_id=device.org_id, device_id=device.id
     )
     organisation = storage.get_organisation(device.org_id)
-    code = storage.get_enrol_code(enrol_code_hash(body.code))
+    code = storage.get_enrol_code(enrol_code_hash(secret))
     return EnrolResponse(
         device_id=device.id,
         token=token,
@@ -400,6 +496,12 @@ def enrol(body: EnrolRequest, context: Context) -> EnrolResponse:
         recipients=organisation.recipients,
         wrapped_team_key=code.wrapped_team_key,
     )
+
+
+def _refuse_enrolment(context: _Context, address: str, refusal: ApiError) -> NoReturn:
+    """Count the refusal for the audit log (one entry per address, outcome and window)."""
+    context.enrol_refusals.count(address, f"refused:{refusal.error}", context.now())
+    raise refusal
 
 
 @_route(
@@ -429,6 +531,7 @@ def push(
     storage, now = context.storage, context.now()
     outcomes: list[RecordOutcome | PushResult | None] = [None] * len(body.records)
     forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
+    recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
     checked, digests, positions = [], [], []
     for index, envelope in enumerate(body.records):
         form_key = (envelope.form_id, envelope.form_version)
@@ -436,7 +539,7 @@ def push(
             forms[form_key] = context.published_rules(device.org_id, *form_key)
         signed = envelope.signing_bytes()
         errors = envelope_errors(
-            envelope, device.id, device.public_key, forms[form_key], signed=signed
+            envelope, device.id, device.public_key, forms[form_key], recipients, signed=signed
         )
         if errors:
             outcomes[index] = RecordOutcome(
@@ -654,6 +757,7 @@ def issue_enrol_code(
         body.role,
         body.region,
         body.ttl_hours,
+        server_key=context.signing_key.public_key,
         now=context.now(),
         actor=_actor(device),
     )

@@ -1,8 +1,10 @@
 """Credentials and who may do what: bearer tokens, enrolment codes, role and region rules.
 
 Tokens and codes are random and high-entropy, so a plain sha256 is what the database keeps
-(a slow password hash buys nothing against 256-bit and 80-bit secrets). The rules here are
-pure functions over `Device`, so the app applies them the same way on every endpoint.
+(a slow password hash buys nothing against 256-bit and 80-bit secrets); an enrolment code by
+the hash of its secret part only (the check after it is derived from public keys). The
+rules here are pure functions over `Device`, so the app applies them the same way on every
+endpoint.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
-from fieldapp.crypto import normalise_enrol_code
-from sync.protocol import ROSTER_ROLES, Role
+from fieldapp.crypto import enrol_code_secret
+from sync.protocol import ENROL_CODE_ALPHABET, ENROL_SECRET_SYMBOLS, ROSTER_ROLES, Role
 from sync.server.storage.base import ORG_WIDE_ROLES, Device, StoredRecord
 
 __all__ = [
@@ -24,7 +26,7 @@ __all__ = [
     "can_manage_region",
     "can_read_record",
     "enrol_code_hash",
-    "new_enrol_code",
+    "new_enrol_secret",
     "new_token",
     "token_hash",
 ]
@@ -33,11 +35,6 @@ ADMIN_ROLES: frozenset[Role] = frozenset({"admin"})
 STATS_ROLES: frozenset[Role] = frozenset({"admin", "coordinator"})
 # Who settles a conflict: the office, where the organisation's key opens every version.
 RESOLVE_ROLES: frozenset[Role] = frozenset({"admin", "case_manager"})
-
-# Crockford's base32 without I, L, O, U: nothing to misread when a code is typed from paper.
-_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CODE_GROUPS = 4
-_CODE_GROUP_LENGTH = 4  # 16 symbols of 5 bits: 80 bits
 
 
 def new_token() -> str:
@@ -49,20 +46,16 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(b"fieldapp-token:" + token.encode("utf-8")).hexdigest()
 
 
-def new_enrol_code() -> str:
-    """A one-time enrolment code such as `7KQ2-M9XD-4RTA-0PZH` (80 random bits)."""
-    symbols = "".join(
-        secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUPS * _CODE_GROUP_LENGTH)
-    )
-    return "-".join(
-        symbols[i : i + _CODE_GROUP_LENGTH] for i in range(0, len(symbols), _CODE_GROUP_LENGTH)
-    )
+def new_enrol_secret() -> str:
+    """The secret part of a new enrolment code: 16 random symbols of 5 bits (80 bits)."""
+    return "".join(secrets.choice(ENROL_CODE_ALPHABET) for _ in range(ENROL_SECRET_SYMBOLS))
 
 
 def enrol_code_hash(code: str) -> str:
-    """Hash of a code as typed: case, spaces and dashes do not matter."""
-    normalised = normalise_enrol_code(code)
-    return hashlib.sha256(b"fieldapp-enrol-code:" + normalised.encode("utf-8")).hexdigest()
+    """Hash of a code's secret part, the code typed whole or only its secret: case, spaces
+    and dashes do not matter."""
+    secret = enrol_code_secret(code)
+    return hashlib.sha256(b"fieldapp-enrol-code:" + secret.encode("utf-8")).hexdigest()
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -14,6 +14,12 @@ disagrees: a modified client cannot put what it likes in clear.
 
 A record's problems are capped at `MAX_FIELD_ERRORS`, the rest only counted: a record with
 100,000 bad keys costs a count, not 100,000 error objects and a 10 MB answer.
+
+The recipients check is what guarantees the office can open every sealed part it stores:
+`sealed` must be sealed to exactly the organisation's current keys (read from the envelope's
+header; nothing is opened). A foreign key means the device was given keys that are not the
+organisation's (its enrolment was tampered with); a missing one, that the office holding it
+could not open the record.
 """
 
 from __future__ import annotations
@@ -26,13 +32,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fieldapp.crypto import SignatureError, verify
+from fieldapp.crypto import CryptoError, SignatureError, envelope_key_ids, verify
 from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, Statistics, answer_nodes
 from fieldapp.forms.validate import is_empty
 from sync.protocol import MAX_FIELD_ERRORS, RecordEnvelope, WireFieldError, capped_field_errors
 
-__all__ = ["FormRules", "RefusedForm", "envelope_errors", "stats_errors"]
+__all__ = ["FormRules", "RefusedForm", "envelope_errors", "recipient_key_ids", "stats_errors"]
 
 _Env = ChainMap[str, Any]
 
@@ -123,17 +129,25 @@ class _Problems:
         return capped_field_errors(self.kept, self.left_out)
 
 
+def recipient_key_ids(recipients: list[dict[str, Any]]) -> frozenset[str]:
+    """The key ids of an organisation's recipient keys (`Organisation.recipients`), prepared
+    once per push for `envelope_errors`."""
+    return frozenset(str(recipient["key_id"]) for recipient in recipients)
+
+
 def envelope_errors(
     envelope: RecordEnvelope,
     device_id: str,
     public_key: bytes,
     rules: FormRules | RefusedForm | None,
+    recipients: frozenset[str],
     *,
     signed: bytes | None = None,
 ) -> list[WireFieldError]:
     """Why the server refuses this envelope from this device (empty: it may be stored).
 
     `rules` are the form version the envelope names, None when the server does not know it.
+    `recipients` are the organisation's current key ids (`recipient_key_ids`).
     `signed` is `envelope.signing_bytes()` when the caller has computed them already.
     """
     if envelope.device_id != device_id:
@@ -165,6 +179,10 @@ def envelope_errors(
                 "a revision that withdraws consent carries no sealed part",
             )
         ]
+    if envelope.sealed is not None:
+        problem = _recipients_problem(envelope.sealed, recipients)
+        if problem is not None:
+            return [_error("sealed", "sealed", *problem)]
     if rules is None:
         return [
             _error(
@@ -186,6 +204,31 @@ def envelope_errors(
             )
         ]
     return stats_errors(rules, envelope.stats)
+
+
+def _recipients_problem(sealed: bytes, recipients: frozenset[str]) -> tuple[str, str] | None:
+    """(code, message) unless `sealed` is sealed to exactly the organisation's keys."""
+    try:
+        sealed_to = set(envelope_key_ids(sealed))
+    except CryptoError:
+        return "sealed_malformed", "the sealed part is not a fieldapp envelope (see crypto.seal)"
+    foreign = sorted(sealed_to - recipients)
+    if foreign:
+        return (
+            "unknown_recipient",
+            f"the sealed part is sealed to {', '.join(foreign)}, not the organisation's keys"
+            f" ({', '.join(sorted(recipients)) or 'none'}): enrol the device again with a new"
+            " code, then edit and finalise the record again",
+        )
+    missing = sorted(recipients - sealed_to)
+    if missing:
+        return (
+            "missing_recipient",
+            f"the sealed part is not sealed to the organisation's key {', '.join(missing)}:"
+            " the office holding it could not open it; enrol the device again with a new"
+            " code, then edit and finalise the record again",
+        )
+    return None
 
 
 def stats_errors(form: FormSpec | FormRules, stats: Mapping[str, Any]) -> list[WireFieldError]:

@@ -3,8 +3,12 @@
 - `BodyLimitMiddleware`: a body over the limit gets 413 before it is read whole (refused on
   its Content-Length before a byte is read, or as soon as the streamed bytes pass the limit);
   a gzip body is decompressed incrementally under the same cap, so a zip bomb gets 413 too.
-- `RateLimitMiddleware`: a token bucket per bearer token (per client address without one);
-  429 with Retry-After when empty, and a `Backoff` hint when it runs low.
+- `RateLimitMiddleware`: a token bucket per enrolled device's bearer token (per client
+  address for any other request, whatever bearer header it carries); 429 with Retry-After
+  when empty, and a `Backoff` hint when it runs low.
+- `EnrolGuard` and `RefusalTally`: what the enrolment endpoint applies on top, a bucket per
+  client address and per code prefix used up by failed attempts, and failed attempts counted
+  into one audit entry per address and window instead of one each.
 - `InternalErrorMiddleware`: an unexpected exception becomes a 500 ErrorBody that leaks
   nothing, and is logged by type and place only (never its message: it may quote data).
 
@@ -16,19 +20,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 import traceback
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync.protocol import ErrorBody
 
 __all__ = [
     "BodyLimitMiddleware",
+    "DeviceTokens",
+    "EnrolGuard",
     "InternalErrorMiddleware",
     "RateLimitMiddleware",
+    "RefusalTally",
+    "TalliedRefusal",
+    "TokenBuckets",
     "send_error",
 ]
 
@@ -218,14 +230,98 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
+class TokenBuckets:
+    """Token buckets by key, in memory: each holds up to `burst` tokens and refills at
+    `per_minute` / 60 per second. At most `max_keys` buckets are kept, the least recently used
+    dropped first (a dropped bucket comes back full: the bound is on memory, not on fairness).
+    Safe to share between the event loop and worker threads."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        burst: int,
+        *,
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.max_keys = max_keys
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, key: str) -> float:
+        """Take one token from the key's bucket; the tokens left (negative: none was there,
+        nothing was taken)."""
+        with self._lock:
+            tokens, now = self._refilled(key)
+            left = tokens - 1
+            self._buckets[key] = (left if left >= 0 else tokens, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+            return left
+
+    def give_back(self, key: str) -> None:
+        """Return a token taken for an attempt that turned out to be legitimate."""
+        with self._lock:
+            tokens, now = self._refilled(key)
+            self._buckets[key] = (min(self.burst, tokens + 1), now)
+
+    def wait(self, left: float) -> int:
+        """Whole seconds until a bucket `take` left at `left` has a token again."""
+        return max(1, math.ceil(-left / self.rate))
+
+    def _refilled(self, key: str) -> tuple[float, float]:
+        now = self.clock()
+        tokens, last = self._buckets.pop(key, (self.burst, now))
+        return min(self.burst, tokens + max(0.0, now - last) * self.rate), now
+
+
+def _token_key(token: str) -> str:
+    return "token:" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+
+
+class DeviceTokens:
+    """Bearer tokens the app found to belong to an enrolled device, kept as hashes (at most
+    `max_tokens`, the least recently seen forgotten first). Only these get a rate-limit
+    bucket of their own: any other bearer header, such as a random one sent to an endpoint
+    that needs none, counts against its client address, so it cannot buy a fresh bucket."""
+
+    def __init__(self, max_tokens: int = 100_000) -> None:
+        self.max_tokens = max_tokens
+        self._known: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vouch(self, token: str) -> None:
+        """`token` authenticated an enrolled device (a revoked one keeps its bucket: harmless,
+        it gets 401 anyway)."""
+        key = _token_key(token)
+        with self._lock:
+            self._known[key] = None
+            self._known.move_to_end(key)
+            while len(self._known) > self.max_tokens:
+                self._known.popitem(last=False)
+
+    def bucket_key(self, token: str) -> str | None:
+        """The bucket of a vouched token, None for one the app never vouched for."""
+        key = _token_key(token)
+        with self._lock:
+            return key if key in self._known else None
+
+
 class RateLimitMiddleware:
-    """A token bucket per bearer token (per client address without one), in memory.
+    """A token bucket per enrolled device's bearer token, per client address otherwise.
 
     Each request takes one token; the bucket refills at `per_minute` / 60 per second up to
     `burst`. An empty bucket gets 429 with Retry-After (whole seconds until a token is back).
     Below a fifth of the burst, responses carry `Backoff: <seconds>` so well-behaved clients
-    slow down before they are refused. Buckets are keyed by a hash (never the token itself)
-    and at most `max_clients` are kept, the least recently seen dropped first.
+    slow down before they are refused. A bearer token has its own bucket only once the app
+    vouched for it (`devices`, see `DeviceTokens`). Buckets are keyed by a hash (never the
+    token itself) and at most `max_clients` are kept, the least recently seen dropped first.
     """
 
     def __init__(
@@ -234,47 +330,32 @@ class RateLimitMiddleware:
         per_minute: int,
         burst: int,
         *,
+        devices: DeviceTokens,
         max_clients: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self.max_clients = max_clients
-        self.clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.devices = devices
+        self._buckets = TokenBuckets(per_minute, burst, max_keys=max_clients, clock=clock)
 
     def _client_key(self, scope: Scope) -> str:
         for value in _header(scope, b"authorization"):
             scheme, _, credential = value.partition(" ")
             if scheme.lower() == "bearer" and credential.strip():
-                digest = hashlib.sha256(credential.strip().encode("utf-8")).hexdigest()
-                return "token:" + digest[:32]
+                key = self.devices.bucket_key(credential.strip())
+                if key is not None:
+                    return key
         client = scope.get("client")
         return "address:" + (client[0] if client else "unknown")
-
-    def _take(self, key: str) -> float:
-        """Take one token from the key's bucket; the tokens left (negative: refused)."""
-        now = self.clock()
-        tokens, last = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            tokens -= 1
-            left = tokens
-        else:
-            left = tokens - 1
-        self._buckets[key] = (tokens, now)
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-        return left
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        left = self._take(self._client_key(scope))
+        buckets = self._buckets
+        left = buckets.take(self._client_key(scope))
         if left < 0:
-            wait = max(1, math.ceil(-left / self.rate))
+            wait = buckets.wait(left)
             await send_error(
                 send,
                 429,
@@ -283,18 +364,103 @@ class RateLimitMiddleware:
                 [(b"retry-after", str(wait).encode("ascii"))],
             )
             return
-        if left >= self.burst / 5:
+        if left >= buckets.burst / 5:
             await self.app(scope, receive, send)
             return
-        backoff = str(max(1, math.ceil((self.burst / 2 - left) / self.rate))).encode("ascii")
+        backoff = str(max(1, math.ceil((buckets.burst / 2 - left) / buckets.rate)))
 
         async def send_with_backoff(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
-                message["headers"] = [*message.get("headers", []), (b"backoff", backoff)]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"backoff", backoff.encode("ascii")),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_backoff)
+
+
+class EnrolGuard:
+    """Enrolment attempts, limited per client address and per code prefix (the first group
+    of the code's secret) whatever headers are sent: a flood from one address meets the first
+    limit, one spread over many addresses against one code the second. An attempt takes a
+    token from both buckets before the code is looked up; a successful one gives them back,
+    so only failures use them up and a room of devices enrolling at once is never slowed."""
+
+    def __init__(self, per_address: TokenBuckets, per_prefix: TokenBuckets) -> None:
+        self.per_address = per_address
+        self.per_prefix = per_prefix
+
+    def admit(self, address: str, prefix: str) -> int | None:
+        """None: go on with the attempt; else it is refused, retry after that many seconds."""
+        left = self.per_address.take("address:" + address)
+        if left < 0:
+            return self.per_address.wait(left)
+        left = self.per_prefix.take("prefix:" + prefix)
+        if left < 0:
+            return self.per_prefix.wait(left)
+        return None
+
+    def succeeded(self, address: str, prefix: str) -> None:
+        self.per_address.give_back("address:" + address)
+        self.per_prefix.give_back("prefix:" + prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class TalliedRefusal:
+    """`count` refusals with `outcome` for `who` in the window that starts at `window`."""
+
+    window: datetime
+    who: str
+    outcome: str
+    count: int
+
+
+class RefusalTally:
+    """Refusals counted per (who, outcome) and time window, to be audited as one entry each:
+    a flood of failed attempts writes a handful of rows, not one per attempt. (The audit
+    table is append-only, so a count cannot grow in place: it is written once, when its
+    window is over.) Each window itemises its `max_rows` most frequent `who`, the rest counted
+    together as `others`; at most `max_tracked` distinct `who` are counted apart in memory."""
+
+    OTHERS = "others"
+
+    def __init__(self, window: timedelta, *, max_rows: int = 10, max_tracked: int = 10_000) -> None:
+        self.window = window
+        self.max_rows = max_rows
+        self.max_tracked = max_tracked
+        self._counts: dict[datetime, Counter[tuple[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def count(self, who: str, outcome: str, now: datetime) -> None:
+        start = now - (now - datetime.min.replace(tzinfo=now.tzinfo)) % self.window
+        with self._lock:
+            counts = self._counts.setdefault(start, Counter())
+            if (who, outcome) not in counts and len(counts) >= self.max_tracked:
+                who = self.OTHERS
+            counts[(who, outcome)] += 1
+
+    def due(self, now: datetime | None = None) -> list[TalliedRefusal]:
+        """The counts of the windows over by `now` (of every window with None: at shutdown),
+        which are forgotten here: write them to the audit log."""
+        with self._lock:
+            over = sorted(w for w in self._counts if now is None or w + self.window <= now)
+            windows = [(w, self._counts.pop(w)) for w in over]
+        return [tally for window, counts in windows for tally in self._rows(window, counts)]
+
+    def _rows(self, window: datetime, counts: Counter[tuple[str, str]]) -> list[TalliedRefusal]:
+        by_who: Counter[str] = Counter()
+        for (who, _), count in counts.items():
+            by_who[who] += count
+        itemised = {who for who, _ in by_who.most_common(self.max_rows) if who != self.OTHERS}
+        rows: Counter[tuple[str, str]] = Counter()
+        for (who, outcome), count in counts.items():
+            rows[(who if who in itemised else self.OTHERS, outcome)] += count
+        return [
+            TalliedRefusal(window, who, outcome, count)
+            for (who, outcome), count in sorted(rows.items())
+        ]
 
 
 class InternalErrorMiddleware:

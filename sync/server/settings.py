@@ -21,8 +21,17 @@ class ServerSettings(BaseModel):
     """How one server process runs; several processes may share one PostgreSQL database.
 
     `max_body_bytes` bounds a request body both as sent and, when gzip-compressed, after
-    decompression. The rate limit is a token bucket per bearer token (per client address when
-    unauthenticated): `rate_limit_per_minute` refills it, `rate_limit_burst` is its size.
+    decompression. The rate limit is a token bucket per enrolled device's bearer token (per
+    client address for anything else, a bearer token the server does not know included):
+    `rate_limit_per_minute` refills it, `rate_limit_burst` is its size.
+
+    Enrolment has buckets of its own, whatever headers are sent, used up by failed attempts
+    only (a successful one gives its token back): one per client address
+    (`enrol_address_burst`, refilled at `enrol_address_per_hour`) and one per code prefix, the
+    first group of the code's secret (`enrol_prefix_burst`, `enrol_prefix_per_hour`), so
+    attempts spread over many addresses still meet a limit. Refused attempts are audited as
+    one counted entry per client address and outcome every `enrol_audit_window_seconds`.
+
     Buckets live in each process's memory, so behind a load balancer the effective limit is
     per process: that is deliberate (no shared state outside the database).
     """
@@ -34,6 +43,11 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     rate_limit_burst: int = Field(default=200, ge=1)
+    enrol_address_burst: int = Field(default=20, ge=1)
+    enrol_address_per_hour: int = Field(default=30, ge=1)
+    enrol_prefix_burst: int = Field(default=5, ge=1)
+    enrol_prefix_per_hour: int = Field(default=10, ge=1)
+    enrol_audit_window_seconds: int = Field(default=60, ge=1, le=3600)
     changes_page_limit: int = Field(default=1000, ge=1, le=10_000)
     enrol_code_ttl_hours: float = Field(default=24.0, gt=0)
 

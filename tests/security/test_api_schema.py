@@ -118,10 +118,12 @@ def live_api(
         data_dir=tmp_path_factory.mktemp("schemathesis") / "server",
         rate_limit_per_minute=1_000_000,
         rate_limit_burst=100_000,
+        enrol_address_burst=100_000,  # the fuzzer's made-up codes are failed attempts
+        enrol_prefix_burst=100_000,
     )
     app = create_app(server_settings)
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        world = World(app.state.fieldapp.storage, client, org_key)
+        world = World(app, client, org_key)
         org = world.org("Schemathesis Org")
         tokens = {role: world.enrol(org, role).token for role in ("admin", "collector")}
         yield LiveApi(url, tokens)

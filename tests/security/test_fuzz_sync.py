@@ -79,7 +79,7 @@ def target(
     )
     app = create_app(server_settings)
     with running(app) as url, httpx.Client(base_url=url, timeout=TIMEOUT) as client:
-        world = World(app.state.fieldapp.storage, client, org_key)
+        world = World(app, client, org_key)
         phone = world.enrol(world.org("Fuzz Org"))
         yield Target(client, world, phone, data_dir / "server.db")
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from fieldapp import crypto
 from fieldapp.forms.spec import FormSpec
@@ -98,11 +99,13 @@ class Phone:
         form: tuple[str, str] = (FORM.id, FORM.version),
         name: str = CANARY,
         device_id: str | None = None,
+        sealed_to: list[crypto.RecipientKey] | None = None,
     ) -> RecordEnvelope:
-        """A record revision sealed to the organisation and signed by this device."""
+        """A record revision sealed to the organisation (or to `sealed_to`) and signed by
+        this device."""
         record_id = record_id or uuid.uuid4()
         rev = rev or revision()
-        recipients = [crypto.RecipientKey.model_validate(r) for r in self.recipients]
+        recipients = sealed_to or [crypto.RecipientKey.model_validate(r) for r in self.recipients]
         sealed = crypto.seal(
             f'{{"given_name": "{name}"}}'.encode(),
             recipients,
@@ -130,12 +133,21 @@ def push_body(*envelopes: RecordEnvelope) -> bytes:
 
 
 class World:
-    """Organisations and devices on one running server, made through the real API."""
+    """Organisations and devices on one running server (`app`), made through the real API."""
 
-    def __init__(self, storage: Storage, client: httpx.Client, org_key: crypto.OrgKeyPair) -> None:
-        self.storage = storage
+    def __init__(self, app: FastAPI, client: httpx.Client, org_key: crypto.OrgKeyPair) -> None:
+        self.storage: Storage = app.state.fieldapp.storage
+        self.server_key: bytes = app.state.fieldapp.signing_key.public_key
         self.client = client
         self.org_key = org_key
+
+    def issue(
+        self, org: str, role: Role = "collector", region: str | None = None, **options: Any
+    ) -> admin.IssuedCode:
+        """A one-time code for `org`, vouching for this server's key (`admin.enrol_code`)."""
+        return admin.enrol_code(
+            self.storage, org, role, region, server_key=self.server_key, **options
+        )
 
     def org(self, name: str, *, own_form: bool = True) -> Organisation:
         org = admin.create_org(self.storage, name, recipients=[self.org_key.recipient])
@@ -146,7 +158,7 @@ class World:
     def enrol(
         self, org: Organisation, role: Role = "collector", region: str | None = None
     ) -> Phone:
-        issued = admin.enrol_code(self.storage, org.id, role, region)
+        issued = self.issue(org.id, role, region)
         key = crypto.SigningKey.generate()
         device_id = f"dev-{uuid.uuid4().hex[:12]}"
         response = self.client.post(

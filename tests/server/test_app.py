@@ -39,7 +39,7 @@ def world(backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World
     settings = ServerSettings(data_dir=tmp_path / "server", database_url=backend.url)
     app = create_app(settings, storage=backend.storage)
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(backend.storage, client, org_key)
+        yield World(app, client, org_key)
 
 
 @pytest.fixture
@@ -47,9 +47,8 @@ def sqlite_world(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
     """On SQLite only, with the app owning its storage (as `fieldapp serve` runs it)."""
     settings = ServerSettings(data_dir=tmp_path / "server")
     app = create_app(settings)
-    storage = app.state.fieldapp.storage
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(storage, client, org_key)
+        yield World(app, client, org_key)
 
 
 def outcomes(response: httpx.Response) -> PushResponse:
@@ -92,7 +91,7 @@ def enrol_request(code: str, device_id: str, key: crypto.SigningKey) -> dict[str
 
 def test_enrol_returns_a_working_token_and_the_server_key(world: World) -> None:
     org = world.org("Enrol Org")
-    issued = admin.enrol_code(world.storage, org.id, "coordinator", "north")
+    issued = world.issue(org.id, "coordinator", "north")
     response = world.client.post(
         "/v1/enrol", json=enrol_request(issued.code, "phone-1", crypto.SigningKey.generate())
     )
@@ -111,7 +110,7 @@ def test_enrol_returns_a_working_token_and_the_server_key(world: World) -> None:
 
 def test_enrol_code_typed_loosely_still_works(sqlite_world: World) -> None:
     org = sqlite_world.org("Loose")
-    issued = admin.enrol_code(sqlite_world.storage, org.id, "collector")
+    issued = sqlite_world.issue(org.id, "collector")
     typed = issued.code.lower().replace("-", " ")
     response = sqlite_world.client.post(
         "/v1/enrol", json=enrol_request(typed, "phone-x", crypto.SigningKey.generate())
@@ -121,9 +120,7 @@ def test_enrol_code_typed_loosely_still_works(sqlite_world: World) -> None:
 
 def test_expired_enrolment_code_is_refused(world: World) -> None:
     org = world.org("Expired Org")
-    issued = admin.enrol_code(
-        world.storage, org.id, "collector", now=datetime.now(UTC) - timedelta(hours=25)
-    )
+    issued = world.issue(org.id, "collector", now=datetime.now(UTC) - timedelta(hours=25))
     response = world.client.post(
         "/v1/enrol", json=enrol_request(issued.code, "late-phone", crypto.SigningKey.generate())
     )
@@ -142,7 +139,7 @@ def test_unknown_enrolment_code_is_refused(sqlite_world: World) -> None:
 
 def test_code_used_by_one_device_is_refused_to_another(world: World) -> None:
     org = world.org("Reuse Org")
-    issued = admin.enrol_code(world.storage, org.id, "collector")
+    issued = world.issue(org.id, "collector")
     first = world.client.post(
         "/v1/enrol", json=enrol_request(issued.code, "phone-a", crypto.SigningKey.generate())
     )
@@ -159,7 +156,7 @@ def test_re_enrolling_the_same_device_and_key_is_idempotent(world: World) -> Non
     """A connection cut during enrolment does not burn the code: the retry gets a new token,
     and the lost one stops working."""
     org = world.org("Retry Org")
-    issued = admin.enrol_code(world.storage, org.id, "trainer")
+    issued = world.issue(org.id, "trainer")
     key = crypto.SigningKey.generate()
     first = world.client.post("/v1/enrol", json=enrol_request(issued.code, "phone-r", key))
     again = world.client.post("/v1/enrol", json=enrol_request(issued.code, "phone-r", key))
@@ -177,7 +174,7 @@ def test_re_enrolling_the_same_device_and_key_is_idempotent(world: World) -> Non
 
 def test_tokens_and_codes_are_stored_only_as_hashes(sqlite_world: World) -> None:
     org = sqlite_world.org("Hash Org")
-    issued = admin.enrol_code(sqlite_world.storage, org.id, "collector")
+    issued = sqlite_world.issue(org.id, "collector")
     body = sqlite_world.client.post(
         "/v1/enrol", json=enrol_request(issued.code, "phone-h", crypto.SigningKey.generate())
     ).json()
@@ -339,6 +336,8 @@ CHILD_IDS = ("0b6f4c1e-4f0a-4d55-9d43-3c1f1c1f2a01", "7d2b0c0e-2a3e-4b1c-8f6a-5e
         ("text_as_instance_id", "type", "children"),
         ("other_device", "device_mismatch", "device_id"),
         ("sealed_withdrawal", "withdrawal_sealed", "sealed"),
+        ("sealed_to_a_foreign_key", "unknown_recipient", "sealed"),
+        ("sealed_malformed", "sealed_malformed", "sealed"),
     ],
 )
 def test_push_rejects_with_field_errors_and_stores_nothing(
@@ -347,6 +346,7 @@ def test_push_rejects_with_field_errors_and_stores_nothing(
     org = world.org(f"Reject {case}")
     phone = world.enrol(org)
     withdrawal = phone.envelope().model_copy(update={"consent_withdrawn": True})
+    garbled = phone.envelope().model_copy(update={"sealed": b"\x02not an envelope"})
     envelopes = {
         "bad_signature": phone.envelope().model_copy(update={"signature": b"\1" * 64}),
         "unknown_form_version": phone.envelope(form=(FORM.id, "99")),
@@ -364,6 +364,12 @@ def test_push_rejects_with_field_errors_and_stores_nothing(
         "sealed_withdrawal": withdrawal.model_copy(  # it must not carry what it withdraws
             update={"signature": phone.key.sign(withdrawal.signing_bytes())}
         ),
+        "sealed_to_a_foreign_key": phone.envelope(
+            sealed_to=[crypto.OrgKeyPair.generate("X25519").recipient]
+        ),
+        "sealed_malformed": garbled.model_copy(
+            update={"signature": phone.key.sign(garbled.signing_bytes())}
+        ),
     }
     good = phone.envelope()
     result = outcomes(world.push(phone, envelopes[case], good)).outcomes
@@ -373,6 +379,34 @@ def test_push_rejects_with_field_errors_and_stores_nothing(
     assert admin.stats(world.storage, org.id)["records"] == 1
     audit = [e for e in world.storage.list_audit(org_id=org.id) if e.action == "push"]
     assert any(e.outcome == f"rejected:{code}" for e in audit)
+
+
+def test_the_sealed_part_must_be_sealed_to_exactly_the_organisations_keys(
+    world: World, org_key: crypto.OrgKeyPair
+) -> None:
+    """The full current set is accepted (in any order); a subset that misses one of the
+    organisation's keys is refused (the office holding it could not open the record), and so
+    is an envelope that adds a key that is not the organisation's."""
+    second = crypto.OrgKeyPair.generate("X25519")
+    foreign = crypto.OrgKeyPair.generate("X25519")
+    org = admin.create_org(
+        world.storage, "Two Keys Org", recipients=[org_key.recipient, second.recipient]
+    )
+    admin.publish_form(world.storage, FORM, org=org.id)
+    phone = world.enrol(org)
+    envelopes = [
+        phone.envelope(sealed_to=[second.recipient, org_key.recipient]),
+        phone.envelope(sealed_to=[org_key.recipient]),
+        phone.envelope(sealed_to=[org_key.recipient, second.recipient, foreign.recipient]),
+    ]
+    result = outcomes(world.push(phone, *envelopes)).outcomes
+    assert [o.status for o in result] == ["accepted", "rejected", "rejected"]
+    missing, unknown = result[1].errors, result[2].errors
+    assert [(e.field, e.code) for e in missing] == [("sealed", "missing_recipient")]
+    assert second.recipient.key_id in missing[0].message
+    assert [(e.field, e.code) for e in unknown] == [("sealed", "unknown_recipient")]
+    assert foreign.recipient.key_id in unknown[0].message
+    assert admin.stats(world.storage, org.id)["records"] == 1
 
 
 def test_repeat_stats_are_accepted(world: World) -> None:
@@ -656,7 +690,9 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[http
     storage = open_storage(settings.database_url)
     app = create_app(settings, storage=storage)
     org = admin.create_org(storage, "Fuzz Org")
-    issued = admin.enrol_code(storage, org.id, "admin")
+    issued = admin.enrol_code(
+        storage, org.id, "admin", server_key=app.state.fieldapp.signing_key.public_key
+    )
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         token = client.post(
             "/v1/enrol", json=enrol_request(issued.code, "fuzzer", crypto.SigningKey.generate())

@@ -62,7 +62,7 @@ def matrix(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[Matrix]:
     settings = ServerSettings(data_dir=tmp_path / "server", rate_limit_burst=10_000)
     app = create_app(settings)
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        world = World(app.state.fieldapp.storage, client, org_key)
+        world = World(app, client, org_key)
         org_a, org_b = world.org("Org A"), world.org("Org B")
         admin.publish_form(
             world.storage, FORM.model_copy(update={"version": A_ONLY_VERSION}), org=org_a.id
@@ -99,7 +99,7 @@ def _health(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respon
 
 
 def _enrol(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
-    issued = admin.enrol_code(m.world.storage, m.org_a.id, "collector")
+    issued = m.world.issue(m.org_a.id, "collector")
     key = crypto.SigningKey.generate()
     body = {
         "code": issued.code,

@@ -34,7 +34,7 @@ def world(backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World
     settings = ServerSettings(data_dir=tmp_path / "server", database_url=backend.url)
     app = create_app(settings, storage=backend.storage)
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(backend.storage, client, org_key)
+        yield World(app, client, org_key)
 
 
 def push(world: World, phone, *envelopes, mode: str | None = "batch") -> PushResponse:

@@ -4,12 +4,15 @@ over real HTTP against the server on 127.0.0.1 (raw sockets, so nothing hides th
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import json
 import logging
+import secrets
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,17 @@ import httpx
 import pytest
 
 from fieldapp import crypto
+from sync.protocol import ENROL_CODE_ALPHABET
 from sync.server.app import create_app
-from sync.server.limits import BodyLimitMiddleware, InternalErrorMiddleware, RateLimitMiddleware
+from sync.server.limits import (
+    BodyLimitMiddleware,
+    DeviceTokens,
+    InternalErrorMiddleware,
+    RateLimitMiddleware,
+    RefusalTally,
+)
 from sync.server.settings import ServerSettings
+from sync.server.storage import open_storage
 from tests.server._harness import CANARY, World, push_body, running
 
 LIMIT = 64 * 1024
@@ -160,7 +171,10 @@ class Clock:
 
 def test_token_bucket_refuses_with_retry_after_then_refills() -> None:
     clock = Clock()
-    limiter = RateLimitMiddleware(echo, per_minute=60, burst=3, clock=clock)
+    devices = DeviceTokens()
+    devices.vouch("token-a")
+    devices.vouch("token-b")
+    limiter = RateLimitMiddleware(echo, per_minute=60, burst=3, devices=devices, clock=clock)
     auth = [(b"authorization", b"Bearer token-a")]
     assert [Exchange(limiter, auth, []).status for _ in range(3)] == [200, 200, 200]
     refused = Exchange(limiter, auth, [])
@@ -176,18 +190,39 @@ def test_token_bucket_refuses_with_retry_after_then_refills() -> None:
     assert Exchange(limiter, auth, []).status == 429
 
 
+def test_a_bearer_token_no_device_holds_counts_against_the_address() -> None:
+    """Random bearer headers buy no fresh bucket: they share the client address's."""
+    limiter = RateLimitMiddleware(
+        echo, per_minute=60, burst=3, devices=DeviceTokens(), clock=Clock()
+    )
+    statuses = [
+        Exchange(limiter, [(b"authorization", f"Bearer random-{n}".encode())], []).status
+        for n in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert Exchange(limiter, [], []).status == 429  # the same address, no header at all
+
+
 def test_backoff_hint_before_the_bucket_runs_dry() -> None:
-    limiter = RateLimitMiddleware(echo, per_minute=60, burst=10, clock=Clock())
+    limiter = RateLimitMiddleware(
+        echo, per_minute=60, burst=10, devices=DeviceTokens(), clock=Clock()
+    )
     hints = [Exchange(limiter, [], []).headers.get("backoff") for _ in range(10)]
     assert hints[:8] == [None] * 8
     assert all(hint is not None and int(hint) >= 1 for hint in hints[8:])
 
 
 def test_buckets_are_bounded() -> None:
-    limiter = RateLimitMiddleware(echo, per_minute=60, burst=1, max_clients=5, clock=Clock())
+    devices = DeviceTokens(max_tokens=7)
+    for n in range(50):
+        devices.vouch(f"t{n}")
+    limiter = RateLimitMiddleware(
+        echo, per_minute=60, burst=1, devices=devices, max_clients=5, clock=Clock()
+    )
     for n in range(50):
         Exchange(limiter, [(b"authorization", f"Bearer t{n}".encode())], [])
     assert len(limiter._buckets) == 5
+    assert devices.bucket_key("t49") is not None and devices.bucket_key("t42") is None
 
 
 # --- internal errors --------------------------------------------------------------------------
@@ -221,7 +256,7 @@ def small_server(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
     )
     app = create_app(settings)
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app.state.fieldapp.storage, client, org_key)
+        yield World(app, client, org_key)
 
 
 def raw_exchange(base_url: str, head: bytes, body_chunks: Iterator[bytes]) -> bytes:
@@ -302,3 +337,123 @@ def test_http_too_many_requests_get_429_with_retry_after(small_server: World) ->
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.json()["error"] == "rate_limited"
+
+
+# --- enrolment --------------------------------------------------------------------------------
+
+
+def test_a_refusal_tally_writes_one_count_per_address_and_window() -> None:
+    tally = RefusalTally(timedelta(minutes=1), max_rows=2)
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    for n in range(37):
+        tally.count("203.0.113.7", "refused:enrol_code_invalid", start + timedelta(seconds=n))
+    for address, times in (("198.51.100.1", 3), ("198.51.100.2", 2), ("198.51.100.3", 1)):
+        for _ in range(times):
+            tally.count(address, "refused:enrol_code_invalid", start)
+    tally.count("203.0.113.7", "refused:rate_limited", start + timedelta(seconds=70))
+    assert tally.due(start + timedelta(seconds=59)) == []  # the first window is not over
+    first = [(t.who, t.outcome, t.count) for t in tally.due(start + timedelta(seconds=60))]
+    assert first == [
+        ("198.51.100.1", "refused:enrol_code_invalid", 3),
+        ("203.0.113.7", "refused:enrol_code_invalid", 37),
+        ("others", "refused:enrol_code_invalid", 3),  # past the 2 most frequent addresses
+    ]
+    assert tally.due(start + timedelta(seconds=60)) == []  # written once
+    [last] = tally.due()  # at shutdown, whether its window is over or not
+    assert (last.window, last.who, last.count) == (start + timedelta(minutes=1), "203.0.113.7", 1)
+
+
+class WallClock:
+    """The app's clock, moved by hand: enrolment buckets refill and audit windows close only
+    when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def random_code(prefix: str = "") -> str:
+    """A well-formed code nobody issued (its secret starts with `prefix`)."""
+    symbols = prefix + "".join(secrets.choice(ENROL_CODE_ALPHABET) for _ in range(32 - len(prefix)))
+    return "-".join(symbols[i : i + 4] for i in range(0, 32, 4))
+
+
+def test_enrolment_floods_meet_their_limits_whatever_headers_and_are_audited_as_counts(
+    tmp_path: Path, org_key: crypto.OrgKeyPair
+) -> None:
+    settings = ServerSettings(data_dir=tmp_path / "server")  # the documented defaults
+    storage = open_storage(settings.database_url)
+    clock = WallClock()
+    app = create_app(settings, storage=storage, clock=clock)
+    key = base64.b64encode(crypto.SigningKey.generate().public_key).decode()
+
+    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        world = World(app, client, org_key)
+        org = world.org("Flood Org")
+
+        def attempt(code: str, address: str, bearer: str | None = None) -> httpx.Response:
+            # uvicorn takes the client address from X-Forwarded-For sent by a proxy on
+            # loopback: the address this test's requests claim to come from.
+            headers = {"X-Forwarded-For": address}
+            if bearer is not None:
+                headers["Authorization"] = f"Bearer {bearer}"
+            body = {"code": code, "device_id": "guesser", "device_public_key": key}
+            return client.post("/v1/enrol", json=body, headers=headers)
+
+        # One address, a fresh random bearer header each time: one bucket all the same.
+        flood = [
+            attempt(random_code(), "203.0.113.7", secrets.token_urlsafe(32)) for _ in range(400)
+        ]
+        burst = settings.enrol_address_burst
+        assert [r.status_code for r in flood[:burst]] == [403] * burst
+        assert {r.status_code for r in flood[burst:]} == {429}
+        assert int(flood[-1].headers["Retry-After"]) >= 1
+        assert flood[-1].json()["error"] == "rate_limited"
+
+        # One code prefix, every try from another address: the prefix's bucket.
+        spread = [attempt(random_code("7KQ2"), f"198.51.100.{n}") for n in range(1, 41)]
+        burst = settings.enrol_prefix_burst
+        assert [r.status_code for r in spread[:burst]] == [403] * burst
+        assert {r.status_code for r in spread[burst:]} == {429}
+
+        # A real code on another prefix still enrols, from yet another address.
+        issued = world.issue(org.id)
+        while issued.code.startswith("7KQ2"):
+            issued = world.issue(org.id)
+        assert attempt(issued.code, "192.0.2.10").status_code == 200
+
+        rows = [e for e in storage.list_audit(limit=1000) if e.action == "enrol"]
+        assert [e.outcome for e in rows] == ["ok"]  # counts wait for their window to end
+        clock.now += timedelta(seconds=settings.enrol_audit_window_seconds)
+        assert world.enrol(org).token  # the next enrolment writes the window's counts
+        counted = {
+            (e.actor, e.outcome)
+            for e in storage.list_audit(limit=1000)
+            if e.action == "enrol" and e.actor.startswith("address:")
+        }
+        assert (
+            "address:203.0.113.7",
+            f"refused:enrol_code_invalid x{settings.enrol_address_burst}",
+        ) in counted
+        assert any(
+            actor == "address:203.0.113.7" and outcome.startswith("refused:rate_limited x")
+            for actor, outcome in counted
+        )
+        assert len(counted) <= 12  # 440 refusals: at most 10 addresses itemised, then others
+        assert attempt(random_code(), "203.0.113.99").status_code == 403  # a new window's
+    rows = [e for e in storage.list_audit(limit=1000) if e.actor == "address:203.0.113.99"]
+    assert [e.outcome for e in rows] == ["refused:enrol_code_invalid x1"]  # at shutdown
+    storage.close()
+
+
+def test_random_bearer_headers_share_the_address_bucket_over_http(small_server: World) -> None:
+    statuses = [
+        small_server.client.get(
+            "/v1/changes", headers={"Authorization": f"Bearer {secrets.token_urlsafe(32)}"}
+        ).status_code
+        for _ in range(60)
+    ]
+    assert statuses[:30] == [401] * 30
+    assert 429 in statuses

@@ -29,7 +29,7 @@ def world(backend: Any, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[
     settings = ServerSettings(data_dir=tmp_path / "server", database_url=backend.url)
     app = create_app(settings, storage=backend.storage)
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(backend.storage, client, org_key)
+        yield World(app, client, org_key)
 
 
 @dataclass
@@ -74,7 +74,7 @@ def enrol(
     """Enrol through the real API with a code issued as `fieldapp admin enrol-code --org-key`
     issues it, and unwrap the team key the answer carries with that code."""
     key = admin.derive_team_key(world.storage, org.id, world.org_key, region) if team_key else None
-    issued = admin.enrol_code(world.storage, org.id, role, region, team_key=key)
+    issued = world.issue(org.id, role, region, team_key=key)
     signing = crypto.SigningKey.generate()
     answer = world.client.post(
         "/v1/enrol",
@@ -212,7 +212,7 @@ def test_a_body_over_the_server_limit_is_refused_before_it_is_read(
     settings = ServerSettings(data_dir=tmp_path / "server", max_body_bytes=64 * 1024)
     app = create_app(settings)
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        world = World(app.state.fieldapp.storage, client, org_key)
+        world = World(app, client, org_key)
         trainer = enrol(world, world.org("Org A"), "trainer", "north")
         entries = [
             trainer.entry(uuid.uuid4(), {"full_name": CANARY, "notes": "x" * 2000})

@@ -30,7 +30,9 @@ import httpx
 
 from fieldapp import crypto
 from fieldapp.forms.builtin import load_builtin_forms
+from sync.protocol import Role
 from sync.server import admin
+from sync.server.admin import IssuedCode
 from sync.server.settings import ServerSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,8 +149,17 @@ class Deployment:
         return cls(server_settings, org.id)
 
     def code(self, role: Literal["collector", "coordinator"] = "collector") -> str:
+        return self.issue(role).code
+
+    def issue(
+        self, role: Role = "collector", region: str | None = None, **options: Any
+    ) -> IssuedCode:
+        """A one-time code, as `fieldapp admin enrol-code` issues it on this data dir."""
         with admin.open_server_storage(self.settings) as storage:
-            return admin.enrol_code(storage, self.org_id, role).code
+            server_key = admin.server_public_key(self.settings, storage)
+            return admin.enrol_code(
+                storage, self.org_id, role, region, server_key=server_key, **options
+            )
 
     @property
     def db_path(self) -> Path:

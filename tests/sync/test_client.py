@@ -501,7 +501,7 @@ def test_enrolment_is_idempotent_for_the_same_device_and_refused_for_another(
     with pytest.raises(EnrolRefused, match="another device"):
         enrol(other, app_url, code, http=app_http)
     with pytest.raises(EnrolRefused, match="not valid"):
-        enrol(other, app_url, "NOPE-NOPE-NOPE", http=app_http)
+        enrol(other, app_url, "NPNP-" * 7 + "NPNP", http=app_http)  # well formed, never issued
     other.close()
 
 

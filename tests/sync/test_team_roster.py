@@ -38,7 +38,7 @@ def issue(deployment: Deployment, org_key: crypto.OrgKeyPair) -> IssueCode:
                 if team_key
                 else None
             )
-            return admin.enrol_code(storage, deployment.org_id, role, region, team_key=key).code
+        return deployment.issue(role, region, team_key=key).code
 
     return code
 

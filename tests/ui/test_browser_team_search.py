@@ -32,7 +32,7 @@ RETURNING = "Zoé Ngô Thanh"  # typed back without accents below
 def north_code(deployment: Deployment, org_key: crypto.OrgKeyPair) -> str:
     with admin.open_server_storage(deployment.settings) as storage:
         key = admin.derive_team_key(storage, deployment.org_id, org_key, "north")
-        return admin.enrol_code(storage, deployment.org_id, "trainer", "north", team_key=key).code
+    return deployment.issue("trainer", "north", team_key=key).code
 
 
 def synced_device(path: Path, url: str, code: str) -> Store:

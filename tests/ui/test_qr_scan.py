@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,44 @@ def test_a_scanned_enrolment_code_gives_the_server_and_code(
     first_run: AppState, tmp_path: Path
 ) -> None:
     path = tmp_path / "enrol.png"
-    written = admin.write_enrolment_qr(path, SERVER, "7KQ2-M9XD-4RTA-0PZH")
+    issued = admin.IssuedCode(
+        code="7KQ2-M9XD-4RTA-0PZH-Q3WB-8NCE-KV5T-1JGY",
+        fingerprint="3f" * 32,
+        org_id="org",
+        role="collector",
+        region=None,
+        expires_at=datetime.now(UTC),
+    )
+    written = admin.write_enrolment_qr(path, SERVER, issued)
     link = asyncio.run(first_run.scan_enrolment(path.read_bytes()))
-    assert link == written == EnrolmentLink(SERVER, "7KQ2-M9XD-4RTA-0PZH")
+    assert link == written == EnrolmentLink(SERVER, issued.code, issued.fingerprint)
     assert first_run.message_key == "qr_read"
     assert first_run.message is not None and "Connect" in first_run.message
+
+
+def test_a_scanned_link_enrols_only_with_the_keys_its_fingerprint_names(
+    first_run: AppState, deployment: Deployment, app_url: str, tmp_path: Path
+) -> None:
+    """The app checks the link's full fingerprint; a short code of the earlier kind and a
+    fingerprint that does not match the server's keys are refused in the user's language,
+    with nothing stored."""
+    first_run.set_language("fr")
+    issued = deployment.issue()
+    assert not first_run.enrol(app_url, issued.code[:19])
+    assert first_run.message_key == "code_malformed"
+    assert first_run.message is not None and "demandez-en un nouveau" in first_run.message
+    other = issued.model_copy(update={"fingerprint": "0" * 64})
+    assert not first_run.enrol(app_url, other.code, other.fingerprint)
+    assert first_run.message_key == "enrol_untrusted"
+    assert first_run.message is not None and "rien n'a été enregistré" in first_run.message
+    assert not first_run.services.enrolled
+
+    path = tmp_path / "enrol.png"
+    admin.write_enrolment_qr(path, app_url, issued)
+    link = asyncio.run(first_run.scan_enrolment(path.read_bytes()))
+    assert link is not None and link.fingerprint == issued.fingerprint
+    assert first_run.enrol(link.server, link.code, link.fingerprint)
+    assert first_run.services.enrolled
 
 
 @pytest.mark.parametrize(
@@ -89,7 +123,7 @@ def test_first_run_enrols_by_scanning_a_qr_image(
     wrong = tmp_path / "not-enrolment.png"
     segno.make_qr("https://example.org/menu").save(str(wrong), scale=6)
     enrolment = tmp_path / "enrol.png"
-    admin.write_enrolment_qr(enrolment, app_url, deployment.code())
+    admin.write_enrolment_qr(enrolment, app_url, deployment.issue())
 
     app.start()
     page = open_phone(browser, app.url)

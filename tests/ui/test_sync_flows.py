@@ -51,7 +51,7 @@ def trainer(
     """The app of a trainer of the north team, enrolled with the team key."""
     with admin.open_server_storage(deployment.settings) as storage:
         key = admin.derive_team_key(storage, deployment.org_id, org_key, "north")
-        code = admin.enrol_code(storage, deployment.org_id, "trainer", "north", team_key=key).code
+    code = deployment.issue("trainer", "north", team_key=key).code
     state = open_app(tmp_path / "trainer", app_url, code)
     try:
         yield state

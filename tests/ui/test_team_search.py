@@ -47,7 +47,12 @@ def make_app(
         with admin.open_server_storage(deployment.settings) as storage:
             key = admin.derive_team_key(storage, deployment.org_id, org_key, "north")
             code = admin.enrol_code(
-                storage, deployment.org_id, "trainer", "north", team_key=key if team_key else None
+                storage,
+                deployment.org_id,
+                "trainer",
+                "north",
+                server_key=admin.server_public_key(deployment.settings, storage),
+                team_key=key if team_key else None,
             ).code
         services = Services(tmp_path / name)
         opened.append(services)
