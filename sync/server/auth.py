@@ -13,17 +13,18 @@ from collections.abc import Iterable
 
 from fieldapp.crypto import normalise_enrol_code
 from sync.protocol import ROSTER_ROLES, Role
-from sync.server.storage.base import ORG_WIDE_ROLES, Device, StoredRecord
+from sync.server.storage.base import ORG_WIDE_ROLES, Device, Owner, StoredRecord
 
 __all__ = [
     "ADMIN_ROLES",
-    "RESOLVE_ROLES",
+    "OFFICE_ROLES",
     "ROSTER_ROLES",
     "STATS_ROLES",
     "bearer_token",
     "can_manage_region",
     "can_read_record",
     "enrol_code_hash",
+    "may_write",
     "new_enrol_code",
     "new_token",
     "token_hash",
@@ -31,8 +32,9 @@ __all__ = [
 
 ADMIN_ROLES: frozenset[Role] = frozenset({"admin"})
 STATS_ROLES: frozenset[Role] = frozenset({"admin", "coordinator"})
-# Who settles a conflict: the office, where the organisation's key opens every version.
-RESOLVE_ROLES: frozenset[Role] = frozenset({"admin", "case_manager"})
+# The office, where the organisation's key opens every version: it settles conflicts and
+# may write any record of its organisation and region (see `may_write`).
+OFFICE_ROLES: frozenset[Role] = frozenset({"admin", "case_manager"})
 
 # Crockford's base32 without I, L, O, U: nothing to misread when a code is typed from paper.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -88,3 +90,19 @@ def can_read_record(viewer: Device, revisions: Iterable[StoredRecord]) -> bool:
     if viewer.role in ORG_WIDE_ROLES:
         return True
     return any(viewer.id in (rev.device_id, rev.pushed_by) for rev in revisions)
+
+
+def may_write(device: Device, owner: Owner) -> bool:
+    """Whether `device` may store anything for a record (a revision, accepted or in
+    conflict, a consent withdrawal, the settlement of a conflict) or a team roster entry.
+
+    The device that created it may, and the office (`OFFICE_ROLES`) of its organisation and
+    region: an office device enrolled with a region acts on that region's records only, one
+    without a region on every region. Nobody else: a team mate who learnt a record id could
+    otherwise take the record over, or erase it everywhere by withdrawing its consent.
+    """
+    if device.org_id != owner.org_id:
+        return False
+    if device.id == owner.device_id:
+        return True
+    return device.role in OFFICE_ROLES and can_manage_region(device, owner.region)
