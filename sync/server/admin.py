@@ -334,13 +334,16 @@ def resolve_conflict(
     *,
     now: datetime | None = None,
     actor: str = CLI_ACTOR,
+    by: Device | None = None,
 ) -> RecordHead:
     """Settle a record's conflict at the office: `keep_revision` (the head or one of its
     conflicting siblings) becomes the head, the others are kept as superseded, and the devices
     involved learn it by pull. Resolving again with the kept version changes nothing.
 
     The office chooses with the organisation's key, which opens every version; the server
-    only records the choice.
+    only records the choice. `by` is the office device asking through the API (an admin or
+    case manager of the record's region, else NotRecordOwner); None is this CLI, which acts
+    as an organisation-wide admin.
     """
     organisation = find_org(storage, org)
     try:
@@ -349,7 +352,7 @@ def resolve_conflict(
         raise AdminError(f"{record_id!r} is not a record id (a UUID)") from None
     try:
         return storage.resolve_conflict(
-            organisation.id, record, keep_revision, _now(now), actor=actor
+            organisation.id, record, keep_revision, _now(now), actor=actor, by=by
         )
     except (NotFound, NotResolvable) as exc:
         raise AdminError(f"{organisation.name}: {exc}") from None

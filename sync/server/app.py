@@ -58,7 +58,7 @@ from sync.protocol import (
 from sync.server import admin
 from sync.server.auth import (
     ADMIN_ROLES,
-    RESOLVE_ROLES,
+    OFFICE_ROLES,
     ROSTER_ROLES,
     STATS_ROLES,
     bearer_token,
@@ -88,6 +88,7 @@ from sync.server.storage import (
     CodeUsed,
     Device,
     NotFound,
+    NotRecordOwner,
     PushResult,
     Storage,
     open_storage,
@@ -788,9 +789,10 @@ def revoke_device(
 def resolve_conflict(
     record_id: UUID, body: admin.ResolveRequest, device: CurrentDevice, context: Context
 ) -> admin.ResolvedRecord:
-    """Settle a conflict of the organisation's record: `keep_revision` becomes the head, the
-    other versions are kept as superseded, and the devices involved learn it by pull."""
-    _require_role(device, RESOLVE_ROLES, "resolve conflicts")
+    """Settle a conflict of the organisation's record (of the device's region, for a regional
+    office device): `keep_revision` becomes the head, the other versions are kept as
+    superseded, and the devices involved learn it by pull."""
+    _require_role(device, OFFICE_ROLES, "resolve conflicts")
     storage, now = context.storage, context.now()
     refusal: ApiError | None = None
     try:
@@ -800,7 +802,19 @@ def resolve_conflict(
     else:
         try:
             head = admin.resolve_conflict(
-                storage, device.org_id, record_id, body.keep_revision, now=now, actor=_actor(device)
+                storage,
+                device.org_id,
+                record_id,
+                body.keep_revision,
+                now=now,
+                actor=_actor(device),
+                by=device,
+            )
+        except NotRecordOwner:
+            refusal = ApiError(
+                403,
+                "not_record_owner",
+                "only an admin or case manager of the record's region settles its conflicts",
             )
         except admin.AdminError:
             refusal = ApiError(

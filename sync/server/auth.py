@@ -15,17 +15,18 @@ from collections.abc import Iterable
 
 from fieldapp.crypto import enrol_code_secret
 from sync.protocol import ENROL_CODE_ALPHABET, ENROL_SECRET_SYMBOLS, ROSTER_ROLES, Role
-from sync.server.storage.base import ORG_WIDE_ROLES, Device, StoredRecord
+from sync.server.storage.base import ORG_WIDE_ROLES, Device, Owner, StoredRecord
 
 __all__ = [
     "ADMIN_ROLES",
-    "RESOLVE_ROLES",
+    "OFFICE_ROLES",
     "ROSTER_ROLES",
     "STATS_ROLES",
     "bearer_token",
     "can_manage_region",
     "can_read_record",
     "enrol_code_hash",
+    "may_write",
     "new_enrol_secret",
     "new_token",
     "token_hash",
@@ -33,8 +34,9 @@ __all__ = [
 
 ADMIN_ROLES: frozenset[Role] = frozenset({"admin"})
 STATS_ROLES: frozenset[Role] = frozenset({"admin", "coordinator"})
-# Who settles a conflict: the office, where the organisation's key opens every version.
-RESOLVE_ROLES: frozenset[Role] = frozenset({"admin", "case_manager"})
+# The office, where the organisation's key opens every version: it settles conflicts and
+# may write any record of its organisation and region (see `may_write`).
+OFFICE_ROLES: frozenset[Role] = frozenset({"admin", "case_manager"})
 
 
 def new_token() -> str:
@@ -81,3 +83,19 @@ def can_read_record(viewer: Device, revisions: Iterable[StoredRecord]) -> bool:
     if viewer.role in ORG_WIDE_ROLES:
         return True
     return any(viewer.id in (rev.device_id, rev.pushed_by) for rev in revisions)
+
+
+def may_write(device: Device, owner: Owner) -> bool:
+    """Whether `device` may store anything for a record (a revision, accepted or in
+    conflict, a consent withdrawal, the settlement of a conflict) or a team roster entry.
+
+    The device that created it may, and the office (`OFFICE_ROLES`) of its organisation and
+    region: an office device enrolled with a region acts on that region's records only, one
+    without a region on every region. Nobody else: a team mate who learnt a record id could
+    otherwise take the record over, or erase it everywhere by withdrawing its consent.
+    """
+    if device.org_id != owner.org_id:
+        return False
+    if device.id == owner.device_id:
+        return True
+    return device.role in OFFICE_ROLES and can_manage_region(device, owner.region)

@@ -100,17 +100,20 @@ class Phone:
         name: str = CANARY,
         device_id: str | None = None,
         sealed_to: list[crypto.RecipientKey] | None = None,
+        withdrawn: bool = False,
     ) -> RecordEnvelope:
         """A record revision sealed to the organisation (or to `sealed_to`) and signed by
-        this device."""
+        this device (a consent withdrawal, sealing nothing, with `withdrawn`)."""
         record_id = record_id or uuid.uuid4()
         rev = rev or revision()
         recipients = sealed_to or [crypto.RecipientKey.model_validate(r) for r in self.recipients]
-        sealed = crypto.seal(
-            f'{{"given_name": "{name}"}}'.encode(),
-            recipients,
-            crypto.record_aad(str(record_id), rev),
-        )
+        sealed = None
+        if not withdrawn:
+            sealed = crypto.seal(
+                f'{{"given_name": "{name}"}}'.encode(),
+                recipients,
+                crypto.record_aad(str(record_id), rev),
+            )
         now = datetime.now(UTC)
         unsigned = RecordEnvelope(
             id=record_id,
@@ -123,6 +126,7 @@ class Phone:
             device_id=device_id or self.device_id,
             stats=dict(STATS) if stats is None else stats,
             sealed=sealed,
+            consent_withdrawn=withdrawn,
             signature=b"\0" * 64,
         )
         return unsigned.model_copy(update={"signature": self.key.sign(unsigned.signing_bytes())})

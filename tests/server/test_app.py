@@ -232,7 +232,7 @@ def test_same_revision_with_other_content_is_rejected(world: World) -> None:
 
 def test_stale_edit_is_a_conflict_visible_to_both_devices(world: World) -> None:
     org = world.org("Conflict Org")
-    alice, bob = world.enrol(org), world.enrol(org)
+    alice, bob = world.enrol(org), world.enrol(org, "case_manager")  # bob: the office
     first = alice.envelope()
     outcomes(world.push(alice, first))
     bob_edit = bob.envelope(record_id=first.id, rev=revision(2), base=first.revision)
@@ -256,7 +256,7 @@ def test_the_office_resolves_a_conflict_over_http_and_both_devices_learn_it(
     world: World,
 ) -> None:
     org = world.org("Resolving Org")
-    alice, bob = world.enrol(org), world.enrol(org)
+    alice, bob = world.enrol(org, "collector", "north"), world.enrol(org, "admin", "north")
     case_manager = world.enrol(org, "case_manager")
     first = alice.envelope()
     outcomes(world.push(alice, first))

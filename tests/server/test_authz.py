@@ -3,7 +3,8 @@
 The endpoints are parametrised from the app's own route registry, so an endpoint added
 without a matrix entry fails here. For each: no token, a garbage token and a revoked token
 get 401; organisation B's admin on organisation A's data gets 403/404 (or its own data only)
-and zero bytes of A's data; each role of A gets exactly what its role and region allow.
+and zero bytes of A's data; each role of A gets exactly what its role and region allow,
+down to who may write A's record (its owner, and the office of its region).
 """
 
 from __future__ import annotations
@@ -13,19 +14,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 
 from fieldapp import crypto
-from sync.protocol import ROSTER_ROLES, Role
+from sync.protocol import ROSTER_ROLES, PushResponse, RecordOutcome, Role
 from sync.server import admin
 from sync.server import app as app_module
 from sync.server.app import create_app
+from sync.server.auth import OFFICE_ROLES
 from sync.server.settings import ServerSettings
 from sync.server.storage import ORG_WIDE_ROLES, Organisation
-from tests.server._harness import CANARY, FORM, Phone, World, push_body, running
+from tests.server._harness import CANARY, FORM, Phone, World, push_body, revision, running
 
 ROLES: tuple[Role, ...] = ("collector", "trainer", "coordinator", "case_manager", "admin")
 A_ONLY_VERSION = "a-only"
@@ -320,3 +323,97 @@ def test_a_revoked_device_stays_out_and_learns_nothing(matrix: Matrix) -> None:
     assert response.status_code == 401
     pushed = matrix.world.push(matrix.revoked, matrix.revoked.envelope())
     assert pushed.status_code == 401
+
+
+def pushed(m: Matrix, phone: Phone, envelope: Any) -> RecordOutcome:
+    response = m.world.push(phone, envelope)
+    assert response.status_code == 200, response.text
+    [outcome] = PushResponse.model_validate_json(response.content).outcomes
+    return outcome
+
+
+REGIONS = ("north", "south", None)  # the record's region, another one, none (the whole org)
+
+
+@pytest.mark.parametrize("region", REGIONS, ids=["same region", "other region", "no region"])
+@pytest.mark.parametrize("role", ROLES)
+def test_a_record_is_written_only_by_its_owner_and_the_office_of_its_region(
+    matrix: Matrix, role: Role, region: str | None
+) -> None:
+    """A's record was created by a collector of region north. Another device pushes a
+    revision based on its head, one with no base, a consent withdrawal, and asks to settle
+    it: only an admin or case manager of north, or of no region, may."""
+    world, form = matrix.world, (FORM.id, A_ONLY_VERSION)
+    caller = world.enrol(matrix.org_a, role, region)
+    may = role in OFFICE_ROLES and region in ("north", None)
+    on_head = caller.envelope(
+        record_id=matrix.record_id, rev=revision(2), base=matrix.revision, form=form
+    )
+    no_base = caller.envelope(record_id=matrix.record_id, rev=revision(2), form=form)
+    withdrawal = caller.envelope(
+        record_id=matrix.record_id, rev=revision(3), base=on_head.revision, form=form,
+        withdrawn=True,
+    )  # fmt: skip
+
+    outcomes = [pushed(matrix, caller, on_head), pushed(matrix, caller, no_base)]
+    settled = world.client.post(
+        f"/v1/admin/records/{matrix.record_id}:resolve",
+        json={"keep_revision": on_head.revision if may else matrix.revision},
+        headers=caller.auth,
+    )
+    outcomes.append(pushed(matrix, caller, withdrawal))
+
+    revisions = world.storage.list_revisions(matrix.org_a.id, matrix.record_id)
+    refused = [
+        e
+        for e in world.storage.list_audit(matrix.org_a.id)
+        if e.device_id == caller.device_id and e.outcome == "refused:not_record_owner"
+    ]
+    if may:
+        assert [o.status for o in outcomes] == ["accepted", "conflict", "accepted"]
+        assert settled.status_code == 200, settled.text
+        assert [r.sealed is None for r in revisions] == [True] * 4  # every version erased
+        assert refused == []
+        return
+    for outcome in outcomes:
+        assert (outcome.status, outcome.receipt) == ("rejected", None)
+        assert [(e.code, e.field) for e in outcome.errors] == [("not_record_owner", "id")]
+        assert matrix.revision not in outcome.model_dump_json()
+    expected = "not_record_owner" if role in OFFICE_ROLES else "forbidden"
+    assert (settled.status_code, settled.json()["error"]) == (403, expected)
+    assert [(r.revision, r.status, r.sealed is not None) for r in revisions] == [
+        (matrix.revision, "current", True)
+    ]
+    head = world.storage.get_record(matrix.org_a.id, matrix.record_id)
+    assert (head.head_revision, head.in_conflict, head.consent_withdrawn) == (
+        matrix.revision,
+        False,
+        False,
+    )
+    office = role in OFFICE_ROLES  # past the role check, the resolve is refused for its region
+    actions = ["push", "push", *(["resolve_conflict"] if office else []), "push"]
+    assert [(e.action, e.record_id) for e in refused] == [
+        (action, str(matrix.record_id)) for action in actions
+    ]
+
+
+def test_the_owner_writes_its_record_and_leaves_settling_it_to_the_office(matrix: Matrix) -> None:
+    world, author, form = matrix.world, matrix.author, (FORM.id, A_ONLY_VERSION)
+    edit = author.envelope(
+        record_id=matrix.record_id, rev=revision(2), base=matrix.revision, form=form
+    )
+    offline = author.envelope(
+        record_id=matrix.record_id, rev=revision(2), base=matrix.revision, form=form
+    )  # its other copy's edit
+    assert pushed(matrix, author, edit).status == "accepted"
+    assert pushed(matrix, author, offline).status == "conflict"
+    settled = world.client.post(
+        f"/v1/admin/records/{matrix.record_id}:resolve",
+        json={"keep_revision": edit.revision},
+        headers=author.auth,
+    )
+    assert (settled.status_code, settled.json()["error"]) == (403, "forbidden")
+    withdrawal = author.envelope(
+        record_id=matrix.record_id, rev=revision(3), base=edit.revision, form=form, withdrawn=True
+    )
+    assert pushed(matrix, author, withdrawal).status == "accepted"

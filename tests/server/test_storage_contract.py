@@ -19,6 +19,7 @@ from sync.server.storage import (
     CodeUsed,
     Device,
     NotFound,
+    NotRecordOwner,
     NotResolvable,
     StatsRow,
     Storage,
@@ -96,11 +97,11 @@ def test_migrations_are_recorded_and_idempotent(backend: Backend) -> None:
     second = open_storage(backend.url)
     try:
         second.migrate()
-        assert second.applied_migrations() == [1, 2, 3, 4]
+        assert second.applied_migrations() == [1, 2, 3, 4, 5]
     finally:
         second.close()
-    assert storage.applied_migrations() == [1, 2, 3, 4]
-    assert backend.count("schema_migrations") == 4
+    assert storage.applied_migrations() == [1, 2, 3, 4, 5]
+    assert backend.count("schema_migrations") == 5
     assert backend.count("change_counter") == 1
 
 
@@ -351,7 +352,7 @@ def test_record_first_seen_at_a_later_revision_is_accepted(storage: Storage, org
 
 def test_conflict_keeps_both_versions_and_tells_both_devices(storage: Storage, org_id: str) -> None:
     alice = Member(storage, org_id, "collector", "north")
-    bob = Member(storage, org_id, "collector", "north")
+    bob = Member(storage, org_id, "case_manager", "north")  # the office edits Alice's record
     carol = Member(storage, org_id, "collector", "north")  # not involved
     reviewer = Member(storage, org_id, "case_manager", None)
     v1 = alice.envelope()
@@ -388,18 +389,25 @@ def test_conflict_keeps_both_versions_and_tells_both_devices(storage: Storage, o
     assert all_changes(storage, carol.device) == []
     assert len(all_changes(storage, reviewer.device)) == 3
 
+    # Alice's own second copy (a restored backup) editing v1 as well: a conflict too.
+    copy_v2 = alice.envelope(record_id=v1.id, rev=revision(2), base=v1.revision)
+    [own] = storage.push_records(alice.device, [copy_v2], NOW)
+    assert (own.status, own.current_revision) == ("conflict", alice_v2.revision)
+    assert storage.get_record(org_id, v1.id).siblings == [bob_v2.revision, copy_v2.revision]
+
     # Replaying the conflicting push is a duplicate, not a second sibling.
     [replay] = storage.push_records(bob.device, [bob_v2], NOW + timedelta(days=30))
     assert (replay.status, replay.seq) == ("duplicate", conflict.seq)
-    assert storage.get_record(org_id, v1.id).siblings == [bob_v2.revision]
+    assert storage.get_record(org_id, v1.id).siblings == [bob_v2.revision, copy_v2.revision]
 
 
 class Conflict:
-    """Alice's edit is the head; Bob's edit of the same v1 is its conflicting sibling."""
+    """Alice's edit is the head; Bob's edit of the same v1 is its conflicting sibling: Bob is
+    the office (a case manager without a region), the only other device that may edit it."""
 
     def __init__(self, storage: Storage, org_id: str) -> None:
         self.alice = Member(storage, org_id, "collector", "north")
-        self.bob = Member(storage, org_id, "collector", "south")
+        self.bob = Member(storage, org_id, "case_manager", None)
         self.v1 = self.alice.envelope()
         storage.push_records(self.alice.device, [self.v1], NOW)
         self.alice_v2 = self.alice.envelope(
@@ -419,27 +427,32 @@ def test_an_edit_on_the_head_of_a_record_in_conflict_is_newest_and_still_flagged
     """What a device that settles a conflict itself (keeps or merges its version) relies on:
     its push on the head is accepted as the newest revision, the record stays flagged for
     the office, and the change says so with the revision announced as the head."""
-    conflict = Conflict(storage, org_id)
-    cursor = all_changes(storage, conflict.bob.device)[-1].seq
-    settled = conflict.bob.envelope(
-        record_id=conflict.v1.id, rev=revision(3), base=conflict.alice_v2.revision
-    )
+    alice = Member(storage, org_id, "collector", "north")
+    office = Member(storage, org_id, "admin", "north")
+    v1 = alice.envelope()
+    office_v2 = office.envelope(record_id=v1.id, rev=revision(2), base=v1.revision)
+    alice_v2 = alice.envelope(record_id=v1.id, rev=revision(2), base=v1.revision)  # offline
+    storage.push_records(alice.device, [v1], NOW)
+    assert storage.push_records(office.device, [office_v2], NOW)[0].status == "accepted"
+    assert storage.push_records(alice.device, [alice_v2], NOW)[0].status == "conflict"
+    cursor = all_changes(storage, alice.device)[-1].seq
+    settled = alice.envelope(record_id=v1.id, rev=revision(3), base=office_v2.revision)
 
-    [outcome] = storage.push_records(conflict.bob.device, [settled], NOW)
+    [outcome] = storage.push_records(alice.device, [settled], NOW)
 
     assert (outcome.status, outcome.current_revision) == ("accepted", settled.revision)
-    head = storage.get_record(org_id, conflict.v1.id)
+    head = storage.get_record(org_id, v1.id)
     assert (head.head_revision, head.in_conflict, head.siblings) == (
         settled.revision,
         True,
-        [conflict.bob_v2.revision],  # Bob's own stale edit: Alice's is the base of his now
+        [alice_v2.revision],  # Alice's own stale edit: the office's is the base of hers now
     )
-    [notice] = all_changes(storage, conflict.bob.device, cursor)
+    [notice] = all_changes(storage, alice.device, cursor)
     assert {k: notice.data[k] for k in ("revision", "head_revision", "conflict", "siblings")} == {
         "revision": settled.revision,
         "head_revision": settled.revision,
         "conflict": True,
-        "siblings": [conflict.bob_v2.revision],
+        "siblings": [alice_v2.revision],
     }
 
 
@@ -455,7 +468,9 @@ def test_the_office_resolves_a_conflict_and_tells_the_devices_involved(
     kept, lost = (conflict.bob_v2, conflict.alice_v2)[:: 1 if keep == "sibling" else -1]
     at = NOW + timedelta(days=2)
 
-    head = storage.resolve_conflict(org_id, conflict.v1.id, kept.revision, at, actor="admin:cli")
+    head = storage.resolve_conflict(
+        org_id, conflict.v1.id, kept.revision, at, actor="admin:cli", by=None
+    )
 
     assert (head.head_revision, head.in_conflict, head.siblings) == (kept.revision, False, [])
     assert storage.get_record(org_id, conflict.v1.id) == head
@@ -496,10 +511,10 @@ def test_the_office_resolves_a_conflict_and_tells_the_devices_involved(
 def test_resolving_again_changes_nothing(storage: Storage, org_id: str) -> None:
     conflict = Conflict(storage, org_id)
     keep = conflict.bob_v2.revision
-    first = storage.resolve_conflict(org_id, conflict.v1.id, keep, NOW, actor="admin:cli")
+    first = storage.resolve_conflict(org_id, conflict.v1.id, keep, NOW, actor="admin:cli", by=None)
     seqs = [c.seq for c in all_changes(storage, conflict.bob.device)]
 
-    again = storage.resolve_conflict(org_id, conflict.v1.id, keep, NOW, actor="admin:cli")
+    again = storage.resolve_conflict(org_id, conflict.v1.id, keep, NOW, actor="admin:cli", by=None)
 
     assert again == first
     assert [c.seq for c in all_changes(storage, conflict.bob.device)] == seqs  # nothing new
@@ -508,7 +523,9 @@ def test_resolving_again_changes_nothing(storage: Storage, org_id: str) -> None:
     # The head of a record that was never in conflict is settled already.
     plain = conflict.alice.envelope()
     storage.push_records(conflict.alice.device, [plain], NOW)
-    settled = storage.resolve_conflict(org_id, plain.id, plain.revision, NOW, actor="admin:cli")
+    settled = storage.resolve_conflict(
+        org_id, plain.id, plain.revision, NOW, actor="admin:cli", by=None
+    )
     assert (settled.head_revision, settled.in_conflict) == (plain.revision, False)
 
 
@@ -521,18 +538,24 @@ def test_resolving_refuses_what_is_not_in_conflict_or_not_ours(
     before = backend_state(storage, org_id, record_id)
 
     with pytest.raises(NotFound, match="no revision"):
-        storage.resolve_conflict(org_id, record_id, revision(2), NOW, actor="admin:cli")
+        storage.resolve_conflict(org_id, record_id, revision(2), NOW, actor="admin:cli", by=None)
     with pytest.raises(NotFound, match="no record"):
-        storage.resolve_conflict(org_id, uuid.uuid4(), revision(2), NOW, actor="admin:cli")
+        storage.resolve_conflict(org_id, uuid.uuid4(), revision(2), NOW, actor="admin:cli", by=None)
     with pytest.raises(NotFound, match="no record"):  # another organisation's record
-        storage.resolve_conflict(b_org, record_id, conflict.bob_v2.revision, NOW, actor="b")
+        storage.resolve_conflict(
+            b_org, record_id, conflict.bob_v2.revision, NOW, actor="b", by=None
+        )
     with pytest.raises(NotResolvable, match="not in conflict"):  # an older ancestor
-        storage.resolve_conflict(org_id, record_id, conflict.v1.revision, NOW, actor="admin:cli")
+        storage.resolve_conflict(
+            org_id, record_id, conflict.v1.revision, NOW, actor="admin:cli", by=None
+        )
     assert backend_state(storage, org_id, record_id) == before
 
-    storage.resolve_conflict(org_id, record_id, conflict.alice_v2.revision, NOW, actor="x")
+    storage.resolve_conflict(org_id, record_id, conflict.alice_v2.revision, NOW, actor="x", by=None)
     with pytest.raises(NotResolvable):  # the version the office set aside stays aside
-        storage.resolve_conflict(org_id, record_id, conflict.bob_v2.revision, NOW, actor="x")
+        storage.resolve_conflict(
+            org_id, record_id, conflict.bob_v2.revision, NOW, actor="x", by=None
+        )
     assert storage.get_record(org_id, record_id).head_revision == conflict.alice_v2.revision
 
 
@@ -557,7 +580,10 @@ def test_migration_2_keeps_every_stored_revision(
     unopened = open_storage(url)  # connects on first use only: nothing to close
     assert isinstance(unopened, SqlStorage)
     backend_class = type(unopened)
-    v1_class = type("V1", (backend_class,), {"migrations": backend_class.migrations[:1]})
+    # The v1 schema, with the owner columns (migration 5) today's code writes with each record;
+    # migration 2 rebuilds `records`, which they leave alone.
+    [owners] = [m for m in backend_class.migrations if m[0] == 5]
+    v1_class = type("V1", (backend_class,), {"migrations": (backend_class.migrations[0], owners)})
     old = v1_class(target)
     old.migrate()
     org = old.create_organisation("Org", NOW).id
@@ -568,10 +594,10 @@ def test_migration_2_keeps_every_stored_revision(
     upgraded = open_storage(url)
     try:
         upgraded.migrate()
-        assert upgraded.applied_migrations() == [1, 2, 3, 4]
+        assert upgraded.applied_migrations() == [1, 2, 3, 4, 5]
         assert upgraded.list_revisions(org, conflict.v1.id) == revisions
         keep = conflict.bob_v2.revision
-        head = upgraded.resolve_conflict(org, conflict.v1.id, keep, NOW, actor="admin:cli")
+        head = upgraded.resolve_conflict(org, conflict.v1.id, keep, NOW, actor="admin:cli", by=None)
         assert head.head_revision == keep
         assert {r.status for r in upgraded.list_revisions(org, conflict.v1.id)} == {
             "current",
@@ -732,7 +758,7 @@ def test_a_withdrawn_record_never_takes_sealed_content_again(
     assert sealed_rows(backend, record_id) == 0
 
 
-def test_only_a_device_involved_or_the_office_may_withdraw_consent(
+def test_only_the_owner_or_the_office_may_withdraw_consent(
     backend: Backend, storage: Storage, org_id: str
 ) -> None:
     alice = Member(storage, org_id, "collector", "north")
@@ -744,9 +770,8 @@ def test_only_a_device_involved_or_the_office_may_withdraw_consent(
     by_carol = carol.envelope(record_id=v1.id, rev=revision(2), base=v1.revision, withdrawn=True)
     [refused] = storage.push_records(carol.device, [by_carol], NOW)
     assert refused.status == "rejected"
-    assert [(e.code, e.field) for e in refused.errors] == [
-        ("withdrawal_forbidden", "consent_withdrawn")
-    ]
+    assert [(e.code, e.field) for e in refused.errors] == [("not_record_owner", "id")]
+    assert "withdraw its consent" in refused.errors[0].message
     assert sealed_rows(backend, v1.id) == 1
     assert not storage.get_record(org_id, v1.id).consent_withdrawn
 
@@ -809,6 +834,232 @@ def test_erased_sealed_bytes_leave_the_sqlite_files(tmp_path: Any) -> None:
     finally:
         storage.close()
     assert traces() == []
+
+
+# -- record ownership (issue 9) -------------------------------------------------------------
+
+
+class Victim:
+    """Alice's record, of region north: her first version and her edit of it, the head."""
+
+    def __init__(self, storage: Storage, org_id: str) -> None:
+        self.alice = Member(storage, org_id, "collector", "north")
+        self.v1 = self.alice.envelope()
+        self.v2 = self.alice.envelope(record_id=self.v1.id, rev=revision(2), base=self.v1.revision)
+        storage.push_records(self.alice.device, [self.v1, self.v2], NOW)
+        self.id = self.v1.id
+
+
+def record_state(backend: Backend, storage: Storage, org_id: str, record_id: uuid.UUID) -> Any:
+    """All a write to the record could change: its head, its revisions with their sealed
+    bytes, its owner and the change log entries about it."""
+    return (
+        storage.get_record(org_id, record_id),
+        [(r.revision, r.status, r.sealed) for r in storage.list_revisions(org_id, record_id)],
+        backend.raw(
+            "SELECT owner_device_id, owner_region, consent_withdrawn FROM record_heads"
+            f" WHERE id = '{record_id}'"
+        ),
+        backend.raw(
+            "SELECT c.seq, a.device_id FROM changes c LEFT JOIN change_audience a"
+            f" ON a.seq = c.seq WHERE c.key = '{record_id}' ORDER BY 1, 2"
+        ),
+    )
+
+
+def refusals(storage: Storage, org_id: str, member: Member) -> list[tuple[str, str | None]]:
+    return [
+        (e.outcome, e.record_id)
+        for e in storage.list_audit(org_id)
+        if e.device_id == member.device.id and e.outcome.startswith("refused")
+    ]
+
+
+def test_a_team_mate_who_learnt_a_record_id_can_neither_take_it_over_nor_erase_it(
+    backend: Backend, storage: Storage, org_id: str
+) -> None:
+    """The attack of issue 9: Bob read the id of Alice's record from a team roster. His own
+    revision with no base was a stored conflict, which made him a "participant", whose
+    consent withdrawal was accepted: every version of Alice's record erased, her copy too."""
+    victim = Victim(storage, org_id)
+    bob = Member(storage, org_id, "collector", "north")
+    before = record_state(backend, storage, org_id, victim.id)
+    alice_seen = all_changes(storage, victim.alice.device)[-1].seq
+    takeover = bob.envelope(record_id=victim.id, rev=revision(1))
+    erasure = bob.envelope(
+        record_id=victim.id, rev=revision(2), base=takeover.revision, withdrawn=True
+    )
+    on_head = bob.envelope(record_id=victim.id, rev=revision(3), base=victim.v2.revision)
+    his_own = bob.envelope()
+
+    results = storage.push_records(bob.device, [takeover, erasure, on_head, his_own], NOW)
+
+    assert [r.status for r in results] == ["rejected", "rejected", "rejected", "accepted"]
+    for refused in results[:3]:
+        assert (refused.seq, refused.current_revision) == (None, None)
+        assert [(e.code, e.field) for e in refused.errors] == [("not_record_owner", "id")]
+    assert "may store a version of it" in results[0].errors[0].message
+    assert "may withdraw its consent" in results[1].errors[0].message
+    assert record_state(backend, storage, org_id, victim.id) == before
+    assert sealed_rows(backend, victim.id) == 2
+    assert all_changes(storage, victim.alice.device, alice_seen) == []  # nothing to erase
+    assert [c.key for c in all_changes(storage, bob.device)] == [str(his_own.id)]
+    assert refusals(storage, org_id, bob) == [("refused:not_record_owner", str(victim.id))] * 3
+
+    # A revision Bob did not write, pushed again (a relayed copy): a duplicate, nothing written.
+    [replay] = storage.push_records(bob.device, [victim.v2], NOW + timedelta(days=1))
+    assert (replay.status, replay.current_revision) == ("duplicate", victim.v2.revision)
+    assert record_state(backend, storage, org_id, victim.id) == before
+
+
+@pytest.mark.parametrize(
+    ("role", "region"),
+    [
+        ("trainer", "south"),  # the trainer of another region, basing an edit on the head
+        ("collector", "north"),
+        ("coordinator", None),  # reads the whole organisation, writes only its own
+        ("case_manager", "south"),  # the office, of another region
+        ("admin", "south"),
+    ],
+)
+def test_an_edit_on_the_head_from_anyone_but_the_owner_or_the_office_of_its_region_is_refused(
+    backend: Backend, storage: Storage, org_id: str, role: Role, region: str | None
+) -> None:
+    victim = Victim(storage, org_id)
+    intruder = Member(storage, org_id, role, region)
+    before = record_state(backend, storage, org_id, victim.id)
+    edit = intruder.envelope(record_id=victim.id, rev=revision(3), base=victim.v2.revision)
+    erasure = intruder.envelope(
+        record_id=victim.id, rev=revision(3), base=victim.v2.revision, withdrawn=True
+    )
+
+    for envelope in (edit, erasure):
+        [refused] = storage.push_records(intruder.device, [envelope], NOW)
+        assert refused.status == "rejected"
+        assert [e.code for e in refused.errors] == ["not_record_owner"]
+    assert record_state(backend, storage, org_id, victim.id) == before
+    assert refusals(storage, org_id, intruder) == [("refused:not_record_owner", str(victim.id))] * 2
+
+
+def test_the_owner_and_the_office_of_its_region_write_the_record(
+    backend: Backend, storage: Storage, org_id: str
+) -> None:
+    victim = Victim(storage, org_id)
+    north_office = Member(storage, org_id, "case_manager", "north")
+    whole_office = Member(storage, org_id, "admin", None)  # enrolled with no region
+    by_office = north_office.envelope(record_id=victim.id, rev=revision(3), base=victim.v2.revision)
+    stale = whole_office.envelope(record_id=victim.id, rev=revision(3), base=victim.v2.revision)
+    assert storage.push_records(north_office.device, [by_office], NOW)[0].status == "accepted"
+    assert storage.push_records(whole_office.device, [stale], NOW)[0].status == "conflict"
+    # Alice's offline edit (stale too) and then her edit on the office's head.
+    offline = victim.alice.envelope(record_id=victim.id, rev=revision(3), base=victim.v2.revision)
+    on_head = victim.alice.envelope(record_id=victim.id, rev=revision(4), base=by_office.revision)
+    results = storage.push_records(victim.alice.device, [offline, on_head], NOW)
+    assert [r.status for r in results] == ["conflict", "accepted"]
+    head = storage.get_record(org_id, victim.id)
+    assert (head.head_revision, head.siblings) == (
+        on_head.revision,
+        [stale.revision, offline.revision],
+    )
+    # The record stays Alice's, whoever wrote its head.
+    owner = "SELECT owner_device_id, owner_region FROM record_heads WHERE id = '{}'"
+    assert backend.raw(owner.format(victim.id)) == [(victim.alice.device.id, "north")]
+
+    settled = storage.resolve_conflict(
+        org_id, victim.id, on_head.revision, NOW, actor="x", by=north_office.device
+    )
+    assert (settled.head_revision, settled.in_conflict) == (on_head.revision, False)
+    withdrawal = whole_office.envelope(
+        record_id=victim.id, rev=revision(5), base=on_head.revision, withdrawn=True
+    )
+    assert storage.push_records(whole_office.device, [withdrawal], NOW)[0].status == "accepted"
+    assert sealed_rows(backend, victim.id) == 0
+    [notice] = [
+        c for c in all_changes(storage, victim.alice.device) if c.data.get("consent_withdrawn")
+    ]
+    assert notice.data["head_revision"] == withdrawal.revision  # Alice's copy goes too
+    assert all(not e.outcome.startswith("refused") for e in storage.list_audit(org_id))
+
+
+def test_only_the_office_of_the_records_region_settles_its_conflict(
+    storage: Storage, org_id: str
+) -> None:
+    conflict = Conflict(storage, org_id)
+    record_id, keep = conflict.v1.id, conflict.bob_v2.revision
+    before = backend_state(storage, org_id, record_id)
+    outsiders = [
+        conflict.alice,  # the owner: settling is the office's
+        Member(storage, org_id, "collector", "north"),  # read the id from a roster
+        Member(storage, org_id, "trainer", "north"),
+        Member(storage, org_id, "coordinator", None),
+        Member(storage, org_id, "case_manager", "south"),
+        Member(storage, org_id, "admin", "south"),
+    ]
+    for outsider in outsiders:
+        with pytest.raises(NotRecordOwner, match="admin or case manager of its region"):
+            storage.resolve_conflict(org_id, record_id, keep, NOW, actor="x", by=outsider.device)
+    assert backend_state(storage, org_id, record_id) == before
+
+    north = Member(storage, org_id, "admin", "north")
+    head = storage.resolve_conflict(org_id, record_id, keep, NOW, actor="x", by=north.device)
+    assert (head.head_revision, head.in_conflict) == (keep, False)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_migration_5_gives_each_stored_record_the_signer_of_its_first_revision(
+    request: pytest.FixtureRequest, tmp_path: Any, kind: str
+) -> None:
+    """A database as migration 4 left it (no owner anywhere) takes migration 5: each record
+    belongs to its first revision's signer and region, whoever wrote its head since."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'v4.db'}"
+    else:
+        url = request.getfixturevalue("pg_schema_url")
+    db = Backend(kind, url, open_storage(url), Exception)
+    try:
+        db.storage.migrate()
+        org = db.storage.create_organisation("Org", NOW).id
+        victim = Victim(db.storage, org)
+        office = Member(db.storage, org, "admin", None)
+        carol = Member(db.storage, org, "collector", "north")
+        trainer = Member(db.storage, org, "trainer", "north")
+        office_v3 = office.envelope(record_id=victim.id, rev=revision(3), base=victim.v2.revision)
+        office_own = office.envelope()
+        db.storage.push_records(office.device, [office_v3, office_own], NOW)
+        db.storage.put_roster(trainer.device, [("entry-1", b"trainer's")], NOW)
+    finally:
+        db.storage.close()
+    for statement in (
+        "ALTER TABLE record_heads DROP COLUMN owner_device_id",
+        "ALTER TABLE record_heads DROP COLUMN owner_region",
+        "ALTER TABLE shared_items DROP COLUMN owner_device_id",
+        "DELETE FROM schema_migrations WHERE version = 5",
+    ):
+        db.raw(statement)
+
+    upgraded = open_storage(url)
+    try:
+        upgraded.migrate()
+        assert upgraded.applied_migrations() == [1, 2, 3, 4, 5]
+        owners = db.raw("SELECT id, owner_device_id, owner_region FROM record_heads ORDER BY id")
+        assert owners == sorted(
+            [
+                (str(victim.id), victim.alice.device.id, "north"),
+                (str(office_own.id), office.device.id, None),
+            ]
+        )
+        intrusion = carol.envelope(record_id=victim.id, rev=revision(4), base=office_v3.revision)
+        assert [
+            e.code for e in upgraded.push_records(carol.device, [intrusion], NOW)[0].errors
+        ] == ["not_record_owner"]
+        edit = victim.alice.envelope(record_id=victim.id, rev=revision(4), base=office_v3.revision)
+        assert upgraded.push_records(victim.alice.device, [edit], NOW)[0].status == "accepted"
+        # Who stored a roster entry was never recorded: the next device of its region to
+        # write it becomes its owner.
+        assert upgraded.put_roster(trainer.device, [("entry-1", b"again")], NOW) == ["stored"]
+        assert upgraded.put_roster(carol.device, [("entry-1", b"carol's")], NOW) == ["refused"]
+    finally:
+        upgraded.close()
 
 
 # -- change log -----------------------------------------------------------------------------
@@ -918,7 +1169,10 @@ def test_concurrent_writers_never_make_a_polling_reader_skip(
 ) -> None:
     """Writers push batches (each also editing one shared record) while a reader polls with
     its cursor; afterwards the reader has seen every change exactly once, in seq order."""
-    writers = [Member(storage, org_id, "collector", None) for _ in range(4)]
+    # The record they contend for is the collector's; the others are the office, which may
+    # edit it too.
+    writers = [Member(storage, org_id, "collector", None)]
+    writers += [Member(storage, org_id, "case_manager", None) for _ in range(3)]
     reader = Member(storage, org_id, "admin", None).device
     hot = writers[0].envelope()
     storage.push_records(writers[0].device, [hot], NOW)

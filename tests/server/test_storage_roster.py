@@ -125,3 +125,32 @@ def test_a_key_of_another_regions_entry_is_refused(storage: Storage, org_id: str
     # Keys are per organisation: another organisation's entry of that key is its own.
     elsewhere = Member(storage, storage.create_organisation("Org B", NOW).id, "trainer", "south")
     assert storage.put_roster(elsewhere.device, [(key, b"B's")], NOW) == ["stored"]
+
+
+def test_an_entry_belongs_to_the_device_that_stored_it(storage: Storage, org_id: str) -> None:
+    """A team mate holds the team key and reads the entry's key: it still cannot replace the
+    entry (with made-up details) nor withdraw it."""
+    author = Member(storage, org_id, "trainer", "north")
+    team_mate = Member(storage, org_id, "trainer", "north")
+    collector = Member(storage, org_id, "collector", "north")
+    key, mates = str(uuid.uuid4()), str(uuid.uuid4())
+    assert storage.put_roster(author.device, [(key, b"author's")], NOW) == ["stored"]
+    cursor = roster(storage, author)[-1].seq
+
+    assert storage.put_roster(
+        team_mate.device, [(key, b"forged"), (key, None), (mates, b"its own")], NOW
+    ) == ["refused", "refused", "stored"]
+    assert storage.put_roster(
+        collector.device, [(key, None), (mates, b"forged"), (mates, None)], NOW
+    ) == ["refused", "refused", "refused"]
+
+    assert [(c.key, c.data) for c in roster(storage, author, cursor)] == [
+        (mates, sealed(b"its own"))
+    ]
+    assert [c.data for c in roster(storage, collector) if c.key == key] == [sealed(b"author's")]
+    # Its author still changes and withdraws it; a withdrawn key is free again.
+    assert storage.put_roster(author.device, [(key, b"v2"), (key, None)], NOW) == [
+        "stored",
+        "withdrawn",
+    ]
+    assert storage.put_roster(team_mate.device, [(key, b"mate's")], NOW) == ["stored"]

@@ -159,6 +159,31 @@ def test_a_repeated_push_is_harmless_and_a_withdrawal_reaches_the_team(world: Wo
     assert (tombstone.key, tombstone.deleted) == (str(key), True)
 
 
+def test_a_team_mate_cannot_replace_or_withdraw_anothers_entry(world: World) -> None:
+    """Sealed with the same team key, under the same key, by a device of the same region:
+    refused, nothing written, and the team still opens the author's entry."""
+    org = world.org("Org A")
+    author = enrol(world, org, "trainer", "north")
+    team_mate = enrol(world, org, "trainer", "north")
+    key = uuid.uuid4()
+    assert author.push(world, author.entry(key, {"full_name": CANARY})).status_code == 200
+    [first] = team_mate.roster(world)
+
+    forged = team_mate.push(world, team_mate.entry(key, {"full_name": "Someone Else"}))
+    withdrawn = team_mate.push(world, {"key": str(key), "sealed": None})
+
+    for answer in (forged, withdrawn):
+        assert answer.json()["outcomes"] == [{"key": str(key), "status": "refused"}]
+    assert team_mate.roster(world, first.seq) == []
+    assert author.open(first) == {"full_name": CANARY}
+    audit = [a for a in world.storage.list_audit(org_id=org.id) if a.action == "roster_push"]
+    assert [(a.outcome, a.device_id) for a in audit] == [
+        ("stored:1", author.phone.device_id),
+        ("refused:1", team_mate.phone.device_id),
+        ("refused:1", team_mate.phone.device_id),
+    ]
+
+
 def test_only_devices_that_register_people_push_and_audit_holds_no_personal_data(
     world: World, backend: Any
 ) -> None:

@@ -21,6 +21,7 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from sync.protocol import Change, ChangeKind, ChangesPage, RecordEnvelope, Role, WireFieldError
+from sync.server.auth import OFFICE_ROLES, may_write
 from sync.server.storage.base import (
     ORG_WIDE_ROLES,
     AlreadyExists,
@@ -32,8 +33,10 @@ from sync.server.storage.base import (
     EnrolCode,
     FormVersion,
     NotFound,
+    NotRecordOwner,
     NotResolvable,
     Organisation,
+    Owner,
     PushResult,
     RecordHead,
     RosterStatus,
@@ -185,6 +188,23 @@ ALTER TABLE record_heads ADD COLUMN consent_withdrawn {bool} NOT NULL DEFAULT FA
 """
 
 
+# Migration 5: a record belongs to the signer of its first revision, in that revision's region
+# (`auth.may_write`), kept on its head, filled in for the records stored before; a team roster
+# entry to the device that first stored it (unknown for entries stored before: NULL). Every
+# new record and entry writes them, so a push needs this migration (the app and the admin
+# CLI migrate before they serve).
+OWNER_COLUMNS = """
+ALTER TABLE record_heads ADD COLUMN owner_device_id TEXT;
+ALTER TABLE record_heads ADD COLUMN owner_region TEXT;
+UPDATE record_heads SET
+    owner_device_id = (SELECT r.device_id FROM records r WHERE r.id = record_heads.id
+                       ORDER BY r.seq LIMIT 1),
+    owner_region = (SELECT r.region FROM records r WHERE r.id = record_heads.id
+                    ORDER BY r.seq LIMIT 1);
+ALTER TABLE shared_items ADD COLUMN owner_device_id TEXT
+"""
+
+
 def schema_statements(schema: str, types: dict[str, str]) -> list[str]:
     """Split a schema template into statements with the backend's types filled in."""
     return [s.strip() for s in schema.format(**types).split(";") if s.strip()]
@@ -239,6 +259,9 @@ class _Revision:
         return self.change.seq if self.change is not None else self.seq
 
 
+_UNLOADED = Owner("", "", None)  # the owner of a head not loaded yet: nobody may write it
+
+
 @dataclass(slots=True)
 class _Head:
     org_id: str
@@ -251,6 +274,7 @@ class _Head:
     dirty: bool = False
     withdrawn: bool = False  # consent withdrawn: no sealed content is ever stored again
     participants: set[str] = field(default_factory=set)  # wrote or pushed a revision
+    owner: Owner = _UNLOADED  # who may write it, with the office
 
 
 @dataclass(slots=True)
@@ -722,25 +746,29 @@ class SqlStorage(Storage):
         # stale row (on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
         self._lock_records(tx, [f"roster/{key}" for key in keys])
         current: dict[str, str | None] = {}  # key -> stored data (None: absent), this region
+        owners: dict[str, str] = {}  # key -> the device whose entry it is (this region)
         foreign: set[str] = set()  # keys of another region's entries
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             for row in tx.all(
-                "SELECT key, region, data FROM shared_items"  # noqa: S608
+                "SELECT key, region, data, owner_device_id FROM shared_items"  # noqa: S608
                 f" WHERE org_id = ? AND kind = 'roster' AND key IN ({_marks(len(chunk))})",
                 [device.org_id, *chunk],
             ):
-                if row["region"] == device.region:
-                    current[row["key"]] = row["data"]
-                else:
+                if row["region"] != device.region:
                     foreign.add(row["key"])
+                    continue
+                current[row["key"]] = row["data"]
+                if row["owner_device_id"] is not None:  # else stored before migration 5
+                    owners[row["key"]] = row["owner_device_id"]
         statuses: list[RosterStatus] = []
         changes: list[_NewChange] = []
         touched: set[str] = set()
         for key, sealed in entries:  # in order: a key named again sees the earlier entry
             data = None if sealed is None else {"sealed": base64.b64encode(sealed).decode()}
             text = None if data is None else _json(data)
-            if key in foreign:
+            owner = Owner(device.org_id, owners.setdefault(key, device.id), device.region)
+            if key in foreign or not may_write(device, owner):
                 statuses.append("refused")
             elif current.get(key) == text:
                 statuses.append("unchanged")
@@ -748,16 +776,19 @@ class SqlStorage(Storage):
                 current[key] = text
                 touched.add(key)
                 deleted = data is None
+                if deleted:  # a withdrawn key is free again
+                    del owners[key]
                 changes.append(
                     _NewChange(device.org_id, device.region, "roster", key, deleted, data or {})
                 )
                 statuses.append("withdrawn" if deleted else "stored")
         tx.many(
-            "INSERT INTO shared_items (org_id, kind, key, region, data, updated_at)"
-            " VALUES (?, 'roster', ?, ?, ?, ?) ON CONFLICT (org_id, kind, key) DO UPDATE SET"
-            " data = excluded.data, updated_at = excluded.updated_at",
+            "INSERT INTO shared_items (org_id, kind, key, region, data, updated_at,"
+            " owner_device_id) VALUES (?, 'roster', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (org_id, kind, key) DO UPDATE SET data = excluded.data,"
+            " updated_at = excluded.updated_at, owner_device_id = excluded.owner_device_id",
             [
-                (device.org_id, key, device.region, current[key], self._ts(now))
+                (device.org_id, key, device.region, current[key], self._ts(now), owners[key])
                 for key in sorted(touched)
                 if current[key] is not None
             ],
@@ -843,6 +874,7 @@ class SqlStorage(Storage):
                 head.deleted = bool(row["deleted"])
                 head.in_conflict = bool(row["in_conflict"])
                 head.withdrawn = _withdrawn(row)
+                head.owner = Owner(row["org_id"], row["owner_device_id"], row["owner_region"])
         for record_id, head in heads.items():
             head.participants = participants.get(record_id, set())
         return revisions, heads
@@ -877,16 +909,11 @@ class SqlStorage(Storage):
                 else:
                     pending.append(_Pending(env, "rejected", error=_error("revision_reused")))
                 continue
+            if head is not None and not may_write(device, head.owner):
+                pending.append(_Pending(env, "rejected", error=_not_owner(env)))
+                continue
             if head is not None and head.withdrawn and not env.consent_withdrawn:
                 pending.append(_Pending(env, "rejected", error=_error("consent_withdrawn")))
-                continue
-            if (
-                env.consent_withdrawn
-                and head is not None
-                and device.role not in ORG_WIDE_ROLES
-                and device.id not in head.participants
-            ):
-                pending.append(_Pending(env, "rejected", error=_error("withdrawal_forbidden")))
                 continue
             audience = {device.id, env.device_id}
             # A withdrawal becomes the head whatever its base: every version loses its sealed
@@ -895,8 +922,9 @@ class SqlStorage(Storage):
                 status = "accepted"
                 if head is None:
                     head = heads[record_id] = _Head(
-                        device.org_id, env.form_id, "", "", False, False, []
-                    )
+                        device.org_id, env.form_id, "", "", False, False, [],
+                        owner=Owner(device.org_id, env.device_id, device.region),
+                    )  # fmt: skip
                 head.form_id, head.head_revision = env.form_id, env.revision
                 head.head_device_id, head.deleted = env.device_id, env.deleted
                 if env.consent_withdrawn:
@@ -937,15 +965,17 @@ class SqlStorage(Storage):
         self._append_changes(tx, changes)
         self._insert_records(tx, device, new_rows, now)
         # After the inserts: a sealed revision stored earlier in this batch goes too.
+        # The owner is written once, with the record's first revision: no update changes it.
         tx.many(
             "INSERT INTO record_heads (id, org_id, form_id, head_revision, head_device_id,"
-            " deleted, in_conflict) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " deleted, in_conflict, owner_device_id, owner_region)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
             " form_id = excluded.form_id, head_revision = excluded.head_revision,"
             " head_device_id = excluded.head_device_id, deleted = excluded.deleted,"
             " in_conflict = excluded.in_conflict",
             [
                 (rid, h.org_id, h.form_id, h.head_revision, h.head_device_id, h.deleted,
-                 h.in_conflict)
+                 h.in_conflict, h.owner.device_id, h.owner.region)
                 for rid, h in heads.items()
                 if h.dirty
             ],
@@ -963,7 +993,7 @@ class SqlStorage(Storage):
             "INSERT INTO audit (at, actor, action, outcome, org_id, device_id, record_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (self._ts(now), f"device:{device.id}", "push", p.status, device.org_id,
+                (self._ts(now), f"device:{device.id}", "push", _audit_outcome(p), device.org_id,
                  device.id, str(p.envelope.id))
                 for p in pending
             ] + [
@@ -1025,14 +1055,28 @@ class SqlStorage(Storage):
         )
 
     def resolve_conflict(
-        self, org_id: str, record_id: UUID, keep_revision: str, now: datetime, *, actor: str
+        self,
+        org_id: str,
+        record_id: UUID,
+        keep_revision: str,
+        now: datetime,
+        *,
+        actor: str,
+        by: Device | None,
     ) -> RecordHead:
         return self._write_retrying(
-            lambda tx: self._resolve(tx, org_id, str(record_id), keep_revision, now, actor)
+            lambda tx: self._resolve(tx, org_id, str(record_id), keep_revision, now, actor, by)
         )
 
     def _resolve(
-        self, tx: Tx, org_id: str, record_id: str, keep: str, now: datetime, actor: str
+        self,
+        tx: Tx,
+        org_id: str,
+        record_id: str,
+        keep: str,
+        now: datetime,
+        actor: str,
+        by: Device | None,
     ) -> RecordHead:
         self._lock_records(tx, [record_id])
         head = tx.one(
@@ -1040,6 +1084,12 @@ class SqlStorage(Storage):
         )
         if head is None:
             raise NotFound(f"no record {record_id}")
+        owner = Owner(head["org_id"], head["owner_device_id"], head["owner_region"])
+        if by is not None and not (by.role in OFFICE_ROLES and may_write(by, owner)):
+            raise NotRecordOwner(
+                f"record {record_id} is settled by an admin or case manager of its region"
+                f" ({owner.region or 'none'}), not by a {by.role} of region {by.region or 'none'}"
+            )
         rows = tx.all(
             "SELECT revision, base_revision, region, device_id, pushed_by, form_id, form_version,"
             " deleted, status FROM records WHERE id = ? ORDER BY seq",
@@ -1254,12 +1304,29 @@ def _error(code: str) -> WireFieldError:
             "consent was withdrawn for this record: the server erased its personal details"
             " and stores no new version of them",
         ),
-        "withdrawal_forbidden": (
-            "consent_withdrawn",
-            "only a device that wrote or sent this record, or the office, may withdraw its consent",
-        ),
     }[code]
     return WireFieldError(field=field, path=field, code=code, message=message)
+
+
+def _not_owner(envelope: RecordEnvelope) -> WireFieldError:
+    """The refusal of a record the device may not write (`auth.may_write`), naming what it
+    asked and who may do it."""
+    what = "withdraw its consent" if envelope.consent_withdrawn else "store a version of it"
+    return WireFieldError(
+        field="id",
+        path="id",
+        code="not_record_owner",
+        message=f"this record belongs to the device that created it: only that device, or an"
+        f" admin or case manager of the record's region, may {what}",
+    )
+
+
+def _audit_outcome(pending: _Pending) -> str:
+    """A refusal of who the device is reads as the app's refusals do; a stored outcome, or a
+    rejection of what was sent, by its status."""
+    if pending.error is not None and pending.error.code == "not_record_owner":
+        return f"refused:{pending.error.code}"
+    return pending.status
 
 
 def _result(pending: _Pending) -> PushResult:

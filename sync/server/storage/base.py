@@ -13,6 +13,21 @@ Division of labour with the app:
 - `push_records` writes one audit entry per record in the same transaction; every other
   state change is audited by the caller with `append_audit` (it knows who the actor is).
 
+Who may write a record (the one rule, `sync.server.auth.may_write`, checked here inside the
+writing transaction on every path that stores anything for a record id):
+- A record belongs to the device that signed its first stored revision (its owner; stored
+  on its head, for good), and its region is that device's region.
+- Its owner may write it, and so may the office (`admin`, `case_manager`) of its
+  organisation: an office device enrolled with a region only for records of that region,
+  one without a region for every region. Nobody else: not a team mate, not a coordinator,
+  not a trainer, whatever revision they base their push on.
+- This covers every revision, accepted or in conflict, a consent withdrawal (which erases
+  every copy) and the settlement of a conflict (the office only). Another organisation's
+  record id stays `record_id_taken`, as if unknown.
+- A team roster entry belongs to the device that first stored it; nobody else of its region
+  may replace or withdraw it (the endpoint admits no office role).
+- A refused attempt writes nothing but its audit entry (`refused:not_record_owner`).
+
 Visibility of the change log (`changes_since`), decided here once for both backends:
 - A device sees changes of its own organisation plus global ones (forms published for every
   organisation); never another organisation's.
@@ -65,8 +80,10 @@ __all__ = [
     "EnrolmentRefused",
     "FormVersion",
     "NotFound",
+    "NotRecordOwner",
     "NotResolvable",
     "Organisation",
+    "Owner",
     "PushResult",
     "RecordHead",
     "RevisionStatus",
@@ -96,6 +113,11 @@ class NotFound(StorageError):
 
 class NotResolvable(StorageError):
     """The revision is stored but is neither the head nor one of its conflicting siblings."""
+
+
+class NotRecordOwner(StorageError):
+    """The device may not write this record: it neither created it nor is the office of the
+    record's region (see the module docstring)."""
 
 
 class AlreadyExists(StorageError):
@@ -151,6 +173,16 @@ class Device:
     label: str
     enrolled_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who a record, or a team roster entry, belongs to: the device that stored it first (for a
+    record, the signer of its first revision) and that device's organisation and region."""
+
+    org_id: str
+    device_id: str
+    region: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +470,10 @@ class Storage(abc.ABC):
         - unchanged: the same bytes are stored already, or a withdrawn key is absent: nothing
           written (a repeated push is harmless);
         - withdrawn: deleted, with a tombstone change;
-        - refused: the key belongs to an entry of another region: nothing written.
+        - refused: the key belongs to an entry of another region, or to another device's
+          entry (`auth.may_write`: an entry is its first writer's; one stored before
+          migration 5, whose writer is unknown, becomes the next writer's): nothing written.
+        A withdrawn key is free again.
         """
 
     # -- records ---------------------------------------------------------------------------
@@ -461,24 +496,26 @@ class Storage(abc.ABC):
           the stored receipt data again (forever: no time limit).
         - (id, revision) stored with another digest: `rejected`, code `revision_reused`.
         - the record id belongs to another organisation: `rejected`, code `record_id_taken`.
+        - a stored record `device` may not write (`auth.may_write`: neither its owner nor
+          the office of its region): `rejected`, code `not_record_owner`, whatever the
+          envelope is (an edit, a stale one, a withdrawal); nothing written but the audit
+          entry `refused:not_record_owner`.
         - the record's consent was withdrawn and this is not a withdrawal: `rejected`, code
           `consent_withdrawn` (nothing sealed is ever stored for it again).
-        - a withdrawal (`consent_withdrawn`) of a stored record from a device that neither
-          wrote nor pushed a revision of it, and is not of an `ORG_WIDE_ROLES` role:
-          `rejected`, code `withdrawal_forbidden`.
-        - a withdrawal otherwise: `accepted` whatever its base, it becomes the head; in the
-          same transaction the sealed part of EVERY stored revision of the record is set to
-          NULL, conflicting siblings become `superseded`, the conflict flag is cleared, the
-          record is marked withdrawn, an audit entry (`withdraw_consent`) is appended, and
-          the `record` change (data.consent_withdrawn True) reaches every device that wrote
-          or pushed a revision of it. Its stats stay: the record still counts.
+        - a withdrawal (`consent_withdrawn`): `accepted` whatever its base, it becomes the
+          head; in the same transaction the sealed part of EVERY stored revision of the record
+          is set to NULL, conflicting siblings become `superseded`, the conflict flag is
+          cleared, the record is marked withdrawn, an audit entry (`withdraw_consent`) is
+          appended, and the `record` change (data.consent_withdrawn True) reaches every
+          device that wrote or pushed a revision of it. Its stats stay: the record counts.
         - no revision of the record yet, or base_revision is the head: `accepted`, it
           becomes the head (a tombstone if `deleted`); a `record` change is appended.
         - otherwise (stale or unknown base): `conflict`, stored as a sibling, the head is
           kept, the record is flagged for review, and a `record` change (data.conflict True,
           data.siblings) reaches both the pusher and the head's author.
-        The caller has checked signature, form version and stats. The record's region is the
-        pushing device's. Retries internally on transient conflicts between concurrent batches.
+        The caller has checked signature, form version and stats. A new record belongs to the
+        envelope's signer, in the pushing device's region. Retries internally on transient
+        conflicts between concurrent batches.
         """
 
     @abc.abstractmethod
@@ -487,9 +524,21 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def resolve_conflict(
-        self, org_id: str, record_id: UUID, keep_revision: str, now: datetime, *, actor: str
+        self,
+        org_id: str,
+        record_id: UUID,
+        keep_revision: str,
+        now: datetime,
+        *,
+        actor: str,
+        by: Device | None,
     ) -> RecordHead:
         """Settle a record's conflict (the office's decision) in ONE transaction.
+
+        `by` is the office device asking, None for the server's own admin CLI (which acts as
+        an organisation-wide admin): a device that is not of an office role, or whose
+        region is not the record's (`auth.may_write`), gets NotRecordOwner, nothing written
+        (the caller audits the refusal).
 
         `keep_revision` (the head or one of its conflicting siblings) becomes the head; the
         other candidates become `superseded` (kept, never deleted); the conflict flag is
@@ -497,8 +546,8 @@ class Storage(abc.ABC):
         data.resolved True, data.head_revision, data.superseded) reaches every device that
         wrote or pushed a revision of the record. Resolving again with the head of a record
         not in conflict changes nothing (audited as `unchanged`). Raises NotFound (no such
-        record in the organisation, or no such revision of it), NotResolvable (a superseded
-        revision or an older ancestor).
+        record in the organisation, or no such revision of it), NotRecordOwner, NotResolvable
+        (a superseded revision or an older ancestor).
         """
 
     @abc.abstractmethod

@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 
 from sync.server.storage._sql import (
     CONSENT_WITHDRAWN_COLUMNS,
+    OWNER_COLUMNS,
     SCHEMA_V1,
     STATUS_CHECK_V2,
     TEAM_KEY_COLUMN,
@@ -89,6 +90,7 @@ class PostgresStorage(SqlStorage):
         ),
         (3, "team key of enrolment codes", schema_statements(TEAM_KEY_COLUMN, _TYPES)),
         (4, "consent withdrawal", schema_statements(CONSENT_WITHDRAWN_COLUMNS, _TYPES)),
+        (5, "record and roster entry owners", schema_statements(OWNER_COLUMNS, _TYPES)),
     )
     transient_errors = (errors.SerializationFailure, errors.DeadlockDetected)
     integrity_errors = (psycopg.IntegrityError,)

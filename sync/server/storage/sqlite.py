@@ -21,6 +21,7 @@ from typing import Any
 
 from sync.server.storage._sql import (
     CONSENT_WITHDRAWN_COLUMNS,
+    OWNER_COLUMNS,
     SCHEMA_V1,
     STATUS_CHECK_V1,
     STATUS_CHECK_V2,
@@ -93,6 +94,7 @@ class SqliteStorage(SqlStorage):
         (2, "superseded revisions", _widen_status_check()),
         (3, "team key of enrolment codes", schema_statements(TEAM_KEY_COLUMN, _TYPES)),
         (4, "consent withdrawal", schema_statements(CONSENT_WITHDRAWN_COLUMNS, _TYPES)),
+        (5, "record and roster entry owners", schema_statements(OWNER_COLUMNS, _TYPES)),
     )
     transient_errors = ()
     integrity_errors = (sqlite3.IntegrityError,)
