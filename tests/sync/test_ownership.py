@@ -34,7 +34,7 @@ def team(
     for name, role in roles.items():
         with admin.open_server_storage(deployment.settings) as storage:
             key = admin.derive_team_key(storage, deployment.org_id, org_key, "north")
-            code = admin.enrol_code(storage, deployment.org_id, role, "north", team_key=key)
+        code = deployment.issue(role, "north", team_key=key)
         stores[name] = Store.create(tmp_path / name / "fieldapp.db", PASSPHRASE)
         enrol(stores[name], app_url, code.code)
     yield stores
