@@ -29,7 +29,7 @@ from fieldapp.errors import FieldappError
 from fieldapp.sample_data import sample_event, sample_screening, sample_shared_event
 from fieldapp.store import Store
 
-__all__ = ["DEMO_PASSPHRASE", "DemoError", "DemoResult", "names_in_files", "run_demo", "serving"]
+__all__ = ["DEMO_PASSPHRASE", "DemoError", "DemoResult", "run_demo"]
 
 DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 (printed for the demo)
 ORG_NAME = "Regional Office North (demo)"
@@ -55,7 +55,7 @@ class DemoResult:
 
 
 @contextmanager
-def serving(data_dir: Path, port: int | None = None) -> Iterator[str]:
+def _serving(data_dir: Path, port: int | None = None) -> Iterator[str]:
     """`fieldapp serve` on 127.0.0.1 (a free port unless `port`) as a process of its own,
     its output in `data_dir`/server.log; yields its URL once it answers, stops it on exit.
 
@@ -103,7 +103,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def names_in_files(folder: Path, names: Sequence[str]) -> int:
+def _names_in_files(folder: Path, names: Sequence[str]) -> int:
     """How many times the names occur in the files under `folder`, read as raw bytes.
 
     Never call it in a process that serves those files or holds a database connection to
@@ -165,7 +165,7 @@ def run_demo(
     store.new_draft("victim_screening", sample_screening(rng))
     say(f"   {store.count(status='final')} finalised, 1 draft; all encrypted on the device.")
 
-    with serving(server_dir, port) as url:
+    with _serving(server_dir, port) as url:
         settings = ServerSettings(data_dir=server_dir)
         with admin.open_server_storage(settings) as storage:
             admin.create_org(storage, ORG_NAME, recipients=[org_key.recipient])
@@ -193,7 +193,7 @@ def run_demo(
         with admin.open_server_storage(settings) as storage:
             counts = admin.stats(storage)
         store.close()
-        leaks = names_in_files(server_dir, names)  # read here, in the demo's own process
+        leaks = _names_in_files(server_dir, names)  # read here, in the demo's own process
         say(
             f"5. The server holds {counts['records']} records;"
             f" names of victims and participants found in its files: {leaks}."

@@ -660,6 +660,7 @@ class SyncClient:
         with self._lock:
             report = SyncReport(started_at=self._clock())
             counters = (self._http.bytes_sent, self._http.bytes_received, self._http.requests)
+            self._http.clock_offset = None  # measured afresh by this sync's answers
             try:
                 token = self._read_token()
                 self._check_receipts(token, report)
