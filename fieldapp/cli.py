@@ -150,15 +150,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
         "conflict": report.conflict,
         "rejected": report.rejected,
         "unconfirmed": report.unconfirmed,
+        "requeued": report.requeued,
+        "lost": report.lost,
         "pulled": report.pulled,
         "bytes_sent": report.bytes_sent,
     }
+    offset = None if report.clock_offset is None else report.clock_offset.total_seconds()
     if args.json:
-        _print_json({**counts, "errors": report.errors})
+        _print_json({**counts, "clock_offset_seconds": offset, "errors": report.errors})
     else:
         print(", ".join(f"{name} {value}" for name, value in counts.items()))
         for error in report.errors:
             print(f"error: {error}", file=sys.stderr)
+    if report.clock_warning is not None:
+        print(f"warning: {report.clock_warning}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -399,12 +404,13 @@ def cmd_records_show(args: argparse.Namespace) -> int:
 
 
 def cmd_records_purge(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
+    if args.sent_days < 0:
+        raise UsageError("--sent-days: must be 0 or more")
     store = _open_store(args, unlock=False)
     try:
-        cutoff = datetime.now(UTC) - timedelta(days=args.sent_days)
-        purged = store.purge_sent(sent_before=cutoff.isoformat())
+        purged = store.purge_sent(older_than=timedelta(days=args.sent_days))
     finally:
         store.close()
     print(f"{purged} sent records removed from this device (receipts and statistics kept)")
@@ -598,7 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     purge.add_argument(
         "--sent-days", type=float, required=True,
-        help="only records sent more than this many days ago (0: all receipted records)",
+        help="only records the server took more than this many days ago, by the server's clock"
+        " (0: all receipted records)",
     )  # fmt: skip
 
     keys = commands.add_parser("keys", help="organisation keys", description="Organisation keys.")

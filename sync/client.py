@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import gzip
 import hmac
 import logging
@@ -21,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -34,6 +35,7 @@ from fieldapp.store import Outcome, Store, TeamKey
 from sync._backoff import RetryPolicy, jitter_source, server_delay
 from sync.protocol import (
     MAX_BATCH_RECORDS,
+    MAX_RECEIPT_CHECK,
     MAX_ROSTER_ENTRIES,
     PROTOCOL_VERSION,
     ROSTER_ROLES,
@@ -45,9 +47,12 @@ from sync.protocol import (
     ErrorBody,
     PushResponse,
     Receipt,
+    ReceiptCheck,
+    ReceiptCheckResponse,
     RecordEnvelope,
     RecordOutcome,
     RecordView,
+    RevisionRef,
     RosterEntry,
     RosterPush,
     RosterPushResponse,
@@ -56,7 +61,10 @@ from sync.protocol import (
 )
 
 __all__ = [
+    "CLOCK_SKEW_WARNING",
     "DEFAULT_MAX_BATCH_BYTES",
+    "RECEIPT_CHECK_INTERVAL",
+    "RECEIPT_RECHECK_MARGIN",
     "EnrolRefused",
     "EnrolResult",
     "EnrolmentNotTrusted",
@@ -75,6 +83,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH_BYTES = 256 * 1024
+# Beyond this the device's clock is called wrong: it dates records (form start and end,
+# created and updated), so a wrong one misleads the office; what the device decides by time
+# (purging) uses the server's clock. Ten minutes is far past network delays and drift.
+CLOCK_SKEW_WARNING = timedelta(minutes=10)
+# How often a device asks the server to confirm the receipts it holds, and how far back:
+# receipts the server took since this long before the previous check, so a server restored
+# from a backup up to a month old is caught even by a device that was away meanwhile.
+RECEIPT_CHECK_INTERVAL = timedelta(days=1)
+RECEIPT_RECHECK_MARGIN = timedelta(days=30)
 DEFAULT_PULL_PAGE = 1000
 _OUTBOX_PAGE = 500
 _GZIP_LEVEL = 6
@@ -90,6 +107,7 @@ STATE_ROLE = "role"
 STATE_REGION = "region"
 STATE_CURSOR = "cursor"
 STATE_LAST_SYNC = "last_sync_at"
+STATE_RECEIPTS_CHECKED = "receipts_checked_at"  # the server's time of the last receipt check
 SECRET_TOKEN = "token"  # noqa: S105 (the name under which the store keeps it)
 
 ProgressCallback = Callable[[int, int, int], None]
@@ -129,6 +147,10 @@ class SyncReport:
     queued and go again next time. `resolved` counts this device's records whose conflict the
     office settled. `team_entries` counts participants the team now has from this device.
     `erased` counts records erased here because their consent was withdrawn elsewhere.
+    `requeued` counts receipted revisions the server no longer held, queued to be sent again;
+    `lost` those it cannot be (their copy here was purged): each is also in `errors`.
+    `clock_offset` is the server's clock minus this device's, measured from the server's
+    answers (None if none carried a date): see `clock_warning`.
     `errors` are sentences for people, never stack traces.
     """
 
@@ -142,12 +164,15 @@ class SyncReport:
     resolved: int = 0
     team_entries: int = 0
     erased: int = 0
+    requeued: int = 0
+    lost: int = 0
     pulled: int = 0
     forms_added: int = 0
     skipped_changes: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
     requests: int = 0
+    clock_offset: timedelta | None = None
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -158,6 +183,31 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def clock_skewed(self) -> bool:
+        """This device's clock is more than CLOCK_SKEW_WARNING away from the server's."""
+        return self.clock_offset is not None and abs(self.clock_offset) > CLOCK_SKEW_WARNING
+
+    @property
+    def clock_warning(self) -> str | None:
+        """A sentence telling the person to set the device's clock, when it is skewed."""
+        if self.clock_offset is None or not self.clock_skewed:
+            return None
+        side = "behind" if self.clock_offset > timedelta(0) else "ahead of"
+        return (
+            f"this device's clock is {_duration(abs(self.clock_offset))} {side} the server's:"
+            " set its date and time (records are dated by it; the server's time decides"
+            " what is purged)"
+        )
+
+
+def _duration(span: timedelta) -> str:
+    """A span in the largest unit that keeps it over 2 (minutes, hours or days)."""
+    for unit, seconds in (("days", 86_400), ("hours", 3_600)):
+        if span.total_seconds() >= 2 * seconds:
+            return f"about {span.total_seconds() / seconds:.0f} {unit}"
+    return f"about {span.total_seconds() / 60:.0f} minutes"
 
 
 @dataclass(frozen=True)
@@ -183,6 +233,7 @@ class _Http:
         sleep: Callable[[float], None],
         rng: random.Random,
         timeout: float,
+        clock: Callable[[], datetime],
     ) -> None:
         self.base_url = check_server_url(base_url)
         self._owned = http is None
@@ -194,6 +245,9 @@ class _Http:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.requests = 0
+        self._clock = clock
+        # The server's clock minus this device's, from the last answer's Date header.
+        self.clock_offset: timedelta | None = None
 
     def close(self) -> None:
         if self._owned:
@@ -236,6 +290,7 @@ class _Http:
                 self.bytes_sent += len(content or b"")
                 self.bytes_received += response.num_bytes_downloaded
                 self._note_backoff_hint(response)
+                self._note_server_clock(response)
                 if response.status_code != 429 and response.status_code < 500:
                     return response
                 asked = server_delay(response.headers.get("Retry-After")) or 0.0
@@ -267,6 +322,18 @@ class _Http:
         asked = server_delay(response.headers.get("Backoff"))
         if asked:
             self._not_before = max(self._not_before, time.monotonic() + min(asked, 600.0))
+
+    def _note_server_clock(self, response: httpx.Response) -> None:
+        """The offset between the server's clock and this device's, from the answer's `Date`
+        header (whole seconds, stamped before the answer travelled: right to a second or so,
+        plenty to tell a clock set wrong by minutes or years)."""
+        dates = response.headers.get_list("date")
+        try:
+            server_time = email.utils.parsedate_to_datetime(dates[-1]) if dates else None
+        except (TypeError, ValueError):
+            server_time = None
+        if server_time is not None and server_time.tzinfo is not None:
+            self.clock_offset = server_time - self._clock()
 
     def _respect_backoff_hint(self) -> None:
         wait = self._not_before - time.monotonic()
@@ -307,10 +374,6 @@ def _answer(response: httpx.Response, model: type[_Answer], what: str) -> _Answe
         raise ServerRefused(f"the server's {what} was not understood") from None
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def enrol(
     store: Store,
     base_url: str,
@@ -333,7 +396,9 @@ def enrol(
     Safe to retry after a cut connection: the server accepts the same code again from the
     same device key while the code is valid, and each answer replaces what was stored.
     """
-    wire = _Http(base_url, http, retry or RetryPolicy(), sleep, jitter_source(), timeout)
+    wire = _Http(
+        base_url, http, retry or RetryPolicy(), sleep, jitter_source(), timeout, store.wall_clock
+    )
     try:
         typed = EnrolmentCode.parse(code)
         expected = None if fingerprint is None else parse_fingerprint(fingerprint)
@@ -375,6 +440,8 @@ def enrol(
     store.set_state(STATE_ORGANISATION, answer.organisation_id)
     store.set_state(STATE_ROLE, answer.role)
     store.set_state(STATE_REGION, answer.region or "")
+    if wire.clock_offset is not None:
+        store.set_clock_offset(wire.clock_offset)
     return EnrolResult(
         device_id=answer.device_id,
         organisation_id=answer.organisation_id,
@@ -541,9 +608,10 @@ class SyncClient:
         pull_page_size: int = DEFAULT_PULL_PAGE,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        receipt_check_interval: timedelta = RECEIPT_CHECK_INTERVAL,
     ) -> None:
         url = base_url or store.get_state(STATE_SERVER_URL)
         key = store.get_state(STATE_SERVER_PUBLIC_KEY)
@@ -556,9 +624,10 @@ class SyncClient:
         self.on_progress = on_progress
         self.max_batch_bytes = max_batch_bytes
         self.pull_page_size = pull_page_size
-        self._clock = clock
+        self.receipt_check_interval = receipt_check_interval
+        self._clock = clock or store.wall_clock
         self._http = _Http(
-            url, http, retry or RetryPolicy(), sleep, rng or jitter_source(), timeout
+            url, http, retry or RetryPolicy(), sleep, rng or jitter_source(), timeout, self._clock
         )
         self._server_key = base64.b64decode(key)
         self._server_key_id = key_id
@@ -584,6 +653,12 @@ class SyncClient:
         """True if the server answers its health check within `timeout` seconds."""
         return self._http.probe(timeout)
 
+    @property
+    def clock_offset(self) -> timedelta | None:
+        """The server's clock minus this device's, as the last sync measured it (None before
+        any): beyond CLOCK_SKEW_WARNING either way, tell the person to set the clock."""
+        return self.store.clock_offset()
+
     def pending(self) -> int:
         """Records waiting to be sent (finalised or in flight)."""
         return self.store.count(status="final") + self.store.count(status="queued")
@@ -596,14 +671,19 @@ class SyncClient:
         with self._lock:
             report = SyncReport(started_at=self._clock())
             counters = (self._http.bytes_sent, self._http.bytes_received, self._http.requests)
+            self._http.clock_offset = None  # measured afresh by this sync's answers
             try:
                 token = self._read_token()
+                self._check_receipts(token, report)
                 self._push(token, report)
                 self._push_roster(token, report)
                 self._pull(token, report)
             except SyncError as exc:
                 report.errors.append(str(exc))
             finally:
+                if self._http.clock_offset is not None:
+                    report.clock_offset = self._http.clock_offset
+                    self.store.set_clock_offset(self._http.clock_offset)
                 report.bytes_sent = self._http.bytes_sent - counters[0]
                 report.bytes_received = self._http.bytes_received - counters[1]
                 report.requests = self._http.requests - counters[2]
@@ -666,6 +746,55 @@ class SyncClient:
             if self._token is None:
                 raise NotEnrolled("this device has no server token: enrol it first")
         return self._token
+
+    # -- receipts -------------------------------------------------------------------------
+    def _check_receipts(self, token: str, report: SyncReport) -> None:
+        """Once every `receipt_check_interval` (by the server's time), ask the server whether
+        it still holds the revisions it receipted since RECEIPT_RECHECK_MARGIN before the last
+        check (all of them the first time); any it left out goes back to the outbox, to leave
+        in this same sync, or is reported lost if its copy here was purged.
+
+        A receipt is a promise; this is how a device finds out the server broke it (a crash
+        that lost a write, a restore from an older backup) while it can still make up for it.
+        """
+        now = self.store.server_time()
+        checked = self.store.get_state(STATE_RECEIPTS_CHECKED)
+        last = None if checked is None else datetime.fromisoformat(checked)
+        if last is not None and now - last < self.receipt_check_interval:
+            return
+        since = None if last is None else last - RECEIPT_RECHECK_MARGIN
+        after = ""
+        while page := self.store.receipts_to_check(
+            since=since, after=after, limit=MAX_RECEIPT_CHECK
+        ):
+            asked = ReceiptCheck(
+                revisions=[RevisionRef(id=uuid.UUID(i), revision=rev) for i, rev in page]
+            )
+            response = self._http.request(
+                "POST",
+                "/v1/receipts:check",
+                token=token,
+                content=gzip.compress(asked.model_dump_json().encode("utf-8"), _GZIP_LEVEL),
+                gzipped=True,
+            )
+            if response.status_code == 404:
+                log.info("the server cannot confirm receipts (it predates the check)")
+                break
+            answer = _answer(response, ReceiptCheckResponse, "answer to a receipt check")
+            held = {(str(ref.id), ref.revision) for ref in answer.held}
+            missing = {i: rev for i, rev in page if (i, rev) not in held}
+            if missing:
+                requeued, lost = self.store.requeue_missing(missing)
+                report.requeued += len(requeued)
+                report.lost += len(lost)
+                report.errors += [
+                    f"record {record_id}: the server no longer holds it, though it confirmed"
+                    " it, and this device removed its copy after that receipt, so it cannot be"
+                    " sent again: tell the office (the receipt kept here proves it was sent)"
+                    for record_id in lost
+                ]
+            after = page[-1][0]
+        self.store.set_state(STATE_RECEIPTS_CHECKED, now.isoformat())
 
     # -- push -----------------------------------------------------------------------------
     def _batches(self, report: SyncReport) -> Iterator[_Batch]:
@@ -795,6 +924,7 @@ class SyncClient:
             return None
         assert outcome.receipt is not None
         receipt = outcome.receipt.model_dump_json()
+        taken = outcome.receipt.received_at  # the server's clock: purging goes by it
         if outcome.status == "conflict":
             report.conflict += 1
             return Outcome(
@@ -804,12 +934,13 @@ class SyncClient:
                 problems=[_conflict_problem(outcome.current_revision)],
                 receipt=receipt,
                 server_revision=outcome.current_revision,
+                received_at=taken,
             )
         if outcome.status == "accepted":
             report.accepted += 1
         else:
             report.duplicate += 1
-        return Outcome(item.record_id, item.revision, "sent", receipt=receipt)
+        return Outcome(item.record_id, item.revision, "sent", receipt=receipt, received_at=taken)
 
     def _receipt_problem(
         self, item: _Outgoing, receipt: Receipt | None, verified: set[tuple[bytes, bytes]]

@@ -40,6 +40,7 @@ __all__ = [
     "ENROL_SECRET_SYMBOLS",
     "MAX_BATCH_RECORDS",
     "MAX_FIELD_ERRORS",
+    "MAX_RECEIPT_CHECK",
     "MAX_ROSTER_ENTRIES",
     "MAX_ROSTER_ENTRY_BYTES",
     "MAX_STATS_DEPTH",
@@ -66,11 +67,14 @@ __all__ = [
     "PushRequest",
     "PushResponse",
     "Receipt",
+    "ReceiptCheck",
+    "ReceiptCheckResponse",
     "ReceiptMode",
     "ReceiptProof",
     "RecordEnvelope",
     "RecordOutcome",
     "RecordView",
+    "RevisionRef",
     "Role",
     "RosterEntry",
     "RosterOutcome",
@@ -89,6 +93,7 @@ __all__ = [
 
 PROTOCOL_VERSION: Literal[1] = 1
 MAX_BATCH_RECORDS = 500
+MAX_RECEIPT_CHECK = 500  # revisions one `POST /v1/receipts:check` asks about
 # Statistical values are scalars, lists of choices and repeat instances: a few levels deep.
 MAX_STATS_DEPTH = 32
 # An error list the server answers (a rejected record's `errors`, a 4xx body's `fields`) names
@@ -545,6 +550,36 @@ class RosterOutcome(_Wire):
 class RosterPushResponse(_Wire):
     protocol: _Protocol = PROTOCOL_VERSION
     outcomes: list[RosterOutcome]
+
+
+class RevisionRef(_Wire):
+    """One revision of one record, by its identity."""
+
+    id: UUID
+    revision: _Revision
+
+    @field_validator("revision")
+    @classmethod
+    def _revision_shape(cls, value: str) -> str:
+        if not REVISION_RE.fullmatch(value):
+            raise ValueError("revision must look like '<generation>-<32 hex digits>'")
+        return value
+
+
+class ReceiptCheck(_Wire):
+    """`POST /v1/receipts:check`: does the server still hold these revisions it receipted?
+    A device asks now and then, and sends again any revision the answer leaves out."""
+
+    protocol: _Protocol = PROTOCOL_VERSION
+    revisions: list[RevisionRef] = Field(min_length=1, max_length=MAX_RECEIPT_CHECK)
+
+
+class ReceiptCheckResponse(_Wire):
+    """The asked revisions the server holds, in the order asked. One left out is not held, or
+    not one the device may read (the answer does not tell which)."""
+
+    protocol: _Protocol = PROTOCOL_VERSION
+    held: list[RevisionRef]
 
 
 class Health(_Wire):

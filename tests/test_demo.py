@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fieldapp.office.demo import DEMO_PASSPHRASE, run_demo, running_server
+from fieldapp.office.demo import DEMO_PASSPHRASE, run_demo
 from fieldapp.store import Store
+from sync.server.app import create_app
+from sync.server.settings import ServerSettings
 from tests.conftest import CANARY, screening_values
+from tests.server._harness import running
 from tests.test_cli import run
 from tests.test_cli_server import create_org
 
@@ -53,7 +56,7 @@ def test_enrol_and_sync_from_the_command_line(tmp_path: Path) -> None:
     )  # fmt: skip
     imported = run(device, "records", "import", str(cases), "--form", "victim_screening")
     assert imported.returncode == 0, imported.stderr
-    with running_server(server) as url:
+    with running(create_app(ServerSettings(data_dir=server))) as url:
         create_org(server, "Office")
         issued = run(
             server, "admin", "enrol-code", "--org", "Office", "--role", "collector", "--json"

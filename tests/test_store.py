@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -385,10 +386,11 @@ def test_purge_erases_only_receipted_sent_records(
     sent = store.create_final("victim_screening", screening_values())
     unsent = store.create_final("victim_screening", screening_values("Bravo"))
     no_receipt = store.create_final("victim_screening", screening_values("Charlie"))
-    store.record_outcome(sent.id, sent.revision, "sent", receipt='{"seq": 1}')
-    store.record_outcome(no_receipt.id, no_receipt.revision, "sent")
-    assert store.purge_sent(sent_before="2000-01-01") == 0  # not old enough
-    assert store.purge_sent(sent_before="9999-01-01") == 1
+    taken = store.server_time()
+    store.record_outcome(sent.id, sent.revision, "sent", receipt='{"seq": 1}', received_at=taken)
+    store.record_outcome(no_receipt.id, no_receipt.revision, "sent", received_at=taken)
+    assert store.purge_sent(older_than=timedelta(days=1)) == 0  # not old enough
+    assert store.purge_sent(older_than=timedelta(0)) == 1
     purged = store.get(sent.id)
     assert purged.purged and purged.status == "sent"
     assert purged.values["sex"] == "female" and "given_name" not in purged.values
@@ -398,6 +400,29 @@ def test_purge_erases_only_receipted_sent_records(
         store.save_draft(sent.id, screening_values())
     store.close()
     assert _canary_hits(store_path.parent) == []  # the canary was only in the purged record
+
+
+def test_migration_8_takes_the_servers_time_from_receipts_already_held(
+    store_path: Path, org_key: crypto.OrgKeyPair
+) -> None:
+    store = Store.create(store_path, PASSPHRASE)
+    store.set_recipients([org_key.recipient])
+    sent = store.create_final("victim_screening", screening_values())
+    receipt = json.dumps({"seq": 4, "received_at": "2026-05-01T10:00:00Z"})
+    store.record_outcome(sent.id, sent.revision, "sent", receipt=receipt)
+    for column in ("received_at", "receipt_lost_at"):  # as a store made before migration 8
+        store.db.execute(f"ALTER TABLE records DROP COLUMN {column}")
+    store.db.execute("DELETE FROM _migrations WHERE name = 'm008_receipt_times'")
+    store.close()
+
+    reopened = Store(store_path)
+    try:
+        [(taken,)] = reopened.db.execute("SELECT received_at FROM records").fetchall()
+        assert taken == "2026-05-01T10:00:00.000000+00:00"
+        reopened.unlock(PASSPHRASE)
+        assert reopened.purge_sent(older_than=timedelta(days=1)) == 1  # months old, by the server
+    finally:
+        reopened.close()
 
 
 def test_a_resolved_conflict_is_sent_and_a_record_not_in_conflict_is_left_alone(

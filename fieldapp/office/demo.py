@@ -1,8 +1,9 @@
 """`fieldapp demo`: the whole job on the embedded default, end to end, on this machine.
 
-A central server on 127.0.0.1 with its SQLite database; an organisation with a post-quantum
-key pair; a device enrolled with a one-time code; a training and identified victims recorded
-offline (encrypted, sealed, signed); a sync; the organisation opening what the server cannot.
+A central server on 127.0.0.1 with its SQLite database (`fieldapp serve`, a process of its
+own); an organisation with a post-quantum key pair; a device enrolled with a one-time code; a
+training and identified victims recorded offline (encrypted, sealed, signed); a sync; the
+organisation opening what the server cannot.
 Everything is fictional. Needs the `server` extra.
 """
 
@@ -11,20 +12,33 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from collections.abc import Callable, Iterator
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+import httpx
+
 from fieldapp import crypto
+from fieldapp.errors import FieldappError
 from fieldapp.office.sample_data import sample_event, sample_screening, sample_shared_event
 from fieldapp.store import Store
 
-__all__ = ["DEMO_PASSPHRASE", "DemoResult", "run_demo", "running_server"]
+__all__ = ["DEMO_PASSPHRASE", "DemoError", "DemoResult", "run_demo"]
 
 DEMO_PASSPHRASE = "demo passphrase, not a secret"  # noqa: S105 (printed for the demo)
 ORG_NAME = "Regional Office North (demo)"
+_SERVER_START_SECONDS = 60
+_SERVER_STOP_SECONDS = 15
+
+
+class DemoError(FieldappError):
+    """The demo could not run; the message says why."""
 
 
 @dataclass
@@ -41,14 +55,68 @@ class DemoResult:
 
 
 @contextmanager
-def running_server(data_dir: Path, port: int | None = None) -> Iterator[str]:
-    """A real uvicorn server on 127.0.0.1 in a background thread; stopped on exit."""
-    from sync.server.app import create_app
-    from sync.server.serve import running_in_thread
-    from sync.server.settings import ServerSettings
+def _serving(data_dir: Path, port: int | None = None) -> Iterator[str]:
+    """`fieldapp serve` on 127.0.0.1 (a free port unless `port`) as a process of its own,
+    its output in `data_dir`/server.log; yields its URL once it answers, stops it on exit.
 
-    with running_in_thread(create_app(ServerSettings(data_dir=data_dir)), port or 0) as url:
+    Its own process, never a thread of this one: a process that closes any descriptor of
+    the server's database files (reading them, as step 5 does) drops every lock the server's
+    connections hold on them, and an admin command run beside it then deletes the live
+    write-ahead log, taking receipted records with it.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    chosen = port or _free_port()
+    url = f"http://127.0.0.1:{chosen}"
+    command = [sys.executable, "-m", "fieldapp", "--data-dir", str(data_dir), "serve"]
+    with (data_dir / "server.log").open("ab") as log:
+        server = subprocess.Popen(  # noqa: S603 (this interpreter, our own arguments)
+            [*command, "--port", str(chosen)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + _SERVER_START_SECONDS
+        while not _answers(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise DemoError(
+                    f"the demo server did not start on port {chosen}: see {data_dir / 'server.log'}"
+                )
+            time.sleep(0.1)
         yield url
+    finally:
+        server.terminate()  # SIGTERM: uvicorn finishes what it is doing and closes the database
+        try:
+            server.wait(_SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/v1/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _names_in_files(folder: Path, names: Sequence[str]) -> int:
+    """How many times the names occur in the files under `folder`, read as raw bytes.
+
+    Never call it in a process that serves those files or holds a database connection to
+    them: closing the descriptors this opens drops that process's SQLite locks.
+    """
+    needles = [name.encode() for name in names]
+    return sum(
+        data.count(needle)
+        for path in folder.rglob("*")
+        if path.is_file()
+        for data in (path.read_bytes(),)
+        for needle in needles
+    )
 
 
 def run_demo(
@@ -97,7 +165,7 @@ def run_demo(
     store.new_draft("victim_screening", sample_screening(rng))
     say(f"   {store.count(status='final')} finalised, 1 draft; all encrypted on the device.")
 
-    with running_server(server_dir, port) as url:
+    with _serving(server_dir, port) as url:
         settings = ServerSettings(data_dir=server_dir)
         with admin.open_server_storage(settings) as storage:
             admin.create_org(storage, ORG_NAME, recipients=[org_key.recipient])
@@ -130,8 +198,7 @@ def run_demo(
         with admin.open_server_storage(settings) as storage:
             counts = admin.stats(storage)
         store.close()
-        server_bytes = b"".join(p.read_bytes() for p in server_dir.rglob("*") if p.is_file())
-        leaks = sum(server_bytes.count(name.encode()) for name in names)
+        leaks = _names_in_files(server_dir, names)  # read here, in the demo's own process
         say(
             f"5. The server holds {counts['records']} records;"
             f" names of victims and participants found in its files: {leaks}."

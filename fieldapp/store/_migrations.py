@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -158,3 +159,24 @@ def m007_conflict_settled(db: Database) -> None:
     merged both): the server keeps the record flagged for the office until it resolves it,
     and the device must not list it as a conflict again for its own settled revision."""
     db.execute("ALTER TABLE records ADD COLUMN conflict_settled_at TEXT")
+
+
+@migration
+def m008_receipt_times(db: Database) -> None:
+    """When the server took each receipted revision, by its own clock (the receipt's
+    `received_at`): how long ago a record was sent is reckoned from it, never from this
+    device's clock. `receipt_lost_at`: when the server was found no longer to hold a
+    receipted revision this device could not send again (its copy purged)."""
+    db.execute("ALTER TABLE records ADD COLUMN received_at TEXT")
+    db.execute("ALTER TABLE records ADD COLUMN receipt_lost_at TEXT")
+    receipted = db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
+    for record_id, receipt in receipted.fetchall():
+        try:
+            taken = datetime.fromisoformat(json.loads(receipt)["received_at"])
+        except (ValueError, TypeError, KeyError):
+            continue  # not a receipt this version wrote: the record is never purged by age
+        if taken.tzinfo is not None:
+            db.execute(
+                "UPDATE records SET received_at = ? WHERE id = ?",
+                [taken.astimezone(UTC).isoformat(timespec="microseconds"), record_id],
+            )

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar
 
@@ -59,6 +59,7 @@ _KEY_AAD = b"fieldapp/store/data-key/v1"
 _SIGNING_AAD = b"fieldapp/store/signing-key/v1"
 _TEAM_KEY_SECRET = "team_key"  # noqa: S105 (the name under which the secret is kept)
 _ROSTER = "roster"  # the shared-item kind of the team's roster entries
+_STATE_CLOCK_OFFSET = "server_clock_offset"  # seconds, the server's clock minus this device's
 
 
 class StoreWiped(StoreError):
@@ -118,6 +119,7 @@ class Outcome(NamedTuple):
     problems: list[dict[str, Any]] | None = None
     receipt: str | None = None
     server_revision: str | None = None
+    received_at: datetime | None = None  # the receipt's: when the server took the revision
 
 
 class TeamKey(NamedTuple):
@@ -146,8 +148,13 @@ def _locked(method: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    """The store's one timestamp form (UTC, microseconds): such texts compare as times."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class Store:
@@ -162,7 +169,11 @@ class Store:
         *,
         autolock_seconds: float = DEFAULT_AUTOLOCK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = _utc_now,
     ) -> None:
+        """`clock` (monotonic) times the inactivity lock; `wall_clock` is this device's date
+        and time, which the person may have set wrong: what must not depend on it (how long
+        ago the server took a record) uses `server_time()`."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -174,6 +185,7 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()
         self._clock = clock
+        self.wall_clock = wall_clock
         self.autolock_seconds = autolock_seconds
         self._key: bytes | None = None
         self._signing: crypto.SigningKey | None = None
@@ -358,6 +370,25 @@ class Store:
     def _set_meta(self, key: str, value: str) -> None:
         self._put("meta", key, value)
 
+    # -- time ------------------------------------------------------------------------------
+    def _now(self) -> str:
+        return _iso(self.wall_clock())
+
+    def clock_offset(self) -> timedelta | None:
+        """The server's clock minus this device's, as the last sync measured it (None before
+        any sync did): see `server_time`."""
+        stored = self.get_state(_STATE_CLOCK_OFFSET)
+        return None if stored is None else timedelta(seconds=float(stored))
+
+    def set_clock_offset(self, offset: timedelta) -> None:
+        self.set_state(_STATE_CLOCK_OFFSET, repr(offset.total_seconds()))
+
+    def server_time(self) -> datetime:
+        """The server's time as this device can tell it: its own clock corrected by the offset
+        the last sync measured (its clock alone before any). If the person changes the
+        device's clock, it is off by as much until the next sync measures again."""
+        return self.wall_clock() + (self.clock_offset() or timedelta(0))
+
     def get_state(self, key: str) -> str | None:
         """Sync bookkeeping in clear (cursor, server URL, last sync time): never secrets."""
         return self._read("sync_state", key)
@@ -534,7 +565,7 @@ class Store:
             for recipient in recipients:
                 self.db.execute(
                     "INSERT INTO recipients (key_id, recipient, added_at) VALUES (?, ?, ?)",
-                    [recipient.key_id, recipient.model_dump_json(), _now()],
+                    [recipient.key_id, recipient.model_dump_json(), self._now()],
                 )
             return self.seal_waiting()
 
@@ -625,7 +656,7 @@ class Store:
                 return
             self.db.execute(
                 "INSERT INTO forms (id, version, spec, source, added_at) VALUES (?, ?, ?, ?, ?)",
-                [spec.id, spec.version, body, source, _now()],
+                [spec.id, spec.version, body, source, self._now()],
             )
 
     @_locked
@@ -665,7 +696,7 @@ class Store:
         with self._lock:
             spec = self.form(form_id)
             record_id = str(uuid.uuid4())
-            opened = stamp_metadata(spec, values or {}, "open", datetime.now(UTC))
+            opened = stamp_metadata(spec, values or {}, "open", self.wall_clock())
             checked = check(spec, opened, partial=True)
             row = self._new_row(record_id, spec, "draft")
             with self.db.atomic():
@@ -682,7 +713,12 @@ class Store:
             row = self._editable_row(record_id)
             spec = self.form(row["form_id"], row["form_version"])
             checked = check(spec, values, partial=True)
-            edit = {**row, "status": "draft", "updated_at": _now(), "base_revision": _base(row)}
+            edit = {
+                **row,
+                "status": "draft",
+                "updated_at": self._now(),
+                "base_revision": _base(row),
+            }
             with self.db.atomic():
                 self._write(edit, spec, checked.values)
             return self.get(record_id)
@@ -704,7 +740,7 @@ class Store:
             if values is None:
                 values = self._decrypt_values(row)
             spec = self.form(row["form_id"], row["form_version"])
-            values = stamp_metadata(spec, values, "finalise", datetime.now(UTC))
+            values = stamp_metadata(spec, values, "finalise", self.wall_clock())
             checked = check(spec, values, lang=lang, today=today)
             if not checked.ok:
                 self.save_draft(record_id, values)
@@ -712,7 +748,7 @@ class Store:
             final = {
                 **row,
                 "status": "final",
-                "updated_at": _now(),
+                "updated_at": self._now(),
                 "problems": None,
                 "base_revision": _base(row),
             }
@@ -731,7 +767,7 @@ class Store:
         """A finalised record in one step (imports): all or nothing, never a half-saved row."""
         with self._lock:
             spec = self.form(form_id)
-            moment = datetime.now(UTC)
+            moment = self.wall_clock()
             values = stamp_metadata(
                 spec, stamp_metadata(spec, values, "open", moment), "finalise", moment
             )
@@ -777,7 +813,7 @@ class Store:
             if values is None:
                 values = self._decrypt_values(row)
             self.db.table("records").update(
-                record_id, {"base_revision": base, "conflict_settled_at": _now()}
+                record_id, {"base_revision": base, "conflict_settled_at": self._now()}
             )
             return self.finalise(record_id, values, lang=lang)
 
@@ -822,7 +858,7 @@ class Store:
                     "status": "sent",
                     "problems": None if kept_mine else json.dumps([_superseded(head_revision)]),
                     "server_revision": None if kept_mine else head_revision,
-                    "sent_at": _now(),
+                    "sent_at": self._now(),
                     "base_revision": head_revision,
                     "conflict_settled_at": None,
                 },
@@ -1005,6 +1041,7 @@ class Store:
         problems: list[dict[str, Any]] | None = None,
         receipt: str | None = None,
         server_revision: str | None = None,
+        received_at: datetime | None = None,
     ) -> bool:
         """Write back what the server said about one revision; True if the record took it.
 
@@ -1021,8 +1058,9 @@ class Store:
                     "status": status,
                     "problems": json.dumps(problems) if problems else None,
                     "receipt": receipt or row["receipt"],
+                    "received_at": row["received_at"] if received_at is None else _iso(received_at),
                     "server_revision": server_revision,
-                    "sent_at": _now() if status == "sent" else None,
+                    "sent_at": self._now() if status == "sent" else None,
                     "base_revision": revision if status == "sent" else row["base_revision"],
                 },
             )
@@ -1032,12 +1070,13 @@ class Store:
         """`record_outcome` for a whole batch in one statement and one durable commit (all or
         none); returns how many records took theirs. A record edited while its revision was
         in flight keeps the edit; a record no longer on the device is skipped."""
-        sent_at = _now()
+        sent_at = self._now()
         rows = [
             (
                 o.status,
                 json.dumps(o.problems) if o.problems else None,
                 o.receipt or None,
+                None if o.received_at is None else _iso(o.received_at),
                 o.server_revision,
                 sent_at if o.status == "sent" else None,
                 o.status,
@@ -1049,31 +1088,92 @@ class Store:
         with self._lock, self.db.atomic():
             cursor = self.db.conn.executemany(
                 "UPDATE records SET status = ?, problems = ?, receipt = coalesce(?, receipt),"
-                " server_revision = ?, sent_at = ?,"
+                " received_at = coalesce(?, received_at), server_revision = ?, sent_at = ?,"
                 " base_revision = CASE WHEN ? = 'sent' THEN revision ELSE base_revision END"
                 " WHERE id = ? AND revision = ?",
                 rows,
             )
             return cursor.rowcount
 
-    def purge_sent(self, *, sent_before: str) -> int:
-        """Erase the local copy of records the server has receipted, sent before `sent_before`
-        (an ISO UTC time): the sensitive ciphertext and the sealed envelope go; the clear
-        statistics and the receipt stay, so the record still counts and can be proven sent.
+    def purge_sent(self, *, older_than: timedelta) -> int:
+        """Erase the local copy of records the server has receipted, taken by the server more
+        than `older_than` ago (zero: every receipted record): the sensitive ciphertext and the
+        sealed envelope go; the clear statistics and the receipt stay, so the record still
+        counts and can be proven sent.
 
+        How long ago is the server's time: the receipt's `received_at` against `server_time()`,
+        never this device's own clock (a clock set to 2076 would keep every record here).
         Only records with a receipt and not edited since are purged: nothing unsent is lost.
         """
+        cutoff = _iso(self.server_time() - older_than) if older_than > timedelta(0) else None
         with self._lock, self.db.atomic():
             cursor = self.db.execute(
                 "UPDATE records SET fields = NULL, sealed = NULL, purged_at = ?"
                 " WHERE status = 'sent' AND receipt IS NOT NULL AND purged_at IS NULL"
-                " AND sent_at < ?",
-                [_now(), sent_before],
+                " AND received_at IS NOT NULL AND (? IS NULL OR received_at <= ?)",
+                [self._now(), cutoff, cutoff],
             )
             purged = cursor.rowcount
         if purged:
             self._checkpoint()
         return purged
+
+    # -- receipts the server must still honour ---------------------------------------------
+    def receipts_to_check(
+        self, *, since: datetime | None, after: str = "", limit: int = 500
+    ) -> list[tuple[str, str]]:
+        """(record id, revision) of receipted revisions that are still each record's own
+        (sent, or stored as a conflict), taken by the server at `since` or later (None: any
+        time), not already found lost; by id, after `after`. Works while locked."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, revision FROM records WHERE status IN ('sent', 'conflict')"
+                " AND receipt IS NOT NULL AND receipt_lost_at IS NULL AND received_at >= ?"
+                " AND id > ? ORDER BY id LIMIT ?",
+                ["" if since is None else _iso(since), after, limit],
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def requeue_missing(self, revisions: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """The server no longer holds these receipted revisions (record id -> revision). A
+        record still at that revision goes back to the outbox with its signed envelope, as
+        if never sent (based where the envelope says), to be pushed again; one whose envelope
+        is gone (purged after the receipt) cannot be: it is marked lost, with a problem that
+        says so. One commit; returns (ids requeued, ids lost)."""
+        requeued: list[str] = []
+        lost: list[str] = []
+        with self._lock, self.db.atomic():
+            for record_id, revision in sorted(revisions.items()):
+                row = next(
+                    self.db.query(
+                        "SELECT * FROM records WHERE id = ? AND revision = ?"
+                        " AND status IN ('sent', 'conflict') AND receipt_lost_at IS NULL",
+                        [record_id, revision],
+                    ),
+                    None,
+                )
+                if row is None:
+                    continue  # edited or answered since: nothing to do
+                if row["sealed"] is not None:
+                    changes = {
+                        "status": "final",
+                        "base_revision": json.loads(row["sealed"]).get("base_revision"),
+                        "server_revision": None,
+                        "problems": None,
+                        "received_at": None,
+                        "conflict_settled_at": None,
+                    }
+                    requeued.append(record_id)
+                else:
+                    changes = {
+                        "receipt_lost_at": self._now(),
+                        "problems": json.dumps([_lost_on_server(row["received_at"])]),
+                    }
+                    lost.append(record_id)
+                self.db.table("records").update(record_id, changes)
+        for record_id in requeued:
+            log.warning("the server lost receipted record %s: queued to be sent again", record_id)
+        return requeued, lost
 
     # -- consent withdrawal ---------------------------------------------------------------
     def withdraw_consent(self, record_id: str) -> Record:
@@ -1123,7 +1223,7 @@ class Store:
                 "revision": revision,
                 "base_revision": revision,
                 "server_revision": None,
-                "sent_at": _now(),
+                "sent_at": self._now(),
             }
             self._erase_sensitive_part(row, changes, announce=False)
             log.info("consent withdrawn elsewhere: record %s erased", record_id)
@@ -1135,7 +1235,7 @@ class Store:
         """Consent withdrawn: the record's encrypted fields, outgoing envelope and roster
         entries go in one commit, with `changes` to its status; `announce` signs a withdrawal
         into the outbox. The WAL is checkpointed after, so no old page keeps them."""
-        now = _now()
+        now = self._now()
         erased = {
             **row,
             "fields": None,
@@ -1183,7 +1283,7 @@ class Store:
 
     # -- internals ------------------------------------------------------------------------
     def _new_row(self, record_id: str, spec: FormSpec, status: Status) -> dict[str, Any]:
-        now = _now()
+        now = self._now()
         return {
             "id": record_id,
             "form_id": spec.id,
@@ -1305,6 +1405,17 @@ def _superseded(head_revision: str) -> dict[str, Any]:
         "code": "superseded",
         "message": "the office kept another version of this record (server version "
         f"{head_revision}); yours stays in the server's history",
+    }
+
+
+def _lost_on_server(received_at: str | None) -> dict[str, Any]:
+    return {
+        "field": "",
+        "path": "",
+        "code": "lost_on_server",
+        "message": f"the server confirmed this record ({received_at or 'at an unknown time'})"
+        " but no longer holds it, and this device removed its copy after that receipt, so it"
+        " cannot be sent again: tell the office (the receipt kept here proves it was sent)",
     }
 
 

@@ -696,6 +696,9 @@ def describe_report(report: SyncReport) -> SyncOutcome:
         "conflict": report.conflict,
         "pulled": report.pulled,
     }
+    if report.ok and report.clock_offset is not None and report.clock_skewed:
+        minutes = round(abs(report.clock_offset).total_seconds() / 60)
+        return SyncOutcome(True, "sync_clock_skew", {**counts, "minutes": minutes})
     if report.ok:
         return SyncOutcome(True, "sync_result", counts)
     return SyncOutcome(False, "sync_problem", {**counts, "detail": report.errors[0]})

@@ -439,6 +439,18 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "Enviados {sent}, rechazados {rejected}, conflictos {conflict}, recibidos {pulled}.",
         "أُرسل {sent}، رُفض {rejected}، تعارضات {conflict}، استُلم {pulled}.",
     ),
+    "sync_clock_skew": (
+        "Sent {sent}, rejected {rejected}, conflicts {conflict}, received {pulled}. This"
+        " device's clock is about {minutes} minutes off the server's: set its date and time.",
+        "Envoyées {sent}, refusées {rejected}, conflits {conflict}, reçues {pulled}. L'horloge"
+        " de cet appareil s'écarte d'environ {minutes} minutes de celle du serveur : réglez sa"
+        " date et son heure.",
+        "Enviados {sent}, rechazados {rejected}, conflictos {conflict}, recibidos {pulled}. El"
+        " reloj de este dispositivo difiere unos {minutes} minutos del del servidor: ajuste su"
+        " fecha y hora.",
+        "أُرسل {sent}، رُفض {rejected}، تعارضات {conflict}، استُلم {pulled}. تختلف ساعة هذا"
+        " الجهاز عن ساعة الخادم بنحو {minutes} دقيقة: اضبط التاريخ والوقت.",
+    ),
     "sync_unreachable": (
         "The server cannot be reached. Your records are safe on this device and will be"
         " sent when the connection comes back.",

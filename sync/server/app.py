@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -43,6 +44,8 @@ from sync.protocol import (
     PushRequest,
     PushResponse,
     Receipt,
+    ReceiptCheck,
+    ReceiptCheckResponse,
     ReceiptMode,
     ReceiptProof,
     RecordOutcome,
@@ -71,12 +74,17 @@ from sync.server.auth import (
 from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
 from sync.server.keys import load_server_key, server_key_id
 from sync.server.limits import (
+    ASGIApp,
     BodyLimitMiddleware,
     DeviceTokens,
     EnrolGuard,
     InternalErrorMiddleware,
+    Message,
     RateLimitMiddleware,
+    Receive,
     RefusalTally,
+    Scope,
+    Send,
     TokenBuckets,
 )
 from sync.server.settings import ServerSettings
@@ -225,6 +233,7 @@ def create_app(
         devices=context.device_tokens,
     )
     app.add_middleware(InternalErrorMiddleware)
+    app.add_middleware(_DateHeader, clock=clock)
     return app
 
 
@@ -263,6 +272,29 @@ async def _audit_refusals_periodically(context: _Context) -> None:
             await to_thread.run_sync(_audit_refusals, context)
         except Exception as exc:  # the database may be away: the server goes on regardless
             _log.error("refused enrolments could not be audited: %s", type(exc).__name__)
+
+
+class _DateHeader:
+    """Stamps every answer's `Date` with the app's clock, the one its receipts carry: devices
+    measure their own clock against it (the servers in serve.py leave Date to the app)."""
+
+    def __init__(self, app: ASGIApp, clock: Callable[[], datetime]) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                date = email.utils.format_datetime(self.clock().astimezone(UTC), usegmt=True)
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", date.encode("ascii"))]}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
 
 
 def _publish_builtin_forms(storage: Storage, now: datetime) -> None:
@@ -628,6 +660,27 @@ def _unsigned_receipt(context: _Context, result: PushResult) -> Receipt:
         server_key_id=context.key_id,
         signature=b"",
     )
+
+
+@_route("POST", "/receipts:check", response_model=ReceiptCheckResponse)
+def check_receipts(
+    body: ReceiptCheck, device: CurrentDevice, context: Context
+) -> ReceiptCheckResponse:
+    """Which of these revisions the server still holds: the device sends again any it left
+    out. Only records the device may read count (as for `GET /v1/records/{id}`); audited
+    once per request, with counts only."""
+    storage = context.storage
+    held = storage.held_revisions(device, [(ref.id, ref.revision) for ref in body.revisions])
+    answer = [ref for ref in body.revisions if (ref.id, ref.revision) in held]
+    storage.append_audit(
+        _actor(device),
+        "check_receipts",
+        f"held:{len(answer)},missing:{len(body.revisions) - len(answer)}",
+        context.now(),
+        org_id=device.org_id,
+        device_id=device.id,
+    )
+    return ReceiptCheckResponse(held=answer)
 
 
 @_route(

@@ -37,6 +37,7 @@ def uvicorn_server(
         port=port,
         log_level=log_level,
         server_header=False,
+        date_header=False,  # the app stamps Date with its own clock (the receipts' one)
         timeout_graceful_shutdown=10,
     )
     return uvicorn.Server(config)
@@ -51,7 +52,9 @@ def serve(settings: ServerSettings, host: str = DEFAULT_HOST, port: int = DEFAUL
 def running_in_thread(app: FastAPI, port: int = 0, *, timeout: float = 30) -> Iterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 (port 0: a free one) in a background thread;
     yield its base URL; stop it on exit. For the demo and the tests."""
-    config = uvicorn.Config(app, host=DEFAULT_HOST, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host=DEFAULT_HOST, port=port, log_level="warning", lifespan="on", date_header=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="fieldapp-server", daemon=True)
     thread.start()

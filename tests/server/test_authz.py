@@ -129,6 +129,11 @@ def _roster(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respon
     return m.world.client.put("/v1/team/roster", json={"entries": [entry]}, headers=headers)
 
 
+def _check_receipts(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    asked = {"revisions": [{"id": str(m.record_id), "revision": m.revision}]}
+    return m.world.client.post("/v1/receipts:check", json=asked, headers=headers)
+
+
 def _changes(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
     return m.world.client.get("/v1/changes", headers=headers)
 
@@ -184,6 +189,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/enrol"): Entry(_enrol, public=True),
     ("POST", "/v1/records:push"): Entry(_push, other_org_gets_own_data=True),
     ("GET", "/v1/changes"): Entry(_changes, other_org_gets_own_data=True),
+    # Everyone may ask; only records it may read are ever answered held (see below).
+    ("POST", "/v1/receipts:check"): Entry(_check_receipts, other_org_gets_own_data=True),
     ("PUT", "/v1/team/roster"): Entry(_roster, allowed=ROSTER_ROLES),
     ("GET", "/v1/forms/{form_id}/{version}"): Entry(_form),
     ("GET", "/v1/records/{record_id}"): Entry(_record, allowed=ORG_WIDE_ROLES),
@@ -280,6 +287,21 @@ def test_each_role_gets_exactly_what_it_may(
     else:
         assert response.status_code in (403, 404), response.text
         assert str(matrix.record_id) not in response.text or endpoint[1] == "/v1/records:push"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_receipt_check_confirms_only_records_the_caller_may_read(
+    matrix: Matrix, role: Role
+) -> None:
+    for caller, may_read in (
+        (matrix.by_role[role], role in ORG_WIDE_ROLES),
+        (matrix.author, True),
+        (matrix.b_admin, False),
+    ):
+        response = _check_receipts(matrix, caller, bearer(caller.token))
+        assert response.status_code == 200, response.text
+        held = [(ref["id"], ref["revision"]) for ref in response.json()["held"]]
+        assert held == ([(str(matrix.record_id), matrix.revision)] if may_read else [])
 
 
 def test_a_regional_admin_manages_only_its_region(matrix: Matrix) -> None:

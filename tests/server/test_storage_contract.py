@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from fieldapp.crypto import SigningKey, verify
@@ -1062,6 +1065,102 @@ def test_migration_5_gives_each_stored_record_the_signer_of_its_first_revision(
         upgraded.close()
 
 
+class PostgresFiles:
+    """Reads what a PostgreSQL server on this machine keeps on disk for the test's schema:
+    the files of `records` and of its TOAST table, and the write-ahead log written between
+    two points. The test runs as root beside the server; elsewhere it skips."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.root = Path(self.one("SHOW data_directory"))
+        if not os.access(self.root, os.R_OK):
+            pytest.skip(f"PostgreSQL's data directory {self.root} is not readable here")
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            row = conn.execute(sql, params).fetchone()
+        assert row is not None
+        return row[0]
+
+    def checkpoint(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+
+    def tables(self) -> bytes:
+        """The files of `records` and of its TOAST table as they are on disk (after a
+        checkpoint: until then, a page may be newer in shared memory only)."""
+        self.checkpoint()
+        paths = [
+            self.one("SELECT pg_relation_filepath('records')"),
+            self.one(
+                "SELECT pg_relation_filepath(reltoastrelid) FROM pg_class"
+                " WHERE oid = 'records'::regclass"
+            ),
+        ]
+        files = [self.root / path for path in paths]
+        files += [file.with_name(f"{file.name}.{n}") for file in files for n in range(1, 9)]
+        return b"".join(file.read_bytes() for file in files if file.exists())
+
+    def wal_position(self) -> str:
+        return str(self.one("SELECT pg_current_wal_lsn()::text"))
+
+    def wal_since(self, start: str) -> bytes:
+        """The write-ahead log written from `start` up to now."""
+        end = self.wal_position()
+        segment = int(
+            self.one("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")
+        )
+        spans: list[bytes] = []
+        position = start
+        while self.one("SELECT %s::pg_lsn < %s::pg_lsn", (position, end)):
+            name, offset = self.one(
+                "SELECT row(file_name, file_offset) FROM pg_walfile_name_offset(%s::pg_lsn)",
+                (position,),
+            )
+            stop = int(self.one("SELECT %s::pg_lsn - %s::pg_lsn", (end, position))) + int(offset)
+            data = (self.root / "pg_wal" / name).read_bytes()
+            spans.append(data[int(offset) : min(stop, segment)])
+            position = self.one(
+                "SELECT (%s::pg_lsn + (%s - %s))::text", (position, segment, int(offset))
+            )
+        return b"".join(spans)
+
+
+@pytest.mark.postgres
+def test_erased_sealed_bytes_leave_the_postgresql_files(pg_schema_url: str) -> None:
+    """PostgreSQL: after a withdrawal the sealed bytes are in neither the files of `records`
+    nor its TOAST table, for a sealed part stored in its row or out of line, nor in the
+    write-ahead log written after the erasure."""
+    disk = PostgresFiles(pg_schema_url)
+    storage = open_storage(pg_schema_url)
+    try:
+        storage.migrate()
+        alice = Member(storage, storage.create_organisation("Org", NOW).id, "collector", None)
+        # Stored out of line (TOAST), and in the row: the last row of its page, so that rows
+        # moved up when the page is compacted do not happen to cover all of it.
+        large, small = secrets.token_bytes(9000), secrets.token_bytes(1200)
+        toasted, inline = alice.envelope(sealed=large), alice.envelope(sealed=small)
+        storage.push_records(alice.device, [toasted], NOW)
+        storage.push_records(alice.device, [inline], NOW)
+        fragments = [large[:64], large[4500:4564], large[-64:], small[:64], small[100:164]]
+
+        def traces(data: bytes) -> list[int]:
+            return [index for index, fragment in enumerate(fragments) if fragment in data]
+
+        assert traces(disk.tables()) == [0, 1, 2, 3, 4]  # the scan sees them
+        withdrawals = [
+            alice.envelope(record_id=env.id, rev=revision(2), base=env.revision, withdrawn=True)
+            for env in (toasted, inline)
+        ]
+        storage.push_records(alice.device, withdrawals, NOW)
+        assert traces(disk.tables()) == []
+        erased_at = disk.wal_position()
+        storage.push_records(alice.device, [alice.envelope()], NOW)  # pages are written again
+        assert traces(disk.wal_since(erased_at)) == []
+    finally:
+        storage.close()
+
+
 # -- change log -----------------------------------------------------------------------------
 
 
@@ -1111,6 +1210,29 @@ def test_collectors_see_only_their_own_records(storage: Storage, org_id: str) ->
     assert [c.key for c in all_changes(storage, north.device)] == [str(env.id)]
     assert all_changes(storage, other_north.device) == []
     assert [c.key for c in all_changes(storage, coordinator.device)] == [str(env.id)]
+
+
+def test_held_revisions_answer_only_for_records_the_device_may_read(
+    backend: Backend, storage: Storage, org_id: str
+) -> None:
+    alice = Member(storage, org_id, "collector", "north")
+    bob = Member(storage, org_id, "collector", "north")
+    office = Member(storage, org_id, "coordinator", None)
+    stranger = Member(storage, storage.create_organisation("Org B", NOW).id, "admin", None)
+    v1 = alice.envelope()
+    v2 = alice.envelope(record_id=v1.id, rev=revision(2), base=v1.revision)
+    bobs = bob.envelope()
+    storage.push_records(alice.device, [v1, v2], NOW)
+    storage.push_records(bob.device, [bobs], NOW)
+    never = (uuid.uuid4(), revision())
+    asked = [(v1.id, v1.revision), (v2.id, v2.revision), (bobs.id, bobs.revision), never]
+
+    assert storage.held_revisions(alice.device, asked) == set(asked[:2])
+    assert storage.held_revisions(bob.device, asked) == {asked[2]}
+    assert storage.held_revisions(office.device, asked) == set(asked[:3])
+    assert storage.held_revisions(stranger.device, asked) == set()
+    backend.raw(f"DELETE FROM records WHERE revision = '{v2.revision}'")  # lost behind its back
+    assert storage.held_revisions(alice.device, asked) == {asked[0]}
 
 
 # -- audit and stats ------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def wait_until(condition: Any, timeout: float, what: str, step: float = 0.02) ->
 
 
 class ServerProcess:
-    """`fieldapp serve` as a child process; its output goes to `log_path`."""
+    """The server as a child process: `python -m sync.server` (`module_cli`), `fieldapp serve`
+    (`fieldapp_cli`), else a launcher taking any settings; its output goes to `log_path`."""
 
     def __init__(
         self,
@@ -70,11 +71,13 @@ class ServerProcess:
         port: int | None = None,
         *,
         module_cli: bool = False,
+        fieldapp_cli: bool = False,
         log_path: Path | None = None,
     ) -> None:
         self.settings = settings
         self.port = port or free_port()
         self.module_cli = module_cli
+        self.fieldapp_cli = fieldapp_cli
         self.log_path = log_path or settings.data_dir.parent / "server.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -90,6 +93,9 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> None:
         if self.module_cli:
             args = ["-m", "sync.server", "--data-dir", str(self.settings.data_dir)]
+            args += ["--port", str(self.port), "--database-url", self.settings.database_url]
+        elif self.fieldapp_cli:
+            args = ["-m", "fieldapp", "--data-dir", str(self.settings.data_dir), "serve"]
             args += ["--port", str(self.port), "--database-url", self.settings.database_url]
         else:
             args = ["-c", _LAUNCHER, self.settings.model_dump_json(), str(self.port)]

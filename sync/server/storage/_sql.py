@@ -1193,6 +1193,31 @@ class SqlStorage(Storage):
             for row in rows
         ]
 
+    def held_revisions(
+        self, viewer: Device, revisions: Sequence[tuple[UUID, str]]
+    ) -> set[tuple[UUID, str]]:
+        asked = {(str(record_id), revision) for record_id, revision in revisions}
+        ids = sorted({record_id for record_id, _ in asked})
+        stored: set[tuple[str, str]] = set()
+        readable: set[str] = set()  # records the viewer wrote or pushed a revision of
+        with self._read() as tx:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for row in tx.all(
+                    "SELECT id, revision, device_id, pushed_by FROM records"  # noqa: S608
+                    f" WHERE org_id = ? AND id IN ({_marks(len(chunk))})",
+                    [viewer.org_id, *chunk],
+                ):
+                    stored.add((row["id"], row["revision"]))
+                    if viewer.id in (row["device_id"], row["pushed_by"]):
+                        readable.add(row["id"])
+        everything = viewer.role in ORG_WIDE_ROLES
+        return {
+            (UUID(record_id), revision)
+            for record_id, revision in asked & stored
+            if everything or record_id in readable
+        }
+
     # -- change log ------------------------------------------------------------------------
 
     def changes_since(self, viewer: Device, cursor: int, limit: int) -> ChangesPage:

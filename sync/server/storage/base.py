@@ -554,6 +554,15 @@ class Storage(abc.ABC):
     def list_revisions(self, org_id: str, record_id: UUID) -> list[StoredRecord]:
         """Every stored revision of the record, by seq. Raises NotFound."""
 
+    @abc.abstractmethod
+    def held_revisions(
+        self, viewer: Device, revisions: Sequence[tuple[UUID, str]]
+    ) -> set[tuple[UUID, str]]:
+        """Which of these (record id, revision) are stored, among those `viewer` may read as
+        `GET /v1/records/{id}` lets it: its organisation's records, and for collectors and
+        trainers only records they wrote or pushed a revision of. Any other pair is left out,
+        exactly like a revision never stored (the answer must not tell them apart)."""
+
     # -- change log ------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -5,13 +5,15 @@ take per-record advisory locks (in sorted order, so batches never deadlock on ea
 and allocate seqs from the counter row last, which orders commits by seq. A small pool of our
 own (psycopg_pool is not a dependency) hands connections to the app's threads.
 
-A consent withdrawal sets sealed bytes to NULL: no query can read them from then on, but
-PostgreSQL keeps the old row versions in its files until (auto)vacuum reuses the space, and
-in its write-ahead log and any base backup until those are recycled (see docs/architecture.md).
+A consent withdrawal sets sealed bytes to NULL, and once that has committed the records
+table is rewritten (`VACUUM FULL`, with its TOAST table), so the old row versions leave its
+files at once; a checkpoint follows where the role may run one, so write-ahead log segments
+written before the erasure can be recycled (see `_after_erasure` and docs/sync-protocol.md).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -37,8 +39,13 @@ from sync.server.storage.base import StorageError
 
 __all__ = ["PostgresStorage"]
 
+log = logging.getLogger(__name__)
+
 _MIGRATION_LOCK = 0x6669656C64617070  # "fieldapp"
 _POOL_WAIT_SECONDS = 30
+# How long the rewrite after an erasure waits for the table's lock before giving up (it then
+# waits for the next erasure): the transactions of a push or a read take milliseconds.
+_REWRITE_LOCK_TIMEOUT = "10s"
 
 _TYPES = {
     "ts": "TIMESTAMPTZ",
@@ -138,6 +145,34 @@ class PostgresStorage(SqlStorage):
 
     def _read(self) -> AbstractContextManager[Tx]:
         return self._transaction()
+
+    def _after_erasure(self) -> None:
+        """Rewrite the records table (and its TOAST table) so erased sealed bytes leave its
+        files now, then checkpoint if this role may (superuser or pg_checkpoint).
+
+        A plain VACUUM is not enough: it frees the dead row versions, but a page keeps their
+        bytes in its free space until a later row happens to overwrite them (measured: the
+        row last stored in a page survives it). `VACUUM FULL` writes live rows only into new
+        files and truncates the old ones when it commits; the write-ahead log it writes holds
+        live rows only. Its cost: an exclusive lock on `records` while it copies the table
+        (about a second per 100 MB here), once per push that withdraws consent. WAL written
+        before it (the erasure's own records included) keeps the old bytes until PostgreSQL
+        recycles those segments, which the checkpoint allows from now on.
+        """
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            conn.execute(f"SET lock_timeout = '{_REWRITE_LOCK_TIMEOUT}'")
+            try:
+                conn.execute("VACUUM FULL records")
+            except errors.LockNotAvailable:
+                log.warning(
+                    "records was not rewritten after an erasure (its lock was busy): erased"
+                    " bytes stay in free space until the next erasure or a VACUUM FULL"
+                )
+                return
+            try:
+                conn.execute("CHECKPOINT")
+            except errors.InsufficientPrivilege:
+                log.info("no CHECKPOINT after an erasure: this role may not run one")
 
     def _lock_migrations(self, tx: Tx) -> None:
         tx.all("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
