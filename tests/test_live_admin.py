@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from fieldapp.office.demo import DEMO_PASSPHRASE
 from openpyxl import Workbook
 
 from fieldapp import crypto
+from fieldapp.office.demo import DEMO_PASSPHRASE
 from fieldapp.store import Store
 from sync.client import SyncClient, enrol
 from tests.conftest import PASSPHRASE, screening_values
