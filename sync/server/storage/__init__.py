@@ -29,6 +29,7 @@ from sync.server.storage.base import (
     StatsRow,
     Storage,
     StorageError,
+    StorageUnwritable,
     StoredRecord,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "StatsRow",
     "Storage",
     "StorageError",
+    "StorageUnwritable",
     "StoredRecord",
     "open_storage",
 ]
