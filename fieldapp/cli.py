@@ -17,6 +17,7 @@ from typing import Any
 from fieldapp import __version__, crypto
 from fieldapp.errors import FieldappError
 from fieldapp.paths import data_dir, store_path
+from fieldapp.store import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
 from sync.protocol import ProtocolError
 
 __all__ = ["main"]
@@ -26,6 +27,51 @@ Handler = Callable[[argparse.Namespace], int]
 
 class UsageError(FieldappError):
     """The command was called in a way that cannot work."""
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, refused when the command line is
+    parsed (argparse names the option) rather than deep inside the command."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low} to {high}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float, *, low_included: bool = True) -> Callable[[str], float]:
+    """An argparse type: a number from `low` (or just above it) to `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        above_low = value >= low if low_included else value > low  # False for nan
+        if not above_low or value > high:
+            bounds = (
+                f"{low:g} to {high:g}" if low_included else f"more than {low:g}, up to {high:g}"
+            )
+            raise argparse.ArgumentTypeError(f"{text} is out of range: use {bounds}")
+        return value
+
+    return parse
+
+
+_PORT = _whole_number(1, 65_535)
+
+
+def _ttl_hours(text: str) -> float:
+    """An argparse type: how long an enrolment code lives, as the server allows."""
+    from sync.server.admin import MAX_CODE_TTL_HOURS  # server side: imported when used
+
+    return _number(0, MAX_CODE_TTL_HOURS, low_included=False)(text)
 
 
 def _passphrase(purpose: str, *, confirm: bool = False, env: str = "FIELDAPP_PASSPHRASE") -> str:
@@ -63,6 +109,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     path = store_path(args.data_dir)
     passphrase = _passphrase("New passphrase (10+ characters)", confirm=True)
+    # 0 is "never erase": the store's None.
     store = Store.create(path, passphrase, max_failed_unlocks=args.max_failed_unlocks or None)
     print(f"created {path} (device {store.device_id})")
     store.close()
@@ -364,10 +411,14 @@ def cmd_records_import(args: argparse.Namespace) -> int:
         store.close()
     for error in report.errors:
         print(error, file=sys.stderr)
+    if report.errors:
+        refused = len({e.row for e in report.errors})
+        rows = "1 row has" if refused == 1 else f"{refused} rows have"
+        print(f"nothing saved: {rows} problems; fix them and import the whole file again")
+        return 1
     target = f"into record {args.into}" if args.into else "as final records"
-    refused = len({e.row for e in report.errors})
-    print(f"{report.rows_saved} rows saved {target}; {refused} rows refused")
-    return 1 if report.errors else 0
+    print(f"{report.rows_saved} rows saved {target}")
+    return 0
 
 
 def cmd_records_list(args: argparse.Namespace) -> int:
@@ -456,8 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = add(commands, "init", cmd_init, "create the encrypted store on this device")
     init.add_argument(
-        "--max-failed-unlocks", type=int, default=10,
-        help="erase the key after this many wrong passphrases (0: never)",
+        "--max-failed-unlocks", type=_whole_number(0, MAX_FAILED_UNLOCKS_CEILING),
+        default=DEFAULT_MAX_FAILED_UNLOCKS,
+        help="erase the key after this many wrong passphrases, 1 to"
+        f" {MAX_FAILED_UNLOCKS_CEILING} (0: never; default {DEFAULT_MAX_FAILED_UNLOCKS})",
     )  # fmt: skip
 
     forms = commands.add_parser("forms", help="list and import forms", description="Forms.")
@@ -491,7 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["draft", "final", "queued", "sent", "rejected", "conflict"],
         help="only this status",
     )  # fmt: skip
-    rec_list.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    rec_list.add_argument(
+        "--limit", type=_whole_number(1, 10_000), default=50, help="how many (default 50)"
+    )
     rec_list.add_argument("--json", action="store_true", help="print JSON")
     rec_show = add(record_cmds, "show", cmd_records_show, "show one record (needs the passphrase)")
     rec_show.add_argument("id", help="the record id")
@@ -502,14 +557,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_demo,
         "run the whole job locally: server, enrolment, sample records, sync",
     )  # fmt: skip
-    demo.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
+    demo.add_argument("--port", type=_PORT, default=None, help="server port (default: a free one)")
     demo.add_argument("--no-app", action="store_true", help="do not open the app at the end")
     demo.add_argument("--web", action="store_true", help="open the app as a web page")
-    demo.add_argument("--app-port", type=int, default=None, help="web app port (default: free)")
+    demo.add_argument("--app-port", type=_PORT, default=None, help="web app port (default: free)")
     app = add(commands, "app", cmd_app, "open the app (a window, or a web page on 127.0.0.1)")
     app.add_argument("--web", action="store_true", help="serve the app to a browser")
     app.add_argument("--host", default="127.0.0.1", help="address for --web (default loopback)")
-    app.add_argument("--port", type=int, default=None, help="port for --web (default: free)")
+    app.add_argument("--port", type=_PORT, default=None, help="port for --web (default: free)")
     app.add_argument("--server", default=None, help="the sync server URL, if not yet set")
     enrol = add(commands, "enrol", cmd_enrol, "enrol this device with a server")
     enrol.add_argument("--server", required=True, help="the server URL (https://, or loopback)")
@@ -528,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = add(commands, "serve", cmd_serve, "run the central sync server")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--port", type=_PORT, default=8765, help="port (default 8765)")
     _database_option(serve)
 
     admin = commands.add_parser(
@@ -549,7 +604,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the device's role",
     )  # fmt: skip
     code.add_argument("--region", default=None, help="the device's region")
-    code.add_argument("--ttl-hours", type=float, default=24.0, help="validity (default 24)")
+    code.add_argument(
+        "--ttl-hours", type=_ttl_hours, default=24.0, help="validity in hours (default 24)"
+    )
     code.add_argument("--json", action="store_true", help="print JSON")
     code.add_argument(
         "--org-key", default=None, metavar="PATH",
@@ -603,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
         "erase local copies of records the server confirmed (receipt kept)",
     )  # fmt: skip
     purge.add_argument(
-        "--sent-days", type=float, required=True,
+        "--sent-days", type=_number(0, 36_500), required=True,
         help="only records the server took more than this many days ago, by the server's clock"
         " (0: all receipted records)",
     )  # fmt: skip

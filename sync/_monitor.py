@@ -2,7 +2,10 @@
 
 A background thread probes `GET /v1/health` with a short timeout. While the server is away
 the probes space out (doubling, with jitter, up to a cap) so a phone without signal does not
-drain its battery; the moment a probe succeeds, a sync starts. Only this thread syncs, so two
+drain its battery; the moment a probe succeeds, a sync starts. A server that is up but says
+it cannot store anything (`degraded`) is online but not synced with: the records stay here,
+and the probes space out the same way until it says ok. A device whose own storage is full
+says so (`last_error`) and tries again at the next cycle. Only this thread syncs, so two
 syncs never run at once; `sync_now()` while one runs queues exactly one more after it.
 """
 
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from fieldapp.errors import StorageFull
 from sync._backoff import jitter_source
 from sync.client import SyncClient, SyncError, SyncReport
 
@@ -130,10 +134,10 @@ class SyncMonitor:
             self._wake.clear()
             try:
                 online = self._cycle()
-            except SyncError as exc:  # e.g. not enrolled yet: keep probing, say why
+            except (SyncError, StorageFull) as exc:  # e.g. not enrolled yet: keep probing, say why
                 online = False
                 with self._changed:
-                    self._update(last_error=str(exc))
+                    self._update(running=False, last_error=str(exc))
             except Exception:  # the monitor must outlive any surprise; the log has the detail
                 log.exception("sync monitor cycle failed")
                 online = False
@@ -151,15 +155,23 @@ class SyncMonitor:
         """One probe and, if due, one sync; whether the server was reachable."""
         client = self._get_client()
         was_online = self._state.online
-        online = client.probe(self.probe_timeout)
+        health = client.health(self.probe_timeout)
+        online = health is not None
         with self._changed:
             self._update(online=online)
             ticket = self._requested
-        if not online:
-            if ticket > self._served:  # nobody should wait for a server that is not there
-                with self._changed:
+        if health is None or health.status != "ok":
+            why = (
+                "the server is not reachable"
+                if health is None
+                else f"the server cannot store records now ({health.reason}): they stay here"
+            )
+            with self._changed:
+                if ticket > self._served:  # nobody should wait for a sync that cannot run
                     self._served, self._answer = ticket, None
-                    self._update(pending_requests=0, last_error="the server is not reachable")
+                    self._update(pending_requests=0, last_error=why)
+                elif health is not None:
+                    self._update(last_error=why)
             return False
         due = (
             ticket > self._served

@@ -45,6 +45,7 @@ from sync.protocol import (
     EnrolRequest,
     EnrolResponse,
     ErrorBody,
+    Health,
     PushResponse,
     Receipt,
     ReceiptCheck,
@@ -293,6 +294,11 @@ class _Http:
                 self._note_server_clock(response)
                 if response.status_code != 429 and response.status_code < 500:
                     return response
+                if _storage_unavailable(response):  # retrying now will not help
+                    raise ServerUnreachable(
+                        "the server cannot store records right now: they stay on this device"
+                        " and go at a later sync"
+                    )
                 asked = server_delay(response.headers.get("Retry-After")) or 0.0
                 if asked > self.retry.max_wait:
                     raise ServerUnreachable(
@@ -309,14 +315,21 @@ class _Http:
             "records stay on this device and go at the next sync"
         )
 
-    def probe(self, timeout: float) -> bool:
-        """A cheap health check with a short timeout: is the server reachable right now?"""
+    def health(self, timeout: float) -> Health | None:
+        """A cheap health check with a short timeout: the server's health, or None if it is
+        not reachable right now. A 200 whose body is not a Health (a server older than the
+        model, a proxy) counts as ok, as it always did."""
         try:
             response = self.client.get(self.base_url + "/v1/health", timeout=timeout)
         except httpx.TransportError:
-            return False
+            return None
         self._note_backoff_hint(response)
-        return response.status_code == 200
+        if response.status_code != 200:
+            return None
+        try:
+            return Health.model_validate_json(response.content)
+        except ValidationError:
+            return Health()
 
     def _note_backoff_hint(self, response: httpx.Response) -> None:
         asked = server_delay(response.headers.get("Backoff"))
@@ -352,6 +365,14 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return "no connection"
     return "the connection broke"
+
+
+def _storage_unavailable(response: httpx.Response) -> bool:
+    """Whether a 503 says the server's storage cannot write (see `GET /v1/health`)."""
+    try:
+        return ErrorBody.model_validate_json(response.content).error == "storage_unavailable"
+    except ValidationError:
+        return False
 
 
 def _refusal(response: httpx.Response) -> str:
@@ -651,7 +672,12 @@ class SyncClient:
 
     def probe(self, timeout: float = 3.0) -> bool:
         """True if the server answers its health check within `timeout` seconds."""
-        return self._http.probe(timeout)
+        return self.health(timeout) is not None
+
+    def health(self, timeout: float = 3.0) -> Health | None:
+        """The server's health check within `timeout` seconds (None: not reachable); see
+        `Health`: `degraded` means it is up but cannot store records now."""
+        return self._http.health(timeout)
 
     @property
     def clock_offset(self) -> timedelta | None:

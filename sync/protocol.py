@@ -583,10 +583,14 @@ class ReceiptCheckResponse(_Wire):
 
 
 class Health(_Wire):
-    """`GET /v1/health`: the server is up and speaks this protocol version."""
+    """`GET /v1/health`: the server is up and speaks this protocol version; `degraded`, with
+    a `reason`, while its storage cannot write (a device then keeps its records). `reason` is
+    left out when ok, so the answer is the same as before `degraded` existed; a client older
+    than it sees a 200 and pushes, and the push is refused with 503 `storage_unavailable`."""
 
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "degraded"] = "ok"
     protocol: int = PROTOCOL_VERSION
+    reason: str | None = None
 
 
 class PublishedForm(_Wire):

@@ -54,6 +54,34 @@ def test_every_command_has_help(command: tuple[str, ...]) -> None:
     assert done.value.code == 0
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["init", "--max-failed-unlocks", "-1"],
+        ["init", "--max-failed-unlocks", "101"],
+        ["serve", "--port", "0"],
+        ["app", "--port", "65536"],
+        ["demo", "--app-port", "-5"],
+        ["records", "list", "--limit", "0"],
+        ["records", "purge", "--sent-days", "-1"],
+        ["records", "purge", "--sent-days", "nan"],
+        ["admin", "enrol-code", "--org", "o", "--role", "admin", "--ttl-hours", "0"],
+        ["admin", "enrol-code", "--org", "o", "--role", "admin", "--ttl-hours", "721"],
+    ],
+    ids=" ".join,
+)
+def test_numbers_out_of_range_are_refused_when_parsed(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`init --max-failed-unlocks -1` used to be taken: the first wrong passphrase then
+    erased the key."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(argv)
+    assert refused.value.code == 2
+    option, value = argv[-2:]
+    assert f"error: argument {option}: {value} is out of range: use " in capsys.readouterr().err
+
+
 def test_help_runs_as_a_module(tmp_path: Path) -> None:
     result = run(tmp_path, "--help")
     assert result.returncode == 0 and "records" in result.stdout
@@ -72,26 +100,37 @@ def test_forms_list(data: Path) -> None:
     assert {"training_attendance", "victim_screening"} <= ids
 
 
-def test_records_import_csv_reports_rows_and_saves_valid_ones(data: Path, tmp_path: Path) -> None:
+def test_records_import_csv_reports_every_problem_and_saves_all_rows_or_none(
+    data: Path, tmp_path: Path
+) -> None:
     sheet = tmp_path / "cases.csv"
-    sheet.write_text(
+    header = (
         "consent_record,consent_refer,consent_share,case_code,given_name,sex,age_band,"
         "nationality,identification_country,identified_by,screening_outcome,exploitation_types,"
         "child_protection_referral\n"
-        f"yes,yes,no,KH-2026-0001,{CANARY},female,18_24,KH,TH,ngo,presumed_victim,forced_labour,\n"
-        "yes,yes,no,bad code,Someone,robot,18_24,KH,TH,ngo,presumed_victim,forced_labour,\n"
-        "no,no,no,KH-2026-0003,,male,0_11,VN,TH,police,identified_victim,forced_begging,referred\n",
-        encoding="utf-8",
     )
+    first = (
+        f"yes,yes,no,KH-2026-0001,{CANARY},female,18_24,KH,TH,ngo,presumed_victim,forced_labour,\n"
+    )
+    last = (
+        "no,no,no,KH-2026-0003,,male,0_11,VN,TH,police,identified_victim,forced_begging,referred\n"
+    )
+    bad = "yes,yes,no,bad code,Someone,robot,18_24,KH,TH,ngo,presumed_victim,forced_labour,\n"
+    sheet.write_text(header + first + bad + last, encoding="utf-8")
     result = run(data, "records", "import", str(sheet), "--form", "victim_screening")
     assert result.returncode == 1
-    assert "2 rows saved" in result.stdout
+    assert result.stdout.startswith("nothing saved: 1 row has problems")
     errors = result.stderr.splitlines()
     assert any(line.startswith("row 3:") and "Sex" in line for line in errors)
     assert any(line.startswith("row 3:") and "Case code" in line for line in errors)
     assert not any(line.startswith(("row 2:", "row 4:")) for line in errors)
+    assert json.loads(run(data, "records", "list", "--json").stdout) == []
+    fixed = bad.replace("bad code", "KH-2026-0002").replace("robot", "male")
+    sheet.write_text(header + first + fixed + last, encoding="utf-8")
+    result = run(data, "records", "import", str(sheet), "--form", "victim_screening")
+    assert (result.returncode, result.stdout) == (0, "3 rows saved as final records\n")
     listed = json.loads(run(data, "records", "list", "--json").stdout)
-    assert len(listed) == 2 and {r["status"] for r in listed} == {"final"}
+    assert len(listed) == 3 and {r["status"] for r in listed} == {"final"}
     assert all(CANARY not in json.dumps(r) for r in listed)
     shown = run(data, "records", "show", listed[-1]["id"], "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout)["values"]["given_name"] == CANARY
@@ -127,16 +166,23 @@ def test_participant_list_imports_into_an_event(data: Path, tmp_path: Path) -> N
     sheet.append(["Srey Mom", "female", "police", 60, 90])
     participants = tmp_path / "participants.xlsx"
     book.save(participants)
-    result = run(
+    command = (
         data, "records", "import", str(participants), "--form", "training_attendance",
         "--into", event_id,
     )  # fmt: skip
+    result = run(*command)
     assert result.returncode == 1
-    assert "2 rows saved into record" in result.stdout
+    assert "nothing saved: 1 row has problems" in result.stdout
     assert "row 3:" in result.stderr and "post" in result.stderr.lower()
     shown = json.loads(run(data, "records", "show", event_id, "--json").stdout)
+    assert not shown["values"].get("participants")
+    sheet["E3"] = 95
+    book.save(participants)
+    result = run(*command)
+    assert (result.returncode, result.stdout) == (0, f"3 rows saved into record {event_id}\n")
+    shown = json.loads(run(data, "records", "show", event_id, "--json").stdout)
     names = [p["full_name"] for p in shown["values"]["participants"]]
-    assert names == [CANARY, "Srey Mom"]
+    assert names == [CANARY, "Dara Chan", "Srey Mom"]
 
 
 def test_unknown_columns_are_refused_not_dropped(data: Path, tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ about people at risk, so every row using a feature the engine does not support b
 `ImportProblem` naming the sheet, the spreadsheet row (as Excel numbers it) and the feature.
 All problems are collected, then raised together as one `XLSFormError`.
 
+The workbook is untrusted: it is checked against the limits of `fieldapp.office.spreadsheets` (file
+and zip sizes before it is opened, then rows, questions, choices and cells as they are read),
+so a zip bomb or a form of 100,000 questions is refused at once, in bounded time and memory.
+
 The sheets are read cell by cell here so row numbers are exact; pyxform's own conversion also
 runs so its checks (bad names, malformed headers...) surface as problems too. pyxform, openpyxl
 and xlrd belong to the `server` extra and are imported only inside functions; the phone build
@@ -15,7 +19,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -35,6 +40,16 @@ from fieldapp.forms.spec import (
     Node,
     RepeatSpec,
     Statistics,
+)
+from fieldapp.office.spreadsheets import (
+    MAX_CHOICES,
+    MAX_QUESTIONS,
+    MAX_ROWS,
+    Reading,
+    SheetReading,
+    SpreadsheetError,
+    SpreadsheetTooLarge,
+    check_file,
 )
 
 __all__ = ["ImportProblem", "XLSFormError", "import_xlsform"]
@@ -135,20 +150,46 @@ def _read_workbook(path: Path) -> dict[str, _Sheet]:
     if suffix not in (".xlsx", ".xlsm", ".xls"):
         raise XLSFormError([_file_problem(f"{path.name}: not an .xlsx, .xlsm or .xls workbook")])
     try:
+        check_file(path)
         with warnings.catch_warnings():
             # openpyxl warns about Excel extensions it drops (data validation...): not ours.
             warnings.simplefilter("ignore")
             raw = _read_xls(path) if suffix == ".xls" else _read_xlsx(path)
+    except SpreadsheetTooLarge as exc:
+        sheet = (exc.sheet or "file").lower()
+        message = f"{path.name}: {exc.problem}"
+        raise XLSFormError(
+            [ImportProblem(sheet=sheet, row=exc.row, feature="limit", message=message)]
+        ) from exc
+    except SpreadsheetError as exc:
+        raise XLSFormError([_file_problem(str(exc))]) from exc
     except Exception as exc:  # any failure to read is the file's fault, never a crash
         raise XLSFormError([_file_problem(f"cannot read {path.name}: {exc}")]) from exc
-    if len(raw) == 1 and next(iter(raw)).lower() not in _XLSFORM_SHEETS:
-        raw = {"survey": next(iter(raw.values()))}  # pyxform reads a lone sheet as the survey
-    sheets: dict[str, _Sheet] = {}
-    for title, grid in raw.items():
-        name = title.lower()
-        if name in _XLSFORM_SHEETS or name in _UNSUPPORTED_SHEETS:
-            sheets[name] = _to_sheet(name, grid)
-    return sheets
+    return {name: _to_sheet(name, grid) for name, grid in raw.items()}
+
+
+def _wanted(titles: list[str]) -> dict[str, tuple[str, int, str]]:
+    """The sheets to read: title -> (its XLSForm name, the limit of its rows, what they are).
+    The XLSForm sheets and those of unsupported features; others are skipped, but a lone
+    sheet is the survey (as pyxform reads it)."""
+    if len(titles) == 1 and titles[0].lower() not in _XLSFORM_SHEETS:
+        return {titles[0]: ("survey", MAX_QUESTIONS, "questions")}
+    limits = {"survey": (MAX_QUESTIONS, "questions"), "choices": (MAX_CHOICES, "choices")}
+    return {
+        title: (title.lower(), *limits.get(title.lower(), (MAX_ROWS, "rows")))
+        for title in titles
+        if title.lower() in _XLSFORM_SHEETS or title.lower() in _UNSUPPORTED_SHEETS
+    }
+
+
+def _grid(sheet: SheetReading, rows: Iterable[list[str | None]]) -> _Grid:
+    """Rows numbered from 1, each checked against the limits as it is read (so reading stops
+    at the first row past one); empty rows are left out."""
+    grid = {}
+    for number, values in enumerate(rows, start=1):
+        if kept := sheet.row(number, values):
+            grid[number] = kept
+    return grid
 
 
 def _read_xlsx(path: Path) -> dict[str, _Grid]:
@@ -156,17 +197,18 @@ def _read_xlsx(path: Path) -> dict[str, _Grid]:
     from pyxform.xls2json_backends import xlsx_value_to_str
 
     book = load_workbook(path, read_only=True, data_only=True)
+    reading = Reading(path)
     try:
         grids = {}
-        for ws in book.worksheets:
+        for title, (name, limit, what) in _wanted(book.sheetnames).items():
+            ws = book[title]
             # Trust the rows actually stored, not the declared size: sheets formatted "to the
             # end" claim 1,048,576 rows by 1,024 columns.
             ws.reset_dimensions()
-            grids[ws.title] = {
-                number: [None if v is None else xlsx_value_to_str(v) for v in row]
-                for number, row in enumerate(ws.iter_rows(values_only=True), start=1)
-                if any(v is not None for v in row)
-            }
+            # Closed here, even when a limit stops the reading: it holds the file open.
+            with closing(ws.iter_rows(values_only=True)) as rows:
+                texts = ([None if v is None else xlsx_value_to_str(v) for v in row] for row in rows)
+                grids[name] = _grid(reading.sheet(name, limit, what), texts)
         return grids
     finally:
         book.close()
@@ -177,20 +219,23 @@ def _read_xls(path: Path) -> dict[str, _Grid]:
     from pyxform.xls2json_backends import xls_value_to_unicode
 
     book = xlrd.open_workbook(path)
+    reading = Reading(path)
     empty = (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK)
     try:
-        return {
-            ws.name: {
-                number + 1: [
+        grids = {}
+        for title, (name, limit, what) in _wanted(book.sheet_names()).items():
+            ws = book.sheet_by_name(title)
+            rows = (
+                [
                     None
                     if c.ctype in empty
                     else xls_value_to_unicode(c.value, c.ctype, book.datemode)
                     for c in ws.row(number)
                 ]
                 for number in range(ws.nrows)
-            }
-            for ws in book.sheets()
-        }
+            )
+            grids[name] = _grid(reading.sheet(name, limit, what), rows)
+        return grids
     finally:
         book.release_resources()
 

@@ -22,21 +22,31 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
 from fieldapp import crypto
-from fieldapp.errors import RecordNotFound, StoreError, StoreLocked
+from fieldapp.errors import (
+    RecordNotFound,
+    StorageFull,
+    StoreError,
+    StoreLocked,
+    StoreUnreadable,
+)
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FormSpec
-from fieldapp.forms.validate import FieldError, check
+from fieldapp.forms.validate import Checked, FieldError, check
 from fieldapp.forms.values import join_parts, split_by_sensitivity, stamp_metadata
 from fieldapp.store._migrations import apply_migrations
 from sync.protocol import RecordEnvelope
 
 __all__ = [
+    "DEFAULT_MAX_FAILED_UNLOCKS",
+    "MAX_FAILED_UNLOCKS_CEILING",
+    "InvalidSetting",
     "Outcome",
     "Page",
     "Record",
@@ -55,11 +65,17 @@ T = TypeVar("T")
 Status = Literal["draft", "final", "queued", "sent", "rejected", "conflict"]
 DEFAULT_AUTOLOCK_SECONDS = 300
 DEFAULT_MAX_FAILED_UNLOCKS = 10
+# A wipe after more wrong passphrases than this no longer stops a patient guesser.
+MAX_FAILED_UNLOCKS_CEILING = 100
 _KEY_AAD = b"fieldapp/store/data-key/v1"
 _SIGNING_AAD = b"fieldapp/store/signing-key/v1"
 _TEAM_KEY_SECRET = "team_key"  # noqa: S105 (the name under which the secret is kept)
 _ROSTER = "roster"  # the shared-item kind of the team's roster entries
 _STATE_CLOCK_OFFSET = "server_clock_offset"  # seconds, the server's clock minus this device's
+
+
+class InvalidSetting(StoreError):
+    """A store setting is out of its range; the message names the setting and the range."""
 
 
 class StoreWiped(StoreError):
@@ -157,6 +173,58 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _storage_failure(path: Path, error: sqlite3.Error) -> StoreError | None:
+    """The named error for SQLite's word that the device's storage failed (None: another
+    kind of error): a full disk, a file that is not a readable store, a read-only or failing
+    one."""
+    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+    if code == sqlite3.SQLITE_FULL:
+        return StorageFull(
+            "the device storage is full: nothing was changed and everything saved before is"
+            " kept. Free some space (delete photos, videos or apps you do not need), then"
+            " try again"
+        )
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CANTOPEN):
+        what = "a folder" if path.is_dir() else "damaged, truncated or not a fieldapp store"
+        return StoreUnreadable(
+            f"the store file {path} cannot be opened: it is {what} ({error}). It was left"
+            " exactly as it is: keep a copy of it and ask for help before setting this"
+            " device up again"
+        )
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR):
+        return StoreError(
+            f"the device storage failed to read or write the store file {path} ({error}):"
+            " nothing was changed; check the device's storage, then try again"
+        )
+    return None
+
+
+class _StoreLock:
+    """The store's lock (reentrant: one connection serves every thread), which also turns
+    SQLite's storage failures inside it into named errors (`_storage_failure`): every
+    operation holds it, so none lets a full disk or a damaged file out as a bare SQLite
+    error. SQLite has undone the statement, and `atomic` its transaction, by then."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+        if isinstance(error, sqlite3.Error):
+            named = _storage_failure(self._path, error)
+            if named is not None:
+                raise named from error
+
+
 class Store:
     """The device's store. Open it, then `unlock` (or `create` a new one) before reading records.
 
@@ -175,15 +243,25 @@ class Store:
         and time, which the person may have set wrong: what must not depend on it (how long
         ago the server took a record) uses `server_time()`."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db = Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        # Freed pages are overwritten, so deleted ciphertext and wrapped keys do not linger.
-        self.db.execute("PRAGMA secure_delete=ON")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._lock = threading.RLock()
+        self._lock = _StoreLock(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StoreUnreadable(f"the store file {self.path} cannot be opened: {exc}") from exc
+        with self._lock:  # a damaged file or a folder fails here, named, before any write
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            try:
+                self.db = Database(conn)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                # Freed pages are overwritten, so deleted ciphertext and wrapped keys do not
+                # linger.
+                self.db.execute("PRAGMA secure_delete=ON")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                apply_migrations(self.db)
+            except sqlite3.Error:
+                conn.close()
+                raise
         self._clock = clock
         self.wall_clock = wall_clock
         self.autolock_seconds = autolock_seconds
@@ -192,7 +270,6 @@ class Store:
         self._specs: dict[tuple[str, str], FormSpec] = {}
         self._last_used = clock()
         with self._lock:
-            apply_migrations(self.db)
             if self._meta("device_id") is None:
                 self._set_meta("device_id", str(uuid.uuid4()))
 
@@ -207,7 +284,18 @@ class Store:
         max_failed_unlocks: int | None = DEFAULT_MAX_FAILED_UNLOCKS,
         **kwargs: Any,
     ) -> Store:
-        """A new store protected by `passphrase`, unlocked, with the built-in forms."""
+        """A new store protected by `passphrase`, unlocked, with the built-in forms.
+
+        `max_failed_unlocks`: wrong passphrases before the key is erased, 1 to
+        MAX_FAILED_UNLOCKS_CEILING, or None for never; anything else raises InvalidSetting.
+        """
+        if max_failed_unlocks is not None and not (
+            1 <= max_failed_unlocks <= MAX_FAILED_UNLOCKS_CEILING
+        ):
+            raise InvalidSetting(
+                f"max_failed_unlocks must be a whole number from 1 to"
+                f" {MAX_FAILED_UNLOCKS_CEILING} (or None: never erase), not {max_failed_unlocks}"
+            )
         crypto.check_passphrase_policy(passphrase, keystore_second_factor=keystore_second_factor)
         store = cls(path, **kwargs)
         with store._lock:
@@ -766,19 +854,32 @@ class Store:
     ) -> Record:
         """A finalised record in one step (imports): all or nothing, never a half-saved row."""
         with self._lock:
-            spec = self.form(form_id)
-            moment = self.wall_clock()
-            values = stamp_metadata(
-                spec, stamp_metadata(spec, values, "open", moment), "finalise", moment
-            )
-            checked = check(spec, values, lang=lang, today=today)
+            checked = self.check_final(form_id, values, lang=lang, today=today)
             if not checked.ok:
                 raise ValidationFailed(checked.errors)
+            spec = self.form(form_id)
             record_id = str(uuid.uuid4())
             row = self._new_row(record_id, spec, "final")
             with self.db.atomic():
                 self._write(row, spec, checked.values, insert=True)
             return self.get(record_id)
+
+    def check_final(
+        self,
+        form_id: str,
+        values: Mapping[str, Any],
+        *,
+        lang: str = "en",
+        today: date | None = None,
+    ) -> Checked:
+        """What `create_final` would make of `values` (metadata stamped, every rule checked),
+        saving nothing: an import checks all its rows before it saves any."""
+        spec = self.form(form_id)
+        moment = self.wall_clock()
+        values = stamp_metadata(
+            spec, stamp_metadata(spec, values, "open", moment), "finalise", moment
+        )
+        return check(spec, values, lang=lang, today=today)
 
     def discard_draft(self, record_id: str) -> None:
         """Delete a draft that was never finalised (nothing about it left the device)."""
@@ -1027,8 +1128,9 @@ class Store:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Several writes as one durable commit: the sync client writes a whole batch's
-        outcomes at once (all or none: on failure the records stay queued, to be re-pushed)."""
+        """Several writes as one durable commit, all or none: the sync client writes a whole
+        batch's outcomes at once (on failure the records stay queued, to be re-pushed), an
+        import all its rows (on failure none is saved, so running it again duplicates none)."""
         with self._lock, self.db.atomic():
             yield
 

@@ -595,6 +595,7 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
             "merge_offline",
             "merge_unavailable",
             "not_enrolled",
+            "storage_full",
         )
         body.append(_banner(t(form.message_key, lang), error=failed))
     if form.spec.id == "training_attendance" and not form.reviewing:

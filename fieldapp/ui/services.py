@@ -20,7 +20,14 @@ from typing import Any, Literal
 
 from fieldapp import __version__, crypto
 from fieldapp._qr import decode_qr
-from fieldapp.errors import FieldappError, QRNotFound, QRUnreadable, StoreError
+from fieldapp.errors import (
+    FieldappError,
+    QRNotFound,
+    QRUnreadable,
+    StorageFull,
+    StoreError,
+    StoreUnreadable,
+)
 from fieldapp.forms.merge import MergeProposal, apply, propose
 from fieldapp.forms.spec import FormSpec, roster_name
 from fieldapp.paths import STORE_FILENAME
@@ -83,7 +90,8 @@ STATUS_GROUPS: dict[str, tuple[Status, ...]] = {
     "conflict": ("conflict",),
 }
 
-DeviceState = Literal["new", "locked", "unlocked", "wiped"]
+# "unreadable": the store file cannot be opened (see `Services.unreadable`); it is left as is.
+DeviceState = Literal["new", "locked", "unlocked", "wiped", "unreadable"]
 # A participant's own details (not the event's: attendance, scores): what a returning person
 # brings to the next event when picked from the team's search.
 PERSON_FIELDS = (
@@ -253,17 +261,27 @@ class Services:
         self.on_progress: Callable[[int, int, int], None] | None = None
         self.on_monitor: Callable[[MonitorState], None] | None = None
         self._prefs: dict[str, str] = {}  # before the store exists (first run)
+        # Why the store file cannot be opened (damaged, a folder...), or None. The app says so
+        # and offers nothing that would replace the file: someone may still recover it.
+        self.unreadable: str | None = None
         if self.store_path.exists():
-            store = Store(self.store_path, clock=clock)
-            if store.initialised:
-                self._store = store
-                store.autolock_seconds = self.autolock_minutes * 60
+            try:
+                store = Store(self.store_path, clock=clock)
+            except StoreUnreadable as exc:
+                log.error("%s", exc)
+                self.unreadable = str(exc)
             else:
-                store.close()
+                if store.initialised:
+                    self._store = store
+                    store.autolock_seconds = self.autolock_minutes * 60
+                else:
+                    store.close()
 
     # -- device lifecycle -----------------------------------------------------------------
     @property
     def device_state(self) -> DeviceState:
+        if self.unreadable is not None:
+            return "unreadable"
         if self._wiped:
             return "wiped"
         if self._store is None:
@@ -278,6 +296,8 @@ class Services:
 
     def create(self, passphrase: str, repeated: str) -> None:
         """First run: a new encrypted store protected by `passphrase`, unlocked."""
+        if self.unreadable is not None:  # never replace a file someone may recover
+            raise SetupFailed("store_unreadable", path=str(self.store_path))
         if passphrase != repeated:
             raise SetupFailed("passphrase_mismatch")
         try:
@@ -481,9 +501,15 @@ class Services:
         client = self._sync_client()
         if client is None:
             return SyncOutcome(False, "not_enrolled")
-        if not client.probe(timeout=5.0):
+        health = client.health(timeout=5.0)
+        if health is None:
             return SyncOutcome(False, "sync_unreachable")
-        report = client.sync()
+        if health.status != "ok":
+            return SyncOutcome(False, "server_degraded")
+        try:
+            report = client.sync()
+        except StorageFull:
+            return SyncOutcome(False, "storage_full")
         return describe_report(report)
 
     # -- forms and records ------------------------------------------------------------------
@@ -497,10 +523,12 @@ class Services:
         return self.store.new_draft(form_id, values)
 
     def save_draft(self, record_id: str, values: Mapping[str, Any]) -> Record:
+        """Raises StorageFull when the device is full: the draft stays as last saved."""
         return self.store.save_draft(record_id, values)
 
     def finalise(self, record_id: str, values: Mapping[str, Any], lang: str) -> Record:
-        """Raises fieldapp.store.ValidationFailed with every error (the draft is saved)."""
+        """Raises fieldapp.store.ValidationFailed with every error (the draft is saved), or
+        StorageFull when the device is full (the record stays as it was)."""
         return self.store.finalise(record_id, values, lang=lang)
 
     def get(self, record_id: str) -> Record:

@@ -18,7 +18,7 @@ from typing import Any
 import flet as ft
 
 from fieldapp import crypto
-from fieldapp.errors import FieldappError, StoreError
+from fieldapp.errors import FieldappError, StorageFull, StoreError
 from fieldapp.forms.expr import ExpressionError, parse
 from fieldapp.forms.merge import Side
 from fieldapp.forms.spec import (
@@ -288,8 +288,17 @@ class FormSession:
         self.set_value(name, picked, repeat=repeat, index=index)
 
     def _autosave(self) -> None:
-        """Every change is written at once as an encrypted draft: a dead battery loses nothing."""
-        record = self.services.save_draft(self.record_id, self.values)
+        """Every change is written at once as an encrypted draft: a dead battery loses nothing.
+
+        On a full device the change stays on screen (the draft as last saved) and the next
+        change after space is freed saves it all."""
+        try:
+            record = self.services.save_draft(self.record_id, self.values)
+        except StorageFull:
+            self.message_key = "storage_full"
+            return
+        if self.message_key == "storage_full":
+            self.message_key = None
         self.status = record.status
         self.saved_at = record.updated_at
         self.finalised = False
@@ -358,6 +367,9 @@ class FormSession:
         """Validate everything and finalise; on problems jump to the first step that has one."""
         try:
             record = self.services.finalise(self.record_id, self.values, self.lang)
+        except StorageFull:
+            self.message_key = "storage_full"
+            return False
         except ValidationFailed as failed:
             self._strict_steps |= set(range(len(self._steps)))
             self._recheck()
@@ -646,7 +658,8 @@ class AppState:
         self.screen = self._start_screen()
 
     def _start_screen(self) -> str:
-        return {"new": "setup", "locked": "unlock", "wiped": "wiped"}.get(self.device, "home")
+        screens = {"new": "setup", "locked": "unlock", "wiped": "wiped", "unreadable": "unreadable"}
+        return screens.get(self.device, "home")
 
     def text(self, key: str, **params: object) -> str:
         return t(key, self.lang, **params)
@@ -786,7 +799,11 @@ class AppState:
     # -- records ----------------------------------------------------------------------------
     def new_record(self, form_id: str) -> None:
         spec = self.services.form(form_id)
-        record = self.services.new_draft(form_id, initial_values(spec))
+        try:
+            record = self.services.new_draft(form_id, initial_values(spec))
+        except StorageFull:
+            self.say("storage_full")
+            return
         self.open_record(record.id)
 
     def open_record(self, record_id: str, *, screen: str = "form") -> None:
@@ -1011,7 +1028,11 @@ class AppState:
         spec = self.services.form(TRAINING_FORM)
         fields = {n.name for n in answer_nodes(spec.children) if isinstance(n, FieldSpec)}
         known = {name: value for name, value in data.items() if name in fields}
-        record = self.services.new_draft(TRAINING_FORM, {**initial_values(spec), **known})
+        try:
+            record = self.services.new_draft(TRAINING_FORM, {**initial_values(spec), **known})
+        except StorageFull:
+            self.say("storage_full")
+            return
         self.open_record(record.id)
 
     # -- sync -------------------------------------------------------------------------------

@@ -196,6 +196,36 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "Sus registros ya no se pueden leer. Configúrelo de nuevo para seguir.",
         "لم يعد من الممكن قراءة سجلاته. أعد إعداده لمواصلة العمل.",
     ),
+    "store_unreadable_title": (
+        "The records on this device cannot be opened",
+        "Les fiches de cet appareil ne peuvent pas être ouvertes",
+        "No se pueden abrir los registros de este dispositivo",
+        "لا يمكن فتح سجلات هذا الجهاز",
+    ),
+    "store_unreadable": (
+        "The file {path} is damaged or cannot be read. It was left exactly as it is: do not"
+        " set this device up again, ask your coordinator for help to recover it.",
+        "Le fichier {path} est endommagé ou illisible. Il a été laissé tel quel : ne"
+        " configurez pas cet appareil à nouveau, demandez de l'aide à votre coordinateur pour"
+        " le récupérer.",
+        "El archivo {path} está dañado o no se puede leer. Se dejó tal cual: no vuelva a"
+        " configurar este dispositivo, pida ayuda a su coordinador para recuperarlo.",
+        "الملف {path} تالف أو تتعذر قراءته. تُرك كما هو تمامًا: لا تُعِد إعداد هذا الجهاز،"
+        " واطلب من المنسق المساعدة لاستعادته.",
+    ),
+    "storage_full": (
+        "This device's storage is full: the last change could not be saved. Everything saved"
+        " before is safe. Free some space (delete photos, videos or apps you do not need),"
+        " then try again.",
+        "La mémoire de cet appareil est pleine : la dernière modification n'a pas pu être"
+        " enregistrée. Tout ce qui a été enregistré avant est en sécurité. Libérez de la place"
+        " (supprimez des photos, vidéos ou applications inutiles), puis réessayez.",
+        "El almacenamiento de este dispositivo está lleno: el último cambio no se pudo"
+        " guardar. Todo lo guardado antes está a salvo. Libere espacio (borre fotos, vídeos o"
+        " aplicaciones que no necesite) y vuelva a intentarlo.",
+        "ذاكرة هذا الجهاز ممتلئة: تعذر حفظ آخر تغيير. كل ما حُفظ من قبل في أمان. أفرغ بعض"
+        " المساحة (احذف صورًا أو مقاطع فيديو أو تطبيقات لا تحتاجها) ثم حاول مجددًا.",
+    ),
     "set_up_again": ("Set up again", "Configurer à nouveau", "Configurar de nuevo", "أعد الإعداد"),
     "lock_now": ("Lock now", "Verrouiller", "Bloquear ahora", "اقفل الآن"),
     # home and navigation
@@ -459,6 +489,15 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "No se puede contactar con el servidor. Sus registros están seguros en este"
         " dispositivo y se enviarán cuando vuelva la conexión.",
         "لا يمكن الوصول إلى الخادم. سجلاتك آمنة على هذا الجهاز وستُرسل عند عودة الاتصال.",
+    ),
+    "server_degraded": (
+        "The server is up but cannot store records right now. Your records are safe on this"
+        " device and will be sent later.",
+        "Le serveur répond mais ne peut pas enregistrer de fiches pour le moment. Vos fiches"
+        " sont en sécurité sur cet appareil et partiront plus tard.",
+        "El servidor responde pero ahora no puede guardar registros. Sus registros están"
+        " seguros en este dispositivo y se enviarán más tarde.",
+        "الخادم يعمل لكنه لا يستطيع حفظ السجلات الآن. سجلاتك آمنة على هذا الجهاز وستُرسل لاحقًا.",
     ),
     "sync_refused": (
         "The server refused: {detail}",

@@ -297,6 +297,19 @@ def Wiped() -> ft.Control:
     )
 
 
+@ft.component
+def Unreadable() -> ft.Control:
+    """The store file cannot be opened: say so, and offer nothing that would replace it."""
+    state = _state()
+    return _page(
+        [
+            ft.Icon(ft.Icons.ERROR_OUTLINE, size=56, color=ft.Colors.ERROR),
+            _title(state.text("store_unreadable_title")),
+            ft.Text(state.text("store_unreadable", path=str(state.services.store_path))),
+        ]
+    )
+
+
 # -- home ---------------------------------------------------------------------------------------
 def _status_tile(state: AppState, group: str) -> ft.Control:
     count = state.counts.get(group, 0)
@@ -632,6 +645,8 @@ def Sync() -> ft.Control:
         "sync_refused",
         "sync_problem",
         "not_enrolled",
+        "server_degraded",
+        "storage_full",
     )
     return _page(
         [
@@ -862,7 +877,9 @@ def Shell() -> ft.Control:
 
     ft.use_effect(apply_theme_mode, [mode])
     body: ft.Control
-    if state.device == "wiped" and screen != "setup":
+    if state.device == "unreadable":
+        body = Unreadable()
+    elif state.device == "wiped" and screen != "setup":
         body = Wiped()
     elif screen == "setup":
         body = Setup()

@@ -99,6 +99,7 @@ from sync.server.storage import (
     NotRecordOwner,
     PushResult,
     Storage,
+    StorageUnwritable,
     open_storage,
 )
 
@@ -219,6 +220,7 @@ def create_app(
     )
     app.state.fieldapp = context
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StorageUnwritable, _storage_unwritable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for method, path, endpoint, options in _ROUTES:
@@ -340,6 +342,14 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return _error_response(exc.status, exc.error, exc.message, headers=exc.headers)
 
 
+async def _storage_unwritable(_: Request, exc: Exception) -> JSONResponse:
+    """503: the database cannot store anything now; nothing of the request was kept, and the
+    device keeps its records until `GET /v1/health` says ok again."""
+    assert isinstance(exc, StorageUnwritable)
+    message = f"{exc}: nothing was stored; keep the data and try again later"
+    return _error_response(503, "storage_unavailable", message)
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error = _STATUS_CODES.get(exc.status_code, "http_error")
@@ -448,9 +458,14 @@ def _route(
     return register
 
 
-@_route("GET", "/health", response_model=Health)
-def health() -> Health:
-    """Cheap and unauthenticated: what the client's connectivity monitor probes."""
+@_route("GET", "/health", response_model=Health, response_model_exclude_none=True)
+def health(context: Context) -> Health:
+    """Cheap and unauthenticated: what the client's connectivity monitor probes. `degraded`,
+    with the reason, while the database cannot store anything (devices then keep their
+    records instead of pushing them into failures)."""
+    problem = context.storage.write_problem()
+    if problem is not None:
+        return Health(status="degraded", protocol=PROTOCOL_VERSION, reason=problem)
     return Health(status="ok", protocol=PROTOCOL_VERSION)
 
 

@@ -31,6 +31,7 @@ from sync.server.storage.base import (
     StatsRow,
     Storage,
     StorageError,
+    StorageUnwritable,
     StoredRecord,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "StatsRow",
     "Storage",
     "StorageError",
+    "StorageUnwritable",
     "StoredRecord",
     "open_storage",
 ]

@@ -11,8 +11,8 @@ import abc
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar, cast
@@ -43,6 +43,7 @@ from sync.server.storage.base import (
     SharedKind,
     StatsRow,
     Storage,
+    StorageUnwritable,
     StoredRecord,
 )
 
@@ -294,12 +295,24 @@ class SqlStorage(Storage):
     migrations: ClassVar[Sequence[tuple[int, str, Sequence[str]]]]
     transient_errors: ClassVar[tuple[type[Exception], ...]]
     integrity_errors: ClassVar[tuple[type[Exception], ...]]
+    # Why the last write failed for want of storage; None once one succeeds (`_write`).
+    _write_failure: str | None = None
 
     # -- backend hooks ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    def _write(self) -> AbstractContextManager[Tx]:
+    def _write_transaction(self) -> AbstractContextManager[Tx]:
         """A read-write transaction, committed on normal exit, rolled back on an exception."""
+
+    @abc.abstractmethod
+    def _cannot_write(self, error: Exception) -> str | None:
+        """If `error` says the database cannot store anything now (full, read-only, failing
+        disk), why, in words fit for anyone (see `write_problem`); else None."""
+
+    @abc.abstractmethod
+    def _storage_problem(self) -> str | None:
+        """What a cheap look, without writing, finds in the way of writing (a full or
+        read-only disk or database), or None."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractContextManager[Tx]:
@@ -320,6 +333,37 @@ class SqlStorage(Storage):
 
     def _dt_or_none(self, value: Any) -> datetime | None:
         return None if value is None else self._dt(value)
+
+    # -- whether the database can write -----------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Tx]:
+        """A read-write transaction (`_write_transaction`) that notes whether the database
+        could write: a failure for want of storage is raised as StorageUnwritable and kept
+        for `write_problem` until a write succeeds."""
+        try:
+            with self._write_transaction() as tx:
+                yield tx
+        except Exception as exc:
+            reason = self._cannot_write(exc)
+            if reason is None:
+                raise
+            self._write_failure = reason
+            raise StorageUnwritable(f"the server cannot store anything now: {reason}") from exc
+        self._write_failure = None
+
+    def write_problem(self) -> str | None:
+        """What the backend sees in the way of writing; else, after a write failed for want of
+        storage, a cheap write (a no-op update) tells whether that is over."""
+        problem = self._storage_problem()
+        if problem is not None or self._write_failure is None:
+            return problem
+        try:
+            with self._write() as tx:
+                tx.run("UPDATE change_counter SET value = value WHERE id = 1")
+        except StorageUnwritable:
+            return self._write_failure
+        return None
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -107,6 +107,11 @@ class StorageError(FieldappError):
     """The server's database cannot do what was asked."""
 
 
+class StorageUnwritable(StorageError):
+    """The database cannot store anything now (its disk is full, it is read-only, its disk
+    fails): nothing was written. `Storage.write_problem` says so until a write succeeds."""
+
+
 class NotFound(StorageError):
     """No such organisation, device, form version, record or shared item (in that scope)."""
 
@@ -322,6 +327,11 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Close every connection; the object is unusable afterwards."""
+
+    @abc.abstractmethod
+    def write_problem(self) -> str | None:
+        """Why the database cannot store anything now, or None: cheap enough for every
+        health check, and worded for anyone to read (no paths, no detail of the data)."""
 
     # -- server key ------------------------------------------------------------------------
 

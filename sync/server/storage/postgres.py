@@ -140,8 +140,27 @@ class PostgresStorage(SqlStorage):
         with self._connection() as conn, conn.transaction():
             yield _PostgresTx(conn)
 
-    def _write(self) -> AbstractContextManager[Tx]:
+    def _write_transaction(self) -> AbstractContextManager[Tx]:
         return self._transaction()
+
+    def _cannot_write(self, error: Exception) -> str | None:
+        if isinstance(error, errors.DiskFull):
+            return "the database's disk is full"
+        if isinstance(error, errors.InsufficientResources):
+            return "the database server is out of resources"
+        if isinstance(error, errors.ReadOnlySqlTransaction):
+            return "the database is read-only"
+        return None
+
+    def _storage_problem(self) -> str | None:
+        """A standby, or a database set read-only, takes no writes (a full disk shows only
+        when a write fails: PostgreSQL has no cheap way to tell)."""
+        with self._read() as tx:
+            row = tx.one(
+                "SELECT pg_is_in_recovery() AS standby,"
+                " current_setting('default_transaction_read_only') AS read_only"
+            )
+        return "the database is read-only" if row["standby"] or row["read_only"] == "on" else None
 
     def _read(self) -> AbstractContextManager[Tx]:
         return self._transaction()

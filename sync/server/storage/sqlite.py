@@ -11,6 +11,7 @@ erased linger neither in the database file nor in the write-ahead log.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -37,6 +38,16 @@ __all__ = ["SqliteStorage"]
 log = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_MS = 30_000
+# Less free disk than this and a push batch (up to a few MB, its write-ahead log as much
+# again) may not fit: the server says it cannot write before a push fails half-way.
+_MIN_FREE_DISK_BYTES = 16 * 2**20
+# SQLite's word that it cannot store anything now, by primary result code.
+_CANNOT_WRITE = {
+    sqlite3.SQLITE_FULL: "the database or its disk is full",
+    sqlite3.SQLITE_READONLY: "the database is read-only",
+    sqlite3.SQLITE_IOERR: "the database's disk fails to read or write",
+    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+}
 
 _TYPES = {
     "ts": "TEXT",
@@ -139,8 +150,33 @@ class SqliteStorage(SqlStorage):
                 conn.execute("ROLLBACK")
             raise
 
-    def _write(self) -> AbstractContextManager[Tx]:
+    def _write_transaction(self) -> AbstractContextManager[Tx]:
         return self._transaction("BEGIN IMMEDIATE")
+
+    def _cannot_write(self, error: Exception) -> str | None:
+        code = getattr(error, "sqlite_errorcode", None)
+        return None if code is None else _CANNOT_WRITE.get(code & 0xFF)
+
+    def _storage_problem(self) -> str | None:
+        try:
+            conn = self._connection()
+            pages, cap, free = (
+                conn.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("page_count", "max_page_count", "freelist_count")
+            )
+        except sqlite3.Error as exc:
+            reason = self._cannot_write(exc)
+            if reason is None:
+                raise
+            return reason
+        if pages >= cap and not free:
+            return "the database is at its size limit"
+        disk = os.statvfs(self._path.parent)
+        if disk.f_flag & os.ST_RDONLY:
+            return "the database's disk is read-only"
+        if disk.f_bavail * disk.f_frsize < _MIN_FREE_DISK_BYTES:
+            return "the database's disk is full"
+        return None
 
     def _read(self) -> AbstractContextManager[Tx]:
         return self._transaction("BEGIN")
