@@ -2,9 +2,9 @@
 
 An import is all or nothing. The file is checked against the limits of
 `fieldapp.office.spreadsheets` as it is read, then every row is validated against the form,
-every problem reported by row number, field and problem; only if there is none are all rows saved, in one transaction. A
-failure anywhere (a bad row, a full disk) saves nothing, so running the import again after
-fixing it saves each row once.
+every problem reported by row number, field and problem; only if there is none are all rows
+saved, in one transaction. A failure anywhere (a bad row, a full disk) saves nothing, so
+running the import again after fixing it saves each row once.
 """
 
 from __future__ import annotations
