@@ -50,10 +50,9 @@ def build(folder: Path) -> None:
 
 def run_case(case: str, path: Path) -> None:
     """In the child process: import `path`, print what it cost as one JSON line."""
-    from fieldapp.forms.xlsform import import_xlsform
-    from fieldapp.records_io import import_records
-
     from fieldapp.errors import FieldappError
+    from fieldapp.office.records_io import import_records
+    from fieldapp.office.xlsform import import_xlsform
     from fieldapp.store import Store
 
     store = None

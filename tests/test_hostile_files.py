@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fieldapp.forms.xlsform import XLSFormError, import_xlsform
-from fieldapp.records_io import import_records
 from openpyxl import Workbook
 
+from fieldapp.office.records_io import import_records
 from fieldapp.office.spreadsheets import (
     MAX_CELL_CHARS,
     MAX_COLUMNS,
@@ -26,6 +25,7 @@ from fieldapp.office.spreadsheets import (
     MAX_XLSX_INFLATED_BYTES,
     SpreadsheetTooLarge,
 )
+from fieldapp.office.xlsform import XLSFormError, import_xlsform
 from fieldapp.store import Store
 from tests._hostile import GIB, replace_text, write_form, write_zip_bomb
 from tests.test_xlsform import write_xlsform

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fieldapp.records_io import import_records
 
 from fieldapp import cli, crypto
+from fieldapp.office.records_io import import_records
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import InvalidSetting, Outcome, StorageFull, Store, StoreUnreadable
 from fieldapp.ui.services import Services, SetupFailed
