@@ -155,11 +155,14 @@ class SyncMonitor:
         """One probe and, if due, one sync; whether the server was reachable."""
         client = self._get_client()
         was_online = self._state.online
+        with self._changed:
+            # Only requests made before the probe are answered by it: one made while the
+            # probe was on its way must not be told "cannot sync" by an answer older than it.
+            ticket = self._requested
         health = client.health(self.probe_timeout)
         online = health is not None
         with self._changed:
             self._update(online=online)
-            ticket = self._requested
         if health is None or health.status != "ok":
             why = (
                 "the server is not reachable"

@@ -139,6 +139,7 @@ def test_the_app_says_the_server_cannot_store_records_now(
     try:
         services.create(PASSPHRASE, PASSPHRASE)
         services.enrol(url, deployment.code())
+        assert services.sync_now().ok  # the monitor's first sync is over: it sleeps until asked
         storage.make_full()
         record = services.store.create_final("victim_screening", screening_values())
         outcome = services.sync_now()
