@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # pytest run again in child processes: the full run only
+
 ROOT = Path(__file__).resolve().parents[1]
 CLOSED_PORT = "postgresql://postgres@127.0.0.1:1/test"
 NEEDS_POSTGRES = (

@@ -191,6 +191,7 @@ def random_picture(rng: random.Random) -> tuple[str, bytes, str]:
     return text, encoded(image, kind, quality=70), ", ".join(steps)
 
 
+@pytest.mark.slow  # 200 pictures: the full run only
 def test_a_seeded_random_set_of_pictures_all_read_exactly() -> None:
     rng = random.Random(2026)
     failures = []

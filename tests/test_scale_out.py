@@ -23,7 +23,7 @@ from tests.conftest import PASSPHRASE, screening_values
 from tests.test_cli import run
 from tests.test_cli_server import _free_port
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # server processes on a fresh database
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
