@@ -10,9 +10,8 @@ from collections.abc import Sequence
 import segno
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
-from fieldapp._qr import _homography
-
 Point = tuple[float, float]
+Matrix = tuple[tuple[float, float, float], ...]
 
 
 def symbol(text: str, *, error: str = "M", version: int | None = None) -> segno.QRCode:
@@ -62,14 +61,55 @@ def warp(
 
     corners = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
     target = [jitter(x, y) for x, y in corners]
-    source = [(x * width, y * height) for x, y in corners]
     size = (round(width * (1 + 2 * margin)), round(height * (1 + 2 * margin)))
     return image.transform(
         size,
         Image.Transform.PERSPECTIVE,
-        _homography(target, source)[:8],  # Pillow's PERSPECTIVE data: output -> input pixels
+        perspective_coefficients(target, (width, height)),
         Image.Resampling.BICUBIC,
         fillcolor=fill,
+    )
+
+
+def perspective_coefficients(corners: Sequence[Point], size: tuple[int, int]) -> list[float]:
+    """Pillow's PERSPECTIVE data (a, b, c, d, e, f, g, h: each output pixel (x, y) reads the
+    input at ((ax + by + c) / (gx + hy + 1), (dx + ey + f) / (gx + hy + 1))) that puts the
+    picture's corners (top-left, top-right, bottom-right, bottom-left) at `corners`.
+
+    Worked out here, not by the reader under test: Heckbert's closed form of the map from the
+    unit square onto a quadrilateral, inverted by its adjugate, then scaled to the picture."""
+    width, height = size
+    square_to_corners = _square_to(corners)
+    inverse = _adjugate(square_to_corners)  # corners -> unit square, up to a factor
+    to_picture = [[width * v for v in inverse[0]], [height * v for v in inverse[1]], inverse[2]]
+    scale = to_picture[2][2]
+    return [to_picture[row][col] / scale for row in range(3) for col in range(3)][:8]
+
+
+def _square_to(corners: Sequence[Point]) -> Matrix:
+    """The projective map taking (0, 0), (1, 0), (1, 1), (0, 1) to `corners`, as a 3x3
+    matrix on homogeneous coordinates (Heckbert, "Fundamentals of Texture Mapping", 1989)."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = corners
+    sx, sy = x0 - x1 + x2 - x3, y0 - y1 + y2 - y3
+    dx1, dx2, dy1, dy2 = x1 - x2, x3 - x2, y1 - y2, y3 - y2
+    determinant = dx1 * dy2 - dx2 * dy1
+    g = (sx * dy2 - dx2 * sy) / determinant
+    h = (dx1 * sy - sx * dy1) / determinant
+    return (
+        (x1 - x0 + g * x1, x3 - x0 + h * x3, x0),
+        (y1 - y0 + g * y1, y3 - y0 + h * y3, y0),
+        (g, h, 1.0),
+    )
+
+
+def _adjugate(m: Matrix) -> Matrix:
+    """The adjugate of a 3x3 matrix: its inverse times its determinant (enough for a
+    projective map, which any non-zero factor leaves unchanged)."""
+    (a, b, c), (d, e, f), (g, h, i) = m
+    return (
+        (e * i - f * h, c * h - b * i, b * f - c * e),
+        (f * g - d * i, a * i - c * g, c * d - a * f),
+        (d * h - e * g, b * g - a * h, a * e - b * d),
     )
 
 

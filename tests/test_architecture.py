@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -28,6 +27,7 @@ import pytest
 
 from fieldapp.ui.services import Services
 from sync.protocol import check_server_url
+from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,16 +235,18 @@ def test_the_entry_module_starts_the_app(tmp_path: Path) -> None:
 
 
 def _first_page(app: subprocess.Popen[bytes], url: str, log: Path) -> bytes:
-    deadline = time.monotonic() + 60
-    while True:
+    def page() -> bytes | None:
         if app.poll() is not None:
-            raise AssertionError(f"the app exited: {log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(f"the app exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 assert response.status == 200
                 body: bytes = response.read()
                 return body
         except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no page at {url}: {log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
+            return None
+
+    try:
+        return wait_until(page, 60, f"a page at {url}", step=0.2)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}: {log.read_text()[-2000:]}") from None

@@ -7,15 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 from openpyxl import Workbook
 
 from sync.server import admin
 from sync.server.settings import ServerSettings
+from tests._wait import wait_until
 from tests.server.test_storage_contract import Conflict
 from tests.test_cli import run
 
@@ -162,15 +161,16 @@ def test_serve_binds_loopback_and_stops(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def health() -> httpx.Response | None:
+            if process.poll() is not None:
+                raise AssertionError(f"the server exited ({process.returncode})")
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
             except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("the server did not come up")
-                time.sleep(0.2)
+                return None
+
+        response = wait_until(health, 30, f"the server on port {port}", step=0.2)
         assert response.json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).status_code == 200
     finally:

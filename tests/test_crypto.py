@@ -386,7 +386,7 @@ def test_compression_happens_before_encryption(
 
 def test_decompression_is_bounded(hybrid_pair: OrgKeyPair, monkeypatch: pytest.MonkeyPatch) -> None:
     envelope = seal(b"\x00" * 5000, [hybrid_pair.recipient], AAD)
-    monkeypatch.setattr(crypto, "MAX_SEALED_PLAINTEXT", 4096)
+    monkeypatch.setattr(crypto.sealing, "MAX_SEALED_PLAINTEXT", 4096)
     with pytest.raises(IntegrityError, match="oversized"):
         hybrid_pair.open(envelope, AAD)
 

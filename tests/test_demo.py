@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from fieldapp.office.demo import DEMO_PASSPHRASE, run_demo
 from fieldapp.store import Store
 from sync.server.app import create_app
@@ -13,6 +15,8 @@ from tests.conftest import CANARY, screening_values
 from tests.server._harness import running
 from tests.test_cli import run
 from tests.test_cli_server import create_org
+
+pytestmark = pytest.mark.slow  # the whole job end to end in processes: the full run only
 
 
 def test_demo_runs_the_whole_job(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import segno
 from PIL import Image
 from segno import consts
 
-from fieldapp import _qr
 from fieldapp._qr import decode_qr
+from fieldapp._qr.symbol import BLOCKS, EC_PER_BLOCK, alignment_positions, placement
 from fieldapp.errors import QRError, QRNotFound, QRUnreadable
 from sync.protocol import BadEnrolmentLink, EnrolmentLink
 from sync.server.app import create_app
@@ -25,6 +25,7 @@ from tests._qr_images import (
     blot,
     blur,
     encoded,
+    perspective_coefficients,
     photo,
     picture,
     render,
@@ -49,14 +50,14 @@ def test_block_structure_matches_the_standard_for_every_version_and_level() -> N
     levels = [consts.ERROR_MAPPING[level] for level in LEVELS]
     for version in range(1, 41):
         positions = list(consts.ALIGNMENT_POS[version - 2]) if version > 1 else []
-        assert _qr._alignment_positions(version) == positions, version
-        total = len(_qr._placement(version)) // 8
+        assert alignment_positions(version) == positions, version
+        total = len(placement(version)) // 8
         for index, level in enumerate(levels):
             groups = consts.ECC[version][level]
             assert total == sum(g.num_blocks * g.num_total for g in groups), version
-            assert _qr._BLOCKS[index][version - 1] == sum(g.num_blocks for g in groups)
+            assert BLOCKS[index][version - 1] == sum(g.num_blocks for g in groups)
             ec = {g.num_total - g.num_data for g in groups}
-            assert ec == {_qr._EC_PER_BLOCK[index][version - 1]}, (version, level)
+            assert ec == {EC_PER_BLOCK[index][version - 1]}, (version, level)
 
 
 # -- what it reads -------------------------------------------------------------------------------
@@ -190,6 +191,7 @@ def random_picture(rng: random.Random) -> tuple[str, bytes, str]:
     return text, encoded(image, kind, quality=70), ", ".join(steps)
 
 
+@pytest.mark.slow  # 200 pictures: the full run only
 def test_a_seeded_random_set_of_pictures_all_read_exactly() -> None:
     rng = random.Random(2026)
     failures = []
@@ -209,9 +211,9 @@ def block_of_each_codeword(version: int, level: str) -> list[int]:
     """The block each codeword belongs to, in the order the symbol holds them: data codewords
     one per block in turn (the longer blocks last), then error correction likewise."""
     index = LEVELS.index(level)
-    ec = _qr._EC_PER_BLOCK[index][version - 1]
-    count = _qr._BLOCKS[index][version - 1]
-    short, longer = divmod(len(_qr._placement(version)) // 8, count)
+    ec = EC_PER_BLOCK[index][version - 1]
+    count = BLOCKS[index][version - 1]
+    short, longer = divmod(len(placement(version)) // 8, count)
     data = [short - ec] * (count - longer) + [short + 1 - ec] * longer
     order = [block for i in range(max(data)) for block in range(count) if i < data[block]]
     return order + [block for _ in range(ec) for block in range(count)]
@@ -220,7 +222,7 @@ def block_of_each_codeword(version: int, level: str) -> list[int]:
 def correctable(version: int, level: str) -> int:
     """Codewords per block the standard corrects: half the EC codewords, less those the
     smallest symbols keep to detect a wrong correction (ISO/IEC 18004 table 9, "p")."""
-    ec = _qr._EC_PER_BLOCK[LEVELS.index(level)][version - 1]
+    ec = EC_PER_BLOCK[LEVELS.index(level)][version - 1]
     protection = {(1, "L"): 3, (1, "M"): 2, (1, "Q"): 1, (1, "H"): 1, (2, "L"): 2, (3, "L"): 1}
     return (ec - protection.get((version, level), 0)) // 2
 
@@ -228,9 +230,9 @@ def correctable(version: int, level: str) -> int:
 def with_codewords_flipped(code: segno.QRCode, codewords: Sequence[int]) -> list[bytearray]:
     """The code's modules with every bit of these codewords inverted."""
     matrix = [bytearray(row) for row in code.matrix]
-    placement = _qr._placement(code.version)
+    order = placement(code.version)
     for codeword in codewords:
-        for row, col in placement[8 * codeword : 8 * codeword + 8]:
+        for row, col in order[8 * codeword : 8 * codeword + 8]:
             matrix[row][col] ^= 1
     return matrix
 
@@ -393,3 +395,15 @@ def test_admin_enrol_code_writes_a_qr_image_that_enrols_a_device(tmp_path: Path)
         assert "enrolled device" in enrolled.stdout
         earlier = run(device, "enrol", "--server", link.server, "--code", link.code[:19])
         assert earlier.returncode == 1 and "ask your coordinator for a new code" in earlier.stderr
+
+
+def test_the_test_pictures_warp_puts_each_corner_where_it_is_asked_to() -> None:
+    """The warp's own solver (not the reader's): each asked-for corner reads the picture's."""
+    corners = [(31.0, 12.5), (410.0, 40.0), (380.5, 455.0), (8.0, 399.0)]
+    a, b, c, d, e, f, g, h = perspective_coefficients(corners, (400, 300))
+    read = [
+        ((a * x + b * y + c) / (g * x + h * y + 1), (d * x + e * y + f) / (g * x + h * y + 1))
+        for x, y in corners
+    ]
+    for (x, y), expected in zip(read, [(0, 0), (400, 0), (400, 300), (0, 300)], strict=True):
+        assert (x, y) == pytest.approx(expected, abs=1e-6)

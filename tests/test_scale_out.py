@@ -8,30 +8,31 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from fieldapp.store import Store
 from sync.client import SyncClient, enrol
+from tests._services import service_missing
+from tests._wait import wait_until
 from tests.conftest import PASSPHRASE, screening_values
 from tests.test_cli import run
 from tests.test_cli_server import _free_port
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # server processes on a fresh database
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
     try:
         admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})")
+        service_missing(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})")
     name = f"fieldapp_scale_{secrets.token_hex(4)}"
     admin.execute(f"CREATE DATABASE {name}")
     try:
@@ -51,16 +52,22 @@ def _start(data: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
         env={**os.environ, "FIELDAPP_PASSPHRASE": PASSPHRASE},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"a server process exited ({process.returncode})")
         try:
             httpx.get(f"{url}/v1/health", timeout=1).raise_for_status()
-            return process, url
         except httpx.HTTPError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("a server process did not come up")
-            time.sleep(0.2)
+            return False
+        return True
+
+    try:
+        wait_until(healthy, 30, f"a server process on port {port}", step=0.2)
+    except AssertionError:
+        process.kill()
+        raise
+    return process, url
 
 
 def test_devices_sync_through_two_server_processes(tmp_path: Path, database_url: str) -> None:

@@ -171,6 +171,7 @@ def _answers(spec: FormSpec) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+@pytest.mark.slow  # 150 random submissions per form: the full run only
 @pytest.mark.parametrize("spec", [SCREENING, TRAINING], ids=lambda s: s.id)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())

@@ -34,6 +34,8 @@ from sync.server.settings import ServerSettings
 from sync.server.storage import open_storage
 from tests.server._harness import World, running
 
+pytestmark = pytest.mark.slow  # schemathesis over every operation: the full run only
+
 _PLACEHOLDER = "Bearer placeholder-token-of:"
 _FUZZ_EXAMPLES = 100  # per operation and generation mode (positive, negative)
 _STATEFUL_SCENARIOS = 80
@@ -155,7 +157,6 @@ def test_every_operation_passes_every_check(case: schemathesis.Case, live_api: L
     live_api.record(case, response.status_code)
 
 
-@pytest.mark.slow
 def test_stateful_sequences_pass_every_check(live_api: LiveApi) -> None:
     """Scenarios chain calls along the links: issue a code, enrol with it, revoke that
     device; push, then read what was pushed; page through changes, fetch a changed form."""

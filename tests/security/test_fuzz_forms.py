@@ -20,6 +20,8 @@ from fieldapp.office.xlsform import XLSFormError, import_xlsform
 from tests.test_expr import ALLOWED_RESULTS, ENVS, NAMES, VALID_SOURCES
 from tests.test_xlsform import write_xlsform
 
+pytestmark = pytest.mark.slow  # fuzzing and nesting thousands deep: the full run only
+
 HEADER = ["type", "name", "label", "relevant"]
 DEEPEST = 32  # what the importer accepts; real forms nest a few levels
 
@@ -91,7 +93,6 @@ def test_random_nesting_is_a_formspec_or_an_xlsform_error(steps: list[str], rele
             assert isinstance(spec, FormSpec)
 
 
-@pytest.mark.slow
 def test_a_large_form_imports(tmp_path: Path) -> None:
     survey: list[list[Any]] = [["text", f"field_{i}", "x" * 300, ""] for i in range(3000)]
     survey.append(["note", "long_label", "y" * 32_000, ""])  # near Excel's cell limit

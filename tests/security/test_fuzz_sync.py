@@ -32,6 +32,8 @@ from sync.server.app import create_app
 from sync.server.settings import ServerSettings
 from tests.server._harness import STATS, Phone, World, push_body, running
 
+pytestmark = pytest.mark.slow  # fuzzing the live server: the full run only
+
 MAX_BODY_BYTES = 256 * 1024  # small, so that oversized bodies are cheap to make
 TIMEOUT = httpx.Timeout(20.0)
 STORED_STATUSES = ("accepted", "conflict")  # outcomes that add a revision row

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ["fieldapp", "sync"]
 
 
+@pytest.mark.slow  # bandit over the whole tree: the full run only
 def test_bandit_finds_no_high_severity_issue() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bandit", "-r", *SHIPPED, "-f", "json", "-q"],

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from sync.server.storage import Storage, open_storage
+from tests._services import service_missing
 
 PG_URL = os.environ.get("FIELDAPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -49,7 +50,7 @@ def pg_schema_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
+        service_missing(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from sync.server.keys import ServerKeyError
 from sync.server.serve import uvicorn_server
 from sync.server.settings import ServerSettings
 from sync.server.storage import open_storage
+from tests._wait import wait_until
 from tests.server._harness import CANARY, FORM, STATS, World, push_body, revision, running
 from tests.test_builtin_forms import TODAY, TRAINING_VALID, VICTIM_VALID
 
@@ -758,9 +758,12 @@ def test_serve_runs_the_app_on_loopback(tmp_path: Path) -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        while not server.started:
-            assert thread.is_alive()
-            time.sleep(0.01)
+
+        def started() -> bool:
+            assert thread.is_alive(), "the server thread ended before it started"
+            return bool(server.started)
+
+        wait_until(started, 20, "the server to start", step=0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         assert httpx.get(f"http://127.0.0.1:{port}/v1/health").json()["status"] == "ok"
     finally:

@@ -145,7 +145,12 @@ def test_gzip_bomb_is_refused_without_inflating_it() -> None:
     ("headers", "body", "status", "error"),
     [
         ([(b"content-encoding", b"gzip")], b"not gzip at all", 400, "bad_gzip"),
-        ([(b"content-encoding", b"gzip")], gzip.compress(b"x" * 1000)[:-12], 400, "bad_gzip"),
+        (
+            [(b"content-encoding", b"gzip")],
+            gzip.compress(b"x" * 1000, mtime=0)[:-12],
+            400,
+            "bad_gzip",
+        ),
         ([(b"content-encoding", b"br")], b"x", 415, "unsupported_encoding"),
         ([(b"content-encoding", b"gzip, gzip")], b"x", 415, "unsupported_encoding"),
         ([(b"content-length", b"12abc")], b"x", 400, "bad_content_length"),

@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from sync.protocol import Role
 from sync.server import admin
 from sync.server.admin import IssuedCode
 from sync.server.settings import ServerSettings
+from tests._wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,14 +51,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def wait_until(condition: Any, timeout: float, what: str, step: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
 
 
 class ServerProcess:

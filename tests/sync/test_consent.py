@@ -15,9 +15,10 @@ from fieldapp.store import Store
 from sync import SyncClient, enrol
 from sync.server import admin
 from sync.server.storage import StatsRow
+from tests._wait import wait_until
 from tests.conftest import CANARY, screening_values
 from tests.security.canary import scan_paths
-from tests.sync._harness import Deployment, ServerProcess, wait_until
+from tests.sync._harness import Deployment, ServerProcess
 from tests.sync.test_client import copy_store
 from tests.test_consent import IDENTIFYING, Traces, store_files
 

@@ -21,6 +21,7 @@ import pytest
 
 from fieldapp.store import Store
 from sync import RetryPolicy, SyncClient, SyncReport
+from tests._wait import wait_until
 from tests.conftest import PASSPHRASE, attendance_values, screening_values
 from tests.sync._harness import (
     Deployment,
@@ -29,7 +30,6 @@ from tests.sync._harness import (
     report_of,
     run_client_process,
     server_records,
-    wait_until,
 )
 
 ROUNDS = int(os.environ.get("FIELDAPP_FAULT_ROUNDS", "100"))

@@ -12,8 +12,9 @@ import pytest
 
 from fieldapp.store import Store
 from sync import RetryPolicy, SyncClient, SyncMonitor
+from tests._wait import wait_until
 from tests.conftest import CANARY, attendance_values, screening_values
-from tests.sync._harness import Deployment, FaultProxy, ServerProcess, free_port, wait_until
+from tests.sync._harness import Deployment, FaultProxy, ServerProcess, free_port
 from tests.sync.test_client import make_records
 
 

@@ -11,13 +11,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from tests._services import service_missing
+from tests._wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -81,17 +83,17 @@ class AppProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the app exited: {self.log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start listening") from None
-                time.sleep(0.1)
+        wait_until(self._listening, 30, f"the app to listen on port {self.port}", step=0.1)
+
+    def _listening(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the app exited: {self.log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def kill(self) -> None:
         """SIGKILL: what a flat battery or the OS killing the app looks like."""
@@ -112,6 +114,9 @@ class AppProcess:
 
 @contextmanager
 def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless; where it is absent the test skips, or fails under CI."""
+    if not CHROMIUM.exists():
+        service_missing(f"the browser tests need Debian's chromium ({CHROMIUM})")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=_CHROMIUM_ARGS)
         try:

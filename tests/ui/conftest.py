@@ -14,6 +14,7 @@ from tests.ui._browser import chromium
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless (the browser tests skip clearly where it is absent)."""
+    """Debian's Chromium, headless (where it is absent the browser tests skip, saying so, or
+    fail under CI)."""
     with chromium() as launched:
         yield launched

@@ -3,7 +3,6 @@ real store on disk (and a real sync server where a test syncs)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fieldapp.store import Store
+from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
 from tests.ui._browser import (
-    CHROMIUM,
     AppProcess,
     open_phone,
     reveal,
@@ -22,10 +21,7 @@ from tests.ui._browser import (
     type_into,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium)"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -58,22 +54,21 @@ def choose(page: Page, question: str, answer: str) -> None:
     reveal(page, group.get_by_role("radio", name=answer, exact=True)).click()
 
 
-def saved_case_code(app: AppProcess, timeout: float = 10.0) -> str | None:
-    """The case code of the draft as the store on disk holds it (read by a second opener)."""
-    deadline = time.monotonic() + timeout
-    code = None
-    while time.monotonic() < deadline:
+def wait_for_saved_case_code(app: AppProcess, code: str, timeout: float = 10.0) -> None:
+    """Until the draft's case code, as the store on disk holds it (read by a second opener),
+    is `code`."""
+
+    def saved() -> bool:
         store = Store(app.data_dir / "fieldapp.db")
         try:
             store.unlock(PASSPHRASE)
             drafts = store.list_records(status="draft").items
-            code = store.get(drafts[0].id).values.get("case_code") if drafts else None
+            found = store.get(drafts[0].id).values.get("case_code") if drafts else None
         finally:
             store.close()
-        if code == "KH-2026-0077":
-            break
-        time.sleep(0.2)
-    return code
+        return bool(found == code)
+
+    wait_until(saved, timeout, f"the draft's case code {code!r} in the store on disk", step=0.2)
 
 
 def expect_text_field(page: Page, label: str, value: str) -> None:
@@ -171,7 +166,7 @@ def test_a_draft_survives_the_app_being_killed_mid_wizard(
     expect(page.get_by_label("Case code *")).to_be_visible()
     page.wait_for_timeout(400)  # a person's glance at the new step; the rebuild lands first
     type_into(page, page.get_by_label("Case code *"), "KH-2026-0077")
-    assert saved_case_code(app) == "KH-2026-0077"  # autosaved as typed, no button pressed
+    wait_for_saved_case_code(app, "KH-2026-0077")  # autosaved as typed, no button pressed
     # a step away and back: the answer is still in its field
     tap(page, "button", "Next")
     expect(page.get_by_label("Age in years")).to_be_visible()  # the profile step

@@ -12,13 +12,10 @@ from playwright.sync_api import Browser, expect
 
 from fieldapp.store import Store
 from tests.conftest import PASSPHRASE, screening_values
-from tests.ui._browser import CHROMIUM, AppProcess, open_phone, reveal, tap
+from tests.ui._browser import AppProcess, open_phone, reveal, tap
 from tests.ui.test_browser import unlock
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium)"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture

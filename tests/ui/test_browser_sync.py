@@ -18,7 +18,6 @@ from sync.server import admin
 from tests.conftest import PASSPHRASE, screening_values
 from tests.sync._harness import Deployment
 from tests.ui._browser import (
-    CHROMIUM,
     PHONE,
     AppProcess,
     open_phone,
@@ -30,10 +29,7 @@ from tests.ui._browser import (
 from tests.ui._browser import type_into as type_in
 from tests.ui.test_browser import choose, unlock
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium)"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from sync.server import admin
 from tests._qr_images import encoded, render
 from tests.conftest import PASSPHRASE
 from tests.sync._harness import Deployment
-from tests.ui._browser import CHROMIUM, AppProcess, open_phone, shoot, tap, type_into
+from tests.ui._browser import AppProcess, open_phone, shoot, tap, type_into
 
 SERVER = "https://field.example.org"
 
@@ -116,7 +116,6 @@ def scan(page: Page, picture: Path) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (/usr/bin/chromium)")
 def test_first_run_enrols_by_scanning_a_qr_image(
     browser: Browser, app: AppProcess, deployment: Deployment, app_url: str, tmp_path: Path
 ) -> None:

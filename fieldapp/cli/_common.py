@@ -1,0 +1,142 @@
+"""What every command group shares: the passphrase prompt, opening the device store, JSON
+output, the server's settings, and the registry the groups add their commands to."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from fieldapp.errors import FieldappError
+from fieldapp.paths import data_dir, store_path
+
+Handler = Callable[[argparse.Namespace], int]
+
+# Commands grouped under one word (`fieldapp forms list`): its help, and its description.
+_GROUPS = {
+    "forms": ("list and import forms", "Forms."),
+    "records": ("import, list and show records", "Records."),
+    "keys": ("organisation keys", "Organisation keys."),
+    "admin": ("administer the central server", "Server administration."),
+}
+
+
+class UsageError(FieldappError):
+    """The command was called in a way that cannot work."""
+
+
+def ask_passphrase(purpose: str, *, confirm: bool = False, env: str = "FIELDAPP_PASSPHRASE") -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"no passphrase: set {env} or run in a terminal")
+    value = getpass.getpass(f"{purpose}: ")
+    if confirm and getpass.getpass("Repeat it: ") != value:
+        raise UsageError("the two passphrases differ")
+    return value
+
+
+def open_store(args: argparse.Namespace, *, unlock: bool = True) -> Any:
+    from fieldapp.store import Store
+
+    path = store_path(args.data_dir)
+    store = Store(path)
+    if not store.initialised:
+        store.close()
+        raise UsageError(f"no store in {path.parent}: run `fieldapp init` first")
+    if unlock:
+        store.unlock(ask_passphrase("Passphrase"))
+    return store
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def server_settings(args: argparse.Namespace) -> Any:
+    from sync.server.settings import ServerSettings
+
+    return ServerSettings(data_dir=data_dir(args.data_dir), database_url=args.database_url or "")
+
+
+def is_server_dir(args: argparse.Namespace) -> bool:
+    return (data_dir(args.data_dir) / "server.db").exists()
+
+
+def database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="server database (default: SQLite in the data dir; postgresql://... for PostgreSQL)",
+    )
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, refused when the command line is
+    parsed (argparse names the option) rather than deep inside the command."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low} to {high}")
+        return value
+
+    return parse
+
+
+def number(low: float, high: float, *, low_included: bool = True) -> Callable[[str], float]:
+    """An argparse type: a number from `low` (or just above it) to `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        above_low = value >= low if low_included else value > low  # False for nan
+        if not above_low or value > high:
+            bounds = (
+                f"{low:g} to {high:g}" if low_included else f"more than {low:g}, up to {high:g}"
+            )
+            raise argparse.ArgumentTypeError(f"{text} is out of range: use {bounds}")
+        return value
+
+    return parse
+
+
+PORT = whole_number(1, 65_535)
+
+
+class Commands:
+    """The parser's commands: each command group's module adds its own here."""
+
+    def __init__(self, commands: Any) -> None:
+        self._commands = commands  # the top-level parser's subparsers
+        self._groups: dict[str, Any] = {}
+
+    def add(
+        self, name: str, handler: Handler, help_text: str, *, group: str | None = None
+    ) -> argparse.ArgumentParser:
+        """A command (in `group`, made on first use, or at the top), run by `handler`."""
+        target = self._commands if group is None else self._group(group)
+        sub: argparse.ArgumentParser = target.add_parser(
+            name, help=help_text, description=help_text
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def _group(self, name: str) -> Any:
+        if name not in self._groups:
+            help_text, description = _GROUPS[name]
+            parser = self._commands.add_parser(name, help=help_text, description=description)
+            self._groups[name] = parser.add_subparsers(
+                dest=f"{name}_command", required=True, metavar="COMMAND"
+            )
+        return self._groups[name]

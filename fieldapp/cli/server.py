@@ -1,0 +1,250 @@
+"""The central server's commands: `serve`, and `admin` (organisations, enrolment codes,
+shared events, revocation, conflicts, statistics) over the server's storage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from fieldapp import crypto
+from fieldapp.cli._common import (
+    PORT,
+    Commands,
+    UsageError,
+    ask_passphrase,
+    database_option,
+    number,
+    print_json,
+    server_settings,
+)
+
+
+def _ttl_hours(text: str) -> float:
+    """An argparse type: how long an enrolment code lives, as the server allows."""
+    from sync.server.admin import MAX_CODE_TTL_HOURS  # server side: imported when used
+
+    return number(0, MAX_CODE_TTL_HOURS, low_included=False)(text)
+
+
+def add_commands(commands: Commands) -> None:
+    serve = commands.add("serve", cmd_serve, "run the central sync server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=PORT, default=8765, help="port (default 8765)")
+    database_option(serve)
+
+    create_org = commands.add(
+        "create-org", cmd_admin_create_org, "create an organisation", group="admin"
+    )
+    create_org.add_argument("name", help="the organisation's name")
+    create_org.add_argument(
+        "--recipient", action="append", default=[],
+        help="a public key file (from `keys generate`) records are sealed to; required, repeatable",
+    )  # fmt: skip
+    code = commands.add(
+        "enrol-code", cmd_admin_enrol_code, "issue a one-time enrolment code", group="admin"
+    )
+    code.add_argument("--org", required=True, help="organisation id or name")
+    code.add_argument(
+        "--role", required=True,
+        choices=["collector", "trainer", "coordinator", "case_manager", "admin"],
+        help="the device's role",
+    )  # fmt: skip
+    code.add_argument("--region", default=None, help="the device's region")
+    code.add_argument(
+        "--ttl-hours", type=_ttl_hours, default=24.0, help="validity in hours (default 24)"
+    )
+    code.add_argument("--json", action="store_true", help="print JSON")
+    code.add_argument(
+        "--org-key", default=None, metavar="PATH",
+        help="the organisation's private key file: the code then brings the team key of its"
+        " region, so the device shares and finds participants with its team",
+    )  # fmt: skip
+    code.add_argument(
+        "--qr", default=None, metavar="PATH",
+        help="also write the code as a QR image (PNG) for the device to scan; needs --server",
+    )  # fmt: skip
+    code.add_argument(
+        "--server", default=None, metavar="URL", help="the server address devices reach (for --qr)"
+    )
+    share = commands.add(
+        "share-event", cmd_admin_share_event,
+        "share a training event with trainers: their devices start its register from it",
+        group="admin",
+    )  # fmt: skip
+    share.add_argument("--org", required=True, help="organisation id or name")
+    share.add_argument("--region", default=None, help="only this region's devices (default all)")
+    share.add_argument("--key", default=None, help="the event's key, to replace it (default new)")
+    share.add_argument(
+        "details", nargs="+", metavar="FIELD=VALUE",
+        help="the training form's event fields, e.g. title=... start_date=2026-12-01"
+        " end_date=... country=KH \"delivery_languages=en local\" (title and start_date required)",
+    )  # fmt: skip
+    withdraw = commands.add(
+        "withdraw-event", cmd_admin_withdraw_event, "stop sharing a training event", group="admin"
+    )
+    withdraw.add_argument("key", help="the event's key (printed by share-event)")
+    withdraw.add_argument("--org", required=True, help="organisation id or name")
+    revoke = commands.add("revoke", cmd_admin_revoke, "revoke a device's access", group="admin")
+    revoke.add_argument("device_id", help="the device id")
+    resolve = commands.add(
+        "resolve", cmd_admin_resolve,
+        "settle a record's conflict: keep one version, the others stay as superseded",
+        group="admin",
+    )  # fmt: skip
+    resolve.add_argument("record_id", help="the record id (a UUID)")
+    resolve.add_argument(
+        "--keep", required=True, metavar="REVISION",
+        help="the revision to keep: the head or one of the versions in conflict with it",
+    )  # fmt: skip
+    resolve.add_argument("--org", default=None, help="organisation id or name (if several)")
+    stats = commands.add(
+        "stats", cmd_admin_stats, "record counts by organisation and form", group="admin"
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    for sub in (create_org, code, share, withdraw, revoke, resolve, stats):
+        database_option(sub)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sync.server.serve import serve
+
+    settings = server_settings(args)
+    print(f"serving on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
+    serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_admin_create_org(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    if not args.recipient:
+        raise UsageError(
+            "an organisation needs at least one public key its devices seal records to:"
+            " make one with `fieldapp keys generate --out FILE`,"
+            " then pass --recipient FILE.pub.json"
+        )
+    recipients = [
+        crypto.RecipientKey.model_validate_json(Path(p).read_text(encoding="utf-8"))
+        for p in args.recipient
+    ]
+    with admin.open_server_storage(server_settings(args)) as storage:
+        org = admin.create_org(storage, args.name, recipients=recipients)
+    print(f"{org.id}\t{org.name}")
+    return 0
+
+
+def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    server = None
+    if args.qr:
+        from sync.protocol import check_server_url
+
+        if not args.server:
+            raise UsageError("--qr needs --server URL: the address devices reach the server at")
+        server = check_server_url(args.server)  # before a code is issued for nothing
+    org_key = None
+    if args.org_key:
+        org_key = crypto.OrgKeyPair.load(
+            Path(args.org_key), ask_passphrase("Passphrase of the organisation key")
+        )
+    settings = server_settings(args)
+    with admin.open_server_storage(settings) as storage:
+        team_key = (
+            None
+            if org_key is None
+            else admin.derive_team_key(storage, args.org, org_key, args.region)
+        )
+        issued = admin.enrol_code(
+            storage,
+            args.org,
+            args.role,
+            args.region,
+            args.ttl_hours,
+            server_key=admin.server_public_key(settings, storage),
+            team_key=team_key,
+        )
+    if server is not None:
+        admin.write_enrolment_qr(Path(args.qr), server, issued)
+        print(
+            f"QR image written to {args.qr}: it is as secret as the code until the code is used"
+            " or expires",
+            file=sys.stderr,
+        )
+    if args.json:
+        print_json({**issued.model_dump(mode="json"), "team_key": team_key is not None})
+    else:
+        team = ", with the team key" if team_key is not None else ""
+        print(
+            f"{issued.code}\t(role {issued.role}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC"
+            f"{team})"
+        )
+    return 0
+
+
+def cmd_admin_share_event(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    details: dict[str, Any] = {}
+    for pair in args.details:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{pair!r}: give event details as FIELD=VALUE")
+        details[name] = value
+    with admin.open_server_storage(server_settings(args)) as storage:
+        shared = admin.share_event(storage, args.org, details, region=args.region, key=args.key)
+    where = f"region {shared.region}" if shared.region else "every region"
+    print(f"{shared.key}\tshared with the trainers of {where}")
+    return 0
+
+
+def cmd_admin_withdraw_event(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(server_settings(args)) as storage:
+        admin.withdraw_event(storage, args.org, args.key)
+    print(f"withdrew {args.key}: devices drop it on their next sync")
+    return 0
+
+
+def cmd_admin_revoke(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(server_settings(args)) as storage:
+        device = admin.revoke(storage, args.device_id)
+    print(f"revoked {device.id}")
+    return 0
+
+
+def cmd_admin_resolve(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(server_settings(args)) as storage:
+        org = args.org
+        if org is None:  # a server with one organisation needs no --org
+            organisations = storage.list_organisations()
+            if len(organisations) != 1:
+                raise UsageError("this server has several organisations (or none): pass --org")
+            org = organisations[0].id
+        head = admin.resolve_conflict(storage, org, args.record_id, args.keep)
+    print(f"resolved {head.id}: revision {head.head_revision} is the record's version now")
+    return 0
+
+
+def cmd_admin_stats(args: argparse.Namespace) -> int:
+    from sync.server import admin
+
+    with admin.open_server_storage(server_settings(args)) as storage:
+        counts = admin.stats(storage)
+    if args.json:
+        print_json(counts)
+        return 0
+    for org in counts["organisations"]:
+        print(f"{org['name']}: {org['records']} records")
+        for form_id, by_status in org["forms"].items():
+            detail = ", ".join(f"{k} {v}" for k, v in by_status.items() if v)
+            print(f"  {form_id}: {detail}")
+    print(f"total: {counts['records']} records")
+    return 0

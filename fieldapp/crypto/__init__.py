@@ -1,0 +1,95 @@
+"""Crypto primitives: passphrase keys, field encryption, sealing to the organisation, signatures.
+
+Everything here is built on `cryptography` (>= 47: Argon2id and HPKE) and the standard library
+only, so it ships inside a Flet mobile build. Callers use the names below
+(`from fieldapp import crypto; crypto.seal(...)`); each lives in one module of one job:
+
+- A passphrase becomes a key-encryption key with Argon2id (`derive_key`, `passphrase`); the
+  random data key is stored only wrapped by it (`wrap_key` / `unwrap_key`, `symmetric`).
+- Field values are AES-256-GCM ciphertexts bound to their record id and revision
+  (`encrypt(key, plaintext, record_aad(record_id, revision))`, `symmetric`).
+- Records travel sealed to the organisation's key pairs with HPKE (RFC 9180), by default with the
+  hybrid post-quantum KEM ML-KEM-768 + X25519, because victim data must stay secret for decades
+  (`seal`, `sealing`; `OrgKeyPair`, `org_key`).
+- Devices sign with Ed25519 (`signatures`).
+- A team key (per organisation and region, derived from the organisation's private key) lets
+  a region's devices share participant rosters the server cannot read; it reaches a device
+  wrapped by its one-time enrolment code (`wrap_team_key` / `unwrap_team_key`, `team`).
+
+Every failure a person or an attacker can cause raises a `CryptoError` subclass with a clear
+message (`errors`): tampering is an `IntegrityError`, never a crash and never a silent
+acceptance.
+"""
+
+from fieldapp.crypto.errors import (
+    CryptoError,
+    IntegrityError,
+    SignatureError,
+    WeakPassphrase,
+    WrongEnrolCode,
+    WrongPassphrase,
+)
+from fieldapp.crypto.org_key import OrgKeyPair
+from fieldapp.crypto.passphrase import KdfParams, check_passphrase_policy, derive_key
+from fieldapp.crypto.sealing import (
+    MAX_SEALED_PLAINTEXT,
+    KemName,
+    RecipientKey,
+    envelope_key_ids,
+    seal,
+)
+from fieldapp.crypto.signatures import SigningKey, verify
+from fieldapp.crypto.symmetric import (
+    KEY_BYTES,
+    decrypt,
+    encrypt,
+    keyed_hash,
+    random_key,
+    record_aad,
+    subkey,
+    unwrap_key,
+    wrap_key,
+)
+from fieldapp.crypto.team import (
+    enrol_code_secret,
+    enrolment_fingerprint,
+    team_aad,
+    unwrap_team_key,
+    wrap_team_key,
+)
+from sync.protocol import canonical_json  # signed bytes: defined by the protocol
+
+__all__ = [
+    "KEY_BYTES",
+    "MAX_SEALED_PLAINTEXT",
+    "CryptoError",
+    "IntegrityError",
+    "KdfParams",
+    "KemName",
+    "OrgKeyPair",
+    "RecipientKey",
+    "SignatureError",
+    "SigningKey",
+    "WeakPassphrase",
+    "WrongEnrolCode",
+    "WrongPassphrase",
+    "canonical_json",
+    "check_passphrase_policy",
+    "decrypt",
+    "derive_key",
+    "encrypt",
+    "enrol_code_secret",
+    "enrolment_fingerprint",
+    "envelope_key_ids",
+    "keyed_hash",
+    "random_key",
+    "record_aad",
+    "seal",
+    "subkey",
+    "team_aad",
+    "unwrap_key",
+    "unwrap_team_key",
+    "verify",
+    "wrap_key",
+    "wrap_team_key",
+]

@@ -1,0 +1,29 @@
+"""What goes wrong in cryptography, as the caller may catch it."""
+
+from __future__ import annotations
+
+from fieldapp.errors import FieldappError
+
+
+class CryptoError(FieldappError):
+    """A cryptographic operation failed or was asked to do something unsafe."""
+
+
+class IntegrityError(CryptoError):
+    """Ciphertext was altered, truncated, or belongs to another record, revision or key."""
+
+
+class WrongPassphrase(CryptoError):
+    """The passphrase does not unlock this key."""
+
+
+class WeakPassphrase(CryptoError):
+    """The passphrase is too easy to guess; the message says what is required."""
+
+
+class SignatureError(CryptoError):
+    """A signature does not match the data and public key."""
+
+
+class WrongEnrolCode(CryptoError):
+    """A team key does not open with this enrolment code (or belongs to another scope)."""

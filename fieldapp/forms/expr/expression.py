@@ -1,0 +1,74 @@
+"""A parsed expression, and `parse` (cached), the language's entry point."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldapp.forms.expr.evaluation import evaluate_node
+from fieldapp.forms.expr.functions import Context
+from fieldapp.forms.expr.shapes import Shape, shape_of
+from fieldapp.forms.expr.syntax import MAX_SOURCE_LENGTH, ExpressionError, Node, Parser
+from fieldapp.forms.expr.values import boolean
+
+
+@dataclass(frozen=True, eq=False)
+class Expression:
+    """A parsed expression: what it refers to, and how to evaluate it against values."""
+
+    source: str
+    references: frozenset[str]  # every ${name} used
+    functions: frozenset[str]  # every function called
+    uses_current: bool  # whether '.' (the value being checked) is used
+    _root: Node = field(repr=False)
+
+    def shape(self, inputs: Mapping[str, Shape]) -> Shape:
+        """What the expression can yield when each `${name}` yields `inputs[name]` (a name
+        not given: anything)."""
+        return shape_of(self._root, inputs)
+
+    def evaluate(
+        self,
+        env: Mapping[str, Any],
+        *,
+        current: Any = None,
+        today: datetime.date | None = None,
+        now: datetime.datetime | None = None,
+    ) -> Any:
+        """The value of the expression; a name missing from `env` is empty (None)."""
+        return evaluate_node(self._root, Context(env, current, today, now))
+
+    def truth(
+        self,
+        env: Mapping[str, Any],
+        *,
+        current: Any = None,
+        today: datetime.date | None = None,
+        now: datetime.datetime | None = None,
+    ) -> bool:
+        """The value as an XPath boolean, for `relevant`, `constraint` and `required`."""
+        return boolean(self.evaluate(env, current=current, today=today, now=now))
+
+
+@functools.lru_cache(maxsize=2048)
+def parse(source: str) -> Expression:
+    """Parse `source` once (cached); ExpressionError says what is wrong and at which column."""
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise ExpressionError(
+            f"expression is {len(source)} characters long; the limit is {MAX_SOURCE_LENGTH}",
+            source,
+        )
+    if not source.strip():
+        raise ExpressionError("empty expression", source)
+    parser = Parser(source)
+    root = parser.parse()
+    return Expression(
+        source,
+        frozenset(parser.references),
+        frozenset(parser.functions),
+        parser.uses_current,
+        root,
+    )

@@ -1,0 +1,100 @@
+"""What a `type` cell means: a field, a group or repeat boundary, or a feature the engine
+does not have."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fieldapp.forms.spec import METADATA_TYPES
+
+_FIELD_TYPES = {
+    "text": "text",
+    "string": "text",
+    "integer": "integer",
+    "int": "integer",
+    "decimal": "decimal",
+    "date": "date",
+    "datetime": "datetime",
+    "geopoint": "geopoint",
+    "note": "note",
+    "calculate": "calculate",
+    "acknowledge": "boolean",
+}
+_BEGIN = {"begin group": "group", "begin_group": "group", "begin repeat": "repeat"}
+_BEGIN["begin_repeat"] = "repeat"
+_END = {"end group": "group", "end_group": "group", "end repeat": "repeat", "end_repeat": "repeat"}
+_END |= {"end loop": "loop", "end_loop": "loop"}
+_MEDIA_TYPES = frozenset(
+    {"image", "photo", "audio", "video", "file", "barcode", "background-audio"}
+    | {"add image prompt", "add photo prompt", "add audio prompt", "add video prompt"}
+    | {"add file prompt", "add barcode prompt"}
+)
+_METADATA_TYPES = frozenset(
+    {"start", "end", "today", "deviceid", "imei", "phonenumber", "phone number", "username"}
+    | {"email", "simserial", "subscriberid", "audit", "start-geopoint", "background-geopoint"}
+    | {"uri:deviceid", "uri:email", "uri:phonenumber", "uri:simserial", "uri:subscriberid"}
+    | {"uri:username", "get start time", "get end time", "get today", "get device id"}
+    | {"get phone number", "get sim id", "get subscriber id"}
+)
+_SELECT = re.compile(
+    r"(?P<kind>select_one|select1|select one|select_multiple|select all that apply"
+    r"|add select one prompt using|add select multiple prompt using)"
+    r"(?:\s+from)?\s+(?P<list>\S+)(?P<rest>.*)",
+    re.IGNORECASE,
+)
+_EXTERNAL_SELECT = re.compile(r"select[ _](one|multiple)([ _]from[ _]file|_external)\b", re.I)
+
+
+@dataclass(frozen=True)
+class QuestionType:
+    """What a `type` cell means: a field, a group boundary, or an unsupported feature."""
+
+    role: str  # "field", "begin", "end" or "unsupported"
+    value: str  # FieldType, "group" / "repeat" / "loop", or the feature
+    choices: str | None = None
+    message: str = ""
+    metadata: str | None = None
+
+
+def classify(type_text: str) -> QuestionType:
+    text = " ".join(type_text.split())
+    lower = text.lower()
+    if lower in _FIELD_TYPES:
+        return QuestionType("field", _FIELD_TYPES[lower])
+    if lower in _BEGIN:
+        return QuestionType("begin", _BEGIN[lower])
+    if lower in _END:
+        return QuestionType("end", _END[lower])
+    if lower.startswith("begin loop") or lower.startswith("begin_loop"):
+        return QuestionType("begin", "loop")
+    if _EXTERNAL_SELECT.match(lower):
+        return _unsupported("type:external-choices", f"choices from a file ({text!r})")
+    select = _SELECT.fullmatch(text)
+    if select:
+        rest = select["rest"].strip().lower()
+        if rest in ("or_other", "or specify other"):
+            return _unsupported("or_other", f"'{rest}' (a free-text 'other' answer) in {text!r}")
+        if rest:
+            return _unsupported("type:unknown", f"unknown question type {text!r}")
+        many = any(word in select["kind"].lower() for word in ("multiple", "all"))
+        kind = "select_multiple" if many else "select_one"
+        return QuestionType("field", kind, choices=select["list"])
+    head = lower.split(" ")[0]
+    if lower in _MEDIA_TYPES:
+        return _unsupported(f"type:{lower}", f"unsupported question type {text!r} (media)")
+    if lower in METADATA_TYPES:
+        return QuestionType("field", METADATA_TYPES[lower], metadata=lower)
+    if lower in _METADATA_TYPES:
+        return _unsupported(
+            f"type:{lower}", f"unsupported metadata type {text!r} (collected automatically)"
+        )
+    if head in ("geotrace", "geoshape", "range", "rank", "trigger", "time", "hidden"):
+        return _unsupported(f"type:{head}", f"unsupported question type {text!r}")
+    if head in ("xml-external", "csv-external"):
+        return _unsupported("type:external-data", f"unsupported external data {text!r}")
+    return _unsupported("type:unknown", f"unknown question type {text!r}")
+
+
+def _unsupported(feature: str, message: str) -> QuestionType:
+    return QuestionType("unsupported", feature, message=message)
