@@ -50,9 +50,9 @@ def finalise_latencies(store: Store, samples: int) -> dict[str, list[float]]:
     """Milliseconds of `finalise` per form, each on a draft saved beforehand (not timed)."""
     result: dict[str, list[float]] = {}
     for form_id, values in sample_records(samples, seed=99):
-        draft = store.new_draft(form_id, values)
+        draft = store.records.new_draft(form_id, values)
         started = time.perf_counter()
-        store.finalise(draft.id, values)
+        store.records.finalise(draft.id, values)
         result.setdefault(form_id, []).append((time.perf_counter() - started) * 1000)
     return result
 
@@ -61,10 +61,10 @@ def list_timings(store: Store) -> list[tuple[str, float, float]]:
     """(what, first call ms, p50 ms) for the list's first screen."""
     calls = {
         f"list_records(status='final', limit={LIST_PAGE})":
-            lambda: store.list_records(status="final", limit=LIST_PAGE),
+            lambda: store.records.page(status="final", limit=LIST_PAGE),
         f"list_records(form_id=..., status='final', limit={LIST_PAGE})":
-            lambda: store.list_records(form_id="victim_screening", status="final", limit=LIST_PAGE),
-        "status_counts()": store.status_counts,
+            lambda: store.records.page(form_id="victim_screening", status="final", limit=LIST_PAGE),
+        "status_counts()": store.records.status_counts,
     }  # fmt: skip
     rows = []
     for name, call in calls.items():
@@ -83,14 +83,14 @@ def list_timings(store: Store) -> list[tuple[str, float, float]]:
 def push_child(store_path: str) -> None:
     """The child: open the store, push everything, print its own counts and peak RSS."""
     store = Store(store_path)
-    store.unlock(PASSPHRASE)
+    store.keyring.unlock(PASSPHRASE)
     started = time.perf_counter()
     with SyncClient(store) as client:
         report = client.sync()
     elapsed = time.perf_counter() - started
     print(json.dumps({
         "accepted": report.accepted, "errors": report.errors[:3], "seconds": elapsed,
-        "rss_mb": vm_hwm_mb(), "sent": store.count(status="sent"),
+        "rss_mb": vm_hwm_mb(), "sent": store.records.count(status="sent"),
     }))  # fmt: skip
     store.close()
 
@@ -132,7 +132,7 @@ def main() -> None:
                 say(f"finalising records on the device up to {step} (setup)...")
                 fill_store(store, records[done:step], say=say)
                 done = step
-                lists[store.count()] = list_timings(store)
+                lists[store.records.count()] = list_timings(store)
             store.close()
             say(
                 f"pushing {store_path.stat().st_size / 1e6:.0f} MB of store from a child process..."

@@ -45,11 +45,11 @@ def _open_store(args: argparse.Namespace, *, unlock: bool = True) -> Any:
 
     path = store_path(args.data_dir)
     store = Store(path)
-    if not store.initialised:
+    if not store.keyring.initialised:
         store.close()
         raise UsageError(f"no store in {path.parent}: run `fieldapp init` first")
     if unlock:
-        store.unlock(_passphrase("Passphrase"))
+        store.keyring.unlock(_passphrase("Passphrase"))
     return store
 
 
@@ -71,7 +71,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_forms_list(args: argparse.Namespace) -> int:
     store = _open_store(args, unlock=False)
-    forms = store.forms()
+    forms = store.forms.usable()
     store.close()
     if args.json:
         _print_json([{"id": f.id, "version": f.version, "title": f.title} for f in forms])
@@ -97,7 +97,7 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
         print(f"{spec.id} {spec.version} (published on the server)")
         return 0
     store = _open_store(args, unlock=False)
-    store.add_form(spec, source=Path(args.file).name)
+    store.forms.add(spec, source=Path(args.file).name)
     store.close()
     print(f"{spec.id} {spec.version}")
     return 0
@@ -372,8 +372,8 @@ def cmd_records_import(args: argparse.Namespace) -> int:
 
 def cmd_records_list(args: argparse.Namespace) -> int:
     store = _open_store(args, unlock=False)
-    page = store.list_records(form_id=args.form, status=args.status, limit=args.limit)
-    total = store.count(form_id=args.form, status=args.status)
+    page = store.records.page(form_id=args.form, status=args.status, limit=args.limit)
+    total = store.records.count(form_id=args.form, status=args.status)
     store.close()
     if args.json:
         _print_json([item.model_dump() for item in page.items])
@@ -387,8 +387,8 @@ def cmd_records_list(args: argparse.Namespace) -> int:
 def cmd_records_show(args: argparse.Namespace) -> int:
     store = _open_store(args)
     try:
-        record = store.get(args.id)
-        spec = store.form(record.form_id, record.form_version)
+        record = store.records.get(args.id)
+        spec = store.forms.get(record.form_id, record.form_version)
     finally:
         store.close()
     if args.json:
@@ -410,7 +410,7 @@ def cmd_records_purge(args: argparse.Namespace) -> int:
         raise UsageError("--sent-days: must be 0 or more")
     store = _open_store(args, unlock=False)
     try:
-        purged = store.purge_sent(older_than=timedelta(days=args.sent_days))
+        purged = store.outbox.purge_sent(older_than=timedelta(days=args.sent_days))
     finally:
         store.close()
     print(f"{purged} sent records removed from this device (receipts and statistics kept)")

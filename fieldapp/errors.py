@@ -9,8 +9,10 @@ __all__ = [
     "QRNotFound",
     "QRUnreadable",
     "RecordNotFound",
+    "StorageFull",
     "StoreError",
     "StoreLocked",
+    "StoreUnreadable",
 ]
 
 
@@ -32,6 +34,15 @@ class StoreLocked(StoreError):
 
 class RecordNotFound(StoreError):
     """No record has that id on this device."""
+
+
+class StorageFull(StoreError):
+    """The device's storage is full: the write was undone, everything saved before is kept."""
+
+
+class StoreUnreadable(StoreError):
+    """The store file cannot be opened (damaged, truncated, a folder, not a store): it is left
+    exactly as it is, never overwritten or deleted."""
 
 
 class QRError(FieldappError):

@@ -131,7 +131,7 @@ def import_records(
     """Import every row as a final record, or (`into`) as entries of a record's repeat group."""
     if into is not None:
         return _import_into(store, into, path, repeat, lang)
-    spec = store.form(form_id)
+    spec = store.forms.get(form_id)
     columns = _columns(spec, spec.children)
     report = ImportReport()
     for number, row in read_rows(path):
@@ -141,7 +141,7 @@ def import_records(
             report.errors += row_errors
             continue
         try:
-            record = store.create_final(form_id, answers, lang=lang)
+            record = store.records.create_final(form_id, answers, lang=lang)
         except ValidationFailed as failure:
             report.errors += [
                 RowError(row=number, field=e.path, message=e.message) for e in failure.errors
@@ -156,8 +156,8 @@ def _import_into(
     store: Store, record_id: str, path: Path, repeat: str | None, lang: str
 ) -> ImportReport:
     """Append rows to a repeat (participants of a training event) in one durable save."""
-    record = store.get(record_id)
-    spec = store.form(record.form_id, record.form_version)
+    record = store.records.get(record_id)
+    spec = store.forms.get(record.form_id, record.form_version)
     group = _pick_repeat(spec, repeat)
     columns = _columns(spec, group.children)
     values = dict(record.values)
@@ -181,9 +181,9 @@ def _import_into(
     if report.rows_saved:
         values[group.name] = instances
         if record.status == "draft":
-            store.save_draft(record_id, values)
+            store.records.save_draft(record_id, values)
         else:
-            store.finalise(record_id, values, lang=lang)
+            store.records.finalise(record_id, values, lang=lang)
         report.saved.append(record_id)
     return report
 

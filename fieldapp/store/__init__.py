@@ -1,28 +1,46 @@
-"""The encrypted local store (one SQLite file, on sqlite-utils)."""
+"""The encrypted local store (one SQLite file, on sqlite-utils): `Store.create` or `Store(path)`,
+then its rooms, e.g. `store.records.finalise(...)`, `store.outbox.pending()`."""
 
-from fieldapp.errors import RecordNotFound, StoreError, StoreLocked
-from fieldapp.store._store import (
+from fieldapp.errors import (
+    RecordNotFound,
+    StorageFull,
+    StoreError,
+    StoreLocked,
+    StoreUnreadable,
+)
+from fieldapp.store._keyring import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
+from fieldapp.store._store import Store
+from fieldapp.store._types import (
+    FormUnusable,
+    InvalidSetting,
+    OutboxEntry,
     Outcome,
     Page,
     Record,
     RecordSummary,
     Status,
-    Store,
     StoreWiped,
     TeamKey,
     ValidationFailed,
 )
 
 __all__ = [
+    "DEFAULT_MAX_FAILED_UNLOCKS",
+    "MAX_FAILED_UNLOCKS_CEILING",
+    "FormUnusable",
+    "InvalidSetting",
+    "OutboxEntry",
     "Outcome",
     "Page",
     "Record",
     "RecordNotFound",
     "RecordSummary",
     "Status",
+    "StorageFull",
     "Store",
     "StoreError",
     "StoreLocked",
+    "StoreUnreadable",
     "StoreWiped",
     "TeamKey",
     "ValidationFailed",
