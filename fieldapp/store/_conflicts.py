@@ -53,7 +53,7 @@ class Conflicts:
                 raise StoreError(f"record {record_id} is {row['status']}, not in conflict")
             if values is None:
                 values = self._rows.values(row)
-            self._core.db.table("records").update(
+            self._rows.update(
                 record_id, {"base_revision": base, "conflict_settled_at": self._core.now()}
             )
             return self._records.finalise(record_id, values, lang=lang)
@@ -90,10 +90,10 @@ class Conflicts:
                 and row["revision"] in {head_revision, *superseded}
             ):
                 if settled:
-                    self._core.db.table("records").update(record_id, {"conflict_settled_at": None})
+                    self._rows.update(record_id, {"conflict_settled_at": None})
                 return False
             kept_mine = row["revision"] == head_revision
-            self._core.db.table("records").update(
+            self._rows.update(
                 record_id,
                 {
                     "status": "sent",

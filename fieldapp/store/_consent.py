@@ -113,7 +113,7 @@ class Consent:
             **changes,
         }
         with self._core.transaction():
-            self._core.db.table("records").update(row["id"], erased)
+            self._rows.update(row["id"], erased)
             self._roster.withdraw(row["id"])
             if announce:
                 self._outbox.sign(erased, None, consent_withdrawn=True)

@@ -176,7 +176,7 @@ class Outbox:
             row = self._rows.get(record_id)
             if row["revision"] != revision:
                 return False  # edited meanwhile: the edit is already based on that revision
-            self._core.db.table("records").update(
+            self._rows.update(
                 record_id,
                 {
                     "status": status,
@@ -297,7 +297,7 @@ class Outbox:
                         "problems": json.dumps([_lost_on_server(row["received_at"])]),
                     }
                     lost.append(record_id)
-                self._core.db.table("records").update(record_id, changes)
+                self._rows.update(record_id, changes)
         for record_id in requeued:
             log.warning("the server lost receipted record %s: queued to be sent again", record_id)
         return requeued, lost

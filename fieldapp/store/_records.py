@@ -252,11 +252,10 @@ class Records:
         }
         new["fields"] = self._rows.encrypt_fields(new, secret)
         new.setdefault("problems", None)
-        records = self._core.db.table("records")
         if insert:
-            records.insert(new)
+            self._rows.insert(new)
         else:
-            records.update(new["id"], new)
+            self._rows.update(new["id"], new)
         log.debug(
             "saved record %s form=%s status=%s revision=%s",
             new["id"], new["form_id"], new["status"], new["revision"],

@@ -46,6 +46,23 @@ class RecordRows:
             raise RecordNotFound(f"no record {record_id} on this device")
         return row
 
+    def insert(self, row: Mapping[str, Any]) -> None:
+        """Write a new record row (one statement: no table introspection on the way)."""
+        marks = ", ".join("?" * len(row))
+        self._core.db.execute(
+            f"INSERT INTO records ({', '.join(row)}) VALUES ({marks})",  # noqa: S608
+            list(row.values()),
+        )
+
+    def update(self, record_id: str, changes: Mapping[str, Any]) -> None:
+        """Change columns of a record row (one statement). Column names come from this
+        package, never from input; values are bound parameters."""
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        self._core.db.execute(
+            f"UPDATE records SET {assignments} WHERE id = ?",  # noqa: S608
+            [*changes.values(), record_id],
+        )
+
     def editable(self, record_id: str) -> dict[str, Any]:
         """The record's row if it may still be edited here; else StoreError saying why."""
         row = self.get(record_id)
