@@ -153,6 +153,23 @@ def test_each_envelope_waits_with_its_revision_and_digest(
     )
     assert store.outbox.purge_sent(older_than=timedelta(0)) == 1  # its envelope goes
     rows = store.core.db.execute(
-        "SELECT sealed, envelope_revision, envelope_digest FROM records"
+        "SELECT sealed, envelope_revision, envelope_digest, envelope_sha256 FROM records"
     ).fetchall()
-    assert rows == [(None, None, None)] * 2
+    assert rows == [(None, None, None, None)] * 2
+
+
+def test_an_envelope_damaged_on_the_device_is_told_apart_without_parsing_it(
+    store: Store, org_key: crypto.OrgKeyPair
+) -> None:
+    store.outbox.set_recipients([org_key.recipient])
+    kept, damaged = (
+        store.records.create_final("victim_screening", screening_values(name)) for name in "AB"
+    )
+    [(stored,)] = store.core.db.execute(
+        "SELECT sealed FROM records WHERE id = ?", [damaged.id]
+    ).fetchall()
+    flipped = stored.replace('"deleted":false', '"deleted":true')  # still JSON, still parses
+    store.core.db.execute("UPDATE records SET sealed = ? WHERE id = ?", [flipped, damaged.id])
+    found = {entry.record_id: entry for entry in store.outbox.pending()}
+    assert (found[damaged.id].revision, found[damaged.id].content_digest) == (None, None)
+    assert found[kept.id].revision == kept.revision and found[kept.id].content_digest

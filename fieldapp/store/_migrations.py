@@ -9,6 +9,7 @@ identity forever: never rename one, only add the next.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -18,35 +19,40 @@ from sqlite_utils.migrations import Migrations
 
 from sync.protocol import RecordEnvelope
 
-__all__ = ["STORE_MIGRATIONS", "migrate"]
+__all__ = ["STORE_MIGRATIONS", "envelope_sha256", "migrate"]
 
 STORE_MIGRATIONS = Migrations("fieldapp_store")
 _LEGACY_TABLE = "_migrations"  # where stores made before the set recorded their steps
 _BACKFILL_PAGE = 500  # envelopes read at a time by m009 (never the whole outbox in memory)
 
 
+def envelope_sha256(stored: str) -> str:
+    """The sha256 of an envelope as the outbox stores it (its JSON text, UTF-8)."""
+    return hashlib.sha256(stored.encode()).hexdigest()
+
+
 def migrate(db: Database) -> None:
     """Bring the store's schema up to date (a new file gets every step)."""
-    _adopt_legacy_record(db)
+    with db.atomic():  # the library's table with its unique index, and the bridge: all or none
+        STORE_MIGRATIONS.ensure_migrations_table(db)
+        _adopt_legacy_record(db)
     STORE_MIGRATIONS.apply(db)
 
 
 def _adopt_legacy_record(db: Database) -> None:
     """The bridge: copy the steps a store recorded in its own `_migrations` table (name and
-    time, in the order applied) into the library's table, and drop the old table, in one
-    transaction: a crash half-way leaves the old record whole, to be moved next time."""
+    time, in the order applied) into the library's table, and drop the old table (the caller
+    holds the transaction: a crash half-way leaves the old record whole, moved next time)."""
     if not db.table(_LEGACY_TABLE).exists():
         return
-    with db.atomic():
-        STORE_MIGRATIONS.ensure_migrations_table(db)
-        recorded = {step.name for step in STORE_MIGRATIONS.applied(db)}
-        legacy = db.execute(f"SELECT name, applied_at FROM {_LEGACY_TABLE} ORDER BY rowid")  # noqa: S608
-        for name, applied_at in legacy.fetchall():
-            if name not in recorded:
-                db.table(STORE_MIGRATIONS.migrations_table).insert(
-                    {"migration_set": STORE_MIGRATIONS.name, "name": name, "applied_at": applied_at}
-                )
-        db.execute(f"DROP TABLE {_LEGACY_TABLE}")
+    recorded = {step.name for step in STORE_MIGRATIONS.applied(db)}
+    legacy = db.execute(f"SELECT name, applied_at FROM {_LEGACY_TABLE} ORDER BY rowid")  # noqa: S608
+    for name, applied_at in legacy.fetchall():
+        if name not in recorded:
+            db.table(STORE_MIGRATIONS.migrations_table).insert(
+                {"migration_set": STORE_MIGRATIONS.name, "name": name, "applied_at": applied_at}
+            )
+    db.execute(f"DROP TABLE {_LEGACY_TABLE}")
 
 
 @STORE_MIGRATIONS()
@@ -196,12 +202,12 @@ def m008_receipt_times(db: Database) -> None:
 @STORE_MIGRATIONS()
 def m009_envelope_digests(db: Database) -> None:
     """Each outgoing envelope's revision and content digest in columns of their own, written
-    when it is signed: the sync client reads what a receipt must name from there instead of
-    parsing every envelope it sends. Envelopes already stored are read once here, a page at a
-    time; one that no longer parses keeps NULLs (the client reports it and does not send it).
-    """
-    db.execute("ALTER TABLE records ADD COLUMN envelope_revision TEXT")
-    db.execute("ALTER TABLE records ADD COLUMN envelope_digest TEXT")
+    when it is signed, with the sha256 of the envelope as stored: the sync client reads what a
+    receipt must name from there, and the outbox tells a damaged envelope by its sha256,
+    without parsing every envelope it sends. Envelopes already stored are read once here, a
+    page at a time; one that no longer parses keeps NULLs (it is reported, never sent)."""
+    for column in ("envelope_revision", "envelope_digest", "envelope_sha256"):
+        db.execute(f"ALTER TABLE records ADD COLUMN {column} TEXT")
     after = ""
     while page := db.execute(
         "SELECT id, sealed FROM records WHERE sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
@@ -213,7 +219,8 @@ def m009_envelope_digests(db: Database) -> None:
             except ValidationError:
                 continue
             db.execute(
-                "UPDATE records SET envelope_revision = ?, envelope_digest = ? WHERE id = ?",
-                [envelope.revision, envelope.content_digest, record_id],
+                "UPDATE records SET envelope_revision = ?, envelope_digest = ?,"
+                " envelope_sha256 = ? WHERE id = ?",
+                [envelope.revision, envelope.content_digest, envelope_sha256(sealed), record_id],
             )
         after = page[-1][0]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from fieldapp import crypto
 from fieldapp.store._core import Core, iso
 from fieldapp.store._keyring import Keyring
+from fieldapp.store._migrations import envelope_sha256
 from fieldapp.store._rows import NO_ENVELOPE, RecordRows
 from fieldapp.store._settings import Settings
 from fieldapp.store._types import OutboxEntry, Outcome
@@ -108,24 +109,35 @@ class Outbox:
             signature=b"",
         )
         envelope.signature = self._keyring.sign(envelope.signing_bytes())
-        self._core.db.execute(
-            "UPDATE records SET sealed = ?, envelope_revision = ?, envelope_digest = ?"
-            " WHERE id = ?",
-            [envelope.model_dump_json(), envelope.revision, envelope.content_digest, row["id"]],
+        stored = envelope.model_dump_json()
+        self._rows.update(
+            row["id"],
+            {
+                "sealed": stored,
+                "envelope_revision": envelope.revision,
+                "envelope_digest": envelope.content_digest,
+                "envelope_sha256": envelope_sha256(stored),
+            },
         )
 
     # -- sending -----------------------------------------------------------------------------
     def pending(self, *, after: str = "", limit: int = 500) -> list[OutboxEntry]:
         """Records waiting to be sent, by id after `after`: each signed envelope with what its
-        receipt must name. Works while locked (nothing is decrypted)."""
+        receipt must name (None for an envelope damaged on this device: its sha256 is not the
+        one kept when it was signed). Works while locked (nothing is decrypted)."""
         with self._core.lock:  # never another thread's uncommitted rows
             rows = self._core.db.execute(
-                "SELECT id, envelope_revision, envelope_digest, sealed FROM records"
-                " INDEXED BY records_outbox WHERE status IN ('final', 'queued')"
+                "SELECT id, envelope_revision, envelope_digest, envelope_sha256, sealed"
+                " FROM records INDEXED BY records_outbox WHERE status IN ('final', 'queued')"
                 " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
                 [after, limit],
             ).fetchall()
-        return [OutboxEntry(row[0], row[1], row[2], row[3].encode()) for row in rows]
+        entries = []
+        for record_id, revision, digest, sha256, stored in rows:
+            if envelope_sha256(stored) != sha256:
+                revision = digest = None
+            entries.append(OutboxEntry(record_id, revision, digest, stored.encode()))
+        return entries
 
     def mark_queued(self, revisions: Mapping[str, str]) -> set[str]:
         """Mark records (id -> the revision about to leave) queued: a push without an answer

@@ -22,7 +22,9 @@ __all__ = ["NO_ENVELOPE", "RecordRows", "base_of"]
 
 # A record's outgoing envelope and what was kept beside it, all gone at once (an edit, a
 # purge, an erasure): the revision and digest never outlive the envelope they describe.
-NO_ENVELOPE: dict[str, Any] = {"sealed": None, "envelope_revision": None, "envelope_digest": None}
+NO_ENVELOPE: dict[str, Any] = dict.fromkeys(
+    ("sealed", "envelope_revision", "envelope_digest", "envelope_sha256")
+)
 
 
 def base_of(row: Mapping[str, Any]) -> str | None:

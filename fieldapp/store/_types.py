@@ -93,8 +93,8 @@ class Page(BaseModel):
 
 class OutboxEntry(NamedTuple):
     """A signed envelope waiting to be sent, with what its receipt must name: its revision
-    and content digest, kept beside it when it was signed (None: an envelope stored before
-    they were, which no longer parses; it cannot be sent)."""
+    and content digest, kept beside it when it was signed (None: the envelope was damaged on
+    this device; it cannot be sent)."""
 
     record_id: str
     revision: str | None
