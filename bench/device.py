@@ -85,9 +85,9 @@ def finalise_latencies(store: Store, samples: int) -> dict[str, list[float]]:
 def list_timings(store: Store) -> list[tuple[str, float, float]]:
     """(what, first call ms, p50 ms) for the list's first screen."""
     calls = {
-        f"list_records(status='final', limit={LIST_PAGE})":
+        f"records.page(status='final', limit={LIST_PAGE})":
             lambda: store.records.page(status="final", limit=LIST_PAGE),
-        f"list_records(form_id=..., status='final', limit={LIST_PAGE})":
+        f"records.page(form_id=..., status='final', limit={LIST_PAGE})":
             lambda: store.records.page(form_id="victim_screening", status="final", limit=LIST_PAGE),
         "status_counts()": store.records.status_counts,
     }  # fmt: skip

@@ -8,9 +8,7 @@ import threading
 from pathlib import Path
 
 from fieldapp import crypto
-from fieldapp.store import (
-    Store,
-)
+from fieldapp.store import Store
 from tests.conftest import CANARY, attendance_values, screening_values
 
 

@@ -6,12 +6,7 @@ import uuid
 
 import pytest
 
-from fieldapp.store import (
-    RecordNotFound,
-    Store,
-    StoreError,
-    ValidationFailed,
-)
+from fieldapp.store import RecordNotFound, Store, StoreError, ValidationFailed
 from tests.conftest import CANARY, screening_values
 
 

@@ -9,11 +9,7 @@ from pathlib import Path
 import pytest
 
 from fieldapp import crypto
-from fieldapp.store import (
-    Store,
-    StoreLocked,
-    StoreWiped,
-)
+from fieldapp.store import Store, StoreLocked, StoreWiped
 from tests.conftest import CANARY, PASSPHRASE, Clock, screening_values
 from tests.test_store import canary_hits
 

@@ -73,10 +73,8 @@ def test_a_store_made_before_the_migration_set_opens_with_nothing_applied_twice_
     Store(old_store).close()  # opening migrates: the bridge, then m009
 
     with closing(sqlite3.connect(old_store)) as conn:
-        assert (
-            conn.execute("SELECT name FROM sqlite_master WHERE name = '_migrations'").fetchall()
-            == []
-        )
+        legacy_table = conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'")
+        assert legacy_table.fetchall() == []  # the old record moved, not copied
         applied = conn.execute(
             "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
             [STORE_MIGRATIONS.name],
@@ -130,7 +128,7 @@ def test_the_upgraded_store_reads_sends_and_shares_what_the_old_one_held(old_sto
                 envelope.content_digest,
             )
             crypto.verify(store.keyring.public_key, envelope.signature, envelope.signing_bytes())
-        # Sent envelopes got theirs too: one the server loses goes back to the outbox.
+        # A sent envelope gets them when the server loses it and it goes back to the outbox.
         sent = by_code["FX-0003"]
         assert store.outbox.requeue_missing({sent.id: sent.revision}) == ([sent.id], [])
         assert sent.id in {

@@ -11,12 +11,7 @@ from pathlib import Path
 import pytest
 
 from fieldapp import crypto
-from fieldapp.store import (
-    RecordNotFound,
-    Store,
-    StoreError,
-    ValidationFailed,
-)
+from fieldapp.store import RecordNotFound, Store, StoreError, ValidationFailed
 from tests.conftest import CANARY, PASSPHRASE, attendance_values, screening_values
 
 

@@ -19,7 +19,7 @@ from sqlite_utils.migrations import Migrations
 
 from sync.protocol import RecordEnvelope
 
-__all__ = ["STORE_MIGRATIONS", "envelope_sha256", "migrate"]
+__all__ = ["STORE_MIGRATIONS", "envelope_columns", "envelope_sha256", "migrate"]
 
 STORE_MIGRATIONS = Migrations("fieldapp_store")
 _LEGACY_TABLE = "_migrations"  # where stores made before the set recorded their steps
@@ -29,6 +29,20 @@ _BACKFILL_PAGE = 500  # envelopes read at a time by m009 (never the whole outbox
 def envelope_sha256(stored: str) -> str:
     """The sha256 of an envelope as the outbox stores it (its JSON text, UTF-8)."""
     return hashlib.sha256(stored.encode()).hexdigest()
+
+
+def envelope_columns(stored: str) -> dict[str, str] | None:
+    """What the outbox keeps beside an envelope stored before it did (see m009), read from
+    the envelope once; None if it no longer parses."""
+    try:
+        envelope = RecordEnvelope.model_validate_json(stored)
+    except ValidationError:
+        return None
+    return {
+        "envelope_revision": envelope.revision,
+        "envelope_digest": envelope.content_digest,
+        "envelope_sha256": envelope_sha256(stored),
+    }
 
 
 def migrate(db: Database) -> None:
@@ -204,23 +218,24 @@ def m009_envelope_digests(db: Database) -> None:
     """Each outgoing envelope's revision and content digest in columns of their own, written
     when it is signed, with the sha256 of the envelope as stored: the sync client reads what a
     receipt must name from there, and the outbox tells a damaged envelope by its sha256,
-    without parsing every envelope it sends. Envelopes already stored are read once here, a
-    page at a time; one that no longer parses keeps NULLs (it is reported, never sent)."""
+    without parsing every envelope it sends. Envelopes waiting in the outbox are read once
+    here, a page at a time (one that no longer parses keeps NULLs: it is reported, never
+    sent); a receipted one only if the server loses it and it goes back to the outbox, so a
+    device holding many sent records upgrades as fast as one holding few."""
     for column in ("envelope_revision", "envelope_digest", "envelope_sha256"):
         db.execute(f"ALTER TABLE records ADD COLUMN {column} TEXT")
     after = ""
     while page := db.execute(
-        "SELECT id, sealed FROM records WHERE sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+        "SELECT id, sealed FROM records WHERE status IN ('final', 'queued')"
+        " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
         [after, _BACKFILL_PAGE],
     ).fetchall():
         for record_id, sealed in page:
-            try:
-                envelope = RecordEnvelope.model_validate_json(sealed)
-            except ValidationError:
-                continue
-            db.execute(
-                "UPDATE records SET envelope_revision = ?, envelope_digest = ?,"
-                " envelope_sha256 = ? WHERE id = ?",
-                [envelope.revision, envelope.content_digest, envelope_sha256(sealed), record_id],
-            )
+            columns = envelope_columns(sealed)
+            if columns is not None:
+                assignments = ", ".join(f"{name} = ?" for name in columns)
+                db.execute(
+                    f"UPDATE records SET {assignments} WHERE id = ?",  # noqa: S608
+                    [*columns.values(), record_id],
+                )
         after = page[-1][0]

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from fieldapp import crypto
 from fieldapp.store._core import Core, iso
 from fieldapp.store._keyring import Keyring
-from fieldapp.store._migrations import envelope_sha256
+from fieldapp.store._migrations import envelope_columns, envelope_sha256
 from fieldapp.store._rows import NO_ENVELOPE, RecordRows
 from fieldapp.store._settings import Settings
 from fieldapp.store._types import OutboxEntry, Outcome
@@ -302,6 +302,8 @@ class Outbox:
                         "received_at": None,
                         "conflict_settled_at": None,
                     }
+                    if row["envelope_sha256"] is None:  # receipted before they were kept
+                        changes.update(envelope_columns(row["sealed"]) or {})
                     requeued.append(record_id)
                 else:
                     changes = {
