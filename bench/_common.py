@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,20 +82,14 @@ def fill_store(
     store: Store, records: Sequence[tuple[str, dict[str, Any]]], *, say: Any = None
 ) -> float:
     """Finalise every record on the device (validated, encrypted, sealed, signed), 500 per
-    commit; returns seconds taken. Setup only: the parsed form specs are cached for it (the
-    store re-parses a form's JSON on every call, see the Performance notes)."""
-    uncached = store.form
-    store.form = lru_cache(maxsize=None)(uncached)  # type: ignore[method-assign]
+    commit; returns seconds taken (setup only)."""
     started = time.perf_counter()
-    try:
-        for start in range(0, len(records), 500):
-            with store.batch():
-                for form_id, values in records[start : start + 500]:
-                    store.create_final(form_id, values)
-            if say is not None and (start // 500) % 20 == 19:
-                say(f"  {start + 500} records finalised on the device")
-    finally:
-        store.form = uncached  # type: ignore[method-assign]
+    for start in range(0, len(records), 500):
+        with store.batch():
+            for form_id, values in records[start : start + 500]:
+                store.records.create_final(form_id, values)
+        if say is not None and (start // 500) % 20 == 19:
+            say(f"  {start + 500} records finalised on the device")
     return time.perf_counter() - started
 
 

@@ -1,14 +1,18 @@
-"""On the device: finalise latency, the records list with many records, memory while pushing.
+"""On the device: autosave and finalise latency, the records list with many records, memory
+while pushing.
 
     .venv/bin/python bench/device.py [--records 100000] [--finalise-samples 300]
 
-1. Finalise-and-save latency, the user's tap on "Finalise" (`Store.finalise` on a saved
-   draft: validate, encrypt, HPKE-seal to the organisation's ML-KEM-768+X25519 key, sign,
-   durable commit with synchronous=FULL), p50/p95, on the store exactly as the app uses it.
-2. The records list's first screen (`list_records` of a status, 20 items, as the app's
+1. Autosave latency, what every keystroke costs (`store.records.save_draft` of a whole
+   record's answers on a draft: partial check, encrypt, durable commit), p50/p95.
+2. Finalise-and-save latency, the user's tap on "Finalise" (`store.records.finalise` on a
+   saved draft: validate, encrypt, HPKE-seal to the organisation's ML-KEM-768+X25519 key,
+   sign, durable commit with synchronous=FULL), p50/p95, on the store exactly as the app
+   uses it.
+3. The records list's first screen (`records.page` of a status, 20 items, as the app's
    list; and `status_counts`, the app's tab badges), with 10,000 and `--records` records on
    the device: first call, then p50 of 30.
-3. Client peak RSS (VmHWM) while pushing all of them to a real server process (SQLite,
+4. Client peak RSS (VmHWM) while pushing all of them to a real server process (SQLite,
    rate limit raised for one device): the sync runs in a fresh child process, so the
    figure is the sync's own, not the setup's.
 """
@@ -46,13 +50,34 @@ LIST_PAGE = 20
 LIST_REPEATS = 30
 
 
+def autosave_latencies(store: Store, samples: int) -> dict[str, list[float]]:
+    """Milliseconds of `save_draft` per form, each saving a whole record's answers on a draft
+    started empty (not timed)."""
+    result: dict[str, list[float]] = {}
+    for form_id, values in sample_records(samples, seed=98):
+        draft = store.records.new_draft(form_id)
+        started = time.perf_counter()
+        store.records.save_draft(draft.id, values)
+        result.setdefault(form_id, []).append((time.perf_counter() - started) * 1000)
+    return result
+
+
+def latency_rows(latencies: dict[str, list[float]]) -> list[list[object]]:
+    """One row per form, then all: n, p50, p95."""
+    every = [ms for values in latencies.values() for ms in values]
+    return [
+        [form_id, len(values), f"{percentile(values, 50):.1f}", f"{percentile(values, 95):.1f}"]
+        for form_id, values in [*latencies.items(), ("all", every)]
+    ]
+
+
 def finalise_latencies(store: Store, samples: int) -> dict[str, list[float]]:
     """Milliseconds of `finalise` per form, each on a draft saved beforehand (not timed)."""
     result: dict[str, list[float]] = {}
     for form_id, values in sample_records(samples, seed=99):
-        draft = store.new_draft(form_id, values)
+        draft = store.records.new_draft(form_id, values)
         started = time.perf_counter()
-        store.finalise(draft.id, values)
+        store.records.finalise(draft.id, values)
         result.setdefault(form_id, []).append((time.perf_counter() - started) * 1000)
     return result
 
@@ -60,11 +85,11 @@ def finalise_latencies(store: Store, samples: int) -> dict[str, list[float]]:
 def list_timings(store: Store) -> list[tuple[str, float, float]]:
     """(what, first call ms, p50 ms) for the list's first screen."""
     calls = {
-        f"list_records(status='final', limit={LIST_PAGE})":
-            lambda: store.list_records(status="final", limit=LIST_PAGE),
-        f"list_records(form_id=..., status='final', limit={LIST_PAGE})":
-            lambda: store.list_records(form_id="victim_screening", status="final", limit=LIST_PAGE),
-        "status_counts()": store.status_counts,
+        f"records.page(status='final', limit={LIST_PAGE})":
+            lambda: store.records.page(status="final", limit=LIST_PAGE),
+        f"records.page(form_id=..., status='final', limit={LIST_PAGE})":
+            lambda: store.records.page(form_id="victim_screening", status="final", limit=LIST_PAGE),
+        "status_counts()": store.records.status_counts,
     }  # fmt: skip
     rows = []
     for name, call in calls.items():
@@ -83,14 +108,14 @@ def list_timings(store: Store) -> list[tuple[str, float, float]]:
 def push_child(store_path: str) -> None:
     """The child: open the store, push everything, print its own counts and peak RSS."""
     store = Store(store_path)
-    store.unlock(PASSPHRASE)
+    store.keyring.unlock(PASSPHRASE)
     started = time.perf_counter()
     with SyncClient(store) as client:
         report = client.sync()
     elapsed = time.perf_counter() - started
     print(json.dumps({
         "accepted": report.accepted, "errors": report.errors[:3], "seconds": elapsed,
-        "rss_mb": vm_hwm_mb(), "sent": store.count(status="sent"),
+        "rss_mb": vm_hwm_mb(), "sent": store.records.count(status="sent"),
     }))  # fmt: skip
     store.close()
 
@@ -125,14 +150,15 @@ def main() -> None:
         store = Store.create(store_path, PASSPHRASE)
         with ServerProcess(settings) as server:
             enrol(store, server.url, deployment.codes(1)[0])
-            say(f"finalise latency, {options.finalise_samples} records...")
+            say(f"autosave and finalise latency, {options.finalise_samples} records each...")
+            autosaves = autosave_latencies(store, options.finalise_samples)
             latencies = finalise_latencies(store, options.finalise_samples)
             done = 0
             for step in steps:
                 say(f"finalising records on the device up to {step} (setup)...")
                 fill_store(store, records[done:step], say=say)
                 done = step
-                lists[store.count()] = list_timings(store)
+                lists[store.records.count()] = list_timings(store)
             store.close()
             say(
                 f"pushing {store_path.stat().st_size / 1e6:.0f} MB of store from a child process..."
@@ -147,13 +173,10 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n{machine()}")
-    every = [ms for values in latencies.values() for ms in values]
-    rows = [
-        [form_id, len(values), f"{percentile(values, 50):.1f}", f"{percentile(values, 95):.1f}"]
-        for form_id, values in latencies.items()
-    ]
-    rows.append(["all", len(every), f"{percentile(every, 50):.1f}", f"{percentile(every, 95):.1f}"])
-    print_table("finalise-and-save latency (ms)", ["form", "n", "p50", "p95"], rows)
+    print_table("autosave latency (ms)", ["form", "n", "p50", "p95"], latency_rows(autosaves))
+    print_table(
+        "finalise-and-save latency (ms)", ["form", "n", "p50", "p95"], latency_rows(latencies)
+    )
     list_rows = [
         [f"{n:,} records", name, f"{first:.1f}", f"{p50:.2f}"]
         for n, timings in lists.items()

@@ -15,7 +15,6 @@ Prints the latency of every push request (batch) at p50/p95/p99 and the server's
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -100,14 +99,12 @@ def main() -> None:
                 with ThreadPoolExecutor(max_workers=4) as pool:
                     stores = list(pool.map(prepare, range(devices)))
                 say(f"  ready in {time.perf_counter() - started:.0f} s; syncing all at once...")
-                expected: set[tuple[str, str]] = set()
+                expected: set[tuple[str, str | None]] = set()
                 for store in stores:
                     after = ""
-                    while page := store.outbox(after=after, limit=1000):
-                        expected.update(
-                            (record_id, json.loads(body)["revision"]) for record_id, body in page
-                        )
-                        after = page[-1][0]
+                    while page := store.outbox.pending(after=after, limit=1000):
+                        expected.update((entry.record_id, entry.revision) for entry in page)
+                        after = page[-1].record_id
 
                 latencies: list[float] = []
                 lock = threading.Lock()
@@ -125,7 +122,9 @@ def main() -> None:
                 elapsed = time.perf_counter() - started
                 server_rss = server.peak_rss_mb()
             held = deployment.stored_revisions()
-            not_sent = sum(s.count(status="final") + s.count(status="queued") for s in stores)
+            not_sent = sum(
+                s.records.count(status="final") + s.records.count(status="queued") for s in stores
+            )
             for store in stores:
                 store.close()
     finally:

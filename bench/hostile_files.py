@@ -69,7 +69,7 @@ def run_case(case: str, path: Path) -> None:
     except FieldappError as error:
         outcome = f"refused: {str(error).splitlines()[0]}"
     seconds = time.perf_counter() - started
-    saved = store.count() if store is not None else 0
+    saved = store.records.count() if store is not None else 0
     print(json.dumps({"seconds": seconds, "loaded": loaded, "peak": vm_hwm_mb(), "saved": saved,
                       "outcome": outcome}))  # fmt: skip
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import queue
 import random
 import shutil
@@ -198,11 +197,11 @@ def main() -> None:
             enrol(store, server.url, deployment.codes(1)[0])
             say(f"finalising {count} records on the device...")
             fill_store(store, records)
-            expected: set[tuple[str, str]] = set()
+            expected: set[tuple[str, str | None]] = set()
             after = ""
-            while page := store.outbox(after=after, limit=1000):
-                expected.update((rid, json.loads(body)["revision"]) for rid, body in page)
-                after = page[-1][0]
+            while page := store.outbox.pending(after=after, limit=1000):
+                expected.update((entry.record_id, entry.revision) for entry in page)
+                after = page[-1].record_id
             proxy = SlowLinkProxy(
                 server.port,
                 options.kbit,

@@ -81,10 +81,10 @@ def finalise_rate(
 ) -> float:
     """Records/s of the device's real finalise path, one durable commit each (no caching)."""
     store = Store.create(workdir / "finalise" / "fieldapp.db", PASSPHRASE)
-    store.set_recipients([org_key.recipient])
+    store.outbox.set_recipients([org_key.recipient])
     started = time.perf_counter()
     for form_id, values in records:
-        store.create_final(form_id, values)
+        store.records.create_final(form_id, values)
     elapsed = time.perf_counter() - started
     store.close()
     return len(records) / elapsed
@@ -110,9 +110,9 @@ def fieldapp_run(
         setup = fill_store(store, records, say=say)
         envelope_rows: list[tuple[str, str]] = []
         after = ""
-        while page := store.outbox(after=after, limit=1000):
-            envelope_rows.extend(page)
-            after = page[-1][0]
+        while page := store.outbox.pending(after=after, limit=1000):
+            envelope_rows.extend((entry.record_id, entry.envelope.decode()) for entry in page)
+            after = page[-1].record_id
         last_batch = [0.0]
 
         def progress(done: int, total: int, sent: int) -> None:
@@ -123,7 +123,7 @@ def fieldapp_run(
             started = time.perf_counter()
             push = client.sync()
             push_s = last_batch[0] - started
-            store.set_state("cursor", "0")
+            store.settings.set("cursor", "0")
             say("fieldapp: pulling the change feed from cursor 0...")
             started = time.perf_counter()
             pull = client.sync()

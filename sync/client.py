@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from fieldapp import crypto
 from fieldapp.errors import FieldappError, RecordNotFound, StoreError, StoreLocked
 from fieldapp.forms.spec import FormSpec
-from fieldapp.store import Outcome, Store, TeamKey
+from fieldapp.store import OutboxEntry, Outcome, Store, TeamKey
 from sync._backoff import RetryPolicy, jitter_source, server_delay
 from sync.protocol import (
     MAX_BATCH_RECORDS,
@@ -99,7 +99,7 @@ _GZIP_LEVEL = 6
 _BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
 
-# Keys of the store's clear sync bookkeeping (Store.get_state) and secrets (Store.get_secret).
+# Keys of the store's clear sync bookkeeping (Settings.get) and secrets (Keyring.secret).
 STATE_SERVER_URL = "server_url"
 STATE_SERVER_PUBLIC_KEY = "server_public_key"
 STATE_SERVER_KEY_ID = "server_key_id"
@@ -418,7 +418,13 @@ def enrol(
     same device key while the code is valid, and each answer replaces what was stored.
     """
     wire = _Http(
-        base_url, http, retry or RetryPolicy(), sleep, jitter_source(), timeout, store.wall_clock
+        base_url,
+        http,
+        retry or RetryPolicy(),
+        sleep,
+        jitter_source(),
+        timeout,
+        store.settings.wall_clock,
     )
     try:
         typed = EnrolmentCode.parse(code)
@@ -426,7 +432,7 @@ def enrol(
         request = EnrolRequest(
             code=typed.secret_text,
             device_id=store.device_id,
-            device_public_key=store.public_key,
+            device_public_key=store.keyring.public_key,
             device_label=label,
         )
         response = wire.request(
@@ -445,24 +451,24 @@ def enrol(
     if answer.device_id != store.device_id:
         raise ServerRefused("the server enrolled another device id than this one")
     team = _team_key(typed.secret, answer)
-    previous = (store.get_state(STATE_SERVER_URL), store.get_state(STATE_SERVER_KEY_ID))
-    if previous != (wire.base_url, answer.server_key_id) or store.team_key() != team:
+    previous = (store.settings.get(STATE_SERVER_URL), store.settings.get(STATE_SERVER_KEY_ID))
+    if previous != (wire.base_url, answer.server_key_id) or store.roster.team_key() != team:
         # Another server (its change log starts afresh), or another team (its roster must
         # be pulled from the start).
-        store.set_state(STATE_CURSOR, "0")
-    sealed = store.set_recipients(recipients)
-    team_entries = store.set_team_key(team)
-    store.set_secret(SECRET_TOKEN, answer.token)
-    store.set_state(STATE_SERVER_URL, wire.base_url)
-    store.set_state(
+        store.settings.set(STATE_CURSOR, "0")
+    sealed = store.outbox.set_recipients(recipients)
+    team_entries = store.roster.set_team_key(team)
+    store.keyring.set_secret(SECRET_TOKEN, answer.token)
+    store.settings.set(STATE_SERVER_URL, wire.base_url)
+    store.settings.set(
         STATE_SERVER_PUBLIC_KEY, base64.b64encode(answer.server_public_key).decode("ascii")
     )
-    store.set_state(STATE_SERVER_KEY_ID, answer.server_key_id)
-    store.set_state(STATE_ORGANISATION, answer.organisation_id)
-    store.set_state(STATE_ROLE, answer.role)
-    store.set_state(STATE_REGION, answer.region or "")
+    store.settings.set(STATE_SERVER_KEY_ID, answer.server_key_id)
+    store.settings.set(STATE_ORGANISATION, answer.organisation_id)
+    store.settings.set(STATE_ROLE, answer.role)
+    store.settings.set(STATE_REGION, answer.region or "")
     if wire.clock_offset is not None:
-        store.set_clock_offset(wire.clock_offset)
+        store.settings.set_clock_offset(wire.clock_offset)
     return EnrolResult(
         device_id=answer.device_id,
         organisation_id=answer.organisation_id,
@@ -634,9 +640,9 @@ class SyncClient:
         rng: random.Random | None = None,
         receipt_check_interval: timedelta = RECEIPT_CHECK_INTERVAL,
     ) -> None:
-        url = base_url or store.get_state(STATE_SERVER_URL)
-        key = store.get_state(STATE_SERVER_PUBLIC_KEY)
-        key_id = store.get_state(STATE_SERVER_KEY_ID)
+        url = base_url or store.settings.get(STATE_SERVER_URL)
+        key = store.settings.get(STATE_SERVER_PUBLIC_KEY)
+        key_id = store.settings.get(STATE_SERVER_KEY_ID)
         if url is None or key is None or key_id is None:
             raise NotEnrolled("this device is not enrolled with a server yet")
         if max_batch_bytes < 1024:
@@ -646,7 +652,7 @@ class SyncClient:
         self.max_batch_bytes = max_batch_bytes
         self.pull_page_size = pull_page_size
         self.receipt_check_interval = receipt_check_interval
-        self._clock = clock or store.wall_clock
+        self._clock = clock or store.settings.wall_clock
         self._http = _Http(
             url, http, retry or RetryPolicy(), sleep, rng or jitter_source(), timeout, self._clock
         )
@@ -654,7 +660,7 @@ class SyncClient:
         self._server_key_id = key_id
         self._token: str | None = None
         self._lock = threading.Lock()
-        if not store.locked:
+        if not store.keyring.locked:
             self._read_token()
 
     @property
@@ -683,11 +689,11 @@ class SyncClient:
     def clock_offset(self) -> timedelta | None:
         """The server's clock minus this device's, as the last sync measured it (None before
         any): beyond CLOCK_SKEW_WARNING either way, tell the person to set the clock."""
-        return self.store.clock_offset()
+        return self.store.settings.clock_offset()
 
     def pending(self) -> int:
         """Records waiting to be sent (finalised or in flight)."""
-        return self.store.count(status="final") + self.store.count(status="queued")
+        return self.store.records.count(status="final") + self.store.records.count(status="queued")
 
     def sync(self) -> SyncReport:
         """Push everything waiting, then pull every change; never raises for network trouble.
@@ -709,13 +715,13 @@ class SyncClient:
             finally:
                 if self._http.clock_offset is not None:
                     report.clock_offset = self._http.clock_offset
-                    self.store.set_clock_offset(self._http.clock_offset)
+                    self.store.settings.set_clock_offset(self._http.clock_offset)
                 report.bytes_sent = self._http.bytes_sent - counters[0]
                 report.bytes_received = self._http.bytes_received - counters[1]
                 report.requests = self._http.requests - counters[2]
                 report.finished_at = self._clock()
             if report.ok:
-                self.store.set_state(STATE_LAST_SYNC, report.finished_at.isoformat())
+                self.store.settings.set(STATE_LAST_SYNC, report.finished_at.isoformat())
             return report
 
     def record_view(self, record_id: str) -> RecordView:
@@ -764,7 +770,7 @@ class SyncClient:
     def _read_token(self) -> str:
         if self._token is None:
             try:
-                self._token = self.store.get_secret(SECRET_TOKEN)
+                self._token = self.store.keyring.secret(SECRET_TOKEN)
             except StoreLocked:
                 raise SyncError(
                     "unlock the app once so syncing can read this device's credentials"
@@ -783,14 +789,14 @@ class SyncClient:
         A receipt is a promise; this is how a device finds out the server broke it (a crash
         that lost a write, a restore from an older backup) while it can still make up for it.
         """
-        now = self.store.server_time()
-        checked = self.store.get_state(STATE_RECEIPTS_CHECKED)
+        now = self.store.settings.server_time()
+        checked = self.store.settings.get(STATE_RECEIPTS_CHECKED)
         last = None if checked is None else datetime.fromisoformat(checked)
         if last is not None and now - last < self.receipt_check_interval:
             return
         since = None if last is None else last - RECEIPT_RECHECK_MARGIN
         after = ""
-        while page := self.store.receipts_to_check(
+        while page := self.store.outbox.receipts_to_check(
             since=since, after=after, limit=MAX_RECEIPT_CHECK
         ):
             asked = ReceiptCheck(
@@ -810,7 +816,7 @@ class SyncClient:
             held = {(str(ref.id), ref.revision) for ref in answer.held}
             missing = {i: rev for i, rev in page if (i, rev) not in held}
             if missing:
-                requeued, lost = self.store.requeue_missing(missing)
+                requeued, lost = self.store.outbox.requeue_missing(missing)
                 report.requeued += len(requeued)
                 report.lost += len(lost)
                 report.errors += [
@@ -820,7 +826,7 @@ class SyncClient:
                     for record_id in lost
                 ]
             after = page[-1][0]
-        self.store.set_state(STATE_RECEIPTS_CHECKED, now.isoformat())
+        self.store.settings.set(STATE_RECEIPTS_CHECKED, now.isoformat())
 
     # -- push -----------------------------------------------------------------------------
     def _batches(self, report: SyncReport) -> Iterator[_Batch]:
@@ -831,9 +837,9 @@ class SyncClient:
         batch: list[_Outgoing] = []
         size = overhead
         after = ""
-        while page := self.store.outbox(after=after, limit=_OUTBOX_PAGE):
-            for record_id, envelope in page:
-                item = _outgoing(record_id, envelope, report)
+        while page := self.store.outbox.pending(after=after, limit=_OUTBOX_PAGE):
+            for entry in page:
+                item = _outgoing(entry, report)
                 if item is None:
                     continue
                 full = len(batch) >= MAX_BATCH_RECORDS
@@ -842,14 +848,14 @@ class SyncClient:
                     batch, size = [], overhead
                 batch.append(item)
                 size += len(item.body) + 1  # and its comma
-            after = page[-1][0]
+            after = page[-1].record_id
         if batch:
             yield from self._queued(batch)
 
     def _queued(self, items: list[_Outgoing]) -> Iterator[_Batch]:
         """Mark the records queued (durably) before they leave, dropping any edited since the
-        outbox was read (their new revision goes in a later sync): see `Store.mark_queued`."""
-        marked = self.store.mark_queued({item.record_id: item.revision for item in items})
+        outbox was read (their new revision goes in a later sync): see `Outbox.mark_queued`."""
+        marked = self.store.outbox.mark_queued({item.record_id: item.revision for item in items})
         if leaving := [item for item in items if item.record_id in marked]:
             yield _Batch.of(leaving)
 
@@ -880,7 +886,9 @@ class SyncClient:
         """The batch without envelopes replaced since it was prepared (an edit, a consent
         withdrawal: a withdrawn record's sealed envelope must not leave), checked just
         before it is sent; None if nothing is left."""
-        current = self.store.still_current({item.record_id: item.revision for item in batch.items})
+        current = self.store.outbox.still_current(
+            {item.record_id: item.revision for item in batch.items}
+        )
         if len(current) == len(batch.items):
             return batch
         leaving = [item for item in batch.items if item.record_id in current]
@@ -928,7 +936,7 @@ class SyncClient:
                 update = self._outcome(item, outcome, report, verified)
                 if update is not None:
                     updates.append(update)
-        self.store.record_outcomes(updates)
+        self.store.outbox.record_outcomes(updates)
         return len(updates)
 
     def _outcome(
@@ -998,10 +1006,10 @@ class SyncClient:
         """Share the participants waiting in the roster outbox with the team, in batches; an
         entry leaves the outbox once the server answered for it (a repeat is harmless).
         Devices whose role does not register people keep theirs (the server would refuse)."""
-        if self.store.get_state(STATE_ROLE) not in ROSTER_ROLES:
+        if self.store.settings.get(STATE_ROLE) not in ROSTER_ROLES:
             return
         after = ""
-        while page := self.store.roster_outbox(after=after, limit=MAX_ROSTER_ENTRIES):
+        while page := self.store.roster.pending(after=after, limit=MAX_ROSTER_ENTRIES):
             batch: list[tuple[str, str, bytes | None]] = []
             size = 0
             for item in page:
@@ -1041,11 +1049,11 @@ class SyncClient:
                 )
             elif outcome.status in ("stored", "unchanged"):
                 report.team_entries += 1
-        self.store.roster_pushed(answered)
+        self.store.roster.pushed(answered)
 
     # -- pull -----------------------------------------------------------------------------
     def _pull(self, token: str, report: SyncReport) -> None:
-        cursor = int(self.store.get_state(STATE_CURSOR) or 0)
+        cursor = int(self.store.settings.get(STATE_CURSOR) or 0)
         while True:
             response = self._http.request(
                 "GET",
@@ -1060,7 +1068,7 @@ class SyncClient:
                 self._apply_change(change, report)
             report.pulled += len(page.changes)
             # Only now that the page is stored: a crash above re-pulls it (applying is idempotent).
-            self.store.set_state(STATE_CURSOR, str(page.next_cursor))
+            self.store.settings.set(STATE_CURSOR, str(page.next_cursor))
             if not page.has_more or page.next_cursor == cursor:
                 return
             cursor = page.next_cursor
@@ -1076,7 +1084,7 @@ class SyncClient:
                 spec = FormSpec.model_validate(change.data.get("spec"))
                 if self._known_form(spec):
                     return
-                self.store.add_form(spec, source="server")
+                self.store.forms.add(spec, source="server")
             except (ValidationError, StoreError) as exc:
                 report.errors.append(f"form {change.key} from the server was not added: {exc}")
                 return
@@ -1091,16 +1099,16 @@ class SyncClient:
         elif change.kind == "revocation" and change.key == self.store.device_id:
             raise ServerRefused("this device was revoked by the organisation: enrol it again")
         elif change.kind in ("event", "reference", "roster") and change.deleted:
-            self.store.delete_shared(change.kind, change.key)
+            self.store.roster.delete_shared(change.kind, change.key)
         elif change.kind in ("event", "reference", "roster"):
-            self.store.put_shared(change.kind, change.key, change.data, change.seq)
+            self.store.roster.put_shared(change.kind, change.key, change.data, change.seq)
         else:
             report.skipped_changes += 1
 
     def _known_form(self, spec: FormSpec) -> bool:
         """The device holds this version already (the server may have reordered its JSON)."""
         try:
-            return self.store.form(spec.id, spec.version) == spec
+            return self.store.forms.get(spec.id, spec.version) == spec
         except StoreError:
             return False
 
@@ -1111,7 +1119,7 @@ class SyncClient:
         if not isinstance(head, str):
             return
         with contextlib.suppress(RecordNotFound):  # a record this device never held
-            if self.store.erase_withdrawn(change.key, head):
+            if self.store.consent.erase_withdrawn(change.key, head):
                 report.erased += 1
 
     def _note_conflict(self, change: Change) -> None:
@@ -1123,14 +1131,14 @@ class SyncClient:
         if (
             isinstance(head, str)
             and announced == head
-            and self.store.conflict_settled(change.key, head)
+            and self.store.conflicts.settled(change.key, head)
         ):
             return  # the head is this device's settled version: the office has the rest
         for revision in [head, *siblings]:
             if not isinstance(revision, str):
                 continue
             try:
-                self.store.record_outcome(
+                self.store.outbox.record_outcome(
                     change.key,
                     revision,
                     "conflict",
@@ -1148,19 +1156,16 @@ class SyncClient:
             return
         set_aside = [revision for revision in superseded if isinstance(revision, str)]
         with contextlib.suppress(RecordNotFound):  # a record this device never held
-            if self.store.conflict_resolved(change.key, head, set_aside):
+            if self.store.conflicts.resolved(change.key, head, set_aside):
                 report.resolved += 1
 
 
-def _outgoing(record_id: str, envelope: str | bytes, report: SyncReport) -> _Outgoing | None:
+def _outgoing(entry: OutboxEntry, report: SyncReport) -> _Outgoing | None:
     """The outbox entry ready to send, or None (reported) if its envelope is damaged."""
-    body = envelope.encode("utf-8") if isinstance(envelope, str) else bytes(envelope)
-    try:
-        parsed = RecordEnvelope.model_validate_json(body)
-    except ValidationError:
-        report.errors.append(f"record {record_id} is damaged on this device: it was not sent")
+    if entry.revision is None or entry.content_digest is None:
+        report.errors.append(f"record {entry.record_id} is damaged on this device: it was not sent")
         return None
-    return _Outgoing(record_id, parsed.revision, parsed.content_digest, body)
+    return _Outgoing(entry.record_id, entry.revision, entry.content_digest, entry.envelope)
 
 
 def _conflict_problem(server_revision: str | None) -> dict[str, Any]:

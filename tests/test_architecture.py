@@ -184,9 +184,9 @@ def test_a_stored_server_address_the_rule_refuses_stops_sync_not_the_app(tmp_pat
     still treats it as one when it starts the sync client."""
     services = Services(tmp_path / "device")
     services.create(PASSPHRASE, PASSPHRASE)
-    services.store.set_state("server_url", "http://192.0.2.10:8000")
-    services.store.set_state("server_public_key", "AAAA")
-    services.store.set_state("server_key_id", "k1")
+    services.store.settings.set("server_url", "http://192.0.2.10:8000")
+    services.store.settings.set("server_public_key", "AAAA")
+    services.store.settings.set("server_key_id", "k1")
     try:
         outcome = services.sync_now()
     finally:

@@ -37,7 +37,7 @@ class Traces:
         self.note()
 
     def note(self) -> None:
-        fields, envelope = self.store.db.execute(
+        fields, envelope = self.store.core.db.execute(
             "SELECT fields, sealed FROM records WHERE id = ?", [self.record_id]
         ).fetchone()
         if fields is not None:
@@ -58,24 +58,24 @@ class Traces:
 def in_status(store: Store, status: str) -> tuple[Record, Traces]:
     """A victim record (the canary its name) brought to `status` the way sync would."""
     if status == "draft":
-        record = store.new_draft("victim_screening", screening_values())
+        record = store.records.new_draft("victim_screening", screening_values())
         return record, Traces(store, record.id)
-    record = store.create_final("victim_screening", screening_values())
+    record = store.records.create_final("victim_screening", screening_values())
     traces = Traces(store, record.id)
     if status in ("queued", "sent", "edited_after_sent", "rejected", "conflict"):
-        store.mark_queued({record.id: record.revision})
+        store.outbox.mark_queued({record.id: record.revision})
     if status in ("sent", "edited_after_sent"):
-        store.record_outcome(record.id, record.revision, "sent", receipt='{"seq": 1}')
+        store.outbox.record_outcome(record.id, record.revision, "sent", receipt='{"seq": 1}')
     if status == "edited_after_sent":
-        store.save_draft(record.id, screening_values(case_notes=f"{CANARY} came back"))
+        store.records.save_draft(record.id, screening_values(case_notes=f"{CANARY} came back"))
         traces.note()
     if status == "rejected":
         problems = [{"field": "sex", "path": "sex", "code": "choice", "message": "bad"}]
-        store.record_outcome(record.id, record.revision, "rejected", problems=problems)
+        store.outbox.record_outcome(record.id, record.revision, "rejected", problems=problems)
     if status == "conflict":
         office = "2-" + "e" * 32
-        store.record_outcome(record.id, record.revision, "conflict", server_revision=office)
-    return store.get(record.id), traces
+        store.outbox.record_outcome(record.id, record.revision, "conflict", server_revision=office)
+    return store.records.get(record.id), traces
 
 
 @pytest.mark.parametrize(
@@ -84,12 +84,12 @@ def in_status(store: Store, status: str) -> tuple[Record, Traces]:
 def test_withdrawal_erases_the_sensitive_part_from_every_file_and_keeps_the_counts(
     store: Store, store_path: Path, org_key: crypto.OrgKeyPair, status: str
 ) -> None:
-    store.set_recipients([org_key.recipient])
-    other = store.create_final("victim_screening", screening_values("Bravo"))
+    store.outbox.set_recipients([org_key.recipient])
+    other = store.records.create_final("victim_screening", screening_values("Bravo"))
     before, traces = in_status(store, status)
     assert traces.found_in(store_path), "the scan must see the ciphertext while it is there"
 
-    withdrawn = store.withdraw_consent(before.id)
+    withdrawn = store.consent.withdraw(before.id)
 
     assert traces.found_in(store_path) == []
     hits, scanned = scan_paths(store_files(store_path), CANARY)
@@ -97,17 +97,17 @@ def test_withdrawal_erases_the_sensitive_part_from_every_file_and_keeps_the_coun
     assert withdrawn.consent_withdrawn
     assert not set(IDENTIFYING) & set(withdrawn.values)
     assert withdrawn.values["sex"] == "female" and withdrawn.values["age_band"] == "25_34"
-    assert store.count(form_id="victim_screening") == 2  # still counted
-    [listed] = [item for item in store.list_records().items if item.id == before.id]
+    assert store.records.count(form_id="victim_screening") == 2  # still counted
+    [listed] = [item for item in store.records.page().items if item.id == before.id]
     assert listed.consent_withdrawn and listed.stats["age_band"] == "25_34"
-    assert store.get(other.id).values["given_name"] == "Bravo"  # only this record goes
+    assert store.records.get(other.id).values["given_name"] == "Bravo"  # only this record goes
 
-    outbox = dict(store.outbox())
+    outbox = {entry.record_id: entry.envelope for entry in store.outbox.pending()}
     if status == "draft":  # never reached the server: nothing to tell it
         assert before.id not in outbox and withdrawn.status == "draft"
     else:
         envelope = RecordEnvelope.model_validate_json(outbox[before.id])
-        crypto.verify(store.public_key, envelope.signature, envelope.signing_bytes())
+        crypto.verify(store.keyring.public_key, envelope.signature, envelope.signing_bytes())
         assert (envelope.consent_withdrawn, envelope.sealed) == (True, None)
         assert envelope.stats == listed.stats
         base = before.revision if before.status == "queued" else before.base_revision
@@ -118,10 +118,10 @@ def test_withdrawal_erases_the_sensitive_part_from_every_file_and_keeps_the_coun
         assert withdrawn.status == "final" and withdrawn.problems == []
 
     with pytest.raises(StoreError, match="consent was withdrawn"):
-        store.save_draft(before.id, screening_values())
+        store.records.save_draft(before.id, screening_values())
     with pytest.raises(StoreError, match="consent was withdrawn"):
-        store.finalise(before.id, screening_values())
-    again = store.withdraw_consent(before.id)  # nothing more to do
+        store.records.finalise(before.id, screening_values())
+    again = store.consent.withdraw(before.id)  # nothing more to do
     assert (again.revision, again.updated_at) == (withdrawn.revision, withdrawn.updated_at)
     store.close()
     assert traces.found_in(store_path) == []
@@ -131,19 +131,19 @@ def test_withdrawal_erases_the_sensitive_part_from_every_file_and_keeps_the_coun
 def test_a_copy_erases_itself_when_consent_was_withdrawn_elsewhere(
     store: Store, store_path: Path, org_key: crypto.OrgKeyPair
 ) -> None:
-    store.set_recipients([org_key.recipient])
+    store.outbox.set_recipients([org_key.recipient])
     record, traces = in_status(store, "edited_after_sent")
     withdrawal = "2-" + "a" * 32
-    store.lock()  # a sync applies it, the app may well be locked
+    store.keyring.lock()  # a sync applies it, the app may well be locked
 
-    assert store.erase_withdrawn(record.id, withdrawal)
+    assert store.consent.erase_withdrawn(record.id, withdrawal)
 
     assert traces.found_in(store_path) == []
     assert scan_paths(store_files(store_path), CANARY)[0] == []
-    assert store.outbox() == []  # the pending edit does not go either
-    assert not store.erase_withdrawn(record.id, withdrawal)  # applying it again: nothing
-    store.unlock(PASSPHRASE)
-    erased = store.get(record.id)
+    assert store.outbox.pending() == []  # the pending edit does not go either
+    assert not store.consent.erase_withdrawn(record.id, withdrawal)  # applying it again: nothing
+    store.keyring.unlock(PASSPHRASE)
+    erased = store.records.get(record.id)
     assert (erased.status, erased.revision, erased.base_revision) == (
         "sent",
         withdrawal,
@@ -152,18 +152,18 @@ def test_a_copy_erases_itself_when_consent_was_withdrawn_elsewhere(
     assert erased.consent_withdrawn and erased.values["sex"] == "female"
     assert not set(IDENTIFYING) & set(erased.values)
     with pytest.raises(StoreError, match="consent was withdrawn"):
-        store.save_draft(record.id, screening_values())
+        store.records.save_draft(record.id, screening_values())
 
 
 def test_withdrawal_needs_the_passphrase_but_not_a_server(store: Store) -> None:
     """It signs a new revision; sealing is not needed, so no recipient has to be known."""
-    record = store.create_final("victim_screening", screening_values())
-    store.lock()
+    record = store.records.create_final("victim_screening", screening_values())
+    store.keyring.lock()
     with pytest.raises(StoreError, match="locked"):
-        store.withdraw_consent(record.id)
-    store.unlock(PASSPHRASE)
-    assert store.withdraw_consent(record.id).consent_withdrawn
-    [(record_id, envelope)] = store.outbox()
+        store.consent.withdraw(record.id)
+    store.keyring.unlock(PASSPHRASE)
+    assert store.consent.withdraw(record.id).consent_withdrawn
+    [(record_id, _, _, envelope)] = store.outbox.pending()
     assert record_id == record.id and RecordEnvelope.model_validate_json(envelope).consent_withdrawn
 
 
@@ -172,17 +172,18 @@ def test_without_consent_to_record_no_identifying_field_is_stored_or_sealed(
 ) -> None:
     """The first half of check 19, through the store: identifying answers typed before the
     refusal are dropped when the record is finalised, from its values and its sealed part."""
-    store.set_recipients([org_key.recipient])
+    store.outbox.set_recipients([org_key.recipient])
     refused = screening_values(consent_record="no", consent_refer="no", consent_share="no")
-    record = store.create_final("victim_screening", refused)
+    record = store.records.create_final("victim_screening", refused)
 
     assert not set(IDENTIFYING) & set(record.values)
     assert record.values["consent_record"] == "no" and record.values["sex"] == "female"
-    envelope = RecordEnvelope.model_validate_json(dict(store.outbox())[record.id])
+    [entry] = store.outbox.pending()
+    envelope = RecordEnvelope.model_validate_json(entry.envelope)
     assert envelope.sealed is not None
     aad = crypto.record_aad(record.id, envelope.revision, "sealed")
     opened = json.loads(org_key.open(envelope.sealed, aad))
     assert not set(IDENTIFYING) & set(opened)
     assert CANARY not in json.dumps(opened)
-    kept = store.create_final("victim_screening", screening_values())
+    kept = store.records.create_final("victim_screening", screening_values())
     assert set(IDENTIFYING) <= set(kept.values)  # the same answers, with consent, are kept

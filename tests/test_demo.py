@@ -28,14 +28,14 @@ def test_demo_runs_the_whole_job(tmp_path: Path) -> None:
     assert result.opened_case_code.startswith("KH-")
     assert len(lines) >= 6
     device = Store(result.device_dir / "fieldapp.db")
-    device.unlock(DEMO_PASSPHRASE)
+    device.keyring.unlock(DEMO_PASSPHRASE)
     try:  # the office's upcoming training reached the device with the sync
-        [shared] = device.shared("event").values()
+        [shared] = device.roster.shared("event").values()
         # The code brought the north team's key: the training's participants went to the
         # team sealed with it, and came back with the pull.
-        team = device.team_key()
-        participants = device.list_records(form_id="training_attendance").items[0].stats
-        roster = device.team_roster()
+        team = device.roster.team_key()
+        participants = device.records.page(form_id="training_attendance").items[0].stats
+        roster = device.roster.entries()
     finally:
         device.close()
     assert team is not None and team.region == "north"

@@ -24,13 +24,14 @@ from fieldapp.store import Store
 sys.path.insert(0, sys.argv[2])
 from tests.conftest import screening_values
 store = Store(sys.argv[1])
-store.unlock(sys.argv[3])
+store.keyring.unlock(sys.argv[3])
 n = 0
 while True:
     if n % 3 == 2:
-        record = store.new_draft("victim_screening", {"case_code": f"DRAFT-{n}"})
+        record = store.records.new_draft("victim_screening", {"case_code": f"DRAFT-{n}"})
     else:
-        record = store.create_final("victim_screening", screening_values(case_code=f"K-{n:05d}"))
+        values = screening_values(case_code=f"K-{n:05d}")
+        record = store.records.create_final("victim_screening", values)
     print(record.id, record.status, flush=True)
     n += 1
 """
@@ -61,9 +62,9 @@ def test_sigkill_right_after_save_loses_nothing(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     store = Store(path)
-    store.unlock(PASSPHRASE)
+    store.keyring.unlock(PASSPHRASE)
     for record_id, status in acknowledged.items():
-        record = store.get(record_id)
+        record = store.records.get(record_id)
         assert record.status == status
     store.close()
 
@@ -78,10 +79,10 @@ def test_canary_absent_from_files_and_debug_logs(tmp_path: Path) -> None:
     root.setLevel(logging.DEBUG)
     try:
         store = Store.create(tmp_path / "fieldapp.db", PASSPHRASE)
-        draft = store.new_draft("victim_screening", {"given_name": CANARY})
-        store.save_draft(draft.id, screening_values())
-        store.finalise(draft.id)
-        store.get(draft.id)
+        draft = store.records.new_draft("victim_screening", {"given_name": CANARY})
+        store.records.save_draft(draft.id, screening_values())
+        store.records.finalise(draft.id)
+        store.records.get(draft.id)
         store.close()
     finally:
         root.removeHandler(handler)

@@ -138,7 +138,7 @@ def test_a_zip_bomb_participant_list_is_refused_and_nothing_is_saved(
     assert peak_bytes(work, SpreadsheetTooLarge) < 20 * 2**20
     with pytest.raises(SpreadsheetTooLarge, match=f"the limit is {MAX_XLSX_INFLATED_BYTES:,}"):
         import_records(store, "victim_screening", zip_bomb)
-    assert store.count() == 0
+    assert store.records.count() == 0
 
 
 def test_an_xlsx_cell_over_excels_limit_is_refused_before_any_row_is_saved(
@@ -158,7 +158,7 @@ def test_an_xlsx_cell_over_excels_limit_is_refused_before_any_row_is_saved(
         f"cases.xlsx sheet 'Sheet' row 3: the cell in column 5 holds {MAX_CELL_CHARS + 1:,}"
         f" characters; the limit is {MAX_CELL_CHARS:,}"
     )
-    assert store.count() == 0
+    assert store.records.count() == 0
 
 
 def test_a_csv_cell_past_the_csv_modules_limit_saves_nothing_and_a_fixed_rerun_saves_once(
@@ -174,12 +174,12 @@ def test_a_csv_cell_past_the_csv_modules_limit_saves_nothing_and_a_fixed_rerun_s
         f"cases.csv row 7: a cell holds more than {csv.field_size_limit():,} characters;"
         f" the limit is {MAX_CELL_CHARS:,}"
     )
-    assert store.count() == 0
+    assert store.records.count() == 0
     write_csv(sheet, [*rows, case_row(6)])
     report = import_records(store, "victim_screening", sheet)
     assert (report.rows_saved, report.errors) == (6, [])
-    assert store.count() == 6
-    codes = sorted(store.get(record_id).values["case_code"] for record_id in report.saved)
+    assert store.records.count() == 6
+    codes = sorted(store.records.get(record_id).values["case_code"] for record_id in report.saved)
     assert codes == [f"KH-2026-{n:04d}" for n in range(1, 7)]
 
 
@@ -210,4 +210,4 @@ def test_a_csv_past_a_limit_is_refused_naming_it(
     with pytest.raises(SpreadsheetTooLarge) as refused:
         import_records(store, "victim_screening", sheet)
     assert str(refused.value) == message
-    assert store.count() == 0
+    assert store.records.count() == 0

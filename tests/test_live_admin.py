@@ -68,13 +68,13 @@ def test_admin_beside_a_running_demo_loses_no_receipted_record(tmp_path: Path) -
         assert stats.returncode == 0, stats.stderr
         assert json.loads(stats.stdout)["records"] == 6
         device = Store(root / "device" / "fieldapp.db")
-        device.unlock(DEMO_PASSPHRASE)
+        device.keyring.unlock(DEMO_PASSPHRASE)
         try:
-            record = device.create_final("victim_screening", screening_values())
+            record = device.records.create_final("victim_screening", screening_values())
             with SyncClient(device) as client:
                 report = client.sync()
             assert report.ok and report.accepted == 1, report.errors
-            sent = device.get(record.id)
+            sent = device.records.get(record.id)
         finally:
             device.close()
         assert sent.status == "sent"
@@ -90,7 +90,7 @@ def test_admin_beside_a_running_demo_loses_no_receipted_record(tmp_path: Path) -
 
 def receipted(store: Store) -> set[tuple[str, str]]:
     """(id, revision) of the store's records the server sent a verified receipt for."""
-    rows = store.db.execute(
+    rows = store.core.db.execute(
         "SELECT id, revision FROM records WHERE status = 'sent' AND receipt IS NOT NULL"
     ).fetchall()
     return {(row[0], row[1]) for row in rows}
@@ -127,7 +127,7 @@ def test_every_admin_command_beside_a_live_server_loses_no_receipted_record(
         try:
             with SyncClient(store) as client:
                 for _ in range(12):
-                    store.create_final("victim_screening", screening_values())
+                    store.records.create_final("victim_screening", screening_values())
                     report = client.sync()
                     if not report.ok:
                         failures.extend(report.errors)

@@ -97,7 +97,9 @@ def test_devices_sync_through_two_server_processes(tmp_path: Path, database_url:
                 for n in range(5):
                     code = f"R{round_number}-{index}-{n:03d}"
                     expected.add(
-                        store.create_final("victim_screening", screening_values(case_code=code)).id
+                        store.records.create_final(
+                            "victim_screening", screening_values(case_code=code)
+                        ).id
                     )
                 # Each round goes through the other server process: one database behind both.
                 url = urls[(index + round_number) % 2]
@@ -105,7 +107,7 @@ def test_devices_sync_through_two_server_processes(tmp_path: Path, database_url:
                     report = client.sync()
                 assert report.ok and report.accepted == 5, report.errors
         for store in stores:
-            assert store.count(status="sent") == 15
+            assert store.records.count(status="sent") == 15
         stats = json.loads(
             run(server_dir, "admin", "stats", "--json", "--database-url", database_url).stdout
         )

@@ -44,11 +44,11 @@ _OTHERS = {
 def make_full(store: Store) -> int:
     """The store's database full from now on (VACUUM first uses up its free pages); returns
     the page limit it had, to give the space back."""
-    with store._lock:
-        store.db.execute("VACUUM")
-        before: int = store.db.execute("PRAGMA max_page_count").fetchone()[0]
-        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
-        store.db.execute(f"PRAGMA max_page_count = {pages}")
+    with store.core.lock:
+        store.core.db.execute("VACUUM")
+        before: int = store.core.db.execute("PRAGMA max_page_count").fetchone()[0]
+        pages = store.core.db.execute("PRAGMA page_count").fetchone()[0]
+        store.core.db.execute(f"PRAGMA max_page_count = {pages}")
     return before
 
 
@@ -59,7 +59,7 @@ def storage_full(store: Store) -> Iterator[None]:
     try:
         yield
     finally:
-        store.db.execute(f"PRAGMA max_page_count = {before}")
+        store.core.db.execute(f"PRAGMA max_page_count = {before}")
 
 
 NOTES = secrets.token_hex(10_000)  # 20,000 characters that do not compress: new pages
@@ -68,12 +68,14 @@ MANY = 300
 
 
 def intact(store: Store) -> None:
-    assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert store.core.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 def finals(store: Store, count: int) -> dict[str, str]:
     """`count` final records (sealed: recipients are set): id -> revision."""
-    made = [store.create_final("victim_screening", screening_values()) for _ in range(count)]
+    made = [
+        store.records.create_final("victim_screening", screening_values()) for _ in range(count)
+    ]
     return {record.id: record.revision for record in made}
 
 
@@ -90,7 +92,7 @@ def write_cases(path: Path, count: int) -> Path:
 @pytest.fixture
 def sealing(store: Store, org_key: crypto.OrgKeyPair) -> Store:
     """The store with the organisation's key: finalised records go to the outbox."""
-    store.set_recipients([org_key.recipient])
+    store.outbox.set_recipients([org_key.recipient])
     return store
 
 
@@ -98,53 +100,53 @@ def sealing(store: Store, org_key: crypto.OrgKeyPair) -> Store:
 
 
 def test_a_draft_saved_on_a_full_device_stays_as_last_saved(store: Store) -> None:
-    draft = store.new_draft("victim_screening", screening_values())
+    draft = store.records.new_draft("victim_screening", screening_values())
     with storage_full(store), pytest.raises(StorageFull) as full:
-        store.save_draft(draft.id, screening_values(case_notes=NOTES))
+        store.records.save_draft(draft.id, screening_values(case_notes=NOTES))
     assert str(full.value).startswith("the device storage is full: nothing was changed")
     assert "Free some space" in str(full.value)
-    assert store.get(draft.id).values == draft.values
+    assert store.records.get(draft.id).values == draft.values
     intact(store)
-    saved = store.save_draft(draft.id, screening_values(case_notes=NOTES))
+    saved = store.records.save_draft(draft.id, screening_values(case_notes=NOTES))
     assert saved.values["case_notes"] == NOTES
 
 
 def test_a_record_finalised_on_a_full_device_stays_a_draft_out_of_the_outbox(
     sealing: Store,
 ) -> None:
-    draft = sealing.new_draft("victim_screening", screening_values())
+    draft = sealing.records.new_draft("victim_screening", screening_values())
     with storage_full(sealing), pytest.raises(StorageFull):
-        sealing.finalise(draft.id, screening_values(case_notes=NOTES))
-    assert sealing.get(draft.id).status == "draft"
-    assert sealing.get(draft.id).values == draft.values
-    assert sealing.outbox() == []
+        sealing.records.finalise(draft.id, screening_values(case_notes=NOTES))
+    assert sealing.records.get(draft.id).status == "draft"
+    assert sealing.records.get(draft.id).values == draft.values
+    assert sealing.outbox.pending() == []
     intact(sealing)
-    assert sealing.finalise(draft.id, screening_values(case_notes=NOTES)).status == "final"
-    assert [row[0] for row in sealing.outbox()] == [draft.id]
+    assert sealing.records.finalise(draft.id, screening_values(case_notes=NOTES)).status == "final"
+    assert [row[0] for row in sealing.outbox.pending()] == [draft.id]
 
 
 def test_records_marked_queued_on_a_full_device_stay_final_in_the_outbox(sealing: Store) -> None:
     revisions = finals(sealing, MANY)
-    outbox = sealing.outbox(limit=1000)
+    outbox = sealing.outbox.pending(limit=1000)
     with storage_full(sealing), pytest.raises(StorageFull):
-        sealing.mark_queued(revisions)
-    assert sealing.status_counts() == {"final": MANY}
-    assert sealing.outbox(limit=1000) == outbox
+        sealing.outbox.mark_queued(revisions)
+    assert sealing.records.status_counts() == {"final": MANY}
+    assert sealing.outbox.pending(limit=1000) == outbox
     intact(sealing)
-    assert sealing.mark_queued(revisions) == set(revisions)
+    assert sealing.outbox.mark_queued(revisions) == set(revisions)
 
 
 def test_outcomes_written_on_a_full_device_leave_the_records_queued(sealing: Store) -> None:
     revisions = finals(sealing, MANY)
-    sealing.mark_queued(revisions)
+    sealing.outbox.mark_queued(revisions)
     receipt = "r" * 600  # a signed receipt with its proof is about this long
     outcomes = [Outcome(i, rev, "sent", receipt=receipt) for i, rev in revisions.items()]
     with storage_full(sealing), pytest.raises(StorageFull):
-        sealing.record_outcomes(outcomes)
-    assert sealing.status_counts() == {"queued": MANY}
+        sealing.outbox.record_outcomes(outcomes)
+    assert sealing.records.status_counts() == {"queued": MANY}
     intact(sealing)
-    assert sealing.record_outcomes(outcomes) == MANY
-    assert sealing.status_counts() == {"sent": MANY}
+    assert sealing.outbox.record_outcomes(outcomes) == MANY
+    assert sealing.records.status_counts() == {"sent": MANY}
 
 
 def test_an_import_on_a_full_device_saves_nothing_and_saves_every_row_once_later(
@@ -153,10 +155,10 @@ def test_an_import_on_a_full_device_saves_nothing_and_saves_every_row_once_later
     cases = write_cases(tmp_path / "cases.csv", 40)
     with storage_full(sealing), pytest.raises(StorageFull):
         import_records(sealing, "victim_screening", cases)
-    assert sealing.count() == 0
+    assert sealing.records.count() == 0
     intact(sealing)
     assert import_records(sealing, "victim_screening", cases).rows_saved == 40
-    assert sealing.count() == 40
+    assert sealing.records.count() == 40
 
 
 def test_the_cli_says_in_one_line_that_the_device_is_full(
@@ -171,8 +173,8 @@ def test_the_cli_says_in_one_line_that_the_device_is_full(
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            pages = self.db.execute("PRAGMA page_count").fetchone()[0]
-            self.db.execute(f"PRAGMA max_page_count = {pages}")
+            pages = self.core.db.execute("PRAGMA page_count").fetchone()[0]
+            self.core.db.execute(f"PRAGMA max_page_count = {pages}")
             opened.append(self)
 
     monkeypatch.setattr("fieldapp.store.Store", FullStore)
@@ -185,7 +187,7 @@ def test_the_cli_says_in_one_line_that_the_device_is_full(
     assert err.startswith("error: the device storage is full: nothing was changed")
     assert err.count("\n") == 1
     store = Store(data / STORE_FILENAME)
-    assert store.count() == 0
+    assert store.records.count() == 0
     store.close()
 
 
@@ -199,7 +201,7 @@ def _damaged(kind: str, path: Path) -> None:
     elif kind == "truncated":
         store = Store.create(path, PASSPHRASE)
         for _ in range(30):
-            store.create_final("victim_screening", screening_values())
+            store.records.create_final("victim_screening", screening_values())
         store.close()
         whole = path.read_bytes()
         path.write_bytes(whole[: len(whole) // 3])

@@ -46,11 +46,11 @@ def open_store(args: argparse.Namespace, *, unlock: bool = True) -> Any:
 
     path = store_path(args.data_dir)
     store = Store(path)
-    if not store.initialised:
+    if not store.keyring.initialised:
         store.close()
         raise UsageError(f"no store in {path.parent}: run `fieldapp init` first")
     if unlock:
-        store.unlock(ask_passphrase("Passphrase"))
+        store.keyring.unlock(ask_passphrase("Passphrase"))
     return store
 
 

@@ -106,7 +106,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_forms_list(args: argparse.Namespace) -> int:
     store = open_store(args, unlock=False)
-    forms = store.forms()
+    forms = store.forms.usable()
     store.close()
     if args.json:
         print_json([{"id": f.id, "version": f.version, "title": f.title} for f in forms])
@@ -190,8 +190,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def cmd_records_list(args: argparse.Namespace) -> int:
     store = open_store(args, unlock=False)
-    page = store.list_records(form_id=args.form, status=args.status, limit=args.limit)
-    total = store.count(form_id=args.form, status=args.status)
+    page = store.records.page(form_id=args.form, status=args.status, limit=args.limit)
+    total = store.records.count(form_id=args.form, status=args.status)
     store.close()
     if args.json:
         print_json([item.model_dump() for item in page.items])
@@ -205,8 +205,8 @@ def cmd_records_list(args: argparse.Namespace) -> int:
 def cmd_records_show(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
-        record = store.get(args.id)
-        spec = store.form(record.form_id, record.form_version)
+        record = store.records.get(args.id)
+        spec = store.forms.get(record.form_id, record.form_version)
     finally:
         store.close()
     if args.json:
@@ -228,7 +228,7 @@ def cmd_records_purge(args: argparse.Namespace) -> int:
         raise UsageError("--sent-days: must be 0 or more")
     store = open_store(args, unlock=False)
     try:
-        purged = store.purge_sent(older_than=timedelta(days=args.sent_days))
+        purged = store.outbox.purge_sent(older_than=timedelta(days=args.sent_days))
     finally:
         store.close()
     print(f"{purged} sent records removed from this device (receipts and statistics kept)")

@@ -66,7 +66,7 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
         print(f"{spec.id} {spec.version} (published on the server)")
         return 0
     store = open_store(args, unlock=False)
-    store.add_form(spec, source=Path(args.file).name)
+    store.forms.add(spec, source=Path(args.file).name)
     store.close()
     print(f"{spec.id} {spec.version}")
     return 0

@@ -151,7 +151,7 @@ def run_demo(
     say("2. A social worker's device records offline: a training and six identified victims.")
     store = Store.create(device_dir / "fieldapp.db", DEMO_PASSPHRASE)
     event = sample_event(rng)
-    store.create_final("training_attendance", event)
+    store.records.create_final("training_attendance", event)
     screenings = [
         sample_screening(rng),
         sample_screening(rng),
@@ -161,9 +161,11 @@ def run_demo(
     ]
     names = [f"{v['given_name']} {v['family_name']}" for v in screenings if "given_name" in v]
     names += [person["full_name"] for person in event["participants"]]
-    victim_ids = [store.create_final("victim_screening", v).id for v in screenings]
-    store.new_draft("victim_screening", sample_screening(rng))
-    say(f"   {store.count(status='final')} finalised, 1 draft; all encrypted on the device.")
+    victim_ids = [store.records.create_final("victim_screening", v).id for v in screenings]
+    store.records.new_draft("victim_screening", sample_screening(rng))
+    say(
+        f"   {store.records.count(status='final')} finalised, 1 draft; all encrypted on the device."
+    )
 
     with _serving(server_dir, port) as url:
         settings = ServerSettings(data_dir=server_dir)

@@ -171,7 +171,7 @@ def import_records(
     """
     if into is not None:
         return _import_into(store, into, path, repeat, lang)
-    spec = store.form(form_id)
+    spec = store.forms.get(form_id)
     columns = _columns(spec, spec.children)
     report = ImportReport()
     answers_by_row: list[dict[str, Any]] = []
@@ -181,14 +181,16 @@ def import_records(
         if not row_errors:
             row_errors = [
                 RowError(row=number, field=e.path, message=e.message)
-                for e in store.check_final(form_id, answers, lang=lang).errors
+                for e in store.records.check_final(form_id, answers, lang=lang).errors
             ]
         report.errors += row_errors
         answers_by_row.append(answers)
     if report.errors:
         return report
     with store.batch():  # one durable commit: every row, or none
-        saved = [store.create_final(form_id, answers, lang=lang).id for answers in answers_by_row]
+        saved = [
+            store.records.create_final(form_id, answers, lang=lang).id for answers in answers_by_row
+        ]
     report.saved, report.rows_saved = saved, len(saved)
     return report
 
@@ -198,8 +200,8 @@ def _import_into(
 ) -> ImportReport:
     """Append rows to a repeat (participants of a training event) in one durable save: all
     rows or, if any has a problem, none."""
-    record = store.get(record_id)
-    spec = store.form(record.form_id, record.form_version)
+    record = store.records.get(record_id)
+    spec = store.forms.get(record.form_id, record.form_version)
     group = _pick_repeat(spec, repeat)
     columns = _columns(spec, group.children)
     values = dict(record.values)
@@ -223,9 +225,9 @@ def _import_into(
         return report
     values[group.name] = instances
     if record.status == "draft":
-        store.save_draft(record_id, values)
+        store.records.save_draft(record_id, values)
     else:
-        store.finalise(record_id, values, lang=lang)
+        store.records.finalise(record_id, values, lang=lang)
     report.saved, report.rows_saved = [record_id], len(instances) - before
     return report
 

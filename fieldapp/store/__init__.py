@@ -1,4 +1,5 @@
-"""The encrypted local store (one SQLite file, on sqlite-utils)."""
+"""The encrypted local store (one SQLite file, on sqlite-utils): `Store.create` or `Store(path)`,
+then its rooms, e.g. `store.records.finalise(...)`, `store.outbox.pending()`."""
 
 from fieldapp.errors import (
     RecordNotFound,
@@ -7,16 +8,17 @@ from fieldapp.errors import (
     StoreLocked,
     StoreUnreadable,
 )
-from fieldapp.store._store import (
-    DEFAULT_MAX_FAILED_UNLOCKS,
-    MAX_FAILED_UNLOCKS_CEILING,
+from fieldapp.store._keyring import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
+from fieldapp.store._store import Store
+from fieldapp.store._types import (
+    FormUnusable,
     InvalidSetting,
+    OutboxEntry,
     Outcome,
     Page,
     Record,
     RecordSummary,
     Status,
-    Store,
     StoreWiped,
     TeamKey,
     ValidationFailed,
@@ -25,7 +27,9 @@ from fieldapp.store._store import (
 __all__ = [
     "DEFAULT_MAX_FAILED_UNLOCKS",
     "MAX_FAILED_UNLOCKS_CEILING",
+    "FormUnusable",
     "InvalidSetting",
+    "OutboxEntry",
     "Outcome",
     "Page",
     "Record",

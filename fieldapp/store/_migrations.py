@@ -1,44 +1,75 @@
-"""Schema migrations of the local store, applied in order and recorded in `_migrations`."""
+"""Schema migrations of the local store: one `sqlite_utils.migrations.Migrations` set, each
+step applied in its own transaction and recorded in the library's `_sqlite_migrations` table.
+
+Stores made before the set existed recorded m001..m008 in a table of their own,
+`_migrations`: `migrate` first moves that record into the library's table (the bridge), so
+an existing device upgrades with nothing applied twice and nothing lost. A step's name is its
+identity forever: never rename one, only add the next.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
-Migration = Callable[[Database], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
+from sync.protocol import RecordEnvelope
+
+__all__ = ["STORE_MIGRATIONS", "envelope_columns", "envelope_sha256", "migrate"]
+
+STORE_MIGRATIONS = Migrations("fieldapp_store")
+_LEGACY_TABLE = "_migrations"  # where stores made before the set recorded their steps
+_BACKFILL_PAGE = 500  # envelopes read at a time by m009 (never the whole outbox in memory)
 
 
-def migration(func: Migration) -> Migration:
-    """Register `func` as the next migration; its name is its identity forever."""
-    MIGRATIONS.append((func.__name__, func))
-    return func
+def envelope_sha256(stored: str) -> str:
+    """The sha256 of an envelope as the outbox stores it (its JSON text, UTF-8)."""
+    return hashlib.sha256(stored.encode()).hexdigest()
 
 
-def apply_migrations(db: Database) -> list[str]:
-    """Apply pending migrations, each in its own transaction; return the names applied."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    done = {row["name"] for row in db.query("SELECT name FROM _migrations")}
-    applied = []
-    for name, func in MIGRATIONS:
-        if name in done:
-            continue
-        with db.atomic():
-            func(db)
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                [name, datetime.now(UTC).isoformat()],
+def envelope_columns(stored: str) -> dict[str, str] | None:
+    """What the outbox keeps beside an envelope stored before it did (see m009), read from
+    the envelope once; None if it no longer parses."""
+    try:
+        envelope = RecordEnvelope.model_validate_json(stored)
+    except ValidationError:
+        return None
+    return {
+        "envelope_revision": envelope.revision,
+        "envelope_digest": envelope.content_digest,
+        "envelope_sha256": envelope_sha256(stored),
+    }
+
+
+def migrate(db: Database) -> None:
+    """Bring the store's schema up to date (a new file gets every step)."""
+    with db.atomic():  # the library's table with its unique index, and the bridge: all or none
+        STORE_MIGRATIONS.ensure_migrations_table(db)
+        _adopt_legacy_record(db)
+    STORE_MIGRATIONS.apply(db)
+
+
+def _adopt_legacy_record(db: Database) -> None:
+    """The bridge: copy the steps a store recorded in its own `_migrations` table (name and
+    time, in the order applied) into the library's table, and drop the old table (the caller
+    holds the transaction: a crash half-way leaves the old record whole, moved next time)."""
+    if not db.table(_LEGACY_TABLE).exists():
+        return
+    recorded = {step.name for step in STORE_MIGRATIONS.applied(db)}
+    legacy = db.execute(f"SELECT name, applied_at FROM {_LEGACY_TABLE} ORDER BY rowid")  # noqa: S608
+    for name, applied_at in legacy.fetchall():
+        if name not in recorded:
+            db.table(STORE_MIGRATIONS.migrations_table).insert(
+                {"migration_set": STORE_MIGRATIONS.name, "name": name, "applied_at": applied_at}
             )
-        applied.append(name)
-    return applied
+    db.execute(f"DROP TABLE {_LEGACY_TABLE}")
 
 
-@migration
+@STORE_MIGRATIONS()
 def m001_initial(db: Database) -> None:
     db.executescript(
         """
@@ -94,7 +125,7 @@ def m001_initial(db: Database) -> None:
     )
 
 
-@migration
+@STORE_MIGRATIONS()
 def m002_outbox_index(db: Database) -> None:
     """The outbox pages by id over pending rows only: no sort of 100,000 rows per page."""
     db.execute(
@@ -103,7 +134,7 @@ def m002_outbox_index(db: Database) -> None:
     )
 
 
-@migration
+@STORE_MIGRATIONS()
 def m003_shared_items(db: Database) -> None:
     """Reference lists and training events the organisation shares with its devices."""
     db.executescript(
@@ -119,13 +150,13 @@ def m003_shared_items(db: Database) -> None:
     )
 
 
-@migration
+@STORE_MIGRATIONS()
 def m004_purged_records(db: Database) -> None:
     """When a sent record's local copy was purged (after a receipt, by policy)."""
     db.execute("ALTER TABLE records ADD COLUMN purged_at TEXT")
 
 
-@migration
+@STORE_MIGRATIONS()
 def m005_team_roster(db: Database) -> None:
     """Participants this device shares with its team, sealed with the team key, waiting to be
     pushed (`pending`) or pushed already (kept to notice a change or a removal later).
@@ -146,14 +177,14 @@ def m005_team_roster(db: Database) -> None:
     )
 
 
-@migration
+@STORE_MIGRATIONS()
 def m006_consent_withdrawn(db: Database) -> None:
     """When the person a record is about withdrew their consent: its sensitive part was
     erased, and the record can no longer be edited (its statistics still count)."""
     db.execute("ALTER TABLE records ADD COLUMN consent_withdrawn_at TEXT")
 
 
-@migration
+@STORE_MIGRATIONS()
 def m007_conflict_settled(db: Database) -> None:
     """When this device's user settled a conflict over the record (kept their version or
     merged both): the server keeps the record flagged for the office until it resolves it,
@@ -161,7 +192,7 @@ def m007_conflict_settled(db: Database) -> None:
     db.execute("ALTER TABLE records ADD COLUMN conflict_settled_at TEXT")
 
 
-@migration
+@STORE_MIGRATIONS()
 def m008_receipt_times(db: Database) -> None:
     """When the server took each receipted revision, by its own clock (the receipt's
     `received_at`): how long ago a record was sent is reckoned from it, never from this
@@ -180,3 +211,31 @@ def m008_receipt_times(db: Database) -> None:
                 "UPDATE records SET received_at = ? WHERE id = ?",
                 [taken.astimezone(UTC).isoformat(timespec="microseconds"), record_id],
             )
+
+
+@STORE_MIGRATIONS()
+def m009_envelope_digests(db: Database) -> None:
+    """Each outgoing envelope's revision and content digest in columns of their own, written
+    when it is signed, with the sha256 of the envelope as stored: the sync client reads what a
+    receipt must name from there, and the outbox tells a damaged envelope by its sha256,
+    without parsing every envelope it sends. Envelopes waiting in the outbox are read once
+    here, a page at a time (one that no longer parses keeps NULLs: it is reported, never
+    sent); a receipted one only if the server loses it and it goes back to the outbox, so a
+    device holding many sent records upgrades as fast as one holding few."""
+    for column in ("envelope_revision", "envelope_digest", "envelope_sha256"):
+        db.execute(f"ALTER TABLE records ADD COLUMN {column} TEXT")
+    after = ""
+    while page := db.execute(
+        "SELECT id, sealed FROM records WHERE status IN ('final', 'queued')"
+        " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+        [after, _BACKFILL_PAGE],
+    ).fetchall():
+        for record_id, sealed in page:
+            columns = envelope_columns(sealed)
+            if columns is not None:
+                assignments = ", ".join(f"{name} = ?" for name in columns)
+                db.execute(
+                    f"UPDATE records SET {assignments} WHERE id = ?",  # noqa: S608
+                    [*columns.values(), record_id],
+                )
+        after = page[-1][0]

@@ -271,9 +271,9 @@ class Services:
                 log.error("%s", exc)
                 self.unreadable = str(exc)
             else:
-                if store.initialised:
+                if store.keyring.initialised:
                     self._store = store
-                    store.autolock_seconds = self.autolock_minutes * 60
+                    store.keyring.autolock_seconds = self.autolock_minutes * 60
                 else:
                     store.close()
 
@@ -286,7 +286,7 @@ class Services:
             return "wiped"
         if self._store is None:
             return "new"
-        return "locked" if self._store.locked else "unlocked"
+        return "locked" if self._store.keyring.locked else "unlocked"
 
     @property
     def store(self) -> Store:
@@ -308,13 +308,13 @@ class Services:
         self._store = Store.create(self.store_path, passphrase, clock=self._clock)
         self._wiped = False
         for key, value in self._prefs.items():
-            self._store.set_state(key, value)
-        self._store.autolock_seconds = self.autolock_minutes * 60
+            self._store.settings.set(key, value)
+        self._store.keyring.autolock_seconds = self.autolock_minutes * 60
 
     def unlock(self, passphrase: str) -> None:
         """Raises crypto.WrongPassphrase, or StoreWiped once too many tries erased the key."""
         try:
-            self.store.unlock(passphrase)
+            self.store.keyring.unlock(passphrase)
         except StoreWiped:
             self._wiped = True
             self.stop_sync()
@@ -323,12 +323,12 @@ class Services:
 
     def lock(self) -> None:
         if self._store is not None:
-            self._store.lock()
+            self._store.keyring.lock()
 
     def touch(self) -> None:
         """User activity: postpone the inactivity lock."""
         if self._store is not None:
-            self._store.touch()
+            self._store.keyring.touch()
 
     def wipe(self) -> None:
         """Sign out and wipe: keys and records erased; the device must be set up again."""
@@ -357,13 +357,13 @@ class Services:
     # -- preferences (clear, never secret) --------------------------------------------------
     def _pref(self, key: str) -> str | None:
         if self._store is not None:
-            return self._store.get_state(key)
+            return self._store.settings.get(key)
         return self._prefs.get(key)
 
     def _set_pref(self, key: str, value: str) -> None:
         self._prefs[key] = value
         if self._store is not None:
-            self._store.set_state(key, value)
+            self._store.settings.set(key, value)
 
     @property
     def language(self) -> str:
@@ -387,7 +387,7 @@ class Services:
     def set_autolock_minutes(self, minutes: int) -> None:
         self._set_pref(_PREF_AUTOLOCK, str(minutes))
         if self._store is not None:
-            self._store.autolock_seconds = minutes * 60
+            self._store.keyring.autolock_seconds = minutes * 60
 
     @property
     def offline_mode(self) -> bool:
@@ -405,17 +405,17 @@ class Services:
     def enrolled(self) -> bool:
         if self._store is None:
             return False
-        return bool(self._store.get_state(_STATE_SERVER_URL)) and bool(
-            self._store.get_state(_STATE_SERVER_KEY_ID)
+        return bool(self._store.settings.get(_STATE_SERVER_URL)) and bool(
+            self._store.settings.get(_STATE_SERVER_KEY_ID)
         )
 
     @property
     def server_url(self) -> str | None:
-        return None if self._store is None else self._store.get_state(_STATE_SERVER_URL)
+        return None if self._store is None else self._store.settings.get(_STATE_SERVER_URL)
 
     @property
     def last_sync_at(self) -> str | None:
-        return None if self._store is None else self._store.get_state(_STATE_LAST_SYNC)
+        return None if self._store is None else self._store.settings.get(_STATE_LAST_SYNC)
 
     def enrol(self, server_url: str, code: str, fingerprint: str | None = None) -> None:
         """Enrol this (unlocked) device with a one-time code, and the full fingerprint of the
@@ -514,41 +514,41 @@ class Services:
 
     # -- forms and records ------------------------------------------------------------------
     def forms(self) -> list[FormSpec]:
-        return self.store.forms()
+        return self.store.forms.usable()
 
     def form(self, form_id: str, version: str | None = None) -> FormSpec:
-        return self.store.form(form_id, version)
+        return self.store.forms.get(form_id, version)
 
     def new_draft(self, form_id: str, values: Mapping[str, Any] | None = None) -> Record:
-        return self.store.new_draft(form_id, values)
+        return self.store.records.new_draft(form_id, values)
 
     def save_draft(self, record_id: str, values: Mapping[str, Any]) -> Record:
         """Raises StorageFull when the device is full: the draft stays as last saved."""
-        return self.store.save_draft(record_id, values)
+        return self.store.records.save_draft(record_id, values)
 
     def finalise(self, record_id: str, values: Mapping[str, Any], lang: str) -> Record:
         """Raises fieldapp.store.ValidationFailed with every error (the draft is saved), or
         StorageFull when the device is full (the record stays as it was)."""
-        return self.store.finalise(record_id, values, lang=lang)
+        return self.store.records.finalise(record_id, values, lang=lang)
 
     def get(self, record_id: str) -> Record:
-        return self.store.get(record_id)
+        return self.store.records.get(record_id)
 
     def discard_draft(self, record_id: str) -> None:
-        self.store.discard_draft(record_id)
+        self.store.records.discard_draft(record_id)
 
     def keep_my_version(self, record_id: str, lang: str) -> Record:
         """A conflict settled for this device's version: it goes out again on top of the
         server's newest one (raises fieldapp.store.ValidationFailed if it no longer passes).
         The server keeps the record flagged until the office has checked the other version."""
-        return self.store.settle_conflict(record_id, lang=lang)
+        return self.store.conflicts.settle(record_id, lang=lang)
 
     def merge_offer(self, record_id: str) -> MergeOffer:
         """What differs between this device's version of a record in conflict and the other
         one, from what this device may see of it: the statistics the server keeps in clear
         and the participants the team roster shares (the other version's sealed part is the
         organisation's). Needs the server; MergeUnavailable says why it cannot be had."""
-        record = self.store.get(record_id)
+        record = self.store.records.get(record_id)
         if record.status != "conflict":
             raise MergeUnavailable("merge_nothing")
         client = self._sync_client()
@@ -585,7 +585,7 @@ class Services:
         conflict). The server keeps the record flagged until the office has checked the
         other version's sealed part."""
         merged = apply(offer.proposal, choices)
-        return self.store.settle_conflict(
+        return self.store.conflicts.settle(
             offer.record_id, merged, head=offer.head_revision, lang=lang
         )
 
@@ -594,18 +594,18 @@ class Services:
         (decrypted in memory: the store must be unlocked)."""
         return {
             str(entry.get("id")): entry["fields"]
-            for entry in self.store.team_roster()
+            for entry in self.store.roster.entries()
             if entry.get("record_id") == record_id and isinstance(entry.get("fields"), dict)
         }
 
     def withdraw_consent(self, record_id: str) -> Record:
         """The person withdrew their consent: the record's personal details are erased from
         this device now and from the server at the next sync; its statistics still count."""
-        return self.store.withdraw_consent(record_id)
+        return self.store.consent.withdraw(record_id)
 
     def counts(self) -> dict[str, int]:
         """Records per status group (works while locked: nothing is decrypted)."""
-        by_status = self.store.status_counts() if self._store is not None else {}
+        by_status = self.store.records.status_counts() if self._store is not None else {}
         return {
             group: sum(by_status.get(s, 0) for s in statuses)
             for group, statuses in STATUS_GROUPS.items()
@@ -625,7 +625,7 @@ class Services:
         items: list[RecordSummary] = []
         cursor: str | None = inner or None
         while position < len(statuses) and len(items) < limit:
-            page = self.store.list_records(
+            page = self.store.records.page(
                 status=statuses[position], form_id=form_id, after=cursor, limit=limit - len(items)
             )
             items.extend(page.items)
@@ -633,34 +633,36 @@ class Services:
                 return Page(items=items, next_after=f"{position}:{page.next_after}")
             position, cursor = position + 1, None
         more = position < len(statuses) and any(
-            self.store.count(status=s, form_id=form_id) for s in statuses[position:]
+            self.store.records.count(status=s, form_id=form_id) for s in statuses[position:]
         )
         return Page(items=items, next_after=f"{position}:" if more else None)
 
     def count(self, group: str, form_id: str | None = None) -> int:
-        return sum(self.store.count(status=s, form_id=form_id) for s in STATUS_GROUPS[group])
+        return sum(
+            self.store.records.count(status=s, form_id=form_id) for s in STATUS_GROUPS[group]
+        )
 
     def events(self) -> list[Record]:
         """Every training event on this device (decrypted: the store must be unlocked)."""
         ids: list[str] = []
         after: str | None = None
         while True:
-            page = self.store.list_records(form_id=TRAINING_FORM, after=after, limit=200)
+            page = self.store.records.page(form_id=TRAINING_FORM, after=after, limit=200)
             ids.extend(item.id for item in page.items)
             if page.next_after is None:
                 break
             after = page.next_after
-        return [self.store.get(record_id) for record_id in ids]
+        return [self.store.records.get(record_id) for record_id in ids]
 
     def shared_events(self) -> dict[str, dict[str, Any]]:
         """Training events the organisation shares with the team (pulled at each sync)."""
-        return self.store.shared("event")
+        return self.store.roster.shared("event")
 
     # -- the team's participants ----------------------------------------------------------
     @property
     def team_search_available(self) -> bool:
         """The device was enrolled with the team key, so it shares and finds participants."""
-        return self._store is not None and self._store.has_team_key
+        return self._store is not None and self._store.roster.has_team_key
 
     def search_participants(
         self, query: str, limit: int = 20, *, exclude_record: str | None = None
@@ -687,7 +689,7 @@ class Services:
             (entry.get("id"), entry["fields"], names.get(str(entry.get("repeat"))),
              entry["event"] if isinstance(entry.get("event"), dict) else {},
              str(entry.get("record_id") or ""), True)
-            for entry in self.store.team_roster()
+            for entry in self.store.roster.entries()
             if entry.get("record_id") != exclude_record and isinstance(entry.get("fields"), dict)
         ]  # fmt: skip
         found: dict[str, ParticipantMatch] = {}

@@ -91,23 +91,23 @@ def test_no_canary_anywhere_after_a_full_sync(
     ):
         enrol(store, url, deployment.code(), http=http)
         victims = [
-            store.create_final("victim_screening", screening_values(name=f"{CANARY}{i}"))
+            store.records.create_final("victim_screening", screening_values(name=f"{CANARY}{i}"))
             for i in range(6)
         ]
-        store.create_final("training_attendance", attendance_values(participants=3))
-        draft = store.create_final("victim_screening", screening_values())
-        store.save_draft(draft.id, screening_values(case_notes=f"{CANARY} said more today"))
+        store.records.create_final("training_attendance", attendance_values(participants=3))
+        draft = store.records.create_final("victim_screening", screening_values())
+        store.records.save_draft(draft.id, screening_values(case_notes=f"{CANARY} said more today"))
         with SyncClient(store, http=http) as client:
             first = client.sync()
             assert first.ok, first.errors
             assert first.accepted == 7
             edited = victims[0].id
-            store.save_draft(edited, screening_values(family_name=CANARY))
-            store.finalise(edited)
+            store.records.save_draft(edited, screening_values(family_name=CANARY))
+            store.records.finalise(edited)
             second = client.sync()
             assert second.ok, second.errors
             assert second.accepted == 1
-        token = store.get_secret(SECRET_TOKEN)
+        token = store.keyring.secret(SECRET_TOKEN)
         assert token
         auth = {"Authorization": f"Bearer {token}"}
         read = http.get(f"{url}/v1/records/{edited}", headers=auth)

@@ -17,7 +17,7 @@ from sync.client import RetryPolicy, SyncClient
 def main() -> int:
     store_path, url, max_batch_bytes = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = Store(store_path)
-    store.unlock(os.environ["FIELDAPP_TEST_PASSPHRASE"])
+    store.keyring.unlock(os.environ["FIELDAPP_TEST_PASSPHRASE"])
     retry = RetryPolicy(base_delay=0.01, max_delay=0.2, attempts=10)
     with SyncClient(store, url, max_batch_bytes=max_batch_bytes, retry=retry) as client:
         print("syncing", flush=True)

@@ -45,15 +45,17 @@ def make_records(store: Store, count: int) -> list[str]:
     ids = []
     for index in range(count):
         if index % 3 == 2:
-            record = store.create_final("training_attendance", attendance_values(participants=2))
+            record = store.records.create_final(
+                "training_attendance", attendance_values(participants=2)
+            )
         else:
-            record = store.create_final("victim_screening", screening_values())
+            record = store.records.create_final("victim_screening", screening_values())
         ids.append(record.id)
     return ids
 
 
 def receipts(store: Store) -> dict[str, Receipt]:
-    rows = store.db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
+    rows = store.core.db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
     return {row[0]: Receipt.model_validate_json(row[1]) for row in rows.fetchall()}
 
 
@@ -61,10 +63,10 @@ def copy_store(store: Store, path: Path) -> Store:
     """A byte-for-byte backup of the store (SQLite's online backup), opened and unlocked."""
     path.parent.mkdir(parents=True, exist_ok=True)
     target = sqlite3.connect(path)
-    store.db.conn.backup(target)
+    store.core.db.conn.backup(target)
     target.close()
     copy = Store(path)
-    copy.unlock(PASSPHRASE)
+    copy.keyring.unlock(PASSPHRASE)
     return copy
 
 
@@ -83,17 +85,17 @@ def test_push_sends_every_record_with_a_verified_receipt(
 
     assert report.ok, report.errors
     assert (report.accepted, report.duplicate, report.rejected) == (7, 0, 0)
-    assert device.status_counts() == {"sent": 7}
-    server_key = base64.b64decode(device.get_state("server_public_key") or "")
+    assert device.records.status_counts() == {"sent": 7}
+    server_key = base64.b64decode(device.settings.get("server_public_key") or "")
     stored = receipts(device)
     assert sorted(stored) == sorted(ids)
     for record_id, receipt in stored.items():
         crypto.verify(server_key, receipt.signature, receipt.signing_bytes())
-        assert receipt.revision == device.get(record_id).revision
+        assert receipt.revision == device.records.get(record_id).revision
     rows = deployment.query("SELECT id, revision FROM records")
-    assert sorted(rows) == sorted((i, device.get(i).revision) for i in ids)
+    assert sorted(rows) == sorted((i, device.records.get(i).revision) for i in ids)
     assert report.bytes_sent > 0 and report.bytes_received > 0
-    assert device.get_state("last_sync_at") is not None
+    assert device.settings.get("last_sync_at") is not None
 
 
 def test_a_second_sync_sends_nothing_and_pulls_nothing_new(
@@ -110,14 +112,14 @@ def test_a_record_for_an_unpublished_form_version_is_rejected_and_stays_editable
     device: Store, client: SyncClient, deployment: Deployment
 ) -> None:
     newer = load_builtin_forms()["victim_screening"].model_copy(update={"version": "99"})
-    device.add_form(newer)
-    record = device.create_final("victim_screening", screening_values())
+    device.forms.add(newer)
+    record = device.records.create_final("victim_screening", screening_values())
     assert record.form_version == "99"
 
     report = client.sync()
 
     assert report.rejected == 1 and report.ok
-    rejected = device.get(record.id)
+    rejected = device.records.get(record.id)
     assert rejected.status == "rejected"
     assert [p["code"] for p in rejected.problems] == ["unknown_form_version"]
     assert rejected.values == record.values  # nothing lost
@@ -125,32 +127,32 @@ def test_a_record_for_an_unpublished_form_version_is_rejected_and_stays_editable
 
     with admin.open_server_storage(deployment.settings) as storage:
         admin.publish_form(storage, newer)
-    device.finalise(record.id, {**record.values, "case_notes": "checked again"})
+    device.records.finalise(record.id, {**record.values, "case_notes": "checked again"})
     again = client.sync()
     assert again.accepted == 1
-    assert device.get(record.id).status == "sent"
+    assert device.records.get(record.id).status == "sent"
 
 
 def test_a_receipt_not_signed_by_the_enrolled_server_key_leaves_records_queued(
     device: Store, app_http: httpx.Client
 ) -> None:
     make_records(device, 3)
-    genuine = device.get_state("server_public_key") or ""
+    genuine = device.settings.get("server_public_key") or ""
     impostor = crypto.SigningKey.generate().public_key
-    device.set_state("server_public_key", base64.b64encode(impostor).decode())
+    device.settings.set("server_public_key", base64.b64encode(impostor).decode())
 
     with SyncClient(device, http=app_http) as suspicious:
         report = suspicious.sync()
 
     assert report.unconfirmed == 3 and report.sent == 0
     assert all("signature" in error for error in report.errors)
-    assert device.status_counts() == {"queued": 3}
+    assert device.records.status_counts() == {"queued": 3}
 
-    device.set_state("server_public_key", genuine)
+    device.settings.set("server_public_key", genuine)
     with SyncClient(device, http=app_http) as trusting:
         retried = trusting.sync()
     assert (retried.duplicate, retried.accepted) == (3, 0)
-    assert device.status_counts() == {"sent": 3}
+    assert device.records.status_counts() == {"sent": 3}
 
 
 def test_batches_are_bounded_by_bytes_and_sent_gzipped(
@@ -204,7 +206,7 @@ def test_a_phone_restored_from_a_30_day_old_backup_replays_as_duplicates(
         report = replay.sync()
 
     assert (report.duplicate, report.accepted, report.conflict) == (4, 0, 0)
-    assert backup.status_counts() == {"sent": 4}
+    assert backup.records.status_counts() == {"sent": 4}
     assert receipts(backup) == first_receipts  # the same receipts, a month later
     after = {t: deployment.query(f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     assert after == before
@@ -215,13 +217,13 @@ def test_a_phone_restored_from_a_30_day_old_backup_replays_as_duplicates(
 def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conflict(
     device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
 ) -> None:
-    record = device.create_final("victim_screening", screening_values())
+    record = device.records.create_final("victim_screening", screening_values())
     with SyncClient(device, http=app_http) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")  # restored from backup
 
-    edit_a = device.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
-    edit_b = tablet.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
+    edit_a = device.records.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
+    edit_b = tablet.records.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
     assert edit_a.base_revision == edit_b.base_revision == record.revision
     with SyncClient(device, http=app_http) as phone_a:
         first = phone_a.sync()
@@ -230,7 +232,7 @@ def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conf
 
     assert first.accepted == 1
     assert second.conflict == 1
-    conflicted = tablet.get(record.id)
+    conflicted = tablet.records.get(record.id)
     assert conflicted.status == "conflict"
     assert conflicted.server_revision == edit_a.revision
     assert conflicted.values["case_notes"] == "seen again in B"  # kept, for review
@@ -238,14 +240,14 @@ def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conf
     with SyncClient(device, http=app_http) as phone_a:
         learns = phone_a.sync()  # device A learns by pulling the record's conflict change
     assert learns.ok
-    seen_by_a = device.get(record.id)
+    seen_by_a = device.records.get(record.id)
     assert seen_by_a.status == "conflict"
     assert seen_by_a.values["case_notes"] == "seen again in A"
     assert [p["code"] for p in seen_by_a.problems] == ["conflict"]
 
-    token = device.get_secret("token")
+    token = device.keyring.secret("token")
     view = app_http.get(
-        f"{device.get_state('server_url')}/v1/records/{record.id}",
+        f"{device.settings.get('server_url')}/v1/records/{record.id}",
         headers={"Authorization": f"Bearer {token}"},
     )
     server_view = RecordView.model_validate_json(view.content)
@@ -263,19 +265,21 @@ def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conf
 def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
     device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
 ) -> None:
-    record = device.create_final("victim_screening", screening_values())
+    record = device.records.create_final("victim_screening", screening_values())
     with SyncClient(device, http=app_http) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
-    edit_a = device.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
-    edit_b = tablet.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
+    edit_a = device.records.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
+    edit_b = tablet.records.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
     with SyncClient(device, http=app_http) as phone_a:
         assert phone_a.sync().accepted == 1
     with SyncClient(tablet, http=app_http) as phone_b:
         assert phone_b.sync().conflict == 1
     with SyncClient(device, http=app_http) as phone_a:
         phone_a.sync()
-    assert device.get(record.id).status == tablet.get(record.id).status == "conflict"
+    assert (
+        device.records.get(record.id).status == tablet.records.get(record.id).status == "conflict"
+    )
 
     with admin.open_server_storage(deployment.settings) as storage:  # at the office
         admin.resolve_conflict(storage, deployment.org_id, record.id, edit_b.revision)
@@ -285,9 +289,9 @@ def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
         with SyncClient(store, http=app_http) as client:
             reports[name] = client.sync()
     assert (reports["a"].resolved, reports["b"].resolved) == (1, 1)
-    kept = tablet.get(record.id)
+    kept = tablet.records.get(record.id)
     assert (kept.status, kept.base_revision, kept.problems) == ("sent", edit_b.revision, [])
-    lost = device.get(record.id)  # A's version lost: still on the device, and it says so
+    lost = device.records.get(record.id)  # A's version lost: still on the device, and it says so
     assert (lost.status, lost.revision, lost.base_revision) == (
         "sent",
         edit_a.revision,
@@ -295,29 +299,31 @@ def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
     )
     assert [p["code"] for p in lost.problems] == ["superseded"]
     assert lost.values["case_notes"] == "seen again in A"
-    assert device.status_counts() == tablet.status_counts() == {"sent": 1}
+    assert device.records.status_counts() == tablet.records.status_counts() == {"sent": 1}
 
     # An edit from A now builds on the office's choice: accepted, no new conflict.
-    again = device.finalise(record.id, {**lost.values, "case_notes": "A, on the office's"})
+    again = device.records.finalise(record.id, {**lost.values, "case_notes": "A, on the office's"})
     assert again.base_revision == edit_b.revision
     with SyncClient(device, http=app_http) as phone_a:
         assert phone_a.sync().accepted == 1
     with admin.open_server_storage(deployment.settings) as storage:
         head = storage.get_record(deployment.org_id, uuid.UUID(record.id))
     assert (head.head_revision, head.in_conflict) == (again.revision, False)
-    assert device.get(record.id).problems == []
+    assert device.records.get(record.id).problems == []
     tablet.close()
 
 
 def test_the_versions_in_review_are_read_from_the_server_and_checked(
     device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
 ) -> None:
-    record = device.create_final("victim_screening", screening_values())
+    record = device.records.create_final("victim_screening", screening_values())
     with SyncClient(device, http=app_http) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
-    edit_a = device.finalise(record.id, {**record.values, "sex": "male"})
-    edit_b = tablet.finalise(record.id, {**record.values, "age_band": "35_44", "age_years": 40})
+    edit_a = device.records.finalise(record.id, {**record.values, "sex": "male"})
+    edit_b = tablet.records.finalise(
+        record.id, {**record.values, "age_band": "35_44", "age_years": 40}
+    )
     with SyncClient(tablet, http=app_http) as phone_b:
         assert phone_b.sync().accepted == 1
     tablet.close()
@@ -343,7 +349,7 @@ def test_the_versions_in_review_are_read_from_the_server_and_checked(
 
     # Another device of the organisation may not read it (only its writers and the office).
     other = Store.create(tmp_path / "other" / "fieldapp.db", PASSPHRASE)
-    enrol(other, device.get_state("server_url") or "", deployment.code(), http=app_http)
+    enrol(other, device.settings.get("server_url") or "", deployment.code(), http=app_http)
     with SyncClient(other, http=app_http) as stranger, pytest.raises(ServerRefused):
         stranger.record_versions(record.id)
     other.close()
@@ -352,23 +358,23 @@ def test_the_versions_in_review_are_read_from_the_server_and_checked(
 def test_a_conflict_settled_here_stays_settled_until_another_version_conflicts(
     device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
 ) -> None:
-    record = device.create_final("victim_screening", screening_values())
+    record = device.records.create_final("victim_screening", screening_values())
     with SyncClient(device, http=app_http) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
     spare = copy_store(device, tmp_path / "spare" / "fieldapp.db")  # restored later
-    device.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
-    tablet.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
+    device.records.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
+    tablet.records.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
     with SyncClient(tablet, http=app_http) as phone_b:
         assert phone_b.sync().accepted == 1
     with SyncClient(device, http=app_http) as phone_a:
         assert phone_a.sync().conflict == 1
 
-    settled = device.settle_conflict(record.id)  # keep mine
+    settled = device.conflicts.settle(record.id)  # keep mine
     with SyncClient(device, http=app_http) as phone_a:
         report = phone_a.sync()  # its own acceptance comes back flagged: not a new conflict
         assert (report.accepted, report.conflict) == (1, 0)
-        mine = device.get(record.id)
+        mine = device.records.get(record.id)
         assert (mine.status, mine.revision, mine.conflict_settled) == (
             "sent",
             settled.revision,
@@ -378,12 +384,12 @@ def test_a_conflict_settled_here_stays_settled_until_another_version_conflicts(
     assert (versions.head.revision, versions.in_conflict) == (settled.revision, True)
 
     # A version nobody has seen yet is a new conflict: the device hears of it.
-    spare.finalise(record.id, {**record.values, "case_notes": "seen again in C"})
+    spare.records.finalise(record.id, {**record.values, "case_notes": "seen again in C"})
     with SyncClient(spare, http=app_http) as phone_c:
         assert phone_c.sync().conflict == 1
     with SyncClient(device, http=app_http) as phone_a:
         phone_a.sync()
-    again = device.get(record.id)
+    again = device.records.get(record.id)
     assert (again.status, again.revision, again.server_revision) == (
         "conflict",
         settled.revision,
@@ -397,7 +403,7 @@ def test_pull_installs_forms_published_later_and_moves_the_cursor(
     device: Store, client: SyncClient, deployment: Deployment
 ) -> None:
     first = client.sync()
-    cursor = int(device.get_state("cursor") or 0)
+    cursor = int(device.settings.get("cursor") or 0)
     assert first.forms_added == 0  # the built-in forms are on the device already
     assert first.pulled == len(load_builtin_forms()) and cursor > 0
 
@@ -407,8 +413,8 @@ def test_pull_installs_forms_published_later_and_moves_the_cursor(
     report = client.sync()
 
     assert (report.pulled, report.forms_added) == (1, 1)
-    assert device.form("training_attendance", "99") == newer
-    assert int(device.get_state("cursor") or 0) == cursor + 1
+    assert device.forms.get("training_attendance", "99") == newer
+    assert int(device.settings.get("cursor") or 0) == cursor + 1
 
 
 def test_pull_keeps_events_shared_with_the_team_and_drops_tombstones(
@@ -422,13 +428,13 @@ def test_pull_keeps_events_shared_with_the_team_and_drops_tombstones(
             deployment.org_id, "reference", "provinces", {"KH": ["Battambang"]}, None, now
         )
     assert client.sync().ok
-    assert device.shared("event") == {"evt-1": event}
-    assert device.shared("reference") == {"provinces": {"KH": ["Battambang"]}}
+    assert device.roster.shared("event") == {"evt-1": event}
+    assert device.roster.shared("reference") == {"provinces": {"KH": ["Battambang"]}}
     with admin.open_server_storage(deployment.settings) as storage:
         storage.delete_shared(deployment.org_id, "event", "evt-1", datetime.now(UTC))
     report = client.sync()
     assert report.ok and report.skipped_changes == 0
-    assert device.shared("event") == {}
+    assert device.roster.shared("event") == {}
 
 
 def test_pull_pages_through_the_change_log(device: Store, app_http: httpx.Client) -> None:
@@ -465,12 +471,12 @@ def test_retry_after_and_backoff_hints_are_honoured(
 
 def test_syncing_goes_on_after_the_app_locks_itself(device: Store, client: SyncClient) -> None:
     make_records(device, 2)
-    device.lock()
+    device.keyring.lock()
     assert client.sync().accepted == 2
 
 
 def test_a_locked_store_never_unlocked_says_so(device: Store, app_http: httpx.Client) -> None:
-    device.lock()
+    device.keyring.lock()
     with SyncClient(device, http=app_http) as locked:
         report = locked.sync()
     assert not report.ok and "unlock" in report.errors[0]
@@ -484,7 +490,7 @@ def test_a_store_that_never_enrolled_cannot_sync(store: Store) -> None:
 def test_enrolment_is_idempotent_for_the_same_device_and_refused_for_another(
     store: Store, deployment: Deployment, app_url: str, app_http: httpx.Client, tmp_path: Path
 ) -> None:
-    record = store.create_final("victim_screening", screening_values())  # before enrolment
+    record = store.records.create_final("victim_screening", screening_values())  # before enrolment
     code = deployment.code()
 
     first = enrol(store, app_url, code, http=app_http)
@@ -492,10 +498,10 @@ def test_enrolment_is_idempotent_for_the_same_device_and_refused_for_another(
 
     assert first.device_id == again.device_id == store.device_id
     assert first.sealed_waiting == 1
-    assert store.recipients()
+    assert store.outbox.recipients()
     with SyncClient(store, http=app_http) as client:
         assert client.sync().accepted == 1  # with the token of the second answer
-    assert store.get(record.id).status == "sent"
+    assert store.records.get(record.id).status == "sent"
 
     other = Store.create(tmp_path / "other" / "fieldapp.db", PASSPHRASE)
     with pytest.raises(EnrolRefused, match="another device"):
@@ -589,7 +595,7 @@ def test_the_monitor_syncs_on_request_and_never_runs_two_syncs_at_once(
         monitor.stop()
 
     assert report is not None and report.ok
-    assert device.status_counts() == {"sent": 3}
+    assert device.records.status_counts() == {"sent": 3}
     assert client.most_at_once == 1
     assert client.syncs < 8 + 3  # concurrent requests were joined, not run one by one
     assert any(state.running for state in states)

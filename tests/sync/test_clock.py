@@ -38,7 +38,7 @@ def test_a_device_whose_clock_says_2076_purges_by_the_servers_time(
     device = Store.create(store_dir / "fieldapp.db", PASSPHRASE, wall_clock=clock)
     try:
         enrol(device, app_url, deployment.code())
-        record = device.create_final("victim_screening", screening_values())
+        record = device.records.create_final("victim_screening", screening_values())
         with SyncClient(device) as client:
             report = client.sync()
             assert report.ok and report.accepted == 1, report.errors
@@ -47,7 +47,7 @@ def test_a_device_whose_clock_says_2076_purges_by_the_servers_time(
             assert client.clock_offset == report.clock_offset
         assert report.clock_warning is not None and "ahead of the server's" in report.clock_warning
         # The server took it a moment ago by its clock: not a day old, whatever this one says.
-        assert device.purge_sent(older_than=timedelta(days=1)) == 0
+        assert device.outbox.purge_sent(older_than=timedelta(days=1)) == 0
         # The owner sets the clock right; every receipted record goes with --sent-days 0,
         # though this device stamped it in 2076.
         clock.moment = datetime.now(UTC)
@@ -56,8 +56,8 @@ def test_a_device_whose_clock_says_2076_purges_by_the_servers_time(
         assert purged.returncode == 0, purged.stderr
         assert purged.stdout.startswith("1 sent records removed")
         device = Store(store_dir / "fieldapp.db", wall_clock=clock)
-        device.unlock(PASSPHRASE)
-        assert device.get(record.id).purged
+        device.keyring.unlock(PASSPHRASE)
+        assert device.records.get(record.id).purged
     finally:
         device.close()
 

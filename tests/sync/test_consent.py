@@ -47,16 +47,20 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
     tmp_path: Path,
 ) -> None:
     enrol(store, server.url, deployment.code(), http=app_http)
-    record = store.create_final("victim_screening", screening_values())
+    record = store.records.create_final("victim_screening", screening_values())
     phone_traces = Traces(store, record.id)
     with SyncClient(store, http=app_http) as phone:
         assert phone.sync().accepted == 1
     tablet_path = tmp_path / "tablet" / "fieldapp.db"
     tablet = copy_store(store, tablet_path)  # a second copy of the device holds the record
     try:
-        store.finalise(record.id, {**record.values, "case_notes": f"{CANARY}, on the phone"})
+        store.records.finalise(
+            record.id, {**record.values, "case_notes": f"{CANARY}, on the phone"}
+        )
         phone_traces.note()
-        tablet.finalise(record.id, {**record.values, "case_notes": f"{CANARY}, on the tablet"})
+        tablet.records.finalise(
+            record.id, {**record.values, "case_notes": f"{CANARY}, on the tablet"}
+        )
         tablet_traces = Traces(tablet, record.id)
         with SyncClient(store, http=app_http) as phone:
             assert phone.sync().accepted == 1
@@ -68,7 +72,7 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
         assert len({t.split("#")[1] for t in server_traces(deployment, fragments)}) == 3
 
         # Step 1, on the phone: erased at once, a withdrawal waits in the outbox.
-        withdrawn = store.withdraw_consent(record.id)
+        withdrawn = store.consent.withdraw(record.id)
         assert phone_traces.found_in(store_path) == []
         assert withdrawn.status == "final"
 
@@ -76,7 +80,7 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
         with SyncClient(store, http=app_http) as phone:
             report = phone.sync()
         assert report.ok and report.accepted == 1, report.errors
-        assert store.get(record.id).status == "sent"
+        assert store.records.get(record.id).status == "sent"
         after = sealed_on_server(deployment, record.id)
         assert set(after) == {*stored, withdrawn.revision}
         assert set(after.values()) == {None}
@@ -92,7 +96,7 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
         with SyncClient(tablet, http=app_http) as other:
             report = other.sync()
         assert report.ok and report.erased == 1, report.errors
-        copy = tablet.get(record.id)
+        copy = tablet.records.get(record.id)
         assert (copy.status, copy.revision, copy.consent_withdrawn) == (
             "sent",
             withdrawn.revision,
@@ -115,16 +119,18 @@ def test_a_record_withdrawn_while_its_batch_waits_to_leave_is_not_sent(
     """The sync prepares the next batch while the current one is on the wire; consent is
     withdrawn in between: the prepared envelope, sealed, must not leave."""
     first, second = sorted(
-        device.create_final("victim_screening", screening_values()).id for _ in range(2)
+        device.records.create_final("victim_screening", screening_values()).id for _ in range(2)
     )
     withdrawn = threading.Event()
 
     def withdraw_while_the_first_batch_is_sent(request: httpx.Request) -> None:
         if request.url.path.endswith("/v1/records:push") and not withdrawn.is_set():
             wait_until(
-                lambda: device.get(second).status == "queued", 30, "the next batch to be ready"
+                lambda: device.records.get(second).status == "queued",
+                30,
+                "the next batch to be ready",
             )
-            device.withdraw_consent(second)
+            device.consent.withdraw(second)
             withdrawn.set()
 
     hooks = {"request": [withdraw_while_the_first_batch_is_sent]}
@@ -135,9 +141,9 @@ def test_a_record_withdrawn_while_its_batch_waits_to_leave_is_not_sent(
         report = client.sync()
 
     assert withdrawn.is_set() and report.ok, report.errors
-    assert report.accepted == 1 and device.get(first).status == "sent"
+    assert report.accepted == 1 and device.records.get(first).status == "sent"
     assert sealed_on_server(deployment, second) == {}  # its sealed envelope never left
     with SyncClient(device, http=app_http) as client:
         assert client.sync().accepted == 1  # the withdrawal goes at the next sync
     [(revision, sealed)] = sealed_on_server(deployment, second).items()
-    assert (revision, sealed) == (device.get(second).revision, None)
+    assert (revision, sealed) == (device.records.get(second).revision, None)

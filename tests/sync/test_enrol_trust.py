@@ -55,10 +55,10 @@ def swap_server_key(answer: Answer) -> None:
 
 
 def assert_nothing_kept(store: Store) -> None:
-    assert store.get_secret(SECRET_TOKEN) is None
-    assert store.recipients() == []
-    assert store.get_state(STATE_SERVER_PUBLIC_KEY) is None
-    assert store.get_state(STATE_SERVER_URL) is None
+    assert store.keyring.secret(SECRET_TOKEN) is None
+    assert store.outbox.recipients() == []
+    assert store.settings.get(STATE_SERVER_PUBLIC_KEY) is None
+    assert store.settings.get(STATE_SERVER_URL) is None
 
 
 @pytest.mark.parametrize("swap", ["recipients", "server_public_key"])
@@ -71,7 +71,9 @@ def test_a_swapped_key_in_the_enrolment_answer_is_refused_before_anything_is_sto
     swap: str,
 ) -> None:
     attacker = crypto.OrgKeyPair.generate("X25519")
-    waiting = store.create_final("victim_screening", screening_values())  # finalised offline
+    waiting = store.records.create_final(
+        "victim_screening", screening_values()
+    )  # finalised offline
     code = deployment.code()
     tamper = swap_recipients(attacker) if swap == "recipients" else swap_server_key
     with (
@@ -85,14 +87,16 @@ def test_a_swapped_key_in_the_enrolment_answer_is_refused_before_anything_is_sto
     if swap == "recipients":
         assert attacker.recipient.key_id in message  # names the keys it was given
     assert_nothing_kept(store)
-    sealed = store.db.execute("SELECT sealed FROM records WHERE id = ?", [waiting.id]).fetchone()
+    sealed = store.core.db.execute(
+        "SELECT sealed FROM records WHERE id = ?", [waiting.id]
+    ).fetchone()
     assert sealed == (None,)  # still waiting for the organisation's keys, sealed to nobody
 
     # The honest answer (the same code, retried without the middle) is trusted.
     with httpx.Client(transport=Middle()) as honest:
         result = enrol(store, app_url, code, http=honest)
     assert result.sealed_waiting == 1
-    assert store.recipients() == [org_key.recipient]
+    assert store.outbox.recipients() == [org_key.recipient]
     with SyncClient(store, http=app_http) as client:
         assert client.sync().accepted == 1
 
@@ -107,7 +111,7 @@ def test_the_links_full_fingerprint_is_checked_too(
             enrol(store, app_url, issued.code, fingerprint=wrong, http=http)
         assert_nothing_kept(store)
         enrol(store, app_url, issued.code, fingerprint=issued.fingerprint.upper(), http=http)
-    assert store.get_secret(SECRET_TOKEN)
+    assert store.keyring.secret(SECRET_TOKEN)
 
 
 def test_a_code_is_accepted_however_it_is_typed_and_only_its_secret_is_sent(

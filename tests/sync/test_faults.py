@@ -50,22 +50,22 @@ class Device:
         for _ in range(count):
             if self.rng.random() < 0.7:
                 values = screening_values(case_notes=f"note {self.rng.random()}")
-                record = self.store.create_final("victim_screening", values)
+                record = self.store.records.create_final("victim_screening", values)
             else:
                 values = attendance_values(participants=self.rng.randint(1, 4))
-                record = self.store.create_final("training_attendance", values)
+                record = self.store.records.create_final("training_attendance", values)
             self.saved.add((record.id, record.revision))
 
     def edit_a_sent_record(self) -> None:
-        page = self.store.list_records(status="sent", limit=20)
+        page = self.store.records.page(status="sent", limit=20)
         if not page.items:
             return
-        record = self.store.get(self.rng.choice(page.items).id)
+        record = self.store.records.get(self.rng.choice(page.items).id)
         if record.form_id == "victim_screening":
             values = {**record.values, "case_notes": f"follow-up {self.rng.random()}"}
         else:
             values = {**record.values, "venue": f"Room {self.rng.randint(1, 99)}"}
-        edited = self.store.finalise(record.id, values)
+        edited = self.store.records.finalise(record.id, values)
         self.saved.add((edited.id, edited.revision))
 
 
@@ -146,7 +146,7 @@ def server_kill_round(phone: Device, server: ServerProcess) -> bool:
         pushing = threading.Thread(target=lambda: results.append(client.sync()))
         pushing.start()
         wait_until(
-            lambda: phone.store.count(status="queued") > 0 or not pushing.is_alive(),
+            lambda: phone.store.records.count(status="queued") > 0 or not pushing.is_alive(),
             30,
             "the push to start",
             step=0.002,
@@ -165,7 +165,7 @@ def client_kill_round(phone: Device, server: ServerProcess) -> bool:
     store_path = phone.store.path
     doomed = run_client_process(store_path, PASSPHRASE, server.url, max_batch_bytes=SMALL_BATCH)
     wait_until(
-        lambda: phone.store.count(status="queued") > 0 or doomed.poll() is not None,
+        lambda: phone.store.records.count(status="queued") > 0 or doomed.poll() is not None,
         60,
         "the client process to start pushing",
         step=0.002,
@@ -188,8 +188,10 @@ def assert_exactly_once(phone: Device, deployment: Deployment) -> None:
     assert {status for _, _, status in stored} == {"current"}  # no spurious conflicts
     heads = dict(deployment.query("SELECT id, head_revision FROM record_heads"))
     store = phone.store
-    device_heads = {record_id: store.get(record_id).revision for record_id in store.iter_ids()}
+    device_heads = {
+        record_id: store.records.get(record_id).revision for record_id in store.records.ids()
+    }
     assert heads == device_heads  # each record once, at the device's latest revision
-    assert store.status_counts() == {"sent": len(device_heads)}
-    missing = store.db.execute("SELECT count(*) FROM records WHERE receipt IS NULL").fetchone()
+    assert store.records.status_counts() == {"sent": len(device_heads)}
+    missing = store.core.db.execute("SELECT count(*) FROM records WHERE receipt IS NULL").fetchone()
     assert missing[0] == 0

@@ -23,7 +23,7 @@ def test_records_saved_offline_reach_the_server_when_it_comes_up_with_no_user_ac
 ) -> None:
     port = free_port()  # nothing listens here yet: the server is down
     ids = make_records(device, 6)
-    assert device.status_counts() == {"final": 6}
+    assert device.records.status_counts() == {"final": 6}
     monitor = SyncMonitor(
         lambda: SyncClient(device, f"http://127.0.0.1:{port}"),
         probe_interval=0.1,
@@ -34,17 +34,17 @@ def test_records_saved_offline_reach_the_server_when_it_comes_up_with_no_user_ac
     monitor.start()
     try:
         wait_until(lambda: monitor.state.online is False, 10, "the monitor to see it offline")
-        assert device.status_counts() == {"final": 6}
+        assert device.records.status_counts() == {"final": 6}
 
         server.start()  # `python -m sync.server --data-dir ... --port ...`
-        wait_until(lambda: device.count(status="sent") == 6, 30, "the records to be sent")
+        wait_until(lambda: device.records.count(status="sent") == 6, 30, "the records to be sent")
     finally:
         monitor.stop()
         server.stop()
 
     assert monitor.state.online is True and monitor.state.last_sync_at is not None
     on_server = dict(deployment.query("SELECT id, revision FROM records"))
-    assert on_server == {record_id: device.get(record_id).revision for record_id in ids}
+    assert on_server == {record_id: device.records.get(record_id).revision for record_id in ids}
 
 
 def test_records_pushed_without_an_answer_stay_queued_and_go_again_as_duplicates(
@@ -63,13 +63,13 @@ def test_records_pushed_without_an_answer_stay_queued_and_go_again_as_duplicates
 
     assert not report.ok and "could not be reached" in report.errors[0]
     assert proxy.cuts["after_request"] == 3
-    assert device.status_counts() == {"queued": 5}  # nothing marked sent
+    assert device.records.status_counts() == {"queued": 5}  # nothing marked sent
     assert deployment.query("SELECT count(*) FROM records") == [(5,)]  # yet the server has them
 
     with SyncClient(device, server.url) as direct:
         again = direct.sync()
     assert (again.duplicate, again.accepted) == (5, 0)
-    assert device.status_counts() == {"sent": 5}
+    assert device.records.status_counts() == {"sent": 5}
     assert deployment.query("SELECT count(*) FROM records") == [(5,)]
     assert sorted(r[0] for r in deployment.query("SELECT id FROM records")) == sorted(ids)
 
@@ -95,9 +95,11 @@ def test_after_a_full_sync_the_server_files_and_logs_hold_no_canary(
 ) -> None:
     for index in range(5):
         if kind == "screening":
-            device.create_final("victim_screening", screening_values(f"{CANARY}{index}"))
+            device.records.create_final("victim_screening", screening_values(f"{CANARY}{index}"))
         else:
-            device.create_final("training_attendance", attendance_values(CANARY, participants=3))
+            device.records.create_final(
+                "training_attendance", attendance_values(CANARY, participants=3)
+            )
     with SyncClient(device, server.url) as client:
         report = client.sync()
     assert report.accepted == 5

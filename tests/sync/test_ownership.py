@@ -52,15 +52,15 @@ def sync(store: Store) -> Any:
 def altered_app_push(store: Store, url: str, template: str, **fields: Any) -> RecordOutcome:
     """What an altered app can send: the envelope of one of the device's own records with
     `fields` changed, signed with the device's own key, pushed with its own token."""
-    [text] = store.db.execute("SELECT sealed FROM records WHERE id = ?", [template]).fetchone()
+    [text] = store.core.db.execute("SELECT sealed FROM records WHERE id = ?", [template]).fetchone()
     envelope = RecordEnvelope.model_validate_json(text).model_copy(update=fields)
-    key = store._signing  # the device's own key: an altered app holds it
-    signed = envelope.model_copy(update={"signature": key.sign(envelope.signing_bytes())})
+    # The device's own key: an altered app holds it.
+    signed = envelope.model_copy(update={"signature": store.keyring.sign(envelope.signing_bytes())})
     response = httpx.post(
         f"{url}/v1/records:push",
         content=PushRequest(records=[signed]).model_dump_json(),
         headers={
-            "Authorization": f"Bearer {store.get_secret(SECRET_TOKEN)}",
+            "Authorization": f"Bearer {store.keyring.secret(SECRET_TOKEN)}",
             "Content-Type": "application/json",
         },
         timeout=30,
@@ -74,12 +74,14 @@ def test_a_team_mate_who_read_a_record_id_in_the_roster_cannot_take_it_over_or_e
     team: dict[str, Store], deployment: Deployment, app_url: str
 ) -> None:
     author, mate = team["author"], team["mate"]
-    event = author.create_final("training_attendance", attendance_values(participants=2))
+    event = author.records.create_final("training_attendance", attendance_values(participants=2))
     assert sync(author).accepted == 1
     sync(mate)
-    [learnt] = {entry["record_id"] for entry in mate.team_roster()}
+    [learnt] = {entry["record_id"] for entry in mate.roster.entries()}
     assert learnt == event.id
-    own = mate.create_final("training_attendance", attendance_values("Mate", participants=1)).id
+    own = mate.records.create_final(
+        "training_attendance", attendance_values("Mate", participants=1)
+    ).id
     target = uuid.UUID(event.id)
 
     takeover = altered_app_push(
@@ -97,7 +99,7 @@ def test_a_team_mate_who_read_a_record_id_in_the_roster_cannot_take_it_over_or_e
 
     # The author's copy was not erased by its pull, and nothing came back to settle.
     assert (report.erased, report.conflict) == (0, 0)
-    copy = author.get(event.id)
+    copy = author.records.get(event.id)
     assert (copy.status, copy.revision, copy.consent_withdrawn) == ("sent", event.revision, False)
     assert [p["full_name"] for p in copy.values["participants"]] == [f"{CANARY} 0", f"{CANARY} 1"]
     for outcome in (takeover, erasure, on_head):
@@ -121,5 +123,5 @@ def test_a_team_mate_who_read_a_record_id_in_the_roster_cannot_take_it_over_or_e
 
     # The author goes on with its record.
     values = {**copy.values, "venue": "Provincial court, room 2"}
-    author.finalise(event.id, values)
+    author.records.finalise(event.id, values)
     assert sync(author).accepted == 1

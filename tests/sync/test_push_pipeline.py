@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from fieldapp import crypto
-from fieldapp.store import Store
-from fieldapp.store._store import Outcome
+from fieldapp.store import Outcome, Store
 from sync import SyncClient
 from sync.protocol import PushResponse, Receipt
 from sync.server import admin
@@ -24,11 +23,14 @@ from tests.sync._harness import Deployment
 
 def make_records(store: Store, count: int) -> list[str]:
     with store.batch():
-        return [store.create_final("victim_screening", screening_values()).id for _ in range(count)]
+        return [
+            store.records.create_final("victim_screening", screening_values()).id
+            for _ in range(count)
+        ]
 
 
 def stored_receipts(store: Store) -> dict[str, Receipt]:
-    rows = store.db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
+    rows = store.core.db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
     return {row[0]: Receipt.model_validate_json(row[1]) for row in rows.fetchall()}
 
 
@@ -81,7 +83,7 @@ def test_a_batch_shares_one_signature_and_each_stored_receipt_verifies_alone(
     with SyncClient(device, http=app_http, max_batch_bytes=6 * 1024) as client:
         report = client.sync()
     assert report.ok, report.errors
-    assert report.accepted == 9 and device.status_counts() == {"sent": 9}
+    assert report.accepted == 9 and device.records.status_counts() == {"sent": 9}
     receipts = stored_receipts(device)
     assert sorted(receipts) == sorted(ids)
     assert all(r.proof is not None for r in receipts.values())
@@ -89,7 +91,7 @@ def test_a_batch_shares_one_signature_and_each_stored_receipt_verifies_alone(
     assert 1 < len(batches) < 9  # several batches, one signature each
     key = client._server_key
     for record_id, receipt in receipts.items():
-        assert receipt.revision == device.get(record_id).revision
+        assert receipt.revision == device.records.get(record_id).revision
         crypto.verify(key, receipt.signature, receipt.signing_bytes())
     assert no_sync_threads()
 
@@ -109,8 +111,8 @@ def test_a_receipt_whose_proof_was_bent_leaves_only_that_record_queued(
         report = client.sync()
     assert (report.accepted, report.unconfirmed) == (3, 1)
     assert any("signature" in error for error in report.errors)
-    assert device.get(bent[0]).status == "queued"
-    assert device.status_counts() == {"sent": 3, "queued": 1}
+    assert device.records.get(bent[0]).status == "queued"
+    assert device.records.status_counts() == {"sent": 3, "queued": 1}
 
 
 def test_a_server_that_signs_each_receipt_alone_is_still_understood(
@@ -149,36 +151,38 @@ def test_a_refusal_half_way_stops_the_pipeline_and_loses_nothing(
 
     assert not report.ok and no_sync_threads()
     on_server = {row[0] for row in deployment.query("SELECT id FROM records")}
-    statuses = {record_id: device.get(record_id).status for record_id in ids}
+    statuses = {record_id: device.records.get(record_id).status for record_id in ids}
     sent = {record_id for record_id, status in statuses.items() if status == "sent"}
     assert sent and sent <= on_server  # sent only with the server's receipt
     assert set(statuses.values()) <= {"sent", "queued", "final"}
     assert len(sent) == report.sent < 30  # the rest waits, queued or final, for the next sync
-    assert {r for r, _ in device.outbox(limit=100)} == set(ids) - sent
+    assert {entry.record_id for entry in device.outbox.pending(limit=100)} == set(ids) - sent
 
 
 def test_a_damaged_outbox_entry_is_reported_and_the_rest_still_goes(
     device: Store, app_http: httpx.Client
 ) -> None:
     ids = make_records(device, 3)
-    device.db.execute("UPDATE records SET sealed = ? WHERE id = ?", ['{"id": "garbage"}', ids[1]])
+    device.core.db.execute(
+        "UPDATE records SET sealed = ? WHERE id = ?", ['{"id": "garbage"}', ids[1]]
+    )
     with SyncClient(device, http=app_http) as client:
         report = client.sync()
     assert report.accepted == 2
     assert [e for e in report.errors if ids[1] in e and "damaged" in e]
-    assert device.get(ids[1]).status == "final"
+    assert device.records.get(ids[1]).status == "final"
 
 
 def test_record_outcomes_writes_what_record_outcome_would(device: Store) -> None:
     one_by_one, batched = make_records(device, 4), make_records(device, 4)
-    edited = device.get(batched[3])
-    device.mark_queued({i: device.get(i).revision for i in one_by_one + batched})
-    device.save_draft(edited.id, {**edited.values, "case_notes": "edited in flight"})
+    edited = device.records.get(batched[3])
+    device.outbox.mark_queued({i: device.records.get(i).revision for i in one_by_one + batched})
+    device.records.save_draft(edited.id, {**edited.values, "case_notes": "edited in flight"})
     receipt = '{"receipt": 1}'
     problems = [{"field": "", "path": "", "code": "conflict", "message": "both kept"}]
 
     def outcomes(ids: list[str]) -> list[Outcome]:
-        revisions = [device.get(record_id).revision for record_id in ids]
+        revisions = [device.records.get(record_id).revision for record_id in ids]
         if ids is batched:
             revisions[3] = edited.revision  # the revision that was in flight
         return [
@@ -189,7 +193,7 @@ def test_record_outcomes_writes_what_record_outcome_would(device: Store) -> None
         ]
 
     for outcome in outcomes(one_by_one):
-        device.record_outcome(
+        device.outbox.record_outcome(
             outcome.record_id,
             outcome.revision,
             outcome.status,
@@ -198,17 +202,19 @@ def test_record_outcomes_writes_what_record_outcome_would(device: Store) -> None
             server_revision=outcome.server_revision,
         )
     gone = Outcome("no-such-record", "1-" + "0" * 32, "sent", receipt=receipt)
-    assert device.record_outcomes([*outcomes(batched), gone]) == 3  # the edit stands
+    assert device.outbox.record_outcomes([*outcomes(batched), gone]) == 3  # the edit stands
 
     columns = "status, problems, receipt, server_revision, base_revision, sent_at IS NOT NULL"
     for expected_id, batched_id in zip(one_by_one[:3], batched[:3], strict=True):
-        expected = device.db.execute(f"SELECT {columns} FROM records WHERE id = ?", [expected_id])
-        actual = device.db.execute(f"SELECT {columns} FROM records WHERE id = ?", [batched_id])
+        expected = device.core.db.execute(
+            f"SELECT {columns} FROM records WHERE id = ?", [expected_id]
+        )
+        actual = device.core.db.execute(f"SELECT {columns} FROM records WHERE id = ?", [batched_id])
         a, b = expected.fetchone(), actual.fetchone()
         assert a[:4] == b[:4] and a[5] == b[5]
         assert (a[4] is None) == (b[4] is None)  # base: the sent revision, or unchanged
-    assert device.get(batched[3]).status == "draft"
-    assert device.get(batched[3]).base_revision == edited.revision
+    assert device.records.get(batched[3]).status == "draft"
+    assert device.records.get(batched[3]).base_revision == edited.revision
 
 
 def test_receipts_of_a_push_answer_parse_as_stored(device: Store, app_http: httpx.Client) -> None:

@@ -28,13 +28,13 @@ def test_a_revision_the_server_lost_is_sent_again_and_a_purged_one_reported(
 ) -> None:
     enrol(store, server.url, deployment.code())
     kept, resent, purged = (
-        store.create_final("victim_screening", screening_values(name)).id
+        store.records.create_final("victim_screening", screening_values(name)).id
         for name in ("Alpha", "Bravo", "Charlie")
     )
     with SyncClient(store, receipt_check_interval=timedelta(0)) as client:
         first = client.sync()
         assert first.ok and first.accepted == 3, first.errors
-        store.db.execute(  # only this one: purge_sent would take all three
+        store.core.db.execute(  # only this one: purge_sent would take all three
             "UPDATE records SET fields = NULL, sealed = NULL, purged_at = received_at WHERE id = ?",
             [purged],
         )
@@ -47,8 +47,8 @@ def test_a_revision_the_server_lost_is_sent_again_and_a_purged_one_reported(
         assert (second.requeued, second.lost, second.accepted) == (1, 1, 1)
         assert [error for error in second.errors if purged in error], second.errors
         assert {record_id for record_id, _, _ in server_records(deployment)} == {kept, resent}
-        assert store.get(resent).status == "sent"
-        [problem] = store.get(purged).problems
+        assert store.records.get(resent).status == "sent"
+        [problem] = store.records.get(purged).problems
         assert problem["code"] == "lost_on_server"
 
         third = client.sync()  # found lost once: not reported at every sync

@@ -58,12 +58,14 @@ def server(deployment: Deployment) -> Iterator[tuple[FillableStorage, str]]:
 
 
 def finals(store: Store, count: int) -> dict[str, str]:
-    made = [store.create_final("victim_screening", screening_values()) for _ in range(count)]
+    made = [
+        store.records.create_final("victim_screening", screening_values()) for _ in range(count)
+    ]
     return {record.id: record.revision for record in made}
 
 
 def statuses(store: Store, ids: Mapping[str, str]) -> set[str]:
-    return {store.get(record_id).status for record_id in ids}
+    return {store.records.get(record_id).status for record_id in ids}
 
 
 # -- the server cannot write ----------------------------------------------------------------
@@ -141,7 +143,7 @@ def test_the_app_says_the_server_cannot_store_records_now(
         services.enrol(url, deployment.code())
         assert services.sync_now().ok  # the monitor's first sync is over: it sleeps until asked
         storage.make_full()
-        record = services.store.create_final("victim_screening", screening_values())
+        record = services.store.records.create_final("victim_screening", screening_values())
         outcome = services.sync_now()
         assert (outcome.ok, outcome.message_key) == (False, "server_degraded")
         assert services.get(record.id).status == "final"
@@ -152,17 +154,21 @@ def test_the_app_says_the_server_cannot_store_records_now(
 # -- the device fills up --------------------------------------------------------------------
 
 
-class FillsUp(Store):
-    """A real store whose disk fills up right after records are marked as leaving, when
+class FillsUp:
+    """A real store whose disk fills up right after records are marked as leaving, while
     `after_queuing` is set: the server gets them, their outcomes cannot be written."""
 
-    after_queuing = False
+    def __init__(self, store: Store) -> None:
+        self.after_queuing = False
+        marking = store.outbox.mark_queued
 
-    def mark_queued(self, revisions: Mapping[str, str]) -> set[str]:
-        marked = super().mark_queued(revisions)
-        if self.after_queuing:
-            make_full(self)
-        return marked
+        def mark_queued(revisions: Mapping[str, str]) -> set[str]:
+            marked = marking(revisions)
+            if self.after_queuing:
+                make_full(store)
+            return marked
+
+        store.outbox.mark_queued = mark_queued  # type: ignore[method-assign]
 
 
 def test_a_device_that_fills_up_mid_sync_loses_nothing_and_sends_everything_later(
@@ -172,22 +178,23 @@ def test_a_device_that_fills_up_mid_sync_loses_nothing_and_sends_everything_late
     app_http: httpx.Client,
 ) -> None:
     _, url = server
-    store = FillsUp.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
+    store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
+    fills_up = FillsUp(store)
     enrol(store, url, deployment.code(), http=app_http)
     records = finals(store, MANY)
-    outbox = store.outbox(limit=1000)
+    outbox = store.outbox.pending(limit=1000)
     with SyncClient(store, http=app_http, max_batch_bytes=ONE_BATCH) as client:
         before = make_full(store)
         with pytest.raises(StorageFull, match=r"^the device storage is full"):
             client.sync()  # marking them as leaving: they stay final, nothing was sent
-        assert statuses(store, records) == {"final"} and store.outbox(limit=1000) == outbox
-        store.db.execute(f"PRAGMA max_page_count = {before}")
-        store.after_queuing = True
+        assert statuses(store, records) == {"final"} and store.outbox.pending(limit=1000) == outbox
+        store.core.db.execute(f"PRAGMA max_page_count = {before}")
+        fills_up.after_queuing = True
         with pytest.raises(StorageFull):
             client.sync()  # the server took them; writing its answers failed
         assert statuses(store, records) == {"queued"}
-        store.after_queuing = False
-        store.db.execute(f"PRAGMA max_page_count = {before}")
+        fills_up.after_queuing = False
+        store.core.db.execute(f"PRAGMA max_page_count = {before}")
         report = client.sync()  # sent again: the server knows them, nothing is doubled
     assert (report.accepted, report.duplicate, report.errors) == (0, MANY, [])
     assert statuses(store, records) == {"sent"}

@@ -61,9 +61,9 @@ def wait_for_saved_case_code(app: AppProcess, code: str, timeout: float = 10.0) 
     def saved() -> bool:
         store = Store(app.data_dir / "fieldapp.db")
         try:
-            store.unlock(PASSPHRASE)
-            drafts = store.list_records(status="draft").items
-            found = store.get(drafts[0].id).values.get("case_code") if drafts else None
+            store.keyring.unlock(PASSPHRASE)
+            drafts = store.records.page(status="draft").items
+            found = store.records.get(drafts[0].id).values.get("case_code") if drafts else None
         finally:
             store.close()
         return bool(found == code)
@@ -143,9 +143,9 @@ def test_social_worker_screens_a_minor(browser: Browser, app: AppProcess) -> Non
     shoot(page, "08-home-after-finalise")
     app.stop()
     store = Store(app.data_dir / "fieldapp.db")
-    store.unlock(PASSPHRASE)
-    [summary] = store.list_records(status="final").items
-    record = store.get(summary.id)
+    store.keyring.unlock(PASSPHRASE)
+    [summary] = store.records.page(status="final").items
+    record = store.records.get(summary.id)
     assert record.values["case_code"] == "KH-2026-0042"
     assert record.values["is_minor"] is True
     assert record.values["child_protection_referral"] == "referred"
@@ -183,9 +183,9 @@ def test_a_draft_survives_the_app_being_killed_mid_wizard(
     expect(group.get_by_role("radio", name="No", exact=True)).to_be_checked()
     app.stop()
     store = Store(app.data_dir / "fieldapp.db")
-    store.unlock(PASSPHRASE)
-    [draft] = store.list_records(status="draft").items
-    values = store.get(draft.id).values
+    store.keyring.unlock(PASSPHRASE)
+    [draft] = store.records.page(status="draft").items
+    values = store.records.get(draft.id).values
     assert values.get("case_code") == "KH-2026-0077", values
     store.close()
 

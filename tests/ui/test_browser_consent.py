@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 def app(tmp_path: Path) -> Iterator[AppProcess]:
     """The app over a store that holds one finalised victim record, waiting to be sent."""
     store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
-    store.create_final("victim_screening", screening_values())
+    store.records.create_final("victim_screening", screening_values())
     store.close()
     process = AppProcess(tmp_path / "device")
     process.start()
@@ -57,8 +57,8 @@ def test_withdrawing_consent_from_an_open_record(browser: Browser, app: AppProce
     app.stop()
 
     store = Store(app.data_dir / "fieldapp.db")
-    store.unlock(PASSPHRASE)
-    [summary] = store.list_records().items
-    record = store.get(summary.id)
+    store.keyring.unlock(PASSPHRASE)
+    [summary] = store.records.page().items
+    record = store.records.get(summary.id)
     assert record.consent_withdrawn and "given_name" not in record.values
     store.close()

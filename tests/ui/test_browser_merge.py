@@ -31,15 +31,15 @@ def conflict(tmp_path: Path, deployment: Deployment, app_url: str) -> str:
     store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
     try:
         enrol(store, app_url, deployment.code())
-        record = store.create_final("victim_screening", screening_values())
+        record = store.records.create_final("victim_screening", screening_values())
         with SyncClient(store) as client:
             assert client.sync().accepted == 1
         tablet = copy_store(store, tmp_path / "tablet" / "fieldapp.db")
-        tablet.finalise(record.id, {**record.values, "nationality": "TH"})
+        tablet.records.finalise(record.id, {**record.values, "nationality": "TH"})
         with SyncClient(tablet) as client:
             assert client.sync().accepted == 1
         tablet.close()
-        store.finalise(record.id, {**record.values, "identified_by": "police"})
+        store.records.finalise(record.id, {**record.values, "identified_by": "police"})
         with SyncClient(store) as client:
             assert client.sync().conflict == 1
     finally:
@@ -89,9 +89,9 @@ def test_a_conflict_is_compared_merged_and_sent(
     assert in_conflict  # the office still checks the sealed part only it can read
     app.stop()
     store = Store(app.data_dir / "fieldapp.db")
-    store.unlock(PASSPHRASE)
+    store.keyring.unlock(PASSPHRASE)
     try:
-        merged = store.get(conflict)
+        merged = store.records.get(conflict)
         assert (merged.status, merged.conflict_settled) == ("sent", True)
         assert merged.values["nationality"] == "TH"
     finally:

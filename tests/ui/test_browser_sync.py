@@ -145,9 +145,9 @@ def rejected_setup(tmp_path: Path, deployment: Deployment, app_url: str) -> tupl
     newer = load_builtin_forms()["victim_screening"].model_copy(update={"version": "99"})
     store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
     try:
-        store.add_form(newer)
+        store.forms.add(newer)
         enrol(store, app_url, deployment.code())
-        record = store.create_final("victim_screening", screening_values(name="Fictional"))
+        record = store.records.create_final("victim_screening", screening_values(name="Fictional"))
     finally:
         store.close()
     return record.id, newer
@@ -192,9 +192,9 @@ def test_a_rejected_record_is_fixed_and_resent(
     assert (stored_id, version) == (record_id, "99")
     app.stop()
     store = Store(app.data_dir / "fieldapp.db")
-    store.unlock(PASSPHRASE)
+    store.keyring.unlock(PASSPHRASE)
     try:
-        sent = store.get(record_id)
+        sent = store.records.get(record_id)
         assert sent.status == "sent"
         assert sent.values["case_notes"] == "Checked again with the shelter."
     finally:

@@ -52,7 +52,7 @@ def app(
     values["participants"][0].update(
         full_name=RETURNING, sex="female", consent_contact=True, phone="+85512345678"
     )
-    author.create_final("training_attendance", values)
+    author.records.create_final("training_attendance", values)
     device = synced_device(
         tmp_path / "device" / "fieldapp.db", app_url, north_code(deployment, org_key)
     )
@@ -93,10 +93,10 @@ def test_a_trainer_adds_a_returning_participant_found_in_the_teams_list(
     app.stop()
 
     store = Store(app.data_dir / "fieldapp.db")
-    store.unlock(PASSPHRASE)
+    store.keyring.unlock(PASSPHRASE)
     try:
-        [draft] = store.list_records(form_id="training_attendance", status="draft").items
-        [person] = store.get(draft.id).values["participants"]
+        [draft] = store.records.page(form_id="training_attendance", status="draft").items
+        [person] = store.records.get(draft.id).values["participants"]
     finally:
         store.close()
     assert (person["full_name"], person["sex"], person["phone"]) == (

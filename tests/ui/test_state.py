@@ -144,9 +144,10 @@ def test_a_record_survives_closing_the_app(tmp_path: Path, app: AppState) -> Non
 def test_records_page_through_a_group_of_two_statuses(services: Services) -> None:
     store = services.store
     ids = [
-        store.create_final("victim_screening", screening_values(f"Name{i}")).id for i in range(5)
+        store.records.create_final("victim_screening", screening_values(f"Name{i}")).id
+        for i in range(5)
     ]
-    store.mark_queued({i: store.get(i).revision for i in ids[:2]})
+    store.outbox.mark_queued({i: store.records.get(i).revision for i in ids[:2]})
     app = AppState(services=services)
     app.go("home")
     assert app.counts["waiting"] == 5
@@ -235,7 +236,7 @@ def test_sign_out_and_wipe_leaves_nothing_readable(app: AppState) -> None:
     app.ask_wipe()
     app.wipe()
     assert (app.screen, app.device) == ("wiped", "wiped")
-    assert not path.exists() or not Store(path).initialised
+    assert not path.exists() or not Store(path).keyring.initialised
     app.start_again()
     assert app.screen == "setup"
     assert app.create_device(PASSPHRASE, PASSPHRASE)
@@ -252,7 +253,7 @@ def test_sync_without_a_server_says_so(app: AppState) -> None:
 
 
 def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: AppState) -> None:
-    record = app.services.store.create_final("victim_screening", screening_values())
+    record = app.services.store.records.create_final("victim_screening", screening_values())
     app.open_record(record.id)
     assert app.form is not None and app.form.reviewing
     assert app.form.can_withdraw_consent and app.form.editable

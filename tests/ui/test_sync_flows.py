@@ -60,9 +60,9 @@ def trainer(
 
 
 def server_view(store: Store, record_id: str) -> RecordView:
-    token = store.get_secret("token")
+    token = store.keyring.secret("token")
     answer = httpx.get(
-        f"{store.get_state('server_url')}/v1/records/{record_id}",
+        f"{store.settings.get('server_url')}/v1/records/{record_id}",
         headers={"Authorization": f"Bearer {token}"},
     )
     answer.raise_for_status()
@@ -82,17 +82,17 @@ def edited_in_two_places(
     on a tablet restored from its backup (`tablet`); the tablet synced first, so this
     device's edit came back as a conflict. Its id."""
     store = app.services.store
-    record = store.create_final(form_id, values)
+    record = store.records.create_final(form_id, values)
     app.sync_now()
-    assert store.get(record.id).status == "sent"
+    assert store.records.get(record.id).status == "sent"
     restored = copy_store(store, tmp_path / "tablet" / "fieldapp.db")
     try:
-        restored.finalise(record.id, {**record.values, **tablet})
+        restored.records.finalise(record.id, {**record.values, **tablet})
         with SyncClient(restored) as sync_client:
             assert sync_client.sync().accepted == 1
     finally:
         restored.close()
-    store.finalise(record.id, {**record.values, **phone})
+    store.records.finalise(record.id, {**record.values, **phone})
     app.sync_now()
     assert app.sync_message_params["conflict"] == 1
     assert app.counts["conflict"] == 1
@@ -161,7 +161,7 @@ def test_keeping_my_version_of_a_conflict_makes_it_the_servers_newest(
     app.sync_now()
     assert app.sync_message_params["sent"] == 1
     store = app.services.store
-    mine = store.get(conflict)
+    mine = store.records.get(conflict)
     assert mine.values["case_notes"] == "seen again on the phone"
     view = server_view(store, conflict)
     assert view.head_revision == mine.revision  # accepted as the newest version
@@ -227,7 +227,7 @@ def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_
 ) -> None:
     store = app.services.store
     theirs = server_view(store, conflict).head_revision  # the tablet's, which synced first
-    mine = store.get(conflict)
+    mine = store.records.get(conflict)
     assert theirs is not None and theirs != mine.revision
     with admin.open_server_storage(deployment.settings) as storage:  # at the office
         admin.resolve_conflict(storage, deployment.org_id, conflict, theirs)
@@ -243,7 +243,7 @@ def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_
     assert app.form.values["case_notes"] == "seen again on the phone"  # kept on the device
     assert app.form.superseded_note is not None
     assert app.form.superseded_note.startswith("Le bureau a gardé une autre version")
-    assert store.get(conflict).base_revision == theirs
+    assert store.records.get(conflict).base_revision == theirs
 
     # An edit made now goes out on top of the office's version: accepted, no new conflict,
     # and the note has done its job.
@@ -252,7 +252,7 @@ def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_
     assert app.form.superseded_note is None
     app.sync_now()
     assert app.sync_message_params["sent"] == 1 and app.sync_message_params["conflict"] == 0
-    edited = store.get(conflict)
+    edited = store.records.get(conflict)
     view = server_view(store, conflict)
     assert (edited.status, view.head_revision, view.in_conflict) == ("sent", edited.revision, False)
     app.go("records")
@@ -292,7 +292,7 @@ def test_a_merge_takes_the_other_versions_answer_where_chosen_and_is_sent_as_new
     app.sync_now()
     assert app.sync_message_params["sent"] == 1
     store = app.services.store
-    merged = store.get(record_id)
+    merged = store.records.get(record_id)
     assert (merged.values["nationality"], merged.values["identified_by"]) == ("TH", "police")
     assert merged.values["case_notes"] == "seen again on the phone"  # the tablet's is sealed
     assert (merged.status, merged.conflict_settled) == ("sent", True)
@@ -370,7 +370,7 @@ def test_the_office_resolving_a_merged_record_reaches_the_device(
     assert app.send_merge()
     app.sync_now()
     store = app.services.store
-    merged = store.get(conflict)
+    merged = store.records.get(conflict)
     [set_aside] = server_view(store, conflict).siblings  # this device's first, stale edit
     kept = merged.revision if office_keeps == "merged" else set_aside
     with admin.open_server_storage(deployment.settings) as storage:  # at the office
@@ -378,7 +378,7 @@ def test_the_office_resolving_a_merged_record_reaches_the_device(
 
     app.sync_now()
 
-    copy = store.get(conflict)
+    copy = store.records.get(conflict)
     assert (copy.status, copy.revision, copy.base_revision) == ("sent", merged.revision, kept)
     assert not copy.conflict_settled
     app.open_record(conflict)
@@ -403,7 +403,7 @@ def test_locking_forgets_the_merge_and_unlocking_reopens_the_record(
 def test_merging_needs_the_server_and_says_so(app: AppState, conflict: str) -> None:
     services = app.services
     services.stop_sync()
-    services.store.set_state("server_url", f"http://127.0.0.1:{free_port()}")  # nobody there
+    services.store.settings.set("server_url", f"http://127.0.0.1:{free_port()}")  # nobody there
     app.open_record(conflict)
 
     assert not app.open_merge()
@@ -445,7 +445,7 @@ def test_there_is_nothing_to_merge_once_the_office_has_resolved_it(
 
 
 def test_keeping_my_version_needs_a_record_in_conflict(app: AppState) -> None:
-    record = app.services.store.create_final("victim_screening", screening_values())
+    record = app.services.store.records.create_final("victim_screening", screening_values())
     with pytest.raises(StoreError, match="not in conflict"):
         app.services.keep_my_version(record.id, "en")
 

@@ -1,0 +1,119 @@
+"""The forms on this device: the built-in ones, imported ones and those the server publishes,
+each version kept as its FormSpec JSON and parsed once per session.
+
+A form stored by an earlier version of the app may fail today's stricter checks (statistical
+calculations must be coarse since 2026-11): it is left out of the usable list, with its
+reason logged once, and the newest version that still loads stands in for it. Its records
+are never touched: they stay listed and counted (a list needs no form), and opening one says
+which form is at fault (FormUnusable) instead of breaking the screen.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from fieldapp.errors import StoreError
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.spec import FormSpec
+from fieldapp.store._core import Core
+from fieldapp.store._types import FormUnusable
+
+__all__ = ["Forms"]
+
+log = logging.getLogger(__name__)
+
+
+class Forms:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        # (form id, version) -> the parsed spec, or why it no longer loads
+        self._specs: dict[tuple[str, str], FormSpec | str] = {}
+
+    def install_builtin(self) -> None:
+        for spec in load_builtin_forms().values():
+            self.add(spec, source="builtin")
+
+    def add(self, spec: FormSpec, *, source: str = "import") -> None:
+        """Add a form version; an existing id+version is replaced only by an identical spec."""
+        with self._core.lock:
+            exists = self._core.db.execute(
+                "SELECT 1 FROM forms WHERE id = ? AND version = ?", [spec.id, spec.version]
+            ).fetchone()
+            if exists is not None:
+                if self._spec(spec.id, spec.version) != spec:
+                    raise StoreError(
+                        f"form {spec.id} version {spec.version} already exists with other "
+                        "content: give the new form a new version"
+                    )
+                return
+            self._core.db.execute(
+                "INSERT INTO forms (id, version, spec, source, added_at) VALUES (?, ?, ?, ?, ?)",
+                [spec.id, spec.version, spec.model_dump_json(), source, self._core.now()],
+            )
+
+    def get(self, form_id: str, version: str | None = None) -> FormSpec:
+        """A form version, or (`version` None) the most recently added version that still
+        loads. Raises StoreError if there is none, FormUnusable if it fails today's checks."""
+        with self._core.lock:
+            if version is not None:
+                return _usable(self._spec(form_id, version))
+            versions = self._core.db.execute(
+                "SELECT version FROM forms WHERE id = ? ORDER BY added_at DESC", [form_id]
+            ).fetchall()
+            if not versions:
+                raise StoreError(f"no form {form_id!r} on this device")
+            loaded = [self._spec(form_id, row[0]) for row in versions]
+            usable = [spec for spec in loaded if isinstance(spec, FormSpec)]
+            return usable[0] if usable else _usable(loaded[0])
+
+    def usable(self) -> list[FormSpec]:
+        """The newest version of every form that still loads, by id; a form none of whose
+        versions does is left out (logged)."""
+        with self._core.lock:
+            rows = self._core.db.execute(
+                "SELECT id, version FROM forms ORDER BY id, added_at DESC"
+            ).fetchall()
+            newest: dict[str, FormSpec] = {}
+            for form_id, version in rows:
+                if form_id not in newest:
+                    spec = self._spec(form_id, version)
+                    if isinstance(spec, FormSpec):
+                        newest[form_id] = spec
+            return list(newest.values())
+
+    def _spec(self, form_id: str, version: str) -> FormSpec | str:
+        """The stored form version parsed (once per session), or why it no longer loads
+        (logged the first time)."""
+        cached = self._specs.get((form_id, version))
+        if cached is not None:
+            return cached
+        found = self._core.db.execute(
+            "SELECT spec FROM forms WHERE id = ? AND version = ?", [form_id, version]
+        ).fetchone()
+        if found is None:
+            raise StoreError(f"no form {form_id!r} version {version} on this device")
+        loaded: FormSpec | str
+        try:
+            loaded = FormSpec.model_validate_json(found[0])
+        except ValidationError as exc:
+            loaded = _unusable(form_id, version, "; ".join(e["msg"] for e in exc.errors()))
+        self._specs[(form_id, version)] = loaded
+        return loaded
+
+
+def _unusable(form_id: str, version: str, reason: str) -> str:
+    message = (
+        f"form {form_id!r} version {version} on this device no longer passes the form checks"
+        f" ({reason}): it is left out of the forms list and its records stay listed; ask the"
+        " coordinator for a corrected version"
+    )
+    log.warning("%s", message)
+    return message
+
+
+def _usable(loaded: FormSpec | str) -> FormSpec:
+    if isinstance(loaded, str):
+        raise FormUnusable(loaded)
+    return loaded

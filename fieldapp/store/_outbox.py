@@ -1,0 +1,328 @@
+"""The outbox: finalised records sealed for the organisation and signed, waiting to be sent,
+and what the server said about each (queued, sent with its receipt, rejected, in conflict);
+the purge of receipted copies, and the receipts checked again later.
+
+Envelopes are sealed and signed once, when a record is finalised (or as soon as the
+organisation's keys are known), and each is kept with its revision and content digest beside
+it: sending needs no key, so the outbox drains while the app is locked, and nothing is parsed
+again on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from fieldapp import crypto
+from fieldapp.store._core import Core, iso
+from fieldapp.store._keyring import Keyring
+from fieldapp.store._migrations import envelope_columns, envelope_sha256
+from fieldapp.store._rows import NO_ENVELOPE, RecordRows
+from fieldapp.store._settings import Settings
+from fieldapp.store._types import OutboxEntry, Outcome
+from sync.protocol import RecordEnvelope
+
+__all__ = ["Outbox"]
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, core: Core, keyring: Keyring, settings: Settings, rows: RecordRows) -> None:
+        self._core = core
+        self._keyring = keyring
+        self._settings = settings
+        self._rows = rows
+
+    # -- sealing -----------------------------------------------------------------------------
+    def recipients(self) -> list[crypto.RecipientKey]:
+        """Whom finalised records are sealed to (the organisation's keys)."""
+        with self._core.lock:
+            rows = self._core.db.query("SELECT recipient FROM recipients ORDER BY key_id")
+            return [crypto.RecipientKey.model_validate_json(row["recipient"]) for row in rows]
+
+    def set_recipients(self, recipients: list[crypto.RecipientKey]) -> int:
+        """Whom finalised records are sealed to; seals any record that was waiting for them.
+        Returns how many were sealed."""
+        with self._core.transaction():
+            self._core.db.execute("DELETE FROM recipients")
+            for recipient in recipients:
+                self._core.db.execute(
+                    "INSERT INTO recipients (key_id, recipient, added_at) VALUES (?, ?, ?)",
+                    [recipient.key_id, recipient.model_dump_json(), self._core.now()],
+                )
+            return self._seal_waiting()
+
+    def _seal_waiting(self) -> int:
+        """Seal and sign finalised records that were finalised before any recipient was known."""
+        recipients = self.recipients()
+        if not recipients:
+            return 0
+        ids = [
+            row[0]
+            for row in self._core.db.execute(
+                "SELECT id FROM records WHERE status = 'final' AND sealed IS NULL"
+            ).fetchall()
+        ]
+        for record_id in ids:
+            row = self._rows.get(record_id)
+            self.seal(row, self._rows.fields(row), recipients)
+        return len(ids)
+
+    def seal(
+        self,
+        row: Mapping[str, Any],
+        secret: Mapping[str, Any],
+        recipients: list[crypto.RecipientKey],
+    ) -> None:
+        """Seal the sensitive part of the record's current revision for the organisation and
+        put its signed envelope in the outbox (the caller holds the transaction)."""
+        sealed = crypto.seal(
+            crypto.canonical_json(secret),
+            recipients,
+            crypto.record_aad(row["id"], row["revision"], "sealed"),
+        )
+        self.sign(row, sealed)
+
+    def sign(
+        self, row: Mapping[str, Any], sealed: bytes | None, *, consent_withdrawn: bool = False
+    ) -> None:
+        """Sign the envelope of the record's current revision and put it in the outbox, with
+        its revision and content digest beside it (the caller holds the transaction)."""
+        envelope = RecordEnvelope(
+            id=uuid.UUID(row["id"]),
+            form_id=row["form_id"],
+            form_version=row["form_version"],
+            revision=row["revision"],
+            base_revision=row["base_revision"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            device_id=row["device_id"],
+            stats=json.loads(row["stats"]),
+            sealed=sealed,
+            deleted=bool(row["deleted"]),
+            consent_withdrawn=consent_withdrawn,
+            signature=b"",
+        )
+        envelope.signature = self._keyring.sign(envelope.signing_bytes())
+        stored = envelope.model_dump_json()
+        self._rows.update(
+            row["id"],
+            {
+                "sealed": stored,
+                "envelope_revision": envelope.revision,
+                "envelope_digest": envelope.content_digest,
+                "envelope_sha256": envelope_sha256(stored),
+            },
+        )
+
+    # -- sending -----------------------------------------------------------------------------
+    def pending(self, *, after: str = "", limit: int = 500) -> list[OutboxEntry]:
+        """Records waiting to be sent, by id after `after`: each signed envelope with what its
+        receipt must name (None for an envelope damaged on this device: its sha256 is not the
+        one kept when it was signed). Works while locked (nothing is decrypted)."""
+        with self._core.lock:  # never another thread's uncommitted rows
+            rows = self._core.db.execute(
+                "SELECT id, envelope_revision, envelope_digest, envelope_sha256, sealed"
+                " FROM records INDEXED BY records_outbox WHERE status IN ('final', 'queued')"
+                " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+                [after, limit],
+            ).fetchall()
+        entries = []
+        for record_id, revision, digest, sha256, stored in rows:
+            if envelope_sha256(stored) != sha256:
+                revision = digest = None
+            entries.append(OutboxEntry(record_id, revision, digest, stored.encode()))
+        return entries
+
+    def mark_queued(self, revisions: Mapping[str, str]) -> set[str]:
+        """Mark records (id -> the revision about to leave) queued: a push without an answer
+        leaves them so. Returns the ids marked; a record edited since it was read from the
+        outbox is left alone (its old envelope must not go: the caller drops it)."""
+        marked: set[str] = set()
+        with self._core.transaction():
+            for record_id, revision in revisions.items():
+                cursor = self._core.db.execute(
+                    "UPDATE records SET status = 'queued' WHERE id = ? AND revision = ?"
+                    " AND status IN ('final', 'queued')",
+                    [record_id, revision],
+                )
+                if cursor.rowcount:
+                    marked.add(record_id)
+        return marked
+
+    def still_current(self, revisions: Mapping[str, str]) -> set[str]:
+        """The ids among `revisions` (record id -> revision) whose record is still at that
+        revision: the sync client asks just before a batch leaves, so an envelope replaced
+        meanwhile (an edit, a consent withdrawal) is not sent."""
+        ids = list(revisions)
+        with self._core.lock:
+            rows = self._core.db.execute(
+                f"SELECT id, revision FROM records WHERE id IN ({','.join('?' * len(ids))})",  # noqa: S608
+                ids,
+            ).fetchall()
+        return {row[0] for row in rows if revisions[row[0]] == row[1]}
+
+    # -- the server's answers ------------------------------------------------------------------
+    def record_outcome(
+        self,
+        record_id: str,
+        revision: str,
+        status: Literal["sent", "rejected", "conflict"],
+        *,
+        problems: list[dict[str, Any]] | None = None,
+        receipt: str | None = None,
+        server_revision: str | None = None,
+        received_at: datetime | None = None,
+    ) -> bool:
+        """Write back what the server said about one revision; True if the record took it.
+
+        If the record was edited while that revision was in flight, the edit stands (and is
+        already based on the revision in flight, see `base_of`).
+        """
+        with self._core.transaction():
+            row = self._rows.get(record_id)
+            if row["revision"] != revision:
+                return False  # edited meanwhile: the edit is already based on that revision
+            self._rows.update(
+                record_id,
+                {
+                    "status": status,
+                    "problems": json.dumps(problems) if problems else None,
+                    "receipt": receipt or row["receipt"],
+                    "received_at": row["received_at"] if received_at is None else iso(received_at),
+                    "server_revision": server_revision,
+                    "sent_at": self._core.now() if status == "sent" else None,
+                    "base_revision": revision if status == "sent" else row["base_revision"],
+                },
+            )
+            return True
+
+    def record_outcomes(self, outcomes: Iterable[Outcome]) -> int:
+        """`record_outcome` for a whole batch in one statement and one durable commit (all or
+        none); returns how many records took theirs. A record edited while its revision was
+        in flight keeps the edit; a record no longer on the device is skipped."""
+        sent_at = self._core.now()
+        rows = [
+            (
+                o.status,
+                json.dumps(o.problems) if o.problems else None,
+                o.receipt or None,
+                None if o.received_at is None else iso(o.received_at),
+                o.server_revision,
+                sent_at if o.status == "sent" else None,
+                o.status,
+                o.record_id,
+                o.revision,
+            )
+            for o in outcomes
+        ]
+        with self._core.transaction():
+            cursor = self._core.db.conn.executemany(
+                "UPDATE records SET status = ?, problems = ?, receipt = coalesce(?, receipt),"
+                " received_at = coalesce(?, received_at), server_revision = ?, sent_at = ?,"
+                " base_revision = CASE WHEN ? = 'sent' THEN revision ELSE base_revision END"
+                " WHERE id = ? AND revision = ?",
+                rows,
+            )
+            return cursor.rowcount
+
+    def purge_sent(self, *, older_than: timedelta) -> int:
+        """Erase the local copy of records the server has receipted, taken by the server more
+        than `older_than` ago (zero: every receipted record): the sensitive ciphertext and the
+        sealed envelope go; the clear statistics and the receipt stay, so the record still
+        counts and can be proven sent.
+
+        How long ago is the server's time: the receipt's `received_at` against
+        `Settings.server_time()`, never this device's own clock (a clock set to 2076 would
+        keep every record here). Only records with a receipt and not edited since are purged:
+        nothing unsent is lost.
+        """
+        server_now = self._settings.server_time()
+        cutoff = iso(server_now - older_than) if older_than > timedelta(0) else None
+        erased = ", ".join(f"{column} = NULL" for column in NO_ENVELOPE)
+        with self._core.transaction():
+            cursor = self._core.db.execute(
+                f"UPDATE records SET fields = NULL, {erased}, purged_at = ?"  # noqa: S608
+                " WHERE status = 'sent' AND receipt IS NOT NULL AND purged_at IS NULL"
+                " AND received_at IS NOT NULL AND (? IS NULL OR received_at <= ?)",
+                [self._core.now(), cutoff, cutoff],
+            )
+            purged = cursor.rowcount
+        if purged:
+            self._core.checkpoint()
+        return purged
+
+    # -- receipts the server must still honour ---------------------------------------------
+    def receipts_to_check(
+        self, *, since: datetime | None, after: str = "", limit: int = 500
+    ) -> list[tuple[str, str]]:
+        """(record id, revision) of receipted revisions that are still each record's own
+        (sent, or stored as a conflict), taken by the server at `since` or later (None: any
+        time), not already found lost; by id, after `after`. Works while locked."""
+        with self._core.lock:
+            rows = self._core.db.execute(
+                "SELECT id, revision FROM records WHERE status IN ('sent', 'conflict')"
+                " AND receipt IS NOT NULL AND receipt_lost_at IS NULL AND received_at >= ?"
+                " AND id > ? ORDER BY id LIMIT ?",
+                ["" if since is None else iso(since), after, limit],
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def requeue_missing(self, revisions: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """The server no longer holds these receipted revisions (record id -> revision). A
+        record still at that revision goes back to the outbox with its signed envelope, as
+        if never sent (based where the envelope says), to be pushed again; one whose envelope
+        is gone (purged after the receipt) cannot be: it is marked lost, with a problem that
+        says so. One commit; returns (ids requeued, ids lost)."""
+        requeued: list[str] = []
+        lost: list[str] = []
+        with self._core.transaction():
+            for record_id, revision in sorted(revisions.items()):
+                row = next(
+                    self._core.db.query(
+                        "SELECT * FROM records WHERE id = ? AND revision = ?"
+                        " AND status IN ('sent', 'conflict') AND receipt_lost_at IS NULL",
+                        [record_id, revision],
+                    ),
+                    None,
+                )
+                if row is None:
+                    continue  # edited or answered since: nothing to do
+                if row["sealed"] is not None:
+                    changes = {
+                        "status": "final",
+                        "base_revision": json.loads(row["sealed"]).get("base_revision"),
+                        "server_revision": None,
+                        "problems": None,
+                        "received_at": None,
+                        "conflict_settled_at": None,
+                    }
+                    if row["envelope_sha256"] is None:  # receipted before they were kept
+                        changes.update(envelope_columns(row["sealed"]) or {})
+                    requeued.append(record_id)
+                else:
+                    changes = {
+                        "receipt_lost_at": self._core.now(),
+                        "problems": json.dumps([_lost_on_server(row["received_at"])]),
+                    }
+                    lost.append(record_id)
+                self._rows.update(record_id, changes)
+        for record_id in requeued:
+            log.warning("the server lost receipted record %s: queued to be sent again", record_id)
+        return requeued, lost
+
+
+def _lost_on_server(received_at: str | None) -> dict[str, Any]:
+    return {
+        "field": "",
+        "path": "",
+        "code": "lost_on_server",
+        "message": f"the server confirmed this record ({received_at or 'at an unknown time'})"
+        " but no longer holds it, and this device removed its copy after that receipt, so it"
+        " cannot be sent again: tell the office (the receipt kept here proves it was sent)",
+    }
