@@ -1,5 +1,6 @@
-"""What each backend does of its own: which URLs open one, and how erased sealed bytes leave
-its files (SQLite's write-ahead log, PostgreSQL's table and log files)."""
+"""What each backend does of its own: which URLs open one, PostgreSQL's connection pool, and
+how erased sealed bytes leave its files (SQLite's write-ahead log, PostgreSQL's table and log
+files)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from sync.server.storage import (
-    StorageError,
-    open_storage,
-)
+from sync.server.storage import StorageError, open_storage
+from sync.server.storage.postgres import PostgresStorage
 from tests.server.storage._support import (
     NOW,
     Member,
@@ -27,6 +26,34 @@ def test_open_storage_refuses_unknown_urls() -> None:
         open_storage("mysql://localhost/db")
     with pytest.raises(StorageError):
         open_storage("sqlite:///")
+
+
+@pytest.mark.postgres
+def test_a_postgresql_thread_finding_no_free_connection_is_refused_after_a_bounded_wait(
+    pg_schema_url: str,
+) -> None:
+    storage = PostgresStorage(pg_schema_url, pool_size=1, pool_wait_seconds=0.2)
+    try:
+        storage.migrate()
+        busy = pytest.raises(StorageError, match="no database connection became free")
+        with storage._read(), busy:  # the pool's only connection is in use
+            storage.list_organisations()
+        assert storage.list_organisations() == []  # free again once it came back
+    finally:
+        storage.close()
+    with pytest.raises(StorageError, match="storage is closed"):
+        storage.list_organisations()
+
+
+def test_a_postgresql_database_out_of_reach_says_so_at_once() -> None:
+    """Not after the pool's wait, in the pool's words: at the first use, in psycopg's."""
+    storage = open_storage("postgresql://postgres@127.0.0.1:1/fieldapp")
+    assert isinstance(storage, PostgresStorage)
+    try:
+        with pytest.raises(psycopg.OperationalError, match=r"127\.0\.0\.1"):
+            storage.migrate()
+    finally:
+        storage.close()
 
 
 def test_erased_sealed_bytes_leave_the_sqlite_files(tmp_path: Any) -> None:
