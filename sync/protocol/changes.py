@@ -67,10 +67,10 @@ class RecordChangeData(WireModel):
     head_revision: str
     resolved: bool = Field(default=False, exclude_if=lambda resolved: not resolved)
     revision: str
-    siblings: list[str]
-    superseded: list[str] = Field(
-        default_factory=list, exclude_if=lambda superseded: not superseded
-    )
+    # Tuples, not lists: a page holds thousands of these, and a tuple of text costs the
+    # garbage collector nothing (measured: the pull of 2,000 changes, bench/sync_vs_kinto.py).
+    siblings: tuple[str, ...]
+    superseded: tuple[str, ...] = Field(default=(), exclude_if=lambda superseded: not superseded)
 
 
 class RevocationChangeData(WireModel):

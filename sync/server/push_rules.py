@@ -163,7 +163,7 @@ def _stored(
         form_version=envelope.form_version,
         device_id=envelope.device_id,
         conflict=after.in_conflict,
-        siblings=list(after.siblings),
+        siblings=after.siblings,
         consent_withdrawn=envelope.consent_withdrawn,
     )
     return PushDecision(verdict, after, change, audience, erases=erases)

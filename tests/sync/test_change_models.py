@@ -184,8 +184,8 @@ def test_a_page_of_every_kind_serialises_back_identically() -> None:
 def test_the_data_is_typed_by_kind() -> None:
     record = CHANGE.validate_json(SENT[8][2])
     assert isinstance(record, RecordChange)
-    assert (record.data.resolved, record.data.conflict, record.data.siblings) == (True, False, [])
-    assert record.data.superseded == ["2-c5a92c3818d4482192a052ac751a3645"]
+    assert (record.data.resolved, record.data.conflict, record.data.siblings) == (True, False, ())
+    assert record.data.superseded == ("2-c5a92c3818d4482192a052ac751a3645",)
     roster = CHANGE.validate_json(SENT[13][2])
     assert isinstance(roster, RosterChange) and roster.data.sealed == b"\x00sealed\xff"
     revoked = CHANGE.validate_json(SENT[12][2])

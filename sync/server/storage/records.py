@@ -319,9 +319,9 @@ def resolve(
             form_version=kept["form_version"],
             device_id=kept["device_id"],
             conflict=False,
-            siblings=[],
+            siblings=(),
             resolved=True,
-            superseded=superseded,
+            superseded=tuple(superseded),
         )
         # Every device that wrote or pushed a revision of the record holds a copy to settle.
         audience = {revision[column] for revision in rows for column in ("device_id", "pushed_by")}
