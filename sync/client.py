@@ -45,15 +45,21 @@ from sync.protocol import (
     EnrolRequest,
     EnrolResponse,
     ErrorBody,
+    EventChange,
+    FormChange,
     Health,
     PushResponse,
     Receipt,
     ReceiptCheck,
     ReceiptCheckResponse,
+    RecordChange,
     RecordEnvelope,
     RecordOutcome,
     RecordView,
+    ReferenceChange,
     RevisionRef,
+    RevocationChange,
+    RosterChange,
     RosterEntry,
     RosterPush,
     RosterPushResponse,
@@ -1079,9 +1085,9 @@ class SyncClient:
         A change that cannot be applied is reported, never retried forever: a queue wedged
         on one bad item is worse than a message.
         """
-        if change.kind == "form" and not change.deleted:
+        if isinstance(change, FormChange) and not change.deleted:
             try:
-                spec = FormSpec.model_validate(change.data.get("spec"))
+                spec = FormSpec.model_validate(change.data.spec)
                 if self._known_form(spec):
                     return
                 self.store.forms.add(spec, source="server")
@@ -1089,19 +1095,22 @@ class SyncClient:
                 report.errors.append(f"form {change.key} from the server was not added: {exc}")
                 return
             report.forms_added += 1
-        elif change.kind == "record":
-            if change.data.get("consent_withdrawn"):
+        elif isinstance(change, RecordChange):
+            if change.data.consent_withdrawn:
                 self._note_withdrawal(change, report)
-            elif change.data.get("conflict"):
+            elif change.data.conflict:
                 self._note_conflict(change)
-            elif change.data.get("resolved"):
+            elif change.data.resolved:
                 self._note_resolution(change, report)
-        elif change.kind == "revocation" and change.key == self.store.device_id:
+        elif isinstance(change, RevocationChange) and change.key == self.store.device_id:
             raise ServerRefused("this device was revoked by the organisation: enrol it again")
-        elif change.kind in ("event", "reference", "roster") and change.deleted:
+        elif isinstance(change, (EventChange, ReferenceChange, RosterChange)) and change.deleted:
             self.store.roster.delete_shared(change.kind, change.key)
-        elif change.kind in ("event", "reference", "roster"):
+        elif isinstance(change, (EventChange, ReferenceChange)):
             self.store.roster.put_shared(change.kind, change.key, change.data, change.seq)
+        elif isinstance(change, RosterChange):
+            data = change.data.model_dump(mode="json")
+            self.store.roster.put_shared(change.kind, change.key, data, change.seq)
         else:
             report.skipped_changes += 1
 
@@ -1112,49 +1121,34 @@ class SyncClient:
         except StoreError:
             return False
 
-    def _note_withdrawal(self, change: Change, report: SyncReport) -> None:
+    def _note_withdrawal(self, change: RecordChange, report: SyncReport) -> None:
         """Consent was withdrawn for a record (on another copy, or by the office): this
         device's copy loses its sensitive part too, whatever state it is in."""
-        head = change.data.get("head_revision")
-        if not isinstance(head, str):
-            return
         with contextlib.suppress(RecordNotFound):  # a record this device never held
-            if self.store.consent.erase_withdrawn(change.key, head):
+            if self.store.consent.erase_withdrawn(change.key, change.data.head_revision):
                 report.erased += 1
 
-    def _note_conflict(self, change: Change) -> None:
+    def _note_conflict(self, change: RecordChange) -> None:
         """Mark this device's copy of a record `conflict` if it holds one of the versions the
         server keeps for review (the head, or a sibling pushed from a copy of this store)."""
-        head = change.data.get("head_revision")
-        siblings = change.data.get("siblings") or []
-        announced = change.data.get("revision")
-        if (
-            isinstance(head, str)
-            and announced == head
-            and self.store.conflicts.settled(change.key, head)
-        ):
+        head = change.data.head_revision
+        if change.data.revision == head and self.store.conflicts.settled(change.key, head):
             return  # the head is this device's settled version: the office has the rest
-        for revision in [head, *siblings]:
-            if not isinstance(revision, str):
-                continue
+        for revision in [head, *change.data.siblings]:
             try:
                 self.store.outbox.record_outcome(
                     change.key,
                     revision,
                     "conflict",
                     problems=[_conflict_problem(head)],
-                    server_revision=head if isinstance(head, str) else None,
+                    server_revision=head,
                 )
             except RecordNotFound:
                 return
 
-    def _note_resolution(self, change: Change, report: SyncReport) -> None:
+    def _note_resolution(self, change: RecordChange, report: SyncReport) -> None:
         """The office settled the record's conflict: this device's copy leaves `conflict`."""
-        head = change.data.get("head_revision")
-        superseded = change.data.get("superseded") or []
-        if not isinstance(head, str) or not isinstance(superseded, list):
-            return
-        set_aside = [revision for revision in superseded if isinstance(revision, str)]
+        head, set_aside = change.data.head_revision, change.data.superseded
         with contextlib.suppress(RecordNotFound):  # a record this device never held
             if self.store.conflicts.resolved(change.key, head, set_aside):
                 report.resolved += 1

@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from sync.server import admin
 from sync.server.settings import ServerSettings
 from tests._wait import wait_until
-from tests.server.test_storage_contract import Conflict
+from tests.server.storage._support import Conflict
 from tests.test_cli import run
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from fieldapp.crypto import enrol_code_secret
 from sync.protocol import ENROL_CODE_ALPHABET, ENROL_SECRET_SYMBOLS, ROSTER_ROLES, Role
-from sync.server.storage.base import ORG_WIDE_ROLES, Device, Owner, StoredRecord
+from sync.server.storage.models import ORG_WIDE_ROLES, Device, Owner, StoredRecord
 
 __all__ = [
     "ADMIN_ROLES",

@@ -17,7 +17,7 @@ from pathlib import Path
 from fieldapp.crypto import KEY_BYTES, CryptoError, SigningKey, random_key, unwrap_key, wrap_key
 from fieldapp.errors import FieldappError
 from sync.server.settings import ServerSettings
-from sync.server.storage.base import Storage
+from sync.server.storage import Storage
 
 __all__ = ["ServerKeyError", "load_server_key", "server_key_id"]
 

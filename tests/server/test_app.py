@@ -22,7 +22,14 @@ from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import check
 from fieldapp.forms.values import split_by_sensitivity
-from sync.protocol import MAX_FIELD_ERRORS, ChangesPage, PushResponse, Receipt, RecordView
+from sync.protocol import (
+    MAX_FIELD_ERRORS,
+    ChangesPage,
+    PushResponse,
+    Receipt,
+    RecordChange,
+    RecordView,
+)
 from sync.server import admin
 from sync.server.app import create_app
 from sync.server.keys import ServerKeyError
@@ -247,9 +254,9 @@ def test_stale_edit_is_a_conflict_visible_to_both_devices(world: World) -> None:
         page = ChangesPage.model_validate_json(
             world.client.get("/v1/changes", headers=phone.auth).content
         )
-        flagged = [c for c in page.changes if c.kind == "record" and c.data.get("conflict")]
+        flagged = [c for c in page.changes if isinstance(c, RecordChange) and c.data.conflict]
         assert flagged, f"{phone.device_id} does not see the conflict"
-        assert alice_edit.revision in json.dumps(flagged[-1].data)
+        assert alice_edit.revision in flagged[-1].data.model_dump_json()
 
 
 def test_the_office_resolves_a_conflict_over_http_and_both_devices_learn_it(
@@ -298,9 +305,9 @@ def test_the_office_resolves_a_conflict_over_http_and_both_devices_learn_it(
         page = ChangesPage.model_validate_json(
             world.client.get("/v1/changes", headers=phone.auth).content
         )
-        latest = [c for c in page.changes if c.kind == "record"][-1]
-        assert (latest.data["resolved"], latest.data["conflict"]) == (True, False)
-        assert latest.data["head_revision"] == alice_edit.revision
+        latest = [c for c in page.changes if isinstance(c, RecordChange)][-1]
+        assert (latest.data.resolved, latest.data.conflict) == (True, False)
+        assert latest.data.head_revision == alice_edit.revision
     view = RecordView.model_validate_json(
         world.client.get(f"/v1/records/{first.id}", headers=case_manager.auth).content
     )

@@ -16,7 +16,13 @@ import httpx
 import pytest
 
 from fieldapp import crypto
-from sync.protocol import MAX_ROSTER_ENTRIES, MAX_ROSTER_ENTRY_BYTES, ChangesPage, Role
+from sync.protocol import (
+    MAX_ROSTER_ENTRIES,
+    MAX_ROSTER_ENTRY_BYTES,
+    ChangesPage,
+    Role,
+    RosterChange,
+)
 from sync.server import admin
 from sync.server.app import create_app
 from sync.server.settings import ServerSettings
@@ -53,17 +59,16 @@ class Member:
             headers=self.phone.auth,
         )
 
-    def roster(self, world: World, cursor: int = 0) -> list[Any]:
+    def roster(self, world: World, cursor: int = 0) -> list[RosterChange]:
         answer = world.client.get("/v1/changes", params={"cursor": cursor}, headers=self.phone.auth)
         assert answer.status_code == 200, answer.text
-        return [
-            c for c in ChangesPage.model_validate_json(answer.content).changes if c.kind == "roster"
-        ]
+        changes = ChangesPage.model_validate_json(answer.content).changes
+        return [c for c in changes if isinstance(c, RosterChange)]
 
-    def open(self, change: Any) -> dict[str, Any]:
-        assert self.team_key is not None
+    def open(self, change: RosterChange) -> dict[str, Any]:
+        assert self.team_key is not None and change.data.sealed is not None
         aad = crypto.team_aad("roster", self.phone.org_id, self.phone.region, change.key)
-        sealed_bytes = base64.b64decode(change.data["sealed"])
+        sealed_bytes = change.data.sealed
         opened: dict[str, Any] = json.loads(crypto.decrypt(self.team_key, sealed_bytes, aad))
         return opened
 

@@ -3,24 +3,34 @@
 `sqlite:///relative/or/absolute/path.db` (four slashes for an absolute path, as in
 SQLAlchemy) opens the stdlib-sqlite3 backend; `postgresql://...` (or `postgres://...`) the
 psycopg 3 backend. Backends are imported lazily so SQLite deployments never import psycopg.
+
+The package: `Storage` (base.py), what it returns (models.py) and raises (errors.py); the SQL
+both backends share, one query module per entity (organisations, devices, forms, shared,
+records, changes, audit, server_key), run by `SqlStorage` (sql.py) in a backend's
+transactions (tx.py; sqlite.py, postgres.py); the schema as numbered SQL files (migrations/).
 """
 
 from __future__ import annotations
 
-from sync.server.storage.base import (
-    ORG_WIDE_ROLES,
+from sync.server.storage.base import Storage
+from sync.server.storage.errors import (
     AlreadyExists,
-    AuditEntry,
     CodeExpired,
     CodeInvalid,
     CodeUsed,
-    Device,
-    EnrolCode,
     EnrolmentRefused,
-    FormVersion,
     NotFound,
     NotRecordOwner,
     NotResolvable,
+    StorageError,
+    StorageUnwritable,
+)
+from sync.server.storage.models import (
+    ORG_WIDE_ROLES,
+    AuditEntry,
+    Device,
+    EnrolCode,
+    FormVersion,
     Organisation,
     Owner,
     PushResult,
@@ -29,9 +39,6 @@ from sync.server.storage.base import (
     RosterStatus,
     SharedKind,
     StatsRow,
-    Storage,
-    StorageError,
-    StorageUnwritable,
     StoredRecord,
 )
 

@@ -1,13 +1,17 @@
 """The sync server's storage interface: one abstract `Storage`, two backends (SQLite, PostgreSQL).
 
-The app (sync/server/app.py) and the admin CLI talk only to this interface; the contract suite
-(tests/server/test_storage_contract.py) runs the same tests against both backends.
+The app (sync/server/routes/) and the admin CLI talk only to this interface; the contract suite
+(tests/server/storage/, one file per entity) runs the same tests against both backends. What
+it hands back is in models.py, what it raises in errors.py; `SqlStorage` (sql.py) implements
+it over one query module per entity, on a backend's connections (sqlite.py, postgres.py).
 
 Division of labour with the app:
 - The app authenticates (hashes the bearer token, calls `device_by_token`), verifies
   signatures, checks that the form version exists (`get_form`) and validates `stats` against
   the form's statistical fields. Only envelopes that passed those checks reach
-  `push_records`, which decides duplicate / revision_reused / accepted / conflict atomically.
+  `push_records`, which applies the push rule (`sync.server.push_rules.decide_push`:
+  duplicate / revision_reused / record_id_taken / not_record_owner / consent_withdrawn /
+  accepted / conflict) to each inside one transaction.
 - Storage keeps no secrets: only sha256 hashes of bearer tokens and enrolment codes, public
   keys, sealed (HPKE) bytes it cannot open, and the clear statistical fields.
 - `push_records` writes one audit entry per record in the same transaction; every other
@@ -53,257 +57,25 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
-from fieldapp.errors import FieldappError
-from sync.protocol import (
-    ChangesPage,
-    OutcomeStatus,
-    RecordEnvelope,
-    Role,
-    RosterStatus,
-    WireFieldError,
+from sync.protocol import ChangesPage, RecordEnvelope, Role, RosterStatus
+from sync.server.storage.models import (
+    AuditEntry,
+    Device,
+    EnrolCode,
+    FormVersion,
+    Organisation,
+    PushResult,
+    RecordHead,
+    SharedKind,
+    StatsRow,
+    StoredRecord,
 )
 
-__all__ = [
-    "ORG_WIDE_ROLES",
-    "AlreadyExists",
-    "AuditEntry",
-    "CodeExpired",
-    "CodeInvalid",
-    "CodeUsed",
-    "Device",
-    "EnrolCode",
-    "EnrolmentRefused",
-    "FormVersion",
-    "NotFound",
-    "NotRecordOwner",
-    "NotResolvable",
-    "Organisation",
-    "Owner",
-    "PushResult",
-    "RecordHead",
-    "RevisionStatus",
-    "RosterStatus",
-    "SharedKind",
-    "StatsRow",
-    "Storage",
-    "StorageError",
-    "StoredRecord",
-]
-
-ORG_WIDE_ROLES: frozenset[Role] = frozenset({"admin", "coordinator", "case_manager"})
-
-SharedKind = Literal["reference", "event"]
-# current: the head or an accepted ancestor; conflict: a sibling waiting for review;
-# superseded: set aside when the office resolved the conflict (kept: nothing is deleted).
-RevisionStatus = Literal["current", "conflict", "superseded"]
-
-
-class StorageError(FieldappError):
-    """The server's database cannot do what was asked."""
-
-
-class StorageUnwritable(StorageError):
-    """The database cannot store anything now (its disk is full, it is read-only, its disk
-    fails): nothing was written. `Storage.write_problem` says so until a write succeeds."""
-
-
-class NotFound(StorageError):
-    """No such organisation, device, form version, record or shared item (in that scope)."""
-
-
-class NotResolvable(StorageError):
-    """The revision is stored but is neither the head nor one of its conflicting siblings."""
-
-
-class NotRecordOwner(StorageError):
-    """The device may not write this record: it neither created it nor is the office of the
-    record's region (see the module docstring)."""
-
-
-class AlreadyExists(StorageError):
-    """The name, device id or form version is taken (with different content)."""
-
-
-class EnrolmentRefused(StorageError):
-    """An enrolment code cannot be redeemed; the subclass says why."""
-
-
-class CodeInvalid(EnrolmentRefused):
-    """No enrolment code has this hash."""
-
-
-class CodeExpired(EnrolmentRefused):
-    """The code's expiry has passed (even a re-redeem by the same device is refused then)."""
-
-
-class CodeUsed(EnrolmentRefused):
-    """The code was redeemed by another device (or another key, or a since-revoked device)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Organisation:
-    id: str
-    name: str
-    created_at: datetime
-    # fieldapp.crypto.RecipientKey dumps: the organisation's keys devices seal records to.
-    recipients: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class EnrolCode:
-    code_hash: str
-    org_id: str
-    role: Role
-    region: str | None
-    created_at: datetime
-    expires_at: datetime
-    device_id: str | None = None  # set once redeemed
-    redeemed_at: datetime | None = None
-    # The team key wrapped by the code itself (fieldapp.crypto.wrap_team_key): opaque here.
-    wrapped_team_key: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    id: str
-    org_id: str
-    role: Role
-    region: str | None
-    public_key: bytes  # Ed25519, verifies the device's record signatures
-    label: str
-    enrolled_at: datetime
-    revoked_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """Who a record, or a team roster entry, belongs to: the device that stored it first (for a
-    record, the signer of its first revision) and that device's organisation and region."""
-
-    org_id: str
-    device_id: str
-    region: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class FormVersion:
-    form_id: str
-    version: str
-    org_id: str | None  # None: published for every organisation
-    spec: dict[str, Any]  # FormSpec JSON
-    published_at: datetime
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """One stored revision; `to_envelope()` gives back exactly what the device signed, unless
-    a consent withdrawal erased its sealed part since (its signature, over the sealed bytes,
-    then no longer verifies: the signed withdrawal revision of the record says why)."""
-
-    id: UUID
-    revision: str
-    base_revision: str | None
-    org_id: str
-    region: str | None
-    device_id: str  # the author (signer)
-    pushed_by: str  # the device that pushed it (differs for relays)
-    form_id: str
-    form_version: str
-    created_at: datetime
-    updated_at: datetime
-    stats: dict[str, Any]
-    sealed: bytes | None
-    deleted: bool
-    signature: bytes
-    content_digest: str
-    received_at: datetime
-    seq: int
-    status: RevisionStatus
-    consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
-
-    def to_envelope(self) -> RecordEnvelope:
-        return RecordEnvelope(
-            id=self.id,
-            form_id=self.form_id,
-            form_version=self.form_version,
-            revision=self.revision,
-            base_revision=self.base_revision,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            device_id=self.device_id,
-            stats=self.stats,
-            sealed=self.sealed,
-            deleted=self.deleted,
-            consent_withdrawn=self.consent_withdrawn,
-            signature=self.signature,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RecordHead:
-    """A record as a whole: its current revision and whether it waits for conflict review."""
-
-    id: UUID
-    org_id: str
-    form_id: str
-    head_revision: str
-    deleted: bool
-    in_conflict: bool
-    siblings: list[str]  # revisions stored as conflicting with the head (oldest first)
-    consent_withdrawn: bool = False  # every revision's sealed part was erased, for good
-
-
-@dataclass(frozen=True, slots=True)
-class PushResult:
-    """The storage outcome of one pushed envelope; the app turns it into a RecordOutcome.
-
-    For accepted, duplicate and conflict, `seq`, `received_at` and `content_digest` are the
-    stored revision's (a duplicate gets the first push's values again, so its receipt is
-    identical) and `current_revision` is the record's head. For rejected, `errors` say why
-    (codes `revision_reused`, `record_id_taken`).
-    """
-
-    record_id: UUID
-    revision: str
-    status: OutcomeStatus
-    seq: int | None = None
-    received_at: datetime | None = None
-    content_digest: str | None = None
-    current_revision: str | None = None
-    errors: list[WireFieldError] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """Who did what to which record, when (UTC). Never personal data, never stats values."""
-
-    id: int
-    at: datetime
-    actor: str  # e.g. "device:<id>", "admin:cli"
-    action: str  # e.g. "push", "enrol", "revoke", "read_record", "publish_form"
-    outcome: str  # e.g. "accepted", "ok", "refused:code_expired"
-    org_id: str | None = None
-    device_id: str | None = None
-    record_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StatsRow:
-    """Number of records (not revisions) of one form in one organisation, by head status.
-
-    status: "conflict" (flagged for review), "deleted" (head is a tombstone), else "current".
-    """
-
-    org_id: str
-    form_id: str
-    status: Literal["current", "conflict", "deleted"]
-    records: int
+__all__ = ["Storage"]
 
 
 class Storage(abc.ABC):

@@ -2,8 +2,9 @@
 
 Several server processes may share one database: migrations take an advisory lock, pushes
 take per-record advisory locks (in sorted order, so batches never deadlock on each other)
-and allocate seqs from the counter row last, which orders commits by seq. A small pool of our
-own (psycopg_pool is not a dependency) hands connections to the app's threads.
+and allocate seqs from the counter row last, which orders commits by seq. A psycopg-pool
+connection pool hands connections to the app's threads; a thread that finds none free within
+`pool_wait_seconds` gets a StorageError, and so does every use once the storage is closed.
 
 A consent withdrawal sets sealed bytes to NULL, and once that has committed the records
 table is rewritten (`VACUUM FULL`, with its TOAST table), so the old row versions leave its
@@ -22,27 +23,20 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
-from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from sync.server.storage._sql import (
-    CONSENT_WITHDRAWN_COLUMNS,
-    OWNER_COLUMNS,
-    SCHEMA_V1,
-    STATUS_CHECK_V2,
-    TEAM_KEY_COLUMN,
-    SqlStorage,
-    Tx,
-    schema_statements,
-)
-from sync.server.storage.base import StorageError
+from sync.server.storage.errors import StorageError
+from sync.server.storage.migrations import load as load_migrations
+from sync.server.storage.sql import SqlStorage
+from sync.server.storage.tx import Tx
 
 __all__ = ["PostgresStorage"]
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x6669656C64617070  # "fieldapp"
-_POOL_WAIT_SECONDS = 30
+_POOL_WAIT_SECONDS = 30.0
 # How long the rewrite after an erasure waits for the table's lock before giving up (it then
 # waits for the next erasure): the transactions of a push or a read take milliseconds.
 _REWRITE_LOCK_TIMEOUT = "10s"
@@ -55,22 +49,15 @@ _TYPES = {
     "identity": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 }
 
-_AUDIT_APPEND_ONLY = [
-    "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
-    " $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$",
-    "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit"
-    " FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
-    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit"
-    " FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()",
-]
-
 
 def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
 class _PostgresTx(Tx):
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+    integrity_errors = (psycopg.IntegrityError,)
+
+    def __init__(self, conn: psycopg.Connection[DictRow]) -> None:
         self._cur = conn.cursor()
 
     def all(self, sql: str, params: Sequence[Any] = (), *, lock: bool = False) -> list[Any]:
@@ -83,62 +70,69 @@ class _PostgresTx(Tx):
         if rows:
             self._cur.executemany(_pg(sql), rows)
 
+    def lock_keys(self, keys: Sequence[str]) -> None:
+        self.all(
+            "SELECT pg_advisory_xact_lock(hashtextextended(t.id, 0))"
+            " FROM unnest(?::text[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n",
+            (list(keys),),
+        )
+
+    def lock_migrations(self) -> None:
+        self.all("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+    def ts(self, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def dt(self, value: Any) -> datetime:
+        return value.astimezone(UTC)
+
 
 class PostgresStorage(SqlStorage):
-    migrations = (
-        (1, "initial schema", (*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY)),
-        (
-            2,
-            "superseded revisions",
-            (
-                "ALTER TABLE records DROP CONSTRAINT records_status_check",
-                f"ALTER TABLE records ADD CONSTRAINT records_status_check {STATUS_CHECK_V2}",
-            ),
-        ),
-        (3, "team key of enrolment codes", schema_statements(TEAM_KEY_COLUMN, _TYPES)),
-        (4, "consent withdrawal", schema_statements(CONSENT_WITHDRAWN_COLUMNS, _TYPES)),
-        (5, "record and roster entry owners", schema_statements(OWNER_COLUMNS, _TYPES)),
-    )
+    migrations = load_migrations("postgres", _TYPES)
     transient_errors = (errors.SerializationFailure, errors.DeadlockDetected)
-    integrity_errors = (psycopg.IntegrityError,)
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, pool_size: int = 10, pool_wait_seconds: float = _POOL_WAIT_SECONDS
+    ) -> None:
         self._url = url
-        self._idle: list[psycopg.Connection[dict[str, Any]]] = []
-        self._slots = threading.BoundedSemaphore(pool_size)
+        self._pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
+            url,
+            connection_class=psycopg.Connection[DictRow],
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            min_size=1,
+            max_size=pool_size,
+            timeout=pool_wait_seconds,
+            open=False,  # on first use: opening the storage connects to nothing
+        )
         self._lock = threading.Lock()
+        self._opened = False
         self._closed = False
 
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        if not self._slots.acquire(timeout=_POOL_WAIT_SECONDS):
-            raise StorageError("no database connection became free")
-        try:
-            with self._lock:
-                if self._closed:
-                    raise StorageError("storage is closed")
-                conn = self._idle.pop() if self._idle else None
-            if conn is None or conn.closed:
-                conn = psycopg.connect(self._url, autocommit=True, row_factory=dict_row)
-            try:
-                yield conn
-            finally:
-                reusable = (
-                    not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
-                )
-                with self._lock:
-                    if reusable and not self._closed:
-                        self._idle.append(conn)
-                        conn = None
-                if conn is not None:
-                    conn.close()
-        finally:
-            self._slots.release()
+    def _open_pool(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise StorageError("storage is closed")
+            if not self._opened:
+                # One connection first, so that a database out of reach says so at once, in
+                # psycopg's words: the pool would only log it and retry until its wait ran out.
+                psycopg.connect(self._url, autocommit=True).close()
+                self._pool.open()
+                self._opened = True
 
     @contextmanager
     def _transaction(self) -> Iterator[Tx]:
-        with self._connection() as conn, conn.transaction():
-            yield _PostgresTx(conn)
+        self._open_pool()
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout:
+            raise StorageError("no database connection became free") from None
+        except PoolClosed:
+            raise StorageError("storage is closed") from None
+        try:
+            with conn.transaction():
+                yield _PostgresTx(conn)
+        finally:
+            self._pool.putconn(conn)  # a broken connection is replaced, not reused
 
     def _write_transaction(self) -> AbstractContextManager[Tx]:
         return self._transaction()
@@ -193,25 +187,9 @@ class PostgresStorage(SqlStorage):
             except errors.InsufficientPrivilege:
                 log.info("no CHECKPOINT after an erasure: this role may not run one")
 
-    def _lock_migrations(self, tx: Tx) -> None:
-        tx.all("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-
-    def _lock_records(self, tx: Tx, record_ids: list[str]) -> None:
-        tx.all(
-            "SELECT pg_advisory_xact_lock(hashtextextended(t.id, 0))"
-            " FROM unnest(?::text[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n",
-            (record_ids,),
-        )
-
-    def _ts(self, value: datetime) -> datetime:
-        return value.astimezone(UTC)
-
-    def _dt(self, value: Any) -> datetime:
-        return value.astimezone(UTC)
-
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+            opened = self._opened
+        if opened:
+            self._pool.close()  # connections still in use are closed as they come back

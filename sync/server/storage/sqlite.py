@@ -20,18 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.server.storage._sql import (
-    CONSENT_WITHDRAWN_COLUMNS,
-    OWNER_COLUMNS,
-    SCHEMA_V1,
-    STATUS_CHECK_V1,
-    STATUS_CHECK_V2,
-    TEAM_KEY_COLUMN,
-    SqlStorage,
-    Tx,
-    schema_statements,
-)
-from sync.server.storage.base import StorageError
+from sync.server.storage.errors import StorageError
+from sync.server.storage.migrations import load as load_migrations
+from sync.server.storage.sql import SqlStorage
+from sync.server.storage.tx import Tx
 
 __all__ = ["SqliteStorage"]
 
@@ -57,34 +49,10 @@ _TYPES = {
     "identity": "INTEGER PRIMARY KEY AUTOINCREMENT",
 }
 
-_AUDIT_APPEND_ONLY = [
-    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
-    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
-]
-
-
-def _widen_status_check() -> list[str]:
-    """SQLite cannot alter a CHECK constraint: rebuild `records` with the wider one, the
-    documented way (sqlite.org/lang_altertable.html#otheralter); same columns, same order."""
-    [create] = [
-        statement
-        for statement in schema_statements(SCHEMA_V1, _TYPES)
-        if statement.startswith("CREATE TABLE records (")
-    ]
-    if STATUS_CHECK_V1 not in create:
-        raise AssertionError("the v1 records table lost its status check")
-    widened = create.replace("CREATE TABLE records (", "CREATE TABLE records_v2 (")
-    return [
-        widened.replace(STATUS_CHECK_V1, STATUS_CHECK_V2),
-        "INSERT INTO records_v2 SELECT * FROM records",
-        "DROP TABLE records",
-        "ALTER TABLE records_v2 RENAME TO records",
-    ]
-
 
 class _SqliteTx(Tx):
+    integrity_errors = (sqlite3.IntegrityError,)
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
@@ -98,17 +66,22 @@ class _SqliteTx(Tx):
         if rows:
             self._conn.executemany(sql, rows)
 
+    def lock_keys(self, keys: Sequence[str]) -> None:
+        """BEGIN IMMEDIATE already excludes every other writer."""
+
+    def lock_migrations(self) -> None:
+        """BEGIN IMMEDIATE already excludes every other writer."""
+
+    def ts(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def dt(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value).astimezone(UTC)
+
 
 class SqliteStorage(SqlStorage):
-    migrations = (
-        (1, "initial schema", (*schema_statements(SCHEMA_V1, _TYPES), *_AUDIT_APPEND_ONLY)),
-        (2, "superseded revisions", _widen_status_check()),
-        (3, "team key of enrolment codes", schema_statements(TEAM_KEY_COLUMN, _TYPES)),
-        (4, "consent withdrawal", schema_statements(CONSENT_WITHDRAWN_COLUMNS, _TYPES)),
-        (5, "record and roster entry owners", schema_statements(OWNER_COLUMNS, _TYPES)),
-    )
+    migrations = load_migrations("sqlite", _TYPES)
     transient_errors = ()
-    integrity_errors = (sqlite3.IntegrityError,)
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
@@ -188,18 +161,6 @@ class SqliteStorage(SqlStorage):
         busy, _, _ = self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             log.warning("the write-ahead log was not truncated after an erasure: readers busy")
-
-    def _lock_migrations(self, tx: Tx) -> None:
-        """BEGIN IMMEDIATE already excludes every other writer."""
-
-    def _lock_records(self, tx: Tx, record_ids: list[str]) -> None:
-        """BEGIN IMMEDIATE already excludes every other writer."""
-
-    def _ts(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-    def _dt(self, value: Any) -> datetime:
-        return datetime.fromisoformat(value).astimezone(UTC)
 
     def close(self) -> None:
         with self._lock:

@@ -1,49 +1,57 @@
-"""The storage contract of team rosters and team keys, on SQLite and on real PostgreSQL
-(marker `postgres`): entries reach their own region only, pushes are idempotent, a key of
-another region is refused, and an enrolment code keeps the team key it was issued with."""
+"""The storage contract of shared items and team rosters: reference lists and events by
+region, and roster entries that reach their own region only, pushes that are idempotent,
+keys of another region or another device refused."""
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from sync.protocol import Change
-from sync.server.storage import NotFound, Storage
+from sync.protocol import RosterChangeData
+from sync.server.storage import (
+    NotFound,
+    Storage,
+)
 from tests.server.conftest import Backend
-from tests.server.test_storage_contract import NOW, Member, all_changes
+from tests.server.storage._support import (
+    NOW,
+    Member,
+    all_changes,
+    roster,
+    sealed,
+)
 
 
-def roster(storage: Storage, member: Member, cursor: int = 0) -> list[Change]:
-    return [c for c in all_changes(storage, member.device, cursor) if c.kind == "roster"]
+def test_shared_items_tombstones_and_regions(storage: Storage, org_id: str) -> None:
+    north = Member(storage, org_id, "trainer", "north").device
+    south = Member(storage, org_id, "trainer", "south").device
+    coordinator = Member(storage, org_id, "coordinator", None).device
+    storage.put_shared(org_id, "reference", "districts", {"items": ["a", "b"]}, None, NOW)
+    event_seq = storage.put_shared(org_id, "event", "ws-1", {"roster": ["p1"]}, "north", NOW)
+    assert [(c.key, c.seq) for c in all_changes(storage, north)] == [
+        ("districts", event_seq - 1),
+        ("ws-1", event_seq),
+    ]
+    assert [c.key for c in all_changes(storage, south)] == ["districts"]
 
+    storage.put_shared(org_id, "event", "ws-1", {"roster": ["p1", "p2"]}, "south", NOW)
+    north_after = all_changes(storage, north, event_seq)
+    assert [(c.key, c.deleted) for c in north_after] == [("ws-1", True)]
+    south_after = all_changes(storage, south, event_seq)
+    assert [(c.key, c.deleted, c.data) for c in south_after] == [
+        ("ws-1", False, {"roster": ["p1", "p2"]})
+    ]
 
-def sealed(data: bytes) -> dict[str, Any]:
-    return {"sealed": base64.b64encode(data).decode()}
-
-
-@pytest.fixture
-def org_id(storage: Storage) -> str:
-    return storage.create_organisation("Org A", NOW).id
-
-
-def test_an_enrolment_code_keeps_the_team_key_it_was_issued_with(
-    storage: Storage, org_id: str
-) -> None:
-    expires = NOW + timedelta(days=1)
-    storage.create_enrol_code(org_id, "with", "trainer", "north", expires, NOW, b"\x00wrapped\xff")
-    storage.create_enrol_code(org_id, "without", "trainer", "north", expires, NOW)
-    assert storage.get_enrol_code("with").wrapped_team_key == b"\x00wrapped\xff"
-    assert storage.get_enrol_code("without").wrapped_team_key is None
-    device = storage.redeem_enrol_code("with", "dev-1", b"k" * 32, "", "token-hash", NOW)
-    redeemed = storage.get_enrol_code("with")
-    assert (redeemed.device_id, redeemed.region) == (device.id, "north")
-    assert redeemed.wrapped_team_key == b"\x00wrapped\xff"
+    tombstone_seq = storage.delete_shared(org_id, "event", "ws-1", NOW)
+    [tombstone] = all_changes(storage, south, tombstone_seq - 1)
+    assert (tombstone.kind, tombstone.key, tombstone.deleted) == ("event", "ws-1", True)
+    assert all_changes(storage, north, tombstone_seq - 1) == []
+    assert len(all_changes(storage, coordinator)) == 5  # every region
     with pytest.raises(NotFound):
-        storage.get_enrol_code("no-such-hash")
+        storage.delete_shared(org_id, "event", "ws-1", NOW)
+    with pytest.raises(NotFound):
+        storage.put_shared("nope", "event", "x", {}, None, NOW)
 
 
 def test_roster_entries_reach_their_own_region_only(storage: Storage, org_id: str) -> None:
@@ -92,7 +100,7 @@ def test_pushing_again_changes_nothing_and_a_change_or_withdrawal_is_a_new_entry
     changes = roster(storage, team_mate, cursor)
     assert [(c.key, c.deleted, c.data) for c in changes] == [
         (first, False, sealed(b"v2")),
-        (second, True, {}),
+        (second, True, RosterChangeData()),
     ]
     assert backend.count("shared_items") == 1
     # Withdrawing again, or a key never pushed, writes nothing.

@@ -1,0 +1,155 @@
+"""Records on the wire: the signed envelope of one revision, a push of a batch of them and
+what became of each (`POST /v1/records:push`), and every stored revision of one record
+(`GET /v1/records/{id}`)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field, StrictBool, field_validator
+
+from sync.protocol.canonical import canonical_json
+from sync.protocol.errors import WireFieldError
+from sync.protocol.receipts import Receipt
+from sync.protocol.wire import (
+    MAX_BATCH_RECORDS,
+    PROTOCOL_VERSION,
+    B64Bytes,
+    ProtocolVersion,
+    Revision,
+    Timestamp,
+    WireModel,
+)
+
+__all__ = [
+    "MAX_STATS_DEPTH",
+    "OutcomeStatus",
+    "PushRequest",
+    "PushResponse",
+    "RecordEnvelope",
+    "RecordOutcome",
+    "RecordView",
+]
+
+# Statistical values are scalars, lists of choices and repeat instances: a few levels deep.
+MAX_STATS_DEPTH = 32
+
+
+class RecordEnvelope(WireModel):
+    """One revision of one record, as a device pushes it (and a relay forwards it, unchanged).
+
+    `stats` holds only the fields the form marks statistical; everything else is in `sealed`,
+    an HPKE envelope only the organisation's keys open (see fieldapp.crypto.seal). `sealed` is
+    None when the record is a tombstone (`deleted`) or its sealed part was withdrawn:
+    `consent_withdrawn` says the person withdrew their consent, so the server erases the sealed
+    part of every stored revision of the record and never stores one again. It is signed like
+    every field, and left out of the JSON when false, so other envelopes sign as before.
+    `signature` is the device's Ed25519 signature over `signing_bytes()`.
+    """
+
+    id: UUID
+    form_id: str = Field(min_length=1, max_length=64)
+    form_version: str = Field(min_length=1, max_length=32)
+    revision: Revision
+    base_revision: Revision | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    device_id: str = Field(min_length=1, max_length=64)
+    stats: dict[str, Any] = Field(default_factory=dict)
+    sealed: B64Bytes | None = None
+    deleted: StrictBool = False
+    consent_withdrawn: StrictBool = Field(default=False, exclude_if=lambda withdrawn: not withdrawn)
+    signature: B64Bytes
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a UTC offset")
+        return value
+
+    @field_validator("stats")
+    @classmethod
+    def _signable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """`stats` must have a canonical JSON form to be signed and stored: UTF-8 text only
+        (no lone surrogates), finite numbers and bounded nesting; else signing it would crash
+        or quietly change it (NaN becomes null), not refuse it."""
+        pending: list[tuple[Any, int]] = [(value, 1)]
+        while pending:
+            node, depth = pending.pop()
+            if depth > MAX_STATS_DEPTH:
+                raise ValueError(f"stats may nest at most {MAX_STATS_DEPTH} levels deep")
+            if isinstance(node, dict):
+                pending.extend((key, depth) for key in node)
+                pending.extend((item, depth + 1) for item in node.values())
+            elif isinstance(node, list):
+                pending.extend((item, depth + 1) for item in node)
+            elif isinstance(node, str):
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("stats text must be valid Unicode") from None
+            elif isinstance(node, float) and not math.isfinite(node):
+                raise ValueError("stats numbers must be finite (NaN and Infinity are not JSON)")
+        return value
+
+    def signing_bytes(self) -> bytes:
+        """What the device signs: every field but the signature, canonically encoded."""
+        body = self.model_dump(mode="json", exclude={"signature"})
+        return b"fieldapp-record-v1\n" + canonical_json(body)
+
+    @property
+    def content_digest(self) -> str:
+        """sha256 of the signed content: two pushes of one (id, revision) must agree on it."""
+        return hashlib.sha256(self.signing_bytes()).hexdigest()
+
+
+class PushRequest(WireModel):
+    protocol: ProtocolVersion = PROTOCOL_VERSION
+    records: list[RecordEnvelope] = Field(max_length=MAX_BATCH_RECORDS)
+
+
+OutcomeStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
+
+
+class RecordOutcome(WireModel):
+    """What became of one pushed record.
+
+    - accepted: stored; `receipt` is set.
+    - duplicate: this (id, revision) was already stored, identical: nothing written; `receipt`
+      is set again (permanently idempotent, not a time-limited key).
+    - conflict: the edit was based on a stale revision: both versions are kept and flagged for
+      review; `current_revision` is the server's head; `receipt` is set (the pushed version is
+      stored durably as a conflicting sibling).
+    - rejected: not stored; `errors` say why, field by field; the device keeps the record.
+    """
+
+    id: UUID
+    revision: str
+    status: OutcomeStatus
+    errors: list[WireFieldError] = Field(default_factory=list)
+    receipt: Receipt | None = None
+    current_revision: str | None = None
+
+
+class PushResponse(WireModel):
+    protocol: ProtocolVersion = PROTOCOL_VERSION
+    outcomes: list[RecordOutcome]
+
+
+class RecordView(WireModel):
+    """Every stored revision of one record (`GET /v1/records/{id}`), as the devices signed
+    them: `head_revision` is current; `siblings` are revisions kept as conflicting with it."""
+
+    protocol: ProtocolVersion = PROTOCOL_VERSION
+    id: UUID
+    form_id: str
+    head_revision: str
+    deleted: bool
+    in_conflict: bool
+    siblings: list[str]
+    revisions: list[RecordEnvelope]

@@ -1,0 +1,21 @@
+"""The server's HTTP areas, one `APIRouter` each, all under /v1: health, enrolment, records
+(push, receipts check, read), changes, team roster, forms, admin. `create_app` includes
+`ROUTERS` in this order (the order of /openapi.json's paths)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sync.server.routes import admin, changes, enrolment, forms, health, records, roster
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    enrolment.router,
+    records.router,
+    changes.router,
+    roster.router,
+    forms.router,
+    admin.router,
+)

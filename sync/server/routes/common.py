@@ -1,0 +1,170 @@
+"""What every HTTP area shares: the server's context, the device a request authenticates,
+the refusal every handler raises (`ApiError`), role checks, and the OpenAPI helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+
+from fieldapp.crypto import SigningKey
+from fieldapp.errors import FieldappError
+from fieldapp.forms.spec import FormSpec
+from sync.protocol import ErrorBody
+from sync.server.auth import bearer_token, token_hash
+from sync.server.checks import FormRules, RefusedForm
+from sync.server.limits import DeviceTokens, EnrolGuard, RefusalTally
+from sync.server.settings import ServerSettings
+from sync.server.storage import Device, NotFound, Storage
+
+__all__ = [
+    "ApiError",
+    "Context",
+    "CurrentDevice",
+    "ServerContext",
+    "actor",
+    "links",
+    "require_role",
+    "v1_router",
+]
+
+
+class ApiError(FieldappError):
+    """A refusal with its HTTP status and stable error code, rendered as an ErrorBody."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    """One app's state, kept on `app.state.fieldapp`: no globals."""
+
+    settings: ServerSettings
+    storage: Storage
+    signing_key: SigningKey
+    key_id: str
+    clock: Callable[[], datetime]
+    # Tokens that authenticated a device: only they get a rate-limit bucket of their own.
+    device_tokens: DeviceTokens
+    enrol_guard: EnrolGuard
+    # Refused enrolments, audited as one counted entry per client address and window.
+    enrol_refusals: RefusalTally
+    # Parsed form versions by their publication seq: published versions never change.
+    form_rules: dict[int, FormRules | RefusedForm] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def published_rules(
+        self, org_id: str, form_id: str, version: str
+    ) -> FormRules | RefusedForm | None:
+        """The form version as the organisation sees it, parsed once per process; None if it
+        is not published; refused if it no longer passes the form checks. Looked up every
+        time: an organisation's own version may come to shadow a global one."""
+        seq = self.storage.published_form_seq(org_id, form_id, version)
+        if seq is None:
+            return None
+        rules = self.form_rules.get(seq)
+        if rules is None:
+            try:
+                published = self.storage.get_form(org_id, form_id, version)
+            except NotFound:
+                return None
+            try:
+                rules = FormRules(FormSpec.model_validate(published.spec))
+            except ValidationError as exc:
+                reasons = (str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+                rules = RefusedForm("; ".join(reasons))
+            self.form_rules[published.seq] = rules
+        return rules
+
+    def audit_refusals(self, *, everything: bool = False) -> None:
+        """Write the refused enrolments of every window that is over (all of them at
+        shutdown), one entry per client address and outcome: actor `address:<ip>`
+        (`address:others` for the addresses past the most frequent few), outcome
+        `refused:<error> x<count>`, time the window's start."""
+        for tally in self.enrol_refusals.due(None if everything else self.now()):
+            self.storage.append_audit(
+                f"address:{tally.who}", "enrol", f"{tally.outcome} x{tally.count}", tally.window
+            )
+
+
+_bearer = HTTPBearer(auto_error=False, description="the device token returned by /v1/enrol")
+
+
+def _context(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.fieldapp
+    return context
+
+
+def _device(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Device:
+    """The enrolled, non-revoked device presenting the bearer token, else 401."""
+    token = bearer_token(f"Bearer {credentials.credentials}") if credentials else None
+    context = _context(request)
+    device = context.storage.device_by_token(token_hash(token)) if token else None
+    if token is None or device is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "a valid device token is required (enrol the device, or it was revoked)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    context.device_tokens.vouch(token)
+    return device
+
+
+Context = Annotated[ServerContext, Depends(_context)]
+CurrentDevice = Annotated[Device, Depends(_device)]
+
+
+def require_role(device: Device, roles: frozenset[str], what: str) -> None:
+    """Raises ApiError 403 unless the device's role is one of `roles`."""
+    if device.role not in roles:
+        raise ApiError(403, "forbidden", f"a {device.role} device may not {what}")
+
+
+def actor(device: Device) -> str:
+    """Who the audit log says acted: the device."""
+    return f"device:{device.id}"
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 415, 422, 429)
+}
+
+
+def v1_router() -> APIRouter:
+    """The router of one HTTP area: its paths under /v1, every refusal an ErrorBody."""
+    return APIRouter(prefix="/v1", responses=_ERRORS)
+
+
+def links(**targets: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """OpenAPI links from an endpoint's 200 answer to the calls it enables (`name=(target
+    operation as "METHOD /path", {"parameters"/"requestBody": ...})`): they document the flow
+    and let stateful API testing (schemathesis) chain the calls."""
+    rendered = {}
+    for name, (target, fields) in targets.items():
+        method, path = target.split(" ")
+        ref = "#/paths/" + ("/v1" + path).replace("~", "~0").replace("/", "~1")
+        rendered[name] = {"operationRef": f"{ref}/{method.lower()}", **fields}
+    return {"responses": {"200": {"links": rendered}}}

@@ -1,0 +1,39 @@
+"""`PUT /v1/team/roster`: a device shares participants with its team, sealed with the team
+key the server does not hold."""
+
+from __future__ import annotations
+
+from sync.protocol import RosterOutcome, RosterPush, RosterPushResponse
+from sync.server.auth import ROSTER_ROLES
+from sync.server.routes.common import Context, CurrentDevice, actor, require_role, v1_router
+
+__all__ = ["router"]
+
+router = v1_router()
+
+
+@router.put("/team/roster", response_model=RosterPushResponse)
+def put_roster(body: RosterPush, device: CurrentDevice, context: Context) -> RosterPushResponse:
+    """Share participants with the device's team (its organisation and region), sealed with
+    the team key the server does not hold; other devices of the region get them by pull.
+    Idempotent: pushing the same entries again changes nothing."""
+    require_role(device, ROSTER_ROLES, "share participants with a team")
+    storage, now = context.storage, context.now()
+    statuses = storage.put_roster(
+        device, [(str(entry.key), entry.sealed) for entry in body.entries], now
+    )
+    counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+    storage.append_audit(
+        actor(device),
+        "roster_push",
+        ",".join(f"{status}:{count}" for status, count in counts.items()),
+        now,
+        org_id=device.org_id,
+        device_id=device.id,
+    )
+    return RosterPushResponse(
+        outcomes=[
+            RosterOutcome(key=entry.key, status=status)
+            for entry, status in zip(body.entries, statuses, strict=True)
+        ]
+    )

@@ -1,0 +1,171 @@
+"""Enrolment codes and the devices that redeem them: a device exists only through a code,
+takes the code's organisation, role and region, and is revoked for good."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sync.protocol import RevocationChangeData, Role
+from sync.server.storage import changes, organisations
+from sync.server.storage.errors import AlreadyExists, CodeExpired, CodeInvalid, CodeUsed, NotFound
+from sync.server.storage.models import Device, EnrolCode
+from sync.server.storage.tx import Tx
+
+__all__ = [
+    "by_id",
+    "by_token",
+    "code_by_hash",
+    "create_code",
+    "list_for",
+    "redeem",
+    "revoke",
+]
+
+
+def create_code(
+    tx: Tx,
+    org_id: str,
+    code_hash: str,
+    role: Role,
+    region: str | None,
+    expires_at: datetime,
+    now: datetime,
+    wrapped_team_key: bytes | None,
+) -> EnrolCode:
+    """Store a one-time code by its hash; NotFound (organisation), AlreadyExists (hash)."""
+    organisations.require(tx, org_id)
+    try:
+        tx.run(
+            "INSERT INTO enrol_codes (code_hash, org_id, role, region, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (code_hash, org_id, role, region, tx.ts(now), tx.ts(expires_at)),
+        )
+    except tx.integrity_errors as exc:
+        raise AlreadyExists("an enrolment code with this hash exists") from exc
+    # Apart, so that a code without a team key is written exactly as before migration 3 (a
+    # database made by an older schema takes it unchanged).
+    if wrapped_team_key is not None:
+        tx.run(
+            "UPDATE enrol_codes SET wrapped_team_key = ? WHERE code_hash = ?",
+            (wrapped_team_key, code_hash),
+        )
+    return EnrolCode(
+        code_hash=code_hash,
+        org_id=org_id,
+        role=role,
+        region=region,
+        created_at=now,
+        expires_at=expires_at,
+        wrapped_team_key=wrapped_team_key,
+    )
+
+
+def code_by_hash(tx: Tx, code_hash: str) -> EnrolCode:
+    """The code with this hash, redeemed or not; NotFound."""
+    row = tx.one("SELECT * FROM enrol_codes WHERE code_hash = ?", (code_hash,))
+    if row is None:
+        raise NotFound("no enrolment code has this hash")
+    wrapped = row["wrapped_team_key"]
+    return EnrolCode(
+        code_hash=row["code_hash"],
+        org_id=row["org_id"],
+        role=cast(Role, row["role"]),
+        region=row["region"],
+        created_at=tx.dt(row["created_at"]),
+        expires_at=tx.dt(row["expires_at"]),
+        device_id=row["device_id"],
+        redeemed_at=tx.dt_or_none(row["redeemed_at"]),
+        wrapped_team_key=None if wrapped is None else bytes(wrapped),
+    )
+
+
+def _device(tx: Tx, row: Any) -> Device:
+    return Device(
+        id=row["id"],
+        org_id=row["org_id"],
+        role=cast(Role, row["role"]),
+        region=row["region"],
+        public_key=bytes(row["public_key"]),
+        label=row["label"],
+        enrolled_at=tx.dt(row["enrolled_at"]),
+        revoked_at=tx.dt_or_none(row["revoked_at"]),
+    )
+
+
+def redeem(
+    tx: Tx,
+    code_hash: str,
+    device_id: str,
+    public_key: bytes,
+    label: str,
+    token_hash: str,
+    now: datetime,
+) -> Device:
+    """Use the code and create the device (again, with a new token, for the same device and
+    key); CodeInvalid, CodeExpired, CodeUsed, AlreadyExists as `Storage.redeem_enrol_code`."""
+    code = tx.one("SELECT * FROM enrol_codes WHERE code_hash = ?", (code_hash,), lock=True)
+    if code is None:
+        raise CodeInvalid("unknown enrolment code")
+    if now >= tx.dt(code["expires_at"]):
+        raise CodeExpired("the enrolment code has expired")
+    try:
+        if code["device_id"] is None:
+            if tx.one("SELECT 1 AS present FROM devices WHERE id = ?", (device_id,)):
+                raise AlreadyExists(f"device {device_id!r} is already enrolled")
+            tx.run(
+                "INSERT INTO devices (id, org_id, role, region, public_key, label, token_hash,"
+                " enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (device_id, code["org_id"], code["role"], code["region"], public_key, label,
+                 token_hash, tx.ts(now)),
+            )  # fmt: skip
+            tx.run(
+                "UPDATE enrol_codes SET device_id = ?, redeemed_at = ? WHERE code_hash = ?",
+                (device_id, tx.ts(now), code_hash),
+            )
+        elif code["device_id"] == device_id:
+            device = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,))
+            if bytes(device["public_key"]) != public_key or device["revoked_at"]:
+                raise CodeUsed("the enrolment code has been used")
+            tx.run(
+                "UPDATE devices SET token_hash = ?, label = ? WHERE id = ?",
+                (token_hash, label, device_id),
+            )
+        else:
+            raise CodeUsed("the enrolment code has been used")
+    except tx.integrity_errors as exc:
+        raise AlreadyExists(f"device {device_id!r} is already enrolled") from exc
+    return by_id(tx, device_id)
+
+
+def by_token(tx: Tx, token_hash: str) -> Device | None:
+    """The non-revoked device holding this token hash, else None."""
+    row = tx.one("SELECT * FROM devices WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,))
+    return None if row is None else _device(tx, row)
+
+
+def by_id(tx: Tx, device_id: str) -> Device:
+    """Any device, revoked or not; NotFound."""
+    row = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,))
+    if row is None:
+        raise NotFound(f"no device {device_id!r}")
+    return _device(tx, row)
+
+
+def list_for(tx: Tx, org_id: str) -> list[Device]:
+    """The organisation's devices, revoked ones included, by enrolment time."""
+    rows = tx.all("SELECT * FROM devices WHERE org_id = ? ORDER BY enrolled_at, id", (org_id,))
+    return [_device(tx, row) for row in rows]
+
+
+def revoke(tx: Tx, device_id: str, now: datetime) -> Device:
+    """Revoke the device once, with an organisation-wide `revocation` change; NotFound."""
+    row = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,), lock=True)
+    if row is None:
+        raise NotFound(f"no device {device_id!r}")
+    if row["revoked_at"] is None:
+        tx.run("UPDATE devices SET revoked_at = ? WHERE id = ?", (tx.ts(now), device_id))
+        data = RevocationChangeData(device_id=device_id, revoked_at=now.astimezone(UTC))
+        change = changes.NewChange(row["org_id"], None, "revocation", device_id, False, data)
+        changes.append(tx, [change])
+    return by_id(tx, device_id)

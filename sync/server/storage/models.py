@@ -1,0 +1,195 @@
+"""What the server's storage hands back: plain, frozen records of its rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from sync.protocol import OutcomeStatus, RecordEnvelope, Role, RosterStatus, WireFieldError
+
+__all__ = [
+    "ORG_WIDE_ROLES",
+    "AuditEntry",
+    "Device",
+    "EnrolCode",
+    "FormVersion",
+    "Organisation",
+    "Owner",
+    "PushResult",
+    "RecordHead",
+    "RevisionStatus",
+    "RosterStatus",
+    "SharedKind",
+    "StatsRow",
+    "StoredRecord",
+]
+
+ORG_WIDE_ROLES: frozenset[Role] = frozenset({"admin", "coordinator", "case_manager"})
+
+SharedKind = Literal["reference", "event"]
+# current: the head or an accepted ancestor; conflict: a sibling waiting for review;
+# superseded: set aside when the office resolved the conflict (kept: nothing is deleted).
+RevisionStatus = Literal["current", "conflict", "superseded"]
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: str
+    name: str
+    created_at: datetime
+    # fieldapp.crypto.RecipientKey dumps: the organisation's keys devices seal records to.
+    recipients: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolCode:
+    code_hash: str
+    org_id: str
+    role: Role
+    region: str | None
+    created_at: datetime
+    expires_at: datetime
+    device_id: str | None = None  # set once redeemed
+    redeemed_at: datetime | None = None
+    # The team key wrapped by the code itself (fieldapp.crypto.wrap_team_key): opaque here.
+    wrapped_team_key: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    org_id: str
+    role: Role
+    region: str | None
+    public_key: bytes  # Ed25519, verifies the device's record signatures
+    label: str
+    enrolled_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who a record, or a team roster entry, belongs to: the device that stored it first (for a
+    record, the signer of its first revision) and that device's organisation and region."""
+
+    org_id: str
+    device_id: str
+    region: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FormVersion:
+    form_id: str
+    version: str
+    org_id: str | None  # None: published for every organisation
+    spec: dict[str, Any]  # FormSpec JSON
+    published_at: datetime
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One stored revision; `to_envelope()` gives back exactly what the device signed, unless
+    a consent withdrawal erased its sealed part since (its signature, over the sealed bytes,
+    then no longer verifies: the signed withdrawal revision of the record says why)."""
+
+    id: UUID
+    revision: str
+    base_revision: str | None
+    org_id: str
+    region: str | None
+    device_id: str  # the author (signer)
+    pushed_by: str  # the device that pushed it (differs for relays)
+    form_id: str
+    form_version: str
+    created_at: datetime
+    updated_at: datetime
+    stats: dict[str, Any]
+    sealed: bytes | None
+    deleted: bool
+    signature: bytes
+    content_digest: str
+    received_at: datetime
+    seq: int
+    status: RevisionStatus
+    consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
+
+    def to_envelope(self) -> RecordEnvelope:
+        return RecordEnvelope(
+            id=self.id,
+            form_id=self.form_id,
+            form_version=self.form_version,
+            revision=self.revision,
+            base_revision=self.base_revision,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            device_id=self.device_id,
+            stats=self.stats,
+            sealed=self.sealed,
+            deleted=self.deleted,
+            consent_withdrawn=self.consent_withdrawn,
+            signature=self.signature,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHead:
+    """A record as a whole: its current revision and whether it waits for conflict review."""
+
+    id: UUID
+    org_id: str
+    form_id: str
+    head_revision: str
+    deleted: bool
+    in_conflict: bool
+    siblings: list[str]  # revisions stored as conflicting with the head (oldest first)
+    consent_withdrawn: bool = False  # every revision's sealed part was erased, for good
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """The storage outcome of one pushed envelope; the app turns it into a RecordOutcome.
+
+    For accepted, duplicate and conflict, `seq`, `received_at` and `content_digest` are the
+    stored revision's (a duplicate gets the first push's values again, so its receipt is
+    identical) and `current_revision` is the record's head. For rejected, `errors` say why
+    (codes `revision_reused`, `record_id_taken`).
+    """
+
+    record_id: UUID
+    revision: str
+    status: OutcomeStatus
+    seq: int | None = None
+    received_at: datetime | None = None
+    content_digest: str | None = None
+    current_revision: str | None = None
+    errors: list[WireFieldError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what to which record, when (UTC). Never personal data, never stats values."""
+
+    id: int
+    at: datetime
+    actor: str  # e.g. "device:<id>", "admin:cli"
+    action: str  # e.g. "push", "enrol", "revoke", "read_record", "publish_form"
+    outcome: str  # e.g. "accepted", "ok", "refused:code_expired"
+    org_id: str | None = None
+    device_id: str | None = None
+    record_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    """Number of records (not revisions) of one form in one organisation, by head status.
+
+    status: "conflict" (flagged for review), "deleted" (head is a tombstone), else "current".
+    """
+
+    org_id: str
+    form_id: str
+    status: Literal["current", "conflict", "deleted"]
+    records: int

@@ -1,0 +1,330 @@
+"""`SqlStorage`: the `Storage` both backends share, each method one transaction running one
+query module's function (organisations, devices, forms, shared, records, changes, audit).
+
+A backend (sqlite.py, postgres.py) supplies the transactions, its migrations, which
+exceptions are transient between concurrent writers, and what to scrub after an erasure.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from sync.protocol import ChangesPage, RecordEnvelope, Role, RosterStatus
+from sync.server.storage import (
+    audit,
+    changes,
+    devices,
+    forms,
+    migrations,
+    organisations,
+    records,
+    server_key,
+    shared,
+)
+from sync.server.storage.base import Storage
+from sync.server.storage.errors import StorageUnwritable
+from sync.server.storage.migrations import Migration
+from sync.server.storage.models import (
+    AuditEntry,
+    Device,
+    EnrolCode,
+    FormVersion,
+    Organisation,
+    PushResult,
+    RecordHead,
+    SharedKind,
+    StatsRow,
+    StoredRecord,
+)
+from sync.server.storage.tx import Tx
+
+__all__ = ["SqlStorage"]
+
+_WRITE_ATTEMPTS = 5
+_T = TypeVar("_T")
+
+
+class SqlStorage(Storage):
+    """Everything but connections, transactions and locking."""
+
+    migrations: ClassVar[Sequence[Migration]]
+    transient_errors: ClassVar[tuple[type[Exception], ...]]
+    # Why the last write failed for want of storage; None once one succeeds (`_write`).
+    _write_failure: str | None = None
+
+    # -- backend hooks ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _write_transaction(self) -> AbstractContextManager[Tx]:
+        """A read-write transaction, committed on normal exit, rolled back on an exception."""
+
+    @abc.abstractmethod
+    def _cannot_write(self, error: Exception) -> str | None:
+        """If `error` says the database cannot store anything now (full, read-only, failing
+        disk), why, in words fit for anyone (see `write_problem`); else None."""
+
+    @abc.abstractmethod
+    def _storage_problem(self) -> str | None:
+        """What a cheap look, without writing, finds in the way of writing (a full or
+        read-only disk or database), or None."""
+
+    @abc.abstractmethod
+    def _read(self) -> AbstractContextManager[Tx]:
+        """A transaction for consistent reads."""
+
+    # -- whether the database can write ---------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Tx]:
+        """A read-write transaction (`_write_transaction`) that notes whether the database
+        could write: a failure for want of storage is raised as StorageUnwritable and kept
+        for `write_problem` until a write succeeds."""
+        try:
+            with self._write_transaction() as tx:
+                yield tx
+        except Exception as exc:
+            reason = self._cannot_write(exc)
+            if reason is None:
+                raise
+            self._write_failure = reason
+            raise StorageUnwritable(f"the server cannot store anything now: {reason}") from exc
+        self._write_failure = None
+
+    def write_problem(self) -> str | None:
+        problem = self._storage_problem()
+        if problem is not None or self._write_failure is None:
+            return problem
+        try:  # after a write failed for want of storage: is that over? (a no-op update)
+            with self._write() as tx:
+                tx.run("UPDATE change_counter SET value = value WHERE id = 1")
+        except StorageUnwritable:
+            return self._write_failure
+        return None
+
+    def _after_erasure(self) -> None:
+        """Called once a transaction that erased sealed bytes has committed: a backend that
+        keeps old page images of its own (SQLite's write-ahead log) drops them here."""
+
+    def _write_retrying(self, work: Callable[[Tx], _T]) -> _T:
+        """`work` in a write transaction, run again on a transient failure between concurrent
+        writers (PostgreSQL serialisation failures and deadlocks)."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._write() as tx:
+                    return work(tx)
+            except self.transient_errors:
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- lifecycle and server key ----------------------------------------------------------
+
+    def migrate(self) -> None:
+        with self._write() as tx:
+            migrations.apply(tx, self.migrations)
+
+    def applied_migrations(self) -> list[int]:
+        with self._read() as tx:
+            return migrations.applied(tx)
+
+    def ensure_server_key(self, key_id: str, blob: bytes, now: datetime) -> tuple[str, bytes]:
+        with self._write() as tx:
+            return server_key.ensure(tx, key_id, blob, now)
+
+    # -- organisations ---------------------------------------------------------------------
+
+    def create_organisation(self, name: str, now: datetime) -> Organisation:
+        with self._write() as tx:
+            return organisations.create(tx, name, now)
+
+    def get_organisation(self, org_id: str) -> Organisation:
+        with self._read() as tx:
+            return organisations.by_id(tx, org_id)
+
+    def organisation_by_name(self, name: str) -> Organisation:
+        with self._read() as tx:
+            return organisations.by_name(tx, name)
+
+    def list_organisations(self) -> list[Organisation]:
+        with self._read() as tx:
+            return organisations.list_all(tx)
+
+    def set_recipients(self, org_id: str, recipients: list[dict[str, Any]]) -> Organisation:
+        with self._write() as tx:
+            return organisations.set_recipients(tx, org_id, recipients)
+
+    # -- enrolment and devices -------------------------------------------------------------
+
+    def create_enrol_code(
+        self,
+        org_id: str,
+        code_hash: str,
+        role: Role,
+        region: str | None,
+        expires_at: datetime,
+        now: datetime,
+        wrapped_team_key: bytes | None = None,
+    ) -> EnrolCode:
+        with self._write() as tx:
+            return devices.create_code(
+                tx, org_id, code_hash, role, region, expires_at, now, wrapped_team_key
+            )
+
+    def get_enrol_code(self, code_hash: str) -> EnrolCode:
+        with self._read() as tx:
+            return devices.code_by_hash(tx, code_hash)
+
+    def redeem_enrol_code(
+        self,
+        code_hash: str,
+        device_id: str,
+        public_key: bytes,
+        label: str,
+        token_hash: str,
+        now: datetime,
+    ) -> Device:
+        with self._write() as tx:
+            return devices.redeem(tx, code_hash, device_id, public_key, label, token_hash, now)
+
+    def device_by_token(self, token_hash: str) -> Device | None:
+        with self._read() as tx:
+            return devices.by_token(tx, token_hash)
+
+    def get_device(self, device_id: str) -> Device:
+        with self._read() as tx:
+            return devices.by_id(tx, device_id)
+
+    def list_devices(self, org_id: str) -> list[Device]:
+        with self._read() as tx:
+            return devices.list_for(tx, org_id)
+
+    def revoke_device(self, device_id: str, now: datetime) -> Device:
+        with self._write() as tx:
+            return devices.revoke(tx, device_id, now)
+
+    # -- forms -----------------------------------------------------------------------------
+
+    def publish_form(
+        self, org_id: str | None, form_id: str, version: str, spec: dict[str, Any], now: datetime
+    ) -> FormVersion:
+        with self._write() as tx:
+            return forms.publish(tx, org_id, form_id, version, spec, now)
+
+    def get_form(self, org_id: str, form_id: str, version: str) -> FormVersion:
+        with self._read() as tx:
+            return forms.get(tx, org_id, form_id, version)
+
+    def published_form_seq(self, org_id: str, form_id: str, version: str) -> int | None:
+        with self._read() as tx:
+            return forms.published_seq(tx, org_id, form_id, version)
+
+    def list_form_versions(self, org_id: str, form_id: str | None = None) -> list[FormVersion]:
+        with self._read() as tx:
+            return forms.list_versions(tx, org_id, form_id)
+
+    # -- shared items and rosters ----------------------------------------------------------
+
+    def put_shared(
+        self,
+        org_id: str,
+        kind: SharedKind,
+        key: str,
+        data: dict[str, Any],
+        region: str | None,
+        now: datetime,
+    ) -> int:
+        with self._write() as tx:
+            return shared.put(tx, org_id, kind, key, data, region, now)
+
+    def delete_shared(self, org_id: str, kind: SharedKind, key: str, now: datetime) -> int:
+        with self._write() as tx:
+            return shared.delete(tx, org_id, kind, key)
+
+    def put_roster(
+        self, device: Device, entries: Sequence[tuple[str, bytes | None]], now: datetime
+    ) -> list[RosterStatus]:
+        return self._write_retrying(lambda tx: shared.put_roster(tx, device, entries, now))
+
+    # -- records ---------------------------------------------------------------------------
+
+    def push_records(
+        self,
+        device: Device,
+        envelopes: list[RecordEnvelope],
+        now: datetime,
+        content_digests: Sequence[str] | None = None,
+    ) -> list[PushResult]:
+        if content_digests is None:
+            content_digests = [env.content_digest for env in envelopes]
+        elif len(content_digests) != len(envelopes):
+            raise ValueError("one content digest per envelope")
+        digests = content_digests
+        results, erased = self._write_retrying(
+            lambda tx: records.push(tx, device, envelopes, digests, now)
+        )
+        if erased:
+            self._after_erasure()
+        return results
+
+    def get_record(self, org_id: str, record_id: UUID) -> RecordHead:
+        with self._read() as tx:
+            return records.head(tx, org_id, record_id)
+
+    def resolve_conflict(
+        self,
+        org_id: str,
+        record_id: UUID,
+        keep_revision: str,
+        now: datetime,
+        *,
+        actor: str,
+        by: Device | None,
+    ) -> RecordHead:
+        return self._write_retrying(
+            lambda tx: records.resolve(tx, org_id, str(record_id), keep_revision, now, actor, by)
+        )
+
+    def list_revisions(self, org_id: str, record_id: UUID) -> list[StoredRecord]:
+        with self._read() as tx:
+            return records.revisions(tx, org_id, record_id)
+
+    def held_revisions(
+        self, viewer: Device, revisions: Sequence[tuple[UUID, str]]
+    ) -> set[tuple[UUID, str]]:
+        with self._read() as tx:
+            return records.held(tx, viewer, revisions)
+
+    # -- change log, audit and stats -------------------------------------------------------
+
+    def changes_since(self, viewer: Device, cursor: int, limit: int) -> ChangesPage:
+        with self._read() as tx:
+            return changes.since(tx, viewer, cursor, limit)
+
+    def append_audit(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        now: datetime,
+        *,
+        org_id: str | None = None,
+        device_id: str | None = None,
+        record_id: str | None = None,
+    ) -> None:
+        with self._write() as tx:
+            audit.append(tx, now, actor, action, outcome, org_id, device_id, record_id)
+
+    def list_audit(
+        self, org_id: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[AuditEntry]:
+        with self._read() as tx:
+            return audit.entries(tx, org_id, after_id, limit)
+
+    def stats(self) -> list[StatsRow]:
+        with self._read() as tx:
+            return audit.stats(tx)

@@ -1,0 +1,188 @@
+"""What each backend does of its own: which URLs open one, PostgreSQL's connection pool, and
+how erased sealed bytes leave its files (SQLite's write-ahead log, PostgreSQL's table and log
+files)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from sync.server.storage import StorageError, open_storage
+from sync.server.storage.postgres import PostgresStorage
+from tests.server.storage._support import (
+    NOW,
+    Member,
+    revision,
+)
+
+
+def test_open_storage_refuses_unknown_urls() -> None:
+    with pytest.raises(StorageError):
+        open_storage("mysql://localhost/db")
+    with pytest.raises(StorageError):
+        open_storage("sqlite:///")
+
+
+@pytest.mark.postgres
+def test_a_postgresql_thread_finding_no_free_connection_is_refused_after_a_bounded_wait(
+    pg_schema_url: str,
+) -> None:
+    storage = PostgresStorage(pg_schema_url, pool_size=1, pool_wait_seconds=0.2)
+    try:
+        storage.migrate()
+        busy = pytest.raises(StorageError, match="no database connection became free")
+        with storage._read(), busy:  # the pool's only connection is in use
+            storage.list_organisations()
+        assert storage.list_organisations() == []  # free again once it came back
+    finally:
+        storage.close()
+    with pytest.raises(StorageError, match="storage is closed"):
+        storage.list_organisations()
+
+
+def test_a_postgresql_database_out_of_reach_says_so_at_once() -> None:
+    """Not after the pool's wait, in the pool's words: at the first use, in psycopg's."""
+    storage = open_storage("postgresql://postgres@127.0.0.1:1/fieldapp")
+    assert isinstance(storage, PostgresStorage)
+    try:
+        with pytest.raises(psycopg.OperationalError, match=r"127\.0\.0\.1"):
+            storage.migrate()
+    finally:
+        storage.close()
+
+
+def test_erased_sealed_bytes_leave_the_sqlite_files(tmp_path: Any) -> None:
+    """SQLite only: secure_delete and a truncated write-ahead log leave no erased byte in
+    the database files, for a sealed part stored in its row or on overflow pages."""
+    path = tmp_path / "server.db"
+    storage = open_storage(f"sqlite:///{path}")
+    try:
+        storage.migrate()
+        alice = Member(storage, storage.create_organisation("Org", NOW).id, "collector", None)
+        small, large = secrets.token_bytes(300), secrets.token_bytes(9000)
+        v1 = alice.envelope(sealed=small)
+        v2 = alice.envelope(record_id=v1.id, rev=revision(2), base=v1.revision, sealed=large)
+        storage.push_records(alice.device, [v1], NOW)
+        storage.push_records(alice.device, [v2], NOW)
+        files = [path, path.with_name("server.db-wal"), path.with_name("server.db-shm")]
+
+        def traces() -> list[str]:
+            fragments = [small[100:140], large[:40], large[4500:4540], large[-40:]]
+            return [
+                f"{file.name}@{index}"
+                for file in files
+                if file.exists()
+                for index, fragment in enumerate(fragments)
+                if fragment in file.read_bytes()
+            ]
+
+        assert len({trace.split("@")[1] for trace in traces()}) == 4  # the scan sees them
+        withdrawal = alice.envelope(
+            record_id=v1.id, rev=revision(3), base=v2.revision, withdrawn=True
+        )
+        storage.push_records(alice.device, [withdrawal], NOW)
+        assert traces() == []
+    finally:
+        storage.close()
+    assert traces() == []
+
+
+class PostgresFiles:
+    """Reads what a PostgreSQL server on this machine keeps on disk for the test's schema:
+    the files of `records` and of its TOAST table, and the write-ahead log written between
+    two points. The test runs as root beside the server; elsewhere it skips."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.root = Path(self.one("SHOW data_directory"))
+        if not os.access(self.root, os.R_OK):
+            pytest.skip(f"PostgreSQL's data directory {self.root} is not readable here")
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            row = conn.execute(sql, params).fetchone()
+        assert row is not None
+        return row[0]
+
+    def checkpoint(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+
+    def tables(self) -> bytes:
+        """The files of `records` and of its TOAST table as they are on disk (after a
+        checkpoint: until then, a page may be newer in shared memory only)."""
+        self.checkpoint()
+        paths = [
+            self.one("SELECT pg_relation_filepath('records')"),
+            self.one(
+                "SELECT pg_relation_filepath(reltoastrelid) FROM pg_class"
+                " WHERE oid = 'records'::regclass"
+            ),
+        ]
+        files = [self.root / path for path in paths]
+        files += [file.with_name(f"{file.name}.{n}") for file in files for n in range(1, 9)]
+        return b"".join(file.read_bytes() for file in files if file.exists())
+
+    def wal_position(self) -> str:
+        return str(self.one("SELECT pg_current_wal_lsn()::text"))
+
+    def wal_since(self, start: str) -> bytes:
+        """The write-ahead log written from `start` up to now."""
+        end = self.wal_position()
+        segment = int(
+            self.one("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")
+        )
+        spans: list[bytes] = []
+        position = start
+        while self.one("SELECT %s::pg_lsn < %s::pg_lsn", (position, end)):
+            name, offset = self.one(
+                "SELECT row(file_name, file_offset) FROM pg_walfile_name_offset(%s::pg_lsn)",
+                (position,),
+            )
+            stop = int(self.one("SELECT %s::pg_lsn - %s::pg_lsn", (end, position))) + int(offset)
+            data = (self.root / "pg_wal" / name).read_bytes()
+            spans.append(data[int(offset) : min(stop, segment)])
+            position = self.one(
+                "SELECT (%s::pg_lsn + (%s - %s))::text", (position, segment, int(offset))
+            )
+        return b"".join(spans)
+
+
+@pytest.mark.postgres
+def test_erased_sealed_bytes_leave_the_postgresql_files(pg_schema_url: str) -> None:
+    """PostgreSQL: after a withdrawal the sealed bytes are in neither the files of `records`
+    nor its TOAST table, for a sealed part stored in its row or out of line, nor in the
+    write-ahead log written after the erasure."""
+    disk = PostgresFiles(pg_schema_url)
+    storage = open_storage(pg_schema_url)
+    try:
+        storage.migrate()
+        alice = Member(storage, storage.create_organisation("Org", NOW).id, "collector", None)
+        # Stored out of line (TOAST), and in the row: the last row of its page, so that rows
+        # moved up when the page is compacted do not happen to cover all of it.
+        large, small = secrets.token_bytes(9000), secrets.token_bytes(1200)
+        toasted, inline = alice.envelope(sealed=large), alice.envelope(sealed=small)
+        storage.push_records(alice.device, [toasted], NOW)
+        storage.push_records(alice.device, [inline], NOW)
+        fragments = [large[:64], large[4500:4564], large[-64:], small[:64], small[100:164]]
+
+        def traces(data: bytes) -> list[int]:
+            return [index for index, fragment in enumerate(fragments) if fragment in data]
+
+        assert traces(disk.tables()) == [0, 1, 2, 3, 4]  # the scan sees them
+        withdrawals = [
+            alice.envelope(record_id=env.id, rev=revision(2), base=env.revision, withdrawn=True)
+            for env in (toasted, inline)
+        ]
+        storage.push_records(alice.device, withdrawals, NOW)
+        assert traces(disk.tables()) == []
+        erased_at = disk.wal_position()
+        storage.push_records(alice.device, [alice.envelope()], NOW)  # pages are written again
+        assert traces(disk.wal_since(erased_at)) == []
+    finally:
+        storage.close()
