@@ -7,14 +7,29 @@ whatever the language, and the type checker knows every key.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from fieldapp.i18n import N_, Entry, Plural
 
-__all__ = ["GOOD_NEWS", "MESSAGES", "MessageKey"]
+__all__ = ["GOOD_NEWS", "MESSAGES", "GoodNewsKey", "MessageKey", "ProblemKey"]
 
-MessageKey = Literal[
-    # first run, enrolment, unlocking
+# Said calm (the primary colours): something went as asked.
+GoodNewsKey = Literal[
+    "qr_read",
+    "connected_ok",
+    "finalised",
+    "participant_added",
+    "consent_withdrawn_done",
+    "kept_mine",
+    "merge_sent",
+    "left_for_office",
+    "merge_nothing",
+    "syncing",
+    "sync_result",
+    "sync_clock_skew",
+]
+# Said as a problem (the error colours): what went wrong, and what to do.
+ProblemKey = Literal[
     "wrong_passphrase",
     "passphrase_mismatch",
     "passphrase_weak",
@@ -26,32 +41,19 @@ MessageKey = Literal[
     "qr_not_found",
     "qr_unreadable",
     "qr_not_enrolment",
-    "qr_read",
-    "connected_ok",
-    # records
     "storage_full",
     "consent_first",
     "fix_errors",
-    "finalised",
-    "participant_added",
-    "consent_withdrawn_done",
-    # conflicts
-    "kept_mine",
-    "merge_sent",
-    "left_for_office",
     "merge_offline",
     "merge_unavailable",
-    "merge_nothing",
-    # sync
     "not_enrolled",
-    "syncing",
-    "sync_result",
-    "sync_clock_skew",
     "sync_unreachable",
     "sync_refused",
     "sync_problem",
     "server_degraded",
 ]
+MessageKey = Literal[GoodNewsKey, ProblemKey]
+GOOD_NEWS: frozenset[MessageKey] = frozenset(get_args(GoodNewsKey))
 
 MESSAGES: dict[MessageKey, Entry] = {
     "wrong_passphrase": N_(
@@ -147,21 +149,3 @@ MESSAGES: dict[MessageKey, Entry] = {
         " device and will be sent later."
     ),
 }
-
-# Shown calm (the primary colours), not as a problem (the error colours).
-GOOD_NEWS: frozenset[MessageKey] = frozenset(
-    {
-        "qr_read",
-        "connected_ok",
-        "finalised",
-        "participant_added",
-        "consent_withdrawn_done",
-        "kept_mine",
-        "merge_sent",
-        "left_for_office",
-        "merge_nothing",
-        "syncing",
-        "sync_result",
-        "sync_clock_skew",
-    }
-)

@@ -12,7 +12,15 @@ from fieldapp.i18n import LANGUAGES
 from fieldapp.ui.context import use_app
 from fieldapp.ui.services import EnrolmentLink
 from fieldapp.ui.state import AppState
-from fieldapp.ui.widgets.common import TOUCH, message_box, page, server_fields, title, typed
+from fieldapp.ui.widgets.common import (
+    TOUCH,
+    headline,
+    message_box,
+    page,
+    server_fields,
+    title,
+    typed,
+)
 
 __all__ = ["FirstRun"]
 
@@ -45,8 +53,7 @@ def _language(state: AppState) -> ft.Control:
     _ = state.words
     return page(
         [
-            ft.Icon(ft.Icons.SHIELD, size=56, color=ft.Colors.PRIMARY),
-            title(_("Choose your language")),
+            *headline(ft.Icons.SHIELD, _("Choose your language")),
             ft.RadioGroup(
                 value=state.lang,
                 on_change=typed(state.set_language),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.context import use_app
-from fieldapp.ui.widgets.common import TOUCH, message_box, page, title, typed
+from fieldapp.ui.widgets.common import TOUCH, headline, message_box, page, typed
 
 __all__ = ["Unlock"]
 
@@ -23,8 +23,7 @@ def Unlock() -> ft.Control:
 
     return page(
         [
-            ft.Icon(ft.Icons.LOCK, size=56, color=ft.Colors.PRIMARY),
-            title(_("Locked")),
+            *headline(ft.Icons.LOCK, _("Locked")),
             ft.Text(_("Enter your passphrase to see your records.")),
             *message_box(state),
             ft.TextField(

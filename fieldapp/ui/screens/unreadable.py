@@ -5,7 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.context import use_app
-from fieldapp.ui.widgets.common import page, title
+from fieldapp.ui.widgets.common import headline, page
 
 __all__ = ["Unreadable"]
 
@@ -16,8 +16,11 @@ def Unreadable() -> ft.Control:
     _ = state.words
     return page(
         [
-            ft.Icon(ft.Icons.ERROR_OUTLINE, size=56, color=ft.Colors.ERROR),
-            title(_("The records on this device cannot be opened")),
+            *headline(
+                ft.Icons.ERROR_OUTLINE,
+                _("The records on this device cannot be opened"),
+                color=ft.Colors.ERROR,
+            ),
             ft.Text(state.text("store_unreadable", path=str(state.services.device.store_path))),
         ]
     )

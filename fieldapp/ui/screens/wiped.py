@@ -5,7 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.context import use_app
-from fieldapp.ui.widgets.common import TOUCH, page, title
+from fieldapp.ui.widgets.common import TOUCH, headline, page
 
 __all__ = ["Wiped"]
 
@@ -16,8 +16,7 @@ def Wiped() -> ft.Control:
     _ = state.words
     return page(
         [
-            ft.Icon(ft.Icons.DELETE_FOREVER, size=56, color=ft.Colors.ERROR),
-            title(_("This device was wiped")),
+            *headline(ft.Icons.DELETE_FOREVER, _("This device was wiped"), color=ft.Colors.ERROR),
             ft.Text(_("Its records can no longer be read. Set it up again to keep working.")),
             ft.FilledButton(_("Set up again"), height=TOUCH, on_click=state.start_again),
         ]

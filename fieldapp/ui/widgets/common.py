@@ -21,6 +21,7 @@ __all__ = [
     "banner",
     "big_button",
     "error_text",
+    "headline",
     "keyed",
     "message_box",
     "page",
@@ -77,6 +78,11 @@ def when(iso: str | None) -> str:
 
 def title(text: str) -> ft.Control:
     return ft.Text(text, size=22, weight=ft.FontWeight.BOLD)
+
+
+def headline(icon: ft.IconData, text: str, *, color: str = ft.Colors.PRIMARY) -> list[ft.Control]:
+    """A big icon over a title: what a screen of one question or one notice opens with."""
+    return [ft.Icon(icon, size=56, color=color), title(text)]
 
 
 def page(controls: list[ft.Control]) -> ft.Control:
