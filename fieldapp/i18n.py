@@ -55,9 +55,9 @@ class Plural(NamedTuple):
 Entry = str | Plural
 
 
-def catalogue_path(lang: str, suffix: str = ".mo") -> Path:
-    """Where the compiled (`.mo`) or source (`.po`) catalogue of `lang` lives."""
-    return assets_dir() / "locale" / lang / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
+def catalogue_path(lang: str) -> Path:
+    """Where the compiled catalogue of `lang` lives (its source `.po` beside it)."""
+    return assets_dir() / "locale" / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
 
 
 class Words:

@@ -7,8 +7,10 @@ from typing import Any
 
 import flet as ft
 import pytest
+from flet.utils import get_param_count
 
 from fieldapp.store import Store
+from fieldapp.ui.screens.shell import _header
 from fieldapp.ui.services import Services
 from fieldapp.ui.state import REVIEW, AppState, FormSession, event_summary
 from fieldapp.ui.widgets.record import withdraw_button, withdraw_dialog
@@ -323,3 +325,23 @@ def test_the_dialog_says_what_goes_and_that_it_is_final_in_every_language(
     english = texts["en"]
     assert "cannot be undone" in english and "server" in english and "statistics" in english
     assert len(set(texts.values())) == 4
+
+
+def test_lock_now_locks_the_device_the_way_flet_calls_the_button(app: AppState) -> None:
+    """Flet hands a handler that takes a parameter the click event: "Lock now" once handed it
+    to `AppState.lock`, which took it for the device's new state."""
+    screening(app).set_value("consent_record", "yes")
+    header = _header(app)
+    assert isinstance(header, ft.Container) and isinstance(header.content, ft.Row)
+    [lock_now] = [
+        c
+        for c in header.content.controls
+        if isinstance(c, ft.TextButton) and c.icon == ft.Icons.LOCK
+    ]
+    handler = lock_now.on_click
+    assert handler is not None
+    if get_param_count(handler) == 0:
+        handler()
+    else:
+        handler(object())  # the click event
+    assert (app.device, app.screen, app.form) == ("locked", "unlock", None)

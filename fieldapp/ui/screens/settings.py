@@ -113,7 +113,9 @@ def Settings() -> ft.Control:
                 ),
                 size=13,
             ),
-            ft.OutlinedButton(_("Lock now"), icon=ft.Icons.LOCK, height=TOUCH, on_click=state.lock),
+            ft.OutlinedButton(
+                _("Lock now"), icon=ft.Icons.LOCK, height=TOUCH, on_click=lambda: state.lock()
+            ),
             *_wipe(state),
         ]
     )

@@ -80,7 +80,7 @@ def _header(state: AppState) -> ft.Control:
                     style=on_primary,
                     height=TOUCH,
                     visible=unlocked,
-                    on_click=state.lock,
+                    on_click=lambda: state.lock(),  # not state.lock: Flet would hand it the event
                 ),
             ]
         ),
