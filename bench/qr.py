@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/qr.py [--runs 7]
 
-Prints the median and worst wall time of `fieldapp._qr.decode_qr` (the picture's bytes to the
+Prints the median and worst wall time of `fieldapp.qr.decode_qr` (the picture's bytes to the
 text, decoding the file included) for: a 640x480 PNG screenshot with the code at 4 px a
 module; a 12-megapixel JPEG phone photo of the code on a turned, tilted screen (uneven light,
 noise, blur; tests/_qr_images.photo); and the same photo size with no code at all, the slowest
@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, before
 
 from PIL import Image
 
-from fieldapp._qr import decode_qr
 from fieldapp.errors import QRNotFound
+from fieldapp.qr import decode_qr
 from sync.protocol import EnrolmentLink
 from tests._qr_images import encoded, photo, render, symbol
 

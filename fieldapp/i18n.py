@@ -1,119 +1,145 @@
-"""Message catalogue: every message a person reads, in English, French, Spanish and Arabic."""
+"""Every word a person reads, in English, French, Spanish and Arabic: gettext catalogues.
+
+English is the source language: the msgids in the code are the English text. The other
+languages are `assets/locale/<lang>/LC_MESSAGES/fieldapp.po`, compiled to the `.mo` beside
+each (committed: the phone build and a fresh clone need no build step) and read by the
+standard library's `gettext`, plural forms included (Arabic has six). Babel extracts and
+compiles them at development time only (tools/catalogues.py); the app never imports it.
+
+Form labels come from each FormSpec, not from here. The validation messages below are looked
+up by key, since `fieldapp.forms.validate` names each problem by a code.
+"""
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGES", "RTL_LANGUAGES", "message"]
+import gettext
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
 
+from fieldapp.paths import assets_dir
+
+__all__ = [
+    "DOMAIN",
+    "LANGUAGES",
+    "N_",
+    "RTL_LANGUAGES",
+    "SOURCE_LANGUAGE",
+    "Entry",
+    "Plural",
+    "Words",
+    "catalogue_path",
+    "message",
+    "words",
+]
+
+DOMAIN = "fieldapp"
+SOURCE_LANGUAGE = "en"
 LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français", "es": "Español", "ar": "العربية"}
 RTL_LANGUAGES: frozenset[str] = frozenset({"ar"})
 
-_CATALOGUE: dict[str, dict[str, str]] = {
-    "required": {
-        "en": "{label}: an answer is required.",
-        "fr": "{label} : une réponse est obligatoire.",
-        "es": "{label}: se requiere una respuesta.",
-        "ar": "{label}: الإجابة مطلوبة.",
-    },
-    "constraint": {
-        "en": "{label}: the answer is not allowed.",
-        "fr": "{label} : la réponse n'est pas acceptée.",
-        "es": "{label}: la respuesta no es válida.",
-        "ar": "{label}: الإجابة غير مقبولة.",
-    },
-    "constraint_custom": {
-        "en": "{label}: {detail}",
-        "fr": "{label} : {detail}",
-        "es": "{label}: {detail}",
-        "ar": "{label}: {detail}",
-    },
-    "type_integer": {
-        "en": "{label}: enter a whole number.",
-        "fr": "{label} : saisissez un nombre entier.",
-        "es": "{label}: introduzca un número entero.",
-        "ar": "{label}: أدخل عددًا صحيحًا.",
-    },
-    "type_decimal": {
-        "en": "{label}: enter a number.",
-        "fr": "{label} : saisissez un nombre.",
-        "es": "{label}: introduzca un número.",
-        "ar": "{label}: أدخل رقمًا.",
-    },
-    "type_date": {
-        "en": "{label}: enter a date as YYYY-MM-DD.",
-        "fr": "{label} : saisissez une date au format AAAA-MM-JJ.",
-        "es": "{label}: introduzca una fecha como AAAA-MM-DD.",
-        "ar": "{label}: أدخل التاريخ بالصيغة YYYY-MM-DD.",
-    },
-    "type_datetime": {
-        "en": "{label}: enter a date and time (YYYY-MM-DDTHH:MM).",
-        "fr": "{label} : saisissez une date et une heure (AAAA-MM-JJTHH:MM).",
-        "es": "{label}: introduzca fecha y hora (AAAA-MM-DDTHH:MM).",
-        "ar": "{label}: أدخل التاريخ والوقت (YYYY-MM-DDTHH:MM).",
-    },
-    "type_boolean": {
-        "en": "{label}: answer yes or no.",
-        "fr": "{label} : répondez oui ou non.",
-        "es": "{label}: responda sí o no.",
-        "ar": "{label}: أجب بنعم أو لا.",
-    },
-    "type_text": {
-        "en": "{label}: enter text.",
-        "fr": "{label} : saisissez du texte.",
-        "es": "{label}: introduzca texto.",
-        "ar": "{label}: أدخل نصًا.",
-    },
-    "text_too_long": {
-        "en": "{label}: the text is too long (at most {limit} characters).",
-        "fr": "{label} : le texte est trop long ({limit} caractères au plus).",
-        "es": "{label}: el texto es demasiado largo (máximo {limit} caracteres).",
-        "ar": "{label}: النص طويل جدًا (الحد الأقصى {limit} حرفًا).",
-    },
-    "type_geopoint": {
-        "en": "{label}: enter a location as latitude and longitude.",
-        "fr": "{label} : saisissez une position (latitude et longitude).",
-        "es": "{label}: introduzca una ubicación (latitud y longitud).",
-        "ar": "{label}: أدخل الموقع بخط العرض وخط الطول.",
-    },
-    "choice": {
-        "en": "{label}: '{value}' is not one of the choices.",
-        "fr": "{label} : « {value} » ne fait pas partie des choix.",
-        "es": "{label}: '{value}' no es una de las opciones.",
-        "ar": "{label}: '{value}' ليس من الخيارات.",
-    },
-    "choice_unnamed": {
-        "en": "{label}: the answer is not one of the choices.",
-        "fr": "{label} : la réponse ne fait pas partie des choix.",
-        "es": "{label}: la respuesta no es una de las opciones.",
-        "ar": "{label}: الإجابة ليست من الخيارات.",
-    },
-    "type_repeat": {
-        "en": "{label}: expected a list of entries.",
-        "fr": "{label} : une liste d'entrées est attendue.",
-        "es": "{label}: se esperaba una lista de entradas.",
-        "ar": "{label}: مطلوب قائمة من الإدخالات.",
-    },
-    "repeat_min": {
-        "en": "{label}: at least {count} entries are required.",
-        "fr": "{label} : au moins {count} entrées sont requises.",
-        "es": "{label}: se requieren al menos {count} entradas.",
-        "ar": "{label}: مطلوب {count} إدخالات على الأقل.",
-    },
-    "repeat_max": {
-        "en": "{label}: at most {count} entries are allowed.",
-        "fr": "{label} : {count} entrées au plus sont autorisées.",
-        "es": "{label}: se permiten como máximo {count} entradas.",
-        "ar": "{label}: مسموح بـ {count} إدخالات كحد أقصى.",
-    },
-    "unknown_field": {
-        "en": "{label}: this form has no such question.",
-        "fr": "{label} : ce formulaire n'a pas cette question.",
-        "es": "{label}: este formulario no tiene esa pregunta.",
-        "ar": "{label}: لا يحتوي هذا النموذج على هذا السؤال.",
-    },
+
+def N_(msgid: str) -> str:
+    """Marks `msgid` for the catalogue where it is named, to be translated where it is shown."""
+    return msgid
+
+
+class Plural(NamedTuple):
+    """A message whose words follow a number: the parameter `number` names it."""
+
+    singular: str
+    plural: str
+    number: str = "n"
+
+
+Entry = str | Plural
+
+
+def catalogue_path(lang: str) -> Path:
+    """Where the compiled catalogue of `lang` lives (its source `.po` beside it)."""
+    return assets_dir() / "locale" / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+
+
+class Words:
+    """The catalogue of one language, filled in with `str.format` parameters.
+
+    In the code it is called `_`, as gettext's tools expect: `_("Back")`,
+    `_.ngettext("{n} entry", "{n} entries", n, n=n)`, `_.pgettext("button", "Protect")`.
+    """
+
+    def __init__(self, lang: str, translations: gettext.NullTranslations) -> None:
+        self.lang = lang
+        self._translations = translations
+
+    def __call__(self, msgid: str, /, **params: object) -> str:
+        return _filled(self._translations.gettext(msgid), params)
+
+    def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
+        return _filled(self._translations.ngettext(singular, plural, n), params)
+
+    def pgettext(self, context: str, msgid: str, /, **params: object) -> str:
+        return _filled(self._translations.pgettext(context, msgid), params)
+
+    def entry(self, entry: Entry, /, **params: object) -> str:
+        """A message named elsewhere (`N_` or `Plural`); a plural one counts its `number`
+        parameter."""
+        if isinstance(entry, Plural):
+            count = params[entry.number]
+            assert isinstance(count, int)
+            return self.ngettext(entry.singular, entry.plural, count, **params)
+        return self(entry, **params)
+
+
+def _filled(text: str, params: dict[str, object]) -> str:
+    return text.format(**params) if params else text
+
+
+@cache
+def words(lang: str) -> Words:
+    """The words of `lang`; English, the source, for a language the app does not have.
+    Raises FileNotFoundError naming the file if a language's compiled catalogue is missing."""
+    if lang not in LANGUAGES or lang == SOURCE_LANGUAGE:
+        return Words(SOURCE_LANGUAGE, gettext.NullTranslations())
+    with catalogue_path(lang).open("rb") as compiled:
+        return Words(lang, gettext.GNUTranslations(compiled))
+
+
+# What `fieldapp.forms.validate` says, by the key it names each problem with.
+_VALIDATION: dict[str, Entry] = {
+    "required": N_("{label}: an answer is required."),
+    "constraint": N_("{label}: the answer is not allowed."),
+    # TRANSLATORS: {detail} is the form's own message, already in the reader's language.
+    "constraint_custom": N_("{label}: {detail}"),
+    "type_integer": N_("{label}: enter a whole number."),
+    "type_decimal": N_("{label}: enter a number."),
+    "type_date": N_("{label}: enter a date as YYYY-MM-DD."),
+    "type_datetime": N_("{label}: enter a date and time (YYYY-MM-DDTHH:MM)."),
+    "type_boolean": N_("{label}: answer yes or no."),
+    "type_text": N_("{label}: enter text."),
+    "text_too_long": Plural(
+        "{label}: the text is too long (at most {limit} character).",
+        "{label}: the text is too long (at most {limit} characters).",
+        "limit",
+    ),
+    "type_geopoint": N_("{label}: enter a location as latitude and longitude."),
+    "choice": N_("{label}: '{value}' is not one of the choices."),
+    "choice_unnamed": N_("{label}: the answer is not one of the choices."),
+    "type_repeat": N_("{label}: expected a list of entries."),
+    "repeat_min": Plural(
+        "{label}: at least {count} entry is required.",
+        "{label}: at least {count} entries are required.",
+        "count",
+    ),
+    "repeat_max": Plural(
+        "{label}: at most {count} entry is allowed.",
+        "{label}: at most {count} entries are allowed.",
+        "count",
+    ),
+    "unknown_field": N_("{label}: this form has no such question."),
 }
 
 
 def message(key: str, lang: str, **params: object) -> str:
-    """The message `key` in `lang` (English when the language is missing), filled in."""
-    texts = _CATALOGUE[key]
-    return texts.get(lang, texts["en"]).format(**params)
+    """The validation message `key` in `lang` (English when the language is missing), filled
+    in. Raises KeyError for a key that names no message."""
+    return words(lang).entry(_VALIDATION[key], **params)

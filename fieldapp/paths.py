@@ -5,9 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["STORE_FILENAME", "data_dir", "store_path"]
+from fieldapp.errors import FormError
+
+__all__ = ["STORE_FILENAME", "assets_dir", "data_dir", "store_path"]
 
 STORE_FILENAME = "fieldapp.db"
+
+
+def assets_dir() -> Path:
+    """`assets/` beside the package in a checkout or app bundle, `_assets/` in a wheel: the
+    built-in forms, the fonts and the message catalogues. Raises FormError naming where it
+    looked when there is none."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "assets", here / "_assets"):
+        if (candidate / "forms").is_dir():
+            return candidate
+    raise FormError(f"no assets/forms folder found near {here}")
 
 
 def data_dir(explicit: str | Path | None = None) -> Path:

@@ -183,12 +183,12 @@ def test_a_stored_server_address_the_rule_refuses_stops_sync_not_the_app(tmp_pat
     """InsecureServerURL is a protocol error now, no longer a SyncError: the UI's gateway
     still treats it as one when it starts the sync client."""
     services = Services(tmp_path / "device")
-    services.create(PASSPHRASE, PASSPHRASE)
-    services.store.settings.set("server_url", "http://192.0.2.10:8000")
-    services.store.settings.set("server_public_key", "AAAA")
-    services.store.settings.set("server_key_id", "k1")
+    services.device.create(PASSPHRASE, PASSPHRASE)
+    services.device.store.settings.set("server_url", "http://192.0.2.10:8000")
+    services.device.store.settings.set("server_public_key", "AAAA")
+    services.device.store.settings.set("server_key_id", "k1")
     try:
-        outcome = services.sync_now()
+        outcome = services.sync.sync_now()
     finally:
         services.close()
     assert (outcome.ok, outcome.message_key) == (False, "not_enrolled")

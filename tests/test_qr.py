@@ -1,4 +1,4 @@
-"""The QR reader (fieldapp._qr) on pictures segno draws and Pillow turns, warps, blurs,
+"""The QR reader (fieldapp.qr) on pictures segno draws and Pillow turns, warps, blurs,
 compresses and damages; the enrolment link; `admin enrol-code --qr` against a real server."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import segno
 from PIL import Image
 from segno import consts
 
-from fieldapp._qr import decode_qr
-from fieldapp._qr.symbol import BLOCKS, EC_PER_BLOCK, alignment_positions, placement
 from fieldapp.errors import QRError, QRNotFound, QRUnreadable
+from fieldapp.qr import decode_qr
+from fieldapp.qr.symbol import BLOCKS, EC_PER_BLOCK, alignment_positions, placement
 from sync.protocol import BadEnrolmentLink, EnrolmentLink
 from sync.server.app import create_app
 from sync.server.settings import ServerSettings

@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 
 from fieldapp import cli, crypto
+from fieldapp.i18n import LANGUAGES, words
 from fieldapp.office.records_io import import_records
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import InvalidSetting, Outcome, StorageFull, Store, StoreUnreadable
+from fieldapp.ui.messages import MESSAGES
 from fieldapp.ui.services import Services, SetupFailed
 from fieldapp.ui.state import AppState
-from fieldapp.ui.strings import LANGUAGES, t
 from tests.conftest import PASSPHRASE, Clock, screening_values
 
 _CASES = ["case_code", "given_name", "sex", "consent_record", "consent_refer", "consent_share"]
@@ -259,10 +260,10 @@ def test_the_app_says_the_store_file_cannot_be_opened_and_never_replaces_it(
     before = path.read_bytes()
     services = Services(tmp_path / "device")
     app = AppState(services=services)
-    assert (services.device_state, app.screen) == ("unreadable", "unreadable")
-    assert services.unreadable is not None and str(path) in services.unreadable
+    assert (services.device.state, app.screen) == ("unreadable", "unreadable")
+    assert services.device.unreadable is not None and str(path) in services.device.unreadable
     with pytest.raises(SetupFailed) as refused:
-        services.create(PASSPHRASE, PASSPHRASE)
+        services.device.create(PASSPHRASE, PASSPHRASE)
     assert refused.value.key == "store_unreadable"
     assert not app.create_device(PASSPHRASE, PASSPHRASE)
     assert app.message_key == "store_unreadable"
@@ -290,8 +291,8 @@ def test_the_app_says_the_device_is_full_and_keeps_what_was_typed(
     tmp_path: Path, clock: Clock
 ) -> None:
     services = Services(tmp_path / "device", clock=clock)
-    services.create(PASSPHRASE, PASSPHRASE)
-    services.work_offline()
+    services.device.create(PASSPHRASE, PASSPHRASE)
+    services.device.work_offline()
     app = AppState(services=services)
     app.new_record("victim_screening")
     form = app.form
@@ -299,18 +300,18 @@ def test_the_app_says_the_device_is_full_and_keeps_what_was_typed(
     for name in ("consent_record", "consent_refer", "consent_share"):
         form.set_value(name, "yes")
     form.set_value("given_name", "Dara")
-    with storage_full(services.store):
+    with storage_full(services.device.store):
         with pytest.raises(StorageFull):
-            services.save_draft(form.record_id, {**form.values, "case_notes": NOTES})
+            services.records.save_draft(form.record_id, {**form.values, "case_notes": NOTES})
         form.set_value("case_notes", NOTES)
         assert form.message_key == "storage_full"
-        assert services.get(form.record_id).values.get("case_notes") is None
+        assert services.records.get(form.record_id).values.get("case_notes") is None
         assert not form.finalise()
         assert form.message_key == "storage_full"
-        assert services.get(form.record_id).status == "draft"
+        assert services.records.get(form.record_id).status == "draft"
     form.set_value("family_name", "Sokha")
     assert form.message_key is None
-    assert services.get(form.record_id).values["case_notes"] == NOTES
-    texts = {t("storage_full", lang) for lang in LANGUAGES}
+    assert services.records.get(form.record_id).values["case_notes"] == NOTES
+    texts = {words(lang).entry(MESSAGES["storage_full"]) for lang in LANGUAGES}
     assert len(texts) == len(LANGUAGES) == 4
     services.close()

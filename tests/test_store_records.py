@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fieldapp import crypto
+from fieldapp.forms.validate import Checked, check
 from fieldapp.store import RecordNotFound, Store, StoreError, ValidationFailed
 from tests.conftest import CANARY, PASSPHRASE, attendance_values, screening_values
 
@@ -188,3 +189,25 @@ def test_an_autosave_reads_its_record_once_and_returns_what_it_wrote(store: Stor
     assert saved.values["venue"] == "Court room 2" and saved.status == "draft"
     final = store.records.finalise(draft.id, attendance_values(participants=1))
     assert final == store.records.get(draft.id)
+
+
+def test_a_draft_the_caller_already_checked_is_saved_as_judged_and_judged_again_to_finalise(
+    store: Store,
+) -> None:
+    """The UI hands its own `check` of a keystroke to the store (not validated twice); the
+    draft is saved as it was judged, and stays a draft: finalising checks it fully again,
+    whatever the caller said."""
+    draft = store.records.new_draft("victim_screening")
+    spec = store.forms.get("victim_screening")
+    typed = {"consent_record": "yes", "age_years": "15", "case_code": "Zz"}
+    judged = check(spec, typed)
+    assert not judged.ok  # missing answers and a bad case code: a draft all the same
+    saved = store.records.save_draft(draft.id, judged)
+    assert saved.status == "draft"
+    assert saved.values == judged.values and saved.values["age_years"] == 15
+    made_up = Checked(values={**judged.values, "case_code": "not a code"}, errors=[])
+    assert store.records.save_draft(draft.id, made_up).status == "draft"
+    with pytest.raises(ValidationFailed) as refused:
+        store.records.finalise(draft.id)
+    assert "case_code" in {e.field for e in refused.value.errors}
+    assert store.records.get(draft.id).status == "draft"

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from fieldapp.errors import FormError
 from fieldapp.forms.spec import FormSpec
+from fieldapp.paths import assets_dir
 
-__all__ = ["assets_dir", "load_builtin_forms"]
-
-
-def assets_dir() -> Path:
-    """`assets/` beside the package in a checkout or app bundle, `_assets/` in a wheel."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "assets", here / "_assets"):
-        if (candidate / "forms").is_dir():
-            return candidate
-    raise FormError(f"no assets/forms folder found near {here}")
+__all__ = ["load_builtin_forms"]
 
 
 @cache

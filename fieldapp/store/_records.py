@@ -60,16 +60,19 @@ class Records:
             with self._core.transaction():
                 return self._write(row, spec, checked.values, insert=True)
 
-    def save_draft(self, record_id: str, values: Mapping[str, Any]) -> Record:
+    def save_draft(self, record_id: str, values: Mapping[str, Any] | Checked) -> Record:
         """Autosave: store whatever is typed (even invalid) as an encrypted draft.
 
-        Any record can be reopened: a sent one becomes an edit based on what the server has;
-        one still in flight keeps its base until the server's answer arrives.
+        `values` as typed, or the caller's `check` of them against the record's form (the UI
+        judges each keystroke once, and its clean values are saved as they are: a draft is
+        checked again, fully, when it is finalised). Any record can be reopened: a sent one
+        becomes an edit based on what the server has; one still in flight keeps its base
+        until the server's answer arrives.
         """
         with self._core.lock:
             row = self._rows.editable(record_id)
             spec = self._rows.form(row)
-            checked = check(spec, values, partial=True)
+            checked = values if isinstance(values, Checked) else check(spec, values, partial=True)
             edit = {
                 **row,
                 "status": "draft",

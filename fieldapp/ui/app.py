@@ -17,10 +17,12 @@ from typing import Any
 
 import flet as ft
 
-from fieldapp.forms.builtin import assets_dir
+from fieldapp.paths import assets_dir
+from fieldapp.ui.context import AppContext
+from fieldapp.ui.screens.shell import APP_NAME, Shell
 from fieldapp.ui.services import Services
 from fieldapp.ui.state import AppState
-from fieldapp.ui.views import FONTS, AppContext, Shell, app_theme
+from fieldapp.ui.theme import FONTS, app_theme
 
 __all__ = ["LOCK_CHECK_SECONDS", "build_main", "run_app"]
 
@@ -32,7 +34,7 @@ def build_main(services: Services) -> Callable[[ft.Page], None]:
 
     def main(page: ft.Page) -> None:
         state = AppState(services=services)
-        page.title = state.text("app_name")
+        page.title = APP_NAME
         page.padding = 0
         page.spacing = 0
         page.fonts = FONTS
@@ -47,8 +49,8 @@ def build_main(services: Services) -> Callable[[ft.Page], None]:
         def on_monitor(monitor: Any) -> None:
             page.run_thread(state.on_monitor, monitor.online, monitor.running, monitor.last_sync_at)
 
-        services.on_progress = on_progress
-        services.on_monitor = on_monitor
+        services.sync.on_progress = on_progress
+        services.sync.on_monitor = on_monitor
 
         def watch_lock() -> None:
             while not stop.wait(LOCK_CHECK_SECONDS):

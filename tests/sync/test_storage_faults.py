@@ -139,14 +139,16 @@ def test_the_app_says_the_server_cannot_store_records_now(
     storage, url = server
     services = Services(tmp_path / "device", probe_interval=3600)
     try:
-        services.create(PASSPHRASE, PASSPHRASE)
-        services.enrol(url, deployment.code())
-        assert services.sync_now().ok  # the monitor's first sync is over: it sleeps until asked
+        services.device.create(PASSPHRASE, PASSPHRASE)
+        services.enrolment.enrol(url, deployment.code())
+        assert (
+            services.sync.sync_now().ok
+        )  # the monitor's first sync is over: it sleeps until asked
         storage.make_full()
-        record = services.store.records.create_final("victim_screening", screening_values())
-        outcome = services.sync_now()
+        record = services.device.store.records.create_final("victim_screening", screening_values())
+        outcome = services.sync.sync_now()
         assert (outcome.ok, outcome.message_key) == (False, "server_degraded")
-        assert services.get(record.id).status == "final"
+        assert services.records.get(record.id).status == "final"
     finally:
         services.close()
 

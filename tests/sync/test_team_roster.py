@@ -64,8 +64,8 @@ def devices(tmp_path: Path, app_url: str) -> Iterator[Callable[[str, str], Store
 def team_mate(tmp_path: Path, app_url: str, issue: IssueCode) -> Iterator[Services]:
     """Another device of the north team, as the app runs it."""
     services = Services(tmp_path / "mate")
-    services.create(PASSPHRASE, PASSPHRASE)
-    services.enrol(app_url, issue("north", "collector"))
+    services.device.create(PASSPHRASE, PASSPHRASE)
+    services.enrolment.enrol(app_url, issue("north", "collector"))
     try:
         yield services
     finally:
@@ -114,9 +114,9 @@ def test_a_team_mate_finds_participants_and_another_region_learns_nothing(
     event = author.records.create_final("training_attendance", values)
     assert sync(author).team_entries == 2
 
-    assert team_mate.team_search_available
-    assert team_mate.sync_now().ok
-    [found] = team_mate.search_participants("zoe NGO")  # case and accents do not matter
+    assert team_mate.team.search_available
+    assert team_mate.sync.sync_now().ok
+    [found] = team_mate.team.search_participants("zoe NGO")  # case and accents do not matter
     assert found.name == f"Zoé Ngô {CANARY}" and found.from_team
     assert (found.event_title, found.event_start, found.record_id) == (
         values["title"],
@@ -125,7 +125,7 @@ def test_a_team_mate_finds_participants_and_another_region_learns_nothing(
     )
     assert found.details["phone"] == "+85512345678"
     assert found.id == author.records.get(event.id).values["participants"][0]["_id"]
-    both = team_mate.search_participants(CANARY.lower())
+    both = team_mate.team.search_participants(CANARY.lower())
     assert sorted(m.name for m in both) == sorted(p["full_name"] for p in values["participants"])
 
     south = devices("south", issue("south"))
@@ -142,8 +142,8 @@ def test_edits_and_removals_reach_the_team(
     author = devices("author", issue("north"))
     event = author.records.create_final("training_attendance", event_values())
     sync(author)
-    team_mate.sync_now()
-    assert len(team_mate.search_participants(CANARY)) == 2
+    team_mate.sync.sync_now()
+    assert len(team_mate.team.search_participants(CANARY)) == 2
 
     kept, removed = author.records.get(event.id).values["participants"]
     renamed = {**kept, "full_name": f"Zoé Ngô-Sok {CANARY}"}
@@ -152,10 +152,10 @@ def test_edits_and_removals_reach_the_team(
     )
     assert sync(author).team_entries == 1  # the changed entry; the removed one withdrawn
 
-    team_mate.sync_now()
-    [found] = team_mate.search_participants(CANARY)
+    team_mate.sync.sync_now()
+    [found] = team_mate.team.search_participants(CANARY)
     assert (found.id, found.name) == (kept["_id"], f"Zoé Ngô-Sok {CANARY}")
-    assert removed["_id"] not in team_mate.store.roster.shared("roster")
+    assert removed["_id"] not in team_mate.device.store.roster.shared("roster")
 
 
 def test_pending_entries_survive_a_restart_and_a_repeated_push_changes_nothing(
@@ -199,21 +199,21 @@ def test_participants_finalised_before_enrolment_are_shared_once_it_brings_the_k
         sync(store)
     finally:
         store.close()
-    team_mate.sync_now()
-    assert len(team_mate.search_participants(CANARY)) == 2
+    team_mate.sync.sync_now()
+    assert len(team_mate.team.search_participants(CANARY)) == 2
 
 
 def test_a_device_enrolled_without_the_team_key_shares_nothing(
     tmp_path: Path, app_url: str, deployment: Deployment, issue: IssueCode
 ) -> None:
     services = Services(tmp_path / "plain")
-    services.create(PASSPHRASE, PASSPHRASE)
+    services.device.create(PASSPHRASE, PASSPHRASE)
     try:
-        services.enrol(app_url, issue("north", team_key=False))
-        assert not services.team_search_available
-        services.store.records.create_final("training_attendance", event_values())
-        assert waiting(services.store) == 0
-        assert services.sync_now().ok
+        services.enrolment.enrol(app_url, issue("north", team_key=False))
+        assert not services.team.search_available
+        services.device.store.records.create_final("training_attendance", event_values())
+        assert waiting(services.device.store) == 0
+        assert services.sync.sync_now().ok
     finally:
         services.close()
     assert deployment.query("SELECT count(*) FROM shared_items WHERE kind = 'roster'") == [(0,)]
@@ -259,13 +259,13 @@ def test_participants_reach_the_team_only_once_the_server_holds_their_record(
         refused = client.sync()
     assert (refused.rejected, refused.team_entries) == (1, 0)
     assert deployment.query("SELECT count(*) FROM shared_items WHERE kind = 'roster'") == [(0,)]
-    assert team_mate.sync_now().ok and team_mate.search_participants(CANARY) == []
+    assert team_mate.sync.sync_now().ok and team_mate.team.search_participants(CANARY) == []
 
     with admin.open_server_storage(deployment.settings) as storage:
         admin.publish_form(storage, unpublished)
     author.records.finalise(event.id)
     taken = sync(author)
     assert (taken.accepted, taken.team_entries) == (1, 2)
-    assert team_mate.sync_now().ok
-    found = team_mate.search_participants(CANARY)
+    assert team_mate.sync.sync_now().ok
+    found = team_mate.team.search_participants(CANARY)
     assert len(found) == 2 and {match.record_id for match in found} == {event.id}

@@ -27,10 +27,15 @@ def test_the_scan_sees_imports(tmp_path: Path) -> None:
     assert imported_roots(sample) == {"httpx", "sqlite_utils", "os"}
 
 
-@pytest.mark.parametrize("path", sorted(UI.glob("*.py")), ids=lambda p: p.name)
+def _name(path: Path) -> str:
+    return path.relative_to(UI).as_posix()
+
+
+@pytest.mark.parametrize("path", sorted(UI.rglob("*.py")), ids=_name)
 def test_ui_code_imports_no_sql_or_http(path: Path) -> None:
     assert not imported_roots(path) & BANNED_IN_UI
 
 
-def test_services_are_plain_python() -> None:
-    assert "flet" not in imported_roots(UI / "services.py")
+@pytest.mark.parametrize("path", sorted((UI / "services").rglob("*.py")), ids=_name)
+def test_services_are_plain_python(path: Path) -> None:
+    assert "flet" not in imported_roots(path)

@@ -89,7 +89,7 @@ def test_a_trainer_adds_a_returning_participant_found_in_the_teams_list(
     expect(
         page.get_by_text("Added to this event with their details", exact=False).first
     ).to_be_visible()
-    expect_shown(page, "Participants · 1 entries")
+    expect_shown(page, "Participants · 1 entry")  # one entry, in the singular
     app.stop()
 
     store = Store(app.data_dir / "fieldapp.db")

@@ -67,14 +67,14 @@ def test_a_scanned_link_enrols_only_with_the_keys_its_fingerprint_names(
     assert not first_run.enrol(app_url, other.code, other.fingerprint)
     assert first_run.message_key == "enrol_untrusted"
     assert first_run.message is not None and "rien n'a été enregistré" in first_run.message
-    assert not first_run.services.enrolled
+    assert not first_run.services.device.enrolled
 
     path = tmp_path / "enrol.png"
     admin.write_enrolment_qr(path, app_url, issued)
     link = asyncio.run(first_run.scan_enrolment(path.read_bytes()))
     assert link is not None and link.fingerprint == issued.fingerprint
     assert first_run.enrol(link.server, link.code, link.fingerprint)
-    assert first_run.services.enrolled
+    assert first_run.services.device.enrolled
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_a_picture_without_an_enrolment_code_says_so_in_the_users_language(
     assert asyncio.run(first_run.scan_enrolment(data)) is None
     assert first_run.message_key == key
     assert first_run.message is not None and french in first_run.message
-    assert not first_run.services.enrolled
+    assert not first_run.services.device.enrolled
 
 
 @pytest.fixture

@@ -5,20 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import flet as ft
 import pytest
+from flet.utils import get_param_count
 
 from fieldapp.store import Store
-from fieldapp.ui.services import Services, event_summary
-from fieldapp.ui.state import REVIEW, AppState, FormSession
-from fieldapp.ui.strings import t
+from fieldapp.ui.screens.shell import _header
+from fieldapp.ui.services import Services
+from fieldapp.ui.state import REVIEW, AppState, FormSession, event_summary
+from fieldapp.ui.widgets.record import withdraw_button, withdraw_dialog
 from tests.conftest import PASSPHRASE, Clock, screening_values
 
 
 @pytest.fixture
 def services(tmp_path: Path, clock: Clock) -> Services:
     made = Services(tmp_path / "device", clock=clock)
-    made.create(PASSPHRASE, PASSPHRASE)
-    made.work_offline()
+    made.device.create(PASSPHRASE, PASSPHRASE)
+    made.device.work_offline()
     return made
 
 
@@ -36,7 +39,7 @@ def screening(app: AppState) -> FormSession:
 
 
 def stored(services: Services, form: FormSession) -> dict[str, Any]:
-    return services.get(form.record_id).values
+    return services.records.get(form.record_id).values
 
 
 def test_first_run_refuses_mismatched_and_weak_passphrases(tmp_path: Path) -> None:
@@ -49,7 +52,7 @@ def test_first_run_refuses_mismatched_and_weak_passphrases(tmp_path: Path) -> No
     assert app.create_device(PASSPHRASE, PASSPHRASE)
     assert (app.device, app.setup_step) == ("unlocked", "server")
     app.work_offline()
-    assert app.screen == "home" and app.services.offline_mode
+    assert app.screen == "home" and app.services.device.offline_mode
 
 
 def test_enrolment_refuses_clear_http_to_another_machine(app: AppState) -> None:
@@ -107,7 +110,7 @@ def test_finalise_jumps_to_the_first_step_with_a_problem(app: AppState) -> None:
     assert "case_code" in form.errors
     form.set_value("case_code", "KH-2026-0042")
     assert app.finalise()
-    assert app.services.counts()["waiting"] == 1
+    assert app.services.records.counts()["waiting"] == 1
     assert app.message_key == "finalised" and app.form is None
 
 
@@ -117,7 +120,7 @@ def test_locking_forgets_answers_and_unlocking_resumes_the_draft(
     form = screening(app)
     form.set_value("consent_record", "yes")
     record_id = form.record_id
-    clock.now += app.services.autolock_minutes * 60 + 1
+    clock.now += app.services.device.autolock_minutes * 60 + 1
     assert app.check_lock()
     assert (app.screen, app.form) == ("unlock", None)
     assert not app.unlock("not the passphrase")
@@ -131,7 +134,7 @@ def test_a_record_survives_closing_the_app(tmp_path: Path, app: AppState) -> Non
     form = screening(app)
     form.set_value("consent_record", "yes")
     app.services.close()
-    again = AppState(services=Services(app.services.data_dir))
+    again = AppState(services=Services(app.services.device.data_dir))
     assert again.screen == "unlock"
     assert again.unlock(PASSPHRASE)
     again.records_group = "draft"
@@ -142,7 +145,7 @@ def test_a_record_survives_closing_the_app(tmp_path: Path, app: AppState) -> Non
 
 
 def test_records_page_through_a_group_of_two_statuses(services: Services) -> None:
-    store = services.store
+    store = services.device.store
     ids = [
         store.records.create_final("victim_screening", screening_values(f"Name{i}")).id
         for i in range(5)
@@ -164,10 +167,10 @@ def test_records_page_through_a_group_of_two_statuses(services: Services) -> Non
 
 def test_paging_is_by_page_size(services: Services) -> None:
     for i in range(3):
-        services.new_draft("victim_screening", {"case_code": f"KH-{i:04}"})
-    page = services.list_records("draft", limit=2)
+        services.records.new_draft("victim_screening", {"case_code": f"KH-{i:04}"})
+    page = services.records.list_records("draft", limit=2)
     assert len(page.items) == 2 and page.next_after is not None
-    rest = services.list_records("draft", after=page.next_after, limit=2)
+    rest = services.records.list_records("draft", after=page.next_after, limit=2)
     assert len(rest.items) == 1 and rest.next_after is None
 
 
@@ -232,7 +235,7 @@ def test_event_summary_ignores_missing_scores() -> None:
 def test_sign_out_and_wipe_leaves_nothing_readable(app: AppState) -> None:
     form = screening(app)
     form.set_value("case_code", "KH-2026-0042")
-    path = app.services.store_path
+    path = app.services.device.store_path
     app.ask_wipe()
     app.wipe()
     assert (app.screen, app.device) == ("wiped", "wiped")
@@ -240,7 +243,7 @@ def test_sign_out_and_wipe_leaves_nothing_readable(app: AppState) -> None:
     app.start_again()
     assert app.screen == "setup"
     assert app.create_device(PASSPHRASE, PASSPHRASE)
-    assert app.services.counts()["draft"] == 0
+    assert app.services.records.counts()["draft"] == 0
 
 
 def test_sync_without_a_server_says_so(app: AppState) -> None:
@@ -253,7 +256,7 @@ def test_sync_without_a_server_says_so(app: AppState) -> None:
 
 
 def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: AppState) -> None:
-    record = app.services.store.records.create_final("victim_screening", screening_values())
+    record = app.services.device.store.records.create_final("victim_screening", screening_values())
     app.open_record(record.id)
     assert app.form is not None and app.form.reviewing
     assert app.form.can_withdraw_consent and app.form.editable
@@ -263,7 +266,7 @@ def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: Ap
     assert app.confirm_withdraw
     app.ask_withdraw(False)  # "Cancel"
     assert not app.confirm_withdraw and not app.withdraw_consent()
-    assert not app.services.get(record.id).consent_withdrawn
+    assert not app.services.records.get(record.id).consent_withdrawn
     app.ask_withdraw()
     assert app.withdraw_consent()
 
@@ -272,7 +275,7 @@ def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: Ap
         "consent_withdrawn_done",
         False,
     )
-    erased = app.services.get(record.id)
+    erased = app.services.records.get(record.id)
     assert erased.consent_withdrawn and "given_name" not in erased.values
     assert erased.values["age_band"] == "25_34"  # the statistics stay
     assert app.counts["waiting"] == 1  # the withdrawal waits for the next sync
@@ -308,10 +311,37 @@ def test_only_victim_records_offer_it(app: AppState) -> None:
     assert not app.confirm_withdraw and not app.withdraw_consent()
 
 
-def test_the_dialog_says_what_goes_and_that_it_is_final_in_every_language() -> None:
+def test_the_dialog_says_what_goes_and_that_it_is_final_in_every_language(
+    app: AppState,
+) -> None:
+    form = screening(app)
+    texts = {}
     for lang in ("en", "fr", "es", "ar"):
-        texts = {key: t(key, lang) for key in ("withdraw_consent", "withdraw_confirm")}
-        assert all(texts.values())
-    english = t("withdraw_confirm", "en")
+        app.set_language(lang)
+        button, dialog = withdraw_button(app, form), withdraw_dialog(app, form)
+        assert isinstance(button, ft.OutlinedButton) and button.content
+        assert isinstance(dialog.content, ft.Text) and isinstance(dialog.content.value, str)
+        texts[lang] = dialog.content.value
+    english = texts["en"]
     assert "cannot be undone" in english and "server" in english and "statistics" in english
-    assert len({t("withdraw_confirm", lang) for lang in ("en", "fr", "es", "ar")}) == 4
+    assert len(set(texts.values())) == 4
+
+
+def test_lock_now_locks_the_device_the_way_flet_calls_the_button(app: AppState) -> None:
+    """Flet hands a handler that takes a parameter the click event: "Lock now" once handed it
+    to `AppState.lock`, which took it for the device's new state."""
+    screening(app).set_value("consent_record", "yes")
+    header = _header(app)
+    assert isinstance(header, ft.Container) and isinstance(header.content, ft.Row)
+    [lock_now] = [
+        c
+        for c in header.content.controls
+        if isinstance(c, ft.TextButton) and c.icon == ft.Icons.LOCK
+    ]
+    handler = lock_now.on_click
+    assert handler is not None
+    if get_param_count(handler) == 0:
+        handler()
+    else:
+        handler(object())  # the click event
+    assert (app.device, app.screen, app.form) == ("locked", "unlock", None)

@@ -28,8 +28,8 @@ from tests.sync.test_client import copy_store
 def open_app(data_dir: Path, app_url: str, code: str) -> AppState:
     """The app on a new device enrolled with `code`, on its home screen."""
     services = Services(data_dir)
-    services.create(PASSPHRASE, PASSPHRASE)
-    services.enrol(app_url, code)
+    services.device.create(PASSPHRASE, PASSPHRASE)
+    services.enrolment.enrol(app_url, code)
     state = AppState(services=services)
     state.go("home")
     return state
@@ -81,7 +81,7 @@ def edited_in_two_places(
     """A record finalised and sent from this device, then edited offline here (`phone`) and
     on a tablet restored from its backup (`tablet`); the tablet synced first, so this
     device's edit came back as a conflict. Its id."""
-    store = app.services.store
+    store = app.services.device.store
     record = store.records.create_final(form_id, values)
     app.sync_now()
     assert store.records.get(record.id).status == "sent"
@@ -160,7 +160,7 @@ def test_keeping_my_version_of_a_conflict_makes_it_the_servers_newest(
     assert app.counts["waiting"] == 1 and app.counts["conflict"] == 0
     app.sync_now()
     assert app.sync_message_params["sent"] == 1
-    store = app.services.store
+    store = app.services.device.store
     mine = store.records.get(conflict)
     assert mine.values["case_notes"] == "seen again on the phone"
     view = server_view(store, conflict)
@@ -173,30 +173,30 @@ def test_keeping_my_version_of_a_conflict_makes_it_the_servers_newest(
     app.open_record(conflict)
     assert app.form is not None and app.form.mine_is_newest
     app.sync_now()  # pulling the flagged record again changes nothing
-    assert app.services.get(conflict).status == "sent"
+    assert app.services.records.get(conflict).status == "sent"
 
 
 def test_letting_the_office_decide_leaves_the_conflict_flagged(
     app: AppState, conflict: str
 ) -> None:
     app.open_record(conflict)
-    revision = app.services.get(conflict).revision
+    revision = app.services.records.get(conflict).revision
 
     app.leave_for_office()
 
     assert (app.screen, app.message_key) == ("home", "left_for_office")
     assert app.counts["conflict"] == 1
     app.sync_now()
-    kept = app.services.get(conflict)
+    kept = app.services.records.get(conflict)
     assert (kept.status, kept.revision) == ("conflict", revision)
-    assert server_view(app.services.store, conflict).in_conflict
+    assert server_view(app.services.device.store, conflict).in_conflict
 
 
 def test_once_the_office_resolves_it_the_record_leaves_the_conflicts_list(
     app: AppState, conflict: str, deployment: Deployment
 ) -> None:
     app.open_record(conflict)
-    mine = app.services.get(conflict).revision
+    mine = app.services.records.get(conflict).revision
     app.leave_for_office()
     app.records_group = "conflict"
     app.go("records")
@@ -211,21 +211,21 @@ def test_once_the_office_resolves_it_the_record_leaves_the_conflicts_list(
     app.records_group = "conflict"
     app.go("records")
     assert app.records == []
-    settled = app.services.get(conflict)
+    settled = app.services.records.get(conflict)
     assert (settled.status, settled.base_revision, settled.problems) == ("sent", mine, [])
     app.records_group = "sent"
     app.go("records")
     assert [app.is_superseded(item) for item in app.records] == [False]
     app.open_record(conflict)
     assert app.form is not None and app.form.superseded_note is None
-    view = server_view(app.services.store, conflict)
+    view = server_view(app.services.device.store, conflict)
     assert (view.head_revision, view.in_conflict, view.siblings) == (mine, False, [])
 
 
 def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_it(
     app: AppState, conflict: str, deployment: Deployment
 ) -> None:
-    store = app.services.store
+    store = app.services.device.store
     theirs = server_view(store, conflict).head_revision  # the tablet's, which synced first
     mine = store.records.get(conflict)
     assert theirs is not None and theirs != mine.revision
@@ -291,7 +291,7 @@ def test_a_merge_takes_the_other_versions_answer_where_chosen_and_is_sent_as_new
     assert app.counts["waiting"] == 1 and app.counts["conflict"] == 0
     app.sync_now()
     assert app.sync_message_params["sent"] == 1
-    store = app.services.store
+    store = app.services.device.store
     merged = store.records.get(record_id)
     assert (merged.values["nationality"], merged.values["identified_by"]) == ("TH", "police")
     assert merged.values["case_notes"] == "seen again on the phone"  # the tablet's is sealed
@@ -329,14 +329,14 @@ def test_a_training_merge_adds_the_participant_the_tablet_registered(
     trainer.sync_now()
 
     assert trainer.sync_message_params["sent"] == 1
-    merged = trainer.services.get(record_id)
+    merged = trainer.services.records.get(record_id)
     assert [(p["full_name"], p["attendance"]) for p in merged.values["participants"]] == [
         ("Sokha Chan", ["day1", "day2"]),
         ("Maly Sen", ["day1", "day2"]),
     ]
     assert merged.values["participants"][1]["phone"] == "+85512345678"  # from the team roster
     assert merged.status == "sent" and trainer.counts["conflict"] == 0
-    view = server_view(trainer.services.store, record_id)
+    view = server_view(trainer.services.device.store, record_id)
     assert view.head_revision == merged.revision
     head = next(r for r in view.revisions if r.revision == view.head_revision)
     assert [p["_id"] for p in head.stats["participants"]] == [SOKHA["_id"], MALY["_id"]]
@@ -357,7 +357,7 @@ def test_a_participant_the_team_does_not_share_is_offered_as_held_by_the_office(
     assert "Maly" not in added.label + added.summary
     assert merge.choices[added.key] == "mine"  # nobody here could say who it is
     assert app.send_merge()
-    merged = app.services.get(record_id)
+    merged = app.services.records.get(record_id)
     assert [p["full_name"] for p in merged.values["participants"]] == ["Sokha Chan"]
 
 
@@ -369,7 +369,7 @@ def test_the_office_resolving_a_merged_record_reaches_the_device(
     assert app.open_merge()
     assert app.send_merge()
     app.sync_now()
-    store = app.services.store
+    store = app.services.device.store
     merged = store.records.get(conflict)
     [set_aside] = server_view(store, conflict).siblings  # this device's first, stale edit
     kept = merged.revision if office_keeps == "merged" else set_aside
@@ -402,8 +402,10 @@ def test_locking_forgets_the_merge_and_unlocking_reopens_the_record(
 
 def test_merging_needs_the_server_and_says_so(app: AppState, conflict: str) -> None:
     services = app.services
-    services.stop_sync()
-    services.store.settings.set("server_url", f"http://127.0.0.1:{free_port()}")  # nobody there
+    services.sync.stop()
+    services.device.store.settings.set(
+        "server_url", f"http://127.0.0.1:{free_port()}"
+    )  # nobody there
     app.open_record(conflict)
 
     assert not app.open_merge()
@@ -418,7 +420,7 @@ def test_merging_a_record_no_longer_in_conflict_sends_nothing(
 ) -> None:
     app.open_record(conflict)
     assert app.open_merge()
-    mine = app.services.get(conflict).revision
+    mine = app.services.records.get(conflict).revision
     with admin.open_server_storage(deployment.settings) as storage:  # the office decides first
         admin.resolve_conflict(storage, deployment.org_id, conflict, mine)
     app.sync_now()
@@ -426,14 +428,14 @@ def test_merging_a_record_no_longer_in_conflict_sends_nothing(
     assert not app.send_merge()
 
     assert app.form is not None and app.form.message_key == "merge_nothing"
-    assert app.services.get(conflict).status == "sent"
+    assert app.services.records.get(conflict).status == "sent"
     assert app.counts["waiting"] == 0
 
 
 def test_there_is_nothing_to_merge_once_the_office_has_resolved_it(
     app: AppState, conflict: str, deployment: Deployment
 ) -> None:
-    mine = app.services.get(conflict).revision
+    mine = app.services.records.get(conflict).revision
     with admin.open_server_storage(deployment.settings) as storage:  # not pulled yet
         admin.resolve_conflict(storage, deployment.org_id, conflict, mine)
     app.open_record(conflict)
@@ -445,9 +447,9 @@ def test_there_is_nothing_to_merge_once_the_office_has_resolved_it(
 
 
 def test_keeping_my_version_needs_a_record_in_conflict(app: AppState) -> None:
-    record = app.services.store.records.create_final("victim_screening", screening_values())
+    record = app.services.device.store.records.create_final("victim_screening", screening_values())
     with pytest.raises(StoreError, match="not in conflict"):
-        app.services.keep_my_version(record.id, "en")
+        app.services.records.settle_conflict(record.id, lang="en")
 
 
 def test_events_the_organisation_shares_appear_in_the_event_picker(
@@ -478,7 +480,7 @@ def test_events_the_organisation_shares_appear_in_the_event_picker(
     app.open_shared_event(shared.shared_key)
 
     assert app.form is not None and app.form.spec.id == "training_attendance"
-    values = app.services.get(app.form.record_id).values
+    values = app.services.records.get(app.form.record_id).values
     assert {k: values.get(k) for k in ("title", "start_date", "end_date", "country")} == {
         k: event[k] for k in ("title", "start_date", "end_date", "country")
     }
@@ -510,7 +512,7 @@ def test_an_event_the_office_shares_and_withdraws_reaches_the_device(
     assert [(row.title, row.start_date, row.status) for row in app.events] == [
         ("Police workshop, Kampot", "2026-12-08", "shared")
     ]
-    assert app.services.shared_events()[shared.key]["delivery_languages"] == ["en", "local"]
+    assert app.services.records.shared_events()[shared.key]["delivery_languages"] == ["en", "local"]
 
     with admin.open_server_storage(deployment.settings) as storage:
         admin.withdraw_event(storage, deployment.org_id, shared.key)

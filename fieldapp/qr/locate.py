@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from fieldapp._qr.pixels import DARK_RUNS, Bitmap
+from fieldapp.qr.pixels import DARK_RUNS, Bitmap
 
 Point = tuple[float, float]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
-from fieldapp._qr.locate import Corners, Point
-from fieldapp._qr.pixels import DARK_RUNS, Bitmap
 from fieldapp.errors import QRNotFound
+from fieldapp.qr.locate import Corners, Point
+from fieldapp.qr.pixels import DARK_RUNS, Bitmap
 
 
 def transforms(bitmap: Bitmap, corners: Corners, dimension: int) -> Iterator[list[float]]:

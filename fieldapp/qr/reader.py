@@ -3,11 +3,12 @@ symbol in it, each size and transform worth trying, until one grid decodes."""
 
 from __future__ import annotations
 
-from fieldapp._qr.locate import Corners, find_finders, triples
-from fieldapp._qr.perspective import sample, transforms
-from fieldapp._qr.pixels import WORKING_SIDES, Bitmap, binarisations, grayscale, open_image
-from fieldapp._qr.segments import decode_segments
-from fieldapp._qr.symbol import (
+from fieldapp.errors import QRNotFound, QRUnreadable
+from fieldapp.qr.locate import Corners, find_finders, triples
+from fieldapp.qr.perspective import sample, transforms
+from fieldapp.qr.pixels import WORKING_SIDES, Bitmap, binarisations, grayscale, open_image
+from fieldapp.qr.segments import decode_segments
+from fieldapp.qr.symbol import (
     MASKS,
     check_timing,
     codewords,
@@ -15,7 +16,6 @@ from fieldapp._qr.symbol import (
     read_format,
     read_version,
 )
-from fieldapp.errors import QRNotFound, QRUnreadable
 
 
 def decode_qr(image_bytes: bytes) -> str:

@@ -11,7 +11,7 @@ segments decoded (`segments`); `reader` tries each candidate until one reads. Da
 a light background, any rotation, mild perspective, blur and JPEG.
 """
 
-from fieldapp._qr.reader import decode_qr
 from fieldapp.errors import QRNotFound, QRUnreadable
+from fieldapp.qr.reader import decode_qr
 
 __all__ = ["QRNotFound", "QRUnreadable", "decode_qr"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cache
 
-from fieldapp._qr.correction import correct_block
 from fieldapp.errors import QRNotFound
+from fieldapp.qr.correction import correct_block
 
 # Per version 1-40, for error correction levels L, M, Q, H (ISO/IEC 18004 table 9):
 # error correction codewords per block, and number of blocks.

@@ -1,0 +1,187 @@
+"""First run: the language, the passphrase that protects the device, then the organisation's
+server (its address and a one-time code, typed or read from a QR image), or offline for now."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import flet as ft
+
+from fieldapp.i18n import LANGUAGES
+from fieldapp.ui.context import use_app
+from fieldapp.ui.services import EnrolmentLink
+from fieldapp.ui.state import AppState
+from fieldapp.ui.widgets.common import (
+    TOUCH,
+    headline,
+    message_box,
+    page,
+    server_fields,
+    title,
+    typed,
+)
+
+__all__ = ["FirstRun"]
+
+
+class _Typed(NamedTuple):
+    """Two text boxes' values and setters, held by `FirstRun` across its steps."""
+
+    first: str
+    set_first: Callable[[str], None]
+    second: str
+    set_second: Callable[[str], None]
+
+
+@ft.component
+def FirstRun() -> ft.Control:
+    """The step that shows; what was typed in the others is kept while the screen is."""
+    state = use_app()
+    passphrases = _Typed(*ft.use_state(""), *ft.use_state(""))
+    server = _Typed(
+        *ft.use_state(state.services.device.default_server_url or ""), *ft.use_state("")
+    )
+    if state.setup_step == "language":
+        return _language(state)
+    if state.setup_step == "passphrase":
+        return _passphrase(state, passphrases)
+    return Server(server)
+
+
+def _language(state: AppState) -> ft.Control:
+    _ = state.words
+    return page(
+        [
+            *headline(ft.Icons.SHIELD, _("Choose your language")),
+            ft.RadioGroup(
+                value=state.lang,
+                on_change=typed(state.set_language),
+                content=ft.Column([ft.Radio(value=k, label=v) for k, v in LANGUAGES.items()]),
+            ),
+            ft.FilledButton(
+                _("Continue"), height=TOUCH, on_click=lambda: state.setup_next("passphrase")
+            ),
+        ]
+    )
+
+
+def _passphrase(state: AppState, boxes: _Typed) -> ft.Control:
+    _ = state.words
+    first, set_first, second, set_second = boxes
+
+    def create() -> None:
+        if state.create_device(first, second):
+            set_first("")
+            set_second("")
+
+    return page(
+        [
+            title(_("Protect this device")),
+            ft.Text(
+                _(
+                    "Choose a passphrase of several words. Without it nobody, not even you,"
+                    " can read the records on this device."
+                )
+            ),
+            *message_box(state),
+            ft.TextField(
+                label=_("Passphrase"),
+                password=True,
+                can_reveal_password=True,
+                value=first,
+                on_change=typed(set_first),
+            ),
+            ft.TextField(
+                label=_("Repeat the passphrase"),
+                password=True,
+                can_reveal_password=True,
+                value=second,
+                on_change=typed(set_second),
+                on_submit=create,
+            ),
+            ft.Row(
+                controls=[
+                    ft.OutlinedButton(
+                        _("Back"), height=TOUCH, on_click=lambda: state.setup_next("language")
+                    ),
+                    ft.FilledButton(
+                        _.pgettext("button", "Protect this device"),
+                        icon=ft.Icons.LOCK,
+                        height=TOUCH,
+                        on_click=create,
+                    ),
+                ]
+            ),
+        ]
+    )
+
+
+@ft.component
+def Server(boxes: _Typed) -> ft.Control:
+    state = use_app()
+    _ = state.words
+    url, set_url, code, set_code = boxes
+    # The link last scanned: its full fingerprint is checked while its code is the one typed.
+    no_link: EnrolmentLink | None = None
+    scanned, set_scanned = ft.use_state(no_link)
+    busy, set_busy = ft.use_state(False)
+
+    def connect() -> None:
+        fingerprint = scanned.fingerprint if scanned is not None and scanned.code == code else None
+        set_busy(True)
+        try:
+            state.enrol(url, code, fingerprint)
+        finally:
+            set_busy(False)
+
+    async def scan() -> None:
+        picker = ft.FilePicker()  # a service, registered with the page while it is in use
+        files = await picker.pick_files(
+            dialog_title=_("Scan a QR image"),
+            file_type=ft.FilePickerFileType.IMAGE,
+            with_data=True,  # the web client has no file path: the picture comes as bytes
+        )
+        if not files:
+            return
+        set_busy(True)
+        try:
+            link = await state.scan_enrolment(files[0].bytes or b"")
+        finally:
+            set_busy(False)
+        if link is not None:
+            set_url(link.server)
+            set_code(link.code)
+            set_scanned(link)
+
+    return page(
+        [
+            title(_("Connect to your organisation")),
+            ft.Text(
+                _(
+                    "Your coordinator gives you the server address and a one-time code of 8"
+                    " groups of 4 letters and digits, or a QR image with both."
+                )
+            ),
+            *message_box(state),
+            ft.OutlinedButton(
+                _("Scan a QR image"),
+                icon=ft.Icons.QR_CODE_SCANNER,
+                height=TOUCH,
+                on_click=scan,
+                disabled=busy,
+            ),
+            *server_fields(_, url, code, set_url, set_code, on_submit=connect),
+            ft.ProgressBar(visible=busy),
+            ft.FilledButton(
+                _("Connect"), icon=ft.Icons.LINK, height=TOUCH, on_click=connect, disabled=busy
+            ),
+            ft.OutlinedButton(
+                _("Work offline for now"),
+                icon=ft.Icons.CLOUD_OFF,
+                height=TOUCH,
+                on_click=state.work_offline,
+                visible=not state.services.device.enrolled,
+            ),
+        ]
+    )

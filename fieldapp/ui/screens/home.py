@@ -1,0 +1,124 @@
+"""Home: whether the server is in reach and when the last sync was, the big buttons (identify
+a victim, training attendance, any other form), and what needs attention."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from fieldapp.ui.context import use_app
+from fieldapp.ui.services import TRAINING_FORM, VICTIM_FORM, StatusGroup
+from fieldapp.ui.state import AppState
+from fieldapp.ui.widgets.common import (
+    STATUS_ICONS,
+    STATUS_LABELS,
+    TOUCH,
+    big_button,
+    message_box,
+    page,
+    when,
+)
+
+__all__ = ["Home"]
+
+_ATTENTION: tuple[StatusGroup, ...] = ("draft", "waiting", "rejected", "conflict")
+
+
+def _status_tile(state: AppState, group: StatusGroup) -> ft.Control:
+    count = state.counts.get(group, 0)
+
+    def open_group() -> None:
+        state.records_group = group
+        state.go("records")
+
+    return ft.ListTile(
+        leading=ft.Icon(STATUS_ICONS[group]),
+        title=ft.Text(state.words(STATUS_LABELS[group])),
+        trailing=ft.Text(str(count), size=18, weight=ft.FontWeight.BOLD),
+        min_height=TOUCH,
+        on_click=open_group,
+    )
+
+
+def _link(state: AppState) -> ft.Control:
+    """The server: in reach or not (or offline by choice), and the last sync."""
+    _ = state.words
+    if state.services.device.offline_mode:
+        link, link_icon = _("Working offline: records stay on this device."), ft.Icons.CLOUD_OFF
+    elif state.online is None:
+        link, link_icon = _("Server"), ft.Icons.CLOUD_QUEUE
+    else:
+        link = _("Online") if state.online else _("Offline")
+        link_icon = ft.Icons.CLOUD_DONE if state.online else ft.Icons.CLOUD_OFF
+    last = _("Last sync: {when}", when=when(state.last_sync)) if state.last_sync else None
+    return ft.Container(
+        padding=12,
+        border_radius=8,
+        bgcolor=ft.Colors.SURFACE_CONTAINER_HIGHEST,
+        content=ft.Row(
+            controls=[
+                ft.Icon(link_icon, color=ft.Colors.PRIMARY),
+                ft.Column(
+                    spacing=0,
+                    expand=True,
+                    controls=[
+                        ft.Text(link, weight=ft.FontWeight.W_600),
+                        ft.Text(last or _("Never synced"), size=13),
+                    ],
+                ),
+                ft.TextButton(
+                    _("Sync"), icon=ft.Icons.SYNC, height=TOUCH, on_click=lambda: state.go("sync")
+                ),
+            ]
+        ),
+    )
+
+
+@ft.component
+def Home() -> ft.Control:
+    state = use_app()
+    _ = state.words
+    attention = [g for g in _ATTENTION if state.counts.get(g, 0)]
+    other_forms = (
+        [f for f in state.services.records.forms() if f.id not in (VICTIM_FORM, TRAINING_FORM)]
+        if state.device == "unlocked"
+        else []
+    )
+    return page(
+        [
+            *message_box(state),
+            _link(state),
+            ft.Row(
+                controls=[
+                    big_button(
+                        _("Identify a victim"),
+                        ft.Icons.PERSON_SEARCH,
+                        lambda: state.new_record(VICTIM_FORM),
+                    ),
+                ]
+            ),
+            ft.Row(
+                controls=[
+                    big_button(
+                        _("Training attendance"),
+                        ft.Icons.GROUPS,
+                        lambda: state.go("training"),
+                        filled=False,
+                    ),
+                ]
+            ),
+            *[
+                ft.OutlinedButton(
+                    f.label(f.title, state.lang),
+                    height=TOUCH,
+                    on_click=lambda _e=None, fid=f.id: state.new_record(fid),
+                )
+                for f in other_forms
+            ],
+            ft.Text(_("Needs attention"), size=17, weight=ft.FontWeight.W_600),
+            *(
+                [_status_tile(state, g) for g in attention]
+                if attention
+                else [ft.Text(_("Nothing is waiting. Every record is sent."))]
+            ),
+        ]
+    )

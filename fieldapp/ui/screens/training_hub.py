@@ -1,0 +1,201 @@
+"""A training event being registered: its details, participants, daily check-in and summary as
+tabs (the details and participants are the form's own steps, drawn by the generic renderer)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import flet as ft
+
+from fieldapp.forms.spec import FieldSpec
+from fieldapp.ui.screens.form import page_key
+from fieldapp.ui.state import AppState, TrainingSession
+from fieldapp.ui.state.training import CHECKIN, SUMMARY, EventSummaryRow
+from fieldapp.ui.widgets.common import TOUCH, keyed
+from fieldapp.ui.widgets.fields import choice_label
+from fieldapp.ui.widgets.nodes import node_controls
+from fieldapp.ui.widgets.record import finish_buttons, record_frame, record_notes
+
+__all__ = ["CheckIn", "TrainingHub"]
+
+_TAB_ICONS = {
+    "event": ft.Icons.EVENT_NOTE,
+    "participants": ft.Icons.GROUPS,
+    CHECKIN: ft.Icons.HOW_TO_REG,
+    SUMMARY: ft.Icons.INSIGHTS,
+}
+
+
+def _tabs(event: TrainingSession) -> list[tuple[str, str]]:
+    """Each tab's name and short word: the event's own steps get one, another step keeps its
+    label; then the check-in and the summary."""
+    _ = event.words
+    words = {"event": _("Details"), "participants": _("Participants")}
+    return [
+        (step.name, words.get(step.name) or event.label(step.label, step.name))
+        for step in event.steps
+    ] + [(CHECKIN, _("Check-in")), (SUMMARY, _("Summary"))]
+
+
+def _tab(icon: ft.IconData, text: str, *, selected: bool, on_click: Any) -> ft.Control:
+    """One tab: an icon over a short word, sharing the row's width equally with the others so
+    that all of them fit a 360 px phone (no sideways scrolling) at a 64 px tall target."""
+    color = ft.Colors.ON_SECONDARY_CONTAINER if selected else ft.Colors.ON_SURFACE_VARIANT
+    return ft.TextButton(
+        expand=1,
+        height=TOUCH + 12,
+        on_click=on_click,
+        style=ft.ButtonStyle(
+            padding=ft.Padding.symmetric(horizontal=2, vertical=4),
+            shape=ft.RoundedRectangleBorder(radius=12),
+            bgcolor=ft.Colors.SECONDARY_CONTAINER if selected else None,
+        ),
+        content=ft.Column(
+            spacing=2,
+            tight=True,
+            horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+            controls=[
+                ft.Icon(icon, color=color),
+                ft.Text(
+                    text,
+                    size=12,
+                    color=color,
+                    weight=ft.FontWeight.BOLD if selected else None,
+                    max_lines=1,
+                    overflow=ft.TextOverflow.ELLIPSIS,
+                    text_align=ft.TextAlign.CENTER,
+                ),
+            ],
+        ),
+    )
+
+
+@ft.component
+def TrainingHub(state: AppState, event: TrainingSession) -> ft.Control:
+    """The event's title, its tabs, the tab that shows, and Back with the finish buttons."""
+    _ = event.words
+    body = record_notes(state, event)
+    current = event.tab or event.steps[0].name
+    body.insert(
+        0,
+        ft.Text(str(event.values.get("title") or event.title), size=20, weight=ft.FontWeight.BOLD),
+    )
+    body.insert(
+        1,
+        ft.Row(
+            spacing=4,
+            controls=[
+                _tab(
+                    _TAB_ICONS.get(name, ft.Icons.LIST),
+                    text,
+                    selected=name == current,
+                    on_click=partial(event.show_tab, name),
+                )
+                for name, text in _tabs(event)
+            ],
+        ),
+    )
+    if current == CHECKIN:
+        body.append(keyed(CheckIn, event, key=CHECKIN))
+    elif current == SUMMARY:
+        body.extend(_summary(event))
+    else:
+        step = next(s for s in event.steps if s.name == current)
+        body.extend(node_controls(event, step.nodes))
+    nav: list[ft.Control] = [
+        ft.OutlinedButton(_("Back"), height=TOUCH, on_click=state.close_record),
+    ]
+    if event.editing is None:
+        nav.extend(finish_buttons(state, event))
+    return record_frame(body, nav, page=page_key(event, event.tab))
+
+
+@ft.component
+def CheckIn(event: TrainingSession) -> ft.Control:
+    """Tap-to-mark daily attendance: pick the day, tick each person who is here."""
+    _ = event.words
+    day, set_day = ft.use_state(1)
+    days = event.event_days
+    day = min(day, days)
+    people = event.instances("participants")
+    present = sum(1 for p in people if f"day{day}" in (p.get("attendance") or []))
+    return ft.Column(
+        spacing=6,
+        controls=[
+            ft.Row(
+                scroll=ft.ScrollMode.AUTO,
+                controls=[
+                    (ft.FilledButton if d == day else ft.OutlinedButton)(
+                        _("Day {n}", n=d),
+                        height=TOUCH,
+                        on_click=lambda _e=None, n=d: set_day(n),
+                    )
+                    for d in range(1, days + 1)
+                ],
+            ),
+            ft.Text(
+                _.ngettext("{n} present", "{n} present", present, n=present),
+                weight=ft.FontWeight.W_600,
+            ),
+            *[
+                ft.Checkbox(
+                    label=str(p.get("full_name") or f"#{i + 1}"),
+                    value=f"day{day}" in (p.get("attendance") or []),
+                    on_change=lambda _e=None, n=i: event.toggle_attendance(n, day),
+                )
+                for i, p in enumerate(people)
+            ],
+        ],
+    )
+
+
+def _summary(event: TrainingSession) -> list[ft.Control]:
+    _ = event.words
+    summary = event.summary()
+
+    def rows(heading: str, node_name: str, items: list[EventSummaryRow]) -> ft.Control:
+        node = event.spec.node(node_name)
+        assert isinstance(node, FieldSpec)
+        return ft.Card(
+            content=ft.Container(
+                padding=12,
+                content=ft.Column(
+                    controls=[
+                        ft.Text(heading, weight=ft.FontWeight.W_600),
+                        *[
+                            ft.Row(
+                                controls=[
+                                    ft.Text(
+                                        choice_label(event, node, r.value) if r.value else "—",
+                                        expand=True,
+                                    ),
+                                    ft.Text(str(r.count), weight=ft.FontWeight.BOLD),
+                                ]
+                            )
+                            for r in items
+                        ],
+                    ]
+                ),
+            )
+        )
+
+    pre = "—" if summary.average_pre is None else f"{summary.average_pre:g}"
+    post = "—" if summary.average_post is None else f"{summary.average_post:g}"
+    people = summary.participants
+    return [
+        ft.Text(
+            _.ngettext("{n} participant", "{n} participants", people, n=people),
+            size=17,
+            weight=ft.FontWeight.W_600,
+        ),
+        rows(_("By sex"), "sex", summary.by_sex),
+        rows(_("By profession"), "profession", summary.by_profession),
+        ft.Text(
+            " · ".join(
+                ": ".join((_("Day {n}", n=d), str(n)))
+                for d, n in enumerate(summary.present_by_day, start=1)
+            )
+        ),
+        ft.Text(_("Average score: before {pre}, after {post}", pre=pre, post=post)),
+    ]

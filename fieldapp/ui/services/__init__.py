@@ -1,0 +1,111 @@
+"""The UI's only gateway to the domain: the encrypted store and the sync client.
+
+Plain Python with no Flet in it, so every rule the screens rely on (what is locked, what is
+waiting, what a sync said, who the team registered) is tested without a browser. The rest of
+`fieldapp.ui` never imports the store, the sync client or the protocol (import contract
+`screens-through-services`): what it needs of them, types included, comes from here.
+
+One `Services` per device, in rooms of one job each (as the store has):
+`services.device` (the store file, first run, unlock, preferences), `services.enrolment`,
+`services.records` (forms, drafts, lists), `services.sync` (client, monitor, "Sync now"),
+`services.team` (the team's participants), `services.merging` (compare and merge a conflict).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fieldapp.crypto import WrongPassphrase
+from fieldapp.store import Record, RecordSummary, Status, StoreWiped, ValidationFailed
+from fieldapp.ui.services.device import (
+    AUTOLOCK_CHOICES,
+    DEFAULT_AUTOLOCK_MINUTES,
+    Device,
+    DeviceState,
+    Theme,
+)
+from fieldapp.ui.services.enrolment import Enrolment
+from fieldapp.ui.services.errors import MergeUnavailable, SetupFailed
+from fieldapp.ui.services.merge import MergeOffer, Merging
+from fieldapp.ui.services.records import (
+    STATUS_GROUPS,
+    TRAINING_FORM,
+    VICTIM_FORM,
+    Records,
+    StatusGroup,
+)
+from fieldapp.ui.services.sync import Sync, SyncOutcome, describe_report
+from fieldapp.ui.services.team import PERSON_FIELDS, ParticipantMatch, Team, match_participants
+from sync.protocol import EnrolmentLink
+
+__all__ = [
+    "AUTOLOCK_CHOICES",
+    "DEFAULT_AUTOLOCK_MINUTES",
+    "PERSON_FIELDS",
+    "STATUS_GROUPS",
+    "TRAINING_FORM",
+    "VICTIM_FORM",
+    "DeviceState",
+    "EnrolmentLink",
+    "MergeOffer",
+    "MergeUnavailable",
+    "ParticipantMatch",
+    "Record",
+    "RecordSummary",
+    "Services",
+    "SetupFailed",
+    "Status",
+    "StatusGroup",
+    "StoreWiped",
+    "SyncOutcome",
+    "Theme",
+    "ValidationFailed",
+    "WrongPassphrase",
+    "describe_report",
+    "match_participants",
+]
+
+
+class Services:
+    """One device: its store file under `data_dir`, its server, its background sync.
+
+    The moves that involve more than one room (unlocking starts sync, wiping and closing stop
+    it first) are made here. Thread-safe where it matters: the store serialises itself, and
+    one sync client is shared by "Sync now" and the monitor.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        server_url: str | None = None,
+        probe_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.device = Device(Path(data_dir), server_url=server_url, clock=clock)
+        self.sync = Sync(self.device, probe_interval=probe_interval)
+        self.enrolment = Enrolment(self.device, self.sync)
+        self.records = Records(self.device)
+        self.team = Team(self.device, self.records)
+        self.merging = Merging(self.records, self.team, self.sync)
+
+    def unlock(self, passphrase: str) -> None:
+        """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or
+        StoreWiped once too many tries erased the key."""
+        try:
+            self.device.unlock(passphrase)
+        except StoreWiped:
+            self.sync.stop()
+            raise
+        self.sync.start()
+
+    def wipe(self) -> None:
+        """Sign out and wipe: sync stopped, keys and records erased."""
+        self.sync.stop()
+        self.device.wipe()
+
+    def close(self) -> None:
+        self.sync.stop()
+        self.device.close()

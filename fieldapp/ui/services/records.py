@@ -1,0 +1,146 @@
+"""Forms and records as the screens use them: drafts as they are typed, finalising, settling a
+conflict for this device's version, consent withdrawal, the lists and counts by status group,
+and the training events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from fieldapp.forms.spec import FormSpec
+from fieldapp.forms.validate import Checked
+from fieldapp.store import Page, Record, RecordSummary, Status
+from fieldapp.ui.services.device import Device
+
+__all__ = ["STATUS_GROUPS", "TRAINING_FORM", "VICTIM_FORM", "Records", "StatusGroup"]
+
+TRAINING_FORM = "training_attendance"
+VICTIM_FORM = "victim_screening"
+
+StatusGroup = Literal["draft", "waiting", "sent", "rejected", "conflict"]
+# What the app calls a status group (a tab, a home counter) -> the store statuses in it.
+STATUS_GROUPS: dict[StatusGroup, tuple[Status, ...]] = {
+    "draft": ("draft",),
+    "waiting": ("final", "queued"),
+    "sent": ("sent",),
+    "rejected": ("rejected",),
+    "conflict": ("conflict",),
+}
+
+
+class Records:
+    """The device's forms and records (through `Device.store`)."""
+
+    def __init__(self, device: Device) -> None:
+        self._device = device
+
+    def forms(self) -> list[FormSpec]:
+        return self._device.store.forms.usable()
+
+    def form(self, form_id: str, version: str | None = None) -> FormSpec:
+        return self._device.store.forms.get(form_id, version)
+
+    # -- one record -------------------------------------------------------------------------
+    def new_draft(self, form_id: str, values: Mapping[str, Any] | None = None) -> Record:
+        return self._device.store.records.new_draft(form_id, values)
+
+    def save_draft(self, record_id: str, values: Mapping[str, Any] | Checked) -> Record:
+        """Autosave: `values` as typed, or as the UI's own check of them already cleaned
+        them (not checked twice). Raises StorageFull when the device is full: the draft
+        stays as last saved."""
+        return self._device.store.records.save_draft(record_id, values)
+
+    def finalise(self, record_id: str, values: Mapping[str, Any], lang: str) -> Record:
+        """Raises fieldapp.store.ValidationFailed with every error (the draft is saved), or
+        StorageFull when the device is full (the record stays as it was)."""
+        return self._device.store.records.finalise(record_id, values, lang=lang)
+
+    def get(self, record_id: str) -> Record:
+        return self._device.store.records.get(record_id)
+
+    def discard_draft(self, record_id: str) -> None:
+        self._device.store.records.discard_draft(record_id)
+
+    def settle_conflict(
+        self,
+        record_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        head: str | None = None,
+        lang: str,
+    ) -> Record:
+        """A conflict settled here: this device's version (`values` None) or a merge of both
+        goes out again on top of the server's newest one, `head` (the one the conflict named
+        if not given). Raises fieldapp.store.ValidationFailed, leaving a draft, if it no
+        longer passes; StoreError if the record is no longer in conflict. The server keeps
+        the record flagged until the office has checked the other version."""
+        return self._device.store.conflicts.settle(record_id, values, head=head, lang=lang)
+
+    def withdraw_consent(self, record_id: str) -> Record:
+        """The person withdrew their consent: the record's personal details are erased from
+        this device now and from the server at the next sync; its statistics still count."""
+        return self._device.store.consent.withdraw(record_id)
+
+    # -- lists and counts -------------------------------------------------------------------
+    def counts(self) -> dict[StatusGroup, int]:
+        """Records per status group (works while locked: nothing is decrypted)."""
+        store = self._device.store if self._device.is_set_up else None
+        by_status = store.records.status_counts() if store is not None else {}
+        return {
+            group: sum(by_status.get(s, 0) for s in statuses)
+            for group, statuses in STATUS_GROUPS.items()
+        }
+
+    def list_records(
+        self,
+        group: StatusGroup,
+        *,
+        after: str | None = None,
+        limit: int = 20,
+        form_id: str | None = None,
+    ) -> Page:
+        """A page of a status group, newest first; `after` is the previous page's cursor.
+
+        A group of several statuses pages through them one after the other; the cursor says
+        which one it is in (`<index>:<store cursor>`).
+        """
+        records = self._device.store.records
+        statuses = STATUS_GROUPS[group]
+        index, _, inner = (after or "0:").partition(":")
+        position = int(index)
+        items: list[RecordSummary] = []
+        cursor: str | None = inner or None
+        while position < len(statuses) and len(items) < limit:
+            page = records.page(
+                status=statuses[position], form_id=form_id, after=cursor, limit=limit - len(items)
+            )
+            items.extend(page.items)
+            if page.next_after is not None:
+                return Page(items=items, next_after=f"{position}:{page.next_after}")
+            position, cursor = position + 1, None
+        more = position < len(statuses) and any(
+            records.count(status=s, form_id=form_id) for s in statuses[position:]
+        )
+        return Page(items=items, next_after=f"{position}:" if more else None)
+
+    def count(self, group: StatusGroup, form_id: str | None = None) -> int:
+        records = self._device.store.records
+        return sum(records.count(status=s, form_id=form_id) for s in STATUS_GROUPS[group])
+
+    # -- training events --------------------------------------------------------------------
+    def events(self) -> list[Record]:
+        """Every training event on this device (decrypted: the store must be unlocked)."""
+        records = self._device.store.records
+        ids: list[str] = []
+        after: str | None = None
+        while True:
+            page = records.page(form_id=TRAINING_FORM, after=after, limit=200)
+            ids.extend(item.id for item in page.items)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        return [records.get(record_id) for record_id in ids]
+
+    def shared_events(self) -> dict[str, dict[str, Any]]:
+        """Training events the organisation shares with the team (pulled at each sync)."""
+        return self._device.store.roster.shared("event")

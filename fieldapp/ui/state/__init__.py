@@ -1,0 +1,37 @@
+"""Observable state: everything the screens show and every action a person can take, by
+session: the app's (`app.AppState`), one record's (`form.FormSession`, a training event's
+`training.TrainingSession`) and a conflict's merge (`merge.MergeSession`)."""
+
+from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
+from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession
+from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
+from fieldapp.ui.state.steps import Step, answer_text, build_steps, display_value
+from fieldapp.ui.state.training import (
+    EventRow,
+    EventSummary,
+    EventSummaryRow,
+    TrainingSession,
+    event_summary,
+)
+
+__all__ = [
+    "PAGE_SIZE",
+    "REVIEW",
+    "SUPERSEDED",
+    "AppState",
+    "EventRow",
+    "EventSummary",
+    "EventSummaryRow",
+    "FormSession",
+    "MergeAddition",
+    "MergeRow",
+    "MergeSession",
+    "Screen",
+    "SetupStep",
+    "Step",
+    "TrainingSession",
+    "answer_text",
+    "build_steps",
+    "display_value",
+    "event_summary",
+]

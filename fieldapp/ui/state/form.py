@@ -1,0 +1,403 @@
+"""One record being filled: raw answers as typed, live errors, wizard steps, autosave, repeat
+entries, and the team's participants for a roster repeat.
+
+A change is judged once (`fieldapp.forms.validate.check`, fully, in the person's language):
+its clean values are what the store saves as the draft, and its errors what the screen
+shows, a missing answer only where the person already tried to go on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import flet as ft
+
+from fieldapp.errors import StorageFull
+from fieldapp.forms.spec import FieldSpec, FormSpec, Labels, Node, RepeatSpec, answer_nodes
+from fieldapp.forms.validate import Checked, FieldError, check
+from fieldapp.i18n import Words, words
+from fieldapp.ui.messages import MessageKey
+from fieldapp.ui.services import (
+    PERSON_FIELDS,
+    VICTIM_FORM,
+    ParticipantMatch,
+    Services,
+    Status,
+    ValidationFailed,
+    match_participants,
+)
+from fieldapp.ui.state.steps import (
+    Step,
+    answer_names,
+    build_steps,
+    is_relevant,
+    root_name,
+    value_at,
+)
+
+__all__ = ["REVIEW", "SUPERSEDED", "FormSession"]
+
+REVIEW = -1  # FormSession.step while the review screen shows
+SUPERSEDED = "superseded"  # the problem code the store gives a copy the office set aside
+
+
+@ft.observable
+@dataclass
+class FormSession:
+    """One record being filled: raw answers as typed, live errors, steps, autosave."""
+
+    services: Services
+    spec: FormSpec
+    record_id: str
+    lang: str
+    values: dict[str, Any]
+    status: Status = "draft"
+    step: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    message_key: MessageKey | None = None
+    editing: tuple[str, int] | None = None  # (repeat name, instance index) being edited
+    problems: list[dict[str, Any]] = field(default_factory=list)  # the server's, if rejected
+    saved_at: str | None = None
+    finalised: bool = False
+    # This version is the server's newest, another one is kept for the office to check: a
+    # conflict flagged elsewhere, or one settled here (kept or merged) and sent.
+    mine_is_newest: bool = False
+    consent_withdrawn: bool = False  # personal details erased: shown, never edited again
+    team_query: str = ""  # the search of the team's participants, as typed
+    team_matches: list[ParticipantMatch] = field(default_factory=list)
+    _team_people: list[ParticipantMatch] | None = None  # decrypted once per search
+    _checked: Checked = field(default_factory=lambda: Checked(values={}, errors=[]))
+    _strict_steps: set[int] = field(default_factory=set)  # steps where Next was tried
+    _strict_instances: set[tuple[str, int]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._steps = build_steps(self.spec)
+        self._recheck()
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def steps(self) -> list[Step]:
+        return self._steps
+
+    @property
+    def clean(self) -> dict[str, Any]:
+        """Answers as validation reads them: typed, calculated, irrelevant ones dropped."""
+        return self._checked.values
+
+    def visible_steps(self) -> list[int]:
+        env = ChainMap(self.clean)
+        return [i for i, s in enumerate(self._steps) if is_relevant(s.relevant, env)]
+
+    def relevant(self, node: Node, instance: Mapping[str, Any] | None = None) -> bool:
+        env = ChainMap(self.clean) if instance is None else ChainMap(dict(instance), self.clean)
+        return is_relevant(node.relevant, env)
+
+    def clean_instance(self, repeat: str, index: int) -> dict[str, Any]:
+        """The clean values of one repeat instance, matched by `_id`."""
+        raw = self.instances(repeat)
+        if index >= len(raw):
+            return {}
+        wanted = raw[index].get("_id")
+        for instance in self.clean.get(repeat) or []:
+            if instance.get("_id") == wanted:
+                return dict(instance)
+        return {}
+
+    def instances(self, repeat: str) -> list[dict[str, Any]]:
+        return list(self.values.get(repeat) or [])
+
+    @property
+    def words(self) -> Words:
+        """The app's words in the person's language (`_ = form.words; _("Next")`)."""
+        return words(self.lang)
+
+    def label(self, labels: Labels, fallback: str = "") -> str:
+        return self.spec.label(labels, self.lang) or fallback
+
+    @property
+    def child_alert(self) -> bool:
+        """A calculated `is_minor` is true: the child-protection referral prompt shows."""
+        return self.clean.get("is_minor") is True
+
+    @property
+    def reviewing(self) -> bool:
+        return self.step == REVIEW
+
+    @property
+    def title(self) -> str:
+        return self.label(self.spec.title, self.spec.id)
+
+    @property
+    def editable(self) -> bool:
+        """A conflict is settled, not edited; a record whose consent was withdrawn is gone."""
+        return self.status != "conflict" and not self.consent_withdrawn
+
+    @property
+    def can_withdraw_consent(self) -> bool:
+        """A victim record offers "Withdraw consent and erase" until it is done."""
+        return self.spec.id == VICTIM_FORM and not self.consent_withdrawn
+
+    @property
+    def superseded_note(self) -> str | None:
+        """Why this record is no longer the one the office holds, in the user's language:
+        the office settled a conflict for another device's version (see
+        `Conflicts.resolved` in the store); None when it did not."""
+        if any(p.get("code") == SUPERSEDED for p in self.problems):
+            _ = self.words
+            return _(
+                "The office kept another version of this record. Yours is kept on this"
+                " device; any edit you make now builds on the office's version."
+            )
+        return None
+
+    def step_errors(self, index: int) -> dict[str, str]:
+        names = answer_names(self._steps[index].nodes)
+        return {p: m for p, m in self.errors.items() if root_name(p) in names}
+
+    # -- answering --------------------------------------------------------------------------
+    def set_value(
+        self, name: str, value: Any, *, repeat: str | None = None, index: int | None = None
+    ) -> None:
+        """Record one answer, re-judge the form as the person types, autosave the draft."""
+        if value == "" or value == []:
+            value = None
+        if repeat is None:
+            values = dict(self.values)
+            if value is None:
+                values.pop(name, None)
+            else:
+                values[name] = value
+        else:
+            assert index is not None
+            instances = [dict(i) for i in self.instances(repeat)]
+            if value is None:
+                instances[index].pop(name, None)
+            else:
+                instances[index][name] = value
+            values = {**self.values, repeat: instances}
+        self.values = values
+        self._autosave()
+
+    def toggle_choice(
+        self, name: str, choice: str, *, repeat: str | None = None, index: int | None = None
+    ) -> None:
+        """Tick or untick one choice of a select_multiple."""
+        source = self.values if repeat is None else self.instances(repeat)[index or 0]
+        picked = list(source.get(name) or [])
+        if choice in picked:
+            picked.remove(choice)
+        else:
+            picked.append(choice)
+        self.set_value(name, picked, repeat=repeat, index=index)
+
+    def set_language(self, lang: str) -> None:
+        """The person chose another language: the errors are said in it."""
+        self.lang = lang
+        self._recheck()
+
+    def _autosave(self) -> None:
+        """Every change is judged, then written at once as an encrypted draft (the store
+        saves the judged values as they are): a dead battery loses nothing.
+
+        On a full device the change stays on screen (the draft as last saved) and the next
+        change after space is freed saves it all."""
+        self._recheck()
+        try:
+            record = self.services.records.save_draft(self.record_id, self._checked)
+        except StorageFull:
+            self.message_key = "storage_full"
+            return
+        if self.message_key == "storage_full":
+            self.message_key = None
+        self.status = record.status
+        self.saved_at = record.updated_at
+        self.finalised = False
+
+    def _recheck(self) -> None:
+        """One validation of the answers: their clean values, and the errors to show."""
+        self._checked = check(self.spec, self.values, lang=self.lang)
+        self.errors = {e.path: e.message for e in self._checked.errors if self._shows(e)}
+
+    def _shows(self, error: FieldError) -> bool:
+        """A wrong answer shows as it is typed; a missing one (and a question the form does
+        not have) only where Next or Done was tried."""
+        if error.code != "unknown_field" and not self._is_missing(error):
+            return True
+        return self._is_strict(error)
+
+    def _is_missing(self, error: FieldError) -> bool:
+        """A required answer or repeat entry not given yet: what a draft may lack."""
+        if error.code == "required":
+            return True
+        if error.code != "repeat_count":
+            return False
+        repeat = self.spec.node(error.field)
+        assert isinstance(repeat, RepeatSpec)
+        return len(value_at(self.clean, error.path) or []) < repeat.min_count
+
+    def _is_strict(self, error: FieldError) -> bool:
+        for repeat, index in self._strict_instances:
+            if error.path.startswith(f"{repeat}[{index}]."):
+                return True
+        root = root_name(error.path)
+        return any(
+            root in answer_names(self._steps[i].nodes)
+            and (
+                "[" not in error.path
+                or not isinstance(self.spec.node(root), RepeatSpec)
+                or self.editing is None
+            )
+            for i in self._strict_steps
+        )
+
+    # -- moving -----------------------------------------------------------------------------
+    def next(self) -> bool:
+        """Go on if this step is complete; otherwise show every problem next to its field."""
+        if self.reviewing:
+            return False
+        self._strict_steps.add(self.step)
+        self._recheck()
+        if self.step_errors(self.step):
+            first = self._steps[self.step].name
+            self.message_key = "consent_first" if first == "consent" else "fix_errors"
+            return False
+        self.message_key = None
+        later = [i for i in self.visible_steps() if i > self.step]
+        self.step = later[0] if later else REVIEW
+        return True
+
+    def back(self) -> None:
+        self.message_key = None
+        visible = self.visible_steps()
+        if self.reviewing:
+            self.step = visible[-1] if visible else 0
+            return
+        earlier = [i for i in visible if i < self.step]
+        if earlier:
+            self.step = earlier[-1]
+
+    def go_to(self, index: int) -> None:
+        self.message_key = None
+        self.editing = None
+        self.step = index
+
+    def finalise(self) -> bool:
+        """Validate everything and finalise; on problems jump to the first step that has one."""
+        try:
+            record = self.services.records.finalise(self.record_id, self.values, self.lang)
+        except StorageFull:
+            self.message_key = "storage_full"
+            return False
+        except ValidationFailed as failed:
+            self._strict_steps |= set(range(len(self._steps)))
+            self._recheck()
+            self.errors = {**self.errors, **{e.path: e.message for e in failed.errors}}
+            roots = {root_name(e.path) for e in failed.errors}
+            for index in self.visible_steps():
+                if roots & answer_names(self._steps[index].nodes):
+                    self.step = index
+                    break
+            self.message_key = "fix_errors"
+            return False
+        self.status = record.status
+        self.finalised = True
+        self.problems = []
+        self.message_key = "finalised"
+        return True
+
+    # -- repeats ----------------------------------------------------------------------------
+    def add_instance(self, repeat: str) -> int:
+        instances = [*self.instances(repeat), {"_id": str(uuid.uuid4())}]
+        self.values = {**self.values, repeat: instances}
+        self.editing = (repeat, len(instances) - 1)
+        self._autosave()
+        return len(instances) - 1
+
+    def edit_instance(self, repeat: str, index: int) -> None:
+        self.editing = (repeat, index)
+
+    def remove_instance(self, repeat: str, index: int) -> None:
+        instances = self.instances(repeat)
+        del instances[index]
+        values = {**self.values, repeat: instances}
+        if not instances:
+            values.pop(repeat)
+        self._strict_instances.clear()
+        self.editing = None
+        self.values = values
+        self._autosave()
+
+    def close_instance(self) -> bool:
+        """ "Done": keep the instance if it is complete (an untouched new one is dropped)."""
+        if self.editing is None:
+            return True
+        repeat, index = self.editing
+        instance = self.instances(repeat)[index]
+        if not [k for k in instance if not k.startswith("_")]:
+            self.remove_instance(repeat, index)
+            return True
+        self._strict_instances.add((repeat, index))
+        self._recheck()
+        if any(p.startswith(f"{repeat}[{index}].") for p in self.errors):
+            self.message_key = "fix_errors"
+            return False
+        self._strict_instances.discard((repeat, index))
+        self.message_key = None
+        self.editing = None
+        self._recheck()
+        return True
+
+    def save_and_next(self) -> bool:
+        """Keep this entry and start a blank one straight away (registering at a door)."""
+        if self.editing is None:
+            return False
+        repeat, _ = self.editing
+        if not self.close_instance():
+            return False
+        self.add_instance(repeat)
+        return True
+
+    # -- the team's participants ------------------------------------------------------------
+    @property
+    def team_search_available(self) -> bool:
+        return self.services.team.search_available
+
+    def search_team(self, query: str) -> None:
+        """Find people registered by anyone in the team (and on this device), as typed; two
+        characters at least, so a single letter does not list everyone. Everyone is
+        decrypted once when a search starts, then each keystroke only filters."""
+        self.team_query = query
+        if len(query.strip()) < 2:  # a new search decrypts afresh (a sync may have added some)
+            self._team_people = None
+            self.team_matches = []
+            return
+        if self._team_people is None:
+            self._team_people = self.services.team.participants(exclude_record=self.record_id)
+        self.team_matches = match_participants(self._team_people, query, limit=8)
+
+    def add_from_team(self, match_id: str) -> bool:
+        """Register a person found by `search_team` at this event: a new entry (its own
+        `_id`) with their details copied, so a returning participant is not typed again."""
+        match = next((m for m in self.team_matches if m.id == match_id), None)
+        repeats = self.spec.roster_repeats()
+        if match is None or not repeats:
+            return False
+        repeat = repeats[0]
+        fields = {n.name for n in answer_nodes(repeat.children) if isinstance(n, FieldSpec)}
+        copied = {
+            name: value
+            for name, value in match.details.items()
+            if name in PERSON_FIELDS and name in fields and value not in (None, "", [])
+        }
+        instances = [*self.instances(repeat.name), {"_id": str(uuid.uuid4()), **copied}]
+        self.values = {**self.values, repeat.name: instances}
+        self.team_query = ""
+        self.team_matches = []
+        self._team_people = None
+        self.message_key = "participant_added"
+        self._autosave()
+        return True

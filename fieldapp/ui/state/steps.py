@@ -1,0 +1,119 @@
+"""How a FormSpec reads on a phone: its wizard steps, what is relevant, and answers in words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fieldapp.forms.expr import ExpressionError, parse
+from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Labels, Node, RepeatSpec
+from fieldapp.i18n import words
+
+__all__ = [
+    "Step",
+    "answer_names",
+    "answer_text",
+    "build_steps",
+    "display_value",
+    "is_relevant",
+    "root_name",
+    "value_at",
+]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One wizard step: a top-level group, a top-level repeat, or a run of loose fields."""
+
+    name: str
+    label: Labels
+    nodes: tuple[Node, ...]
+    relevant: str | None = None
+
+
+def build_steps(spec: FormSpec) -> list[Step]:
+    steps: list[Step] = []
+    loose: list[Node] = []
+
+    def flush() -> None:
+        if loose:
+            steps.append(Step(f"_fields{len(steps)}", spec.title, tuple(loose)))
+            loose.clear()
+
+    for node in spec.children:
+        if isinstance(node, GroupSpec):
+            flush()
+            steps.append(Step(node.name, node.label, tuple(node.children), node.relevant))
+        elif isinstance(node, RepeatSpec):
+            flush()
+            steps.append(Step(node.name, node.label, (node,), node.relevant))
+        else:
+            loose.append(node)
+    flush()
+    return steps
+
+
+def answer_names(nodes: tuple[Node, ...] | list[Node]) -> set[str]:
+    """The names of `nodes` and of everything their groups hold (not inside repeats)."""
+    names: set[str] = set()
+    for node in nodes:
+        names.add(node.name)
+        if isinstance(node, GroupSpec):
+            names |= answer_names(node.children)
+    return names
+
+
+def root_name(path: str) -> str:
+    """The top-level name an error path starts with (`participants[1].age` -> participants)."""
+    return path.split("[", 1)[0].split(".", 1)[0]
+
+
+def value_at(values: Mapping[str, Any], path: str) -> Any:
+    """The value an error path names in clean values (`participants[1].age`), or None."""
+    current: Any = values
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        current = current.get(name) if isinstance(current, Mapping) else None
+        if index:
+            position = int(index.rstrip("]"))
+            listed = isinstance(current, list) and position < len(current)
+            current = current[position] if listed else None
+    return current
+
+
+def is_relevant(expression: str | None, env: Mapping[str, Any]) -> bool:
+    """The same rule as validation: an expression that cannot be evaluated is false."""
+    if not expression:
+        return True
+    try:
+        return parse(expression).truth(env)
+    except ExpressionError:
+        return False
+
+
+def display_value(value: Any) -> str:
+    """What a text box shows for a stored answer."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict):  # a geopoint
+        return f"{value.get('lat', '')} {value.get('lon', '')}".strip()
+    return str(value)
+
+
+def answer_text(spec: FormSpec, node: FieldSpec, value: Any, lang: str) -> str:
+    """An answer as a person reads it: choice labels in `lang`, yes or no, "—" for none."""
+    _ = words(lang)
+    if value is None or value == "" or value == []:
+        return "—"
+    if node.type == "select_one":
+        return spec.choice_label(node.choices or "", str(value), lang)
+    if node.type == "select_multiple" and isinstance(value, list):
+        return ", ".join(spec.choice_label(node.choices or "", str(v), lang) for v in value)
+    if node.type == "boolean":
+        return _("Yes") if value else _("No")
+    return display_value(value)

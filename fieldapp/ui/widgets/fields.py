@@ -1,0 +1,223 @@
+"""One question's control, by field type: radio buttons or a search for a long choice list,
+check boxes, a text box with the keyboard its type needs. Any FormSpec's fields (built-in or
+imported from XLSForm) are drawn by this module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import flet as ft
+
+from fieldapp.forms.spec import FieldSpec, Node
+from fieldapp.ui.state import FormSession, display_value
+from fieldapp.ui.widgets.common import TOUCH, error_text, keyed, typed
+
+__all__ = ["ChoiceSearch", "choice_label", "field_control", "path_of"]
+
+_RADIO_LIMIT = 12  # more choices than this get a search box instead of radio buttons
+_MATCHES = 6
+
+
+def _required(node: FieldSpec) -> bool:
+    return node.required is True or isinstance(node.required, str)
+
+
+def _field_label(form: FormSession, node: FieldSpec) -> str:
+    text = form.label(node.label, node.name)
+    return f"{text} *" if _required(node) else text
+
+
+def path_of(node: Node, repeat: str | None, index: int | None) -> str:
+    """Where an answer lives, as validation names it (`participants[1].age`)."""
+    return node.name if repeat is None else f"{repeat}[{index}].{node.name}"
+
+
+def choice_label(form: FormSession, node: FieldSpec, value: str) -> str:
+    return form.spec.choice_label(node.choices or "", value, form.lang)
+
+
+@ft.component
+def ChoiceSearch(
+    form: FormSession, node: FieldSpec, repeat: str | None, index: int | None, value: Any
+) -> ft.Control:
+    """A long choice list (countries): type a few letters, tap the match."""
+    _ = form.words
+    query, set_query = ft.use_state("")
+    error = form.errors.get(path_of(node, repeat, index))
+    label = _field_label(form, node)
+
+    def choose(choice: str) -> None:
+        set_query("")
+        form.set_value(node.name, choice, repeat=repeat, index=index)
+
+    if value:
+        return ft.Column(
+            spacing=2,
+            controls=[
+                ft.Text(label, weight=ft.FontWeight.W_600),
+                ft.Row(
+                    controls=[
+                        ft.Text(choice_label(form, node, str(value)), size=16, expand=True),
+                        ft.TextButton(
+                            _("Change"),
+                            height=TOUCH,
+                            on_click=lambda: form.set_value(
+                                node.name, None, repeat=repeat, index=index
+                            ),
+                        ),
+                    ]
+                ),
+                error_text(error),
+            ],
+        )
+    needle = query.strip().casefold()
+    matches: list[tuple[str, str]] = []
+    if needle:
+        options = [
+            (c.value, form.spec.label(c.label, form.lang))
+            for c in form.spec.choices.get(node.choices or "", [])
+        ]
+        starts = [o for o in options if o[1].casefold().startswith(needle)]
+        contains = [o for o in options if needle in o[1].casefold() and o not in starts]
+        matches = (starts + contains)[:_MATCHES]
+    return ft.Column(
+        spacing=2,
+        controls=[
+            ft.TextField(
+                label=label,
+                value=query,
+                hint_text=_("Search"),
+                prefix_icon=ft.Icons.SEARCH,
+                error=error,
+                on_change=typed(set_query),
+            ),
+            *[
+                ft.TextButton(
+                    text,
+                    height=TOUCH,
+                    on_click=lambda _e=None, v=choice: choose(v),
+                )
+                for choice, text in matches
+            ],
+        ],
+    )
+
+
+def field_control(
+    form: FormSession,
+    node: FieldSpec,
+    *,
+    repeat: str | None = None,
+    index: int | None = None,
+    source: Mapping[str, Any] | None = None,
+) -> ft.Control | None:
+    """The control for one question; None for calculations (computed, never typed)."""
+    if node.type == "calculate":
+        return None
+    label = _field_label(form, node)
+    if node.type == "note":
+        return ft.Container(
+            content=ft.Text(form.label(node.label)),
+            padding=12,
+            border_radius=8,
+            bgcolor=ft.Colors.SECONDARY_CONTAINER,
+        )
+    values = form.values if source is None else source
+    value = values.get(node.name)
+    error = form.errors.get(path_of(node, repeat, index))
+
+    def put(new: Any) -> None:
+        form.set_value(node.name, new, repeat=repeat, index=index)
+
+    if node.type == "select_one":
+        choices = form.spec.choices.get(node.choices or "", [])
+        if len(choices) > _RADIO_LIMIT or node.appearance == "autocomplete":
+            return keyed(
+                ChoiceSearch, form, node, repeat, index, value, key=path_of(node, repeat, index)
+            )
+        return ft.Column(
+            spacing=0,
+            controls=[
+                ft.Text(label, weight=ft.FontWeight.W_600),
+                ft.RadioGroup(
+                    value=value,
+                    on_change=typed(put),
+                    content=ft.Column(
+                        spacing=0,
+                        controls=[
+                            ft.Radio(value=c.value, label=form.spec.label(c.label, form.lang))
+                            for c in choices
+                        ],
+                    ),
+                ),
+                error_text(error),
+            ],
+        )
+    if node.type == "select_multiple":
+        picked = list(value or [])
+        return ft.Column(
+            spacing=0,
+            controls=[
+                ft.Text(label, weight=ft.FontWeight.W_600),
+                *[
+                    ft.Checkbox(
+                        label=form.spec.label(c.label, form.lang),
+                        value=c.value in picked,
+                        on_change=lambda _e=None, v=c.value: form.toggle_choice(
+                            node.name, v, repeat=repeat, index=index
+                        ),
+                    )
+                    for c in form.spec.choices.get(node.choices or "", [])
+                ],
+                error_text(error),
+            ],
+        )
+    if node.type == "boolean":
+        return ft.Column(
+            spacing=0,
+            controls=[
+                ft.Checkbox(
+                    label=label, value=bool(value), on_change=lambda e: put(bool(e.control.value))
+                ),
+                error_text(error),
+            ],
+        )
+    return _text_box(form, node, label, value, error, path_of(node, repeat, index), put)
+
+
+def _text_box(
+    form: FormSession,
+    node: FieldSpec,
+    label: str,
+    value: Any,
+    error: str | None,
+    key: str,
+    put: Any,
+) -> ft.Control:
+    """A typed answer, with the keyboard and hint its type needs."""
+    _ = form.words
+    keyboard = {
+        "integer": ft.KeyboardType.NUMBER,
+        "decimal": ft.KeyboardType.NUMBER,
+        "date": ft.KeyboardType.DATETIME,
+        "datetime": ft.KeyboardType.DATETIME,
+    }.get(node.type, ft.KeyboardType.TEXT)
+    hint = form.label(node.hint) or None
+    if node.type in ("date", "datetime"):
+        hint = hint or _("YYYY-MM-DD")
+    elif node.type == "geopoint":
+        hint = hint or _("latitude longitude")
+    multiline = node.appearance == "multiline"
+    return ft.TextField(
+        key=key,
+        label=label,
+        value=display_value(value),
+        hint_text=hint,
+        error=error,
+        keyboard_type=ft.KeyboardType.MULTILINE if multiline else keyboard,
+        multiline=multiline,
+        min_lines=3 if multiline else None,
+        read_only=node.read_only,
+        on_change=typed(put),
+    )
