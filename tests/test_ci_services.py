@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow  # pytest run again in child processes: the full r
 ROOT = Path(__file__).resolve().parents[1]
 CLOSED_PORT = "postgresql://postgres@127.0.0.1:1/test"
 NEEDS_POSTGRES = (
-    "tests/server/test_storage_contract.py::test_migrations_are_recorded_and_idempotent[postgres]"
+    "tests/server/storage/test_migrations.py::test_migrations_are_recorded_and_idempotent[postgres]"
 )
 
 
