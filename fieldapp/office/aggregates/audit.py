@@ -122,8 +122,8 @@ class Attacker:
         for component, chosen in sorted(by_component.items()):
             result = self._program(component, chosen, self._box)
             assert result is not None  # bounded by the box
-            keys = self._system(component)[0]
-            point.update((key, float(result.x[keys.index(key)])) for key in chosen)
+            position = {key: i for i, key in enumerate(self._system(component)[0])}
+            point.update((key, float(result.x[position[key]])) for key in chosen)
         return point
 
     def _program(self, component: int, weights: Mapping[Key, float], box: float | None) -> Any:
