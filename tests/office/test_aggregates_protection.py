@@ -309,6 +309,15 @@ def test_random_tables_by_a_select_multiple_pass_the_attack(seed: int, k: int) -
     _check_protected(report, k, 1, multiple=("m",))
 
 
+def test_a_small_table_whose_protection_hides_everything_is_published_hidden() -> None:
+    """Several small cells still failing when the last visible cell is hidden: the round
+    stops there and the next audit passes (found by the sweep)."""
+    counts = {(0, 0, 0): 2, (0, 0, 1): 3, (1, 0, 0): 6, (1, 0, 1): 25, (1, 1, 1): 1}
+    full = {index: counts.get(index, 0) for index in all_indices((2, 2, 2))}
+    report = _protected_grid({"a": 2, "b": 2, "c": 2}, full, 5, 2)
+    assert report.json()[0]["total"] is None
+
+
 def test_training_figures_about_professionals_are_published_as_counted() -> None:
     training = load_builtin_forms()["training_attendance"]
     rows = [

@@ -72,10 +72,15 @@ def protect(
         pending_groups = [g for g in pending_groups if attacker.most(g) < 1 - 1e-6]
         if not pending_cells and not pending_groups:
             return Protection(frozenset(hidden), frozenset(primaries), tuple(groups), rounds)
+        before = len(hidden)
         for cells in [(k,) for k in pending_cells] + pending_groups:
             added = _widen(linked, hidden, attacker, cells)
+            if added is None:  # everything is hidden now: the next audit passes
+                break
             hidden.add(added)
             _complete_lines(linked, hidden, linked.through[added])
+        if len(hidden) == before:  # cannot happen: with everything hidden, ranges are unbounded
+            raise AggregateError("the disclosure audit failed with every cell hidden")
 
 
 def _complete_lines(linked: LinkedTables, hidden: set[Key], lines: Iterable[int]) -> None:
@@ -97,9 +102,9 @@ def _complete_lines(linked: LinkedTables, hidden: set[Key], lines: Iterable[int]
 
 def _widen(
     linked: LinkedTables, hidden: set[Key], attacker: Attacker, cells: tuple[Key, ...]
-) -> Key:
+) -> Key | None:
     """The cheapest visible cell on a line through `cells`, else on a line through any hidden
-    cell of their component, else anywhere."""
+    cell of their component, else anywhere (None: nothing is left visible)."""
     near = {m for c in cells for n in linked.through[c] for m in linked.lines[n].cells}
     candidate = linked.cheapest(near - hidden)
     if candidate is None:
@@ -108,6 +113,4 @@ def _widen(
         candidate = linked.cheapest(around - hidden)
     if candidate is None:
         candidate = linked.cheapest(k for k in linked.values if k not in hidden)
-    if candidate is None:  # everything hidden: every range is unbounded, nothing can fail
-        raise AggregateError("the disclosure audit failed with every cell hidden")
     return candidate
