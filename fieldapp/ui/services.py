@@ -32,15 +32,16 @@ from fieldapp.forms.merge import MergeProposal, apply, propose
 from fieldapp.forms.spec import FormSpec, roster_name
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Page, Record, RecordSummary, Status, Store, StoreWiped
-from sync._monitor import MonitorState, SyncMonitor
 from sync.client import (
     EnrolmentNotTrusted,
     EnrolRefused,
+    MonitorState,
     RecordVersions,
     ServerRefused,
     ServerUnreachable,
     SyncClient,
     SyncError,
+    SyncMonitor,
     SyncReport,
     enrol,
 )
