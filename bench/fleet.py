@@ -111,8 +111,8 @@ def main() -> None:
                 gate = threading.Barrier(devices)
 
                 def sync(store: Store) -> SyncReport:
-                    http = httpx.Client(transport=TimedTransport(latencies, lock), timeout=60)
-                    with http, SyncClient(store, http=http) as client:
+                    timed = TimedTransport(latencies, lock)
+                    with timed, SyncClient(store, transport=timed, timeout=60) as client:
                         gate.wait()
                         return client.sync()
 

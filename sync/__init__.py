@@ -34,8 +34,6 @@ __all__ = [
 
 _HOMES = {
     "InsecureServerURL": "sync.protocol",
-    "MonitorState": "sync._monitor",
-    "SyncMonitor": "sync._monitor",
     "check_server_url": "sync.protocol",
 }
 

@@ -31,6 +31,7 @@ from sync.protocol.changes import (
     EventChange,
     FormChange,
     FormChangeData,
+    LenientChangesPage,
     PublishedForm,
     RecordChange,
     RecordChangeData,
@@ -39,6 +40,7 @@ from sync.protocol.changes import (
     RevocationChangeData,
     RosterChange,
     RosterChangeData,
+    UnknownChange,
 )
 from sync.protocol.enrolment import (
     ENROL_CHECK_SYMBOLS,
@@ -132,6 +134,7 @@ __all__ = [
     "FormChangeData",
     "Health",
     "InsecureServerURL",
+    "LenientChangesPage",
     "OutcomeStatus",
     "ProtocolError",
     "PublishedForm",
@@ -159,6 +162,7 @@ __all__ = [
     "RosterPush",
     "RosterPushResponse",
     "RosterStatus",
+    "UnknownChange",
     "WireFieldError",
     "batch_receipt_signing_bytes",
     "canonical_json",

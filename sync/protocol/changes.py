@@ -8,9 +8,9 @@ with sorted keys, so a change serialises to the very bytes it was sent as.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from sync.protocol.wire import PROTOCOL_VERSION, B64Bytes, ProtocolVersion, Timestamp, WireModel
 
@@ -21,6 +21,7 @@ __all__ = [
     "EventChange",
     "FormChange",
     "FormChangeData",
+    "LenientChangesPage",
     "PublishedForm",
     "RecordChange",
     "RecordChangeData",
@@ -29,6 +30,7 @@ __all__ = [
     "RevocationChangeData",
     "RosterChange",
     "RosterChangeData",
+    "UnknownChange",
 ]
 
 ChangeKind = Literal["form", "reference", "event", "record", "revocation", "roster"]
@@ -155,6 +157,34 @@ class ChangesPage(WireModel):
 
     protocol: ProtocolVersion = PROTOCOL_VERSION
     changes: list[Change]
+    next_cursor: int
+    has_more: bool
+
+
+def _not_a_known_kind(kind: str) -> str:
+    if kind in get_args(ChangeKind):
+        raise ValueError(f"a {kind!r} change must have the fields of its kind")
+    return kind
+
+
+class UnknownChange(WireModel):
+    """A change of a kind this version does not know (a newer server's, a relay's): read only
+    to be skipped, so new kinds can be added without breaking older clients (see
+    docs/sync-protocol.md, Versioning). Whatever else it carries is ignored. A change of a
+    known kind is never read as one: if it is malformed, the page is refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    seq: int
+    kind: Annotated[str, AfterValidator(_not_a_known_kind)]
+
+
+class LenientChangesPage(WireModel):
+    """A page of changes as a client reads it: as `ChangesPage`, but a change of a kind this
+    version does not know is read as an `UnknownChange` instead of refusing the whole page."""
+
+    protocol: ProtocolVersion = PROTOCOL_VERSION
+    changes: list[Annotated[Change | UnknownChange, Field(union_mode="left_to_right")]]
     next_cursor: int
     has_more: bool
 

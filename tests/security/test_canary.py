@@ -87,9 +87,10 @@ def test_no_canary_anywhere_after_a_full_sync(
     with (
         running(create_app(deployment.settings)) as url,  # uvicorn sets its log levels here
         everything_logged_at_debug(server_dir / "server-debug.log"),
-        httpx.Client(timeout=30) as http,
+        httpx.HTTPTransport() as transport,
+        httpx.Client(transport=transport, timeout=30) as http,
     ):
-        enrol(store, url, deployment.code(), http=http)
+        enrol(store, url, deployment.code(), transport=transport)
         victims = [
             store.records.create_final("victim_screening", screening_values(name=f"{CANARY}{i}"))
             for i in range(6)
@@ -97,7 +98,7 @@ def test_no_canary_anywhere_after_a_full_sync(
         store.records.create_final("training_attendance", attendance_values(participants=3))
         draft = store.records.create_final("victim_screening", screening_values())
         store.records.save_draft(draft.id, screening_values(case_notes=f"{CANARY} said more today"))
-        with SyncClient(store, http=http) as client:
+        with SyncClient(store, transport=transport) as client:
             first = client.sync()
             assert first.ok, first.errors
             assert first.accepted == 7

@@ -5,6 +5,7 @@
 - `FaultProxy`: a loopback TCP proxy that cuts connections before a request reaches the
   server, after the server got it but before its answer, or in the middle of the answer.
 - `Deployment`: an organisation with the built-in forms published and enrolment codes.
+- `Rewriting`: real HTTP with hooks that see (and may rewrite) each request or push answer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -170,6 +171,32 @@ class Deployment:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+
+class Rewriting(httpx.BaseTransport):
+    """A real HTTP transport with a hook that may rewrite each request (or only look at it)
+    or push answer, as a hostile or older server in between would. It sits under the sync
+    client's retries, so a hook sees every attempt."""
+
+    def __init__(
+        self,
+        on_request: Callable[[httpx.Request], httpx.Request] = lambda request: request,
+        on_answer: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._on_request = on_request
+        self._on_answer = on_answer
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(self._on_request(request))
+        if self._on_answer is None or not request.url.path.endswith("records:push"):
+            return response
+        body = json.loads(response.read())
+        self._on_answer(body)
+        return httpx.Response(response.status_code, json=body)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 Fault = Literal["pass", "before_request", "after_request", "mid_response"]

@@ -11,7 +11,7 @@ import pytest
 
 from fieldapp import crypto
 from fieldapp.store import Store
-from sync.client import enrol
+from sync.client import SyncClient, enrol
 from sync.server.app import create_app
 from tests.server._harness import running
 from tests.sync._harness import Deployment, ServerProcess
@@ -30,17 +30,34 @@ def app_url(deployment: Deployment) -> Iterator[str]:
 
 
 @pytest.fixture
+def app_transport() -> Iterator[httpx.HTTPTransport]:
+    """The transport injected into the sync client (one keep-alive pool, shared by every
+    client of the test; the sync client stacks its retries and byte counting on it)."""
+    with httpx.HTTPTransport() as transport:
+        yield transport
+
+
+@pytest.fixture
 def app_http() -> Iterator[httpx.Client]:
-    """The httpx client injected into the sync client (one keep-alive pool)."""
+    """An httpx client for the test's own requests to the server."""
     with httpx.Client(timeout=30) as client:
         yield client
 
 
 @pytest.fixture
-def device(store: Store, deployment: Deployment, app_url: str, app_http: httpx.Client) -> Store:
+def device(
+    store: Store, deployment: Deployment, app_url: str, app_transport: httpx.BaseTransport
+) -> Store:
     """The `store` fixture enrolled as a collector of the deployment."""
-    enrol(store, app_url, deployment.code(), http=app_http)
+    enrol(store, app_url, deployment.code(), transport=app_transport)
     return store
+
+
+@pytest.fixture
+def client(device: Store, app_transport: httpx.BaseTransport) -> Iterator[SyncClient]:
+    """A sync client of the enrolled `device`."""
+    with SyncClient(device, transport=app_transport) as sync_client:
+        yield sync_client
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync._backoff import RetryPolicy, server_delay
+from sync.client._backoff import RetryPolicy, server_delay
 
 
 @given(attempt=st.integers(0, 200), seed=st.integers(0, 2**32))

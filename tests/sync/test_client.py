@@ -1,16 +1,13 @@
 """The sync client against the real server app (uvicorn in a thread, real HTTP on loopback)
-with an injected httpx.Client: outcomes and receipts, rejections, conflicts, replays,
-batching, backoff, pull, enrolment, URL policy and the connectivity monitor."""
+over an injected transport: outcomes and receipts, rejections, conflicts, replays, batching,
+backoff, enrolment and URL policy."""
 
 from __future__ import annotations
 
 import base64
 import gzip
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,57 +20,20 @@ from fieldapp.store import Store
 from sync import (
     EnrolRefused,
     InsecureServerURL,
-    MonitorState,
     NotEnrolled,
     RetryPolicy,
     ServerRefused,
     SyncClient,
-    SyncMonitor,
-    SyncReport,
     check_server_url,
     enrol,
 )
-from sync.protocol import Receipt, RecordView
+from sync.protocol import RecordView
 from sync.server import admin
 from sync.server.app import create_app
-from tests.conftest import PASSPHRASE, attendance_values, screening_values
+from tests.conftest import PASSPHRASE, screening_values
 from tests.server._harness import running
-from tests.sync._harness import Deployment
-
-
-def make_records(store: Store, count: int) -> list[str]:
-    ids = []
-    for index in range(count):
-        if index % 3 == 2:
-            record = store.records.create_final(
-                "training_attendance", attendance_values(participants=2)
-            )
-        else:
-            record = store.records.create_final("victim_screening", screening_values())
-        ids.append(record.id)
-    return ids
-
-
-def receipts(store: Store) -> dict[str, Receipt]:
-    rows = store.core.db.execute("SELECT id, receipt FROM records WHERE receipt IS NOT NULL")
-    return {row[0]: Receipt.model_validate_json(row[1]) for row in rows.fetchall()}
-
-
-def copy_store(store: Store, path: Path) -> Store:
-    """A byte-for-byte backup of the store (SQLite's online backup), opened and unlocked."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    target = sqlite3.connect(path)
-    store.core.db.conn.backup(target)
-    target.close()
-    copy = Store(path)
-    copy.keyring.unlock(PASSPHRASE)
-    return copy
-
-
-@pytest.fixture
-def client(device: Store, app_http: httpx.Client) -> Iterator[SyncClient]:
-    with SyncClient(device, http=app_http) as sync_client:
-        yield sync_client
+from tests.sync._harness import Deployment, Rewriting
+from tests.sync._records import copy_store, make_records, receipts
 
 
 def test_push_sends_every_record_with_a_verified_receipt(
@@ -134,14 +94,14 @@ def test_a_record_for_an_unpublished_form_version_is_rejected_and_stays_editable
 
 
 def test_a_receipt_not_signed_by_the_enrolled_server_key_leaves_records_queued(
-    device: Store, app_http: httpx.Client
+    device: Store, app_transport: httpx.BaseTransport
 ) -> None:
     make_records(device, 3)
     genuine = device.settings.get("server_public_key") or ""
     impostor = crypto.SigningKey.generate().public_key
     device.settings.set("server_public_key", base64.b64encode(impostor).decode())
 
-    with SyncClient(device, http=app_http) as suspicious:
+    with SyncClient(device, transport=app_transport) as suspicious:
         report = suspicious.sync()
 
     assert report.unconfirmed == 3 and report.sent == 0
@@ -149,32 +109,33 @@ def test_a_receipt_not_signed_by_the_enrolled_server_key_leaves_records_queued(
     assert device.records.status_counts() == {"queued": 3}
 
     device.settings.set("server_public_key", genuine)
-    with SyncClient(device, http=app_http) as trusting:
+    with SyncClient(device, transport=app_transport) as trusting:
         retried = trusting.sync()
     assert (retried.duplicate, retried.accepted) == (3, 0)
     assert device.records.status_counts() == {"sent": 3}
 
 
-def test_batches_are_bounded_by_bytes_and_sent_gzipped(
-    device: Store, app_http: httpx.Client
-) -> None:
+def test_batches_are_bounded_by_bytes_and_sent_gzipped(device: Store) -> None:
     make_records(device, 12)
     bodies: list[bytes] = []
 
-    def capture(request: httpx.Request) -> None:
+    def capture(request: httpx.Request) -> httpx.Request:
         if request.url.path == "/v1/records:push":
             assert request.headers["Content-Encoding"] == "gzip"
             bodies.append(gzip.decompress(request.read()))
+        return request
 
-    app_http.event_hooks = {"request": [capture], "response": []}
     progress: list[tuple[int, int, int]] = []
     limit = 8 * 1024
-    with SyncClient(
-        device,
-        http=app_http,
-        max_batch_bytes=limit,
-        on_progress=lambda *args: progress.append(args),
-    ) as small_batches:
+    with (
+        Rewriting(on_request=capture) as capturing,
+        SyncClient(
+            device,
+            transport=capturing,
+            max_batch_bytes=limit,
+            on_progress=lambda *args: progress.append(args),
+        ) as small_batches,
+    ):
         report = small_batches.sync()
 
     assert report.accepted == 12
@@ -188,11 +149,11 @@ def test_batches_are_bounded_by_bytes_and_sent_gzipped(
 
 
 def test_a_phone_restored_from_a_30_day_old_backup_replays_as_duplicates(
-    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+    device: Store, deployment: Deployment, app_transport: httpx.BaseTransport, tmp_path: Path
 ) -> None:
     ids = make_records(device, 4)
     backup = copy_store(device, tmp_path / "backup" / "fieldapp.db")
-    with SyncClient(device, http=app_http) as original:
+    with SyncClient(device, transport=app_transport) as original:
         assert original.sync().accepted == 4
     first_receipts = receipts(device)
     tables = ("records", "record_heads", "changes")
@@ -201,7 +162,7 @@ def test_a_phone_restored_from_a_30_day_old_backup_replays_as_duplicates(
     later = datetime.now(UTC) + timedelta(days=30)
     with (
         running(create_app(deployment.settings, clock=lambda: later)) as month_later,
-        SyncClient(backup, month_later, http=app_http) as replay,
+        SyncClient(backup, month_later, transport=app_transport) as replay,
     ):
         report = replay.sync()
 
@@ -215,19 +176,23 @@ def test_a_phone_restored_from_a_30_day_old_backup_replays_as_duplicates(
 
 
 def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conflict(
-    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+    device: Store,
+    deployment: Deployment,
+    app_transport: httpx.BaseTransport,
+    app_http: httpx.Client,
+    tmp_path: Path,
 ) -> None:
     record = device.records.create_final("victim_screening", screening_values())
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")  # restored from backup
 
     edit_a = device.records.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
     edit_b = tablet.records.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
     assert edit_a.base_revision == edit_b.base_revision == record.revision
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         first = phone_a.sync()
-    with SyncClient(tablet, http=app_http) as phone_b:
+    with SyncClient(tablet, transport=app_transport) as phone_b:
         second = phone_b.sync()
 
     assert first.accepted == 1
@@ -237,7 +202,7 @@ def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conf
     assert conflicted.server_revision == edit_a.revision
     assert conflicted.values["case_notes"] == "seen again in B"  # kept, for review
 
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         learns = phone_a.sync()  # device A learns by pulling the record's conflict change
     assert learns.ok
     seen_by_a = device.records.get(record.id)
@@ -263,19 +228,19 @@ def test_two_copies_of_a_store_editing_one_record_offline_both_survive_as_a_conf
 
 
 def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
-    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+    device: Store, deployment: Deployment, app_transport: httpx.BaseTransport, tmp_path: Path
 ) -> None:
     record = device.records.create_final("victim_screening", screening_values())
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
     edit_a = device.records.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
     edit_b = tablet.records.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().accepted == 1
-    with SyncClient(tablet, http=app_http) as phone_b:
+    with SyncClient(tablet, transport=app_transport) as phone_b:
         assert phone_b.sync().conflict == 1
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         phone_a.sync()
     assert (
         device.records.get(record.id).status == tablet.records.get(record.id).status == "conflict"
@@ -286,7 +251,7 @@ def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
 
     reports = {}
     for name, store in (("a", device), ("b", tablet)):
-        with SyncClient(store, http=app_http) as client:
+        with SyncClient(store, transport=app_transport) as client:
             reports[name] = client.sync()
     assert (reports["a"].resolved, reports["b"].resolved) == (1, 1)
     kept = tablet.records.get(record.id)
@@ -304,7 +269,7 @@ def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
     # An edit from A now builds on the office's choice: accepted, no new conflict.
     again = device.records.finalise(record.id, {**lost.values, "case_notes": "A, on the office's"})
     assert again.base_revision == edit_b.revision
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().accepted == 1
     with admin.open_server_storage(deployment.settings) as storage:
         head = storage.get_record(deployment.org_id, uuid.UUID(record.id))
@@ -314,21 +279,21 @@ def test_when_the_office_resolves_a_conflict_both_devices_leave_conflict(
 
 
 def test_the_versions_in_review_are_read_from_the_server_and_checked(
-    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+    device: Store, deployment: Deployment, app_transport: httpx.BaseTransport, tmp_path: Path
 ) -> None:
     record = device.records.create_final("victim_screening", screening_values())
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
     edit_a = device.records.finalise(record.id, {**record.values, "sex": "male"})
     edit_b = tablet.records.finalise(
         record.id, {**record.values, "age_band": "35_44", "age_years": 40}
     )
-    with SyncClient(tablet, http=app_http) as phone_b:
+    with SyncClient(tablet, transport=app_transport) as phone_b:
         assert phone_b.sync().accepted == 1
     tablet.close()
 
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().conflict == 1
         versions = phone_a.record_versions(record.id)
         with pytest.raises(ValueError, match="badly formed"):
@@ -349,29 +314,31 @@ def test_the_versions_in_review_are_read_from_the_server_and_checked(
 
     # Another device of the organisation may not read it (only its writers and the office).
     other = Store.create(tmp_path / "other" / "fieldapp.db", PASSPHRASE)
-    enrol(other, device.settings.get("server_url") or "", deployment.code(), http=app_http)
-    with SyncClient(other, http=app_http) as stranger, pytest.raises(ServerRefused):
+    enrol(
+        other, device.settings.get("server_url") or "", deployment.code(), transport=app_transport
+    )
+    with SyncClient(other, transport=app_transport) as stranger, pytest.raises(ServerRefused):
         stranger.record_versions(record.id)
     other.close()
 
 
 def test_a_conflict_settled_here_stays_settled_until_another_version_conflicts(
-    device: Store, deployment: Deployment, app_http: httpx.Client, tmp_path: Path
+    device: Store, deployment: Deployment, app_transport: httpx.BaseTransport, tmp_path: Path
 ) -> None:
     record = device.records.create_final("victim_screening", screening_values())
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().accepted == 1
     tablet = copy_store(device, tmp_path / "tablet" / "fieldapp.db")
     spare = copy_store(device, tmp_path / "spare" / "fieldapp.db")  # restored later
     device.records.finalise(record.id, {**record.values, "case_notes": "seen again in A"})
     tablet.records.finalise(record.id, {**record.values, "case_notes": "seen again in B"})
-    with SyncClient(tablet, http=app_http) as phone_b:
+    with SyncClient(tablet, transport=app_transport) as phone_b:
         assert phone_b.sync().accepted == 1
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         assert phone_a.sync().conflict == 1
 
     settled = device.conflicts.settle(record.id)  # keep mine
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         report = phone_a.sync()  # its own acceptance comes back flagged: not a new conflict
         assert (report.accepted, report.conflict) == (1, 0)
         mine = device.records.get(record.id)
@@ -385,9 +352,9 @@ def test_a_conflict_settled_here_stays_settled_until_another_version_conflicts(
 
     # A version nobody has seen yet is a new conflict: the device hears of it.
     spare.records.finalise(record.id, {**record.values, "case_notes": "seen again in C"})
-    with SyncClient(spare, http=app_http) as phone_c:
+    with SyncClient(spare, transport=app_transport) as phone_c:
         assert phone_c.sync().conflict == 1
-    with SyncClient(device, http=app_http) as phone_a:
+    with SyncClient(device, transport=app_transport) as phone_a:
         phone_a.sync()
     again = device.records.get(record.id)
     assert (again.status, again.revision, again.server_revision) == (
@@ -397,52 +364,6 @@ def test_a_conflict_settled_here_stays_settled_until_another_version_conflicts(
     )
     tablet.close()
     spare.close()
-
-
-def test_pull_installs_forms_published_later_and_moves_the_cursor(
-    device: Store, client: SyncClient, deployment: Deployment
-) -> None:
-    first = client.sync()
-    cursor = int(device.settings.get("cursor") or 0)
-    assert first.forms_added == 0  # the built-in forms are on the device already
-    assert first.pulled == len(load_builtin_forms()) and cursor > 0
-
-    newer = load_builtin_forms()["training_attendance"].model_copy(update={"version": "99"})
-    with admin.open_server_storage(deployment.settings) as storage:
-        admin.publish_form(storage, newer, org=deployment.org_id)
-    report = client.sync()
-
-    assert (report.pulled, report.forms_added) == (1, 1)
-    assert device.forms.get("training_attendance", "99") == newer
-    assert int(device.settings.get("cursor") or 0) == cursor + 1
-
-
-def test_pull_keeps_events_shared_with_the_team_and_drops_tombstones(
-    device: Store, client: SyncClient, deployment: Deployment
-) -> None:
-    event = {"title": "Judicial training, Battambang", "start_date": "2026-12-01"}
-    with admin.open_server_storage(deployment.settings) as storage:
-        now = datetime.now(UTC)
-        storage.put_shared(deployment.org_id, "event", "evt-1", event, None, now)
-        storage.put_shared(
-            deployment.org_id, "reference", "provinces", {"KH": ["Battambang"]}, None, now
-        )
-    assert client.sync().ok
-    assert device.roster.shared("event") == {"evt-1": event}
-    assert device.roster.shared("reference") == {"provinces": {"KH": ["Battambang"]}}
-    with admin.open_server_storage(deployment.settings) as storage:
-        storage.delete_shared(deployment.org_id, "event", "evt-1", datetime.now(UTC))
-    report = client.sync()
-    assert report.ok and report.skipped_changes == 0
-    assert device.roster.shared("event") == {}
-
-
-def test_pull_pages_through_the_change_log(device: Store, app_http: httpx.Client) -> None:
-    make_records(device, 5)
-    with SyncClient(device, http=app_http, pull_page_size=2) as paging:
-        report = paging.sync()
-    assert report.pulled == 5 + len(load_builtin_forms())
-    assert report.requests >= 1 + report.pulled // 2
 
 
 def test_retry_after_and_backoff_hints_are_honoured(
@@ -475,9 +396,11 @@ def test_syncing_goes_on_after_the_app_locks_itself(device: Store, client: SyncC
     assert client.sync().accepted == 2
 
 
-def test_a_locked_store_never_unlocked_says_so(device: Store, app_http: httpx.Client) -> None:
+def test_a_locked_store_never_unlocked_says_so(
+    device: Store, app_transport: httpx.BaseTransport
+) -> None:
     device.keyring.lock()
-    with SyncClient(device, http=app_http) as locked:
+    with SyncClient(device, transport=app_transport) as locked:
         report = locked.sync()
     assert not report.ok and "unlock" in report.errors[0]
 
@@ -488,26 +411,32 @@ def test_a_store_that_never_enrolled_cannot_sync(store: Store) -> None:
 
 
 def test_enrolment_is_idempotent_for_the_same_device_and_refused_for_another(
-    store: Store, deployment: Deployment, app_url: str, app_http: httpx.Client, tmp_path: Path
+    store: Store,
+    deployment: Deployment,
+    app_url: str,
+    app_transport: httpx.BaseTransport,
+    tmp_path: Path,
 ) -> None:
     record = store.records.create_final("victim_screening", screening_values())  # before enrolment
     code = deployment.code()
 
-    first = enrol(store, app_url, code, http=app_http)
-    again = enrol(store, app_url, code, http=app_http)  # the first answer was "lost"
+    first = enrol(store, app_url, code, transport=app_transport)
+    again = enrol(store, app_url, code, transport=app_transport)  # the first answer was "lost"
 
     assert first.device_id == again.device_id == store.device_id
     assert first.sealed_waiting == 1
     assert store.outbox.recipients()
-    with SyncClient(store, http=app_http) as client:
+    with SyncClient(store, transport=app_transport) as client:
         assert client.sync().accepted == 1  # with the token of the second answer
     assert store.records.get(record.id).status == "sent"
 
     other = Store.create(tmp_path / "other" / "fieldapp.db", PASSPHRASE)
     with pytest.raises(EnrolRefused, match="another device"):
-        enrol(other, app_url, code, http=app_http)
+        enrol(other, app_url, code, transport=app_transport)
     with pytest.raises(EnrolRefused, match="not valid"):
-        enrol(other, app_url, "NPNP-" * 7 + "NPNP", http=app_http)  # well formed, never issued
+        enrol(
+            other, app_url, "NPNP-" * 7 + "NPNP", transport=app_transport
+        )  # well formed, never issued
     other.close()
 
 
@@ -544,60 +473,3 @@ def test_cleartext_or_odd_server_urls_are_refused(url: str, device: Store) -> No
 def test_https_and_loopback_http_are_accepted(url: str, device: Store) -> None:
     with SyncClient(device, url) as client:  # constructed, never connected
         assert client.base_url == url.rstrip("/")
-
-
-# --- the connectivity monitor (in-process server) ----------------------------------------------
-
-
-class CountingClient(SyncClient):
-    """A real client that notes how many of its syncs overlap (there must never be two)."""
-
-    def __init__(self, store: Store, http: httpx.Client) -> None:
-        super().__init__(store, http=http)
-        self.active = 0
-        self.most_at_once = 0
-        self.syncs = 0
-        self._count_lock = threading.Lock()
-
-    def sync(self) -> SyncReport:
-        with self._count_lock:
-            self.active += 1
-            self.syncs += 1
-            self.most_at_once = max(self.most_at_once, self.active)
-        try:
-            time.sleep(0.05)
-            return super().sync()
-        finally:
-            with self._count_lock:
-                self.active -= 1
-
-
-def test_the_monitor_syncs_on_request_and_never_runs_two_syncs_at_once(
-    device: Store, app_http: httpx.Client
-) -> None:
-    client = CountingClient(device, http=app_http)
-    states: list[MonitorState] = []
-    monitor = SyncMonitor(client, probe_interval=0.05, on_state=states.append)
-    monitor.start()
-    try:
-        assert monitor.sync_now(wait=True, timeout=30) is not None  # the first, on start-up
-        make_records(device, 3)
-        requests = [
-            threading.Thread(target=monitor.sync_now, kwargs={"wait": True, "timeout": 30})
-            for _ in range(8)
-        ]
-        for thread in requests:
-            thread.start()
-        for thread in requests:
-            thread.join()
-        report = monitor.sync_now(wait=True, timeout=30)
-    finally:
-        monitor.stop()
-
-    assert report is not None and report.ok
-    assert device.records.status_counts() == {"sent": 3}
-    assert client.most_at_once == 1
-    assert client.syncs < 8 + 3  # concurrent requests were joined, not run one by one
-    assert any(state.running for state in states)
-    assert monitor.state.online is True
-    assert monitor.state.last_sync_at is not None and not monitor.state.running

@@ -18,7 +18,7 @@ from sync.server.storage import StatsRow
 from tests._wait import wait_until
 from tests.conftest import CANARY, screening_values
 from tests.security.canary import scan_paths
-from tests.sync._harness import Deployment, ServerProcess
+from tests.sync._harness import Deployment, Rewriting, ServerProcess
 from tests.sync.test_client import copy_store
 from tests.test_consent import IDENTIFYING, Traces, store_files
 
@@ -43,13 +43,13 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
     store_path: Path,
     deployment: Deployment,
     server: ServerProcess,
-    app_http: httpx.Client,
+    app_transport: httpx.BaseTransport,
     tmp_path: Path,
 ) -> None:
-    enrol(store, server.url, deployment.code(), http=app_http)
+    enrol(store, server.url, deployment.code(), transport=app_transport)
     record = store.records.create_final("victim_screening", screening_values())
     phone_traces = Traces(store, record.id)
-    with SyncClient(store, http=app_http) as phone:
+    with SyncClient(store, transport=app_transport) as phone:
         assert phone.sync().accepted == 1
     tablet_path = tmp_path / "tablet" / "fieldapp.db"
     tablet = copy_store(store, tablet_path)  # a second copy of the device holds the record
@@ -62,9 +62,9 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
             record.id, {**record.values, "case_notes": f"{CANARY}, on the tablet"}
         )
         tablet_traces = Traces(tablet, record.id)
-        with SyncClient(store, http=app_http) as phone:
+        with SyncClient(store, transport=app_transport) as phone:
             assert phone.sync().accepted == 1
-        with SyncClient(tablet, http=app_http) as other:
+        with SyncClient(tablet, transport=app_transport) as other:
             assert other.sync().conflict == 1
         stored = sealed_on_server(deployment, record.id)
         assert len(stored) == 3 and all(stored.values())  # v1, the head, its sibling
@@ -77,7 +77,7 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
         assert withdrawn.status == "final"
 
         # Step 2, the phone syncs: the server erases every version, the conflict included.
-        with SyncClient(store, http=app_http) as phone:
+        with SyncClient(store, transport=app_transport) as phone:
             report = phone.sync()
         assert report.ok and report.accepted == 1, report.errors
         assert store.records.get(record.id).status == "sent"
@@ -93,7 +93,7 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
 
         # Step 3, the tablet syncs: it learns by pull and erases its copy.
         assert tablet_traces.found_in(tablet_path)  # still there until it syncs
-        with SyncClient(tablet, http=app_http) as other:
+        with SyncClient(tablet, transport=app_transport) as other:
             report = other.sync()
         assert report.ok and report.erased == 1, report.errors
         copy = tablet.records.get(record.id)
@@ -114,7 +114,7 @@ def test_withdrawing_consent_erases_the_record_on_the_server_and_on_every_copy(
 
 
 def test_a_record_withdrawn_while_its_batch_waits_to_leave_is_not_sent(
-    device: Store, deployment: Deployment, app_http: httpx.Client
+    device: Store, deployment: Deployment, app_transport: httpx.BaseTransport
 ) -> None:
     """The sync prepares the next batch while the current one is on the wire; consent is
     withdrawn in between: the prepared envelope, sealed, must not leave."""
@@ -123,7 +123,7 @@ def test_a_record_withdrawn_while_its_batch_waits_to_leave_is_not_sent(
     )
     withdrawn = threading.Event()
 
-    def withdraw_while_the_first_batch_is_sent(request: httpx.Request) -> None:
+    def withdraw_while_the_first_batch_is_sent(request: httpx.Request) -> httpx.Request:
         if request.url.path.endswith("/v1/records:push") and not withdrawn.is_set():
             wait_until(
                 lambda: device.records.get(second).status == "queued",
@@ -132,18 +132,19 @@ def test_a_record_withdrawn_while_its_batch_waits_to_leave_is_not_sent(
             )
             device.consent.withdraw(second)
             withdrawn.set()
+        return request
 
-    hooks = {"request": [withdraw_while_the_first_batch_is_sent]}
     with (
-        httpx.Client(timeout=30, event_hooks=hooks) as http,
-        SyncClient(device, http=http, max_batch_bytes=1024) as client,  # one record a batch
+        Rewriting(on_request=withdraw_while_the_first_batch_is_sent) as withdrawing,
+        # one record a batch
+        SyncClient(device, transport=withdrawing, max_batch_bytes=1024) as client,
     ):
         report = client.sync()
 
     assert withdrawn.is_set() and report.ok, report.errors
     assert report.accepted == 1 and device.records.get(first).status == "sent"
     assert sealed_on_server(deployment, second) == {}  # its sealed envelope never left
-    with SyncClient(device, http=app_http) as client:
+    with SyncClient(device, transport=app_transport) as client:
         assert client.sync().accepted == 1  # the withdrawal goes at the next sync
     [(revision, sealed)] = sealed_on_server(deployment, second).items()
     assert (revision, sealed) == (device.records.get(second).revision, None)

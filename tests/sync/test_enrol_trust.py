@@ -66,7 +66,7 @@ def test_a_swapped_key_in_the_enrolment_answer_is_refused_before_anything_is_sto
     store: Store,
     deployment: Deployment,
     app_url: str,
-    app_http: httpx.Client,
+    app_transport: httpx.BaseTransport,
     org_key: crypto.OrgKeyPair,
     swap: str,
 ) -> None:
@@ -76,11 +76,8 @@ def test_a_swapped_key_in_the_enrolment_answer_is_refused_before_anything_is_sto
     )  # finalised offline
     code = deployment.code()
     tamper = swap_recipients(attacker) if swap == "recipients" else swap_server_key
-    with (
-        httpx.Client(transport=Middle(tamper)) as middle,
-        pytest.raises(EnrolmentNotTrusted) as refused,
-    ):
-        enrol(store, app_url, code, http=middle)
+    with Middle(tamper) as middle, pytest.raises(EnrolmentNotTrusted) as refused:
+        enrol(store, app_url, code, transport=middle)
     message = str(refused.value)
     assert "do not match the code" in message and "Nothing was stored" in message
     assert "ask for a new code" in message
@@ -93,11 +90,11 @@ def test_a_swapped_key_in_the_enrolment_answer_is_refused_before_anything_is_sto
     assert sealed == (None,)  # still waiting for the organisation's keys, sealed to nobody
 
     # The honest answer (the same code, retried without the middle) is trusted.
-    with httpx.Client(transport=Middle()) as honest:
-        result = enrol(store, app_url, code, http=honest)
+    with Middle() as honest:
+        result = enrol(store, app_url, code, transport=honest)
     assert result.sealed_waiting == 1
     assert store.outbox.recipients() == [org_key.recipient]
-    with SyncClient(store, http=app_http) as client:
+    with SyncClient(store, transport=app_transport) as client:
         assert client.sync().accepted == 1
 
 
@@ -106,11 +103,11 @@ def test_the_links_full_fingerprint_is_checked_too(
 ) -> None:
     issued = deployment.issue()
     wrong = bytes(b ^ 1 for b in parse_fingerprint(issued.fingerprint)).hex()
-    with httpx.Client(transport=Middle()) as http:
+    with Middle() as middle:
         with pytest.raises(EnrolmentNotTrusted, match="the enrolment link's fingerprint"):
-            enrol(store, app_url, issued.code, fingerprint=wrong, http=http)
+            enrol(store, app_url, issued.code, fingerprint=wrong, transport=middle)
         assert_nothing_kept(store)
-        enrol(store, app_url, issued.code, fingerprint=issued.fingerprint.upper(), http=http)
+        enrol(store, app_url, issued.code, fingerprint=issued.fingerprint.upper(), transport=middle)
     assert store.keyring.secret(SECRET_TOKEN)
 
 
@@ -128,8 +125,8 @@ def test_a_code_is_accepted_however_it_is_typed_and_only_its_secret_is_sent(
                 sent.append(json.loads(request.content))
             return super().handle_request(request)
 
-    with httpx.Client(transport=Watching()) as http:
-        enrol(store, app_url, typed, http=http)
+    with Watching() as watching:
+        enrol(store, app_url, typed, transport=watching)
     assert [body["code"] for body in sent] == [code.secret_text]
     assert code.check not in json.dumps(sent)
 
@@ -147,8 +144,8 @@ def test_a_code_without_its_whole_check_is_refused_before_anything_is_sent(
 ) -> None:
     middle = Middle()
     pattern = problem.replace("(", r"\(").replace(")", r"\)")
-    with httpx.Client(transport=middle) as http, pytest.raises(BadEnrolmentCode, match=pattern):
-        enrol(store, app_url, code, http=http)
+    with middle, pytest.raises(BadEnrolmentCode, match=pattern):
+        enrol(store, app_url, code, transport=middle)
     assert middle.forwarded == []
     assert_nothing_kept(store)
 

@@ -15,7 +15,7 @@ from sync import RetryPolicy, SyncClient, SyncMonitor
 from tests._wait import wait_until
 from tests.conftest import CANARY, attendance_values, screening_values
 from tests.sync._harness import Deployment, FaultProxy, ServerProcess, free_port
-from tests.sync.test_client import make_records
+from tests.sync._records import make_records
 
 
 def test_records_saved_offline_reach_the_server_when_it_comes_up_with_no_user_action(

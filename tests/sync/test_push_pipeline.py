@@ -4,13 +4,12 @@ unacknowledged record queued, damaged outbox entries, and the store's batch writ
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from fieldapp import crypto
 from fieldapp.store import Outcome, Store
@@ -18,7 +17,7 @@ from sync import SyncClient
 from sync.protocol import PushResponse, Receipt
 from sync.server import admin
 from tests.conftest import screening_values
-from tests.sync._harness import Deployment
+from tests.sync._harness import Deployment, Rewriting
 
 
 def make_records(store: Store, count: int) -> list[str]:
@@ -34,53 +33,15 @@ def stored_receipts(store: Store) -> dict[str, Receipt]:
     return {row[0]: Receipt.model_validate_json(row[1]) for row in rows.fetchall()}
 
 
-class Rewriting(httpx.BaseTransport):
-    """A real HTTP transport with a hook that may rewrite each request or push answer, as a
-    hostile or older server in between would."""
-
-    def __init__(
-        self,
-        on_request: Callable[[httpx.Request], httpx.Request] = lambda request: request,
-        on_answer: Callable[[dict[str, Any]], None] | None = None,
-    ) -> None:
-        self._inner = httpx.HTTPTransport()
-        self._on_request = on_request
-        self._on_answer = on_answer
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._inner.handle_request(self._on_request(request))
-        if self._on_answer is None or not request.url.path.endswith("records:push"):
-            return response
-        body = json.loads(response.read())
-        self._on_answer(body)
-        return httpx.Response(response.status_code, json=body)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-@pytest.fixture
-def rewriting_http() -> Iterator[Callable[..., httpx.Client]]:
-    clients: list[httpx.Client] = []
-
-    def make(**hooks: Any) -> httpx.Client:
-        clients.append(httpx.Client(transport=Rewriting(**hooks), timeout=30))
-        return clients[-1]
-
-    yield make
-    for client in clients:
-        client.close()
-
-
 def no_sync_threads() -> bool:
     return not [t for t in threading.enumerate() if t.name == "sync-prepare"]
 
 
 def test_a_batch_shares_one_signature_and_each_stored_receipt_verifies_alone(
-    device: Store, app_http: httpx.Client
+    device: Store, app_transport: httpx.BaseTransport
 ) -> None:
     ids = make_records(device, 9)
-    with SyncClient(device, http=app_http, max_batch_bytes=6 * 1024) as client:
+    with SyncClient(device, transport=app_transport, max_batch_bytes=6 * 1024) as client:
         report = client.sync()
     assert report.ok, report.errors
     assert report.accepted == 9 and device.records.status_counts() == {"sent": 9}
@@ -89,7 +50,7 @@ def test_a_batch_shares_one_signature_and_each_stored_receipt_verifies_alone(
     assert all(r.proof is not None for r in receipts.values())
     batches = {r.signature for r in receipts.values()}
     assert 1 < len(batches) < 9  # several batches, one signature each
-    key = client._server_key
+    key = base64.b64decode(device.settings.get("server_public_key") or "")
     for record_id, receipt in receipts.items():
         assert receipt.revision == device.records.get(record_id).revision
         crypto.verify(key, receipt.signature, receipt.signing_bytes())
@@ -97,7 +58,7 @@ def test_a_batch_shares_one_signature_and_each_stored_receipt_verifies_alone(
 
 
 def test_a_receipt_whose_proof_was_bent_leaves_only_that_record_queued(
-    device: Store, rewriting_http: Callable[..., httpx.Client]
+    device: Store,
 ) -> None:
     make_records(device, 4)
     bent: list[str] = []
@@ -107,7 +68,7 @@ def test_a_receipt_whose_proof_was_bent_leaves_only_that_record_queued(
         proof["path"][0] = proof["path"][1]
         bent.append(body["outcomes"][2]["id"])
 
-    with SyncClient(device, http=rewriting_http(on_answer=bend_one)) as client:
+    with Rewriting(on_answer=bend_one) as bending, SyncClient(device, transport=bending) as client:
         report = client.sync()
     assert (report.accepted, report.unconfirmed) == (3, 1)
     assert any("signature" in error for error in report.errors)
@@ -116,7 +77,7 @@ def test_a_receipt_whose_proof_was_bent_leaves_only_that_record_queued(
 
 
 def test_a_server_that_signs_each_receipt_alone_is_still_understood(
-    device: Store, rewriting_http: Callable[..., httpx.Client]
+    device: Store,
 ) -> None:
     """An older server ignores `?receipts=batch`: every receipt is checked on its own."""
 
@@ -125,7 +86,10 @@ def test_a_server_that_signs_each_receipt_alone_is_still_understood(
         return httpx.Request(request.method, url, headers=request.headers, content=request.read())
 
     make_records(device, 3)
-    with SyncClient(device, http=rewriting_http(on_request=older_server)) as client:
+    with (
+        Rewriting(on_request=older_server) as older,
+        SyncClient(device, transport=older) as client,
+    ):
         report = client.sync()
     assert report.ok and report.accepted == 3
     receipts = stored_receipts(device).values()
@@ -133,7 +97,7 @@ def test_a_server_that_signs_each_receipt_alone_is_still_understood(
 
 
 def test_a_refusal_half_way_stops_the_pipeline_and_loses_nothing(
-    device: Store, deployment: Deployment, app_http: httpx.Client
+    device: Store, deployment: Deployment, app_transport: httpx.BaseTransport
 ) -> None:
     ids = make_records(device, 30)
     answered: list[int] = []
@@ -145,7 +109,10 @@ def test_a_refusal_half_way_stops_the_pipeline_and_loses_nothing(
                 admin.revoke(storage, device.device_id)
 
     with SyncClient(
-        device, http=app_http, max_batch_bytes=4 * 1024, on_progress=revoke_after_the_first_batch
+        device,
+        transport=app_transport,
+        max_batch_bytes=4 * 1024,
+        on_progress=revoke_after_the_first_batch,
     ) as client:
         report = client.sync()
 
@@ -160,13 +127,13 @@ def test_a_refusal_half_way_stops_the_pipeline_and_loses_nothing(
 
 
 def test_a_damaged_outbox_entry_is_reported_and_the_rest_still_goes(
-    device: Store, app_http: httpx.Client
+    device: Store, app_transport: httpx.BaseTransport
 ) -> None:
     ids = make_records(device, 3)
     device.core.db.execute(
         "UPDATE records SET sealed = ? WHERE id = ?", ['{"id": "garbage"}', ids[1]]
     )
-    with SyncClient(device, http=app_http) as client:
+    with SyncClient(device, transport=app_transport) as client:
         report = client.sync()
     assert report.accepted == 2
     assert [e for e in report.errors if ids[1] in e and "damaged" in e]
@@ -217,18 +184,15 @@ def test_record_outcomes_writes_what_record_outcome_would(device: Store) -> None
     assert device.records.get(batched[3]).base_revision == edited.revision
 
 
-def test_receipts_of_a_push_answer_parse_as_stored(device: Store, app_http: httpx.Client) -> None:
+def test_receipts_of_a_push_answer_parse_as_stored(device: Store) -> None:
     """What the store keeps is exactly the receipt the server sent."""
     answers: list[PushResponse] = []
 
-    def keep(response: httpx.Response) -> None:
-        if response.request.url.path.endswith("records:push"):
-            response.read()
-            answers.append(PushResponse.model_validate_json(response.content))
+    def keep(body: dict[str, Any]) -> None:
+        answers.append(PushResponse.model_validate_json(json.dumps(body)))
 
-    app_http.event_hooks = {"request": [], "response": [keep]}
     make_records(device, 2)
-    with SyncClient(device, http=app_http) as client:
+    with Rewriting(on_answer=keep) as watching, SyncClient(device, transport=watching) as client:
         assert client.sync().accepted == 2
     sent = {str(o.id): o.receipt for answer in answers for o in answer.outcomes}
     assert stored_receipts(device) == sent

@@ -75,10 +75,11 @@ def test_a_server_that_cannot_write_says_degraded_refuses_pushes_and_recovers(
     server: tuple[FillableStorage, str],
     deployment: Deployment,
     store: Store,
+    app_transport: httpx.BaseTransport,
     app_http: httpx.Client,
 ) -> None:
     storage, url = server
-    enrol(store, url, deployment.code(), http=app_http)
+    enrol(store, url, deployment.code(), transport=app_transport)
     records = finals(store, 20)
     assert app_http.get(f"{url}/v1/health").json() == {"status": "ok", "protocol": 1}
     storage.make_full()
@@ -89,7 +90,7 @@ def test_a_server_that_cannot_write_says_degraded_refuses_pushes_and_recovers(
         "protocol": 1,
         "reason": "the database is at its size limit",
     }
-    with SyncClient(store, http=app_http) as client:
+    with SyncClient(store, transport=app_transport) as client:
         assert client.probe() and client.health().status == "degraded"  # up, cannot write
         report = client.sync()  # as a client that never looks at the health pushes anyway
         assert report.sent == 0
@@ -108,13 +109,13 @@ def test_the_monitor_keeps_records_while_the_server_cannot_write(
     server: tuple[FillableStorage, str],
     deployment: Deployment,
     store: Store,
-    app_http: httpx.Client,
+    app_transport: httpx.BaseTransport,
 ) -> None:
     storage, url = server
-    enrol(store, url, deployment.code(), http=app_http)
+    enrol(store, url, deployment.code(), transport=app_transport)
     records = finals(store, 5)
     storage.make_full()
-    with SyncClient(store, http=app_http) as client:
+    with SyncClient(store, transport=app_transport) as client:
         monitor = SyncMonitor(client, probe_interval=0.05, max_offline_interval=0.2)
         monitor.start()
         try:
@@ -177,15 +178,15 @@ def test_a_device_that_fills_up_mid_sync_loses_nothing_and_sends_everything_late
     server: tuple[FillableStorage, str],
     deployment: Deployment,
     tmp_path: Path,
-    app_http: httpx.Client,
+    app_transport: httpx.BaseTransport,
 ) -> None:
     _, url = server
     store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
     fills_up = FillsUp(store)
-    enrol(store, url, deployment.code(), http=app_http)
+    enrol(store, url, deployment.code(), transport=app_transport)
     records = finals(store, MANY)
     outbox = store.outbox.pending(limit=1000)
-    with SyncClient(store, http=app_http, max_batch_bytes=ONE_BATCH) as client:
+    with SyncClient(store, transport=app_transport, max_batch_bytes=ONE_BATCH) as client:
         before = make_full(store)
         with pytest.raises(StorageFull, match=r"^the device storage is full"):
             client.sync()  # marking them as leaving: they stay final, nothing was sent

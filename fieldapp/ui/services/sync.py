@@ -16,8 +16,7 @@ from typing import Any
 from fieldapp.errors import StorageFull
 from fieldapp.ui.messages import MessageKey
 from fieldapp.ui.services.device import Device
-from sync._monitor import MonitorState, SyncMonitor
-from sync.client import SyncClient, SyncError, SyncReport
+from sync.client import MonitorState, SyncClient, SyncError, SyncMonitor, SyncReport
 from sync.protocol import InsecureServerURL
 
 __all__ = ["Sync", "SyncOutcome", "describe_report"]

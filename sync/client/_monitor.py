@@ -19,8 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fieldapp.errors import StorageFull
-from sync._backoff import jitter_source
-from sync.client import SyncClient, SyncError, SyncReport
+from sync.client._backoff import jitter_source
+from sync.client._client import SyncClient
+from sync.client._errors import SyncError
+from sync.client._report import SyncReport
 
 __all__ = ["MonitorState", "SyncMonitor"]
 

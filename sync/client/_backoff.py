@@ -1,4 +1,5 @@
-"""Retry timing for the sync client: exponential backoff with full jitter, and server hints.
+"""Retry timing for the retrying transport: exponential backoff with full jitter, and the
+server's hints (Retry-After, Backoff).
 
 Full jitter (a uniform delay between zero and the exponential ceiling) spreads a fleet of
 phones that lost the same cell tower, so they do not all come back in the same second.
@@ -26,6 +27,10 @@ class RetryPolicy:
     max_delay: float = 30.0
     attempts: int = 6
     max_wait: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {self.attempts}")
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(max_delay, base_delay * 2**attempt)]."""

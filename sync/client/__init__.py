@@ -1,0 +1,65 @@
+"""The sync client, as the phone and the laptop use it: enrol a device (`enrol`), sync its
+store with the server (`SyncClient`), as soon as the server is reachable (`SyncMonitor`).
+
+One public namespace over private modules of one job each, in layers (each imports only
+from below; see the `client-rooms` contract in pyproject.toml):
+
+- `_monitor`: the connectivity monitor, over
+- `_client`: `SyncClient` (one sync: receipts check, push, roster, pull), over
+- `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`: one step each, over
+- `_changes` (one handler per kind of pulled change), `_ahead` (a pipeline stage in a
+  thread), over
+- `_outcomes`: a push answer's outcome and receipt, per record, over
+- `_exchange`: the HTTP exchange with one server, what an answer means, over
+- `_transports`: retries and byte counting as httpx transports, over
+- `_backoff`, `_errors`, `_report`, `_state`: retry timing, the error tree, the report,
+  the store keys.
+"""
+
+from __future__ import annotations
+
+from sync.client._backoff import RetryPolicy
+from sync.client._client import RecordVersions, SyncClient
+from sync.client._enrol import EnrolResult, enrol
+from sync.client._errors import (
+    EnrolmentNotTrusted,
+    EnrolRefused,
+    NotEnrolled,
+    ServerRefused,
+    ServerUnreachable,
+    SyncError,
+)
+from sync.client._monitor import MonitorState, SyncMonitor
+from sync.client._push import DEFAULT_MAX_BATCH_BYTES
+from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
+from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
+from sync.client._state import SECRET_TOKEN, STATE_SERVER_PUBLIC_KEY, STATE_SERVER_URL
+from sync.client._transports import CountingTransport, RetryingTransport, Traffic
+
+__all__ = [
+    "CLOCK_SKEW_WARNING",
+    "DEFAULT_MAX_BATCH_BYTES",
+    "RECEIPT_CHECK_INTERVAL",
+    "RECEIPT_RECHECK_MARGIN",
+    "SECRET_TOKEN",
+    "STATE_SERVER_PUBLIC_KEY",
+    "STATE_SERVER_URL",
+    "CountingTransport",
+    "EnrolRefused",
+    "EnrolResult",
+    "EnrolmentNotTrusted",
+    "MonitorState",
+    "NotEnrolled",
+    "ProgressCallback",
+    "RecordVersions",
+    "RetryPolicy",
+    "RetryingTransport",
+    "ServerRefused",
+    "ServerUnreachable",
+    "SyncClient",
+    "SyncError",
+    "SyncMonitor",
+    "SyncReport",
+    "Traffic",
+    "enrol",
+]

@@ -1,0 +1,103 @@
+"""What the server's answer to a push means for each record: the outcome to write back, and
+the receipt that must prove it (a batch's receipts share one signature, verified once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldapp import crypto
+from fieldapp.store import Outcome
+from sync.client._report import SyncReport
+from sync.protocol import Receipt, RecordOutcome
+
+__all__ = ["Outgoing", "ReceiptVerifier", "conflict_problem", "outcome_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One envelope on its way, with what its receipt must name (parsed once, when read)."""
+
+    record_id: str
+    revision: str
+    content_digest: str
+    body: bytes
+
+
+@dataclass
+class ReceiptVerifier:
+    """Checks receipts against the server key the device enrolled with (`server_key`, its
+    `server_key_id`), remembering the signatures it verified."""
+
+    server_key: bytes
+    server_key_id: str
+    _verified: set[tuple[bytes, bytes]] = field(default_factory=set)
+
+    def problem(self, item: Outgoing, receipt: Receipt | None) -> str | None:
+        """Why this receipt does not prove the server holds exactly this envelope, or None.
+
+        A batch's receipts share one signature (over the root of their Merkle tree): it is
+        verified once; each receipt's own entry and proof are checked every time.
+        """
+        if receipt is None:
+            return "the server sent no receipt"
+        if (str(receipt.record_id), receipt.revision) != (item.record_id, item.revision):
+            return "the receipt names another record"
+        if receipt.content_digest != item.content_digest:
+            return "the receipt is for other content"
+        if receipt.server_key_id != self.server_key_id:
+            return "the receipt is signed by an unknown server key"
+        signed = (receipt.signing_bytes(), receipt.signature)
+        if signed not in self._verified:
+            try:
+                crypto.verify(self.server_key, receipt.signature, signed[0])
+            except crypto.SignatureError:
+                return "the receipt's signature is not the server's"
+            self._verified.add(signed)
+        return None
+
+
+def outcome_of(
+    item: Outgoing, outcome: RecordOutcome, report: SyncReport, receipts: ReceiptVerifier
+) -> Outcome | None:
+    """What to write back for one record (counted in `report`); None (it stays queued, the
+    reason in `report.errors`) without a valid receipt."""
+    if outcome.status == "rejected":
+        problems = [error.model_dump() for error in outcome.errors]
+        report.rejected += 1
+        return Outcome(item.record_id, item.revision, "rejected", problems=problems)
+    problem = receipts.problem(item, outcome.receipt)
+    if problem is not None:
+        report.unconfirmed += 1
+        report.errors.append(f"record {item.record_id} stays queued: {problem}")
+        return None
+    assert outcome.receipt is not None
+    receipt = outcome.receipt.model_dump_json()
+    taken = outcome.receipt.received_at  # the server's clock: purging goes by it
+    if outcome.status == "conflict":
+        report.conflict += 1
+        return Outcome(
+            item.record_id,
+            item.revision,
+            "conflict",
+            problems=[conflict_problem(outcome.current_revision)],
+            receipt=receipt,
+            server_revision=outcome.current_revision,
+            received_at=taken,
+        )
+    if outcome.status == "accepted":
+        report.accepted += 1
+    else:
+        report.duplicate += 1
+    return Outcome(item.record_id, item.revision, "sent", receipt=receipt, received_at=taken)
+
+
+def conflict_problem(server_revision: str | None) -> dict[str, Any]:
+    """The problem a record in conflict carries, naming the server's version."""
+    return {
+        "field": "",
+        "path": "",
+        "code": "conflict",
+        "message": "this record was also edited elsewhere: the server keeps both versions "
+        f"for review (server version {server_revision or 'unknown'})",
+    }

@@ -1,0 +1,39 @@
+"""The pull: the server's change log, page after page from the device's cursor, each change
+handed to the handler of its kind; the cursor moves only once a page is stored."""
+
+from __future__ import annotations
+
+from fieldapp.store import Store
+from sync.client._changes import apply_change
+from sync.client._errors import ServerRefused
+from sync.client._exchange import Exchange, answer
+from sync.client._report import SyncReport
+from sync.client._state import STATE_CURSOR
+from sync.protocol import LenientChangesPage
+
+__all__ = ["DEFAULT_PULL_PAGE", "pull"]
+
+DEFAULT_PULL_PAGE = 1000
+
+
+def pull(store: Store, exchange: Exchange, token: str, report: SyncReport, page_size: int) -> None:
+    """Apply every change after the stored cursor, `page_size` at a time (counted in
+    `report.pulled`). A page is read change by change: one of a kind this version does not
+    know is skipped, and the cursor still moves past it. Raises ServerRefused for a page not
+    understood or a change log that went backwards, ServerUnreachable when none comes."""
+    cursor = int(store.settings.get(STATE_CURSOR) or 0)
+    while True:
+        response = exchange.request(
+            "GET", "/v1/changes", token=token, params={"cursor": cursor, "limit": page_size}
+        )
+        page = answer(response, LenientChangesPage, "page of changes")
+        if page.next_cursor < cursor:
+            raise ServerRefused("the server's change log went backwards: not applied")
+        for change in page.changes:
+            apply_change(store, change, report)
+        report.pulled += len(page.changes)
+        # Only now that the page is stored: a crash above re-pulls it (applying is idempotent).
+        store.settings.set(STATE_CURSOR, str(page.next_cursor))
+        if not page.has_more or page.next_cursor == cursor:
+            return
+        cursor = page.next_cursor

@@ -1,0 +1,65 @@
+"""Byte counting as an httpx transport: every request passed on, the body bytes it carries and
+the body bytes of its answer, as they cross the wire (compressed bodies count compressed;
+headers are not counted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+__all__ = ["CountingTransport", "Traffic"]
+
+
+@dataclass
+class Traffic:
+    """Running totals: `requests` sent (every attempt), `bytes_sent`, `bytes_received`."""
+
+    requests: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+
+class CountingTransport(httpx.BaseTransport):
+    """Passes each request to `inner`, adding it to `traffic`; its answer's body is counted
+    as it is read (an answer in memory, or read already by the inner transport, at once).
+
+    A request's body counts by its Content-Length, whether or not the inner transport got it
+    out: the bytes were meant for the wire (the sync client only sends bodies of known size).
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, traffic: Traffic | None = None) -> None:
+        self._inner = inner
+        self.traffic = traffic if traffic is not None else Traffic()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.traffic.requests += 1
+        self.traffic.bytes_sent += int(request.headers.get("Content-Length", 0))
+        response = self._inner.handle_request(request)
+        if isinstance(response.stream, httpx.ByteStream):  # in memory, as MockTransport's are
+            self.traffic.bytes_received += sum(len(chunk) for chunk in response.stream)
+        elif response.is_stream_consumed:  # read already by an inner transport
+            self.traffic.bytes_received += response.num_bytes_downloaded
+        elif isinstance(response.stream, httpx.SyncByteStream):
+            response.stream = _CountedStream(response.stream, self.traffic)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _CountedStream(httpx.SyncByteStream):
+    """An answer's body stream that adds each chunk read to the traffic."""
+
+    def __init__(self, stream: httpx.SyncByteStream, traffic: Traffic) -> None:
+        self._stream = stream
+        self._traffic = traffic
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            self._traffic.bytes_received += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
