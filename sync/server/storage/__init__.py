@@ -41,6 +41,7 @@ from sync.server.storage.models import (
     StatsRow,
     StoredRecord,
 )
+from sync.server.storage.office import OfficeFilter, OfficePage, OfficeRow, ReviewStored
 
 __all__ = [
     "ORG_WIDE_ROLES",
@@ -56,10 +57,14 @@ __all__ = [
     "NotFound",
     "NotRecordOwner",
     "NotResolvable",
+    "OfficeFilter",
+    "OfficePage",
+    "OfficeRow",
     "Organisation",
     "Owner",
     "PushResult",
     "RecordHead",
+    "ReviewStored",
     "RevisionStatus",
     "RosterStatus",
     "SharedKind",
