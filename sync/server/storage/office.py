@@ -239,11 +239,8 @@ def after_push(
         "UPDATE record_heads SET review_state = ? WHERE id = ?",
         [(state, record_id) for record_id, _, state in moved],
     )
-    _keep(
-        tx,
-        [(rid, org_id, accepted[rid], state, None, "server:new_revision") for rid, _, state in moved],
-        now,
-    )
+    actor = "server:new_revision"
+    _keep(tx, [(rid, org_id, accepted[rid], state, None, actor) for rid, _, state in moved], now)
     return [
         changes.NewChange(
             org_id,
@@ -270,7 +267,10 @@ def _participants(tx: Tx, record_ids: Sequence[str]) -> dict[str, set[str]]:
     return found
 
 
-def _keep(tx: Tx, rows: Sequence[tuple[str, str, str, str, str | None, str]], now: datetime) -> None:
+_ReviewRow = tuple[str, str, str, str, str | None, str]
+
+
+def _keep(tx: Tx, rows: Sequence[_ReviewRow], now: datetime) -> None:
     at = tx.ts(now)
     tx.many(
         "INSERT INTO record_reviews (record_id, org_id, revision, state, comment, actor, at)"

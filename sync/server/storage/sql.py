@@ -30,7 +30,6 @@ from sync.server.storage import (
 from sync.server.storage.base import Storage
 from sync.server.storage.errors import StorageUnwritable
 from sync.server.storage.migrations import Migration
-from sync.server.storage.office import OfficeFilter, OfficePage, ReviewStored
 from sync.server.storage.models import (
     AuditEntry,
     Device,
@@ -43,6 +42,7 @@ from sync.server.storage.models import (
     StatsRow,
     StoredRecord,
 )
+from sync.server.storage.office import OfficeFilter, OfficePage, ReviewStored
 from sync.server.storage.tx import Tx
 
 __all__ = ["SqlStorage"]
