@@ -31,17 +31,20 @@ from sync.server.storage.models import (
     Device,
     EnrolCode,
     FormVersion,
+    OfficeFilter,
+    OfficePage,
+    OfficeRow,
     Organisation,
     Owner,
     PushResult,
     RecordHead,
+    ReviewStored,
     RevisionStatus,
     RosterStatus,
     SharedKind,
     StatsRow,
     StoredRecord,
 )
-from sync.server.storage.office import OfficeFilter, OfficePage, OfficeRow, ReviewStored
 
 __all__ = [
     "ORG_WIDE_ROLES",

@@ -69,14 +69,16 @@ from sync.server.storage.models import (
     Device,
     EnrolCode,
     FormVersion,
+    OfficeFilter,
+    OfficePage,
     Organisation,
     PushResult,
     RecordHead,
+    ReviewStored,
     SharedKind,
     StatsRow,
     StoredRecord,
 )
-from sync.server.storage.office import OfficeFilter, OfficePage, ReviewStored
 
 __all__ = ["Storage"]
 

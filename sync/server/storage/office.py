@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -20,14 +19,10 @@ from pydantic import TypeAdapter
 from sync.protocol import ReviewChangeData, ReviewState
 from sync.server.storage import changes
 from sync.server.storage.errors import NotFound
-from sync.server.storage.models import Device
+from sync.server.storage.models import Device, OfficeFilter, OfficePage, OfficeRow, ReviewStored
 from sync.server.storage.tx import Tx, chunks, marks
 
 __all__ = [
-    "OfficeFilter",
-    "OfficePage",
-    "OfficeRow",
-    "ReviewStored",
     "after_push",
     "list_records",
     "refresh_heads",
@@ -42,53 +37,6 @@ _AFTER_NEW_REVISION: dict[str, ReviewState] = {
     "approved": "edited",
     "rejected": "edited",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class OfficeFilter:
-    """What the office asks for; None: any. `received_from` inclusive, `received_to`
-    exclusive (aware datetimes)."""
-
-    form_id: str | None = None
-    region: str | None = None
-    device_id: str | None = None
-    review_state: ReviewState | None = None
-    received_from: datetime | None = None
-    received_to: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OfficeRow:
-    id: UUID
-    form_id: str
-    form_version: str
-    revision: str
-    region: str | None
-    device_id: str
-    created_at: datetime
-    updated_at: datetime
-    received_at: datetime
-    deleted: bool
-    in_conflict: bool
-    review_state: ReviewState
-    stats: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class OfficePage:
-    """Rows, newest first; `next_after`: the head seq to continue below, None at the end."""
-
-    rows: list[OfficeRow]
-    next_after: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewStored:
-    record_id: UUID
-    revision: str
-    state: ReviewState
-    comment: str | None
-    reviewed_at: datetime
 
 
 def list_records(

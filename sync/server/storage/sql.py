@@ -35,14 +35,16 @@ from sync.server.storage.models import (
     Device,
     EnrolCode,
     FormVersion,
+    OfficeFilter,
+    OfficePage,
     Organisation,
     PushResult,
     RecordHead,
+    ReviewStored,
     SharedKind,
     StatsRow,
     StoredRecord,
 )
-from sync.server.storage.office import OfficeFilter, OfficePage, ReviewStored
 from sync.server.storage.tx import Tx
 
 __all__ = ["SqlStorage"]
