@@ -123,9 +123,7 @@ def test_who_may_list_and_review(world: World) -> None:
         str(envelope.id)
     ]
     assert world.client.post(path, json=body, headers=north_coordinator.auth).status_code == 200
-    outcomes = [
-        (e.actor, e.outcome) for e in world.storage.list_audit() if e.action == "review"
-    ]
+    outcomes = [(e.actor, e.outcome) for e in world.storage.list_audit() if e.action == "review"]
     assert (f"device:{b_coordinator.device_id}", "refused:record_not_found") in outcomes
     assert (f"device:{north_coordinator.device_id}", "approved") in outcomes
 
