@@ -69,42 +69,38 @@ def list_records(
     if after is not None:
         where.append("h.head_seq < ?")
         params.append(after)
+    # The page of heads first, by the office index (the LIMIT inside, so no plan can read
+    # more), then each joined to its head revision by the records' primary key.
     heads = tx.all(
-        "SELECT h.id, h.head_revision, h.head_seq, h.head_received_at, h.owner_region,"  # noqa: S608
-        " h.owner_device_id, h.deleted, h.in_conflict, h.review_state FROM record_heads h"
-        f" WHERE {' AND '.join(where)} ORDER BY h.head_seq DESC LIMIT ?",
+        "SELECT h.*, r.form_id AS revision_form_id, r.form_version, r.created_at,"  # noqa: S608
+        " r.updated_at, r.stats FROM (SELECT h.id, h.head_revision, h.head_seq,"
+        " h.head_received_at, h.owner_region, h.owner_device_id, h.deleted, h.in_conflict,"
+        f" h.review_state FROM record_heads h WHERE {' AND '.join(where)}"
+        " ORDER BY h.head_seq DESC LIMIT ?) h"
+        " JOIN records r ON r.id = h.id AND r.revision = h.head_revision"
+        " ORDER BY h.head_seq DESC",
         [*params, limit + 1],
     )
     more = len(heads) > limit
     heads = heads[:limit]
-    revisions: dict[tuple[str, str], Any] = {}
-    for chunk in chunks([h["id"] for h in heads]):
-        for row in tx.all(
-            "SELECT id, revision, form_id, form_version, created_at, updated_at, stats"  # noqa: S608
-            f" FROM records WHERE id IN ({marks(len(chunk))})",
-            chunk,
-        ):
-            revisions[(row["id"], row["revision"])] = row
-    rows = []
-    for head in heads:
-        revision = revisions[(head["id"], head["head_revision"])]
-        rows.append(
-            OfficeRow(
-                id=UUID(head["id"]),
-                form_id=revision["form_id"],
-                form_version=revision["form_version"],
-                revision=head["head_revision"],
-                region=head["owner_region"],
-                device_id=head["owner_device_id"],
-                created_at=_DATETIME.validate_python(revision["created_at"]),
-                updated_at=_DATETIME.validate_python(revision["updated_at"]),
-                received_at=tx.dt(head["head_received_at"]),
-                deleted=bool(head["deleted"]),
-                in_conflict=bool(head["in_conflict"]),
-                review_state=head["review_state"],
-                stats=json.loads(revision["stats"]),
-            )
+    rows = [
+        OfficeRow(
+            id=UUID(head["id"]),
+            form_id=head["revision_form_id"],
+            form_version=head["form_version"],
+            revision=head["head_revision"],
+            region=head["owner_region"],
+            device_id=head["owner_device_id"],
+            created_at=_DATETIME.validate_python(head["created_at"]),
+            updated_at=_DATETIME.validate_python(head["updated_at"]),
+            received_at=tx.dt(head["head_received_at"]),
+            deleted=bool(head["deleted"]),
+            in_conflict=bool(head["in_conflict"]),
+            review_state=head["review_state"],
+            stats=json.loads(head["stats"]),
         )
+        for head in heads
+    ]
     next_after = int(heads[-1]["head_seq"]) if more and heads else None
     return OfficePage(rows, next_after)
 
