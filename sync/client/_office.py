@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from fieldapp.store import Store
-from sync.client._backoff import RetryPolicy, jitter_source
+from sync.client._backoff import RetryPolicy
 from sync.client._errors import NotEnrolled, ServerRefused
-from sync.client._exchange import Exchange, answer
+from sync.client._exchange import ExchangeOwner, answer
 from sync.client._state import SECRET_TOKEN, STATE_ROLE, STATE_SERVER_URL
 from sync.protocol import (
     MAX_OFFICE_PAGE,
@@ -31,7 +31,7 @@ from sync.protocol import (
 __all__ = ["OfficeClient"]
 
 
-class OfficeClient:
+class OfficeClient(ExchangeOwner):
     """The office's requests to the server the store enrolled with. Read the token while the
     store is unlocked (construction does it): NotEnrolled if it has none. The server refuses
     (ServerRefused, 403) a device whose role is not an office role."""
@@ -53,24 +53,15 @@ class OfficeClient:
             raise NotEnrolled("this device is not enrolled with a server yet")
         self.role = store.settings.get(STATE_ROLE)
         self._token = token
-        self._exchange = Exchange(
+        self._open_exchange(
             url,
             transport=transport,
-            retry=retry or RetryPolicy(),
+            retry=retry,
             sleep=sleep,
-            rng=rng or jitter_source(),
+            rng=rng,
             timeout=timeout,
             clock=store.settings.wall_clock,
         )
-
-    def close(self) -> None:
-        self._exchange.close()
-
-    def __enter__(self) -> OfficeClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def page(
         self,

@@ -108,24 +108,7 @@ def office_records(
         device_id=device.id,
     )
     return OfficeRecordsPage(
-        records=[
-            OfficeRecord(
-                id=row.id,
-                form_id=row.form_id,
-                form_version=row.form_version,
-                revision=row.revision,
-                region=row.region,
-                device_id=row.device_id,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                received_at=row.received_at,
-                deleted=row.deleted,
-                in_conflict=row.in_conflict,
-                review_state=row.review_state,
-                stats=row.stats,
-            )
-            for row in page.rows
-        ],
+        records=[OfficeRecord.model_validate(row, from_attributes=True) for row in page.rows],
         next_cursor=None if page.next_after is None else _cursor(page.next_after),
     )
 
@@ -162,10 +145,4 @@ def review_record(
         device_id=device.id,
         record_id=str(record_id),
     )
-    return ReviewResult(
-        record_id=stored.record_id,
-        revision=stored.revision,
-        state=stored.state,
-        comment=stored.comment,
-        reviewed_at=stored.reviewed_at,
-    )
+    return ReviewResult.model_validate(stored, from_attributes=True)
