@@ -3,19 +3,35 @@ the wrong kind gives None, or False for a test)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from collections.abc import Callable
 from typing import Any
 
 from fieldapp.forms.expr.functions import Context
-from fieldapp.forms.expr.syntax import Call, Chain, Constant, Current, Negate, Node, Ref
+from collections import ChainMap
+from collections.abc import Mapping
+
+from fieldapp.forms.expr.syntax import (
+    Call,
+    Chain,
+    Column,
+    Constant,
+    Current,
+    Lookup,
+    Negate,
+    Node,
+    Ref,
+    Up,
+)
 from fieldapp.forms.expr.values import (
     boolean,
     finite,
     is_empty,
     is_number,
     loose_boolean,
+    Nodeset,
     numeric,
     to_number,
     to_string,
@@ -23,6 +39,10 @@ from fieldapp.forms.expr.values import (
 
 
 def _equals(left: Any, right: Any) -> bool:
+    if isinstance(left, Nodeset):
+        return any(_equals(item, right) for item in left)
+    if isinstance(right, Nodeset):
+        return any(_equals(left, item) for item in right)
     if isinstance(left, bool) or isinstance(right, bool):
         return loose_boolean(left) == loose_boolean(right)
     if is_number(left) or is_number(right):
@@ -91,8 +111,17 @@ def evaluate_node(node: Node, context: Context) -> Any:
     match node:
         case Constant(value):
             return value
-        case Ref(name):
-            return context.env.get(name)
+        case Ref(name, _, collect):
+            value = context.env.get(name)
+            if value is None and collect and name not in context.env:
+                return _collect(context.env, name)
+            return value
+        case Column(name):
+            return None if context.item is None else context.item.get(name)
+        case Lookup():
+            return _lookup(node, context)
+        case Up():
+            return None
         case Current():
             return context.current
         case Negate(operand):
@@ -112,5 +141,87 @@ def evaluate_node(node: Node, context: Context) -> Any:
             if function.name == "if":
                 chosen = args[1] if boolean(evaluate_node(args[0], context)) else args[2]
                 return evaluate_node(chosen, context)
-            return function.run(context, [evaluate_node(arg, context) for arg in args])
+            if function.name == "position":
+                return _position(context, args)
+            if function.name == "indexed-repeat":
+                return _indexed_repeat(context, args)
+            values = [evaluate_node(arg, context) for arg in args]
+            if function.name == "random":
+                values.append(node.salt)
+            return function.run(context, values)
     raise AssertionError(f"unknown node {node!r}")  # pragma: no cover - the union is closed
+
+
+def _instances(value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+        return value
+    return []
+
+
+def _gather(scope: Mapping[str, Any], name: str, found: list[Any]) -> None:
+    for value in scope.values():
+        for instance in _instances(value):
+            if name in instance:
+                found.append(instance[name])
+            else:
+                _gather(instance, name, found)
+
+
+def _collect(env: Mapping[str, Any], name: str) -> Nodeset | None:
+    """The values of `name` in every instance of the repeat holding it, searched from the
+    innermost scope out (the instances of a nested repeat, inside a repeat, are its own)."""
+    scopes = env.maps if isinstance(env, ChainMap) else [env]
+    for scope in scopes:
+        found: list[Any] = []
+        _gather(scope, name, found)
+        if found:
+            return Nodeset(value for value in found if value is not None)
+    return None
+
+
+def _position(context: Context, args: tuple[Node, ...]) -> int | None:
+    """position(): in a predicate, the row's; position(..) (or no argument outside one): the
+    repeat instance's (`../..`: the enclosing repeat's)."""
+    if not args and context.item is not None:
+        return context.item_position
+    levels = args[0].levels if args and isinstance(args[0], Up) else 1
+    env = context.env
+    if isinstance(env, ChainMap):
+        instance = env.maps[levels - 1] if levels <= len(env.maps) else None
+        for outer in env.maps[levels:]:
+            for value in outer.values():
+                for index, item in enumerate(_instances(value)):
+                    if item is instance:
+                        return index + 1
+    return context.position if levels == 1 else None
+
+
+def _indexed_repeat(context: Context, args: tuple[Node, ...]) -> Any:
+    """indexed-repeat(${field}, ${repeat}, n[, ${inner repeat}, m ...]): the field in the n-th
+    instance of the repeat (1-based)."""
+    scope: Mapping[str, Any] = context.env
+    field = args[0]
+    for repeat, index_node in zip(args[1::2], args[2::2], strict=False):
+        if not isinstance(repeat, Ref):  # pragma: no cover - the parser makes sure
+            return None
+        index = to_number(evaluate_node(index_node, context))
+        instances = _instances(scope.get(repeat.name))
+        if index is None or index != int(index) or not 1 <= index <= len(instances):
+            return None
+        scope = instances[int(index) - 1]
+    return scope.get(field.name) if isinstance(field, Ref) else None
+
+
+def _lookup(node: Lookup, context: Context) -> Nodeset:
+    rows = list(context.instances.get(node.instance) or ())
+    for predicate in node.predicates:
+        kept = []
+        for index, row in enumerate(rows, start=1):
+            inner = dataclasses.replace(context, item=row, item_position=index)
+            value = evaluate_node(predicate, inner)
+            if (value == index) if is_number(value) else boolean(value):
+                kept.append(row)
+        rows = kept
+    if node.column is None:
+        return Nodeset(rows)
+    return Nodeset(row[node.column] for row in rows if node.column in row)

@@ -8,7 +8,7 @@ import math
 import re
 import re._constants as _sre_constants  # CPython's regex parser: the only way to see
 import re._parser as _sre_parser  # a pattern's structure (3.11+ names)
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
@@ -31,12 +31,25 @@ MAX_PATTERN_LENGTH = 256
 MAX_STRING_LENGTH = 100_000
 
 
+Rows = Sequence[Mapping[str, Any]]
+
+
 @dataclass(frozen=True)
 class Context:
     env: Mapping[str, Any]
     current: Any
     today: datetime.date | None
     now: datetime.datetime | None
+    # Secondary instances by name: choice lists and attached CSVs, as rows of column -> value,
+    # for instance('name')/root/item[...] and pulldata('name', ...).
+    instances: Mapping[str, Rows] = field(default_factory=dict)
+    # jr:choice-name(): field name -> {choice value: label} in the language shown.
+    choice_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    seed: str | None = None  # random() and uuid() are stable for one seed (a record's id)
+    position: int | None = None  # the repeat instance's 1-based position, if the env is not
+    # a ChainMap whose first map is that instance (then it is found there)
+    item: Mapping[str, Any] | None = None  # inside a predicate: the row it tests
+    item_position: int = 0
 
     def now_value(self) -> datetime.datetime:
         """The given `now` (naive means local time), else the clock, with its UTC offset."""
