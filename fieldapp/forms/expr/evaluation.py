@@ -35,6 +35,7 @@ from fieldapp.forms.expr.values import (
     numeric,
     to_number,
     to_string,
+    to_temporal,
 )
 
 
@@ -45,10 +46,19 @@ def _equals(left: Any, right: Any) -> bool:
         return any(_equals(left, item) for item in right)
     if isinstance(left, bool) or isinstance(right, bool):
         return loose_boolean(left) == loose_boolean(right)
-    if is_number(left) or is_number(right):
-        x, y = to_number(left), to_number(right)
+    if is_number(left) or is_number(right):  # a date against a number: as days since 1970
+        x, y = numeric(left), numeric(right)
         if x is not None and y is not None:
             return x == y
+    elif (  # a date against a datetime: as the same instant
+        isinstance(left, str)
+        and isinstance(right, str)
+        and left != right
+        and (moment := to_temporal(left)) is not None
+        and (other := to_temporal(right)) is not None
+        and type(moment) is not type(other)
+    ):
+        return numeric(left) == numeric(right)
     return to_string(left) == to_string(right)
 
 

@@ -168,8 +168,15 @@ def _concat(values: list[Any]) -> str | None:
     return "".join(parts)
 
 
+_LOOSE_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})", re.ASCII)
+
+
 def _date(value: Any) -> str | None:
     """A date string: from a date or datetime string, or from days since 1970-01-01."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and (loose := _LOOSE_DATE_RE.fullmatch(value.strip())):
+        value = "{:0>4}-{:0>2}-{:0>2}".format(*loose.groups())  # 1970-1-2 is 1970-01-02
     moment = to_temporal(value)
     if isinstance(moment, datetime.datetime):
         return moment.date().isoformat()

@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import math
 import random
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -75,14 +76,14 @@ def _integer(value: Any) -> int | None:
 
 
 def _substr(_: Context, args: list[Any]) -> str:
-    """JavaRosa's substr(s, start, end): 0-based, end exclusive, both clamped."""
+    """substr(s, start, end): 0-based, end exclusive; a negative position counts from the
+    end (as ODK's, like a Python slice)."""
     text = to_string(args[0])
     start = _integer(args[1])
     end = _integer(args[2]) if len(args) > 2 else len(text)
     if start is None or end is None:
         return ""
-    start, end = max(0, start), min(len(text), end)
-    return text[start:end] if start < end else ""
+    return text[start:end]
 
 
 def _xpath_round(number: float) -> float:
@@ -110,14 +111,26 @@ def _substring(_: Context, args: list[Any]) -> str:
 
 def _substring_before(_: Context, args: list[Any]) -> str:
     text, sep = to_string(args[0]), to_string(args[1])
+    if not sep:
+        return ""
     before, found, _after = text.partition(sep)
-    return before if found or not sep else ""
+    return before if found else ""
 
 
 def _substring_after(_: Context, args: list[Any]) -> str:
     text, sep = to_string(args[0]), to_string(args[1])
+    if not sep:
+        return text
     _before, found, after = text.partition(sep)
     return after if found else ""
+
+
+_XML_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def _normalize_space(_: Context, args: list[Any]) -> str:
+    """XPath normalize-space(): runs of XML white space (space, tab, CR, LF) become one."""
+    return _XML_SPACE.sub(" ", to_string(args[0])).strip(" \t\r\n")
 
 
 def _translate(_: Context, args: list[Any]) -> str:
@@ -157,7 +170,8 @@ def _power(base: float, exponent: float) -> float:
 
 
 def _true_string(value: Any) -> bool:
-    return to_string(value).strip().lower() in ("true", "1")
+    """boolean-from-string(): exactly 'true' or '1' (a stored boolean answer too)."""
+    return value is True or to_string(value) in ("true", "1")
 
 
 def _checklist(_: Context, args: list[Any]) -> bool:
@@ -240,6 +254,12 @@ def _format_date(_: Context, args: list[Any]) -> str:
 
 
 def _date_time(_: Context, args: list[Any]) -> str | None:
+    """date-time(x): a date or datetime as written; a number of days since 1970 (UTC) as an
+    ISO datetime."""
+    if isinstance(args[0], bool):
+        return None
+    if to_temporal(args[0]) is not None:
+        return to_string(args[0]).strip()
     moment = _moment(args[0])
     if moment is None:
         return None
@@ -253,17 +273,20 @@ def _decimal_date_time(_: Context, args: list[Any]) -> float | int | None:
     return numeric(args[0])
 
 
+_TIME_RE = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)(?:Z|[+-](\d\d):(\d\d))?")
+
+
 def _decimal_time(_: Context, args: list[Any]) -> float | None:
-    """decimal-time('HH:MM:SS[.sss][offset]'): the fraction of the day, in its own offset."""
-    text = to_string(args[0]).strip()
-    try:
-        moment = datetime.time.fromisoformat(text)
-    except ValueError:
+    """decimal-time('HH:MM:SS[.sss][offset]'): the fraction of the day, as written (the
+    offset is checked, not applied)."""
+    match = _TIME_RE.fullmatch(to_string(args[0]).strip())
+    if match is None:
         return None
-    if len(text) < 8:  # 'HH:MM' alone is not a time value here
+    hours, minutes, seconds = int(match[1]), int(match[2]), float(match[3])
+    offset_hours, offset_minutes = int(match[4] or 0), int(match[5] or 0)
+    if hours > 23 or minutes > 59 or seconds >= 60 or offset_hours > 14 or offset_minutes > 59:
         return None
-    seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
-    return round((seconds + moment.microsecond / 1e6) / 86400, 3)
+    return (hours * 3600 + minutes * 60 + seconds) / 86400
 
 
 def _once(context: Context, args: list[Any]) -> Any:
@@ -351,7 +374,7 @@ FUNCTIONS.update(
             Function("substring", 2, 3, _substring),
             Function("substring-before", 2, 2, _substring_before),
             Function("substring-after", 2, 2, _substring_after),
-            Function("normalize-space", 1, 1, lambda _, a: " ".join(to_string(a[0]).split())),
+            Function("normalize-space", 1, 1, _normalize_space),
             Function("translate", 3, 3, _translate),
             Function(
                 "ends-with",

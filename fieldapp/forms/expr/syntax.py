@@ -385,6 +385,11 @@ class Parser:
             if not isinstance(args[0], Up):
                 raise self._error("position() takes '..' (the repeat instance)", columns[0])
             self.loose_ups.pop()
+        if function.name == "count-non-empty" and args and not isinstance(args[0], Ref | Lookup):
+            raise self._error(
+                "count-non-empty() takes a field of a repeat or an instance() lookup",
+                columns[0],
+            )
         if function.name == "indexed-repeat" and not all(
             isinstance(arg, Ref) for arg in args[0:2] + args[3::2]
         ):
