@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from collections import ChainMap
 from typing import Any
 
 import pytest
@@ -261,3 +262,84 @@ def test_openrosa_xpath_case(kind: str, source: str, expected: Any, text: str | 
 
 def test_every_expected_failure_names_a_case() -> None:
     assert set(XFAIL) <= {case[0] for case in CASES}
+
+
+# Peer cases that need a DOM context node, adapted to our answers model (same commit and
+# licence as openrosa_cases.py). The context node's text becomes the value being checked
+# ('.', `current`); a list of sibling elements becomes a repeat whose instances hold the
+# field `item` (`//item` and `*` become ${item}, read from outside the repeat); an element's
+# position among its siblings becomes a repeat instance's position. (id, kind, source,
+# expected, answers, current, repeat instance: position path or None)
+ITEMS = {"r": [{"item": "-10"}, {"item": "11"}, {"item": "99"}]}
+WORDS = {"r": [{"item": "one"}, {"item": "two"}, {"item": "three"}]}
+DIGITS = {"r": [{"item": str(n)} for n in range(1, 5)]}
+MIXED = {"r": [{"item": "3"}, {"item": "17"}, {"item": "-32"}, {"item": "cheese"}]}
+NON_EMPTY = {"r": [{"item": "-5"}, {"item": "-15"}, {"item": ""}, {}]}
+NESTED = {"outer": [{"inner": [{"p": str(n)}]} for n in range(1, 5)]}
+SIX = {"r": [{"item": str(n)} for n in range(6)]}
+ADAPTED: list[tuple[str, str, str, Any, dict[str, Any], Any, tuple[int, ...] | None]] = [
+    # count-selected.spec.js: count-selected(self::node()) on elements holding the values
+    ("count-selected-dom-1", "number", "count-selected(.)", 0, {}, "", None),
+    ("count-selected-dom-2", "number", "count-selected(.)", 1, {}, "ab", None),
+    ("count-selected-dom-3", "number", "count-selected(.)", 4, {}, "ab cd ef gh", None),
+    # selected-at.spec.js 'with nodes'
+    ("selected-at-dom-1", "string", "selected-at(., 0)", "", {}, "", None),
+    ("selected-at-dom-2", "string", "selected-at(., 0)", "ab", {}, "ab", None),
+    ("selected-at-dom-3", "string", "selected-at(., 1)", "", {}, "ab", None),
+    ("selected-at-dom-4", "string", "selected-at(., 2)", "ef", {}, "ab cd ef gh", None),
+    ("selected-at-dom-5", "string", "selected-at(., -1)", "", {}, "ab cd ef gh", None),
+    # once.spec.js: the context node is the field; its stored value is `current`
+    ("once-dom-1", "string", 'once("aa")', "aa", {}, "", None),
+    ("once-dom-2", "string", 'once("aa")', "ab", {}, "ab", None),
+    # position.spec.js: position(.) of the 3rd of six siblings; position(../..) of an
+    # element in the 2nd of four containers (a field of a nested repeat)
+    ("position-dom-1", "number", "position(..)", 3, SIX, None, (2,)),
+    ("position-dom-2", "number", "position(../..)", 2, NESTED, None, (1, 0)),
+    # sum.spec.js
+    ("sum-dom-1", "number", "sum(${item})", 100, ITEMS, None, None),
+    ("sum-dom-2", "number", "sum(${n})", 123, {"n": "123"}, None, None),
+    ("sum-dom-3", "number", "sum(${item})", math.nan, MIXED, None, None),
+    # join.spec.js
+    ("join-dom-1", "string", 'join(" :: ", ${item})', "one :: two :: three", WORDS, None, None),
+    ("join-dom-2", "string", 'join(", ", ${item})', "1, 2, 3, 4", DIGITS, None, None),
+    # max.spec.js / min.spec.js over /root/item
+    ("max-dom-1", "number", "max(${item})", math.nan, MIXED, None, None),
+    ("max-dom-2", "number", "max(${item})", 99, ITEMS, None, None),
+    ("min-dom-1", "number", "min(${item})", -10, ITEMS, None, None),
+    ("min-dom-2", "number", "min(${item})", math.nan, MIXED, None, None),
+    # count-non-empty.spec.js: the three <div>s holding -5, -15 and nothing
+    ("count-non-empty-dom-1", "number", "count-non-empty(${item})", 2, NON_EMPTY, None, None),
+    ("count-non-empty-dom-2", "number", "count-non-empty(${none})", 0, NON_EMPTY, None, None),
+]
+
+
+def _inside(answers: dict[str, Any], path: tuple[int, ...]) -> Any:
+    """The ChainMap validation builds for a field of the repeat instance at `path` (one
+    index per nesting level, the single repeat of each level)."""
+    env: Any = ChainMap(answers)
+    scope: Any = answers
+    for index in path:
+        repeat = next(value for value in scope.values() if isinstance(value, list))
+        scope = repeat[index]
+        env = env.new_child(scope)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("kind", "source", "expected", "answers", "current", "path"),
+    [pytest.param(*case[1:], id=case[0]) for case in ADAPTED],
+)
+def test_adapted_dom_case(
+    kind: str,
+    source: str,
+    expected: Any,
+    answers: dict[str, Any],
+    current: Any,
+    path: tuple[int, ...] | None,
+) -> None:
+    env = answers if path is None else _inside(answers, path)
+    value = parse(source).evaluate(env, current=current, today=TODAY, now=NOW)
+    if kind == "number":
+        assert _same_number(_number(value), expected)
+    else:
+        assert to_string(value) == expected

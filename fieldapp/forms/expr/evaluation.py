@@ -169,12 +169,15 @@ def _instances(value: Any) -> list[Mapping[str, Any]]:
 
 
 def _gather(scope: Mapping[str, Any], name: str, found: list[Any]) -> None:
+    """Into `found`, the field in every instance of the repeat holding it (None where it is
+    unanswered: the node exists, empty, as in XForms)."""
     for value in scope.values():
-        for instance in _instances(value):
-            if name in instance:
-                found.append(instance[name])
-            else:
-                _gather(instance, name, found)
+        instances = _instances(value)
+        if any(name in instance for instance in instances):
+            found.extend(instance.get(name) for instance in instances)
+            continue
+        for instance in instances:
+            _gather(instance, name, found)
 
 
 def _collect(env: Mapping[str, Any], name: str) -> Nodeset | None:
@@ -185,7 +188,7 @@ def _collect(env: Mapping[str, Any], name: str) -> Nodeset | None:
         found: list[Any] = []
         _gather(scope, name, found)
         if found:
-            return Nodeset(value for value in found if value is not None)
+            return Nodeset(found)
     return None
 
 
