@@ -942,7 +942,9 @@ def test_random_and_uuid_are_stable_for_one_seed() -> None:
     unseeded = {draw.evaluate({}) for _ in range(5)}
     assert len(unseeded) == 5
     identifier = parse("uuid()").evaluate({}, seed="record-1")
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", identifier)
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", identifier
+    )
     assert identifier == parse("uuid()").evaluate({}, seed="record-1")
     assert len(parse("uuid(12)").evaluate({})) == 12
 

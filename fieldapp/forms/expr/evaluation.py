@@ -6,13 +6,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fieldapp.forms.expr.functions import Context
-from collections import ChainMap
-from collections.abc import Mapping
-
 from fieldapp.forms.expr.syntax import (
     Call,
     Chain,
@@ -26,12 +24,12 @@ from fieldapp.forms.expr.syntax import (
     Up,
 )
 from fieldapp.forms.expr.values import (
+    Nodeset,
     boolean,
     finite,
     is_empty,
     is_number,
     loose_boolean,
-    Nodeset,
     numeric,
     to_number,
     to_string,
@@ -122,10 +120,10 @@ def evaluate_node(node: Node, context: Context) -> Any:
         case Constant(value):
             return value
         case Ref(name, _, collect):
-            value = context.env.get(name)
-            if value is None and collect and name not in context.env:
+            found = context.env.get(name)
+            if found is None and collect and name not in context.env:
                 return _collect(context.env, name)
-            return value
+            return found
         case Column(name):
             return None if context.item is None else context.item.get(name)
         case Lookup():
@@ -204,9 +202,15 @@ def _position(context: Context, args: tuple[Node, ...]) -> int | None:
         for outer in env.maps[levels:]:
             for value in outer.values():
                 for index, item in enumerate(_instances(value)):
-                    if item is instance:
+                    if item is instance or _same_id(item, instance):
                         return index + 1
     return context.position if levels == 1 else None
+
+
+def _same_id(item: Mapping[str, Any], instance: Any) -> bool:
+    """Whether `instance` is a copy of `item`: the same repeat instance id (`_id`)."""
+    wanted = item.get("_id")
+    return wanted is not None and isinstance(instance, Mapping) and instance.get("_id") == wanted
 
 
 def _indexed_repeat(context: Context, args: tuple[Node, ...]) -> Any:

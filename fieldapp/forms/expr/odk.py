@@ -24,7 +24,6 @@ from fieldapp.forms.expr.functions import (
     Function,
 )
 from fieldapp.forms.expr.values import (
-    EPOCH,
     SEQUENCES,
     Nodeset,
     boolean,
@@ -104,9 +103,7 @@ def _substring(_: Context, args: list[Any]) -> str:
         last = first + _xpath_round(length)
     else:
         last = math.inf
-    return "".join(
-        char for index, char in enumerate(text, start=1) if first <= index < last
-    )
+    return "".join(char for index, char in enumerate(text, start=1) if first <= index < last)
 
 
 def _substring_before(_: Context, args: list[Any]) -> str:
@@ -213,8 +210,8 @@ def _moment(value: Any) -> datetime.datetime | None:
         return None
 
 
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
-_DAYS = "Mon Tue Wed Thu Fri Sat Sun".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 _FORMATS: dict[str, Callable[[datetime.datetime], str]] = {
     "Y": lambda m: f"{m.year:04d}",
     "y": lambda m: f"{m.year % 100:02d}",
@@ -328,7 +325,7 @@ def _digest(_: Context, args: list[Any]) -> str | None:
     encoding = to_string(args[2]).lower() if len(args) > 2 else "base64"
     if algorithm is None or encoding not in ("base64", "hex"):
         return None
-    digest = hashlib.new(algorithm, to_string(args[0]).encode()).digest()  # noqa: S324
+    digest = hashlib.new(algorithm, to_string(args[0]).encode()).digest()
     return digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
 
 

@@ -286,9 +286,13 @@ class Parser:
             return Current()
         if token.kind == "name" and token.text == "instance" and self._peek().text == "(":
             return self._descend(self._lookup, token)
-        if token.kind == "name" and self.in_predicate and self._peek().text != "(":
-            if token.text not in _KEYWORD_OPERATORS:
-                return Column(token.text)
+        if (
+            token.kind == "name"
+            and self.in_predicate
+            and self._peek().text != "("
+            and token.text not in _KEYWORD_OPERATORS
+        ):
+            return Column(token.text)
         if token.kind == "op" and token.text == "(":
             inner = self._descend(self._binary, 0)
             self._expect(")")
