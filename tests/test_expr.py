@@ -922,6 +922,29 @@ def test_lookup_predicates_read_the_row_and_the_answers() -> None:
     assert expression.evaluate({"z": "eu", "c": "fr"}, instances=PLACES) == "Spain"
 
 
+LOOKUP_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["a", "b", "1", "01", "1.0", "2026-01-05", "2026-01-05T00:00:00Z", ""]),
+    st.integers(-2, 2),
+    st.booleans(),
+)
+
+
+@FAST
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["k", "v"]), LOOKUP_VALUES), max_size=6), LOOKUP_VALUES
+)
+def test_a_column_lookup_matches_as_the_general_predicate_does(
+    rows: list[dict[str, Any]], key: Any
+) -> None:
+    """`[k = ${x}]` takes a fast path; `[true() and k = ${x}]` the general one."""
+    instances = {"t": rows}
+    fast = parse("count(instance('t')/root/item[k = ${x}])")
+    general = parse("count(instance('t')/root/item[true() and k = ${x}])")
+    env = {"x": key}
+    assert fast.evaluate(env, instances=instances) == general.evaluate(env, instances=instances)
+
+
 def test_choice_name_gives_the_label_in_the_language_given() -> None:
     labels = {"country": {"fr": "France", "es": "Espagne"}}
     expression = parse("jr:choice-name(${country}, '${country}')")

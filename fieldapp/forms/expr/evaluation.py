@@ -3,7 +3,6 @@ the wrong kind gives None, or False for a test)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import operator
 from collections import ChainMap
@@ -229,16 +228,63 @@ def _indexed_repeat(context: Context, args: tuple[Node, ...]) -> Any:
     return scope.get(field.name) if isinstance(field, Ref) else None
 
 
+def _reads_row(node: Node) -> bool:
+    match node:
+        case Column() | Lookup():
+            return True
+        case Call(function, args):
+            return function.name == "position" or any(map(_reads_row, args))
+        case Chain(first, steps):
+            return _reads_row(first) or any(_reads_row(operand) for _, operand in steps)
+        case Negate(operand):
+            return _reads_row(operand)
+    return False
+
+
+def _match_column(
+    predicate: Node, rows: list[Mapping[str, Any]], context: Context
+) -> list[Mapping[str, Any]] | None:
+    """The fast path of the usual predicate, `column = value` (a choice filter, a CSV key):
+    the value is read once and compared as text; None when the predicate is of another kind
+    or the value not plain text."""
+    if not (isinstance(predicate, Chain) and len(predicate.steps) == 1):
+        return None
+    (op, right), left = predicate.steps[0], predicate.first
+    if op != "=":
+        return None
+    if isinstance(right, Column) and not isinstance(left, Column):
+        left, right = right, left
+    if not isinstance(left, Column) or _reads_row(right):
+        return None
+    key = evaluate_node(right, context)
+    if not isinstance(key, str) or key[:1].isdigit():  # numbers and dates compare as such
+        return None
+    name = left.name
+    kept = []
+    for row in rows:
+        value = row.get(name)
+        if value == key if isinstance(value, str) else _equals(value, key):
+            kept.append(row)
+    return kept
+
+
 def _lookup(node: Lookup, context: Context) -> Nodeset:
     rows = list(context.instances.get(node.instance) or ())
-    for predicate in node.predicates:
-        kept = []
-        for index, row in enumerate(rows, start=1):
-            inner = dataclasses.replace(context, item=row, item_position=index)
-            value = evaluate_node(predicate, inner)
-            if (value == index) if is_number(value) else boolean(value):
-                kept.append(row)
-        rows = kept
+    saved = context.item, context.item_position
+    try:
+        for predicate in node.predicates:
+            if (matched := _match_column(predicate, rows, context)) is not None:
+                rows = matched
+                continue
+            kept = []
+            for index, row in enumerate(rows, start=1):
+                context.item, context.item_position = row, index
+                value = evaluate_node(predicate, context)
+                if (value == index) if is_number(value) else boolean(value):
+                    kept.append(row)
+            rows = kept
+    finally:
+        context.item, context.item_position = saved
     if node.column is None:
         return Nodeset(rows)
     return Nodeset(row[node.column] for row in rows if node.column in row)

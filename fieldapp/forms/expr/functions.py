@@ -34,8 +34,11 @@ MAX_STRING_LENGTH = 100_000
 Rows = Sequence[Mapping[str, Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Context:
+    """What one evaluation reads (made per evaluation; a lookup sets `item` while it tests
+    each row)."""
+
     env: Mapping[str, Any]
     current: Any
     today: datetime.date | None
