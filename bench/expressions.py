@@ -6,7 +6,8 @@ Prints the best time (the least disturbed by other load) of one evaluation (µs)
 `relevant`, `constraint` and `calculation` expressions, parsed once (cached, as in the app),
 with the answers of one record in a ChainMap (as validation builds them). `--repo` runs the
 same expressions against another checkout's engine (e.g. main, to compare before/after a
-change); expressions that checkout cannot parse are shown as "-". The lines marked * use functions added by issue #13.
+change); expressions that checkout cannot parse are shown as "-". The lines marked * use
+functions added by issue #13.
 """
 
 from __future__ import annotations
