@@ -1,5 +1,5 @@
 """Conformance with a peer engine: the function tests of enketo/openrosa-xpath-evaluator
-(Apache-2.0), ported as data into `openrosa_cases.py` by tools/conformance/port_openrosa.py.
+(Apache-2.0), ported as data into `openrosa_cases.tsv` by tools/conformance/port_openrosa.py.
 
 Each case evaluates the peer's expression with our engine and checks the value the peer's test
 asserts, read the way its helper reads it (XPath string(), number() or boolean() of the
@@ -10,16 +10,32 @@ are expected failures with the reason (strict: a case that starts passing must b
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import re
 from collections import ChainMap
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fieldapp.forms.expr import ExpressionError, parse
 from fieldapp.forms.expr.values import numeric, to_string
-from tests.conformance.openrosa_cases import CASES
+
+TABLE = Path(__file__).with_name("openrosa_cases.tsv")
+
+
+def _read_cases() -> list[tuple[str, str, str, Any, str | None]]:
+    cases = []
+    for line in TABLE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            case_id, kind, *cells = line.split("\t")
+            source, expected, text = (json.loads(cell) for cell in cells)
+            cases.append((case_id, kind, source, expected, text))
+    return cases
+
+
+CASES = _read_cases()
 
 DENVER = datetime.timezone(datetime.timedelta(hours=-7))
 NOW = datetime.datetime(2026, 1, 1, 9, 30, tzinfo=DENVER)  # the recording's fixed clock
@@ -265,7 +281,7 @@ def test_every_expected_failure_names_a_case() -> None:
 
 
 # Peer cases that need a DOM context node, adapted to our answers model (same commit and
-# licence as openrosa_cases.py). The context node's text becomes the value being checked
+# licence as openrosa_cases.tsv). The context node's text becomes the value being checked
 # ('.', `current`); a list of sibling elements becomes a repeat whose instances hold the
 # field `item` (`//item` and `*` become ${item}, read from outside the repeat); an element's
 # position among its siblings becomes a repeat instance's position. (id, kind, source,

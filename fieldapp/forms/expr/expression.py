@@ -6,13 +6,25 @@ import datetime
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from fieldapp.forms.expr.evaluation import evaluate_node
 from fieldapp.forms.expr.functions import Context, Rows
 from fieldapp.forms.expr.shapes import Shape, shape_of
 from fieldapp.forms.expr.syntax import MAX_SOURCE_LENGTH, ExpressionError, Node, Parser
 from fieldapp.forms.expr.values import Nodeset, boolean
+
+
+class Options(TypedDict, total=False):
+    """The keyword arguments of `Expression.evaluate` (and `truth`)."""
+
+    current: Any
+    today: datetime.date | None
+    now: datetime.datetime | None
+    instances: Mapping[str, Rows] | None
+    choice_names: Mapping[str, Mapping[str, str]] | None
+    seed: str | None
+    position: int | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,30 +76,10 @@ class Expression:
             return value[0] if value else None
         return value
 
-    def truth(
-        self,
-        env: Mapping[str, Any],
-        *,
-        current: Any = None,
-        today: datetime.date | None = None,
-        now: datetime.datetime | None = None,
-        instances: Mapping[str, Rows] | None = None,
-        choice_names: Mapping[str, Mapping[str, str]] | None = None,
-        seed: str | None = None,
-        position: int | None = None,
-    ) -> bool:
-        """The value as an XPath boolean, for `relevant`, `constraint` and `required`."""
-        value = self.evaluate(
-            env,
-            current=current,
-            today=today,
-            now=now,
-            instances=instances,
-            choice_names=choice_names,
-            seed=seed,
-            position=position,
-        )
-        return boolean(value)
+    def truth(self, env: Mapping[str, Any], **options: Unpack[Options]) -> bool:
+        """The value as an XPath boolean, for `relevant`, `constraint` and `required`; the
+        options are those of `evaluate`."""
+        return boolean(self.evaluate(env, **options))
 
 
 @functools.lru_cache(maxsize=2048)
