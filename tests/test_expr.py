@@ -863,6 +863,7 @@ def inside(answers: dict[str, Any], repeat: str, index: int) -> ChainMap[str, An
         ("indexed-repeat(${name}, ${members}, 4)", None),
         ("${name} = 'Bo'", False),  # outside an aggregate, a repeat's field is not read
         ("concat(${household}, '-', count(${members}))", "H1-3"),
+        ("concat(${name})", "AnaBoCy"),
     ],
 )
 def test_repeat_fields_read_from_outside_the_repeat(source: str, expected: Any) -> None:

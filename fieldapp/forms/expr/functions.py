@@ -16,6 +16,7 @@ from typing import Any
 from fieldapp.forms.expr.values import (
     EPOCH,
     SEQUENCES,
+    Nodeset,
     ShapeKind,
     boolean,
     finite,
@@ -165,7 +166,10 @@ def _round(value: Any, digits: Any = 0) -> int | float | None:
 
 
 def _concat(values: list[Any]) -> str | None:
-    parts = [to_string(value) for value in values]
+    parts = [
+        "".join(map(to_string, value)) if isinstance(value, Nodeset) else to_string(value)
+        for value in values
+    ]  # a repeat's field, read from outside: every instance's value
     if sum(map(len, parts)) > MAX_STRING_LENGTH:
         return None
     return "".join(parts)
