@@ -243,7 +243,7 @@ def check(kind: str, source: str, expected: Any, text: str | None) -> None:
             parse(source)
         return
     env = {} if text is None else {"node": text}
-    value = parse(source).evaluate(env, today=TODAY, now=NOW, seed=None)
+    value = parse(source).evaluate(env, today=TODAY, now=NOW)
     if kind == "boolean":
         assert parse(source).truth(env, today=TODAY, now=NOW) is expected
     elif kind == "string":  # the peer's assert.equal: '5' == 5
