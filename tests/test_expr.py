@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import re
 import sys
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
@@ -398,14 +399,14 @@ def test_parse_is_cached_and_expressions_are_immutable() -> None:
         ("${a} = )", 8, "unexpected ')'"),
         ("/data/x", 1, "XPath paths are not supported"),
         ("${a} | ${b}", 6, "unexpected character '|'"),
-        ("${a}[1]", 5, "unexpected character '['"),
+        ("${a}[1]", 5, "unexpected '['"),
         ("${a}/b", 5, "XPath paths"),
         ("@id", 1, "unexpected character '@'"),
-        ("..", 2, "unexpected '.'"),
+        ("..", 1, "'..' alone only has a meaning in position(..)"),
         ("*", 1, "unexpected '*'"),
         ("foo(1)", 1, "unknown function 'foo'"),
         ("Selected(., 'a')", 1, "unknown function 'Selected'"),
-        ("sum(${r})", 1, "unknown function 'sum'"),
+        ("randomize(${r})", 1, "unknown function 'randomize'"),
         ("foo", 1, "unknown name 'foo' (refer to a field as ${foo})"),
         ("1 + age", 5, "unknown name 'age'"),
         ("selected(${a})", 1, "selected() takes 2 arguments, not 1"),
@@ -819,3 +820,210 @@ def test_patterns_that_could_freeze_the_app_are_refused(pattern: str) -> None:
 @pytest.mark.parametrize("pattern", ["^[A-Z]{2}-[0-9]{4}$", "^(ab)+$", "^[+]?[1-9][0-9]{6,14}$"])
 def test_ordinary_patterns_still_work(pattern: str) -> None:
     parse(f"regex(., '{pattern}')")
+
+
+# -- the ODK function set (issue #13) ---------------------------------------------------------
+PEOPLE = {
+    "household": "H1",
+    "visits": [{"cost": 2}, {"cost": "3.5"}, {"cost": 2}],
+    "members": [
+        {"name": "Ana", "age": 34, "sex": "f"},
+        {"name": "Bo", "age": 12, "sex": "m"},
+        {"name": "Cy", "sex": "f"},  # age unanswered
+    ],
+}
+PLACES = {
+    "countries": [
+        {"name": "fr", "label": "France", "zone": "eu"},
+        {"name": "es", "label": "Spain", "zone": "eu"},
+        {"name": "ke", "label": "Kenya", "zone": "af"},
+    ],
+    "prices.csv": [{"item": "rice", "price": "2.5"}, {"item": "oil", "price": "4"}],
+}
+
+
+def inside(answers: dict[str, Any], repeat: str, index: int) -> ChainMap[str, Any]:
+    """The scope validation gives a field of a repeat instance."""
+    return ChainMap(answers[repeat][index], answers)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("sum(${age})", None),  # one age is empty: as XPath, NaN
+        ("sum(${cost})", 7.5),
+        ("sum(${cost}) div count(${visits})", 2.5),
+        ("count(${name})", 3),
+        ("count(${age})", 3),
+        ("count(${members})", 3),
+        ("join(', ', ${name})", "Ana, Bo, Cy"),
+        ("max(${age})", None),  # one age is empty: as XPath, NaN
+        ("count-non-empty(${age})", 2),
+        ("indexed-repeat(${name}, ${members}, 2)", "Bo"),
+        ("indexed-repeat(${name}, ${members}, 4)", None),
+        ("${name} = 'Bo'", False),  # outside an aggregate, a repeat's field is not read
+        ("concat(${household}, '-', count(${members}))", "H1-3"),
+        ("concat(${name})", "AnaBoCy"),
+    ],
+)
+def test_repeat_fields_read_from_outside_the_repeat(source: str, expected: Any) -> None:
+    assert_same(evaluate(source, PEOPLE), expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "index", "expected"),
+    [
+        ("position(..)", 1, 2),
+        ("position()", 2, 3),
+        ("../age + 1", 0, 35),
+        ("current()/../name", 1, "Bo"),
+        ("${name}", 2, "Cy"),
+        ("../../household", 0, "H1"),  # found in the enclosing scope
+        ("concat(${household}, '-', position(..))", 0, "H1-1"),
+    ],
+)
+def test_relative_references_inside_a_repeat(source: str, index: int, expected: Any) -> None:
+    assert_same(evaluate(source, inside(PEOPLE, "members", index)), expected)
+
+
+def test_position_of_a_nested_repeat_instance_and_an_explicit_position() -> None:
+    answers = {"visits": [{"rooms": [{"n": 1}]}, {"rooms": [{"n": 2}, {"n": 3}]}]}
+    visit = answers["visits"][1]
+    env = ChainMap(visit["rooms"][1], visit, answers)
+    assert parse("position(..)").evaluate(env) == 2
+    assert parse("position(../..)").evaluate(env) == 2
+    assert parse("position(..)").evaluate({}, position=5) == 5  # a plain mapping: as given
+    assert parse("position(..)").evaluate({}) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "env", "expected"),
+    [
+        ("instance('countries')/root/item[name = ${c}]/label", {"c": "es"}, "Spain"),
+        ("instance('countries')/root/item[name = ${c}]/label", {"c": "xx"}, None),
+        ("count(instance('countries')/root/item[zone = 'eu'])", {}, 2),
+        ("instance('countries')/root/item[zone = 'eu'][2]/label", {}, "Spain"),
+        ("instance('countries')/root/item[position() = 3]/name", {}, "ke"),
+        ("join(' ', instance('countries')/root/item[zone != ${z}]/name)", {"z": "af"}, "fr es"),
+        ("instance('countries')/root/item[zone = 'eu']/label = 'Spain'", {}, True),
+        ("instance('missing')/root/item/label", {}, None),
+        ("pulldata('prices.csv', 'price', 'item', ${i}) * 2", {"i": "rice"}, 5.0),
+        ("pulldata('prices.csv', 'price', 'item', 'salt')", {}, ""),
+    ],
+)
+def test_secondary_instance_lookups(source: str, env: dict[str, Any], expected: Any) -> None:
+    value = parse(source).evaluate(env, instances=PLACES)
+    assert_same(value, expected)
+
+
+def test_lookup_predicates_read_the_row_and_the_answers() -> None:
+    expression = parse("instance('countries')/root/item[zone = ${z} and name != ${c}]/label")
+    assert expression.references == {"z", "c"}
+    assert "instance" in expression.functions
+    assert expression.evaluate({"z": "eu", "c": "fr"}, instances=PLACES) == "Spain"
+
+
+LOOKUP_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["a", "b", "1", "01", "1.0", "2026-01-05", "2026-01-05T00:00:00Z", ""]),
+    st.integers(-2, 2),
+    st.booleans(),
+)
+
+
+@FAST
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["k", "v"]), LOOKUP_VALUES), max_size=6), LOOKUP_VALUES
+)
+def test_a_column_lookup_matches_as_the_general_predicate_does(
+    rows: list[dict[str, Any]], key: Any
+) -> None:
+    """`[k = ${x}]` takes a fast path; `[true() and k = ${x}]` the general one."""
+    instances = {"t": rows}
+    fast = parse("count(instance('t')/root/item[k = ${x}])")
+    general = parse("count(instance('t')/root/item[true() and k = ${x}])")
+    env = {"x": key}
+    assert fast.evaluate(env, instances=instances) == general.evaluate(env, instances=instances)
+
+
+def test_choice_name_gives_the_label_in_the_language_given() -> None:
+    labels = {"country": {"fr": "France", "es": "Espagne"}}
+    expression = parse("jr:choice-name(${country}, '${country}')")
+    assert expression.evaluate({"country": "es"}, choice_names=labels) == "Espagne"
+    assert expression.evaluate({"country": "it"}, choice_names=labels) == ""
+    xpath = parse("jr:choice-name(${country}, '/data/country')")
+    assert xpath.evaluate({"country": "fr"}, choice_names=labels) == "France"
+
+
+def test_random_and_uuid_are_stable_for_one_seed() -> None:
+    draw = parse("random()")
+    first = draw.evaluate({}, seed="record-1")
+    assert first == draw.evaluate({}, seed="record-1")
+    assert first != draw.evaluate({}, seed="record-2")
+    assert 0 <= first < 1
+    two = parse("random() = random()")
+    assert two.evaluate({}, seed="record-1") is False  # two calls, two draws
+    unseeded = {draw.evaluate({}) for _ in range(5)}
+    assert len(unseeded) == 5
+    identifier = parse("uuid()").evaluate({}, seed="record-1")
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", identifier
+    )
+    assert identifier == parse("uuid()").evaluate({}, seed="record-1")
+    assert len(parse("uuid(12)").evaluate({})) == 12
+
+
+def test_once_keeps_the_stored_value() -> None:
+    assert evaluate("once(concat('a', 'b'))") == "ab"
+    assert evaluate("once(concat('a', 'b'))", current="kept") == "kept"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("substr('hello', 1, 3)", "el"),
+        ("substr('hello', -2)", "lo"),
+        ("substring('hello', 2, 3)", "ell"),
+        ("translate('bar', 'abc', 'ABC')", "BAr"),
+        ("translate('--aaa--', 'abc-', 'ABC')", "AAA"),
+        ("ends-with('TAXIcab', 'cab')", True),
+        ("selected-at('a b c', 1)", "b"),
+        ("floor(-1.5)", -2),
+        ("ceiling(1.2)", 2),
+        ("pow(2, 10)", 1024),
+        ("format-date('2026-03-05', '%e %b %Y, %a')", "5 Mar 2026, Thu"),
+        ("format-date-time('2026-03-05T14:07:09+02:00', '%H:%M:%S %d/%m/%y')", "14:07:09 05/03/26"),
+        ("date-time(1.5)", "1970-01-02T12:00:00.000+00:00"),
+        ("decimal-date-time('1970-01-02T12:00:00Z')", 1.5),
+        ("digest('abc', 'SHA-1', 'hex')", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+        ("digest('abc', 'SHA-3', 'hex')", None),
+        ("boolean-from-string('true')", True),
+        ("checklist(1, 2, 'true', '0', '1')", True),
+        ("date('2026-1-5')", "2026-01-05"),
+        ("date('2026-01-05') = 20458", True),
+        ("normalize-space('  a \t b ')", "a b"),
+    ],
+)
+def test_odk_functions(source: str, expected: Any) -> None:
+    assert_same(evaluate(source), expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("position(${a})", "position() takes '..'"),
+        ("../..", "'..' alone only has a meaning in position(..)"),
+        ("1 + ..", "'..' alone"),
+        ("count-non-empty(2)", "count-non-empty() takes a field of a repeat"),
+        ("indexed-repeat('x', ${r}, 1)", "indexed-repeat() takes ${field}"),
+        ("instance(${a})/root/item", "instance() takes the name of a list"),
+        ("instance('a')/root", "expected instance('name')/root/item[...]/column"),
+        ("instance('a')/root/item/label/more", "unexpected 'more'"),
+        ("name = 'x'", "unknown name 'name'"),  # bare names only inside a predicate
+        ("/data/x", "XPath paths are not supported"),
+        ("current()/name", "unexpected 'name'"),
+    ],
+)
+def test_path_errors_name_the_problem(source: str, fragment: str) -> None:
+    with pytest.raises(ExpressionError, match=re.escape(fragment)):
+        parse(source)

@@ -213,3 +213,67 @@ def test_a_bad_choice_on_a_sensitive_field_is_not_repeated_in_the_message() -> N
     errors = {e.field: e.message for e in check(spec, {"lang": CANARY, "band": "zz"}).errors}
     assert CANARY not in errors["lang"] and "not one of the choices" in errors["lang"]
     assert "'zz'" in errors["band"]
+
+
+HOUSEHOLD = _form(
+    {"name": "country", "type": "select_one", "choices": "country", "label": {"en": "Country"}},
+    {
+        "name": "country_name",
+        "type": "calculate",
+        "calculation": "jr:choice-name(${country}, '${country}')",
+    },
+    {
+        "name": "zone_label",
+        "type": "calculate",
+        "calculation": "instance('country')/root/item[name = ${country}]/label",
+    },
+    {"name": "code", "type": "calculate", "calculation": "once(concat('C-', ${country}))"},
+    {
+        "kind": "repeat",
+        "name": "members",
+        "label": {"en": "Members"},
+        "children": [
+            {"name": "age", "type": "integer", "label": {"en": "Age"}},
+            {"name": "number", "type": "calculate", "calculation": "position(..)"},
+            {
+                "name": "older",
+                "type": "integer",
+                "label": {"en": "Older than the first?"},
+                "relevant": "position(..) > 1 and ../age > indexed-repeat(${age}, ${members}, 1)",
+            },
+        ],
+    },
+    {"name": "total", "type": "calculate", "calculation": "sum(${age})"},
+    choices={
+        "country": [
+            {"value": "fr", "label": {"en": "France", "fr": "France"}},
+            {"value": "es", "label": {"en": "Spain", "fr": "Espagne"}},
+        ]
+    },
+)
+
+
+def test_calculations_use_the_odk_functions_in_repeats_and_lookups() -> None:
+    values = {
+        "country": "es",
+        "members": [{"age": 40, "older": 1}, {"age": 30, "older": 2}, {"age": 50, "older": 3}],
+    }
+    checked = check(HOUSEHOLD, values, lang="fr")
+    assert not checked.errors
+    clean = checked.values
+    assert (clean["country_name"], clean["zone_label"], clean["code"]) == (
+        "Espagne",
+        "Espagne",
+        "C-es",
+    )
+    assert [m["number"] for m in clean["members"]] == [1, 2, 3]
+    # irrelevant answers are dropped: the first member, and one younger than the first
+    assert ["older" in m for m in clean["members"]] == [False, False, True]
+    assert clean["total"] == 120
+
+
+def test_once_keeps_a_calculated_value_when_the_record_is_checked_again() -> None:
+    first = check(HOUSEHOLD, {"country": "es"}).values
+    assert first["code"] == "C-es"
+    again = check(HOUSEHOLD, {**first, "country": "fr"}).values
+    assert (again["code"], again["country_name"]) == ("C-es", "France")

@@ -312,13 +312,13 @@ def test_media_question_is_refused_at_its_row(tmp_path: Path) -> None:
     assert str(problem) == "survey row 4: unsupported question type 'image' (media) (column 'type')"
 
 
-def test_pulldata_is_refused_at_its_row(tmp_path: Path) -> None:
+def test_an_unsupported_function_is_refused_at_its_row(tmp_path: Path) -> None:
     path = write_xlsform(
         tmp_path / "f.xlsx",
         survey=[
             ["type", "name", "label", "calculation"],
-            ["text", "a", "A"],
-            ["calculate", "price", None, "pulldata('prices', 'price', 'item', ${a})"],
+            ["geopoint", "a", "A"],
+            ["calculate", "size", None, "area(${a})"],
         ],
     )
     [problem] = refused(path)
@@ -326,8 +326,47 @@ def test_pulldata_is_refused_at_its_row(tmp_path: Path) -> None:
         "survey",
         3,
         "calculation",
-        "function:pulldata",
+        "function:area",
     )
+
+
+def test_forms_using_the_odk_function_set_import(tmp_path: Path) -> None:
+    """Each of these was refused before issue #13 (function:..., xpath-path)."""
+    path = write_xlsform(
+        tmp_path / "f.xlsx",
+        survey=[
+            ["type", "name", "label", "calculation", "relevant", "constraint"],
+            ["select_one country", "country", "Country"],
+            ["calculate", "country_name", None, "jr:choice-name(${country}, '${country}')"],
+            ["calculate", "price", None, "pulldata('prices', 'price', 'item', ${country})"],
+            ["calculate", "zone", None, "instance('country')/root/item[name = ${country}]/zone"],
+            ["integer", "n", "How many?"],
+            ["begin repeat", "person", "Person"],
+            ["text", "pname", "Name"],
+            ["integer", "age", "Age", None, None, ". < 120"],
+            ["calculate", "pos", None, "position(..)"],
+            ["calculate", "older", None, "if(../age > 17, 'adult', 'child')"],
+            ["note", "first", "First is ${first_name}", None, "position(..) > 1"],
+            ["calculate", "first_name", None, "indexed-repeat(${pname}, ${person}, 1)"],
+            ["end repeat"],
+            ["calculate", "total", None, "sum(${age})"],
+            ["calculate", "names", None, "join(', ', ${pname})"],
+            ["calculate", "id", None, "once(uuid())"],
+            ["calculate", "draw", None, "once(random())"],
+            ["calculate", "hash", None, "digest(${country}, 'SHA-256', 'hex')"],
+            ["calculate", "when", None, "format-date(today(), '%e %b %Y')"],
+            ["calculate", "t", None, "substr(translate(${names}, 'abc', 'ABC'), 0, 3)"],
+            ["calculate", "x", None, "if(ends-with(${names}, 'x'), floor(${total} div 2), 0)"],
+        ],
+        choices=[
+            ["list_name", "name", "label", "zone"],
+            ["country", "fr", "France", "eu"],
+            ["country", "ke", "Kenya", "af"],
+        ],
+    )
+    spec = import_xlsform(path)
+    assert spec.node("older").calculation == "if(../age > 17, 'adult', 'child')"
+    assert spec.node("pos").calculation == "position(..)"
 
 
 def test_xpath_path_expression_is_refused_at_its_row(tmp_path: Path) -> None:
@@ -404,7 +443,7 @@ def test_every_problem_in_one_file_is_reported_in_row_order(tmp_path: Path) -> N
             ["begin group", "g", "G"],  # 2: never closed
             ["image", "photo", "Photo"],  # 3
             ["text", "a", "A", "${nowhere} = 1"],  # 4
-            ["calculate", "c", None, None, "pulldata('f', 'x', 'y', 'z')"],  # 5
+            ["calculate", "c", None, None, "randomize('f')"],  # 5
             ["select_one yes_no or_other", "s", "S"],  # 6
             ["text", "a", "Again"],  # 7: duplicate name
             ["text", "story", "Story", None, None, "statistical"],  # 8: free text in clear
@@ -420,7 +459,7 @@ def test_every_problem_in_one_file_is_reported_in_row_order(tmp_path: Path) -> N
         (2, "unclosed-group"),
         (3, "type:image"),
         (4, "unknown-reference"),
-        (5, "function:pulldata"),
+        (5, "function:randomize"),
         (6, "or_other"),
         (7, "duplicate-name"),
         (8, "invalid"),
@@ -464,9 +503,9 @@ def test_a_statistical_copy_of_a_name_is_refused_at_its_row(tmp_path: Path) -> N
         (["text", "q", "Q", "default", "concat('a', 'b')"], "default", "dynamic-default"),
         (["text", "q", "Q", "appearance", "search('people')"], "appearance", "appearance:search"),
         (["text", "q", "Q", "calculation", "'x'"], "calculation", "calculation"),
-        (["text", "q", "Q", "relevant", "once(${q})"], "relevant", "function:once"),
-        (["text", "q", "Q", "relevant", "jr:choice-name(${q}, '${q}')"], "relevant", None),
-        (["text", "q", "Q", "relevant", "sqrt(4) > 1"], "relevant", "function:sqrt"),
+        (["text", "q", "Q", "relevant", "version() > 1"], "relevant", "function:version"),
+        (["text", "q", "Q", "relevant", "jr:itext('x') = ''"], "relevant", None),
+        (["text", "q", "Q", "relevant", "/data/q = 'x'"], "relevant", "xpath-path"),
         (["text", "q", "Q", "relevant", ". = 'x'"], "relevant", "current-value"),
         (["text", "q", "Q", "relevant", "${q} = "], "relevant", "expression"),
         (["text", "q", "Q", "required", "1 + (2"], "required", "expression"),
@@ -502,8 +541,8 @@ def test_unsupported_features_are_named(
     assert {(p.sheet, p.row, p.column) for p in problems} == {("survey", 2, column)}
     if feature is not None:
         assert feature in {p.feature for p in problems}
-    else:  # jr:choice-name: named by its function, whatever else the row gets wrong
-        assert any(p.feature.startswith("function:jr:choice-name") for p in problems)
+    else:  # jr:itext: named by its function, whatever else the row gets wrong
+        assert any(p.feature.startswith("function:jr:itext") for p in problems)
 
 
 def test_repeat_count_expression_and_duplicate_choices_are_refused(tmp_path: Path) -> None:

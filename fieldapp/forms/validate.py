@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from fieldapp.forms.expr import ExpressionError, boolean, parse
+from fieldapp.forms.lookups import choice_instances, choice_names
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec, answer_nodes
 from fieldapp.i18n import message
 
@@ -91,6 +92,7 @@ class _Run:
         self.today = today
         self.partial = partial
         self.errors: list[FieldError] = []
+        self.lookups: dict[str, Any] | None = None
 
     # -- errors ---------------------------------------------------------------------------
     def label_of(self, node: Node) -> str:
@@ -146,6 +148,8 @@ class _Run:
                     item["_id"] = _instance_id(item.get("_id"))
                     instances.append(item)
                 clean[node.name] = instances
+            elif self.kept_by_once(node, value):
+                clean[node.name] = value  # once(): the value stays as first calculated
             elif node.type in ("note", "calculate") or is_empty(value):
                 continue
             else:
@@ -158,6 +162,21 @@ class _Run:
                         key = "choice_unnamed"  # messages reach logs and terminals: no values
                     self.add(node, path, code, key, **bad.params)
         return clean
+
+    def kept_by_once(self, node: FieldSpec, value: Any) -> bool:
+        """Whether a stored calculated value is kept: the calculation is once(...), the value a
+        plain one, and the field not statistical (its clear value must come from the form's
+        own calculation, never from what a device sent)."""
+        if node.type != "calculate" or not node.calculation or is_empty(value):
+            return False
+        if node.sensitivity == "statistical" or isinstance(value, list | dict):
+            return False
+        if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+            return False
+        try:
+            return "once" in parse(node.calculation).functions
+        except ExpressionError:
+            return False
 
     def coerce(self, node: FieldSpec, value: Any) -> Any:
         kind = node.type
@@ -201,7 +220,8 @@ class _Run:
                 for instance in clean.get(node.name) or []:
                     self.calculate_level(node.children, instance, env.new_child(instance))
             elif node.type == "calculate" and node.calculation:
-                value = self.evaluate(node.calculation, env)
+                # current: the stored value, which once() keeps
+                value = self.evaluate(node.calculation, env, clean.get(node.name))
                 if is_empty(value):
                     clean.pop(node.name, None)
                 else:
@@ -265,12 +285,24 @@ class _Run:
     # -- expressions ----------------------------------------------------------------------
     def evaluate(self, source: str, env: ChainMap, current: Any = None) -> Any:
         try:
-            return parse(source).evaluate(env, current=current, today=self.today)
+            expression = parse(source)
         except ExpressionError:
             return None
+        lookups = {}
+        if expression.functions & _LOOKUPS:  # built once per check, only for forms using them
+            if self.lookups is None:
+                self.lookups = {
+                    "instances": choice_instances(self.spec, self.lang),
+                    "choice_names": choice_names(self.spec, self.lang),
+                }
+            lookups = self.lookups
+        return expression.evaluate(env, current=current, today=self.today, **lookups)
 
     def truth(self, source: str, env: ChainMap, current: Any = None) -> bool:
         return boolean(self.evaluate(source, env, current))
+
+
+_LOOKUPS = frozenset({"instance", "jr:choice-name"})
 
 
 def _names_under(node: Node) -> list[str]:

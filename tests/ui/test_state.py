@@ -9,6 +9,7 @@ import flet as ft
 import pytest
 from flet.utils import get_param_count
 
+from fieldapp.forms.spec import FormSpec
 from fieldapp.store import Store
 from fieldapp.ui.screens.shell import _header
 from fieldapp.ui.services import Services
@@ -345,3 +346,70 @@ def test_lock_now_locks_the_device_the_way_flet_calls_the_button(app: AppState) 
     else:
         handler(object())  # the click event
     assert (app.device, app.screen, app.form) == ("locked", "unlock", None)
+
+
+def test_relevance_in_the_app_reads_choice_lists_and_labels(app: AppState) -> None:
+    """As validation does: a question shown from a choice's label (jr:choice-name) or a
+    choice-list lookup (instance(...)), and a repeat instance's position(..)."""
+    spec = FormSpec.model_validate(
+        {
+            "id": "lookups",
+            "version": "1",
+            "title": {"en": "Lookups"},
+            "languages": ["en", "fr"],
+            "choices": {
+                "country": [
+                    {"value": "fr", "label": {"en": "France", "fr": "France"}},
+                    {"value": "es", "label": {"en": "Spain", "fr": "Espagne"}},
+                ]
+            },
+            "children": [
+                {
+                    "name": "country",
+                    "type": "select_one",
+                    "choices": "country",
+                    "label": {"en": "Country"},
+                },
+                {
+                    "name": "why_spain",
+                    "type": "text",
+                    "label": {"en": "Why?"},
+                    "relevant": "jr:choice-name(${country}, '${country}') = 'Spain'",
+                },
+                {
+                    "name": "listed",
+                    "type": "text",
+                    "label": {"en": "Listed"},
+                    "relevant": "count(instance('country')/root/item[name = ${country}]) = 1",
+                },
+                {
+                    "kind": "repeat",
+                    "name": "people",
+                    "label": {"en": "People"},
+                    "children": [
+                        {"name": "pname", "type": "text", "label": {"en": "Name"}},
+                        {
+                            "name": "again",
+                            "type": "text",
+                            "label": {"en": "Same as the first?"},
+                            "relevant": "position(..) > 1",
+                        },
+                    ],
+                },
+            ],
+        }
+    )
+    app.services.device.store.forms.add(spec)
+    app.new_record("lookups")
+    form = app.form
+    assert form is not None
+    assert not form.relevant(spec.node("why_spain")) and not form.relevant(spec.node("listed"))
+    form.set_value("country", "es")
+    assert form.relevant(spec.node("why_spain")) and form.relevant(spec.node("listed"))
+    for name in ("A", "B"):
+        index = form.add_instance("people")
+        form.set_value("pname", name, repeat="people", index=index)
+        assert form.close_instance()
+    again = spec.node("again")
+    assert not form.relevant(again, form.clean_instance("people", 0))
+    assert form.relevant(again, form.clean_instance("people", 1))

@@ -30,24 +30,47 @@ geopoint dicts. Semantics follow XPath 1.0 and ODK, with these choices:
   not the form, is at fault.
 - Evaluation never raises: a value of the wrong kind gives None (or False for a test).
 
+The ODK function set of real XLSForms is there (`odk`): sum, join, substr, translate,
+format-date, pulldata, jr:choice-name, once, position, indexed-repeat, digest, uuid, random...
+(tests/conformance runs enketo/openrosa-xpath-evaluator's function tests). Paths are not XPath
+location paths over a document but what XLSForms write:
+
+- `../name`, `../../name`, `current()/../name`: a field of the repeat instance (found in the
+  innermost scope first: inside a repeat, `env` is a ChainMap whose first map is the instance);
+  `position(..)` is the instance's 1-based position (`../..`: the enclosing repeat's).
+- `${name}` of a field inside a repeat, read from outside it by an aggregate (sum, count, join,
+  count-non-empty, min, max, concat, checklist), gives the field in every instance, as a
+  `Nodeset` (string() and number() read the first value, `=` holds when any value matches);
+  elsewhere such a reference is empty. `indexed-repeat(${f}, ${r}, n)` reads one instance.
+- `instance('list')/root/item[predicate]/column`: rows of a secondary instance (`instances`:
+  choice lists, attached CSVs); in a predicate a bare name is the row's column and
+  `position()` the row's position. Its value is the first match.
+- `=` between a number and a date compares days since 1970; a date and a datetime compare as
+  instants. Where ODK depends on the device (`random()`, `uuid()`), `seed` (a record id) makes
+  the value stable; `once(x)` keeps `current` (the stored value) when there is one.
+- Dates have no time zone (UTC days); format-date() names months and days in English.
+
 `Expression.shape` tells, from the syntax and the shapes of the fields referred to, what an
 expression can yield (a `Shape`: true/false, a number, a date, one of its quoted values, or
 anything): `fieldapp.forms.spec.Statistics` uses it to keep statistical calculations coarse.
 
-One module a job: `values` (conversions), `functions`, `syntax` (tokens, tree, parser),
+One module a job: `values` (conversions), `functions` and `odk` (the rest of the ODK set),
+`syntax` (tokens, tree, parser),
 `evaluation` (operators and the walk), `shapes`, `expression` (`Expression`, `parse`).
 """
 
-from fieldapp.forms.expr.expression import Expression, parse
+from fieldapp.forms.expr.expression import Expression, Options, parse
 from fieldapp.forms.expr.shapes import CLOCK_FUNCTIONS, Shape
 from fieldapp.forms.expr.syntax import NAME_RE, ExpressionError
-from fieldapp.forms.expr.values import boolean
+from fieldapp.forms.expr.values import Nodeset, boolean
 
 __all__ = [
     "CLOCK_FUNCTIONS",
     "NAME_RE",
     "Expression",
     "ExpressionError",
+    "Nodeset",
+    "Options",
     "Shape",
     "boolean",
     "parse",

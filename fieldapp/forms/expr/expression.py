@@ -6,13 +6,25 @@ import datetime
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from fieldapp.forms.expr.evaluation import evaluate_node
-from fieldapp.forms.expr.functions import Context
+from fieldapp.forms.expr.functions import Context, Rows
 from fieldapp.forms.expr.shapes import Shape, shape_of
 from fieldapp.forms.expr.syntax import MAX_SOURCE_LENGTH, ExpressionError, Node, Parser
-from fieldapp.forms.expr.values import boolean
+from fieldapp.forms.expr.values import Nodeset, boolean
+
+
+class Options(TypedDict, total=False):
+    """The keyword arguments of `Expression.evaluate` (and `truth`)."""
+
+    current: Any
+    today: datetime.date | None
+    now: datetime.datetime | None
+    instances: Mapping[str, Rows] | None
+    choice_names: Mapping[str, Mapping[str, str]] | None
+    seed: str | None
+    position: int | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,20 +49,37 @@ class Expression:
         current: Any = None,
         today: datetime.date | None = None,
         now: datetime.datetime | None = None,
+        instances: Mapping[str, Rows] | None = None,
+        choice_names: Mapping[str, Mapping[str, str]] | None = None,
+        seed: str | None = None,
+        position: int | None = None,
     ) -> Any:
-        """The value of the expression; a name missing from `env` is empty (None)."""
-        return evaluate_node(self._root, Context(env, current, today, now))
+        """The value of the expression; a name missing from `env` is empty (None).
 
-    def truth(
-        self,
-        env: Mapping[str, Any],
-        *,
-        current: Any = None,
-        today: datetime.date | None = None,
-        now: datetime.datetime | None = None,
-    ) -> bool:
-        """The value as an XPath boolean, for `relevant`, `constraint` and `required`."""
-        return boolean(self.evaluate(env, current=current, today=today, now=now))
+        Inside a repeat, `env` is a ChainMap whose first map is the instance (as validation
+        builds it): `../name` and `${name}` find the instance's fields first, `position(..)`
+        finds the instance in its repeat (or is `position`). `instances` are the secondary
+        instances (choice lists, attached CSVs) by name, as rows; `choice_names` the labels
+        of `jr:choice-name()`; `seed` (a record's id) makes `random()` and `uuid()` stable."""
+        context = Context(
+            env,
+            current,
+            today,
+            now,
+            instances or {},
+            choice_names or {},
+            seed,
+            position,
+        )
+        value = evaluate_node(self._root, context)
+        if isinstance(value, Nodeset):  # a lookup's value is its first match, as in XForms
+            return value[0] if value else None
+        return value
+
+    def truth(self, env: Mapping[str, Any], **options: Unpack[Options]) -> bool:
+        """The value as an XPath boolean, for `relevant`, `constraint` and `required`; the
+        options are those of `evaluate`."""
+        return boolean(self.evaluate(env, **options))
 
 
 @functools.lru_cache(maxsize=2048)

@@ -8,7 +8,7 @@ import math
 import re
 import re._constants as _sre_constants  # CPython's regex parser: the only way to see
 import re._parser as _sre_parser  # a pattern's structure (3.11+ names)
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from fieldapp.forms.expr.values import (
     EPOCH,
     SEQUENCES,
+    Nodeset,
     ShapeKind,
     boolean,
     finite,
@@ -31,12 +32,28 @@ MAX_PATTERN_LENGTH = 256
 MAX_STRING_LENGTH = 100_000
 
 
-@dataclass(frozen=True)
+Rows = Sequence[Mapping[str, Any]]
+
+
+@dataclass(slots=True)
 class Context:
+    """What one evaluation reads (made per evaluation; a lookup sets `item` while it tests
+    each row)."""
+
     env: Mapping[str, Any]
     current: Any
     today: datetime.date | None
     now: datetime.datetime | None
+    # Secondary instances by name: choice lists and attached CSVs, as rows of column -> value,
+    # for instance('name')/root/item[...] and pulldata('name', ...).
+    instances: Mapping[str, Rows] = field(default_factory=dict)
+    # jr:choice-name(): field name -> {choice value: label} in the language shown.
+    choice_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    seed: str | None = None  # random() and uuid() are stable for one seed (a record's id)
+    position: int | None = None  # the repeat instance's 1-based position, if the env is not
+    # a ChainMap whose first map is that instance (then it is found there)
+    item: Mapping[str, Any] | None = None  # inside a predicate: the row it tests
+    item_position: int = 0
 
     def now_value(self) -> datetime.datetime:
         """The given `now` (naive means local time), else the clock, with its UTC offset."""
@@ -149,14 +166,24 @@ def _round(value: Any, digits: Any = 0) -> int | float | None:
 
 
 def _concat(values: list[Any]) -> str | None:
-    parts = [to_string(value) for value in values]
+    parts = [
+        "".join(map(to_string, value)) if isinstance(value, Nodeset) else to_string(value)
+        for value in values
+    ]  # a repeat's field, read from outside: every instance's value
     if sum(map(len, parts)) > MAX_STRING_LENGTH:
         return None
     return "".join(parts)
 
 
+_LOOSE_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})", re.ASCII)
+
+
 def _date(value: Any) -> str | None:
     """A date string: from a date or datetime string, or from days since 1970-01-01."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and (loose := _LOOSE_DATE_RE.fullmatch(value.strip())):
+        value = "{:0>4}-{:0>2}-{:0>2}".format(*loose.groups())  # 1970-1-2 is 1970-01-02
     moment = to_temporal(value)
     if isinstance(moment, datetime.datetime):
         return moment.date().isoformat()

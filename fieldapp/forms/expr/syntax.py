@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from fieldapp.errors import FormError
-from fieldapp.forms.expr.functions import FUNCTIONS, Function, compile_pattern
+from fieldapp.forms.expr.functions import Function, compile_pattern
+from fieldapp.forms.expr.odk import FUNCTIONS
 from fieldapp.forms.expr.values import finite, to_string
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # a field name, as ${name} refers to it
@@ -36,8 +37,8 @@ _TOKEN_RE = re.compile(
     | (?P<number>\d+(?:\.\d*)?|\.\d+)
     | (?P<string>'[^']*'|"[^"]*")
     | (?P<ref>\$\{[^}]*\})
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
-    | (?P<op>!=|<=|>=|[=<>+\-*(),.])
+    | (?P<name>(?:jr:)?[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
+    | (?P<op>!=|<=|>=|\.\.|[=<>+\-*(),./\[\]])
     """,
     re.VERBOSE | re.ASCII,
 )
@@ -96,6 +97,37 @@ class Constant:
 class Ref:
     name: str
     height: int = 0
+    # In sum(), count(), join()...: a field of a repeat read from outside it gives the values
+    # of every instance (a Nodeset), as an XPath path to it would.
+    collect: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Up:
+    """`..` (levels 1), `../..` (2)...: the repeat instance `levels - 1` repeats out; only
+    position() reads it."""
+
+    levels: int
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A bare name inside a predicate: the column of the row being tested."""
+
+    name: str
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """instance('name')/root/item[predicate]...[/column]: the matching rows' column (or the
+    rows), as a Nodeset."""
+
+    instance: str
+    predicates: tuple[Node, ...]
+    column: str | None
+    height: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +155,15 @@ class Call:
     function: Function
     args: tuple[Node, ...]
     height: int
+    salt: int = 0  # random(): where it is written, so two calls draw different numbers
 
 
-Node = Constant | Ref | Current | Negate | Chain | Call
+_COLLECTING = frozenset(
+    {"sum", "count", "join", "count-non-empty", "min", "max", "concat", "checklist"}
+)
+
+
+Node = Constant | Ref | Current | Negate | Chain | Call | Up | Column | Lookup
 
 
 class Parser:
@@ -139,11 +177,18 @@ class Parser:
         self.references: set[str] = set()
         self.functions: set[str] = set()
         self.uses_current = False
+        self.in_predicate = 0
+        self.loose_ups: list[int] = []  # columns of '..' not (yet) taken by position()
 
     def parse(self) -> Node:
         node = self._binary(0)
         if self._peek().kind != "end":
             raise self._unexpected(self._peek())
+        if self.loose_ups:
+            raise self._error(
+                "'..' alone only has a meaning in position(..); a field is ../name",
+                self.loose_ups[0],
+            )
         return node
 
     def _peek(self) -> _Token:
@@ -160,6 +205,8 @@ class Parser:
     def _unexpected(self, token: _Token) -> ExpressionError:
         if token.kind == "end":
             return self._error("unexpected end of expression", token.column)
+        if token.text == "/":
+            return self._error(_bad_character(self.source, token.column - 1), token.column)
         return self._error(f"unexpected {token.text!r}", token.column)
 
     def _expect(self, text: str) -> None:
@@ -227,6 +274,25 @@ class Parser:
         if token.kind == "op" and token.text == ".":
             self.uses_current = True
             return Current()
+        if token.kind == "op" and token.text == "..":
+            return self._relative(token, 0)
+        if token.kind == "name" and token.text == "current" and self._peek().text == "(":
+            self._expect("(")
+            self._expect(")")
+            if self._peek().text == "/":
+                self._advance()
+                return self._relative(self._advance(), 0)
+            self.uses_current = True
+            return Current()
+        if token.kind == "name" and token.text == "instance" and self._peek().text == "(":
+            return self._descend(self._lookup, token)
+        if (
+            token.kind == "name"
+            and self.in_predicate
+            and self._peek().text != "("
+            and token.text not in _KEYWORD_OPERATORS
+        ):
+            return Column(token.text)
         if token.kind == "op" and token.text == "(":
             inner = self._descend(self._binary, 0)
             self._expect(")")
@@ -239,6 +305,60 @@ class Parser:
                 token.column,
             )
         raise self._unexpected(token)
+
+    def _relative(self, token: _Token, levels: int) -> Node:
+        """`../name`, `../../name`, `current()/../name` (a field of the instance or of an
+        enclosing one: found by the scope's lookup, innermost first), or `..` alone (Up)."""
+        while True:
+            if token.kind == "op" and token.text == "..":
+                levels += 1
+            elif token.kind == "name" and token.text not in _KEYWORD_OPERATORS and levels:
+                if self._peek().text == "/" or not NAME_RE.fullmatch(token.text):
+                    raise self._unexpected(self._peek())
+                self.references.add(token.text)
+                return Ref(token.text)
+            else:
+                raise self._unexpected(token)
+            if self._peek().text != "/":
+                self.loose_ups.append(token.column)
+                return Up(levels)
+            self._advance()
+            token = self._advance()
+
+    def _lookup(self, name: _Token) -> Lookup:
+        self._expect("(")
+        source = self._advance()
+        if source.kind != "string":
+            raise self._error("instance() takes the name of a list, in quotes", source.column)
+        self._expect(")")
+        steps: list[str] = []
+        predicates: list[Node] = []
+        column: str | None = None
+        while self._peek().text == "/":
+            self._advance()
+            step = self._advance()
+            if step.kind != "name" or step.text in _KEYWORD_OPERATORS:
+                raise self._unexpected(step)
+            if len(steps) < 2:
+                steps.append(step.text)
+            elif column is None:
+                column = step.text
+            else:
+                raise self._unexpected(step)
+            while len(steps) == 2 and column is None and self._peek().text == "[":
+                self._advance()
+                self.in_predicate += 1
+                try:
+                    predicates.append(self._descend(self._binary, 0))
+                finally:
+                    self.in_predicate -= 1
+                self._expect("]")
+        if len(steps) < 2:
+            raise self._error(
+                "expected instance('name')/root/item[...]/column", self._peek().column
+            )
+        self.functions.add("instance")
+        return Lookup(source.text[1:-1], tuple(predicates), column, self._height(*predicates))
 
     def _number_literal(self, token: _Token) -> int | float:
         value = finite(float(token.text) if "." in token.text else int(token.text))
@@ -263,6 +383,24 @@ class Parser:
                 self._advance()
         self._expect(")")
         too_many = function.max_args is not None and len(args) > function.max_args
+        if function.name in _COLLECTING:
+            args = [Ref(arg.name, collect=True) if isinstance(arg, Ref) else arg for arg in args]
+        if function.name == "position" and args:
+            if not isinstance(args[0], Up):
+                raise self._error("position() takes '..' (the repeat instance)", columns[0])
+            self.loose_ups.pop()
+        if function.name == "count-non-empty" and args and not isinstance(args[0], Ref | Lookup):
+            raise self._error(
+                "count-non-empty() takes a field of a repeat or an instance() lookup",
+                columns[0],
+            )
+        if function.name == "indexed-repeat" and not all(
+            isinstance(arg, Ref) for arg in args[0:2] + args[3::2]
+        ):
+            raise self._error(
+                "indexed-repeat() takes ${field}, ${repeat}, position[, ${repeat}, position]",
+                name.column,
+            )
         if len(args) < function.min_args or too_many:
             raise self._error(
                 f"{name.text}() takes {function.arity_text()}, not {len(args)}", name.column
@@ -272,4 +410,4 @@ class Parser:
                 compile_pattern(to_string(pattern.value))
             except ValueError as error:
                 raise self._error(str(error), columns[1]) from None
-        return Call(function, tuple(args), self._height(*args))
+        return Call(function, tuple(args), self._height(*args), name.column)

@@ -16,6 +16,15 @@ EPOCH = datetime.date(1970, 1, 1)
 _EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
+class Nodeset(tuple[Any, ...]):
+    """Several values read by one reference, as an XPath node-set: the values of a field in
+    every instance of a repeat (inside `sum()`, `count()`, `join()`...), or the matches of an
+    `instance('list')/root/item[...]` lookup. `string()` and `number()` read the first value,
+    `=` holds when any value matches, `boolean()` is whether there is any value."""
+
+    __slots__ = ()
+
+
 def boolean(value: Any) -> bool:
     """XPath boolean(): None, '', 0, NaN, False and empty lists are false; the rest true."""
     if value is None:
@@ -76,7 +85,10 @@ def scalar_string(value: Any) -> str:
 
 
 def to_string(value: Any) -> str:
-    """XPath string(); a list (select_multiple) gives its values joined by spaces."""
+    """XPath string(); a list (select_multiple) gives its values joined by spaces; a
+    `Nodeset` its first value."""
+    if isinstance(value, Nodeset):
+        return to_string(value[0]) if value else ""
     if isinstance(value, SEQUENCES):
         return " ".join(text for text in map(scalar_string, value) if text)
     return scalar_string(value)
@@ -104,6 +116,8 @@ _DATETIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}T.*", re.ASCII | re.DOTALL)
 
 def to_temporal(value: Any) -> datetime.date | datetime.datetime | None:
     """A date string as a date, a datetime string as an aware datetime (naive means UTC)."""
+    if isinstance(value, Nodeset):
+        value = value[0] if value else None
     if not isinstance(value, str):
         return None
     try:

@@ -33,20 +33,12 @@ from fieldapp.office.xlsform.workbook import (
     language_code,
 )
 
-# XPath features of ODK's expression language that ours does not have.
+# ODK functions our expression language does not have (the rest of the ODK set is
+# fieldapp.forms.expr's: pulldata, instance(...) lookups, jr:choice-name, once, position,
+# indexed-repeat, current(), digest, random, uuid...).
 _UNSUPPORTED_FUNCTIONS = {
-    "pulldata": "pulldata() (data from an attached CSV)",
-    "indexed-repeat": "indexed-repeat() (values of other repeat instances)",
-    "instance": "instance(...) (secondary instances)",
-    "jr:choice-name": "jr:choice-name() (choice labels in expressions)",
     "jr:itext": "jr:itext()",
-    "once": "once() (values frozen at first entry)",
-    "position": "position() (repeat instance numbers)",
-    "current": "current() (XPath context)",
-    "digest": "digest()",
-    "random": "random()",
     "randomize": "randomize()",
-    "uuid": "uuid()",
     "version": "version()",
     "property": "property() (device properties)",
     "geofence": "geofence()",
@@ -57,7 +49,8 @@ _UNSUPPORTED_FUNCTIONS = {
 }
 _STRING_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
 _FUNCTION_CALL = re.compile(r"([A-Za-z_][\w:.-]*)\s*\(")
-_PATH = re.compile(r"\.\./|(?:^|[\s(,=<>!+*\[|])/\s*[A-Za-z_]|^\s*/\s*$")
+# Absolute paths (/data/x); relative ones (../x, current()/../x) are the engine's.
+_PATH = re.compile(r"(?:^|[\s(,=<>!+*\[|])/\s*[A-Za-z_]|^\s*/\s*$")
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _LAST_SAVED = re.compile(r"\$\{last-saved#")
 
@@ -230,7 +223,7 @@ class Importer:
                 self.add("survey", number, column, f"function:{function}", msg)
                 ok = False
         if _PATH.search(code):
-            msg = f"XPath path expressions (/data/..., ../) are not supported: {source!r}"
+            msg = f"absolute XPath paths (/data/...) are not supported: {source!r}"
             self.add("survey", number, column, "xpath-path", msg)
             ok = False
         if _LAST_SAVED.search(code):

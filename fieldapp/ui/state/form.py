@@ -17,6 +17,8 @@ from typing import Any
 import flet as ft
 
 from fieldapp.errors import StorageFull
+from fieldapp.forms.expr import Options
+from fieldapp.forms.lookups import choice_instances, choice_names
 from fieldapp.forms.spec import FieldSpec, FormSpec, Labels, Node, RepeatSpec, answer_nodes
 from fieldapp.forms.validate import Checked, FieldError, check
 from fieldapp.i18n import Words, words
@@ -73,6 +75,7 @@ class FormSession:
     _checked: Checked = field(default_factory=lambda: Checked(values={}, errors=[]))
     _strict_steps: set[int] = field(default_factory=set)  # steps where Next was tried
     _strict_instances: set[tuple[str, int]] = field(default_factory=set)
+    _lookups_cache: tuple[str, Options] | None = None
 
     def __post_init__(self) -> None:
         self._steps = build_steps(self.spec)
@@ -90,11 +93,23 @@ class FormSession:
 
     def visible_steps(self) -> list[int]:
         env = ChainMap(self.clean)
-        return [i for i, s in enumerate(self._steps) if is_relevant(s.relevant, env)]
+        options = self._lookups()
+        return [i for i, s in enumerate(self._steps) if is_relevant(s.relevant, env, **options)]
 
     def relevant(self, node: Node, instance: Mapping[str, Any] | None = None) -> bool:
         env = ChainMap(self.clean) if instance is None else ChainMap(dict(instance), self.clean)
-        return is_relevant(node.relevant, env)
+        return is_relevant(node.relevant, env, **self._lookups())
+
+    def _lookups(self) -> Options:
+        """The form's choice lists (instance('list')/...) and labels (jr:choice-name), in
+        the person's language, as validation gives them; built once per language."""
+        if self._lookups_cache is None or self._lookups_cache[0] != self.lang:
+            options: Options = {
+                "instances": choice_instances(self.spec, self.lang),
+                "choice_names": choice_names(self.spec, self.lang),
+            }
+            self._lookups_cache = (self.lang, options)
+        return self._lookups_cache[1]
 
     def clean_instance(self, repeat: str, index: int) -> dict[str, Any]:
         """The clean values of one repeat instance, matched by `_id`."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
-from fieldapp.forms.expr import ExpressionError, parse
+from fieldapp.forms.expr import ExpressionError, Options, parse
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Labels, Node, RepeatSpec
 from fieldapp.i18n import words
 
@@ -82,12 +82,13 @@ def value_at(values: Mapping[str, Any], path: str) -> Any:
     return current
 
 
-def is_relevant(expression: str | None, env: Mapping[str, Any]) -> bool:
-    """The same rule as validation: an expression that cannot be evaluated is false."""
+def is_relevant(expression: str | None, env: Mapping[str, Any], **options: Unpack[Options]) -> bool:
+    """The same rule as validation: an expression that cannot be evaluated is false;
+    `options` (choice lists as instances, choice labels) as `Expression.evaluate` takes them."""
     if not expression:
         return True
     try:
-        return parse(expression).truth(env)
+        return parse(expression).truth(env, **options)
     except ExpressionError:
         return False
 
