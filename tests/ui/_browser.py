@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
@@ -43,6 +44,23 @@ _CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@dataclass
+class Effort:
+    """What the person did, as the helpers below count it: taps (a button, a choice, or a
+    text field that was not already focused), keystrokes (characters typed and keys pressed)
+    and scrolls (one wheel step, about a swipe)."""
+
+    taps: int = 0
+    keystrokes: int = 0
+    scrolls: int = 0
+
+    def reset(self) -> None:
+        self.taps = self.keystrokes = self.scrolls = 0
+
+
+EFFORT = Effort()
 
 
 def free_port() -> int:
@@ -140,9 +158,13 @@ def type_into(page: Page, target: Locator, text: str) -> None:
     """Focus, type, check; a keystroke lost while the field gains focus is typed again, and a
     field Flutter re-described while it scrolled into view is found again."""
     field = reveal(page, target)
+    if not _focused(field):
+        EFFORT.taps += 1
+    EFFORT.keystrokes += len(text)
     for _ in range(3):
         try:
-            field.click(timeout=5000)
+            if not _focused(field):
+                field.click(timeout=5000)
             expect(field).to_be_focused(timeout=3000)
             page.wait_for_timeout(150)
             page.keyboard.press("Control+A")
@@ -154,6 +176,20 @@ def type_into(page: Page, target: Locator, text: str) -> None:
             continue
         return
     expect(field).to_have_value(text)
+
+
+def _focused(field: Locator) -> bool:
+    try:
+        return bool(field.evaluate("e => e === document.activeElement", timeout=1000))
+    except PlaywrightTimeoutError:
+        return False
+
+
+def press(page: Page, key: str) -> None:
+    """One key (Enter, Tab) pressed on the focused control: a keystroke."""
+    EFFORT.keystrokes += 1
+    page.keyboard.press(key)
+    page.wait_for_timeout(150)
 
 
 def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
@@ -175,6 +211,7 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
                 return target.first
             last = box
             step = 250 if box["y"] > 0 else -250
+        EFFORT.scrolls += 1
         page.mouse.wheel(0, step)
         page.wait_for_timeout(150)
     raise AssertionError(f"{target} never appeared on screen")
@@ -183,6 +220,7 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
 def scroll_to_top(page: Page) -> None:
     """Wheel the screen's list back to its top, the way a person would."""
     page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
+    EFFORT.scrolls += 1
     page.mouse.wheel(0, -3 * PHONE["height"])
     page.wait_for_timeout(300)
 
@@ -190,6 +228,7 @@ def scroll_to_top(page: Page) -> None:
 def tap(page: Page, role: str, name: str, *, exact: bool = True) -> None:
     """Tap the button (or other control) called `name`, scrolling down to it if needed."""
     target = page.get_by_role(role, name=name, exact=exact)  # type: ignore[arg-type]
+    EFFORT.taps += 1
     for _ in range(3):
         try:
             reveal(page, target).click(timeout=5000)
