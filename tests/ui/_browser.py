@@ -165,8 +165,7 @@ def type_into(page: Page, target: Locator, text: str) -> None:
     EFFORT.keystrokes += len(text)
     for _ in range(3):
         try:
-            if not _focused(field):
-                field.click(timeout=5000)
+            field.click(timeout=5000)
             expect(field).to_be_focused(timeout=3000)
             page.wait_for_timeout(150)
             page.keyboard.press("Control+A")
@@ -178,13 +177,6 @@ def type_into(page: Page, target: Locator, text: str) -> None:
             continue
         return
     expect(field).to_have_value(text)
-
-
-def _focused(field: Locator) -> bool:
-    try:
-        return bool(field.evaluate("e => e === document.activeElement", timeout=1000))
-    except PlaywrightTimeoutError:
-        return False
 
 
 def press(page: Page, key: str) -> None:

@@ -18,7 +18,6 @@ from tests.conftest import PASSPHRASE, attendance_values
 from tests.ui._browser import EFFORT, AppProcess, open_phone, press, reveal, shoot, tap
 from tests.ui._browser import type_into as type_in
 from tests.ui.test_browser import choose, unlock
-from tests.ui.test_browser_sync import expect_shown
 
 pytestmark = pytest.mark.browser
 
@@ -105,6 +104,12 @@ def register(page: Page) -> None:
         keys(page, str(post))
 
 
+def expect_shown(page: Page, text: str) -> None:
+    """`text` on screen (alone or naming its group), given time on a loaded machine."""
+    shown = page.get_by_text(text, exact=False).or_(page.get_by_role("group", name=text))
+    expect(shown.first).to_be_visible(timeout=20_000)
+
+
 def keys(page: Page, text: str) -> None:
     EFFORT.keystrokes += len(text)
     page.keyboard.type(text, delay=15)
@@ -125,7 +130,7 @@ def stored_people(app: AppProcess) -> list[dict[str, object]]:
 def test_a_trainer_registers_a_three_day_event(browser: Browser, app: AppProcess) -> None:
     page = open_phone(browser, app.url)
     unlock(page)
-    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible()
+    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible(timeout=30_000)
     EFFORT.reset()
     tap(page, "button", "Training attendance")
     tap(page, "button", "New event")

@@ -96,7 +96,9 @@ def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
         choose(page, "Profession *", job)
         tap(page, "button", "Save & next")  # a blank entry opens straight away
     tap(page, "button", "Done")  # the untouched blank one is dropped
-    expect_shown(page, "3 participants")
+    expect(page.get_by_role("group", name="3 participants", exact=False).first).to_be_visible(
+        timeout=20_000
+    )
     scroll_to_top(page)
     shoot(page, "12-training-participants")
 
