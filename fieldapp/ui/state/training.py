@@ -13,7 +13,12 @@ from typing import Any, Literal
 
 import flet as ft
 
-from fieldapp.ui.services import ParticipantMatch, Services, match_participants
+from fieldapp.ui.services import (
+    PERSON_FIELDS,
+    ParticipantMatch,
+    Services,
+    match_participants,
+)
 from fieldapp.ui.services.team import fold
 from fieldapp.ui.state.form import FormSession
 
@@ -35,13 +40,7 @@ CHECKIN = "checkin"
 SUMMARY = "summary"
 
 
-# What a returning person brings from an earlier event: who they are, nothing else. Not the
-# organisation (people change posts: an old employer would be counted in this event's
-# figures by organisation without anyone noticing), not the consent to be contacted (given
-# for one event's follow-up, it must be asked again), and not the phone or email (asked only
-# with that fresh consent, and numbers change). Profession is kept: it is required, the
-# statistics hang on it, and it shows on the participant's row to be corrected at a glance.
-IDENTITY_FIELDS = ("full_name", "sex", "profession", "profession_other")
+IDENTITY_FIELDS = PERSON_FIELDS  # who a returning person is: see there why nothing else
 MAX_DAYS = 10  # the form's own limit (end date at most 9 days after the start)
 
 
