@@ -234,6 +234,17 @@ def tap(page: Page, role: str, name: str, *, exact: bool = True) -> None:
     reveal(page, target).click()
 
 
+def tap_bar(page: Page, name: str) -> None:
+    """Tap the button called `name` in a bar fixed at the screen's edge: in reach, so
+    tapped where it is, with no scrolling."""
+    EFFORT.taps += 1
+    target = page.get_by_role("button", name=name, exact=True)
+    expect(target.first).to_be_visible()
+    box = target.first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], f"{name} is off screen"
+    target.first.click()
+
+
 def shoot(page: Page, name: str) -> None:
     """A screenshot for docs/screenshots (after a short pause: a stale frame was seen once)."""
     page.wait_for_timeout(400)

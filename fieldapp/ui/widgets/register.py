@@ -165,15 +165,16 @@ def ParticipantEditor(event: TrainingSession, index: int) -> ft.Control:
     _ = event.words
     name_box: Any = ft.use_ref(None)
     people = event.instances(PARTICIPANTS)
-    person = people[index]
-    env = event.clean_instance(PARTICIPANTS, index)
-    blank = not person.get("full_name")
 
     async def focus_name() -> None:  # a blank entry opens with the keyboard on its name
-        if blank and isinstance(name_box.current, ft.TextField):
+        if isinstance(name_box.current, ft.TextField) and not name_box.current.value:
             await name_box.current.focus()
 
     ft.use_effect(focus_name, [])
+    if event.editing != (PARTICIPANTS, index) or index >= len(people):
+        return ft.Container()  # just removed or closed: redrawn once more before it goes
+    person = people[index]
+    env = event.clean_instance(PARTICIPANTS, index)
     controls: list[ft.Control] = [
         ft.Text(_("Participant {n}", n=index + 1), size=17, weight=ft.FontWeight.W_600)
     ]
