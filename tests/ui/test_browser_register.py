@@ -98,9 +98,9 @@ def register(page: Page) -> None:
     type_in(page, page.get_by_label("Pre-test score (%)", exact=False).first, str(PEOPLE[0][4]))
     for n, (*_rest, pre, post, _days) in enumerate(PEOPLE):
         if n:
-            press(page, "Tab")
+            press(page, "Enter")
             keys(page, str(pre))
-        press(page, "Tab")
+        press(page, "Enter")
         keys(page, str(post))
 
 

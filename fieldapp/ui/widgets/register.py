@@ -421,36 +421,57 @@ def CheckInGrid(event: TrainingSession) -> ft.Control:
 
 
 def _scores(event: TrainingSession) -> list[ft.Control]:
-    """Each person's two scores side by side, in the order of the list: Tab goes from one
+    """Each person's two scores side by side, in the order of the list: Enter goes from one
     to the next, so a pile of marked tests is typed in one go."""
     _ = event.words
-    nodes = [_field(event, n) for n in ("pre_score", "post_score")]
-    if any(n is None for n in nodes):
+    nodes = [n for n in (_field(event, "pre_score"), _field(event, "post_score")) if n]
+    if len(nodes) < 2:
         return []
-    out: list[ft.Control] = [
-        ft.Text(_("Test scores"), size=17, weight=ft.FontWeight.W_600),
-    ]
+    rows: list[ft.Control] = []
+    order = 0
     for i, person in enumerate(event.instances(PARTICIPANTS)):
-        boxes = [
-            field_control(event, n, repeat=PARTICIPANTS, index=i, source=person)
-            for n in nodes
-            if n is not None
-        ]
-        for box in boxes:
-            if box is not None:
+        boxes: list[ft.Control] = []
+        for node in nodes:
+            box = field_control(event, node, repeat=PARTICIPANTS, index=i, source=person)
+            if isinstance(box, ft.TextField):
                 box.expand = True
-        out.append(
+                box.data = order
+                box.on_submit = _next_score
+                order += 1
+                boxes.append(box)
+        rows.append(
             ft.Column(
                 spacing=4,
                 controls=[
                     ft.Text(
                         str(person.get("full_name") or f"#{i + 1}"), weight=ft.FontWeight.W_600
                     ),
-                    ft.Row(controls=[b for b in boxes if b is not None]),
+                    ft.Row(controls=boxes),
                 ],
             )
         )
-    return out
+    return [
+        ft.Text(_("Test scores"), size=17, weight=ft.FontWeight.W_600),
+        ft.Column(spacing=8, data=_SCORES, controls=rows),
+    ]
+
+
+_SCORES = "scores"
+
+
+async def _next_score(e: ft.Event[ft.TextField]) -> None:
+    """Enter in a score: the next one (the next person's first after a post-test score)."""
+    section: Any = e.control.parent
+    while section is not None and getattr(section, "data", None) != _SCORES:
+        section = section.parent
+    if section is None:
+        return
+    wanted = e.control.data + 1
+    for row in section.controls:
+        for box in row.controls[1].controls:
+            if isinstance(box, ft.TextField) and box.data == wanted:
+                await box.focus()
+                return
 
 
 def register_bar(event: TrainingSession) -> list[ft.Control]:
