@@ -130,6 +130,16 @@ class AppProcess:
         self.process = None
 
 
+def serve(data_dir: Path) -> Iterator[AppProcess]:
+    """A pytest fixture's body: the app on `data_dir`, started, then stopped."""
+    process = AppProcess(data_dir)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless; where it is absent the test skips, or fails under CI."""

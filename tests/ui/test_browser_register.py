@@ -15,7 +15,17 @@ from playwright.sync_api import Browser, Page, expect
 from fieldapp.store import Store
 from fieldapp.ui.services import Services
 from tests.conftest import PASSPHRASE, attendance_values
-from tests.ui._browser import EFFORT, AppProcess, open_phone, press, reveal, shoot, tap, tap_bar
+from tests.ui._browser import (
+    EFFORT,
+    AppProcess,
+    open_phone,
+    press,
+    reveal,
+    serve,
+    shoot,
+    tap,
+    tap_bar,
+)
 from tests.ui._browser import type_into as type_in
 from tests.ui.test_browser import choose, unlock
 
@@ -55,12 +65,7 @@ def app(tmp_path: Path) -> Iterator[AppProcess]:
     earlier["participants"][0].update(consent_contact=True, phone="+85512345678")
     services.device.store.records.create_final("training_attendance", earlier)
     services.close()
-    process = AppProcess(tmp_path / "device")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    yield from serve(tmp_path / "device")
 
 
 def event_details(page: Page) -> None:

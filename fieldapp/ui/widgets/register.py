@@ -12,7 +12,7 @@ import flet as ft
 
 from fieldapp.forms.spec import FieldSpec, RepeatSpec
 from fieldapp.ui.state import TrainingSession
-from fieldapp.ui.widgets.common import TOUCH, keyed, typed
+from fieldapp.ui.widgets.common import TOUCH, banner, error_text, keyed, typed
 from fieldapp.ui.widgets.fields import choice_label, field_control
 from fieldapp.ui.widgets.team_search import TeamSearch
 
@@ -50,24 +50,9 @@ def _who(event: TrainingSession, person: Mapping[str, Any]) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def _warning(text: str, *actions: ft.Control) -> ft.Control:
-    return ft.Container(
-        padding=ft.Padding.symmetric(horizontal=12, vertical=8),
-        border_radius=8,
-        bgcolor=ft.Colors.TERTIARY_CONTAINER,
-        content=ft.Column(
-            spacing=4,
-            controls=[
-                ft.Row(
-                    controls=[
-                        ft.Icon(ft.Icons.PEOPLE_ALT, color=ft.Colors.ON_TERTIARY_CONTAINER),
-                        ft.Text(text, expand=True, color=ft.Colors.ON_TERTIARY_CONTAINER),
-                    ]
-                ),
-                *([ft.Row(wrap=True, controls=list(actions))] if actions else []),
-            ],
-        ),
-    )
+def _warning(text: str, action: ft.Control) -> ft.Control:
+    """The same person twice: said, with what to do about it under it."""
+    return ft.Column(spacing=0, controls=[banner(text, icon=ft.Icons.PEOPLE_ALT), action])
 
 
 @ft.component
@@ -322,30 +307,23 @@ def _days(event: TrainingSession, index: int, person: Mapping[str, Any]) -> ft.C
     error = event.errors.get(f"{PARTICIPANTS}[{index}].attendance")
     node = _field(event, "attendance")
     label = event.label(node.label, "attendance") if node is not None else ""
-    return ft.Column(
-        spacing=2,
+    days = ft.Row(
+        wrap=True,
+        spacing=0,
         controls=[
-            ft.Text(label, weight=ft.FontWeight.W_600),
-            ft.Row(
-                wrap=True,
-                spacing=0,
-                controls=[
-                    ft.Checkbox(
-                        label=_("Day {n}", n=d),
-                        value=f"day{d}" in picked,
-                        on_change=lambda _e=None, d=d: event.toggle_attendance(index, d),
-                    )
-                    for d in range(1, event.event_days + 1)
-                ],
-            ),
-            *(
-                []
-                if event.dates_known
-                else [ft.Text(_("The event's dates give its days."), size=13)]
-            ),
-            ft.Text(error or "", color=ft.Colors.ERROR, size=13, visible=bool(error)),
+            ft.Checkbox(
+                label=_("Day {n}", n=d),
+                value=f"day{d}" in picked,
+                on_change=lambda _e=None, d=d: event.toggle_attendance(index, d),
+            )
+            for d in range(1, event.event_days + 1)
         ],
     )
+    controls: list[ft.Control] = [ft.Text(label, weight=ft.FontWeight.W_600), days]
+    if not event.dates_known:
+        controls.append(ft.Text(_("The event's dates give its days."), size=13))
+    controls.append(error_text(error))
+    return ft.Column(spacing=2, controls=controls)
 
 
 @ft.component
