@@ -110,6 +110,19 @@ def register(page: Page) -> None:
         keys(page, str(post))
 
 
+def open_home(page: Page) -> None:
+    """Unlock (typed again where a loaded machine lost a keystroke of the passphrase)."""
+    home = page.get_by_role("button", name="Identify a victim")
+    for _ in range(3):
+        unlock(page)
+        try:
+            expect(home).to_be_visible(timeout=30_000)
+        except AssertionError:
+            continue
+        return
+    expect(home).to_be_visible()
+
+
 def expect_shown(page: Page, text: str) -> None:
     """`text` on screen (alone or naming its group), given time on a loaded machine."""
     shown = page.get_by_text(text, exact=False).or_(page.get_by_role("group", name=text))
@@ -146,8 +159,7 @@ def stored_people(app: AppProcess) -> list[dict[str, object]]:
 
 def test_a_trainer_registers_a_three_day_event(browser: Browser, app: AppProcess) -> None:
     page = open_phone(browser, app.url)
-    unlock(page)
-    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible(timeout=30_000)
+    open_home(page)
     EFFORT.reset()
     tap(page, "button", "Training attendance")
     tap(page, "button", "New event")
