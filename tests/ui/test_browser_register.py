@@ -87,11 +87,13 @@ def register(page: Page) -> None:
         type_in(page, page.get_by_label("Full name *"), RETURNING.get(name, name))
         if name in RETURNING:
             tap(page, "button", f"Returning: {name}", exact=False)
+            settled(page, f"Returning: {name}")
         else:
             choose(page, "Sex *", sex)
             choose(page, "Profession *", job)
             EFFORT.taps += 2
         tap(page, "button", org)
+        settled(page, org)  # picked: the organisations to pick go
         if n < len(PEOPLE) - 1:
             tap_bar(page, "Save & next")
     tap(page, "button", "Check-in")  # the last entry is kept as it stands
@@ -108,6 +110,13 @@ def register(page: Page) -> None:
             keys(page, str(pre))
         press(page, "Enter")
         keys(page, str(post))
+
+
+def settled(page: Page, button: str) -> None:
+    """The button just tapped has gone and what was under it moved up: the next tap lands
+    where the person sees its target (not where it was a frame ago)."""
+    expect(page.get_by_role("button", name=button, exact=False)).to_have_count(0)
+    page.wait_for_timeout(300)
 
 
 def open_home(page: Page) -> None:
