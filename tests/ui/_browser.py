@@ -169,7 +169,7 @@ def type_into(page: Page, target: Locator, text: str) -> None:
     field Flutter re-described while it scrolled into view is found again."""
     field = reveal(page, target)
     try:  # a field that takes the focus by itself (a new entry's first) is not tapped
-        expect(field).to_be_focused(timeout=700)
+        expect(field).to_be_focused(timeout=300)
     except AssertionError:
         EFFORT.taps += 1
     EFFORT.keystrokes += len(text)

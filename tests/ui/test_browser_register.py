@@ -84,6 +84,8 @@ def register(page: Page) -> None:
     tap(page, "button", "Participants")
     tap(page, "button", "Add participant")
     for n, (name, sex, job, org, _pre, _post, _days) in enumerate(PEOPLE):
+        # a new entry opens with the keyboard on the name: typed with no tap
+        expect(page.get_by_label("Full name *")).to_be_focused(timeout=10_000)
         type_in(page, page.get_by_label("Full name *"), RETURNING.get(name, name))
         if name in RETURNING:
             tap(page, "button", f"Returning: {name}", exact=False)
