@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
@@ -43,6 +44,23 @@ _CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@dataclass
+class Effort:
+    """What the person did, as the helpers below count it: taps (a button, a choice, or a
+    text field that was not already focused), keystrokes (characters typed and keys pressed)
+    and scrolls (one wheel step, about a swipe)."""
+
+    taps: int = 0
+    keystrokes: int = 0
+    scrolls: int = 0
+
+    def reset(self) -> None:
+        self.taps = self.keystrokes = self.scrolls = 0
+
+
+EFFORT = Effort()
 
 
 def free_port() -> int:
@@ -112,6 +130,16 @@ class AppProcess:
         self.process = None
 
 
+def serve(data_dir: Path) -> Iterator[AppProcess]:
+    """A pytest fixture's body: the app on `data_dir`, started, then stopped."""
+    process = AppProcess(data_dir)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless; where it is absent the test skips, or fails under CI."""
@@ -140,6 +168,11 @@ def type_into(page: Page, target: Locator, text: str) -> None:
     """Focus, type, check; a keystroke lost while the field gains focus is typed again, and a
     field Flutter re-described while it scrolled into view is found again."""
     field = reveal(page, target)
+    try:  # a field that takes the focus by itself (a new entry's first) is not tapped
+        expect(field).to_be_focused(timeout=300)
+    except AssertionError:
+        EFFORT.taps += 1
+    EFFORT.keystrokes += len(text)
     for _ in range(3):
         try:
             field.click(timeout=5000)
@@ -154,6 +187,13 @@ def type_into(page: Page, target: Locator, text: str) -> None:
             continue
         return
     expect(field).to_have_value(text)
+
+
+def press(page: Page, key: str) -> None:
+    """One key (Enter, Tab) pressed on the focused control: a keystroke."""
+    EFFORT.keystrokes += 1
+    page.keyboard.press(key)
+    page.wait_for_timeout(150)
 
 
 def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
@@ -175,6 +215,7 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
                 return target.first
             last = box
             step = 250 if box["y"] > 0 else -250
+        EFFORT.scrolls += 1
         page.mouse.wheel(0, step)
         page.wait_for_timeout(150)
     raise AssertionError(f"{target} never appeared on screen")
@@ -183,6 +224,7 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
 def scroll_to_top(page: Page) -> None:
     """Wheel the screen's list back to its top, the way a person would."""
     page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
+    EFFORT.scrolls += 1
     page.mouse.wheel(0, -3 * PHONE["height"])
     page.wait_for_timeout(300)
 
@@ -190,6 +232,7 @@ def scroll_to_top(page: Page) -> None:
 def tap(page: Page, role: str, name: str, *, exact: bool = True) -> None:
     """Tap the button (or other control) called `name`, scrolling down to it if needed."""
     target = page.get_by_role(role, name=name, exact=exact)  # type: ignore[arg-type]
+    EFFORT.taps += 1
     for _ in range(3):
         try:
             reveal(page, target).click(timeout=5000)
@@ -199,6 +242,17 @@ def tap(page: Page, role: str, name: str, *, exact: bool = True) -> None:
             continue
         return
     reveal(page, target).click()
+
+
+def tap_bar(page: Page, name: str) -> None:
+    """Tap the button called `name` in a bar fixed at the screen's edge: in reach, so
+    tapped where it is, with no scrolling."""
+    EFFORT.taps += 1
+    target = page.get_by_role("button", name=name, exact=True)
+    expect(target.first).to_be_visible()
+    box = target.first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], f"{name} is off screen"
+    target.first.click()
 
 
 def shoot(page: Page, name: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import flet as ft
 
-from fieldapp.forms.spec import FieldSpec
+from fieldapp.forms.spec import FieldSpec, RepeatSpec
 from fieldapp.ui.screens.form import page_key
 from fieldapp.ui.state import AppState, TrainingSession
 from fieldapp.ui.state.training import CHECKIN, SUMMARY, EventSummaryRow
@@ -16,6 +16,13 @@ from fieldapp.ui.widgets.common import TOUCH, keyed
 from fieldapp.ui.widgets.fields import choice_label
 from fieldapp.ui.widgets.nodes import node_controls
 from fieldapp.ui.widgets.record import finish_buttons, record_frame, record_notes
+from fieldapp.ui.widgets.register import (
+    PARTICIPANTS,
+    CheckInGrid,
+    ParticipantEditor,
+    ParticipantList,
+    register_bar,
+)
 
 __all__ = ["CheckIn", "TrainingHub"]
 
@@ -73,78 +80,100 @@ def _tab(icon: ft.IconData, text: str, *, selected: bool, on_click: Any) -> ft.C
 
 @ft.component
 def TrainingHub(state: AppState, event: TrainingSession) -> ft.Control:
-    """The event's title, its tabs, the tab that shows, and Back with the finish buttons."""
+    """The event's title and tabs, fixed at the top; the tab that shows; and a bar fixed at
+    the bottom: "Undo" after a removal, then Back with the finish buttons, or, while a
+    participant is edited, "Save & next" (always in reach, however long the entry)."""
     _ = event.words
     body = record_notes(state, event)
     current = event.tab or event.steps[0].name
-    body.insert(
-        0,
-        ft.Text(str(event.values.get("title") or event.title), size=20, weight=ft.FontWeight.BOLD),
-    )
-    body.insert(
-        1,
-        ft.Row(
-            spacing=4,
+    header = ft.Container(
+        padding=ft.Padding.only(left=16, right=16, top=8),
+        content=ft.Column(
+            spacing=6,
             controls=[
-                _tab(
-                    _TAB_ICONS.get(name, ft.Icons.LIST),
-                    text,
-                    selected=name == current,
-                    on_click=partial(event.show_tab, name),
-                )
-                for name, text in _tabs(event)
+                ft.Text(
+                    str(event.values.get("title") or event.title),
+                    size=20,
+                    weight=ft.FontWeight.BOLD,
+                    max_lines=2,
+                ),
+                ft.Row(
+                    spacing=4,
+                    controls=[
+                        _tab(
+                            _TAB_ICONS.get(name, ft.Icons.LIST),
+                            text,
+                            selected=name == current,
+                            on_click=partial(event.show_tab, name),
+                        )
+                        for name, text in _tabs(event)
+                    ],
+                ),
             ],
         ),
     )
+    editing = event.editing is not None and event.editing[0] == PARTICIPANTS
+    nav: list[ft.Control]
     if current == CHECKIN:
-        body.append(keyed(CheckIn, event, key=CHECKIN))
+        body.append(keyed(CheckInGrid, event, key=CHECKIN))
     elif current == SUMMARY:
         body.extend(_summary(event))
     else:
         step = next(s for s in event.steps if s.name == current)
-        body.extend(node_controls(event, step.nodes))
-    nav: list[ft.Control] = [
-        ft.OutlinedButton(_("Back"), height=TOUCH, on_click=state.close_record),
-    ]
-    if event.editing is None:
-        nav.extend(finish_buttons(state, event))
-    return record_frame(body, nav, page=page_key(event, event.tab))
+        if any(isinstance(n, RepeatSpec) and n.name == PARTICIPANTS for n in step.nodes):
+            if editing:
+                assert event.editing is not None
+                index = event.editing[1]
+                body.append(keyed(ParticipantEditor, event, index, key=f"editor-{index}"))
+            else:
+                body.append(keyed(ParticipantList, event, key=PARTICIPANTS))
+        else:
+            controls = node_controls(event, step.nodes)
+            ends = [i for i, c in enumerate(controls) if getattr(c, "key", None) == "end_date"]
+            if ends and event.values.get("start_date"):
+                controls.insert(ends[0] + 1, _lengths(event))
+            body.extend(controls)
+    if editing:
+        assert event.editing is not None
+        index = event.editing[1]
+        nav = [
+            ft.TextButton(
+                _("Remove"),
+                icon=ft.Icons.DELETE_OUTLINE,
+                height=TOUCH,
+                on_click=lambda: event.remove_participant(index),
+            ),
+            ft.OutlinedButton(_("Done"), height=TOUCH, on_click=event.close_instance),
+            ft.FilledButton(_("Save & next"), height=TOUCH, on_click=event.save_and_next),
+        ]
+    else:
+        nav = [ft.OutlinedButton(_("Back"), height=TOUCH, on_click=state.close_record)]
+        if event.editing is None:
+            nav.extend(finish_buttons(state, event))
+    frame = record_frame(body, nav, page=page_key(event, event.tab))
+    assert isinstance(frame, ft.Column)
+    frame.controls[1:1] = register_bar(event)
+    frame.controls.insert(0, header)
+    return frame
 
 
-@ft.component
-def CheckIn(event: TrainingSession) -> ft.Control:
-    """Tap-to-mark daily attendance: pick the day, tick each person who is here."""
+CheckIn = CheckInGrid  # the check-in tab: the days the event has as a grid, and the scores
+
+
+def _lengths(event: TrainingSession) -> ft.Control:
+    """How many days the event lasts, to tap instead of typing its end date."""
     _ = event.words
-    day, set_day = ft.use_state(1)
-    days = event.event_days
-    day = min(day, days)
-    people = event.instances("participants")
-    present = sum(1 for p in people if f"day{day}" in (p.get("attendance") or []))
-    return ft.Column(
+    return ft.Row(
+        wrap=True,
         spacing=6,
         controls=[
-            ft.Row(
-                scroll=ft.ScrollMode.AUTO,
-                controls=[
-                    (ft.FilledButton if d == day else ft.OutlinedButton)(
-                        _("Day {n}", n=d),
-                        height=TOUCH,
-                        on_click=lambda _e=None, n=d: set_day(n),
-                    )
-                    for d in range(1, days + 1)
-                ],
-            ),
-            ft.Text(
-                _.ngettext("{n} present", "{n} present", present, n=present),
-                weight=ft.FontWeight.W_600,
-            ),
+            ft.Text(_("Lasts:"), size=13),
             *[
-                ft.Checkbox(
-                    label=str(p.get("full_name") or f"#{i + 1}"),
-                    value=f"day{day}" in (p.get("attendance") or []),
-                    on_change=lambda _e=None, n=i: event.toggle_attendance(n, day),
+                ft.OutlinedButton(
+                    _.ngettext("{n} day", "{n} days", n, n=n),
+                    on_click=lambda _e=None, n=n: event.set_length(n),
                 )
-                for i, p in enumerate(people)
+                for n in range(1, 6)
             ],
         ],
     )

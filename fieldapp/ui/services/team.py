@@ -14,18 +14,14 @@ from fieldapp.ui.services.records import TRAINING_FORM, Records
 
 __all__ = ["PERSON_FIELDS", "ParticipantMatch", "Team", "fold", "match_participants"]
 
-# A participant's own details (not the event's: attendance, scores): what a returning person
-# brings to the next event when picked from the team's search.
-PERSON_FIELDS = (
-    "full_name",
-    "sex",
-    "profession",
-    "profession_other",
-    "organisation",
-    "consent_contact",
-    "phone",
-    "email",
-)
+# Who a participant is: what a returning person brings to the next event when picked from the
+# team's search. Not the organisation (people change posts: an old employer would be counted
+# in this event's figures by organisation without anyone noticing), not the consent to be
+# contacted (given for one event's follow-up, it must be asked again), not the phone or email
+# (asked only with that fresh consent; numbers change), and nothing of the event (attendance,
+# scores). Profession is kept: it is required, the statistics hang on it, and it shows on the
+# participant's row to be corrected at a glance.
+PERSON_FIELDS = ("full_name", "sex", "profession", "profession_other")
 
 
 @dataclass(frozen=True)
