@@ -25,7 +25,7 @@ def record_title(spec: FormSpec, values: Mapping[str, Any]) -> str | None:
         except ExpressionError:
             named = None
         text = " ".join(str(named).split()) if named not in (None, "") else ""
-        if text:
+        if any(c.isalnum() for c in text):  # not just the separators of empty answers
             return text[:_MAX_TITLE]
     code = values.get(CASE_CODE)
     if isinstance(code, str) and code.strip():

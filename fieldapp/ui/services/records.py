@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from fieldapp.forms import record_title
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import Checked
 from fieldapp.store import Page, Record, RecordSummary, Status
@@ -63,6 +64,11 @@ class Records:
 
     def get(self, record_id: str) -> Record:
         return self._device.store.records.get(record_id)
+
+    def title(self, record: Record) -> str | None:
+        """The record's name in a list: its form's `instance_name`, else its case code (None
+        when it has neither: show the form's title)."""
+        return record_title(self.form(record.form_id, record.form_version), record.values)
 
     def discard_draft(self, record_id: str) -> None:
         self._device.store.records.discard_draft(record_id)
