@@ -58,7 +58,10 @@ def test_an_xlsform_instance_name_is_kept(tmp_path: Path) -> None:
     path = write_xlsform(
         tmp_path / "visit.xlsx",
         survey=[["type", "name", "label"], ["text", "case_code", "Case"], ["text", "village", "V"]],
-        settings_rows=[["form_id", "instance_name"], ["visit", "concat(${case_code}, '-', ${village})"]],
+        settings_rows=[
+            ["form_id", "instance_name"],
+            ["visit", "concat(${case_code}, '-', ${village})"],
+        ],
     )
     spec = import_xlsform(path)
     assert record_title(spec, {"case_code": "A1", "village": "B"}) == "A1-B"

@@ -12,7 +12,7 @@ import pytest
 
 from fieldapp.forms.ages import age_on
 from fieldapp.ui.services import Services
-from fieldapp.ui.state import REVIEW, AppState, FormSession
+from fieldapp.ui.state import AppState, FormSession
 from tests.conftest import PASSPHRASE, Clock, screening_values
 from tests.ui._records import sent_record
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import flet as ft
 
-from fieldapp.errors import FieldappError, StorageFull, StoreError
+from fieldapp.errors import FieldappError, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
 from fieldapp.i18n import Words, words
@@ -311,9 +311,9 @@ class AppState:
             or (record.status == "sent" and record.conflict_settled),
             consent_withdrawn=record.consent_withdrawn,
         )
-        if left is not None and (index := self.form.step_named(left)) is not None:
-            if index == REVIEW or index in self.form.visible_steps():
-                self.form.step = index
+        index = None if left is None else self.form.step_named(left)
+        if index is not None and (index == REVIEW or index in self.form.visible_steps()):
+            self.form.step = index
         if isinstance(self.form, TrainingSession) and record.values.get("title"):
             self.form.tab = "participants"  # an event with details opens on its participants
         self.confirm_withdraw = False

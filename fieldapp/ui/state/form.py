@@ -81,8 +81,12 @@ class JumpStep:
     @property
     def state(self) -> AnswerState:
         states = {q.state for q in self.questions}
-        return "error" if "error" in states else "unanswered" if "unanswered" in states else (
-            "answered"
+        return (
+            "error"
+            if "error" in states
+            else "unanswered"
+            if "unanswered" in states
+            else ("answered")
         )
 
 
@@ -159,9 +163,7 @@ class FormSession:
             if isinstance(node, GroupSpec):
                 if self._asks_something(node.children, env):
                     return True
-            elif isinstance(node, RepeatSpec):
-                return True
-            elif node.type not in ("note", "calculate") and node.metadata is None:
+            elif _asks(node):
                 return True
         return False
 
@@ -462,9 +464,7 @@ class FormSession:
         """Every step shown and its questions, each answered, unanswered or wrong (ODK
         Collect's hierarchy view): a tap goes to the step."""
         env = ChainMap(self.clean)
-        wrong = {root_name(p) for p in self._checked_errors()} | {
-            root_name(p) for p in self.errors
-        }
+        wrong = {root_name(p) for p in self._checked_errors()} | {root_name(p) for p in self.errors}
         out: list[JumpStep] = []
         for index in self.visible_steps():
             step = self._steps[index]
@@ -631,8 +631,14 @@ def _questions(nodes: tuple[Node, ...] | list[Node], env: ChainMap) -> list[Fiel
             continue
         if isinstance(node, GroupSpec):
             out.extend(_questions(node.children, env))
-        elif isinstance(node, RepeatSpec):
-            out.append(node)
-        elif node.type not in ("note", "calculate") and node.metadata is None:
+        elif _asks(node):
             out.append(node)
     return out
+
+
+def _asks(node: FieldSpec | RepeatSpec) -> bool:
+    """A question someone answers: a repeat, or a field that is not a note, a calculation or
+    metadata the app records itself."""
+    if isinstance(node, RepeatSpec):
+        return True
+    return node.type not in ("note", "calculate") and node.metadata is None
