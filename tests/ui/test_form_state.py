@@ -253,3 +253,16 @@ def test_withdraw_is_offered_only_where_consent_was_given_and_the_server_has_it(
     without = sent_record(store, "victim_screening", refused)
     app.open_record(without.id)
     assert app.form is not None and not app.form.can_withdraw_consent
+
+
+def test_the_drafts_list_names_each_draft_by_its_case_code(app: AppState) -> None:
+    form = screening(app)
+    consent(form)
+    form.set_value("case_code", "KH-2026-0042")
+    app.close_record()
+    untitled = screening(app)
+    consent(untitled, "no")
+    app.records_group = "draft"
+    app.go("records")
+    titles = sorted(app.record_title(item) for item in app.records)
+    assert titles == ["KH-2026-0042", "Victim identification and screening"]

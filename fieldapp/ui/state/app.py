@@ -467,6 +467,18 @@ class AppState:
             return form_id
         return spec.label(spec.title, self.lang)
 
+    def record_title(self, item: RecordSummary) -> str:
+        """A record's name in a list: its case code or its form's `instance_name` (read from
+        the record, the device being unlocked), else its form's title."""
+        if self.device == "unlocked" and not item.consent_withdrawn:
+            try:
+                named = self.services.records.title(self.services.records.get(item.id))
+            except FieldappError:
+                named = None
+            if named:
+                return named
+        return self.form_title(item.form_id)
+
     def record_line(self, item: RecordSummary, limit: int = 3) -> str:
         """A few of a record's clear (statistical) answers in words, in form order: enough
         to tell records apart in a list without decrypting anything."""
