@@ -5,7 +5,7 @@ to ask skipped, and who is offered "Withdraw consent"."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from fieldapp.forms.ages import age_on
 from fieldapp.ui.services import Services
 from fieldapp.ui.state import AppState, FormSession
+from fieldapp.ui.widgets.fields import picked_date
 from tests.conftest import PASSPHRASE, Clock, screening_values
 from tests.ui._records import sent_record
 
@@ -266,3 +267,12 @@ def test_the_drafts_list_names_each_draft_by_its_case_code(app: AppState) -> Non
     app.go("records")
     titles = sorted(app.record_title(item) for item in app.records)
     assert titles == ["KH-2026-0042", "Victim identification and screening"]
+
+
+@pytest.mark.parametrize("offset_hours", [-10, -8, 0, 1, 5.5, 7, 9, 12, 13, 13.75])
+def test_the_day_picked_is_read_back_whatever_the_phones_time_zone(offset_hours: float) -> None:
+    zone = timezone(timedelta(hours=offset_hours))
+    midnight = datetime(2000, 12, 15, tzinfo=zone)  # what the picker sends, in UTC
+    assert picked_date(midnight.astimezone(UTC)) == date(2000, 12, 15)
+    assert picked_date("2000-12-15") == date(2000, 12, 15)
+    assert picked_date("15/12/2000") is None

@@ -210,13 +210,19 @@ def _derived(form: FormSession, node: FieldSpec, value: Any) -> ft.Control:
     )
 
 
+# The picker gives the day picked as the phone's local midnight, sent over in UTC; the server
+# does not know the phone's time zone. Local midnight of day D is UTC D 00:00 minus the
+# zone's offset: shifted by this much, it falls on D for every offset from -10:00 (Hawaii)
+# to +13:45 (Chatham Islands in summer, New Zealand and Tonga at +13).
+_PICKER_SHIFT = timedelta(hours=13, minutes=45)
+
+
 def picked_date(value: Any) -> date | None:
-    """The day a date picker gave: a date, or a moment that is that day's local midnight
-    somewhere (sent over as UTC): the nearest midnight is the day picked."""
+    """The day a date picker gave (see `_PICKER_SHIFT`); a date or ISO text as it is."""
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return (value + timedelta(hours=12)).date()
+        if value.tzinfo is None:
+            return value.date()
+        return (value.astimezone(UTC).replace(tzinfo=None) + _PICKER_SHIFT).date()
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -283,12 +289,15 @@ def DateField(
         vertical_alignment=ft.CrossAxisAlignment.START,
         controls=[
             ft.Container(content=box, expand=True),
-            ft.IconButton(
-                icon=ft.Icons.CALENDAR_MONTH,
-                tooltip=_("Pick a date"),
-                height=TOUCH,
-                width=TOUCH,
-                on_click=lambda: set_picking(True),
+            ft.Semantics(
+                label=_("Pick a date"),
+                button=True,
+                content=ft.IconButton(
+                    icon=ft.Icons.CALENDAR_MONTH,
+                    height=TOUCH,
+                    width=TOUCH,
+                    on_click=lambda: set_picking(True),
+                ),
             ),
         ],
     )
