@@ -342,9 +342,12 @@ class FormSession:
             else:
                 record = self.services.records.new_draft(self.spec.id, self._checked.values)
                 self.record_id, self.created, self.made_here = record.id, True, True
+                # the metadata the store stamped (when it was opened) joins the answers
                 stamped = {k: v for k, v in record.values.items() if _is_metadata(self.spec, k)}
                 self.values = {**stamped, **self.values}
-                self._recheck()
+                self._checked = Checked(
+                    values={**stamped, **self._checked.values}, errors=self._checked.errors
+                )
         except StorageFull:
             self.message_key = "storage_full"
             return
