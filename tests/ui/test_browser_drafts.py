@@ -19,19 +19,17 @@ from fieldapp.store import Store
 from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
 from tests.ui._browser import AppProcess, open_phone, reveal, shoot, tap, type_into
+from tests.ui._records import running
 from tests.ui.test_browser import choose, expect_text_field, first_run_offline
-
-pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[AppProcess]:
-    process = AppProcess(tmp_path / "device")
-    process.start()
-    try:
+    with running(AppProcess(tmp_path / "device")) as process:
         yield process
-    finally:
-        process.stop()
+
+
+pytestmark = pytest.mark.browser
 
 
 def drafts_on_disk(app: AppProcess) -> list[dict[str, Any]]:
@@ -59,10 +57,9 @@ def test_drafts_worth_keeping_and_a_form_quick_to_fill(browser: Browser, app: Ap
     first_run_offline(page)
 
     # opened and left: nothing stays behind
+    consent_asked = page.get_by_role("group", name="Consent to record personal information *")
     tap(page, "button", "Identify a victim")
-    expect(
-        page.get_by_role("group", name="Consent to record personal information *")
-    ).to_be_visible()
+    expect(consent_asked).to_be_visible()
     tap(page, "button", "Back")
     expect(page.get_by_role("button", name="Identify a victim")).to_be_visible()
     assert drafts_on_disk(app) == []

@@ -15,22 +15,12 @@ from fieldapp.ui.services import Services
 from fieldapp.ui.state import AppState, FormSession
 from fieldapp.ui.widgets.fields import picked_date
 from tests.conftest import PASSPHRASE, Clock, screening_values
-from tests.ui._records import sent_record
+from tests.ui._records import sent_record, unlocked_app
 
 
 @pytest.fixture
-def services(tmp_path: Path, clock: Clock) -> Services:
-    made = Services(tmp_path / "device", clock=clock)
-    made.device.create(PASSPHRASE, PASSPHRASE)
-    made.device.work_offline()
-    return made
-
-
-@pytest.fixture
-def app(services: Services) -> AppState:
-    state = AppState(services=services)
-    state.go("home")
-    return state
+def app(tmp_path: Path, clock: Clock) -> AppState:
+    return unlocked_app(tmp_path / "device", clock)
 
 
 def screening(app: AppState) -> FormSession:

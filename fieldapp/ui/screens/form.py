@@ -160,20 +160,13 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
     if form.can_withdraw_consent:  # a person may withdraw in the middle of the interview
         body.append(withdraw_button(state, form))
     first = bool(visible) and form.step == visible[0]
-    nav: list[ft.Control] = []
-    if form.back_to_review and form.editing is None:  # opened by "Edit": one tap back
-        nav.append(
-            ft.OutlinedButton(
-                _("Back to review"),
-                icon=ft.Icons.FACT_CHECK,
-                height=TOUCH,
-                on_click=form.go_to_end,
-            )
-        )
-    else:
-        nav.append(
-            ft.OutlinedButton(_("Previous"), height=TOUCH, on_click=form.back, disabled=first)
-        )
+    review = form.back_to_review and form.editing is None  # opened by "Edit": one tap back
+    nav: list[ft.Control] = [
+        ft.OutlinedButton(_("Back to review"), icon=ft.Icons.FACT_CHECK, on_click=form.go_to_end)
+        if review
+        else ft.OutlinedButton(_("Previous"), on_click=form.back, disabled=first)
+    ]
+    nav[0].height = TOUCH
     if form.editing is None:
         last = bool(visible) and form.step == visible[-1]
         nav.append(

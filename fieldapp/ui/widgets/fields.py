@@ -186,10 +186,10 @@ def field_control(
                 error_text(error),
             ],
         )
+    box = _text_box(form, node, label, value, error, path_of(node, repeat, index), put)
     if node.type == "date" and not node.read_only:
-        key = path_of(node, repeat, index)
-        return keyed(DateField, form, node, label, value, error, key, put, key=f"date-{key}")
-    return _text_box(form, node, label, value, error, path_of(node, repeat, index), put)
+        return keyed(DateField, form, node, value, put, box, key=f"date-{box.key}")
+    return box
 
 
 def _derived(form: FormSession, node: FieldSpec, value: Any) -> ft.Control:
@@ -243,15 +243,9 @@ def _date_limits(node: FieldSpec) -> tuple[date, date]:
 
 @ft.component
 def DateField(
-    form: FormSession,
-    node: FieldSpec,
-    label: str,
-    value: Any,
-    error: str | None,
-    key: str,
-    put: Callable[[Any], None],
+    form: FormSession, node: FieldSpec, value: Any, put: Callable[[Any], None], box: ft.Control
 ) -> ft.Control:
-    """A date: typed as YYYY-MM-DD, or picked on a calendar (the button beside it)."""
+    """A date: typed as YYYY-MM-DD in `box`, or picked on a calendar (the button beside it)."""
     _ = form.words
     picking, set_picking = ft.use_state(False)
     first, last = _date_limits(node)
@@ -270,7 +264,7 @@ def DateField(
             first_date=first,
             last_date=last,
             current_date=date.today(),
-            help_text=label,
+            help_text=form.label(node.label, node.name),
             cancel_text=_("Cancel"),
             confirm_text=_("OK"),
             date_picker_mode=(
@@ -284,7 +278,6 @@ def DateField(
         if picking
         else None
     )
-    box = _text_box(form, node, label, value, error, key, put)
     return ft.Row(
         vertical_alignment=ft.CrossAxisAlignment.START,
         controls=[
