@@ -161,12 +161,13 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
         body.append(withdraw_button(state, form))
     first = bool(visible) and form.step == visible[0]
     review = form.back_to_review and form.editing is None  # opened by "Edit": one tap back
-    nav: list[ft.Control] = [
+    back = (
         ft.OutlinedButton(_("Back to review"), icon=ft.Icons.FACT_CHECK, on_click=form.go_to_end)
         if review
         else ft.OutlinedButton(_("Previous"), on_click=form.back, disabled=first)
-    ]
-    nav[0].height = TOUCH
+    )
+    back.height = TOUCH
+    nav: list[ft.Control] = [back]
     if form.editing is None:
         last = bool(visible) and form.step == visible[-1]
         nav.append(
