@@ -22,6 +22,11 @@ _GROUPS = {
     "records": ("import, list and show records", "Records."),
     "keys": ("organisation keys", "Organisation keys."),
     "admin": ("administer the central server", "Server administration."),
+    "office": (
+        "the office's exports and reports, through the server's API",
+        "The office: exports and safe reports of the organisation's records, asked of the"
+        " server with this device's enrolment (a coordinator's, case manager's or admin's).",
+    ),
 }
 
 

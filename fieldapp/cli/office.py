@@ -1,19 +1,27 @@
 """A coordinator's office commands: `forms import` (an XLSForm, onto the device or published
-on the server), `records import` (rows of a CSV/XLSX file) and `demo`."""
+on the server), `records import` (rows of a CSV/XLSX file), `demo`, and the office's
+`office export` and `office report`, which ask the server's office API with this device's
+enrolment (never the server's database)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from fieldapp.cli._common import (
     PORT,
     Commands,
+    UsageError,
     database_option,
     is_server_dir,
     open_store,
+    print_json,
     server_settings,
+    whole_number,
 )
 from fieldapp.paths import data_dir
 
@@ -47,6 +55,142 @@ def add_commands(commands: Commands) -> None:
     demo.add_argument("--no-app", action="store_true", help="do not open the app at the end")
     demo.add_argument("--web", action="store_true", help="open the app as a web page")
     demo.add_argument("--app-port", type=PORT, default=None, help="web app port (default: free)")
+    add_office_commands(commands)
+
+
+def add_office_commands(commands: Commands) -> None:
+    export = commands.add(
+        "export", cmd_office_export, "export the organisation's records", group="office"
+    )
+    export.add_argument("--form", required=True, help="the form id")
+    export.add_argument("--format", required=True, choices=("csv", "xlsx", "htcds"))
+    export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument(
+        "--labels", default=None, metavar="LANG", help="labels in this language (default: codes)"
+    )
+    _filters(export)
+
+    report = commands.add(
+        "report",
+        cmd_office_report,
+        "count records by fields, small cells protected",
+        group="office",
+    )
+    report.add_argument("--form", required=True, help="the form id")
+    report.add_argument("--by", required=True, help="one to three fields, comma-separated")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument(
+        "--k",
+        type=whole_number(2, 1000),
+        default=11,
+        help="smallest group a figure about victims may show (default 11, CTDC's)",
+    )
+    _filters(report)
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", default=None, help="records of this region only")
+    parser.add_argument(
+        "--status",
+        default=None,
+        choices=("received", "has_issues", "edited", "approved", "rejected"),
+        help="records in this review state only",
+    )
+    parser.add_argument("--from", dest="received_from", default=None, metavar="DATE",
+                        help="received on or after this date (YYYY-MM-DD, UTC)")  # fmt: skip
+    parser.add_argument("--to", dest="received_to", default=None, metavar="DATE",
+                        help="received before this date (YYYY-MM-DD, UTC)")  # fmt: skip
+
+
+def _query(args: argparse.Namespace) -> dict[str, Any]:
+    query: dict[str, Any] = {"form": args.form, "region": args.region, "status": args.status}
+    for name in ("received_from", "received_to"):
+        text = getattr(args, name)
+        if text is not None:
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                option = "--from" if name == "received_from" else "--to"
+                raise UsageError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from None
+            query[name] = datetime.combine(day, time(0), tzinfo=UTC)
+    return query
+
+
+def _office_records(args: argparse.Namespace) -> tuple[Any, Any, Iterator[Any]]:
+    """The store (closed by the caller), the form as this device holds it, and the records
+    the server lists for the office, not deleted, page after page."""
+    from fieldapp.errors import StoreError
+    from sync.client import OfficeClient
+
+    store = open_store(args)
+    try:
+        spec = store.forms.get(args.form)
+    except StoreError as exc:
+        store.close()
+        raise UsageError(f"--form: {exc}") from None
+    client = OfficeClient(store)
+    query = _query(args)
+
+    def records() -> Iterator[Any]:
+        with client:
+            for record in client.records(**query):
+                if not record.deleted:
+                    yield record
+
+    return store, spec, records()
+
+
+def cmd_office_export(args: argparse.Namespace) -> int:
+    from fieldapp.office.exports import ExportedRecord, export_records
+
+    store, spec, records = _office_records(args)
+    exported = (
+        ExportedRecord(
+            id=str(r.id),
+            form_version=r.form_version,
+            region=r.region,
+            device_id=r.device_id,
+            received_at=r.received_at.isoformat(),
+            review_state=r.review_state,
+            stats=r.stats,
+        )
+        for r in records
+    )
+    try:
+        result = export_records(
+            spec,
+            exported,
+            Path(args.out),
+            args.format,
+            labels=args.labels,
+            on_progress=lambda n: print(f"{n} records...", file=sys.stderr),
+        )
+    finally:
+        store.close()
+    for table, rows in result.rows.items():
+        print(f"{table}: {rows} rows")
+    for file in result.files:
+        print(file)
+    return 0
+
+
+def cmd_office_report(args: argparse.Namespace) -> int:
+    from fieldapp.office.aggregates import DisclosurePolicy, build_report
+
+    by = [name.strip() for name in args.by.split(",") if name.strip()]
+    if not by:
+        raise UsageError("--by: name one to three fields")
+    store, spec, records = _office_records(args)
+    try:
+        rows = [record.stats for record in records]
+    finally:
+        store.close()
+    report = build_report(spec, rows, [by], policy=DisclosurePolicy(k=args.k))
+    if args.json:
+        print_json(report.json()[0])
+    else:
+        print(report.text(args.lang), end="")
+    return 0
 
 
 def cmd_forms_import(args: argparse.Namespace) -> int:

@@ -228,6 +228,12 @@ class FormSpec(_Model):
     children: list[Node]
     htcds_version: str | None = None
     description: Labels = Field(default_factory=dict)
+    # Small cells of the form's aggregate figures: "suppress" (about victims: hidden below
+    # k, with complementary suppression) or "publish" (about professionals, as in training
+    # registers); unset, the office's policy decides, failing safe (suppress).
+    small_cells: Literal["suppress", "publish"] | None = Field(
+        default=None, exclude_if=lambda small_cells: small_cells is None
+    )
     # XLSForm's settings `instance_name`: an expression naming one record (a draft in a list),
     # e.g. `concat(${case_code}, ' ', ${given_name})`; left out of the JSON when not set.
     instance_name: str | None = Field(default=None, exclude_if=lambda name: name is None)

@@ -9,6 +9,7 @@ from fieldapp.errors import (
     StoreUnreadable,
 )
 from fieldapp.store._keyring import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
+from fieldapp.store._reviews import Review
 from fieldapp.store._store import Store
 from fieldapp.store._types import (
     FormUnusable,
@@ -35,6 +36,7 @@ __all__ = [
     "Record",
     "RecordNotFound",
     "RecordSummary",
+    "Review",
     "Status",
     "StorageFull",
     "Store",

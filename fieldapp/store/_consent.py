@@ -115,6 +115,8 @@ class Consent:
         with self._core.transaction():
             self._rows.update(row["id"], erased)
             self._roster.withdraw(row["id"])
+            # The office's comment on it goes too (it may speak of the person).
+            self._core.db.execute("DELETE FROM reviews WHERE record_id = ?", [row["id"]])
             if announce:
                 self._outbox.sign(erased, None, consent_withdrawn=True)
         self._core.checkpoint()

@@ -239,3 +239,22 @@ def m009_envelope_digests(db: Database) -> None:
                     [*columns.values(), record_id],
                 )
         after = page[-1][0]
+
+
+@STORE_MIGRATIONS()
+def m010_reviews(db: Database) -> None:
+    """The office's review of this device's records, as the last `review` change said it
+    (state, the head revision it is about, the reviewer's comment, when): what the record's
+    screen shows, and what the collector answers by fixing and sending the record again."""
+    db.executescript(
+        """
+        CREATE TABLE reviews (
+            record_id TEXT PRIMARY KEY,
+            revision TEXT NOT NULL,
+            state TEXT NOT NULL,
+            comment TEXT,
+            reviewed_at TEXT NOT NULL,
+            seq INTEGER NOT NULL
+        );
+        """
+    )

@@ -4,7 +4,8 @@ Each room keeps one job (see its module): `keyring` the keys and unlocking, `set
 bookkeeping in clear and the server's clock, `forms` the form versions, `records` drafts,
 finalised records and lists, `outbox` what waits to be sent and the server's answers,
 `roster` the team roster and shared items, `consent` erasures, `conflicts` settling
-conflicts. A room is handed the rooms it needs when it is made, always ones below it, so the
+conflicts, `reviews` the office's reviews of this device's records. A room is handed the
+rooms it needs when it is made, always ones below it, so the
 dependencies run one way (checked by the `store-rooms` import contract).
 """
 
@@ -28,6 +29,7 @@ from fieldapp.store._keyring import (
 )
 from fieldapp.store._outbox import Outbox
 from fieldapp.store._records import Records
+from fieldapp.store._reviews import Reviews
 from fieldapp.store._roster import ROSTER, Roster
 from fieldapp.store._rows import RecordRows
 from fieldapp.store._settings import Settings
@@ -55,6 +57,7 @@ class Store:
         self.keyring = Keyring(self.core, autolock_seconds=autolock_seconds, clock=clock)
         self.settings = Settings(self.core)
         self.forms = Forms(self.core)
+        self.reviews = Reviews(self.core)
         rows = RecordRows(self.core, self.keyring, self.forms)
         self.outbox = Outbox(self.core, self.keyring, self.settings, rows)
         self.roster = Roster(self.core, self.keyring, rows)
@@ -115,7 +118,7 @@ class Store:
     def wipe(self) -> None:
         """Sign out and wipe: erase keys and every record from this device."""
         with self.core.transaction():
-            for table in ("records", "sync_state", "recipients", "roster_entries"):
+            for table in ("records", "sync_state", "recipients", "roster_entries", "reviews"):
                 self.core.db.execute(f"DELETE FROM {table}")  # noqa: S608
             self.core.db.execute("DELETE FROM shared_items WHERE kind = ?", [ROSTER])
         self.keyring.erase()

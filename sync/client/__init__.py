@@ -6,7 +6,8 @@ from below; see the `client-rooms` contract in pyproject.toml):
 
 - `_monitor`: the connectivity monitor, over
 - `_client`: `SyncClient` (one sync: receipts check, push, roster, pull), over
-- `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`: one step each, over
+- `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`, `_office`: one step each (the
+  last the office's records list and reviews), over
 - `_changes` (one handler per kind of pulled change), `_ahead` (a pipeline stage in a
   thread), over
 - `_outcomes`: a push answer's outcome and receipt, per record, over
@@ -30,6 +31,7 @@ from sync.client._errors import (
     SyncError,
 )
 from sync.client._monitor import MonitorState, SyncMonitor
+from sync.client._office import OfficeClient
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
 from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
@@ -50,6 +52,7 @@ __all__ = [
     "EnrolmentNotTrusted",
     "MonitorState",
     "NotEnrolled",
+    "OfficeClient",
     "ProgressCallback",
     "RecordVersions",
     "RetryPolicy",

@@ -24,6 +24,7 @@ from sync.protocol import (
     FormChange,
     RecordChange,
     ReferenceChange,
+    ReviewChange,
     RevocationChange,
     RosterChange,
     UnknownChange,
@@ -35,6 +36,7 @@ __all__ = [
     "on_form",
     "on_record",
     "on_reference",
+    "on_review",
     "on_revocation",
     "on_roster",
 ]
@@ -56,6 +58,8 @@ def apply_change(store: Store, change: Change | UnknownChange, report: SyncRepor
             on_revocation(store, change, report)
         case RosterChange():
             on_roster(store, change, report)
+        case ReviewChange():
+            on_review(store, change, report)
         case UnknownChange():
             report.skipped_changes += 1
 
@@ -104,6 +108,17 @@ def on_record(store: Store, change: RecordChange, report: SyncReport) -> None:
         _note_conflict(store, change)
     elif change.data.resolved:
         _note_resolution(store, change, report)
+
+
+def on_review(store: Store, change: ReviewChange, report: SyncReport) -> None:
+    """The office reviewed one of this device's records (or a resend moved the review on):
+    kept against the record, the latest by seq (counted in `report.reviews`). Only the
+    devices that wrote or pushed a revision of the record get it. Works while locked."""
+    data = change.data
+    store.reviews.keep(
+        change.key, data.revision, data.state, data.comment, data.reviewed_at, change.seq
+    )
+    report.reviews += 1
 
 
 def on_revocation(store: Store, change: RevocationChange, report: SyncReport) -> None:

@@ -22,9 +22,9 @@ import httpx
 
 from fieldapp.errors import StoreLocked
 from fieldapp.store import Store
-from sync.client._backoff import RetryPolicy, jitter_source
+from sync.client._backoff import RetryPolicy
 from sync.client._errors import NotEnrolled, ServerRefused, SyncError
-from sync.client._exchange import Exchange, answer
+from sync.client._exchange import ExchangeOwner, answer
 from sync.client._outcomes import ReceiptVerifier
 from sync.client._pull import DEFAULT_PULL_PAGE, pull
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES, Push, pending_records
@@ -56,7 +56,7 @@ class RecordVersions:
     in_conflict: bool
 
 
-class SyncClient:
+class SyncClient(ExchangeOwner):
     """Pushes the store's outbox and pulls the server's changes; one sync at a time.
 
     `base_url` defaults to the server the store enrolled with. `transport` moves the bytes
@@ -98,12 +98,12 @@ class SyncClient:
         self.pull_page_size = pull_page_size
         self.receipt_check_interval = receipt_check_interval
         self._clock = clock or store.settings.wall_clock
-        self._exchange = Exchange(
+        self._open_exchange(
             url,
             transport=transport,
-            retry=retry or RetryPolicy(),
+            retry=retry,
             sleep=sleep,
-            rng=rng or jitter_source(),
+            rng=rng,
             timeout=timeout,
             clock=self._clock,
         )
@@ -113,19 +113,6 @@ class SyncClient:
         self._lock = threading.Lock()
         if not store.keyring.locked:
             self._read_token()
-
-    @property
-    def base_url(self) -> str:
-        return self._exchange.base_url
-
-    def close(self) -> None:
-        self._exchange.close()
-
-    def __enter__(self) -> SyncClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def probe(self, timeout: float = 3.0) -> bool:
         """True if the server answers its health check within `timeout` seconds."""

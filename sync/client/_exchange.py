@@ -11,13 +11,13 @@ import random
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from sync.client._backoff import RetryPolicy, server_delay
+from sync.client._backoff import RetryPolicy, jitter_source, server_delay
 from sync.client._errors import ServerRefused, ServerUnreachable
 from sync.client._transports import (
     ONE_ATTEMPT,
@@ -29,7 +29,7 @@ from sync.client._transports import (
 )
 from sync.protocol import ErrorBody, Health, check_server_url
 
-__all__ = ["GZIP_LEVEL", "Exchange", "answer", "refusal"]
+__all__ = ["GZIP_LEVEL", "Exchange", "ExchangeOwner", "answer", "refusal"]
 
 GZIP_LEVEL = 6
 
@@ -155,6 +155,47 @@ class Exchange:
             server_time = None
         if server_time is not None and server_time.tzinfo is not None:
             self.clock_offset = server_time - self._clock()
+
+
+class ExchangeOwner:
+    """What a client of one server (the sync client, the office's) shares: the exchange it
+    made, with retries and jitter by default, closed with it, in a `with` block or not."""
+
+    _exchange: Exchange
+
+    def _open_exchange(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None,
+        retry: RetryPolicy | None,
+        sleep: Callable[[float], None],
+        rng: random.Random | None,
+        timeout: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._exchange = Exchange(
+            base_url,
+            transport=transport,
+            retry=retry or RetryPolicy(),
+            sleep=sleep,
+            rng=rng or jitter_source(),
+            timeout=timeout,
+            clock=clock,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._exchange.base_url
+
+    def close(self) -> None:
+        self._exchange.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _environment_transport(base_url: str) -> httpx.HTTPTransport:

@@ -44,6 +44,7 @@ class SyncReport:
     resolved: int = 0
     team_entries: int = 0
     erased: int = 0
+    reviews: int = 0  # reviews of this device's records by the office, kept
     requeued: int = 0
     lost: int = 0
     pulled: int = 0

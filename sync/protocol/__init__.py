@@ -14,7 +14,8 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `receipts`: signed receipts, batch receipts' Merkle tree, the receipts check;
 - `changes`: the change log, one model per kind of change;
 - `enrolment`: enrolling a device, enrolment codes and links, the server URL rule;
-- `roster`: team rosters.
+- `roster`: team rosters;
+- `office`: the office's records list and reviews.
 
 It imports nothing of the project: the phone, the server and the office tools all stand on it.
 """
@@ -36,6 +37,8 @@ from sync.protocol.changes import (
     RecordChange,
     RecordChangeData,
     ReferenceChange,
+    ReviewChange,
+    ReviewChangeData,
     RevocationChange,
     RevocationChangeData,
     RosterChange,
@@ -64,6 +67,16 @@ from sync.protocol.errors import (
     ProtocolError,
     WireFieldError,
     capped_field_errors,
+)
+from sync.protocol.office import (
+    MAX_OFFICE_PAGE,
+    MAX_REVIEW_COMMENT,
+    OfficeRecord,
+    OfficeRecordsPage,
+    ReviewDecision,
+    ReviewRequest,
+    ReviewResult,
+    ReviewState,
 )
 from sync.protocol.receipts import (
     MAX_RECEIPT_CHECK,
@@ -110,7 +123,9 @@ __all__ = [
     "ENROL_SECRET_SYMBOLS",
     "MAX_BATCH_RECORDS",
     "MAX_FIELD_ERRORS",
+    "MAX_OFFICE_PAGE",
     "MAX_RECEIPT_CHECK",
+    "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
     "MAX_ROSTER_ENTRY_BYTES",
     "MAX_STATS_DEPTH",
@@ -135,6 +150,8 @@ __all__ = [
     "Health",
     "InsecureServerURL",
     "LenientChangesPage",
+    "OfficeRecord",
+    "OfficeRecordsPage",
     "OutcomeStatus",
     "ProtocolError",
     "PublishedForm",
@@ -151,6 +168,12 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "ReferenceChange",
+    "ReviewChange",
+    "ReviewChangeData",
+    "ReviewDecision",
+    "ReviewRequest",
+    "ReviewResult",
+    "ReviewState",
     "RevisionRef",
     "RevocationChange",
     "RevocationChangeData",

@@ -26,6 +26,8 @@ __all__ = [
     "RecordChange",
     "RecordChangeData",
     "ReferenceChange",
+    "ReviewChange",
+    "ReviewChangeData",
     "RevocationChange",
     "RevocationChangeData",
     "RosterChange",
@@ -33,7 +35,7 @@ __all__ = [
     "UnknownChange",
 ]
 
-ChangeKind = Literal["form", "reference", "event", "record", "revocation", "roster"]
+ChangeKind = Literal["form", "reference", "event", "record", "revocation", "roster", "review"]
 
 # A time as the change log has always written it: `datetime.isoformat()` (an offset, never Z).
 _IsoTimestamp = Annotated[
@@ -89,6 +91,17 @@ class RosterChangeData(WireModel):
     sealed: B64Bytes | None = Field(default=None, exclude_if=lambda sealed: sealed is None)
 
 
+class ReviewChangeData(WireModel):
+    """The office reviewed a record this device wrote (or a new revision moved the review
+    on): its `state` for the head `revision`, the reviewer's `comment` (required for
+    has_issues and rejected), when. States as `sync.protocol.ReviewState`."""
+
+    comment: str | None = Field(default=None, exclude_if=lambda comment: comment is None)
+    reviewed_at: _IsoTimestamp
+    revision: str
+    state: Literal["received", "has_issues", "edited", "approved", "rejected"]
+
+
 class _Change(WireModel):
     """What every change has; `deleted` marks a tombstone (the item is gone)."""
 
@@ -141,8 +154,21 @@ class RosterChange(_Change):
     data: RosterChangeData = Field(default_factory=RosterChangeData)
 
 
+class ReviewChange(_Change):
+    """key: the record id. Reaches the devices that wrote or pushed a revision of it."""
+
+    kind: Literal["review"]
+    data: ReviewChangeData
+
+
 Change = Annotated[
-    FormChange | ReferenceChange | EventChange | RecordChange | RevocationChange | RosterChange,
+    FormChange
+    | ReferenceChange
+    | EventChange
+    | RecordChange
+    | RevocationChange
+    | RosterChange
+    | ReviewChange,
     Field(discriminator="kind"),
 ]
 """One entry of the server's change log, of one of the kinds above."""

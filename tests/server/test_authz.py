@@ -174,6 +174,18 @@ def _audit(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respons
     return m.world.client.get("/v1/admin/audit", headers=headers)
 
 
+def _office_records(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/office/records", headers=headers)
+
+
+def _review(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.post(
+        f"/v1/office/records/{m.record_id}:review",
+        json={"state": "has_issues", "comment": "the age is missing"},
+        headers=headers,
+    )
+
+
 @dataclass(frozen=True)
 class Entry:
     call: Call
@@ -207,6 +219,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/admin/audit"): Entry(
         _audit, allowed=frozenset({"admin"}), other_org_gets_own_data=True
     ),
+    ("GET", "/v1/office/records"): Entry(
+        _office_records, allowed=ORG_WIDE_ROLES, other_org_gets_own_data=True
+    ),
+    ("POST", "/v1/office/records/{record_id}:review"): Entry(_review, allowed=ORG_WIDE_ROLES),
 }
 
 ENDPOINTS = [

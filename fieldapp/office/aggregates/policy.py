@@ -2,15 +2,16 @@
 
 Figures about victims are protected: every cell of fewer than k people is hidden, with
 complementary suppression. Figures about professionals (training attendance) are published
-as counted. A form is protected unless it is named in `published_forms`: a form nobody
-classified fails safe. (Proposed for FormSpec: `small_cells: "suppress" | "publish"`, default
-"suppress"; this policy would then read it instead of a list of form ids.)
+as counted. A form says which it is (FormSpec `small_cells`: "suppress" or "publish"); one that
+does not say is protected unless it is named in `published_forms`: a form nobody classified
+fails safe.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fieldapp.forms.spec import FormSpec
 from fieldapp.office.aggregates.errors import AggregateError
 
 __all__ = ["CTDC_K", "DisclosurePolicy"]
@@ -42,5 +43,12 @@ class DisclosurePolicy:
             )
 
     def protects(self, form_id: str) -> bool:
-        """Whether the form's small cells are suppressed."""
+        """Whether the small cells of a form that does not say are suppressed."""
         return form_id not in self.published_forms
+
+    def protects_form(self, spec: FormSpec) -> bool:
+        """Whether the form's small cells are suppressed: as the form says (`small_cells`),
+        else as `protects` decides by its id."""
+        if spec.small_cells is not None:
+            return spec.small_cells == "suppress"
+        return self.protects(spec.id)

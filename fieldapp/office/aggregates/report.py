@@ -135,7 +135,7 @@ def build_report(
     """Count `rows` of `spec` by each list of fields in `tables` and protect them together if
     the policy protects the form. `pool`: fields whose categories under k merge into Other."""
     counted = count_tables(spec, rows, tables, pool=pool, k=policy.k)
-    if not policy.protects(spec.id):
+    if not policy.protects_form(spec):
         published = tuple(PublishedTable(t, frozenset()) for t in counted)
         return Report(spec.id, published, None, None, ())
     linked = link(counted)

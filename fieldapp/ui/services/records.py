@@ -1,6 +1,6 @@
 """Forms and records as the screens use them: drafts as they are typed, finalising, settling a
 conflict for this device's version, consent withdrawal, the lists and counts by status group,
-and the training events."""
+the training events, and the office's reviews of this device's records."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fieldapp.forms import record_title
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import Checked
-from fieldapp.store import Page, Record, RecordSummary, Status
+from fieldapp.store import Page, Record, RecordSummary, Review, Status
 from fieldapp.ui.services.device import Device
 
 __all__ = ["STATUS_GROUPS", "TRAINING_FORM", "VICTIM_FORM", "Records", "StatusGroup"]
@@ -114,6 +114,15 @@ class Records:
         longer passes; StoreError if the record is no longer in conflict. The server keeps
         the record flagged until the office has checked the other version."""
         return self._device.store.conflicts.settle(record_id, values, head=head, lang=lang)
+
+    def review(self, record_id: str) -> Review | None:
+        """The office's latest review of the record (state, comment, when), None if it has
+        not reviewed it: `needs_action` when it was sent back to be fixed and sent again."""
+        return self._device.store.reviews.get(record_id)
+
+    def sent_back(self) -> list[Review]:
+        """The records the office sent back (has issues), oldest review first."""
+        return self._device.store.reviews.waiting()
 
     def withdraw_consent(self, record_id: str) -> Record:
         """The person withdrew their consent: the record's personal details are erased from

@@ -1,12 +1,21 @@
 """The server's HTTP areas, one `APIRouter` each, all under /v1: health, enrolment, records
-(push, receipts check, read), changes, team roster, forms, admin. `create_app` includes
+(push, receipts check, read), changes, team roster, forms, admin, office. `create_app` includes
 `ROUTERS` in this order (the order of /openapi.json's paths)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sync.server.routes import admin, changes, enrolment, forms, health, records, roster
+from sync.server.routes import (
+    admin,
+    changes,
+    enrolment,
+    forms,
+    health,
+    office,
+    records,
+    roster,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +27,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     roster.router,
     forms.router,
     admin.router,
+    office.router,
 )

@@ -47,6 +47,8 @@ Visibility of the change log (`changes_since`), decided here once for both backe
   withdrawal reach every device that wrote or pushed a revision of the record (each holds a
   copy to erase). A device with no region sees only organisation-wide items.
 - `record` changes carry metadata only (revisions, form, flags), never stats or sealed bytes.
+- `review` changes (the office's review of a record, or a new revision moving it on) go by
+  the same audience as `record` changes: every device that wrote or pushed a revision of it.
 
 Seq numbers come from a single counter row, updated inside the writing transaction once all
 its decisions are made and held locked until commit, so changes become visible in seq order:
@@ -61,15 +63,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sync.protocol import ChangesPage, RecordEnvelope, Role, RosterStatus
+from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
 from sync.server.storage.models import (
     AuditEntry,
     Device,
     EnrolCode,
     FormVersion,
+    OfficeFilter,
+    OfficePage,
     Organisation,
     PushResult,
     RecordHead,
+    ReviewStored,
     SharedKind,
     StatsRow,
     StoredRecord,
@@ -344,6 +349,35 @@ class Storage(abc.ABC):
         `GET /v1/records/{id}` lets it: its organisation's records, and for collectors and
         trainers only records they wrote or pushed a revision of. Any other pair is left out,
         exactly like a revision never stored (the answer must not tell them apart)."""
+
+    # -- the office ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def office_records(
+        self, viewer: Device, query: OfficeFilter, after: int | None, limit: int
+    ) -> OfficePage:
+        """The heads of the viewer's organisation's records (of its region only, when the
+        viewer is enrolled with one) matching `query`, newest received first (by the seq of
+        their head revision), those below `after` (a `next_after` this method gave), at
+        most `limit`; each with its head revision's statistics, never sealed bytes. A record
+        that gets a new revision moves to the top. The caller checks the viewer's role."""
+
+    @abc.abstractmethod
+    def review_record(
+        self,
+        viewer: Device,
+        record_id: UUID,
+        state: ReviewState,
+        comment: str | None,
+        now: datetime,
+    ) -> ReviewStored:
+        """Review the record's head in ONE transaction: its state set, the review kept (with
+        its comment, in clear: a note for the collector), and a `review` change appended for
+        every device that wrote or pushed a revision. A new accepted revision later moves
+        `has_issues` back to `received` and `approved`/`rejected` to `edited`, with a
+        `review` change too (`push_records`). Raises NotFound for a record of another
+        organisation, or of another region than a regional viewer's. The caller checks the
+        role and audits."""
 
     # -- change log ------------------------------------------------------------------------
 

@@ -84,8 +84,9 @@ def since(tx: Tx, viewer: Device, cursor: int, limit: int) -> ChangesPage:
     region_params = [viewer.region, 1 if viewer.region is None else 0]
     if viewer.role not in ORG_WIDE_ROLES:
         sql += (
-            " AND ((c.kind NOT IN ('record', 'roster') AND (c.region IS NULL OR c.region = ?))"
-            " OR (c.kind = 'record' AND EXISTS (SELECT 1 FROM change_audience a"
+            " AND ((c.kind NOT IN ('record', 'review', 'roster')"
+            " AND (c.region IS NULL OR c.region = ?))"
+            " OR (c.kind IN ('record', 'review') AND EXISTS (SELECT 1 FROM change_audience a"
             " WHERE a.device_id = ? AND a.seq = c.seq))"
             " OR (c.kind = 'roster' AND (c.region = ? OR (c.region IS NULL AND ? = 1))))"
         )

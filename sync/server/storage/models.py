@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from sync.protocol import OutcomeStatus, RecordEnvelope, Role, RosterStatus, WireFieldError
+from sync.protocol import (
+    OutcomeStatus,
+    RecordEnvelope,
+    ReviewState,
+    Role,
+    RosterStatus,
+    WireFieldError,
+)
 
 __all__ = [
     "ORG_WIDE_ROLES",
@@ -15,10 +22,14 @@ __all__ = [
     "Device",
     "EnrolCode",
     "FormVersion",
+    "OfficeFilter",
+    "OfficePage",
+    "OfficeRow",
     "Organisation",
     "Owner",
     "PushResult",
     "RecordHead",
+    "ReviewStored",
     "RevisionStatus",
     "RosterStatus",
     "SharedKind",
@@ -193,3 +204,50 @@ class StatsRow:
     form_id: str
     status: Literal["current", "conflict", "deleted"]
     records: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeFilter:
+    """What the office asks for; None: any. `received_from` inclusive, `received_to`
+    exclusive (aware datetimes)."""
+
+    form_id: str | None = None
+    region: str | None = None
+    device_id: str | None = None
+    review_state: ReviewState | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeRow:
+    id: UUID
+    form_id: str
+    form_version: str
+    revision: str
+    region: str | None
+    device_id: str
+    created_at: datetime
+    updated_at: datetime
+    received_at: datetime
+    deleted: bool
+    in_conflict: bool
+    review_state: ReviewState
+    stats: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OfficePage:
+    """Rows, newest first; `next_after`: the head seq to continue below, None at the end."""
+
+    rows: list[OfficeRow]
+    next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewStored:
+    record_id: UUID
+    revision: str
+    state: ReviewState
+    comment: str | None
+    reviewed_at: datetime

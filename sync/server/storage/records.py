@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from sync.protocol import RecordChangeData, RecordEnvelope
 from sync.server.auth import OFFICE_ROLES, may_write
 from sync.server.push_rules import PushDecision, RecordState, decide_push
-from sync.server.storage import audit, changes
+from sync.server.storage import audit, changes, office
 from sync.server.storage.errors import NotFound, NotRecordOwner, NotResolvable
 from sync.server.storage.models import (
     ORG_WIDE_ROLES,
@@ -89,9 +89,17 @@ def push(
                 erased.append(record_id)
         decided.append((env, decision, receipt))
 
+    accepted = {
+        str(env.id): states[str(env.id)].head_revision
+        for env, decision, _ in decided
+        if decision.stores and decision.verdict == "accepted"
+    }
+    audiences = {record_id: states[record_id].participants for record_id in accepted}
+    new_changes += office.after_push(tx, accepted, audiences, device.org_id, now)
     changes.append(tx, new_changes)
     _insert_revisions(tx, device, new_rows, now)
     _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
+    office.refresh_heads(tx, sorted(written))
     # After the inserts, so a sealed revision stored earlier in this batch goes too. The
     # mark is one-way: no other statement writes it.
     gone = [(record_id,) for record_id in sorted(set(erased))]
@@ -311,6 +319,7 @@ def resolve(
             " deleted = ?, in_conflict = ? WHERE id = ?",
             (keep, kept["device_id"], kept["form_id"], deleted, False, record_id),
         )
+        office.refresh_heads(tx, [record_id])
         data = RecordChangeData(
             revision=keep,
             base_revision=kept["base_revision"],

@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from sync.protocol import ChangesPage, RecordEnvelope, Role, RosterStatus
+from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
 from sync.server.storage import (
     audit,
     changes,
     devices,
     forms,
     migrations,
+    office,
     organisations,
     records,
     server_key,
@@ -34,9 +35,12 @@ from sync.server.storage.models import (
     Device,
     EnrolCode,
     FormVersion,
+    OfficeFilter,
+    OfficePage,
     Organisation,
     PushResult,
     RecordHead,
+    ReviewStored,
     SharedKind,
     StatsRow,
     StoredRecord,
@@ -298,6 +302,26 @@ class SqlStorage(Storage):
     ) -> set[tuple[UUID, str]]:
         with self._read() as tx:
             return records.held(tx, viewer, revisions)
+
+    # -- the office ------------------------------------------------------------------------
+
+    def office_records(
+        self, viewer: Device, query: OfficeFilter, after: int | None, limit: int
+    ) -> OfficePage:
+        with self._read() as tx:
+            return office.list_records(tx, viewer, query, after, limit)
+
+    def review_record(
+        self,
+        viewer: Device,
+        record_id: UUID,
+        state: ReviewState,
+        comment: str | None,
+        now: datetime,
+    ) -> ReviewStored:
+        return self._write_retrying(
+            lambda tx: office.review(tx, viewer, record_id, state, comment, now)
+        )
 
     # -- change log, audit and stats -------------------------------------------------------
 

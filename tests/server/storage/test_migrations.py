@@ -27,11 +27,11 @@ def test_migrations_are_recorded_and_idempotent(backend: Backend) -> None:
     second = open_storage(backend.url)
     try:
         second.migrate()
-        assert second.applied_migrations() == [1, 2, 3, 4, 5]
+        assert second.applied_migrations() == [1, 2, 3, 4, 5, 6]
     finally:
         second.close()
-    assert storage.applied_migrations() == [1, 2, 3, 4, 5]
-    assert backend.count("schema_migrations") == 5
+    assert storage.applied_migrations() == [1, 2, 3, 4, 5, 6]
+    assert backend.count("schema_migrations") == 6
     assert backend.count("change_counter") == 1
 
 
@@ -48,10 +48,11 @@ def test_migration_2_keeps_every_stored_revision(
     unopened = open_storage(url)  # connects on first use only: nothing to close
     assert isinstance(unopened, SqlStorage)
     backend_class = type(unopened)
-    # The v1 schema, with the owner columns (migration 5) today's code writes with each record;
-    # migration 2 rebuilds `records`, which they leave alone.
-    [owners] = [m for m in backend_class.migrations if m.version == 5]
-    v1_class = type("V1", (backend_class,), {"migrations": (backend_class.migrations[0], owners)})
+    # The v1 schema, with the owner columns (migration 5) and the office's head columns
+    # (migration 6) today's code writes with each record; migration 2 rebuilds `records`,
+    # which they leave alone.
+    later = tuple(m for m in backend_class.migrations if m.version in (5, 6))
+    v1_class = type("V1", (backend_class,), {"migrations": (backend_class.migrations[0], *later)})
     old = v1_class(target)
     old.migrate()
     org = old.create_organisation("Org", NOW).id
@@ -62,7 +63,7 @@ def test_migration_2_keeps_every_stored_revision(
     upgraded = open_storage(url)
     try:
         upgraded.migrate()
-        assert upgraded.applied_migrations() == [1, 2, 3, 4, 5]
+        assert upgraded.applied_migrations() == [1, 2, 3, 4, 5, 6]
         assert upgraded.list_revisions(org, conflict.v1.id) == revisions
         keep = conflict.bob_v2.revision
         head = upgraded.resolve_conflict(org, conflict.v1.id, keep, NOW, actor="admin:cli", by=None)
@@ -100,6 +101,7 @@ def test_migration_5_gives_each_stored_record_the_signer_of_its_first_revision(
     finally:
         db.storage.close()
     for statement in (
+        "DROP INDEX record_heads_office_region",  # migration 6's, on a column 5 adds
         "ALTER TABLE record_heads DROP COLUMN owner_device_id",
         "ALTER TABLE record_heads DROP COLUMN owner_region",
         "ALTER TABLE shared_items DROP COLUMN owner_device_id",
@@ -110,7 +112,7 @@ def test_migration_5_gives_each_stored_record_the_signer_of_its_first_revision(
     upgraded = open_storage(url)
     try:
         upgraded.migrate()
-        assert upgraded.applied_migrations() == [1, 2, 3, 4, 5]
+        assert upgraded.applied_migrations() == [1, 2, 3, 4, 5, 6]
         owners = db.raw("SELECT id, owner_device_id, owner_region FROM record_heads ORDER BY id")
         assert owners == sorted(
             [

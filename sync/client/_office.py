@@ -1,0 +1,122 @@
+"""The office's client: an enrolled coordinator's, case manager's or admin's device asking
+the server for the organisation's records (statistical fields only, newest first, page
+after page) and reviewing them, with the device's own token, never the server's database."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from fieldapp.store import Store
+from sync.client._backoff import RetryPolicy
+from sync.client._errors import NotEnrolled, ServerRefused
+from sync.client._exchange import ExchangeOwner, answer
+from sync.client._state import SECRET_TOKEN, STATE_ROLE, STATE_SERVER_URL
+from sync.protocol import (
+    MAX_OFFICE_PAGE,
+    OfficeRecord,
+    OfficeRecordsPage,
+    ReviewDecision,
+    ReviewRequest,
+    ReviewResult,
+    ReviewState,
+)
+
+__all__ = ["OfficeClient"]
+
+
+class OfficeClient(ExchangeOwner):
+    """The office's requests to the server the store enrolled with. Read the token while the
+    store is unlocked (construction does it): NotEnrolled if it has none. The server refuses
+    (ServerRefused, 403) a device whose role is not an office role."""
+
+    def __init__(
+        self,
+        store: Store,
+        base_url: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        url = base_url or store.settings.get(STATE_SERVER_URL)
+        token = store.keyring.secret(SECRET_TOKEN)
+        if url is None or token is None:
+            raise NotEnrolled("this device is not enrolled with a server yet")
+        self.role = store.settings.get(STATE_ROLE)
+        self._token = token
+        self._open_exchange(
+            url,
+            transport=transport,
+            retry=retry,
+            sleep=sleep,
+            rng=rng,
+            timeout=timeout,
+            clock=store.settings.wall_clock,
+        )
+
+    def page(
+        self,
+        *,
+        form: str | None = None,
+        region: str | None = None,
+        device: str | None = None,
+        status: ReviewState | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 500,
+    ) -> OfficeRecordsPage:
+        """One page of the organisation's records (see `GET /v1/office/records`)."""
+        params: dict[str, Any] = {"limit": min(max(limit, 1), MAX_OFFICE_PAGE)}
+        for name, value in (
+            ("form", form),
+            ("region", region),
+            ("device", device),
+            ("status", status),
+            ("cursor", cursor),
+        ):
+            if value is not None:
+                params[name] = value
+        for name, moment in (("received_from", received_from), ("received_to", received_to)):
+            if moment is not None:
+                params[name] = moment.isoformat()
+        response = self._exchange.request(
+            "GET", "/v1/office/records", token=self._token, params=params
+        )
+        return answer(response, OfficeRecordsPage, "list of records")
+
+    def records(self, *, page_size: int = 500, **query: Any) -> Iterator[OfficeRecord]:
+        """Every record matching `query` (the filters of `page`), newest first, one page in
+        memory at a time."""
+        cursor: str | None = None
+        while True:
+            page = self.page(cursor=cursor, limit=page_size, **query)
+            yield from page.records
+            if page.next_cursor is None:
+                return
+            if page.next_cursor == cursor:
+                raise ServerRefused("the server gave the same page twice: stopped")
+            cursor = page.next_cursor
+
+    def review(
+        self, record_id: str, state: ReviewDecision, comment: str | None = None
+    ) -> ReviewResult:
+        """Review a record's head; ValueError for a bad record id or a missing comment."""
+        asked = uuid.UUID(record_id)
+        body = ReviewRequest(state=state, comment=comment)
+        response = self._exchange.request(
+            "POST",
+            f"/v1/office/records/{asked}:review",
+            token=self._token,
+            content=body.model_dump_json().encode("utf-8"),
+        )
+        return answer(response, ReviewResult, "review")

@@ -1,0 +1,87 @@
+"""The office's view of the server (`/v1/office/...`): incoming records as the office may see
+them (statistical fields only, never sealed parts), one page at a time, and reviews.
+
+Review states follow ODK Central's (received, has_issues, edited, approved, rejected): the
+server sets `received` on a new record, and a new revision pushed after a review moves it on
+(`has_issues` back to `received`, `approved`/`rejected` to `edited`); people set the other
+three, with a comment required for `has_issues` and `rejected`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from sync.protocol.wire import Revision, Timestamp, WireModel
+
+__all__ = [
+    "MAX_OFFICE_PAGE",
+    "MAX_REVIEW_COMMENT",
+    "OfficeRecord",
+    "OfficeRecordsPage",
+    "ReviewDecision",
+    "ReviewRequest",
+    "ReviewResult",
+    "ReviewState",
+]
+
+ReviewState = Literal["received", "has_issues", "edited", "approved", "rejected"]
+ReviewDecision = Literal["approved", "has_issues", "rejected"]
+# Characters of a review comment: a note for the collector, not a case file.
+MAX_REVIEW_COMMENT = 500
+MAX_OFFICE_PAGE = 1000
+
+
+class ReviewRequest(WireModel):
+    """`POST /v1/office/records/{id}:review`: the office's decision on a record's head."""
+
+    state: ReviewDecision
+    comment: str | None = Field(default=None, max_length=MAX_REVIEW_COMMENT)
+
+    @model_validator(mode="after")
+    def _comment_when_negative(self) -> ReviewRequest:
+        comment = (self.comment or "").strip()
+        if self.state in ("has_issues", "rejected") and not comment:
+            raise ValueError(f"comment: required when the state is {self.state}")
+        self.comment = comment or None
+        return self
+
+
+class ReviewResult(WireModel):
+    """What a review stored: the state of the record's head `revision`, when."""
+
+    record_id: UUID
+    revision: Revision
+    state: ReviewState
+    comment: str | None = None
+    reviewed_at: Timestamp
+
+
+class OfficeRecord(WireModel):
+    """One record as the office lists it: its head revision's statistical fields, who sent
+    it (`device_id`, the record's owner) from which `region`, when the server received its
+    head (`received_at`), and its review state. Never sealed bytes."""
+
+    id: UUID
+    form_id: str
+    form_version: str
+    revision: Revision
+    region: str | None
+    device_id: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    received_at: Timestamp
+    deleted: bool
+    in_conflict: bool
+    review_state: ReviewState
+    stats: dict[str, object]
+
+
+class OfficeRecordsPage(WireModel):
+    """A page of records, newest received first; `next_cursor` (opaque) asks for the next
+    page, None when this one is the last."""
+
+    records: list[OfficeRecord]
+    next_cursor: str | None

@@ -1,0 +1,148 @@
+"""`/v1/office/...`: what the office (coordinators, case managers, admins) does from its own
+enrolled devices: list incoming records (statistical fields only, newest first, a keyset page
+at a time) and review them. A regional device sees and reviews its region's records only;
+another organisation's record is 404, as one that does not exist. Both are audited: the list
+with the number of records returned only, a review with its state only (never the comment)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Query
+
+from sync.protocol import (
+    MAX_OFFICE_PAGE,
+    OfficeRecord,
+    OfficeRecordsPage,
+    ReviewRequest,
+    ReviewResult,
+    ReviewState,
+)
+from sync.server.routes.common import (
+    ApiError,
+    Context,
+    CurrentDevice,
+    actor,
+    links,
+    require_role,
+    v1_router,
+)
+from sync.server.storage import ORG_WIDE_ROLES, NotFound, OfficeFilter
+
+__all__ = ["OFFICE_READ_ROLES", "OFFICE_REVIEW_ROLES", "router"]
+
+router = v1_router()
+
+# Who lists and reviews: the office roles. Collectors and trainers see their own records only.
+OFFICE_READ_ROLES = ORG_WIDE_ROLES
+OFFICE_REVIEW_ROLES = ORG_WIDE_ROLES
+_CURSOR_PREFIX = "o1:"
+_LABEL = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+def _cursor(after: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{after}".encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        if not text.startswith(_CURSOR_PREFIX):
+            raise ValueError(text)
+        after = int(text.removeprefix(_CURSOR_PREFIX))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        after = -1
+    if not 0 < after < 2**62:
+        raise ApiError(400, "bad_cursor", "cursor: not a cursor this server gave")
+    return after
+
+
+@router.get(
+    "/office/records",
+    response_model=OfficeRecordsPage,
+    openapi_extra=links(
+        NextOfficePage=(
+            "GET /office/records",
+            {"parameters": {"query.cursor": "$response.body#/next_cursor"}},
+        ),
+        ReviewFirstRecord=(
+            "POST /office/records/{record_id}:review",
+            {"parameters": {"path.record_id": "$response.body#/records/0/id"}},
+        ),
+    ),
+)
+def office_records(
+    device: CurrentDevice,
+    context: Context,
+    form: _LABEL = None,
+    region: _LABEL = None,
+    device_id: Annotated[str | None, Query(alias="device", min_length=1, max_length=64)] = None,
+    status: ReviewState | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_OFFICE_PAGE)] = 100,
+) -> OfficeRecordsPage:
+    """The organisation's records (the device's region's only, for a regional device),
+    newest received first: filters by form, region, sending device, review status and
+    receipt time (`received_from` inclusive, `received_to` exclusive, ISO 8601 with an
+    offset); `next_cursor` gives the next page. Statistical fields only."""
+    require_role(device, OFFICE_READ_ROLES, "list the organisation's records")
+    for name, value in (("received_from", received_from), ("received_to", received_to)):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(422, "invalid_request", f"{name}: give a time with its UTC offset")
+    query = OfficeFilter(form, region, device_id, status, received_from, received_to)
+    page = context.storage.office_records(device, query, _after(cursor), limit)
+    context.storage.append_audit(
+        actor(device),
+        "office_list",
+        f"ok:{len(page.rows)}",
+        context.now(),
+        org_id=device.org_id,
+        device_id=device.id,
+    )
+    return OfficeRecordsPage(
+        records=[OfficeRecord.model_validate(row, from_attributes=True) for row in page.rows],
+        next_cursor=None if page.next_after is None else _cursor(page.next_after),
+    )
+
+
+@router.post("/office/records/{record_id}:review", response_model=ReviewResult)
+def review_record(
+    record_id: UUID, body: ReviewRequest, device: CurrentDevice, context: Context
+) -> ReviewResult:
+    """Review the record's head: approved, has_issues or rejected (a comment, at most
+    500 characters, required for the last two). The devices that wrote the record get it as
+    a `review` change on their next pull; a new revision moves has_issues back to received
+    (approved and rejected to edited)."""
+    require_role(device, OFFICE_REVIEW_ROLES, "review records")
+    now = context.now()
+    try:
+        stored = context.storage.review_record(device, record_id, body.state, body.comment, now)
+    except NotFound:
+        context.storage.append_audit(
+            actor(device),
+            "review",
+            "refused:record_not_found",
+            now,
+            org_id=device.org_id,
+            device_id=device.id,
+            record_id=str(record_id),
+        )
+        raise ApiError(404, "record_not_found", "no such record") from None
+    context.storage.append_audit(
+        actor(device),
+        "review",
+        stored.state,
+        now,
+        org_id=device.org_id,
+        device_id=device.id,
+        record_id=str(record_id),
+    )
+    return ReviewResult.model_validate(stored, from_attributes=True)
