@@ -234,8 +234,21 @@ class FormSpec(_Model):
     small_cells: Literal["suppress", "publish"] | None = Field(
         default=None, exclude_if=lambda small_cells: small_cells is None
     )
+    # XLSForm's settings `instance_name`: an expression naming one record (a draft in a list),
+    # e.g. `concat(${case_code}, ' ', ${given_name})`; left out of the JSON when not set.
+    instance_name: str | None = Field(default=None, exclude_if=lambda name: name is None)
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_name(v)))
+
+    @field_validator("instance_name")
+    @classmethod
+    def _instance_name_parses(cls, source: str | None) -> str | None:
+        if source is not None:
+            try:
+                parse(source)
+            except ExpressionError as exc:
+                raise ValueError(f"instance_name: {exc}") from exc
+        return source
 
     @model_validator(mode="before")
     @classmethod

@@ -117,12 +117,12 @@ def test_social_worker_screens_a_minor(browser: Browser, app: AppProcess) -> Non
     expect(case_code).to_have_value("KH-2026-0042")
     type_into(page, page.get_by_label("Given name(s)"), "Fictional")
     tap(page, "button", "Next")
-    # profile: a minor triggers the referral prompt
+    # profile: a minor triggers the referral prompt; the age band follows from the age
     type_into(page, page.get_by_label("Age in years"), "15")
-    expect(page.get_by_text("This person may be a child", exact=False)).to_be_visible()
+    expect(page.get_by_text("May be a child", exact=False)).to_be_visible()
+    expect(page.get_by_text("15–17 (child)")).to_be_visible()
     shoot(page, "06-screening-minor-referral")
     choose(page, "Sex / gender *", "Female")
-    choose(page, "Age band *", "15–17 (child)")
     choose(page, "Child protection referral *", "Referred to child protection services now")
     type_into(page, page.get_by_label("Nationality *"), "Camb")
     tap(page, "button", "Cambodia")
@@ -178,7 +178,9 @@ def test_a_draft_survives_the_app_being_killed_mid_wizard(
     page = open_phone(browser, app.url)
     unlock(page)
     reveal(page, page.get_by_text("Drafts")).click()  # home lists what needs attention
-    reveal(page, page.get_by_text("Victim identification and screening")).click()
+    reveal(page, page.get_by_text("KH-2026-0077")).click()  # listed by its case code
+    expect_text_field(page, "Case code *", "KH-2026-0077")  # on the step it was left on
+    tap(page, "button", "Previous")
     group = page.get_by_role("group", name="Consent to be referred to services *")
     expect(group.get_by_role("radio", name="No", exact=True)).to_be_checked()
     app.stop()

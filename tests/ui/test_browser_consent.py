@@ -1,4 +1,4 @@
-"""Headless Chromium at 360x640: "Withdraw consent and erase" on an open victim record asks in
+"""Headless Chromium at 360x640: "Withdraw consent and erase" on a sent victim record asks in
 a dialog what it erases, does nothing on Cancel, erases on confirmation, and the records list
 then says the consent was withdrawn (security check 19)."""
 
@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, expect
 from fieldapp.store import Store
 from tests.conftest import PASSPHRASE, screening_values
 from tests.ui._browser import AppProcess, open_phone, reveal, tap
+from tests.ui._records import sent_record
 from tests.ui.test_browser import unlock
 
 pytestmark = pytest.mark.browser
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[AppProcess]:
-    """The app over a store that holds one finalised victim record, waiting to be sent."""
+    """The app over a store that holds one victim record the server took."""
     store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
-    store.records.create_final("victim_screening", screening_values())
+    sent_record(store, "victim_screening", screening_values())
     store.close()
     process = AppProcess(tmp_path / "device")
     process.start()
@@ -35,7 +36,9 @@ def app(tmp_path: Path) -> Iterator[AppProcess]:
 def test_withdrawing_consent_from_an_open_record(browser: Browser, app: AppProcess) -> None:
     page = open_phone(browser, app.url)
     unlock(page)
-    reveal(page, page.get_by_text("Waiting to send")).click()
+    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible()  # home
+    tap(page, "button", "Records")
+    tap(page, "button", "Sent (1)")
     reveal(page, page.get_by_text("Victim identification and screening")).click()
     expect(page.get_by_text("Review", exact=True)).to_be_visible()
 

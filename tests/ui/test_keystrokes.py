@@ -67,12 +67,26 @@ def test_once_also_where_missing_answers_already_show(
     app: AppState, checks: list[dict[str, Any]]
 ) -> None:
     form = opened(app, "victim_screening")
+    form.set_value("consent_share", "yes")  # the first answer writes the draft
     assert not form.next()  # consent missing: the step is now judged strictly
     assert "consent_record" in form.errors
     checks.clear()
     form.set_value("consent_record", "yes")
     assert len(checks) == 1
     assert "consent_record" not in form.errors and "consent_refer" in form.errors
+
+
+def test_the_first_answer_writes_the_draft_judged_once_more_by_the_store(
+    app: AppState, checks: list[dict[str, Any]]
+) -> None:
+    form = opened(app, "victim_screening")
+    assert checks == [{"lang": "en"}]  # opened: judged, nothing written
+    checks.clear()
+    form.set_value("consent_record", "yes")
+    assert checks == [{"lang": "en"}, {"partial": True}]  # the store's, as it creates it
+    checks.clear()
+    form.set_value("consent_refer", "yes")
+    assert len(checks) == 1
 
 
 def test_once_in_a_repeat_entry_and_for_a_ticked_choice(

@@ -16,6 +16,7 @@ from fieldapp.ui.services import Services
 from fieldapp.ui.state import REVIEW, AppState, FormSession, event_summary
 from fieldapp.ui.widgets.record import withdraw_button, withdraw_dialog
 from tests.conftest import PASSPHRASE, Clock, screening_values
+from tests.ui._records import sent_record
 
 
 @pytest.fixture
@@ -257,7 +258,8 @@ def test_sync_without_a_server_says_so(app: AppState) -> None:
 
 
 def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: AppState) -> None:
-    record = app.services.device.store.records.create_final("victim_screening", screening_values())
+    store = app.services.device.store
+    record = sent_record(store, "victim_screening", screening_values())
     app.open_record(record.id)
     assert app.form is not None and app.form.reviewing
     assert app.form.can_withdraw_consent and app.form.editable
@@ -292,15 +294,18 @@ def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: Ap
     assert not app.confirm_withdraw and not app.withdraw_consent()
 
 
-def test_a_draft_is_erased_in_place_and_opens_on_its_review(app: AppState) -> None:
-    app.new_record("victim_screening")
-    assert app.form is not None and app.form.step == 0
+def test_a_sent_record_edited_again_is_erased_in_place_and_opens_on_its_review(
+    app: AppState,
+) -> None:
+    record = sent_record(app.services.device.store, "victim_screening", screening_values())
+    app.open_record(record.id)
+    assert app.form is not None
+    app.form.edit_step(1)
     app.form.set_value("given_name", "Zorblaxqua")
-    record_id = app.form.record_id
+    assert app.services.records.get(record.id).status == "draft"
     app.ask_withdraw()
     assert app.withdraw_consent()
-    assert app.counts["draft"] == 1 and app.counts["waiting"] == 0  # nothing to send
-    app.open_record(record_id)
+    app.open_record(record.id)
     assert app.form is not None and app.form.step == REVIEW and not app.form.editable
     assert "given_name" not in app.form.values
 

@@ -480,12 +480,24 @@ def test_events_the_organisation_shares_appear_in_the_event_picker(
     app.open_shared_event(shared.shared_key)
 
     assert app.form is not None and app.form.spec.id == "training_attendance"
-    values = app.services.records.get(app.form.record_id).values
+    values = app.form.values
     assert {k: values.get(k) for k in ("title", "start_date", "end_date", "country")} == {
         k: event[k] for k in ("title", "start_date", "end_date", "country")
     }
     assert "organiser_notes" not in values
     assert app.form.event_days == 2
+    app.close_record()  # opened and left: no draft, still listed as shared
+    assert [(row.title, row.status) for row in app.events] == [
+        ("Judicial training, Battambang", "shared")
+    ]
+    app.open_shared_event(shared.shared_key)
+    assert app.form is not None
+    app.form.set_value("venue", "Provincial court")  # the register starts here
+    stored = app.services.records.get(app.form.record_id).values
+    assert (stored["title"], stored["venue"]) == (
+        "Judicial training, Battambang",
+        "Provincial court",
+    )
     app.close_record()
     assert [(row.title, row.status) for row in app.events] == [
         ("Judicial training, Battambang", "draft")  # listed once: the register started here

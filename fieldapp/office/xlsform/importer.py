@@ -497,6 +497,7 @@ class Importer:
                 choices=self.choices,
                 children=children,
                 htcds_version=self.settings.get("htcds_version") or None,
+                instance_name=self.settings.get("instance_name") or None,
             )
         except ValidationError as exc:
             for error in exc.errors():

@@ -20,6 +20,9 @@ def Records() -> ft.Control:
     for item in state.records:
         stats = state.record_line(item)
         subtitle = when(item.updated_at)
+        name, form_title = state.record_title(item), state.form_title(item.form_id)
+        if name != form_title:  # titled by its case code: say which form it is
+            subtitle = f"{form_title}\n{subtitle}"
         icon = STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)
         if item.consent_withdrawn:
             subtitle += " · " + _("Consent withdrawn, details erased")
@@ -33,7 +36,7 @@ def Records() -> ft.Control:
         rows.append(
             ft.ListTile(
                 leading=ft.Icon(icon),
-                title=ft.Text(state.form_title(item.form_id)),
+                title=ft.Text(name),
                 subtitle=ft.Text(f"{subtitle}\n{stats}" if stats else subtitle),
                 min_height=TOUCH,
                 on_click=lambda _e=None, rid=item.id: state.open_record(rid),

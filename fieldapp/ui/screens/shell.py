@@ -129,9 +129,9 @@ def _body(state: AppState) -> ft.Control:
         return Unlock()
     form, merge = state.form, state.merge
     if screen == "form" and isinstance(form, TrainingSession) and not form.reviewing:
-        return keyed(TrainingHub, state, form, key=f"event-{form.record_id}")
+        return keyed(TrainingHub, state, form, key=f"event-{form.key}")
     if screen == "form" and form is not None:
-        return keyed(FormScreen, state, form, key=form.record_id)
+        return keyed(FormScreen, state, form, key=form.key)
     if screen == "merge" and merge is not None:
         return keyed(Merge, state, merge, key=f"merge-{merge.offer.record_id}")
     return _SCREENS.get(screen, Home)()

@@ -4,9 +4,11 @@ the training events, and the office's reviews of this device's records."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from fieldapp.forms import record_title
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import Checked
 from fieldapp.store import Page, Record, RecordSummary, Review, Status
@@ -16,6 +18,9 @@ __all__ = ["STATUS_GROUPS", "TRAINING_FORM", "VICTIM_FORM", "Records", "StatusGr
 
 TRAINING_FORM = "training_attendance"
 VICTIM_FORM = "victim_screening"
+
+_DRAFT_STEPS = "draft_steps"  # setting: {record id: the step its draft was left on}
+_REMEMBERED = 200  # drafts whose step is remembered (the oldest is forgotten first)
 
 StatusGroup = Literal["draft", "waiting", "sent", "rejected", "conflict"]
 # What the app calls a status group (a tab, a home counter) -> the store statuses in it.
@@ -53,13 +58,47 @@ class Records:
     def finalise(self, record_id: str, values: Mapping[str, Any], lang: str) -> Record:
         """Raises fieldapp.store.ValidationFailed with every error (the draft is saved), or
         StorageFull when the device is full (the record stays as it was)."""
-        return self._device.store.records.finalise(record_id, values, lang=lang)
+        record = self._device.store.records.finalise(record_id, values, lang=lang)
+        self.forget_step(record_id)
+        return record
 
     def get(self, record_id: str) -> Record:
         return self._device.store.records.get(record_id)
 
+    def title(self, record: Record) -> str | None:
+        """The record's name in a list: its form's `instance_name`, else its case code (None
+        when it has neither: show the form's title)."""
+        return record_title(self.form(record.form_id, record.form_version), record.values)
+
     def discard_draft(self, record_id: str) -> None:
         self._device.store.records.discard_draft(record_id)
+        self.forget_step(record_id)
+
+    # -- where a draft was left ---------------------------------------------------------------
+    def remember_step(self, record_id: str, step: str) -> None:
+        """The step a draft shows now (its name: "" for the review), to reopen it there. In
+        clear among the settings: a step's name says nothing about the person."""
+        steps = self._steps()
+        steps.pop(record_id, None)
+        steps[record_id] = step
+        while len(steps) > _REMEMBERED:
+            steps.pop(next(iter(steps)))
+        self._device.store.settings.set(_DRAFT_STEPS, json.dumps(steps))
+
+    def remembered_step(self, record_id: str) -> str | None:
+        return self._steps().get(record_id)
+
+    def forget_step(self, record_id: str) -> None:
+        steps = self._steps()
+        if steps.pop(record_id, None) is not None:
+            self._device.store.settings.set(_DRAFT_STEPS, json.dumps(steps))
+
+    def _steps(self) -> dict[str, str]:
+        try:
+            steps = json.loads(self._device.store.settings.get(_DRAFT_STEPS) or "{}")
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in steps.items()} if isinstance(steps, dict) else {}
 
     def settle_conflict(
         self,

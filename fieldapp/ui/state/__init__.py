@@ -3,7 +3,7 @@ session: the app's (`app.AppState`), one record's (`form.FormSession`, a trainin
 `training.TrainingSession`) and a conflict's merge (`merge.MergeSession`)."""
 
 from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
-from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession
+from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession, JumpQuestion, JumpStep
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
 from fieldapp.ui.state.steps import Step, answer_text, build_steps, display_value
 from fieldapp.ui.state.training import (
@@ -23,6 +23,8 @@ __all__ = [
     "EventSummary",
     "EventSummaryRow",
     "FormSession",
+    "JumpQuestion",
+    "JumpStep",
     "MergeAddition",
     "MergeRow",
     "MergeSession",

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import flet as ft
 
-from fieldapp.errors import FieldappError, StorageFull, StoreError
+from fieldapp.errors import FieldappError, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
 from fieldapp.i18n import Words, words
@@ -145,7 +145,7 @@ class AppState:
         return False
 
     def lock(self, state: Literal["locked", "wiped"] = "locked") -> None:
-        if self.form is not None:
+        if self.form is not None and self.form.created:  # nothing typed: nothing to resume
             self._resume_record = self.form.record_id
             self._resume_screen = "form" if self.screen == "merge" else self.screen
         self.services.device.lock()
@@ -240,14 +240,22 @@ class AppState:
         self.confirm_withdraw = False
         self.merge = None
         if screen != "form":
-            self.form = None
+            self._leave_record()
         if screen == "home":
             self.refresh_home()
         elif screen == "records":
+            self.refresh_home()  # the tabs' counts
             self.load_records(self.records_group)
         elif screen == "training":
             self.events = event_rows(self.services)
         self.screen = screen
+
+    def _leave_record(self) -> None:
+        """Close the open record; a draft opened here whose answers were all taken back goes
+        (nothing is left of a form opened and left)."""
+        form, self.form = self.form, None
+        if form is not None and form.abandoned:
+            self.services.records.discard_draft(form.record_id)
 
     def refresh_home(self) -> None:
         self.counts = self.services.records.counts()
@@ -257,19 +265,33 @@ class AppState:
     def new_record(self, form_id: str, known: dict[str, Any] | None = None) -> None:
         """Start a record of `form_id`, with its defaults and the `known` answers."""
         spec = self.services.records.form(form_id)
-        try:
-            record = self.services.records.new_draft(
-                form_id, {**initial_values(spec), **(known or {})}
-            )
-        except StorageFull:
-            self.say("storage_full")
-            return
-        self.open_record(record.id)
+        session = TrainingSession if spec.id == TRAINING_FORM else FormSession
+        # Nothing is written until something is typed: a form opened and left leaves no draft.
+        self.form = session(
+            services=self.services,
+            spec=spec,
+            record_id="",
+            lang=self.lang,
+            values={**initial_values(spec), **(known or {})},
+            created=False,
+        )
+        if isinstance(self.form, TrainingSession) and self.form.values.get("title"):
+            self.form.tab = "participants"  # a shared event's details are known already
+        self.confirm_withdraw = False
+        self.say(None)
+        self.screen = "form"
 
     def open_record(self, record_id: str, *, screen: Screen = "form") -> None:
         record = self.services.records.get(record_id)
         spec = self.services.records.form(record.form_id, record.form_version)
         session = TrainingSession if spec.id == TRAINING_FORM else FormSession
+        step = REVIEW
+        if record.status == "draft" and not record.consent_withdrawn:
+            # a draft goes on where it was left (from its start if that is not known)
+            step = 0
+            left = self.services.records.remembered_step(record.id)
+        else:
+            left = None
         self.form = session(
             services=self.services,
             spec=spec,
@@ -279,15 +301,19 @@ class AppState:
             status=record.status,
             problems=record.problems,
             saved_at=record.updated_at,
-            # a draft goes on from its start; anything else opens on its review (a rejected
-            # one with the server's reasons above, each step one "Edit" away)
-            step=0 if record.status == "draft" and not record.consent_withdrawn else REVIEW,
+            # anything but a draft opens on its review (a rejected one with the server's
+            # reasons above, each step one "Edit" away)
+            step=step,
+            on_server=record.server_revision is not None or record.status == "sent",
             mine_is_newest=(
                 record.status == "conflict" and record.revision == record.server_revision
             )
             or (record.status == "sent" and record.conflict_settled),
             consent_withdrawn=record.consent_withdrawn,
         )
+        index = None if left is None else self.form.step_named(left)
+        if index is not None and (index == REVIEW or index in self.form.visible_steps()):
+            self.form.step = index
         if isinstance(self.form, TrainingSession) and record.values.get("title"):
             self.form.tab = "participants"  # an event with details opens on its participants
         self.confirm_withdraw = False
@@ -397,8 +423,9 @@ class AppState:
         return True
 
     def discard(self) -> None:
-        if self.form is not None:
-            self.services.records.discard_draft(self.form.record_id)
+        form, self.form = self.form, None
+        if form is not None and form.created:
+            self.services.records.discard_draft(form.record_id)
         self.go("home")
 
     def load_records(
@@ -439,6 +466,18 @@ class AppState:
         except FieldappError:
             return form_id
         return spec.label(spec.title, self.lang)
+
+    def record_title(self, item: RecordSummary) -> str:
+        """A record's name in a list: its case code or its form's `instance_name` (read from
+        the record, the device being unlocked), else its form's title."""
+        if self.device == "unlocked" and not item.consent_withdrawn:
+            try:
+                named = self.services.records.title(self.services.records.get(item.id))
+            except FieldappError:
+                named = None
+            if named:
+                return named
+        return self.form_title(item.form_id)
 
     def record_line(self, item: RecordSummary, limit: int = 3) -> str:
         """A few of a record's clear (statistical) answers in words, in form order: enough

@@ -12,14 +12,25 @@ import uuid
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
 import flet as ft
 
 from fieldapp.errors import StorageFull
-from fieldapp.forms.expr import Options
+from fieldapp.forms.ages import derived_ages
+from fieldapp.forms.expr import ExpressionError, Options, parse
 from fieldapp.forms.lookups import choice_instances, choice_names
-from fieldapp.forms.spec import FieldSpec, FormSpec, Labels, Node, RepeatSpec, answer_nodes
+from fieldapp.forms.spec import (
+    FieldSpec,
+    FormSpec,
+    GroupSpec,
+    Labels,
+    Node,
+    RepeatSpec,
+    answer_nodes,
+)
+from fieldapp.forms.titles import record_title
 from fieldapp.forms.validate import Checked, FieldError, check
 from fieldapp.i18n import Words, words
 from fieldapp.ui.messages import MessageKey
@@ -41,10 +52,43 @@ from fieldapp.ui.state.steps import (
     value_at,
 )
 
-__all__ = ["REVIEW", "SUPERSEDED", "FormSession"]
+__all__ = ["REVIEW", "SUPERSEDED", "FormSession", "JumpQuestion", "JumpStep"]
 
 REVIEW = -1  # FormSession.step while the review screen shows
 SUPERSEDED = "superseded"  # the problem code the store gives a copy the office set aside
+CONSENT_FIELD = "consent_record"  # the answer that says consent to record was given
+MINOR_FIELD = "is_minor"  # the calculation that raises the child-protection prompt
+AnswerState = Literal["answered", "unanswered", "error"]
+
+
+@dataclass(frozen=True)
+class JumpQuestion:
+    """One question of the jump list: its label and whether it is answered or wrong."""
+
+    name: str
+    label: str
+    state: AnswerState
+
+
+@dataclass(frozen=True)
+class JumpStep:
+    """One step of the jump list (ODK Collect's hierarchy view), with its questions."""
+
+    index: int
+    label: str
+    questions: tuple[JumpQuestion, ...]
+    current: bool
+
+    @property
+    def state(self) -> AnswerState:
+        states = {q.state for q in self.questions}
+        return (
+            "error"
+            if "error" in states
+            else "unanswered"
+            if "unanswered" in states
+            else ("answered")
+        )
 
 
 @ft.observable
@@ -71,6 +115,15 @@ class FormSession:
     consent_withdrawn: bool = False  # personal details erased: shown, never edited again
     team_query: str = ""  # the search of the team's participants, as typed
     team_matches: list[ParticipantMatch] = field(default_factory=list)
+    # False until the first answer is typed: only then is the draft written (an opened and
+    # abandoned form leaves nothing behind); `record_id` is "" until then.
+    created: bool = True
+    made_here: bool = False  # this session wrote the draft's first version
+    on_server: bool = False  # the server holds a version of it (sent, receipted)
+    back_to_review: bool = False  # this step was opened by "Edit" on the review
+    jumping: bool = False  # the jump list (every step and question) shows
+    key: str = field(default_factory=lambda: str(uuid.uuid4()))  # this session, for the UI
+    _opened_with: dict[str, Any] = field(default_factory=dict)  # the answers it opened with
     _team_people: list[ParticipantMatch] | None = None  # decrypted once per search
     _checked: Checked = field(default_factory=lambda: Checked(values={}, errors=[]))
     _strict_steps: set[int] = field(default_factory=set)  # steps where Next was tried
@@ -79,7 +132,11 @@ class FormSession:
 
     def __post_init__(self) -> None:
         self._steps = build_steps(self.spec)
+        self._opened_with = dict(self.values)
         self._recheck()
+        if self.step != REVIEW and self.step not in self.visible_steps():
+            later = [i for i in self.visible_steps() if i > self.step]
+            self.step = later[0] if later else REVIEW
 
     # -- reading ----------------------------------------------------------------------------
     @property
@@ -92,9 +149,26 @@ class FormSession:
         return self._checked.values
 
     def visible_steps(self) -> list[int]:
+        """The steps to go through: relevant, and with at least one relevant question (a step
+        whose every question is skipped, or that holds only notes, is not shown)."""
         env = ChainMap(self.clean)
         options = self._lookups()
-        return [i for i, s in enumerate(self._steps) if is_relevant(s.relevant, env, **options)]
+        return [
+            i
+            for i, s in enumerate(self._steps)
+            if is_relevant(s.relevant, env, **options) and self._asks_something(s.nodes, env)
+        ]
+
+    def _asks_something(self, nodes: tuple[Node, ...] | list[Node], env: ChainMap) -> bool:
+        for node in nodes:
+            if not is_relevant(node.relevant, env, **self._lookups()):
+                continue
+            if isinstance(node, GroupSpec):
+                if self._asks_something(node.children, env):
+                    return True
+            elif _asks(node):
+                return True
+        return False
 
     def relevant(self, node: Node, instance: Mapping[str, Any] | None = None) -> bool:
         env = ChainMap(self.clean) if instance is None else ChainMap(dict(instance), self.clean)
@@ -135,8 +209,43 @@ class FormSession:
 
     @property
     def child_alert(self) -> bool:
-        """A calculated `is_minor` is true: the child-protection referral prompt shows."""
-        return self.clean.get("is_minor") is True
+        """A calculated `is_minor` is true from answers that are right: the child-protection
+        referral prompt shows. A wrong answer it reads (a date of birth in the future) is an
+        error of its own, never a child."""
+        if self.clean.get(MINOR_FIELD) is not True:
+            return False
+        try:
+            node = self.spec.node(MINOR_FIELD)
+            reads = parse(node.calculation or "").references if isinstance(node, FieldSpec) else ()
+        except (KeyError, ExpressionError):
+            reads = frozenset()
+        return not any(root_name(path) in reads for path in self._checked_errors())
+
+    def _checked_errors(self) -> list[str]:
+        """Every wrong (not merely missing) answer, shown yet or not."""
+        return [e.path for e in self._checked.errors if not self._is_missing(e)]
+
+    @property
+    def derived(self) -> set[str]:
+        """The answers that follow from others (an age from the date of birth, an age band
+        from the age): shown, not asked."""
+        return set(derived_ages(self.spec, self.clean, date.today()))
+
+    @property
+    def record_title(self) -> str:
+        """The record's name: its case code or the form's `instance_name`, else the form's."""
+        return record_title(self.spec, self.clean) or self.title
+
+    @property
+    def abandoned(self) -> bool:
+        """A draft this session started and whose every answer was taken back: leaving it
+        leaves nothing behind."""
+        return self.made_here and self.status == "draft" and not self.answered
+
+    @property
+    def answered(self) -> bool:
+        """Something was typed beyond what the form opened with (defaults, known details)."""
+        return _answers(self.spec, self.values) != _answers(self.spec, self._opened_with)
 
     @property
     def reviewing(self) -> bool:
@@ -153,8 +262,15 @@ class FormSession:
 
     @property
     def can_withdraw_consent(self) -> bool:
-        """A victim record offers "Withdraw consent and erase" until it is done."""
-        return self.spec.id == VICTIM_FORM and not self.consent_withdrawn
+        """A victim record whose consent was given, and of which the server holds a version,
+        offers "Withdraw consent and erase" (until it is done). A record that never left the
+        device is simply not sent (or discarded); one without consent holds nothing to erase."""
+        return (
+            self.spec.id == VICTIM_FORM
+            and not self.consent_withdrawn
+            and self.on_server
+            and "yes" in (self.clean.get(CONSENT_FIELD), self._opened_with.get(CONSENT_FIELD))
+        )
 
     @property
     def superseded_note(self) -> str | None:
@@ -196,6 +312,17 @@ class FormSession:
             values = {**self.values, repeat: instances}
         self.values = values
         self._autosave()
+        if repeat is None:
+            self._derive()
+
+    def _derive(self) -> None:
+        """Put in the answers that follow from the others (the age from the date of birth,
+        the age band from the age): they can never disagree."""
+        derived = derived_ages(self.spec, self.clean, date.today())
+        changed = {k: v for k, v in derived.items() if self.values.get(k) != v}
+        if changed:
+            self.values = {**self.values, **changed}
+            self._autosave()
 
     def toggle_choice(
         self, name: str, choice: str, *, repeat: str | None = None, index: int | None = None
@@ -221,8 +348,20 @@ class FormSession:
         On a full device the change stays on screen (the draft as last saved) and the next
         change after space is freed saves it all."""
         self._recheck()
+        if not self.created and not self.answered:
+            return  # nothing typed yet: no draft
         try:
-            record = self.services.records.save_draft(self.record_id, self._checked)
+            if self.created:
+                record = self.services.records.save_draft(self.record_id, self._checked)
+            else:
+                record = self.services.records.new_draft(self.spec.id, self._checked.values)
+                self.record_id, self.created, self.made_here = record.id, True, True
+                # the metadata the store stamped (when it was opened) joins the answers
+                stamped = {k: v for k, v in record.values.items() if _is_metadata(self.spec, k)}
+                self.values = {**stamped, **self.values}
+                self._checked = Checked(
+                    values={**stamped, **self._checked.values}, errors=self._checked.errors
+                )
         except StorageFull:
             self.message_key = "storage_full"
             return
@@ -282,26 +421,96 @@ class FormSession:
             return False
         self.message_key = None
         later = [i for i in self.visible_steps() if i > self.step]
-        self.step = later[0] if later else REVIEW
+        self._move(later[0] if later else REVIEW)
         return True
 
     def back(self) -> None:
         self.message_key = None
         visible = self.visible_steps()
         if self.reviewing:
-            self.step = visible[-1] if visible else 0
+            self._move(visible[-1] if visible else 0)
             return
         earlier = [i for i in visible if i < self.step]
         if earlier:
-            self.step = earlier[-1]
+            self._move(earlier[-1])
 
     def go_to(self, index: int) -> None:
+        """Open a step (or the review, `REVIEW`); from the review, "Edit" comes back to it
+        with one tap ("Back to review")."""
         self.message_key = None
         self.editing = None
-        self.step = index
+        came_from_review = self.reviewing and index != REVIEW
+        self._move(index)
+        self.back_to_review = came_from_review
+
+    def edit_step(self, index: int) -> None:
+        """ "Edit" on the review: that step, and a button straight back to the review."""
+        self.go_to(index)
+        self.back_to_review = True
+
+    def go_to_end(self) -> None:
+        """Straight to the review (ODK Collect's "Go to end"): what is missing shows there."""
+        self.go_to(REVIEW)
+
+    def show_jumps(self, show: bool = True) -> None:
+        self.jumping = show
+
+    def jump(self, index: int) -> None:
+        """A step picked in the jump list."""
+        self.jumping = False
+        self.go_to(index)
+
+    def _move(self, step: int) -> None:
+        self.step = step
+        self.jumping = False
+        if step == REVIEW:
+            self.back_to_review = False
+        if self.created and self.status == "draft":
+            self.services.records.remember_step(self.record_id, self._step_name(step))
+
+    def _step_name(self, step: int) -> str:
+        return "" if step == REVIEW else self._steps[step].name
+
+    def step_named(self, name: str | None) -> int | None:
+        """The index of the step called `name` (a remembered one), if the form has it."""
+        if name == "":
+            return REVIEW
+        return next((i for i, s in enumerate(self._steps) if s.name == name), None)
+
+    def jump_list(self) -> list[JumpStep]:
+        """Every step shown and its questions, each answered, unanswered or wrong (ODK
+        Collect's hierarchy view): a tap goes to the step."""
+        env = ChainMap(self.clean)
+        wrong = {root_name(p) for p in self._checked_errors()} | {root_name(p) for p in self.errors}
+        out: list[JumpStep] = []
+        for index in self.visible_steps():
+            step = self._steps[index]
+            questions = tuple(
+                JumpQuestion(
+                    node.name,
+                    self.label(node.label, node.name),
+                    "error"
+                    if node.name in wrong
+                    else "answered"
+                    if self.clean.get(node.name) not in (None, "", [])
+                    else "unanswered",
+                )
+                for node in _questions(step.nodes, env)
+            )
+            out.append(
+                JumpStep(index, self.label(step.label, step.name), questions, index == self.step)
+            )
+        return out
 
     def finalise(self) -> bool:
         """Validate everything and finalise; on problems jump to the first step that has one."""
+        if not self.created:  # "Go to end" and "Finalise" before typing: say what is missing
+            try:
+                record = self.services.records.new_draft(self.spec.id, self._checked.values)
+            except StorageFull:
+                self.message_key = "storage_full"
+                return False
+            self.record_id, self.created, self.made_here = record.id, True, True
         try:
             record = self.services.records.finalise(self.record_id, self.values, self.lang)
         except StorageFull:
@@ -314,7 +523,7 @@ class FormSession:
             roots = {root_name(e.path) for e in failed.errors}
             for index in self.visible_steps():
                 if roots & answer_names(self._steps[index].nodes):
-                    self.step = index
+                    self._move(index)
                     break
             self.message_key = "fix_errors"
             return False
@@ -416,3 +625,37 @@ class FormSession:
         self.message_key = "participant_added"
         self._autosave()
         return True
+
+
+def _is_metadata(spec: FormSpec, name: str) -> bool:
+    try:
+        node = spec.node(name)
+    except KeyError:
+        return False
+    return isinstance(node, FieldSpec) and node.metadata is not None
+
+
+def _answers(spec: FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers a person gave: without the metadata the app stamps itself."""
+    return {k: v for k, v in values.items() if not _is_metadata(spec, k)}
+
+
+def _questions(nodes: tuple[Node, ...] | list[Node], env: ChainMap) -> list[FieldSpec | RepeatSpec]:
+    """The relevant questions of a step, in order (not notes, calculations or metadata)."""
+    out: list[FieldSpec | RepeatSpec] = []
+    for node in nodes:
+        if not is_relevant(node.relevant, env):
+            continue
+        if isinstance(node, GroupSpec):
+            out.extend(_questions(node.children, env))
+        elif _asks(node):
+            out.append(node)
+    return out
+
+
+def _asks(node: FieldSpec | RepeatSpec) -> bool:
+    """A question someone answers: a repeat, or a field that is not a note, a calculation or
+    metadata the app records itself."""
+    if isinstance(node, RepeatSpec):
+        return True
+    return node.type not in ("note", "calculate") and node.metadata is None

@@ -4,16 +4,17 @@ imported from XLSForm) are drawn by this module."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import flet as ft
 
 from fieldapp.forms.spec import FieldSpec, Node
-from fieldapp.ui.state import FormSession, display_value
+from fieldapp.ui.state import FormSession, answer_text, display_value
 from fieldapp.ui.widgets.common import TOUCH, error_text, keyed, typed
 
-__all__ = ["ChoiceSearch", "choice_label", "field_control", "path_of"]
+__all__ = ["ChoiceSearch", "DateField", "choice_label", "field_control", "path_of", "picked_date"]
 
 _RADIO_LIMIT = 12  # more choices than this get a search box instead of radio buttons
 _MATCHES = 6
@@ -126,6 +127,8 @@ def field_control(
     values = form.values if source is None else source
     value = values.get(node.name)
     error = form.errors.get(path_of(node, repeat, index))
+    if repeat is None and node.name in form.derived:
+        return _derived(form, node, value)
 
     def put(new: Any) -> None:
         form.set_value(node.name, new, repeat=repeat, index=index)
@@ -183,7 +186,114 @@ def field_control(
                 error_text(error),
             ],
         )
-    return _text_box(form, node, label, value, error, path_of(node, repeat, index), put)
+    box = _text_box(form, node, label, value, error, path_of(node, repeat, index), put)
+    if node.type == "date" and not node.read_only:
+        return keyed(DateField, form, node, value, put, box, key=f"date-{box.key}")
+    return box
+
+
+def _derived(form: FormSession, node: FieldSpec, value: Any) -> ft.Control:
+    """An answer that follows from others (the age from the date of birth): shown, not
+    asked, so it can never disagree with them."""
+    _ = form.words
+    return ft.Column(
+        spacing=0,
+        controls=[
+            ft.Text(form.label(node.label, node.name), size=13, color=ft.Colors.ON_SURFACE_VARIANT),
+            ft.Text(answer_text(form.spec, node, value, form.lang), size=16),
+            ft.Text(
+                _("Worked out from the answers above."),
+                size=12,
+                color=ft.Colors.ON_SURFACE_VARIANT,
+            ),
+        ],
+    )
+
+
+# The picker gives the day picked as the phone's local midnight, sent over in UTC; the server
+# does not know the phone's time zone. Local midnight of day D is UTC D 00:00 minus the
+# zone's offset: shifted by this much, it falls on D for every offset from -10:00 (Hawaii)
+# to +13:45 (Chatham Islands in summer, New Zealand and Tonga at +13).
+_PICKER_SHIFT = timedelta(hours=13, minutes=45)
+
+
+def picked_date(value: Any) -> date | None:
+    """The day a date picker gave (see `_PICKER_SHIFT`); a date or ISO text as it is."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.date()
+        return (value.astimezone(UTC).replace(tzinfo=None) + _PICKER_SHIFT).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return picked_date(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _date_limits(node: FieldSpec) -> tuple[date, date]:
+    """The picker's first and last days: up to today for a date that cannot be later."""
+    today = date.today()
+    constraint = (node.constraint or "").replace(" ", "")
+    last = today if ".<=today()" in constraint else date(today.year + 50, 12, 31)
+    return date(1900, 1, 1), last
+
+
+@ft.component
+def DateField(
+    form: FormSession, node: FieldSpec, value: Any, put: Callable[[Any], None], box: ft.Control
+) -> ft.Control:
+    """A date: typed as YYYY-MM-DD in `box`, or picked on a calendar (the button beside it)."""
+    _ = form.words
+    picking, set_picking = ft.use_state(False)
+    first, last = _date_limits(node)
+    shown = picked_date(value) if isinstance(value, str) and len(value) == 10 else None
+    initial = shown if shown is not None and first <= shown <= last else min(date.today(), last)
+
+    def chosen(e: ft.Event[ft.DatePicker]) -> None:
+        day = picked_date(e.control.value)
+        set_picking(False)
+        if day is not None:
+            put(day.isoformat())
+
+    ft.use_dialog(
+        ft.DatePicker(
+            value=initial,
+            first_date=first,
+            last_date=last,
+            current_date=date.today(),
+            help_text=form.label(node.label, node.name),
+            cancel_text=_("Cancel"),
+            confirm_text=_("OK"),
+            date_picker_mode=(
+                ft.DatePickerMode.YEAR
+                if shown is None and last == date.today()
+                else ft.DatePickerMode.DAY
+            ),
+            on_change=chosen,
+            on_dismiss=lambda: set_picking(False),
+        )
+        if picking
+        else None
+    )
+    return ft.Row(
+        vertical_alignment=ft.CrossAxisAlignment.START,
+        controls=[
+            ft.Container(content=box, expand=True),
+            ft.Semantics(
+                label=_("Pick a date"),
+                button=True,
+                content=ft.IconButton(
+                    icon=ft.Icons.CALENDAR_MONTH,
+                    height=TOUCH,
+                    width=TOUCH,
+                    on_click=lambda: set_picking(True),
+                ),
+            ),
+        ],
+    )
 
 
 def _text_box(

@@ -22,34 +22,26 @@ __all__ = [
 
 
 def _child_alert(form: FormSession) -> ft.Control:
+    """One compact line over every step while the answers say the person may be a child (the
+    referral question itself is on the profile step)."""
     _ = form.words
     return ft.Container(
-        padding=14,
+        padding=ft.Padding.symmetric(horizontal=10, vertical=6),
         border_radius=8,
         bgcolor=ft.Colors.ERROR_CONTAINER,
-        border=ft.Border.all(2, ft.Colors.ERROR),
-        content=ft.Column(
-            spacing=6,
+        border=ft.Border.all(1, ft.Colors.ERROR),
+        content=ft.Row(
+            spacing=8,
             controls=[
-                ft.Row(
-                    controls=[
-                        ft.Icon(ft.Icons.CHILD_CARE, color=ft.Colors.ERROR),
-                        ft.Text(
-                            _("Child protection referral"),
-                            weight=ft.FontWeight.BOLD,
-                            size=17,
-                            color=ft.Colors.ON_ERROR_CONTAINER,
-                            expand=True,
-                        ),
-                    ]
-                ),
+                ft.Icon(ft.Icons.CHILD_CARE, color=ft.Colors.ERROR, size=20),
                 ft.Text(
                     _(
-                        "This person may be a child. Refer them to child protection services"
-                        " now, and do not continue the interview without a guardian or child"
-                        " protection officer."
+                        "May be a child: refer to child protection now; go on only with a"
+                        " guardian or child protection officer."
                     ),
+                    size=13,
                     color=ft.Colors.ON_ERROR_CONTAINER,
+                    expand=True,
                 ),
             ],
         ),

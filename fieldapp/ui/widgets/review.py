@@ -76,7 +76,7 @@ def review_controls(form: FormSession, *, editable: bool) -> list[ft.Control]:
                                         _("Edit"),
                                         height=TOUCH,
                                         visible=editable,
-                                        on_click=lambda _e=None, i=index: form.go_to(i),
+                                        on_click=lambda _e=None, i=index: form.edit_step(i),
                                     ),
                                 ]
                             ),
