@@ -36,7 +36,7 @@ from fieldapp.ui.services.records import (
     Records,
     StatusGroup,
 )
-from fieldapp.ui.services.sync import Sync, SyncOutcome, describe_report
+from fieldapp.ui.services.sync import Sync, SyncOutcome, SyncStatus, describe_report
 from fieldapp.ui.services.team import PERSON_FIELDS, ParticipantMatch, Team, match_participants
 from sync.protocol import EnrolmentLink
 
@@ -60,6 +60,7 @@ __all__ = [
     "StatusGroup",
     "StoreWiped",
     "SyncOutcome",
+    "SyncStatus",
     "Theme",
     "ValidationFailed",
     "WrongPassphrase",
@@ -105,6 +106,7 @@ class Services:
         """Sign out and wipe: sync stopped, keys and records erased."""
         self.sync.stop()
         self.device.wipe()
+        self.sync.refresh()
 
     def close(self) -> None:
         self.sync.stop()
