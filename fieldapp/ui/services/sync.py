@@ -288,16 +288,17 @@ class Sync:
         return outcome
 
     def _sync_now(self, client: SyncClient) -> tuple[SyncOutcome, dict[str, Any]]:
+        self._record_attempt(_now())
         health = client.health(timeout=5.0)
         probed = {"online": health is not None, "probed_at": _now()}
         if health is None:
+            self._record_error(UNREACHABLE)
             outcome = SyncOutcome(False, "sync_unreachable")
             return outcome, {**probed, "outcome": outcome}
         if health.status != "ok":
             self._record_error(f"the server cannot store records now ({health.reason})")
             outcome = SyncOutcome(False, "server_degraded")
             return outcome, {**probed, "outcome": outcome}
-        self._record_attempt(_now())
         try:
             report = client.sync()
         except StorageFull as exc:

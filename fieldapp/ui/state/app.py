@@ -246,6 +246,8 @@ class AppState:
             self.load_records(self.records_group)
         elif screen == "training":
             self.events = event_rows(self.services)
+        elif screen == "sync":
+            self.sync = self.services.sync.refresh()
         self.screen = screen
 
     def refresh_home(self) -> None:
