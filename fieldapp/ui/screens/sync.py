@@ -51,7 +51,9 @@ def Sync() -> ft.Control:
             ft.Text(
                 _("Last attempt: {when}", when=when(attempt.isoformat())) if attempt else "",
                 size=13,
-                visible=attempt is not None and attempt != status.last_success_at,
+                # only when it failed: one after the last successful sync
+                visible=attempt is not None
+                and (status.last_success_at is None or attempt > status.last_success_at),
             ),
             ft.FilledButton(
                 _("Sync now"),
