@@ -73,6 +73,8 @@ def waiting_offline(page: Page) -> None:
     """Home, then the sync screen, say the records wait and the server is out of reach."""
     shown(page, f"{WAITING} records wait to be sent")
     shown(page, "Offline · checked")
+    shown(page, f"Waiting to send {WAITING}")
+    expect(found(page, "Nothing is waiting")).to_have_count(0)
     tap(page, "button", "Sync")
     shown(page, f"{WAITING} records wait to be sent")
     shown(page, "Offline · checked")

@@ -106,6 +106,8 @@ class AppState:
         self.device = device.state
         self.screen = _START[self.device]
         self.sync = self.services.sync.refresh()
+        if self.device == "unlocked":  # a page opened on a device another page unlocked
+            self.counts = self.services.records.counts()
 
     @property
     def words(self) -> Words:
