@@ -43,8 +43,10 @@ def link_line(_: Words, status: SyncStatus) -> tuple[str, ft.IconData]:
         return _("Not checked yet"), ft.Icons.CLOUD_QUEUE
     checked = _("checked {when}", when=_when(status.probed_at))
     if status.online:
-        return f"{_('Online')} · {checked}", ft.Icons.CLOUD_DONE
-    return f"{_('Offline')} · {checked}", ft.Icons.CLOUD_OFF
+        online = _("Online")
+        return f"{online} · {checked}", ft.Icons.CLOUD_DONE
+    offline = _("Offline")
+    return f"{offline} · {checked}", ft.Icons.CLOUD_OFF
 
 
 def waiting_line(_: Words, status: SyncStatus) -> str:
