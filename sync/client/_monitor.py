@@ -4,7 +4,9 @@ A background thread probes `GET /v1/health` with a short timeout. While the serv
 the probes space out (doubling, with jitter, up to a cap) so a phone without signal does not
 drain its battery; the cap is low (`max_waiting_interval`, 3 s) while records wait to be sent,
 so the server's return is noticed within seconds, and high (`max_offline_interval`) when
-nothing waits. The moment a probe succeeds, a sync starts. A server that is up but says
+nothing waits. A record finalised while the monitor sleeps wakes it within
+`max_waiting_interval` (it counts the outbox, a local query, that often). The moment a probe
+succeeds, a sync starts. A server that is up but says
 it cannot store anything (`degraded`) is online but not synced with: the records stay here,
 and the probes space out the same way until it says ok. A device whose own storage is full
 says so (`last_error`) and tries again at the next cycle. Only this thread syncs, so two
@@ -156,13 +158,25 @@ class SyncMonitor:
         cap = self.max_waiting_interval if waiting else self.max_offline_interval
         return min(cap, interval * 2)
 
-    def _waiting(self) -> bool:
-        """Whether records wait to be sent (False if the store cannot say now)."""
+    def _waiting(self) -> int:
+        """How many records wait to be sent (0 if the store cannot say now)."""
         try:
-            return self._client is not None and self._client.pending() > 0
+            return 0 if self._client is None else self._client.pending()
         except Exception:  # a store that cannot answer now must not stop the probes
             log.exception("sync monitor could not count the waiting records")
-            return False
+            return 0
+
+    def _sleep(self, seconds: float, waiting: int) -> None:
+        """Wait `seconds`, or less: until woken, or until more records wait than `waiting`
+        (looked at every `max_waiting_interval`: a record finalised while the monitor sleeps
+        goes within seconds, whatever the probe interval)."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(left, self.max_waiting_interval)):
+                return
+            if self._waiting() > waiting:
+                return
 
     def _run(self) -> None:
         interval = self.probe_interval
@@ -177,10 +191,11 @@ class SyncMonitor:
                 log.exception("sync monitor cycle failed")
                 online = False
                 self._failed(f"syncing failed unexpectedly ({type(exc).__name__})")
-            interval = self.next_interval(interval, online=online, waiting=self._waiting())
+            waiting = self._waiting()
+            interval = self.next_interval(interval, online=online, waiting=waiting > 0)
             if self._requested > self._served and online:
                 continue  # a sync was asked for while the last one ran: run it now
-            self._wake.wait(self._rng.uniform(interval / 2, interval))
+            self._sleep(self._rng.uniform(interval / 2, interval), waiting)
 
     def _failed(self, why: str) -> None:
         """A cycle ended in an exception: say why, and answer whoever waits for it."""

@@ -84,9 +84,10 @@ class Services:
         server_url: str | None = None,
         probe_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        background_sync: bool = True,
     ) -> None:
         self.device = Device(Path(data_dir), server_url=server_url, clock=clock)
-        self.sync = Sync(self.device, probe_interval=probe_interval)
+        self.sync = Sync(self.device, probe_interval=probe_interval, background=background_sync)
         self.enrolment = Enrolment(self.device, self.sync)
         self.records = Records(self.device)
         self.team = Team(self.device, self.records)

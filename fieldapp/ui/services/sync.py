@@ -94,9 +94,15 @@ class Sync:
     unlocked; `subscribe(listener)` to hear every new `SyncStatus`."""
 
     def __init__(
-        self, device: Device, *, probe_interval: float, max_waiting_interval: float = 3.0
+        self,
+        device: Device,
+        *,
+        probe_interval: float,
+        max_waiting_interval: float = 3.0,
+        background: bool = True,
     ) -> None:
         self._device = device
+        self.background = background  # False: no monitor, only "Sync now" syncs
         self.probe_interval = probe_interval
         self.max_waiting_interval = max_waiting_interval
         self._client: SyncClient | None = None
@@ -210,6 +216,9 @@ class Sync:
             except (SyncError, InsecureServerURL) as exc:
                 log.warning("sync not started: %s", exc)
                 self._record_error(str(exc))
+                self._publish()
+                return
+            if not self.background:
                 self._publish()
                 return
             self._monitor = SyncMonitor(
