@@ -41,7 +41,7 @@ class MonitorState:
     """What the UI shows: reachable or not, syncing or not, and the last sync's outcome."""
 
     online: bool | None = None  # None: not probed yet
-    probed_at: datetime | None = None  # when `online` was last found out (UTC)
+    probed_at: datetime | None = None  # when the probe that found `online` was sent (UTC)
     running: bool = False
     last_attempt_at: datetime | None = None  # the last sync started (UTC), whatever its end
     last_sync_at: datetime | None = None  # the last sync that finished without errors
@@ -214,10 +214,11 @@ class SyncMonitor:
             # Only requests made before the probe are answered by it: one made while the
             # probe was on its way must not be told "cannot sync" by an answer older than it.
             ticket = self._cycle_ticket = self._requested
+        asked = datetime.now(UTC)  # a probe tells how things were when it was sent
         health = client.health(self.probe_timeout)
         online = health is not None
         with self._changed:
-            self._update(online=online, probed_at=datetime.now(UTC))
+            self._update(online=online, probed_at=asked)
         if health is None or health.status != "ok":
             why = (
                 "the server is not reachable"
@@ -244,12 +245,14 @@ class SyncMonitor:
             self._update(running=True, last_attempt_at=datetime.now(UTC))
         try:
             report = client.sync()
-        finally:
+        except BaseException:
             with self._changed:
                 self._update(running=False)
-        with self._changed:
+            raise
+        with self._changed:  # one change: never "not running" without the report beside it
             self._served, self._answer = max(self._served, ticket), report
             self._update(
+                running=False,
                 last_report=report,
                 last_error=report.errors[0] if report.errors else None,
                 last_sync_at=report.finished_at if report.ok else self._state.last_sync_at,
@@ -261,9 +264,10 @@ class SyncMonitor:
         )  # fmt: skip
         if report.ok:
             return True
+        asked = datetime.now(UTC)
         online = client.probe(self.probe_timeout)  # a sync that failed may mean it went away
         with self._changed:
-            self._update(online=online, probed_at=datetime.now(UTC))
+            self._update(online=online, probed_at=asked)
         return online
 
     def _get_client(self) -> SyncClient:

@@ -173,7 +173,8 @@ def test_home_says_offline_once_a_sync_finds_the_server_gone(
     services: Services, server: Server
 ) -> None:
     app = listening_app(services)
-    wait_until(lambda: app.sync.online, 30, "the first probe")
+    wait_until(lambda: app.sync.last_success_at, 30, "the first sync")
+    assert app.sync.online is True
     server.stop()
     app.sync_now()
     assert app.sync.online is False

@@ -51,7 +51,7 @@ def _link(state: AppState) -> ft.Control:
     problem = problem_line(_, status)
     lines: list[ft.Control] = [
         ft.Text(link, weight=ft.FontWeight.W_600),
-        ft.Text(waiting_line(_, status), size=13),
+        ft.Text(_("Syncing…") if status.running else waiting_line(_, status), size=13),
         ft.Text(last_sync_line(_, status), size=13),
     ]
     if problem is not None and not status.running:

@@ -297,9 +297,10 @@ class Sync:
         return outcome
 
     def _sync_now(self, client: SyncClient) -> tuple[SyncOutcome, dict[str, Any]]:
-        self._record_attempt(_now())
+        asked = _now()  # a probe tells how things were when it was sent
+        self._record_attempt(asked)
         health = client.health(timeout=5.0)
-        probed = {"online": health is not None, "probed_at": _now()}
+        probed = {"online": health is not None, "probed_at": asked}
         if health is None:
             self._record_error(UNREACHABLE)
             outcome = SyncOutcome(False, "sync_unreachable")
@@ -316,7 +317,8 @@ class Sync:
             return outcome, {**probed, "outcome": outcome}
         changes = self._record_report(report)
         if not report.ok:
-            probed = {"online": client.probe(3.0), "probed_at": _now()}
+            asked = _now()
+            probed = {"online": client.probe(3.0), "probed_at": asked}
         return changes["outcome"], {**probed, **changes}
 
 

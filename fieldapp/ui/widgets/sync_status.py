@@ -37,8 +37,6 @@ def _when(moment: datetime | None) -> str:
 
 def link_line(_: Words, status: SyncStatus) -> tuple[str, ft.IconData]:
     """Online or offline as the last check found it, and when; with its icon."""
-    if status.running:
-        return _("Syncing…"), ft.Icons.SYNC
     if status.online is None or status.probed_at is None:
         return _("Not checked yet"), ft.Icons.CLOUD_QUEUE
     checked = _("checked {when}", when=_when(status.probed_at))
