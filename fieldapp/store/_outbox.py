@@ -121,6 +121,16 @@ class Outbox:
         )
 
     # -- sending -----------------------------------------------------------------------------
+    def waiting(self) -> tuple[int, int]:
+        """How many records wait to be sent (finalised or in flight) and the bytes of their
+        signed envelopes. Works while locked (nothing is decrypted)."""
+        with self._core.lock:
+            count, size = self._core.db.execute(
+                "SELECT count(*), coalesce(sum(length(CAST(sealed AS BLOB))), 0) FROM records"
+                " WHERE status IN ('final', 'queued')"
+            ).fetchone()
+        return int(count), int(size)
+
     def pending(self, *, after: str = "", limit: int = 500) -> list[OutboxEntry]:
         """Records waiting to be sent, by id after `after`: each signed envelope with what its
         receipt must name (None for an envelope damaged on this device: its sha256 is not the

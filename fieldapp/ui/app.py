@@ -1,12 +1,15 @@
 """Launching the app: a desktop window where there is a display, else the web view on 127.0.0.1.
 
-One `Services` (one device store) per process; each window or browser session gets its own
-`AppState` over it. Background events (sync progress, the connectivity monitor, the inactivity
-lock) reach the state through `page.run_thread`, which gives them the session's context.
+One `Services` (one device store, one sync worker) per process; each window or browser session
+gets its own `AppState` over it. Background events (the sync status, the inactivity lock) reach
+the state through `page.run_thread`, which gives them the session's context. A session
+subscribes to the sync status when it opens and unsubscribes when it closes or disconnects;
+one that went without a word is dropped by the worker at its first failed delivery.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -20,13 +23,15 @@ import flet as ft
 from fieldapp.paths import assets_dir
 from fieldapp.ui.context import AppContext
 from fieldapp.ui.screens.shell import APP_NAME, Shell
-from fieldapp.ui.services import Services
+from fieldapp.ui.services import Services, SyncStatus
 from fieldapp.ui.state import AppState
 from fieldapp.ui.theme import FONTS, app_theme
 
 __all__ = ["LOCK_CHECK_SECONDS", "build_main", "run_app"]
 
 LOCK_CHECK_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 def build_main(services: Services) -> Callable[[ft.Page], None]:
@@ -43,21 +48,25 @@ def build_main(services: Services) -> Callable[[ft.Page], None]:
         page.theme_mode = ft.ThemeMode.DARK if state.theme == "dark" else ft.ThemeMode.LIGHT
         stop = threading.Event()
 
-        def on_progress(done: int, total: int, sent: int) -> None:
-            page.run_thread(state.on_progress, done, total, sent)
+        def on_sync_status(status: SyncStatus) -> None:
+            if stop.is_set():
+                raise RuntimeError("the page is closed")  # the worker drops this subscriber
+            page.run_thread(state.on_sync_status, status)
 
-        def on_monitor(monitor: Any) -> None:
-            page.run_thread(state.on_monitor, monitor.online, monitor.running, monitor.last_sync_at)
-
-        services.sync.on_progress = on_progress
-        services.sync.on_monitor = on_monitor
+        subscription = services.sync.subscribe(on_sync_status)
 
         def watch_lock() -> None:
             while not stop.wait(LOCK_CHECK_SECONDS):
-                page.run_thread(state.check_lock)
+                try:
+                    page.run_thread(state.check_lock)
+                except Exception:  # the session went without a word: stop watching it
+                    log.info("autolock watcher: the page is gone", exc_info=True)
+                    stop.set()
+                    services.sync.unsubscribe(subscription)
 
         def closed(_: Any = None) -> None:
             stop.set()
+            services.sync.unsubscribe(subscription)
 
         page.on_close = closed
         page.on_disconnect = closed

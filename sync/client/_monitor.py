@@ -2,11 +2,18 @@
 
 A background thread probes `GET /v1/health` with a short timeout. While the server is away
 the probes space out (doubling, with jitter, up to a cap) so a phone without signal does not
-drain its battery; the moment a probe succeeds, a sync starts. A server that is up but says
+drain its battery; the cap is low (`max_waiting_interval`, 3 s) while records wait to be sent,
+so the server's return is noticed within seconds, and high (`max_offline_interval`) when
+nothing waits. A record finalised while the monitor sleeps wakes it within
+`max_waiting_interval` (it counts the outbox, a local query, that often). The moment a probe
+succeeds, a sync starts. A server that is up but says
 it cannot store anything (`degraded`) is online but not synced with: the records stay here,
 and the probes space out the same way until it says ok. A device whose own storage is full
 says so (`last_error`) and tries again at the next cycle. Only this thread syncs, so two
 syncs never run at once; `sync_now()` while one runs queues exactly one more after it.
+
+The thread outlives anything: an exception in a cycle becomes `last_error` (in words) and the
+loop goes on; a listener (`on_state`) that raises is logged and ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fieldapp.errors import StorageFull
 from sync.client._backoff import jitter_source
@@ -34,7 +41,9 @@ class MonitorState:
     """What the UI shows: reachable or not, syncing or not, and the last sync's outcome."""
 
     online: bool | None = None  # None: not probed yet
+    probed_at: datetime | None = None  # when the probe that found `online` was sent (UTC)
     running: bool = False
+    last_attempt_at: datetime | None = None  # the last sync started (UTC), whatever its end
     last_sync_at: datetime | None = None  # the last sync that finished without errors
     last_report: SyncReport | None = None
     last_error: str | None = None
@@ -55,6 +64,7 @@ class SyncMonitor:
         probe_interval: float = 30.0,
         probe_timeout: float = 3.0,
         max_offline_interval: float = 300.0,
+        max_waiting_interval: float = 3.0,
         sync_interval: float = 900.0,
         on_state: Callable[[MonitorState], None] | None = None,
     ) -> None:
@@ -63,6 +73,7 @@ class SyncMonitor:
         self.probe_interval = probe_interval
         self.probe_timeout = probe_timeout
         self.max_offline_interval = max_offline_interval
+        self.max_waiting_interval = max_waiting_interval
         self.sync_interval = sync_interval
         self.on_state = on_state
         self._rng = jitter_source()
@@ -75,11 +86,17 @@ class SyncMonitor:
         self._served = 0  # the highest request number a finished sync has covered
         self._answer: SyncReport | None = None  # for the requests served last (None: offline)
         self._last_sync_started = float("-inf")
+        self._cycle_ticket = 0  # the requests the running cycle answers
 
     @property
     def state(self) -> MonitorState:
         with self._changed:
             return self._state
+
+    @property
+    def alive(self) -> bool:
+        """Whether the monitor's thread runs."""
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -128,7 +145,38 @@ class SyncMonitor:
         self._state = replace(self._state, **changes)  # type: ignore[arg-type]
         self._changed.notify_all()
         if self.on_state is not None:
-            self.on_state(self._state)
+            try:
+                self.on_state(self._state)
+            except Exception:  # a listener's trouble is its own: the monitor goes on
+                log.exception("sync monitor listener failed")
+
+    def next_interval(self, interval: float, *, online: bool, waiting: bool) -> float:
+        """The longest wait before the next probe, after one spaced `interval` apart: the
+        probe interval while online; offline, doubling up to a cap, low while records wait."""
+        if online:
+            return self.probe_interval
+        cap = self.max_waiting_interval if waiting else self.max_offline_interval
+        return min(cap, interval * 2)
+
+    def _waiting(self) -> int:
+        """How many records wait to be sent (0 if the store cannot say now)."""
+        try:
+            return 0 if self._client is None else self._client.pending()
+        except Exception:  # a store that cannot answer now must not stop the probes
+            log.exception("sync monitor could not count the waiting records")
+            return 0
+
+    def _sleep(self, seconds: float, waiting: int) -> None:
+        """Wait `seconds`, or less: until woken, or until more records wait than `waiting`
+        (looked at every `max_waiting_interval`: a record finalised while the monitor sleeps
+        goes within seconds, whatever the probe interval)."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(left, self.max_waiting_interval)):
+                return
+            if self._waiting() > waiting:
+                return
 
     def _run(self) -> None:
         interval = self.probe_interval
@@ -138,20 +186,25 @@ class SyncMonitor:
                 online = self._cycle()
             except (SyncError, StorageFull) as exc:  # e.g. not enrolled yet: keep probing, say why
                 online = False
-                with self._changed:
-                    self._update(running=False, last_error=str(exc))
-            except Exception:  # the monitor must outlive any surprise; the log has the detail
+                self._failed(str(exc))
+            except Exception as exc:  # the monitor must outlive any surprise; the log has it
                 log.exception("sync monitor cycle failed")
                 online = False
-                with self._changed:
-                    self._update(running=False, last_error="syncing failed unexpectedly")
-            if online:
-                interval = self.probe_interval
-            else:
-                interval = min(self.max_offline_interval, interval * 2)
+                self._failed(f"syncing failed unexpectedly ({type(exc).__name__})")
+            waiting = self._waiting()
+            interval = self.next_interval(interval, online=online, waiting=waiting > 0)
             if self._requested > self._served and online:
                 continue  # a sync was asked for while the last one ran: run it now
-            self._wake.wait(self._rng.uniform(interval / 2, interval))
+            self._sleep(self._rng.uniform(interval / 2, interval), waiting)
+
+    def _failed(self, why: str) -> None:
+        """A cycle ended in an exception: say why, and answer whoever waits for it."""
+        with self._changed:
+            if self._cycle_ticket > self._served:
+                self._served, self._answer = self._cycle_ticket, None
+            self._update(
+                running=False, last_error=why, pending_requests=self._requested - self._served
+            )
 
     def _cycle(self) -> bool:
         """One probe and, if due, one sync; whether the server was reachable."""
@@ -160,11 +213,12 @@ class SyncMonitor:
         with self._changed:
             # Only requests made before the probe are answered by it: one made while the
             # probe was on its way must not be told "cannot sync" by an answer older than it.
-            ticket = self._requested
+            ticket = self._cycle_ticket = self._requested
+        asked = datetime.now(UTC)  # a probe tells how things were when it was sent
         health = client.health(self.probe_timeout)
         online = health is not None
         with self._changed:
-            self._update(online=online)
+            self._update(online=online, probed_at=asked)
         if health is None or health.status != "ok":
             why = (
                 "the server is not reachable"
@@ -188,15 +242,17 @@ class SyncMonitor:
             return True
         self._last_sync_started = time.monotonic()
         with self._changed:
-            self._update(running=True)
+            self._update(running=True, last_attempt_at=datetime.now(UTC))
         try:
             report = client.sync()
-        finally:
+        except BaseException:
             with self._changed:
                 self._update(running=False)
-        with self._changed:
+            raise
+        with self._changed:  # one change: never "not running" without the report beside it
             self._served, self._answer = max(self._served, ticket), report
             self._update(
+                running=False,
                 last_report=report,
                 last_error=report.errors[0] if report.errors else None,
                 last_sync_at=report.finished_at if report.ok else self._state.last_sync_at,
@@ -206,7 +262,13 @@ class SyncMonitor:
             "sync: %d sent, %d conflict, %d rejected, %d pulled, %d errors",
             report.sent, report.conflict, report.rejected, report.pulled, len(report.errors),
         )  # fmt: skip
-        return report.ok or client.probe(self.probe_timeout)
+        if report.ok:
+            return True
+        asked = datetime.now(UTC)
+        online = client.probe(self.probe_timeout)  # a sync that failed may mean it went away
+        with self._changed:
+            self._update(online=online, probed_at=asked)
+        return online
 
     def _get_client(self) -> SyncClient:
         if self._client is None:

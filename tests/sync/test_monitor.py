@@ -9,6 +9,7 @@ import httpx
 
 from fieldapp.store import Store
 from sync import MonitorState, SyncClient, SyncMonitor, SyncReport
+from tests._wait import wait_until
 from tests.sync._records import make_records
 
 
@@ -64,3 +65,42 @@ def test_the_monitor_syncs_on_request_and_never_runs_two_syncs_at_once(
     assert any(state.running for state in states)
     assert monitor.state.online is True
     assert monitor.state.last_sync_at is not None and not monitor.state.running
+
+
+def test_the_monitor_outlives_a_listener_that_raises_and_keeps_syncing(
+    device: Store, app_transport: httpx.BaseTransport
+) -> None:
+    """A listener that raises (a browser page closed under it) is logged, never the end of the
+    monitor: records made afterwards still go with no one asking."""
+    heard: list[MonitorState] = []
+
+    def closed_page(state: MonitorState) -> None:
+        heard.append(state)
+        raise AttributeError("'NoneType' object has no attribute 'loop'")
+
+    client = SyncClient(device, transport=app_transport)
+    monitor = SyncMonitor(client, probe_interval=0.05, on_state=closed_page)
+    monitor.start()
+    try:
+        wait_until(lambda: monitor.state.last_sync_at is not None, 30, "the first sync")
+        make_records(device, 2)
+        wait_until(lambda: device.records.count(status="sent") == 2, 30, "the records to go")
+        assert monitor.alive
+    finally:
+        monitor.stop()
+        client.close()
+    assert len(heard) > 2
+
+
+def test_offline_probes_stay_seconds_apart_while_records_wait() -> None:
+    """The server's return is noticed within seconds while records wait; with nothing to
+    send the probes may space out further, to spare the battery."""
+    monitor = SyncMonitor(lambda: SyncClient.__new__(SyncClient), probe_interval=30.0)
+    interval = monitor.probe_interval
+    for _ in range(10):
+        interval = monitor.next_interval(interval, online=False, waiting=True)
+    assert interval <= 3.0
+    for _ in range(10):
+        interval = monitor.next_interval(interval, online=False, waiting=False)
+    assert interval == monitor.max_offline_interval > 3.0
+    assert monitor.next_interval(interval, online=True, waiting=True) == monitor.probe_interval

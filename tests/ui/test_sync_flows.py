@@ -26,8 +26,9 @@ from tests.sync.test_client import copy_store
 
 
 def open_app(data_dir: Path, app_url: str, code: str) -> AppState:
-    """The app on a new device enrolled with `code`, on its home screen."""
-    services = Services(data_dir)
+    """The app on a new device enrolled with `code`, on its home screen; only "Sync now"
+    syncs (these tests count what each one sent)."""
+    services = Services(data_dir, background_sync=False)
     services.device.create(PASSPHRASE, PASSPHRASE)
     services.enrolment.enrol(app_url, code)
     state = AppState(services=services)

@@ -15,8 +15,8 @@ from fieldapp.ui.widgets.common import (
     big_button,
     message_box,
     page,
-    when,
 )
+from fieldapp.ui.widgets.sync_status import last_sync_line, link_line, problem_line, waiting_line
 
 __all__ = ["Home"]
 
@@ -40,16 +40,22 @@ def _status_tile(state: AppState, group: StatusGroup) -> ft.Control:
 
 
 def _link(state: AppState) -> ft.Control:
-    """The server: in reach or not (or offline by choice), and the last sync."""
+    """The server: in reach or not when last checked (or offline by choice), what waits to be
+    sent, the last sync and the last problem; one snapshot of the sync status."""
     _ = state.words
+    status = state.sync
     if state.services.device.offline_mode:
         link, link_icon = _("Working offline: records stay on this device."), ft.Icons.CLOUD_OFF
-    elif state.online is None:
-        link, link_icon = _("Server"), ft.Icons.CLOUD_QUEUE
     else:
-        link = _("Online") if state.online else _("Offline")
-        link_icon = ft.Icons.CLOUD_DONE if state.online else ft.Icons.CLOUD_OFF
-    last = _("Last sync: {when}", when=when(state.last_sync)) if state.last_sync else None
+        link, link_icon = link_line(_, status)
+    problem = problem_line(_, status)
+    lines: list[ft.Control] = [
+        ft.Text(link, weight=ft.FontWeight.W_600),
+        ft.Text(_("Syncing…") if status.running else waiting_line(_, status), size=13),
+        ft.Text(last_sync_line(_, status), size=13),
+    ]
+    if problem is not None and not status.running:
+        lines.append(ft.Text(problem, size=13, color=ft.Colors.ERROR))
     return ft.Container(
         padding=12,
         border_radius=8,
@@ -57,14 +63,7 @@ def _link(state: AppState) -> ft.Control:
         content=ft.Row(
             controls=[
                 ft.Icon(link_icon, color=ft.Colors.PRIMARY),
-                ft.Column(
-                    spacing=0,
-                    expand=True,
-                    controls=[
-                        ft.Text(link, weight=ft.FontWeight.W_600),
-                        ft.Text(last or _("Never synced"), size=13),
-                    ],
-                ),
+                ft.Column(spacing=0, expand=True, controls=lines),
                 ft.TextButton(
                     _("Sync"), icon=ft.Icons.SYNC, height=TOUCH, on_click=lambda: state.go("sync")
                 ),

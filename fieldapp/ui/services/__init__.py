@@ -36,7 +36,7 @@ from fieldapp.ui.services.records import (
     Records,
     StatusGroup,
 )
-from fieldapp.ui.services.sync import Sync, SyncOutcome, describe_report
+from fieldapp.ui.services.sync import Sync, SyncOutcome, SyncStatus, describe_report
 from fieldapp.ui.services.team import PERSON_FIELDS, ParticipantMatch, Team, match_participants
 from sync.protocol import EnrolmentLink
 
@@ -60,6 +60,7 @@ __all__ = [
     "StatusGroup",
     "StoreWiped",
     "SyncOutcome",
+    "SyncStatus",
     "Theme",
     "ValidationFailed",
     "WrongPassphrase",
@@ -83,9 +84,10 @@ class Services:
         server_url: str | None = None,
         probe_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        background_sync: bool = True,
     ) -> None:
         self.device = Device(Path(data_dir), server_url=server_url, clock=clock)
-        self.sync = Sync(self.device, probe_interval=probe_interval)
+        self.sync = Sync(self.device, probe_interval=probe_interval, background=background_sync)
         self.enrolment = Enrolment(self.device, self.sync)
         self.records = Records(self.device)
         self.team = Team(self.device, self.records)
@@ -105,6 +107,7 @@ class Services:
         """Sign out and wipe: sync stopped, keys and records erased."""
         self.sync.stop()
         self.device.wipe()
+        self.sync.refresh()
 
     def close(self) -> None:
         self.sync.stop()

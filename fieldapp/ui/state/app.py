@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 import flet as ft
@@ -30,6 +29,7 @@ from fieldapp.ui.services import (
     SetupFailed,
     StatusGroup,
     StoreWiped,
+    SyncStatus,
     Theme,
     ValidationFailed,
     WrongPassphrase,
@@ -80,12 +80,10 @@ class AppState:
     message_key: MessageKey | None = None
     message_params: dict[str, Any] = field(default_factory=dict)
     counts: dict[StatusGroup, int] = field(default_factory=dict)
-    online: bool | None = None
+    sync: SyncStatus = field(default_factory=SyncStatus)  # the device's sync, as it is now
     syncing: bool = False
-    progress: tuple[int, int, int] = (0, 0, 0)
     sync_message_key: MessageKey | None = None
     sync_message_params: dict[str, Any] = field(default_factory=dict)
-    last_sync: str | None = None
     form: FormSession | None = None
     merge: MergeSession | None = None  # the merge screen of the open record in conflict
     records_group: StatusGroup = "draft"
@@ -107,6 +105,9 @@ class AppState:
         self.autolock_minutes = device.autolock_minutes
         self.device = device.state
         self.screen = _START[self.device]
+        self.sync = self.services.sync.refresh()
+        if self.device == "unlocked":  # a page opened on a device another page unlocked
+            self.counts = self.services.records.counts()
 
     @property
     def words(self) -> Words:
@@ -248,6 +249,8 @@ class AppState:
             self.load_records(self.records_group)
         elif screen == "training":
             self.events = event_rows(self.services)
+        elif screen == "sync":
+            self.sync = self.services.sync.refresh()
         self.screen = screen
 
     def _leave_record(self) -> None:
@@ -259,7 +262,7 @@ class AppState:
 
     def refresh_home(self) -> None:
         self.counts = self.services.records.counts()
-        self.last_sync = self.services.device.last_sync_at
+        self.sync = self.services.sync.refresh()
 
     # -- records ----------------------------------------------------------------------------
     def new_record(self, form_id: str, known: dict[str, Any] | None = None) -> None:
@@ -511,22 +514,23 @@ class AppState:
         self.new_record(TRAINING_FORM, {k: v for k, v in data.items() if k in fields})
 
     # -- sync -------------------------------------------------------------------------------
-    def on_progress(self, done: int, total: int, sent_bytes: int) -> None:
-        self.progress = (done, total, sent_bytes)
-
-    def on_monitor(self, online: bool | None, running: bool, last_sync: datetime | None) -> None:
-        self.online = online
-        if running != self.syncing and not running:
-            self.refresh_after_sync()
-        self.syncing = running
-        if last_sync is not None:
-            self.last_sync = last_sync.isoformat()
+    def on_sync_status(self, status: SyncStatus) -> None:
+        """A new sync status (from the worker, any page's "Sync now", or a refresh): shown as
+        it is; a sync that just ended refreshes the counts and lists."""
+        ended = self.sync.running and not status.running
+        self.sync = status
+        if status.outcome is not None:
+            self.sync_message_params = status.outcome.params
+            self.sync_message_key = status.outcome.message_key
+        if ended and self.device == "unlocked":
+            self.counts = self.services.records.counts()
+            if self.screen == "records":
+                self.load_records(self.records_group)
 
     def sync_now(self) -> None:
         """Blocking: call from a worker thread. Progress and outcome land in this state."""
         self.touch()
         self.syncing = True
-        self.progress = (0, 0, 0)
         self.sync_message_key = "syncing"
         try:
             outcome = self.services.sync.sync_now()
@@ -542,6 +546,7 @@ class AppState:
 
     def refresh_after_sync(self) -> None:
         if self.device != "unlocked":
+            self.sync = self.services.sync.status
             return
         self.refresh_home()
         if self.screen == "records":
