@@ -19,7 +19,7 @@ def Records() -> ft.Control:
     rows: list[ft.Control] = []
     for item in state.records:
         stats = state.record_line(item)
-        subtitle = when(item.updated_at)
+        subtitle = when(item.updated_at, state.lang)
         icon = STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)
         if item.consent_withdrawn:
             subtitle += " · " + _("Consent withdrawn, details erased")

@@ -5,18 +5,11 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.context import use_app
+from fieldapp.ui.formats import format_size
 from fieldapp.ui.messages import GOOD_NEWS
 from fieldapp.ui.widgets.common import TOUCH, page, title, when
 
 __all__ = ["Sync"]
-
-
-def _size(count: int) -> str:
-    if count < 1024:
-        return f"{count} B"
-    if count < 1024 * 1024:
-        return f"{count / 1024:.1f} KB"
-    return f"{count / 1024 / 1024:.1f} MB"
 
 
 @ft.component
@@ -37,14 +30,14 @@ def Sync() -> ft.Control:
         total,
         done=done,
         total=total,
-        size=_size(sent),
+        size=format_size(sent, state.lang),
     )
     return page(
         [
             title(_("Sync")),
             ft.Text(device.server_url or _("Not connected")),
             ft.Text(
-                _("Last sync: {when}", when=when(state.last_sync))
+                _("Last sync: {when}", when=when(state.last_sync, state.lang))
                 if state.last_sync
                 else _("Never synced")
             ),

@@ -18,7 +18,8 @@ import flet as ft
 from fieldapp.errors import FieldappError, StorageFull, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
-from fieldapp.i18n import Words, words
+from fieldapp.i18n import Words
+from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
@@ -111,7 +112,7 @@ class AppState:
     @property
     def words(self) -> Words:
         """The app's words in the person's language (`_ = state.words; _("Back")`)."""
-        return words(self.lang)
+        return localised_words(self.lang)
 
     def text(self, key: MessageKey, **params: object) -> str:
         """The message `key` in the person's language, filled in."""
@@ -163,7 +164,11 @@ class AppState:
         try:
             self.services.unlock(passphrase)
         except WrongPassphrase:
-            self.say("wrong_passphrase")
+            _failed, left = self.services.device.unlock_tries()
+            if left is None:
+                self.say("wrong_passphrase")
+            else:
+                self.say("wrong_passphrase_tries", n=left)
             return False
         except StoreWiped:
             self.device = "wiped"
