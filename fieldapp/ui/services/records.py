@@ -4,15 +4,30 @@ and the training events."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+from fieldapp.errors import StoreLocked
+from fieldapp.forms.provisional_title import provisional_record_title
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import Checked
 from fieldapp.store import Page, Record, RecordSummary, Status
 from fieldapp.ui.services.device import Device
 
-__all__ = ["STATUS_GROUPS", "TRAINING_FORM", "VICTIM_FORM", "Records", "StatusGroup"]
+__all__ = [
+    "STATUS_GROUPS",
+    "TRAINING_FORM",
+    "VICTIM_FORM",
+    "ListedRecord",
+    "RecordQuery",
+    "Records",
+    "RecordsPage",
+    "StatusGroup",
+    "fold",
+]
 
 TRAINING_FORM = "training_attendance"
 VICTIM_FORM = "victim_screening"
@@ -26,6 +41,54 @@ STATUS_GROUPS: dict[StatusGroup, tuple[Status, ...]] = {
     "rejected": ("rejected",),
     "conflict": ("conflict",),
 }
+
+
+def fold(text: str) -> str:
+    """Text as a search compares it: case and accents (diacritics) do not matter."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """What the records list asks for: a status group, and optionally words of the title or
+    case code, a form, and the days (the device's own, both included) the record was last
+    changed on."""
+
+    group: StatusGroup = "draft"
+    text: str = ""
+    form_id: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def window(self) -> tuple[str | None, str | None]:
+        """The store's bounds on `updated_at` (UTC ISO, the second one excluded)."""
+
+        def start(day: date) -> str:
+            local = datetime.combine(day, time()).astimezone()
+            return local.astimezone(UTC).isoformat(timespec="microseconds")
+
+        return (
+            None if self.since is None else start(self.since),
+            None if self.until is None else start(self.until + timedelta(days=1)),
+        )
+
+
+@dataclass(frozen=True)
+class ListedRecord:
+    """A line of the records list: what the store lists in clear, and the record's title
+    (case code, instance name or event title), decrypted; None when it has none, its
+    details were erased or the device is locked."""
+
+    summary: RecordSummary
+    title: str | None
+
+
+@dataclass(frozen=True)
+class RecordsPage:
+    items: list[ListedRecord]
+    next_after: str | None  # pass back as `after` for the next page; None on the last
 
 
 class Records:
@@ -123,6 +186,74 @@ class Records:
         )
         return Page(items=items, next_after=f"{position}:" if more else None)
 
+    def search(
+        self, query: RecordQuery, *, after: str | None = None, limit: int = 20
+    ) -> RecordsPage:
+        """A page of the records `query` asks for, newest first, each with its title;
+        `after` is the previous page's cursor (`<status index>:<last record seen>`).
+
+        The form, status and days are the store's filters (nothing decrypted); words are
+        looked for in each candidate's title, decrypted one at a time in memory.
+        """
+        items: list[ListedRecord] = []
+        for position, summary in self._candidates(query, after):
+            title = self._title(summary)
+            if _matches(query.text, title):
+                items.append(ListedRecord(summary=summary, title=title))
+            if len(items) == limit:
+                cursor = f"{position}:{summary.updated_at}|{summary.id}"
+                more = any(True for _ in self._candidates(query, cursor))
+                return RecordsPage(items=items, next_after=cursor if more else None)
+        return RecordsPage(items=items, next_after=None)
+
+    def count_matching(self, query: RecordQuery) -> int:
+        """How many records `query` finds (its words decrypt every candidate's title)."""
+        if not query.text.strip():
+            since, until = query.window
+            records = self._device.store.records
+            return sum(
+                records.count(status=s, form_id=query.form_id, since=since, until=until)
+                for s in STATUS_GROUPS[query.group]
+            )
+        return sum(
+            1 for _, s in self._candidates(query, None) if _matches(query.text, self._title(s))
+        )
+
+    def _candidates(
+        self, query: RecordQuery, after: str | None
+    ) -> Iterator[tuple[int, RecordSummary]]:
+        """Every record of the query's group, form and days after the cursor, newest first
+        within each status of the group, with the index of its status."""
+        records = self._device.store.records
+        statuses = STATUS_GROUPS[query.group]
+        since, until = query.window
+        index, _, inner = (after or "0:").partition(":")
+        position, cursor = int(index), inner or None
+        while position < len(statuses):
+            page = records.page(
+                status=statuses[position],
+                form_id=query.form_id,
+                since=since,
+                until=until,
+                after=cursor,
+                limit=50,
+            )
+            for item in page.items:
+                yield position, item
+            if page.next_after is None:
+                position, cursor = position + 1, None
+            else:
+                cursor = page.next_after
+
+    def _title(self, summary: RecordSummary) -> str | None:
+        if summary.consent_withdrawn:
+            return None
+        try:
+            values = self._device.store.records.get(summary.id).values
+        except StoreLocked:
+            return None
+        return provisional_record_title(values)
+
     def count(self, group: StatusGroup, form_id: str | None = None) -> int:
         records = self._device.store.records
         return sum(records.count(status=s, form_id=form_id) for s in STATUS_GROUPS[group])
@@ -144,3 +275,12 @@ class Records:
     def shared_events(self) -> dict[str, dict[str, Any]]:
         """Training events the organisation shares with the team (pulled at each sync)."""
         return self._device.store.roster.shared("event")
+
+
+def _matches(text: str, title: str | None) -> bool:
+    """Every word of `text` is in `title` (case and accents aside); no words match all."""
+    words = fold(text).split()
+    if not words:
+        return True
+    found = fold(title or "")
+    return all(word in found for word in words)

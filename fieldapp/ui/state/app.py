@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import flet as ft
@@ -18,14 +18,15 @@ import flet as ft
 from fieldapp.errors import FieldappError, StorageFull, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
-from fieldapp.i18n import Words
-from fieldapp.ui.formats import localised_words
+from fieldapp.i18n import Words, message
+from fieldapp.ui.formats import format_date, format_number, localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
     DeviceState,
     EnrolmentLink,
     MergeUnavailable,
+    RecordQuery,
     RecordSummary,
     Services,
     SetupFailed,
@@ -94,6 +95,14 @@ class AppState:
     records_cursors: list[str | None] = field(default_factory=list)
     records_next: str | None = None
     records_total: int = 0
+    # the list's search and filters (typed as they are: the days as YYYY-MM-DD), what is wrong
+    # with them by filter ("since", "until"), and the titles of the records listed by id
+    records_text: str = ""
+    records_form: str | None = None
+    records_since: str = ""
+    records_until: str = ""
+    records_errors: dict[str, str] = field(default_factory=dict)
+    record_titles: dict[str, str | None] = field(default_factory=dict)
     events: list[EventRow] = field(default_factory=list)
     confirm_wipe: bool = False
     confirm_withdraw: bool = False  # the "withdraw consent and erase" dialog shows
@@ -108,6 +117,9 @@ class AppState:
         self.autolock_minutes = device.autolock_minutes
         self.device = device.state
         self.screen = _START[self.device]
+        failed, left = device.unlock_tries()
+        if self.device == "locked" and failed and left is not None:
+            self.say("wrong_passphrase_tries", n=left)  # wrong tries before the app restarted
 
     @property
     def words(self) -> Words:
@@ -412,10 +424,73 @@ class AppState:
         if group != self.records_group or (after is None and not back):
             self.records_cursors = []
         self.records_group = group
-        page = self.services.records.list_records(group, after=after, limit=PAGE_SIZE)
-        self.records = page.items
+        query = self.records_query()
+        page = self.services.records.search(query, after=after, limit=PAGE_SIZE)
+        self.records = [item.summary for item in page.items]
+        self.record_titles = {item.summary.id: item.title for item in page.items}
         self.records_next = page.next_after
-        self.records_total = self.services.records.count(group)
+        self.records_total = self.services.records.count_matching(query)
+
+    def filter_records(
+        self,
+        *,
+        text: str | None = None,
+        form_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> None:
+        """Change the list's search words, form ("" for every form) or days, and list the
+        first page of what they find."""
+        self.touch()
+        if text is not None:
+            self.records_text = text
+        if form_id is not None:
+            self.records_form = form_id or None
+        if since is not None:
+            self.records_since = since
+        if until is not None:
+            self.records_until = until
+        self.load_records(self.records_group)
+
+    def clear_record_filters(self) -> None:
+        self.records_text, self.records_form = "", None
+        self.records_since = self.records_until = ""
+        self.load_records(self.records_group)
+
+    def records_query(self) -> RecordQuery:
+        """The list's query; a day that is no date is left out, and said so by its field."""
+        _ = self.words
+        errors: dict[str, str] = {}
+        days: dict[str, date | None] = {}
+        for name, typed, label in (
+            ("since", self.records_since, _("Changed from")),
+            ("until", self.records_until, _("Changed until")),
+        ):
+            try:
+                days[name] = date.fromisoformat(typed.strip()) if typed.strip() else None
+            except ValueError:
+                days[name] = None
+                errors[name] = message("type_date", self.lang, label=label)
+        since, until = days["since"], days["until"]
+        if since is not None and until is not None and until < since:
+            errors["until"] = _(
+                "{label}: must be on or after the first day.", label=_("Changed until")
+            )
+            until = None
+        self.records_errors = errors
+        return RecordQuery(
+            group=self.records_group,
+            text=self.records_text,
+            form_id=self.records_form,
+            since=since,
+            until=until,
+        )
+
+    @property
+    def records_filtered(self) -> bool:
+        return bool(
+            self.records_text.strip() or self.records_form or self.records_since.strip()
+        ) or bool(self.records_until.strip())
 
     def next_records_page(self) -> None:
         if self.records_next is None:
@@ -459,8 +534,10 @@ class AppState:
                 continue
             if node.type == "select_one":
                 found.append(spec.choice_label(node.choices or "", str(value), self.lang))
-            elif node.type in ("date", "integer"):
-                found.append(str(value))
+            elif node.type == "integer" and isinstance(value, int):
+                found.append(format_number(value, self.lang))
+            elif node.type == "date":
+                found.append(_day(value, self.lang))
             if len(found) == limit:
                 break
         return " · ".join(found)
@@ -534,3 +611,11 @@ class AppState:
         self.confirm_wipe = False
         self.device = "wiped"
         self.screen = "wiped"
+
+
+def _day(value: object, lang: str) -> str:
+    """A date answer as `lang` writes it (the answer as it is if it is no date)."""
+    try:
+        return format_date(date.fromisoformat(str(value)), lang)
+    except ValueError:
+        return str(value)
