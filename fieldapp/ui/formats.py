@@ -25,18 +25,13 @@ from fieldapp.i18n import Words, words
 
 __all__ = ["format_date", "format_moment", "format_number", "format_size", "localised_words"]
 
-_MONTHS: dict[str, tuple[str, ...]] = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    "fr": (
-        "janv.", "févr.", "mars", "avr.", "mai", "juin",
-        "juil.", "août", "sept.", "oct.", "nov.", "déc.",
-    ),  # fmt: skip
-    "es": ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic"),
-    "ar": (
-        "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
-        "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
-    ),  # fmt: skip
+_MONTH_NAMES = {
+    "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    "fr": "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc.",
+    "es": "ene feb mar abr may jun jul ago sept oct nov dic",
+    "ar": "يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر",
 }
+_MONTHS: dict[str, list[str]] = {lang: names.split(" ") for lang, names in _MONTH_NAMES.items()}
 # date, time -> one moment
 _MOMENT: dict[str, str] = {"ar": "{date}، {time}"}
 _GROUP: dict[str, str] = {"en": ",", "fr": "\u202f", "es": ".", "ar": "\u066c"}
@@ -48,7 +43,7 @@ _UNITS: dict[str, tuple[str, str, str]] = {
     "es": ("B", "KB", "MB"),
     "ar": ("بايت", "ك.بايت", "م.بايت"),
 }
-_DIGITS: dict[str, dict[int, str]] = {"ar": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")}
+_DIGITS: dict[str, dict[int, int]] = {"ar": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")}
 
 
 def _lang(lang: str) -> str:

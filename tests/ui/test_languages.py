@@ -17,18 +17,17 @@ from tests.conftest import PASSPHRASE, Clock, attendance_values, screening_value
 
 
 @pytest.fixture
-def services(tmp_path: Path, clock: Clock) -> Services:
-    made = Services(tmp_path / "device", clock=clock)
-    made.device.create(PASSPHRASE, PASSPHRASE)
-    made.device.work_offline()
-    return made
+def app(tmp_path: Path, clock: Clock) -> AppState:
+    """A device set up to work offline, unlocked, on its home screen."""
+    state = AppState(services=Services(tmp_path / "device", clock=clock))
+    assert state.create_device(PASSPHRASE, PASSPHRASE)
+    state.work_offline()
+    return state
 
 
 @pytest.fixture
-def app(services: Services) -> AppState:
-    state = AppState(services=services)
-    state.go("home")
-    return state
+def services(app: AppState) -> Services:
+    return app.services
 
 
 # -- dates, numbers, plurals ---------------------------------------------------------------

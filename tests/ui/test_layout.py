@@ -27,7 +27,7 @@ from fieldapp.i18n import Words
 from fieldapp.ui.formats import localised_words
 from fieldapp.ui.services import Services
 from tests.conftest import PASSPHRASE, attendance_values, screening_values
-from tests.ui._browser import PHONE, AppProcess, reveal, scroll_to_top, shoot, tap, type_into
+from tests.ui._browser import PHONE, AppProcess, scroll_to_top, shoot, tap, type_into
 
 pytestmark = pytest.mark.browser
 
@@ -43,8 +43,10 @@ _PROBLEMS = """() => {
   for (const p of window.__fieldappParagraphs.values()) {
     if (!p.text.trim()) continue;
     if (p.cut) problems.push(`cut: ${p.text}`);
-    else if (Number.isFinite(p.width) && p.widestWord > p.width + 0.5)
-      problems.push(`word broken (${Math.round(p.widestWord)} px in ${Math.round(p.width)}): ${p.text}`);
+    else if (Number.isFinite(p.width) && p.widestWord > p.width + 0.01) {
+      const room = `${p.widestWord.toFixed(2)} px in ${p.width.toFixed(2)}`;
+      problems.push(`word broken (${room}): ${p.text}`);
+    }
     if (p.text.includes("\\u2026")) problems.push(`shortened: ${p.text}`);
   }
   for (const node of document.querySelectorAll("flt-semantics")) {
@@ -175,7 +177,8 @@ def test_every_screen_fits_360_px(
         fresh(page)
         tap(page, "button", _("Identify a victim"))
         tap(page, "button", _("Next"))
-        expect(page.get_by_text(_("Answer every consent question before going on."))).to_be_visible()
+        consent_first = _("Answer every consent question before going on.")
+        expect(page.get_by_text(consent_first)).to_be_visible()
         check(page, lang, "form-error", found)
     finally:
         app.stop()

@@ -50,7 +50,9 @@ def _link(state: AppState) -> ft.Control:
     else:
         link = _("Online") if state.online else _("Offline")
         link_icon = ft.Icons.CLOUD_DONE if state.online else ft.Icons.CLOUD_OFF
-    last = _("Last sync: {when}", when=when(state.last_sync, state.lang)) if state.last_sync else None
+    last = (
+        _("Last sync: {when}", when=when(state.last_sync, state.lang)) if state.last_sync else None
+    )
     return ft.Container(
         padding=12,
         border_radius=8,
