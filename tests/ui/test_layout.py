@@ -23,11 +23,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.spec import FieldSpec
 from fieldapp.i18n import Words
 from fieldapp.ui.formats import localised_words
 from fieldapp.ui.services import Services
 from tests.conftest import PASSPHRASE, attendance_values, screening_values
 from tests.ui._browser import PHONE, AppProcess, scroll_to_top, shoot, tap, type_into
+from tests.ui.test_browser import choose
 
 pytestmark = pytest.mark.browser
 
@@ -180,6 +183,19 @@ def test_every_screen_fits_360_px(
         consent_first = _("Answer every consent question before going on.")
         expect(page.get_by_text(consent_first)).to_be_visible()
         check(page, lang, "form-error", found)
+        # the next step, with the case code's rule broken: its whole message in sight
+        spec = load_builtin_forms()["victim_screening"]
+        for name in ("consent_record", "consent_refer", "consent_share"):
+            question = spec.label(spec.node(name).label, lang) + " *"
+            choose(page, question, spec.choice_label("yes_no", "yes", lang))
+        fresh(page)
+        tap(page, "button", _("Next"))
+        case_code = spec.node("case_code")
+        type_into(page, page.get_by_label(spec.label(case_code.label, lang) + " *"), "kh")
+        assert isinstance(case_code, FieldSpec) and case_code.constraint_message
+        rule = spec.label(case_code.constraint_message, lang)
+        expect(page.get_by_text(rule, exact=False).first).to_be_visible()
+        check(page, lang, "form-rule", found)
     finally:
         app.stop()
     assert not found, f"text cut at 360 px in {lang}: {found}"

@@ -73,8 +73,10 @@ def _header(state: AppState) -> ft.Control:
                     expand=True,  # a long programme or form name wraps, never cut
                 ),
                 ft.TextButton(
-                    _("Lock now"),
+                    # over a record, the padlock alone: the record's title needs the room
+                    None if on_record else _("Lock now"),
                     icon=ft.Icons.LOCK,
+                    tooltip=_("Lock now") if on_record else None,
                     style=on_primary,
                     height=TOUCH,
                     visible=unlocked,
