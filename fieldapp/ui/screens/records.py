@@ -29,7 +29,11 @@ def _rows(state: AppState) -> list[ft.Control]:
     rows: list[ft.Control] = []
     for item in state.records:
         stats = state.record_line(item)
-        subtitle = f"{state.form_title(item.form_id)} · {when(item.updated_at, state.lang)}"
+        form = state.form_title(item.form_id)
+        name = state.record_titles.get(item.id)  # none yet, or erased: the form names it
+        subtitle = when(item.updated_at, state.lang)
+        if name:
+            subtitle = f"{form} · {subtitle}"
         icon = STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)
         if item.consent_withdrawn:
             subtitle += " · " + _("Consent withdrawn, details erased")
@@ -43,10 +47,7 @@ def _rows(state: AppState) -> list[ft.Control]:
         rows.append(
             ft.ListTile(
                 leading=ft.Icon(icon),
-                title=ft.Text(
-                    state.record_titles.get(item.id) or _("No case code or title yet"),
-                    weight=ft.FontWeight.W_600,
-                ),
+                title=ft.Text(name or form, weight=ft.FontWeight.W_600),
                 subtitle=ft.Text(f"{subtitle}\n{stats}" if stats else subtitle),
                 min_height=TOUCH,
                 on_click=lambda _e=None, rid=item.id: state.open_record(rid),
