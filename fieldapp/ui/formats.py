@@ -23,7 +23,14 @@ from functools import cache
 
 from fieldapp.i18n import Words, words
 
-__all__ = ["format_date", "format_moment", "format_number", "format_size", "localised_words"]
+__all__ = [
+    "format_date",
+    "format_day",
+    "format_moment",
+    "format_number",
+    "format_size",
+    "localised_words",
+]
 
 _MONTH_NAMES = {
     "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
@@ -78,6 +85,14 @@ def format_date(day: date, lang: str) -> str:
     """A day: "2 Dec 2026", "٢ ديسمبر ٢٠٢٦"."""
     lang = _lang(lang)
     return _digits(f"{day.day} {_MONTHS[lang][day.month - 1]} {day.year}", lang)
+
+
+def format_day(value: object, lang: str) -> str:
+    """A date answer (YYYY-MM-DD) as `lang` writes it; anything else as it is."""
+    try:
+        return format_date(date.fromisoformat(str(value)), lang)
+    except ValueError:
+        return "" if value is None else str(value)
 
 
 def format_moment(moment: datetime, lang: str) -> str:

@@ -10,7 +10,13 @@ import pytest
 
 from fieldapp.forms.provisional_title import provisional_record_title
 from fieldapp.store import Store
-from fieldapp.ui.formats import format_date, format_moment, format_number, format_size
+from fieldapp.ui.formats import (
+    format_date,
+    format_day,
+    format_moment,
+    format_number,
+    format_size,
+)
 from fieldapp.ui.services import RecordQuery, Services
 from fieldapp.ui.state import AppState
 from tests.conftest import PASSPHRASE, Clock, attendance_values, screening_values
@@ -195,3 +201,13 @@ def test_the_list_shows_titles_and_names_a_bad_day_filter(app: AppState) -> None
     assert app.records_errors == {"until": "Changed until: must be on or after the first day."}
     app.clear_record_filters()
     assert not app.records_filtered and app.records_errors == {} and len(app.records) == 3
+
+
+def test_the_events_list_writes_the_start_day_as_the_language_does(app: AppState) -> None:
+    values = {**attendance_values(participants=1), "start_date": "2026-12-02"}
+    app.services.records.new_draft("training_attendance", values)
+    app.set_language("ar")
+    app.go("training")
+    [row] = app.events
+    assert format_day(row.start_date, "ar") == "٢ ديسمبر ٢٠٢٦"
+    assert format_day("not a day", "ar") == "not a day"

@@ -19,7 +19,7 @@ from fieldapp.errors import FieldappError, StorageFull, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
 from fieldapp.i18n import Words, message
-from fieldapp.ui.formats import format_date, format_number, localised_words
+from fieldapp.ui.formats import format_day, format_number, localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
@@ -537,7 +537,7 @@ class AppState:
             elif node.type == "integer" and isinstance(value, int):
                 found.append(format_number(value, self.lang))
             elif node.type == "date":
-                found.append(_day(value, self.lang))
+                found.append(format_day(value, self.lang))
             if len(found) == limit:
                 break
         return " · ".join(found)
@@ -611,11 +611,3 @@ class AppState:
         self.confirm_wipe = False
         self.device = "wiped"
         self.screen = "wiped"
-
-
-def _day(value: object, lang: str) -> str:
-    """A date answer as `lang` writes it (the answer as it is if it is no date)."""
-    try:
-        return format_date(date.fromisoformat(str(value)), lang)
-    except ValueError:
-        return str(value)
