@@ -193,16 +193,17 @@ class Records:
         `after` is the previous page's cursor (`<status index>:<last record seen>`).
 
         The form, status and days are the store's filters (nothing decrypted); words are
-        looked for in each candidate's title, decrypted one at a time in memory.
+        looked for in the candidates' titles, decrypted a page at a time, in memory only.
         """
         items: list[ListedRecord] = []
-        for position, summary in self._candidates(query, after):
-            title = self._title(summary)
-            if _matches(query.text, title):
-                items.append(ListedRecord(summary=summary, title=title))
+        for position, listed in self._candidates(query, after):
+            if _matches(query.text, listed.title):
+                items.append(listed)
             if len(items) == limit:
-                cursor = f"{position}:{summary.updated_at}|{summary.id}"
-                more = any(True for _ in self._candidates(query, cursor))
+                cursor = f"{position}:{listed.summary.updated_at}|{listed.summary.id}"
+                more = any(
+                    _matches(query.text, c.title) for _, c in self._candidates(query, cursor)
+                )
                 return RecordsPage(items=items, next_after=cursor if more else None)
         return RecordsPage(items=items, next_after=None)
 
@@ -215,15 +216,13 @@ class Records:
                 records.count(status=s, form_id=query.form_id, since=since, until=until)
                 for s in STATUS_GROUPS[query.group]
             )
-        return sum(
-            1 for _, s in self._candidates(query, None) if _matches(query.text, self._title(s))
-        )
+        return sum(1 for _, c in self._candidates(query, None) if _matches(query.text, c.title))
 
     def _candidates(
         self, query: RecordQuery, after: str | None
-    ) -> Iterator[tuple[int, RecordSummary]]:
+    ) -> Iterator[tuple[int, ListedRecord]]:
         """Every record of the query's group, form and days after the cursor, newest first
-        within each status of the group, with the index of its status."""
+        within each status of the group, titled, with the index of its status."""
         records = self._device.store.records
         statuses = STATUS_GROUPS[query.group]
         since, until = query.window
@@ -238,21 +237,30 @@ class Records:
                 after=cursor,
                 limit=50,
             )
-            for item in page.items:
-                yield position, item
+            for listed in self._titled(page.items):
+                yield position, listed
             if page.next_after is None:
                 position, cursor = position + 1, None
             else:
                 cursor = page.next_after
 
-    def _title(self, summary: RecordSummary) -> str | None:
-        if summary.consent_withdrawn:
-            return None
+    def _titled(self, summaries: list[RecordSummary]) -> list[ListedRecord]:
+        """The summaries with their titles (None for a record whose details were erased,
+        or all of them while the device is locked)."""
+        readable = [s.id for s in summaries if not s.consent_withdrawn]
         try:
-            values = self._device.store.records.get(summary.id).values
+            secret = self._device.store.records.sensitive_parts(readable)
         except StoreLocked:
-            return None
-        return provisional_record_title(values)
+            secret = {}
+        return [
+            ListedRecord(
+                summary=s,
+                title=provisional_record_title({**s.stats, **secret[s.id]})
+                if s.id in secret
+                else None,
+            )
+            for s in summaries
+        ]
 
     def count(self, group: StatusGroup, form_id: str | None = None) -> int:
         records = self._device.store.records
