@@ -211,3 +211,15 @@ def test_the_events_list_writes_the_start_day_as_the_language_does(app: AppState
     [row] = app.events
     assert format_day(row.start_date, "ar") == "٢ ديسمبر ٢٠٢٦"
     assert format_day("not a day", "ar") == "not a day"
+
+
+def test_no_title_is_read_once_erased_or_while_locked(services: Services) -> None:
+    ids = _three_records(services)
+    final = services.records.finalise(ids["kh"], services.records.get(ids["kh"]).values, lang="en")
+    services.records.withdraw_consent(final.id)
+    [withdrawn] = services.records.search(RecordQuery(group="waiting")).items
+    assert withdrawn.title is None and withdrawn.summary.consent_withdrawn
+    services.device.lock()
+    drafts = services.records.search(RecordQuery(group="draft")).items
+    assert len(drafts) == 2 and all(item.title is None for item in drafts)
+    assert services.records.search(RecordQuery(text="DKR")).items == []
