@@ -7,6 +7,7 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.context import use_app
+from fieldapp.ui.formats import format_number
 from fieldapp.ui.services import STATUS_GROUPS
 from fieldapp.ui.state import AppState
 from fieldapp.ui.widgets.common import (
@@ -101,7 +102,7 @@ def Records() -> ft.Control:
                 wrap=True,  # every status in sight on a phone, none scrolled away
                 controls=[
                     (ft.FilledButton if g == state.records_group else ft.OutlinedButton)(
-                        f"{_(STATUS_LABELS[g])} ({state.counts.get(g, 0)})",
+                        f"{_(STATUS_LABELS[g])} ({format_number(state.counts.get(g, 0), state.lang)})",
                         height=TOUCH,
                         on_click=lambda _e=None, grp=g: state.load_records(grp),
                     )
