@@ -8,7 +8,7 @@ import flet as ft
 
 from fieldapp.ui.context import use_app
 from fieldapp.ui.formats import format_number
-from fieldapp.ui.services import STATUS_GROUPS
+from fieldapp.ui.services import STATUS_GROUPS, StatusGroup
 from fieldapp.ui.state import AppState
 from fieldapp.ui.widgets.common import (
     STATUS_ICONS,
@@ -89,6 +89,10 @@ def Records() -> ft.Control:
     first = state.records_offset + 1 if state.records else 0
     last = state.records_offset + len(state.records)
     forms = state.services.records.forms()
+
+    def count(group: StatusGroup) -> str:
+        return format_number(state.counts.get(group, 0), state.lang)
+
     return page(
         [
             title(_("Records")),
@@ -102,7 +106,7 @@ def Records() -> ft.Control:
                 wrap=True,  # every status in sight on a phone, none scrolled away
                 controls=[
                     (ft.FilledButton if g == state.records_group else ft.OutlinedButton)(
-                        f"{_(STATUS_LABELS[g])} ({format_number(state.counts.get(g, 0), state.lang)})",
+                        f"{_(STATUS_LABELS[g])} ({count(g)})",
                         height=TOUCH,
                         on_click=lambda _e=None, grp=g: state.load_records(grp),
                     )
