@@ -57,6 +57,45 @@ def _rows(state: AppState) -> list[ft.Control]:
     return rows
 
 
+def _filters(state: AppState) -> list[ft.Control]:
+    """The form and the days the records last changed on."""
+    _ = state.words
+    forms = state.services.records.forms()
+    return [
+        ft.Dropdown(
+            label=_("Form"),
+            value=state.records_form or "",
+            expand=True,
+            options=[
+                ft.DropdownOption(key="", text=_("All forms")),
+                *(ft.DropdownOption(key=spec.id, text=state.form_title(spec.id)) for spec in forms),
+            ],
+            on_select=lambda e: state.filter_records(form_id=e.control.value or ""),
+        ),
+        ft.Row(
+            vertical_alignment=ft.CrossAxisAlignment.START,
+            controls=[
+                keyed(
+                    DayFilter,
+                    state,
+                    "since",
+                    _("Changed from"),
+                    state.records_since,
+                    key=f"since-{state.records_since}",
+                ),
+                keyed(
+                    DayFilter,
+                    state,
+                    "until",
+                    _("Changed until"),
+                    state.records_until,
+                    key=f"until-{state.records_until}",
+                ),
+            ],
+        ),
+    ]
+
+
 @ft.component
 def DayFilter(state: AppState, which: str, label: str, typed_day: str) -> ft.Control:
     """A day typed as YYYY-MM-DD, applied when the person is done with it (Enter or leaving
@@ -88,7 +127,9 @@ def Records() -> ft.Control:
     rows = _rows(state)
     first = state.records_offset + 1 if state.records else 0
     last = state.records_offset + len(state.records)
-    forms = state.services.records.forms()
+    filters_shown = state.records_filters_open or bool(
+        state.records_form or state.records_since or state.records_until or state.records_errors
+    )
 
     def count(group: StatusGroup) -> str:
         return format_number(state.counts.get(group, 0), state.lang)
@@ -113,40 +154,13 @@ def Records() -> ft.Control:
                     for g in STATUS_GROUPS
                 ],
             ),
-            ft.Dropdown(
-                label=_("Form"),
-                value=state.records_form or "",
-                expand=True,
-                options=[
-                    ft.DropdownOption(key="", text=_("All forms")),
-                    *(
-                        ft.DropdownOption(key=spec.id, text=state.form_title(spec.id))
-                        for spec in forms
-                    ),
-                ],
-                on_select=lambda e: state.filter_records(form_id=e.control.value or ""),
+            ft.TextButton(
+                _("Filter by form and day"),
+                icon=ft.Icons.EXPAND_LESS if filters_shown else ft.Icons.FILTER_LIST,
+                height=TOUCH,
+                on_click=lambda: state.show_record_filters(not filters_shown),
             ),
-            ft.Row(
-                vertical_alignment=ft.CrossAxisAlignment.START,
-                controls=[
-                    keyed(
-                        DayFilter,
-                        state,
-                        "since",
-                        _("Changed from"),
-                        state.records_since,
-                        key=f"since-{state.records_since}",
-                    ),
-                    keyed(
-                        DayFilter,
-                        state,
-                        "until",
-                        _("Changed until"),
-                        state.records_until,
-                        key=f"until-{state.records_until}",
-                    ),
-                ],
-            ),
+            *(_filters(state) if filters_shown else []),
             ft.TextButton(
                 _("Clear search and filters"),
                 icon=ft.Icons.FILTER_ALT_OFF,

@@ -102,6 +102,7 @@ class AppState:
     records_since: str = ""
     records_until: str = ""
     records_errors: dict[str, str] = field(default_factory=dict)
+    records_filters_open: bool = False  # the form and day filters show (else one button)
     record_titles: dict[str, str | None] = field(default_factory=dict)
     events: list[EventRow] = field(default_factory=list)
     confirm_wipe: bool = False
@@ -451,6 +452,9 @@ class AppState:
         if until is not None:
             self.records_until = until
         self.load_records(self.records_group)
+
+    def show_record_filters(self, show: bool = True) -> None:
+        self.records_filters_open = show
 
     def clear_record_filters(self) -> None:
         self.records_text, self.records_form = "", None
