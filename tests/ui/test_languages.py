@@ -201,6 +201,8 @@ def test_the_list_shows_titles_and_names_a_bad_day_filter(app: AppState) -> None
     assert app.records_errors == {"until": "Changed until: must be on or after the first day."}
     app.clear_record_filters()
     assert not app.records_filtered and app.records_errors == {} and len(app.records) == 3
+    app.show_record_filters()
+    assert app.records_filters_open
 
 
 def test_the_events_list_writes_the_start_day_as_the_language_does(app: AppState) -> None:
