@@ -13,6 +13,7 @@ up by key, since `fieldapp.forms.validate` names each problem by a code.
 from __future__ import annotations
 
 import gettext
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -67,18 +68,41 @@ class Words:
     `_.ngettext("{n} entry", "{n} entries", n, n=n)`, `_.pgettext("button", "Protect")`.
     """
 
-    def __init__(self, lang: str, translations: gettext.NullTranslations) -> None:
+    def __init__(
+        self,
+        lang: str,
+        translations: gettext.NullTranslations,
+        number: Callable[[int], str] = str,
+    ) -> None:
         self.lang = lang
         self._translations = translations
+        self._number = number
+
+    def with_numbers(self, number: Callable[[int], str]) -> Words:
+        """These words, writing every whole-number parameter with `number` (the language's
+        digits and separators: see `fieldapp.ui.formats`)."""
+        return Words(self.lang, self._translations, number)
 
     def __call__(self, msgid: str, /, **params: object) -> str:
-        return _filled(self._translations.gettext(msgid), params)
+        return self._filled(self._translations.gettext(msgid), params)
 
     def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
-        return _filled(self._translations.ngettext(singular, plural, n), params)
+        return self._filled(self._translations.ngettext(singular, plural, n), params)
 
     def pgettext(self, context: str, msgid: str, /, **params: object) -> str:
-        return _filled(self._translations.pgettext(context, msgid), params)
+        return self._filled(self._translations.pgettext(context, msgid), params)
+
+    def _filled(self, text: str, params: dict[str, object]) -> str:
+        if not params:
+            return text
+        return text.format(
+            **{
+                name: self._number(value)
+                if isinstance(value, int) and not isinstance(value, bool)
+                else value
+                for name, value in params.items()
+            }
+        )
 
     def entry(self, entry: Entry, /, **params: object) -> str:
         """A message named elsewhere (`N_` or `Plural`); a plural one counts its `number`
@@ -88,10 +112,6 @@ class Words:
             assert isinstance(count, int)
             return self.ngettext(entry.singular, entry.plural, count, **params)
         return self(entry, **params)
-
-
-def _filled(text: str, params: dict[str, object]) -> str:
-    return text.format(**params) if params else text
 
 
 @cache

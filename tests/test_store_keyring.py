@@ -116,3 +116,21 @@ def test_secrets_are_encrypted(store: Store, store_path: Path) -> None:
     store.keyring.set_secret("token", "bearer-Zorblaxqua-token")
     assert store.keyring.secret("token") == "bearer-Zorblaxqua-token"
     assert canary_hits(store_path.parent) == []
+
+
+def test_the_keyring_says_how_many_tries_are_left(store_path: Path) -> None:
+    store = Store.create(store_path, PASSPHRASE, max_failed_unlocks=3)
+    store.keyring.lock()
+    assert (store.keyring.failed_unlocks, store.keyring.unlocks_left) == (0, 3)
+    with pytest.raises(crypto.WrongPassphrase):
+        store.keyring.unlock("not the passphrase at all")
+    assert (store.keyring.failed_unlocks, store.keyring.unlocks_left) == (1, 2)
+    store.keyring.unlock(PASSPHRASE)
+    assert (store.keyring.failed_unlocks, store.keyring.unlocks_left) == (0, 3)
+    for _ in range(2):
+        with pytest.raises(crypto.WrongPassphrase):
+            store.keyring.unlock("not the passphrase at all")
+    assert store.keyring.unlocks_left == 1  # the next wrong one erases the key
+    with pytest.raises(StoreWiped):
+        store.keyring.unlock("not the passphrase at all")
+    store.close()

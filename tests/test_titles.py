@@ -1,4 +1,4 @@
-"""A record's title in a list: the form's `instance_name`, else its case code."""
+"""A record's title in a list: the form's `instance_name`, else its case code, else its title."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def test_instance_name_titles_a_record_before_the_case_code() -> None:
     assert record_title(form(), {"case_code": "A-1", "village": "Poipet"}) == "A-1"
     assert record_title(named, {"village": "  Poipet  "}) == "Poipet /"  # spaces tidied
     assert record_title(named, {}) is None  # only the separators: no title
+
+
+def test_a_training_events_title_titles_it_when_there_is_no_case_code() -> None:
+    training = load_builtin_forms()["training_attendance"]
+    assert record_title(training, {"title": " Judges' workshop "}) == "Judges' workshop"
+    assert record_title(training, {"title": ""}) is None
+    assert record_title(form(), {"case_code": " KH-1 ", "title": "x"}) == "KH-1"
 
 
 def test_an_instance_name_that_does_not_parse_names_the_setting() -> None:

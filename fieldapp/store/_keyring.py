@@ -138,6 +138,21 @@ class Keyring:
             signing = crypto.decrypt(key, row["wrapped_signing_key"], _SIGNING_AAD)
             self._hold(key, crypto.SigningKey.from_bytes(signing))
 
+    @property
+    def unlocks_left(self) -> int | None:
+        """How many wrong passphrases may still be tried before the key is erased (the last
+        one erases it), or None when the policy never erases. Readable while locked."""
+        with self._core.lock:
+            row = self._keyring()
+            limit = row["max_failed_unlocks"]
+            return None if limit is None else max(int(limit) - int(row["failed_unlocks"]), 0)
+
+    @property
+    def failed_unlocks(self) -> int:
+        """Wrong passphrases tried since the last unlock."""
+        with self._core.lock:
+            return int(self._keyring()["failed_unlocks"])
+
     def change_passphrase(self, old: str, new: str) -> None:
         with self._core.lock:
             crypto.check_passphrase_policy(

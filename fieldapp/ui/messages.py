@@ -31,6 +31,7 @@ GoodNewsKey = Literal[
 # Said as a problem (the error colours): what went wrong, and what to do.
 ProblemKey = Literal[
     "wrong_passphrase",
+    "wrong_passphrase_tries",
     "passphrase_mismatch",
     "passphrase_weak",
     "store_unreadable",
@@ -58,6 +59,10 @@ GOOD_NEWS: frozenset[MessageKey] = frozenset(get_args(GoodNewsKey))
 MESSAGES: dict[MessageKey, Entry] = {
     "wrong_passphrase": N_(
         "Wrong passphrase. After too many wrong tries this device erases its data."
+    ),
+    "wrong_passphrase_tries": Plural(
+        "Wrong passphrase. {n} more wrong try will erase everything on this device.",
+        "Wrong passphrase. {n} more wrong tries will erase everything on this device.",
     ),
     "passphrase_mismatch": N_("The two passphrases are different."),
     "passphrase_weak": N_("Too easy to guess: use at least 10 characters, several words."),

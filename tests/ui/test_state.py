@@ -126,7 +126,7 @@ def test_locking_forgets_answers_and_unlocking_resumes_the_draft(
     assert app.check_lock()
     assert (app.screen, app.form) == ("unlock", None)
     assert not app.unlock("not the passphrase")
-    assert app.message_key == "wrong_passphrase" and app.form is None
+    assert app.message_key == "wrong_passphrase_tries" and app.form is None
     assert app.unlock(PASSPHRASE)
     assert app.form is not None and app.form.record_id == record_id
     assert app.form.values["consent_record"] == "yes"

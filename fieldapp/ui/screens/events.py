@@ -8,6 +8,7 @@ from functools import partial
 import flet as ft
 
 from fieldapp.ui.context import use_app
+from fieldapp.ui.formats import format_day
 from fieldapp.ui.services import STATUS_GROUPS, TRAINING_FORM, StatusGroup
 from fieldapp.ui.widgets.common import STATUS_LABELS, TOUCH, message_box, page, title
 
@@ -26,15 +27,16 @@ def Events() -> ft.Control:
     _ = state.words
     rows: list[ft.Control] = []
     for row in state.events:
+        day = format_day(row.start_date, state.lang)
         if row.shared_key is not None:
-            subtitle = f"{row.start_date} · " + _("Shared by your organisation")
+            subtitle = f"{day} · " + _("Shared by your organisation")
             icon, action = ft.Icons.CLOUD_DOWNLOAD, partial(state.open_shared_event, row.shared_key)
         else:
             people = _.ngettext(
                 "{n} participant", "{n} participants", row.participants, n=row.participants
             )
             status = _(STATUS_LABELS[_GROUP_OF[row.status]])
-            subtitle = f"{row.start_date} · {people} · {status}"
+            subtitle = f"{day} · {people} · {status}"
             icon, action = ft.Icons.EVENT, partial(state.open_record, row.record_id)
         rows.append(
             ft.ListTile(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.context import use_app
+from fieldapp.ui.formats import format_number
 from fieldapp.ui.services import TRAINING_FORM, VICTIM_FORM, StatusGroup
 from fieldapp.ui.state import AppState
 from fieldapp.ui.widgets.common import (
@@ -33,7 +34,7 @@ def _status_tile(state: AppState, group: StatusGroup) -> ft.Control:
     return ft.ListTile(
         leading=ft.Icon(STATUS_ICONS[group]),
         title=ft.Text(state.words(STATUS_LABELS[group])),
-        trailing=ft.Text(str(count), size=18, weight=ft.FontWeight.BOLD),
+        trailing=ft.Text(format_number(count, state.lang), size=18, weight=ft.FontWeight.BOLD),
         min_height=TOUCH,
         on_click=open_group,
     )

@@ -70,13 +70,13 @@ def _header(state: AppState) -> ft.Control:
                     size=18,
                     weight=ft.FontWeight.BOLD,
                     color=ft.Colors.ON_PRIMARY,
-                    expand=True,
-                    max_lines=1,
-                    overflow=ft.TextOverflow.ELLIPSIS,
+                    expand=True,  # a long programme or form name wraps, never cut
                 ),
                 ft.TextButton(
-                    _("Lock now"),
+                    # over a record, the padlock alone: the record's title needs the room
+                    None if on_record else _("Lock now"),
                     icon=ft.Icons.LOCK,
+                    tooltip=_("Lock now") if on_record else None,
                     style=on_primary,
                     height=TOUCH,
                     visible=unlocked,
@@ -103,9 +103,12 @@ def _bottom_nav(state: AppState) -> ft.Control:
                                 icon,
                                 color=ft.Colors.PRIMARY if state.screen == name else None,
                             ),
-                            ft.Text(_(label), size=12),
+                            # the label has the whole width (no padding) and wraps: the
+                            # French "Synchroniser" was broken in two and cut at the bottom
+                            ft.Text(_(label), size=12, text_align=ft.TextAlign.CENTER),
                         ],
                     ),
+                    style=ft.ButtonStyle(padding=ft.Padding.symmetric(horizontal=2)),
                     height=60,
                     expand=True,
                     on_click=lambda _e=None, n=name: state.go(n),

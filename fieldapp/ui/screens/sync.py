@@ -49,7 +49,9 @@ def Sync() -> ft.Control:
             ft.Text(waiting_line(_, status), weight=ft.FontWeight.W_600),
             ft.Text(last_sync_line(_, status)),
             ft.Text(
-                _("Last attempt: {when}", when=when(attempt.isoformat())) if attempt else "",
+                _("Last attempt: {when}", when=when(attempt.isoformat(), state.lang))
+                if attempt
+                else "",
                 size=13,
                 # only when it failed: one after the last successful sync
                 visible=attempt is not None

@@ -69,8 +69,6 @@ def _tab(icon: ft.IconData, text: str, *, selected: bool, on_click: Any) -> ft.C
                     size=12,
                     color=color,
                     weight=ft.FontWeight.BOLD if selected else None,
-                    max_lines=1,
-                    overflow=ft.TextOverflow.ELLIPSIS,
                     text_align=ft.TextAlign.CENTER,
                 ),
             ],

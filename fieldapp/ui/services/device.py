@@ -124,6 +124,17 @@ class Device:
             self._wiped = True
             raise
 
+    def unlock_tries(self) -> tuple[int, int | None]:
+        """(wrong passphrases tried since the last unlock, tries left before the wipe: None
+        when this device never wipes itself); (0, None) before the first run."""
+        if self._store is None or self._wiped:
+            return 0, None
+        keyring = self._store.keyring
+        try:
+            return keyring.failed_unlocks, keyring.unlocks_left
+        except StoreWiped:
+            return 0, None
+
     def lock(self) -> None:
         if self._store is not None:
             self._store.keyring.lock()

@@ -5,16 +5,30 @@ the training events, and the office's reviews of this device's records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+from fieldapp.errors import StoreLocked
 from fieldapp.forms import record_title
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import Checked
 from fieldapp.store import Page, Record, RecordSummary, Review, Status
 from fieldapp.ui.services.device import Device
 
-__all__ = ["STATUS_GROUPS", "TRAINING_FORM", "VICTIM_FORM", "Records", "StatusGroup"]
+__all__ = [
+    "STATUS_GROUPS",
+    "TRAINING_FORM",
+    "VICTIM_FORM",
+    "ListedRecord",
+    "RecordQuery",
+    "Records",
+    "RecordsPage",
+    "StatusGroup",
+    "fold",
+]
 
 TRAINING_FORM = "training_attendance"
 VICTIM_FORM = "victim_screening"
@@ -31,6 +45,54 @@ STATUS_GROUPS: dict[StatusGroup, tuple[Status, ...]] = {
     "rejected": ("rejected",),
     "conflict": ("conflict",),
 }
+
+
+def fold(text: str) -> str:
+    """Text as a search compares it: case and accents (diacritics) do not matter."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """What the records list asks for: a status group, and optionally words of the title or
+    case code, a form, and the days (the device's own, both included) the record was last
+    changed on."""
+
+    group: StatusGroup = "draft"
+    text: str = ""
+    form_id: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def window(self) -> tuple[str | None, str | None]:
+        """The store's bounds on `updated_at` (UTC ISO, the second one excluded)."""
+
+        def start(day: date) -> str:
+            local = datetime.combine(day, time()).astimezone()
+            return local.astimezone(UTC).isoformat(timespec="microseconds")
+
+        return (
+            None if self.since is None else start(self.since),
+            None if self.until is None else start(self.until + timedelta(days=1)),
+        )
+
+
+@dataclass(frozen=True)
+class ListedRecord:
+    """A line of the records list: what the store lists in clear, and the record's title
+    (case code, instance name or event title), decrypted; None when it has none, its
+    details were erased or the device is locked."""
+
+    summary: RecordSummary
+    title: str | None
+
+
+@dataclass(frozen=True)
+class RecordsPage:
+    items: list[ListedRecord]
+    next_after: str | None  # pass back as `after` for the next page; None on the last
 
 
 class Records:
@@ -64,11 +126,6 @@ class Records:
 
     def get(self, record_id: str) -> Record:
         return self._device.store.records.get(record_id)
-
-    def title(self, record: Record) -> str | None:
-        """The record's name in a list: its form's `instance_name`, else its case code (None
-        when it has neither: show the form's title)."""
-        return record_title(self.form(record.form_id, record.form_version), record.values)
 
     def discard_draft(self, record_id: str) -> None:
         self._device.store.records.discard_draft(record_id)
@@ -171,6 +228,84 @@ class Records:
         )
         return Page(items=items, next_after=f"{position}:" if more else None)
 
+    def search(
+        self, query: RecordQuery, *, after: str | None = None, limit: int = 20
+    ) -> RecordsPage:
+        """A page of the records `query` asks for, newest first, each with its title;
+        `after` is the previous page's cursor (`<status index>:<last record seen>`).
+
+        The form, status and days are the store's filters (nothing decrypted); words are
+        looked for in the candidates' titles, decrypted a page at a time, in memory only.
+        """
+        items: list[ListedRecord] = []
+        for position, listed in self._candidates(query, after):
+            if _matches(query.text, listed.title):
+                items.append(listed)
+            if len(items) == limit:
+                cursor = f"{position}:{listed.summary.updated_at}|{listed.summary.id}"
+                more = any(
+                    _matches(query.text, c.title) for _, c in self._candidates(query, cursor)
+                )
+                return RecordsPage(items=items, next_after=cursor if more else None)
+        return RecordsPage(items=items, next_after=None)
+
+    def count_matching(self, query: RecordQuery) -> int:
+        """How many records `query` finds (its words decrypt every candidate's title)."""
+        if not query.text.strip():
+            since, until = query.window
+            records = self._device.store.records
+            return sum(
+                records.count(status=s, form_id=query.form_id, since=since, until=until)
+                for s in STATUS_GROUPS[query.group]
+            )
+        return sum(1 for _, c in self._candidates(query, None) if _matches(query.text, c.title))
+
+    def _candidates(
+        self, query: RecordQuery, after: str | None
+    ) -> Iterator[tuple[int, ListedRecord]]:
+        """Every record of the query's group, form and days after the cursor, newest first
+        within each status of the group, titled, with the index of its status."""
+        records = self._device.store.records
+        statuses = STATUS_GROUPS[query.group]
+        since, until = query.window
+        index, _, inner = (after or "0:").partition(":")
+        position, cursor = int(index), inner or None
+        while position < len(statuses):
+            page = records.page(
+                status=statuses[position],
+                form_id=query.form_id,
+                since=since,
+                until=until,
+                after=cursor,
+                limit=50,
+            )
+            for listed in self._titled(page.items):
+                yield position, listed
+            if page.next_after is None:
+                position, cursor = position + 1, None
+            else:
+                cursor = page.next_after
+
+    def _titled(self, summaries: list[RecordSummary]) -> list[ListedRecord]:
+        """The summaries with their titles (None for a record whose details were erased,
+        or all of them while the device is locked)."""
+        readable = [s.id for s in summaries if not s.consent_withdrawn]
+        try:
+            secret = self._device.store.records.sensitive_parts(readable)
+        except StoreLocked:
+            secret = {}
+        return [
+            ListedRecord(
+                summary=s,
+                title=record_title(
+                    self.form(s.form_id, s.form_version), {**s.stats, **secret[s.id]}
+                )
+                if s.id in secret
+                else None,
+            )
+            for s in summaries
+        ]
+
     def count(self, group: StatusGroup, form_id: str | None = None) -> int:
         records = self._device.store.records
         return sum(records.count(status=s, form_id=form_id) for s in STATUS_GROUPS[group])
@@ -192,3 +327,12 @@ class Records:
     def shared_events(self) -> dict[str, dict[str, Any]]:
         """Training events the organisation shares with the team (pulled at each sync)."""
         return self._device.store.roster.shared("event")
+
+
+def _matches(text: str, title: str | None) -> bool:
+    """Every word of `text` is in `title` (case and accents aside); no words match all."""
+    words = fold(text).split()
+    if not words:
+        return True
+    found = fold(title or "")
+    return all(word in found for word in words)

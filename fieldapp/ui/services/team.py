@@ -3,14 +3,13 @@ found by name to register a returning person again in one tap."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fieldapp.forms.spec import roster_name
 from fieldapp.ui.services.device import Device
-from fieldapp.ui.services.records import TRAINING_FORM, Records
+from fieldapp.ui.services.records import TRAINING_FORM, Records, fold
 
 __all__ = ["PERSON_FIELDS", "ParticipantMatch", "Team", "fold", "match_participants"]
 
@@ -36,12 +35,6 @@ class ParticipantMatch:
     event_start: str
     record_id: str
     from_team: bool
-
-
-def fold(text: str) -> str:
-    """Text as a search compares it: case and accents (diacritics) do not matter."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def match_participants(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import flet as ft
@@ -17,13 +18,15 @@ import flet as ft
 from fieldapp.errors import FieldappError, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
-from fieldapp.i18n import Words, words
+from fieldapp.i18n import Words, message
+from fieldapp.ui.formats import format_day, format_number, localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
     DeviceState,
     EnrolmentLink,
     MergeUnavailable,
+    RecordQuery,
     RecordSummary,
     Services,
     SetupFailed,
@@ -91,6 +94,15 @@ class AppState:
     records_cursors: list[str | None] = field(default_factory=list)
     records_next: str | None = None
     records_total: int = 0
+    # the list's search and filters (typed as they are: the days as YYYY-MM-DD), what is wrong
+    # with them by filter ("since", "until"), and the titles of the records listed by id
+    records_text: str = ""
+    records_form: str | None = None
+    records_since: str = ""
+    records_until: str = ""
+    records_errors: dict[str, str] = field(default_factory=dict)
+    records_filters_open: bool = False  # the form and day filters show (else one button)
+    record_titles: dict[str, str | None] = field(default_factory=dict)
     events: list[EventRow] = field(default_factory=list)
     confirm_wipe: bool = False
     confirm_withdraw: bool = False  # the "withdraw consent and erase" dialog shows
@@ -108,11 +120,14 @@ class AppState:
         self.sync = self.services.sync.refresh()
         if self.device == "unlocked":  # a page opened on a device another page unlocked
             self.counts = self.services.records.counts()
+        failed, left = device.unlock_tries()
+        if self.device == "locked" and failed and left is not None:
+            self.say("wrong_passphrase_tries", n=left)  # wrong tries before the app restarted
 
     @property
     def words(self) -> Words:
         """The app's words in the person's language (`_ = state.words; _("Back")`)."""
-        return words(self.lang)
+        return localised_words(self.lang)
 
     def text(self, key: MessageKey, **params: object) -> str:
         """The message `key` in the person's language, filled in."""
@@ -164,7 +179,11 @@ class AppState:
         try:
             self.services.unlock(passphrase)
         except WrongPassphrase:
-            self.say("wrong_passphrase")
+            _failed, left = self.services.device.unlock_tries()
+            if left is None:
+                self.say("wrong_passphrase")
+            else:
+                self.say("wrong_passphrase_tries", n=left)
             return False
         except StoreWiped:
             self.device = "wiped"
@@ -437,10 +456,76 @@ class AppState:
         if group != self.records_group or (after is None and not back):
             self.records_cursors = []
         self.records_group = group
-        page = self.services.records.list_records(group, after=after, limit=PAGE_SIZE)
-        self.records = page.items
+        query = self.records_query()
+        page = self.services.records.search(query, after=after, limit=PAGE_SIZE)
+        self.records = [item.summary for item in page.items]
+        self.record_titles = {item.summary.id: item.title for item in page.items}
         self.records_next = page.next_after
-        self.records_total = self.services.records.count(group)
+        self.records_total = self.services.records.count_matching(query)
+
+    def filter_records(
+        self,
+        *,
+        text: str | None = None,
+        form_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> None:
+        """Change the list's search words, form ("" for every form) or days, and list the
+        first page of what they find."""
+        self.touch()
+        if text is not None:
+            self.records_text = text
+        if form_id is not None:
+            self.records_form = form_id or None
+        if since is not None:
+            self.records_since = since
+        if until is not None:
+            self.records_until = until
+        self.load_records(self.records_group)
+
+    def show_record_filters(self, show: bool = True) -> None:
+        self.records_filters_open = show
+
+    def clear_record_filters(self) -> None:
+        self.records_text, self.records_form = "", None
+        self.records_since = self.records_until = ""
+        self.load_records(self.records_group)
+
+    def records_query(self) -> RecordQuery:
+        """The list's query; a day that is no date is left out, and said so by its field."""
+        _ = self.words
+        errors: dict[str, str] = {}
+        days: dict[str, date | None] = {}
+        for name, typed, label in (
+            ("since", self.records_since, _("Changed from")),
+            ("until", self.records_until, _("Changed until")),
+        ):
+            try:
+                days[name] = date.fromisoformat(typed.strip()) if typed.strip() else None
+            except ValueError:
+                days[name] = None
+                errors[name] = message("type_date", self.lang, label=label)
+        since, until = days["since"], days["until"]
+        if since is not None and until is not None and until < since:
+            errors["until"] = _(
+                "{label}: must be on or after the first day.", label=_("Changed until")
+            )
+            until = None
+        self.records_errors = errors
+        return RecordQuery(
+            group=self.records_group,
+            text=self.records_text,
+            form_id=self.records_form,
+            since=since,
+            until=until,
+        )
+
+    @property
+    def records_filtered(self) -> bool:
+        return bool(
+            self.records_text.strip() or self.records_form or self.records_since.strip()
+        ) or bool(self.records_until.strip())
 
     def next_records_page(self) -> None:
         if self.records_next is None:
@@ -471,16 +556,10 @@ class AppState:
         return spec.label(spec.title, self.lang)
 
     def record_title(self, item: RecordSummary) -> str:
-        """A record's name in a list: its case code or its form's `instance_name` (read from
-        the record, the device being unlocked), else its form's title."""
-        if self.device == "unlocked" and not item.consent_withdrawn:
-            try:
-                named = self.services.records.title(self.services.records.get(item.id))
-            except FieldappError:
-                named = None
-            if named:
-                return named
-        return self.form_title(item.form_id)
+        """A record's name in a list: its case code, `instance_name` or event title as the last
+        page of records read them (decrypted in memory, the device being unlocked), else its
+        form's title."""
+        return self.record_titles.get(item.id) or self.form_title(item.form_id)
 
     def record_line(self, item: RecordSummary, limit: int = 3) -> str:
         """A few of a record's clear (statistical) answers in words, in form order: enough
@@ -496,8 +575,10 @@ class AppState:
                 continue
             if node.type == "select_one":
                 found.append(spec.choice_label(node.choices or "", str(value), self.lang))
-            elif node.type in ("date", "integer"):
-                found.append(str(value))
+            elif node.type == "integer" and isinstance(value, int):
+                found.append(format_number(value, self.lang))
+            elif node.type == "date":
+                found.append(format_day(value, self.lang))
             if len(found) == limit:
                 break
         return " · ".join(found)

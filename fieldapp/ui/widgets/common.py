@@ -10,6 +10,7 @@ from typing import Any
 import flet as ft
 
 from fieldapp.i18n import N_, Words
+from fieldapp.ui.formats import format_moment
 from fieldapp.ui.messages import GOOD_NEWS
 from fieldapp.ui.services import StatusGroup
 from fieldapp.ui.state import AppState
@@ -18,6 +19,7 @@ __all__ = [
     "STATUS_ICONS",
     "STATUS_LABELS",
     "TOUCH",
+    "WRAP_LINES",
     "banner",
     "big_button",
     "error_text",
@@ -32,6 +34,9 @@ __all__ = [
 ]
 
 TOUCH = 52  # px: every tap target is at least 48 px high
+# A text field's hint and error may take this many lines: Flutter's default of one line cuts
+# the rule a person must follow ("must be on or after the start date, and t…").
+WRAP_LINES = 8
 
 STATUS_ICONS: dict[StatusGroup, ft.IconData] = {
     "draft": ft.Icons.EDIT_NOTE,
@@ -65,15 +70,16 @@ def typed(apply: Callable[[str], Any]) -> Callable[[Any], None]:
     return lambda e: apply(e.data if isinstance(e.data, str) else "")
 
 
-def when(iso: str | None) -> str:
-    """A stored moment as the person's clock reads it (the text itself if it is no moment)."""
+def when(iso: str | None, lang: str) -> str:
+    """A stored moment as the person's clock reads it, written the way `lang` writes it
+    (the text itself if it is no moment)."""
     if not iso:
         return ""
     try:
         moment = datetime.fromisoformat(iso).astimezone()
     except ValueError:
         return iso
-    return moment.strftime("%Y-%m-%d %H:%M")
+    return format_moment(moment, lang)
 
 
 def title(text: str) -> ft.Control:
@@ -150,6 +156,7 @@ def server_fields(
             label=_("Server address"),
             value=url,
             keyboard_type=ft.KeyboardType.URL,
+            error_max_lines=WRAP_LINES,
             on_change=typed(set_url),
         ),
         ft.TextField(

@@ -12,7 +12,7 @@ import flet as ft
 
 from fieldapp.forms.spec import FieldSpec, Node
 from fieldapp.ui.state import FormSession, answer_text, display_value
-from fieldapp.ui.widgets.common import TOUCH, error_text, keyed, typed
+from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, error_text, keyed, typed
 
 __all__ = ["ChoiceSearch", "DateField", "choice_label", "field_control", "path_of", "picked_date"]
 
@@ -91,6 +91,7 @@ def ChoiceSearch(
                 hint_text=_("Search"),
                 prefix_icon=ft.Icons.SEARCH,
                 error=error,
+                error_max_lines=WRAP_LINES,
                 on_change=typed(set_query),
             ),
             *[
@@ -324,7 +325,9 @@ def _text_box(
         label=label,
         value=display_value(value),
         hint_text=hint,
+        hint_max_lines=WRAP_LINES,
         error=error,
+        error_max_lines=WRAP_LINES,
         keyboard_type=ft.KeyboardType.MULTILINE if multiline else keyboard,
         multiline=multiline,
         min_lines=3 if multiline else None,

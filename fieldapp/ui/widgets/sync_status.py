@@ -10,6 +10,7 @@ from datetime import datetime
 import flet as ft
 
 from fieldapp.i18n import Words
+from fieldapp.ui.formats import format_size
 from fieldapp.ui.services import SyncStatus
 from fieldapp.ui.widgets.common import when
 
@@ -18,28 +19,22 @@ __all__ = [
     "link_line",
     "problem_line",
     "progress_line",
-    "size_text",
     "waiting_line",
 ]
 
 
-def size_text(count: int) -> str:
-    if count < 1024:
-        return f"{count} B"
-    if count < 1024 * 1024:
-        return f"{count / 1024:.1f} KB"
-    return f"{count / 1024 / 1024:.1f} MB"
-
-
-def _when(moment: datetime | None) -> str:
-    return when(moment.isoformat()) if moment is not None else ""
+def _when(moment: datetime | None, lang: str) -> str:
+    return when(moment.isoformat(), lang) if moment is not None else ""
 
 
 def link_line(_: Words, status: SyncStatus) -> tuple[str, ft.IconData]:
     """Online or offline as the last check found it, and when; with its icon."""
+    lang = (
+        _.lang
+    )  # read outside the message calls: Babel's extractor takes `_` in them as a message
     if status.online is None or status.probed_at is None:
         return _("Not checked yet"), ft.Icons.CLOUD_QUEUE
-    checked = _("checked {when}", when=_when(status.probed_at))
+    checked = _("checked {when}", when=_when(status.probed_at, lang))
     if status.online:
         online = _("Online")
         return f"{online} · {checked}", ft.Icons.CLOUD_DONE
@@ -49,6 +44,7 @@ def link_line(_: Words, status: SyncStatus) -> tuple[str, ft.IconData]:
 
 def waiting_line(_: Words, status: SyncStatus) -> str:
     """What waits to be sent, counted, with its size; or that nothing does."""
+    lang = _.lang
     if not status.waiting:
         return _("Nothing waits to be sent.")
     return _.ngettext(
@@ -56,18 +52,20 @@ def waiting_line(_: Words, status: SyncStatus) -> str:
         "{count} records wait to be sent · {size}",
         status.waiting,
         count=status.waiting,
-        size=size_text(status.waiting_bytes),
+        size=format_size(status.waiting_bytes, lang),
     )
 
 
 def last_sync_line(_: Words, status: SyncStatus) -> str:
+    lang = _.lang
     if status.last_success_at is None:
         return _("Never synced")
-    return _("Last sync: {when}", when=_when(status.last_success_at))
+    return _("Last sync: {when}", when=_when(status.last_success_at, lang))
 
 
 def progress_line(_: Words, status: SyncStatus) -> str | None:
     """The sync in flight: records done of the total and the bytes sent (None if none)."""
+    lang = _.lang
     if not status.running:
         return None
     return _.ngettext(
@@ -76,16 +74,17 @@ def progress_line(_: Words, status: SyncStatus) -> str | None:
         status.total,
         done=status.done,
         total=status.total,
-        size=size_text(status.sent_bytes),
+        size=format_size(status.sent_bytes, lang),
     )
 
 
 def problem_line(_: Words, status: SyncStatus) -> str | None:
     """The last problem, when, in words (None once a sync went well)."""
+    lang = _.lang
     if not status.last_error:
         return None
     return _(
         "Last problem ({when}): {detail}",
-        when=_when(status.last_error_at or status.last_attempt_at),
+        when=_when(status.last_error_at or status.last_attempt_at, lang),
         detail=status.last_error,
     )
