@@ -30,6 +30,10 @@ geopoint dicts. Semantics follow XPath 1.0 and ODK, with these choices:
   not the form, is at fault.
 - Evaluation never raises: a value of the wrong kind gives None (or False for a test).
 
+A `choice_filter` is parsed by `parse_choice_filter`: there a bare name (`country`, `name`) is
+a column of the choice being judged, given to `Expression.evaluate` as `choice=`; elsewhere a
+bare name is an error that says to write `${name}`.
+
 `Expression.shape` tells, from the syntax and the shapes of the fields referred to, what an
 expression can yield (a `Shape`: true/false, a number, a date, one of its quoted values, or
 anything): `fieldapp.forms.spec.Statistics` uses it to keep statistical calculations coarse.
@@ -38,7 +42,7 @@ One module a job: `values` (conversions), `functions`, `syntax` (tokens, tree, p
 `evaluation` (operators and the walk), `shapes`, `expression` (`Expression`, `parse`).
 """
 
-from fieldapp.forms.expr.expression import Expression, parse
+from fieldapp.forms.expr.expression import Expression, parse, parse_choice_filter
 from fieldapp.forms.expr.shapes import CLOCK_FUNCTIONS, Shape
 from fieldapp.forms.expr.syntax import NAME_RE, ExpressionError
 from fieldapp.forms.expr.values import boolean
@@ -51,4 +55,5 @@ __all__ = [
     "Shape",
     "boolean",
     "parse",
+    "parse_choice_filter",
 ]

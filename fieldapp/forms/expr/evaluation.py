@@ -9,7 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 from fieldapp.forms.expr.functions import Context
-from fieldapp.forms.expr.syntax import Call, Chain, Constant, Current, Negate, Node, Ref
+from fieldapp.forms.expr.syntax import (
+    Call,
+    Chain,
+    Column,
+    Constant,
+    Current,
+    Negate,
+    Node,
+    Ref,
+)
 from fieldapp.forms.expr.values import (
     boolean,
     finite,
@@ -95,6 +104,8 @@ def evaluate_node(node: Node, context: Context) -> Any:
             return context.env.get(name)
         case Current():
             return context.current
+        case Column(name):
+            return context.choice.get(name)
         case Negate(operand):
             number = numeric(evaluate_node(operand, context))
             return None if number is None else -number

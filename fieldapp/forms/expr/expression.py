@@ -24,6 +24,7 @@ class Expression:
     functions: frozenset[str]  # every function called
     uses_current: bool  # whether '.' (the value being checked) is used
     _root: Node = field(repr=False)
+    columns: frozenset[str] = frozenset()  # a choice filter's choice columns (bare names)
 
     def shape(self, inputs: Mapping[str, Shape]) -> Shape:
         """What the expression can yield when each `${name}` yields `inputs[name]` (a name
@@ -37,9 +38,11 @@ class Expression:
         current: Any = None,
         today: datetime.date | None = None,
         now: datetime.datetime | None = None,
+        choice: Mapping[str, Any] | None = None,
     ) -> Any:
-        """The value of the expression; a name missing from `env` is empty (None)."""
-        return evaluate_node(self._root, Context(env, current, today, now))
+        """The value of the expression; a name missing from `env` is empty (None). `choice`:
+        the columns of the choice a `choice_filter` is judging (`name`, `country`...)."""
+        return evaluate_node(self._root, Context(env, current, today, now, choice or {}))
 
     def truth(
         self,
@@ -48,14 +51,28 @@ class Expression:
         current: Any = None,
         today: datetime.date | None = None,
         now: datetime.datetime | None = None,
+        choice: Mapping[str, Any] | None = None,
     ) -> bool:
-        """The value as an XPath boolean, for `relevant`, `constraint` and `required`."""
-        return boolean(self.evaluate(env, current=current, today=today, now=now))
+        """The value as an XPath boolean, for `relevant`, `constraint`, `required` and
+        `choice_filter`."""
+        return boolean(self.evaluate(env, current=current, today=today, now=now, choice=choice))
 
 
 @functools.lru_cache(maxsize=2048)
 def parse(source: str) -> Expression:
     """Parse `source` once (cached); ExpressionError says what is wrong and at which column."""
+    return _parse(source, columns=False)
+
+
+@functools.lru_cache(maxsize=256)
+def parse_choice_filter(source: str) -> Expression:
+    """Parse a `choice_filter` once (cached): as `parse`, and a bare name is a column of the
+    choice being judged, as XLSForm reads `country = ${country}` against its choices sheet
+    (`name` is the choice's value; a column the choice lacks is empty)."""
+    return _parse(source, columns=True)
+
+
+def _parse(source: str, *, columns: bool) -> Expression:
     if len(source) > MAX_SOURCE_LENGTH:
         raise ExpressionError(
             f"expression is {len(source)} characters long; the limit is {MAX_SOURCE_LENGTH}",
@@ -63,7 +80,7 @@ def parse(source: str) -> Expression:
         )
     if not source.strip():
         raise ExpressionError("empty expression", source)
-    parser = Parser(source)
+    parser = Parser(source, columns=columns)
     root = parser.parse()
     return Expression(
         source,
@@ -71,4 +88,5 @@ def parse(source: str) -> Expression:
         frozenset(parser.functions),
         parser.uses_current,
         root,
+        frozenset(parser.columns),
     )

@@ -37,6 +37,7 @@ class Context:
     current: Any
     today: datetime.date | None
     now: datetime.datetime | None
+    choice: Mapping[str, Any] = field(default_factory=dict)  # a choice_filter's choice row
 
     def now_value(self) -> datetime.datetime:
         """The given `now` (naive means local time), else the clock, with its UTC offset."""
