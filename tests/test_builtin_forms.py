@@ -54,7 +54,7 @@ TRAINING_VALID: dict[str, Any] = {
     "programme_type": "training_technical_assistance",
     "topic": "Victim-centred investigation",
     "country": "SN",
-    "province": "Dakar",
+    "province": "SN-DK",  # Dakar (ISO 3166-2)
     "venue": "Hôtel Savana",
     "start_date": "2026-03-02",
     "end_date": "2026-03-04",

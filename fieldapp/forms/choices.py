@@ -40,7 +40,7 @@ def visible_choices(
     except ExpressionError:
         return []
     inputs = {name: env.get(name) for name in expression.references}
-    clock = today if expression.functions & CLOCK_FUNCTIONS else None
+    clock = (today or date.today()) if expression.functions & CLOCK_FUNCTIONS else None
     key = (
         id(choices),
         field.choice_filter,
