@@ -5,6 +5,7 @@ list (naming the field) and the form screen lists only what it keeps."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import ExpressionError, parse, parse_choice_filter
 from fieldapp.forms.spec import FieldSpec, FormSpec
 from fieldapp.forms.validate import check
+from fieldapp.office.xlsform import import_xlsform
+from tests.test_xlsform import write_xlsform
 
 SUBDIVISIONS = "iso3166-2.pycountry-26.2.16"
 PLACES = {
@@ -264,3 +267,32 @@ def test_a_form_cannot_repeat_a_value_of_its_set() -> None:
             },
             choice_sets={"provinces": SUBDIVISIONS},
         )
+
+
+# -- XLSForm ----------------------------------------------------------------------------------
+
+
+def test_an_xlsform_cascading_select_imports_and_narrows(tmp_path: Path) -> None:
+    """The XLSForm idiom: an extra column on the choices sheet, a bare name in choice_filter
+    (pyxform's own tests use the same shape: `choice_filter_test.xlsx`)."""
+    path = write_xlsform(
+        tmp_path / "cascade.xlsx",
+        survey=[
+            ["type", "name", "label", "choice_filter"],
+            ["select_one countries", "country", "Country", ""],
+            ["select_one provinces", "province", "Province", "country=${country}"],
+        ],
+        choices=[
+            ["list_name", "name", "label", "country"],
+            ["countries", "KH", "Cambodia", ""],
+            ["countries", "SN", "Senegal", ""],
+            ["provinces", "KH-2", "Battambang", "KH"],
+            ["provinces", "SN-DK", "Dakar", "SN"],
+        ],
+    )
+    spec = import_xlsform(path)
+    assert spec.choices["provinces"][0].columns == {"country": "KH"}
+    assert spec.choices["countries"][0].columns == {}
+    assert shown(spec, "province", {"country": "SN"}) == ["SN-DK"]
+    result = check(spec, {"country": "SN", "province": "KH-2"})
+    assert [(e.field, e.code) for e in result.errors] == [("province", "choice")]
