@@ -106,6 +106,41 @@ def test_outside_a_choice_filter_a_bare_name_is_still_an_error() -> None:
     assert parse("${country} = 'KH'").columns == frozenset()
 
 
+ROWS = (
+    {"name": "KH-2", "country": "KH"},
+    {"name": "KH-7", "country": "KH", "zone": "south"},
+    {"name": "SN-DK", "country": "SN"},
+    {"name": "1", "country": "1"},
+    {"name": "other"},
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "country = ${country}",
+        "${country} = country or name = 'other'",
+        "country = ${country} or starts-with(name, 'SN')",
+        "country != ${country}",
+        "name = ${country} or zone = 'south'",
+        "zone = ''",
+        "country = ${number} or country = ${flag}",
+        "country = concat(${country}, '') and name != 'KH-7'",
+    ],
+)
+@pytest.mark.parametrize(
+    "env",
+    [{"country": "KH"}, {"country": "SN-DK"}, {}, {"country": ""}, {"number": 1, "flag": True}],
+)
+def test_the_indexed_filter_keeps_what_judging_each_choice_keeps(
+    source: str, env: dict[str, Any]
+) -> None:
+    """The look-up of `column = ${field}` terms is an optimisation, never a new meaning."""
+    expression = parse_choice_filter(source)
+    each = [i for i, row in enumerate(ROWS) if expression.truth(env, choice=row)]
+    assert expression.kept_rows(ROWS, env) == each
+
+
 # -- the form checks ------------------------------------------------------------------------
 
 

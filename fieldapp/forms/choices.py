@@ -3,9 +3,11 @@
 choice's columns read by bare name, `name` its value: `country = ${country} or name =
 'other'`). Validation refuses an answer outside them; the form screen lists only them.
 
-A filter is judged once per choice (5,046 for the ISO 3166-2 subdivisions): the result is
-kept per (form version, field, values of the fields the filter reads), so typing elsewhere in
-the form, or checking it again, costs a dictionary look-up.
+The XLSForm idiom (`column = ${field}` terms joined by `or`) is a look-up in an index of
+the column (`Expression.kept_rows`); any other filter is judged on each choice (5,046 for the
+ISO 3166-2 subdivisions). The result is kept per (list, filter, values of the fields the
+filter reads), so typing elsewhere in the form, or checking it again, costs a dictionary
+look-up.
 """
 
 from __future__ import annotations
@@ -49,15 +51,21 @@ def visible_choices(
     )
     cached = _KEPT.get(key)
     if cached is None or cached[0] is not choices:
-        kept = tuple(
-            i
-            for i, choice in enumerate(choices)
-            if expression.truth(inputs, choice=choice_row(choice), today=today)
-        )
+        kept = tuple(expression.kept_rows(_rows(choices), inputs, today=today))
         if len(_KEPT) >= _KEPT_SIZE:
             _KEPT.pop(next(iter(_KEPT)))  # the oldest: insertion order
         cached = _KEPT[key] = (choices, kept)
     return [choices[i] for i in cached[1]]
+
+
+def _rows(choices: list[Choice]) -> tuple[dict[str, str], ...]:
+    """The list's choices as a filter reads them, built once per list."""
+    cached = _ROWS.get(id(choices))
+    if cached is None or cached[0] is not choices:
+        if len(_ROWS) >= 64:
+            _ROWS.pop(next(iter(_ROWS)))
+        cached = _ROWS[id(choices)] = (choices, tuple(map(choice_row, choices)))
+    return cached[1]
 
 
 def _key(value: Any) -> Any:
@@ -73,3 +81,4 @@ def _key(value: Any) -> Any:
 # held so that its id is not reused by another while the entry lives.
 _KEPT: dict[tuple[Any, ...], tuple[list[Choice], tuple[int, ...]]] = {}
 _KEPT_SIZE = 512
+_ROWS: dict[int, tuple[list[Choice], tuple[dict[str, str], ...]]] = {}

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     Tag,
+    TypeAdapter,
     field_serializer,
     field_validator,
     model_validator,
@@ -379,6 +380,9 @@ class FormSpec(_Model):
         return value
 
 
+_CHOICE_LIST: TypeAdapter[list[Choice]] = TypeAdapter(list[Choice])
+
+
 def _dumped_value(choice: Any) -> Any:
     return choice.get("value") if isinstance(choice, dict) else getattr(choice, "value", None)
 
@@ -386,7 +390,7 @@ def _dumped_value(choice: Any) -> Any:
 @functools.cache
 def _choice_set(name: str) -> tuple[Choice, ...]:
     """A choice set's choices, built once (two forms naming it share them)."""
-    return tuple(Choice.model_validate(row) for row in choice_set_rows(name))
+    return tuple(_CHOICE_LIST.validate_python(choice_set_rows(name)))
 
 
 def _walk(nodes: list[Node]) -> Iterator[FieldSpec | GroupSpec | RepeatSpec]:
