@@ -25,16 +25,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, before bench/
 
-import flet as ft  # noqa: E402
+import flet as ft
 
-from fieldapp.forms import choices as choices_module  # noqa: E402
-from fieldapp.forms import spec as spec_module  # noqa: E402
-from fieldapp.forms.builtin import load_builtin_forms  # noqa: E402
-from fieldapp.forms.choice_sets import choice_set_rows  # noqa: E402
-from fieldapp.forms.choices import visible_choices  # noqa: E402
-from fieldapp.forms.spec import FieldSpec, FormSpec  # noqa: E402
-from fieldapp.forms.validate import check  # noqa: E402
-from tests.conftest import attendance_values  # noqa: E402
+from fieldapp.forms import choices as choices_module
+from fieldapp.forms import spec as spec_module
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.choice_sets import choice_set_rows
+from fieldapp.forms.choices import visible_choices
+from fieldapp.forms.spec import FieldSpec, FormSpec
+from fieldapp.forms.validate import check
+from tests.conftest import attendance_values
 
 FORM = Path(__file__).resolve().parents[1] / "assets" / "forms" / "training_attendance.json"
 
@@ -106,7 +106,9 @@ def main() -> None:
 
     for country, typed in (("KH", "kamp"), ("FR", "pa"), ("PH", "ce")):
         env = {"country": country}
-        per_key = _median_ms(lambda e=env, t=typed: _matches(spec, field, e, t), rounds, clear=False)
+        per_key = _median_ms(
+            lambda e=env, t=typed: _matches(spec, field, e, t), rounds, clear=False
+        )
         print(f"search {country} for {typed!r}: {per_key:.2f} ms a keystroke")
     every = {"country": None}
     unfiltered = FieldSpec(name="anywhere", type="select_one", choices="subdivisions")

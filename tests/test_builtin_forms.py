@@ -367,7 +367,12 @@ REQUIRED_WHEN_CASES = [
 # (form, field, a submission whose pick fits the other answers, one where it no longer does)
 CHOICE_FILTER_CASES = [
     (TRAINING, "province", training(), training(country="KH")),
-    (TRAINING, "province", training(province="other", province_other="X"), training(province="KH-2")),
+    (
+        TRAINING,
+        "province",
+        training(province="other", province_other="X"),
+        training(province="KH-2"),
+    ),
     (
         VICTIM,
         "identification_province",
@@ -486,7 +491,9 @@ def test_relevance(
     dropped = run(spec, not_relevant)
     assert at(dropped.values, path) is None
     # (a question the case leaves unanswered to make another irrelevant may be required)
-    blanked = {e.path for e in dropped.errors if e.code == "required" and at(not_relevant, e.path) is None}
+    blanked = {
+        e.path for e in dropped.errors if e.code == "required" and at(not_relevant, e.path) is None
+    }
     assert all(e.code in ("not_relevant", "consent") or e.path in blanked for e in dropped.errors)
 
 
@@ -731,7 +738,9 @@ def translation_gaps(spec: FormSpec) -> list[str]:
     A choice set's names are data (ISO 3166-2 subdivisions, in the languages pycountry has),
     not the form's texts: the form's own choices beside them are checked."""
     gaps = []
-    from_sets = {row["value"] for name in spec.choice_sets.values() for row in choice_set_rows(name)}
+    from_sets = {
+        row["value"] for name in spec.choice_sets.values() for row in choice_set_rows(name)
+    }
     for where, attribute, texts in form_texts(spec, spec.id):
         if where.removesuffix(".label") in from_sets:
             continue

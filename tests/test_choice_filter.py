@@ -218,7 +218,11 @@ def test_a_filter_reads_the_repeat_instance_and_the_record() -> None:
 def test_a_filter_can_read_a_calculation() -> None:
     spec = form(
         COUNTRY,
-        {"name": "home", "type": "calculate", "calculation": "if(${country} = '', 'SN', ${country})"},
+        {
+            "name": "home",
+            "type": "calculate",
+            "calculation": "if(${country} = '', 'SN', ${country})",
+        },
         province(choice_filter="country = ${home}"),
     )
     assert check(spec, {"province": "SN-DK"}).ok

@@ -12,8 +12,9 @@ writes a new file beside the old one, and a new form version names it.
 One row a subdivision: `[code, country, parent, English, French, Spanish, Arabic]`, a
 translation left empty where it is the English name (pycountry's catalogues differ from the
 English for about 1,000 French names and 130 Spanish ones, and it has none in Arabic: the
-app shows the English there, which is often the local name). A subdivision inside another (a French department, a Philippine province) is labelled
-with its parent's name too: "Cebu (Central Visayas)".
+app shows the English there, which is often the local name). A subdivision inside another
+(a French department, a Philippine province) is labelled with its parent's name too: "Cebu
+(Central Visayas (Region VII))".
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def set_name() -> str:
 def _translators() -> dict[str, gettext.NullTranslations]:
     """The catalogue of each language pycountry has one for (not Arabic: its rows fall back
     to the English names, as the app does for any label missing in a language)."""
-    found = {}
+    found: dict[str, gettext.NullTranslations] = {}
     for lang in LANGUAGES:
         try:
             found[lang] = gettext.translation("iso3166-2", pycountry.LOCALES_DIR, [lang])
@@ -78,7 +79,7 @@ def rows() -> list[list[str]]:
 
 def render() -> str:
     document = {
-        "source": f"ISO 3166-2 subdivisions from pycountry ({set_name()}), by tools/subdivisions.py",
+        "source": f"ISO 3166-2 subdivisions ({set_name()}), by tools/subdivisions.py",
         "columns": ["value", "country", "parent", *(f"label::{lang}" for lang in LANGUAGES)],
         "rows": rows(),
     }

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from fieldapp.errors import FormError
+from fieldapp.forms.choice_sets import choice_set_rows
 from fieldapp.forms.expr import (
     CLOCK_FUNCTIONS,
     NAME_RE,
@@ -36,7 +37,6 @@ from fieldapp.forms.expr import (
     parse,
     parse_choice_filter,
 )
-from fieldapp.forms.choice_sets import choice_set_rows
 
 __all__ = [
     "MAX_DEPTH",

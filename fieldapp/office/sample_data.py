@@ -137,7 +137,9 @@ def sample_shared_event(rng: random.Random, start: date | None = None) -> dict[s
     """An upcoming workshop the office shares with trainers (no participants: those are
     registered, and sealed, on the devices)."""
     first = start or date(2026, 12, 7)
-    province, code = rng.choice([("Kampot", "KH-7"), ("Siem Reap", "KH-17"), ("Kampong Cham", "KH-3")])
+    province, code = rng.choice(
+        [("Kampot", "KH-7"), ("Siem Reap", "KH-17"), ("Kampong Cham", "KH-3")]
+    )
     return {
         "title": f"Non-punishment of victims: workshop for prosecutors, {province}",
         "programme_type": "training_technical_assistance",

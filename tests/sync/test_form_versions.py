@@ -23,8 +23,6 @@ TRAINING = "training_attendance"
 TYPED = "Battambang, near the old market"  # as version 2 took it: free text
 
 
-
-
 def test_a_record_on_the_previous_version_keeps_validating_opening_and_syncing(
     store: Store,
     deployment: Deployment,

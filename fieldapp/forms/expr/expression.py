@@ -67,7 +67,6 @@ class Expression:
         `choice_filter`."""
         return boolean(self.evaluate(env, current=current, today=today, now=now, choice=choice))
 
-
     def kept_rows(
         self,
         rows: Sequence[Mapping[str, str]],

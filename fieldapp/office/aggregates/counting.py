@@ -3,12 +3,12 @@
 Rows are records' statistics as the server keeps them: field → value, a repeat a list of
 instance dicts. Counting by a field of a repeat counts its instances (participants by
 profession and sex), each with its record's top-level values. Categories come from the form,
-so empty ones appear as 0 cells: a choice list in its order (a list narrowed by a
-`choice_filter`, such as provinces by country, to what it offered the rows counted), yes/no for a boolean; numbers as
-counted, dates by month (every month from the first to the last). A value the form no longer
-lists is counted under its own value; a missing answer is the category `None` ("not
-answered"), so that every margin counts the whole population and two tables of one report
-have the same totals.
+so empty ones appear as 0 cells: a choice list in its order (one narrowed by a
+`choice_filter`, provinces by country, to what it offered the rows counted), yes/no for a
+boolean; numbers as counted, dates by month (every month from the first to the last). A
+value the form no longer lists is counted under its own value; a missing answer is the
+category `None` ("not answered"), so that every margin counts the whole population and two
+tables of one report have the same totals.
 
 A select_multiple record counts once in each chosen value and once in each margin over that
 field, so those margins are not sums (see `tables`).

@@ -159,7 +159,9 @@ class Importer:
                 columns={  # what a choice_filter reads by bare name (`country`)
                     c.key: v
                     for c, v in row.cells.items()
-                    if v and not c.language and c.key not in _CHOICE_COLUMNS
+                    if v
+                    and not c.language
+                    and c.key not in _CHOICE_COLUMNS
                     and NAME_RE.match(c.key)
                 },
             )
