@@ -24,12 +24,14 @@ TYPED = "Battambang, near the old market"  # as version 2 took it: free text
 
 
 def test_a_record_on_the_previous_version_keeps_validating_opening_and_syncing(
-    store: Store,
+    device: Store,
+    client: SyncClient,
     deployment: Deployment,
     app_url: str,
     app_transport: httpx.BaseTransport,
     tmp_path: Path,
 ) -> None:
+    store = device  # enrolled; it has not synced yet
     v2 = load_archived_forms()[[s.id for s in load_archived_forms()].index(TRAINING)]
     assert (v2.version, v2.node("province").type) == ("2", "text")
     # the device as the previous release left it: version 2 its training form
@@ -52,9 +54,7 @@ def test_a_record_on_the_previous_version_keeps_validating_opening_and_syncing(
     assert not check(v3, record.values).ok  # its text is no province code of version 3
 
     # both reach the server, which knows version 2 (it publishes the archived versions)
-    enrol(store, app_url, deployment.code(), transport=app_transport)
-    with SyncClient(store, transport=app_transport) as client:
-        report = client.sync()
+    report = client.sync()
     assert report.ok, report.errors
     assert report.accepted == 2
     rows = deployment.query("SELECT form_version, stats FROM records ORDER BY form_version")

@@ -4,30 +4,17 @@ flags the province picked before instead of clearing it; "Other" opens a typed a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from fieldapp.store import Store
 from tests.conftest import PASSPHRASE
 from tests.ui._browser import AppProcess, open_phone, reveal, shoot, tap, type_into
-from tests.ui.test_browser import first_run_offline
+from tests.ui.test_browser import app, first_run_offline  # noqa: F401 (the app fixture)
 
 pytestmark = pytest.mark.browser
 
 STALE = "Province or state: the answer is not one of the choices for your other answers"
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[AppProcess]:
-    process = AppProcess(tmp_path / "device")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def search(page: Page, label: str, text: str) -> None:
@@ -45,7 +32,10 @@ def offered(page: Page, name: str) -> bool:
     return page.get_by_role("button", name=name, exact=True).count() > 0
 
 
-def test_the_province_list_follows_the_country(browser: Browser, app: AppProcess) -> None:
+def test_the_province_list_follows_the_country(
+    browser: Browser,
+    app: AppProcess,  # noqa: F811 (the fixture of test_browser)
+) -> None:
     page = open_phone(browser, app.url)
     first_run_offline(page)
     tap(page, "button", "Training attendance")
