@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldapp.errors import StoreError
-from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.store._core import Core
 from fieldapp.store._types import FormUnusable
@@ -34,7 +34,9 @@ class Forms:
         self._specs: dict[tuple[str, str], FormSpec | str] = {}
 
     def install_builtin(self) -> None:
-        for spec in load_builtin_forms().values():
+        """The built-in forms, and their earlier versions (the server publishes those for
+        their records: a device that has them need not download them)."""
+        for spec in [*load_archived_forms(), *load_builtin_forms().values()]:
             self.add(spec, source="builtin")
 
     def add(self, spec: FormSpec, *, source: str = "import") -> None:

@@ -86,3 +86,17 @@ def test_a_record_on_the_previous_version_keeps_validating_opening_and_syncing(
         assert fresh.records.new_draft(TRAINING).form_version == "3"
     finally:
         fresh.close()
+
+
+def test_an_older_version_arriving_later_does_not_stand_in_for_the_newest(store: Store) -> None:
+    """The server publishes a form's earlier versions (for their records): added after the
+    newest, one still never becomes the version new records are made on."""
+    newest = store.forms.get(TRAINING)
+    older = newest.model_copy(update={"version": "1"})
+    store.forms.add(older, source="server")
+    assert store.forms.get(TRAINING) == newest
+    assert {spec.id: spec.version for spec in store.forms.usable()}[TRAINING] == newest.version
+    assert store.records.new_draft(TRAINING).form_version == newest.version
+    later = newest.model_copy(update={"version": "10"})  # 10 after 3, not before it
+    store.forms.add(later, source="server")
+    assert store.forms.get(TRAINING).version == "10"
