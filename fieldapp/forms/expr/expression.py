@@ -54,18 +54,10 @@ class Expression:
         the columns of the choice a `choice_filter` is judging (`name`, `country`...)."""
         return evaluate_node(self._root, Context(env, current, today, now, choice or {}))
 
-    def truth(
-        self,
-        env: Mapping[str, Any],
-        *,
-        current: Any = None,
-        today: datetime.date | None = None,
-        now: datetime.datetime | None = None,
-        choice: Mapping[str, Any] | None = None,
-    ) -> bool:
+    def truth(self, env: Mapping[str, Any], **options: Any) -> bool:
         """The value as an XPath boolean, for `relevant`, `constraint`, `required` and
-        `choice_filter`."""
-        return boolean(self.evaluate(env, current=current, today=today, now=now, choice=choice))
+        `choice_filter`; `options` are `evaluate`'s (`current`, `today`, `now`, `choice`)."""
+        return boolean(self.evaluate(env, **options))
 
     def kept_rows(
         self,
