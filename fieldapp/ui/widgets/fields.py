@@ -45,6 +45,8 @@ def offered_choices(
     """The choices a select offers now: its list narrowed by its `choice_filter` against the
     answers (a province by the country chosen). A pick the narrowing leaves out is kept and
     shown with validation's error, never cleared: changing the country back restores it."""
+    if not node.choice_filter:
+        return form.spec.choices.get(node.choices or "", [])
     env: Mapping[str, Any] = form.clean
     if repeat is not None and index is not None:
         env = ChainMap(form.clean_instance(repeat, index), form.clean)
