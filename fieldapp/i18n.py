@@ -144,6 +144,10 @@ _VALIDATION: dict[str, Entry] = {
     "type_geopoint": N_("{label}: enter a location as latitude and longitude."),
     "choice": N_("{label}: '{value}' is not one of the choices."),
     "choice_unnamed": N_("{label}: the answer is not one of the choices."),
+    # TRANSLATORS: a choice list narrowed by another answer (a province by its country).
+    "choice_filtered": N_(
+        "{label}: the answer is not one of the choices for your other answers; choose again."
+    ),
     "type_repeat": N_("{label}: expected a list of entries."),
     "repeat_min": Plural(
         "{label}: at least {count} entry is required.",

@@ -83,7 +83,7 @@ def attendance_values(name: str = CANARY, participants: int = 1) -> dict[str, An
         "title": f"Workshop on victim identification with {name}",
         "programme_type": "training_technical_assistance",
         "country": "KH",
-        "province": "Battambang",
+        "province": "KH-2",  # Battambang (ISO 3166-2)
         "venue": "Provincial court training room",
         "start_date": "2026-11-02",
         "end_date": "2026-11-04",

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.choice_sets import choice_set_rows
 from fieldapp.forms.spec import STATISTICAL_TYPES, FieldSpec, FormSpec, RepeatSpec
 from fieldapp.forms.validate import Checked, check
 from fieldapp.i18n import LANGUAGES
@@ -54,7 +55,7 @@ TRAINING_VALID: dict[str, Any] = {
     "programme_type": "training_technical_assistance",
     "topic": "Victim-centred investigation",
     "country": "SN",
-    "province": "Dakar",
+    "province": "SN-DK",  # Dakar (ISO 3166-2)
     "venue": "Hôtel Savana",
     "start_date": "2026-03-02",
     "end_date": "2026-03-04",
@@ -84,6 +85,8 @@ VICTIM_VALID: dict[str, Any] = {
     "languages": ["en", "yo", "other"],
     "languages_other": "Pidgin",
     "identification_country": "SN",
+    "identification_province": "other",
+    "identification_province_other": "Île de Carabane",
     "identification_place": "Pikine",
     "identified_by": "other",
     "identified_by_other": "Community health worker",
@@ -313,6 +316,21 @@ RELEVANCE_CASES = [
     (VICTIM, "languages", victim(), victim(consent_record="no")),
     (VICTIM, "languages_other", victim(), victim(languages=["en"])),
     (VICTIM, "identification_place", victim(), victim(consent_record="no")),
+    (VICTIM, "identification_province", victim(), victim(consent_record="no")),
+    (VICTIM, "identification_province", victim(), victim(identification_country=None)),
+    (
+        VICTIM,
+        "identification_province_other",
+        victim(),
+        victim(identification_province="SN-DK"),
+    ),
+    (TRAINING, "province", training(), training(country=None)),
+    (
+        TRAINING,
+        "province_other",
+        training(province="other", province_other="Région de Dakar"),
+        training(province_other="Région de Dakar"),
+    ),
     (VICTIM, "identified_by_other", victim(), victim(identified_by="ngo")),
     (VICTIM, "exploitation_other", victim(), victim(exploitation_types=["forced_begging"])),
     (
@@ -346,6 +364,43 @@ REQUIRED_WHEN_CASES = [
 ]
 
 
+# (form, field, a submission whose pick fits the other answers, one where it no longer does)
+CHOICE_FILTER_CASES = [
+    (TRAINING, "province", training(), training(country="KH")),
+    (
+        TRAINING,
+        "province",
+        training(province="other", province_other="X"),
+        training(province="KH-2"),
+    ),
+    (
+        VICTIM,
+        "identification_province",
+        victim(identification_country="KH", identification_province="KH-2"),
+        victim(identification_country="KH", identification_province="SN-DK"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("form_id", "name", "fits", "stale"),
+    CHOICE_FILTER_CASES,
+    ids=[f"{f}.{n}-{i}" for i, (f, n, _, _) in enumerate(CHOICE_FILTER_CASES)],
+)
+def test_choice_filter(
+    forms: dict[str, FormSpec], form_id: str, name: str, fits: dict[str, Any], stale: dict[str, Any]
+) -> None:
+    """A province is one of its country's (or 'other'); a pick left stale by a change of
+    country is kept and named as an error, never dropped."""
+    spec = forms[form_id]
+    assert run(spec, fits).errors == []
+    result = run(spec, stale)
+    assert [(e.field, e.code) for e in result.errors] == [(name, "choice")]
+    assert result.values[name] == stale[name]
+    label = spec.label(spec.node(name).label, "en")
+    assert result.errors[0].message.startswith(f"{label}: the answer is not one of the choices")
+
+
 def test_every_rule_has_cases(forms: dict[str, FormSpec]) -> None:
     """A rule added to a form without cases here fails; so does a case for a removed rule."""
     rules = set()
@@ -357,7 +412,10 @@ def test_every_rule_has_cases(forms: dict[str, FormSpec]) -> None:
                 rules.add((form_id, node.name, "constraint"))
             if isinstance(node, FieldSpec) and isinstance(node.required, str):
                 rules.add((form_id, node.name, "required"))
+            if isinstance(node, FieldSpec) and node.choice_filter:
+                rules.add((form_id, node.name, "choice_filter"))
     covered = {(f, n, "constraint") for f, n, _, _ in CONSTRAINT_CASES}
+    covered |= {(f, n, "choice_filter") for f, n, _, _ in CHOICE_FILTER_CASES}
     covered |= {(f, n, "relevant") for f, n, _, _ in RELEVANCE_CASES}
     covered |= {(f, n, "required") for f, n, _, _ in REQUIRED_WHEN_CASES}
     assert rules == covered
@@ -432,7 +490,11 @@ def test_relevance(
     assert at(kept.values, path) == at(relevant, path)
     dropped = run(spec, not_relevant)
     assert at(dropped.values, path) is None
-    assert all(e.code in ("not_relevant", "consent") for e in dropped.errors)
+    # (a question the case leaves unanswered to make another irrelevant may be required)
+    blanked = {
+        e.path for e in dropped.errors if e.code == "required" and at(not_relevant, e.path) is None
+    }
+    assert all(e.code in ("not_relevant", "consent") or e.path in blanked for e in dropped.errors)
 
 
 @pytest.mark.parametrize(
@@ -657,6 +719,8 @@ def form_texts(value: Any, where: str) -> Iterator[tuple[str, str, dict[str, str
         here = getattr(value, "name", None) or getattr(value, "value", None) or where
         for attribute, info in type(value).model_fields.items():
             item = getattr(value, attribute)
+            if attribute in ("columns", "choice_sets"):  # a choice's data, a set's name
+                continue
             if info.annotation == dict[str, str]:
                 yield f"{here}.{attribute}", attribute, item
             else:
@@ -670,9 +734,16 @@ def form_texts(value: Any, where: str) -> Iterator[tuple[str, str, dict[str, str
 
 
 def translation_gaps(spec: FormSpec) -> list[str]:
-    """Every text not in exactly the form's languages, empty, or not in its language's script."""
+    """Every text not in exactly the form's languages, empty, or not in its language's script.
+    A choice set's names are data (ISO 3166-2 subdivisions, in the languages pycountry has),
+    not the form's texts: the form's own choices beside them are checked."""
     gaps = []
+    from_sets = {
+        row["value"] for name in spec.choice_sets.values() for row in choice_set_rows(name)
+    }
     for where, attribute, texts in form_texts(spec, spec.id):
+        if where.removesuffix(".label") in from_sets:
+            continue
         if not texts and attribute not in ALWAYS_TEXTS:
             continue
         if sorted(texts) != sorted(spec.languages):

@@ -285,17 +285,33 @@ def test_choices_that_do_not_fit_the_proposal_are_refused_by_name() -> None:
     assert proposal == before  # applying never changes the proposal
 
 
+def test_a_merge_of_their_country_and_my_province_flags_the_province() -> None:
+    """Answers are merged one by one; a province left outside the country chosen is kept and
+    named by validation (never dropped), as when the country is changed on the form."""
+    sokha = person("Sokha Chan")
+    mine = check(TRAINING, event(sokha)).values  # Cambodia, Battambang
+    theirs = {**event(sokha), "country": "TH", "province": "TH-10"}  # Thailand, Bangkok
+    proposal = propose(TRAINING, mine, their_stats(TRAINING, theirs))
+    assert sorted(proposal.default_choices()) == ["country", "province"]
+    mixed = apply(proposal, {"country": "theirs", "province": "mine"})
+    result = check(TRAINING, mixed)
+    assert [(e.field, e.code) for e in result.errors] == [("province", "choice")]
+    assert result.values["province"] == "KH-2"
+    assert check(TRAINING, apply(proposal, {"country": "theirs", "province": "theirs"})).ok
+
+
 def _split_proposal() -> tuple[Any, dict[str, Any]]:
     sokha = person("Sokha Chan", attendance=["day1", "day2"])
     dara = person("Dara Pich", consent_contact=True, phone="+85511111111")
     maly = person("Maly Sen")
-    mine = check(TRAINING, event(sokha, dara)).values
+    mine = check(TRAINING, {**event(sokha, dara), "province": None}).values
     theirs = event(
         {**sokha, "attendance": ["day2"], "post_score": 90},
         {**dara, "profession": "police"},
         maly,
     )
     theirs["country"] = "TH"
+    theirs.pop("province")  # a province follows its country: see the test below
     roster = {maly["_id"]: {k: v for k, v in maly.items() if k != "_id"}}
     return propose(TRAINING, mine, their_stats(TRAINING, theirs), roster=roster), mine
 

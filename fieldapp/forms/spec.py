@@ -9,6 +9,7 @@ written in the form, or a number or date computed from statistical fields only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
@@ -17,11 +18,16 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
+    TypeAdapter,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
+from fieldapp.errors import FormError
+from fieldapp.forms.choice_sets import choice_set_rows
 from fieldapp.forms.expr import (
     CLOCK_FUNCTIONS,
     NAME_RE,
@@ -29,6 +35,7 @@ from fieldapp.forms.expr import (
     ExpressionError,
     Shape,
     parse,
+    parse_choice_filter,
 )
 
 __all__ = [
@@ -86,11 +93,15 @@ class _Model(BaseModel):
 
 
 class Choice(_Model):
-    """One option of a choice list; `htcds` keeps the HTCDS code this option maps to."""
+    """One option of a choice list; `htcds` keeps the HTCDS code this option maps to.
+
+    `columns`: the extra columns of an XLSForm choices sheet (`country` for a province),
+    which a `choice_filter` reads by bare name; left out of the JSON when empty."""
 
     value: str
     label: Labels
     htcds: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict, exclude_if=lambda columns: not columns)
 
 
 class FieldSpec(_Model):
@@ -127,6 +138,13 @@ class FieldSpec(_Model):
             )
         if self.type in ("select_one", "select_multiple") and not self.choices:
             raise ValueError(f"field {self.name!r}: {self.type} needs a choice list")
+        if self.choice_filter is not None:
+            if self.type not in ("select_one", "select_multiple"):
+                raise ValueError(f"field {self.name!r}: only a select has a choice_filter")
+            try:
+                parse_choice_filter(self.choice_filter)
+            except ExpressionError as exc:
+                raise ValueError(f"field {self.name!r}: choice_filter: {exc}") from None
         if self.type == "calculate" and not self.calculation:
             raise ValueError(f"field {self.name!r}: calculate needs a calculation")
         if self.sensitivity == "statistical" and self.type not in STATISTICAL_TYPES:
@@ -237,6 +255,10 @@ class FormSpec(_Model):
     # XLSForm's settings `instance_name`: an expression naming one record (a draft in a list),
     # e.g. `concat(${case_code}, ' ', ${given_name})`; left out of the JSON when not set.
     instance_name: str | None = Field(default=None, exclude_if=lambda name: name is None)
+    # Choice lists shipped as data (`fieldapp.forms.choice_sets`), by list name: loaded into
+    # `choices` (the set's choices, then any the form writes under that name, such as
+    # "other"), written back as the name alone. Left out of the JSON when empty.
+    choice_sets: dict[str, str] = Field(default_factory=dict, exclude_if=lambda sets: not sets)
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_name(v)))
 
@@ -249,6 +271,48 @@ class FormSpec(_Model):
             except ExpressionError as exc:
                 raise ValueError(f"instance_name: {exc}") from exc
         return source
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_choice_sets(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("choice_sets"), dict):
+            return data
+        choices = dict(data.get("choices") or {})
+        for list_name, set_name in data["choice_sets"].items():
+            if not isinstance(set_name, str):
+                raise ValueError(f"choice set of list {list_name!r} must be a name")
+            try:
+                loaded = _choice_set(set_name)
+            except FormError as exc:
+                raise ValueError(f"choice list {list_name!r}: {exc}") from None
+            own = choices.get(list_name) or []
+            if not isinstance(own, list):
+                raise ValueError(f"choice list {list_name!r} must be a list")
+            taken = {c.value for c in loaded}
+            for choice in own:
+                value = choice.get("value") if isinstance(choice, dict) else None
+                if value in taken:
+                    raise ValueError(
+                        f"choice list {list_name!r}: {value!r} is already in set {set_name!r}"
+                    )
+            choices[list_name] = [*loaded, *own]
+        return {**data, "choices": choices}
+
+    @field_serializer("choices", mode="wrap")
+    def _choices_without_sets(
+        self, choices: dict[str, list[Choice]], handler: SerializerFunctionWrapHandler
+    ) -> Any:
+        """A list loaded from a set is written as the form wrote it: only its own choices."""
+        dumped = handler(choices)
+        for name, set_name in self.choice_sets.items():
+            if isinstance(dumped, dict) and name in dumped:
+                from_set = {c.value for c in _choice_set(set_name)}
+                own = [c for c in dumped[name] if _dumped_value(c) not in from_set]
+                if own:
+                    dumped[name] = own
+                else:
+                    del dumped[name]
+        return dumped
 
     @model_validator(mode="before")
     @classmethod
@@ -333,6 +397,19 @@ class FormSpec(_Model):
             if choice.value == value:
                 return self.label(choice.label, lang)
         return value
+
+
+_CHOICE_LIST: TypeAdapter[list[Choice]] = TypeAdapter(list[Choice])
+
+
+def _dumped_value(choice: Any) -> Any:
+    return choice.get("value") if isinstance(choice, dict) else getattr(choice, "value", None)
+
+
+@functools.cache
+def _choice_set(name: str) -> tuple[Choice, ...]:
+    """A choice set's choices, built once (two forms naming it share them)."""
+    return tuple(_CHOICE_LIST.validate_python(choice_set_rows(name)))
 
 
 def _walk(nodes: list[Node]) -> Iterator[FieldSpec | GroupSpec | RepeatSpec]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import ExpressionError, boolean, parse
 from fieldapp.forms.lookups import choice_instances, choice_names
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec, answer_nodes
@@ -271,11 +272,21 @@ class _Run:
                 else:
                     self.add(node, path, "required", "required")
             return
+        if node.choice_filter and not self.fits_filter(node, value, env):
+            self.add(node, path, "choice", "choice_filtered")
+            return
         if node.constraint and not self.truth(node.constraint, env, current=value):
             if node.constraint_message:
                 self.add_custom(node, path, "constraint", node.constraint_message)
             else:
                 self.add(node, path, "constraint", "constraint")
+
+    def fits_filter(self, node: FieldSpec, value: Any, env: ChainMap) -> bool:
+        """Whether every choice picked is among those the choice filter keeps for the other
+        answers (a country's provinces); an answer stale since is an error, never dropped."""
+        kept = {c.value for c in visible_choices(self.spec, node, env, today=self.today)}
+        picked = value if isinstance(value, list) else [value]
+        return all(item in kept for item in picked)
 
     def is_required(self, node: FieldSpec, env: ChainMap) -> bool:
         if isinstance(node.required, bool):

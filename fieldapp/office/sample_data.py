@@ -123,7 +123,7 @@ def sample_event(
         "programme_type": "training_technical_assistance",
         "topic": "Victim identification, referral and non-punishment",
         "country": "KH",
-        "province": "Battambang",
+        "province": "KH-2",  # Battambang (ISO 3166-2)
         "venue": "Provincial court training room",
         "start_date": first.isoformat(),
         "end_date": (first + timedelta(days=2)).isoformat(),
@@ -137,12 +137,14 @@ def sample_shared_event(rng: random.Random, start: date | None = None) -> dict[s
     """An upcoming workshop the office shares with trainers (no participants: those are
     registered, and sealed, on the devices)."""
     first = start or date(2026, 12, 7)
-    province = rng.choice(["Kampot", "Siem Reap", "Kampong Cham"])
+    province, code = rng.choice(
+        [("Kampot", "KH-7"), ("Siem Reap", "KH-17"), ("Kampong Cham", "KH-3")]
+    )
     return {
         "title": f"Non-punishment of victims: workshop for prosecutors, {province}",
         "programme_type": "training_technical_assistance",
         "country": "KH",
-        "province": province,
+        "province": code,  # ISO 3166-2
         "start_date": first.isoformat(),
         "end_date": (first + timedelta(days=1)).isoformat(),
         "delivery_languages": ["en", "local"],

@@ -11,11 +11,13 @@ which form is at fault (FormUnusable) instead of breaking the screen.
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from pydantic import ValidationError
 
 from fieldapp.errors import StoreError
-from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.store._core import Core
 from fieldapp.store._types import FormUnusable
@@ -32,7 +34,9 @@ class Forms:
         self._specs: dict[tuple[str, str], FormSpec | str] = {}
 
     def install_builtin(self) -> None:
-        for spec in load_builtin_forms().values():
+        """The built-in forms, and their earlier versions (the server publishes those for
+        their records: a device that has them need not download them)."""
+        for spec in [*load_archived_forms(), *load_builtin_forms().values()]:
             self.add(spec, source="builtin")
 
     def add(self, spec: FormSpec, *, source: str = "import") -> None:
@@ -54,17 +58,20 @@ class Forms:
             )
 
     def get(self, form_id: str, version: str | None = None) -> FormSpec:
-        """A form version, or (`version` None) the most recently added version that still
-        loads. Raises StoreError if there is none, FormUnusable if it fails today's checks."""
+        """A form version, or (`version` None) the newest version that still loads (see
+        `newest_first`). Raises StoreError if there is none, FormUnusable if it fails today's
+        checks."""
         with self._core.lock:
             if version is not None:
                 return _usable(self._spec(form_id, version))
-            versions = self._core.db.execute(
-                "SELECT version FROM forms WHERE id = ? ORDER BY added_at DESC", [form_id]
-            ).fetchall()
+            versions = newest_first(
+                self._core.db.execute(
+                    "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
+                ).fetchall()
+            )
             if not versions:
                 raise StoreError(f"no form {form_id!r} on this device")
-            loaded = [self._spec(form_id, row[0]) for row in versions]
+            loaded = [self._spec(form_id, row[1]) for row in versions]
             usable = [spec for spec in loaded if isinstance(spec, FormSpec)]
             return usable[0] if usable else _usable(loaded[0])
 
@@ -72,11 +79,11 @@ class Forms:
         """The newest version of every form that still loads, by id; a form none of whose
         versions does is left out (logged)."""
         with self._core.lock:
-            rows = self._core.db.execute(
-                "SELECT id, version FROM forms ORDER BY id, added_at DESC"
-            ).fetchall()
+            rows = newest_first(
+                self._core.db.execute("SELECT id, version, added_at FROM forms").fetchall()
+            )
             newest: dict[str, FormSpec] = {}
-            for form_id, version in rows:
+            for form_id, version, _added in sorted(rows, key=lambda row: row[0]):
                 if form_id not in newest:
                     spec = self._spec(form_id, version)
                     if isinstance(spec, FormSpec):
@@ -101,6 +108,18 @@ class Forms:
             loaded = _unusable(form_id, version, "; ".join(e["msg"] for e in exc.errors()))
         self._specs[(form_id, version)] = loaded
         return loaded
+
+
+def newest_first(rows: list[Any]) -> list[Any]:
+    """(id, version, added_at) rows, the newest version first: the higher version number
+    (`"3"` after `"2"`, `"2026.1"` after `"2025.12"`), else the later added. An older
+    version arriving later (the server publishes a built-in form's earlier versions, for
+    their records) never stands in for the newer one new records are made on."""
+    return sorted(rows, key=lambda row: (_version_number(row[1]), row[2]), reverse=True)
+
+
+def _version_number(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:8])
 
 
 def _unusable(form_id: str, version: str, reason: str) -> str:

@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from sync.protocol import (
     MAX_FIELD_ERRORS,
     PROTOCOL_VERSION,
@@ -178,8 +178,9 @@ class _DateHeader:
 
 
 def _publish_builtin_forms(storage: Storage, now: datetime) -> None:
-    """Devices ship the built-in forms: the server must know them to accept their records."""
-    for spec in load_builtin_forms().values():
+    """Devices ship the built-in forms: the server must know them to accept their records,
+    and their earlier versions too (a device not yet updated, a record made on one)."""
+    for spec in [*load_archived_forms(), *load_builtin_forms().values()]:
         storage.publish_form(None, spec.id, spec.version, spec.model_dump(mode="json"), now)
 
 

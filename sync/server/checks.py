@@ -8,9 +8,10 @@ server stores exactly what the device signed, so it cannot coerce.
 
 A statistical calculation must have the shape its form gives it (true/false, one of its
 values, a number or a date: see `fieldapp.forms.spec.Statistics`). Where a statistical
-calculation, or a statistical field's constraint, reads statistics only, the server runs it
-again over the record's stats (instance by instance in a repeat) and refuses a record that
-disagrees: a modified client cannot put what it likes in clear.
+calculation, or a statistical field's constraint or choice filter (a province of the country
+given), reads statistics only, the server runs it again over the record's stats (instance by
+instance in a repeat) and refuses a record that disagrees: a modified client cannot put what
+it likes in clear.
 
 A record's problems are capped at `MAX_FIELD_ERRORS`, the rest only counted: a record with
 100,000 bad keys costs a count, not 100,000 error objects and a 10 MB answer.
@@ -33,7 +34,8 @@ from datetime import date
 from typing import Any
 
 from fieldapp.crypto import CryptoError, SignatureError, envelope_key_ids, verify
-from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse
+from fieldapp.forms.choices import visible_choices
+from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse, parse_choice_filter
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, Statistics, answer_nodes
 from fieldapp.forms.validate import is_empty
 from sync.protocol import MAX_FIELD_ERRORS, RecordEnvelope, WireFieldError, capped_field_errors
@@ -52,6 +54,7 @@ class _Field:
     shape: Shape | None = None
     calculation: Expression | None = None
     constraint: Expression | None = None
+    choice_filter: Expression | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +76,9 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
     if node.sensitivity != "statistical":
         return _Field(node)
 
-    def rerun(source: str | None) -> Expression | None:
+    def rerun(source: str | None, read: Callable[[str], Expression] = parse) -> Expression | None:
         try:
-            expression = parse(source) if source else None
+            expression = read(source) if source else None
         except ExpressionError:  # the device cannot run it either: it never passes there
             return None
         if expression is None or not statistics.reads_statistics_only(expression):
@@ -87,6 +90,7 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
         shape=statistics.shape(node) if node.type == "calculate" else None,
         calculation=rerun(node.calculation),
         constraint=rerun(node.constraint),
+        choice_filter=rerun(node.choice_filter, parse_choice_filter),
     )
 
 
@@ -303,6 +307,10 @@ def _value_problem(
         return problem
     if field.calculation is not None and not _same(field.calculation.evaluate(env), value):
         return "calculation_mismatch", "is not what its calculation gives from the statistics"
+    if field.choice_filter is not None and not is_empty(value):
+        kept = {c.value for c in visible_choices(rules.spec, field.node, env)}
+        if not set(value if isinstance(value, list) else [value]) <= kept:
+            return "choice", "not one of the choices its filter keeps for the other statistics"
     if (
         field.constraint is not None
         and not is_empty(value)

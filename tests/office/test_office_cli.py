@@ -92,7 +92,8 @@ def test_an_xlsx_export_has_a_sheet_per_form_and_repeat_joined_by_key(
     header = list(root[0])
     assert header[:6] == ["KEY", "form_version", "region", "device_id", "received_at",
                           "review_state"]  # fmt: skip
-    assert "title" not in header and "province" not in header  # sealed: never the office's
+    assert "title" not in header and "venue" not in header  # sealed: never the office's
+    assert "province" in header  # statistical since version 3: a code, counted by reports
     assert "programme_type" in header and "delivery_languages" not in header[:6]
     assert len(root) == 1 + 2
     keys = {row[0] for row in root[1:]}

@@ -497,6 +497,7 @@ def tampered(stats: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     [
         ("victim_screening", "is_minor", "Jane Doe", "type"),  # a boolean from a sealed age
         ("training_attendance", "event_days", 999, "calculation_mismatch"),  # dates give 3
+        ("training_attendance", "province", "FR-IDF", "choice"),  # not a Senegalese province
         ("training_attendance", "participants[0].pre_score", 250, "constraint"),
         ("training_attendance", "participants[1].attendance", ["day1", "day5"], "constraint"),
         ("bands", "age_group", "Jane Doe", "choice"),  # not one of its if() branches

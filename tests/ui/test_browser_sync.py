@@ -104,6 +104,7 @@ def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
         choose(page, "Sex *", sex)
         choose(page, "Profession *", job)
         tap(page, "button", "Save & next")  # a blank entry opens straight away
+    expect_shown(page, f"Participants #{len(people) + 1}")  # as a person sees it first
     tap(page, "button", "Done")  # the untouched blank one is dropped
     expect(page.get_by_role("group", name="3 participants", exact=False).first).to_be_visible(
         timeout=20_000

@@ -50,6 +50,10 @@ location paths over a document but what XLSForms write:
   the value stable; `once(x)` keeps `current` (the stored value) when there is one.
 - Dates have no time zone (UTC days); format-date() names months and days in English.
 
+A `choice_filter` is parsed by `parse_choice_filter`: there a bare name (`country`, `name`) is
+a column of the choice being judged, given to `Expression.evaluate` as `choice=` and read as a
+predicate reads its row; elsewhere a bare name is an error that says to write `${name}`.
+
 `Expression.shape` tells, from the syntax and the shapes of the fields referred to, what an
 expression can yield (a `Shape`: true/false, a number, a date, one of its quoted values, or
 anything): `fieldapp.forms.spec.Statistics` uses it to keep statistical calculations coarse.
@@ -59,7 +63,7 @@ One module a job: `values` (conversions), `functions` and `odk` (the rest of the
 `evaluation` (operators and the walk), `shapes`, `expression` (`Expression`, `parse`).
 """
 
-from fieldapp.forms.expr.expression import Expression, Options, parse
+from fieldapp.forms.expr.expression import Expression, Options, parse, parse_choice_filter
 from fieldapp.forms.expr.shapes import CLOCK_FUNCTIONS, Shape
 from fieldapp.forms.expr.syntax import NAME_RE, ExpressionError
 from fieldapp.forms.expr.values import Nodeset, boolean
@@ -74,4 +78,5 @@ __all__ = [
     "Shape",
     "boolean",
     "parse",
+    "parse_choice_filter",
 ]

@@ -50,4 +50,4 @@ def shape_of(node: Node, inputs: Mapping[str, Shape]) -> Shape:
                 return Shape(function.returns)
             first, *rest = (shape_of(args[i], inputs) for i in function.returns)
             return functools.reduce(Shape.join, rest, first)
-    return Shape("open")  # '.', the value being checked
+    return Shape("open")  # '.', the value being checked; a choice column

@@ -113,7 +113,9 @@ class Up:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A bare name inside a predicate: the column of the row being tested."""
+    """A bare name inside a predicate, or in a `choice_filter`: the column of the row being
+    tested (an instance's row; the choice being filtered: `name`, `country`, as XLSForm reads
+    them against the choices sheet)."""
 
     name: str
     height: int = 0
@@ -169,11 +171,13 @@ Node = Constant | Ref | Current | Negate | Chain | Call | Up | Column | Lookup
 class Parser:
     """Recursive descent with precedence climbing; `_descend` counts depth before recursing."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, columns: bool = False) -> None:
         self.source = source
         self.tokens = _tokenize(source)
         self.position = 0
         self.depth = 0
+        self.columns_allowed = columns  # a choice_filter: bare names are choice columns
+        self.columns: set[str] = set()
         self.references: set[str] = set()
         self.functions: set[str] = set()
         self.uses_current = False
@@ -300,6 +304,9 @@ class Parser:
         if token.kind == "name" and self._peek().text == "(":
             return self._descend(self._call, token)
         if token.kind == "name" and token.text not in _KEYWORD_OPERATORS:
+            if self.columns_allowed and NAME_RE.fullmatch(token.text):
+                self.columns.add(token.text)
+                return Column(token.text)
             raise self._error(
                 f"unknown name {token.text!r} (refer to a field as ${{{token.text}}})",
                 token.column,

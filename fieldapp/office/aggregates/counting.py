@@ -3,11 +3,12 @@
 Rows are records' statistics as the server keeps them: field → value, a repeat a list of
 instance dicts. Counting by a field of a repeat counts its instances (participants by
 profession and sex), each with its record's top-level values. Categories come from the form,
-so empty ones appear as 0 cells: a choice list in its order, yes/no for a boolean; numbers as
-counted, dates by month (every month from the first to the last). A value the form no longer
-lists is counted under its own value; a missing answer is the category `None` ("not
-answered"), so that every margin counts the whole population and two tables of one report
-have the same totals.
+so empty ones appear as 0 cells: a choice list in its order (one narrowed by a
+`choice_filter`, provinces by country, to what it offered the rows counted), yes/no for a
+boolean; numbers as counted, dates by month (every month from the first to the last). A
+value the form no longer lists is counted under its own value; a missing answer is the
+category `None` ("not answered"), so that every margin counts the whole population and two
+tables of one report have the same totals.
 
 A select_multiple record counts once in each chosen value and once in each margin over that
 field, so those margins are not sums (see `tables`).
@@ -25,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.spec import FieldSpec, FormSpec, RepeatSpec, answer_nodes
 from fieldapp.office.aggregates.errors import AggregateError
 from fieldapp.office.aggregates.tables import Category, Dimension, Table
@@ -85,7 +87,8 @@ def _count(
             tuple(read(item.get(f.name)) for read, f in zip(readers, fields, strict=True))
         ] += 1
     seen = [set().union(*(s[a] for s in signatures)) for a in range(len(fields))]
-    dims = [_dimension(spec, f, seen[a]) for a, f in enumerate(fields)]
+    offered = [_offered(spec, f, rows, unit) for f in fields]
+    dims = [_dimension(spec, f, seen[a], offered[a]) for a, f in enumerate(fields)]
     recode: list[dict[Any, Any]] = [{} for _ in dims]
     for a, dim in enumerate(dims):
         if dim.field in pool:
@@ -218,10 +221,30 @@ def _checked(name: str, kind: str, value: Any) -> Any:
     raise AggregateError(f"{name}: {value!r} is not a {kind} value")
 
 
-def _dimension(spec: FormSpec, field: FieldSpec, seen: set[Any]) -> Dimension:
+def _offered(
+    spec: FormSpec, field: FieldSpec, rows: list[Mapping[str, Any]], unit: str | None
+) -> set[str] | None:
+    """The choices a filtered select offered to the rows counted (a province list narrowed
+    by country: the provinces of the countries counted, not the world's 5,000), None for a
+    list without a `choice_filter`."""
+    if not field.choice_filter:
+        return None
+    offered: set[str] = set()
+    for item in _units(rows, unit):
+        offered.update(c.value for c in visible_choices(spec, field, item))
+    return offered
+
+
+def _dimension(
+    spec: FormSpec, field: FieldSpec, seen: set[Any], offered: set[str] | None = None
+) -> Dimension:
     listed: list[Category] = []
     if field.choices:
-        listed = [Category(c.value, c.label) for c in spec.choices[field.choices]]
+        listed = [
+            Category(c.value, c.label)
+            for c in spec.choices[field.choices]
+            if offered is None or c.value in offered or c.value in seen
+        ]
     elif field.type == "boolean" or (
         field.type == "calculate" and spec.statistics().shape(field).kind == "boolean"
     ):

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fieldapp.forms.expr import NAME_RE, ExpressionError, parse
+from fieldapp.forms.expr import NAME_RE, ExpressionError, parse, parse_choice_filter
 from fieldapp.forms.spec import (
     MAX_DEPTH,
     Choice,
@@ -79,6 +79,9 @@ _UNSUPPORTED_COLUMNS = {
 }
 
 
+# A choice's own columns; any other is data a choice_filter may read (`country`).
+_CHOICE_COLUMNS = frozenset({"list_name", "name", "label", "htcds", *MEDIA, *_UNSUPPORTED_COLUMNS})
+
 # Real forms nest a few levels; a FormSpec thousands deep would exhaust the recursion limit.
 
 
@@ -143,7 +146,17 @@ class Importer:
                 continue
             seen[list_name, value] = row.number
             choice = Choice(
-                value=value, label=self.translated(row, "label"), htcds=row.text("htcds") or None
+                value=value,
+                label=self.translated(row, "label"),
+                htcds=row.text("htcds") or None,
+                columns={  # what a choice_filter reads by bare name (`country`)
+                    c.key: v
+                    for c, v in row.cells.items()
+                    if v
+                    and not c.language
+                    and c.key not in _CHOICE_COLUMNS
+                    and NAME_RE.match(c.key)
+                },
             )
             self.choices.setdefault(list_name, []).append(choice)
 
@@ -195,7 +208,7 @@ class Importer:
         if not self.xlsform_only_features(row.number, column, source):
             return None
         try:
-            expression = parse(source)
+            expression = parse_choice_filter(source) if key == "choice_filter" else parse(source)
         except ExpressionError as exc:
             feature = "choice_filter" if key == "choice_filter" else "expression"
             called = _FUNCTION_CALL.match(source, (exc.column or 1) - 1)

@@ -4,17 +4,27 @@ imported from XLSForm) are drawn by this module."""
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import flet as ft
 
-from fieldapp.forms.spec import FieldSpec, Node
+from fieldapp.forms.choices import visible_choices
+from fieldapp.forms.spec import Choice, FieldSpec, Node
 from fieldapp.ui.state import FormSession, answer_text, display_value
 from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, error_text, keyed, typed
 
-__all__ = ["ChoiceSearch", "DateField", "choice_label", "field_control", "path_of", "picked_date"]
+__all__ = [
+    "ChoiceSearch",
+    "DateField",
+    "choice_label",
+    "field_control",
+    "offered_choices",
+    "path_of",
+    "picked_date",
+]
 
 _RADIO_LIMIT = 12  # more choices than this get a search box instead of radio buttons
 _MATCHES = 6
@@ -36,6 +46,20 @@ def path_of(node: Node, repeat: str | None, index: int | None) -> str:
 
 def choice_label(form: FormSession, node: FieldSpec, value: str) -> str:
     return form.spec.choice_label(node.choices or "", value, form.lang)
+
+
+def offered_choices(
+    form: FormSession, node: FieldSpec, repeat: str | None, index: int | None
+) -> list[Choice]:
+    """The choices a select offers now: its list narrowed by its `choice_filter` against the
+    answers (a province by the country chosen). A pick the narrowing leaves out is kept and
+    shown with validation's error, never cleared: changing the country back restores it."""
+    if not node.choice_filter:
+        return form.spec.choices.get(node.choices or "", [])
+    env: Mapping[str, Any] = form.clean
+    if repeat is not None and index is not None:
+        env = ChainMap(form.clean_instance(repeat, index), form.clean)
+    return visible_choices(form.spec, node, env)
 
 
 @ft.component
@@ -77,7 +101,7 @@ def ChoiceSearch(
     if needle:
         options = [
             (c.value, form.spec.label(c.label, form.lang))
-            for c in form.spec.choices.get(node.choices or "", [])
+            for c in offered_choices(form, node, repeat, index)
         ]
         starts = [o for o in options if o[1].casefold().startswith(needle)]
         contains = [o for o in options if needle in o[1].casefold() and o not in starts]
@@ -135,7 +159,7 @@ def field_control(
         form.set_value(node.name, new, repeat=repeat, index=index)
 
     if node.type == "select_one":
-        choices = form.spec.choices.get(node.choices or "", [])
+        choices = offered_choices(form, node, repeat, index)
         if len(choices) > _RADIO_LIMIT or node.appearance == "autocomplete":
             return keyed(
                 ChoiceSearch, form, node, repeat, index, value, key=path_of(node, repeat, index)
@@ -172,7 +196,7 @@ def field_control(
                             node.name, v, repeat=repeat, index=index
                         ),
                     )
-                    for c in form.spec.choices.get(node.choices or "", [])
+                    for c in offered_choices(form, node, repeat, index)
                 ],
                 error_text(error),
             ],
