@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -204,7 +205,8 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
     the way a person does. A control that stays put when scrolled is in a fixed bar: shown.
     """
     last = None
-    for _ in range(40):
+    deadline = time.monotonic() + 20  # a loaded machine draws slowly: by time, not by steps
+    while time.monotonic() < deadline:
         page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
         step = 250 if down else -250
         box = target.first.bounding_box() if target.count() else None
