@@ -92,8 +92,14 @@ def since(tx: Tx, viewer: Device, cursor: int, limit: int) -> ChangesPage:
         )
         params += [viewer.region, viewer.id, *region_params]
     else:
-        sql += " AND (c.kind <> 'roster' OR c.region = ? OR (c.region IS NULL AND ? = 1))"
-        params += region_params
+        # The office of one region reads other regions' record changes (their statistics), but
+        # not their reviews: a review's comment is free text about one record.
+        sql += (
+            " AND (c.kind <> 'roster' OR c.region = ? OR (c.region IS NULL AND ? = 1))"
+            " AND (c.kind <> 'review' OR c.region = ? OR ? = 1"
+            " OR EXISTS (SELECT 1 FROM change_audience a WHERE a.device_id = ? AND a.seq = c.seq))"
+        )
+        params += [*region_params, *region_params, viewer.id]
     rows = tx.all(sql + " ORDER BY c.seq LIMIT ?", [*params, limit + 1])
     # Parsed straight from the stored text into the kinds' models: no dicts in between for
     # the garbage collector to sweep (a page holds up to thousands of changes).

@@ -136,3 +136,23 @@ def test_reviews_stay_in_their_organisation_and_region(
         Member(storage, org_id, "coordinator", "north").device, record.id, "rejected", "dup", NOW
     )
     assert backend.raw("SELECT state, comment FROM record_reviews") == [("rejected", "dup")]
+
+
+def test_a_reviews_comment_reaches_no_other_regions_office(storage: Storage, org_id: str) -> None:
+    """The office of the south reads the north's record changes (their statistics) but not
+    the north's reviews, whose comment is free text; the whole organisation's office does."""
+    alice = Member(storage, org_id, "collector", "north")
+    record = alice.envelope()
+    storage.push_records(alice.device, [record], NOW)
+    north_office = Member(storage, org_id, "coordinator", "north")
+    storage.review_record(north_office.device, record.id, "has_issues", "age missing", NOW)
+
+    def reviews(member: Member) -> list[str | None]:
+        changes = all_changes(storage, member.device)
+        return [c.data.comment for c in changes if isinstance(c, ReviewChange)]
+
+    assert reviews(Member(storage, org_id, "coordinator", "south")) == []
+    assert reviews(Member(storage, org_id, "case_manager", "south")) == []
+    assert reviews(north_office) == ["age missing"]
+    assert reviews(Member(storage, org_id, "admin", None)) == ["age missing"]
+    assert reviews(alice) == ["age missing"]
