@@ -20,10 +20,10 @@ from sync.client._exchange import ExchangeOwner, answer
 from sync.client._state import SECRET_TOKEN, STATE_ROLE, STATE_SERVER_URL
 from sync.protocol import (
     MAX_OFFICE_PAGE,
+    REVIEW_REQUEST,
     OfficeRecord,
     OfficeRecordsPage,
     ReviewDecision,
-    ReviewRequest,
     ReviewResult,
     ReviewState,
 )
@@ -112,11 +112,11 @@ class OfficeClient(ExchangeOwner):
     ) -> ReviewResult:
         """Review a record's head; ValueError for a bad record id or a missing comment."""
         asked = uuid.UUID(record_id)
-        body = ReviewRequest(state=state, comment=comment)
+        body = REVIEW_REQUEST.validate_python({"state": state, "comment": comment})
         response = self._exchange.request(
             "POST",
             f"/v1/office/records/{asked}:review",
             token=self._token,
-            content=body.model_dump_json().encode("utf-8"),
+            content=body.model_dump_json(exclude_none=True).encode("utf-8"),
         )
         return answer(response, ReviewResult, "review")

@@ -71,6 +71,7 @@ from sync.protocol.errors import (
 from sync.protocol.office import (
     MAX_OFFICE_PAGE,
     MAX_REVIEW_COMMENT,
+    REVIEW_REQUEST,
     OfficeRecord,
     OfficeRecordsPage,
     ReviewDecision,
@@ -131,6 +132,7 @@ __all__ = [
     "MAX_STATS_DEPTH",
     "MORE_ERRORS",
     "PROTOCOL_VERSION",
+    "REVIEW_REQUEST",
     "REVISION_RE",
     "ROSTER_ROLES",
     "B64Bytes",

@@ -9,16 +9,19 @@ three, with a comment required for `has_issues` and `rejected`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
 from sync.protocol.wire import Revision, Timestamp, WireModel
 
 __all__ = [
     "MAX_OFFICE_PAGE",
     "MAX_REVIEW_COMMENT",
+    "REVIEW_REQUEST",
+    "Approval",
+    "Objection",
     "OfficeRecord",
     "OfficeRecordsPage",
     "ReviewDecision",
@@ -34,19 +37,33 @@ MAX_REVIEW_COMMENT = 500
 MAX_OFFICE_PAGE = 1000
 
 
-class ReviewRequest(WireModel):
-    """`POST /v1/office/records/{id}:review`: the office's decision on a record's head."""
-
-    state: ReviewDecision
-    comment: str | None = Field(default=None, max_length=MAX_REVIEW_COMMENT)
+class _Review(WireModel):
+    comment: str | None
 
     @model_validator(mode="after")
-    def _comment_when_negative(self) -> ReviewRequest:
-        comment = (self.comment or "").strip()
-        if self.state in ("has_issues", "rejected") and not comment:
-            raise ValueError(f"comment: required when the state is {self.state}")
-        self.comment = comment or None
+    def _comment_trimmed(self) -> _Review:
+        self.comment = (self.comment or "").strip() or None
         return self
+
+
+class Approval(_Review):
+    """An approval: a comment is welcome, not required."""
+
+    state: Literal["approved"]
+    comment: str | None = Field(default=None, max_length=MAX_REVIEW_COMMENT)
+
+
+class Objection(_Review):
+    """has_issues or rejected: the collector is told why, so a comment with some text in it
+    is required (in the schema too, so a client generated from it cannot send none)."""
+
+    state: Literal["has_issues", "rejected"]
+    comment: str = Field(min_length=1, max_length=MAX_REVIEW_COMMENT, pattern=r"\S")
+
+
+# `POST /v1/office/records/{id}:review`: the office's decision on a record's head.
+ReviewRequest = Annotated[Approval | Objection, Field(discriminator="state")]
+REVIEW_REQUEST: TypeAdapter[Approval | Objection] = TypeAdapter(ReviewRequest)
 
 
 class ReviewResult(WireModel):

@@ -147,6 +147,8 @@ def test_the_tested_schema_is_the_one_the_server_publishes(live_api: LiveApi) ->
         "ReadPushedRecord",
         "NextPage",
         "FirstChangedForm",
+        "NextOfficePage",
+        "ReviewFirstRecord",
     }
 
 
