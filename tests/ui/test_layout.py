@@ -302,6 +302,8 @@ def test_the_register_the_form_tools_and_waiting_records_fit_360_px(
         fresh(page)
         page.get_by_role("button", name=_("Edit")).nth(1).click()  # Identity
         expect(page.get_by_role("button", name=_("Back to review"))).to_be_visible()
+        step = _("Step {n} of {total}", n=2, total=8)  # in the language's digits
+        expect(page.get_by_role("progressbar", name=step)).to_be_visible()
         check(page, lang, "form-back-to-review", found)
         fresh(page)
         tap(page, "button", _("Pick a date"))
