@@ -190,7 +190,7 @@ def test_a_trainer_registers_a_three_day_event(browser: Browser, app: AppProcess
     type_in(page, page.get_by_label("Full name *"), "sokha")
     tap(page, "button", "Returning: Sokha Chan", exact=False)
     expect_shown(page, "Already registered at this event as participant 1")
-    shoot(page, "25-training-duplicate")
+    shoot(page, "29-training-duplicate")
     tap_bar(page, "Remove")
     expect_shown(page, "Removed Sokha Chan")
     expect_shown(page, "5 participants")
@@ -201,7 +201,7 @@ def test_a_trainer_registers_a_three_day_event(browser: Browser, app: AppProcess
     reveal(page, twice.last).click()  # the second one
     tap_bar(page, "Remove")
     expect_shown(page, "Removed Sokha Chan")
-    shoot(page, "26-training-undo")
+    shoot(page, "30-training-undo")
     app.stop()
 
     people = stored_people(app)

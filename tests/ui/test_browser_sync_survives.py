@@ -36,10 +36,9 @@ def server(deployment: Deployment) -> Iterator[Server]:
         running.stop()
 
 
-@pytest.fixture
-def app(tmp_path: Path, server: Server) -> Iterator[AppProcess]:
-    """An enrolled device with records waiting; the server it knows is down."""
-    store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
+def enrolled_with_records_waiting(data_dir: Path, server: Server) -> None:
+    """A device enrolled on `server`, with `WAITING` records to send; the server left down."""
+    store = Store.create(data_dir / "fieldapp.db", PASSPHRASE)
     try:
         server.start()
         enrol(store, server.url, server.deployment.code())
@@ -48,6 +47,12 @@ def app(tmp_path: Path, server: Server) -> Iterator[AppProcess]:
     finally:
         store.close()
         server.stop()
+
+
+@pytest.fixture
+def app(tmp_path: Path, server: Server) -> Iterator[AppProcess]:
+    """An enrolled device with records waiting; the server it knows is down."""
+    enrolled_with_records_waiting(tmp_path / "device", server)
     process = AppProcess(tmp_path / "device", server_url=server.url)
     yield process
     process.stop()

@@ -266,3 +266,20 @@ def test_the_day_picked_is_read_back_whatever_the_phones_time_zone(offset_hours:
     assert picked_date(midnight.astimezone(UTC)) == date(2000, 12, 15)
     assert picked_date("2000-12-15") == date(2000, 12, 15)
     assert picked_date("15/12/2000") is None
+
+
+# -- numbers in the person's digits -------------------------------------------------------
+
+
+def test_the_form_writes_its_numbers_in_arabic_digits_in_arabic(app: AppState) -> None:
+    """A form in Arabic writes "Step 2 of 8" and "3 entries" in Arabic-Indic digits, as
+    everywhere else the app writes numbers in Arabic."""
+    app.set_language("ar")
+    form = screening(app)
+    _ = form.words
+    step = _("Step {n} of {total}", n=2, total=8)
+    assert "٢" in step and "٨" in step and not any(d in step for d in "0123456789")
+    entries = _.ngettext("{n} entry", "{n} entries", 3, n=3)
+    assert "٣" in entries and "3" not in entries
+    app.set_language("en")
+    assert form.words("Step {n} of {total}", n=2, total=8) == "Step 2 of 8"

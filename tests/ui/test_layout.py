@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -29,8 +30,12 @@ from fieldapp.i18n import Words
 from fieldapp.ui.formats import localised_words
 from fieldapp.ui.services import Services
 from tests.conftest import PASSPHRASE, attendance_values, screening_values
-from tests.ui._browser import PHONE, AppProcess, scroll_to_top, shoot, tap, type_into
+from tests.ui._browser import PHONE, AppProcess, scroll_to_top, shoot, tap, tap_bar, type_into
 from tests.ui.test_browser import choose
+from tests.ui.test_browser_sync_survives import enrolled_with_records_waiting, server, shown
+from tests.ui.test_sync_status import Server
+
+__all__ = ["server"]  # the sync test's fixture: a real server, down until started
 
 pytestmark = pytest.mark.browser
 
@@ -72,11 +77,29 @@ def seed_device(data_dir: Path, lang: str) -> None:
     services.device.work_offline()
     services.device.set_language(lang)
     records = services.records
-    records.new_draft("victim_screening", screening_values(case_code="KH-2026-0042"))
     final = records.new_draft("victim_screening", screening_values(case_code="DKR-2026-014"))
     records.finalise(final.id, final.values, lang)
-    event = attendance_values(participants=2)
+    seed_drafts(services, attendance_values(participants=2))
+    services.close()
+
+
+def seed_drafts(services: Services, event: dict[str, Any]) -> None:
+    """A victim draft, and `event` as a draft under the long programme name."""
+    records = services.records
+    records.new_draft("victim_screening", screening_values(case_code="KH-2026-0042"))
     records.new_draft("training_attendance", {**event, "title": LONG_EVENT})
+
+
+def seed_waiting(data_dir: Path, lang: str, server: Server) -> None:
+    """A device in `lang` enrolled on `server` (now down), records waiting to be sent, a
+    victim draft and the long-named event whose third participant is the first again."""
+    enrolled_with_records_waiting(data_dir, server)
+    services = Services(data_dir)
+    services.device.unlock(PASSPHRASE)
+    services.device.set_language(lang)
+    event = attendance_values(participants=3)
+    event["participants"][2] = {**event["participants"][0], "attendance": []}
+    seed_drafts(services, event)
     services.close()
 
 
@@ -131,6 +154,13 @@ def nav(page: Page, _: Words, label: str) -> None:
     page.wait_for_timeout(600)
 
 
+def unlock_home(page: Page, _: Words) -> None:
+    type_into(page, page.get_by_label(_("Passphrase")), PASSPHRASE)
+    fresh(page)
+    tap(page, "button", _("Unlock"))
+    expect(page.get_by_role("button", name=_("Identify a victim"))).to_be_visible()
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_screen_fits_360_px(
     phone: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str
@@ -155,10 +185,7 @@ def test_every_screen_fits_360_px(
         )
         expect(page.get_by_text(warning)).to_be_visible()
         check(page, lang, "unlock", found)
-        type_into(page, page.get_by_label(_("Passphrase")), PASSPHRASE)
-        fresh(page)
-        tap(page, "button", _("Unlock"))
-        expect(page.get_by_role("button", name=_("Identify a victim"))).to_be_visible()
+        unlock_home(page, _)
         check(page, lang, "home", found)
         nav(page, _, "Records")
         expect(page.get_by_text("KH-2026-0042")).to_be_visible()
@@ -200,6 +227,88 @@ def test_every_screen_fits_360_px(
         rule = spec.label(case_code.constraint_message, lang)
         expect(page.get_by_text(rule, exact=False).first).to_be_visible()
         check(page, lang, "form-rule", found)
+    finally:
+        app.stop()
+    assert not found, f"text cut at 360 px in {lang}: {found}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_register_the_form_tools_and_waiting_records_fit_360_px(
+    phone: Page,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: Server,
+    lang: str,
+) -> None:
+    """The screens of issue 15's second wave: home and sync with records waiting, the
+    training register (compact rows, a duplicate warned about, the undo bar, the check-in
+    grid), the form's jump list, "Back to review" and the date picker."""
+    _ = localised_words(lang)
+    seed_waiting(tmp_path / "device", lang, server)
+    monkeypatch.setenv("FLET_WEB_RENDERER", "canvaskit")
+    app = AppProcess(tmp_path / "device", server_url=server.url)
+    app.start()
+    found: dict[str, list[str]] = {}
+    try:
+        open_app(phone, app.url)
+        page = phone
+        unlock_home(page, _)
+        waiting = _.ngettext(
+            "{count} record waits to be sent · {size}",
+            "{count} records wait to be sent · {size}",
+            2,
+            count=2,
+            size="|",
+        )
+        waiting = max(waiting.split("|"), key=len).strip(" ·")
+        shown(page, waiting)
+        check(page, lang, "home-waiting", found)
+        nav(page, _, "Sync")
+        shown(page, waiting)
+        check(page, lang, "sync-waiting", found)
+        # the register: compact rows, one of them the same person twice
+        nav(page, _, "Home")
+        fresh(page)
+        tap(page, "button", _("Training attendance"))
+        tap(page, "button", LONG_EVENT, exact=False)
+        tap(page, "button", _("Participants"))
+        twice = page.get_by_role("button", name=_("Registered twice?"), exact=False)
+        expect(twice).to_have_count(2)
+        check(page, lang, "training-register", found)
+        fresh(page)
+        twice.last.click()  # the third entry: the first one again, warned about
+        first = attendance_values()["participants"][0]["full_name"]
+        duplicate = _("Already registered at this event as participant {n}: {name}", n=1, name="|")
+        shown(page, duplicate.split("|")[0])
+        check(page, lang, "training-duplicate", found)
+        fresh(page)
+        tap_bar(page, _("Remove"))
+        shown(page, _("Removed {name}", name=first))
+        check(page, lang, "training-undo", found)
+        fresh(page)
+        tap(page, "button", _("Check-in"))
+        check(page, lang, "training-checkin", found)
+        tap(page, "button", _("Back"))
+        # a draft reopened: the jump list, "Back to review" after Edit, the date picker
+        nav(page, _, "Records")
+        fresh(page)
+        page.get_by_text("KH-2026-0042", exact=False).first.click()
+        tap(page, "button", _("Questions"))
+        expect(page.get_by_role("button", name=_("Go to end"))).to_be_visible()
+        check(page, lang, "form-jumps", found)
+        fresh(page)
+        tap(page, "button", _("Go to end"))
+        expect(page.get_by_text(_("Review"), exact=True)).to_be_visible()
+        fresh(page)
+        page.get_by_role("button", name=_("Edit")).nth(1).click()  # Identity
+        expect(page.get_by_role("button", name=_("Back to review"))).to_be_visible()
+        step = _("Step {n} of {total}", n=2, total=8)  # in the language's digits
+        expect(page.get_by_role("progressbar", name=step)).to_be_visible()
+        check(page, lang, "form-back-to-review", found)
+        fresh(page)
+        tap(page, "button", _("Pick a date"))
+        expect(page.get_by_role("dialog")).to_be_visible()
+        check(page, lang, "date-picker", found)
     finally:
         app.stop()
     assert not found, f"text cut at 360 px in {lang}: {found}"

@@ -78,35 +78,29 @@ def _tab(icon: ft.IconData, text: str, *, selected: bool, on_click: Any) -> ft.C
 
 @ft.component
 def TrainingHub(state: AppState, event: TrainingSession) -> ft.Control:
-    """The event's title and tabs, fixed at the top; the tab that shows; and a bar fixed at
+    """The event's tabs, fixed at the top; its title and the tab that shows; and a bar fixed at
     the bottom: "Undo" after a removal, then Back with the finish buttons, or, while a
     participant is edited, "Save & next" (always in reach, however long the entry)."""
     _ = event.words
-    body = record_notes(state, event)
+    # the title in full (a programme's name runs to five lines at 360 px), scrolling away
+    # with the tab's content; only the tabs stay fixed at the top
+    title = ft.Text(
+        str(event.values.get("title") or event.title), size=20, weight=ft.FontWeight.BOLD
+    )
+    body = [title, *record_notes(state, event)]
     current = event.tab or event.steps[0].name
     header = ft.Container(
         padding=ft.Padding.only(left=16, right=16, top=8),
-        content=ft.Column(
-            spacing=6,
+        content=ft.Row(
+            spacing=4,
             controls=[
-                ft.Text(
-                    str(event.values.get("title") or event.title),
-                    size=20,
-                    weight=ft.FontWeight.BOLD,
-                    max_lines=2,
-                ),
-                ft.Row(
-                    spacing=4,
-                    controls=[
-                        _tab(
-                            _TAB_ICONS.get(name, ft.Icons.LIST),
-                            text,
-                            selected=name == current,
-                            on_click=partial(event.show_tab, name),
-                        )
-                        for name, text in _tabs(event)
-                    ],
-                ),
+                _tab(
+                    _TAB_ICONS.get(name, ft.Icons.LIST),
+                    text,
+                    selected=name == current,
+                    on_click=partial(event.show_tab, name),
+                )
+                for name, text in _tabs(event)
             ],
         ),
     )

@@ -32,7 +32,8 @@ from fieldapp.forms.spec import (
 )
 from fieldapp.forms.titles import record_title
 from fieldapp.forms.validate import Checked, FieldError, check
-from fieldapp.i18n import Words, words
+from fieldapp.i18n import Words
+from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MessageKey
 from fieldapp.ui.services import (
     PERSON_FIELDS,
@@ -201,8 +202,9 @@ class FormSession:
 
     @property
     def words(self) -> Words:
-        """The app's words in the person's language (`_ = form.words; _("Next")`)."""
-        return words(self.lang)
+        """The app's words in the person's language, numbers in its digits
+        (`_ = form.words; _("Step {n} of {total}", n=2, total=8)` -> "الخطوة ٢ من ٨")."""
+        return localised_words(self.lang)
 
     def label(self, labels: Labels, fallback: str = "") -> str:
         return self.spec.label(labels, self.lang) or fallback
