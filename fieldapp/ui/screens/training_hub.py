@@ -121,7 +121,7 @@ def TrainingHub(state: AppState, event: TrainingSession) -> ft.Control:
                 body.append(keyed(ParticipantList, event, key=PARTICIPANTS))
         else:
             controls = node_controls(event, step.nodes)
-            ends = [i for i, c in enumerate(controls) if getattr(c, "key", None) == "end_date"]
+            ends = [i for i, c in enumerate(controls) if _is_end_date(c)]
             if ends and event.values.get("start_date"):
                 controls.insert(ends[0] + 1, _lengths(event))
             body.extend(controls)
@@ -150,6 +150,11 @@ def TrainingHub(state: AppState, event: TrainingSession) -> ft.Control:
 
 
 CheckIn = CheckInGrid  # the check-in tab: the days the event has as a grid, and the scores
+
+
+def _is_end_date(control: ft.Control) -> bool:
+    """The end date's control: its text box, or the box with its calendar (keyed `date-`)."""
+    return str(getattr(control, "key", "")).removeprefix("date-") == "end_date"
 
 
 def _lengths(event: TrainingSession) -> ft.Control:
