@@ -262,3 +262,10 @@ def shoot(page: Page, name: str) -> None:
     page.wait_for_timeout(400)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def expect_shown(page: Page, text: str) -> None:
+    """`text` on screen, alone or as the name Flutter gives the group it heads (given time on
+    a loaded machine)."""
+    shown = page.get_by_text(text, exact=False).or_(page.get_by_role("group", name=text))
+    expect(shown.first).to_be_visible(timeout=20_000)

@@ -17,9 +17,9 @@ from sync.client import enrol
 from tests.conftest import PASSPHRASE, screening_values
 from tests.sync._harness import Deployment
 from tests.sync.test_client import copy_store
-from tests.ui._browser import AppProcess, open_phone, scroll_to_top, shoot, tap
+from tests.ui._browser import AppProcess, expect_shown, open_phone, scroll_to_top, shoot, tap
 from tests.ui.test_browser import unlock
-from tests.ui.test_browser_sync import expect_shown, sync_now
+from tests.ui.test_browser_sync import sync_now
 
 pytestmark = pytest.mark.browser
 

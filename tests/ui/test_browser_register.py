@@ -18,6 +18,7 @@ from tests.conftest import PASSPHRASE, attendance_values
 from tests.ui._browser import (
     EFFORT,
     AppProcess,
+    expect_shown,
     open_phone,
     press,
     reveal,
@@ -132,12 +133,6 @@ def open_home(page: Page) -> None:
             continue
         return
     expect(home).to_be_visible()
-
-
-def expect_shown(page: Page, text: str) -> None:
-    """`text` on screen (alone or naming its group), given time on a loaded machine."""
-    shown = page.get_by_text(text, exact=False).or_(page.get_by_role("group", name=text))
-    expect(shown.first).to_be_visible(timeout=20_000)
 
 
 def keys(page: Page, text: str) -> None:

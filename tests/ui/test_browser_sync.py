@@ -20,6 +20,7 @@ from tests.sync._harness import Deployment
 from tests.ui._browser import (
     PHONE,
     AppProcess,
+    expect_shown,
     open_phone,
     scroll_to_top,
     shoot,
@@ -40,12 +41,6 @@ def app(tmp_path: Path, app_url: str) -> Iterator[AppProcess]:
 
 def type_into(page: Page, label: str, text: str, *, exact: bool = True) -> None:
     type_in(page, page.get_by_label(label, exact=exact), text)
-
-
-def expect_shown(page: Page, text: str) -> None:
-    """`text` is on screen, alone or as the name Flutter gives the group it heads."""
-    shown = page.get_by_text(text, exact=False).or_(page.get_by_role("group", name=text))
-    expect(shown.first).to_be_visible()
 
 
 def sync_now(page: Page, expected: str) -> None:
@@ -104,7 +99,7 @@ def test_a_trainer_registers_an_event_marks_attendance_and_syncs(
         choose(page, "Sex *", sex)
         choose(page, "Profession *", job)
         tap(page, "button", "Save & next")  # a blank entry opens straight away
-    expect_shown(page, f"Participants #{len(people) + 1}")  # as a person sees it first
+    expect_shown(page, f"Participant {len(people) + 1}")  # as a person sees it first
     tap(page, "button", "Done")  # the untouched blank one is dropped
     expect(page.get_by_role("group", name="3 participants", exact=False).first).to_be_visible(
         timeout=20_000

@@ -16,10 +16,9 @@ from sync import SyncClient, enrol
 from sync.server import admin
 from tests.conftest import PASSPHRASE, attendance_values
 from tests.sync._harness import Deployment
-from tests.ui._browser import AppProcess, open_phone, shoot, tap
+from tests.ui._browser import AppProcess, expect_shown, open_phone, shoot, tap
 from tests.ui._browser import type_into as type_in
 from tests.ui.test_browser import unlock
-from tests.ui.test_browser_sync import expect_shown
 
 pytestmark = pytest.mark.browser
 
