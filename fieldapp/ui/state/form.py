@@ -157,19 +157,23 @@ class FormSession:
         return [
             i
             for i, s in enumerate(self._steps)
-            if is_relevant(s.relevant, env, **options) and self._asks_something(s.nodes, env)
+            if is_relevant(s.relevant, env, **options) and self._questions(s.nodes, env)
         ]
 
-    def _asks_something(self, nodes: tuple[Node, ...] | list[Node], env: ChainMap) -> bool:
+    def _questions(
+        self, nodes: tuple[Node, ...] | list[Node], env: ChainMap
+    ) -> list[FieldSpec | RepeatSpec]:
+        """The relevant questions among `nodes`, in order (not notes, calculations or
+        metadata), relevance judged as everywhere else in the form (with its lookups)."""
+        out: list[FieldSpec | RepeatSpec] = []
         for node in nodes:
             if not is_relevant(node.relevant, env, **self._lookups()):
                 continue
             if isinstance(node, GroupSpec):
-                if self._asks_something(node.children, env):
-                    return True
+                out.extend(self._questions(node.children, env))
             elif _asks(node):
-                return True
-        return False
+                out.append(node)
+        return out
 
     def relevant(self, node: Node, instance: Mapping[str, Any] | None = None) -> bool:
         env = ChainMap(self.clean) if instance is None else ChainMap(dict(instance), self.clean)
@@ -497,7 +501,7 @@ class FormSession:
                     if self.clean.get(node.name) not in (None, "", [])
                     else "unanswered",
                 )
-                for node in _questions(step.nodes, env)
+                for node in self._questions(step.nodes, env)
             )
             out.append(
                 JumpStep(index, self.label(step.label, step.name), questions, index == self.step)
@@ -640,19 +644,6 @@ def _is_metadata(spec: FormSpec, name: str) -> bool:
 def _answers(spec: FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     """The answers a person gave: without the metadata the app stamps itself."""
     return {k: v for k, v in values.items() if not _is_metadata(spec, k)}
-
-
-def _questions(nodes: tuple[Node, ...] | list[Node], env: ChainMap) -> list[FieldSpec | RepeatSpec]:
-    """The relevant questions of a step, in order (not notes, calculations or metadata)."""
-    out: list[FieldSpec | RepeatSpec] = []
-    for node in nodes:
-        if not is_relevant(node.relevant, env):
-            continue
-        if isinstance(node, GroupSpec):
-            out.extend(_questions(node.children, env))
-        elif _asks(node):
-            out.append(node)
-    return out
 
 
 def _asks(node: FieldSpec | RepeatSpec) -> bool:
