@@ -52,6 +52,8 @@ ProblemKey = Literal[
     "sync_refused",
     "sync_problem",
     "server_degraded",
+    "office_refused",
+    "office_problem",
 ]
 MessageKey = Literal[GoodNewsKey, ProblemKey]
 GOOD_NEWS: frozenset[MessageKey] = frozenset(get_args(GoodNewsKey))
@@ -153,4 +155,10 @@ MESSAGES: dict[MessageKey, Entry] = {
         "The server is up but cannot store records right now. Your records are safe on this"
         " device and will be sent later."
     ),
+    "office_refused": N_(
+        "The office is for coordinators, case managers and administrators: this device is not"
+        " enrolled with one of those roles."
+    ),
+    # TRANSLATORS: {detail} is the server's or the connection's reason, in English.
+    "office_problem": N_("The office could not be reached: {detail}"),
 }

@@ -35,7 +35,13 @@ from sync.client._office import OfficeClient
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
 from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
-from sync.client._state import SECRET_TOKEN, STATE_SERVER_PUBLIC_KEY, STATE_SERVER_URL
+from sync.client._state import (
+    SECRET_TOKEN,
+    STATE_REGION,
+    STATE_ROLE,
+    STATE_SERVER_PUBLIC_KEY,
+    STATE_SERVER_URL,
+)
 from sync.client._transports import CountingTransport, RetryingTransport, Traffic
 
 __all__ = [
@@ -44,6 +50,8 @@ __all__ = [
     "RECEIPT_CHECK_INTERVAL",
     "RECEIPT_RECHECK_MARGIN",
     "SECRET_TOKEN",
+    "STATE_REGION",
+    "STATE_ROLE",
     "STATE_SERVER_PUBLIC_KEY",
     "STATE_SERVER_URL",
     "CountingTransport",

@@ -14,6 +14,7 @@ from fieldapp.ui.screens.first_run import FirstRun
 from fieldapp.ui.screens.form import FormScreen
 from fieldapp.ui.screens.home import Home
 from fieldapp.ui.screens.merge import Merge
+from fieldapp.ui.screens.office import Office
 from fieldapp.ui.screens.records import Records
 from fieldapp.ui.screens.settings import Settings
 from fieldapp.ui.screens.sync import Sync
@@ -35,11 +36,14 @@ _NAVIGATION: tuple[tuple[Screen, ft.IconData, str], ...] = (
     ("sync", ft.Icons.SYNC, N_("Sync")),
     ("settings", ft.Icons.SETTINGS, N_("Settings")),
 )
+# Offered only to a device enrolled as a coordinator, case manager or admin.
+_OFFICE_ENTRY: tuple[Screen, ft.IconData, str] = ("office", ft.Icons.WORK, N_("Office"))
 _SCREENS: dict[Screen, Callable[[], ft.Control]] = {
     "records": Records,
     "training": Events,
     "sync": Sync,
     "settings": Settings,
+    "office": Office,
 }
 _RECORD_SCREENS: tuple[Screen, ...] = ("form", "merge")
 
@@ -89,6 +93,9 @@ def _header(state: AppState) -> ft.Control:
 
 def _bottom_nav(state: AppState) -> ft.Control:
     _ = state.words
+    entries = _NAVIGATION
+    if state.office_available:
+        entries = (*_NAVIGATION[:-1], _OFFICE_ENTRY, _NAVIGATION[-1])
     return ft.Container(
         bgcolor=ft.Colors.SURFACE_CONTAINER,
         content=ft.Row(
@@ -113,7 +120,7 @@ def _bottom_nav(state: AppState) -> ft.Control:
                     expand=True,
                     on_click=lambda _e=None, n=name: state.go(n),
                 )
-                for name, icon, label in _NAVIGATION
+                for name, icon, label in entries
             ],
         ),
     )

@@ -8,7 +8,8 @@ waiting, what a sync said, who the team registered) is tested without a browser.
 One `Services` per device, in rooms of one job each (as the store has):
 `services.device` (the store file, first run, unlock, preferences), `services.enrolment`,
 `services.records` (forms, drafts, lists), `services.sync` (client, monitor, "Sync now"),
-`services.team` (the team's participants), `services.merging` (compare and merge a conflict).
+`services.team` (the team's participants), `services.merging` (compare and merge a conflict),
+`services.office` (the office's requests to the server, for office roles only).
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ from fieldapp.ui.services.device import (
 from fieldapp.ui.services.enrolment import Enrolment
 from fieldapp.ui.services.errors import MergeUnavailable, SetupFailed
 from fieldapp.ui.services.merge import MergeOffer, Merging
+from fieldapp.ui.services.office import (
+    OFFICE_ROLES,
+    REVIEW_STATES,
+    NotAnOfficeDevice,
+    Office,
+    OfficeFailed,
+    OfficeRecord,
+    OfficeRecordsPage,
+    ReviewDecision,
+    ReviewResult,
+    ReviewState,
+)
 from fieldapp.ui.services.records import (
     STATUS_GROUPS,
     TRAINING_FORM,
@@ -46,7 +59,9 @@ from sync.protocol import EnrolmentLink
 __all__ = [
     "AUTOLOCK_CHOICES",
     "DEFAULT_AUTOLOCK_MINUTES",
+    "OFFICE_ROLES",
     "PERSON_FIELDS",
+    "REVIEW_STATES",
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
@@ -55,11 +70,19 @@ __all__ = [
     "ListedRecord",
     "MergeOffer",
     "MergeUnavailable",
+    "NotAnOfficeDevice",
+    "Office",
+    "OfficeFailed",
+    "OfficeRecord",
+    "OfficeRecordsPage",
     "ParticipantMatch",
     "Record",
     "RecordQuery",
     "RecordSummary",
     "RecordsPage",
+    "ReviewDecision",
+    "ReviewResult",
+    "ReviewState",
     "Services",
     "SetupFailed",
     "Status",
@@ -98,6 +121,7 @@ class Services:
         self.records = Records(self.device)
         self.team = Team(self.device, self.records)
         self.merging = Merging(self.records, self.team, self.sync)
+        self.office = Office(self.device)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or
@@ -109,12 +133,19 @@ class Services:
             raise
         self.sync.start()
 
+    def lock(self) -> None:
+        """Lock the store; the office's client (and its token) goes with the key."""
+        self.office.close()
+        self.device.lock()
+
     def wipe(self) -> None:
         """Sign out and wipe: sync stopped, keys and records erased."""
+        self.office.close()
         self.sync.stop()
         self.device.wipe()
         self.sync.refresh()
 
     def close(self) -> None:
+        self.office.close()
         self.sync.stop()
         self.device.close()

@@ -5,6 +5,7 @@ session: the app's (`app.AppState`), one record's (`form.FormSession`, a trainin
 from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession, JumpQuestion, JumpStep
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
+from fieldapp.ui.state.office import OfficeState
 from fieldapp.ui.state.steps import Step, answer_text, build_steps, display_value
 from fieldapp.ui.state.training import (
     EventRow,
@@ -28,6 +29,7 @@ __all__ = [
     "MergeAddition",
     "MergeRow",
     "MergeSession",
+    "OfficeState",
     "Screen",
     "SetupStep",
     "Step",

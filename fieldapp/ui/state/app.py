@@ -39,6 +39,7 @@ from fieldapp.ui.services import (
 )
 from fieldapp.ui.state.form import REVIEW, FormSession
 from fieldapp.ui.state.merge import MergeSession
+from fieldapp.ui.state.office import OfficeState
 from fieldapp.ui.state.training import EventRow, TrainingSession, event_rows
 
 __all__ = ["PAGE_SIZE", "AppState", "Screen", "SetupStep"]
@@ -55,6 +56,7 @@ Screen = Literal[
     "merge",  # the open record's merge screen
     "sync",
     "settings",
+    "office",  # the office workspace (office roles only: see `OfficeState.open`)
 ]
 SetupStep = Literal["language", "passphrase", "server"]
 PAGE_SIZE = 20
@@ -107,6 +109,7 @@ class AppState:
     confirm_wipe: bool = False
     confirm_withdraw: bool = False  # the "withdraw consent and erase" dialog shows
     autolock_minutes: int = 5
+    office: OfficeState = field(init=False)  # the office workspace (office roles only)
     _resume_record: str | None = None
     _resume_screen: Screen = "home"
 
@@ -116,6 +119,7 @@ class AppState:
         self.theme = device.theme
         self.autolock_minutes = device.autolock_minutes
         self.device = device.state
+        self.office = OfficeState(services=self.services, lang=self.lang)
         self.screen = _START[self.device]
         self.sync = self.services.sync.refresh()
         if self.device == "unlocked":  # a page opened on a device another page unlocked
@@ -123,6 +127,12 @@ class AppState:
         failed, left = device.unlock_tries()
         if self.device == "locked" and failed and left is not None:
             self.say("wrong_passphrase_tries", n=left)  # wrong tries before the app restarted
+
+    @property
+    def office_available(self) -> bool:
+        """Whether the navigation offers the office: an unlocked device enrolled as a
+        coordinator, case manager or admin."""
+        return self.device == "unlocked" and self.office.available
 
     @property
     def words(self) -> Words:
@@ -164,7 +174,8 @@ class AppState:
         if self.form is not None and self.form.created:  # nothing typed: nothing to resume
             self._resume_record = self.form.record_id
             self._resume_screen = "form" if self.screen == "merge" else self.screen
-        self.services.device.lock()
+        self.services.lock()
+        self.office.clear()
         self.form = None
         self.merge = None
         self.events = []
@@ -202,6 +213,7 @@ class AppState:
     def set_language(self, lang: str) -> None:
         self.services.device.set_language(lang)
         self.lang = lang
+        self.office.lang = lang
         if self.form is not None:
             self.form.set_language(lang)
 
@@ -261,6 +273,9 @@ class AppState:
         self.merge = None
         if screen != "form":
             self._leave_record()
+        if screen == "office" and not self.office.open():
+            self.say("office_refused")  # refused by the service, not only hidden
+            return
         if screen == "home":
             self.refresh_home()
         elif screen == "records":
@@ -648,6 +663,7 @@ class AppState:
 
     def wipe(self) -> None:
         self.services.wipe()
+        self.office.clear()
         self.form = None
         self.records = []
         self.events = []

@@ -1,0 +1,34 @@
+"""The office's sections: one line each, in the order the picker shows them. A section is a
+component of no arguments in its own module (`fieldapp/ui/screens/office/<section>.py`),
+reaching the office's state with `use_office()` and the app's with `use_app()`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import flet as ft
+
+from fieldapp.ui.services import OFFICE_ROLES
+
+__all__ = ["SECTIONS", "OfficeSection", "sections_for"]
+
+
+@dataclass(frozen=True)
+class OfficeSection:
+    """One section of the office: its `id` (kept in `OfficeState.section`), its icon and label
+    (`N_`: translated when drawn), the component drawing it, and the roles that see it."""
+
+    id: str
+    icon: ft.IconData
+    label: str
+    component: Callable[[], ft.Control]
+    roles: frozenset[str] = OFFICE_ROLES
+
+
+SECTIONS: tuple[OfficeSection, ...] = ()
+
+
+def sections_for(role: str | None) -> tuple[OfficeSection, ...]:
+    """The sections a device of `role` sees, in order (none for a role outside the office)."""
+    return tuple(section for section in SECTIONS if role in section.roles)
