@@ -100,3 +100,11 @@ def attendance_values(name: str = CANARY, participants: int = 1) -> dict[str, An
             for index in range(participants)
         ],
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests in one xdist group: one Chromium and one app at a time, as on a
+    phone; the other worker runs the rest meanwhile."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.xdist_group("browser"))

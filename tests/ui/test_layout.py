@@ -68,6 +68,10 @@ _PROBLEMS = """() => {
   return problems;
 }"""
 
+# Where every node of the accessibility tree is: unchanged by a wheel step at a screen's end.
+_POSITIONS = """() => [...document.querySelectorAll("flt-semantics")]
+  .map((node) => Math.round(node.getBoundingClientRect().top)).join(",")"""
+
 
 def seed_device(data_dir: Path, lang: str) -> None:
     """A device in `lang`, locked, with a victim draft, a final victim record and a training
@@ -134,10 +138,15 @@ def check(page: Page, lang: str, screen: str, found: dict[str, list[str]]) -> No
     scroll_to_top(page)
     shoot(page, f"lang-{lang}-{screen}")
     problems = clipped(page)
+    where = page.evaluate(_POSITIONS)
     for _ in range(6):
         page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
         page.mouse.wheel(0, 400)
         problems += clipped(page)
+        moved_to = page.evaluate(_POSITIONS)
+        if moved_to == where:  # nothing moved: the screen's end is in sight
+            break
+        where = moved_to
     scroll_to_top(page)
     if problems:
         found[screen] = sorted(set(problems))
