@@ -57,9 +57,12 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_choices(file: str, data: bytes, default_language: str = "en") -> list[Choice]:
+def file_choices(
+    file: str, data: bytes, default_language: str = "en", *, need_label: bool = False
+) -> list[Choice]:
     """The file's rows as choices (`name` the value, `label`/`label::<lang>` the labels, the
-    other columns data). Raises AttachmentError naming the file, column or line."""
+    other columns data); `need_label` for a select's list (pulldata reads rows without).
+    Raises AttachmentError naming the file, column or line."""
     if len(data) > MAX_FILE_BYTES:
         raise AttachmentError(
             file, f"{len(data):,} bytes, more than the {MAX_FILE_BYTES:,} a file may hold"
@@ -77,7 +80,7 @@ def file_choices(file: str, data: bytes, default_language: str = "en") -> list[C
     if "name" not in header:
         raise AttachmentError(file, "the file has no 'name' column (the values)", column="name")
     labels = {i: _language(h, default_language) for i, h in enumerate(header) if _is_label(h)}
-    if not labels:
+    if need_label and not labels:
         raise AttachmentError(file, "the file has no 'label' column", column="label")
     name_at = header.index("name")
     extra = {i: h for i, h in enumerate(header) if h and i != name_at and i not in labels}

@@ -26,9 +26,8 @@ Report = Callable[[str, int | None, str | None, str, str], None]
 @dataclass
 class _Need:
     file: str
-    sheet: str
-    row: int
-    column: str | None
+    where: list[tuple[str, int, str | None]]  # (sheet, row, column) of every row needing it
+    choices: bool = False  # a select reads it: it needs a label column
 
 
 @dataclass
@@ -43,10 +42,15 @@ class AttachedFiles:
     choices: dict[str, list[Choice]] = field(default_factory=dict)  # by instance name
     found_beside: list[str] = field(default_factory=list)  # files read beside the XLSForm
 
-    def need_file(self, file: str, sheet: str, row: int, column: str | None) -> str:
-        """The instance name of `file` (`provinces` for `provinces.csv`), noted as needed."""
+    def need_file(
+        self, file: str, sheet: str, row: int, column: str | None, *, choices: bool = True
+    ) -> str:
+        """The instance name of `file` (`provinces` for `provinces.csv`), noted as needed
+        (`choices`: by a select, which needs its labels; pulldata needs only the rows)."""
         name = Path(file).stem
-        self.needs.setdefault(name, _Need(file, sheet, row, column))
+        need = self.needs.setdefault(name, _Need(file, []))
+        need.where.append((sheet, row, column))
+        need.choices = need.choices or choices
         return name
 
     def need_instances(
@@ -55,17 +59,21 @@ class AttachedFiles:
         """The instances `pulldata('X', ...)` / `instance('X')` read that are no choice list."""
         for _quote, name in _INSTANCE_CALL.findall(source):
             if name not in lists:
-                self.need_file(f"{name}.csv", sheet, row, column)
+                self.need_file(f"{name}.csv", sheet, row, column, choices=False)
 
     def resolve(self, report: Report, default_language: str) -> None:
         """Read and check every needed file; each problem reported at the row needing it."""
         given = {path.name: Path(path) for path in self.given}
         total = 0
         for name, need in self.needs.items():
-            where = (need.sheet, need.row, need.column)
+
+            def at_rows(feature: str, msg: str, need: _Need = need) -> None:
+                for sheet, row, column in need.where:
+                    report(sheet, row, column, feature, msg)
+
             if not FILE_NAME_RE.match(need.file):
                 msg = f"{need.file!r}: a file name uses A-Z, 0-9, '_', '-', '.' and ends in .csv"
-                report(*where, "attachment", msg)
+                at_rows("attachment", msg)
                 continue
             path = given.get(need.file)
             if path is None:
@@ -75,7 +83,7 @@ class AttachedFiles:
                         f"{need.file} is not attached: give it with --attach {need.file}"
                         f" or put it beside {self.form_path.name}"
                     )
-                    report(*where, "attachment:missing", msg)
+                    at_rows("attachment:missing", msg)
                     continue
                 path = beside
                 self.found_beside.append(need.file)
@@ -86,17 +94,18 @@ class AttachedFiles:
                         need.file, f"{size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed"
                     )
                 data = path.read_bytes()
-                choices = file_choices(need.file, data, default_language)
+                choices = file_choices(
+                    need.file, data, default_language, need_label=need.choices
+                )
             except OSError as exc:
-                report(*where, "attachment", f"{need.file} cannot be read: {exc.strerror}")
+                at_rows("attachment", f"{need.file} cannot be read: {exc.strerror}")
                 continue
             except AttachmentError as exc:
-                report(*where, "attachment", str(exc))
+                at_rows("attachment", str(exc))
                 continue
             total += len(data)
             if total > MAX_FORM_FILES_BYTES:
-                msg = f"the attached files hold more than {MAX_FORM_FILES_BYTES:,} bytes"
-                report(*where, "attachment", msg)
+                at_rows("attachment", f"the attached files hold over {MAX_FORM_FILES_BYTES:,} bytes")
                 continue
             digest = file_sha256(data)
             self.refs[name] = FormFile(file=need.file, sha256=digest, size=len(data))
