@@ -313,7 +313,7 @@ class _Run:
         return boolean(self.evaluate(source, env, current))
 
 
-_LOOKUPS = frozenset({"instance", "jr:choice-name"})
+_LOOKUPS = frozenset({"instance", "jr:choice-name", "pulldata"})
 
 
 def _names_under(node: Node) -> list[str]:
