@@ -193,6 +193,8 @@ class RepeatSpec(_Model):
     children: list[Node] = Field(default_factory=list)
     sensitivity: Sensitivity = "sensitive"
     team_roster: bool = Field(default=False, exclude_if=lambda roster: not roster)
+    # XLSForm's repeat_count from an answer (`${n}`): exactly that many instances.
+    count: str | None = Field(default=None, exclude_if=lambda count: count is None)
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 

@@ -377,8 +377,7 @@ class Importer:
             if count.isdigit():
                 frame.attributes["min_count"] = frame.attributes["max_count"] = int(count)
             elif count:
-                msg = f"a repeat_count computed from answers ({count!r}) is not supported"
-                self.add("survey", row.number, row.column("repeat_count"), "repeat_count", msg)
+                frame.attributes["count"] = self.expression(row, "repeat_count")
         elif row.text("sensitivity"):
             msg = "a group holds no data: mark the fields inside it instead"
             self.add("survey", row.number, row.column("sensitivity"), "sensitivity", msg)
