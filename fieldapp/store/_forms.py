@@ -27,7 +27,7 @@ from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.store._core import Core
 from fieldapp.store._form_files import FormFiles
-from fieldapp.store._types import FormUnusable
+from fieldapp.store._types import FormFileMissing, FormUnusable
 
 __all__ = ["Forms"]
 
@@ -135,7 +135,7 @@ class Forms:
         missing = self.files.missing(spec)
         if missing:
             names = [ref.file for ref in spec.attachments.values() if ref.sha256 in missing]
-            raise FormUnusable(str(MissingFormFile(spec.id, spec.version, names)))
+            raise FormFileMissing(str(MissingFormFile(spec.id, spec.version, names)), names)
         try:
             contents = {ref.sha256: self.files.get(ref.sha256) for ref in spec.attachments.values()}
         except StoreLocked:
