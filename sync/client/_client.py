@@ -25,8 +25,8 @@ from fieldapp.store import Store
 from sync.client._backoff import RetryPolicy
 from sync.client._errors import NotEnrolled, ServerRefused, SyncError
 from sync.client._exchange import ExchangeOwner, answer
-from sync.client._outcomes import ReceiptVerifier
 from sync.client._form_files import fetch_form_files
+from sync.client._outcomes import ReceiptVerifier
 from sync.client._pull import DEFAULT_PULL_PAGE, pull
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES, Push, pending_records
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, check_receipts

@@ -69,11 +69,13 @@ def test_a_version_whose_file_is_missing_cannot_be_started(store: Store, tmp_pat
     imported = import_form(write_cascade_form(tmp_path / "form", repeat_count=False))
     store.forms.add(imported.spec, source="server")
     assert [s.id for s in store.forms.usable()].count("cascade") == 1  # listed all the same
-    with pytest.raises(FormUnusable, match="needs the file provinces.csv.*sync to fetch it"):
+    with pytest.raises(FormUnusable, match=r"needs the file provinces\.csv.*sync to fetch it"):
         store.forms.get("cascade")
-    with pytest.raises(FormUnusable, match="provinces.csv"):
+    with pytest.raises(FormUnusable, match=r"provinces\.csv"):
         store.records.new_draft("cascade", {"case_code": "C-1"})
-    assert store.forms.missing_files() == {imported.spec.attachments["provinces"].sha256: "provinces.csv"}
+    assert store.forms.missing_files() == {
+        imported.spec.attachments["provinces"].sha256: "provinces.csv"
+    }
     # a file is kept only with the key, and only if it is what its digest says
     [(digest, content)] = imported.files.items()
     store.keyring.lock()

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -46,9 +45,9 @@ def setting(
     deployment = Deployment.create(root / "server", org_key)
     form = write_cascade_form(root / "xlsform")
     csv = root / "xlsform" / "provinces.csv"
+    command = ["forms", "import", str(form), "--attach", str(csv)]
     published = subprocess.run(
-        [sys.executable, "-m", "fieldapp", "--data-dir", str(root / "server")]
-        + ["forms", "import", str(form), "--attach", str(csv)],
+        [sys.executable, "-m", "fieldapp", "--data-dir", str(root / "server"), *command],
         capture_output=True,
         text=True,
         env={k: v for k, v in os.environ.items() if k != "FIELDAPP_DATA_DIR"},

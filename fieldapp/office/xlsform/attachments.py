@@ -94,9 +94,7 @@ class AttachedFiles:
                         need.file, f"{size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed"
                     )
                 data = path.read_bytes()
-                choices = file_choices(
-                    need.file, data, default_language, need_label=need.choices
-                )
+                choices = file_choices(need.file, data, default_language, need_label=need.choices)
             except OSError as exc:
                 at_rows("attachment", f"{need.file} cannot be read: {exc.strerror}")
                 continue
@@ -105,7 +103,9 @@ class AttachedFiles:
                 continue
             total += len(data)
             if total > MAX_FORM_FILES_BYTES:
-                at_rows("attachment", f"the attached files hold over {MAX_FORM_FILES_BYTES:,} bytes")
+                at_rows(
+                    "attachment", f"the attached files hold over {MAX_FORM_FILES_BYTES:,} bytes"
+                )
                 continue
             digest = file_sha256(data)
             self.refs[name] = FormFile(file=need.file, sha256=digest, size=len(data))

@@ -76,7 +76,9 @@ def classify(type_text: str) -> QuestionType:
         kind = "select_one" if external["kind"].lower() == "one" else "select_multiple"
         if external["how"].lower().endswith("file"):
             if not external["list"].lower().endswith(".csv"):
-                return _unsupported("type:external-choices", f"choices from a non-CSV file ({text!r})")
+                return _unsupported(
+                    "type:external-choices", f"choices from a non-CSV file ({text!r})"
+                )
             return QuestionType("field", kind, choices=external["list"], from_file=True)
         return QuestionType("field", kind, choices=external["list"])  # external_choices sheet
     select = _SELECT.fullmatch(text)

@@ -144,7 +144,9 @@ def field_control(
         return None
     label = _field_label(form, node)
     if node.type == "note":  # "${capital}" in it shows the answer or calculation
-        env = ChainMap(form.clean_instance(repeat, index or 0), form.clean) if repeat else form.clean
+        env = (
+            ChainMap(form.clean_instance(repeat, index or 0), form.clean) if repeat else form.clean
+        )
         return ft.Container(
             content=ft.Text(filled(form.label(node.label), env)),
             padding=12,

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from fieldapp.forms.files import MAX_FILE_BYTES
-
 from sync.protocol import FormChangeData
 from sync.server.storage import changes, organisations
 from sync.server.storage.errors import AlreadyExists, FormFileInvalid, NotFound
@@ -78,9 +77,7 @@ def _store_files(tx: Tx, scope: str, spec: dict[str, Any], files: Mapping[str, b
         label = ref.get("file", name) if isinstance(ref, dict) else name
         if not isinstance(digest, str):
             raise FormFileInvalid(f"attached file {label}: no sha256")
-        stored = tx.one(
-            "SELECT 1 FROM form_files WHERE scope = ? AND sha256 = ?", (scope, digest)
-        )
+        stored = tx.one("SELECT 1 FROM form_files WHERE scope = ? AND sha256 = ?", (scope, digest))
         if stored is not None:
             continue
         content = files.get(digest)

@@ -77,7 +77,7 @@ def test_attached_files_are_content_addressed_and_scoped(storage: Storage, org_i
 def test_a_bad_attached_file_publishes_nothing(storage: Storage, org_id: str) -> None:
     csv = b"name,label\na,A\n"
     spec, digest = _attached(csv)
-    with pytest.raises(FormFileInvalid, match="provinces.csv .* was not given"):
+    with pytest.raises(FormFileInvalid, match=r"provinces\.csv .* was not given"):
         storage.publish_form(org_id, "cascade", "1", spec, NOW)
     with pytest.raises(FormFileInvalid, match="does not match its sha256"):
         storage.publish_form(org_id, "cascade", "1", spec, NOW, {digest: b"name,label\nb,B\n"})
