@@ -134,3 +134,36 @@ def test_the_cli_attaches_and_names_each_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "attached provinces.csv: 190 bytes" in done.stdout
     assert done.stdout.strip().endswith("cascade 1")
+
+
+def test_select_one_external_reads_the_external_choices_sheet(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    survey = book.active
+    assert survey is not None
+    survey.title = "survey"
+    for row in [
+        ["type", "name", "label", "choice_filter"],
+        ["select_one countries", "country", "Country"],
+        ["select_one_external provinces", "province", "Province", "country=${country}"],
+    ]:
+        survey.append(row)
+    sheets = {
+        "choices": [["list_name", "name", "label"], ["countries", "ke", "Kenya"]],
+        "external_choices": [
+            ["list_name", "name", "label", "country"],
+            ["provinces", "nairobi", "Nairobi", "ke"],
+            ["provinces", "gulu", "Gulu", "ug"],
+        ],
+    }
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(tmp_path / "external.xlsx")
+    spec = import_form(tmp_path / "external.xlsx").spec
+    assert not spec.attachments  # the list is in the workbook: nothing to attach
+    shown = visible_choices(spec, spec.node("province"), {"country": "ke"})  # type: ignore[arg-type]
+    assert [c.value for c in shown] == ["nairobi"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["external.xlsx"]  # nothing written
