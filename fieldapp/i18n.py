@@ -159,6 +159,12 @@ _VALIDATION: dict[str, Entry] = {
         "{label}: at most {count} entries are allowed.",
         "count",
     ),
+    # TRANSLATORS: a repeat whose number of entries is an earlier answer ("How many children").
+    "repeat_exact": Plural(
+        "{label}: {count} entry is expected, as answered earlier.",
+        "{label}: {count} entries are expected, as answered earlier.",
+        "count",
+    ),
     "unknown_field": N_("{label}: this form has no such question."),
 }
 

@@ -34,6 +34,14 @@ def add_commands(commands: Commands) -> None:
     importing.add_argument("--form-id", default=None, help="override the form id")
     importing.add_argument("--version", default=None, help="override the form version")
     importing.add_argument(
+        "--attach",
+        action="append",
+        default=[],
+        metavar="FILE.csv",
+        help="a CSV the form reads (select_one_from_file, pulldata); repeatable. A file the"
+        " form names and not given is looked for beside the XLSForm",
+    )
+    importing.add_argument(
         "--org", default=None, help="on a server: publish for this organisation only"
     )
     database_option(importing)
@@ -194,24 +202,37 @@ def cmd_office_report(args: argparse.Namespace) -> int:
 
 
 def cmd_forms_import(args: argparse.Namespace) -> int:
-    from fieldapp.office.xlsform import XLSFormError, import_xlsform
+    from fieldapp.office.xlsform import XLSFormError, import_form
 
     try:
-        spec = import_xlsform(Path(args.file), form_id=args.form_id, version=args.version)
+        imported = import_form(
+            Path(args.file),
+            attach=[Path(a) for a in args.attach],
+            form_id=args.form_id,
+            version=args.version,
+        )
     except XLSFormError as failure:
         for problem in failure.problems:
             print(problem, file=sys.stderr)
         return 1
+    spec = imported.spec
+    for ref in spec.attachments.values():
+        where = " (found beside the form)" if ref.file in imported.found_beside else ""
+        print(f"attached {ref.file}: {ref.size:,} bytes, sha256 {ref.sha256[:12]}{where}")
     if args.database_url or is_server_dir(args):
         from sync.server import admin
 
         with admin.open_server_storage(server_settings(args)) as storage:
-            admin.publish_form(storage, spec, org=args.org)
+            admin.publish_form(storage, spec, org=args.org, files=imported.files)
         print(f"{spec.id} {spec.version} (published on the server)")
         return 0
-    store = open_store(args, unlock=False)
-    store.forms.add(spec, source=Path(args.file).name)
-    store.close()
+    store = open_store(args, unlock=bool(imported.files))
+    try:
+        for digest, content in imported.files.items():
+            store.forms.files.put(digest, content)
+        store.forms.add(spec, source=Path(args.file).name)
+    finally:
+        store.close()
     print(f"{spec.id} {spec.version}")
     return 0
 

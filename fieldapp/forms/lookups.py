@@ -7,11 +7,12 @@ from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
 
 
 def choice_instances(spec: FormSpec, lang: str) -> dict[str, list[dict[str, str]]]:
-    """Each choice list as rows with `name` (the value) and `label` (in `lang`), as pyxform
-    makes a list into a secondary instance."""
+    """Each choice list as rows with its extra columns, `name` (the value) and `label` (in
+    `lang`), as pyxform makes a list (or an attached CSV: `pulldata`) a secondary instance."""
     return {
         list_name: [
-            {"name": choice.value, "label": spec.label(choice.label, lang)} for choice in choices
+            {**choice.columns, "name": choice.value, "label": spec.label(choice.label, lang)}
+            for choice in choices
         ]
         for list_name, choices in spec.choices.items()
     }

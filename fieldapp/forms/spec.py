@@ -37,6 +37,7 @@ from fieldapp.forms.expr import (
     parse,
     parse_choice_filter,
 )
+from fieldapp.forms.files import FormFile
 
 __all__ = [
     "MAX_DEPTH",
@@ -192,6 +193,8 @@ class RepeatSpec(_Model):
     children: list[Node] = Field(default_factory=list)
     sensitivity: Sensitivity = "sensitive"
     team_roster: bool = Field(default=False, exclude_if=lambda roster: not roster)
+    # XLSForm's repeat_count from an answer (`${n}`): exactly that many instances.
+    count: str | None = Field(default=None, exclude_if=lambda count: count is None)
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
@@ -259,6 +262,9 @@ class FormSpec(_Model):
     # `choices` (the set's choices, then any the form writes under that name, such as
     # "other"), written back as the name alone. Left out of the JSON when empty.
     choice_sets: dict[str, str] = Field(default_factory=dict, exclude_if=lambda sets: not sets)
+    # Files attached to the version, by instance name: a list of that name is read from its
+    # file (`fieldapp.forms.attachments.bind`), never written into the JSON.
+    attachments: dict[str, FormFile] = Field(default_factory=dict, exclude_if=lambda a: not a)
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_name(v)))
 
@@ -304,6 +310,9 @@ class FormSpec(_Model):
     ) -> Any:
         """A list loaded from a set is written as the form wrote it: only its own choices."""
         dumped = handler(choices)
+        for name in self.attachments:
+            if isinstance(dumped, dict):
+                dumped.pop(name, None)
         for name, set_name in self.choice_sets.items():
             if isinstance(dumped, dict) and name in dumped:
                 from_set = {c.value for c in _choice_set(set_name)}
@@ -338,7 +347,12 @@ class FormSpec(_Model):
             if node.name in seen:
                 raise ValueError(f"name {node.name!r} is used twice; names must be unique")
             seen.add(node.name)
-            if isinstance(node, FieldSpec) and node.choices and node.choices not in self.choices:
+            if (
+                isinstance(node, FieldSpec)
+                and node.choices
+                and node.choices not in self.choices
+                and node.choices not in self.attachments
+            ):
                 raise ValueError(f"field {node.name!r}: unknown choice list {node.choices!r}")
         top_level = set(map(id, self.roster_repeats()))
         for node in self.walk():

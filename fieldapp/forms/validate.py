@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import ExpressionError, boolean, parse
 from fieldapp.forms.lookups import choice_instances, choice_names
+from fieldapp.forms.repeat_counts import counted_instances
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec, answer_nodes
 from fieldapp.i18n import message
 
@@ -245,6 +246,7 @@ class _Run:
                 instances = clean.get(node.name) or []
                 if report:
                     self.judge_repeat_count(node, path, len(instances))
+                    self.judge_counted(node, path, len(instances), env)
                 for index, instance in enumerate(instances):
                     self.judge_level(
                         node.children,
@@ -261,6 +263,12 @@ class _Run:
             self.add(node, path, "repeat_count", "repeat_min", count=node.min_count)
         if node.max_count is not None and count > node.max_count:
             self.add(node, path, "repeat_count", "repeat_max", count=node.max_count)
+
+    def judge_counted(self, node: RepeatSpec, path: str, count: int, env: ChainMap) -> None:
+        """A repeat counted by an answer (`repeat_count` = `${n}`) has exactly that many."""
+        expected = counted_instances(node, env, self.evaluate)
+        if expected is not None and count != expected:
+            self.add(node, path, "repeat_count", "repeat_exact", count=expected)
 
     def judge_field(self, node: FieldSpec, clean: dict[str, Any], env: ChainMap, path: str) -> None:
         value = clean.get(node.name)
@@ -313,7 +321,7 @@ class _Run:
         return boolean(self.evaluate(source, env, current))
 
 
-_LOOKUPS = frozenset({"instance", "jr:choice-name"})
+_LOOKUPS = frozenset({"instance", "jr:choice-name", "pulldata"})
 
 
 def _names_under(node: Node) -> list[str]:

@@ -12,6 +12,7 @@ from fieldapp.store._keyring import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOC
 from fieldapp.store._reviews import Review
 from fieldapp.store._store import Store
 from fieldapp.store._types import (
+    FormFileMissing,
     FormUnusable,
     InvalidSetting,
     OutboxEntry,
@@ -28,6 +29,7 @@ from fieldapp.store._types import (
 __all__ = [
     "DEFAULT_MAX_FAILED_UNLOCKS",
     "MAX_FAILED_UNLOCKS_CEILING",
+    "FormFileMissing",
     "FormUnusable",
     "InvalidSetting",
     "OutboxEntry",

@@ -6,6 +6,11 @@ calculations must be coarse since 2026-11): it is left out of the usable list, w
 reason logged once, and the newest version that still loads stands in for it. Its records
 are never touched: they stay listed and counted (a list needs no form), and opening one says
 which form is at fault (FormUnusable) instead of breaking the screen.
+
+A version with attached files (`FormSpec.attachments`) is handed out with its file-backed
+lists read from them (`fieldapp.forms.attachments.bind`) once the store is unlocked; one
+whose file is not on the device yet cannot be used (FormUnusable, saying which file and to
+sync), and is listed all the same.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fieldapp.errors import StoreError
+from fieldapp.errors import FormError, StoreError, StoreLocked
+from fieldapp.forms.attachments import MissingFormFile, bind
 from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.store._core import Core
-from fieldapp.store._types import FormUnusable
+from fieldapp.store._form_files import FormFiles
+from fieldapp.store._types import FormFileMissing, FormUnusable
 
 __all__ = ["Forms"]
 
@@ -28,10 +35,13 @@ log = logging.getLogger(__name__)
 
 
 class Forms:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, files: FormFiles) -> None:
         self._core = core
+        self.files = files
         # (form id, version) -> the parsed spec, or why it no longer loads
         self._specs: dict[tuple[str, str], FormSpec | str] = {}
+        # (form id, version) -> the spec with its attached files read (see `_bound`)
+        self._bound: dict[tuple[str, str], FormSpec] = {}
 
     def install_builtin(self) -> None:
         """The built-in forms, and their earlier versions (the server publishes those for
@@ -63,7 +73,7 @@ class Forms:
         checks."""
         with self._core.lock:
             if version is not None:
-                return _usable(self._spec(form_id, version))
+                return self._with_files(_usable(self._spec(form_id, version)))
             versions = newest_first(
                 self._core.db.execute(
                     "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
@@ -73,7 +83,29 @@ class Forms:
                 raise StoreError(f"no form {form_id!r} on this device")
             loaded = [self._spec(form_id, row[1]) for row in versions]
             usable = [spec for spec in loaded if isinstance(spec, FormSpec)]
-            return usable[0] if usable else _usable(loaded[0])
+            return self._with_files(usable[0] if usable else _usable(loaded[0]))
+
+    def holds(self, spec: FormSpec) -> bool:
+        """Whether this very version is stored (as stored: attached files not read)."""
+        with self._core.lock:
+            try:
+                return self._spec(spec.id, spec.version) == spec
+            except StoreError:
+                return False
+
+    def missing_files(self) -> dict[str, str]:
+        """Every attached file a stored form version names that is not on the device: its
+        file name by SHA-256 (what a sync fetches)."""
+        with self._core.lock:
+            rows = self._core.db.execute("SELECT id, version FROM forms").fetchall()
+            missing: dict[str, str] = {}
+            for form_id, version in rows:
+                spec = self._spec(form_id, version)
+                if isinstance(spec, FormSpec):
+                    for ref in spec.attachments.values():
+                        if ref.sha256 not in missing and not self.files.has(ref.sha256):
+                            missing[ref.sha256] = ref.file
+            return missing
 
     def usable(self) -> list[FormSpec]:
         """The newest version of every form that still loads, by id; a form none of whose
@@ -89,6 +121,30 @@ class Forms:
                     if isinstance(spec, FormSpec):
                         newest[form_id] = spec
             return list(newest.values())
+
+    def _with_files(self, spec: FormSpec) -> FormSpec:
+        """The spec with its file-backed lists read from the attached files (kept for the
+        session); as stored while the store is locked (nothing is decrypted then). Raises
+        FormUnusable when a file is missing or cannot be read."""
+        if not spec.attachments:
+            return spec
+        key = (spec.id, spec.version)
+        bound = self._bound.get(key)
+        if bound is not None:
+            return bound
+        missing = self.files.missing(spec)
+        if missing:
+            names = [ref.file for ref in spec.attachments.values() if ref.sha256 in missing]
+            raise FormFileMissing(str(MissingFormFile(spec.id, spec.version, names)), names)
+        try:
+            contents = {ref.sha256: self.files.get(ref.sha256) for ref in spec.attachments.values()}
+        except StoreLocked:
+            return spec
+        try:
+            bound = self._bound[key] = bind(spec, contents)
+        except FormError as exc:
+            raise FormUnusable(f"form {spec.id!r} version {spec.version}: {exc}") from None
+        return bound
 
     def _spec(self, form_id: str, version: str) -> FormSpec | str:
         """The stored form version parsed (once per session), or why it no longer loads

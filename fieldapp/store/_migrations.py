@@ -258,3 +258,19 @@ def m010_reviews(db: Database) -> None:
         );
         """
     )
+
+
+@STORE_MIGRATIONS()
+def m011_form_files(db: Database) -> None:
+    """Files attached to form versions (the CSVs of select_one_from_file and pulldata), by
+    SHA-256, encrypted under the data key."""
+    db.executescript(
+        """
+        CREATE TABLE form_files (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            content BLOB NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        """
+    )

@@ -20,6 +20,7 @@ from pathlib import Path
 from fieldapp.store._conflicts import Conflicts
 from fieldapp.store._consent import Consent
 from fieldapp.store._core import Core, utc_now
+from fieldapp.store._form_files import FormFiles
 from fieldapp.store._forms import Forms
 from fieldapp.store._keyring import (
     DEFAULT_AUTOLOCK_SECONDS,
@@ -56,7 +57,7 @@ class Store:
         self.core = Core(path, wall_clock=wall_clock)
         self.keyring = Keyring(self.core, autolock_seconds=autolock_seconds, clock=clock)
         self.settings = Settings(self.core)
-        self.forms = Forms(self.core)
+        self.forms = Forms(self.core, FormFiles(self.core, self.keyring))
         self.reviews = Reviews(self.core)
         rows = RecordRows(self.core, self.keyring, self.forms)
         self.outbox = Outbox(self.core, self.keyring, self.settings, rows)

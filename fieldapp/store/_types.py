@@ -13,6 +13,7 @@ from fieldapp.errors import StoreError
 from fieldapp.forms.validate import FieldError
 
 __all__ = [
+    "FormFileMissing",
     "FormUnusable",
     "InvalidSetting",
     "OutboxEntry",
@@ -40,6 +41,15 @@ class InvalidSetting(StoreError):
 class FormUnusable(StoreError):
     """A form stored on this device no longer passes today's form checks (they grew stricter
     since it was stored): it is left out of the forms list, and its records stay listed."""
+
+
+class FormFileMissing(FormUnusable):
+    """A form version's attached file (a CSV of choices) is not on this device yet: the form
+    cannot be started until a sync fetches it. `files`: the file names."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
 
 
 class ValidationFailed(StoreError):

@@ -54,6 +54,7 @@ ProblemKey = Literal[
     "server_degraded",
     "office_refused",
     "office_problem",
+    "form_file_missing",
 ]
 MessageKey = Literal[GoodNewsKey, ProblemKey]
 GOOD_NEWS: frozenset[MessageKey] = frozenset(get_args(GoodNewsKey))
@@ -151,6 +152,11 @@ MESSAGES: dict[MessageKey, Entry] = {
     "sync_refused": N_("The server refused: {detail}"),
     # TRANSLATORS: {detail} is the first problem, in English.
     "sync_problem": N_("Some records could not be sent: {detail}"),
+    # TRANSLATORS: {file} is a file name such as provinces.csv (a list of choices).
+    "form_file_missing": N_(
+        "This form needs the file {file}, which is not on this device yet. Sync, then start"
+        " the form again."
+    ),
     "server_degraded": N_(
         "The server is up but cannot store records right now. Your records are safe on this"
         " device and will be sent later."

@@ -140,10 +140,7 @@ def _keep_shared(
 
 def _known_form(store: Store, spec: FormSpec) -> bool:
     """The device holds this version already (the server may have reordered its JSON)."""
-    try:
-        return store.forms.get(spec.id, spec.version) == spec
-    except StoreError:
-        return False
+    return store.forms.holds(spec)
 
 
 def _note_withdrawal(store: Store, change: RecordChange, report: SyncReport) -> None:

@@ -25,6 +25,7 @@ from fieldapp.store import Store
 from sync.client._backoff import RetryPolicy
 from sync.client._errors import NotEnrolled, ServerRefused, SyncError
 from sync.client._exchange import ExchangeOwner, answer
+from sync.client._form_files import fetch_form_files
 from sync.client._outcomes import ReceiptVerifier
 from sync.client._pull import DEFAULT_PULL_PAGE, pull
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES, Push, pending_records
@@ -158,6 +159,7 @@ class SyncClient(ExchangeOwner):
                 ).run()
                 push_roster(self.store, exchange, token, report, self.max_batch_bytes)
                 pull(self.store, exchange, token, report, self.pull_page_size)
+                fetch_form_files(self.store, exchange, token, report)
             except SyncError as exc:
                 report.errors.append(str(exc))
             finally:

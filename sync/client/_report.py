@@ -49,6 +49,7 @@ class SyncReport:
     lost: int = 0
     pulled: int = 0
     forms_added: int = 0
+    form_files: int = 0  # files attached to forms, fetched (each once: by SHA-256)
     skipped_changes: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0

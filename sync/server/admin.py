@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -311,8 +311,10 @@ def publish_form(
     org: str | None = None,
     now: datetime | None = None,
     actor: str = CLI_ACTOR,
+    files: Mapping[str, bytes] | None = None,
 ) -> FormVersion:
-    """Publish a form version for one organisation (id or name), or for all with `org` None.
+    """Publish a form version for one organisation (id or name), or for all with `org` None,
+    with the content of its attached files by SHA-256 (`files`).
 
     Publishing the identical spec again changes nothing; another spec under a published
     (form id, version) raises `AlreadyExists`: a new spec needs a new version.
@@ -320,7 +322,7 @@ def publish_form(
     org_id = find_org(storage, org).id if org is not None else None
     when = _now(now)
     published = storage.publish_form(
-        org_id, spec.id, spec.version, spec.model_dump(mode="json"), when
+        org_id, spec.id, spec.version, spec.model_dump(mode="json"), when, files
     )
     storage.append_audit(actor, "publish_form", "ok", when, org_id=org_id)
     return published

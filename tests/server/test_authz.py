@@ -10,6 +10,7 @@ region allow, down to who may write A's record (its owner, and the office of its
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from fieldapp import crypto
+from fieldapp.forms.files import FormFile
 from sync.protocol import ROSTER_ROLES, PushResponse, RecordOutcome, Role
 from sync.server import admin
 from sync.server.app import create_app
@@ -32,6 +34,9 @@ from tests.server._harness import CANARY, FORM, Phone, World, push_body, revisio
 
 ROLES: tuple[Role, ...] = ("collector", "trainer", "coordinator", "case_manager", "admin")
 A_ONLY_VERSION = "a-only"
+# A file attached to a version of A's only (content-addressed: asked for by its SHA-256).
+A_FILE = f"name,label\n{CANARY.lower()},{CANARY}\n".encode()
+A_FILE_SHA = hashlib.sha256(A_FILE).hexdigest()
 
 
 @dataclass
@@ -70,6 +75,9 @@ def matrix(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[Matrix]:
         admin.publish_form(
             world.storage, FORM.model_copy(update={"version": A_ONLY_VERSION}), org=org_a.id
         )
+        ref = FormFile(file="places.csv", sha256=A_FILE_SHA, size=len(A_FILE))
+        with_file = FORM.model_copy(update={"version": "a-file", "attachments": {"places": ref}})
+        admin.publish_form(world.storage, with_file, org=org_a.id, files={A_FILE_SHA: A_FILE})
         author = world.enrol(org_a, "collector", "north")
         envelope = author.envelope(form=(FORM.id, A_ONLY_VERSION))
         pushed = world.push(author, envelope)
@@ -142,6 +150,10 @@ def _form(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response
     return m.world.client.get(f"/v1/forms/{FORM.id}/{A_ONLY_VERSION}", headers=headers)
 
 
+def _form_file(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get(f"/v1/form-files/{A_FILE_SHA}", headers=headers)
+
+
 def _record(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
     return m.world.client.get(f"/v1/records/{m.record_id}", headers=headers)
 
@@ -205,6 +217,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/receipts:check"): Entry(_check_receipts, other_org_gets_own_data=True),
     ("PUT", "/v1/team/roster"): Entry(_roster, allowed=ROSTER_ROLES),
     ("GET", "/v1/forms/{form_id}/{version}"): Entry(_form),
+    ("GET", "/v1/form-files/{sha256}"): Entry(_form_file),
     ("GET", "/v1/records/{record_id}"): Entry(_record, allowed=ORG_WIDE_ROLES),
     ("POST", "/v1/admin/enrol-codes"): Entry(
         _enrol_code, allowed=frozenset({"admin"}), other_org_gets_own_data=True

@@ -11,11 +11,13 @@ and xlrd belong to the `server` extra and are imported only inside functions; th
 ships neither them nor `fieldapp.office`.
 
 One module a job: `workbook` (cells and headers), `question_types`, `importer`,
-`pyxform_checks`, `problems`.
+`attachments` (the CSV files a form reads), `pyxform_checks`, `problems`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldapp.forms.spec import FormSpec
@@ -24,16 +26,39 @@ from fieldapp.office.xlsform.problems import ImportProblem, XLSFormError
 from fieldapp.office.xlsform.pyxform_checks import pyxform_problems
 from fieldapp.office.xlsform.workbook import read_workbook
 
-__all__ = ["ImportProblem", "XLSFormError", "import_xlsform"]
+__all__ = ["ImportProblem", "ImportedForm", "XLSFormError", "import_form", "import_xlsform"]
+
+
+@dataclass(frozen=True)
+class ImportedForm:
+    """A converted form and the content of its attached files, by SHA-256 (for publishing);
+    `found_beside`: the file names read beside the XLSForm, not given with `attach`."""
+
+    spec: FormSpec
+    files: dict[str, bytes] = field(default_factory=dict)
+    found_beside: list[str] = field(default_factory=list)
 
 
 def import_xlsform(
     path: Path, *, form_id: str | None = None, version: str | None = None
 ) -> FormSpec:
     """Convert the XLSForm at `path`; `form_id` and `version` override the settings sheet."""
+    return import_form(path, form_id=form_id, version=version).spec
+
+
+def import_form(
+    path: Path,
+    *,
+    attach: Sequence[Path] = (),
+    form_id: str | None = None,
+    version: str | None = None,
+) -> ImportedForm:
+    """Convert the XLSForm at `path` with the files it reads (`attach`, else found beside
+    it); every problem, the files' included, raised together as one XLSFormError."""
     path = Path(path)
     sheets = read_workbook(path)
     importer = Importer(path, sheets)
+    importer.files.given = [Path(p) for p in attach]
     spec = importer.build(form_id, version)
     for problem in pyxform_problems(path):
         if not importer.reported(problem.sheet, problem.row):
@@ -43,4 +68,5 @@ def import_xlsform(
         raise XLSFormError(
             sorted(importer.problems, key=lambda p: (order.get(p.sheet, 4), p.row or 0))
         )
-    return spec
+    files = importer.files
+    return ImportedForm(spec, dict(files.contents), list(files.found_beside))

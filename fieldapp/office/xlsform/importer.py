@@ -22,6 +22,7 @@ from fieldapp.forms.spec import (
     RepeatSpec,
     Statistics,
 )
+from fieldapp.office.xlsform.attachments import AttachedFiles
 from fieldapp.office.xlsform.problems import ImportProblem
 from fieldapp.office.xlsform.question_types import QuestionType, classify
 from fieldapp.office.xlsform.workbook import (
@@ -95,6 +96,7 @@ class Importer:
         self.languages: list[str] = [self.default_language]
         self.names: dict[str, int] = {}  # every node name -> its row (for references)
         self.choices: dict[str, list[Choice]] = {}
+        self.files = AttachedFiles(path)  # the CSVs the form reads (attachments.py)
 
     def reported(self, sheet: str, row: int | None) -> bool:
         """Whether a problem is already known for this row; for no row, whether any is."""
@@ -120,8 +122,9 @@ class Importer:
         }
         return {aliases.get(c.key, c.key): v for c, v in sheet.rows[0].cells.items()}
 
-    def read_choices(self) -> None:
-        sheet = self.sheets.get("choices")
+    def read_choices(self, sheet_name: str = "choices") -> None:
+        """The choices sheet, or the external_choices one (select_one_external's lists)."""
+        sheet = self.sheets.get(sheet_name)
         if sheet is None:
             return
         self.check_headers(sheet)
@@ -131,13 +134,13 @@ class Importer:
             if not list_name or not value:
                 missing = "list_name" if not list_name else "name"
                 msg = f"a choice needs a {missing}"
-                self.add("choices", row.number, row.column(missing), "choices", msg)
+                self.add(sheet_name, row.number, row.column(missing), "choices", msg)
                 continue
-            self.check_unsupported_columns("choices", row)
+            self.check_unsupported_columns(sheet_name, row)
             if (list_name, value) in seen:
                 first = seen[list_name, value]
                 self.add(
-                    "choices",
+                    sheet_name,
                     row.number,
                     row.column("name"),
                     "duplicate-choice",
@@ -220,6 +223,7 @@ class Importer:
             msg = f"'.' (the question's own value) only has a meaning in a constraint: {source!r}"
             self.add("survey", row.number, column, "current-value", msg)
             return None
+        self.files.need_instances(source, set(self.choices), "survey", row.number, column)
         unknown = sorted(expression.references - self.names.keys())
         for name in unknown:
             msg = f"${{{name}}} is not a question of this form: {source!r}"
@@ -287,6 +291,7 @@ class Importer:
         if self.sheets.get("settings"):
             self.check_headers(self.sheets["settings"])
         self.read_choices()
+        self.read_choices("external_choices")
         self.collect_names(survey)
         stack = [_Frame("form", None)]
         for row in survey.rows:
@@ -296,6 +301,7 @@ class Importer:
             begin = frame.row.text("type")
             msg = f"{begin!r} {frame.row.text('name')!r} is never closed (end {frame.role})"
             self.add("survey", frame.row.number, frame.row.column("type"), "unclosed-group", msg)
+        self.files.resolve(self.add, self.default_language)
         if not self.problems:
             self.check_statistics(survey, stack[0].children)
         if self.problems:
@@ -306,7 +312,8 @@ class Importer:
         """Refuse, at its row, a statistical calculation that could carry a name or an exact
         value read from a sealed field into the clear statistics."""
         column = next((c.header for c in survey.columns if c.key == "calculation"), None)
-        for name, msg in Statistics(children, self.choices).problems().items():
+        lists = {**self.choices, **self.files.choices}
+        for name, msg in Statistics(children, lists).problems().items():
             self.add("survey", self.names.get(name), column, "statistical-calculation", msg)
 
     def collect_names(self, survey: Sheet) -> None:
@@ -370,8 +377,7 @@ class Importer:
             if count.isdigit():
                 frame.attributes["min_count"] = frame.attributes["max_count"] = int(count)
             elif count:
-                msg = f"a repeat_count computed from answers ({count!r}) is not supported"
-                self.add("survey", row.number, row.column("repeat_count"), "repeat_count", msg)
+                frame.attributes["count"] = self.expression(row, "repeat_count")
         elif row.text("sensitivity"):
             msg = "a group holds no data: mark the fields inside it instead"
             self.add("survey", row.number, row.column("sensitivity"), "sensitivity", msg)
@@ -431,7 +437,11 @@ class Importer:
             else:
                 msg = f"a calculation on a {kind.value} question (a computed answer)"
                 self.add("survey", row.number, row.column("calculation"), "calculation", msg)
-        if kind.choices:
+        if kind.from_file and kind.choices:
+            column = row.column("type")
+            attributes["choices"] = self.files.need_file(kind.choices, "survey", row.number, column)
+            attributes["choice_filter"] = self.expression(row, "choice_filter")
+        elif kind.choices:
             attributes["choices"] = kind.choices
             if kind.choices not in self.choices:
                 msg = f"choice list {kind.choices!r} is not on the choices sheet"
@@ -511,6 +521,7 @@ class Importer:
                 children=children,
                 htcds_version=self.settings.get("htcds_version") or None,
                 instance_name=self.settings.get("instance_name") or None,
+                attachments=self.files.refs,
             )
         except ValidationError as exc:
             for error in exc.errors():

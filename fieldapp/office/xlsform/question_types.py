@@ -43,7 +43,9 @@ _SELECT = re.compile(
     r"(?:\s+from)?\s+(?P<list>\S+)(?P<rest>.*)",
     re.IGNORECASE,
 )
-_EXTERNAL_SELECT = re.compile(r"select[ _](one|multiple)([ _]from[ _]file|_external)\b", re.I)
+_EXTERNAL_SELECT = re.compile(
+    r"select[ _](?P<kind>one|multiple)(?P<how>[ _]from[ _]file|_external)\s+(?P<list>\S+)$", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class QuestionType:
     choices: str | None = None
     message: str = ""
     metadata: str | None = None
+    from_file: bool = False  # `choices` names an attached CSV (select_one_from_file)
 
 
 def classify(type_text: str) -> QuestionType:
@@ -68,8 +71,16 @@ def classify(type_text: str) -> QuestionType:
         return QuestionType("end", _END[lower])
     if lower.startswith("begin loop") or lower.startswith("begin_loop"):
         return QuestionType("begin", "loop")
-    if _EXTERNAL_SELECT.match(lower):
-        return _unsupported("type:external-choices", f"choices from a file ({text!r})")
+    external = _EXTERNAL_SELECT.match(text)
+    if external:
+        kind = "select_one" if external["kind"].lower() == "one" else "select_multiple"
+        if external["how"].lower().endswith("file"):
+            if not external["list"].lower().endswith(".csv"):
+                return _unsupported(
+                    "type:external-choices", f"choices from a non-CSV file ({text!r})"
+                )
+            return QuestionType("field", kind, choices=external["list"], from_file=True)
+        return QuestionType("field", kind, choices=external["list"])  # external_choices sheet
     select = _SELECT.fullmatch(text)
     if select:
         rest = select["rest"].strip().lower()

@@ -22,10 +22,9 @@ from fieldapp.office.spreadsheets import (
 )
 from fieldapp.office.xlsform.problems import ImportProblem, XLSFormError, file_problem
 
-_XLSFORM_SHEETS = ("survey", "choices", "settings")
+_XLSFORM_SHEETS = ("survey", "choices", "settings", "external_choices")
 # Sheets of XLSForm features the engine has no counterpart for.
 UNSUPPORTED_SHEETS = {
-    "external_choices": "external choice lists (select_one_external)",
     "entities": "entities (ODK Central datasets)",
     "osm": "OpenStreetMap tags",
 }

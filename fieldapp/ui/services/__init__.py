@@ -19,7 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fieldapp.crypto import WrongPassphrase
-from fieldapp.store import Record, RecordSummary, Status, StoreWiped, ValidationFailed
+from fieldapp.store import (
+    FormFileMissing,
+    Record,
+    RecordSummary,
+    Status,
+    StoreWiped,
+    ValidationFailed,
+)
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
     DEFAULT_AUTOLOCK_MINUTES,
@@ -67,6 +74,7 @@ __all__ = [
     "VICTIM_FORM",
     "DeviceState",
     "EnrolmentLink",
+    "FormFileMissing",
     "ListedRecord",
     "MergeOffer",
     "MergeUnavailable",

@@ -25,6 +25,7 @@ from fieldapp.ui.services import (
     TRAINING_FORM,
     DeviceState,
     EnrolmentLink,
+    FormFileMissing,
     MergeUnavailable,
     RecordQuery,
     RecordSummary,
@@ -300,8 +301,13 @@ class AppState:
 
     # -- records ----------------------------------------------------------------------------
     def new_record(self, form_id: str, known: dict[str, Any] | None = None) -> None:
-        """Start a record of `form_id`, with its defaults and the `known` answers."""
-        spec = self.services.records.form(form_id)
+        """Start a record of `form_id`, with its defaults and the `known` answers; a form
+        whose attached file has not come yet says so instead."""
+        try:
+            spec = self.services.records.form(form_id)
+        except FormFileMissing as missing:
+            self.say("form_file_missing", file=", ".join(missing.files))
+            return
         session = TrainingSession if spec.id == TRAINING_FORM else FormSession
         # Nothing is written until something is typed: a form opened and left leaves no draft.
         self.form = session(

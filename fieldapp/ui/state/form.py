@@ -21,6 +21,7 @@ from fieldapp.errors import StorageFull
 from fieldapp.forms.ages import derived_ages
 from fieldapp.forms.expr import ExpressionError, Options, parse
 from fieldapp.forms.lookups import choice_instances, choice_names
+from fieldapp.forms.repeat_counts import evaluate, fit_counted_repeats
 from fieldapp.forms.spec import (
     FieldSpec,
     FormSpec,
@@ -328,6 +329,14 @@ class FormSession:
         changed = {k: v for k, v in derived.items() if self.values.get(k) != v}
         if changed:
             self.values = {**self.values, **changed}
+            self._autosave()
+        # a repeat counted by an answer gets that many entries (repeat_counts.py)
+        lookups = self._lookups()
+        fitted = fit_counted_repeats(
+            self.spec, self.values, self.clean, lambda src, env: evaluate(src, env, **lookups)
+        )
+        if fitted is not None:
+            self.values = fitted
             self._autosave()
 
     def toggle_choice(

@@ -12,6 +12,7 @@ from typing import Any
 import flet as ft
 
 from fieldapp.forms.choices import visible_choices
+from fieldapp.forms.labels import filled
 from fieldapp.forms.spec import Choice, FieldSpec, Node
 from fieldapp.ui.state import FormSession, answer_text, display_value
 from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, error_text, keyed, typed
@@ -142,9 +143,12 @@ def field_control(
     if node.type == "calculate":
         return None
     label = _field_label(form, node)
-    if node.type == "note":
+    if node.type == "note":  # "${capital}" in it shows the answer or calculation
+        env = (
+            ChainMap(form.clean_instance(repeat, index or 0), form.clean) if repeat else form.clean
+        )
         return ft.Container(
-            content=ft.Text(form.label(node.label)),
+            content=ft.Text(filled(form.label(node.label), env)),
             padding=12,
             border_radius=8,
             bgcolor=ft.Colors.SECONDARY_CONTAINER,

@@ -89,6 +89,7 @@ def RepeatSection(form: FormSession, repeat: RepeatSpec) -> ft.Control:
                             _("Remove"),
                             height=TOUCH,
                             on_click=lambda: form.remove_instance(name, index),
+                            visible=repeat.count is None,  # counted: the answer decides
                         ),
                     ],
                 ),
@@ -138,6 +139,7 @@ def RepeatSection(form: FormSession, repeat: RepeatSpec) -> ft.Control:
                 icon=ft.Icons.ADD,
                 height=TOUCH,
                 on_click=lambda: form.add_instance(name),
+                visible=repeat.count is None,
             ),
         ],
     )

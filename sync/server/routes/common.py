@@ -13,7 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from fieldapp.crypto import SigningKey
-from fieldapp.errors import FieldappError
+from fieldapp.errors import FieldappError, FormError
+from fieldapp.forms.attachments import bind
 from fieldapp.forms.spec import FormSpec
 from sync.protocol import ErrorBody
 from sync.server.auth import bearer_token, token_hash
@@ -88,10 +89,17 @@ class ServerContext:
             except NotFound:
                 return None
             try:
-                rules = FormRules(FormSpec.model_validate(published.spec))
+                spec = FormSpec.model_validate(published.spec)
+                files = {
+                    ref.sha256: self.storage.get_form_file(org_id, ref.sha256)
+                    for ref in spec.attachments.values()
+                }
+                rules = FormRules(bind(spec, files))
             except ValidationError as exc:
                 reasons = (str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
                 rules = RefusedForm("; ".join(reasons))
+            except (NotFound, FormError) as exc:
+                rules = RefusedForm(f"its attached files cannot be used: {exc}")
             self.form_rules[published.seq] = rules
         return rules
 

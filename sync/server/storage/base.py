@@ -58,7 +58,7 @@ a reader that has seen seq N never later finds a change with a seq below N.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -203,15 +203,30 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def publish_form(
-        self, org_id: str | None, form_id: str, version: str, spec: dict[str, Any], now: datetime
+        self,
+        org_id: str | None,
+        form_id: str,
+        version: str,
+        spec: dict[str, Any],
+        now: datetime,
+        files: Mapping[str, bytes] | None = None,
     ) -> FormVersion:
         """Publish a form version for one organisation (or every one, org_id None) and append
         a `form` change (key "<form_id>@<version>", data {form_id, version, spec}).
+
+        `files`: the content of the files the spec's `attachments` name, by SHA-256; one
+        already stored in the scope need not be given (content-addressed, stored once). A
+        file missing, over the size limit or not matching its digest raises FormFileInvalid
+        and nothing is published.
 
         Publishing the identical spec again returns the stored version and appends nothing;
         a different spec under the same (scope, form_id, version) raises AlreadyExists. An
         organisation's own form shadows a global one with the same id and version.
         """
+
+    @abc.abstractmethod
+    def get_form_file(self, org_id: str, sha256: str) -> bytes:
+        """A file attached to a form version the organisation sees, by SHA-256. NotFound."""
 
     @abc.abstractmethod
     def get_form(self, org_id: str, form_id: str, version: str) -> FormVersion:

@@ -22,6 +22,7 @@ __all__ = [
     "CodeInvalid",
     "CodeUsed",
     "EnrolmentRefused",
+    "FormFileInvalid",
     "NotFound",
     "NotRecordOwner",
     "NotResolvable",
@@ -50,6 +51,11 @@ class NotResolvable(StorageError):
 class NotRecordOwner(StorageError):
     """The device may not write this record: it neither created it nor is the office of the
     record's region (see `sync.server.storage.base`)."""
+
+
+class FormFileInvalid(StorageError):
+    """A form version names an attached file that was not given, does not match its digest
+    or is larger than allowed: nothing was published."""
 
 
 class AlreadyExists(StorageError):

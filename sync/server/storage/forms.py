@@ -3,17 +3,20 @@ immutable once published; an organisation's own version shadows a global one."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from fieldapp.forms.files import MAX_FILE_BYTES
 from sync.protocol import FormChangeData
 from sync.server.storage import changes, organisations
-from sync.server.storage.errors import AlreadyExists, NotFound
+from sync.server.storage.errors import AlreadyExists, FormFileInvalid, NotFound
 from sync.server.storage.models import FormVersion
 from sync.server.storage.tx import Tx, json_text
 
-__all__ = ["get", "list_versions", "publish", "published_seq"]
+__all__ = ["get", "get_file", "list_versions", "publish", "published_seq"]
 
 
 def _form(tx: Tx, row: Any) -> FormVersion:
@@ -28,14 +31,22 @@ def _form(tx: Tx, row: Any) -> FormVersion:
 
 
 def publish(
-    tx: Tx, org_id: str | None, form_id: str, version: str, spec: dict[str, Any], now: datetime
+    tx: Tx,
+    org_id: str | None,
+    form_id: str,
+    version: str,
+    spec: dict[str, Any],
+    now: datetime,
+    files: Mapping[str, bytes] | None = None,
 ) -> FormVersion:
     """Publish a version with a `form` change, or return the identical one published before;
-    AlreadyExists if a different spec holds the version, NotFound (organisation)."""
+    AlreadyExists if a different spec holds the version, NotFound (organisation),
+    FormFileInvalid if a file the spec names is neither given nor stored."""
     scope = org_id or ""  # the scope of a global form (it is part of the primary key)
     spec_text = json_text(spec)
     if org_id is not None:
         organisations.require(tx, org_id)
+    _store_files(tx, scope, spec, files or {})
     existing = tx.one(
         "SELECT * FROM forms WHERE scope = ? AND form_id = ? AND version = ?",
         (scope, form_id, version),
@@ -53,6 +64,48 @@ def publish(
         (scope, form_id, version, org_id, spec_text, tx.ts(now), change.seq),
     )
     return FormVersion(form_id, version, org_id, spec, now, change.seq)
+
+
+def _store_files(tx: Tx, scope: str, spec: dict[str, Any], files: Mapping[str, bytes]) -> None:
+    """Keep each file the spec names (content-addressed: one already stored is not written
+    again); refuse one that is missing, too large or not what its digest says."""
+    attachments = spec.get("attachments") or {}
+    if not isinstance(attachments, dict):
+        raise FormFileInvalid("attachments must map instance names to files")
+    for name, ref in attachments.items():
+        digest = ref.get("sha256") if isinstance(ref, dict) else None
+        label = ref.get("file", name) if isinstance(ref, dict) else name
+        if not isinstance(digest, str):
+            raise FormFileInvalid(f"attached file {label}: no sha256")
+        stored = tx.one("SELECT 1 FROM form_files WHERE scope = ? AND sha256 = ?", (scope, digest))
+        if stored is not None:
+            continue
+        content = files.get(digest)
+        if content is None:
+            raise FormFileInvalid(f"attached file {label} ({digest[:12]}...) was not given")
+        if len(content) > MAX_FILE_BYTES:
+            raise FormFileInvalid(
+                f"attached file {label}: {len(content):,} bytes, over {MAX_FILE_BYTES:,}"
+            )
+        if hashlib.sha256(content).hexdigest() != digest:
+            raise FormFileInvalid(f"attached file {label}: content does not match its sha256")
+        tx.run(
+            "INSERT INTO form_files (scope, sha256, size, content) VALUES (?, ?, ?, ?)",
+            (scope, digest, len(content), content),
+        )
+
+
+def get_file(tx: Tx, org_id: str, sha256: str) -> bytes:
+    """An attached file of a form version the organisation sees (its own or global), by
+    SHA-256; NotFound."""
+    row = tx.one(
+        "SELECT content FROM form_files WHERE scope IN (?, '') AND sha256 = ?"
+        " ORDER BY scope DESC LIMIT 1",
+        (org_id, sha256),
+    )
+    if row is None:
+        raise NotFound(f"no attached file {sha256}")
+    return bytes(row["content"])
 
 
 def get(tx: Tx, org_id: str, form_id: str, version: str) -> FormVersion:

@@ -8,7 +8,7 @@ exceptions are transient between concurrent writers, and what to scrub after an 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -214,10 +214,20 @@ class SqlStorage(Storage):
     # -- forms -----------------------------------------------------------------------------
 
     def publish_form(
-        self, org_id: str | None, form_id: str, version: str, spec: dict[str, Any], now: datetime
+        self,
+        org_id: str | None,
+        form_id: str,
+        version: str,
+        spec: dict[str, Any],
+        now: datetime,
+        files: Mapping[str, bytes] | None = None,
     ) -> FormVersion:
         with self._write() as tx:
-            return forms.publish(tx, org_id, form_id, version, spec, now)
+            return forms.publish(tx, org_id, form_id, version, spec, now, files)
+
+    def get_form_file(self, org_id: str, sha256: str) -> bytes:
+        with self._read() as tx:
+            return forms.get_file(tx, org_id, sha256)
 
     def get_form(self, org_id: str, form_id: str, version: str) -> FormVersion:
         with self._read() as tx:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
+from fieldapp.forms.files import MAX_FILE_BYTES
 from sync.protocol import FormChangeData
 from sync.server.storage import (
     AlreadyExists,
+    FormFileInvalid,
     NotFound,
     Storage,
 )
@@ -44,3 +48,44 @@ def test_forms_publish_shadow_and_isolation(storage: Storage, org_id: str) -> No
     seen_by_b = all_changes(storage, viewer_b)
     published = FormChangeData(form_id="attendance", version="1", spec=spec)
     assert [(c.kind, c.key, c.data) for c in seen_by_b] == [("form", "attendance@1", published)]
+
+
+def _attached(content: bytes, file: str = "provinces.csv") -> tuple[dict[str, object], str]:
+    digest = hashlib.sha256(content).hexdigest()
+    spec = {"attachments": {"provinces": {"file": file, "sha256": digest, "size": len(content)}}}
+    return spec, digest
+
+
+def test_attached_files_are_content_addressed_and_scoped(storage: Storage, org_id: str) -> None:
+    csv = b"name,label,country\nnairobi,Nairobi,ke\n"
+    spec, digest = _attached(csv)
+    other = storage.create_organisation("Org C", NOW).id
+    storage.publish_form(org_id, "cascade", "1", {**spec, "v": 1}, NOW, {digest: csv})
+    assert storage.get_form_file(org_id, digest) == csv
+    # A later version naming the same file needs not send it again: it is stored once.
+    storage.publish_form(org_id, "cascade", "2", {**spec, "v": 2}, NOW)
+    assert storage.get_form_file(org_id, digest) == csv
+    # Another organisation sees none of it; a global form's file is everyone's.
+    with pytest.raises(NotFound):
+        storage.get_form_file(other, digest)
+    global_csv = b"name,label\nx,X\n"
+    global_spec, global_digest = _attached(global_csv)
+    storage.publish_form(None, "g", "1", global_spec, NOW, {global_digest: global_csv})
+    assert storage.get_form_file(other, global_digest) == global_csv
+
+
+def test_a_bad_attached_file_publishes_nothing(storage: Storage, org_id: str) -> None:
+    csv = b"name,label\na,A\n"
+    spec, digest = _attached(csv)
+    with pytest.raises(FormFileInvalid, match=r"provinces\.csv .* was not given"):
+        storage.publish_form(org_id, "cascade", "1", spec, NOW)
+    with pytest.raises(FormFileInvalid, match="does not match its sha256"):
+        storage.publish_form(org_id, "cascade", "1", spec, NOW, {digest: b"name,label\nb,B\n"})
+    big = b"name,label\n" + b"x" * MAX_FILE_BYTES
+    big_spec, big_digest = _attached(big)
+    with pytest.raises(FormFileInvalid, match="over"):
+        storage.publish_form(org_id, "cascade", "1", big_spec, NOW, {big_digest: big})
+    with pytest.raises(NotFound):
+        storage.get_form(org_id, "cascade", "1")
+    with pytest.raises(NotFound):
+        storage.get_form_file(org_id, digest)

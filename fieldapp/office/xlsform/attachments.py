@@ -1,0 +1,113 @@
+"""The files an XLSForm reads: `select_one_from_file X.csv` and `pulldata('X', ...)` /
+`instance('X')` naming no choice list of the form. Each is looked for among the files given
+(`--attach X.csv`), then beside the XLSForm (as ODK Collect finds a form's media), checked
+as the device will read it (`fieldapp.forms.attachments.file_choices`), and becomes a
+`FormFile` of the spec with its content kept for publishing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fieldapp.forms.attachments import AttachmentError, file_choices, file_sha256
+from fieldapp.forms.files import FILE_NAME_RE, MAX_FILE_BYTES, MAX_FORM_FILES_BYTES, FormFile
+from fieldapp.forms.spec import Choice
+
+__all__ = ["AttachedFiles"]
+
+_INSTANCE_CALL = re.compile(r"\b(?:pulldata|instance)\s*\(\s*(['\"])([^'\"]+)\1")
+
+Report = Callable[[str, int | None, str | None, str, str], None]
+
+
+@dataclass
+class _Need:
+    file: str
+    where: list[tuple[str, int, str | None]]  # (sheet, row, column) of every row needing it
+    choices: bool = False  # a select reads it: it needs a label column
+
+
+@dataclass
+class AttachedFiles:
+    """What the form needs, where it was found, and the checked content by SHA-256."""
+
+    form_path: Path
+    given: Sequence[Path] = ()
+    needs: dict[str, _Need] = field(default_factory=dict)  # by instance name
+    refs: dict[str, FormFile] = field(default_factory=dict)
+    contents: dict[str, bytes] = field(default_factory=dict)  # by SHA-256
+    choices: dict[str, list[Choice]] = field(default_factory=dict)  # by instance name
+    found_beside: list[str] = field(default_factory=list)  # files read beside the XLSForm
+
+    def need_file(
+        self, file: str, sheet: str, row: int, column: str | None, *, choices: bool = True
+    ) -> str:
+        """The instance name of `file` (`provinces` for `provinces.csv`), noted as needed
+        (`choices`: by a select, which needs its labels; pulldata needs only the rows)."""
+        name = Path(file).stem
+        need = self.needs.setdefault(name, _Need(file, []))
+        need.where.append((sheet, row, column))
+        need.choices = need.choices or choices
+        return name
+
+    def need_instances(
+        self, source: str, lists: set[str], sheet: str, row: int, column: str | None
+    ) -> None:
+        """The instances `pulldata('X', ...)` / `instance('X')` read that are no choice list."""
+        for _quote, name in _INSTANCE_CALL.findall(source):
+            if name not in lists:
+                self.need_file(f"{name}.csv", sheet, row, column, choices=False)
+
+    def resolve(self, report: Report, default_language: str) -> None:
+        """Read and check every needed file; each problem reported at the row needing it."""
+        given = {path.name: Path(path) for path in self.given}
+        total = 0
+        for name, need in self.needs.items():
+
+            def at_rows(feature: str, msg: str, need: _Need = need) -> None:
+                for sheet, row, column in need.where:
+                    report(sheet, row, column, feature, msg)
+
+            if not FILE_NAME_RE.match(need.file):
+                msg = f"{need.file!r}: a file name uses A-Z, 0-9, '_', '-', '.' and ends in .csv"
+                at_rows("attachment", msg)
+                continue
+            path = given.get(need.file)
+            if path is None:
+                beside = self.form_path.parent / need.file
+                if not beside.is_file():
+                    msg = (
+                        f"{need.file} is not attached: give it with --attach {need.file}"
+                        f" or put it beside {self.form_path.name}"
+                    )
+                    at_rows("attachment:missing", msg)
+                    continue
+                path = beside
+                self.found_beside.append(need.file)
+            try:
+                size = path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    raise AttachmentError(
+                        need.file, f"{size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed"
+                    )
+                data = path.read_bytes()
+                choices = file_choices(need.file, data, default_language, need_label=need.choices)
+            except OSError as exc:
+                at_rows("attachment", f"{need.file} cannot be read: {exc.strerror}")
+                continue
+            except AttachmentError as exc:
+                at_rows("attachment", str(exc))
+                continue
+            total += len(data)
+            if total > MAX_FORM_FILES_BYTES:
+                at_rows(
+                    "attachment", f"the attached files hold over {MAX_FORM_FILES_BYTES:,} bytes"
+                )
+                continue
+            digest = file_sha256(data)
+            self.refs[name] = FormFile(file=need.file, sha256=digest, size=len(data))
+            self.contents[digest] = data
+            self.choices[name] = choices
