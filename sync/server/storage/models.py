@@ -29,6 +29,7 @@ __all__ = [
     "Owner",
     "PushResult",
     "RecordHead",
+    "SealedRecord",
     "ReviewStored",
     "RevisionStatus",
     "RosterStatus",
@@ -234,6 +235,16 @@ class OfficeRow:
     in_conflict: bool
     review_state: ReviewState
     stats: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """A record's sealed part as the office gets it: the head, the record's region, and its
+    head revision (every stored revision, by seq, with `history`)."""
+
+    head: RecordHead
+    region: str | None
+    revisions: list[StoredRecord]
 
 
 @dataclass(frozen=True, slots=True)
