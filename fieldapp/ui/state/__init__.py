@@ -2,6 +2,7 @@
 session: the app's (`app.AppState`), one record's (`form.FormSession`, a training event's
 `training.TrainingSession`) and a conflict's merge (`merge.MergeSession`)."""
 
+from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession, JumpQuestion, JumpStep
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
@@ -19,6 +20,7 @@ __all__ = [
     "PAGE_SIZE",
     "REVIEW",
     "SUPERSEDED",
+    "AnswerLine",
     "AppState",
     "EventRow",
     "EventSummary",
@@ -34,6 +36,7 @@ __all__ = [
     "SetupStep",
     "Step",
     "TrainingSession",
+    "answer_lines",
     "answer_text",
     "build_steps",
     "display_value",
