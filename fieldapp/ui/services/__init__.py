@@ -9,7 +9,9 @@ One `Services` per device, in rooms of one job each (as the store has):
 `services.device` (the store file, first run, unlock, preferences), `services.enrolment`,
 `services.records` (forms, drafts, lists), `services.sync` (client, monitor, "Sync now"),
 `services.team` (the team's participants), `services.merging` (compare and merge a conflict),
-`services.office` (the office's requests to the server, for office roles only).
+`services.office` (the office's requests to the server, for office roles only),
+`services.case_files` (the organisation's key for one session: sealed records opened, for
+case managers and admins only).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from fieldapp.crypto import WrongPassphrase
 from fieldapp.store import Record, RecordSummary, Status, StoreWiped, ValidationFailed
+from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
     DEFAULT_AUTOLOCK_MINUTES,
@@ -58,6 +61,7 @@ from sync.protocol import EnrolmentLink
 
 __all__ = [
     "AUTOLOCK_CHOICES",
+    "CASE_FILE_ROLES",
     "DEFAULT_AUTOLOCK_MINUTES",
     "OFFICE_ROLES",
     "PERSON_FIELDS",
@@ -65,11 +69,13 @@ __all__ = [
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
+    "CaseFiles",
     "DeviceState",
     "EnrolmentLink",
     "ListedRecord",
     "MergeOffer",
     "MergeUnavailable",
+    "NotACaseManager",
     "NotAnOfficeDevice",
     "Office",
     "OfficeFailed",
@@ -122,6 +128,7 @@ class Services:
         self.team = Team(self.device, self.records)
         self.merging = Merging(self.records, self.team, self.sync)
         self.office = Office(self.device)
+        self.case_files = CaseFiles(self.device, self.office)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or
@@ -134,18 +141,22 @@ class Services:
         self.sync.start()
 
     def lock(self) -> None:
-        """Lock the store; the office's client (and its token) goes with the key."""
+        """Lock the store; the office's client (and its token) and the organisation's key go
+        with the store's key."""
+        self.case_files.close()
         self.office.close()
         self.device.lock()
 
     def wipe(self) -> None:
         """Sign out and wipe: sync stopped, keys and records erased."""
+        self.case_files.close()
         self.office.close()
         self.sync.stop()
         self.device.wipe()
         self.sync.refresh()
 
     def close(self) -> None:
+        self.case_files.close()
         self.office.close()
         self.sync.stop()
         self.device.close()
