@@ -13,9 +13,9 @@ from fieldapp.ui.widgets.common import TOUCH, error_text
 __all__ = ["answer_controls", "review_controls"]
 
 
-def answer_controls(lines: Sequence[AnswerLine]) -> list[ft.Control]:
+def answer_controls(lines: Sequence[AnswerLine], *, selectable: bool = True) -> list[ft.Control]:
     """Answer lines as the review shows them: a repeat instance's heading, then each label
-    small above its answer (selectable)."""
+    small above its answer (selectable unless said otherwise)."""
     out: list[ft.Control] = []
     for line in lines:
         if line.text is None:
@@ -26,7 +26,7 @@ def answer_controls(lines: Sequence[AnswerLine]) -> list[ft.Control]:
                 spacing=0,
                 controls=[
                     ft.Text(line.label, size=13, color=ft.Colors.ON_SURFACE_VARIANT),
-                    ft.Text(line.text, size=16, selectable=True),
+                    ft.Text(line.text, size=16, selectable=selectable),
                 ],
             )
         )

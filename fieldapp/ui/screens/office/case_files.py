@@ -153,7 +153,10 @@ def _opened(files: CaseFilesState) -> list[ft.Control]:
         ft.Card(
             content=ft.Container(
                 padding=12,
-                content=ft.Column(spacing=6, controls=answer_controls(files.lines)),
+                # Not selectable: a victim's answers are read here, not copied to the clipboard.
+                content=ft.Column(
+                    spacing=6, controls=answer_controls(files.lines, selectable=False)
+                ),
             )
         ),
     ]
@@ -162,12 +165,23 @@ def _opened(files: CaseFilesState) -> list[ft.Control]:
 @ft.component
 def CaseFiles() -> ft.Control:
     """The case files section: unlock, then open records; lock when done."""
-    files = use_office().case_files
+    # Handed on as a prop: a component re-draws when an observable it was given changes.
+    return _Section(use_office().case_files)
+
+
+@ft.component
+def _Section(files: CaseFilesState) -> ft.Control:
     _ = files.words
     if not files.available:
         return page([title(_("Case files")), banner(_(CASE_FILE_MESSAGES["refused"]), error=True)])
     if not files.unlocked:
         return _Unlock(files)
+    return _Opened(files)
+
+
+@ft.component
+def _Opened(files: CaseFilesState) -> ft.Control:
+    _ = files.words
     body: list[ft.Control] = [
         ft.Row(
             controls=[
@@ -179,7 +193,6 @@ def CaseFiles() -> ft.Control:
                     on_click=lambda _e=None: files.lock(),
                 ),
             ],
-            wrap=True,
         ),
         *_said(files),
     ]
