@@ -26,7 +26,6 @@ from fieldapp.cli._common import (
     server_settings,
     whole_number,
 )
-from fieldapp.i18n import words
 from fieldapp.paths import data_dir
 
 
@@ -297,15 +296,11 @@ def cmd_office_open(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    _ = words(lang)
-    region = opened.region or _("no region")
-    print(_("Record {id} ({form}, {region})").format(id=opened.id, form=opened.form_id,
-                                                     region=region))  # fmt: skip
+    print(f"Record {opened.id} ({opened.form_id}, region {opened.region or '-'})")
     for rev in opened.revisions:
-        updated = rev.updated_at.isoformat(timespec="minutes")
-        print(_("Revision {revision}, {updated}").format(revision=rev.revision, updated=updated))
+        print(f"Revision {rev.revision}, {rev.updated_at.isoformat(timespec='minutes')}")
         if rev.erased:
-            print("  " + _("The sealed part was erased (consent withdrawn): statistics only."))
+            print("  The sealed part was erased (consent withdrawn): statistics only.")
         for line in rev.lines(lang):
             print(f"  {line.label}" if line.text is None else f"  {line.label}: {line.text}")
     return 0
