@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from fieldapp.store import Store
 from sync.client import SyncClient, enrol
 from sync.server.app import create_app
 from tests.conftest import CANARY, PASSPHRASE, screening_values
-from tests.security.canary import scan_bytes, scan_paths
+from tests.security.canary import scan_bytes, scan_paths, temporary_files_in
 from tests.security.test_canary import everything_logged_at_debug
 from tests.server._harness import running
 from tests.sync._harness import Deployment
@@ -56,10 +55,7 @@ class Office:
 def office(
     tmp_path: Path, org_key: crypto.OrgKeyPair, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Office]:
-    temp_dir = tmp_path / "tmp"  # every temporary file of this process lands here
-    temp_dir.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp_dir))
-    monkeypatch.setattr(tempfile, "tempdir", str(temp_dir))
+    temp_dir = temporary_files_in(tmp_path / "tmp", monkeypatch)
     deployment = Deployment.create(tmp_path / "server" / "data", org_key)
     key_file = tmp_path / "keys" / "org.key"
     key_file.parent.mkdir()

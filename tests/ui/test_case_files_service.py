@@ -10,7 +10,6 @@ temporary file."""
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from fieldapp.ui.services import NotACaseManager
 from fieldapp.ui.services.case_files import CaseFilesLocked
 from fieldapp.ui.state import AppState
 from tests.conftest import CANARY
-from tests.security.canary import scan_bytes, scan_paths
+from tests.security.canary import scan_bytes, scan_paths, temporary_files_in
 from tests.security.test_canary import everything_logged_at_debug
 from tests.ui._office import OfficeWorld, office_world, screening_values
 
@@ -33,10 +32,7 @@ KEY_PASSPHRASE = "the organisation's own passphrase"
 def world(
     tmp_path: Path, org_key: crypto.OrgKeyPair, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[OfficeWorld]:
-    temp_dir = tmp_path / "tmp"  # every temporary file of this process lands here
-    temp_dir.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp_dir))
-    monkeypatch.setattr(tempfile, "tempdir", str(temp_dir))
+    temporary_files_in(tmp_path / "tmp", monkeypatch)
     with office_world(tmp_path / "world", org_key) as made:
         yield made
 

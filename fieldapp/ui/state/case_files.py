@@ -53,6 +53,18 @@ CASE_FILE_MESSAGES: dict[str, str] = {
 }
 
 
+# What a refusal says, most specific first (a CryptoError not named here: tampered).
+_REFUSALS: tuple[tuple[type[Exception], str], ...] = (
+    (NotACaseManager, "refused"),
+    (NotAKeyFile, "not_a_key_file"),
+    (WrongKeyPassphrase, "wrong_passphrase"),
+    (WrongOrganisationKey, "wrong_organisation"),
+    (CaseFilesLocked, "locked"),
+    (IntegrityError, "tampered"),
+    (CryptoError, "tampered"),
+)
+
+
 @ft.observable
 @dataclass
 class CaseFilesState:
@@ -97,6 +109,21 @@ class CaseFilesState:
         self._key_file = data
         self._say(None)
 
+    def _refused(self, exc: Exception, *, opening: bool = False) -> bool:
+        """Say why a step failed (False, for the caller to return); re-raise the unknown."""
+        if isinstance(exc, OfficeFailed):
+            self._say("server", problem=True, detail=str(exc))
+            return False
+        if isinstance(exc, CaseFilesLocked):
+            self._forget()
+        for kind, key in _REFUSALS:
+            if isinstance(exc, kind):
+                if opening and key == "wrong_organisation":
+                    key = "not_sealed_to_key"  # the key is this organisation's; the record not
+                self._say(key, problem=True)
+                return False
+        raise exc
+
     def unlock(self, passphrase: str) -> bool:
         """Unlock with the picked file and `passphrase`; False (and the reason said) if not."""
         if self._key_file is None:
@@ -107,18 +134,8 @@ class CaseFilesState:
             return False
         try:
             self.services.case_files.unlock(self._key_file, passphrase, self.key_file_name or "")
-        except NotACaseManager:
-            self._say("refused", problem=True)
-            return False
-        except NotAKeyFile:
-            self._say("not_a_key_file", problem=True)
-            return False
-        except WrongKeyPassphrase:
-            self._say("wrong_passphrase", problem=True)
-            return False
-        except WrongOrganisationKey:
-            self._say("wrong_organisation", problem=True)
-            return False
+        except (NotACaseManager, CryptoError) as exc:
+            return self._refused(exc)
         self._key_file = None  # the wrapped key's bytes are not kept either
         self.unlocked = True
         self._say("unlocked")
@@ -127,24 +144,16 @@ class CaseFilesState:
 
     def refresh(self) -> None:
         """The first page of records to open."""
-        try:
-            page = self.services.case_files.records()
-        except NotACaseManager:
-            self._say("refused", problem=True)
-            return
-        except OfficeFailed as exc:
-            self._say("server", problem=True, detail=str(exc))
-            return
-        self.records = list(page.records)
-        self.next_cursor = page.next_cursor
+        self.next_cursor = None
+        self.records = []
+        self.more()
 
     def more(self) -> None:
-        if self.next_cursor is None:
-            return
+        """The next page of records to open (the first after `refresh`)."""
         try:
             page = self.services.case_files.records(cursor=self.next_cursor)
         except (NotACaseManager, OfficeFailed) as exc:
-            self._say("server", problem=True, detail=str(exc))
+            self._refused(exc)
             return
         self.records = [*self.records, *page.records]
         self.next_cursor = page.next_cursor
@@ -153,25 +162,8 @@ class CaseFilesState:
         """Open a record: its answers in words, sealed ones included; False (and why) if not."""
         try:
             opened = self.services.case_files.open(record_id)
-        except NotACaseManager:
-            self._say("refused", problem=True)
-            return False
-        except CaseFilesLocked:
-            self._forget()
-            self._say("locked", problem=True)
-            return False
-        except WrongOrganisationKey:
-            self._say("not_sealed_to_key", problem=True)
-            return False
-        except IntegrityError:
-            self._say("tampered", problem=True)
-            return False
-        except OfficeFailed as exc:
-            self._say("server", problem=True, detail=str(exc))
-            return False
-        except CryptoError:
-            self._say("tampered", problem=True)
-            return False
+        except (NotACaseManager, CryptoError, OfficeFailed) as exc:
+            return self._refused(exc, opening=True)
         self.opened = opened
         self.lines = opened.head.lines(self.lang)
         self._say(None)
