@@ -54,8 +54,13 @@ HEADER = (
 
 
 def source_files() -> list[Path]:
-    """The modules whose messages a person reads: the validation messages and the UI."""
-    return [ROOT / "fieldapp" / "i18n.py", *sorted((ROOT / "fieldapp" / "ui").rglob("*.py"))]
+    """The modules whose messages a person reads: the validation messages, answers in words
+    (yes, no) and the UI."""
+    return [
+        ROOT / "fieldapp" / "i18n.py",
+        ROOT / "fieldapp" / "forms" / "answers.py",
+        *sorted((ROOT / "fieldapp" / "ui").rglob("*.py")),
+    ]
 
 
 def template() -> Catalog:

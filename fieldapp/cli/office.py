@@ -1,11 +1,14 @@
 """A coordinator's office commands: `forms import` (an XLSForm, onto the device or published
 on the server), `records import` (rows of a CSV/XLSX file), `demo`, and the office's
 `office export` and `office report`, which ask the server's office API with this device's
-enrolment (never the server's database)."""
+enrolment (never the server's database), and a case manager's `office open` (a sealed
+record opened with the organisation's key file, in memory only)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
@@ -94,6 +97,33 @@ def add_office_commands(commands: Commands) -> None:
         help="smallest group a figure about victims may show (default 11, CTDC's)",
     )
     _filters(report)
+
+    opening = commands.add(
+        "open",
+        cmd_office_open,
+        "open a sealed record with the organisation's key file (case managers, admins)",
+        group="office",
+    )
+    opening.add_argument("record_id", metavar="RECORD_ID", help="the record's id")
+    opening.add_argument(
+        "--org-key", required=True, metavar="FILE", help="the organisation's private key file"
+    )
+    opening.add_argument(
+        "--passphrase-env",
+        default=None,
+        metavar="VAR",
+        help="read the key file's passphrase from this environment variable"
+        " (default: ask on the terminal)",
+    )
+    opening.add_argument(
+        "--history", action="store_true", help="every revision, oldest first (default: the head)"
+    )
+    opening.add_argument("--json", action="store_true", help="print the record as JSON")
+    opening.add_argument(
+        "--lang",
+        default=argparse.SUPPRESS,
+        help="language of the labels (en, fr, es, ar; default: the global --lang)",
+    )
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -198,6 +228,89 @@ def cmd_office_report(args: argparse.Namespace) -> int:
         print_json(report.json()[0])
     else:
         print(report.text(args.lang), end="")
+    return 0
+
+
+def _key_passphrase(args: argparse.Namespace) -> str:
+    """The organisation key file's passphrase: from `--passphrase-env VAR`, else asked on
+    the terminal (never from the store's FIELDAPP_PASSPHRASE: another secret)."""
+    if args.passphrase_env is not None:
+        value = os.environ.get(args.passphrase_env)
+        if not value:
+            raise UsageError(f"--passphrase-env: the variable {args.passphrase_env} is not set")
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no passphrase for the key file: run in a terminal or give --passphrase-env VAR"
+        )
+    return getpass.getpass("Passphrase of the organisation key file: ")
+
+
+def cmd_office_open(args: argparse.Namespace) -> int:
+    import uuid
+
+    from fieldapp import crypto
+    from sync.client import OfficeClient, open_record
+
+    try:
+        uuid.UUID(args.record_id)
+    except ValueError:
+        raise UsageError(f"RECORD_ID: {args.record_id!r} is not a record id") from None
+    key_path = Path(args.org_key)
+    try:
+        key_bytes = key_path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--org-key: cannot read {key_path}: {exc.strerror}") from None
+    passphrase = _key_passphrase(args)
+    store = open_store(args)
+    try:
+        client = OfficeClient(store)
+        key = crypto.CaseFileKey.unlock(
+            key_bytes,
+            passphrase,
+            organisation=store.outbox.recipients(),
+            source=str(key_path),
+            timer=False,
+        )
+        del key_bytes, passphrase
+        with client, key:
+            opened = open_record(client, key, args.record_id, store.forms.get, history=args.history)
+    finally:
+        store.close()
+    lang = args.lang
+    if args.json:
+        print_json(
+            {
+                "id": str(opened.id),
+                "form_id": opened.form_id,
+                "region": opened.region,
+                "head_revision": opened.head_revision,
+                "consent_withdrawn": opened.consent_withdrawn,
+                "revisions": [
+                    {
+                        "revision": rev.revision,
+                        "form_version": rev.form_version,
+                        "device_id": rev.device_id,
+                        "updated_at": rev.updated_at.isoformat(),
+                        "erased": rev.erased,
+                        "values": rev.values,
+                        "answers": [
+                            {"name": a.name, "label": a.label, "text": a.text, "sealed": a.sealed}
+                            for a in rev.lines(lang)
+                        ],
+                    }
+                    for rev in opened.revisions
+                ],
+            }
+        )
+        return 0
+    print(f"Record {opened.id} ({opened.form_id}, region {opened.region or '-'})")
+    for rev in opened.revisions:
+        print(f"Revision {rev.revision}, {rev.updated_at.isoformat(timespec='minutes')}")
+        if rev.erased:
+            print("  The sealed part was erased (consent withdrawn): statistics only.")
+        for line in rev.lines(lang):
+            print(f"  {line.label}" if line.text is None else f"  {line.label}: {line.text}")
     return 0
 
 

@@ -12,6 +12,9 @@ only, so it ships inside a Flet mobile build. Callers use the names below
   hybrid post-quantum KEM ML-KEM-768 + X25519, because victim data must stay secret for decades
   (`seal`, `sealing`; `OrgKeyPair`, `org_key`).
 - Devices sign with Ed25519 (`signatures`).
+- A case manager's session holds the organisation's private key, unlocked from its key file
+  in memory only, to open sealed records, and forgets it on `close()` or when idle
+  (`CaseFileKey`, `case_files`).
 - A team key (per organisation and region, derived from the organisation's private key) lets
   a region's devices share participant rosters the server cannot read; it reaches a device
   wrapped by its one-time enrolment code (`wrap_team_key` / `unwrap_team_key`, `team`).
@@ -21,12 +24,16 @@ message (`errors`): tampering is an `IntegrityError`, never a crash and never a 
 acceptance.
 """
 
+from fieldapp.crypto.case_files import DEFAULT_IDLE_MINUTES, CaseFileKey
 from fieldapp.crypto.errors import (
+    CaseFilesLocked,
     CryptoError,
     IntegrityError,
+    NotAKeyFile,
     SignatureError,
     WeakPassphrase,
     WrongEnrolCode,
+    WrongOrganisationKey,
     WrongPassphrase,
 )
 from fieldapp.crypto.org_key import OrgKeyPair
@@ -60,18 +67,23 @@ from fieldapp.crypto.team import (
 from sync.protocol import canonical_json  # signed bytes: defined by the protocol
 
 __all__ = [
+    "DEFAULT_IDLE_MINUTES",
     "KEY_BYTES",
     "MAX_SEALED_PLAINTEXT",
+    "CaseFileKey",
+    "CaseFilesLocked",
     "CryptoError",
     "IntegrityError",
     "KdfParams",
     "KemName",
+    "NotAKeyFile",
     "OrgKeyPair",
     "RecipientKey",
     "SignatureError",
     "SigningKey",
     "WeakPassphrase",
     "WrongEnrolCode",
+    "WrongOrganisationKey",
     "WrongPassphrase",
     "canonical_json",
     "check_passphrase_policy",

@@ -27,3 +27,15 @@ class SignatureError(CryptoError):
 
 class WrongEnrolCode(CryptoError):
     """A team key does not open with this enrolment code (or belongs to another scope)."""
+
+
+class NotAKeyFile(CryptoError):
+    """The file is not an organisation key file (or is damaged)."""
+
+
+class WrongOrganisationKey(CryptoError):
+    """The key belongs to another organisation, or the record is not sealed to it."""
+
+
+class CaseFilesLocked(CryptoError):
+    """The organisation's key was forgotten (locked by hand or after idle time)."""

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fieldapp.crypto._encoding import B64Bytes, length_prefixed
-from fieldapp.crypto.errors import CryptoError, IntegrityError, WrongPassphrase
+from fieldapp.crypto.errors import CryptoError, IntegrityError, NotAKeyFile, WrongPassphrase
 from fieldapp.crypto.passphrase import KdfParams, check_passphrase_policy, derive_key
 from fieldapp.crypto.sealing import (
     MLKEM768_SEED_BYTES,
@@ -116,20 +116,28 @@ class OrgKeyPair:
     @classmethod
     def load(cls, path: Path, passphrase: str) -> OrgKeyPair:
         """Read a key pair written by `save`; WrongPassphrase if the passphrase is wrong."""
+        return cls.from_file_bytes(path.read_bytes(), passphrase, str(path))
+
+    @classmethod
+    def from_file_bytes(
+        cls, data: bytes, passphrase: str, source: str = "the key file"
+    ) -> OrgKeyPair:
+        """The key pair in the bytes of a file `save` wrote (a web page gets bytes, not a
+        path): NotAKeyFile if they are not one, WrongPassphrase if the passphrase is wrong."""
         try:
-            document = _OrgKeyFile.model_validate_json(path.read_bytes())
-        except ValidationError as exc:
-            raise CryptoError(f"{path} is not a valid organisation key file") from exc
+            document = _OrgKeyFile.model_validate_json(data)
+        except ValidationError:
+            raise NotAKeyFile(f"{source} is not a valid organisation key file") from None
         kek = derive_key(passphrase, document.kdf)
         try:
             private_bytes = unwrap_bytes(
                 kek, document.wrapped_private_key, _org_key_aad(document.recipient)
             )
         except WrongPassphrase:
-            raise WrongPassphrase(f"wrong passphrase for {path}") from None
+            raise WrongPassphrase(f"wrong passphrase for {source}") from None
         pair = cls(document.recipient.kem, private_bytes)
         if pair.recipient != document.recipient:
-            raise IntegrityError(f"{path}: the private key does not match its public key")
+            raise IntegrityError(f"{source}: the private key does not match its public key")
         return pair
 
     def team_key(self, org_id: str, region: str | None) -> bytes:

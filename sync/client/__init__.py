@@ -6,8 +6,9 @@ from below; see the `client-rooms` contract in pyproject.toml):
 
 - `_monitor`: the connectivity monitor, over
 - `_client`: `SyncClient` (one sync: receipts check, push, roster, pull), over
+- `_case_files`: a case manager opening a sealed record with the organisation's key, over
 - `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`, `_office`: one step each (the
-  last the office's records list and reviews), over
+  last the office's records list, reviews and sealed parts), over
 - `_changes` (one handler per kind of pulled change), `_ahead` (a pipeline stage in a
   thread), over
 - `_outcomes`: a push answer's outcome and receipt, per record, over
@@ -20,6 +21,7 @@ from below; see the `client-rooms` contract in pyproject.toml):
 from __future__ import annotations
 
 from sync.client._backoff import RetryPolicy
+from sync.client._case_files import OpenedRecord, OpenedRevision, open_record
 from sync.client._client import RecordVersions, SyncClient
 from sync.client._enrol import EnrolResult, enrol
 from sync.client._errors import (
@@ -61,6 +63,8 @@ __all__ = [
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",
+    "OpenedRecord",
+    "OpenedRevision",
     "ProgressCallback",
     "RecordVersions",
     "RetryPolicy",
@@ -73,4 +77,5 @@ __all__ = [
     "SyncReport",
     "Traffic",
     "enrol",
+    "open_record",
 ]

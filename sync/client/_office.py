@@ -1,6 +1,8 @@
 """The office's client: an enrolled coordinator's, case manager's or admin's device asking
 the server for the organisation's records (statistical fields only, newest first, page
-after page) and reviewing them, with the device's own token, never the server's database."""
+after page) and reviewing them, and a case manager's or admin's fetching a record's sealed
+part to open with the organisation's key, with the device's own token, never the server's
+database."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from sync.protocol import (
     ReviewDecision,
     ReviewResult,
     ReviewState,
+    SealedRecordView,
 )
 
 __all__ = ["OfficeClient"]
@@ -120,3 +123,16 @@ class OfficeClient(ExchangeOwner):
             content=body.model_dump_json(exclude_none=True).encode("utf-8"),
         )
         return answer(response, ReviewResult, "review")
+
+    def sealed_record(self, record_id: str, *, history: bool = False) -> SealedRecordView:
+        """A record's head revision with its sealed part (every revision with `history`), for
+        a case manager or admin to open (`fieldapp.crypto.CaseFileKey`); the server refuses
+        other roles (ServerRefused, 403) and audits the opening. ValueError for a bad id."""
+        asked = uuid.UUID(record_id)
+        response = self._exchange.request(
+            "GET",
+            f"/v1/office/records/{asked}/sealed",
+            token=self._token,
+            params={"history": "true"} if history else None,
+        )
+        return answer(response, SealedRecordView, "sealed record")

@@ -15,7 +15,7 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `changes`: the change log, one model per kind of change;
 - `enrolment`: enrolling a device, enrolment codes and links, the server URL rule;
 - `roster`: team rosters;
-- `office`: the office's records list and reviews.
+- `office`: the office's records list and reviews, and sealed parts for case managers.
 
 It imports nothing of the project: the phone, the server and the office tools all stand on it.
 """
@@ -78,6 +78,7 @@ from sync.protocol.office import (
     ReviewRequest,
     ReviewResult,
     ReviewState,
+    SealedRecordView,
 )
 from sync.protocol.receipts import (
     MAX_RECEIPT_CHECK,
@@ -187,6 +188,7 @@ __all__ = [
     "RosterPush",
     "RosterPushResponse",
     "RosterStatus",
+    "SealedRecordView",
     "UnknownChange",
     "WireFieldError",
     "batch_receipt_signing_bytes",

@@ -5,6 +5,9 @@ Review states follow ODK Central's (received, has_issues, edited, approved, reje
 server sets `received` on a new record, and a new revision pushed after a review moves it on
 (`has_issues` back to `received`, `approved`/`rejected` to `edited`); people set the other
 three, with a comment required for `has_issues` and `rejected`.
+
+Case managers and admins (who hold the organisation's private key) also fetch a record's
+sealed part (`SealedRecordView`), to open on their own device: the server cannot.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from uuid import UUID
 
 from pydantic import Field, TypeAdapter, model_validator
 
+from sync.protocol.records import RecordEnvelope
 from sync.protocol.wire import Revision, Timestamp, WireModel
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "ReviewRequest",
     "ReviewResult",
     "ReviewState",
+    "SealedRecordView",
 ]
 
 ReviewState = Literal["received", "has_issues", "edited", "approved", "rejected"]
@@ -102,3 +107,19 @@ class OfficeRecordsPage(WireModel):
 
     records: list[OfficeRecord]
     next_cursor: str | None
+
+
+class SealedRecordView(WireModel):
+    """A record's sealed part for the office that holds the organisation's key
+    (`GET /v1/office/records/{id}/sealed`): its head revision's envelope, as the device
+    signed it (every stored revision, oldest first, when asked for its history). An envelope
+    whose sealed part a consent withdrawal erased has `sealed` None."""
+
+    id: UUID
+    form_id: str
+    region: str | None
+    head_revision: Revision
+    deleted: bool
+    in_conflict: bool
+    consent_withdrawn: bool
+    revisions: list[RecordEnvelope]

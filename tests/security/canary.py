@@ -6,11 +6,14 @@ would carry it), at each of the three alignments base64 can give it."""
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CanaryHit", "canary_forms", "scan_bytes", "scan_paths"]
+import pytest
+
+__all__ = ["CanaryHit", "canary_forms", "scan_bytes", "scan_paths", "temporary_files_in"]
 
 
 def _base64_cores(data: bytes) -> list[tuple[str, bytes]]:
@@ -66,3 +69,12 @@ def scan_paths(paths: Iterable[Path], canary: str) -> tuple[list[CanaryHit], int
             scanned += len(data)
             hits.extend(scan_bytes(str(path), data, canary))
     return hits, scanned
+
+
+def temporary_files_in(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Send every temporary file of this process (and its children) to `directory`, made
+    empty here, so a scan can read them all and a test can say there were none."""
+    directory.mkdir()
+    monkeypatch.setenv("TMPDIR", str(directory))
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory

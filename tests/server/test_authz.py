@@ -198,6 +198,10 @@ def _review(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respon
     )
 
 
+def _sealed(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get(f"/v1/office/records/{m.record_id}/sealed", headers=headers)
+
+
 @dataclass(frozen=True)
 class Entry:
     call: Call
@@ -236,6 +240,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
         _office_records, allowed=ORG_WIDE_ROLES, other_org_gets_own_data=True
     ),
     ("POST", "/v1/office/records/{record_id}:review"): Entry(_review, allowed=ORG_WIDE_ROLES),
+    # Sealed parts only to those who hold the organisation's key: not coordinators.
+    ("GET", "/v1/office/records/{record_id}/sealed"): Entry(
+        _sealed, allowed=frozenset({"admin", "case_manager"})
+    ),
 }
 
 ENDPOINTS = [

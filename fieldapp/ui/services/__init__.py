@@ -9,7 +9,9 @@ One `Services` per device, in rooms of one job each (as the store has):
 `services.device` (the store file, first run, unlock, preferences), `services.enrolment`,
 `services.records` (forms, drafts, lists), `services.sync` (client, monitor, "Sync now"),
 `services.team` (the team's participants), `services.merging` (compare and merge a conflict),
-`services.office` (the office's requests to the server, for office roles only).
+`services.office` (the office's requests to the server, for office roles only),
+`services.case_files` (the organisation's key for one session: sealed records opened, for
+case managers and admins only).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fieldapp.store import (
     StoreWiped,
     ValidationFailed,
 )
+from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
     DEFAULT_AUTOLOCK_MINUTES,
@@ -65,6 +68,7 @@ from sync.protocol import EnrolmentLink
 
 __all__ = [
     "AUTOLOCK_CHOICES",
+    "CASE_FILE_ROLES",
     "DEFAULT_AUTOLOCK_MINUTES",
     "OFFICE_ROLES",
     "PERSON_FIELDS",
@@ -72,12 +76,14 @@ __all__ = [
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
+    "CaseFiles",
     "DeviceState",
     "EnrolmentLink",
     "FormFileMissing",
     "ListedRecord",
     "MergeOffer",
     "MergeUnavailable",
+    "NotACaseManager",
     "NotAnOfficeDevice",
     "Office",
     "OfficeFailed",
@@ -130,6 +136,7 @@ class Services:
         self.team = Team(self.device, self.records)
         self.merging = Merging(self.records, self.team, self.sync)
         self.office = Office(self.device)
+        self.case_files = CaseFiles(self.device, self.office)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or
@@ -142,18 +149,22 @@ class Services:
         self.sync.start()
 
     def lock(self) -> None:
-        """Lock the store; the office's client (and its token) goes with the key."""
+        """Lock the store; the office's client (and its token) and the organisation's key go
+        with the store's key."""
+        self.case_files.close()
         self.office.close()
         self.device.lock()
 
     def wipe(self) -> None:
         """Sign out and wipe: sync stopped, keys and records erased."""
+        self.case_files.close()
         self.office.close()
         self.sync.stop()
         self.device.wipe()
         self.sync.refresh()
 
     def close(self) -> None:
+        self.case_files.close()
         self.office.close()
         self.sync.stop()
         self.device.close()

@@ -2,7 +2,9 @@
 session: the app's (`app.AppState`), one record's (`form.FormSession`, a training event's
 `training.TrainingSession`) and a conflict's merge (`merge.MergeSession`)."""
 
+from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
+from fieldapp.ui.state.case_files import CASE_FILE_MESSAGES, CaseFilesState
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession, JumpQuestion, JumpStep
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
 from fieldapp.ui.state.office import OfficeState
@@ -16,10 +18,13 @@ from fieldapp.ui.state.training import (
 )
 
 __all__ = [
+    "CASE_FILE_MESSAGES",
     "PAGE_SIZE",
     "REVIEW",
     "SUPERSEDED",
+    "AnswerLine",
     "AppState",
+    "CaseFilesState",
     "EventRow",
     "EventSummary",
     "EventSummaryRow",
@@ -34,6 +39,7 @@ __all__ = [
     "SetupStep",
     "Step",
     "TrainingSession",
+    "answer_lines",
     "answer_text",
     "build_steps",
     "display_value",

@@ -215,6 +215,7 @@ class AppState:
         self.services.device.set_language(lang)
         self.lang = lang
         self.office.lang = lang
+        self.office.case_files.set_language(lang)
         if self.form is not None:
             self.form.set_language(lang)
 

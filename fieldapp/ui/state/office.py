@@ -17,6 +17,7 @@ from fieldapp.i18n import Words
 from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import NotAnOfficeDevice, Services
+from fieldapp.ui.state.case_files import CaseFilesState
 
 __all__ = ["OfficeState"]
 
@@ -33,6 +34,10 @@ class OfficeState:
     region: str | None = None  # None: organisation-wide
     message_key: MessageKey | None = None
     message_params: dict[str, Any] = field(default_factory=dict)
+    case_files: CaseFilesState = field(init=False)  # a case manager's opened records
+
+    def __post_init__(self) -> None:
+        self.case_files = CaseFilesState(services=self.services, lang=self.lang)
 
     @property
     def words(self) -> Words:
@@ -73,4 +78,5 @@ class OfficeState:
         """On lock or wipe: forget who this is and what was said."""
         self.role = None
         self.region = None
+        self.case_files.clear()
         self.say(None)

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Unpack
 
+from fieldapp.forms.answers import answer_text, display_value
 from fieldapp.forms.expr import ExpressionError, Options, parse
-from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Labels, Node, RepeatSpec
-from fieldapp.i18n import words
+from fieldapp.forms.spec import FormSpec, GroupSpec, Labels, Node, RepeatSpec
 
 __all__ = [
     "Step",
@@ -91,30 +91,3 @@ def is_relevant(expression: str | None, env: Mapping[str, Any], **options: Unpac
         return parse(expression).truth(env, **options)
     except ExpressionError:
         return False
-
-
-def display_value(value: Any) -> str:
-    """What a text box shows for a stored answer."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dict):  # a geopoint
-        return f"{value.get('lat', '')} {value.get('lon', '')}".strip()
-    return str(value)
-
-
-def answer_text(spec: FormSpec, node: FieldSpec, value: Any, lang: str) -> str:
-    """An answer as a person reads it: choice labels in `lang`, yes or no, "—" for none."""
-    _ = words(lang)
-    if value is None or value == "" or value == []:
-        return "—"
-    if node.type == "select_one":
-        return spec.choice_label(node.choices or "", str(value), lang)
-    if node.type == "select_multiple" and isinstance(value, list):
-        return ", ".join(spec.choice_label(node.choices or "", str(v), lang) for v in value)
-    if node.type == "boolean":
-        return _("Yes") if value else _("No")
-    return display_value(value)

@@ -3,50 +3,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 import flet as ft
 
-from fieldapp.forms.spec import GroupSpec, Node, RepeatSpec
-from fieldapp.ui.state import FormSession, answer_text
+from fieldapp.ui.state import AnswerLine, FormSession, answer_lines
 from fieldapp.ui.widgets.common import TOUCH, error_text
 
-__all__ = ["review_controls"]
+__all__ = ["answer_controls", "review_controls"]
 
 
-def _review_lines(
-    form: FormSession, nodes: tuple[Node, ...] | list[Node], values: Mapping[str, Any]
-) -> list[ft.Control]:
-    lines: list[ft.Control] = []
-    for node in nodes:
-        if isinstance(node, GroupSpec):
-            lines.extend(_review_lines(form, node.children, values))
-        elif isinstance(node, RepeatSpec):
-            for n, instance in enumerate(values.get(node.name) or [], start=1):
-                lines.append(
-                    ft.Text(f"{form.label(node.label, node.name)} #{n}", weight=ft.FontWeight.W_600)
-                )
-                lines.extend(_review_lines(form, node.children, instance))
-        elif node.holds_value and node.type != "calculate" and node.name in values:
-            lines.append(
-                ft.Column(
-                    spacing=0,
-                    controls=[
-                        ft.Text(
-                            form.label(node.label, node.name),
-                            size=13,
-                            color=ft.Colors.ON_SURFACE_VARIANT,
-                        ),
-                        ft.Text(
-                            answer_text(form.spec, node, values[node.name], form.lang),
-                            size=16,
-                            selectable=True,
-                        ),
-                    ],
-                )
+def answer_controls(lines: Sequence[AnswerLine], *, selectable: bool = True) -> list[ft.Control]:
+    """Answer lines as the review shows them: a repeat instance's heading, then each label
+    small above its answer (selectable unless said otherwise)."""
+    out: list[ft.Control] = []
+    for line in lines:
+        if line.text is None:
+            out.append(ft.Text(line.label, weight=ft.FontWeight.W_600))
+            continue
+        out.append(
+            ft.Column(
+                spacing=0,
+                controls=[
+                    ft.Text(line.label, size=13, color=ft.Colors.ON_SURFACE_VARIANT),
+                    ft.Text(line.text, size=16, selectable=selectable),
+                ],
             )
-    return lines
+        )
+    return out
 
 
 def review_controls(form: FormSession, *, editable: bool) -> list[ft.Control]:
@@ -55,7 +39,7 @@ def review_controls(form: FormSession, *, editable: bool) -> list[ft.Control]:
     out: list[ft.Control] = []
     for index in form.visible_steps():
         step = form.steps[index]
-        lines = _review_lines(form, step.nodes, form.clean)
+        lines = answer_controls(answer_lines(form.spec, form.clean, form.lang, nodes=step.nodes))
         errors = form.step_errors(index)
         out.append(
             ft.Card(

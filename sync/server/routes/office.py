@@ -1,8 +1,11 @@
 """`/v1/office/...`: what the office (coordinators, case managers, admins) does from its own
 enrolled devices: list incoming records (statistical fields only, newest first, a keyset page
-at a time) and review them. A regional device sees and reviews its region's records only;
-another organisation's record is 404, as one that does not exist. Both are audited: the list
-with the number of records returned only, a review with its state only (never the comment)."""
+at a time) and review them; case managers and admins (who hold the organisation's private
+key) fetch a record's sealed part to open on their device. A regional device sees, reviews
+and opens its region's records only; another organisation's record is 404, as one that does
+not exist. All are audited: the list with the number of records returned only, a review with
+its state only (never the comment), an opening with who, which record and when (never the
+content, which the server cannot read anyway), refusals too."""
 
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ from sync.protocol import (
     ReviewRequest,
     ReviewResult,
     ReviewState,
+    SealedRecordView,
 )
+from sync.server.auth import OFFICE_ROLES
 from sync.server.routes.common import (
     ApiError,
     Context,
@@ -33,13 +38,16 @@ from sync.server.routes.common import (
 )
 from sync.server.storage import ORG_WIDE_ROLES, NotFound, OfficeFilter
 
-__all__ = ["OFFICE_READ_ROLES", "OFFICE_REVIEW_ROLES", "router"]
+__all__ = ["OFFICE_READ_ROLES", "OFFICE_REVIEW_ROLES", "SEALED_READ_ROLES", "router"]
 
 router = v1_router()
 
 # Who lists and reviews: the office roles. Collectors and trainers see their own records only.
 OFFICE_READ_ROLES = ORG_WIDE_ROLES
 OFFICE_REVIEW_ROLES = ORG_WIDE_ROLES
+# Who gets sealed parts: those who hold the organisation's private key (not coordinators:
+# everyone else sees statistical fields only).
+SEALED_READ_ROLES = OFFICE_ROLES
 _CURSOR_PREFIX = "o1:"
 _LABEL = Annotated[str | None, Query(min_length=1, max_length=200)]
 
@@ -146,3 +154,57 @@ def review_record(
         record_id=str(record_id),
     )
     return ReviewResult.model_validate(stored, from_attributes=True)
+
+
+@router.get("/office/records/{record_id}/sealed", response_model=SealedRecordView)
+def sealed_record(
+    record_id: UUID,
+    device: CurrentDevice,
+    context: Context,
+    history: Annotated[
+        bool, Query(description="every stored revision, oldest first (default: the head only)")
+    ] = False,
+) -> SealedRecordView:
+    """The record's head revision with its sealed part, as the device signed it, for a case
+    manager's or admin's device to open with the organisation's private key (every revision
+    with `history`). Coordinators and field roles get 403; another organisation's record, or
+    another region's for a regional device, 404. Audited, refusals too: who, which record,
+    when, how many revisions; never any content."""
+    now = context.now()
+
+    def audit(outcome: str) -> None:
+        context.storage.append_audit(
+            actor(device),
+            "open_sealed",
+            outcome,
+            now,
+            org_id=device.org_id,
+            device_id=device.id,
+            record_id=str(record_id),
+        )
+
+    if device.role not in SEALED_READ_ROLES:
+        audit("refused:forbidden")
+        raise ApiError(
+            403,
+            "forbidden",
+            f"a {device.role} device may not open sealed records: only case managers and"
+            " admins, who hold the organisation's key, may",
+        )
+    try:
+        found = context.storage.office_sealed(device, record_id, history=history)
+    except NotFound:
+        audit("refused:record_not_found")
+        raise ApiError(404, "record_not_found", "no such record") from None
+    audit(f"ok:{len(found.revisions)}")
+    head = found.head
+    return SealedRecordView(
+        id=head.id,
+        form_id=head.form_id,
+        region=found.region,
+        head_revision=head.head_revision,
+        deleted=head.deleted,
+        in_conflict=head.in_conflict,
+        consent_withdrawn=head.consent_withdrawn,
+        revisions=[revision.to_envelope() for revision in found.revisions],
+    )

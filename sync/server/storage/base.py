@@ -75,6 +75,7 @@ from sync.server.storage.models import (
     PushResult,
     RecordHead,
     ReviewStored,
+    SealedRecord,
     SharedKind,
     StatsRow,
     StoredRecord,
@@ -393,6 +394,14 @@ class Storage(abc.ABC):
         `review` change too (`push_records`). Raises NotFound for a record of another
         organisation, or of another region than a regional viewer's. The caller checks the
         role and audits."""
+
+    @abc.abstractmethod
+    def office_sealed(self, viewer: Device, record_id: UUID, *, history: bool) -> SealedRecord:
+        """The record's head revision as stored, sealed part included (every stored revision
+        by seq, with `history`), for an office device holding the organisation's key. Raises
+        NotFound for a record of another organisation, or of another region than a regional
+        viewer's, as for one that does not exist. The caller checks the role (only case
+        managers and admins) and audits the opening."""
 
     # -- change log ------------------------------------------------------------------------
 

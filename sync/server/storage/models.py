@@ -32,6 +32,7 @@ __all__ = [
     "ReviewStored",
     "RevisionStatus",
     "RosterStatus",
+    "SealedRecord",
     "SharedKind",
     "StatsRow",
     "StoredRecord",
@@ -234,6 +235,16 @@ class OfficeRow:
     in_conflict: bool
     review_state: ReviewState
     stats: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """A record's sealed part as the office gets it: the head, the record's region, and its
+    head revision (every stored revision, by seq, with `history`)."""
+
+    head: RecordHead
+    region: str | None
+    revisions: list[StoredRecord]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,12 @@ from sync.server.storage.models import (
     Owner,
     PushResult,
     RecordHead,
+    SealedRecord,
     StoredRecord,
 )
 from sync.server.storage.tx import Tx, chunks, json_text, marks, withdrawn
 
-__all__ = ["head", "held", "push", "resolve", "revisions"]
+__all__ = ["head", "held", "office_sealed", "push", "resolve", "revisions"]
 
 _DATETIME = TypeAdapter(datetime)
 
@@ -407,3 +408,19 @@ def held(tx: Tx, viewer: Device, asked: Sequence[tuple[UUID, str]]) -> set[tuple
         for record_id, revision in pairs & stored
         if everything or record_id in readable
     }
+
+
+def office_sealed(tx: Tx, viewer: Device, record_id: UUID, *, history: bool) -> SealedRecord:
+    """The record's head revision (every revision with `history`) for the office: the
+    viewer's organisation's record, and its region's for a regional viewer; else NotFound."""
+    row = tx.one(
+        "SELECT owner_region FROM record_heads WHERE id = ? AND org_id = ?",
+        (str(record_id), viewer.org_id),
+    )
+    if row is None or (viewer.region is not None and row["owner_region"] != viewer.region):
+        raise NotFound(f"no record {record_id}")
+    record = head(tx, viewer.org_id, record_id)
+    stored = revisions(tx, viewer.org_id, record_id)
+    if not history:
+        stored = [rev for rev in stored if rev.revision == record.head_revision]
+    return SealedRecord(record, row["owner_region"], stored)

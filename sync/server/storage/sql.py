@@ -41,6 +41,7 @@ from sync.server.storage.models import (
     PushResult,
     RecordHead,
     ReviewStored,
+    SealedRecord,
     SharedKind,
     StatsRow,
     StoredRecord,
@@ -332,6 +333,10 @@ class SqlStorage(Storage):
         return self._write_retrying(
             lambda tx: office.review(tx, viewer, record_id, state, comment, now)
         )
+
+    def office_sealed(self, viewer: Device, record_id: UUID, *, history: bool) -> SealedRecord:
+        with self._read() as tx:
+            return records.office_sealed(tx, viewer, record_id, history=history)
 
     # -- change log, audit and stats -------------------------------------------------------
 

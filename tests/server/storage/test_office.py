@@ -156,3 +156,33 @@ def test_a_reviews_comment_reaches_no_other_regions_office(storage: Storage, org
     assert reviews(north_office) == ["age missing"]
     assert reviews(Member(storage, org_id, "admin", None)) == ["age missing"]
     assert reviews(alice) == ["age missing"]
+
+
+def test_sealed_parts_for_the_office_by_organisation_and_region(
+    storage: Storage, org_id: str
+) -> None:
+    north = Member(storage, org_id, "collector", "north")
+    first = north.envelope(sealed=b"\x01first")
+    edit = north.envelope(record_id=first.id, rev=revision(2), base=first.revision,
+                          sealed=b"\x01second")  # fmt: skip
+    storage.push_records(north.device, [first], NOW)
+    storage.push_records(north.device, [edit], NOW)
+    manager = Member(storage, org_id, "case_manager", None)
+    found = storage.office_sealed(manager.device, first.id, history=False)
+    assert (found.head.head_revision, found.region) == (edit.revision, "north")
+    assert [(r.revision, r.sealed) for r in found.revisions] == [(edit.revision, b"\x01second")]
+    assert found.revisions[0].to_envelope() == edit  # exactly as signed
+    every = storage.office_sealed(manager.device, first.id, history=True)
+    assert [r.sealed for r in every.revisions] == [b"\x01first", b"\x01second"]
+    assert storage.office_sealed(
+        Member(storage, org_id, "case_manager", "north").device, first.id, history=False
+    ).revisions
+    other_org = storage.create_organisation("Org B", NOW).id
+    for viewer in (
+        Member(storage, org_id, "case_manager", "south"),
+        Member(storage, other_org, "case_manager", None),
+    ):
+        with pytest.raises(NotFound):
+            storage.office_sealed(viewer.device, first.id, history=False)
+    with pytest.raises(NotFound):
+        storage.office_sealed(manager.device, uuid.uuid4(), history=False)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import flet as ft
 
-from fieldapp.ui.services import OFFICE_ROLES
+from fieldapp.i18n import N_
+from fieldapp.ui.screens.office.case_files import CaseFiles
+from fieldapp.ui.services import CASE_FILE_ROLES, OFFICE_ROLES
 
 __all__ = ["SECTIONS", "OfficeSection", "sections_for"]
 
@@ -26,7 +28,10 @@ class OfficeSection:
     roles: frozenset[str] = OFFICE_ROLES
 
 
-SECTIONS: tuple[OfficeSection, ...] = ()
+SECTIONS: tuple[OfficeSection, ...] = (
+    OfficeSection("case_files", ft.Icons.FOLDER_SHARED, N_("Case files"), CaseFiles,
+                  CASE_FILE_ROLES),
+)  # fmt: skip
 
 
 def sections_for(role: str | None) -> tuple[OfficeSection, ...]:
