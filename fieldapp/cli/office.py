@@ -202,6 +202,8 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
         for problem in failure.problems:
             print(problem, file=sys.stderr)
         return 1
+    for warning in spec.import_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.database_url or is_server_dir(args):
         from sync.server import admin
 

@@ -41,6 +41,7 @@ from fieldapp.forms.expr import (
 __all__ = [
     "MAX_DEPTH",
     "METADATA_TYPES",
+    "NOT_COLLECTED",
     "STATISTICAL_TYPES",
     "Choice",
     "FieldSpec",
@@ -69,9 +70,39 @@ FieldType = Literal[
     "calculate",
 ]
 Sensitivity = Literal["sensitive", "statistical"]
-# Values the app records by itself (XLSForm's start/end/today metadata).
-Metadata = Literal["start", "end", "today"]
-METADATA_TYPES: dict[str, str] = {"start": "datetime", "end": "datetime", "today": "date"}
+# Values the app records by itself (XLSForm's start/end/today/deviceid metadata). The rest
+# of XLSForm's metadata is imported (expressions may read it) but never collected: the app
+# leaves it empty (`NOT_COLLECTED`: what identifies the person or their phone, and what the
+# device cannot give yet).
+Metadata = Literal[
+    "start",
+    "end",
+    "today",
+    "deviceid",
+    "username",
+    "email",
+    "start-geopoint",
+    "phonenumber",
+    "simserial",
+    "subscriberid",
+    "imei",
+    "audit",
+]
+METADATA_TYPES: dict[str, str] = {
+    "start": "datetime",
+    "end": "datetime",
+    "today": "date",
+    "deviceid": "text",
+    "username": "text",
+    "email": "text",
+    "start-geopoint": "geopoint",
+    "phonenumber": "text",
+    "simserial": "text",
+    "subscriberid": "text",
+    "imei": "text",
+    "audit": "text",
+}
+NOT_COLLECTED: frozenset[str] = frozenset(METADATA_TYPES) - {"start", "end", "today", "deviceid"}
 
 # Types coarse enough to be kept in clear when a form marks them statistical: no free text
 # (it can hold a name), no exact timestamp and no location (they identify a person).
@@ -259,6 +290,9 @@ class FormSpec(_Model):
     # `choices` (the set's choices, then any the form writes under that name, such as
     # "other"), written back as the name alone. Left out of the JSON when empty.
     choice_sets: dict[str, str] = Field(default_factory=dict, exclude_if=lambda sets: not sets)
+    # What an XLSForm import changed or left out (sheet, row, what the user sees instead),
+    # kept with the form version so `forms show` can list it later; left out when empty.
+    import_warnings: list[str] = Field(default_factory=list, exclude_if=lambda w: not w)
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_name(v)))
 

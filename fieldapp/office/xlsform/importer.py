@@ -22,6 +22,8 @@ from fieldapp.forms.spec import (
     RepeatSpec,
     Statistics,
 )
+from fieldapp.office.xlsform.names import Names, straight_quotes
+from fieldapp.office.xlsform.presentation import group_warnings, presentation_warnings
 from fieldapp.office.xlsform.problems import ImportProblem
 from fieldapp.office.xlsform.question_types import QuestionType, classify
 from fieldapp.office.xlsform.workbook import (
@@ -72,7 +74,6 @@ _FALSE = frozenset({"no", "false", "false()", "0"})
 _UNSUPPORTED_COLUMNS = {
     **{m: "media (images, audio, video)" for m in MEDIA},
     "guidance_hint": "guidance hints",
-    "parameters": "question parameters",
     "save_to": "entities (save_to)",
     "trigger": "triggers (recalculate on change)",
     "autoplay": "media autoplay",
@@ -94,6 +95,8 @@ class Importer:
         self.default_language = language_code(self.settings.get("default_language") or "en")
         self.languages: list[str] = [self.default_language]
         self.names: dict[str, int] = {}  # every node name -> its row (for references)
+        self.scoped = Names()
+        self.warnings: list[ImportProblem] = []  # what imports, changed: said, never silent
         self.choices: dict[str, list[Choice]] = {}
 
     def reported(self, sheet: str, row: int | None) -> bool:
@@ -104,6 +107,11 @@ class Importer:
 
     def add(self, sheet: str, row: int | None, column: str | None, feature: str, msg: str) -> None:
         self.problems.append(
+            ImportProblem(sheet=sheet, row=row, column=column, feature=feature, message=msg)
+        )
+
+    def warn(self, sheet: str, row: int | None, column: str | None, feature: str, msg: str) -> None:
+        self.warnings.append(
             ImportProblem(sheet=sheet, row=row, column=column, feature=feature, message=msg)
         )
 
@@ -195,7 +203,9 @@ class Importer:
 
     def translated(self, row: Row, key: str) -> dict[str, str]:
         return {
-            language_code(c.language) if c.language else self.default_language: v
+            language_code(c.language) if c.language else self.default_language: (
+                self.scoped.rewrite(v)
+            )
             for c, v in row.translations(key)
         }
 
@@ -205,6 +215,18 @@ class Importer:
         if not source:
             return None
         column = row.column(key)
+        straight = straight_quotes(source)
+        if straight != source:
+            msg = f"curly quotes read as straight quotes: {straight!r}"
+            self.warn("survey", row.number, column, "curly-quotes", msg)
+            source = straight
+        ambiguous = self.scoped.ambiguous_references(source)
+        for name in ambiguous:
+            msg = f"${{{name}}} is ambiguous: {name!r} names questions in several groups"
+            self.add("survey", row.number, column, "ambiguous-reference", msg)
+        if ambiguous:
+            return None
+        source = self.scoped.rewrite(source)
         if not self.xlsform_only_features(row.number, column, source):
             return None
         try:
@@ -247,7 +269,7 @@ class Importer:
     def label_references(self, row: Row) -> None:
         for key in ("label", "hint", "constraint_message", "required_message"):
             for column, text in row.translations(key):
-                for name in _REFERENCE.findall(text):
+                for name in _REFERENCE.findall(self.scoped.rewrite(text)):
                     if name not in self.names:
                         msg = f"${{{name}}} in the text is not a field"
                         self.add("survey", row.number, column.header, "unknown-reference", msg)
@@ -310,17 +332,12 @@ class Importer:
             self.add("survey", self.names.get(name), column, "statistical-calculation", msg)
 
     def collect_names(self, survey: Sheet) -> None:
-        for row in survey.rows:
-            name = row.text("name")
-            kind = classify(row.text("type")).role if row.text("type") else ""
-            if not name or kind == "end":
-                continue
-            if name in self.names:
-                first = self.names[name]
-                msg = f"the name {name!r} is already used in row {first}; names must be unique"
-                self.add("survey", row.number, row.column("name"), "duplicate-name", msg)
-            else:
-                self.names[name] = row.number
+        self.scoped = Names.collect(survey)
+        self.names = dict(self.scoped.rows)
+        for number, feature, msg in self.scoped.warnings:
+            self.warn("survey", number, "name", feature, msg)
+        for number, msg in self.scoped.duplicates:
+            self.add("survey", number, "name", "duplicate-name", msg + "; names must be unique")
 
     def survey_row(self, row: Row, stack: list[_Frame]) -> None:
         type_text = row.text("type")
@@ -332,7 +349,7 @@ class Importer:
         if kind.role == "end":
             self.close(row, stack, kind.value)
             return
-        name = row.text("name")
+        name = self.scoped.by_row.get(row.number, row.text("name"))
         valid = self.check_unsupported_columns("survey", row)
         if kind.role == "unsupported":
             self.add("survey", row.number, row.column("type"), kind.value, kind.message)
@@ -353,12 +370,15 @@ class Importer:
         elif kind.role == "field":
             node = self.field(row, kind, name) if valid else None
             stack[-1].children.extend([node] if node else [])
+            if node and kind.or_other:
+                stack[-1].children.extend(self.or_other(row, node))
 
     def open(self, row: Row, role: str, valid: bool) -> _Frame:
         if role == "loop":
             msg = "'begin loop' (a group repeated once per choice) is not supported"
             self.add("survey", row.number, row.column("type"), "type:loop", msg)
         frame = _Frame(role, row, failed=not valid or role == "loop")
+        group_warnings(self, row, role)
         frame.attributes = {
             "name": row.text("name"),
             "label": self.translated(row, "label"),
@@ -442,6 +462,8 @@ class Importer:
         if "search(" in (attributes["appearance"] or "").replace(" ", ""):
             msg = "search() appearances (choices from a CSV file) are not supported"
             self.add("survey", row.number, row.column("appearance"), "appearance:search", msg)
+        else:
+            presentation_warnings(self, row, kind)
         if len(self.problems) > before:
             return None
         try:
@@ -449,6 +471,29 @@ class Importer:
         except ValidationError as exc:
             self.row_invalid(row, exc)
             return None
+
+    def or_other(self, row: Row, node: FieldSpec) -> list[FieldSpec]:
+        """pyxform's `or_other`: the list gains an "other" choice, and a text question
+        `<name>_other` asks for it when it is chosen."""
+        assert node.choices is not None
+        listed = self.choices.setdefault(node.choices, [])
+        if not any(choice.value == "other" for choice in listed):
+            listed.append(Choice(value="other", label=dict.fromkeys(self.languages, "Other")))
+        name = f"{node.name}_other"
+        if name in self.names:
+            msg = f"or_other adds a question {name!r}, and the form already has one"
+            self.add("survey", row.number, row.column("type"), "or_other", msg)
+            return []
+        self.names[name] = row.number
+        return [
+            FieldSpec(
+                name=name,
+                type="text",
+                label=dict.fromkeys(self.languages, "Specify other."),
+                relevant=f"selected(${{{node.name}}}, 'other')",
+                sensitivity=node.sensitivity,
+            )
+        ]
 
     def default(self, row: Row, kind: QuestionType) -> Any:
         from pyxform.utils import default_is_dynamic
@@ -487,6 +532,20 @@ class Importer:
         self.add("survey", row.number, column, "default", msg)
         return None
 
+    def instance_name(self) -> str | None:
+        source = self.settings.get("instance_name")
+        if not source:
+            return None
+        straight = self.scoped.rewrite(straight_quotes(source))
+        if straight != source:
+            msg = f"instance_name read as {straight!r} (quotes or renamed questions)"
+            self.warn("settings", 2, "instance_name", "instance_name", msg)
+        return straight
+
+    def sorted_warnings(self) -> list[ImportProblem]:
+        order = {"settings": 0, "survey": 1, "choices": 2}
+        return sorted(self.warnings, key=lambda w: (order.get(w.sheet, 3), w.row or 0))
+
     def row_invalid(self, row: Row, exc: ValidationError) -> None:
         for error in exc.errors():
             message = str(error["msg"]).removeprefix("Value error, ")
@@ -510,7 +569,8 @@ class Importer:
                 choices=self.choices,
                 children=children,
                 htcds_version=self.settings.get("htcds_version") or None,
-                instance_name=self.settings.get("instance_name") or None,
+                instance_name=self.instance_name(),
+                import_warnings=[str(w) for w in self.sorted_warnings()],
             )
         except ValidationError as exc:
             for error in exc.errors():
