@@ -75,7 +75,6 @@ _UNSUPPORTED_COLUMNS = {
     **{m: "media (images, audio, video)" for m in MEDIA},
     "guidance_hint": "guidance hints",
     "save_to": "entities (save_to)",
-    "trigger": "triggers (recalculate on change)",
     "autoplay": "media autoplay",
 }
 
@@ -171,6 +170,7 @@ class Importer:
     # -- rows -------------------------------------------------------------------------------
     def check_headers(self, sheet: Sheet) -> None:
         seen: dict[tuple[str, str | None], str] = {}
+        bare: set[str] = set()  # headers without a language (`label`)
         for column in sheet.columns:
             if not column.header:
                 continue
@@ -180,7 +180,18 @@ class Importer:
                 if language not in self.languages:
                     self.languages.append(language)
             slot = (column.key, language)
-            if slot in seen:
+            if column.language is None:
+                bare.add(column.header)
+            if (
+                slot in seen and column.key in TRANSLATABLE and bare & {column.header, seen[slot]}
+            ):  # `label` and `label::English (en)`: one language, the named column first
+                msg = (
+                    f"columns {seen[slot]!r} and {column.header!r} both give {column.key!r} in "
+                    f"language {language!r}: {column.header if column.language else seen[slot]!r}"
+                    " is used, the other where it is empty"
+                )
+                self.warn(sheet.name, 1, column.header, "same-language", msg)
+            elif slot in seen:
                 self.add(
                     sheet.name,
                     1,
@@ -202,12 +213,13 @@ class Importer:
         return ok
 
     def translated(self, row: Row, key: str) -> dict[str, str]:
-        return {
-            language_code(c.language) if c.language else self.default_language: (
-                self.scoped.rewrite(v)
-            )
-            for c, v in row.translations(key)
-        }
+        texts: dict[str, str] = {}
+        # the plain column first, so a column naming the same language wins
+        for column, text in sorted(row.translations(key), key=lambda c: c[0].language is not None):
+            if text:
+                language = language_code(column.language or self.default_language)
+                texts[language] = self.scoped.rewrite(text)
+        return texts
 
     def expression(self, row: Row, key: str) -> str | None:
         """The cell's expression if the engine can evaluate it; otherwise a problem and None."""
@@ -380,7 +392,7 @@ class Importer:
         frame = _Frame(role, row, failed=not valid or role == "loop")
         group_warnings(self, row, role)
         frame.attributes = {
-            "name": row.text("name"),
+            "name": self.scoped.by_row.get(row.number, row.text("name")),
             "label": self.translated(row, "label"),
             "relevant": self.expression(row, "relevant"),
         }
@@ -445,10 +457,12 @@ class Importer:
             attributes["required"] = self.expression(row, "required")
         read_only = self.flag(row, "read_only")
         attributes["read_only"] = bool(read_only) or kind.metadata is not None
+        if row.text("trigger"):
+            self.trigger(row, kind)
         if row.text("calculation"):
             if kind.value == "calculate":
                 attributes["calculation"] = self.expression(row, "calculation")
-            else:
+            elif not row.text("trigger"):
                 msg = f"a calculation on a {kind.value} question (a computed answer)"
                 self.add("survey", row.number, row.column("calculation"), "calculation", msg)
         if kind.choices:
@@ -471,6 +485,36 @@ class Importer:
         except ValidationError as exc:
             self.row_invalid(row, exc)
             return None
+
+    def trigger(self, row: Row, kind: QuestionType) -> None:
+        """ODK's `trigger`: when a question changes, (re)set this one. A pre-fill the person
+        can change, never logic: the calculate is recomputed whenever what it reads changes,
+        a question is not pre-filled (the person answers it). Refused when the trigger names
+        no question."""
+        column = row.column("trigger")
+        trigger = straight_quotes(row.text("trigger"))
+        unknown = [
+            n for n in _REFERENCE.findall(trigger) if self.scoped.rewrite(n) not in self.names
+        ]
+        unknown = [n for n in unknown if self.scoped.renamed.get(n, n) not in self.names]
+        if unknown or not _REFERENCE.fullmatch(trigger.strip()):
+            msg = f"trigger {trigger!r} must name one question of this form as ${{name}}"
+            self.add("survey", row.number, column, "trigger", msg)
+        elif kind.value == "calculate":
+            msg = (
+                f"trigger {trigger}: the calculation is recomputed whenever what it reads "
+                "changes, not only when that question changes"
+            )
+            self.warn("survey", row.number, column, "trigger", msg)
+        elif row.text("calculation"):
+            msg = (
+                f"trigger {trigger}: the question is not pre-filled from its calculation when "
+                "that question changes: the user types the answer"
+            )
+            self.warn("survey", row.number, column, "trigger", msg)
+        else:
+            msg = f"trigger {trigger}: the answer is not cleared when that question changes"
+            self.warn("survey", row.number, column, "trigger", msg)
 
     def or_other(self, row: Row, node: FieldSpec) -> list[FieldSpec]:
         """pyxform's `or_other`: the list gains an "other" choice, and a text question
@@ -501,8 +545,8 @@ class Importer:
         text = row.text("default")
         column = row.column("default")
         if default_is_dynamic(text, "dateTime" if kind.value == "datetime" else kind.value):
-            msg = f"a default computed when the form opens ({text!r}) is not supported"
-            self.add("survey", row.number, column, "dynamic-default", msg)
+            msg = f"a default computed when the form opens ({text!r}) is not filled in: the question starts empty"
+            self.warn("survey", row.number, column, "dynamic-default", msg)
             return None
         try:
             if kind.value == "integer":
@@ -515,10 +559,14 @@ class Importer:
         if kind.value in ("select_one", "select_multiple"):
             values = text.split() if kind.value == "select_multiple" else [text]
             allowed = {c.value for c in self.choices.get(kind.choices or "", [])}
-            for value in values:
-                if value not in allowed:
-                    msg = f"default {value!r} is not a choice of list {kind.choices!r}"
-                    self.add("survey", row.number, column, "default", msg)
+            unknown = [value for value in values if value not in allowed]
+            if unknown:  # pyxform keeps it; ODK Collect shows nothing chosen
+                msg = (
+                    f"default {' '.join(unknown)!r} is not a choice of list {kind.choices!r}: "
+                    "the question starts with nothing chosen"
+                )
+                self.warn("survey", row.number, column, "default", msg)
+                return None
             return values if kind.value == "select_multiple" else text
         if kind.value == "text":
             return text

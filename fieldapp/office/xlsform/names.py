@@ -53,6 +53,8 @@ class Names:
                     siblings.pop()
                 continue
             name = row.text("name")
+            if not name and type_text.strip().lower() == "note":  # as pyxform names it
+                name = f"generated_note_name_{row.number}"
             if not name:
                 if role == "begin":
                     scope.append("")

@@ -249,8 +249,10 @@ _LANGUAGE_NAMES = {
 
 
 def language_code(name: str) -> str:
-    """`English (en)` -> `en`; `Français` -> `fr`; unknown names -> the name in lower case."""
+    """`English (en)` and `English (EN)` -> `en`; `Français` -> `fr`; `pt-BR` keeps its region;
+    unknown names -> the name in lower case."""
     match = _LANGUAGE_CODE.search(name)
     if match:
-        return match.group(1)
+        primary, _, region = match.group(1).partition("-")
+        return primary.lower() + (f"-{region}" if region else "")
     return _LANGUAGE_NAMES.get(name.strip().lower(), name.strip().lower())
