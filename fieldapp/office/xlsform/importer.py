@@ -218,7 +218,7 @@ class Importer:
         for column, text in sorted(row.translations(key), key=lambda c: c[0].language is not None):
             if text:
                 language = language_code(column.language or self.default_language)
-                texts[language] = self.scoped.rewrite(text)
+                texts[language] = self.scoped.rewrite(straight_quotes(text))  # as pyxform
         return texts
 
     def expression(self, row: Row, key: str) -> str | None:
