@@ -33,12 +33,16 @@ def write_form(path: Path, choices: int) -> None:
     survey.append(["select_one village", "village", "Village", "Village", "district=${district}"])
     survey.append(["text", "notes", "Notes", "Notes", ""])
     sheet = book.create_sheet("choices")
-    sheet.append(["list_name", "name", "label::English (en)", "label::Français (fr)", "country", "district"])
+    sheet.append(
+        ["list_name", "name", "label::English (en)", "label::Français (fr)", "country", "district"]
+    )
     countries, districts = 20, 200
     for c in range(countries):
         sheet.append(["country", f"c{c}", f"Country {c}", f"Pays {c}", "", ""])
     for d in range(districts):
-        sheet.append(["district", f"d{d}", f"District {d}", f"District {d}", f"c{d % countries}", ""])
+        sheet.append(
+            ["district", f"d{d}", f"District {d}", f"District {d}", f"c{d % countries}", ""]
+        )
     for v in range(choices - countries - districts):
         sheet.append(["village", f"v{v}", f"Village {v}", f"Village {v}", "", f"d{v % districts}"])
     settings = book.create_sheet("settings")
@@ -69,8 +73,10 @@ def main() -> None:
             pyxform_problems(path)
             best_pyxform = min(best_pyxform, time.perf_counter() - started)
         count = sum(len(c) for c in spec.choices.values())
-        print(f"{count} choices: import {best:.2f} s (best of {args.runs}), "
-              f"of which pyxform's checks {best_pyxform:.2f} s")
+        print(
+            f"{count} choices: import {best:.2f} s (best of {args.runs}), "
+            f"of which pyxform's checks {best_pyxform:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@ messages, defaults and choices, as one line each."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
-from fieldapp.office.xlsform.names import straight_quotes
 from fieldapp.office.xlsform.workbook import language_code
 
 _TYPES = {
@@ -33,6 +33,8 @@ _TYPES = {
     "start-geopoint": "geopoint",
 }
 _TRUE = {"yes", "true", "true()", "1"}
+_CURLY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})  # pyxform straightens them
+_OR_OTHER = re.compile(r"selected\(\.\./([\w.-]+),")
 
 
 def pyxform_json(path: Path) -> dict[str, Any]:
@@ -75,7 +77,9 @@ def _compare_children(
             kind = "repeat" if isinstance(node, RepeatSpec) else "group"
             if element.get("type") != kind:
                 out.append(f"{where}: {element.get('type')} in pyxform, {kind} here")
-            _expression(where, "relevant", element.get("bind", {}).get("relevant"), node.relevant, out)
+            _expression(
+                where, "relevant", element.get("bind", {}).get("relevant"), node.relevant, out
+            )
             _labels(where, "label", element.get("label"), node.label, spec, out)
             _compare_children(element.get("children", []), node.children, spec, where, out)
         else:
@@ -90,7 +94,11 @@ def _compare_field(
         out.append(f"{where}: type {element.get('type')!r} in pyxform, {node.type!r} here")
     bind = element.get("bind", {})
     required = str(bind.get("required", "")).strip()
-    theirs: bool | str = required.lower() in _TRUE if required.lower() in _TRUE | {"", "no", "false", "false()", "0"} else required
+    theirs: bool | str = (
+        required.lower() in _TRUE
+        if required.lower() in _TRUE | {"", "no", "false", "false()", "0"}
+        else required
+    )
     if theirs != node.required and not (isinstance(theirs, str) and isinstance(node.required, str)):
         out.append(f"{where}: required {theirs!r} in pyxform, {node.required!r} here")
     _expression(where, "relevant", bind.get("relevant"), node.relevant, out)
@@ -99,7 +107,14 @@ def _compare_field(
         _expression(where, "calculation", bind.get("calculate"), node.calculation, out)
     _labels(where, "label", element.get("label"), node.label, spec, out)
     _labels(where, "hint", element.get("hint"), node.hint, spec, out)
-    _labels(where, "constraint message", bind.get("jr:constraintMsg"), node.constraint_message, spec, out)
+    _labels(
+        where,
+        "constraint message",
+        bind.get("jr:constraintMsg"),
+        node.constraint_message,
+        spec,
+        out,
+    )
     default = element.get("default")
     if default is not None and node.default is not None:
         mine = " ".join(node.default) if isinstance(node.default, list) else str(node.default)
@@ -119,9 +134,13 @@ def _number(text: Any) -> float | None:
 
 
 def _expression(where: str, what: str, theirs: Any, ours: str | None, out: list[str]) -> None:
-    theirs = straight_quotes(str(theirs)).strip() if theirs else None
+    # pyxform's or_other question refers to its select by a relative path
+    theirs = _OR_OTHER.sub(r"selected(${\1},", str(theirs)) if theirs else None
+    theirs = theirs.translate(_CURLY).strip() if theirs else None
     mine = ours.strip() if ours else None
-    if theirs != mine and not (theirs and mine and " ".join(theirs.split()) == " ".join(mine.split())):
+    if theirs != mine and not (
+        theirs and mine and " ".join(theirs.split()) == " ".join(mine.split())
+    ):
         out.append(f"{where}: {what} {theirs!r} in pyxform, {mine!r} here")
 
 

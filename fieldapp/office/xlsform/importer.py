@@ -493,10 +493,8 @@ class Importer:
         no question."""
         column = row.column("trigger")
         trigger = straight_quotes(row.text("trigger"))
-        unknown = [
-            n for n in _REFERENCE.findall(trigger) if self.scoped.rewrite(n) not in self.names
-        ]
-        unknown = [n for n in unknown if self.scoped.renamed.get(n, n) not in self.names]
+        names = _REFERENCE.findall(trigger)
+        unknown = [n for n in names if self.scoped.renamed.get(n, n) not in self.names]
         if unknown or not _REFERENCE.fullmatch(trigger.strip()):
             msg = f"trigger {trigger!r} must name one question of this form as ${{name}}"
             self.add("survey", row.number, column, "trigger", msg)
@@ -533,7 +531,7 @@ class Importer:
             FieldSpec(
                 name=name,
                 type="text",
-                label=dict.fromkeys(self.languages, "Specify other."),
+                label={self.default_language: "Specify other."},  # as pyxform
                 relevant=f"selected(${{{node.name}}}, 'other')",
                 sensitivity=node.sensitivity,
             )
@@ -545,7 +543,10 @@ class Importer:
         text = row.text("default")
         column = row.column("default")
         if default_is_dynamic(text, "dateTime" if kind.value == "datetime" else kind.value):
-            msg = f"a default computed when the form opens ({text!r}) is not filled in: the question starts empty"
+            msg = (
+                f"a default computed when the form opens ({text!r}) is not filled in: "
+                "the question starts empty"
+            )
             self.warn("survey", row.number, column, "dynamic-default", msg)
             return None
         try:
