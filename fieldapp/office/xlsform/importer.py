@@ -23,8 +23,12 @@ from fieldapp.forms.spec import (
     Statistics,
 )
 from fieldapp.office.xlsform.names import Names, straight_quotes
-from fieldapp.office.xlsform.presentation import group_warnings, presentation_warnings
-from fieldapp.office.xlsform.problems import ImportProblem
+from fieldapp.office.xlsform.presentation import (
+    group_warnings,
+    presentation_warnings,
+    trigger_warnings,
+)
+from fieldapp.office.xlsform.problems import ImportProblem, in_order
 from fieldapp.office.xlsform.question_types import QuestionType, classify
 from fieldapp.office.xlsform.workbook import (
     MEDIA,
@@ -458,7 +462,7 @@ class Importer:
         read_only = self.flag(row, "read_only")
         attributes["read_only"] = bool(read_only) or kind.metadata is not None
         if row.text("trigger"):
-            self.trigger(row, kind)
+            trigger_warnings(self, row, kind)
         if row.text("calculation"):
             if kind.value == "calculate":
                 attributes["calculation"] = self.expression(row, "calculation")
@@ -485,34 +489,6 @@ class Importer:
         except ValidationError as exc:
             self.row_invalid(row, exc)
             return None
-
-    def trigger(self, row: Row, kind: QuestionType) -> None:
-        """ODK's `trigger`: when a question changes, (re)set this one. A pre-fill the person
-        can change, never logic: the calculate is recomputed whenever what it reads changes,
-        a question is not pre-filled (the person answers it). Refused when the trigger names
-        no question."""
-        column = row.column("trigger")
-        trigger = straight_quotes(row.text("trigger"))
-        names = _REFERENCE.findall(trigger)
-        unknown = [n for n in names if self.scoped.renamed.get(n, n) not in self.names]
-        if unknown or not _REFERENCE.fullmatch(trigger.strip()):
-            msg = f"trigger {trigger!r} must name one question of this form as ${{name}}"
-            self.add("survey", row.number, column, "trigger", msg)
-        elif kind.value == "calculate":
-            msg = (
-                f"trigger {trigger}: the calculation is recomputed whenever what it reads "
-                "changes, not only when that question changes"
-            )
-            self.warn("survey", row.number, column, "trigger", msg)
-        elif row.text("calculation"):
-            msg = (
-                f"trigger {trigger}: the question is not pre-filled from its calculation when "
-                "that question changes: the user types the answer"
-            )
-            self.warn("survey", row.number, column, "trigger", msg)
-        else:
-            msg = f"trigger {trigger}: the answer is not cleared when that question changes"
-            self.warn("survey", row.number, column, "trigger", msg)
 
     def or_other(self, row: Row, node: FieldSpec) -> list[FieldSpec]:
         """pyxform's `or_other`: the list gains an "other" choice, and a text question
@@ -591,10 +567,6 @@ class Importer:
             self.warn("settings", 2, "instance_name", "instance_name", msg)
         return straight
 
-    def sorted_warnings(self) -> list[ImportProblem]:
-        order = {"settings": 0, "survey": 1, "choices": 2}
-        return sorted(self.warnings, key=lambda w: (order.get(w.sheet, 3), w.row or 0))
-
     def row_invalid(self, row: Row, exc: ValidationError) -> None:
         for error in exc.errors():
             message = str(error["msg"]).removeprefix("Value error, ")
@@ -619,7 +591,7 @@ class Importer:
                 children=children,
                 htcds_version=self.settings.get("htcds_version") or None,
                 instance_name=self.instance_name(),
-                import_warnings=[str(w) for w in self.sorted_warnings()],
+                import_warnings=[str(w) for w in in_order(self.warnings)],
             )
         except ValidationError as exc:
             for error in exc.errors():

@@ -4,20 +4,34 @@ sheet, the row and what the user sees instead. Nothing is dropped without a word
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from fieldapp.forms.spec import NOT_COLLECTED
+from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.question_types import QuestionType
 from fieldapp.office.xlsform.workbook import Row
 
-__all__ = ["KNOWN_APPEARANCES", "group_warnings", "presentation_warnings"]
+__all__ = ["KNOWN_APPEARANCES", "group_warnings", "presentation_warnings", "trigger_warnings"]
 
 KNOWN_APPEARANCES = frozenset({"autocomplete", "multiline"})
 _PRIVATE = frozenset({"phonenumber", "simserial", "subscriberid", "imei", "audit"})
 
 
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+
+
 class _Warns(Protocol):
     def warn(
+        self, sheet: str, row: int | None, column: str | None, feature: str, msg: str
+    ) -> None: ...
+
+
+class _Importer(_Warns, Protocol):
+    names: dict[str, int]
+    scoped: Names
+
+    def add(
         self, sheet: str, row: int | None, column: str | None, feature: str, msg: str
     ) -> None: ...
 
@@ -64,3 +78,31 @@ def _common(importer: _Warns, row: Row, instead: str) -> None:
             "the user types the answers"
         )
         importer.warn("survey", row.number, row.column("intent"), "intent", msg)
+
+
+def trigger_warnings(importer: _Importer, row: Row, kind: QuestionType) -> None:
+    """ODK's `trigger`: when a question changes, (re)set this one. A pre-fill the person can
+    change, never logic: the calculate is recomputed whenever what it reads changes, a question
+    is not pre-filled (the person answers it). Refused when the trigger names no question."""
+    column = row.column("trigger")
+    trigger = straight_quotes(row.text("trigger"))
+    names = _REFERENCE.findall(trigger)
+    unknown = [n for n in names if importer.scoped.renamed.get(n, n) not in importer.names]
+    if unknown or not _REFERENCE.fullmatch(trigger.strip()):
+        msg = f"trigger {trigger!r} must name one question of this form as ${{name}}"
+        importer.add("survey", row.number, column, "trigger", msg)
+    elif kind.value == "calculate":
+        msg = (
+            f"trigger {trigger}: the calculation is recomputed whenever what it reads "
+            "changes, not only when that question changes"
+        )
+        importer.warn("survey", row.number, column, "trigger", msg)
+    elif row.text("calculation"):
+        msg = (
+            f"trigger {trigger}: the question is not pre-filled from its calculation when "
+            "that question changes: the user types the answer"
+        )
+        importer.warn("survey", row.number, column, "trigger", msg)
+    else:
+        msg = f"trigger {trigger}: the answer is not cleared when that question changes"
+        importer.warn("survey", row.number, column, "trigger", msg)
