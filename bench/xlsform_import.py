@@ -6,8 +6,8 @@ cascade, as real registration forms carry).
 Writes the workbook with openpyxl in a temporary folder, then prints the best CPU time (process
 time: the least disturbed by other load on the machine) and wall time of `import_xlsform` (s)
 over `--runs`, and of its parts: reading the workbook, building the FormSpec, pyxform's own
-conversion (which the import runs for its checks). `--repo` imports with another checkout's code (e.g. /work/main,
-to compare before/after).
+conversion (which the import runs for its checks). `--repo` imports with another checkout's
+code (e.g. /work/main, to compare before/after).
 """
 
 from __future__ import annotations
