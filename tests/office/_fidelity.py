@@ -10,27 +10,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
+from fieldapp.forms.spec import METADATA_TYPES, FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
 from fieldapp.office.xlsform.workbook import language_code
 
 _TYPES = {
+    **METADATA_TYPES,  # pyxform's type for a metadata is its name: ours is text, date...
     "select one": "select_one",
     "select all that apply": "select_multiple",
     "acknowledge": "boolean",
     "dateTime": "datetime",
-    "start": "datetime",
-    "end": "datetime",
-    "today": "date",
-    "deviceid": "text",
-    "username": "text",
-    "email": "text",
-    "phonenumber": "text",
     "phone number": "text",
-    "simserial": "text",
-    "subscriberid": "text",
-    "imei": "text",
-    "audit": "text",
-    "start-geopoint": "geopoint",
 }
 _TRUE = {"yes", "true", "true()", "1"}
 _CURLY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})  # pyxform straightens them
