@@ -34,6 +34,12 @@ def add_commands(commands: Commands) -> None:
     listing = commands.add("list", cmd_forms_list, "list the forms on this device", group="forms")
     listing.add_argument("--json", action="store_true", help="print JSON")
 
+    show = commands.add(
+        "show", cmd_forms_show, "a form's questions and its import warnings", group="forms"
+    )
+    show.add_argument("form", help="the form id")
+    show.add_argument("--version", default=None, help="this version (default: the newest)")
+
     rec_list = commands.add("list", cmd_records_list, "list records, newest first", group="records")
     rec_list.add_argument("--form", default=None, help="only this form")
     rec_list.add_argument(
@@ -112,6 +118,21 @@ def cmd_forms_list(args: argparse.Namespace) -> int:
         print_json([{"id": f.id, "version": f.version, "title": f.title} for f in forms])
     for spec in [] if args.json else forms:
         print(f"{spec.id}\tv{spec.version}\t{spec.label(spec.title, args.lang)}")
+    return 0
+
+
+def cmd_forms_show(args: argparse.Namespace) -> int:
+    store = open_store(args, unlock=False)
+    try:
+        spec = store.forms.get(args.form, args.version)
+    finally:
+        store.close()
+    questions = sum(1 for _ in spec.fields())
+    print(f"{spec.id}\tv{spec.version}\t{spec.label(spec.title, args.lang)}")
+    print(f"{questions} fields; languages: {', '.join(spec.languages)}")
+    print(f"{len(spec.import_warnings)} import warnings")
+    for warning in spec.import_warnings:
+        print(f"  {warning}")
     return 0
 
 

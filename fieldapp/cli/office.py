@@ -332,6 +332,8 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
     for ref in spec.attachments.values():
         where = " (found beside the form)" if ref.file in imported.found_beside else ""
         print(f"attached {ref.file}: {ref.size:,} bytes, sha256 {ref.sha256[:12]}{where}")
+    for warning in spec.import_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.database_url or is_server_dir(args):
         from sync.server import admin
 

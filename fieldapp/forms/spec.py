@@ -42,6 +42,7 @@ from fieldapp.forms.files import FormFile
 __all__ = [
     "MAX_DEPTH",
     "METADATA_TYPES",
+    "NOT_COLLECTED",
     "STATISTICAL_TYPES",
     "Choice",
     "FieldSpec",
@@ -70,9 +71,39 @@ FieldType = Literal[
     "calculate",
 ]
 Sensitivity = Literal["sensitive", "statistical"]
-# Values the app records by itself (XLSForm's start/end/today metadata).
-Metadata = Literal["start", "end", "today"]
-METADATA_TYPES: dict[str, str] = {"start": "datetime", "end": "datetime", "today": "date"}
+# Values the app records by itself (XLSForm's start/end/today/deviceid metadata). The rest
+# of XLSForm's metadata is imported (expressions may read it) but never collected: the app
+# leaves it empty (`NOT_COLLECTED`: what identifies the person or their phone, and what the
+# device cannot give yet).
+Metadata = Literal[
+    "start",
+    "end",
+    "today",
+    "deviceid",
+    "username",
+    "email",
+    "start-geopoint",
+    "phonenumber",
+    "simserial",
+    "subscriberid",
+    "imei",
+    "audit",
+]
+METADATA_TYPES: dict[str, str] = {
+    "start": "datetime",
+    "end": "datetime",
+    "today": "date",
+    "deviceid": "text",
+    "username": "text",
+    "email": "text",
+    "start-geopoint": "geopoint",
+    "phonenumber": "text",
+    "simserial": "text",
+    "subscriberid": "text",
+    "imei": "text",
+    "audit": "text",
+}
+NOT_COLLECTED: frozenset[str] = frozenset(METADATA_TYPES) - {"start", "end", "today", "deviceid"}
 
 # Types coarse enough to be kept in clear when a form marks them statistical: no free text
 # (it can hold a name), no exact timestamp and no location (they identify a person).
@@ -265,6 +296,9 @@ class FormSpec(_Model):
     # Files attached to the version, by instance name: a list of that name is read from its
     # file (`fieldapp.forms.attachments.bind`), never written into the JSON.
     attachments: dict[str, FormFile] = Field(default_factory=dict, exclude_if=lambda a: not a)
+    # What an XLSForm import changed or left out (sheet, row, what the user sees instead),
+    # kept with the form version so `forms show` can list it later; left out when empty.
+    import_warnings: list[str] = Field(default_factory=list, exclude_if=lambda w: not w)
 
     _id = field_validator("id")(classmethod(lambda cls, v: _check_name(v)))
 

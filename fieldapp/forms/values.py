@@ -80,9 +80,11 @@ def stamp_metadata(
     values: Mapping[str, Any],
     moment: Literal["open", "finalise"],
     now: datetime,
+    *,
+    device_id: str | None = None,
 ) -> dict[str, Any]:
-    """Record the metadata the app collects itself: start and today when a record is first
-    opened (kept thereafter), end each time it is finalised."""
+    """Record the metadata the app collects itself: start, today and (given) the device id when
+    a record is first opened (kept thereafter), end each time it is finalised."""
     stamped = dict(values)
     for node in answer_nodes(spec.children):
         if not isinstance(node, FieldSpec) or node.metadata is None:
@@ -92,4 +94,6 @@ def stamp_metadata(
             stamped[node.name] = now.isoformat()
         elif node.metadata == "today" and not stamped.get(node.name):
             stamped[node.name] = now.date().isoformat()
+        elif node.metadata == "deviceid" and device_id and not stamped.get(node.name):
+            stamped[node.name] = device_id
     return stamped

@@ -54,7 +54,9 @@ class Records:
         """Start a record; it is saved (encrypted) at once, so nothing typed is ever lost."""
         with self._core.lock:
             spec = self._forms.get(form_id)
-            opened = stamp_metadata(spec, values or {}, "open", self._core.wall_clock())
+            opened = stamp_metadata(
+                spec, values or {}, "open", self._core.wall_clock(), device_id=self._core.device_id
+            )
             checked = check(spec, opened, partial=True)
             row = self._new_row(spec, "draft")
             with self._core.transaction():
@@ -127,7 +129,10 @@ class Records:
         spec = self._forms.get(form_id)
         moment = self._core.wall_clock()
         values = stamp_metadata(
-            spec, stamp_metadata(spec, values, "open", moment), "finalise", moment
+            spec,
+            stamp_metadata(spec, values, "open", moment, device_id=self._core.device_id),
+            "finalise",
+            moment,
         )
         return check(spec, values, lang=lang, today=today)
 

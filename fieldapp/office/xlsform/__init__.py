@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fieldapp.forms.spec import FormSpec
 from fieldapp.office.xlsform.importer import Importer
-from fieldapp.office.xlsform.problems import ImportProblem, XLSFormError
+from fieldapp.office.xlsform.problems import ImportProblem, XLSFormError, in_order
 from fieldapp.office.xlsform.pyxform_checks import pyxform_problems
 from fieldapp.office.xlsform.workbook import read_workbook
 
@@ -60,13 +60,10 @@ def import_form(
     importer = Importer(path, sheets)
     importer.files.given = [Path(p) for p in attach]
     spec = importer.build(form_id, version)
-    for problem in pyxform_problems(path):
+    for problem in pyxform_problems(path, sheets):
         if not importer.reported(problem.sheet, problem.row):
             importer.problems.append(problem)
     if importer.problems or spec is None:
-        order = {"file": 0, "settings": 1, "survey": 2, "choices": 3}
-        raise XLSFormError(
-            sorted(importer.problems, key=lambda p: (order.get(p.sheet, 4), p.row or 0))
-        )
+        raise XLSFormError(in_order(importer.problems))
     files = importer.files
     return ImportedForm(spec, dict(files.contents), list(files.found_beside))

@@ -23,7 +23,13 @@ from fieldapp.forms.spec import (
     Statistics,
 )
 from fieldapp.office.xlsform.attachments import AttachedFiles
-from fieldapp.office.xlsform.problems import ImportProblem
+from fieldapp.office.xlsform.names import Names, straight_quotes
+from fieldapp.office.xlsform.presentation import (
+    group_warnings,
+    presentation_warnings,
+    trigger_warnings,
+)
+from fieldapp.office.xlsform.problems import ImportProblem, in_order
 from fieldapp.office.xlsform.question_types import QuestionType, classify
 from fieldapp.office.xlsform.workbook import (
     MEDIA,
@@ -73,9 +79,7 @@ _FALSE = frozenset({"no", "false", "false()", "0"})
 _UNSUPPORTED_COLUMNS = {
     **{m: "media (images, audio, video)" for m in MEDIA},
     "guidance_hint": "guidance hints",
-    "parameters": "question parameters",
     "save_to": "entities (save_to)",
-    "trigger": "triggers (recalculate on change)",
     "autoplay": "media autoplay",
 }
 
@@ -95,6 +99,8 @@ class Importer:
         self.default_language = language_code(self.settings.get("default_language") or "en")
         self.languages: list[str] = [self.default_language]
         self.names: dict[str, int] = {}  # every node name -> its row (for references)
+        self.scoped = Names()
+        self.warnings: list[ImportProblem] = []  # what imports, changed: said, never silent
         self.choices: dict[str, list[Choice]] = {}
         self.files = AttachedFiles(path)  # the CSVs the form reads (attachments.py)
 
@@ -106,6 +112,11 @@ class Importer:
 
     def add(self, sheet: str, row: int | None, column: str | None, feature: str, msg: str) -> None:
         self.problems.append(
+            ImportProblem(sheet=sheet, row=row, column=column, feature=feature, message=msg)
+        )
+
+    def warn(self, sheet: str, row: int | None, column: str | None, feature: str, msg: str) -> None:
+        self.warnings.append(
             ImportProblem(sheet=sheet, row=row, column=column, feature=feature, message=msg)
         )
 
@@ -166,6 +177,7 @@ class Importer:
     # -- rows -------------------------------------------------------------------------------
     def check_headers(self, sheet: Sheet) -> None:
         seen: dict[tuple[str, str | None], str] = {}
+        bare: set[str] = set()  # headers without a language (`label`)
         for column in sheet.columns:
             if not column.header:
                 continue
@@ -175,7 +187,18 @@ class Importer:
                 if language not in self.languages:
                     self.languages.append(language)
             slot = (column.key, language)
-            if slot in seen:
+            if column.language is None:
+                bare.add(column.header)
+            if (
+                slot in seen and column.key in TRANSLATABLE and bare & {column.header, seen[slot]}
+            ):  # `label` and `label::English (en)`: one language, the named column first
+                msg = (
+                    f"columns {seen[slot]!r} and {column.header!r} both give {column.key!r} in "
+                    f"language {language!r}: {column.header if column.language else seen[slot]!r}"
+                    " is used, the other where it is empty"
+                )
+                self.warn(sheet.name, 1, column.header, "same-language", msg)
+            elif slot in seen:
                 self.add(
                     sheet.name,
                     1,
@@ -197,10 +220,13 @@ class Importer:
         return ok
 
     def translated(self, row: Row, key: str) -> dict[str, str]:
-        return {
-            language_code(c.language) if c.language else self.default_language: v
-            for c, v in row.translations(key)
-        }
+        texts: dict[str, str] = {}
+        # the plain column first, so a column naming the same language wins
+        for column, text in sorted(row.translations(key), key=lambda c: c[0].language is not None):
+            if text:
+                language = language_code(column.language or self.default_language)
+                texts[language] = self.scoped.rewrite(straight_quotes(text))  # as pyxform
+        return texts
 
     def expression(self, row: Row, key: str) -> str | None:
         """The cell's expression if the engine can evaluate it; otherwise a problem and None."""
@@ -208,6 +234,18 @@ class Importer:
         if not source:
             return None
         column = row.column(key)
+        straight = straight_quotes(source)
+        if straight != source:
+            msg = f"curly quotes read as straight quotes: {straight!r}"
+            self.warn("survey", row.number, column, "curly-quotes", msg)
+            source = straight
+        ambiguous = self.scoped.ambiguous_references(source)
+        for name in ambiguous:
+            msg = f"${{{name}}} is ambiguous: {name!r} names questions in several groups"
+            self.add("survey", row.number, column, "ambiguous-reference", msg)
+        if ambiguous:
+            return None
+        source = self.scoped.rewrite(source)
         if not self.xlsform_only_features(row.number, column, source):
             return None
         try:
@@ -251,7 +289,7 @@ class Importer:
     def label_references(self, row: Row) -> None:
         for key in ("label", "hint", "constraint_message", "required_message"):
             for column, text in row.translations(key):
-                for name in _REFERENCE.findall(text):
+                for name in _REFERENCE.findall(self.scoped.rewrite(text)):
                     if name not in self.names:
                         msg = f"${{{name}}} in the text is not a field"
                         self.add("survey", row.number, column.header, "unknown-reference", msg)
@@ -317,17 +355,12 @@ class Importer:
             self.add("survey", self.names.get(name), column, "statistical-calculation", msg)
 
     def collect_names(self, survey: Sheet) -> None:
-        for row in survey.rows:
-            name = row.text("name")
-            kind = classify(row.text("type")).role if row.text("type") else ""
-            if not name or kind == "end":
-                continue
-            if name in self.names:
-                first = self.names[name]
-                msg = f"the name {name!r} is already used in row {first}; names must be unique"
-                self.add("survey", row.number, row.column("name"), "duplicate-name", msg)
-            else:
-                self.names[name] = row.number
+        self.scoped = Names.collect(survey)
+        self.names = dict(self.scoped.rows)
+        for number, feature, msg in self.scoped.warnings:
+            self.warn("survey", number, "name", feature, msg)
+        for number, msg in self.scoped.duplicates:
+            self.add("survey", number, "name", "duplicate-name", msg + "; names must be unique")
 
     def survey_row(self, row: Row, stack: list[_Frame]) -> None:
         type_text = row.text("type")
@@ -339,7 +372,7 @@ class Importer:
         if kind.role == "end":
             self.close(row, stack, kind.value)
             return
-        name = row.text("name")
+        name = self.scoped.by_row.get(row.number, row.text("name"))
         valid = self.check_unsupported_columns("survey", row)
         if kind.role == "unsupported":
             self.add("survey", row.number, row.column("type"), kind.value, kind.message)
@@ -360,14 +393,17 @@ class Importer:
         elif kind.role == "field":
             node = self.field(row, kind, name) if valid else None
             stack[-1].children.extend([node] if node else [])
+            if node and kind.or_other:
+                stack[-1].children.extend(self.or_other(row, node))
 
     def open(self, row: Row, role: str, valid: bool) -> _Frame:
         if role == "loop":
             msg = "'begin loop' (a group repeated once per choice) is not supported"
             self.add("survey", row.number, row.column("type"), "type:loop", msg)
         frame = _Frame(role, row, failed=not valid or role == "loop")
+        group_warnings(self, row, role)
         frame.attributes = {
-            "name": row.text("name"),
+            "name": self.scoped.by_row.get(row.number, row.text("name")),
             "label": self.translated(row, "label"),
             "relevant": self.expression(row, "relevant"),
         }
@@ -431,10 +467,12 @@ class Importer:
             attributes["required"] = self.expression(row, "required")
         read_only = self.flag(row, "read_only")
         attributes["read_only"] = bool(read_only) or kind.metadata is not None
+        if row.text("trigger"):
+            trigger_warnings(self, row, kind)
         if row.text("calculation"):
             if kind.value == "calculate":
                 attributes["calculation"] = self.expression(row, "calculation")
-            else:
+            elif not row.text("trigger"):
                 msg = f"a calculation on a {kind.value} question (a computed answer)"
                 self.add("survey", row.number, row.column("calculation"), "calculation", msg)
         if kind.from_file and kind.choices:
@@ -452,6 +490,8 @@ class Importer:
         if "search(" in (attributes["appearance"] or "").replace(" ", ""):
             msg = "search() appearances (choices from a CSV file) are not supported"
             self.add("survey", row.number, row.column("appearance"), "appearance:search", msg)
+        else:
+            presentation_warnings(self, row, kind)
         if len(self.problems) > before:
             return None
         try:
@@ -460,14 +500,40 @@ class Importer:
             self.row_invalid(row, exc)
             return None
 
+    def or_other(self, row: Row, node: FieldSpec) -> list[FieldSpec]:
+        """pyxform's `or_other`: the list gains an "other" choice, and a text question
+        `<name>_other` asks for it when it is chosen."""
+        assert node.choices is not None
+        listed = self.choices.setdefault(node.choices, [])
+        if not any(choice.value == "other" for choice in listed):
+            listed.append(Choice(value="other", label=dict.fromkeys(self.languages, "Other")))
+        name = f"{node.name}_other"
+        if name in self.names:
+            msg = f"or_other adds a question {name!r}, and the form already has one"
+            self.add("survey", row.number, row.column("type"), "or_other", msg)
+            return []
+        self.names[name] = row.number
+        return [
+            FieldSpec(
+                name=name,
+                type="text",
+                label={self.default_language: "Specify other."},  # as pyxform
+                relevant=f"selected(${{{node.name}}}, 'other')",
+                sensitivity=node.sensitivity,
+            )
+        ]
+
     def default(self, row: Row, kind: QuestionType) -> Any:
         from pyxform.utils import default_is_dynamic
 
         text = row.text("default")
         column = row.column("default")
         if default_is_dynamic(text, "dateTime" if kind.value == "datetime" else kind.value):
-            msg = f"a default computed when the form opens ({text!r}) is not supported"
-            self.add("survey", row.number, column, "dynamic-default", msg)
+            msg = (
+                f"a default computed when the form opens ({text!r}) is not filled in: "
+                "the question starts empty"
+            )
+            self.warn("survey", row.number, column, "dynamic-default", msg)
             return None
         try:
             if kind.value == "integer":
@@ -480,10 +546,14 @@ class Importer:
         if kind.value in ("select_one", "select_multiple"):
             values = text.split() if kind.value == "select_multiple" else [text]
             allowed = {c.value for c in self.choices.get(kind.choices or "", [])}
-            for value in values:
-                if value not in allowed:
-                    msg = f"default {value!r} is not a choice of list {kind.choices!r}"
-                    self.add("survey", row.number, column, "default", msg)
+            unknown = [value for value in values if value not in allowed]
+            if unknown:  # pyxform keeps it; ODK Collect shows nothing chosen
+                msg = (
+                    f"default {' '.join(unknown)!r} is not a choice of list {kind.choices!r}: "
+                    "the question starts with nothing chosen"
+                )
+                self.warn("survey", row.number, column, "default", msg)
+                return None
             return values if kind.value == "select_multiple" else text
         if kind.value == "text":
             return text
@@ -496,6 +566,16 @@ class Importer:
         msg = f"a default for a {kind.value} question ({text!r}) is not supported"
         self.add("survey", row.number, column, "default", msg)
         return None
+
+    def instance_name(self) -> str | None:
+        source = self.settings.get("instance_name")
+        if not source:
+            return None
+        straight = self.scoped.rewrite(straight_quotes(source))
+        if straight != source:
+            msg = f"instance_name read as {straight!r} (quotes or renamed questions)"
+            self.warn("settings", 2, "instance_name", "instance_name", msg)
+        return straight
 
     def row_invalid(self, row: Row, exc: ValidationError) -> None:
         for error in exc.errors():
@@ -520,8 +600,9 @@ class Importer:
                 choices=self.choices,
                 children=children,
                 htcds_version=self.settings.get("htcds_version") or None,
-                instance_name=self.settings.get("instance_name") or None,
+                instance_name=self.instance_name(),
                 attachments=self.files.refs,
+                import_warnings=[str(w) for w in in_order(self.warnings)],
             )
         except ValidationError as exc:
             for error in exc.errors():

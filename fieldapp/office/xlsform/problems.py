@@ -32,5 +32,11 @@ class XLSFormError(FormError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def in_order(problems: list[ImportProblem]) -> list[ImportProblem]:
+    """By sheet (the file, settings, survey, choices...), then row."""
+    order = {"file": 0, "settings": 1, "survey": 2, "choices": 3}
+    return sorted(problems, key=lambda p: (order.get(p.sheet, 4), p.row or 0))
+
+
 def file_problem(message: str) -> ImportProblem:
     return ImportProblem(sheet="file", feature="file", message=message)

@@ -37,6 +37,22 @@ _METADATA_TYPES = frozenset(
     | {"uri:username", "get start time", "get end time", "get today", "get device id"}
     | {"get phone number", "get sim id", "get subscriber id"}
 )
+_METADATA_ALIASES = {
+    "uri:deviceid": "deviceid",
+    "get device id": "deviceid",
+    "uri:username": "username",
+    "uri:email": "email",
+    "phone number": "phonenumber",
+    "uri:phonenumber": "phonenumber",
+    "get phone number": "phonenumber",
+    "uri:simserial": "simserial",
+    "get sim id": "simserial",
+    "uri:subscriberid": "subscriberid",
+    "get subscriber id": "subscriberid",
+    "get start time": "start",
+    "get end time": "end",
+    "get today": "today",
+}
 _SELECT = re.compile(
     r"(?P<kind>select_one|select1|select one|select_multiple|select all that apply"
     r"|add select one prompt using|add select multiple prompt using)"
@@ -58,6 +74,7 @@ class QuestionType:
     message: str = ""
     metadata: str | None = None
     from_file: bool = False  # `choices` names an attached CSV (select_one_from_file)
+    or_other: bool = False  # pyxform's `or_other`: an "other" choice and a text to specify it
 
 
 def classify(type_text: str) -> QuestionType:
@@ -84,18 +101,18 @@ def classify(type_text: str) -> QuestionType:
     select = _SELECT.fullmatch(text)
     if select:
         rest = select["rest"].strip().lower()
-        if rest in ("or_other", "or specify other"):
-            return _unsupported("or_other", f"'{rest}' (a free-text 'other' answer) in {text!r}")
-        if rest:
+        or_other = rest in ("or_other", "or specify other", "or other")
+        if rest and not or_other:
             return _unsupported("type:unknown", f"unknown question type {text!r}")
         many = any(word in select["kind"].lower() for word in ("multiple", "all"))
         kind = "select_multiple" if many else "select_one"
-        return QuestionType("field", kind, choices=select["list"])
+        return QuestionType("field", kind, choices=select["list"], or_other=or_other)
     head = lower.split(" ")[0]
     if lower in _MEDIA_TYPES:
         return _unsupported(f"type:{lower}", f"unsupported question type {text!r} (media)")
-    if lower in METADATA_TYPES:
-        return QuestionType("field", METADATA_TYPES[lower], metadata=lower)
+    metadata = _METADATA_ALIASES.get(lower, lower)
+    if metadata in METADATA_TYPES:
+        return QuestionType("field", METADATA_TYPES[metadata], metadata=metadata)
     if lower in _METADATA_TYPES:
         return _unsupported(
             f"type:{lower}", f"unsupported metadata type {text!r} (collected automatically)"

@@ -162,13 +162,17 @@ def _read_xls(path: Path) -> dict[str, _Grid]:
         book.release_resources()
 
 
+_SPACES = re.compile(r" {2,}")
+
+
 def _to_sheet(name: str, grid: _Grid) -> Sheet:
     columns = [_parse_header(" ".join((h or "").split())) for h in grid.get(1, [])]
     rows = []
     for number, values in grid.items():
         cells = {}
         for column, value in zip(columns, values, strict=False):
-            text = (value or "").replace("\xa0", " ").strip()
+            # runs of spaces are one, as pyxform reads them (line breaks are kept)
+            text = _SPACES.sub(" ", (value or "").replace("\xa0", " ")).strip()
             if column.header and text:
                 cells[column] = text
         if cells and number > 1:
@@ -248,8 +252,10 @@ _LANGUAGE_NAMES = {
 
 
 def language_code(name: str) -> str:
-    """`English (en)` -> `en`; `Français` -> `fr`; unknown names -> the name in lower case."""
+    """`English (en)` and `English (EN)` -> `en`; `Français` -> `fr`; `pt-BR` keeps its region;
+    unknown names -> the name in lower case."""
     match = _LANGUAGE_CODE.search(name)
     if match:
-        return match.group(1)
+        primary, _, region = match.group(1).partition("-")
+        return primary.lower() + (f"-{region}" if region else "")
     return _LANGUAGE_NAMES.get(name.strip().lower(), name.strip().lower())

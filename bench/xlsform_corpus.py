@@ -1,0 +1,98 @@
+"""How many real-world XLSForms import: the corpus gathered from public repositories.
+
+    .venv/bin/python bench/xlsform_corpus.py [--dir DIR] [--repo DIR] [--problems]
+
+For every workbook in `tests/fixtures/xlsforms_real/` (sources and licences in its
+`sources.json`), and in `../shared/corpus/xlsforms` when present, prints whether pyxform
+converts it, whether fieldapp imports it, and the features of the rows fieldapp refuses
+(`feature×count`). The rate counts only the forms pyxform accepts; a form refused only for
+media questions (image, audio...) is counted apart, as the media issue will import it, and so
+is one refused only for media and choices from attached files (select_one_from_file...).
+`--repo` imports with another checkout's code (e.g. /work/main, to compare before/after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO / "tests" / "fixtures" / "xlsforms_real"
+SHARED = REPO.parent / "shared" / "corpus" / "xlsforms"
+_MEDIA = ("type:image", "type:photo", "type:audio", "type:video", "type:file", "column:image")
+_MEDIA += ("column:audio", "column:video", "column:big-image", "column:autoplay", "type:barcode")
+_FILES = ("type:external-choices", "sheet:external_choices", "type:external-data")
+
+
+def pyxform_ok(path: Path) -> str:
+    """'' when pyxform converts the workbook, else its error (first line)."""
+    from pyxform.xls2xform import convert
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            convert(xlsform=str(path), validate=False, warnings=[])
+    except Exception as exc:  # pyxform raises many types
+        return " ".join(str(exc).split())[:90] or type(exc).__name__
+    return ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, action="append", help="workbooks to measure")
+    parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose importer runs")
+    parser.add_argument("--problems", action="store_true", help="print every problem")
+    args = parser.parse_args()
+    sys.path.insert(0, str(args.repo.resolve()))
+    from fieldapp.office.xlsform import XLSFormError, import_xlsform
+
+    folders = args.dir or [d for d in (REAL, SHARED) if d.is_dir()]
+    paths = sorted(p for d in folders for p in d.iterdir() if p.suffix in (".xls", ".xlsx"))
+    print(f"{'form':46} {'pyxform':8} {'fieldapp':9} refusals / warnings")
+    valid = imported = media_only = media_or_files = 0
+    needs: Counter[str] = Counter()
+    for path in paths:
+        pyxform_error = pyxform_ok(path)
+        warnings_ = []
+        try:
+            spec = import_xlsform(path)
+            problems = []
+            warnings_ = list(getattr(spec, "import_warnings", []) or [])  # older checkouts: none
+        except XLSFormError as exc:
+            problems = exc.problems
+        features = Counter(p.feature for p in problems)
+        if not pyxform_error:
+            valid += 1
+            imported += not problems
+            media_only += bool(problems) and all(f.startswith(_MEDIA) for f in features)
+            media_or_files += bool(problems) and all(
+                f.startswith(_MEDIA + _FILES) for f in features
+            )
+            needs.update(features.keys())
+        detail = pyxform_error or " ".join(f"{f}×{n}" for f, n in features.most_common())
+        if not problems and warnings_:
+            detail = f"{len(warnings_)} warnings"
+        ok = "ok" if not pyxform_error else "REFUSED"
+        ours = "-" if pyxform_error else ("ok" if not problems else "refused")
+        print(f"{path.name[:46]:46} {ok:8} {ours:9} {detail}")
+        if args.problems:
+            for problem in problems:
+                print(f"      {problem}")
+    rate = imported / valid if valid else 0.0
+    with_media = (imported + media_only) / valid if valid else 0.0
+    with_files = (imported + media_or_files) / valid if valid else 0.0
+    print(
+        f"\n{len(paths)} forms, {valid} accepted by pyxform, {imported} imported ({rate:.0%}); "
+        f"{media_only} refused only for media ({with_media:.0%} once media lands); "
+        f"{media_or_files} only for media or attached files ({with_files:.0%} once both land)"
+    )
+    print("features the refused pyxform-valid forms need (forms):")
+    for feature, count in needs.most_common():
+        print(f"  {feature:40} {count}")
+
+
+if __name__ == "__main__":
+    main()

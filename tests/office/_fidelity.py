@@ -1,0 +1,151 @@
+"""The imported FormSpec side by side with pyxform's own conversion of the same workbook
+(`convert(...)._pyxform`, the JSON pyxform builds its XForm from): every difference found in
+fields, types, required, relevant, constraints, labels and hints in every language, constraint
+messages, defaults and choices, as one line each."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+from fieldapp.forms.spec import METADATA_TYPES, FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
+from fieldapp.office.xlsform.workbook import language_code
+
+_TYPES = {
+    **METADATA_TYPES,  # pyxform's type for a metadata is its name: ours is text, date...
+    "select one": "select_one",
+    "select all that apply": "select_multiple",
+    "acknowledge": "boolean",
+    "dateTime": "datetime",
+    "phone number": "text",
+}
+_TRUE = {"yes", "true", "true()", "1"}
+_CURLY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})  # pyxform straightens them
+_OR_OTHER = re.compile(r"selected\(\.\./([\w.-]+),")
+
+
+def pyxform_json(path: Path) -> dict[str, Any]:
+    from pyxform.xls2xform import convert
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return convert(xlsform=str(path), validate=False, warnings=[])._pyxform  # type: ignore[no-any-return]
+
+
+def differences(path: Path, spec: FormSpec) -> list[str]:
+    data = pyxform_json(path)
+    out: list[str] = []
+    _compare_children(data.get("children", []), spec.children, spec, "", out)
+    for list_name, choices in (data.get("choices") or {}).items():
+        ours = spec.choices.get(list_name)
+        if ours is None:
+            out.append(f"choices {list_name}: missing")
+            continue
+        if [c["name"] for c in choices] != [c.value for c in ours]:
+            out.append(f"choices {list_name}: values differ")
+            continue
+        for theirs, mine in zip(choices, ours, strict=True):
+            where = f"choices {list_name}/{mine.value}"
+            _labels(where, "label", theirs.get("label"), mine.label, spec, out)
+    return out
+
+
+def _compare_children(
+    theirs: list[dict[str, Any]], ours: list[Node], spec: FormSpec, path: str, out: list[str]
+) -> None:
+    theirs = [t for t in theirs if not (t.get("name") == "meta" and t.get("type") == "group")]
+    if len(theirs) != len(ours):
+        names = [t.get("name") for t in theirs], [n.name for n in ours]
+        out.append(f"{path or '/'}: {len(theirs)} children in pyxform, {len(ours)} here {names}")
+        return
+    for element, node in zip(theirs, ours, strict=True):
+        where = f"{path}/{node.name}"
+        if isinstance(node, GroupSpec | RepeatSpec):
+            kind = "repeat" if isinstance(node, RepeatSpec) else "group"
+            if element.get("type") != kind:
+                out.append(f"{where}: {element.get('type')} in pyxform, {kind} here")
+            _expression(
+                where, "relevant", element.get("bind", {}).get("relevant"), node.relevant, out
+            )
+            _labels(where, "label", element.get("label"), node.label, spec, out)
+            _compare_children(element.get("children", []), node.children, spec, where, out)
+        else:
+            _compare_field(element, node, spec, where, out)
+
+
+def _compare_field(
+    element: dict[str, Any], node: FieldSpec, spec: FormSpec, where: str, out: list[str]
+) -> None:
+    kind = _TYPES.get(element.get("type", ""), element.get("type"))
+    if kind != node.type:
+        out.append(f"{where}: type {element.get('type')!r} in pyxform, {node.type!r} here")
+    bind = element.get("bind", {})
+    required = str(bind.get("required", "")).strip()
+    theirs: bool | str = (
+        required.lower() in _TRUE
+        if required.lower() in _TRUE | {"", "no", "false", "false()", "0"}
+        else required
+    )
+    if theirs != node.required and not (isinstance(theirs, str) and isinstance(node.required, str)):
+        out.append(f"{where}: required {theirs!r} in pyxform, {node.required!r} here")
+    _expression(where, "relevant", bind.get("relevant"), node.relevant, out)
+    _expression(where, "constraint", bind.get("constraint"), node.constraint, out)
+    if node.type == "calculate":
+        _expression(where, "calculation", bind.get("calculate"), node.calculation, out)
+    _labels(where, "label", element.get("label"), node.label, spec, out)
+    _labels(where, "hint", element.get("hint"), node.hint, spec, out)
+    _labels(
+        where,
+        "constraint message",
+        bind.get("jr:constraintMsg"),
+        node.constraint_message,
+        spec,
+        out,
+    )
+    default = element.get("default")
+    if default is not None and node.default is not None:
+        mine = " ".join(node.default) if isinstance(node.default, list) else str(node.default)
+        if str(default) != mine and _number(default) != _number(mine):
+            out.append(f"{where}: default {default!r} in pyxform, {node.default!r} here")
+    elif default is not None and node.default is None:
+        out.append(f"{where}: default {default!r} in pyxform, none here")
+    if node.choices and element.get("list_name") and element["list_name"] != node.choices:
+        out.append(f"{where}: choices {element['list_name']!r} in pyxform, {node.choices!r} here")
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _expression(where: str, what: str, theirs: Any, ours: str | None, out: list[str]) -> None:
+    # pyxform's or_other question refers to its select by a relative path
+    theirs = _OR_OTHER.sub(r"selected(${\1},", str(theirs)) if theirs else None
+    theirs = theirs.translate(_CURLY).strip() if theirs else None
+    mine = ours.strip() if ours else None
+    if theirs != mine and not (
+        theirs and mine and " ".join(theirs.split()) == " ".join(mine.split())
+    ):
+        out.append(f"{where}: {what} {theirs!r} in pyxform, {mine!r} here")
+
+
+def _labels(
+    where: str, what: str, theirs: Any, ours: dict[str, str], spec: FormSpec, out: list[str]
+) -> None:
+    if theirs is None:
+        texts: dict[str, str] = {}
+    elif isinstance(theirs, dict):
+        texts = {
+            spec.default_language if lang == "default" else language_code(lang): str(text)
+            for lang, text in theirs.items()
+            if str(text).strip()
+        }
+    else:
+        texts = {spec.default_language: str(theirs)}
+    mine = {lang: text for lang, text in ours.items() if text.strip()}
+    if {k: v.strip() for k, v in texts.items()} != {k: v.strip() for k, v in mine.items()}:
+        out.append(f"{where}: {what} {texts!r} in pyxform, {mine!r} here")
