@@ -23,6 +23,7 @@ from fieldapp.cli._common import (
     server_settings,
     whole_number,
 )
+from fieldapp.cli.office_dashboard import add_dashboard_command
 from fieldapp.paths import data_dir
 
 
@@ -86,6 +87,7 @@ def add_office_commands(commands: Commands) -> None:
         help="smallest group a figure about victims may show (default 11, CTDC's)",
     )
     _filters(report)
+    add_dashboard_command(commands)
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
