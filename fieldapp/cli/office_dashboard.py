@@ -12,9 +12,7 @@ from pathlib import Path
 from fieldapp.cli._common import Commands, UsageError, open_store, print_json, whole_number
 from fieldapp.paths import data_dir
 
-__all__ = ["RELEASE_LOG", "add_dashboard_command"]
-
-RELEASE_LOG = "office-releases.jsonl"
+__all__ = ["add_dashboard_command"]
 
 
 def add_dashboard_command(commands: Commands) -> None:
@@ -54,6 +52,7 @@ def _day(text: str | None, option: str) -> date | None:
 def cmd_office_dashboard(args: argparse.Namespace) -> int:
     from fieldapp.office.aggregates import AggregateError, DisclosurePolicy, JsonLinesReleaseLog
     from fieldapp.office.dashboard import DashboardFilter, build_dashboard, publish_dashboard
+    from fieldapp.office.dashboard.release import RELEASE_LOG
     from fieldapp.office.dashboard.source import charted_forms, dashboard_records
     from sync.client import OfficeClient
 

@@ -272,9 +272,11 @@ def test_the_dashboard_hides_the_lone_child_in_its_json_pdf_and_xlsx_and_refuses
         for i in range(n)
     ]  # fmt: skip
     child = {"nationality": "ER", "age_band": "12_14", "sex": "female",
-             "exploitation_types": ["domestic_servitude"], "immediate_needs": ["shelter"]}  # fmt: skip
+             "exploitation_types": ["domestic_servitude"],
+             "immediate_needs": ["shelter"]}  # fmt: skip
     elsewhere = [{"nationality": "ER", "age_band": "25_34", "sex": "male",
-                  "exploitation_types": ["forced_labour"], "immediate_needs": ["shelter"]}] * 40  # fmt: skip
+                  "exploitation_types": ["forced_labour"],
+                  "immediate_needs": ["shelter"]}] * 40  # fmt: skip
     for phone, batch in ((north, [*rows, child]), (south, elsewhere)):
         response = office.world.push(phone, *victims(phone, batch))
         assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}

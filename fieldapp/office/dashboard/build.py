@@ -185,7 +185,10 @@ def build_dashboard(
 
 
 def _form_figures(
-    spec: FormSpec, rows: list[dict[str, Any]], charts: Sequence[ChartSpec], policy: DisclosurePolicy
+    spec: FormSpec,
+    rows: list[dict[str, Any]],
+    charts: Sequence[ChartSpec],
+    policy: DisclosurePolicy,
 ) -> FormFigures:
     counted = derived_spec(spec)
     tables: list[tuple[str, ...]] = []

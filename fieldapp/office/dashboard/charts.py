@@ -56,52 +56,84 @@ CHARTS: tuple[ChartSpec, ...] = (
     # Training: events, then participants (the repeat's instances).
     ChartSpec(
         "trainings_by_programme",
-        _t("Trainings by programme type", "Formations par type de programme",
-           "Formaciones por tipo de programa", "الدورات حسب نوع البرنامج"),
+        _t(
+            "Trainings by programme type",
+            "Formations par type de programme",
+            "Formaciones por tipo de programa",
+            "الدورات حسب نوع البرنامج",
+        ),
         ("programme_type",),
     ),
     ChartSpec(
         "trainings_by_province",
-        _t("Trainings by province", "Formations par province", "Formaciones por provincia",
-           "الدورات حسب المقاطعة"),
+        _t(
+            "Trainings by province",
+            "Formations par province",
+            "Formaciones por provincia",
+            "الدورات حسب المقاطعة",
+        ),
         ("province",),
     ),
     ChartSpec(
         "participants_by_programme",
-        _t("Participants by programme type", "Participants par type de programme",
-           "Participantes por tipo de programa", "المشاركون حسب نوع البرنامج"),
+        _t(
+            "Participants by programme type",
+            "Participants par type de programme",
+            "Participantes por tipo de programa",
+            "المشاركون حسب نوع البرنامج",
+        ),
         ("programme_type", "sex"),
     ),
     ChartSpec(
         "participants_by_province",
-        _t("Participants by province", "Participants par province",
-           "Participantes por provincia", "المشاركون حسب المقاطعة"),
+        _t(
+            "Participants by province",
+            "Participants par province",
+            "Participantes por provincia",
+            "المشاركون حسب المقاطعة",
+        ),
         ("province", "sex"),
     ),
     ChartSpec(
         "participants_by_profession",
-        _t("Participants by profession", "Participants par profession",
-           "Participantes por profesión", "المشاركون حسب المهنة"),
+        _t(
+            "Participants by profession",
+            "Participants par profession",
+            "Participantes por profesión",
+            "المشاركون حسب المهنة",
+        ),
         ("profession", "sex"),
     ),
     ChartSpec(
         "participants_by_sex",
-        _t("Participants by sex", "Participants par sexe", "Participantes por sexo",
-           "المشاركون حسب الجنس"),
+        _t(
+            "Participants by sex",
+            "Participants par sexe",
+            "Participantes por sexo",
+            "المشاركون حسب الجنس",
+        ),
         ("profession", "sex"),
         axis=1,
     ),
     ChartSpec(
         "score_change",
-        _t("Pre/post test score change", "Évolution des scores avant/après",
-           "Cambio de puntuación antes/después", "تغير الدرجات قبل/بعد"),
+        _t(
+            "Pre/post test score change",
+            "Évolution des scores avant/après",
+            "Cambio de puntuación antes/después",
+            "تغير الدرجات قبل/بعد",
+        ),
         (SCORE_CHANGE,),
     ),
     # Victims: every figure protected (k, complementary suppression across these tables).
     ChartSpec(
         "victims_by_exploitation",
-        _t("Victims by type of exploitation", "Victimes par type d'exploitation",
-           "Víctimas por tipo de explotación", "الضحايا حسب نوع الاستغلال"),
+        _t(
+            "Victims by type of exploitation",
+            "Victimes par type d'exploitation",
+            "Víctimas por tipo de explotación",
+            "الضحايا حسب نوع الاستغلال",
+        ),
         ("exploitation_types",),
     ),
     ChartSpec(
@@ -111,26 +143,42 @@ CHARTS: tuple[ChartSpec, ...] = (
     ),
     ChartSpec(
         "victims_by_age_band",
-        _t("Victims by age band", "Victimes par tranche d'âge", "Víctimas por grupo de edad",
-           "الضحايا حسب الفئة العمرية"),
+        _t(
+            "Victims by age band",
+            "Victimes par tranche d'âge",
+            "Víctimas por grupo de edad",
+            "الضحايا حسب الفئة العمرية",
+        ),
         ("age_band",),
     ),
     ChartSpec(
         "victims_by_nationality",
-        _t("Victims by nationality", "Victimes par nationalité", "Víctimas por nacionalidad",
-           "الضحايا حسب الجنسية"),
+        _t(
+            "Victims by nationality",
+            "Victimes par nationalité",
+            "Víctimas por nacionalidad",
+            "الضحايا حسب الجنسية",
+        ),
         ("nationality",),
     ),
     ChartSpec(
         "victims_by_month",
-        _t("Victims by month recorded", "Victimes par mois d'enregistrement",
-           "Víctimas por mes de registro", "الضحايا حسب شهر التسجيل"),
+        _t(
+            "Victims by month recorded",
+            "Victimes par mois d'enregistrement",
+            "Víctimas por mes de registro",
+            "الضحايا حسب شهر التسجيل",
+        ),
         (MONTH,),
     ),
     ChartSpec(
         "referrals_by_service",
-        _t("Referrals by service", "Orientations par service", "Derivaciones por servicio",
-           "الإحالات حسب الخدمة"),
+        _t(
+            "Referrals by service",
+            "Orientations par service",
+            "Derivaciones por servicio",
+            "الإحالات حسب الخدمة",
+        ),
         ("immediate_needs",),
     ),
 )
@@ -155,8 +203,12 @@ _SCORE_CHOICES = [
     {"value": "improved", "label": _t("Improved", "En hausse", "Mejoró", "تحسن")},
     {"value": "unchanged", "label": _t("Unchanged", "Inchangé", "Sin cambio", "دون تغيير")},
     {"value": "declined", "label": _t("Declined", "En baisse", "Bajó", "تراجع")},
-    {"value": "not_tested", "label": _t("Not tested twice", "Non testé deux fois",
-                                        "Sin las dos pruebas", "لم يُختبر مرتين")},
+    {
+        "value": "not_tested",
+        "label": _t(
+            "Not tested twice", "Non testé deux fois", "Sin las dos pruebas", "لم يُختبر مرتين"
+        ),
+    },
 ]
 
 
@@ -213,12 +265,10 @@ def derived_row(stats: Mapping[str, Any], created_month: str) -> dict[str, Any]:
 
 def score_change(participant: Mapping[str, Any]) -> str:
     pre, post = participant.get("pre_score"), participant.get("post_score")
-    if not _number(pre) or not _number(post):
+    if not isinstance(pre, int | float) or not isinstance(post, int | float):
+        return "not_tested"
+    if isinstance(pre, bool) or isinstance(post, bool):
         return "not_tested"
     if post > pre:
         return "improved"
     return "unchanged" if post == pre else "declined"
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -75,4 +75,6 @@ def _latin(text: str) -> str:
     return text.translate(_PUNCTUATION).encode("latin-1", "replace").decode("latin-1")
 
 
-_PUNCTUATION = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "..."})
+_PUNCTUATION = str.maketrans(
+    {"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "..."}
+)

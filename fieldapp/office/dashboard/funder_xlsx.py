@@ -25,7 +25,9 @@ def write_xlsx(dashboard: Dashboard, out: Path, *, lang: str = "en") -> Path:
         start = dashboard.filter.start.isoformat() if dashboard.filter.start else ""
         end = dashboard.filter.end.isoformat() if dashboard.filter.end else ""
         about.write_row(0, 0, [words("period", lang), start, end])
-        about.write_row(1, 0, [words("region", lang), dashboard.filter.region or words("all", lang)])
+        about.write_row(
+            1, 0, [words("region", lang), dashboard.filter.region or words("all", lang)]
+        )
         about.write_row(2, 0, ["k", dashboard.k])
         used: set[str] = set()
         for number, section in enumerate(sections(dashboard, lang)):

@@ -15,7 +15,10 @@ import uuid
 from fieldapp.office.aggregates import ReleaseLog, Scope, check_release, release_of
 from fieldapp.office.dashboard.build import Dashboard
 
-__all__ = ["publish_dashboard"]
+__all__ = ["RELEASE_LOG", "publish_dashboard"]
+
+# The releases a device's funder reports made, in its data directory (owner-only).
+RELEASE_LOG = "office-releases.jsonl"
 
 
 def publish_dashboard(

@@ -41,4 +41,6 @@ def dashboard_records(
             form=form_id, region=dashboard_filter.region, received_from=received_from
         ):
             if not record.deleted:
-                yield DashboardRecord(record.form_id, record.region, record.created_at, record.stats)
+                yield DashboardRecord(
+                    record.form_id, record.region, record.created_at, record.stats
+                )
