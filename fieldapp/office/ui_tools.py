@@ -124,13 +124,14 @@ class LaptopOfficeTools:
                 spec, records, out, kind, labels=labels, on_progress=on_progress
             )
             files = result.files or [out]
+            written = next(iter(result.rows.values()), 0)
             if len(files) == 1:
-                return FileOut(files[0].name, files[0].read_bytes())
+                return FileOut(files[0].name, files[0].read_bytes(), written)
             packed = io.BytesIO()
             with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
                 for file in files:
                     archive.write(file, file.name)
-            return FileOut(f"{spec.id}-{kind}.zip", packed.getvalue())
+            return FileOut(f"{spec.id}-{kind}.zip", packed.getvalue(), written)
 
     @staticmethod
     def _build(

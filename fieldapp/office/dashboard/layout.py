@@ -1,5 +1,9 @@
 """The funder report's tables as text: the same protected tables the dashboard's charts read,
-one grid each, a hidden cell written as "<k" (fewer than k), never its value."""
+one grid each, a hidden cell written as "x", never its value.
+
+Every hidden cell looks the same: a cell hidden to protect a small one (complementary
+suppression) may hold many people, so writing it "fewer than k" would be false, and marking
+the small ones apart would point at them."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from fieldapp.office.aggregates import PublishedTable
 from fieldapp.office.dashboard.build import Dashboard, FormFigures
 from fieldapp.office.dashboard.charts import CHARTS, labels
 
-__all__ = ["ReportSection", "ReportTable", "hidden_marker", "sections", "words"]
+__all__ = ["HIDDEN", "ReportSection", "ReportTable", "sections", "words"]
 
 _WORDS: dict[str, dict[str, str]] = {
     "title": {
@@ -25,14 +29,14 @@ _WORDS: dict[str, dict[str, str]] = {
     "region": {"en": "Region", "fr": "Région", "es": "Región", "ar": "المنطقة"},
     "all": {"en": "all", "fr": "toutes", "es": "todas", "ar": "الكل"},
     "protected": {
-        "en": "Figures about victims: a group of fewer than {k} people is shown as <{k}, and "
-        "so is any figure that would reveal one (complementary suppression).",
-        "fr": "Chiffres sur les victimes : un groupe de moins de {k} personnes est indiqué <{k}, "
-        "de même que tout chiffre qui permettrait de le retrouver (suppression complémentaire).",
-        "es": "Cifras sobre víctimas: un grupo de menos de {k} personas se indica <{k}, igual "
-        "que toda cifra que permitiría deducirlo (supresión complementaria).",
-        "ar": "أرقام الضحايا: تُعرض أي مجموعة أقل من {k} أشخاص على أنها <{k}، وكذلك أي رقم قد "
-        "يكشفها (الإخفاء التكميلي).",
+        "en": "Figures about victims. x: hidden to protect the people counted (a group of fewer "
+        "than {k}, and any figure that would reveal one).",
+        "fr": "Chiffres sur les victimes. x : masqué pour protéger les personnes comptées (un "
+        "groupe de moins de {k}, et tout chiffre qui permettrait de le retrouver).",
+        "es": "Cifras sobre víctimas. x: oculto para proteger a las personas contadas (un grupo "
+        "de menos de {k}, y toda cifra que permitiría deducirlo).",
+        "ar": "أرقام الضحايا. x: مخفي لحماية الأشخاص المعدودين (مجموعة أقل من {k}، وأي رقم قد "
+        "يكشفها).",
     },
     "published": {
         "en": "Figures about professionals, published as counted.",
@@ -47,8 +51,7 @@ def words(key: str, lang: str) -> str:
     return _WORDS[key].get(lang) or _WORDS[key]["en"]
 
 
-def hidden_marker(k: int) -> str:
-    return f"<{k}"
+HIDDEN = "x"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def _section(figures: FormFigures, k: int, lang: str) -> ReportSection:
         if chart.applies_to(spec) and chart.fields not in titles:
             titles[chart.fields] = chart.title.get(lang) or chart.title["en"]
     tables = tuple(
-        _grid(published, titles.get(published.table.fields, ""), names, k, lang)
+        _grid(published, titles.get(published.table.fields, ""), names, lang)
         for published in figures.report.tables
     )
     note = words("protected", lang).format(k=k) if figures.protected else words("published", lang)
@@ -92,7 +95,6 @@ def _grid(
     published: PublishedTable,
     title: str,
     names: Mapping[str, Mapping[str, str]],
-    k: int,
     lang: str,
 ) -> ReportTable:
     """Rows: the first field's categories (those with a count or a hidden cell) and the total;
@@ -103,7 +105,7 @@ def _grid(
 
     def shown(index: tuple[int, ...]) -> str:
         cell = published.cell(index)
-        return hidden_marker(k) if cell["suppressed"] else str(cell["count"])
+        return HIDDEN if cell["suppressed"] else str(cell["count"])
 
     def label(axis: int, position: int) -> str:
         if position == dims[axis].size:

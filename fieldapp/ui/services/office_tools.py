@@ -87,10 +87,12 @@ class DashboardView:
 
 @dataclass(frozen=True)
 class FileOut:
-    """A file made for the person to save: its suggested name and its bytes."""
+    """A file made for the person to save: its suggested name, its bytes, and the records
+    it holds (an export's; 0 for a report)."""
 
     name: str
     data: bytes
+    records: int = 0
 
 
 class RecordSource(Protocol):
@@ -148,9 +150,9 @@ class OfficeTools(Protocol):
 _installed: list[OfficeTools] = []
 
 
-def install_office_tools(tools: OfficeTools) -> None:
-    """Plug the laptop's office tools in (the last installed wins)."""
-    _installed[:] = [tools]
+def install_office_tools(tools: OfficeTools | None) -> None:
+    """Plug the laptop's office tools in (the last installed wins); None unplugs them."""
+    _installed[:] = [] if tools is None else [tools]
 
 
 def office_tools() -> OfficeTools:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import flet as ft
 
+from fieldapp.i18n import N_
+from fieldapp.ui.screens.office import dashboard, exports
 from fieldapp.ui.services import OFFICE_ROLES
 
 __all__ = ["SECTIONS", "OfficeSection", "sections_for"]
@@ -26,7 +28,10 @@ class OfficeSection:
     roles: frozenset[str] = OFFICE_ROLES
 
 
-SECTIONS: tuple[OfficeSection, ...] = ()
+SECTIONS: tuple[OfficeSection, ...] = (
+    OfficeSection("dashboard", ft.Icons.BAR_CHART, N_("Dashboard"), dashboard.Dashboard),
+    OfficeSection("exports", ft.Icons.DOWNLOAD, N_("Exports"), exports.Exports),
+)
 
 
 def sections_for(role: str | None) -> tuple[OfficeSection, ...]:
