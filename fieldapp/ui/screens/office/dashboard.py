@@ -54,7 +54,9 @@ def _chart(_: Words, chart: ChartView) -> ft.Control:
                 height=160,
                 max_y=top * 1.1,
                 interactive=True,
-                left_axis=fch.ChartAxis(label_size=36),
+                left_axis=fch.ChartAxis(
+                    label_size=36, label_spacing=max(1, top // 4), show_max=False
+                ),
                 bottom_axis=fch.ChartAxis(show_labels=False),
                 horizontal_grid_lines=fch.ChartGridLines(
                     interval=max(1, top // 4), color=ft.Colors.OUTLINE_VARIANT, width=0.5
@@ -79,7 +81,7 @@ def _chart(_: Words, chart: ChartView) -> ft.Control:
     return ft.Card(
         content=ft.Container(
             padding=12,
-            width=400,
+            width=320,
             content=ft.Column(
                 controls=[
                     ft.Text(chart.title, size=16, weight=ft.FontWeight.BOLD),
@@ -96,9 +98,8 @@ def _chart(_: Words, chart: ChartView) -> ft.Control:
 @ft.component
 def Dashboard() -> ft.Control:
     office = use_office()
-    state, _set = ft.use_state(
-        lambda: DashboardState(services=office.services, lang=office.lang)
-    )
+    fresh: DashboardState = DashboardState(services=office.services, lang=office.lang)  # kept: the first
+    state, _set = ft.use_state(fresh)
     _ = state.words
     ft.use_effect(lambda: state.open(office.region), [])
 
@@ -116,21 +117,35 @@ def Dashboard() -> ft.Control:
         if made is not None:
             await ft.FilePicker().save_file(file_name=made.name, src_bytes=made.data)
 
+    async def save_pdf(_e: ft.Event[ft.Button] | None = None) -> None:
+        await save("pdf")
+
+    async def save_xlsx(_e: ft.Event[ft.Button] | None = None) -> None:
+        await save("xlsx")
+
     filters = ft.Row(
         wrap=True,
         spacing=8,
         run_spacing=8,
         controls=[
             ft.TextField(
-                label=_("From"), hint_text="YYYY-MM-DD", value=state.start, width=160,
+                label=_("From"),
+                hint_text="YYYY-MM-DD",
+                value=state.start,
+                width=160,
                 on_change=lambda e: state.set(start=e.control.value),
             ),  # fmt: skip
             ft.TextField(
-                label=_("To"), hint_text="YYYY-MM-DD", value=state.end, width=160,
+                label=_("To"),
+                hint_text="YYYY-MM-DD",
+                value=state.end,
+                width=160,
                 on_change=lambda e: state.set(end=e.control.value),
             ),  # fmt: skip
             ft.TextField(
-                label=_("Region"), value=state.region, width=160,
+                label=_("Region"),
+                value=state.region,
+                width=160,
                 disabled=bool(office.region),  # a regional office sees its region only
                 on_change=lambda e: state.set(region=e.control.value),
             ),  # fmt: skip
@@ -145,7 +160,10 @@ def Dashboard() -> ft.Control:
                 on_select=lambda e: state.set(form=e.control.value or ""),
             ),
             ft.FilledButton(
-                _("Show"), icon=ft.Icons.REFRESH, height=TOUCH, disabled=state.busy,
+                _("Show"),
+                icon=ft.Icons.REFRESH,
+                height=TOUCH,
+                disabled=state.busy,
                 on_click=lambda _e: state.refresh(),
             ),  # fmt: skip
         ],
@@ -155,12 +173,18 @@ def Dashboard() -> ft.Control:
         spacing=8,
         controls=[
             ft.OutlinedButton(
-                _("Funder report (PDF)"), icon=ft.Icons.PICTURE_AS_PDF, height=TOUCH,
-                disabled=state.busy, on_click=lambda _e: save("pdf"),
+                _("Funder report (PDF)"),
+                icon=ft.Icons.PICTURE_AS_PDF,
+                height=TOUCH,
+                disabled=state.busy,
+                on_click=save_pdf,
             ),  # fmt: skip
             ft.OutlinedButton(
-                _("Aggregate XLSX"), icon=ft.Icons.TABLE_CHART, height=TOUCH,
-                disabled=state.busy, on_click=lambda _e: save("xlsx"),
+                _("Aggregate XLSX"),
+                icon=ft.Icons.TABLE_CHART,
+                height=TOUCH,
+                disabled=state.busy,
+                on_click=save_xlsx,
             ),  # fmt: skip
         ],
     )

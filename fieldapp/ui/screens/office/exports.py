@@ -22,7 +22,8 @@ _LANGUAGE_NAMES = {"en": "English", "fr": "Français", "es": "Español", "ar": "
 @ft.component
 def Exports() -> ft.Control:
     office = use_office()
-    state, _set = ft.use_state(lambda: ExportsState(services=office.services, lang=office.lang))
+    fresh: ExportsState = ExportsState(services=office.services, lang=office.lang)  # kept: the first
+    state, _set = ft.use_state(fresh)
     _ = state.words
     ft.use_effect(state.open, [])
 
@@ -35,7 +36,7 @@ def Exports() -> ft.Control:
             ]
         )
 
-    async def export() -> None:
+    async def export(_e: ft.Event[ft.Button] | None = None) -> None:
         made = await asyncio.to_thread(state.run)
         if made is not None:
             await ft.FilePicker().save_file(file_name=made.name, src_bytes=made.data)
@@ -76,15 +77,16 @@ def Exports() -> ft.Control:
             icon=ft.Icons.DOWNLOAD,
             height=TOUCH,
             disabled=state.running or not state.form,
-            on_click=lambda _e: export(),
+            on_click=export,
         ),
     ]
     if state.running:
         controls += [
             ft.ProgressBar(),
             ft.Text(
-                _.ngettext("{n} record written", "{n} records written", state.written,
-                           n=state.written)  # fmt: skip
+                _.ngettext(
+                    "{n} record written", "{n} records written", state.written, n=state.written
+                )  # fmt: skip
             ),
         ]
     if state.problem:
