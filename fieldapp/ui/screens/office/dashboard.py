@@ -29,8 +29,9 @@ def _figure(_: Words, count: int | None) -> str:
 
 def _chart(_: Words, chart: ChartView) -> ft.Control:
     """One chart: the bars, then each bar's label and figure as text (read by everyone)."""
-    top = max([b.count for b in chart.bars if b.count is not None] or [1])
-    stub = max(top * 0.04, 0.5)
+    shown = [b.count for b in chart.bars if b.count is not None]
+    top = max(shown or [1])
+    stub = top * 0.25  # every hidden bar alike, whatever it holds
     groups = [
         fch.BarChartGroup(
             x=i,
@@ -55,7 +56,10 @@ def _chart(_: Words, chart: ChartView) -> ft.Control:
                 max_y=top * 1.1,
                 interactive=True,
                 left_axis=fch.ChartAxis(
-                    label_size=36, label_spacing=max(1, top // 4), show_max=False
+                    label_size=36,
+                    label_spacing=max(1, top // 4),
+                    show_max=False,
+                    show_labels=bool(shown),  # no scale for bars that are all hidden
                 ),
                 bottom_axis=fch.ChartAxis(show_labels=False),
                 horizontal_grid_lines=fch.ChartGridLines(
