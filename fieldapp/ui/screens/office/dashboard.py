@@ -102,8 +102,8 @@ def _chart(_: Words, chart: ChartView) -> ft.Control:
 @ft.component
 def Dashboard() -> ft.Control:
     office = use_office()
-    fresh: DashboardState = DashboardState(services=office.services, lang=office.lang)  # kept: the first
-    state, _set = ft.use_state(fresh)
+    fresh: DashboardState = DashboardState(services=office.services, lang=office.lang)
+    state, _set = ft.use_state(fresh)  # the first draw's: kept
     _ = state.words
     ft.use_effect(lambda: state.open(office.region), [])
 
@@ -138,21 +138,21 @@ def Dashboard() -> ft.Control:
                 value=state.start,
                 width=160,
                 on_change=lambda e: state.set(start=e.control.value),
-            ),  # fmt: skip
+            ),
             ft.TextField(
                 label=_("To"),
                 hint_text="YYYY-MM-DD",
                 value=state.end,
                 width=160,
                 on_change=lambda e: state.set(end=e.control.value),
-            ),  # fmt: skip
+            ),
             ft.TextField(
                 label=_("Region"),
                 value=state.region,
                 width=160,
                 disabled=bool(office.region),  # a regional office sees its region only
                 on_change=lambda e: state.set(region=e.control.value),
-            ),  # fmt: skip
+            ),
             ft.Dropdown(
                 label=_("Form"),
                 value=state.form,
@@ -169,7 +169,7 @@ def Dashboard() -> ft.Control:
                 height=TOUCH,
                 disabled=state.busy,
                 on_click=lambda _e: state.refresh(),
-            ),  # fmt: skip
+            ),
         ],
     )
     exports = ft.Row(
@@ -182,14 +182,14 @@ def Dashboard() -> ft.Control:
                 height=TOUCH,
                 disabled=state.busy,
                 on_click=save_pdf,
-            ),  # fmt: skip
+            ),
             ft.OutlinedButton(
                 _("Aggregate XLSX"),
                 icon=ft.Icons.TABLE_CHART,
                 height=TOUCH,
                 disabled=state.busy,
                 on_click=save_xlsx,
-            ),  # fmt: skip
+            ),
         ],
     )
     body: list[ft.Control] = [title(_("Dashboard")), filters, exports]

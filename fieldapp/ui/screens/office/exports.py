@@ -22,8 +22,8 @@ _LANGUAGE_NAMES = {"en": "English", "fr": "Français", "es": "Español", "ar": "
 @ft.component
 def Exports() -> ft.Control:
     office = use_office()
-    fresh: ExportsState = ExportsState(services=office.services, lang=office.lang)  # kept: the first
-    state, _set = ft.use_state(fresh)
+    fresh: ExportsState = ExportsState(services=office.services, lang=office.lang)
+    state, _set = ft.use_state(fresh)  # the first draw's: kept
     _ = state.words
     ft.use_effect(state.open, [])
 
@@ -86,7 +86,7 @@ def Exports() -> ft.Control:
             ft.Text(
                 _.ngettext(
                     "{n} record written", "{n} records written", state.written, n=state.written
-                )  # fmt: skip
+                )
             ),
         ]
     if state.problem:
