@@ -7,29 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fieldapp import crypto
-from sync.client import SyncClient
 from tests.ui._browser import AppProcess, expect_shown, open_phone, shoot, tap, tap_bar, type_into
-from tests.ui._office import OfficeWorld, attendance_values, office_world, screening_values
+from tests.ui._office import attendance_values, office_world, screening_values
 from tests.ui.test_browser import unlock
+from tests.ui.test_office_figures import send
 
 pytestmark = pytest.mark.browser
 
 LAPTOP = {"width": 1280, "height": 800}
-
-
-def _send(world: OfficeWorld, device: Path, form: str, values: list[dict[str, Any]]) -> None:
-    with world.store(device) as store:
-        for answers in values:
-            store.records.create_final(form, answers)
-        with SyncClient(store) as client:
-            assert client.sync().ok
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +31,16 @@ def app(
     Eritrean girl of 14) and 30 Romanian men in the south; a coordinator's laptop."""
     with office_world(tmp_path_factory.mktemp("office-dashboard"), org_key) as world:
         trainer = world.enrol("trainer", "trainer", "north")
-        _send(world, trainer, "training_attendance", [attendance_values(participants=3)] * 2)
+        send(world, trainer, "training_attendance", [attendance_values(participants=3)] * 2)
         north = world.enrol("north", "collector", "north")
         women = [screening_values(nationality="NG", age_band="25_34")] * 13
         girl = screening_values(
             nationality="ER", age_band="12_14", age_years=14, child_protection_referral="referred"
         )
-        _send(world, north, "victim_screening", [*women, girl])
+        send(world, north, "victim_screening", [*women, girl])
         south = world.enrol("south", "collector", "south")
         men = [screening_values(sex="male", nationality="RO", age_band="18_24", age_years=20)] * 30
-        _send(world, south, "victim_screening", men)
+        send(world, south, "victim_screening", men)
         process = AppProcess(
             world.enrol("coordinator", "coordinator"), world.url, office_tools=True
         )

@@ -9,6 +9,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,8 @@ def tools() -> Iterator[None]:
     install_office_tools(None)
 
 
-def send(world: OfficeWorld, device: Path, form: str, values: list[dict]) -> None:  # type: ignore[type-arg]
+def send(world: OfficeWorld, device: Path, form: str, values: list[dict[str, Any]]) -> None:
+    """Records finalised on the device, then sent in one sync."""
     with world.store(device) as store:
         for answers in values:
             store.records.create_final(form, answers)
