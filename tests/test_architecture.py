@@ -37,7 +37,7 @@ APP_ROOT = (ROOT / FLET_APP["path"]).resolve()
 ENTRY_MODULE = Path(FLET_APP["module"]).stem  # flet build takes the stem, as a file at the root
 
 SERVER_ONLY_PACKAGES = ("fastapi", "starlette", "uvicorn", "psycopg", "pyxform", "openpyxl")
-SERVER_ONLY_PACKAGES += ("xlrd", "segno")
+SERVER_ONLY_PACKAGES += ("xlrd", "segno", "fpdf")
 LAPTOP_AND_SERVER_CODE = ("fieldapp.office", "fieldapp.cli", "fieldapp.__main__", "sync.server")
 
 
@@ -109,6 +109,15 @@ def test_the_phone_entry_module_loads_no_server_or_office_package() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_office_tools_and_cli_load_fpdf_only_to_write_a_pdf() -> None:
+    result = _python(
+        "import sys, fieldapp.cli, fieldapp.office.dashboard, fieldapp.cli.office_dashboard\n"
+        "print('fpdf' in sys.modules)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 def test_the_phone_build_ships_the_app_and_no_laptop_or_server_code() -> None:

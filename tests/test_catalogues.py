@@ -22,6 +22,9 @@ LATIN_LETTER = re.compile(r"[A-Za-z]")
 # Translations that are rightly the English words themselves.
 SAME_AS_ENGLISH = {
     ("es", "No"),
+    ("fr", "Exports"),
+    ("fr", "Format"),
+    ("es", "Total: {n}"),
     ("fr", "Participants"),
     ("fr", "{n} participant"),
     ("fr", "latitude longitude"),

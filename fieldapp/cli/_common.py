@@ -145,3 +145,13 @@ class Commands:
                 dest=f"{name}_command", required=True, metavar="COMMAND"
             )
         return self._groups[name]
+
+
+def install_office_tools() -> None:
+    """Plug the laptop's office tools (dashboard, funder report, exports) into the app's
+    screens; without the office extra the screens say what is missing."""
+    try:
+        from fieldapp.office.ui_tools import install
+    except ImportError:
+        return
+    install()

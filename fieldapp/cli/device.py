@@ -13,6 +13,7 @@ from fieldapp.cli._common import (
     Commands,
     UsageError,
     ask_passphrase,
+    install_office_tools,
     number,
     open_store,
     print_json,
@@ -202,6 +203,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     from fieldapp.ui.app import run_app
 
+    install_office_tools()
     run_app(
         data_dir(args.data_dir), web=args.web, host=args.host, port=args.port,
         server_url=args.server,

@@ -20,12 +20,14 @@ from fieldapp.cli._common import (
     Commands,
     UsageError,
     database_option,
+    install_office_tools,
     is_server_dir,
     open_store,
     print_json,
     server_settings,
     whole_number,
 )
+from fieldapp.cli.office_dashboard import add_dashboard_command
 from fieldapp.paths import data_dir
 
 
@@ -97,6 +99,7 @@ def add_office_commands(commands: Commands) -> None:
         help="smallest group a figure about victims may show (default 11, CTDC's)",
     )
     _filters(report)
+    add_dashboard_command(commands)
 
     opening = commands.add(
         "open",
@@ -182,18 +185,7 @@ def cmd_office_export(args: argparse.Namespace) -> int:
     from fieldapp.office.exports import ExportedRecord, export_records
 
     store, spec, records = _office_records(args)
-    exported = (
-        ExportedRecord(
-            id=str(r.id),
-            form_version=r.form_version,
-            region=r.region,
-            device_id=r.device_id,
-            received_at=r.received_at.isoformat(),
-            review_state=r.review_state,
-            stats=r.stats,
-        )
-        for r in records
-    )
+    exported = (ExportedRecord.of(r) for r in records)
     try:
         result = export_records(
             spec,
@@ -362,6 +354,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return
         from fieldapp.ui.app import run_app
 
+        install_office_tools()
         print(f"\n7. The app opens on the device's store: unlock it with {DEMO_PASSPHRASE!r}.")
         run_app(device_dir, web=args.web, port=args.app_port, server_url=server_url)
 

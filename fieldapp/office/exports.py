@@ -64,6 +64,19 @@ class ExportedRecord:
     review_state: str
     stats: Mapping[str, Any]
 
+    @classmethod
+    def of(cls, record: Any) -> ExportedRecord:
+        """From an office API record (`sync.protocol.OfficeRecord`)."""
+        return cls(
+            id=str(record.id),
+            form_version=record.form_version,
+            region=record.region,
+            device_id=record.device_id,
+            received_at=record.received_at.isoformat(),
+            review_state=record.review_state,
+            stats=record.stats,
+        )
+
 
 @dataclass
 class ExportResult:

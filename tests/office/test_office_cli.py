@@ -256,3 +256,57 @@ def test_a_cell_that_looks_like_a_formula_is_written_as_text(tmp_path: Path) -> 
         [written] = list(csv.DictReader(handle))
     for column in ("region", "device_id", "received_at", "review_state", "programme_type"):
         assert written[column].startswith("'"), column
+
+
+def test_the_dashboard_hides_the_lone_child_in_its_json_pdf_and_xlsx_and_refuses_a_difference(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pypdf import PdfReader
+
+    north, south = office.collector("north"), office.collector("south")
+    rows = [
+        {"nationality": nationality, "age_band": ("18_24", "25_34", "35_44")[i % 3],
+         "sex": ("female", "male")[(i // 3) % 2], "exploitation_types": ["forced_labour"],
+         "immediate_needs": ["shelter"]}
+        for nationality, n in (("NG", 150), ("RO", 100), ("VN", 83))
+        for i in range(n)
+    ]  # fmt: skip
+    child = {"nationality": "ER", "age_band": "12_14", "sex": "female",
+             "exploitation_types": ["domestic_servitude"],
+             "immediate_needs": ["shelter"]}  # fmt: skip
+    elsewhere = [{"nationality": "ER", "age_band": "25_34", "sex": "male",
+                  "exploitation_types": ["forced_labour"],
+                  "immediate_needs": ["shelter"]}] * 40  # fmt: skip
+    for phone, batch in ((north, [*rows, child]), (south, elsewhere)):
+        response = office.world.push(phone, *victims(phone, batch))
+        assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+
+    assert office.run("office", "dashboard", "--region", "north", "--form", "victim_screening",
+                      "--json") == 0  # fmt: skip
+    shown = json.loads(capsys.readouterr().out)
+    [form] = shown["forms"]
+    charts = {c["id"]: c for c in form["charts"]}
+    assert charts["victims_by_sex"]["total"] == 334
+    bars = {b["value"]: b for b in charts["victims_by_nationality"]["bars"]}
+    assert bars["ER"] == {"value": "ER", "count": None, "suppressed": True}
+    attacker = from_json(form["tables"], ["exploitation_types", "immediate_needs"])
+    low, high = attacker.lp_range({frozenset({("nationality", "ER")}): 1})
+    assert high - low >= 1
+
+    pdf = tmp_path / "north.pdf"
+    assert office.run("office", "dashboard", "--region", "north", "--pdf", str(pdf)) == 0
+    text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "Eritrea x" in text and "Total 334" in text
+    book = tmp_path / "all.xlsx"
+    assert office.run("office", "dashboard", "--xlsx", str(book)) == 0  # 40 more: no small gap
+    sheet = openpyxl.load_workbook(book, read_only=True)["victim_screening"]
+    cells = [v for row in sheet.iter_rows(values_only=True) for v in row]
+    assert 374 in cells and 41 in cells  # the organisation's Eritreans: not a small cell
+    capsys.readouterr()
+
+    # One more victim synced late in the north: the new report would give her away.
+    late = {**rows[0], "nationality": "RO"}
+    office.world.push(north, *victims(north, [late]))
+    assert office.run("office", "dashboard", "--region", "north", "--pdf", str(pdf)) == 1
+    assert "total differs by 1" in capsys.readouterr().err
+    assert (office.data_dir / "office-releases.jsonl").stat().st_mode & 0o077 == 0

@@ -35,6 +35,8 @@ _LAUNCHER = (
     "run_app(Path(sys.argv[1]), web=True, port=int(sys.argv[2]),"
     " server_url=sys.argv[3] or None)\n"
 )
+# The app as `fieldapp app` opens it on a laptop: the office tools plugged into its screens.
+_OFFICE_LAUNCHER = "from fieldapp.office.ui_tools import install\ninstall()\n" + _LAUNCHER
 _CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -74,9 +76,10 @@ def free_port() -> int:
 class AppProcess:
     """`fieldapp.ui.app.run_app` on 127.0.0.1 in a child process; killable, restartable."""
 
-    def __init__(self, data_dir: Path, server_url: str = "") -> None:
+    def __init__(self, data_dir: Path, server_url: str = "", *, office_tools: bool = False) -> None:
         self.data_dir = data_dir
         self.server_url = server_url
+        self.office_tools = office_tools
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"app-{self.port}.log"
@@ -92,7 +95,7 @@ class AppProcess:
                 [
                     sys.executable,
                     "-c",
-                    _LAUNCHER,
+                    _OFFICE_LAUNCHER if self.office_tools else _LAUNCHER,
                     str(self.data_dir),
                     str(self.port),
                     self.server_url,

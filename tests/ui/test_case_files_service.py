@@ -58,7 +58,7 @@ def test_a_case_manager_unlocks_opens_and_locks_leaving_nothing_in_clear(
         try:
             state = AppState(services=services)
             state.go("office")
-            assert [s.id for s in sections_for(state.office.role)] == ["case_files"]
+            assert "case_files" in [s.id for s in sections_for(state.office.role)]
             files = state.office.case_files
             assert files.available and not files.unlocked
             assert not files.unlock("anything at all")

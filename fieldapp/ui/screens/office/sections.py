@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import flet as ft
 
 from fieldapp.i18n import N_
+from fieldapp.ui.screens.office import dashboard, exports
 from fieldapp.ui.screens.office.case_files import CaseFiles
 from fieldapp.ui.services import CASE_FILE_ROLES, OFFICE_ROLES
 
@@ -29,6 +30,8 @@ class OfficeSection:
 
 
 SECTIONS: tuple[OfficeSection, ...] = (
+    OfficeSection("dashboard", ft.Icons.BAR_CHART, N_("Dashboard"), dashboard.Dashboard),
+    OfficeSection("exports", ft.Icons.DOWNLOAD, N_("Exports"), exports.Exports),
     OfficeSection("case_files", ft.Icons.FOLDER_SHARED, N_("Case files"), CaseFiles,
                   CASE_FILE_ROLES),
 )  # fmt: skip
