@@ -6,8 +6,9 @@ from below; see the `client-rooms` contract in pyproject.toml):
 
 - `_monitor`: the connectivity monitor, over
 - `_client`: `SyncClient` (one sync: receipts check, push, roster, pull), over
-- `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`, `_office`: one step each (the
-  last the office's records list and reviews), over
+- `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`, `_office`, `_bundle`: one step
+  each (`_office`: the office's records list and reviews; `_bundle`: offline bundle files),
+  over
 - `_changes` (one handler per kind of pulled change), `_ahead` (a pipeline stage in a
   thread), over
 - `_outcomes`: a push answer's outcome and receipt, per record, over
@@ -20,6 +21,7 @@ from below; see the `client-rooms` contract in pyproject.toml):
 from __future__ import annotations
 
 from sync.client._backoff import RetryPolicy
+from sync.client._bundle import BundleProgress, ExportedBundle, export_bundle, import_bundle
 from sync.client._client import RecordVersions, SyncClient
 from sync.client._enrol import EnrolResult, enrol
 from sync.client._errors import (
@@ -46,10 +48,12 @@ __all__ = [
     "SECRET_TOKEN",
     "STATE_SERVER_PUBLIC_KEY",
     "STATE_SERVER_URL",
+    "BundleProgress",
     "CountingTransport",
     "EnrolRefused",
     "EnrolResult",
     "EnrolmentNotTrusted",
+    "ExportedBundle",
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",
@@ -65,4 +69,6 @@ __all__ = [
     "SyncReport",
     "Traffic",
     "enrol",
+    "export_bundle",
+    "import_bundle",
 ]
