@@ -27,6 +27,8 @@ GoodNewsKey = Literal[
     "syncing",
     "sync_result",
     "sync_clock_skew",
+    "bundle_written",
+    "bundle_read",
 ]
 # Said as a problem (the error colours): what went wrong, and what to do.
 ProblemKey = Literal[
@@ -52,6 +54,7 @@ ProblemKey = Literal[
     "sync_refused",
     "sync_problem",
     "server_degraded",
+    "bundle_refused",
 ]
 MessageKey = Literal[GoodNewsKey, ProblemKey]
 GOOD_NEWS: frozenset[MessageKey] = frozenset(get_args(GoodNewsKey))
@@ -149,6 +152,14 @@ MESSAGES: dict[MessageKey, Entry] = {
     "sync_refused": N_("The server refused: {detail}"),
     # TRANSLATORS: {detail} is the first problem, in English.
     "sync_problem": N_("Some records could not be sent: {detail}"),
+    "bundle_written": N_(
+        "Bundle saved with {records} records. They stay waiting here until the server's"
+        " receipts come back (its answer bundle, or a sync)."
+    ),
+    "bundle_read": N_(
+        "Bundle imported: {changes} updates, {forms} new forms, {sent} records confirmed sent."
+    ),
+    "bundle_refused": N_("This bundle cannot be used: {detail}"),
     "server_degraded": N_(
         "The server is up but cannot store records right now. Your records are safe on this"
         " device and will be sent later."

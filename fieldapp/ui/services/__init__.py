@@ -8,7 +8,8 @@ waiting, what a sync said, who the team registered) is tested without a browser.
 One `Services` per device, in rooms of one job each (as the store has):
 `services.device` (the store file, first run, unlock, preferences), `services.enrolment`,
 `services.records` (forms, drafts, lists), `services.sync` (client, monitor, "Sync now"),
-`services.team` (the team's participants), `services.merging` (compare and merge a conflict).
+`services.team` (the team's participants), `services.merging` (compare and merge a conflict),
+`services.bundles` (offline bundle files: export the outbox, import the centre's bundle).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from fieldapp.crypto import WrongPassphrase
 from fieldapp.store import Record, RecordSummary, Status, StoreWiped, ValidationFailed
+from fieldapp.ui.services.bundles import BundleFile, BundleRead, Bundles
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
     DEFAULT_AUTOLOCK_MINUTES,
@@ -27,7 +29,7 @@ from fieldapp.ui.services.device import (
     Theme,
 )
 from fieldapp.ui.services.enrolment import Enrolment
-from fieldapp.ui.services.errors import MergeUnavailable, SetupFailed
+from fieldapp.ui.services.errors import BundleFailed, MergeUnavailable, SetupFailed
 from fieldapp.ui.services.merge import MergeOffer, Merging
 from fieldapp.ui.services.records import (
     STATUS_GROUPS,
@@ -50,6 +52,9 @@ __all__ = [
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
+    "BundleFailed",
+    "BundleFile",
+    "BundleRead",
     "DeviceState",
     "EnrolmentLink",
     "ListedRecord",
@@ -98,6 +103,7 @@ class Services:
         self.records = Records(self.device)
         self.team = Team(self.device, self.records)
         self.merging = Merging(self.records, self.team, self.sync)
+        self.bundles = Bundles(self.device, self.sync)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or
