@@ -25,6 +25,13 @@ from fieldapp.cli._common import (
 __all__ = ["add_commands"]
 
 _MAX_BUNDLE_FILE = 2 * 1024**3
+# What each push outcome means to the person importing a bundle at the centre.
+_SAID = {
+    "accepted": "accepted",
+    "duplicate": "ignored (already here)",
+    "conflict": "accepted as a conflict (both versions kept for review)",
+    "rejected": "refused",
+}
 
 
 def add_commands(commands: Commands) -> None:
@@ -159,7 +166,7 @@ def _import_at_server(args: argparse.Namespace, path: Path, data: bytes) -> int:
     else:
         print(f"bundle of device {result.device_id}:")
         for row in rows:
-            print(f"  {row['id']} {row['revision']}: {row['status']}")
+            print(f"  {row['id']} {row['revision']}: {_SAID[str(row['status'])]}")
             for error in row["errors"]:
                 print(f"    {error}")
         roster: dict[str, int] = {}
@@ -168,7 +175,7 @@ def _import_at_server(args: argparse.Namespace, path: Path, data: bytes) -> int:
         summary: dict[str, int] = {}
         for row in rows:
             summary[str(row["status"])] = summary.get(str(row["status"]), 0) + 1
-        print("records: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.items())) or "none"))
+        print("records: " + (", ".join(f"{v} {k}" for k, v in sorted(summary.items())) or "none"))
         if roster:
             print("roster: " + ", ".join(f"{k} {v}" for k, v in sorted(roster.items())))
     print(f"answer bundle for the device: {answer}", file=sys.stderr)
