@@ -8,14 +8,18 @@ import json
 import subprocess
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from fieldapp import crypto
 from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.store import Store
 from sync.client import SyncClient, enrol
 from sync.server import admin
+from sync.server.app import create_app
 from tests.conftest import CANARY, PASSPHRASE
+from tests.server._harness import running
 from tests.sync._harness import Deployment
 from tests.sync._records import make_records
 from tests.test_cli import run
@@ -189,3 +193,33 @@ def test_server_bundle_carries_forms_down_to_a_new_device(
     other_store.close()
     refused = run(other, "bundle", "import", str(out))
     assert refused.returncode == 1 and "not this one" in refused.stderr
+
+
+@pytest.mark.postgres
+def test_bundles_at_a_postgresql_centre(
+    pg_schema_url: str, org_key: crypto.OrgKeyPair, store: Store, tmp_path: Path
+) -> None:
+    """The same ingestion on the other backend: stored once, a second import only duplicates,
+    and a refused (flipped) bundle writes nothing."""
+    centre = Deployment.create(tmp_path / "pg" / "data", org_key, database_url=pg_schema_url)
+    with running(create_app(centre.settings)) as url:
+        enrol(store, url, centre.code())
+        make_records(store, 3)
+        bundle = _export(store, tmp_path)
+        args = ["--database-url", pg_schema_url, "--json"]
+        data = bundle.read_bytes()
+        flipped = tmp_path / "flipped.fieldapp"
+        flipped.write_bytes(data[:-9] + bytes([data[-9] ^ 1]) + data[-8:])
+        refused = run(centre.settings.data_dir, "bundle", "import", str(flipped), *args)
+        assert refused.returncode == 1 and "not signed" in refused.stderr, refused.stderr
+        outcomes = []
+        for name in ("first", "again"):
+            result = run(
+                centre.settings.data_dir, "bundle", "import", str(bundle),
+                "--answer", str(tmp_path / name), *args,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            outcomes.append({r["status"] for r in json.loads(result.stdout)["records"]})
+        assert outcomes == [{"accepted"}, {"duplicate"}]
+        with psycopg.connect(pg_schema_url) as conn:
+            assert conn.execute("SELECT count(*) FROM records").fetchone() == (3,)
