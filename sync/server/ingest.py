@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from fieldapp.crypto import SigningKey
 from fieldapp.forms.spec import FormSpec
 from sync.protocol import (
+    MAX_BATCH_RECORDS,
     Receipt,
     ReceiptMode,
     ReceiptProof,
@@ -131,20 +132,23 @@ def ingest_push(
 def _signed_outcomes(
     signer: ReceiptSigner, results: list[RecordOutcome | PushResult | None], mode: ReceiptMode
 ) -> list[RecordOutcome]:
-    """Outcomes in order, stored ones with a receipt: each signed alone (`record`), or all
-    of them signed once as the leaves of a Merkle tree, each with its proof (`batch`)."""
+    """Outcomes in order, stored ones with a receipt: each signed alone (`record`), or signed
+    once per MAX_BATCH_RECORDS as the leaves of a Merkle tree, each with its proof (`batch`)."""
     receipts = [
         _unsigned_receipt(signer, result)
         for result in results
         if isinstance(result, PushResult) and result.status != "rejected"
     ]
-    if mode == "batch" and receipts:
-        root, paths = receipt_tree([receipt.entry_bytes() for receipt in receipts])
-        size = len(receipts)
-        signature = signer.key.sign(batch_receipt_signing_bytes(root, size, signer.key_id))
-        for index, (receipt, path) in enumerate(zip(receipts, paths, strict=True)):
-            receipt.proof = ReceiptProof(index=index, size=size, path=path)
-            receipt.signature = signature
+    if mode == "batch":
+        # One tree per MAX_BATCH_RECORDS receipts (a bundle's records are stored at once).
+        for start in range(0, len(receipts), MAX_BATCH_RECORDS):
+            tree = receipts[start : start + MAX_BATCH_RECORDS]
+            root, paths = receipt_tree([receipt.entry_bytes() for receipt in tree])
+            size = len(tree)
+            signature = signer.key.sign(batch_receipt_signing_bytes(root, size, signer.key_id))
+            for index, (receipt, path) in enumerate(zip(tree, paths, strict=True)):
+                receipt.proof = ReceiptProof(index=index, size=size, path=path)
+                receipt.signature = signature
     else:
         for receipt in receipts:
             receipt.signature = signer.key.sign(receipt.signing_bytes())

@@ -223,3 +223,20 @@ def test_bundles_at_a_postgresql_centre(
         assert outcomes == [{"accepted"}, {"duplicate"}]
         with psycopg.connect(pg_schema_url) as conn:
             assert conn.execute("SELECT count(*) FROM records").fetchone() == (3,)
+
+
+def test_a_bundle_larger_than_a_push_batch(
+    device: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    """More records than one push may carry: stored in one go, every receipt verifiable (one
+    signed tree per 500), and every record sent once the answer is imported."""
+    make_records(device, 503)
+    bundle = _export(device, tmp_path)
+    answer = tmp_path / "answer.fieldapp"
+    result = _import_at_centre(deployment, bundle, answer)
+    assert result.returncode == 0, result.stderr
+    assert _stored(deployment) == 503
+    back = run(device.path.parent, "bundle", "import", str(answer), "--json")
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["sent"] == 503
+    assert set(_statuses(device).values()) == {"sent"}
