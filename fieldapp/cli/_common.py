@@ -22,6 +22,11 @@ _GROUPS = {
     "records": ("import, list and show records", "Records."),
     "keys": ("organisation keys", "Organisation keys."),
     "admin": ("administer the central server", "Server administration."),
+    "bundle": (
+        "offline bundle files, carried where there is no line",
+        "Offline bundles: a device's waiting records in one signed file for the centre, and"
+        " the centre's forms, shared items and receipts in one for devices.",
+    ),
     "office": (
         "the office's exports and reports, through the server's API",
         "The office: exports and safe reports of the organisation's records, asked of the"

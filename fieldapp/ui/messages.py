@@ -27,6 +27,8 @@ GoodNewsKey = Literal[
     "syncing",
     "sync_result",
     "sync_clock_skew",
+    "bundle_written",
+    "bundle_read",
 ]
 # Said as a problem (the error colours): what went wrong, and what to do.
 ProblemKey = Literal[
@@ -55,6 +57,7 @@ ProblemKey = Literal[
     "office_refused",
     "office_problem",
     "form_file_missing",
+    "bundle_refused",
 ]
 MessageKey = Literal[GoodNewsKey, ProblemKey]
 GOOD_NEWS: frozenset[MessageKey] = frozenset(get_args(GoodNewsKey))
@@ -157,6 +160,14 @@ MESSAGES: dict[MessageKey, Entry] = {
         "This form needs the file {file}, which is not on this device yet. Sync, then start"
         " the form again."
     ),
+    "bundle_written": N_(
+        "Bundle saved with {records} records. They stay waiting here until the server's"
+        " receipts come back (its answer bundle, or a sync)."
+    ),
+    "bundle_read": N_(
+        "Bundle imported: {changes} updates, {forms} new forms, {sent} records confirmed sent."
+    ),
+    "bundle_refused": N_("This bundle cannot be used: {detail}"),
     "server_degraded": N_(
         "The server is up but cannot store records right now. Your records are safe on this"
         " device and will be sent later."

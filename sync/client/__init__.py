@@ -7,8 +7,9 @@ from below; see the `client-rooms` contract in pyproject.toml):
 - `_monitor`: the connectivity monitor, over
 - `_client`: `SyncClient` (one sync: receipts check, push, roster, pull), over
 - `_case_files`: a case manager opening a sealed record with the organisation's key, over
-- `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`, `_office`: one step each (the
-  last the office's records list, reviews and sealed parts), over
+- `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`, `_office`, `_bundle`: one step
+  each (`_office`: the office's records list, reviews and sealed parts; `_bundle`: offline
+  bundle files), over
 - `_changes` (one handler per kind of pulled change), `_ahead` (a pipeline stage in a
   thread), over
 - `_outcomes`: a push answer's outcome and receipt, per record, over
@@ -21,6 +22,7 @@ from below; see the `client-rooms` contract in pyproject.toml):
 from __future__ import annotations
 
 from sync.client._backoff import RetryPolicy
+from sync.client._bundle import BundleProgress, ExportedBundle, export_bundle, import_bundle
 from sync.client._case_files import OpenedRecord, OpenedRevision, open_record
 from sync.client._client import RecordVersions, SyncClient
 from sync.client._enrol import EnrolResult, enrol
@@ -56,10 +58,12 @@ __all__ = [
     "STATE_ROLE",
     "STATE_SERVER_PUBLIC_KEY",
     "STATE_SERVER_URL",
+    "BundleProgress",
     "CountingTransport",
     "EnrolRefused",
     "EnrolResult",
     "EnrolmentNotTrusted",
+    "ExportedBundle",
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",
@@ -77,5 +81,7 @@ __all__ = [
     "SyncReport",
     "Traffic",
     "enrol",
+    "export_bundle",
+    "import_bundle",
     "open_record",
 ]

@@ -15,13 +15,24 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `changes`: the change log, one model per kind of change;
 - `enrolment`: enrolling a device, enrolment codes and links, the server URL rule;
 - `roster`: team rosters;
-- `office`: the office's records list and reviews, and sealed parts for case managers.
+- `office`: the office's records list and reviews, and sealed parts for case managers;
+- `bundles`: offline bundle files (a signed, compressed outbox or set of changes).
 
 It imports nothing of the project: the phone, the server and the office tools all stand on it.
 """
 
 from __future__ import annotations
 
+from sync.protocol.bundles import (
+    BUNDLE_FORMAT,
+    BundleError,
+    BundleHeader,
+    DevicePayload,
+    ServerPayload,
+    SignedBundle,
+    pack_bundle,
+    read_bundle,
+)
 from sync.protocol.canonical import (
     canonical_json,
 )
@@ -120,6 +131,7 @@ from sync.protocol.wire import (
 )
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "ENROL_CHECK_SYMBOLS",
     "ENROL_CODE_ALPHABET",
     "ENROL_SECRET_SYMBOLS",
@@ -139,9 +151,12 @@ __all__ = [
     "B64Bytes",
     "BadEnrolmentCode",
     "BadEnrolmentLink",
+    "BundleError",
+    "BundleHeader",
     "Change",
     "ChangeKind",
     "ChangesPage",
+    "DevicePayload",
     "EnrolRequest",
     "EnrolResponse",
     "EnrolmentCode",
@@ -189,6 +204,8 @@ __all__ = [
     "RosterPushResponse",
     "RosterStatus",
     "SealedRecordView",
+    "ServerPayload",
+    "SignedBundle",
     "UnknownChange",
     "WireFieldError",
     "batch_receipt_signing_bytes",
@@ -196,6 +213,8 @@ __all__ = [
     "capped_field_errors",
     "check_server_url",
     "normalise_enrol_code",
+    "pack_bundle",
     "parse_fingerprint",
+    "read_bundle",
     "receipt_tree",
 ]

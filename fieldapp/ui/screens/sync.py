@@ -1,5 +1,6 @@
 """Sync: the server, whether it was in reach when last checked, what waits, what is in flight,
-the last successful sync and the last problem, "Sync now", and what the latest sync said."""
+the last successful sync and the last problem, "Sync now", and what the latest sync said; then
+offline bundle files (`bundle_files`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import flet as ft
 
 from fieldapp.ui.context import use_app
 from fieldapp.ui.messages import GOOD_NEWS
+from fieldapp.ui.screens.bundle_files import BundleFiles
 from fieldapp.ui.widgets.common import TOUCH, page, title, when
 from fieldapp.ui.widgets.sync_status import (
     last_sync_line,
@@ -84,6 +86,7 @@ def Sync() -> ft.Control:
                 bgcolor=ft.Colors.ERROR_CONTAINER,
                 content=ft.Text(problem or "", color=ft.Colors.ON_ERROR_CONTAINER),
             ),
+            BundleFiles(),
             ft.Text(state.text("not_enrolled"), visible=not device.enrolled),
             ft.OutlinedButton(
                 _("Settings"),

@@ -12,6 +12,7 @@ One `Services` per device, in rooms of one job each (as the store has):
 `services.office` (the office's requests to the server, for office roles only),
 `services.case_files` (the organisation's key for one session: sealed records opened, for
 case managers and admins only).
+`services.bundles` (offline bundle files: export the outbox, import the centre's bundle).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fieldapp.store import (
     StoreWiped,
     ValidationFailed,
 )
+from fieldapp.ui.services.bundles import BundleFile, BundleRead, Bundles
 from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
@@ -38,7 +40,7 @@ from fieldapp.ui.services.device import (
     Theme,
 )
 from fieldapp.ui.services.enrolment import Enrolment
-from fieldapp.ui.services.errors import MergeUnavailable, SetupFailed
+from fieldapp.ui.services.errors import BundleFailed, MergeUnavailable, SetupFailed
 from fieldapp.ui.services.merge import MergeOffer, Merging
 from fieldapp.ui.services.office import (
     OFFICE_ROLES,
@@ -76,6 +78,9 @@ __all__ = [
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
+    "BundleFailed",
+    "BundleFile",
+    "BundleRead",
     "CaseFiles",
     "DeviceState",
     "EnrolmentLink",
@@ -137,6 +142,7 @@ class Services:
         self.merging = Merging(self.records, self.team, self.sync)
         self.office = Office(self.device)
         self.case_files = CaseFiles(self.device, self.office)
+        self.bundles = Bundles(self.device, self.sync)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or

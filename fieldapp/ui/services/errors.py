@@ -5,7 +5,7 @@ from __future__ import annotations
 from fieldapp.errors import FieldappError
 from fieldapp.ui.messages import MessageKey
 
-__all__ = ["MergeUnavailable", "SetupFailed"]
+__all__ = ["BundleFailed", "MergeUnavailable", "SetupFailed"]
 
 
 class SetupFailed(FieldappError):
@@ -24,3 +24,12 @@ class MergeUnavailable(FieldappError):
     def __init__(self, key: MessageKey) -> None:
         super().__init__(key)
         self.key: MessageKey = key
+
+
+class BundleFailed(FieldappError):
+    """A bundle file could not be written or used; `key` names the message the UI shows."""
+
+    def __init__(self, key: MessageKey, **params: object) -> None:
+        super().__init__(key)
+        self.key: MessageKey = key
+        self.params = params

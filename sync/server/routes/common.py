@@ -10,18 +10,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
 
 from fieldapp.crypto import SigningKey
-from fieldapp.errors import FieldappError, FormError
-from fieldapp.forms.attachments import bind
-from fieldapp.forms.spec import FormSpec
+from fieldapp.errors import FieldappError
 from sync.protocol import ErrorBody
 from sync.server.auth import bearer_token, token_hash
 from sync.server.checks import FormRules, RefusedForm
+from sync.server.ingest import device_actor, published_rules
 from sync.server.limits import DeviceTokens, EnrolGuard, RefusalTally
 from sync.server.settings import ServerSettings
-from sync.server.storage import Device, NotFound, Storage
+from sync.server.storage import Device, Storage
 
 __all__ = [
     "ApiError",
@@ -79,29 +77,7 @@ class ServerContext:
         """The form version as the organisation sees it, parsed once per process; None if it
         is not published; refused if it no longer passes the form checks. Looked up every
         time: an organisation's own version may come to shadow a global one."""
-        seq = self.storage.published_form_seq(org_id, form_id, version)
-        if seq is None:
-            return None
-        rules = self.form_rules.get(seq)
-        if rules is None:
-            try:
-                published = self.storage.get_form(org_id, form_id, version)
-            except NotFound:
-                return None
-            try:
-                spec = FormSpec.model_validate(published.spec)
-                files = {
-                    ref.sha256: self.storage.get_form_file(org_id, ref.sha256)
-                    for ref in spec.attachments.values()
-                }
-                rules = FormRules(bind(spec, files))
-            except ValidationError as exc:
-                reasons = (str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-                rules = RefusedForm("; ".join(reasons))
-            except (NotFound, FormError) as exc:
-                rules = RefusedForm(f"its attached files cannot be used: {exc}")
-            self.form_rules[published.seq] = rules
-        return rules
+        return published_rules(self.storage, self.form_rules, org_id, form_id, version)
 
     def audit_refusals(self, *, everything: bool = False) -> None:
         """Write the refused enrolments of every window that is over (all of them at
@@ -153,7 +129,7 @@ def require_role(device: Device, roles: frozenset[str], what: str) -> None:
 
 def actor(device: Device) -> str:
     """Who the audit log says acted: the device."""
-    return f"device:{device.id}"
+    return device_actor(device)
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

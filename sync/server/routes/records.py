@@ -4,7 +4,6 @@ record (`GET /v1/records/{record_id}`). Every read or write of a record is audit
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 from uuid import UUID
 
@@ -14,28 +13,22 @@ from fastapi.responses import Response
 from sync.protocol import (
     PushRequest,
     PushResponse,
-    Receipt,
     ReceiptCheck,
     ReceiptCheckResponse,
     ReceiptMode,
-    ReceiptProof,
-    RecordOutcome,
     RecordView,
-    batch_receipt_signing_bytes,
-    receipt_tree,
 )
 from sync.server.auth import can_read_record
-from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
+from sync.server.ingest import ReceiptSigner, ingest_push
 from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
-    ServerContext,
     actor,
     links,
     v1_router,
 )
-from sync.server.storage import NotFound, PushResult
+from sync.server.storage import NotFound
 
 __all__ = ["router"]
 
@@ -65,105 +58,17 @@ def push(
     ] = "record",
 ) -> Response:
     """Store a batch: one outcome per record, in order; the batch is one transaction."""
-    storage, now = context.storage, context.now()
-    outcomes: list[RecordOutcome | PushResult | None] = [None] * len(body.records)
-    forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
-    recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
-    checked, digests, positions = [], [], []
-    for index, envelope in enumerate(body.records):
-        form_key = (envelope.form_id, envelope.form_version)
-        if form_key not in forms:
-            forms[form_key] = context.published_rules(device.org_id, *form_key)
-        signed = envelope.signing_bytes()
-        errors = envelope_errors(
-            envelope, device.id, device.public_key, forms[form_key], recipients, signed=signed
-        )
-        if errors:
-            outcomes[index] = RecordOutcome(
-                id=envelope.id, revision=envelope.revision, status="rejected", errors=errors
-            )
-            storage.append_audit(
-                actor(device),
-                "push",
-                f"rejected:{errors[0].code}",
-                now,
-                org_id=device.org_id,
-                device_id=device.id,
-                record_id=str(envelope.id),
-            )
-        else:
-            checked.append(envelope)
-            digests.append(hashlib.sha256(signed).hexdigest())
-            positions.append(index)
-    if checked:
-        results = storage.push_records(device, checked, now, content_digests=digests)
-        for index, result in zip(positions, results, strict=True):
-            outcomes[index] = result
-    answer = PushResponse(outcomes=_signed_outcomes(context, outcomes, receipts))
-    return Response(answer.model_dump_json(), media_type="application/json")
-
-
-def _signed_outcomes(
-    context: ServerContext, results: list[RecordOutcome | PushResult | None], mode: ReceiptMode
-) -> list[RecordOutcome]:
-    """Outcomes in order, stored ones with a receipt: each signed alone (`record`), or all
-    of them signed once as the leaves of a Merkle tree, each with its proof (`batch`)."""
-    receipts = [
-        _unsigned_receipt(context, result)
-        for result in results
-        if isinstance(result, PushResult) and result.status != "rejected"
-    ]
-    if mode == "batch" and receipts:
-        root, paths = receipt_tree([receipt.entry_bytes() for receipt in receipts])
-        size = len(receipts)
-        signature = context.signing_key.sign(
-            batch_receipt_signing_bytes(root, size, context.key_id)
-        )
-        for index, (receipt, path) in enumerate(zip(receipts, paths, strict=True)):
-            receipt.proof = ReceiptProof(index=index, size=size, path=path)
-            receipt.signature = signature
-    else:
-        for receipt in receipts:
-            receipt.signature = context.signing_key.sign(receipt.signing_bytes())
-    signed = iter(receipts)
-    outcomes = []
-    for result in results:
-        if isinstance(result, RecordOutcome):
-            outcomes.append(result)
-        elif isinstance(result, PushResult) and result.status == "rejected":
-            outcomes.append(
-                RecordOutcome(
-                    id=result.record_id,
-                    revision=result.revision,
-                    status="rejected",
-                    errors=result.errors,
-                )
-            )
-        elif isinstance(result, PushResult):
-            outcomes.append(
-                RecordOutcome(
-                    id=result.record_id,
-                    revision=result.revision,
-                    status=result.status,
-                    receipt=next(signed),
-                    current_revision=result.current_revision,
-                )
-            )
-    return outcomes
-
-
-def _unsigned_receipt(context: ServerContext, result: PushResult) -> Receipt:
-    if result.seq is None or result.received_at is None or result.content_digest is None:
-        raise RuntimeError("storage returned a stored outcome without its receipt data")
-    return Receipt(
-        record_id=result.record_id,
-        revision=result.revision,
-        content_digest=result.content_digest,
-        seq=result.seq,
-        received_at=result.received_at,
-        server_key_id=context.key_id,
-        signature=b"",
+    outcomes = ingest_push(
+        context.storage,
+        device,
+        body.records,
+        now=context.now(),
+        rules=context.published_rules,
+        signer=ReceiptSigner(context.signing_key, context.key_id),
+        receipts=receipts,
     )
+    answer = PushResponse(outcomes=outcomes)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.post("/receipts:check", response_model=ReceiptCheckResponse)

@@ -1,0 +1,202 @@
+"""Ingesting a push: the one path by which envelopes enter the server, whoever carried them
+(`POST /v1/records:push`, an offline bundle imported at the centre, a relay).
+
+Every envelope is checked exactly as a push checks it (the signer's enrolled key, ownership,
+the organisation's recipients, the published form's rules), the accepted ones are stored in
+one transaction, refusals are audited per record, and every stored outcome gets a receipt
+signed by the server key (one per record, or one per batch over a Merkle tree).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from fieldapp.crypto import SigningKey
+from fieldapp.errors import FormError
+from fieldapp.forms.attachments import bind
+from fieldapp.forms.spec import FormSpec
+from sync.protocol import (
+    MAX_BATCH_RECORDS,
+    Receipt,
+    ReceiptMode,
+    ReceiptProof,
+    RecordEnvelope,
+    RecordOutcome,
+    batch_receipt_signing_bytes,
+    receipt_tree,
+)
+from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
+from sync.server.storage import Device, NotFound, PushResult, Storage
+
+__all__ = ["ReceiptSigner", "RulesLookup", "device_actor", "ingest_push", "published_rules"]
+
+RulesLookup = Callable[[str, str, str], FormRules | RefusedForm | None]
+"""(org id, form id, version) -> the form version's rules as published (None: not published)."""
+
+
+@dataclass(frozen=True)
+class ReceiptSigner:
+    """The server's receipt-signing key and its id, as every receipt names it."""
+
+    key: SigningKey
+    key_id: str
+
+
+def device_actor(device: Device) -> str:
+    """Who the audit log says acted: the device."""
+    return f"device:{device.id}"
+
+
+def published_rules(
+    storage: Storage,
+    cache: dict[int, FormRules | RefusedForm],
+    org_id: str,
+    form_id: str,
+    version: str,
+) -> FormRules | RefusedForm | None:
+    """The form version as the organisation sees it, parsed once per `cache` (keyed by its
+    publication seq: published versions never change); None if it is not published; refused
+    if it no longer passes the form checks. Looked up every time: an organisation's own
+    version may come to shadow a global one."""
+    seq = storage.published_form_seq(org_id, form_id, version)
+    if seq is None:
+        return None
+    rules = cache.get(seq)
+    if rules is None:
+        try:
+            published = storage.get_form(org_id, form_id, version)
+        except NotFound:
+            return None
+        try:
+            spec = FormSpec.model_validate(published.spec)
+            files = {
+                ref.sha256: storage.get_form_file(org_id, ref.sha256)
+                for ref in spec.attachments.values()
+            }
+            rules = FormRules(bind(spec, files))
+        except ValidationError as exc:
+            reasons = (str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            rules = RefusedForm("; ".join(reasons))
+        except (NotFound, FormError) as exc:
+            rules = RefusedForm(f"its attached files cannot be used: {exc}")
+        cache[published.seq] = rules
+    return rules
+
+
+def ingest_push(
+    storage: Storage,
+    device: Device,
+    envelopes: Sequence[RecordEnvelope],
+    *,
+    now: datetime,
+    rules: RulesLookup,
+    signer: ReceiptSigner,
+    receipts: ReceiptMode = "record",
+    action: str = "push",
+) -> list[RecordOutcome]:
+    """Store `envelopes` pushed by `device`: one outcome per envelope, in order (see
+    docs/sync-protocol.md, *Push*). The accepted ones are stored in one transaction; each
+    refusal is audited under `action` (`push`, `bundle_import`)."""
+    outcomes: list[RecordOutcome | PushResult | None] = [None] * len(envelopes)
+    forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
+    recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
+    checked, digests, positions = [], [], []
+    for index, envelope in enumerate(envelopes):
+        form_key = (envelope.form_id, envelope.form_version)
+        if form_key not in forms:
+            forms[form_key] = rules(device.org_id, *form_key)
+        signed = envelope.signing_bytes()
+        errors = envelope_errors(
+            envelope, device.id, device.public_key, forms[form_key], recipients, signed=signed
+        )
+        if errors:
+            outcomes[index] = RecordOutcome(
+                id=envelope.id, revision=envelope.revision, status="rejected", errors=errors
+            )
+            storage.append_audit(
+                device_actor(device),
+                action,
+                f"rejected:{errors[0].code}",
+                now,
+                org_id=device.org_id,
+                device_id=device.id,
+                record_id=str(envelope.id),
+            )
+        else:
+            checked.append(envelope)
+            digests.append(hashlib.sha256(signed).hexdigest())
+            positions.append(index)
+    if checked:
+        results = storage.push_records(device, checked, now, content_digests=digests)
+        for index, result in zip(positions, results, strict=True):
+            outcomes[index] = result
+    return _signed_outcomes(signer, outcomes, receipts)
+
+
+def _signed_outcomes(
+    signer: ReceiptSigner, results: list[RecordOutcome | PushResult | None], mode: ReceiptMode
+) -> list[RecordOutcome]:
+    """Outcomes in order, stored ones with a receipt: each signed alone (`record`), or signed
+    once per MAX_BATCH_RECORDS as the leaves of a Merkle tree, each with its proof (`batch`)."""
+    receipts = [
+        _unsigned_receipt(signer, result)
+        for result in results
+        if isinstance(result, PushResult) and result.status != "rejected"
+    ]
+    if mode == "batch":
+        # One tree per MAX_BATCH_RECORDS receipts (a bundle's records are stored at once).
+        for start in range(0, len(receipts), MAX_BATCH_RECORDS):
+            tree = receipts[start : start + MAX_BATCH_RECORDS]
+            root, paths = receipt_tree([receipt.entry_bytes() for receipt in tree])
+            size = len(tree)
+            signature = signer.key.sign(batch_receipt_signing_bytes(root, size, signer.key_id))
+            for index, (receipt, path) in enumerate(zip(tree, paths, strict=True)):
+                receipt.proof = ReceiptProof(index=index, size=size, path=path)
+                receipt.signature = signature
+    else:
+        for receipt in receipts:
+            receipt.signature = signer.key.sign(receipt.signing_bytes())
+    signed = iter(receipts)
+    outcomes = []
+    for result in results:
+        if isinstance(result, RecordOutcome):
+            outcomes.append(result)
+        elif isinstance(result, PushResult) and result.status == "rejected":
+            outcomes.append(
+                RecordOutcome(
+                    id=result.record_id,
+                    revision=result.revision,
+                    status="rejected",
+                    errors=result.errors,
+                )
+            )
+        elif isinstance(result, PushResult):
+            outcomes.append(
+                RecordOutcome(
+                    id=result.record_id,
+                    revision=result.revision,
+                    status=result.status,
+                    receipt=next(signed),
+                    current_revision=result.current_revision,
+                )
+            )
+    return outcomes
+
+
+def _unsigned_receipt(signer: ReceiptSigner, result: PushResult) -> Receipt:
+    if result.seq is None or result.received_at is None or result.content_digest is None:
+        raise RuntimeError("storage returned a stored outcome without its receipt data")
+    return Receipt(
+        record_id=result.record_id,
+        revision=result.revision,
+        content_digest=result.content_digest,
+        seq=result.seq,
+        received_at=result.received_at,
+        server_key_id=signer.key_id,
+        signature=b"",
+    )
