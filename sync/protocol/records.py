@@ -14,6 +14,7 @@ from pydantic import Field, StrictBool, field_validator
 
 from sync.protocol.canonical import canonical_json
 from sync.protocol.errors import WireFieldError
+from sync.protocol.matching import MAX_MATCH_KEYS, MatchKey
 from sync.protocol.receipts import Receipt
 from sync.protocol.wire import (
     MAX_BATCH_RECORDS,
@@ -48,6 +49,9 @@ class RecordEnvelope(WireModel):
     `consent_withdrawn` says the person withdrew their consent, so the server erases the sealed
     part of every stored revision of the record and never stores one again. It is signed like
     every field, and left out of the JSON when false, so other envelopes sign as before.
+    `match`: keyed digests of the person's (or each participant's) normalised identifiers
+    under the organisation's match key (sync.protocol.matching), signed too, left out when
+    empty (a device without the match key, or a form that names nobody).
     `signature` is the device's Ed25519 signature over `signing_bytes()`.
     """
 
@@ -63,6 +67,9 @@ class RecordEnvelope(WireModel):
     sealed: B64Bytes | None = None
     deleted: StrictBool = False
     consent_withdrawn: StrictBool = Field(default=False, exclude_if=lambda withdrawn: not withdrawn)
+    match: list[MatchKey] = Field(
+        default_factory=list, max_length=MAX_MATCH_KEYS, exclude_if=lambda keys: not keys
+    )
     signature: B64Bytes
 
     @field_validator("created_at", "updated_at")

@@ -1,5 +1,5 @@
 """The server's HTTP areas, one `APIRouter` each, all under /v1: health, enrolment, records
-(push, receipts check, read), changes, team roster, forms, admin, office. `create_app` includes
+(push, receipts check, read), changes, team roster, forms, admin, office, office matching. `create_app` includes
 `ROUTERS` in this order (the order of /openapi.json's paths)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sync.server.routes import (
     enrolment,
     forms,
     health,
+    matching,
     office,
     records,
     roster,
@@ -28,4 +29,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     forms.router,
     admin.router,
     office.router,
+    matching.router,
 )
