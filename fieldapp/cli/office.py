@@ -23,6 +23,7 @@ from fieldapp.cli._common import (
     server_settings,
     whole_number,
 )
+from fieldapp.cli.office_people import add_people_commands
 from fieldapp.paths import data_dir
 
 
@@ -77,7 +78,12 @@ def add_office_commands(commands: Commands) -> None:
         group="office",
     )
     report.add_argument("--form", required=True, help="the form id")
-    report.add_argument("--by", required=True, help="one to three fields, comma-separated")
+    report.add_argument("--by", default="", help="one to three fields, comma-separated")
+    report.add_argument(
+        "--people",
+        action="store_true",
+        help="count a training form's participants: attendances and people (instead of --by)",
+    )
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.add_argument(
         "--k",
@@ -86,6 +92,7 @@ def add_office_commands(commands: Commands) -> None:
         help="smallest group a figure about victims may show (default 11, CTDC's)",
     )
     _filters(report)
+    add_people_commands(commands)
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -116,9 +123,12 @@ def _query(args: argparse.Namespace) -> dict[str, Any]:
     return query
 
 
-def _office_records(args: argparse.Namespace) -> tuple[Any, Any, Iterator[Any]]:
+def _office_records(
+    args: argparse.Namespace, *, people: bool = False
+) -> tuple[Any, Any, Iterator[Any]]:
     """The store (closed by the caller), the form as this device holds it, and the records
-    the server lists for the office, not deleted, page after page."""
+    the server lists for the office, not deleted, page after page; with `people`, not the
+    records the office merged into another as the same person either."""
     from fieldapp.errors import StoreError
     from sync.client import OfficeClient
 
@@ -134,7 +144,7 @@ def _office_records(args: argparse.Namespace) -> tuple[Any, Any, Iterator[Any]]:
     def records() -> Iterator[Any]:
         with client:
             for record in client.records(**query):
-                if not record.deleted:
+                if not record.deleted and not (people and record.duplicate_of is not None):
                     yield record
 
     return store, spec, records()
@@ -178,9 +188,11 @@ def cmd_office_report(args: argparse.Namespace) -> int:
     from fieldapp.office.aggregates import DisclosurePolicy, build_report
 
     by = [name.strip() for name in args.by.split(",") if name.strip()]
+    if args.people:
+        return _people_report(args)
     if not by:
         raise UsageError("--by: name one to three fields")
-    store, spec, records = _office_records(args)
+    store, spec, records = _office_records(args, people=True)
     try:
         rows = [record.stats for record in records]
     finally:
@@ -190,6 +202,26 @@ def cmd_office_report(args: argparse.Namespace) -> int:
         print_json(report.json()[0])
     else:
         print(report.text(args.lang), end="")
+    return 0
+
+
+def _people_report(args: argparse.Namespace) -> int:
+    from fieldapp.cli.office_people import people_counts
+    from sync.client import OfficeClient
+
+    store = open_store(args)
+    try:
+        with OfficeClient(store) as client:
+            counts = people_counts(client, args.form)
+    finally:
+        store.close()
+    if args.json:
+        print_json(counts)
+    else:
+        print(
+            f"{counts['form']}: {counts['attendances']} attendances, {counts['people']} people"
+            f" ({counts['to_confirm']} same-name pairs to confirm: `fieldapp office people`)"
+        )
     return 0
 
 

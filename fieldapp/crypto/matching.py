@@ -38,9 +38,11 @@ __all__ = [
 
 MATCH_DIGEST_BYTES = 16
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-# The last digits of a phone number: "+33 6 12 34 56 78", "06 12 34 56 78" and "612345678"
-# are one number, whatever prefix (country code, trunk 0) was typed.
-_PHONE_DIGITS = 9
+# The last digits of a phone number: "+855 12 345 678" and "012 345 678", or "+33 6 12 34 56
+# 78" and "06 12 34 56 78", are one number whatever prefix (country code, trunk 0) was typed.
+# Eight: the shortest national numbers (Cambodia's, Thailand's fixed lines) have eight digits
+# after the trunk 0; a digest always pairs them with the name, so the rare clash is harmless.
+_PHONE_DIGITS = 8
 _MIN_PHONE_DIGITS = 6
 
 
@@ -56,7 +58,7 @@ def fold_name(text: object) -> str:
 
 
 def phone_digits(text: object) -> str:
-    """The last 9 digits of a phone number, "" when it has fewer than 6 digits."""
+    """The last 8 digits of a phone number, "" when it has fewer than 6 digits."""
     if not isinstance(text, str | int):
         return ""
     digits = "".join(c for c in str(text) if c.isdigit())
