@@ -77,9 +77,9 @@ def test_two_devices_record_one_victim_the_case_manager_merges_and_the_report_co
         deployment, org_key, app_url, app_transport, tmp_path / "t", "trainer", "north"
     )
     with OfficeClient(trainer, transport=app_transport) as refused:
-        with pytest.raises(ServerRefused, match="403|may not"):
+        with pytest.raises(ServerRefused, match="may not"):
             refused.duplicates()
-        with pytest.raises(ServerRefused, match="403|may not"):
+        with pytest.raises(ServerRefused, match="may not"):
             refused.merge(
                 f"{first.id}~{second.id}" if first.id < second.id else f"{second.id}~{first.id}"
             )
@@ -133,8 +133,8 @@ def test_two_trainings_with_one_participant_count_one_person_and_two_attendances
     trainer = _enrolled(
         deployment, org_key, app_url, app_transport, tmp_path / "t", "trainer", "north"
     )
-    for index, (organisation, phone) in enumerate((("Court of Appeal", "+855 12 345 678"),
-                                                   ("court of appeal", "012 999 999"))):  # fmt: skip
+    sheets = (("Court of Appeal", "+855 12 345 678"), ("court of appeal", "012 999 999"))
+    for index, (organisation, phone) in enumerate(sheets):
         values = attendance_values("Ana Lima", participants=1)
         values["participants"][0].update(
             _id=f"p-{index}", full_name="Ana Lima", organisation=organisation, phone=phone

@@ -7,6 +7,7 @@ as people (same name with the same organisation or phone) with same-name pairs t
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_pairs_found_by_shared_digests_and_merged_without_losing_a_record(
     other = south.envelope(form_id="victim", match=victim("Bo Chan", "1990-01-01"))
     other_form = south.envelope(form_id="attendance", match=victim("Ana Lima", "2001-02-03"))
     storage.push_records(north.device, [first], NOW)
-    storage.push_records(south.device, [typo, other, other_form], NOW)
+    storage.push_records(south.device, [typo, other, other_form], NOW + timedelta(minutes=1))
 
     case_manager = Member(storage, org_id, "case_manager", None)
     [pair] = storage.office_duplicates(case_manager.device, 100)
