@@ -31,13 +31,16 @@ from fieldapp.ui.services.enrolment import Enrolment
 from fieldapp.ui.services.errors import MergeUnavailable, SetupFailed
 from fieldapp.ui.services.merge import MergeOffer, Merging
 from fieldapp.ui.services.office import (
+    DUPLICATE_ROLES,
     OFFICE_ROLES,
     REVIEW_STATES,
+    DuplicatePair,
     NotAnOfficeDevice,
     Office,
     OfficeFailed,
     OfficeRecord,
     OfficeRecordsPage,
+    PeopleReport,
     ReviewDecision,
     ReviewResult,
     ReviewState,
@@ -59,6 +62,7 @@ from sync.protocol import EnrolmentLink
 __all__ = [
     "AUTOLOCK_CHOICES",
     "DEFAULT_AUTOLOCK_MINUTES",
+    "DUPLICATE_ROLES",
     "OFFICE_ROLES",
     "PERSON_FIELDS",
     "REVIEW_STATES",
@@ -70,11 +74,13 @@ __all__ = [
     "ListedRecord",
     "MergeOffer",
     "MergeUnavailable",
+    "DuplicatePair",
     "NotAnOfficeDevice",
     "Office",
     "OfficeFailed",
     "OfficeRecord",
     "OfficeRecordsPage",
+    "PeopleReport",
     "ParticipantMatch",
     "Record",
     "RecordQuery",

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import flet as ft
 
-from fieldapp.ui.services import OFFICE_ROLES
+from fieldapp.i18n import N_
+from fieldapp.ui.screens.office.duplicates import Duplicates
+from fieldapp.ui.screens.office.people import People
+from fieldapp.ui.services import DUPLICATE_ROLES, OFFICE_ROLES
 
 __all__ = ["SECTIONS", "OfficeSection", "sections_for"]
 
@@ -26,7 +29,16 @@ class OfficeSection:
     roles: frozenset[str] = OFFICE_ROLES
 
 
-SECTIONS: tuple[OfficeSection, ...] = ()
+SECTIONS: tuple[OfficeSection, ...] = (
+    OfficeSection(
+        "duplicates",
+        ft.Icons.PEOPLE_OUTLINE,
+        N_("Possible duplicates"),
+        Duplicates,
+        DUPLICATE_ROLES,
+    ),
+    OfficeSection("people", ft.Icons.GROUPS, N_("People"), People),
+)
 
 
 def sections_for(role: str | None) -> tuple[OfficeSection, ...]:
