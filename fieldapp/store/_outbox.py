@@ -76,30 +76,24 @@ class Outbox:
                 self._keyring.forget_secret(MATCH_KEY_SECRET)
             else:
                 self._keyring.set_secret(MATCH_KEY_SECRET, key.hex())
-            recipients = self.recipients()
-            if not recipients:
-                return 0
-            ids = [
-                row[0]
-                for row in self._core.db.execute(
-                    "SELECT id FROM records WHERE status = 'final' AND sealed IS NOT NULL"
-                    " AND deleted = 0 AND fields IS NOT NULL"
-                ).fetchall()
-            ]
-            for record_id in ids:
-                row = self._rows.get(record_id)
-                self.seal(row, self._rows.fields(row), recipients)
-            return len(ids)
+            return self._seal_again(
+                "status = 'final' AND sealed IS NOT NULL AND deleted = 0 AND fields IS NOT NULL"
+            )
 
     def _seal_waiting(self) -> int:
         """Seal and sign finalised records that were finalised before any recipient was known."""
+        return self._seal_again("status = 'final' AND sealed IS NULL")
+
+    def _seal_again(self, where: str) -> int:
+        """Seal and sign the records matching `where` (a fixed clause), if recipients are
+        known; how many (the caller holds the transaction)."""
         recipients = self.recipients()
         if not recipients:
             return 0
         ids = [
             row[0]
             for row in self._core.db.execute(
-                "SELECT id FROM records WHERE status = 'final' AND sealed IS NULL"
+                f"SELECT id FROM records WHERE {where}"  # noqa: S608 (fixed clauses only)
             ).fetchall()
         ]
         for record_id in ids:

@@ -25,6 +25,7 @@ KEY = crypto.random_key()
 
 @pytest.fixture
 def world(backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
+    """The real app on uvicorn over the backend (as tests/server/test_office_api.py has it)."""
     settings = ServerSettings(
         data_dir=tmp_path / "server", database_url=backend.url, rate_limit_burst=10_000
     )

@@ -9,17 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from fieldapp import crypto
 from tests.conftest import CANARY, screening_values
-from tests.ui._browser import AppProcess, expect_shown, shoot, tap
+from tests.ui._browser import AppProcess, expect_shown, open_phone, shoot, tap
 from tests.ui._office import OfficeWorld, office_world
 from tests.ui.test_browser import unlock
 
 pytestmark = pytest.mark.browser
-
-LAPTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
@@ -39,21 +37,11 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OfficeWor
             app.stop()
 
 
-def open_laptop(browser: Browser, url: str) -> Page:
-    page = browser.new_page(viewport=LAPTOP)  # type: ignore[arg-type]
-    page.set_default_timeout(20_000)
-    page.goto(url)
-    page.wait_for_function("() => !document.getElementById('loading')", timeout=30_000)
-    page.locator("flt-semantics-placeholder").dispatch_event("click")
-    page.wait_for_selector("flt-semantics", state="attached")
-    return page
-
-
 def test_a_case_manager_merges_a_flagged_pair(
     browser: Browser, office: tuple[OfficeWorld, AppProcess]
 ) -> None:
     world, app = office
-    page = open_laptop(browser, app.url)
+    page = open_phone(browser, app.url, laptop=True)
     unlock(page)
     tap(page, "button", "Office")
     expect_shown(page, "Possible duplicates")

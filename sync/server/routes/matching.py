@@ -66,7 +66,7 @@ def office_duplicates(
             DuplicatePair(
                 pair=row.pair,
                 records=[OfficeRecord.model_validate(r, from_attributes=True) for r in row.rows],
-                shared=list(row.shared),  # type: ignore[arg-type]
+                shared=list(row.shared),
             )
             for row in rows
         ]
@@ -92,7 +92,7 @@ def _decide(
 def _result(stored: MatchDecisionStored) -> MatchDecisionResult:
     return MatchDecisionResult(
         pair=stored.pair,
-        decision=stored.decision,  # type: ignore[arg-type]
+        decision=stored.decision,
         kept=stored.kept,
         decided_at=stored.decided_at,
     )

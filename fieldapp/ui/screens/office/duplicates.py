@@ -83,7 +83,7 @@ def Duplicates() -> ft.Control:
     """Possible duplicate victim records, each pair to merge or dismiss."""
     office = use_office()
     _ = office.words
-    view, _set = ft.use_state(lambda: DuplicatesView(office.services))
+    view, _set = ft.use_state(DuplicatesView(office.services))  # the first one is kept
     ft.use_effect(view.load, [])
     controls: list[ft.Control] = [
         title(_("Possible duplicates")),

@@ -20,7 +20,7 @@ def People() -> ft.Control:
     """Attendances and people of the training register, same-name pairs to confirm."""
     office = use_office()
     _ = office.words
-    view, _set = ft.use_state(lambda: PeopleView(office.services))
+    view, _set = ft.use_state(PeopleView(office.services))  # the first one is kept
     ft.use_effect(view.load, [])
     controls: list[ft.Control] = [title(_("People")), error_text(view.error)]
     report = view.report
