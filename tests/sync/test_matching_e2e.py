@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ def test_two_devices_record_one_victim_the_case_manager_merges_and_the_report_co
     app_transport: httpx.BaseTransport,
     tmp_path: Path,
     cli: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the server runs in this process: its logs land here
     one = _enrolled(
         deployment, org_key, app_url, app_transport, tmp_path / "a", "collector", "north"
     )
@@ -110,7 +113,8 @@ def test_two_devices_record_one_victim_the_case_manager_merges_and_the_report_co
     )
     assert report["total"] == 2  # the merged pair counts once
 
-    # Nothing identifying on the server, and no unkeyed hash of the names either.
+    # Nothing identifying on the server or in its logs, nor an unkeyed hash of the names.
+    assert caplog.records and CANARY not in caplog.text and FAMILY not in caplog.text
     dump = b"".join(p.read_bytes() for p in deployment.settings.data_dir.rglob("*") if p.is_file())
     for name in (CANARY, FAMILY):
         assert name.encode() not in dump and name.lower().encode() not in dump
