@@ -28,6 +28,7 @@ from fieldapp.cli._common import (
     whole_number,
 )
 from fieldapp.cli.office_dashboard import add_dashboard_command
+from fieldapp.cli.office_people import add_people_commands
 from fieldapp.paths import data_dir
 
 
@@ -90,7 +91,12 @@ def add_office_commands(commands: Commands) -> None:
         group="office",
     )
     report.add_argument("--form", required=True, help="the form id")
-    report.add_argument("--by", required=True, help="one to three fields, comma-separated")
+    report.add_argument("--by", default="", help="one to three fields, comma-separated")
+    report.add_argument(
+        "--people",
+        action="store_true",
+        help="count a training form's participants: attendances and people (instead of --by)",
+    )
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.add_argument(
         "--k",
@@ -100,6 +106,7 @@ def add_office_commands(commands: Commands) -> None:
     )
     _filters(report)
     add_dashboard_command(commands)
+    add_people_commands(commands)
 
     opening = commands.add(
         "open",
@@ -157,9 +164,12 @@ def _query(args: argparse.Namespace) -> dict[str, Any]:
     return query
 
 
-def _office_records(args: argparse.Namespace) -> tuple[Any, Any, Iterator[Any]]:
+def _office_records(
+    args: argparse.Namespace, *, people: bool = False
+) -> tuple[Any, Any, Iterator[Any]]:
     """The store (closed by the caller), the form as this device holds it, and the records
-    the server lists for the office, not deleted, page after page."""
+    the server lists for the office, not deleted, page after page; with `people`, not the
+    records the office merged into another as the same person either."""
     from fieldapp.errors import StoreError
     from sync.client import OfficeClient
 
@@ -175,7 +185,7 @@ def _office_records(args: argparse.Namespace) -> tuple[Any, Any, Iterator[Any]]:
     def records() -> Iterator[Any]:
         with client:
             for record in client.records(**query):
-                if not record.deleted:
+                if not record.deleted and not (people and record.duplicate_of is not None):
                     yield record
 
     return store, spec, records()
@@ -208,9 +218,11 @@ def cmd_office_report(args: argparse.Namespace) -> int:
     from fieldapp.office.aggregates import DisclosurePolicy, build_report
 
     by = [name.strip() for name in args.by.split(",") if name.strip()]
+    if args.people:
+        return _people_report(args)
     if not by:
         raise UsageError("--by: name one to three fields")
-    store, spec, records = _office_records(args)
+    store, spec, records = _office_records(args, people=True)
     try:
         rows = [record.stats for record in records]
     finally:
@@ -303,6 +315,26 @@ def cmd_office_open(args: argparse.Namespace) -> int:
             print("  The sealed part was erased (consent withdrawn): statistics only.")
         for line in rev.lines(lang):
             print(f"  {line.label}" if line.text is None else f"  {line.label}: {line.text}")
+    return 0
+
+
+def _people_report(args: argparse.Namespace) -> int:
+    from fieldapp.cli.office_people import people_counts
+    from sync.client import OfficeClient
+
+    store = open_store(args)
+    try:
+        with OfficeClient(store) as client:
+            counts = people_counts(client, args.form)
+    finally:
+        store.close()
+    if args.json:
+        print_json(counts)
+    else:
+        print(
+            f"{counts['form']}: {counts['attendances']} attendances, {counts['people']} people"
+            f" ({counts['to_confirm']} same-name pairs to confirm: `fieldapp office people`)"
+        )
     return 0
 
 

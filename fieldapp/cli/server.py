@@ -59,7 +59,8 @@ def add_commands(commands: Commands) -> None:
     code.add_argument(
         "--org-key", default=None, metavar="PATH",
         help="the organisation's private key file: the code then brings the team key of its"
-        " region, so the device shares and finds participants with its team",
+        " region, so the device shares and finds participants with its team, and the"
+        " organisation's match key, so its records are checked for duplicates",
     )  # fmt: skip
     code.add_argument(
         "--qr", default=None, metavar="PATH",
@@ -152,11 +153,10 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
         )
     settings = server_settings(args)
     with admin.open_server_storage(settings) as storage:
-        team_key = (
-            None
-            if org_key is None
-            else admin.derive_team_key(storage, args.org, org_key, args.region)
-        )
+        team_key = match_key = None
+        if org_key is not None:
+            team_key = admin.derive_team_key(storage, args.org, org_key, args.region)
+            match_key = admin.derive_match_key(storage, args.org, org_key)
         issued = admin.enrol_code(
             storage,
             args.org,
@@ -165,6 +165,7 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
             args.ttl_hours,
             server_key=admin.server_public_key(settings, storage),
             team_key=team_key,
+            match_key=match_key,
         )
     if server is not None:
         admin.write_enrolment_qr(Path(args.qr), server, issued)
@@ -174,9 +175,10 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print_json({**issued.model_dump(mode="json"), "team_key": team_key is not None})
+        keys = {"team_key": team_key is not None, "match_key": match_key is not None}
+        print_json({**issued.model_dump(mode="json"), **keys})
     else:
-        team = ", with the team key" if team_key is not None else ""
+        team = ", with the team key and the match key" if team_key is not None else ""
         print(
             f"{issued.code}\t(role {issued.role}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC"
             f"{team})"

@@ -18,6 +18,9 @@ only, so it ships inside a Flet mobile build. Callers use the names below
 - A team key (per organisation and region, derived from the organisation's private key) lets
   a region's devices share participant rosters the server cannot read; it reaches a device
   wrapped by its one-time enrolment code (`wrap_team_key` / `unwrap_team_key`, `team`).
+- A match key (per organisation, delivered the same way: `wrap_match_key`) gives keyed
+  digests of a person's normalised identifiers, so the office finds the same person recorded
+  twice without decrypting anything (`victim_match_keys`, `participant_match_keys`, `matching`).
 
 Every failure a person or an attacker can cause raises a `CryptoError` subclass with a clear
 message (`errors`): tampering is an `IntegrityError`, never a crash and never a silent
@@ -35,6 +38,13 @@ from fieldapp.crypto.errors import (
     WrongEnrolCode,
     WrongOrganisationKey,
     WrongPassphrase,
+)
+from fieldapp.crypto.matching import (
+    fold_name,
+    match_digest,
+    participant_match_keys,
+    phone_digits,
+    victim_match_keys,
 )
 from fieldapp.crypto.org_key import OrgKeyPair
 from fieldapp.crypto.passphrase import KdfParams, check_passphrase_policy, derive_key
@@ -61,7 +71,9 @@ from fieldapp.crypto.team import (
     enrol_code_secret,
     enrolment_fingerprint,
     team_aad,
+    unwrap_match_key,
     unwrap_team_key,
+    wrap_match_key,
     wrap_team_key,
 )
 from sync.protocol import canonical_json  # signed bytes: defined by the protocol
@@ -93,15 +105,22 @@ __all__ = [
     "enrol_code_secret",
     "enrolment_fingerprint",
     "envelope_key_ids",
+    "fold_name",
     "keyed_hash",
+    "match_digest",
+    "participant_match_keys",
+    "phone_digits",
     "random_key",
     "record_aad",
     "seal",
     "subkey",
     "team_aad",
     "unwrap_key",
+    "unwrap_match_key",
     "unwrap_team_key",
     "verify",
+    "victim_match_keys",
     "wrap_key",
+    "wrap_match_key",
     "wrap_team_key",
 ]

@@ -146,6 +146,11 @@ class OrgKeyPair:
         for every enrolment code of that region, and nothing else needs to be kept."""
         return hkdf(self._private_bytes, b"fieldapp/team-key/v1" + team_scope(org_id, region))
 
+    def match_key(self, org_id: str) -> bytes:
+        """The organisation's match key (`fieldapp.crypto.matching`): one for all its regions,
+        so a person recorded in two regions still matches; derived like the team keys."""
+        return hkdf(self._private_bytes, b"fieldapp/match-key/v1" + team_scope(org_id, None))
+
     def open(self, envelope: bytes, aad: bytes) -> bytes:
         """The plaintext of an envelope sealed to this key pair with the same `aad`."""
         header, entries, payload = parse_envelope(envelope)

@@ -64,19 +64,43 @@ def _enrol_code_key(code: str) -> bytes:
     return hkdf(secret.encode("utf-8"), b"fieldapp/enrol-code/v1:team-key-wrap", _ENROL_CODE_SALT)
 
 
+def _wrap_for_enrolment(
+    code: str, key: bytes, purpose: str, org_id: str, region: str | None
+) -> bytes:
+    return wrap_key(_enrol_code_key(code), key, team_aad(purpose, org_id, region))
+
+
+def _unwrap_at_enrolment(
+    code: str, wrapped: bytes, purpose: str, org_id: str, region: str | None
+) -> bytes:
+    try:
+        return unwrap_key(_enrol_code_key(code), wrapped, team_aad(purpose, org_id, region))
+    except WrongPassphrase:
+        raise WrongEnrolCode(
+            f"the {purpose.replace('-', ' ')} does not open with this enrolment code (or it was"
+            " wrapped for another organisation or region)"
+        ) from None
+
+
 def wrap_team_key(code: str, team_key: bytes, org_id: str, region: str | None) -> bytes:
     """The team key encrypted (AES-256-GCM) under a key derived from the enrolment code, bound
     to the organisation and region the code enrols into."""
-    return wrap_key(_enrol_code_key(code), team_key, team_aad("team-key", org_id, region))
+    return _wrap_for_enrolment(code, team_key, "team-key", org_id, region)
 
 
 def unwrap_team_key(code: str, wrapped: bytes, org_id: str, region: str | None) -> bytes:
     """The team key `wrap_team_key` wrapped; WrongEnrolCode if the code (or the organisation
     or region it was wrapped for) is not this one."""
-    try:
-        return unwrap_key(_enrol_code_key(code), wrapped, team_aad("team-key", org_id, region))
-    except WrongPassphrase:
-        raise WrongEnrolCode(
-            "the team key does not open with this enrolment code (or it was wrapped for "
-            "another organisation or region)"
-        ) from None
+    return _unwrap_at_enrolment(code, wrapped, "team-key", org_id, region)
+
+
+def wrap_match_key(code: str, match_key: bytes, org_id: str) -> bytes:
+    """The organisation's match key (`OrgKeyPair.match_key`) wrapped by the enrolment code
+    exactly as the team key is, bound to the organisation (the key has no region)."""
+    return _wrap_for_enrolment(code, match_key, "match-key", org_id, None)
+
+
+def unwrap_match_key(code: str, wrapped: bytes, org_id: str) -> bytes:
+    """The match key `wrap_match_key` wrapped; WrongEnrolCode for another code or
+    organisation."""
+    return _unwrap_at_enrolment(code, wrapped, "match-key", org_id, None)

@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fieldapp import crypto
+from fieldapp.forms.values import join_parts
 from fieldapp.store._core import Core, iso
 from fieldapp.store._keyring import Keyring
+from fieldapp.store._matching import MATCH_KEY_SECRET, match_keys, stored_match_key
 from fieldapp.store._migrations import envelope_columns, envelope_sha256
 from fieldapp.store._rows import NO_ENVELOPE, RecordRows
 from fieldapp.store._settings import Settings
@@ -57,15 +59,41 @@ class Outbox:
                 )
             return self._seal_waiting()
 
+    # -- the match key ------------------------------------------------------------------------
+    @property
+    def has_match_key(self) -> bool:
+        """Whether enrolment brought the organisation's match key (works while locked)."""
+        return self._keyring.has_secret(MATCH_KEY_SECRET)
+
+    def set_match_key(self, key: bytes | None) -> int:
+        """Keep the organisation's match key (encrypted under the data key), or forget it.
+        Records finalised and not yet sent are sealed and signed again, with their match
+        digests. Returns how many."""
+        with self._core.transaction():
+            if key == stored_match_key(self._keyring):
+                return 0
+            if key is None:
+                self._keyring.forget_secret(MATCH_KEY_SECRET)
+            else:
+                self._keyring.set_secret(MATCH_KEY_SECRET, key.hex())
+            return self._seal_again(
+                "status = 'final' AND sealed IS NOT NULL AND deleted = 0 AND fields IS NOT NULL"
+            )
+
     def _seal_waiting(self) -> int:
         """Seal and sign finalised records that were finalised before any recipient was known."""
+        return self._seal_again("status = 'final' AND sealed IS NULL")
+
+    def _seal_again(self, where: str) -> int:
+        """Seal and sign the records matching `where` (a fixed clause), if recipients are
+        known; how many (the caller holds the transaction)."""
         recipients = self.recipients()
         if not recipients:
             return 0
         ids = [
             row[0]
             for row in self._core.db.execute(
-                "SELECT id FROM records WHERE status = 'final' AND sealed IS NULL"
+                f"SELECT id FROM records WHERE {where}"  # noqa: S608 (fixed clauses only)
             ).fetchall()
         ]
         for record_id in ids:
@@ -80,16 +108,27 @@ class Outbox:
         recipients: list[crypto.RecipientKey],
     ) -> None:
         """Seal the sensitive part of the record's current revision for the organisation and
-        put its signed envelope in the outbox (the caller holds the transaction)."""
+        put its signed envelope in the outbox, with the match digests of the people it names
+        when the device has the match key (the caller holds the transaction)."""
         sealed = crypto.seal(
             crypto.canonical_json(secret),
             recipients,
             crypto.record_aad(row["id"], row["revision"], "sealed"),
         )
-        self.sign(row, sealed)
+        key = stored_match_key(self._keyring)
+        match: list[dict[str, str]] = []
+        if key is not None and not row["deleted"]:
+            spec = self._rows.form(row)
+            match = match_keys(key, spec, join_parts(spec, json.loads(row["stats"]), secret))
+        self.sign(row, sealed, match=match)
 
     def sign(
-        self, row: Mapping[str, Any], sealed: bytes | None, *, consent_withdrawn: bool = False
+        self,
+        row: Mapping[str, Any],
+        sealed: bytes | None,
+        *,
+        consent_withdrawn: bool = False,
+        match: list[dict[str, str]] | None = None,
     ) -> None:
         """Sign the envelope of the record's current revision and put it in the outbox, with
         its revision and content digest beside it (the caller holds the transaction)."""
@@ -106,6 +145,7 @@ class Outbox:
             sealed=sealed,
             deleted=bool(row["deleted"]),
             consent_withdrawn=consent_withdrawn,
+            match=match or [],
             signature=b"",
         )
         envelope.signature = self._keyring.sign(envelope.signing_bytes())

@@ -43,6 +43,7 @@ class EnrolResult:
     sealed_waiting: int  # records finalised before enrolment, now sealed for the organisation
     team_search: bool  # the code brought the team key: participants are shared with the team
     team_entries: int  # participants of records finalised before, now queued for the team
+    match_key: bool = False  # the code brought the match key: records carry match digests
 
 
 def enrol(
@@ -104,11 +105,13 @@ def enrol(
     if answer.device_id != store.device_id:
         raise ServerRefused("the server enrolled another device id than this one")
     team = _team_key(typed.secret, answer)
+    match = _match_key(typed.secret, answer)
     previous = (store.settings.get(STATE_SERVER_URL), store.settings.get(STATE_SERVER_KEY_ID))
     if previous != (wire.base_url, answer.server_key_id) or store.roster.team_key() != team:
         # Another server (its change log starts afresh), or another team (its roster must
         # be pulled from the start).
         store.settings.set(STATE_CURSOR, "0")
+    store.outbox.set_match_key(match)  # before sealing: waiting records get their digests
     sealed = store.outbox.set_recipients(recipients)
     team_entries = store.roster.set_team_key(team)
     store.keyring.set_secret(SECRET_TOKEN, answer.token)
@@ -131,6 +134,7 @@ def enrol(
         sealed_waiting=sealed,
         team_search=team is not None,
         team_entries=team_entries,
+        match_key=match is not None,
     )
 
 
@@ -157,6 +161,20 @@ def _check_keys(
         " the organisation's keys changed since: tell your coordinator, ask for a new code,"
         " and enrol on another network"
     )
+
+
+def _match_key(secret: str, answer: EnrolResponse) -> bytes | None:
+    """The organisation's match key the code's secret unwraps; None if the code carried
+    none. One that does not open with the code is refused before anything is stored."""
+    if answer.wrapped_match_key is None:
+        return None
+    try:
+        return crypto.unwrap_match_key(secret, answer.wrapped_match_key, answer.organisation_id)
+    except crypto.CryptoError:
+        raise ServerRefused(
+            "the match key sent with this enrolment does not open with the code: nothing was "
+            "changed on this device; ask the coordinator for a new code"
+        ) from None
 
 
 def _team_key(secret: str, answer: EnrolResponse) -> TeamKey | None:

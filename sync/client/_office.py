@@ -1,12 +1,14 @@
 """The office's client: an enrolled coordinator's, case manager's or admin's device asking
 the server for the organisation's records (statistical fields only, newest first, page
-after page) and reviewing them, and a case manager's or admin's fetching a record's sealed
-part to open with the organisation's key, with the device's own token, never the server's
-database."""
+after page), reviewing them, telling people from rows (possible duplicate records merged or
+dismissed, participants confirmed as one person), and a case manager's or admin's fetching a
+record's sealed part to open with the organisation's key, with the device's own token, never
+the server's database."""
 
 from __future__ import annotations
 
 import random
+import string
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,9 +24,14 @@ from sync.client._exchange import ExchangeOwner, answer
 from sync.client._state import SECRET_TOKEN, STATE_ROLE, STATE_SERVER_URL
 from sync.protocol import (
     MAX_OFFICE_PAGE,
+    MAX_PAIR_ID,
     REVIEW_REQUEST,
+    DuplicatesPage,
+    MatchDecisionResult,
+    MergeRequest,
     OfficeRecord,
     OfficeRecordsPage,
+    PeopleReport,
     ReviewDecision,
     ReviewResult,
     ReviewState,
@@ -136,3 +143,49 @@ class OfficeClient(ExchangeOwner):
             params={"history": "true"} if history else None,
         )
         return answer(response, SealedRecordView, "sealed record")
+
+    # -- people, not rows ---------------------------------------------------------------------
+    def duplicates(self, *, limit: int = 200) -> DuplicatesPage:
+        """The open pairs of records that may be one person (case managers and admins)."""
+        response = self._exchange.request(
+            "GET", "/v1/office/duplicates", token=self._token, params={"limit": limit}
+        )
+        return answer(response, DuplicatesPage, "list of possible duplicates")
+
+    def merge(self, pair: str, keep: str | None = None) -> MatchDecisionResult:
+        """The pair is one person: `keep` (a record id of the pair; else the one received
+        first) stays, the other is marked its duplicate. ValueError for a bad record id."""
+        body = MergeRequest(keep=None if keep is None else uuid.UUID(keep))
+        return self._decide(f"/v1/office/duplicates/{_pair(pair)}:merge", body)
+
+    def dismiss(self, pair: str) -> MatchDecisionResult:
+        """Not the same person."""
+        return self._decide(f"/v1/office/duplicates/{_pair(pair)}:dismiss", None)
+
+    def people(self, form: str) -> PeopleReport:
+        """The form's attendances, the people they are, and same-name pairs to confirm."""
+        response = self._exchange.request(
+            "GET", "/v1/office/people", token=self._token, params={"form": form}
+        )
+        return answer(response, PeopleReport, "people count")
+
+    def confirm_person(self, pair: str) -> MatchDecisionResult:
+        return self._decide(f"/v1/office/people/{_pair(pair)}:confirm", None)
+
+    def reject_person(self, pair: str) -> MatchDecisionResult:
+        return self._decide(f"/v1/office/people/{_pair(pair)}:reject", None)
+
+    def _decide(self, path: str, body: MergeRequest | None) -> MatchDecisionResult:
+        content = None if body is None else body.model_dump_json(exclude_none=True).encode()
+        response = self._exchange.request("POST", path, token=self._token, content=content)
+        return answer(response, MatchDecisionResult, "decision")
+
+
+def _pair(pair: str) -> str:
+    """A pair id as the server gives it (record ids joined by ~); ValueError otherwise."""
+    if not pair or len(pair) > MAX_PAIR_ID or set(pair) - _PAIR_CHARACTERS or "~" not in pair:
+        raise ValueError(f"{pair!r} is not a pair this server listed")
+    return pair
+
+
+_PAIR_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~")

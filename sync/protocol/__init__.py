@@ -16,7 +16,8 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `enrolment`: enrolling a device, enrolment codes and links, the server URL rule;
 - `roster`: team rosters;
 - `office`: the office's records list and reviews, and sealed parts for case managers;
-- `bundles`: offline bundle files (a signed, compressed outbox or set of changes).
+- `bundles`: offline bundle files (a signed, compressed outbox or set of changes);
+- `matching`: keyed match digests, duplicate pairs and people counts.
 
 It imports nothing of the project: the phone, the server and the office tools all stand on it.
 """
@@ -79,6 +80,20 @@ from sync.protocol.errors import (
     WireFieldError,
     capped_field_errors,
 )
+from sync.protocol.matching import (
+    MAX_MATCH_KEYS,
+    MAX_PAIR_ID,
+    DuplicatePair,
+    DuplicatesPage,
+    MatchDecision,
+    MatchDecisionResult,
+    MatchKey,
+    MatchKind,
+    MergeRequest,
+    PeopleReport,
+    PersonAttendance,
+    PersonPair,
+)
 from sync.protocol.office import (
     MAX_OFFICE_PAGE,
     MAX_REVIEW_COMMENT,
@@ -137,7 +152,9 @@ __all__ = [
     "ENROL_SECRET_SYMBOLS",
     "MAX_BATCH_RECORDS",
     "MAX_FIELD_ERRORS",
+    "MAX_MATCH_KEYS",
     "MAX_OFFICE_PAGE",
+    "MAX_PAIR_ID",
     "MAX_RECEIPT_CHECK",
     "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
@@ -157,6 +174,8 @@ __all__ = [
     "ChangeKind",
     "ChangesPage",
     "DevicePayload",
+    "DuplicatePair",
+    "DuplicatesPage",
     "EnrolRequest",
     "EnrolResponse",
     "EnrolmentCode",
@@ -168,9 +187,17 @@ __all__ = [
     "Health",
     "InsecureServerURL",
     "LenientChangesPage",
+    "MatchDecision",
+    "MatchDecisionResult",
+    "MatchKey",
+    "MatchKind",
+    "MergeRequest",
     "OfficeRecord",
     "OfficeRecordsPage",
     "OutcomeStatus",
+    "PeopleReport",
+    "PersonAttendance",
+    "PersonPair",
     "ProtocolError",
     "PublishedForm",
     "PushRequest",

@@ -56,7 +56,9 @@ class EnrolResponse(WireModel):
 
     `wrapped_team_key`: the team key of the device's organisation and region, wrapped by
     the enrolment code (fieldapp.crypto.wrap_team_key) when the code was issued with one; the
-    server cannot open it. Left out of the JSON when absent, as version 1 had it."""
+    server cannot open it. Left out of the JSON when absent, as version 1 had it.
+    `wrapped_match_key`: the organisation's match key (duplicate detection), wrapped the same
+    way (fieldapp.crypto.wrap_match_key); left out when absent."""
 
     device_id: str
     token: str
@@ -67,6 +69,9 @@ class EnrolResponse(WireModel):
     server_key_id: str
     recipients: list[dict[str, Any]]  # fieldapp.crypto.RecipientKey dumps: whom to seal to
     wrapped_team_key: B64Bytes | None = Field(
+        default=None, exclude_if=lambda wrapped: wrapped is None
+    )
+    wrapped_match_key: B64Bytes | None = Field(
         default=None, exclude_if=lambda wrapped: wrapped is None
     )
 

@@ -99,6 +99,9 @@ class OfficeRecord(WireModel):
     in_conflict: bool
     review_state: ReviewState
     stats: dict[str, object]
+    # Set when the office merged this record into another as the same person: it stays
+    # listed (nothing is deleted) and reports count the person once, by the kept record.
+    duplicate_of: UUID | None = Field(default=None, exclude_if=lambda kept: kept is None)
 
 
 class OfficeRecordsPage(WireModel):

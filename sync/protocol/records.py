@@ -39,6 +39,22 @@ __all__ = [
 MAX_STATS_DEPTH = 32
 
 
+# Blocking keys: of a victim (`name`, `given_dob`, `family_dob`) and of a participant
+# (`name`, `name_org`, `name_phone`).
+MatchKind = Literal["name", "given_dob", "family_dob", "name_org", "name_phone"]
+# A training of 500 participants, three keys each, and the record's own.
+MAX_MATCH_KEYS = 1600
+
+
+class MatchKey(WireModel):
+    """One keyed digest of a person in a record: `subject` "" for the record's own person (a
+    victim), else the repeat instance's `_id` (a participant)."""
+
+    subject: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
+    kind: MatchKind
+    digest: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
 class RecordEnvelope(WireModel):
     """One revision of one record, as a device pushes it (and a relay forwards it, unchanged).
 
@@ -48,6 +64,9 @@ class RecordEnvelope(WireModel):
     `consent_withdrawn` says the person withdrew their consent, so the server erases the sealed
     part of every stored revision of the record and never stores one again. It is signed like
     every field, and left out of the JSON when false, so other envelopes sign as before.
+    `match`: keyed digests of the person's (or each participant's) normalised identifiers
+    under the organisation's match key (sync.protocol.matching), signed too, left out when
+    empty (a device without the match key, or a form that names nobody).
     `signature` is the device's Ed25519 signature over `signing_bytes()`.
     """
 
@@ -63,6 +82,9 @@ class RecordEnvelope(WireModel):
     sealed: B64Bytes | None = None
     deleted: StrictBool = False
     consent_withdrawn: StrictBool = Field(default=False, exclude_if=lambda withdrawn: not withdrawn)
+    match: list[MatchKey] = Field(
+        default_factory=list, max_length=MAX_MATCH_KEYS, exclude_if=lambda keys: not keys
+    )
     signature: B64Bytes
 
     @field_validator("created_at", "updated_at")

@@ -18,7 +18,13 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
-from fieldapp.crypto import OrgKeyPair, RecipientKey, enrolment_fingerprint, wrap_team_key
+from fieldapp.crypto import (
+    OrgKeyPair,
+    RecipientKey,
+    enrolment_fingerprint,
+    wrap_match_key,
+    wrap_team_key,
+)
 from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec
@@ -47,6 +53,7 @@ __all__ = [
     "ResolvedRecord",
     "RevokedDevice",
     "create_org",
+    "derive_match_key",
     "derive_team_key",
     "enrol_code",
     "find_org",
@@ -193,6 +200,7 @@ def enrol_code(
     *,
     server_key: bytes,
     team_key: bytes | None = None,
+    match_key: bytes | None = None,
     now: datetime | None = None,
     actor: str = CLI_ACTOR,
 ) -> IssuedCode:
@@ -203,6 +211,7 @@ def enrol_code(
     device refuses any other keys in the answer to it. Issue new codes after changing either.
     `team_key` (see `derive_team_key`) is stored wrapped by the code itself: the server keeps
     only the hash of the code's secret, so it cannot open it; the device that redeems it can.
+    `match_key` (see `derive_match_key`: duplicate detection) is stored wrapped the same way.
     """
     if not 0 < ttl_hours <= MAX_CODE_TTL_HOURS:
         raise AdminError(f"a code lives between 0 and {MAX_CODE_TTL_HOURS} hours")
@@ -222,6 +231,9 @@ def enrol_code(
         when + timedelta(hours=ttl_hours),
         when,
         wrapped_team_key=wrapped,
+        wrapped_match_key=(
+            None if match_key is None else wrap_match_key(code.secret, match_key, organisation.id)
+        ),
     )
     storage.append_audit(actor, "enrol_code", "ok", when, org_id=organisation.id)
     return IssuedCode(
@@ -237,12 +249,22 @@ def enrol_code(
 def derive_team_key(storage: Storage, org: str, org_key: OrgKeyPair, region: str | None) -> bytes:
     """The team key of one region of `org`, from the organisation's private key (the one the
     coordinator guards); AdminError if that key is not one of the organisation's."""
+    return org_key.team_key(_org_of_key(storage, org, org_key), region)
+
+
+def derive_match_key(storage: Storage, org: str, org_key: OrgKeyPair) -> bytes:
+    """The match key of `org` (one for all its regions), from the organisation's private key;
+    AdminError if that key is not one of the organisation's."""
+    return org_key.match_key(_org_of_key(storage, org, org_key))
+
+
+def _org_of_key(storage: Storage, org: str, org_key: OrgKeyPair) -> str:
     organisation = find_org(storage, org)
     if org_key.recipient.model_dump(mode="json") not in organisation.recipients:
         raise AdminError(
             f"the key {org_key.recipient.key_id} is not one of {organisation.name}'s keys"
         )
-    return org_key.team_key(organisation.id, region)
+    return organisation.id
 
 
 def write_enrolment_qr(path: Path, server_url: str, issued: IssuedCode) -> EnrolmentLink:

@@ -101,9 +101,11 @@ class Phone:
         device_id: str | None = None,
         sealed_to: list[crypto.RecipientKey] | None = None,
         withdrawn: bool = False,
+        match: list[dict[str, str]] | None = None,
     ) -> RecordEnvelope:
         """A record revision sealed to the organisation (or to `sealed_to`) and signed by
-        this device (a consent withdrawal, sealing nothing, with `withdrawn`)."""
+        this device (a consent withdrawal, sealing nothing, with `withdrawn`), with the
+        match digests `match` (sync.protocol.MatchKey dicts)."""
         record_id = record_id or uuid.uuid4()
         rev = rev or revision()
         recipients = sealed_to or [crypto.RecipientKey.model_validate(r) for r in self.recipients]
@@ -127,6 +129,7 @@ class Phone:
             stats=dict(STATS) if stats is None else stats,
             sealed=sealed,
             consent_withdrawn=withdrawn,
+            match=match or [],
             signature=b"\0" * 64,
         )
         return unsigned.model_copy(update={"signature": self.key.sign(unsigned.signing_bytes())})

@@ -202,6 +202,51 @@ def _sealed(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respon
     return m.world.client.get(f"/v1/office/records/{m.record_id}/sealed", headers=headers)
 
 
+def _victim_pair(m: Matrix) -> str:
+    """Two new records of A's author sharing a victim match digest: their pair."""
+    shared = {"subject": "", "kind": "name", "digest": uuid.uuid4().hex}
+    one, two = (m.author.envelope(match=[shared]) for _ in range(2))
+    assert m.world.push(m.author, one, two).status_code == 200
+    return "~".join(sorted((str(one.id), str(two.id))))
+
+
+def _person_pair(m: Matrix) -> str:
+    """Two new records of A's author, each with a participant of the same name digest."""
+    digest, refs = uuid.uuid4().hex, []
+    for _ in range(2):
+        subject = str(uuid.uuid4())
+        stats = {"age": 30, "sex": "female", "children": [{"_id": subject, "child_age": 5}]}
+        key = {"subject": subject, "kind": "name", "digest": digest}
+        envelope = m.author.envelope(stats=stats, match=[key])
+        assert m.world.push(m.author, envelope).status_code == 200
+        refs.append(f"{envelope.id}.{subject}")
+    return "~".join(sorted(refs))
+
+
+def _duplicates(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/office/duplicates", headers=headers)
+
+
+def _merge(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.post(f"/v1/office/duplicates/{_victim_pair(m)}:merge", headers=headers)
+
+
+def _dismiss(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.post(f"/v1/office/duplicates/{_victim_pair(m)}:dismiss", headers=headers)
+
+
+def _people(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/office/people", params={"form": FORM.id}, headers=headers)
+
+
+def _confirm(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.post(f"/v1/office/people/{_person_pair(m)}:confirm", headers=headers)
+
+
+def _reject(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.post(f"/v1/office/people/{_person_pair(m)}:reject", headers=headers)
+
+
 @dataclass(frozen=True)
 class Entry:
     call: Call
@@ -244,6 +289,16 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/office/records/{record_id}/sealed"): Entry(
         _sealed, allowed=frozenset({"admin", "case_manager"})
     ),
+    ("GET", "/v1/office/duplicates"): Entry(
+        _duplicates, allowed=OFFICE_ROLES, other_org_gets_own_data=True
+    ),
+    ("POST", "/v1/office/duplicates/{pair}:merge"): Entry(_merge, allowed=OFFICE_ROLES),
+    ("POST", "/v1/office/duplicates/{pair}:dismiss"): Entry(_dismiss, allowed=OFFICE_ROLES),
+    ("GET", "/v1/office/people"): Entry(
+        _people, allowed=ORG_WIDE_ROLES, other_org_gets_own_data=True
+    ),
+    ("POST", "/v1/office/people/{pair}:confirm"): Entry(_confirm, allowed=ORG_WIDE_ROLES),
+    ("POST", "/v1/office/people/{pair}:reject"): Entry(_reject, allowed=ORG_WIDE_ROLES),
 }
 
 ENDPOINTS = [

@@ -157,9 +157,16 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def open_phone(browser: Browser, url: str) -> Page:
-    """A 360x640 phone page on the app, semantics on, first frame drawn."""
-    page = browser.new_page(viewport=PHONE, device_scale_factor=2)
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+
+
+def open_phone(browser: Browser, url: str, *, laptop: bool = False) -> Page:
+    """A 360x640 phone page on the app (a 1280x800 laptop's with `laptop`), semantics on,
+    first frame drawn."""
+    if laptop:
+        page = browser.new_page(viewport=LAPTOP)
+    else:
+        page = browser.new_page(viewport=PHONE, device_scale_factor=2)
     page.set_default_timeout(20_000)
     page.goto(url)
     page.wait_for_function("() => !document.getElementById('loading')", timeout=30_000)

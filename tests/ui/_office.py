@@ -40,14 +40,15 @@ class OfficeWorld:
     url: str
     root: Path
 
-    def enrol(self, name: str, role: Role, region: str | None = None) -> Path:
+    def enrol(self, name: str, role: Role, region: str | None = None, **code: Any) -> Path:
         """A new device's data directory, its store created and enrolled as `role` of
-        `region` (None: organisation-wide)."""
+        `region` (None: organisation-wide); `code`: options of the enrolment code (its
+        team_key, match_key)."""
         data_dir = self.root / name
         data_dir.mkdir(parents=True)
         store = Store.create(data_dir / STORE_FILENAME, PASSPHRASE)
         try:
-            enrol(store, self.url, self.deployment.issue(role, region).code, label=name)
+            enrol(store, self.url, self.deployment.issue(role, region, **code).code, label=name)
         finally:
             store.close()
         return data_dir

@@ -17,21 +17,28 @@ from fieldapp.errors import FieldappError
 from fieldapp.ui.services.device import Device
 from sync.client import STATE_REGION, STATE_ROLE, STATE_SERVER_URL, OfficeClient, SyncError
 from sync.protocol import (
+    DuplicatePair,
+    MatchDecisionResult,
     OfficeRecord,
     OfficeRecordsPage,
+    PeopleReport,
     ReviewDecision,
     ReviewResult,
     ReviewState,
 )
 
 __all__ = [
+    "DUPLICATE_ROLES",
     "OFFICE_ROLES",
     "REVIEW_STATES",
+    "DuplicatePair",
+    "MatchDecisionResult",
     "NotAnOfficeDevice",
     "Office",
     "OfficeFailed",
     "OfficeRecord",
     "OfficeRecordsPage",
+    "PeopleReport",
     "ReviewDecision",
     "ReviewResult",
     "ReviewState",
@@ -40,6 +47,8 @@ __all__ = [
 # The roles the office opens for (the server's ORG_WIDE_ROLES): collectors and trainers
 # see their own records only.
 OFFICE_ROLES: frozenset[str] = frozenset({"coordinator", "case_manager", "admin"})
+# Who merges or dismisses possible duplicate victim records (the server's OFFICE_ROLES).
+DUPLICATE_ROLES: frozenset[str] = frozenset({"case_manager", "admin"})
 REVIEW_STATES: tuple[ReviewState, ...] = (
     "received",
     "has_issues",
@@ -150,6 +159,39 @@ class Office:
         client = self.client()
         try:
             return client.review(record_id, state, comment)
+        except SyncError as exc:
+            raise OfficeFailed(str(exc)) from exc
+
+    # -- people, not rows ----------------------------------------------------------------------
+    def duplicates(self) -> list[DuplicatePair]:
+        """Open pairs of records that may be one person (case managers and admins)."""
+        client = self.client()
+        try:
+            return client.duplicates().pairs
+        except SyncError as exc:
+            raise OfficeFailed(str(exc)) from exc
+
+    def decide_duplicate(self, pair: str, merge: bool) -> MatchDecisionResult:
+        """Merge the pair (the record received first is kept) or dismiss it."""
+        client = self.client()
+        try:
+            return client.merge(pair) if merge else client.dismiss(pair)
+        except SyncError as exc:
+            raise OfficeFailed(str(exc)) from exc
+
+    def people(self, form: str) -> PeopleReport:
+        """A training form's attendances, the people they are, same-name pairs to confirm."""
+        client = self.client()
+        try:
+            return client.people(form)
+        except SyncError as exc:
+            raise OfficeFailed(str(exc)) from exc
+
+    def decide_person(self, pair: str, same: bool) -> MatchDecisionResult:
+        """Confirm the pair as one person, or reject it."""
+        client = self.client()
+        try:
+            return client.confirm_person(pair) if same else client.reject_person(pair)
         except SyncError as exc:
             raise OfficeFailed(str(exc)) from exc
 

@@ -1,6 +1,7 @@
 """The server's HTTP areas, one `APIRouter` each, all under /v1: health, enrolment, records
-(push, receipts check, read), changes, team roster, forms, admin, office. `create_app` includes
-`ROUTERS` in this order (the order of /openapi.json's paths)."""
+(push, receipts check, read), changes, team roster, forms, admin, office, office matching
+(duplicates and people). `create_app` includes `ROUTERS` in this order (the order of
+/openapi.json's paths)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sync.server.routes import (
     enrolment,
     forms,
     health,
+    matching,
     office,
     records,
     roster,
@@ -28,4 +30,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     forms.router,
     admin.router,
     office.router,
+    matching.router,
 )

@@ -90,6 +90,7 @@ def enrol(body: EnrolRequest, request: Request, context: Context) -> EnrolRespon
         server_key_id=context.key_id,
         recipients=organisation.recipients,
         wrapped_team_key=code.wrapped_team_key,
+        wrapped_match_key=code.wrapped_match_key,
     )
 
 

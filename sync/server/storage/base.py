@@ -67,11 +67,14 @@ from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, Roster
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DuplicateRow,
     EnrolCode,
     FormVersion,
+    MatchDecisionStored,
     OfficeFilter,
     OfficePage,
     Organisation,
+    PeopleCount,
     PushResult,
     RecordHead,
     ReviewStored,
@@ -155,9 +158,10 @@ class Storage(abc.ABC):
         expires_at: datetime,
         now: datetime,
         wrapped_team_key: bytes | None = None,
+        wrapped_match_key: bytes | None = None,
     ) -> EnrolCode:
-        """Store a one-time code by its sha256 hash (and the team key wrapped by the code, which
-        the server cannot open). Raises NotFound (org), AlreadyExists."""
+        """Store a one-time code by its sha256 hash (and the team and match keys wrapped by the
+        code, which the server cannot open). Raises NotFound (org), AlreadyExists."""
 
     @abc.abstractmethod
     def get_enrol_code(self, code_hash: str) -> EnrolCode:
@@ -402,6 +406,38 @@ class Storage(abc.ABC):
         NotFound for a record of another organisation, or of another region than a regional
         viewer's, as for one that does not exist. The caller checks the role (only case
         managers and admins) and audits the opening."""
+
+    # -- people, not rows (sync.server.storage.matching) ------------------------------------
+
+    @abc.abstractmethod
+    def office_duplicates(self, viewer: Device, limit: int) -> list[DuplicateRow]:
+        """Open candidate duplicate pairs: two heads of one form (not deleted, both of the
+        viewer's region when it has one) whose devices sent a common victim match digest
+        (`RecordEnvelope.match`, subject ""), with no decision yet; most shared keys first,
+        at most `limit`. The caller checks the role and audits."""
+
+    @abc.abstractmethod
+    def decide_duplicate(
+        self, viewer: Device, pair: str, decision: str, keep: UUID | None, now: datetime
+    ) -> MatchDecisionStored:
+        """`merged` (the record `keep`, else the one received first, stays; the other's head
+        is marked its `duplicate_of`, nothing deleted) or `dismissed` (undoes a merge of the
+        pair) in ONE transaction, the decision kept. NotFound for a pair that is not a
+        candidate the viewer may see; ValueError for a `keep` outside the pair."""
+
+    @abc.abstractmethod
+    def office_people(self, viewer: Device, form_id: str) -> PeopleCount:
+        """The participant instances of the form's heads in the viewer's scope (not deleted,
+        not merged away) and the people they are: one person for the same name digest with
+        the same organisation or phone digest, or a confirmed pair; same-name pairs with no
+        decision listed to confirm."""
+
+    @abc.abstractmethod
+    def decide_people(
+        self, viewer: Device, pair: str, decision: str, now: datetime
+    ) -> MatchDecisionStored:
+        """`confirmed` or `rejected` for a same-name pair of attendances; NotFound for a pair
+        that shares no name digest in the viewer's scope."""
 
     # -- change log ------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ def create_code(
     expires_at: datetime,
     now: datetime,
     wrapped_team_key: bytes | None,
+    wrapped_match_key: bytes | None = None,
 ) -> EnrolCode:
     """Store a one-time code by its hash; NotFound (organisation), AlreadyExists (hash)."""
     organisations.require(tx, org_id)
@@ -50,6 +51,11 @@ def create_code(
             "UPDATE enrol_codes SET wrapped_team_key = ? WHERE code_hash = ?",
             (wrapped_team_key, code_hash),
         )
+    if wrapped_match_key is not None:
+        tx.run(
+            "UPDATE enrol_codes SET wrapped_match_key = ? WHERE code_hash = ?",
+            (wrapped_match_key, code_hash),
+        )
     return EnrolCode(
         code_hash=code_hash,
         org_id=org_id,
@@ -58,6 +64,7 @@ def create_code(
         created_at=now,
         expires_at=expires_at,
         wrapped_team_key=wrapped_team_key,
+        wrapped_match_key=wrapped_match_key,
     )
 
 
@@ -67,6 +74,7 @@ def code_by_hash(tx: Tx, code_hash: str) -> EnrolCode:
     if row is None:
         raise NotFound("no enrolment code has this hash")
     wrapped = row["wrapped_team_key"]
+    match = row["wrapped_match_key"]
     return EnrolCode(
         code_hash=row["code_hash"],
         org_id=row["org_id"],
@@ -77,6 +85,7 @@ def code_by_hash(tx: Tx, code_hash: str) -> EnrolCode:
         device_id=row["device_id"],
         redeemed_at=tx.dt_or_none(row["redeemed_at"]),
         wrapped_team_key=None if wrapped is None else bytes(wrapped),
+        wrapped_match_key=None if match is None else bytes(match),
     )
 
 

@@ -18,15 +18,19 @@ from sync.protocol import (
 
 __all__ = [
     "ORG_WIDE_ROLES",
+    "Attendance",
     "AuditEntry",
     "Device",
+    "DuplicateRow",
     "EnrolCode",
     "FormVersion",
+    "MatchDecisionStored",
     "OfficeFilter",
     "OfficePage",
     "OfficeRow",
     "Organisation",
     "Owner",
+    "PeopleCount",
     "PushResult",
     "RecordHead",
     "ReviewStored",
@@ -67,6 +71,8 @@ class EnrolCode:
     redeemed_at: datetime | None = None
     # The team key wrapped by the code itself (fieldapp.crypto.wrap_team_key): opaque here.
     wrapped_team_key: bytes | None = None
+    # The organisation's match key wrapped the same way (fieldapp.crypto.wrap_match_key).
+    wrapped_match_key: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +241,7 @@ class OfficeRow:
     in_conflict: bool
     review_state: ReviewState
     stats: dict[str, Any]
+    duplicate_of: UUID | None = None  # merged by the office into this record (same person)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,3 +269,38 @@ class ReviewStored:
     state: ReviewState
     comment: str | None
     reviewed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateRow:
+    """Two records that may be one person: their office rows and the blocking keys shared."""
+
+    pair: str
+    rows: tuple[OfficeRow, OfficeRow]
+    shared: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchDecisionStored:
+    pair: str
+    decision: str
+    kept: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    record_id: UUID
+    subject: str
+    stats: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleCount:
+    """Participant instances (`attendances`) of a form's records and the `people` they are;
+    `to_confirm`: pairs with the same name only, for a coordinator."""
+
+    form_id: str
+    attendances: int
+    people: int
+    to_confirm: list[tuple[str, Attendance, Attendance]]

@@ -24,6 +24,7 @@ from sync.server.storage.tx import Tx, chunks, marks
 
 __all__ = [
     "after_push",
+    "heads_by_id",
     "list_records",
     "refresh_heads",
     "review",
@@ -75,7 +76,7 @@ def list_records(
         "SELECT h.*, r.form_id AS revision_form_id, r.form_version, r.created_at,"  # noqa: S608
         " r.updated_at, r.stats FROM (SELECT h.id, h.head_revision, h.head_seq,"
         " h.head_received_at, h.owner_region, h.owner_device_id, h.deleted, h.in_conflict,"
-        f" h.review_state FROM record_heads h WHERE {' AND '.join(where)}"
+        f" h.review_state, h.duplicate_of FROM record_heads h WHERE {' AND '.join(where)}"
         " ORDER BY h.head_seq DESC LIMIT ?) h"
         " JOIN records r ON r.id = h.id AND r.revision = h.head_revision"
         " ORDER BY h.head_seq DESC",
@@ -83,26 +84,45 @@ def list_records(
     )
     more = len(heads) > limit
     heads = heads[:limit]
-    rows = [
-        OfficeRow(
-            id=UUID(head["id"]),
-            form_id=head["revision_form_id"],
-            form_version=head["form_version"],
-            revision=head["head_revision"],
-            region=head["owner_region"],
-            device_id=head["owner_device_id"],
-            created_at=_DATETIME.validate_python(head["created_at"]),
-            updated_at=_DATETIME.validate_python(head["updated_at"]),
-            received_at=tx.dt(head["head_received_at"]),
-            deleted=bool(head["deleted"]),
-            in_conflict=bool(head["in_conflict"]),
-            review_state=head["review_state"],
-            stats=json.loads(head["stats"]),
-        )
-        for head in heads
-    ]
+    rows = [_row(tx, head) for head in heads]
     next_after = int(heads[-1]["head_seq"]) if more and heads else None
     return OfficePage(rows, next_after)
+
+
+def heads_by_id(tx: Tx, org_id: str, record_ids: Sequence[str]) -> dict[str, OfficeRow]:
+    """The office's view of these records of the organisation (those that have a head)."""
+    found: dict[str, OfficeRow] = {}
+    for chunk in chunks(sorted(set(record_ids))):
+        for head in tx.all(
+            "SELECT h.id, h.head_revision, h.head_received_at, h.owner_region,"  # noqa: S608
+            " h.owner_device_id, h.deleted, h.in_conflict, h.review_state, h.duplicate_of,"
+            " r.form_id AS revision_form_id, r.form_version, r.created_at, r.updated_at,"
+            " r.stats FROM record_heads h"
+            " JOIN records r ON r.id = h.id AND r.revision = h.head_revision"
+            f" WHERE h.org_id = ? AND h.head_seq IS NOT NULL AND h.id IN ({marks(len(chunk))})",
+            [org_id, *chunk],
+        ):
+            found[head["id"]] = _row(tx, head)
+    return found
+
+
+def _row(tx: Tx, head: Any) -> OfficeRow:
+    return OfficeRow(
+        id=UUID(head["id"]),
+        form_id=head["revision_form_id"],
+        form_version=head["form_version"],
+        revision=head["head_revision"],
+        region=head["owner_region"],
+        device_id=head["owner_device_id"],
+        created_at=_DATETIME.validate_python(head["created_at"]),
+        updated_at=_DATETIME.validate_python(head["updated_at"]),
+        received_at=tx.dt(head["head_received_at"]),
+        deleted=bool(head["deleted"]),
+        in_conflict=bool(head["in_conflict"]),
+        review_state=head["review_state"],
+        stats=json.loads(head["stats"]),
+        duplicate_of=None if head["duplicate_of"] is None else UUID(head["duplicate_of"]),
+    )
 
 
 def review(

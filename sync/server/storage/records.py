@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from sync.protocol import RecordChangeData, RecordEnvelope
 from sync.server.auth import OFFICE_ROLES, may_write
 from sync.server.push_rules import PushDecision, RecordState, decide_push
-from sync.server.storage import audit, changes, office
+from sync.server.storage import audit, changes, matching, office
 from sync.server.storage.errors import NotFound, NotRecordOwner, NotResolvable
 from sync.server.storage.models import (
     ORG_WIDE_ROLES,
@@ -99,6 +99,7 @@ def push(
     new_changes += office.after_push(tx, accepted, audiences, device.org_id, now)
     changes.append(tx, new_changes)
     _insert_revisions(tx, device, new_rows, now)
+    matching.store(tx, device.org_id, [env for env, _, _ in new_rows])
     _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
     office.refresh_heads(tx, sorted(written))
     # After the inserts, so a sealed revision stored earlier in this batch goes too. The
@@ -110,6 +111,7 @@ def push(
         gone,
     )
     tx.many("UPDATE record_heads SET consent_withdrawn = TRUE WHERE id = ?", gone)
+    matching.erase(tx, [record_id for (record_id,) in gone])
     at, actor = tx.ts(now), f"device:{device.id}"
     audit.append_many(
         tx,

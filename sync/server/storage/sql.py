@@ -20,6 +20,7 @@ from sync.server.storage import (
     changes,
     devices,
     forms,
+    matching,
     migrations,
     office,
     organisations,
@@ -33,11 +34,14 @@ from sync.server.storage.migrations import Migration
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DuplicateRow,
     EnrolCode,
     FormVersion,
+    MatchDecisionStored,
     OfficeFilter,
     OfficePage,
     Organisation,
+    PeopleCount,
     PushResult,
     RecordHead,
     ReviewStored,
@@ -174,11 +178,13 @@ class SqlStorage(Storage):
         expires_at: datetime,
         now: datetime,
         wrapped_team_key: bytes | None = None,
+        wrapped_match_key: bytes | None = None,
     ) -> EnrolCode:
         with self._write() as tx:
             return devices.create_code(
-                tx, org_id, code_hash, role, region, expires_at, now, wrapped_team_key
-            )
+                tx, org_id, code_hash, role, region, expires_at, now, wrapped_team_key,
+                wrapped_match_key,
+            )  # fmt: skip
 
     def get_enrol_code(self, code_hash: str) -> EnrolCode:
         with self._read() as tx:
@@ -337,6 +343,30 @@ class SqlStorage(Storage):
     def office_sealed(self, viewer: Device, record_id: UUID, *, history: bool) -> SealedRecord:
         with self._read() as tx:
             return records.office_sealed(tx, viewer, record_id, history=history)
+
+    # -- people, not rows ------------------------------------------------------------------
+
+    def office_duplicates(self, viewer: Device, limit: int) -> list[DuplicateRow]:
+        with self._read() as tx:
+            return matching.duplicates(tx, viewer, limit)
+
+    def decide_duplicate(
+        self, viewer: Device, pair: str, decision: str, keep: UUID | None, now: datetime
+    ) -> MatchDecisionStored:
+        return self._write_retrying(
+            lambda tx: matching.decide_duplicate(tx, viewer, pair, decision, keep, now)
+        )
+
+    def office_people(self, viewer: Device, form_id: str) -> PeopleCount:
+        with self._read() as tx:
+            return matching.people(tx, viewer, form_id)
+
+    def decide_people(
+        self, viewer: Device, pair: str, decision: str, now: datetime
+    ) -> MatchDecisionStored:
+        return self._write_retrying(
+            lambda tx: matching.decide_people(tx, viewer, pair, decision, now)
+        )
 
     # -- change log, audit and stats -------------------------------------------------------
 

@@ -52,6 +52,7 @@ class Member:
         form_id: str = "attendance",
         sealed: bytes = b"\x00sealed-bytes\xff",
         withdrawn: bool = False,
+        match: list[dict[str, str]] | None = None,
     ) -> RecordEnvelope:
         unsigned = RecordEnvelope(
             id=record_id or uuid.uuid4(),
@@ -66,6 +67,7 @@ class Member:
             sealed=None if deleted or withdrawn else sealed,
             deleted=deleted,
             consent_withdrawn=withdrawn,
+            match=match or [],
             signature=b"\x00" * 64,
         )
         return unsigned.model_copy(update={"signature": self.key.sign(unsigned.signing_bytes())})

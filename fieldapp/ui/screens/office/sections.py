@@ -12,7 +12,9 @@ import flet as ft
 from fieldapp.i18n import N_
 from fieldapp.ui.screens.office import dashboard, exports
 from fieldapp.ui.screens.office.case_files import CaseFiles
-from fieldapp.ui.services import CASE_FILE_ROLES, OFFICE_ROLES
+from fieldapp.ui.screens.office.duplicates import Duplicates
+from fieldapp.ui.screens.office.people import People
+from fieldapp.ui.services import CASE_FILE_ROLES, DUPLICATE_ROLES, OFFICE_ROLES
 
 __all__ = ["SECTIONS", "OfficeSection", "sections_for"]
 
@@ -34,6 +36,9 @@ SECTIONS: tuple[OfficeSection, ...] = (
     OfficeSection("exports", ft.Icons.DOWNLOAD, N_("Exports"), exports.Exports),
     OfficeSection("case_files", ft.Icons.FOLDER_SHARED, N_("Case files"), CaseFiles,
                   CASE_FILE_ROLES),
+    OfficeSection("duplicates", ft.Icons.PEOPLE_OUTLINE, N_("Possible duplicates"), Duplicates,
+                  DUPLICATE_ROLES),
+    OfficeSection("people", ft.Icons.GROUPS, N_("People"), People),
 )  # fmt: skip
 
 
