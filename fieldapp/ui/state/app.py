@@ -85,6 +85,7 @@ class AppState:
     message_key: MessageKey | None = None
     message_params: dict[str, Any] = field(default_factory=dict)
     counts: dict[StatusGroup, int] = field(default_factory=dict)
+    sent_back: dict[str, str] = field(default_factory=dict)  # record id → the office's comment
     sync: SyncStatus = field(default_factory=SyncStatus)  # the device's sync, as it is now
     syncing: bool = False
     sync_message_key: MessageKey | None = None
@@ -124,6 +125,7 @@ class AppState:
         self.sync = self.services.sync.refresh()
         if self.device == "unlocked":  # a page opened on a device another page unlocked
             self.counts = self.services.records.counts()
+            self.sent_back = self.services.records.sent_back_notes()
         failed, left = device.unlock_tries()
         if self.device == "locked" and failed and left is not None:
             self.say("wrong_passphrase_tries", n=left)  # wrong tries before the app restarted
@@ -180,6 +182,7 @@ class AppState:
         self.merge = None
         self.events = []
         self.records = []
+        self.sent_back = {}
         self.confirm_wipe = False
         self.confirm_withdraw = False
         self.device = state
@@ -213,7 +216,7 @@ class AppState:
     def set_language(self, lang: str) -> None:
         self.services.device.set_language(lang)
         self.lang = lang
-        self.office.lang = lang
+        self.office.set_language(lang)
         if self.form is not None:
             self.form.set_language(lang)
 
@@ -296,6 +299,7 @@ class AppState:
 
     def refresh_home(self) -> None:
         self.counts = self.services.records.counts()
+        self.sent_back = self.services.records.sent_back_notes()
         self.sync = self.services.sync.refresh()
 
     # -- records ----------------------------------------------------------------------------
@@ -347,6 +351,7 @@ class AppState:
             )
             or (record.status == "sent" and record.conflict_settled),
             consent_withdrawn=record.consent_withdrawn,
+            sent_back=self.services.records.sent_back_notes().get(record.id),
         )
         index = None if left is None else self.form.step_named(left)
         if index is not None and (index == REVIEW or index in self.form.visible_steps()):
@@ -620,6 +625,7 @@ class AppState:
             self.sync_message_key = status.outcome.message_key
         if ended and self.device == "unlocked":
             self.counts = self.services.records.counts()
+            self.sent_back = self.services.records.sent_back_notes()
             if self.screen == "records":
                 self.load_records(self.records_group)
 

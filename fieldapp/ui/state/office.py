@@ -17,6 +17,7 @@ from fieldapp.i18n import Words
 from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import NotAnOfficeDevice, Services
+from fieldapp.ui.state.office_review import ReviewDesk
 
 __all__ = ["OfficeState"]
 
@@ -33,6 +34,14 @@ class OfficeState:
     region: str | None = None  # None: organisation-wide
     message_key: MessageKey | None = None
     message_params: dict[str, Any] = field(default_factory=dict)
+    review: ReviewDesk = field(init=False)  # the review section's list and decision
+
+    def __post_init__(self) -> None:
+        self.review = ReviewDesk(services=self.services, lang=self.lang)
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.review.lang = lang
 
     @property
     def words(self) -> Words:
@@ -73,4 +82,5 @@ class OfficeState:
         """On lock or wipe: forget who this is and what was said."""
         self.role = None
         self.region = None
+        self.review.clear()
         self.say(None)

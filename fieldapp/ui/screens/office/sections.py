@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import flet as ft
 
+from fieldapp.i18n import N_
+from fieldapp.ui.screens.office.review import ReviewSection
 from fieldapp.ui.services import OFFICE_ROLES
 
 __all__ = ["SECTIONS", "OfficeSection", "sections_for"]
@@ -26,7 +28,9 @@ class OfficeSection:
     roles: frozenset[str] = OFFICE_ROLES
 
 
-SECTIONS: tuple[OfficeSection, ...] = ()
+SECTIONS: tuple[OfficeSection, ...] = (
+    OfficeSection("review", ft.Icons.RATE_REVIEW, N_("Review"), ReviewSection, OFFICE_ROLES),
+)
 
 
 def sections_for(role: str | None) -> tuple[OfficeSection, ...]:
