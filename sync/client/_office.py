@@ -21,6 +21,8 @@ from sync.client._state import SECRET_TOKEN, STATE_ROLE, STATE_SERVER_URL
 from sync.protocol import (
     MAX_OFFICE_PAGE,
     REVIEW_REQUEST,
+    DeviceRevoked,
+    OfficeDevices,
     OfficeRecord,
     OfficeRecordsPage,
     ReviewDecision,
@@ -120,3 +122,17 @@ class OfficeClient(ExchangeOwner):
             content=body.model_dump_json(exclude_none=True).encode("utf-8"),
         )
         return answer(response, ReviewResult, "review")
+
+    def devices(self) -> OfficeDevices:
+        """The organisation's devices (see `GET /v1/office/devices`)."""
+        response = self._exchange.request("GET", "/v1/office/devices", token=self._token)
+        return answer(response, OfficeDevices, "list of devices")
+
+    def revoke(self, device_id: str) -> DeviceRevoked:
+        """Revoke a device (see `POST /v1/office/devices/{device_id}:revoke`)."""
+        if not device_id or len(device_id) > 64 or "/" in device_id:
+            raise ValueError(f"device id: not a device id: {device_id!r}")
+        response = self._exchange.request(
+            "POST", f"/v1/office/devices/{device_id}:revoke", token=self._token
+        )
+        return answer(response, DeviceRevoked, "revocation")

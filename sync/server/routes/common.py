@@ -8,14 +8,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from fieldapp.crypto import SigningKey
 from fieldapp.errors import FieldappError
 from fieldapp.forms.spec import FormSpec
-from sync.protocol import ErrorBody
+from sync.protocol import (
+    APP_VERSION_HEADER,
+    MAX_APP_VERSION,
+    MAX_RECORDS_WAITING,
+    WAITING_HEADER,
+    ErrorBody,
+)
 from sync.server.auth import bearer_token, token_hash
 from sync.server.checks import FormRules, RefusedForm
 from sync.server.limits import DeviceTokens, EnrolGuard, RefusalTally
@@ -26,6 +32,8 @@ __all__ = [
     "ApiError",
     "Context",
     "CurrentDevice",
+    "DeviceSays",
+    "SelfReport",
     "ServerContext",
     "actor",
     "links",
@@ -168,3 +176,50 @@ def links(**targets: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         ref = "#/paths/" + ("/v1" + path).replace("~", "~0").replace("/", "~1")
         rendered[name] = {"operationRef": f"{ref}/{method.lower()}", **fields}
     return {"responses": {"200": {"links": rendered}}}
+
+
+@dataclass(frozen=True)
+class SelfReport:
+    """What a device's sync request said of the device (optional headers; None: not said)."""
+
+    waiting: int | None = None
+    app_version: str | None = None
+
+
+def _self_report(
+    waiting: Annotated[
+        str | None,
+        Header(
+            alias=WAITING_HEADER,
+            description="records waiting on the device to be sent (optional)",
+        ),
+    ] = None,
+    app_version: Annotated[
+        str | None,
+        Header(alias=APP_VERSION_HEADER, description="the device's app version (optional)"),
+    ] = None,
+) -> SelfReport:
+    """The optional headers, checked: a bad one is a 422 naming it (an old app sends none)."""
+    count: int | None = None
+    if waiting is not None:
+        text = waiting.strip()
+        if not text.isdigit() or int(text) > MAX_RECORDS_WAITING:
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"{WAITING_HEADER}: a whole number from 0 to {MAX_RECORDS_WAITING}",
+            )
+        count = int(text)
+    version: str | None = None
+    if app_version is not None:
+        version = app_version.strip()
+        if not version or len(version) > MAX_APP_VERSION or not version.isprintable():
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"{APP_VERSION_HEADER}: 1 to {MAX_APP_VERSION} printable characters",
+            )
+    return SelfReport(count, version)
+
+
+DeviceSays = Annotated[SelfReport, Depends(_self_report)]

@@ -30,6 +30,7 @@ from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
+    DeviceSays,
     ServerContext,
     actor,
     links,
@@ -56,6 +57,7 @@ def push(
     body: PushRequest,
     device: CurrentDevice,
     context: Context,
+    says: DeviceSays,
     receipts: Annotated[
         ReceiptMode,
         Query(
@@ -64,8 +66,12 @@ def push(
         ),
     ] = "record",
 ) -> Response:
-    """Store a batch: one outcome per record, in order; the batch is one transaction."""
+    """Store a batch: one outcome per record, in order; the batch is one transaction. The
+    device is noted as seen now, with what its optional headers said of it."""
     storage, now = context.storage, context.now()
+    storage.note_device_contact(
+        device.id, now, synced=False, waiting=says.waiting, app_version=says.app_version
+    )
     outcomes: list[RecordOutcome | PushResult | None] = [None] * len(body.records)
     forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
     recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
