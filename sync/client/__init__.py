@@ -31,7 +31,7 @@ from sync.client._errors import (
     SyncError,
 )
 from sync.client._monitor import MonitorState, SyncMonitor
-from sync.client._office import OfficeClient
+from sync.client._office import DEFAULT_SILENT_DAYS, OfficeClient, is_silent
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
 from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
@@ -47,6 +47,7 @@ from sync.client._transports import CountingTransport, RetryingTransport, Traffi
 __all__ = [
     "CLOCK_SKEW_WARNING",
     "DEFAULT_MAX_BATCH_BYTES",
+    "DEFAULT_SILENT_DAYS",
     "RECEIPT_CHECK_INTERVAL",
     "RECEIPT_RECHECK_MARGIN",
     "SECRET_TOKEN",
@@ -73,4 +74,5 @@ __all__ = [
     "SyncReport",
     "Traffic",
     "enrol",
+    "is_silent",
 ]

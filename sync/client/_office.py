@@ -8,7 +8,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ from sync.protocol import (
     MAX_OFFICE_PAGE,
     REVIEW_REQUEST,
     DeviceRevoked,
+    OfficeDevice,
     OfficeDevices,
     OfficeRecord,
     OfficeRecordsPage,
@@ -30,7 +31,18 @@ from sync.protocol import (
     ReviewState,
 )
 
-__all__ = ["OfficeClient"]
+__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "is_silent"]
+
+DEFAULT_SILENT_DAYS = 14
+
+
+def is_silent(device: OfficeDevice, days: int, now: datetime) -> bool:
+    """A device still enrolled that has not synced (or, never having synced, enrolled) for
+    more than `days` days before `now`: the office should find out why."""
+    if device.revoked_at is not None:
+        return False
+    last = device.last_sync_at or device.enrolled_at
+    return now - last > timedelta(days=days)
 
 
 class OfficeClient(ExchangeOwner):

@@ -31,16 +31,20 @@ from fieldapp.ui.services.enrolment import Enrolment
 from fieldapp.ui.services.errors import MergeUnavailable, SetupFailed
 from fieldapp.ui.services.merge import MergeOffer, Merging
 from fieldapp.ui.services.office import (
+    DEFAULT_SILENT_DAYS,
     OFFICE_ROLES,
     REVIEW_STATES,
+    DeviceRevoked,
     NotAnOfficeDevice,
     Office,
+    OfficeDevice,
     OfficeFailed,
     OfficeRecord,
     OfficeRecordsPage,
     ReviewDecision,
     ReviewResult,
     ReviewState,
+    is_silent,
 )
 from fieldapp.ui.services.records import (
     STATUS_GROUPS,
@@ -59,12 +63,14 @@ from sync.protocol import EnrolmentLink
 __all__ = [
     "AUTOLOCK_CHOICES",
     "DEFAULT_AUTOLOCK_MINUTES",
+    "DEFAULT_SILENT_DAYS",
     "OFFICE_ROLES",
     "PERSON_FIELDS",
     "REVIEW_STATES",
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
+    "DeviceRevoked",
     "DeviceState",
     "EnrolmentLink",
     "ListedRecord",
@@ -72,6 +78,7 @@ __all__ = [
     "MergeUnavailable",
     "NotAnOfficeDevice",
     "Office",
+    "OfficeDevice",
     "OfficeFailed",
     "OfficeRecord",
     "OfficeRecordsPage",
@@ -94,6 +101,7 @@ __all__ = [
     "ValidationFailed",
     "WrongPassphrase",
     "describe_report",
+    "is_silent",
     "match_participants",
 ]
 

@@ -17,6 +17,7 @@ from fieldapp.i18n import Words
 from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import NotAnOfficeDevice, Services
+from fieldapp.ui.state.office_devices import DeviceBoard
 from fieldapp.ui.state.office_review import ReviewDesk
 
 __all__ = ["OfficeState"]
@@ -35,13 +36,16 @@ class OfficeState:
     message_key: MessageKey | None = None
     message_params: dict[str, Any] = field(default_factory=dict)
     review: ReviewDesk = field(init=False)  # the review section's list and decision
+    devices: DeviceBoard = field(init=False)  # the devices section's list and revocation
 
     def __post_init__(self) -> None:
         self.review = ReviewDesk(services=self.services, lang=self.lang)
+        self.devices = DeviceBoard(services=self.services, lang=self.lang)
 
     def set_language(self, lang: str) -> None:
         self.lang = lang
         self.review.lang = lang
+        self.devices.lang = lang
 
     @property
     def words(self) -> Words:
@@ -83,4 +87,5 @@ class OfficeState:
         self.role = None
         self.region = None
         self.review.clear()
+        self.devices.clear()
         self.say(None)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import flet as ft
 
 from fieldapp.i18n import N_
+from fieldapp.ui.screens.office.devices import DevicesSection
 from fieldapp.ui.screens.office.review import ReviewSection
 from fieldapp.ui.services import OFFICE_ROLES
 
@@ -30,6 +31,7 @@ class OfficeSection:
 
 SECTIONS: tuple[OfficeSection, ...] = (
     OfficeSection("review", ft.Icons.RATE_REVIEW, N_("Review"), ReviewSection, OFFICE_ROLES),
+    OfficeSection("devices", ft.Icons.DEVICES, N_("Devices"), DevicesSection, OFFICE_ROLES),
 )
 
 
