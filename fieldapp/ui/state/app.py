@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
 
 import flet as ft
@@ -18,8 +17,8 @@ import flet as ft
 from fieldapp.errors import FieldappError, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
-from fieldapp.i18n import Words, message
-from fieldapp.ui.formats import format_day, format_number, localised_words
+from fieldapp.i18n import Words
+from fieldapp.ui.formats import day_range, format_day, format_number, localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
@@ -515,23 +514,12 @@ class AppState:
     def records_query(self) -> RecordQuery:
         """The list's query; a day that is no date is left out, and said so by its field."""
         _ = self.words
-        errors: dict[str, str] = {}
-        days: dict[str, date | None] = {}
-        for name, typed, label in (
-            ("since", self.records_since, _("Changed from")),
-            ("until", self.records_until, _("Changed until")),
-        ):
-            try:
-                days[name] = date.fromisoformat(typed.strip()) if typed.strip() else None
-            except ValueError:
-                days[name] = None
-                errors[name] = message("type_date", self.lang, label=label)
-        since, until = days["since"], days["until"]
-        if since is not None and until is not None and until < since:
-            errors["until"] = _(
-                "{label}: must be on or after the first day.", label=_("Changed until")
-            )
-            until = None
+        since, until, errors = day_range(
+            self.records_since,
+            self.records_until,
+            (_("Changed from"), _("Changed until")),
+            self.lang,
+        )
         self.records_errors = errors
         return RecordQuery(
             group=self.records_group,

@@ -9,15 +9,15 @@ Network calls block: the screen runs `load`, `more` and `decide` in a worker thr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import flet as ft
 
 from fieldapp.errors import FieldappError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
-from fieldapp.i18n import N_, Words, message
-from fieldapp.ui.formats import localised_words
+from fieldapp.i18n import N_, Words
+from fieldapp.ui.formats import day_range, localised_words
 from fieldapp.ui.services import (
     REVIEW_STATES,
     OfficeFailed,
@@ -57,6 +57,7 @@ class ReviewDesk:
     since: str = ""
     until: str = ""
     errors: dict[str, str] = field(default_factory=dict)  # by filter, or "comment"
+    filters_open: bool = False  # on a phone, the filters show (else one button)
     rows: list[OfficeRecord] = field(default_factory=list)
     next_cursor: str | None = None
     loading: bool = False
@@ -78,26 +79,16 @@ class ReviewDesk:
             raise ValueError(name)
         setattr(self, name, value)
 
+    def show_filters(self, show: bool = True) -> None:
+        self.filters_open = show
+
     def query(self) -> dict[str, Any] | None:
         """The filters as the office API takes them; None (each problem said by its filter)
         when one is not understood."""
         _ = self.words
-        errors: dict[str, str] = {}
-        days: dict[str, date | None] = {}
-        for name, typed, label in (
-            ("since", self.since, _("Received from")),
-            ("until", self.until, _("Received until")),
-        ):
-            try:
-                days[name] = date.fromisoformat(typed.strip()) if typed.strip() else None
-            except ValueError:
-                days[name] = None
-                errors[name] = message("type_date", self.lang, label=label)
-        since, until = days["since"], days["until"]
-        if since is not None and until is not None and until < since:
-            errors["until"] = _(
-                "{label}: must be on or after the first day.", label=_("Received until")
-            )
+        since, until, errors = day_range(
+            self.since, self.until, (_("Received from"), _("Received until")), self.lang
+        )
         if self.status and self.status not in REVIEW_STATES:
             errors["status"] = _("{label}: not a review state.", label=_("Review state"))
         self.errors = errors

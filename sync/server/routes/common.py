@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
@@ -22,7 +22,7 @@ from sync.protocol import (
     WAITING_HEADER,
     ErrorBody,
 )
-from sync.server.auth import bearer_token, token_hash
+from sync.server.auth import bearer_token, can_manage_region, token_hash
 from sync.server.checks import FormRules, RefusedForm
 from sync.server.limits import DeviceTokens, EnrolGuard, RefusalTally
 from sync.server.settings import ServerSettings
@@ -186,20 +186,12 @@ class SelfReport:
     app_version: str | None = None
 
 
-def _self_report(
-    waiting: Annotated[
-        str | None,
-        Header(
-            alias=WAITING_HEADER,
-            description="records waiting on the device to be sent (optional)",
-        ),
-    ] = None,
-    app_version: Annotated[
-        str | None,
-        Header(alias=APP_VERSION_HEADER, description="the device's app version (optional)"),
-    ] = None,
-) -> SelfReport:
-    """The optional headers, checked: a bad one is a 422 naming it (an old app sends none)."""
+def _self_report(request: Request) -> SelfReport:
+    """The optional headers a device's sync sends about itself, checked: a bad one is a 422
+    naming it; an older app sends none. Read from the request rather than declared in the
+    OpenAPI schema: they are hints for the office, never part of an operation's contract."""
+    waiting = request.headers.get(WAITING_HEADER)
+    app_version = request.headers.get(APP_VERSION_HEADER)
     count: int | None = None
     if waiting is not None:
         text = waiting.strip()
@@ -223,3 +215,18 @@ def _self_report(
 
 
 DeviceSays = Annotated[SelfReport, Depends(_self_report)]
+
+
+def managed_device(context: ServerContext, manager: Device, device_id: str, who: str) -> Device:
+    """The device `device_id` that `manager` may act on: of its organisation (else 404, as a
+    device that does not exist) and, for a regional `manager` (`who` names it), of its region
+    (else 403)."""
+    try:
+        target = context.storage.get_device(device_id)
+    except NotFound:
+        target = None
+    if target is None or target.org_id != manager.org_id:
+        raise ApiError(404, "device_not_found", "no such device")
+    if not can_manage_region(manager, target.region):
+        raise ApiError(403, "region_forbidden", f"a regional {who} revokes only its region")
+    return target

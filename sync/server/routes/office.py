@@ -26,13 +26,13 @@ from sync.protocol import (
     ReviewState,
 )
 from sync.server import admin
-from sync.server.auth import can_manage_region
 from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
     actor,
     links,
+    managed_device,
     require_role,
     v1_router,
 )
@@ -192,14 +192,7 @@ def office_revoke(
     next contact): an admin any, a coordinator a collector's or trainer's; within the region
     of a regional one. The admin library's revocation, audited there."""
     require_role(device, frozenset(_REVOKERS), "revoke devices")
-    try:
-        target = context.storage.get_device(device_id)
-    except NotFound:
-        target = None
-    if target is None or target.org_id != device.org_id:
-        raise ApiError(404, "device_not_found", "no such device")
-    if not can_manage_region(device, target.region):
-        raise ApiError(403, "region_forbidden", "a regional office revokes only its region")
+    target = managed_device(context, device, device_id, "office")
     if target.role not in _REVOKERS[device.role]:
         raise ApiError(403, "forbidden", f"a {device.role} device may not revoke a {target.role}")
     revoked = admin.revoke(context.storage, device_id, now=context.now(), actor=actor(device))

@@ -13,7 +13,17 @@ import flet as ft
 from fieldapp.ui.context import use_office
 from fieldapp.ui.services import REVIEW_STATES, OfficeRecord
 from fieldapp.ui.state.office_review import REVIEW_STATE_LABELS, ReviewDesk
-from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, banner, keyed, page, title, typed, when
+from fieldapp.ui.widgets.common import (
+    TOUCH,
+    WIDE,
+    WRAP_LINES,
+    banner,
+    keyed,
+    page,
+    title,
+    typed,
+    when,
+)
 
 __all__ = ["ReviewSection"]
 
@@ -179,10 +189,9 @@ def _row(
     else:
         controls.append(
             ft.OutlinedButton(
-                _("Review"),
+                _("Review this record"),
                 icon=ft.Icons.RATE_REVIEW,
                 height=TOUCH,
-                tooltip=_("Review this record"),
                 on_click=lambda: desk.select(record_id),
             )
         )
@@ -209,10 +218,28 @@ def _Desk(desk: ReviewDesk) -> ft.Control:
     ft.use_effect(first_load, [])
     rows = [_row(desk, row, run) for row in desk.rows]
     empty = _("No records match.") if desk.loaded else _("Loading…")
+    # on a phone the filters fold behind one button (open while one is set or wrong)
+    narrow = (ft.context.page.width or 0) < WIDE
+    filtered = any((desk.region, desk.device, desk.form_id, desk.status, desk.since, desk.until))
+    shown = not narrow or desk.filters_open or filtered or bool(desk.errors)
     return page(
         [
             title(_("Review")),
-            _filters(desk),
+            ft.TextButton(
+                _("Filter by region, device, form, state and day"),
+                icon=ft.Icons.EXPAND_LESS if shown else ft.Icons.FILTER_LIST,
+                height=TOUCH,
+                visible=narrow,
+                on_click=lambda: desk.show_filters(not shown),
+            ),
+            *([_filters(desk)] if shown else []),
+            ft.TextButton(
+                _("Refresh"),
+                icon=ft.Icons.REFRESH,
+                height=TOUCH,
+                disabled=desk.loading,
+                on_click=lambda: run(desk.load),
+            ),
             *([banner(desk.problem, error=True)] if desk.problem else []),
             *([banner(desk.done, icon=ft.Icons.CHECK)] if desk.done else []),
             *(rows or [ft.Text(empty)]),
