@@ -135,6 +135,20 @@ def add_office_commands(commands: Commands) -> None:
         help="language of the labels (en, fr, es, ar; default: the global --lang)",
     )
 
+    devices = commands.add(
+        "devices",
+        cmd_office_devices,
+        "the organisation's devices: last sync, records waiting, silent ones flagged",
+        group="office",
+    )
+    devices.add_argument(
+        "--silent-days",
+        type=whole_number(0, 3650),
+        default=14,
+        help="flag devices that have not synced for more than this many days (default 14)",
+    )
+    devices.add_argument("--json", action="store_true", help="print the devices as JSON")
+
 
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=None, help="records of this region only")
@@ -417,4 +431,37 @@ def cmd_records_import(args: argparse.Namespace) -> int:
         return 1
     target = f"into record {args.into}" if args.into else "as final records"
     print(f"{report.rows_saved} rows saved {target}")
+    return 0
+
+
+def cmd_office_devices(args: argparse.Namespace) -> int:
+    """The devices the server lists for this office (its region's, for a regional one), each
+    with `silent` true when it has not synced for more than --silent-days days."""
+    from sync.client import OfficeClient, is_silent
+
+    store = open_store(args)
+    try:
+        with OfficeClient(store) as client:
+            listed = client.devices().devices
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    rows = [
+        {
+            **device.model_dump(mode="json"),
+            "silent": is_silent(device, args.silent_days, now),
+        }
+        for device in listed
+    ]
+    if args.json:
+        print_json({"silent_days": args.silent_days, "devices": rows})
+        return 0
+    for row in rows:
+        waiting = "?" if row["records_waiting"] is None else row["records_waiting"]
+        state = "revoked" if row["revoked_at"] else ("SILENT" if row["silent"] else "ok")
+        print(
+            f"{row['id']}\t{row['role']}\t{row['region'] or '-'}\t{state}\t"
+            f"last sync {row['last_sync_at'] or 'never'}\twaiting {waiting}\t"
+            f"app {row['app_version'] or '?'}\t{row['label']}"
+        )
     return 0

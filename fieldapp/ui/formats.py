@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import cache
 
-from fieldapp.i18n import Words, words
+from fieldapp.i18n import Words, message, words
 
 __all__ = [
     "format_date",
@@ -107,3 +107,25 @@ def localised_words(lang: str) -> Words:
     """The catalogue of `lang` (as `fieldapp.i18n.words`) writing the whole numbers it is
     given in that language's digits: `_.ngettext("{n} entry", ..., n, n=n)` -> "٣ إدخالات"."""
     return words(lang).with_numbers(lambda number: format_number(number, lang))
+
+
+def day_range(
+    since: str, until: str, labels: tuple[str, str], lang: str
+) -> tuple[date | None, date | None, dict[str, str]]:
+    """Two days typed as YYYY-MM-DD ("" for none) read as a range: the days (None where none
+    was given, or where it is no date) and what is wrong with each, by "since" and "until",
+    named by its field's label (the last day before the first is left out too)."""
+    _ = localised_words(lang)
+    errors: dict[str, str] = {}
+    days: dict[str, date | None] = {}
+    for name, typed, label in (("since", since, labels[0]), ("until", until, labels[1])):
+        try:
+            days[name] = date.fromisoformat(typed.strip()) if typed.strip() else None
+        except ValueError:
+            days[name] = None
+            errors[name] = message("type_date", lang, label=label)
+    first, last = days["since"], days["until"]
+    if first is not None and last is not None and last < first:
+        errors["until"] = _("{label}: must be on or after the first day.", label=labels[1])
+        last = None
+    return first, last, errors

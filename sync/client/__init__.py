@@ -35,7 +35,7 @@ from sync.client._errors import (
     SyncError,
 )
 from sync.client._monitor import MonitorState, SyncMonitor
-from sync.client._office import OfficeClient
+from sync.client._office import DEFAULT_SILENT_DAYS, OfficeClient, is_silent
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
 from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
@@ -51,6 +51,7 @@ from sync.client._transports import CountingTransport, RetryingTransport, Traffi
 __all__ = [
     "CLOCK_SKEW_WARNING",
     "DEFAULT_MAX_BATCH_BYTES",
+    "DEFAULT_SILENT_DAYS",
     "RECEIPT_CHECK_INTERVAL",
     "RECEIPT_RECHECK_MARGIN",
     "SECRET_TOKEN",
@@ -83,5 +84,6 @@ __all__ = [
     "enrol",
     "export_bundle",
     "import_bundle",
+    "is_silent",
     "open_record",
 ]

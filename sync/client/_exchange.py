@@ -81,10 +81,11 @@ class Exchange:
         content: bytes | None = None,
         gzipped: bool = False,
         params: dict[str, Any] | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """The server's answer, unless it could not be had: ServerUnreachable once the
         transports gave up retrying (a 429 or 5xx, or no connection), saying why."""
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(extra_headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         if content is not None:

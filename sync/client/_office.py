@@ -12,7 +12,7 @@ import string
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,9 +26,12 @@ from sync.protocol import (
     MAX_OFFICE_PAGE,
     MAX_PAIR_ID,
     REVIEW_REQUEST,
+    DeviceRevoked,
     DuplicatesPage,
     MatchDecisionResult,
     MergeRequest,
+    OfficeDevice,
+    OfficeDevices,
     OfficeRecord,
     OfficeRecordsPage,
     PeopleReport,
@@ -38,7 +41,18 @@ from sync.protocol import (
     SealedRecordView,
 )
 
-__all__ = ["OfficeClient"]
+__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "is_silent"]
+
+DEFAULT_SILENT_DAYS = 14
+
+
+def is_silent(device: OfficeDevice, days: int, now: datetime) -> bool:
+    """A device still enrolled that has not synced (or, never having synced, enrolled) for
+    more than `days` days before `now`: the office should find out why."""
+    if device.revoked_at is not None:
+        return False
+    last = device.last_sync_at or device.enrolled_at
+    return now - last > timedelta(days=days)
 
 
 class OfficeClient(ExchangeOwner):
@@ -130,6 +144,20 @@ class OfficeClient(ExchangeOwner):
             content=body.model_dump_json(exclude_none=True).encode("utf-8"),
         )
         return answer(response, ReviewResult, "review")
+
+    def devices(self) -> OfficeDevices:
+        """The organisation's devices (see `GET /v1/office/devices`)."""
+        response = self._exchange.request("GET", "/v1/office/devices", token=self._token)
+        return answer(response, OfficeDevices, "list of devices")
+
+    def revoke(self, device_id: str) -> DeviceRevoked:
+        """Revoke a device (see `POST /v1/office/devices/{device_id}:revoke`)."""
+        if not device_id or len(device_id) > 64 or "/" in device_id:
+            raise ValueError(f"device id: not a device id: {device_id!r}")
+        response = self._exchange.request(
+            "POST", f"/v1/office/devices/{device_id}:revoke", token=self._token
+        )
+        return answer(response, DeviceRevoked, "revocation")
 
     def sealed_record(self, record_id: str, *, history: bool = False) -> SealedRecordView:
         """A record's head revision with its sealed part (every revision with `history`), for

@@ -3,17 +3,25 @@ handed to the handler of its kind; the cursor moves only once a page is stored."
 
 from __future__ import annotations
 
+from fieldapp import __version__
 from fieldapp.store import Store
 from sync.client._changes import apply_change
 from sync.client._errors import ServerRefused
 from sync.client._exchange import Exchange, answer
 from sync.client._report import SyncReport
 from sync.client._state import STATE_CURSOR
-from sync.protocol import LenientChangesPage
+from sync.protocol import APP_VERSION_HEADER, WAITING_HEADER, LenientChangesPage
 
-__all__ = ["DEFAULT_PULL_PAGE", "pull"]
+__all__ = ["DEFAULT_PULL_PAGE", "pull", "self_report"]
 
 DEFAULT_PULL_PAGE = 1000
+
+
+def self_report(store: Store) -> dict[str, str]:
+    """What a pull tells the office of this device (optional headers a server before them
+    ignores): the records still waiting to be sent after the push, and the app's version."""
+    waiting, _size = store.outbox.waiting()
+    return {WAITING_HEADER: str(waiting), APP_VERSION_HEADER: __version__}
 
 
 def pull(store: Store, exchange: Exchange, token: str, report: SyncReport, page_size: int) -> None:
@@ -22,9 +30,14 @@ def pull(store: Store, exchange: Exchange, token: str, report: SyncReport, page_
     know is skipped, and the cursor still moves past it. Raises ServerRefused for a page not
     understood or a change log that went backwards, ServerUnreachable when none comes."""
     cursor = int(store.settings.get(STATE_CURSOR) or 0)
+    about = self_report(store)
     while True:
         response = exchange.request(
-            "GET", "/v1/changes", token=token, params={"cursor": cursor, "limit": page_size}
+            "GET",
+            "/v1/changes",
+            token=token,
+            params={"cursor": cursor, "limit": page_size},
+            extra_headers=about,
         )
         page = answer(response, LenientChangesPage, "page of changes")
         if page.next_cursor < cursor:

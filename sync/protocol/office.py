@@ -18,14 +18,21 @@ from uuid import UUID
 from pydantic import Field, TypeAdapter, model_validator
 
 from sync.protocol.records import RecordEnvelope
-from sync.protocol.wire import Revision, Timestamp, WireModel
+from sync.protocol.wire import Revision, Role, Timestamp, WireModel
 
 __all__ = [
+    "APP_VERSION_HEADER",
+    "MAX_APP_VERSION",
     "MAX_OFFICE_PAGE",
+    "MAX_RECORDS_WAITING",
     "MAX_REVIEW_COMMENT",
     "REVIEW_REQUEST",
+    "WAITING_HEADER",
     "Approval",
+    "DeviceRevoked",
     "Objection",
+    "OfficeDevice",
+    "OfficeDevices",
     "OfficeRecord",
     "OfficeRecordsPage",
     "ReviewDecision",
@@ -40,6 +47,14 @@ ReviewDecision = Literal["approved", "has_issues", "rejected"]
 # Characters of a review comment: a note for the collector, not a case file.
 MAX_REVIEW_COMMENT = 500
 MAX_OFFICE_PAGE = 1000
+
+# Optional headers a device's sync requests (push and pull) carry about the device itself, for
+# the office's device list: how many records wait on it to be sent, and its app's version. An
+# older app sends neither and keeps working; the server keeps the last ones said.
+WAITING_HEADER = "X-Fieldapp-Records-Waiting"
+APP_VERSION_HEADER = "X-Fieldapp-App-Version"
+MAX_RECORDS_WAITING = 10_000_000
+MAX_APP_VERSION = 40
 
 
 class _Review(WireModel):
@@ -126,3 +141,35 @@ class SealedRecordView(WireModel):
     in_conflict: bool
     consent_withdrawn: bool
     revisions: list[RecordEnvelope]
+
+
+class OfficeDevice(WireModel):
+    """One enrolled device as the office lists it (`GET /v1/office/devices`): who it is
+    (role, region, label), when it enrolled or was revoked, when the server last heard from it
+    and when it last pulled (a sync's last step), and what its last sync said of it (records
+    waiting to be sent, app version; None when it never said: an older app)."""
+
+    id: str
+    label: str
+    role: Role
+    region: str | None
+    enrolled_at: Timestamp
+    revoked_at: Timestamp | None
+    last_seen_at: Timestamp | None
+    last_sync_at: Timestamp | None
+    records_waiting: int | None
+    app_version: str | None
+
+
+class OfficeDevices(WireModel):
+    """The organisation's devices (the viewer's region's, for a regional office), revoked
+    ones included, by enrolment time."""
+
+    devices: list[OfficeDevice]
+
+
+class DeviceRevoked(WireModel):
+    """Answer of `POST /v1/office/devices/{device_id}:revoke`."""
+
+    device_id: str
+    revoked_at: Timestamp

@@ -247,6 +247,15 @@ def _reject(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respon
     return m.world.client.post(f"/v1/office/people/{_person_pair(m)}:reject", headers=headers)
 
 
+def _office_devices(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/office/devices", headers=headers)
+
+
+def _office_revoke(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    target = m.world.enrol(m.org_a, "collector", "north")
+    return m.world.client.post(f"/v1/office/devices/{target.device_id}:revoke", headers=headers)
+
+
 @dataclass(frozen=True)
 class Entry:
     call: Call
@@ -299,6 +308,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/v1/office/people/{pair}:confirm"): Entry(_confirm, allowed=ORG_WIDE_ROLES),
     ("POST", "/v1/office/people/{pair}:reject"): Entry(_reject, allowed=ORG_WIDE_ROLES),
+    ("GET", "/v1/office/devices"): Entry(
+        _office_devices, allowed=ORG_WIDE_ROLES, other_org_gets_own_data=True
+    ),
+    ("POST", "/v1/office/devices/{device_id}:revoke"): Entry(
+        _office_revoke, allowed=frozenset({"admin", "coordinator"})
+    ),
 }
 
 ENDPOINTS = [

@@ -53,6 +53,10 @@ class OfficeWorld:
             store.close()
         return data_dir
 
+    def data_dir(self, name: str) -> Path:
+        """The data directory of the device enrolled as `name`."""
+        return self.root / name
+
     @contextlib.contextmanager
     def store(self, data_dir: Path) -> Iterator[Store]:
         """The device's store, unlocked, closed after."""

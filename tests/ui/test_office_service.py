@@ -4,16 +4,26 @@ device is refused the office by the service (not only shown no entry)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from fieldapp import crypto
+from fieldapp import __version__, crypto
+from fieldapp.cli import main
 from fieldapp.ui.screens.office import SECTIONS, sections_for
 from fieldapp.ui.services import NotAnOfficeDevice
 from fieldapp.ui.state import AppState
-from tests.ui._office import OfficeWorld, attendance_values, office_world, screening_values
+from sync.server import admin
+from tests.ui._office import (
+    PASSPHRASE,
+    OfficeWorld,
+    attendance_values,
+    office_world,
+    screening_values,
+)
 
 
 @pytest.fixture
@@ -69,3 +79,48 @@ def test_a_trainer_is_refused_the_office_by_the_service(world: OfficeWorld) -> N
         assert all(s.roles <= {"coordinator", "case_manager", "admin"} for s in SECTIONS)
     finally:
         services.close()
+
+
+def test_the_devices_say_their_last_sync_and_a_silent_one_shows_first(
+    world: OfficeWorld, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = world.enrol("trainer", "trainer", "north")
+    world.collect(trainer, "training_attendance", attendance_values())  # a real sync's pull
+    quiet = world.enrol("quiet", "collector", "north")
+    world.sync(quiet)
+    with admin.open_server_storage(world.deployment.settings) as storage:
+        quiet_id = next(d.id for d in storage.list_devices(world.deployment.org_id)
+                        if d.label == "quiet")  # fmt: skip
+        long_ago = datetime.now(UTC) - timedelta(days=20)
+        storage.note_device_contact(quiet_id, long_ago, synced=True)
+    coordinator = world.enrol("coordinator", "coordinator")
+    services = world.services(coordinator)
+    try:
+        board = AppState(services=services).office.devices
+        board.load()
+        assert board.silent_days == 14 and board.silent_count == 1
+        first, *rest = board.rows
+        assert first.id == quiet_id and board.silent(first)
+        sent = next(d for d in rest if d.label == "trainer")
+        assert (sent.records_waiting, sent.app_version) == (0, __version__)
+        assert sent.last_sync_at is not None and not board.silent(sent)
+        assert not board.set_silent_days("many")
+        assert board.errors["silent_days"].startswith("Silent after (days): a whole number")
+        assert board.set_silent_days("30") and board.silent_count == 0
+        assert services.office.silent_days == 30  # kept on this device
+        board.ask_revoke(quiet_id)
+        assert board.revoke() and board.confirm is None
+        assert next(d for d in board.rows if d.id == quiet_id).revoked_at is not None
+    finally:
+        services.close()
+    assert world.sync(quiet).errors  # revoked: the server refuses it
+
+    monkeypatch.setenv("FIELDAPP_PASSPHRASE", PASSPHRASE)
+    assert main(["--data-dir", str(coordinator), "office", "devices", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["silent_days"] == 14
+    by_label = {d["label"]: d for d in listed["devices"]}
+    assert by_label["quiet"]["revoked_at"] is not None and not by_label["quiet"]["silent"]
+    assert by_label["trainer"]["records_waiting"] == 0 and not by_label["trainer"]["silent"]
+    assert main(["--data-dir", str(coordinator), "office", "devices", "--silent-days", "0"]) == 0
+    assert "SILENT" in capsys.readouterr().out  # the coordinator itself never synced

@@ -73,6 +73,38 @@ def _link(state: AppState) -> ft.Control:
     )
 
 
+def _sent_back_tile(state: AppState) -> list[ft.Control]:
+    """ "n records sent back to you": the office asked for fixes; opens the sent records,
+    where each shows the office's comment."""
+    count = len(state.sent_back)
+    if not count:
+        return []
+    _ = state.words
+    lang = _.lang
+
+    def open_sent() -> None:
+        state.records_group = "sent"
+        state.go("records")
+
+    return [
+        ft.ListTile(
+            leading=ft.Icon(ft.Icons.ASSIGNMENT_RETURN, color=ft.Colors.ERROR),
+            title=ft.Text(
+                _.ngettext(
+                    "{n} record sent back to you",
+                    "{n} records sent back to you",
+                    count,
+                    n=format_number(count, lang),
+                ),
+                weight=ft.FontWeight.W_600,
+            ),
+            subtitle=ft.Text(_("The office asked for fixes. Open to see its comments.")),
+            min_height=TOUCH,
+            on_click=open_sent,
+        )
+    ]
+
+
 @ft.component
 def Home() -> ft.Control:
     state = use_app()
@@ -115,9 +147,10 @@ def Home() -> ft.Control:
                 for f in other_forms
             ],
             ft.Text(_("Needs attention"), size=17, weight=ft.FontWeight.W_600),
+            *_sent_back_tile(state),
             *(
                 [_status_tile(state, g) for g in attention]
-                if attention
+                if attention or state.sent_back
                 else [ft.Text(_("Nothing is waiting. Every record is sent."))]
             ),
         ]

@@ -38,6 +38,9 @@ def _rows(state: AppState) -> list[ft.Control]:
         if item.consent_withdrawn:
             subtitle += " · " + _("Consent withdrawn, details erased")
             icon = ft.Icons.PERSON_OFF
+        elif item.id in state.sent_back:
+            subtitle += " · " + _("Sent back by the office")
+            icon = ft.Icons.ASSIGNMENT_RETURN
         elif state.is_superseded(item):
             subtitle += " · " + _("Office kept another version")
             icon = ft.Icons.HISTORY

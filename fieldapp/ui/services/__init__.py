@@ -43,12 +43,15 @@ from fieldapp.ui.services.enrolment import Enrolment
 from fieldapp.ui.services.errors import BundleFailed, MergeUnavailable, SetupFailed
 from fieldapp.ui.services.merge import MergeOffer, Merging
 from fieldapp.ui.services.office import (
+    DEFAULT_SILENT_DAYS,
     DUPLICATE_ROLES,
     OFFICE_ROLES,
     REVIEW_STATES,
+    DeviceRevoked,
     DuplicatePair,
     NotAnOfficeDevice,
     Office,
+    OfficeDevice,
     OfficeFailed,
     OfficeRecord,
     OfficeRecordsPage,
@@ -56,6 +59,7 @@ from fieldapp.ui.services.office import (
     ReviewDecision,
     ReviewResult,
     ReviewState,
+    is_silent,
 )
 from fieldapp.ui.services.records import (
     STATUS_GROUPS,
@@ -75,6 +79,7 @@ __all__ = [
     "AUTOLOCK_CHOICES",
     "CASE_FILE_ROLES",
     "DEFAULT_AUTOLOCK_MINUTES",
+    "DEFAULT_SILENT_DAYS",
     "DUPLICATE_ROLES",
     "OFFICE_ROLES",
     "PERSON_FIELDS",
@@ -86,6 +91,7 @@ __all__ = [
     "BundleFile",
     "BundleRead",
     "CaseFiles",
+    "DeviceRevoked",
     "DeviceState",
     "DuplicatePair",
     "EnrolmentLink",
@@ -96,6 +102,7 @@ __all__ = [
     "NotACaseManager",
     "NotAnOfficeDevice",
     "Office",
+    "OfficeDevice",
     "OfficeFailed",
     "OfficeRecord",
     "OfficeRecordsPage",
@@ -119,6 +126,7 @@ __all__ = [
     "ValidationFailed",
     "WrongPassphrase",
     "describe_report",
+    "is_silent",
     "match_participants",
 ]
 

@@ -15,10 +15,20 @@ from datetime import datetime
 
 from fieldapp.errors import FieldappError
 from fieldapp.ui.services.device import Device
-from sync.client import STATE_REGION, STATE_ROLE, STATE_SERVER_URL, OfficeClient, SyncError
+from sync.client import (
+    DEFAULT_SILENT_DAYS,
+    STATE_REGION,
+    STATE_ROLE,
+    STATE_SERVER_URL,
+    OfficeClient,
+    SyncError,
+    is_silent,
+)
 from sync.protocol import (
+    DeviceRevoked,
     DuplicatePair,
     MatchDecisionResult,
+    OfficeDevice,
     OfficeRecord,
     OfficeRecordsPage,
     PeopleReport,
@@ -28,13 +38,16 @@ from sync.protocol import (
 )
 
 __all__ = [
+    "DEFAULT_SILENT_DAYS",
     "DUPLICATE_ROLES",
     "OFFICE_ROLES",
     "REVIEW_STATES",
+    "DeviceRevoked",
     "DuplicatePair",
     "MatchDecisionResult",
     "NotAnOfficeDevice",
     "Office",
+    "OfficeDevice",
     "OfficeFailed",
     "OfficeRecord",
     "OfficeRecordsPage",
@@ -42,7 +55,9 @@ __all__ = [
     "ReviewDecision",
     "ReviewResult",
     "ReviewState",
+    "is_silent",
 ]
+_PREF_SILENT_DAYS = "ui_office_silent_days"
 
 # The roles the office opens for (the server's ORG_WIDE_ROLES): collectors and trainers
 # see their own records only.
@@ -194,6 +209,33 @@ class Office:
             return client.confirm_person(pair) if same else client.reject_person(pair)
         except SyncError as exc:
             raise OfficeFailed(str(exc)) from exc
+
+    def devices(self) -> list[OfficeDevice]:
+        """The organisation's devices (the region's, for a regional office)."""
+        client = self.client()
+        try:
+            return client.devices().devices
+        except SyncError as exc:
+            raise OfficeFailed(str(exc)) from exc
+
+    def revoke(self, device_id: str) -> DeviceRevoked:
+        """Revoke a device (the server decides whether this role may); OfficeFailed says
+        why not."""
+        client = self.client()
+        try:
+            return client.revoke(device_id)
+        except SyncError as exc:
+            raise OfficeFailed(str(exc)) from exc
+
+    @property
+    def silent_days(self) -> int:
+        """Devices that have not synced for more than this many days are highlighted."""
+        stored = self._setting(_PREF_SILENT_DAYS)
+        return int(stored) if stored and stored.isdigit() else DEFAULT_SILENT_DAYS
+
+    def set_silent_days(self, days: int) -> None:
+        if self._device.state == "unlocked":
+            self._device.store.settings.set(_PREF_SILENT_DAYS, str(days))
 
     def close(self) -> None:
         """Forget the client (on lock, wipe and close): the token is not kept in memory."""

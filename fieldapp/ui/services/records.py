@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from fieldapp.errors import StoreLocked
+from fieldapp.errors import StoreError, StoreLocked
 from fieldapp.forms import record_title
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import Checked
@@ -180,6 +180,21 @@ class Records:
     def sent_back(self) -> list[Review]:
         """The records the office sent back (has issues), oldest review first."""
         return self._device.store.reviews.waiting()
+
+    def sent_back_notes(self) -> dict[str, str]:
+        """The records the office sent back and this device has not sent again yet, with the
+        office's comment: reviewed "has issues" at the revision the device holds (sent, or
+        being fixed in a draft based on it). Once the fix is finalised it is no longer listed."""
+        notes: dict[str, str] = {}
+        for review in self.sent_back():
+            try:
+                record = self._device.store.records.get(review.record_id)
+            except StoreError:
+                continue  # erased (consent withdrawn) or purged
+            held = record.revision if record.status == "sent" else record.base_revision
+            if record.status in ("sent", "draft") and held == review.revision:
+                notes[record.id] = review.comment or ""
+        return notes
 
     def withdraw_consent(self, record_id: str) -> Record:
         """The person withdrew their consent: the record's personal details are erased from

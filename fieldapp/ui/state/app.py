@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
 
 import flet as ft
@@ -18,8 +17,8 @@ import flet as ft
 from fieldapp.errors import FieldappError, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
-from fieldapp.i18n import Words, message
-from fieldapp.ui.formats import format_day, format_number, localised_words
+from fieldapp.i18n import Words
+from fieldapp.ui.formats import day_range, format_day, format_number, localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
@@ -86,6 +85,7 @@ class AppState:
     message_key: MessageKey | None = None
     message_params: dict[str, Any] = field(default_factory=dict)
     counts: dict[StatusGroup, int] = field(default_factory=dict)
+    sent_back: dict[str, str] = field(default_factory=dict)  # record id → the office's comment
     sync: SyncStatus = field(default_factory=SyncStatus)  # the device's sync, as it is now
     syncing: bool = False
     sync_message_key: MessageKey | None = None
@@ -125,6 +125,7 @@ class AppState:
         self.sync = self.services.sync.refresh()
         if self.device == "unlocked":  # a page opened on a device another page unlocked
             self.counts = self.services.records.counts()
+            self.sent_back = self.services.records.sent_back_notes()
         failed, left = device.unlock_tries()
         if self.device == "locked" and failed and left is not None:
             self.say("wrong_passphrase_tries", n=left)  # wrong tries before the app restarted
@@ -181,6 +182,7 @@ class AppState:
         self.merge = None
         self.events = []
         self.records = []
+        self.sent_back = {}
         self.confirm_wipe = False
         self.confirm_withdraw = False
         self.device = state
@@ -214,8 +216,7 @@ class AppState:
     def set_language(self, lang: str) -> None:
         self.services.device.set_language(lang)
         self.lang = lang
-        self.office.lang = lang
-        self.office.case_files.set_language(lang)
+        self.office.set_language(lang)
         if self.form is not None:
             self.form.set_language(lang)
 
@@ -298,6 +299,7 @@ class AppState:
 
     def refresh_home(self) -> None:
         self.counts = self.services.records.counts()
+        self.sent_back = self.services.records.sent_back_notes()
         self.sync = self.services.sync.refresh()
 
     # -- records ----------------------------------------------------------------------------
@@ -354,6 +356,7 @@ class AppState:
             )
             or (record.status == "sent" and record.conflict_settled),
             consent_withdrawn=record.consent_withdrawn,
+            sent_back=self.services.records.sent_back_notes().get(record.id),
         )
         index = None if left is None else self.form.step_named(left)
         if index is not None and (index == REVIEW or index in self.form.visible_steps()):
@@ -517,23 +520,12 @@ class AppState:
     def records_query(self) -> RecordQuery:
         """The list's query; a day that is no date is left out, and said so by its field."""
         _ = self.words
-        errors: dict[str, str] = {}
-        days: dict[str, date | None] = {}
-        for name, typed, label in (
-            ("since", self.records_since, _("Changed from")),
-            ("until", self.records_until, _("Changed until")),
-        ):
-            try:
-                days[name] = date.fromisoformat(typed.strip()) if typed.strip() else None
-            except ValueError:
-                days[name] = None
-                errors[name] = message("type_date", self.lang, label=label)
-        since, until = days["since"], days["until"]
-        if since is not None and until is not None and until < since:
-            errors["until"] = _(
-                "{label}: must be on or after the first day.", label=_("Changed until")
-            )
-            until = None
+        since, until, errors = day_range(
+            self.records_since,
+            self.records_until,
+            (_("Changed from"), _("Changed until")),
+            self.lang,
+        )
         self.records_errors = errors
         return RecordQuery(
             group=self.records_group,
@@ -627,6 +619,7 @@ class AppState:
             self.sync_message_key = status.outcome.message_key
         if ended and self.device == "unlocked":
             self.counts = self.services.records.counts()
+            self.sent_back = self.services.records.sent_back_notes()
             if self.screen == "records":
                 self.load_records(self.records_group)
 

@@ -115,6 +115,7 @@ class FormSession:
     # conflict flagged elsewhere, or one settled here (kept or merged) and sent.
     mine_is_newest: bool = False
     consent_withdrawn: bool = False  # personal details erased: shown, never edited again
+    sent_back: str | None = None  # the office's comment, when it sent this record back
     team_query: str = ""  # the search of the team's participants, as typed
     team_matches: list[ParticipantMatch] = field(default_factory=list)
     # False until the first answer is typed: only then is the draft written (an opened and

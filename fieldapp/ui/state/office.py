@@ -18,6 +18,8 @@ from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import NotAnOfficeDevice, Services
 from fieldapp.ui.state.case_files import CaseFilesState
+from fieldapp.ui.state.office_devices import DeviceBoard
+from fieldapp.ui.state.office_review import ReviewDesk
 
 __all__ = ["OfficeState"]
 
@@ -35,9 +37,19 @@ class OfficeState:
     message_key: MessageKey | None = None
     message_params: dict[str, Any] = field(default_factory=dict)
     case_files: CaseFilesState = field(init=False)  # a case manager's opened records
+    review: ReviewDesk = field(init=False)  # the review section's list and decision
+    devices: DeviceBoard = field(init=False)  # the devices section's list and revocation
 
     def __post_init__(self) -> None:
         self.case_files = CaseFilesState(services=self.services, lang=self.lang)
+        self.review = ReviewDesk(services=self.services, lang=self.lang)
+        self.devices = DeviceBoard(services=self.services, lang=self.lang)
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.review.lang = lang
+        self.devices.lang = lang
+        self.case_files.set_language(lang)
 
     @property
     def words(self) -> Words:
@@ -79,4 +91,6 @@ class OfficeState:
         self.role = None
         self.region = None
         self.case_files.clear()
+        self.review.clear()
+        self.devices.clear()
         self.say(None)

@@ -19,6 +19,7 @@ __all__ = [
     "STATUS_ICONS",
     "STATUS_LABELS",
     "TOUCH",
+    "WIDE",
     "WRAP_LINES",
     "banner",
     "big_button",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 TOUCH = 52  # px: every tap target is at least 48 px high
+WIDE = 720  # px: from this width on (a laptop, a tablet) the office lays things side by side
 # A text field's hint and error may take this many lines: Flutter's default of one line cuts
 # the rule a person must follow ("must be on or after the start date, and t…").
 WRAP_LINES = 8

@@ -96,6 +96,16 @@ def record_notes(state: AppState, form: FormSession) -> list[ft.Control]:
     if form.child_alert:
         notes.append(_child_alert(form))
     notes.extend(_problems(form))
+    if form.sent_back is not None:
+        notes.append(
+            banner(
+                _("Sent back by the office: {comment}", comment=form.sent_back)
+                + "\n"
+                + _("Fix the record and finalise it to send it again."),
+                error=True,
+                icon=ft.Icons.ASSIGNMENT_RETURN,
+            )
+        )
     if form.status == "conflict":  # in the body: the buttons below are full already
         notes.append(
             ft.FilledTonalButton(

@@ -17,6 +17,7 @@ from sync.server.routes.common import (
     CurrentDevice,
     actor,
     links,
+    managed_device,
     require_role,
     v1_router,
 )
@@ -61,14 +62,7 @@ def revoke_device(
 ) -> admin.RevokedDevice:
     """Revoke a device of the admin's organisation (and region, for a regional admin)."""
     require_role(device, ADMIN_ROLES, "revoke devices")
-    try:
-        target = context.storage.get_device(device_id)
-    except NotFound:
-        target = None
-    if target is None or target.org_id != device.org_id:
-        raise ApiError(404, "device_not_found", "no such device")
-    if not can_manage_region(device, target.region):
-        raise ApiError(403, "region_forbidden", "a regional admin revokes only its region")
+    managed_device(context, device, device_id, "admin")
     revoked = admin.revoke(context.storage, device_id, now=context.now(), actor=actor(device))
     assert revoked.revoked_at is not None
     return admin.RevokedDevice(device_id=revoked.id, revoked_at=revoked.revoked_at)

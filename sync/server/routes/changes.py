@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 
 from sync.protocol import ChangesPage
-from sync.server.routes.common import Context, CurrentDevice, links, v1_router
+from sync.server.routes.common import Context, CurrentDevice, DeviceSays, links, v1_router
 
 __all__ = ["router"]
 
@@ -33,9 +33,18 @@ router = v1_router()
 def changes(
     device: CurrentDevice,
     context: Context,
+    says: DeviceSays,
     cursor: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> ChangesPage:
-    """Changes after `cursor` that this device may see, oldest first, one page at a time."""
+    """Changes after `cursor` that this device may see, oldest first, one page at a time.
+    The device is noted as synced now, with what its optional headers said of it."""
+    context.storage.note_device_contact(
+        device.id,
+        context.now(),
+        synced=True,
+        waiting=says.waiting,
+        app_version=says.app_version,
+    )
     page_limit = context.settings.changes_page_limit
     return context.storage.changes_since(device, cursor, min(limit or page_limit, page_limit))

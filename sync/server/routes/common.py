@@ -13,18 +13,26 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fieldapp.crypto import SigningKey
 from fieldapp.errors import FieldappError
-from sync.protocol import ErrorBody
-from sync.server.auth import bearer_token, token_hash
+from sync.protocol import (
+    APP_VERSION_HEADER,
+    MAX_APP_VERSION,
+    MAX_RECORDS_WAITING,
+    WAITING_HEADER,
+    ErrorBody,
+)
+from sync.server.auth import bearer_token, can_manage_region, token_hash
 from sync.server.checks import FormRules, RefusedForm
 from sync.server.ingest import device_actor, published_rules
 from sync.server.limits import DeviceTokens, EnrolGuard, RefusalTally
 from sync.server.settings import ServerSettings
-from sync.server.storage import Device, Storage
+from sync.server.storage import Device, NotFound, Storage
 
 __all__ = [
     "ApiError",
     "Context",
     "CurrentDevice",
+    "DeviceSays",
+    "SelfReport",
     "ServerContext",
     "actor",
     "links",
@@ -152,3 +160,57 @@ def links(**targets: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         ref = "#/paths/" + ("/v1" + path).replace("~", "~0").replace("/", "~1")
         rendered[name] = {"operationRef": f"{ref}/{method.lower()}", **fields}
     return {"responses": {"200": {"links": rendered}}}
+
+
+@dataclass(frozen=True)
+class SelfReport:
+    """What a device's sync request said of the device (optional headers; None: not said)."""
+
+    waiting: int | None = None
+    app_version: str | None = None
+
+
+def _self_report(request: Request) -> SelfReport:
+    """The optional headers a device's sync sends about itself, checked: a bad one is a 422
+    naming it; an older app sends none. Read from the request rather than declared in the
+    OpenAPI schema: they are hints for the office, never part of an operation's contract."""
+    waiting = request.headers.get(WAITING_HEADER)
+    app_version = request.headers.get(APP_VERSION_HEADER)
+    count: int | None = None
+    if waiting is not None:
+        text = waiting.strip()
+        if not text.isdigit() or int(text) > MAX_RECORDS_WAITING:
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"{WAITING_HEADER}: a whole number from 0 to {MAX_RECORDS_WAITING}",
+            )
+        count = int(text)
+    version: str | None = None
+    if app_version is not None:
+        version = app_version.strip()
+        if not version or len(version) > MAX_APP_VERSION or not version.isprintable():
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"{APP_VERSION_HEADER}: 1 to {MAX_APP_VERSION} printable characters",
+            )
+    return SelfReport(count, version)
+
+
+DeviceSays = Annotated[SelfReport, Depends(_self_report)]
+
+
+def managed_device(context: ServerContext, manager: Device, device_id: str, who: str) -> Device:
+    """The device `device_id` that `manager` may act on: of its organisation (else 404, as a
+    device that does not exist) and, for a regional `manager` (`who` names it), of its region
+    (else 403)."""
+    try:
+        target = context.storage.get_device(device_id)
+    except NotFound:
+        target = None
+    if target is None or target.org_id != manager.org_id:
+        raise ApiError(404, "device_not_found", "no such device")
+    if not can_manage_region(manager, target.region):
+        raise ApiError(403, "region_forbidden", f"a regional {who} revokes only its region")
+    return target

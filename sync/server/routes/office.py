@@ -15,10 +15,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from sync.protocol import (
     MAX_OFFICE_PAGE,
+    DeviceRevoked,
+    OfficeDevice,
+    OfficeDevices,
     OfficeRecord,
     OfficeRecordsPage,
     ReviewRequest,
@@ -26,6 +29,7 @@ from sync.protocol import (
     ReviewState,
     SealedRecordView,
 )
+from sync.server import admin
 from sync.server.auth import OFFICE_ROLES
 from sync.server.routes.common import (
     ApiError,
@@ -33,12 +37,19 @@ from sync.server.routes.common import (
     CurrentDevice,
     actor,
     links,
+    managed_device,
     require_role,
     v1_router,
 )
 from sync.server.storage import ORG_WIDE_ROLES, NotFound, OfficeFilter
 
-__all__ = ["OFFICE_READ_ROLES", "OFFICE_REVIEW_ROLES", "SEALED_READ_ROLES", "router"]
+__all__ = [
+    "OFFICE_DEVICE_ROLES",
+    "OFFICE_READ_ROLES",
+    "OFFICE_REVIEW_ROLES",
+    "SEALED_READ_ROLES",
+    "router",
+]
 
 router = v1_router()
 
@@ -48,6 +59,13 @@ OFFICE_REVIEW_ROLES = ORG_WIDE_ROLES
 # Who gets sealed parts: those who hold the organisation's private key (not coordinators:
 # everyone else sees statistical fields only).
 SEALED_READ_ROLES = OFFICE_ROLES
+OFFICE_DEVICE_ROLES = ORG_WIDE_ROLES  # list the devices
+# Who revokes from the office: an admin any device, a coordinator the field's (a lost phone);
+# both within their region when enrolled with one.
+_REVOKERS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"collector", "trainer", "coordinator", "case_manager", "admin"}),
+    "coordinator": frozenset({"collector", "trainer"}),
+}
 _CURSOR_PREFIX = "o1:"
 _LABEL = Annotated[str | None, Query(min_length=1, max_length=200)]
 
@@ -208,3 +226,43 @@ def sealed_record(
         consent_withdrawn=head.consent_withdrawn,
         revisions=[revision.to_envelope() for revision in found.revisions],
     )
+
+
+@router.get("/office/devices", response_model=OfficeDevices)
+def office_devices(device: CurrentDevice, context: Context) -> OfficeDevices:
+    """The organisation's devices (the viewer's region's only, for a regional device), revoked
+    ones included, by enrolment time: last seen, last sync, records waiting and app version as
+    their last sync said. Audited with the number of devices listed."""
+    require_role(device, OFFICE_DEVICE_ROLES, "list the organisation's devices")
+    listed = [
+        OfficeDevice.model_validate(d, from_attributes=True)
+        for d in context.storage.list_devices(device.org_id)
+        if device.region is None or d.region == device.region
+    ]
+    context.storage.append_audit(
+        actor(device),
+        "office_devices",
+        f"ok:{len(listed)}",
+        context.now(),
+        org_id=device.org_id,
+        device_id=device.id,
+    )
+    return OfficeDevices(devices=listed)
+
+
+@router.post("/office/devices/{device_id}:revoke", response_model=DeviceRevoked)
+def office_revoke(
+    device_id: Annotated[str, Path(min_length=1, max_length=64)],
+    device: CurrentDevice,
+    context: Context,
+) -> DeviceRevoked:
+    """Revoke a device of the organisation (its token stops working; it wipes itself at its
+    next contact): an admin any, a coordinator a collector's or trainer's; within the region
+    of a regional one. The admin library's revocation, audited there."""
+    require_role(device, frozenset(_REVOKERS), "revoke devices")
+    target = managed_device(context, device, device_id, "office")
+    if target.role not in _REVOKERS[device.role]:
+        raise ApiError(403, "forbidden", f"a {device.role} device may not revoke a {target.role}")
+    revoked = admin.revoke(context.storage, device_id, now=context.now(), actor=actor(device))
+    assert revoked.revoked_at is not None
+    return DeviceRevoked(device_id=revoked.id, revoked_at=revoked.revoked_at)

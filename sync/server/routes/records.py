@@ -24,6 +24,7 @@ from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
+    DeviceSays,
     actor,
     links,
     v1_router,
@@ -49,6 +50,7 @@ def push(
     body: PushRequest,
     device: CurrentDevice,
     context: Context,
+    says: DeviceSays,
     receipts: Annotated[
         ReceiptMode,
         Query(
@@ -57,12 +59,17 @@ def push(
         ),
     ] = "record",
 ) -> Response:
-    """Store a batch: one outcome per record, in order; the batch is one transaction."""
+    """Store a batch: one outcome per record, in order; the batch is one transaction. The
+    device is noted as seen now, with what its optional headers said of it."""
+    now = context.now()
+    context.storage.note_device_contact(
+        device.id, now, synced=False, waiting=says.waiting, app_version=says.app_version
+    )
     outcomes = ingest_push(
         context.storage,
         device,
         body.records,
-        now=context.now(),
+        now=now,
         rules=context.published_rules,
         signer=ReceiptSigner(context.signing_key, context.key_id),
         receipts=receipts,

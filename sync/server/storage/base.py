@@ -200,6 +200,20 @@ class Storage(abc.ABC):
         """The organisation's devices, revoked ones included, by enrolment time."""
 
     @abc.abstractmethod
+    def note_device_contact(
+        self,
+        device_id: str,
+        now: datetime,
+        *,
+        synced: bool,
+        waiting: int | None = None,
+        app_version: str | None = None,
+    ) -> None:
+        """The device was heard from at `now` (`synced`: it pulled, the last step of a sync);
+        `waiting` and `app_version`, as its request said them, replace the last ones said
+        (None: not said, the last ones are kept)."""
+
+    @abc.abstractmethod
     def revoke_device(self, device_id: str, now: datetime) -> Device:
         """Revoke the device (its token stops working) and append an organisation-wide
         `revocation` change (key: device id). Idempotent. Raises NotFound."""

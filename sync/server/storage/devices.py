@@ -18,9 +18,13 @@ __all__ = [
     "code_by_hash",
     "create_code",
     "list_for",
+    "note_contact",
     "redeem",
     "revoke",
 ]
+
+
+_CONTACT = ("last_seen_at", "last_sync_at", "records_waiting", "app_version")
 
 
 def create_code(
@@ -90,6 +94,8 @@ def code_by_hash(tx: Tx, code_hash: str) -> EnrolCode:
 
 
 def _device(tx: Tx, row: Any) -> Device:
+    # what migration 7 added (None on a database that has not run it yet)
+    contact = {k: row[k] for k in _CONTACT if k in row.keys()}  # noqa: SIM118 (sqlite3.Row)
     return Device(
         id=row["id"],
         org_id=row["org_id"],
@@ -99,6 +105,10 @@ def _device(tx: Tx, row: Any) -> Device:
         label=row["label"],
         enrolled_at=tx.dt(row["enrolled_at"]),
         revoked_at=tx.dt_or_none(row["revoked_at"]),
+        last_seen_at=tx.dt_or_none(contact.get("last_seen_at")),
+        last_sync_at=tx.dt_or_none(contact.get("last_sync_at")),
+        records_waiting=contact.get("records_waiting"),
+        app_version=contact.get("app_version"),
     )
 
 
@@ -165,6 +175,26 @@ def list_for(tx: Tx, org_id: str) -> list[Device]:
     """The organisation's devices, revoked ones included, by enrolment time."""
     rows = tx.all("SELECT * FROM devices WHERE org_id = ? ORDER BY enrolled_at, id", (org_id,))
     return [_device(tx, row) for row in rows]
+
+
+def note_contact(
+    tx: Tx,
+    device_id: str,
+    now: datetime,
+    *,
+    synced: bool,
+    waiting: int | None,
+    app_version: str | None,
+) -> None:
+    """The device was heard from at `now` (a pull when `synced`); what it said of itself
+    replaces what it said before, what it did not say is kept."""
+    tx.run(
+        "UPDATE devices SET last_seen_at = ?, records_waiting = COALESCE(?, records_waiting),"
+        " app_version = COALESCE(?, app_version) WHERE id = ?",
+        (tx.ts(now), waiting, app_version, device_id),
+    )
+    if synced:
+        tx.run("UPDATE devices SET last_sync_at = ? WHERE id = ?", (tx.ts(now), device_id))
 
 
 def revoke(tx: Tx, device_id: str, now: datetime) -> Device:

@@ -85,6 +85,12 @@ class Device:
     label: str
     enrolled_at: datetime
     revoked_at: datetime | None = None
+    # what the office's device list shows (migration 7): when the server last heard from the
+    # device and when it last pulled, and what its last sync said of it (None: not said)
+    last_seen_at: datetime | None = None
+    last_sync_at: datetime | None = None
+    records_waiting: int | None = None
+    app_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

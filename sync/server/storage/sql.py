@@ -214,6 +214,20 @@ class SqlStorage(Storage):
         with self._read() as tx:
             return devices.list_for(tx, org_id)
 
+    def note_device_contact(
+        self,
+        device_id: str,
+        now: datetime,
+        *,
+        synced: bool,
+        waiting: int | None = None,
+        app_version: str | None = None,
+    ) -> None:
+        with self._write() as tx:
+            devices.note_contact(
+                tx, device_id, now, synced=synced, waiting=waiting, app_version=app_version
+            )
+
     def revoke_device(self, device_id: str, now: datetime) -> Device:
         with self._write() as tx:
             return devices.revoke(tx, device_id, now)

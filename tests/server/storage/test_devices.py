@@ -106,3 +106,27 @@ def test_an_enrolment_code_keeps_the_team_key_it_was_issued_with(
     assert redeemed.wrapped_team_key == b"\x00wrapped\xff"
     with pytest.raises(NotFound):
         storage.get_enrol_code("no-such-hash")
+
+
+def test_a_device_contact_is_kept_and_what_it_did_not_say_stays(
+    storage: Storage, org_id: str
+) -> None:
+    key = SigningKey.generate().public_key
+    storage.create_enrol_code(org_id, "contact", "trainer", "north", NOW + timedelta(hours=1), NOW)
+    device = storage.redeem_enrol_code("contact", "phone-c", key, "", "tok-c", NOW)
+    assert (device.last_seen_at, device.last_sync_at, device.records_waiting) == (None,) * 3
+    assert device.app_version is None
+    later = NOW + timedelta(minutes=5)
+    storage.note_device_contact("phone-c", later, synced=True, waiting=3, app_version="1.2.0")
+    seen = storage.get_device("phone-c")
+    assert (seen.last_seen_at, seen.last_sync_at) == (later, later)
+    assert (seen.records_waiting, seen.app_version) == (3, "1.2.0")
+    # an older app says nothing of itself, and only pushes: seen, not synced, the rest kept
+    latest = later + timedelta(minutes=5)
+    storage.note_device_contact("phone-c", latest, synced=False)
+    seen = storage.get_device("phone-c")
+    assert (seen.last_seen_at, seen.last_sync_at) == (latest, later)
+    assert (seen.records_waiting, seen.app_version) == (3, "1.2.0")
+    storage.note_device_contact("phone-c", latest, synced=False, waiting=0)
+    assert storage.get_device("phone-c").records_waiting == 0
+    assert [d.records_waiting for d in storage.list_devices(org_id) if d.id == "phone-c"] == [0]

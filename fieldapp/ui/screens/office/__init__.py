@@ -3,6 +3,6 @@ a laptop, a wrapping list on a phone) and the section chosen. Sections register 
 `sections.SECTIONS`, one module each."""
 
 from fieldapp.ui.screens.office.sections import SECTIONS, OfficeSection, sections_for
-from fieldapp.ui.screens.office.workspace import WIDE, Office
+from fieldapp.ui.screens.office.workspace import Office
 
-__all__ = ["SECTIONS", "WIDE", "Office", "OfficeSection", "sections_for"]
+__all__ = ["SECTIONS", "Office", "OfficeSection", "sections_for"]

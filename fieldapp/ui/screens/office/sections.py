@@ -12,8 +12,10 @@ import flet as ft
 from fieldapp.i18n import N_
 from fieldapp.ui.screens.office import dashboard, exports
 from fieldapp.ui.screens.office.case_files import CaseFiles
+from fieldapp.ui.screens.office.devices import DevicesSection
 from fieldapp.ui.screens.office.duplicates import Duplicates
 from fieldapp.ui.screens.office.people import People
+from fieldapp.ui.screens.office.review import ReviewSection
 from fieldapp.ui.services import CASE_FILE_ROLES, DUPLICATE_ROLES, OFFICE_ROLES
 
 __all__ = ["SECTIONS", "OfficeSection", "sections_for"]
@@ -32,6 +34,8 @@ class OfficeSection:
 
 
 SECTIONS: tuple[OfficeSection, ...] = (
+    OfficeSection("review", ft.Icons.RATE_REVIEW, N_("Review"), ReviewSection, OFFICE_ROLES),
+    OfficeSection("devices", ft.Icons.DEVICES, N_("Devices"), DevicesSection, OFFICE_ROLES),
     OfficeSection("dashboard", ft.Icons.BAR_CHART, N_("Dashboard"), dashboard.Dashboard),
     OfficeSection("exports", ft.Icons.DOWNLOAD, N_("Exports"), exports.Exports),
     OfficeSection("case_files", ft.Icons.FOLDER_SHARED, N_("Case files"), CaseFiles,

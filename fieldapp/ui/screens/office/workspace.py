@@ -12,11 +12,9 @@ from fieldapp.i18n import Words
 from fieldapp.ui.context import OfficeContext, use_app, use_office
 from fieldapp.ui.screens.office.sections import OfficeSection, sections_for
 from fieldapp.ui.state import OfficeState
-from fieldapp.ui.widgets.common import TOUCH, page, title
+from fieldapp.ui.widgets.common import TOUCH, WIDE, page, title
 
 __all__ = ["WIDE", "Office"]
-
-WIDE = 720  # px: from this width on, the sections are a side rail
 
 
 def _picker_button(words: Words, section: OfficeSection, chosen: bool, on_click: Any) -> ft.Control:
@@ -63,7 +61,12 @@ def _Workspace(width: float) -> ft.Control:
         padding=ft.Padding.symmetric(horizontal=8, vertical=4),
         content=ft.Row(controls=buttons, wrap=True, spacing=4, run_spacing=4),
     )
-    return ft.Column(controls=[tabs, body], expand=True, spacing=0)
+    return ft.Column(
+        controls=[tabs, body],
+        expand=True,
+        spacing=0,
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,  # the whole width, not the content's
+    )
 
 
 @ft.component
