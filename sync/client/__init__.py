@@ -19,7 +19,7 @@ from below; see the `client-rooms` contract in pyproject.toml):
 
 from __future__ import annotations
 
-from sync.client._backoff import RetryPolicy
+from sync.client._backoff import RetryPolicy, jitter_source
 from sync.client._client import RecordVersions, SyncClient
 from sync.client._enrol import EnrolResult, enrol
 from sync.client._errors import (
@@ -30,8 +30,10 @@ from sync.client._errors import (
     ServerUnreachable,
     SyncError,
 )
+from sync.client._exchange import Exchange, answer, refusal
 from sync.client._monitor import MonitorState, SyncMonitor
 from sync.client._office import OfficeClient
+from sync.client._outcomes import Outgoing, ReceiptVerifier
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
 from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
@@ -50,10 +52,13 @@ __all__ = [
     "EnrolRefused",
     "EnrolResult",
     "EnrolmentNotTrusted",
+    "Exchange",
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",
+    "Outgoing",
     "ProgressCallback",
+    "ReceiptVerifier",
     "RecordVersions",
     "RetryPolicy",
     "RetryingTransport",
@@ -64,5 +69,8 @@ __all__ = [
     "SyncMonitor",
     "SyncReport",
     "Traffic",
+    "answer",
     "enrol",
+    "jitter_source",
+    "refusal",
 ]

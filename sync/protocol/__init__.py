@@ -91,6 +91,7 @@ from sync.protocol.receipts import (
     receipt_tree,
 )
 from sync.protocol.records import (
+    MAX_RELAY_HOPS,
     MAX_STATS_DEPTH,
     OutcomeStatus,
     PushRequest,
@@ -98,6 +99,7 @@ from sync.protocol.records import (
     RecordEnvelope,
     RecordOutcome,
     RecordView,
+    RelayHop,
 )
 from sync.protocol.roster import (
     MAX_ROSTER_ENTRIES,
@@ -126,6 +128,7 @@ __all__ = [
     "MAX_FIELD_ERRORS",
     "MAX_OFFICE_PAGE",
     "MAX_RECEIPT_CHECK",
+    "MAX_RELAY_HOPS",
     "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
     "MAX_ROSTER_ENTRY_BYTES",
@@ -170,6 +173,7 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "ReferenceChange",
+    "RelayHop",
     "ReviewChange",
     "ReviewChangeData",
     "ReviewDecision",

@@ -14,6 +14,7 @@ from sync.server.routes import (
     health,
     office,
     records,
+    relay,
     roster,
 )
 
@@ -28,4 +29,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     forms.router,
     admin.router,
     office.router,
+    relay.router,
 )

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from fieldapp.crypto import SigningKey
 from fieldapp.errors import FieldappError
 from fieldapp.forms.spec import FormSpec
-from sync.protocol import ErrorBody
+from sync.protocol import EnrolRequest, EnrolResponse, ErrorBody
 from sync.server.auth import bearer_token, token_hash
 from sync.server.checks import FormRules, RefusedForm
 from sync.server.limits import DeviceTokens, EnrolGuard, RefusalTally
@@ -68,6 +68,9 @@ class ServerContext:
     enrol_refusals: RefusalTally
     # Parsed form versions by their publication seq: published versions never change.
     form_rules: dict[int, FormRules | RefusedForm] = field(default_factory=dict)
+    # At a relay: redeems an enrolment at the upstream first (raises ApiError saying why
+    # not), so the centre knows every device key; None at the centre.
+    upstream_enrol: Callable[[EnrolRequest], EnrolResponse] | None = None
 
     def now(self) -> datetime:
         return self.clock()

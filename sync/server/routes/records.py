@@ -26,6 +26,7 @@ from sync.protocol import (
 )
 from sync.server.auth import can_read_record
 from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
+from sync.server.relaying import relayed_hops, relayed_signers
 from sync.server.routes.common import (
     ApiError,
     Context,
@@ -69,14 +70,16 @@ def push(
     outcomes: list[RecordOutcome | PushResult | None] = [None] * len(body.records)
     forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
     recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
+    signer = relayed_signers(storage, device, body)
     checked, digests, positions = [], [], []
     for index, envelope in enumerate(body.records):
         form_key = (envelope.form_id, envelope.form_version)
         if form_key not in forms:
             forms[form_key] = context.published_rules(device.org_id, *form_key)
         signed = envelope.signing_bytes()
+        writer = signer(envelope.device_id)
         errors = envelope_errors(
-            envelope, device.id, device.public_key, forms[form_key], recipients, signed=signed
+            envelope, writer.id, writer.public_key, forms[form_key], recipients, signed=signed
         )
         if errors:
             outcomes[index] = RecordOutcome(
@@ -96,7 +99,8 @@ def push(
             digests.append(hashlib.sha256(signed).hexdigest())
             positions.append(index)
     if checked:
-        results = storage.push_records(device, checked, now, content_digests=digests)
+        hops = relayed_hops(device, body, positions)
+        results = storage.push_records(device, checked, now, content_digests=digests, hops=hops)
         for index, result in zip(positions, results, strict=True):
             outcomes[index] = result
     answer = PushResponse(outcomes=_signed_outcomes(context, outcomes, receipts))

@@ -126,6 +126,8 @@ class StoredRecord:
     seq: int
     status: RevisionStatus
     consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
+    # The relays it came through, nearest the device first (`RelayHop` JSON); () if none.
+    hops: tuple[dict[str, str], ...] = ()
 
     def to_envelope(self) -> RecordEnvelope:
         return RecordEnvelope(
