@@ -275,9 +275,7 @@ def revoke(
     return device
 
 
-def relay_for_code(
-    storage: Storage, relay_id: str, region: str | None
-) -> tuple[str | None, bytes]:
+def relay_for_code(storage: Storage, relay_id: str, region: str | None) -> tuple[str | None, bytes]:
     """The region and receipt key of a code for a device that enrols at the relay
     `relay_id`: the relay's region (AdminError for another one), and the relay's key, which
     signs its receipts, for the code's check. AdminError if it is not an active relay."""
@@ -318,12 +316,12 @@ def stats(storage: Storage, org_id: str | None = None, *, relayed: int = 0) -> d
         }
         for oid, forms in sorted(by_org.items(), key=lambda item: names.get(item[0], item[0]))
     ]
-    counts: dict[str, Any] = {
+    answer: dict[str, Any] = {
         "organisations": organisations,
         "records": sum(org["records"] for org in organisations),
     }
     if relayed:
-        counts["relayed"] = [
+        answer["relayed"] = [
             {
                 "id": str(revision.id),
                 "revision": revision.revision,
@@ -334,7 +332,7 @@ def stats(storage: Storage, org_id: str | None = None, *, relayed: int = 0) -> d
             }
             for revision in storage.relayed_revisions(org_id, relayed)
         ]
-    return counts
+    return answer
 
 
 def publish_form(

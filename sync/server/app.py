@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import email.utils
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -69,7 +70,7 @@ def create_app(
     storage: Storage | None = None,
     clock: Callable[[], datetime] = _utc_now,
     upstream_enrol: Callable[[EnrolRequest], EnrolResponse] | None = None,
-    background: Callable[[], Awaitable[None]] | None = None,
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> FastAPI:
     """The server app. It opens and migrates `settings.database_url` unless given `storage`
     (then the caller closes it); storage it opened is closed when the app shuts down.

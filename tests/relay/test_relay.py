@@ -29,7 +29,9 @@ FAST = RetryPolicy(base_delay=0.01, max_delay=0.2, attempts=3)
 
 
 @pytest.fixture
-def centre(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[tuple[Deployment, ServerProcess]]:
+def centre(
+    tmp_path: Path, org_key: crypto.OrgKeyPair
+) -> Iterator[tuple[Deployment, ServerProcess]]:
     deployment = Deployment.create(tmp_path / "centre" / "data", org_key)
     process = ServerProcess(deployment.settings)
     process.start()
@@ -70,7 +72,7 @@ def _at_centre(deployment: Deployment) -> list[tuple[str, str]]:
 def test_records_reach_the_centre_once_through_the_relay_signed_by_the_device(
     tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
 ) -> None:
-    deployment, server = centre
+    deployment, _ = centre
     device = _device(tmp_path, "trainer", deployment, relay)
     ids = make_records(device, 6)
     _sync(device)
@@ -110,7 +112,9 @@ def test_records_reach_the_centre_once_through_the_relay_signed_by_the_device(
 
 def _files_hold(folder: Path, needle: bytes) -> list[str]:
     """Every file under `folder` (database, write-ahead log, identity, logs) holding `needle`."""
-    return [str(path) for path in folder.rglob("*") if path.is_file() and needle in path.read_bytes()]
+    return [
+        str(path) for path in folder.rglob("*") if path.is_file() and needle in path.read_bytes()
+    ]
 
 
 def test_the_relay_takes_records_while_the_centre_is_away_and_forwards_them_once_it_is_back(

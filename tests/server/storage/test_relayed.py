@@ -26,7 +26,11 @@ def test_a_relay_stores_its_devices_envelopes_with_their_hops_and_writes_as_the_
     [result] = storage.push_records(relay.device, [first], NOW, hops=[path])
     assert result.status == "accepted"
     [stored] = storage.list_revisions(org_id, first.id)
-    assert (stored.device_id, stored.pushed_by, stored.region) == (phone.device.id, relay.device.id, "north")
+    assert (stored.device_id, stored.pushed_by, stored.region) == (
+        phone.device.id,
+        relay.device.id,
+        "north",
+    )
     assert list(stored.hops) == path
     assert stored.to_envelope() == first  # as the device signed it
 
