@@ -43,13 +43,13 @@ from sync.client import (
     refusal,
 )
 from sync.protocol import (
-    ChangesPage,
     EnrolmentCode,
     EnrolRequest,
     EnrolResponse,
     ErrorBody,
     EventChange,
     FormChange,
+    LenientChangesPage,
     PushRequest,
     PushResponse,
     ReferenceChange,
@@ -325,7 +325,7 @@ class RelayNode:
             )  # fmt: skip
             if response.status_code != 200:
                 raise ServerRefused(f"the upstream refused the pull: {refusal(response)}")
-            page = answer(response, ChangesPage, "changes")
+            page = answer(response, LenientChangesPage, "page of changes")
             for change in page.changes:
                 self._apply(change)
             pulled += len(page.changes)
