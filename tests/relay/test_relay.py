@@ -17,10 +17,10 @@ import pytest
 
 from fieldapp import crypto
 from fieldapp.store import Store
-from sync.client import RetryPolicy, SyncClient, enrol
+from sync.client import OfficeClient, RetryPolicy, SyncClient, enrol
 from sync.server import admin
 from tests._wait import wait_until
-from tests.conftest import CANARY, PASSPHRASE
+from tests.conftest import CANARY, PASSPHRASE, screening_values
 from tests.relay._harness import RelayProcess, code_at_relay
 from tests.sync._harness import REPO, Deployment, ServerProcess, report_of, run_client_process
 from tests.sync._records import make_records
@@ -179,3 +179,34 @@ def test_a_revocation_at_the_centre_reaches_the_relay_and_shuts_the_device_out(
         report = client.sync()
     assert not report.ok
     assert device.records.count(status="sent") == 1  # the new record waits on the device
+
+
+def test_shared_events_and_the_offices_review_come_down_through_the_relay(
+    tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
+) -> None:
+    deployment, server = centre
+    trainer = Store.create(tmp_path / "trainer.db", PASSPHRASE)
+    enrol(trainer, relay.url, code_at_relay(deployment, relay, "trainer"), retry=FAST)
+    record = trainer.records.create_final("victim_screening", screening_values())
+    _sync(trainer)
+    with admin.open_server_storage(deployment.settings) as storage:
+        event = admin.share_event(
+            storage, deployment.org_id,
+            {"title": "Court interpreters, Battambang", "start_date": "2026-12-14"},
+            region="north",
+        )  # fmt: skip
+    wait_until(lambda: len(_at_centre(deployment)) == 1, 30, "the record at the centre")
+    office_store = Store.create(tmp_path / "office.db", PASSPHRASE)
+    enrol(office_store, server.url, deployment.code("coordinator"), retry=FAST)
+    with OfficeClient(office_store, retry=FAST) as office:
+        office.review(record.id, "has_issues", "The age band does not match the age")
+
+    def arrived() -> bool:
+        _sync(trainer)
+        review = trainer.reviews.get(record.id)
+        return event.key in trainer.roster.shared("event") and review is not None
+
+    wait_until(arrived, 30, "the event and the review on the device")
+    review = trainer.reviews.get(record.id)
+    assert review is not None
+    assert (review.state, review.comment) == ("has_issues", "The age band does not match the age")
