@@ -22,6 +22,7 @@ FAST = RetryPolicy(base_delay=0.01, max_delay=0.2, attempts=3)
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # four servers, two of them stopped and started again: the full run only
 def test_a_record_crosses_two_relays_to_a_postgresql_centre_once_with_both_hops(
     tmp_path: Path, org_key: crypto.OrgKeyPair, pg_schema_url: str
 ) -> None:

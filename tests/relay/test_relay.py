@@ -117,6 +117,7 @@ def _files_hold(folder: Path, needle: bytes) -> list[str]:
     ]
 
 
+@pytest.mark.slow  # servers stopped, SIGKILLed and started again: the full run only
 def test_the_relay_takes_records_while_the_centre_is_away_and_forwards_them_once_it_is_back(
     tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
 ) -> None:
