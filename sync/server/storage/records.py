@@ -195,20 +195,25 @@ def _insert_revisions(
     now: datetime,
 ) -> None:
     values = []
-    for env, receipt, status, path in rows:
+    for env, receipt, status, _ in rows:
         wire = env.model_dump(mode="json", include={"created_at", "updated_at"})
         values.append(
             (str(env.id), env.revision, env.base_revision, device.org_id, device.region,
              env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
              wire["updated_at"], json_text(env.stats), env.sealed, env.deleted, env.signature,
-             receipt.content_digest, tx.ts(now), receipt.final_seq(), status, path)
+             receipt.content_digest, tx.ts(now), receipt.final_seq(), status)
         )  # fmt: skip
     tx.many(
         "INSERT INTO records (id, revision, base_revision, org_id, region, device_id,"
         " pushed_by, form_id, form_version, created_at, updated_at, stats, sealed, deleted,"
-        " signature, content_digest, received_at, seq, status, hops)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " signature, content_digest, received_at, seq, status)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         values,
+    )
+    # Apart, like the withdrawal mark: only relayed revisions have hops (migration 7).
+    tx.many(
+        "UPDATE records SET hops = ? WHERE id = ? AND revision = ?",
+        [(path, str(env.id), env.revision) for env, _, _, path in rows if path is not None],
     )
     tx.many(
         "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
@@ -390,8 +395,14 @@ def stored_record(tx: Tx, row: Any) -> StoredRecord:
         seq=int(row["seq"]),
         status=row["status"],
         consent_withdrawn=withdrawn(row),
-        hops=tuple(json.loads(row["hops"])) if row["hops"] else (),
+        hops=_hops(row),
     )
+
+
+def _hops(row: Any) -> tuple[dict[str, str], ...]:
+    """A revision's relays (none where migration 7 has not run: nothing was relayed)."""
+    text = row["hops"] if "hops" in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
+    return tuple(json.loads(text)) if text else ()
 
 
 def held(tx: Tx, viewer: Device, asked: Sequence[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
