@@ -38,7 +38,9 @@ ENTRY_MODULE = Path(FLET_APP["module"]).stem  # flet build takes the stem, as a 
 
 SERVER_ONLY_PACKAGES = ("fastapi", "starlette", "uvicorn", "psycopg", "pyxform", "openpyxl")
 SERVER_ONLY_PACKAGES += ("xlrd", "segno", "fpdf")
-LAPTOP_AND_SERVER_CODE = ("fieldapp.office", "fieldapp.cli", "fieldapp.__main__", "sync.server")
+LAPTOP_AND_SERVER_CODE = (
+    "fieldapp.office", "fieldapp.cli", "fieldapp.__main__", "sync.server", "sync.relay",
+)  # fmt: skip
 
 
 def _python(code: str, *, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -29,9 +29,24 @@ def _ttl_hours(text: str) -> float:
 
 
 def add_commands(commands: Commands) -> None:
-    serve = commands.add("serve", cmd_serve, "run the central sync server")
+    serve = commands.add(
+        "serve", cmd_serve, "run the central sync server, or a regional relay (--upstream)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=PORT, default=8765, help="port (default 8765)")
+    serve.add_argument(
+        "--upstream", default=None, metavar="URL",
+        help="run as a relay of this server (the centre, or a regional relay): devices enrol"
+        " and sync here, and everything is forwarded there unchanged",
+    )  # fmt: skip
+    serve.add_argument(
+        "--enrol-code", default=None, metavar="CODE",
+        help="the relay's one-time code from the upstream (role relay); needed once",
+    )  # fmt: skip
+    serve.add_argument(
+        "--forward-every", type=number(0.05, 3600), default=2.0, metavar="SECONDS",
+        help="a relay's pause between rounds with its upstream (default 2)",
+    )  # fmt: skip
     database_option(serve)
 
     create_org = commands.add(
@@ -48,10 +63,15 @@ def add_commands(commands: Commands) -> None:
     code.add_argument("--org", required=True, help="organisation id or name")
     code.add_argument(
         "--role", required=True,
-        choices=["collector", "trainer", "coordinator", "case_manager", "admin"],
-        help="the device's role",
+        choices=["collector", "trainer", "coordinator", "case_manager", "admin", "relay"],
+        help="the device's role (relay: a regional office's node, `serve --upstream`)",
     )  # fmt: skip
     code.add_argument("--region", default=None, help="the device's region")
+    code.add_argument(
+        "--relay", default=None, metavar="DEVICE_ID",
+        help="the device enrols at this relay (its id as `admin stats --relayed` or the relay's"
+        " log shows): the code checks the relay's key; the region is the relay's",
+    )  # fmt: skip
     code.add_argument(
         "--ttl-hours", type=_ttl_hours, default=24.0, help="validity in hours (default 24)"
     )
@@ -104,6 +124,10 @@ def add_commands(commands: Commands) -> None:
         "stats", cmd_admin_stats, "record counts by organisation and form", group="admin"
     )
     stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.add_argument(
+        "--relayed", type=number(0, 10_000), default=0, metavar="N",
+        help="also the N newest revisions that came through relays, with each hop's time",
+    )  # fmt: skip
     for sub in (create_org, code, share, withdraw, revoke, resolve, stats):
         database_option(sub)
 
@@ -112,6 +136,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sync.server.serve import serve
 
     settings = server_settings(args)
+    if args.upstream is not None:
+        from sync.relay import serve_relay
+
+        print(
+            f"relay serving on http://{args.host}:{args.port} for {args.upstream}"
+            f" (data: {settings.data_dir})",
+            flush=True,
+        )
+        serve_relay(
+            settings, args.upstream, args.enrol_code, args.host, args.port,
+            forward_every=args.forward_every,
+        )  # fmt: skip
+        return 0
+    if args.enrol_code is not None:
+        raise UsageError("--enrol-code is a relay's: pass --upstream URL with it")
     print(f"serving on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
     serve(settings, args.host, args.port)
     return 0
@@ -153,17 +192,20 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
         )
     settings = server_settings(args)
     with admin.open_server_storage(settings) as storage:
+        region, server_key = args.region, None
+        if args.relay is not None:
+            region, server_key = admin.relay_for_code(storage, args.relay, args.region)
         team_key = match_key = None
         if org_key is not None:
-            team_key = admin.derive_team_key(storage, args.org, org_key, args.region)
+            team_key = admin.derive_team_key(storage, args.org, org_key, region)
             match_key = admin.derive_match_key(storage, args.org, org_key)
         issued = admin.enrol_code(
             storage,
             args.org,
             args.role,
-            args.region,
+            region,
             args.ttl_hours,
-            server_key=admin.server_public_key(settings, storage),
+            server_key=server_key or admin.server_public_key(settings, storage),
             team_key=team_key,
             match_key=match_key,
         )
@@ -239,10 +281,16 @@ def cmd_admin_stats(args: argparse.Namespace) -> int:
     from sync.server import admin
 
     with admin.open_server_storage(server_settings(args)) as storage:
-        counts = admin.stats(storage)
+        counts = admin.stats(storage, relayed=int(args.relayed))
     if args.json:
         print_json(counts)
         return 0
+    for revision in counts.get("relayed", []):
+        path = " -> ".join(f"{hop['node']} at {hop['received_at']}" for hop in revision["hops"])
+        print(
+            f"{revision['id']} {revision['revision']}: via {path} -> centre at"
+            f" {revision['received_at']}"
+        )
     for org in counts["organisations"]:
         print(f"{org['name']}: {org['records']} records")
         for form_id, by_status in org["forms"].items():

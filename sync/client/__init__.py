@@ -21,7 +21,7 @@ from below; see the `client-rooms` contract in pyproject.toml):
 
 from __future__ import annotations
 
-from sync.client._backoff import RetryPolicy
+from sync.client._backoff import RetryPolicy, jitter_source
 from sync.client._bundle import BundleProgress, ExportedBundle, export_bundle, import_bundle
 from sync.client._case_files import OpenedRecord, OpenedRevision, open_record
 from sync.client._client import RecordVersions, SyncClient
@@ -34,8 +34,10 @@ from sync.client._errors import (
     ServerUnreachable,
     SyncError,
 )
+from sync.client._exchange import Exchange, answer, refusal
 from sync.client._monitor import MonitorState, SyncMonitor
 from sync.client._office import DEFAULT_SILENT_DAYS, OfficeClient, is_silent
+from sync.client._outcomes import Outgoing, ReceiptVerifier
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
 from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
@@ -64,13 +66,16 @@ __all__ = [
     "EnrolRefused",
     "EnrolResult",
     "EnrolmentNotTrusted",
+    "Exchange",
     "ExportedBundle",
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",
     "OpenedRecord",
     "OpenedRevision",
+    "Outgoing",
     "ProgressCallback",
+    "ReceiptVerifier",
     "RecordVersions",
     "RetryPolicy",
     "RetryingTransport",
@@ -81,9 +86,12 @@ __all__ = [
     "SyncMonitor",
     "SyncReport",
     "Traffic",
+    "answer",
     "enrol",
     "export_bundle",
     "import_bundle",
     "is_silent",
+    "jitter_source",
     "open_record",
+    "refusal",
 ]

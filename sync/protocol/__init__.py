@@ -125,6 +125,7 @@ from sync.protocol.receipts import (
     receipt_tree,
 )
 from sync.protocol.records import (
+    MAX_RELAY_HOPS,
     MAX_STATS_DEPTH,
     OutcomeStatus,
     PushRequest,
@@ -132,6 +133,7 @@ from sync.protocol.records import (
     RecordEnvelope,
     RecordOutcome,
     RecordView,
+    RelayHop,
 )
 from sync.protocol.roster import (
     MAX_ROSTER_ENTRIES,
@@ -166,6 +168,7 @@ __all__ = [
     "MAX_PAIR_ID",
     "MAX_RECEIPT_CHECK",
     "MAX_RECORDS_WAITING",
+    "MAX_RELAY_HOPS",
     "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
     "MAX_ROSTER_ENTRY_BYTES",
@@ -227,6 +230,7 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "ReferenceChange",
+    "RelayHop",
     "ReviewChange",
     "ReviewChangeData",
     "ReviewDecision",

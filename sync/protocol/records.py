@@ -26,6 +26,7 @@ from sync.protocol.wire import (
 )
 
 __all__ = [
+    "MAX_RELAY_HOPS",
     "MAX_STATS_DEPTH",
     "OutcomeStatus",
     "PushRequest",
@@ -33,6 +34,7 @@ __all__ = [
     "RecordEnvelope",
     "RecordOutcome",
     "RecordView",
+    "RelayHop",
 ]
 
 # Statistical values are scalars, lists of choices and repeat instances: a few levels deep.
@@ -130,9 +132,33 @@ class RecordEnvelope(WireModel):
         return hashlib.sha256(self.signing_bytes()).hexdigest()
 
 
+class RelayHop(WireModel):
+    """One relay a record came through (`node`: the relay's device id upstream) and when
+    that relay received it, by its own clock."""
+
+    node: str = Field(min_length=1, max_length=64)
+    received_at: Timestamp
+
+
+# Relays between a device and the centre: a district under a regional office is two.
+MAX_RELAY_HOPS = 8
+
+
 class PushRequest(WireModel):
+    """A batch of envelopes. A relay forwarding them adds `hops`: one list per record, in
+    order, of the relays it came through, the first one nearest the device (left out by
+    devices; not signed: it is what each relay says of itself)."""
+
     protocol: ProtocolVersion = PROTOCOL_VERSION
     records: list[RecordEnvelope] = Field(max_length=MAX_BATCH_RECORDS)
+    hops: list[list[RelayHop]] | None = Field(default=None, exclude_if=lambda hops: hops is None)
+
+    @field_validator("hops")
+    @classmethod
+    def _hops_fit(cls, hops: list[list[RelayHop]] | None) -> list[list[RelayHop]] | None:
+        if hops is not None and any(len(path) > MAX_RELAY_HOPS for path in hops):
+            raise ValueError(f"a record comes through at most {MAX_RELAY_HOPS} relays")
+        return hops
 
 
 OutcomeStatus = Literal["accepted", "duplicate", "conflict", "rejected"]

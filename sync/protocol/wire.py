@@ -36,7 +36,9 @@ PROTOCOL_VERSION: Literal[1] = 1
 MAX_BATCH_RECORDS = 500
 REVISION_RE = re.compile(r"^[1-9][0-9]{0,8}-[0-9a-f]{32}$")
 
-Role = Literal["collector", "trainer", "coordinator", "case_manager", "admin"]
+# `relay`: a regional office's node, which forwards the envelopes of the devices enrolled
+# at it unchanged (see docs/sync-protocol.md, *Relays*).
+Role = Literal["collector", "trainer", "coordinator", "case_manager", "admin", "relay"]
 
 
 def _b64decode(value: Any) -> bytes:

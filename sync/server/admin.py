@@ -297,11 +297,29 @@ def revoke(
     return device
 
 
-def stats(storage: Storage, org_id: str | None = None) -> dict[str, Any]:
+def relay_for_code(storage: Storage, relay_id: str, region: str | None) -> tuple[str | None, bytes]:
+    """The region and receipt key of a code for a device that enrols at the relay
+    `relay_id`: the relay's region (AdminError for another one), and the relay's key, which
+    signs its receipts, for the code's check. AdminError if it is not an active relay."""
+    try:
+        relay = storage.get_device(relay_id)
+    except NotFound:
+        raise AdminError(f"no device has the id {relay_id!r}") from None
+    if relay.role != "relay" or relay.revoked_at is not None:
+        raise AdminError(f"device {relay_id} is not an active relay")
+    if region is not None and relay.region is not None and region != relay.region:
+        raise AdminError(f"relay {relay_id} serves region {relay.region}, not {region}")
+    return (region if relay.region is None else relay.region), relay.public_key
+
+
+def stats(storage: Storage, org_id: str | None = None, *, relayed: int = 0) -> dict[str, Any]:
     """Record counts by organisation, form and status, as JSON-ready data.
 
     `{"organisations": [{"id", "name", "forms": {form_id: {"current", "conflict",
     "deleted"}}, "records"}], "records": total}`; with `org_id`, only that organisation.
+    With `relayed`, also `"relayed"`: the newest revisions that came through relays, each
+    `{"id", "revision", "device_id", "relay", "hops": [{"node", "received_at"}],
+    "received_at"}` (`relay`: the one that pushed it here; `received_at`: here).
     """
     names = {org.id: org.name for org in storage.list_organisations()}
     by_org: dict[str, dict[str, dict[str, int]]] = {}
@@ -320,10 +338,23 @@ def stats(storage: Storage, org_id: str | None = None) -> dict[str, Any]:
         }
         for oid, forms in sorted(by_org.items(), key=lambda item: names.get(item[0], item[0]))
     ]
-    return {
+    answer: dict[str, Any] = {
         "organisations": organisations,
         "records": sum(org["records"] for org in organisations),
     }
+    if relayed:
+        answer["relayed"] = [
+            {
+                "id": str(revision.id),
+                "revision": revision.revision,
+                "device_id": revision.device_id,
+                "relay": revision.pushed_by,
+                "hops": list(revision.hops),
+                "received_at": revision.received_at.isoformat(),
+            }
+            for revision in storage.relayed_revisions(org_id, relayed)
+        ]
+    return answer
 
 
 def publish_form(

@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import email.utils
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -28,6 +29,8 @@ from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from sync.protocol import (
     MAX_FIELD_ERRORS,
     PROTOCOL_VERSION,
+    EnrolRequest,
+    EnrolResponse,
     ErrorBody,
     WireFieldError,
     capped_field_errors,
@@ -66,9 +69,14 @@ def create_app(
     *,
     storage: Storage | None = None,
     clock: Callable[[], datetime] = _utc_now,
+    upstream_enrol: Callable[[EnrolRequest], EnrolResponse] | None = None,
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> FastAPI:
     """The server app. It opens and migrates `settings.database_url` unless given `storage`
-    (then the caller closes it); storage it opened is closed when the app shuts down."""
+    (then the caller closes it); storage it opened is closed when the app shuts down.
+
+    A relay (sync/relay) passes `upstream_enrol`, which redeems each enrolment at its
+    upstream first, and `background`, its forwarding loop, run while the app serves."""
     owned = storage is None
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_storage(settings.database_url) if storage is None else storage
@@ -84,17 +92,21 @@ def create_app(
         DeviceTokens(),
         _enrol_guard(settings, clock),
         RefusalTally(timedelta(seconds=settings.enrol_audit_window_seconds)),
+        upstream_enrol=upstream_enrol,
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        flusher = asyncio.create_task(_audit_refusals_periodically(context))
+        tasks = [asyncio.create_task(_audit_refusals_periodically(context))]
+        if background is not None:
+            tasks.append(asyncio.create_task(background()))
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             context.audit_refusals(everything=True)
             if owned:
                 store.close()

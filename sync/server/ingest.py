@@ -98,10 +98,16 @@ def ingest_push(
     signer: ReceiptSigner,
     receipts: ReceiptMode = "record",
     action: str = "push",
+    writers: Callable[[str], Device] | None = None,
+    hops: Sequence[Sequence[dict[str, str]]] | None = None,
 ) -> list[RecordOutcome]:
     """Store `envelopes` pushed by `device`: one outcome per envelope, in order (see
     docs/sync-protocol.md, *Push*). The accepted ones are stored in one transaction; each
-    refusal is audited under `action` (`push`, `bundle_import`)."""
+    refusal is audited under `action` (`push`, `bundle_import`).
+
+    From a relay (`sync.server.relaying`): `writers` names the device whose enrolled key
+    verifies an envelope signed as its `device_id` (else `device` itself), and `hops` gives,
+    per envelope, the relays it came through."""
     outcomes: list[RecordOutcome | PushResult | None] = [None] * len(envelopes)
     forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
     recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
@@ -111,8 +117,9 @@ def ingest_push(
         if form_key not in forms:
             forms[form_key] = rules(device.org_id, *form_key)
         signed = envelope.signing_bytes()
+        writer = device if writers is None else writers(envelope.device_id)
         errors = envelope_errors(
-            envelope, device.id, device.public_key, forms[form_key], recipients, signed=signed
+            envelope, writer.id, writer.public_key, forms[form_key], recipients, signed=signed
         )
         if errors:
             outcomes[index] = RecordOutcome(
@@ -132,7 +139,8 @@ def ingest_push(
             digests.append(hashlib.sha256(signed).hexdigest())
             positions.append(index)
     if checked:
-        results = storage.push_records(device, checked, now, content_digests=digests)
+        paths = None if hops is None else [hops[index] for index in positions]
+        results = storage.push_records(device, checked, now, content_digests=digests, hops=paths)
         for index, result in zip(positions, results, strict=True):
             outcomes[index] = result
     return _signed_outcomes(signer, outcomes, receipts)

@@ -9,7 +9,8 @@ The verdicts, checked in this order (the first that applies):
   the stored receipt again (forever: no time limit);
 - revision_reused: this (id, revision) is stored with another digest: never overwritten;
 - not_record_owner: the pusher may not write the record (`auth.may_write`: neither its
-  owner nor the office of its region), whatever the envelope is;
+  owner nor the office of its region), whatever the envelope is; a relay writes as the
+  envelope's signer;
 - consent_withdrawn: the record's consent was withdrawn and this is not a withdrawal too;
 - accepted: a new record, an edit on the head, or a consent withdrawal (whatever its base):
   it becomes the head; a withdrawal also clears the conflict and erases every revision's
@@ -104,7 +105,7 @@ def decide_push(
         if stored == digest:
             return PushDecision("duplicate", record)
         return _refused("revision_reused", envelope)
-    if record is not None and not may_write(pusher, record.owner):
+    if record is not None and not may_write(_writer(pusher, envelope), record.owner):
         return _refused("not_record_owner", envelope)
     if record is not None and record.withdrawn and not envelope.consent_withdrawn:
         return _refused("consent_withdrawn", envelope)
@@ -143,6 +144,15 @@ def decide_push(
     after = replace(after, withdrawn=True, in_conflict=False, siblings=())
     # Every copy of the record must go: the change reaches whoever wrote or pushed it.
     return _stored("accepted", envelope, after, participants, erases=True)
+
+
+def _writer(pusher: Device, envelope: RecordEnvelope) -> Device:
+    """Who writes the record: the pusher, or for a relay the envelope's signer, as a device
+    of the relay's organisation and region with no office rights (the push route verified
+    the signature against that device's enrolled key, and that the relay may carry it)."""
+    if pusher.role != "relay":
+        return pusher
+    return replace(pusher, id=envelope.device_id, role="collector")
 
 
 def _stored(

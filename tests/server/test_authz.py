@@ -32,7 +32,9 @@ from sync.server.settings import ServerSettings
 from sync.server.storage import ORG_WIDE_ROLES, Organisation
 from tests.server._harness import CANARY, FORM, Phone, World, push_body, revision, running
 
-ROLES: tuple[Role, ...] = ("collector", "trainer", "coordinator", "case_manager", "admin")
+ROLES: tuple[Role, ...] = (
+    "collector", "trainer", "coordinator", "case_manager", "admin", "relay",
+)  # fmt: skip
 A_ONLY_VERSION = "a-only"
 # A file attached to a version of A's only (content-addressed: asked for by its SHA-256).
 A_FILE = f"name,label\n{CANARY.lower()},{CANARY}\n".encode()
@@ -83,7 +85,9 @@ def matrix(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[Matrix]:
         pushed = world.push(author, envelope)
         assert pushed.json()["outcomes"][0]["status"] == "accepted"
         by_role = {
-            role: world.enrol(org_a, role, "north" if role in ("collector", "trainer") else None)
+            role: world.enrol(
+                org_a, role, "north" if role in ("collector", "trainer", "relay") else None
+            )
             for role in ROLES
         }
         revoked = world.enrol(org_a, "admin")
@@ -256,6 +260,18 @@ def _office_revoke(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx
     return m.world.client.post(f"/v1/office/devices/{target.device_id}:revoke", headers=headers)
 
 
+def _relay_enrol(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    # A code of A for the region of A's relay (north), as a device enrolling at it sends it.
+    issued = m.world.issue(m.org_a.id, "collector", "north")
+    key = crypto.SigningKey.generate()
+    body = {
+        "code": issued.code,
+        "device_id": f"new-{uuid.uuid4().hex[:8]}",
+        "device_public_key": base64.b64encode(key.public_key).decode(),
+    }
+    return m.world.client.post("/v1/relay/enrol", json=body, headers=headers)
+
+
 @dataclass(frozen=True)
 class Entry:
     call: Call
@@ -314,6 +330,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/office/devices/{device_id}:revoke"): Entry(
         _office_revoke, allowed=frozenset({"admin", "coordinator"})
     ),
+    ("POST", "/v1/relay/enrol"): Entry(_relay_enrol, allowed=frozenset({"relay"})),
 }
 
 ENDPOINTS = [

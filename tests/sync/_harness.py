@@ -66,8 +66,11 @@ class ServerProcess:
         module_cli: bool = False,
         fieldapp_cli: bool = False,
         log_path: Path | None = None,
+        cli_args: tuple[str, ...] = (),
     ) -> None:
+        """`cli_args`: more options of `fieldapp serve` (with `fieldapp_cli`)."""
         self.settings = settings
+        self.cli_args = cli_args
         self.port = port or free_port()
         self.module_cli = module_cli
         self.fieldapp_cli = fieldapp_cli
@@ -90,6 +93,7 @@ class ServerProcess:
         elif self.fieldapp_cli:
             args = ["-m", "fieldapp", "--data-dir", str(self.settings.data_dir), "serve"]
             args += ["--port", str(self.port), "--database-url", self.settings.database_url]
+            args += self.cli_args
         else:
             args = ["-c", _LAUNCHER, self.settings.model_dump_json(), str(self.port)]
         self._log = self.log_path.open("ab")

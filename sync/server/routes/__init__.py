@@ -16,6 +16,7 @@ from sync.server.routes import (
     matching,
     office,
     records,
+    relay,
     roster,
 )
 
@@ -31,4 +32,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     office.router,
     matching.router,
+    relay.router,
 )

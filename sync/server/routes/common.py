@@ -18,6 +18,8 @@ from sync.protocol import (
     MAX_APP_VERSION,
     MAX_RECORDS_WAITING,
     WAITING_HEADER,
+    EnrolRequest,
+    EnrolResponse,
     ErrorBody,
 )
 from sync.server.auth import bearer_token, can_manage_region, token_hash
@@ -75,6 +77,9 @@ class ServerContext:
     enrol_refusals: RefusalTally
     # Parsed form versions by their publication seq: published versions never change.
     form_rules: dict[int, FormRules | RefusedForm] = field(default_factory=dict)
+    # At a relay: redeems an enrolment at the upstream first (raises ApiError saying why
+    # not), so the centre knows every device key; None at the centre.
+    upstream_enrol: Callable[[EnrolRequest], EnrolResponse] | None = None
 
     def now(self) -> datetime:
         return self.clock()

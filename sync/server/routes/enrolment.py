@@ -9,8 +9,8 @@ from fastapi import Request
 
 from fieldapp.crypto import enrol_code_secret
 from sync.protocol import EnrolRequest, EnrolResponse
-from sync.server.auth import enrol_code_hash, new_token, token_hash
-from sync.server.routes.common import ApiError, Context, ServerContext, actor, links, v1_router
+from sync.server.relaying import redeem
+from sync.server.routes.common import ApiError, Context, ServerContext, links, v1_router
 from sync.server.storage import AlreadyExists, CodeExpired, CodeInvalid, CodeUsed
 
 __all__ = ["router"]
@@ -44,7 +44,6 @@ def enrol(body: EnrolRequest, request: Request, context: Context) -> EnrolRespon
     Limited per client address and per code prefix whatever headers are sent (failed
     attempts use the limit up); refusals are audited as counted entries (see `EnrolGuard`,
     `RefusalTally`)."""
-    storage, now = context.storage, context.now()
     context.audit_refusals()
     address = request.client.host if request.client else "unknown"
     secret = enrol_code_secret(body.code)
@@ -61,37 +60,15 @@ def enrol(body: EnrolRequest, request: Request, context: Context) -> EnrolRespon
                 headers={"Retry-After": str(wait)},
             ),
         )
-    token = new_token()
     try:
-        device = storage.redeem_enrol_code(
-            enrol_code_hash(secret),
-            body.device_id,
-            body.device_public_key,
-            body.device_label,
-            token_hash(token),
-            now,
-        )
+        answer = redeem(context, body)
     except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
         _refuse_enrolment(context, address, ApiError(*_ENROL_REFUSALS[type(refused)]))
+    except ApiError as refused:  # the upstream of a relay refused it, or is away
+        _refuse_enrolment(context, address, refused)
     context.enrol_guard.succeeded(address, prefix)
-    context.device_tokens.vouch(token)
-    storage.append_audit(
-        actor(device), "enrol", "ok", now, org_id=device.org_id, device_id=device.id
-    )
-    organisation = storage.get_organisation(device.org_id)
-    code = storage.get_enrol_code(enrol_code_hash(secret))
-    return EnrolResponse(
-        device_id=device.id,
-        token=token,
-        organisation_id=device.org_id,
-        region=device.region,
-        role=device.role,
-        server_public_key=context.signing_key.public_key,
-        server_key_id=context.key_id,
-        recipients=organisation.recipients,
-        wrapped_team_key=code.wrapped_team_key,
-        wrapped_match_key=code.wrapped_match_key,
-    )
+    context.device_tokens.vouch(answer.token)
+    return answer
 
 
 def _refuse_enrolment(context: ServerContext, address: str, refusal: ApiError) -> NoReturn:

@@ -20,6 +20,7 @@ from sync.protocol import (
 )
 from sync.server.auth import can_read_record
 from sync.server.ingest import ReceiptSigner, ingest_push
+from sync.server.relaying import relayed_hops, relayed_signers
 from sync.server.routes.common import (
     ApiError,
     Context,
@@ -73,6 +74,8 @@ def push(
         rules=context.published_rules,
         signer=ReceiptSigner(context.signing_key, context.key_id),
         receipts=receipts,
+        writers=relayed_signers(context.storage, device, body),
+        hops=relayed_hops(device, body, range(len(body.records))),
     )
     answer = PushResponse(outcomes=outcomes)
     return Response(answer.model_dump_json(), media_type="application/json")

@@ -127,7 +127,9 @@ class Storage(abc.ABC):
     # -- organisations ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    def create_organisation(self, name: str, now: datetime) -> Organisation:
+    def create_organisation(
+        self, name: str, now: datetime, *, org_id: str | None = None
+    ) -> Organisation:
         """Create an organisation with a fresh id. Raises AlreadyExists if the name is taken."""
 
     @abc.abstractmethod
@@ -306,11 +308,14 @@ class Storage(abc.ABC):
         envelopes: list[RecordEnvelope],
         now: datetime,
         content_digests: Sequence[str] | None = None,
+        hops: Sequence[Sequence[dict[str, str]]] | None = None,
     ) -> list[PushResult]:
         """Store a batch in ONE transaction; one result per envelope, in order.
 
         `content_digests` are the envelopes' `content_digest`s when the caller has computed
-        them already (from the signing bytes it verified), in the same order.
+        them already (from the signing bytes it verified), in the same order. `hops` (from a
+        relay): for each envelope, the relays it came through (`RelayHop` JSON), stored with
+        the revision it becomes (a duplicate keeps the hops it was first stored with).
 
         Per envelope (earlier envelopes of the batch count as stored):
         - (id, revision) stored with the same content digest: `duplicate`, nothing written,
@@ -338,6 +343,16 @@ class Storage(abc.ABC):
         envelope's signer, in the pushing device's region. Retries internally on transient
         conflicts between concurrent batches.
         """
+
+    @abc.abstractmethod
+    def revisions_after(self, org_id: str, cursor: int, limit: int) -> list[StoredRecord]:
+        """The organisation's stored revisions with seq > cursor, by seq, at most `limit`
+        (what a relay forwards upstream); ValueError if `limit` is below 1."""
+
+    @abc.abstractmethod
+    def relayed_revisions(self, org_id: str | None, limit: int) -> list[StoredRecord]:
+        """The revisions that came through relays (of `org_id`, or of every organisation),
+        newest first, at most `limit`, each with its `hops`."""
 
     @abc.abstractmethod
     def get_record(self, org_id: str, record_id: UUID) -> RecordHead:

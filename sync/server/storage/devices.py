@@ -94,7 +94,7 @@ def code_by_hash(tx: Tx, code_hash: str) -> EnrolCode:
 
 
 def _device(tx: Tx, row: Any) -> Device:
-    # what migration 7 added (None on a database that has not run it yet)
+    # what migration 9 added (None on a database that has not run it yet)
     contact = {k: row[k] for k in _CONTACT if k in row.keys()}  # noqa: SIM118 (sqlite3.Row)
     return Device(
         id=row["id"],

@@ -85,7 +85,7 @@ class Device:
     label: str
     enrolled_at: datetime
     revoked_at: datetime | None = None
-    # what the office's device list shows (migration 7): when the server last heard from the
+    # what the office's device list shows (migration 9): when the server last heard from the
     # device and when it last pulled, and what its last sync said of it (None: not said)
     last_seen_at: datetime | None = None
     last_sync_at: datetime | None = None
@@ -139,6 +139,8 @@ class StoredRecord:
     seq: int
     status: RevisionStatus
     consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
+    # The relays it came through, nearest the device first (`RelayHop` JSON); () if none.
+    hops: tuple[dict[str, str], ...] = ()
 
     def to_envelope(self) -> RecordEnvelope:
         return RecordEnvelope(

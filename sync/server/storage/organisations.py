@@ -24,10 +24,10 @@ def _organisation(tx: Tx, row: Any) -> Organisation:
     )
 
 
-def create(tx: Tx, name: str, now: datetime) -> Organisation:
-    """A new organisation with a fresh id and no recipient keys; AlreadyExists if the name
-    is taken."""
-    org_id = str(uuid.uuid4())
+def create(tx: Tx, name: str, now: datetime, org_id: str | None = None) -> Organisation:
+    """A new organisation with a fresh id (or `org_id`: a relay takes its upstream's) and no
+    recipient keys; AlreadyExists if the name or the id is taken."""
+    org_id = org_id or str(uuid.uuid4())
     try:
         tx.run(
             "INSERT INTO organisations (id, name, created_at, recipients) VALUES (?, ?, ?, ?)",

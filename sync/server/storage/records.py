@@ -33,7 +33,7 @@ from sync.server.storage.models import (
 )
 from sync.server.storage.tx import Tx, chunks, json_text, marks, withdrawn
 
-__all__ = ["head", "held", "office_sealed", "push", "resolve", "revisions"]
+__all__ = ["head", "held", "office_sealed", "push", "resolve", "revisions", "stored_record"]
 
 _DATETIME = TypeAdapter(datetime)
 
@@ -58,6 +58,7 @@ def push(
     envelopes: Sequence[RecordEnvelope],
     digests: Sequence[str],
     now: datetime,
+    hops: Sequence[Sequence[dict[str, str]]] | None = None,
 ) -> tuple[list[PushResult], bool]:
     """Store a batch (see `Storage.push_records`): one result per envelope, in order, and
     whether sealed bytes were erased (the backend then scrubs what it keeps of old pages)."""
@@ -67,10 +68,11 @@ def push(
     states, receipts = _load(tx, record_ids)
     decided: list[tuple[RecordEnvelope, PushDecision, _Receipt | None]] = []
     new_changes: list[changes.NewChange] = []
-    new_rows: list[tuple[RecordEnvelope, _Receipt, str]] = []
+    new_rows: list[tuple[RecordEnvelope, _Receipt, str, str | None]] = []
     written: set[str] = set()  # records whose head is written
     erased: list[str] = []  # records whose every revision's sealed part goes
-    for env, digest in zip(envelopes, digests, strict=True):
+    paths = [None] * len(envelopes) if hops is None else [json_text(list(p)) for p in hops]
+    for env, digest, path in zip(envelopes, digests, paths, strict=True):
         record_id = str(env.id)
         decision = decide_push(device, env, digest, states.get(record_id))
         receipt = receipts.get((record_id, env.revision))
@@ -84,7 +86,7 @@ def push(
             new_changes.append(change)
             receipt = receipts[(record_id, env.revision)] = _Receipt(digest, now, change=change)
             status = "current" if decision.verdict == "accepted" else "conflict"
-            new_rows.append((env, receipt, status))
+            new_rows.append((env, receipt, status, path))
             written.add(record_id)
             if decision.erases:
                 erased.append(record_id)
@@ -99,7 +101,7 @@ def push(
     new_changes += office.after_push(tx, accepted, audiences, device.org_id, now)
     changes.append(tx, new_changes)
     _insert_revisions(tx, device, new_rows, now)
-    matching.store(tx, device.org_id, [env for env, _, _ in new_rows])
+    matching.store(tx, device.org_id, [env for env, _, _, _ in new_rows])
     _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
     office.refresh_heads(tx, sorted(written))
     # After the inserts, so a sealed revision stored earlier in this batch goes too. The
@@ -190,10 +192,13 @@ def _state(
 
 
 def _insert_revisions(
-    tx: Tx, device: Device, rows: list[tuple[RecordEnvelope, _Receipt, str]], now: datetime
+    tx: Tx,
+    device: Device,
+    rows: list[tuple[RecordEnvelope, _Receipt, str, str | None]],
+    now: datetime,
 ) -> None:
     values = []
-    for env, receipt, status in rows:
+    for env, receipt, status, _ in rows:
         wire = env.model_dump(mode="json", include={"created_at", "updated_at"})
         values.append(
             (str(env.id), env.revision, env.base_revision, device.org_id, device.region,
@@ -208,9 +213,14 @@ def _insert_revisions(
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         values,
     )
+    # Apart, like the withdrawal mark: only relayed revisions have hops (migration 10).
+    tx.many(
+        "UPDATE records SET hops = ? WHERE id = ? AND revision = ?",
+        [(path, str(env.id), env.revision) for env, _, _, path in rows if path is not None],
+    )
     tx.many(
         "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
-        [(str(env.id), env.revision) for env, _, _ in rows if env.consent_withdrawn],
+        [(str(env.id), env.revision) for env, _, _, _ in rows if env.consent_withdrawn],
     )
 
 
@@ -362,31 +372,40 @@ def revisions(tx: Tx, org_id: str, record_id: UUID) -> list[StoredRecord]:
     )
     if not rows:
         raise NotFound(f"no record {record_id}")
-    return [
-        StoredRecord(
-            id=UUID(row["id"]),
-            revision=row["revision"],
-            base_revision=row["base_revision"],
-            org_id=row["org_id"],
-            region=row["region"],
-            device_id=row["device_id"],
-            pushed_by=row["pushed_by"],
-            form_id=row["form_id"],
-            form_version=row["form_version"],
-            created_at=_DATETIME.validate_python(row["created_at"]),
-            updated_at=_DATETIME.validate_python(row["updated_at"]),
-            stats=json.loads(row["stats"]),
-            sealed=None if row["sealed"] is None else bytes(row["sealed"]),
-            deleted=bool(row["deleted"]),
-            signature=bytes(row["signature"]),
-            content_digest=row["content_digest"],
-            received_at=tx.dt(row["received_at"]),
-            seq=int(row["seq"]),
-            status=row["status"],
-            consent_withdrawn=withdrawn(row),
-        )
-        for row in rows
-    ]
+    return [stored_record(tx, row) for row in rows]
+
+
+def stored_record(tx: Tx, row: Any) -> StoredRecord:
+    """One revision as stored, from its `records` row."""
+    return StoredRecord(
+        id=UUID(row["id"]),
+        revision=row["revision"],
+        base_revision=row["base_revision"],
+        org_id=row["org_id"],
+        region=row["region"],
+        device_id=row["device_id"],
+        pushed_by=row["pushed_by"],
+        form_id=row["form_id"],
+        form_version=row["form_version"],
+        created_at=_DATETIME.validate_python(row["created_at"]),
+        updated_at=_DATETIME.validate_python(row["updated_at"]),
+        stats=json.loads(row["stats"]),
+        sealed=None if row["sealed"] is None else bytes(row["sealed"]),
+        deleted=bool(row["deleted"]),
+        signature=bytes(row["signature"]),
+        content_digest=row["content_digest"],
+        received_at=tx.dt(row["received_at"]),
+        seq=int(row["seq"]),
+        status=row["status"],
+        consent_withdrawn=withdrawn(row),
+        hops=_hops(row),
+    )
+
+
+def _hops(row: Any) -> tuple[dict[str, str], ...]:
+    """A revision's relays (none where migration 10 has not run: nothing was relayed)."""
+    text = row["hops"] if "hops" in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
+    return tuple(json.loads(text)) if text else ()
 
 
 def held(tx: Tx, viewer: Device, asked: Sequence[tuple[UUID, str]]) -> set[tuple[UUID, str]]:

@@ -25,6 +25,7 @@ from sync.server.storage import (
     office,
     organisations,
     records,
+    relayed,
     server_key,
     shared,
 )
@@ -147,9 +148,11 @@ class SqlStorage(Storage):
 
     # -- organisations ---------------------------------------------------------------------
 
-    def create_organisation(self, name: str, now: datetime) -> Organisation:
+    def create_organisation(
+        self, name: str, now: datetime, *, org_id: str | None = None
+    ) -> Organisation:
         with self._write() as tx:
-            return organisations.create(tx, name, now)
+            return organisations.create(tx, name, now, org_id)
 
     def get_organisation(self, org_id: str) -> Organisation:
         with self._read() as tx:
@@ -293,18 +296,29 @@ class SqlStorage(Storage):
         envelopes: list[RecordEnvelope],
         now: datetime,
         content_digests: Sequence[str] | None = None,
+        hops: Sequence[Sequence[dict[str, str]]] | None = None,
     ) -> list[PushResult]:
+        if hops is not None and len(hops) != len(envelopes):
+            raise ValueError("one list of hops per envelope")
         if content_digests is None:
             content_digests = [env.content_digest for env in envelopes]
         elif len(content_digests) != len(envelopes):
             raise ValueError("one content digest per envelope")
         digests = content_digests
         results, erased = self._write_retrying(
-            lambda tx: records.push(tx, device, envelopes, digests, now)
+            lambda tx: records.push(tx, device, envelopes, digests, now, hops)
         )
         if erased:
             self._after_erasure()
         return results
+
+    def revisions_after(self, org_id: str, cursor: int, limit: int) -> list[StoredRecord]:
+        with self._read() as tx:
+            return relayed.after(tx, org_id, cursor, limit)
+
+    def relayed_revisions(self, org_id: str | None, limit: int) -> list[StoredRecord]:
+        with self._read() as tx:
+            return relayed.newest(tx, org_id, limit)
 
     def get_record(self, org_id: str, record_id: UUID) -> RecordHead:
         with self._read() as tx:
