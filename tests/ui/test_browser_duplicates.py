@@ -44,7 +44,7 @@ def test_a_case_manager_merges_a_flagged_pair(
     page = open_phone(browser, app.url, laptop=True)
     unlock(page)
     tap(page, "button", "Office")
-    expect_shown(page, "Possible duplicates")
+    tap(page, "button", "Possible duplicates")  # the office opens on its first section, Review
     expect_shown(page, "Matched on: family_dob")
     expect_shown(page, "Record 2")
     page.wait_for_timeout(1500)  # the pair's frame painted (a blank one was shot once)

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, expect
 from fieldapp.store import Store
 from sync import SyncClient
 from sync.client import enrol
+from tests._wait import wait_until
 from tests.conftest import PASSPHRASE, screening_values
 from tests.sync._harness import Deployment
 from tests.sync.test_client import copy_store
@@ -79,12 +80,20 @@ def test_a_conflict_is_compared_merged_and_sent(
     expect_shown(page, "Your merged version will be sent at the next sync")
     sync_now(page, "rejected 0, conflicts 0")  # the app may have sent it by itself already
 
-    [(stats, in_conflict)] = deployment.query(
-        "SELECT r.stats, h.in_conflict FROM records r JOIN record_heads h"
-        " ON h.id = r.id AND h.head_revision = r.revision WHERE r.id = ?",
-        (conflict,),
-    )
-    head = json.loads(stats)
+    def server_head() -> tuple[dict[str, object], bool] | None:
+        """The head's statistics once the merged version is the head (the text above may
+        be an earlier sync's, on a loaded machine)."""
+        [(stats, in_conflict)] = deployment.query(
+            "SELECT r.stats, h.in_conflict FROM records r JOIN record_heads h"
+            " ON h.id = r.id AND h.head_revision = r.revision WHERE r.id = ?",
+            (conflict,),
+        )
+        head = json.loads(stats)
+        return (head, in_conflict) if head["identified_by"] == "police" else None
+
+    found = wait_until(server_head, 20, "the merged version on the server")
+    assert found is not None
+    head, in_conflict = found
     assert (head["nationality"], head["identified_by"]) == ("TH", "police")
     assert in_conflict  # the office still checks the sealed part only it can read
     app.stop()
