@@ -83,9 +83,7 @@ def _took_part(viewer: Device, revisions: Iterable[StoredRecord]) -> bool:
     return any(viewer.id in (rev.device_id, rev.pushed_by) for rev in revisions)
 
 
-def can_read_record(
-    viewer: Device, region: str | None, revisions: Iterable[StoredRecord]
-) -> bool:
+def can_read_record(viewer: Device, region: str | None, revisions: Iterable[StoredRecord]) -> bool:
     """Whether `viewer` may read a record of `region` (its owner's) whose revisions these are.
 
     The devices that wrote or pushed a revision of it may (to merge their own conflicts),

@@ -433,8 +433,7 @@ def held(tx: Tx, viewer: Device, asked: Sequence[tuple[UUID, str]]) -> set[tuple
     return {
         (UUID(record_id), revision)
         for record_id, revision in pairs & stored
-        if record_id in readable
-        or (office and viewer.region in (None, regions[record_id]))
+        if record_id in readable or (office and viewer.region in (None, regions[record_id]))
     }
 
 
