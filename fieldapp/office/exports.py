@@ -63,6 +63,7 @@ class ExportedRecord:
     received_at: str
     review_state: str
     stats: Mapping[str, Any]
+    duplicate_of: str | None = None  # merged by the office into this record (same person)
 
     @classmethod
     def of(cls, record: Any) -> ExportedRecord:
@@ -75,6 +76,7 @@ class ExportedRecord:
             received_at=record.received_at.isoformat(),
             review_state=record.review_state,
             stats=record.stats,
+            duplicate_of=None if record.duplicate_of is None else str(record.duplicate_of),
         )
 
 
