@@ -7,6 +7,9 @@ a time, never all of them in memory.
   parent instance's key) and its own `KEY` (`<record id>/<repeat>[<n>]`, n from 1).
   XLSX: a sheet each; CSV: the form's file at the path given, each repeat's beside it
   (`<stem>-<repeat>.csv`).
+- Every record the office lists, those it merged into another as the same person too, with
+  `duplicate_of` naming the record kept (blank for the others): count people by leaving out
+  the rows where it is set, as the reports do.
 - Codes (values and field names) or, with a language, labels in that language.
 - `select_multiple`: the chosen values in one column, then one 0/1 column per choice
   (`field/choice`), as Kobo's default "both".
@@ -45,7 +48,11 @@ _RISKY_START = ("=", "+", "-", "@", "\t", "\r")
 # Excel's limit on a sheet name's length and the characters it refuses in one.
 _SHEET_NAME_MAX = 31
 _SHEET_FORBIDDEN = set("[]:*?/\\")
-META_COLUMNS = ("KEY", "form_version", "region", "device_id", "received_at", "review_state")
+# `duplicate_of`: the record the office merged this one into as the same person (blank for
+# most): the row stays (an export hides no record), and a spreadsheet counts people with it.
+META_COLUMNS = (
+    "KEY", "form_version", "region", "device_id", "received_at", "review_state", "duplicate_of",
+)  # fmt: skip
 
 
 class ExportError(FieldappError):
@@ -155,6 +162,7 @@ def _write_record(
         "device_id": record.device_id,
         "received_at": record.received_at,
         "review_state": record.review_state,
+        "duplicate_of": record.duplicate_of,
     }
     for table in tables:
         name = table.name or form

@@ -385,3 +385,47 @@ def test_the_microdata_export_counts_a_merged_duplicate_once(tmp_path: Path) -> 
     assert (result.rows, result.suppressed, result.merged) == (0, 10, 1)
     result = export_microdata(spec, [*kept, record()], out, k=11)
     assert (result.rows, result.suppressed, result.merged) == (11, 0, 0)
+
+
+def test_a_merged_duplicate_is_exported_with_the_record_it_was_merged_into(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone = office.collector("north")
+    shared = {"subject": "", "kind": "name", "digest": uuid.uuid4().hex}
+    stats = {"nationality": "NG", "age_band": "25_34", "sex": "female"}
+    first, second = (
+        phone.envelope(form=("victim_screening", "2"), stats=stats, match=[shared])
+        for _ in range(2)
+    )
+    other = phone.envelope(form=("victim_screening", "2"), stats=stats)
+    response = office.world.push(phone, first, second, other)
+    assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+    manager = office.world.enrol(office.org, "case_manager")
+    pair = "~".join(sorted((str(first.id), str(second.id))))
+    merged = office.world.client.post(
+        f"/v1/office/duplicates/{pair}:merge", json={"keep": str(first.id)}, headers=manager.auth
+    )
+    assert merged.status_code == 200, merged.text
+
+    out = tmp_path / "victims.csv"
+    assert office.run("office", "export", "--form", "victim_screening", "--format", "csv",
+                      "--out", str(out)) == 0  # fmt: skip
+    with out.open(encoding="utf-8-sig") as handle:
+        rows = {row["KEY"]: row["duplicate_of"] for row in csv.DictReader(handle)}
+    assert rows == {str(first.id): "", str(second.id): str(first.id), str(other.id): ""}
+
+    book_path = tmp_path / "victims.xlsx"
+    assert office.run("office", "export", "--form", "victim_screening", "--format", "xlsx",
+                      "--out", str(book_path)) == 0  # fmt: skip
+    book = openpyxl.load_workbook(book_path, read_only=True)
+    sheet = list(book["victim_screening"].iter_rows(values_only=True))
+    at = sheet[0].index("duplicate_of")
+    assert {row[0]: row[at] for row in sheet[1:]} == {
+        str(first.id): None, str(second.id): str(first.id), str(other.id): None,
+    }  # fmt: skip
+    book.close()
+    # The report counts people: the merged one is left out.
+    capsys.readouterr()
+    assert office.run("office", "report", "--form", "victim_screening", "--by", "sex",
+                      "--json", "--k", "2") == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["total"] == 2
