@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TextIO
 
 from fieldapp.errors import FieldappError
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
@@ -40,6 +40,7 @@ __all__ = [
     "ExportResult",
     "ExportedRecord",
     "export_records",
+    "open_csv",
     "safe_text",
 ]
 
@@ -93,6 +94,15 @@ class ExportResult:
 
     rows: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+
+
+def open_csv(path: Path) -> TextIO:
+    """A CSV file opened for writing (UTF-8 with a BOM, which Excel needs to read accents);
+    ExportError naming `out` if it cannot be."""
+    try:
+        return path.open("w", newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ExportError(f"out: cannot write {path}: {exc.strerror}") from None
 
 
 def safe_text(value: str) -> str:
@@ -287,10 +297,7 @@ class _CsvSink:
         self._writers: dict[str, Any] = {}
         for table in tables:
             path = out if not table.name else out.with_name(f"{out.stem}-{table.name}.csv")
-            try:
-                handle = stack.enter_context(path.open("w", newline="", encoding="utf-8-sig"))
-            except OSError as exc:
-                raise ExportError(f"out: cannot write {path}: {exc.strerror}") from None
+            handle = stack.enter_context(open_csv(path))
             result.files.append(path)
             writer = csv.writer(handle)
             writer.writerow([safe_text(c.header) for c in table.columns])
@@ -369,11 +376,7 @@ def _export_htcds(
     if not mapped:
         raise ExportError(f"format: the form {spec.id!r} maps no statistical field to HTCDS")
     result = ExportResult(rows={"htcds": 0}, files=[out])
-    try:
-        handle = out.open("w", newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise ExportError(f"out: cannot write {out}: {exc.strerror}") from None
-    with handle:
+    with open_csv(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["case_id", *mapped])
         for written, record in enumerate(records, start=1):

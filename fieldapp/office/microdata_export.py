@@ -25,7 +25,7 @@ from typing import Any
 from fieldapp.forms.spec import FieldSpec, FormSpec, answer_nodes
 from fieldapp.office.aggregates import AggregateError, anonymise
 from fieldapp.office.aggregates.microdata import victim_quasi_identifiers
-from fieldapp.office.exports import ExportedRecord, ExportError, safe_text
+from fieldapp.office.exports import ExportedRecord, ExportError, open_csv, safe_text
 
 __all__ = ["DEFAULT_MICRODATA_K", "MicrodataResult", "export_microdata"]
 
@@ -108,11 +108,7 @@ def export_microdata(
         made = anonymise(rows, qis, k=k, sensitive=sensitive)
     except AggregateError as exc:
         raise ExportError(str(exc)) from None
-    try:
-        handle = out.open("w", newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise ExportError(f"out: cannot write {out}: {exc.strerror}") from None
-    with handle:
+    with open_csv(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(wanted)
         for row in made.rows:

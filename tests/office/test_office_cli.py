@@ -259,28 +259,34 @@ def test_a_cell_that_looks_like_a_formula_is_written_as_text(tmp_path: Path) -> 
         assert written[column].startswith("'"), column
 
 
+def push_the_lone_child(office: Office, **answers: Any) -> tuple[Phone, list[dict[str, Any]]]:
+    """333 adult victims in the north of three nationalities (every cell at least 13) and one
+    14-year-old Eritrean girl in domestic servitude, alone; 40 Eritrean men in the south.
+    `answers` go in every record. The north's phone, and its adults' answers."""
+    north, south = office.collector("north"), office.collector("south")
+    rows = [
+        {"nationality": nationality, "age_band": ("18_24", "25_34", "35_44")[i % 3],
+         "sex": ("female", "male")[(i // 3) % 2], "exploitation_types": ["forced_labour"],
+         **answers}
+        for nationality, n in (("NG", 150), ("RO", 100), ("VN", 83))
+        for i in range(n)
+    ]  # fmt: skip
+    child = {"nationality": "ER", "age_band": "12_14", "sex": "female", "is_minor": True,
+             "exploitation_types": ["domestic_servitude"], **answers}  # fmt: skip
+    elsewhere = [{"nationality": "ER", "age_band": "25_34", "sex": "male",
+                  "exploitation_types": ["forced_labour"], **answers}] * 40  # fmt: skip
+    for phone, batch in ((north, [*rows, child]), (south, elsewhere)):
+        response = office.world.push(phone, *victims(phone, batch))
+        assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+    return north, rows
+
+
 def test_the_dashboard_hides_the_lone_child_in_its_json_pdf_and_xlsx_and_refuses_a_difference(
     office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pypdf import PdfReader
 
-    north, south = office.collector("north"), office.collector("south")
-    rows = [
-        {"nationality": nationality, "age_band": ("18_24", "25_34", "35_44")[i % 3],
-         "sex": ("female", "male")[(i // 3) % 2], "exploitation_types": ["forced_labour"],
-         "immediate_needs": ["shelter"]}
-        for nationality, n in (("NG", 150), ("RO", 100), ("VN", 83))
-        for i in range(n)
-    ]  # fmt: skip
-    child = {"nationality": "ER", "age_band": "12_14", "sex": "female",
-             "exploitation_types": ["domestic_servitude"],
-             "immediate_needs": ["shelter"]}  # fmt: skip
-    elsewhere = [{"nationality": "ER", "age_band": "25_34", "sex": "male",
-                  "exploitation_types": ["forced_labour"],
-                  "immediate_needs": ["shelter"]}] * 40  # fmt: skip
-    for phone, batch in ((north, [*rows, child]), (south, elsewhere)):
-        response = office.world.push(phone, *victims(phone, batch))
-        assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+    north, rows = push_the_lone_child(office, immediate_needs=["shelter"])
 
     assert office.run("office", "dashboard", "--region", "north", "--form", "victim_screening",
                       "--json") == 0  # fmt: skip
@@ -316,21 +322,7 @@ def test_the_dashboard_hides_the_lone_child_in_its_json_pdf_and_xlsx_and_refuses
 def test_the_microdata_export_never_holds_the_lone_child_of_a_rare_nationality(
     office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    north, south = office.collector("north"), office.collector("south")
-    rows = [
-        {"nationality": nationality, "age_band": ("18_24", "25_34", "35_44")[i % 3],
-         "sex": ("female", "male")[(i // 3) % 2], "exploitation_types": ["forced_labour"],
-         "screening_outcome": "presumed_victim"}
-        for nationality, n in (("NG", 150), ("RO", 100), ("VN", 83))
-        for i in range(n)
-    ]  # fmt: skip
-    child = {"nationality": "ER", "age_band": "12_14", "sex": "female", "is_minor": True,
-             "exploitation_types": ["domestic_servitude"]}  # fmt: skip
-    elsewhere = [{"nationality": "ER", "age_band": "25_34", "sex": "male",
-                  "exploitation_types": ["forced_labour"]}] * 40  # fmt: skip
-    for phone, batch in ((north, [*rows, child]), (south, elsewhere)):
-        response = office.world.push(phone, *victims(phone, batch))
-        assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+    north, _rows = push_the_lone_child(office, screening_outcome="presumed_victim")
 
     out = tmp_path / "victims.csv"
     assert office.run("office", "export", "--form", "victim_screening", "--format",
