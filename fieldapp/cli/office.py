@@ -77,10 +77,28 @@ def add_office_commands(commands: Commands) -> None:
         "export", cmd_office_export, "export the organisation's records", group="office"
     )
     export.add_argument("--form", required=True, help="the form id")
-    export.add_argument("--format", required=True, choices=("csv", "xlsx", "htcds"))
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=("csv", "xlsx", "htcds", "microdata"),
+        help="microdata: anonymised, one CSV row of quasi-identifiers per person, every"
+        " combination shared by at least --k rows",
+    )
     export.add_argument("--out", required=True, help="the file to write")
     export.add_argument(
         "--labels", default=None, metavar="LANG", help="labels in this language (default: codes)"
+    )
+    export.add_argument(
+        "--k",
+        type=whole_number(2, 1000),
+        default=11,
+        help="microdata: the smallest group of a combination of quasi-identifiers (default 11)",
+    )
+    export.add_argument(
+        "--sensitive",
+        default=None,
+        metavar="FIELD",
+        help="microdata: one more statistical field to carry unchanged (l-diversity warned)",
     )
     _filters(export)
 
@@ -208,6 +226,10 @@ def _office_records(
 def cmd_office_export(args: argparse.Namespace) -> int:
     from fieldapp.office.exports import ExportedRecord, export_records
 
+    if args.format == "microdata":
+        return _microdata_export(args)
+    if args.sensitive is not None:
+        raise UsageError("--sensitive: only with --format microdata")
     store, spec, records = _office_records(args)
     exported = (ExportedRecord.of(r) for r in records)
     try:
@@ -225,6 +247,31 @@ def cmd_office_export(args: argparse.Namespace) -> int:
         print(f"{table}: {rows} rows")
     for file in result.files:
         print(file)
+    return 0
+
+
+def _microdata_export(args: argparse.Namespace) -> int:
+    from fieldapp.office.exports import ExportedRecord
+    from fieldapp.office.microdata_export import export_microdata
+
+    if args.labels is not None:
+        raise UsageError("--labels: the micro-data export writes codes only")
+    store, spec, records = _office_records(args)
+    try:
+        result = export_microdata(
+            spec,
+            (ExportedRecord.of(r) for r in records),
+            Path(args.out),
+            k=args.k,
+            sensitive=args.sensitive,
+            on_progress=lambda n: print(f"{n} records...", file=sys.stderr),
+        )
+    finally:
+        store.close()
+    print(result.summary())
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.out)
     return 0
 
 

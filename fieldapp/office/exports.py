@@ -7,6 +7,9 @@ a time, never all of them in memory.
   parent instance's key) and its own `KEY` (`<record id>/<repeat>[<n>]`, n from 1).
   XLSX: a sheet each; CSV: the form's file at the path given, each repeat's beside it
   (`<stem>-<repeat>.csv`).
+- Every record the office lists, those it merged into another as the same person too, with
+  `duplicate_of` naming the record kept (blank for the others): count people by leaving out
+  the rows where it is set, as the reports do.
 - Codes (values and field names) or, with a language, labels in that language.
 - `select_multiple`: the chosen values in one column, then one 0/1 column per choice
   (`field/choice`), as Kobo's default "both".
@@ -25,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TextIO
 
 from fieldapp.errors import FieldappError
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
@@ -37,6 +40,7 @@ __all__ = [
     "ExportResult",
     "ExportedRecord",
     "export_records",
+    "open_csv",
     "safe_text",
 ]
 
@@ -45,7 +49,11 @@ _RISKY_START = ("=", "+", "-", "@", "\t", "\r")
 # Excel's limit on a sheet name's length and the characters it refuses in one.
 _SHEET_NAME_MAX = 31
 _SHEET_FORBIDDEN = set("[]:*?/\\")
-META_COLUMNS = ("KEY", "form_version", "region", "device_id", "received_at", "review_state")
+# `duplicate_of`: the record the office merged this one into as the same person (blank for
+# most): the row stays (an export hides no record), and a spreadsheet counts people with it.
+META_COLUMNS = (
+    "KEY", "form_version", "region", "device_id", "received_at", "review_state", "duplicate_of",
+)  # fmt: skip
 
 
 class ExportError(FieldappError):
@@ -63,6 +71,7 @@ class ExportedRecord:
     received_at: str
     review_state: str
     stats: Mapping[str, Any]
+    duplicate_of: str | None = None  # merged by the office into this record (same person)
 
     @classmethod
     def of(cls, record: Any) -> ExportedRecord:
@@ -75,6 +84,7 @@ class ExportedRecord:
             received_at=record.received_at.isoformat(),
             review_state=record.review_state,
             stats=record.stats,
+            duplicate_of=None if record.duplicate_of is None else str(record.duplicate_of),
         )
 
 
@@ -84,6 +94,15 @@ class ExportResult:
 
     rows: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+
+
+def open_csv(path: Path) -> TextIO:
+    """A CSV file opened for writing (UTF-8 with a BOM, which Excel needs to read accents);
+    ExportError naming `out` if it cannot be."""
+    try:
+        return path.open("w", newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ExportError(f"out: cannot write {path}: {exc.strerror}") from None
 
 
 def safe_text(value: str) -> str:
@@ -153,6 +172,7 @@ def _write_record(
         "device_id": record.device_id,
         "received_at": record.received_at,
         "review_state": record.review_state,
+        "duplicate_of": record.duplicate_of,
     }
     for table in tables:
         name = table.name or form
@@ -277,10 +297,7 @@ class _CsvSink:
         self._writers: dict[str, Any] = {}
         for table in tables:
             path = out if not table.name else out.with_name(f"{out.stem}-{table.name}.csv")
-            try:
-                handle = stack.enter_context(path.open("w", newline="", encoding="utf-8-sig"))
-            except OSError as exc:
-                raise ExportError(f"out: cannot write {path}: {exc.strerror}") from None
+            handle = stack.enter_context(open_csv(path))
             result.files.append(path)
             writer = csv.writer(handle)
             writer.writerow([safe_text(c.header) for c in table.columns])
@@ -359,11 +376,7 @@ def _export_htcds(
     if not mapped:
         raise ExportError(f"format: the form {spec.id!r} maps no statistical field to HTCDS")
     result = ExportResult(rows={"htcds": 0}, files=[out])
-    try:
-        handle = out.open("w", newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise ExportError(f"out: cannot write {out}: {exc.strerror}") from None
-    with handle:
+    with open_csv(out) as handle:
         writer = csv.writer(handle)
         writer.writerow(["case_id", *mapped])
         for written, record in enumerate(records, start=1):

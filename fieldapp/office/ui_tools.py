@@ -22,6 +22,7 @@ from fieldapp.office.dashboard import (
 from fieldapp.office.dashboard.release import RELEASE_LOG
 from fieldapp.office.dashboard.source import charted_forms, dashboard_records
 from fieldapp.office.exports import ExportedRecord, export_records
+from fieldapp.office.microdata_export import export_microdata
 from fieldapp.ui.services.office_tools import (
     BarView,
     ChartView,
@@ -115,10 +116,17 @@ class LaptopOfficeTools:
         on_progress: Callable[[int], None],
     ) -> FileOut:
         """Streamed page by page into a file (`export_records`), then read back: one file, or
-        a zip of the CSV files (one per repeat group)."""
+        a zip of the CSV files (one per repeat group). `microdata`: the anonymised CSV
+        (`export_microdata`, k = 11), its records the rows kept."""
         records = (ExportedRecord.of(r) for r in source.records(form=spec.id) if not r.deleted)
         suffix = "xlsx" if kind == "xlsx" else "csv"
         with tempfile.TemporaryDirectory() as scratch:
+            if kind == "microdata":
+                made = export_microdata(
+                    spec, records, Path(scratch) / f"{spec.id}-microdata.csv",
+                    on_progress=on_progress,
+                )  # fmt: skip
+                return FileOut(made.out.name, made.out.read_bytes(), made.rows)
             out = Path(scratch) / f"{spec.id}.{suffix}"
             result = export_records(
                 spec, records, out, kind, labels=labels, on_progress=on_progress

@@ -191,7 +191,12 @@ class PushResponse(WireModel):
 
 class RecordView(WireModel):
     """Every stored revision of one record (`GET /v1/records/{id}`), as the devices signed
-    them: `head_revision` is current; `siblings` are revisions kept as conflicting with it."""
+    them: `head_revision` is current; `siblings` are revisions kept as conflicting with it.
+
+    Only the holders of the organisation's key (case managers, admins) and the devices that
+    wrote or pushed a revision of the record get the sealed parts; anyone else who may read
+    it (a coordinator) gets every revision with `sealed: null` and `sealed_withheld: true`
+    (a signature then no longer verifies, as after a consent withdrawal)."""
 
     protocol: ProtocolVersion = PROTOCOL_VERSION
     id: UUID
@@ -201,3 +206,4 @@ class RecordView(WireModel):
     in_conflict: bool
     siblings: list[str]
     revisions: list[RecordEnvelope]
+    sealed_withheld: bool = False

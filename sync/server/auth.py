@@ -21,10 +21,12 @@ __all__ = [
     "ADMIN_ROLES",
     "OFFICE_ROLES",
     "ROSTER_ROLES",
+    "SEALED_READ_ROLES",
     "STATS_ROLES",
     "bearer_token",
     "can_manage_region",
     "can_read_record",
+    "can_read_sealed",
     "enrol_code_hash",
     "may_write",
     "new_enrol_secret",
@@ -37,6 +39,9 @@ STATS_ROLES: frozenset[Role] = frozenset({"admin", "coordinator"})
 # The office, where the organisation's key opens every version: it settles conflicts and
 # may write any record of its organisation and region (see `may_write`).
 OFFICE_ROLES: frozenset[Role] = frozenset({"admin", "case_manager"})
+# Who gets sealed parts: those who hold the organisation's private key (not coordinators:
+# they see statistical fields only), besides the devices that wrote or pushed the record.
+SEALED_READ_ROLES: frozenset[Role] = OFFICE_ROLES
 
 
 def new_token() -> str:
@@ -74,15 +79,30 @@ def can_manage_region(admin: Device, region: str | None) -> bool:
     return admin.region is None or admin.region == region
 
 
-def can_read_record(viewer: Device, revisions: Iterable[StoredRecord]) -> bool:
-    """Org-wide roles read every record of their organisation; collectors and trainers only
-    records they wrote or pushed a revision of (to resolve their own conflicts).
-
-    The caller has already limited `revisions` to the viewer's organisation.
-    """
-    if viewer.role in ORG_WIDE_ROLES:
-        return True
+def _took_part(viewer: Device, revisions: Iterable[StoredRecord]) -> bool:
     return any(viewer.id in (rev.device_id, rev.pushed_by) for rev in revisions)
+
+
+def can_read_record(viewer: Device, region: str | None, revisions: Iterable[StoredRecord]) -> bool:
+    """Whether `viewer` may read a record of `region` (its owner's) whose revisions these are.
+
+    The devices that wrote or pushed a revision of it may (to merge their own conflicts),
+    whatever their role; org-wide roles read their organisation's records, a regional one
+    its own region's only (as the office routes). The caller has already limited
+    `revisions` to the viewer's organisation.
+    """
+    revisions = list(revisions)
+    if _took_part(viewer, revisions):
+        return True
+    return viewer.role in ORG_WIDE_ROLES and can_manage_region(viewer, region)
+
+
+def can_read_sealed(viewer: Device, revisions: Iterable[StoredRecord]) -> bool:
+    """Whether a reader of the record (`can_read_record`) gets its sealed parts too: the
+    holders of the organisation's key (`SEALED_READ_ROLES`) and the devices that wrote or
+    pushed a revision of it (their own record back, for conflict merging); everyone else
+    reads the statistics only."""
+    return viewer.role in SEALED_READ_ROLES or _took_part(viewer, revisions)
 
 
 def may_write(device: Device, owner: Owner) -> bool:

@@ -23,6 +23,7 @@ from fieldapp import crypto
 from fieldapp.cli import main
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.office.exports import ExportedRecord, export_records
+from fieldapp.office.microdata_export import export_microdata
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Store
 from sync.client import SyncClient, enrol
@@ -258,28 +259,34 @@ def test_a_cell_that_looks_like_a_formula_is_written_as_text(tmp_path: Path) -> 
         assert written[column].startswith("'"), column
 
 
+def push_the_lone_child(office: Office, **answers: Any) -> tuple[Phone, list[dict[str, Any]]]:
+    """333 adult victims in the north of three nationalities (every cell at least 13) and one
+    14-year-old Eritrean girl in domestic servitude, alone; 40 Eritrean men in the south.
+    `answers` go in every record. The north's phone, and its adults' answers."""
+    north, south = office.collector("north"), office.collector("south")
+    rows = [
+        {"nationality": nationality, "age_band": ("18_24", "25_34", "35_44")[i % 3],
+         "sex": ("female", "male")[(i // 3) % 2], "exploitation_types": ["forced_labour"],
+         **answers}
+        for nationality, n in (("NG", 150), ("RO", 100), ("VN", 83))
+        for i in range(n)
+    ]  # fmt: skip
+    child = {"nationality": "ER", "age_band": "12_14", "sex": "female", "is_minor": True,
+             "exploitation_types": ["domestic_servitude"], **answers}  # fmt: skip
+    elsewhere = [{"nationality": "ER", "age_band": "25_34", "sex": "male",
+                  "exploitation_types": ["forced_labour"], **answers}] * 40  # fmt: skip
+    for phone, batch in ((north, [*rows, child]), (south, elsewhere)):
+        response = office.world.push(phone, *victims(phone, batch))
+        assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+    return north, rows
+
+
 def test_the_dashboard_hides_the_lone_child_in_its_json_pdf_and_xlsx_and_refuses_a_difference(
     office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pypdf import PdfReader
 
-    north, south = office.collector("north"), office.collector("south")
-    rows = [
-        {"nationality": nationality, "age_band": ("18_24", "25_34", "35_44")[i % 3],
-         "sex": ("female", "male")[(i // 3) % 2], "exploitation_types": ["forced_labour"],
-         "immediate_needs": ["shelter"]}
-        for nationality, n in (("NG", 150), ("RO", 100), ("VN", 83))
-        for i in range(n)
-    ]  # fmt: skip
-    child = {"nationality": "ER", "age_band": "12_14", "sex": "female",
-             "exploitation_types": ["domestic_servitude"],
-             "immediate_needs": ["shelter"]}  # fmt: skip
-    elsewhere = [{"nationality": "ER", "age_band": "25_34", "sex": "male",
-                  "exploitation_types": ["forced_labour"],
-                  "immediate_needs": ["shelter"]}] * 40  # fmt: skip
-    for phone, batch in ((north, [*rows, child]), (south, elsewhere)):
-        response = office.world.push(phone, *victims(phone, batch))
-        assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+    north, rows = push_the_lone_child(office, immediate_needs=["shelter"])
 
     assert office.run("office", "dashboard", "--region", "north", "--form", "victim_screening",
                       "--json") == 0  # fmt: skip
@@ -310,3 +317,107 @@ def test_the_dashboard_hides_the_lone_child_in_its_json_pdf_and_xlsx_and_refuses
     assert office.run("office", "dashboard", "--region", "north", "--pdf", str(pdf)) == 1
     assert "total differs by 1" in capsys.readouterr().err
     assert (office.data_dir / "office-releases.jsonl").stat().st_mode & 0o077 == 0
+
+
+def test_the_microdata_export_never_holds_the_lone_child_of_a_rare_nationality(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    north, _rows = push_the_lone_child(office, screening_outcome="presumed_victim")
+
+    out = tmp_path / "victims.csv"
+    assert office.run("office", "export", "--form", "victim_screening", "--format",
+                      "microdata", "--out", str(out)) == 0  # fmt: skip
+    said = capsys.readouterr().out
+    with out.open(encoding="utf-8-sig") as handle:
+        written = list(csv.DictReader(handle))
+    qis = ["age_band", "sex", "nationality", "exploitation_types", "region"]
+    assert list(written[0]) == qis  # no id, no device, no `is_minor`, no other field
+    groups: dict[tuple[str, ...], int] = {}
+    for row in written:
+        key = tuple(row[name] for name in qis)
+        groups[key] = groups.get(key, 0) + 1
+    assert min(groups.values()) >= 11
+    assert not any(row["age_band"] in ("12_14", "minor") for row in written)
+    assert not any(row["exploitation_types"] == "domestic_servitude" for row in written)
+    assert not any(row["nationality"] == "ER" and row["region"] == "north" for row in written)
+    text = out.read_text(encoding="utf-8-sig")
+    assert north.device_id not in text and "presumed_victim" not in text
+    suppressed = 374 - len(written)
+    assert suppressed >= 1 and f"{suppressed} records suppressed" in said
+
+    # k is a setting; even at 2 she is left out or blanked past recognition.
+    assert office.run("office", "export", "--form", "victim_screening", "--format",
+                      "microdata", "--out", str(out), "--k", "2",
+                      "--sensitive", "screening_outcome") == 0  # fmt: skip
+    with out.open(encoding="utf-8-sig") as handle:
+        written = list(csv.DictReader(handle))
+    assert list(written[0]) == [*qis, "screening_outcome"]
+    assert not any(row["age_band"] in ("12_14", "minor") for row in written)
+    assert office.run("office", "export", "--form", "victim_screening", "--format",
+                      "microdata", "--out", str(out), "--sensitive", "given_name") == 1  # fmt: skip
+    assert "sensitive: 'given_name'" in capsys.readouterr().err
+    assert office.run("office", "export", "--form", "training_attendance", "--format",
+                      "microdata", "--out", str(out)) == 1  # fmt: skip
+    assert "none of the micro-data's quasi-identifiers" in capsys.readouterr().err
+
+
+def test_the_microdata_export_counts_a_merged_duplicate_once(tmp_path: Path) -> None:
+    spec = FORMS["victim_screening"]
+    row = {"nationality": "NG", "age_band": "25_34", "sex": "female",
+           "exploitation_types": ["forced_labour"]}  # fmt: skip
+
+    def record(duplicate_of: str | None = None) -> ExportedRecord:
+        return ExportedRecord(str(uuid.uuid4()), "2", "north", "phone", "2026-01-01T00:00:00",
+                              "received", row, duplicate_of)  # fmt: skip
+
+    kept = [record() for _ in range(10)]
+    out = tmp_path / "m.csv"
+    # 10 people and one of them twice: a group of 11 rows would be a group of 10 people.
+    result = export_microdata(spec, [*kept, record(kept[0].id)], out, k=11)
+    assert (result.rows, result.suppressed, result.merged) == (0, 10, 1)
+    result = export_microdata(spec, [*kept, record()], out, k=11)
+    assert (result.rows, result.suppressed, result.merged) == (11, 0, 0)
+
+
+def test_a_merged_duplicate_is_exported_with_the_record_it_was_merged_into(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone = office.collector("north")
+    shared = {"subject": "", "kind": "name", "digest": uuid.uuid4().hex}
+    stats = {"nationality": "NG", "age_band": "25_34", "sex": "female"}
+    first, second = (
+        phone.envelope(form=("victim_screening", "2"), stats=stats, match=[shared])
+        for _ in range(2)
+    )
+    other = phone.envelope(form=("victim_screening", "2"), stats=stats)
+    response = office.world.push(phone, first, second, other)
+    assert {o["status"] for o in response.json()["outcomes"]} == {"accepted"}
+    manager = office.world.enrol(office.org, "case_manager")
+    pair = "~".join(sorted((str(first.id), str(second.id))))
+    merged = office.world.client.post(
+        f"/v1/office/duplicates/{pair}:merge", json={"keep": str(first.id)}, headers=manager.auth
+    )
+    assert merged.status_code == 200, merged.text
+
+    out = tmp_path / "victims.csv"
+    assert office.run("office", "export", "--form", "victim_screening", "--format", "csv",
+                      "--out", str(out)) == 0  # fmt: skip
+    with out.open(encoding="utf-8-sig") as handle:
+        rows = {row["KEY"]: row["duplicate_of"] for row in csv.DictReader(handle)}
+    assert rows == {str(first.id): "", str(second.id): str(first.id), str(other.id): ""}
+
+    book_path = tmp_path / "victims.xlsx"
+    assert office.run("office", "export", "--form", "victim_screening", "--format", "xlsx",
+                      "--out", str(book_path)) == 0  # fmt: skip
+    book = openpyxl.load_workbook(book_path, read_only=True)
+    sheet = list(book["victim_screening"].iter_rows(values_only=True))
+    at = sheet[0].index("duplicate_of")
+    assert {row[0]: row[at] for row in sheet[1:]} == {
+        str(first.id): None, str(second.id): str(first.id), str(other.id): None,
+    }  # fmt: skip
+    book.close()
+    # The report counts people: the merged one is left out.
+    capsys.readouterr()
+    assert office.run("office", "report", "--form", "victim_screening", "--by", "sex",
+                      "--json", "--k", "2") == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["total"] == 2

@@ -26,7 +26,7 @@ from fieldapp.forms.files import FormFile
 from sync.protocol import ROSTER_ROLES, PushResponse, RecordOutcome, Role
 from sync.server import admin
 from sync.server.app import create_app
-from sync.server.auth import OFFICE_ROLES, token_hash
+from sync.server.auth import OFFICE_ROLES, SEALED_READ_ROLES, token_hash
 from sync.server.routes import ROUTERS
 from sync.server.settings import ServerSettings
 from sync.server.storage import ORG_WIDE_ROLES, Organisation
@@ -569,3 +569,42 @@ def test_the_owner_writes_its_record_and_leaves_settling_it_to_the_office(matrix
         record_id=matrix.record_id, rev=revision(3), base=edit.revision, form=form, withdrawn=True
     )
     assert pushed(matrix, author, withdrawal).status == "accepted"
+
+
+@pytest.mark.parametrize("region", REGIONS, ids=["same region", "other region", "no region"])
+@pytest.mark.parametrize("role", ROLES)
+def test_the_record_route_gives_sealed_parts_only_to_key_holders_and_its_writers(
+    matrix: Matrix, role: Role, region: str | None
+) -> None:
+    """`GET /v1/records/{id}` of A's record (north): the office of its region (or of none)
+    reads it, sealed parts only for those holding the organisation's key; another region's
+    office gets 404, as do field devices that took no part; its author gets it whole."""
+    world = matrix.world
+    caller = world.enrol(matrix.org_a, role, region)
+    path = f"/v1/records/{matrix.record_id}"
+    response = world.client.get(path, headers=caller.auth)
+    receipts = _check_receipts(matrix, caller, caller.auth).json()["held"]
+    if role not in ORG_WIDE_ROLES or region == "south":
+        assert response.status_code == 404, response.text
+        assert matrix.revision not in response.text
+        assert receipts == []
+        return
+    assert response.status_code == 200, response.text
+    view = response.json()
+    sealed = [revision["sealed"] for revision in view["revisions"]]
+    if role in SEALED_READ_ROLES:
+        assert sealed != [None] and None not in sealed
+        assert view["sealed_withheld"] is False
+    else:
+        assert sealed == [None] and view["sealed_withheld"] is True
+        assert view["revisions"][0]["stats"]  # the statistics still come
+    assert len(receipts) == 1
+    outcomes = [
+        e.outcome
+        for e in world.storage.list_audit(matrix.org_a.id)
+        if e.device_id == caller.device_id and e.action == "read_record"
+    ]
+    assert outcomes == ["ok" if role in SEALED_READ_ROLES else "ok:statistics"]
+
+    mine = world.client.get(path, headers=matrix.author.auth).json()
+    assert mine["sealed_withheld"] is False and mine["revisions"][0]["sealed"] is not None

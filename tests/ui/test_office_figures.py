@@ -114,3 +114,23 @@ def test_without_the_office_tools_the_screens_say_so(world: OfficeWorld) -> None
         assert exports.missing is not None and exports.run() is None
     finally:
         services.close()
+
+
+def test_the_exports_screen_makes_the_anonymised_microdata(world: OfficeWorld, tools: None) -> None:
+    north = world.enrol("north", "collector", "north")
+    south = world.enrol("south", "collector", "south")
+    send(world, north, "victim_screening", [screening_values()] * 12)
+    send(world, south, "victim_screening", [screening_values(sex="male", nationality="ER")])
+    services = world.services(world.enrol("coordinator", "coordinator"))
+    try:
+        state = ExportsState(services=services)
+        state.open()
+        state.set(form="victim_screening", kind="microdata")
+        made = state.run()
+        assert made is not None and state.problem is None, state.problem
+        assert made.name == "victim_screening-microdata.csv" and made.records == 12
+        lines = made.data.decode("utf-8-sig").strip().splitlines()
+        assert lines[0] == "age_band,sex,nationality,exploitation_types,region"
+        assert len(lines) == 1 + 12 and not any("ER" in line for line in lines)
+    finally:
+        services.close()

@@ -36,9 +36,9 @@ __all__ = [
     "office_tools",
 ]
 
-ExportFormat = Literal["csv", "xlsx", "htcds"]
+ExportFormat = Literal["csv", "xlsx", "htcds", "microdata"]
 ReportFormat = Literal["pdf", "xlsx"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "htcds")
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "htcds", "microdata")
 
 
 class OfficeToolsMissing(FieldappError):

@@ -30,7 +30,7 @@ from sync.protocol import (
     SealedRecordView,
 )
 from sync.server import admin
-from sync.server.auth import OFFICE_ROLES
+from sync.server.auth import SEALED_READ_ROLES
 from sync.server.routes.common import (
     ApiError,
     Context,
@@ -56,9 +56,6 @@ router = v1_router()
 # Who lists and reviews: the office roles. Collectors and trainers see their own records only.
 OFFICE_READ_ROLES = ORG_WIDE_ROLES
 OFFICE_REVIEW_ROLES = ORG_WIDE_ROLES
-# Who gets sealed parts: those who hold the organisation's private key (not coordinators:
-# everyone else sees statistical fields only).
-SEALED_READ_ROLES = OFFICE_ROLES
 OFFICE_DEVICE_ROLES = ORG_WIDE_ROLES  # list the devices
 # Who revokes from the office: an admin any device, a coordinator the field's (a lost phone);
 # both within their region when enrolled with one.

@@ -18,7 +18,7 @@ from sync.protocol import (
     ReceiptMode,
     RecordView,
 )
-from sync.server.auth import can_read_record
+from sync.server.auth import can_read_record, can_read_sealed
 from sync.server.ingest import ReceiptSigner, ingest_push
 from sync.server.relaying import relayed_hops, relayed_signers
 from sync.server.routes.common import (
@@ -104,7 +104,13 @@ def check_receipts(
 
 @router.get("/records/{record_id}", response_model=RecordView)
 def record(record_id: UUID, device: CurrentDevice, context: Context) -> RecordView:
-    """Every revision of a record (sealed, as signed); audited whether found or not."""
+    """Every revision of a record, as signed: to the devices that wrote or pushed one of its
+    revisions, and to the office roles of its region (or of none). Sealed parts only to the
+    former and to the holders of the organisation's key (case managers, admins); a
+    coordinator gets `sealed: null` on every revision and `sealed_withheld: true`. Another
+    region's record, for a regional office device, is 404 as one that does not exist.
+    Audited whether found or not (`ok`, `ok:statistics` when the sealed parts were withheld,
+    `refused:not_found`)."""
     storage, now = context.storage, context.now()
 
     def audit(outcome: str) -> None:
@@ -124,10 +130,12 @@ def record(record_id: UUID, device: CurrentDevice, context: Context) -> RecordVi
     except NotFound:
         head = None
         revisions = []
-    if head is None or not can_read_record(device, revisions):
+    if head is None or not can_read_record(device, head.region, revisions):
         audit("refused:not_found")
         raise ApiError(404, "record_not_found", "no such record")
-    audit("ok")
+    sealed = can_read_sealed(device, revisions)
+    audit("ok" if sealed else "ok:statistics")
+    envelopes = [revision.to_envelope() for revision in revisions]
     return RecordView(
         id=head.id,
         form_id=head.form_id,
@@ -135,5 +143,10 @@ def record(record_id: UUID, device: CurrentDevice, context: Context) -> RecordVi
         deleted=head.deleted,
         in_conflict=head.in_conflict,
         siblings=head.siblings,
-        revisions=[revision.to_envelope() for revision in revisions],
+        revisions=(
+            envelopes
+            if sealed
+            else [envelope.model_copy(update={"sealed": None}) for envelope in envelopes]
+        ),
+        sealed_withheld=not sealed,
     )

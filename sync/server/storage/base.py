@@ -395,8 +395,9 @@ class Storage(abc.ABC):
         self, viewer: Device, revisions: Sequence[tuple[UUID, str]]
     ) -> set[tuple[UUID, str]]:
         """Which of these (record id, revision) are stored, among those `viewer` may read as
-        `GET /v1/records/{id}` lets it: its organisation's records, and for collectors and
-        trainers only records they wrote or pushed a revision of. Any other pair is left out,
+        `GET /v1/records/{id}` lets it (`auth.can_read_record`): records it wrote or pushed
+        a revision of, and for the office roles their organisation's records (their region's
+        only, for a device enrolled with one). Any other pair is left out,
         exactly like a revision never stored (the answer must not tell them apart)."""
 
     # -- the office ------------------------------------------------------------------------

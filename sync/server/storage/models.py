@@ -172,6 +172,7 @@ class RecordHead:
     in_conflict: bool
     siblings: list[str]  # revisions stored as conflicting with the head (oldest first)
     consent_withdrawn: bool = False  # every revision's sealed part was erased, for good
+    region: str | None = None  # its owner's region (the record's region)
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,6 +275,7 @@ def head(tx: Tx, org_id: str, record_id: UUID) -> RecordHead:
         in_conflict=bool(row["in_conflict"]),
         siblings=[sibling["revision"] for sibling in siblings],
         consent_withdrawn=withdrawn(row),
+        region=row["owner_region"],
     )
 
 
@@ -362,6 +363,7 @@ def resolve(
         in_conflict=False,
         siblings=[],
         consent_withdrawn=withdrawn(row),
+        region=row["owner_region"],
     )
 
 
@@ -414,20 +416,24 @@ def held(tx: Tx, viewer: Device, asked: Sequence[tuple[UUID, str]]) -> set[tuple
     pairs = {(str(record_id), revision) for record_id, revision in asked}
     stored: set[tuple[str, str]] = set()
     readable: set[str] = set()  # records the viewer wrote or pushed a revision of
+    regions: dict[str, str | None] = {}
     for chunk in chunks(sorted({record_id for record_id, _ in pairs})):
         for row in tx.all(
-            "SELECT id, revision, device_id, pushed_by FROM records"  # noqa: S608
-            f" WHERE org_id = ? AND id IN ({marks(len(chunk))})",
+            "SELECT r.id, r.revision, r.device_id, r.pushed_by, h.owner_region"  # noqa: S608
+            " FROM records r JOIN record_heads h ON h.id = r.id"
+            f" WHERE r.org_id = ? AND r.id IN ({marks(len(chunk))})",
             [viewer.org_id, *chunk],
         ):
             stored.add((row["id"], row["revision"]))
+            regions[row["id"]] = row["owner_region"]
             if viewer.id in (row["device_id"], row["pushed_by"]):
                 readable.add(row["id"])
-    everything = viewer.role in ORG_WIDE_ROLES
+    # The office of its region (or of none) too, as `auth.can_read_record` decides.
+    office = viewer.role in ORG_WIDE_ROLES
     return {
         (UUID(record_id), revision)
         for record_id, revision in pairs & stored
-        if everything or record_id in readable
+        if record_id in readable or (office and viewer.region in (None, regions[record_id]))
     }
 
 

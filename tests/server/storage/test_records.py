@@ -160,5 +160,11 @@ def test_held_revisions_answer_only_for_records_the_device_may_read(
     assert storage.held_revisions(bob.device, asked) == {asked[2]}
     assert storage.held_revisions(office.device, asked) == set(asked[:3])
     assert storage.held_revisions(stranger.device, asked) == set()
+    # A regional office device: its region's records only, as `GET /v1/records/{id}`.
+    south = Member(storage, org_id, "case_manager", "south")
+    north = Member(storage, org_id, "coordinator", "north")
+    assert storage.held_revisions(south.device, asked) == set()
+    assert storage.held_revisions(north.device, asked) == set(asked[:3])
+    assert storage.get_record(org_id, v1.id).region == "north"
     backend.raw(f"DELETE FROM records WHERE revision = '{v2.revision}'")  # lost behind its back
     assert storage.held_revisions(alice.device, asked) == {asked[0]}

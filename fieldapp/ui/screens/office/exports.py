@@ -1,6 +1,7 @@
-"""The office's exports: a form, a format (CSV, XLSX, HTCDS), codes or labels in a language;
-the records streamed from the server a page at a time into the file, a progress bar while it
-runs, then the file saved through the browser's download (web) or a save dialog (desktop)."""
+"""The office's exports: a form, a format (CSV, XLSX, HTCDS, anonymised micro-data), codes or
+labels in a language; the records streamed from the server a page at a time into the file, a
+progress bar while it runs, then the file saved through the browser's download (web) or a
+save dialog (desktop)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 
 import flet as ft
 
+from fieldapp.i18n import N_
 from fieldapp.ui.context import use_office
 from fieldapp.ui.services.office_tools import EXPORT_FORMATS
 from fieldapp.ui.state.office_figures import ExportsState
@@ -15,7 +17,12 @@ from fieldapp.ui.widgets.common import TOUCH, banner, page, title
 
 __all__ = ["Exports"]
 
-_FORMAT_NAMES = {"csv": "CSV", "xlsx": "XLSX (Excel)", "htcds": "HTCDS (CSV)"}
+_FORMAT_NAMES = {
+    "csv": "CSV",
+    "xlsx": "XLSX (Excel)",
+    "htcds": "HTCDS (CSV)",
+    "microdata": N_("Anonymised micro-data (CSV)"),
+}
 _LANGUAGE_NAMES = {"en": "English", "fr": "Français", "es": "Español", "ar": "العربية"}
 
 
@@ -54,7 +61,7 @@ def Exports() -> ft.Control:
         ft.Dropdown(
             label=_("Format"),
             value=state.kind,
-            options=[ft.DropdownOption(key=k, text=_FORMAT_NAMES[k]) for k in EXPORT_FORMATS],
+            options=[ft.DropdownOption(key=k, text=_(_FORMAT_NAMES[k])) for k in EXPORT_FORMATS],
             on_select=lambda e: state.set(kind=e.control.value or "xlsx"),
         ),
         ft.Switch(
