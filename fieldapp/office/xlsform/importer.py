@@ -27,6 +27,7 @@ from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
     group_warnings,
     presentation_warnings,
+    stray_value_warnings,
     trigger_warnings,
 )
 from fieldapp.office.xlsform.problems import ImportProblem, in_order
@@ -314,6 +315,7 @@ class Importer:
 
     # -- the survey -------------------------------------------------------------------------
     def build(self, form_id: str | None, version: str | None) -> FormSpec | None:
+        stray_value_warnings(self, self.sheets)
         for name, feature in UNSUPPORTED_SHEETS.items():
             sheet = self.sheets.get(name)
             if sheet is not None and any(row.cells for row in sheet.rows):

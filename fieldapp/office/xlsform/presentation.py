@@ -10,9 +10,15 @@ from typing import Protocol
 from fieldapp.forms.spec import NOT_COLLECTED
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.question_types import QuestionType
-from fieldapp.office.xlsform.workbook import Row
+from fieldapp.office.xlsform.workbook import Row, Sheet
 
-__all__ = ["KNOWN_APPEARANCES", "group_warnings", "presentation_warnings", "trigger_warnings"]
+__all__ = [
+    "KNOWN_APPEARANCES",
+    "group_warnings",
+    "presentation_warnings",
+    "stray_value_warnings",
+    "trigger_warnings",
+]
 
 KNOWN_APPEARANCES = frozenset({"autocomplete", "multiline"})
 _PRIVATE = frozenset({"phonenumber", "simserial", "subscriberid", "imei", "audit"})
@@ -106,3 +112,17 @@ def trigger_warnings(importer: _Importer, row: Row, kind: QuestionType) -> None:
     else:
         msg = f"trigger {trigger}: the answer is not cleared when that question changes"
         importer.warn("survey", row.number, column, "trigger", msg)
+
+
+def stray_value_warnings(importer: _Warns, sheets: dict[str, Sheet]) -> None:
+    """A value right of the last header has no column: pyxform ignores it, and so do we,
+    saying where it was (a row pasted across the sheet, a note to oneself)."""
+    for name, sheet in sheets.items():
+        last = len(sheet.columns)
+        for number, (first, end) in sheet.ignored.items():
+            where = f"column {first}" if first == end else f"columns {first} to {end}"
+            msg = (
+                f"values in {where}, right of the last header (column {last}), are no"
+                " part of the form and are ignored"
+            )
+            importer.warn(name, number, None, "stray-values", msg)
