@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fieldapp.forms.spec import FieldSpec, GroupSpec, RepeatSpec
+from fieldapp.forms.validate import check
 from fieldapp.forms.values import stamp_metadata
 from fieldapp.office.xlsform import import_xlsform
 from fieldapp.store import Store
@@ -228,6 +229,44 @@ def test_presentation_only_features_import_with_a_warning_naming_the_row(tmp_pat
     ]
     assert "the user types the answers" in spec.import_warnings[1]
     assert "'maps' is not drawn: the user sees the standard control" in spec.import_warnings[3]
+
+
+def test_time_barcode_geotrace_geoshape_are_typed_text_checked_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsform(
+        tmp_path / "f.xlsx",
+        survey=[
+            ["type", "name", "label", "constraint"],
+            ["time", "opened", "Opened at", ". != '12:00'"],  # its own check is kept
+            ["barcode", "code", "Code"],
+            ["geotrace", "road", "Road"],
+            ["geoshape", "plot", "Plot"],
+        ],
+    )
+    spec = import_xlsform(path)
+    assert all(isinstance(c, FieldSpec) and c.type == "text" for c in spec.children)
+    assert [w.split(": ")[:2] for w in spec.import_warnings] == [
+        ["survey row 2", "a time question"],
+        ["survey row 3", "a barcode question"],
+        ["survey row 4", "a geotrace question"],
+        ["survey row 5", "a geoshape question"],
+    ]
+    assert "no time picker" in spec.import_warnings[0]
+    assert "no camera scan" in spec.import_warnings[1]
+
+    def refused_answers(values: dict[str, str]) -> set[str]:
+        return {e.path for e in check(spec, values).errors}
+
+    assert refused_answers({}) == set()  # optional: an empty answer is no error
+    good = {"opened": "08:30", "code": "4006381333931", "road": "11.5 104.9; 11.6 104.8 12 5"}
+    assert refused_answers({**good, "plot": "1 2;1 3;2 3"}) == set()
+    assert refused_answers({"opened": "8h30", "road": "11.5 104.9", "plot": "1 2;1 3"}) == {
+        "opened",
+        "road",
+        "plot",
+    }
+    assert refused_answers({"opened": "12:00"}) == {"opened"}  # the form's own constraint
 
 
 def test_a_trigger_is_a_warned_prefill_and_a_bare_calculation_is_still_refused(

@@ -32,6 +32,7 @@ from fieldapp.office.xlsform.presentation import (
 )
 from fieldapp.office.xlsform.problems import ImportProblem, in_order
 from fieldapp.office.xlsform.question_types import QuestionType, classify
+from fieldapp.office.xlsform.typed_text import typed_text
 from fieldapp.office.xlsform.workbook import (
     MEDIA,
     TRANSLATABLE,
@@ -494,6 +495,9 @@ class Importer:
             self.add("survey", row.number, row.column("appearance"), "appearance:search", msg)
         else:
             presentation_warnings(self, row, kind)
+        if kind.typed and len(self.problems) == before:
+            msg = typed_text(kind.typed, attributes)
+            self.warn("survey", row.number, row.column("type"), f"type:{kind.typed}", msg)
         if len(self.problems) > before:
             return None
         try:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from fieldapp.forms.spec import METADATA_TYPES
+from fieldapp.office.xlsform.typed_text import TYPED_TEXT
 
 _FIELD_TYPES = {
     "text": "text",
@@ -26,7 +27,7 @@ _BEGIN["begin_repeat"] = "repeat"
 _END = {"end group": "group", "end_group": "group", "end repeat": "repeat", "end_repeat": "repeat"}
 _END |= {"end loop": "loop", "end_loop": "loop"}
 _MEDIA_TYPES = frozenset(
-    {"image", "photo", "audio", "video", "file", "barcode", "background-audio"}
+    {"image", "photo", "audio", "video", "file", "background-audio"}
     | {"add image prompt", "add photo prompt", "add audio prompt", "add video prompt"}
     | {"add file prompt", "add barcode prompt"}
 )
@@ -75,6 +76,7 @@ class QuestionType:
     metadata: str | None = None
     from_file: bool = False  # `choices` names an attached CSV (select_one_from_file)
     or_other: bool = False  # pyxform's `or_other`: an "other" choice and a text to specify it
+    typed: str | None = None  # a type the app has no widget for, typed as text (typed_text.py)
 
 
 def classify(type_text: str) -> QuestionType:
@@ -108,6 +110,8 @@ def classify(type_text: str) -> QuestionType:
         kind = "select_multiple" if many else "select_one"
         return QuestionType("field", kind, choices=select["list"], or_other=or_other)
     head = lower.split(" ")[0]
+    if lower in TYPED_TEXT:
+        return QuestionType("field", "text", typed=lower)
     if lower in _MEDIA_TYPES:
         return _unsupported(f"type:{lower}", f"unsupported question type {text!r} (media)")
     metadata = _METADATA_ALIASES.get(lower, lower)
