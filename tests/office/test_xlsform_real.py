@@ -269,6 +269,23 @@ def test_time_barcode_geotrace_geoshape_are_typed_text_checked_with_a_warning(
     assert refused_answers({"opened": "12:00"}) == {"opened"}  # the form's own constraint
 
 
+def test_choices_from_a_geojson_are_refused_at_the_select_row_and_not_as_a_missing_csv(
+    tmp_path: Path,
+) -> None:
+    # hotosm's forms: pick an existing OSM feature on a map, then read its id and geometry.
+    path = write_xlsform(
+        tmp_path / "f.xlsx",
+        survey=[
+            ["type", "name", "label", "appearance", "calculation"],
+            ["select_one_from_file toilets.geojson", "existing", "Existing", "map"],
+            ["calculate", "xid", None, None, "instance('toilets')/root/item[id=${existing}]/id"],
+        ],
+    )
+    problems = refused(path)
+    assert [(p.row, p.feature) for p in problems] == [(2, "type:external-choices")]
+    assert "'toilets.geojson' (features picked on a map)" in problems[0].message
+
+
 def test_a_trigger_is_a_warned_prefill_and_a_bare_calculation_is_still_refused(
     tmp_path: Path,
 ) -> None:

@@ -379,6 +379,7 @@ class Importer:
         valid = self.check_unsupported_columns("survey", row)
         if kind.role == "unsupported":
             self.add("survey", row.number, row.column("type"), kind.value, kind.message)
+            self.files.unread.update(Path(c).stem for c in [kind.choices] if c)
             valid = False
         if not name:
             self.add("survey", row.number, row.column("name"), "name", "this row has no name")

@@ -94,10 +94,15 @@ def classify(type_text: str) -> QuestionType:
     if external:
         kind = "select_one" if external["kind"].lower() == "one" else "select_multiple"
         if external["how"].lower().endswith("file"):
-            if not external["list"].lower().endswith(".csv"):
-                return _unsupported(
-                    "type:external-choices", f"choices from a non-CSV file ({text!r})"
+            file = external["list"]
+            if not file.lower().endswith(".csv"):
+                what = "features picked on a map" if file.lower().endswith(".geojson") else "items"
+                msg = (
+                    f"choices from {file!r} ({what}): fieldapp reads choices from CSV files"
+                    f" only ({text!r})"
                 )
+                # `choices` names the file: its instance is this row's, not a missing CSV
+                return QuestionType("unsupported", "type:external-choices", file, msg)
             return QuestionType("field", kind, choices=external["list"], from_file=True)
         return QuestionType("field", kind, choices=external["list"])  # external_choices sheet
     select = _SELECT.fullmatch(text)
