@@ -500,7 +500,7 @@ def test_a_statistical_copy_of_a_name_is_refused_at_its_row(tmp_path: Path) -> N
         (["integer", "q", "Q", "repeat_count", None], None, None),
         (["text", "q", "Q", "default", "concat('a', 'b')"], None, None),  # a warning
         (["text", "q", "Q", "appearance", "search('people')"], "appearance", "appearance:search"),
-        (["text", "q", "Q", "calculation", "'x'"], "calculation", "calculation"),
+        (["text", "q", "Q", "calculation", "'x'"], None, None),  # computed until answered
         (["text", "q", "Q", "relevant", "version() > 1"], "relevant", "function:version"),
         (["text", "q", "Q", "relevant", "jr:itext('x') = ''"], "relevant", None),
         (["text", "q", "Q", "relevant", "/data/q = 'x'"], "relevant", "xpath-path"),

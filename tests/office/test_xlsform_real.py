@@ -286,7 +286,7 @@ def test_choices_from_a_geojson_are_refused_at_the_select_row_and_not_as_a_missi
     assert "'toilets.geojson' (features picked on a map)" in problems[0].message
 
 
-def test_a_trigger_is_a_warned_prefill_and_a_bare_calculation_is_still_refused(
+def test_a_trigger_is_a_warned_prefill(
     tmp_path: Path,
 ) -> None:
     survey = [
@@ -300,9 +300,41 @@ def test_a_trigger_is_a_warned_prefill_and_a_bare_calculation_is_still_refused(
     assert isinstance(name, FieldSpec) and name.calculation is None
     assert [w.split(": ")[0] for w in spec.import_warnings] == ["survey row 3", "survey row 4"]
     assert "not pre-filled" in spec.import_warnings[0]
-    refused_rows = [*survey[:2], ["text", "name", "Name", "${existing}", None]]
-    path = write_xlsform(tmp_path / "no.xlsx", survey=refused_rows)
-    assert rows_with(refused(path), "calculation") == [3]
+
+
+def test_a_calculation_on_a_question_is_computed_until_answered_read_only_always(
+    tmp_path: Path,
+) -> None:
+    # hotosm's forms pre-fill a question from the chosen OSM feature; ODK computes the value,
+    # which the person may change unless the question is read-only.
+    survey = [
+        ["type", "name", "label", "calculation", "read_only"],
+        ["integer", "adults", "Adults"],
+        ["integer", "children", "Children"],
+        ["integer", "people", "People", "${adults} + ${children}"],  # 4
+        ["text", "summary", "Summary", "concat(${people}, ' people')", "yes"],  # 5
+        ["select_one yn", "alone", "Alone?", "if(${people} = 1, 'yes', 'maybe')"],  # 6
+    ]
+    choices = [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]]
+    spec = import_xlsform(write_xlsform(tmp_path / "f.xlsx", survey=survey, choices=choices))
+    assert [w.split(": ")[0] for w in spec.import_warnings] == [
+        "survey row 4",
+        "survey row 5",
+        "survey row 6",
+    ]
+    assert "left unanswered, the record gets the computed value" in spec.import_warnings[0]
+    assert "its box stays empty while filling in" in spec.import_warnings[1]
+    computed = check(spec, {"adults": 2, "children": 3}).values
+    assert computed["people"] == 5 and computed["summary"] == "5 people"
+    assert "alone" not in computed  # 'maybe' is no choice of the list: left unanswered
+    answered = check(spec, {"adults": 1, "children": 0, "people": 7, "summary": "typed"}).values
+    assert answered["people"] == 7  # the person's answer is kept
+    assert answered["summary"] == "7 people"  # read-only: always the computed value
+    assert check(spec, {"adults": 1, "children": 0}).values["alone"] == "yes"
+    with pytest.raises(ValueError, match="could copy a sealed answer into clear"):
+        FieldSpec(
+            name="n", type="integer", calculation="${adults}", sensitivity="statistical"
+        )
 
 
 def test_warnings_are_stored_with_the_form_version_and_listed_by_forms_show(

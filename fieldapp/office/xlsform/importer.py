@@ -25,6 +25,7 @@ from fieldapp.forms.spec import (
 from fieldapp.office.xlsform.attachments import AttachedFiles
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
+    computed_question_warning,
     group_warnings,
     presentation_warnings,
     stray_value_warnings,
@@ -477,8 +478,8 @@ class Importer:
             if kind.value == "calculate":
                 attributes["calculation"] = self.expression(row, "calculation")
             elif not row.text("trigger"):
-                msg = f"a calculation on a {kind.value} question (a computed answer)"
-                self.add("survey", row.number, row.column("calculation"), "calculation", msg)
+                attributes["calculation"] = self.expression(row, "calculation")
+                computed_question_warning(self, row, kind.value, bool(read_only))
         if kind.from_file and kind.choices:
             column = row.column("type")
             attributes["choices"] = self.files.need_file(kind.choices, "survey", row.number, column)

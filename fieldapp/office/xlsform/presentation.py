@@ -14,6 +14,7 @@ from fieldapp.office.xlsform.workbook import Row, Sheet
 
 __all__ = [
     "KNOWN_APPEARANCES",
+    "computed_question_warning",
     "group_warnings",
     "presentation_warnings",
     "stray_value_warnings",
@@ -126,3 +127,18 @@ def stray_value_warnings(importer: _Warns, sheets: dict[str, Sheet]) -> None:
                 " part of the form and are ignored"
             )
             importer.warn(name, number, None, "stray-values", msg)
+
+
+def computed_question_warning(importer: _Warns, row: Row, kind: str, read_only: bool) -> None:
+    """A calculation on a question (not a `calculate`): ODK shows the computed value, which
+    the person may change unless read-only. The engine computes it until the question is
+    answered (a read-only one: always); the box does not show it while filling in."""
+    if read_only:
+        seen = "the value is computed and stored, but its box stays empty while filling in"
+    else:
+        seen = (
+            "the computed value is not shown in its box while filling in: an answer typed is"
+            " kept, and left unanswered, the record gets the computed value"
+        )
+    msg = f"a {kind} question with a calculation: {seen}"
+    importer.warn("survey", row.number, row.column("calculation"), "calculation", msg)
