@@ -181,13 +181,12 @@ class FieldSpec(_Model):
                 raise ValueError(f"field {self.name!r}: choice_filter: {exc}") from None
         if self.type == "calculate" and not self.calculation:
             raise ValueError(f"field {self.name!r}: calculate needs a calculation")
-        if self.calculation and self.type not in _COMPUTED_STATISTICS | {"calculate"}:
-            if self.sensitivity == "statistical":  # a free value computed from sealed ones
-                raise ValueError(
-                    f"field {self.name!r}: a statistical {self.type} question cannot be "
-                    "computed (its calculation could copy a sealed answer into clear); keep "
-                    "it sensitive"
-                )
+        free = self.type not in _COMPUTED_STATISTICS | {"calculate"}
+        if self.calculation and free and self.sensitivity == "statistical":
+            raise ValueError(  # a free value computed from sealed ones, kept in clear
+                f"field {self.name!r}: a statistical {self.type} question cannot be computed "
+                "(its calculation could copy a sealed answer into clear); keep it sensitive"
+            )
         if self.sensitivity == "statistical" and self.type not in STATISTICAL_TYPES:
             raise ValueError(
                 f"field {self.name!r}: a {self.type} field cannot be statistical "

@@ -332,9 +332,7 @@ def test_a_calculation_on_a_question_is_computed_until_answered_read_only_always
     assert answered["summary"] == "7 people"  # read-only: always the computed value
     assert check(spec, {"adults": 1, "children": 0}).values["alone"] == "yes"
     with pytest.raises(ValueError, match="could copy a sealed answer into clear"):
-        FieldSpec(
-            name="n", type="integer", calculation="${adults}", sensitivity="statistical"
-        )
+        FieldSpec(name="n", type="integer", calculation="${adults}", sensitivity="statistical")
 
 
 def test_warnings_are_stored_with_the_form_version_and_listed_by_forms_show(

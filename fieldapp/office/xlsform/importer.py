@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from fieldapp.forms.spec import (
     Statistics,
 )
 from fieldapp.office.xlsform.attachments import AttachedFiles
+from fieldapp.office.xlsform.defaults import read_default
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
     computed_question_warning,
@@ -491,7 +491,7 @@ class Importer:
                 self.add("survey", row.number, row.column("type"), "unknown-choice-list", msg)
             attributes["choice_filter"] = self.expression(row, "choice_filter")
         if row.text("default"):
-            attributes["default"] = self.default(row, kind)
+            attributes["default"] = read_default(self, row, kind)
         if "search(" in (attributes["appearance"] or "").replace(" ", ""):
             msg = "search() appearances (choices from a CSV file) are not supported"
             self.add("survey", row.number, row.column("appearance"), "appearance:search", msg)
@@ -530,50 +530,6 @@ class Importer:
                 sensitivity=node.sensitivity,
             )
         ]
-
-    def default(self, row: Row, kind: QuestionType) -> Any:
-        from pyxform.utils import default_is_dynamic
-
-        text = row.text("default")
-        column = row.column("default")
-        if default_is_dynamic(text, "dateTime" if kind.value == "datetime" else kind.value):
-            msg = (
-                f"a default computed when the form opens ({text!r}) is not filled in: "
-                "the question starts empty"
-            )
-            self.warn("survey", row.number, column, "dynamic-default", msg)
-            return None
-        try:
-            if kind.value == "integer":
-                return int(text)
-            if kind.value == "decimal":
-                return float(text)
-        except ValueError:
-            self.add("survey", row.number, column, "default", f"{text!r} is not a number")
-            return None
-        if kind.value in ("select_one", "select_multiple"):
-            values = text.split() if kind.value == "select_multiple" else [text]
-            allowed = {c.value for c in self.choices.get(kind.choices or "", [])}
-            unknown = [value for value in values if value not in allowed]
-            if unknown:  # pyxform keeps it; ODK Collect shows nothing chosen
-                msg = (
-                    f"default {' '.join(unknown)!r} is not a choice of list {kind.choices!r}: "
-                    "the question starts with nothing chosen"
-                )
-                self.warn("survey", row.number, column, "default", msg)
-                return None
-            return values if kind.value == "select_multiple" else text
-        if kind.value == "text":
-            return text
-        if kind.value == "date":
-            try:
-                return date.fromisoformat(text).isoformat()
-            except ValueError:
-                self.add("survey", row.number, column, "default", f"{text!r} is not YYYY-MM-DD")
-                return None
-        msg = f"a default for a {kind.value} question ({text!r}) is not supported"
-        self.add("survey", row.number, column, "default", msg)
-        return None
 
     def instance_name(self) -> str | None:
         source = self.settings.get("instance_name")
