@@ -620,7 +620,7 @@ SUPPORTED_TYPE = re.compile(
     r"(text|string|integer|int|decimal|date|datetime|geopoint|note|calculate|acknowledge|start|end|today"
     r"|deviceid|username|email|start-geopoint|phonenumber|phone number|simserial|subscriberid|imei"
     r"|audit|get (start|end) time|get today|get (device|sim|subscriber) id|get phone number|uri:\w+"
-    r"|time|barcode|geotrace|geoshape"  # typed text, warned
+    r"|time|barcode|geotrace|geoshape|trigger"  # typed text, warned; trigger: acknowledge
     r"|(select_one|select_multiple|select one from|select all that apply from) \S+"
     r"( or_other| or specify other| or other)?)",
     re.IGNORECASE,

@@ -21,6 +21,7 @@ _TYPES = {
     "select one": "select_one",
     "select all that apply": "select_multiple",
     "acknowledge": "boolean",
+    "trigger": "boolean",
     "dateTime": "datetime",
     "phone number": "text",
 }

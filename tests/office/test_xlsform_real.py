@@ -466,6 +466,9 @@ def test_typed_text_and_computed_questions_match_pyxforms_conversion(tmp_path: P
             ["geoshape", "plot", "Plot"],
             ["integer", "people", "People", None, "1 + 1"],
             ["text", "summary", "Summary", None, "concat(${people}, ' people')", "yes"],
+            ["trigger", "seen", "Seen"],  # pyxform's older name of acknowledge
         ],
     )
-    assert differences(path, import_xlsform(path)) == []
+    spec = import_xlsform(path)
+    assert differences(path, spec) == []
+    assert spec.node("seen").type == "boolean"  # type: ignore[union-attr]

@@ -21,6 +21,7 @@ _FIELD_TYPES = {
     "note": "note",
     "calculate": "calculate",
     "acknowledge": "boolean",
+    "trigger": "boolean",  # pyxform's older name of acknowledge (the same <trigger> control)
 }
 _BEGIN = {"begin group": "group", "begin_group": "group", "begin repeat": "repeat"}
 _BEGIN["begin_repeat"] = "repeat"
@@ -126,7 +127,7 @@ def classify(type_text: str) -> QuestionType:
         return _unsupported(
             f"type:{lower}", f"unsupported metadata type {text!r} (collected automatically)"
         )
-    if head in ("geotrace", "geoshape", "range", "rank", "trigger", "time", "hidden"):
+    if head in ("geotrace", "geoshape", "range", "rank", "time", "hidden"):
         return _unsupported(f"type:{head}", f"unsupported question type {text!r}")
     if head in ("xml-external", "csv-external"):
         return _unsupported("type:external-data", f"unsupported external data {text!r}")
