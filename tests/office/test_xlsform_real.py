@@ -297,9 +297,11 @@ def test_a_trigger_is_a_warned_prefill(
     ]
     spec = import_xlsform(write_xlsform(tmp_path / "ok.xlsx", survey=survey))
     name = spec.node("name")
-    assert isinstance(name, FieldSpec) and name.calculation is None
+    assert isinstance(name, FieldSpec) and name.calculation == "concat('x', ${existing})"
     assert [w.split(": ")[0] for w in spec.import_warnings] == ["survey row 3", "survey row 4"]
-    assert "not pre-filled" in spec.import_warnings[0]
+    assert "fills it until it is answered, not when that question" in spec.import_warnings[0]
+    assert check(spec, {"existing": "1"}).values["name"] == "x1"
+    assert check(spec, {"existing": "1", "name": "typed"}).values["name"] == "typed"
 
 
 def test_a_calculation_on_a_question_is_computed_until_answered_read_only_always(

@@ -475,10 +475,8 @@ class Importer:
         if row.text("trigger"):
             trigger_warnings(self, row, kind)
         if row.text("calculation"):
-            if kind.value == "calculate":
-                attributes["calculation"] = self.expression(row, "calculation")
-            elif not row.text("trigger"):
-                attributes["calculation"] = self.expression(row, "calculation")
+            attributes["calculation"] = self.expression(row, "calculation")
+            if kind.value != "calculate" and not row.text("trigger"):
                 computed_question_warning(self, row, kind.value, bool(read_only))
         if kind.from_file and kind.choices:
             column = row.column("type")

@@ -90,7 +90,7 @@ def _common(importer: _Warns, row: Row, instead: str) -> None:
 def trigger_warnings(importer: _Importer, row: Row, kind: QuestionType) -> None:
     """ODK's `trigger`: when a question changes, (re)set this one. A pre-fill the person can
     change, never logic: the calculate is recomputed whenever what it reads changes, a question
-    is not pre-filled (the person answers it). Refused when the trigger names no question."""
+    computed until answered (validate.py). Refused when the trigger names no question."""
     column = row.column("trigger")
     trigger = straight_quotes(row.text("trigger"))
     names = _REFERENCE.findall(trigger)
@@ -106,8 +106,9 @@ def trigger_warnings(importer: _Importer, row: Row, kind: QuestionType) -> None:
         importer.warn("survey", row.number, column, "trigger", msg)
     elif row.text("calculation"):
         msg = (
-            f"trigger {trigger}: the question is not pre-filled from its calculation when "
-            "that question changes: the user types the answer"
+            f"trigger {trigger}: the question's calculation fills it until it is answered, "
+            "not when that question changes; the computed value is not shown in its box "
+            "while filling in"
         )
         importer.warn("survey", row.number, column, "trigger", msg)
     else:
