@@ -211,3 +211,28 @@ def test_a_csv_past_a_limit_is_refused_naming_it(
         import_records(store, "victim_screening", sheet)
     assert str(refused.value) == message
     assert store.records.count() == 0
+
+
+def test_a_stray_value_past_the_column_limit_is_ignored_with_a_warning_a_wide_header_refused(
+    tmp_path: Path,
+) -> None:
+    # osm__waterpoints.xls: a row pasted across to column 256; pyxform reads only headed columns.
+    stray = ["text", "b", "B", *[None] * (MAX_COLUMNS + 40), "pasted", "x"]
+    path = write_xlsform(
+        tmp_path / "stray.xlsx",
+        survey=[["type", "name", "label"], ["text", "a", "A"], stray],
+    )
+    spec = import_xlsform(path)
+    assert [c.name for c in spec.children] == ["a", "b"]
+    first = MAX_COLUMNS + 44
+    assert spec.import_warnings == [
+        f"survey row 3: values in columns {first} to {first + 1}, right of the last header"
+        " (column 3), are no part of the form and are ignored"
+    ]
+    wide = write_xlsform(
+        tmp_path / "wide.xlsx",
+        survey=[["type", "name", "label", *[f"label::l{i}" for i in range(MAX_COLUMNS)]]],
+    )
+    with pytest.raises(XLSFormError) as refused:
+        import_xlsform(wide)
+    assert f"the limit is {MAX_COLUMNS} columns" in str(refused.value)

@@ -500,7 +500,7 @@ def test_a_statistical_copy_of_a_name_is_refused_at_its_row(tmp_path: Path) -> N
         (["integer", "q", "Q", "repeat_count", None], None, None),
         (["text", "q", "Q", "default", "concat('a', 'b')"], None, None),  # a warning
         (["text", "q", "Q", "appearance", "search('people')"], "appearance", "appearance:search"),
-        (["text", "q", "Q", "calculation", "'x'"], "calculation", "calculation"),
+        (["text", "q", "Q", "calculation", "'x'"], None, None),  # computed until answered
         (["text", "q", "Q", "relevant", "version() > 1"], "relevant", "function:version"),
         (["text", "q", "Q", "relevant", "jr:itext('x') = ''"], "relevant", None),
         (["text", "q", "Q", "relevant", "/data/q = 'x'"], "relevant", "xpath-path"),
@@ -511,8 +511,9 @@ def test_a_statistical_copy_of_a_name_is_refused_at_its_row(tmp_path: Path) -> N
         (["text", "q", "Q", "image", "q.png"], "image", "column:image"),
         (["text", "q", "Q", "read_only", "${q} != ''"], "read_only", "read_only"),
         (["select_one nowhere", "q", "Q", "hint", None], "type", "unknown-choice-list"),
-        (["geotrace", "q", "Q", "hint", None], "type", "type:geotrace"),
-        (["barcode", "q", "Q", "hint", None], "type", "type:barcode"),
+        (["geotrace", "q", "Q", "hint", None], None, None),  # typed text, warned
+        (["barcode", "q", "Q", "hint", None], None, None),  # typed text, warned
+        (["range", "q", "Q", "hint", None], "type", "type:range"),
         (["begin loop over l", "q", "Q", "hint", None], "type", "type:loop"),
         (["begin group", "q", "Q", "sensitivity", "statistical"], "sensitivity", "sensitivity"),
         (["select_one l", "q", "Q", "default", "maybe"], None, None),  # a warning
@@ -619,6 +620,7 @@ SUPPORTED_TYPE = re.compile(
     r"(text|string|integer|int|decimal|date|datetime|geopoint|note|calculate|acknowledge|start|end|today"
     r"|deviceid|username|email|start-geopoint|phonenumber|phone number|simserial|subscriberid|imei"
     r"|audit|get (start|end) time|get today|get (device|sim|subscriber) id|get phone number|uri:\w+"
+    r"|time|barcode|geotrace|geoshape|trigger"  # typed text, warned; trigger: acknowledge
     r"|(select_one|select_multiple|select one from|select all that apply from) \S+"
     r"( or_other| or specify other| or other)?)",
     re.IGNORECASE,

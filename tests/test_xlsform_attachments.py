@@ -109,6 +109,27 @@ def test_a_pulldata_file_needs_no_label_but_must_be_there(tmp_path: Path) -> Non
     assert (result.values["price"], result.values["tax"]) == ("3", "1")
 
 
+def test_a_pulldata_file_needs_no_name_column_a_select_file_does(tmp_path: Path) -> None:
+    # liberiaS3Mforms' sampleList.csv: pulldata('sampleList', 'lat', 'EFEACODE', ${eid})
+    path = write_xlsform(
+        tmp_path / "f.xlsx",
+        survey=[
+            ["type", "name", "label", "calculation"],
+            ["text", "eid", "Area"],
+            ["calculate", "lat", None, "pulldata('sampleList', 'lat', 'EFEACODE', ${eid})"],
+        ],
+    )
+    (tmp_path / "sampleList.csv").write_text("spid,EFEACODE,lat\n1,300407141,6.24\n1,7151,6.3\n")
+    imported = import_form(path)
+    result = check(bind(imported.spec, imported.files), {"eid": "7151"})
+    assert result.values["lat"] == "6.3"
+    select = write_xlsform(
+        tmp_path / "s.xlsx",
+        survey=[["type", "name", "label"], ["select_one_from_file sampleList.csv", "eid", "A"]],
+    )
+    assert any("has no 'name' column" in p for p in problems_of(select))
+
+
 def test_the_cli_attaches_and_names_each_file(tmp_path: Path) -> None:
     form = write_cascade_form(tmp_path / "form", repeat_count=False)
     moved = tmp_path / "elsewhere.csv"

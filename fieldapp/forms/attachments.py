@@ -77,12 +77,13 @@ def file_choices(
         rows = list(reader)
     except csv.Error as exc:
         raise AttachmentError(file, f"not a readable CSV ({exc})") from None
-    if "name" not in header:
+    if "name" not in header and need_label:
         raise AttachmentError(file, "the file has no 'name' column (the values)", column="name")
     labels = {i: _language(h, default_language) for i, h in enumerate(header) if _is_label(h)}
     if need_label and not labels:
         raise AttachmentError(file, "the file has no 'label' column", column="label")
-    name_at = header.index("name")
+    # pulldata() reads rows by any column: without `name`, a row is named by its line number
+    name_at = header.index("name") if "name" in header else -1
     extra = {i: h for i, h in enumerate(header) if h and i != name_at and i not in labels}
     seen: dict[str, int] = {}
     choices = []
@@ -90,7 +91,7 @@ def file_choices(
         if not any(cell.strip() for cell in row):
             continue
         cells = row + [""] * (len(header) - len(row))
-        value = cells[name_at].strip()
+        value = cells[name_at].strip() if name_at >= 0 else str(line)
         if not value:
             raise AttachmentError(file, f"line {line} has no name", column="name")
         if value in seen:

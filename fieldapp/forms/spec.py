@@ -110,6 +110,8 @@ NOT_COLLECTED: frozenset[str] = frozenset(METADATA_TYPES) - {"start", "end", "to
 STATISTICAL_TYPES: frozenset[str] = frozenset(
     {"integer", "decimal", "date", "select_one", "select_multiple", "boolean", "calculate", "note"}
 )
+# a question computed (XLSForm's calculation on it) may be statistical only with fixed values
+_COMPUTED_STATISTICS = frozenset({"select_one", "select_multiple", "boolean"})
 
 Labels = dict[str, str]
 
@@ -179,6 +181,12 @@ class FieldSpec(_Model):
                 raise ValueError(f"field {self.name!r}: choice_filter: {exc}") from None
         if self.type == "calculate" and not self.calculation:
             raise ValueError(f"field {self.name!r}: calculate needs a calculation")
+        free = self.type not in _COMPUTED_STATISTICS | {"calculate"}
+        if self.calculation and free and self.sensitivity == "statistical":
+            raise ValueError(  # a free value computed from sealed ones, kept in clear
+                f"field {self.name!r}: a statistical {self.type} question cannot be computed "
+                "(its calculation could copy a sealed answer into clear); keep it sensitive"
+            )
         if self.sensitivity == "statistical" and self.type not in STATISTICAL_TYPES:
             raise ValueError(
                 f"field {self.name!r}: a {self.type} field cannot be statistical "

@@ -95,6 +95,7 @@ class _Run:
         self.partial = partial
         self.errors: list[FieldError] = []
         self.lookups: dict[str, Any] | None = None
+        self.prefilled: set[tuple[int, str]] = set()  # (answers' id, name) computed, not given
 
     # -- errors ---------------------------------------------------------------------------
     def label_of(self, node: Node) -> str:
@@ -228,6 +229,25 @@ class _Run:
                     clean.pop(node.name, None)
                 else:
                     clean[node.name] = value
+            elif node.calculation and node.holds_value:
+                self.prefill(node, clean, env)
+
+    def prefill(self, node: FieldSpec, clean: dict[str, Any], env: ChainMap) -> None:
+        """A question with a calculation (XLSForm's, as ODK reads it): its value is computed
+        until the person answers it (a read-only one: always), and kept only when it fits
+        the question's type; an answer the person gave is never overwritten."""
+        key = (id(clean), node.name)
+        if not (node.read_only or key in self.prefilled or is_empty(clean.get(node.name))):
+            return
+        try:
+            value = self.coerce(node, self.evaluate(node.calculation or "", env))
+        except _Invalid:
+            value = None
+        self.prefilled.add(key)  # computed, not answered: recomputed at the next round
+        if is_empty(value):
+            clean.pop(node.name, None)
+        else:
+            clean[node.name] = value
 
     # -- pass 3: relevance, required, constraints -------------------------------------------
     def judge_level(

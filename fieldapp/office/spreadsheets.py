@@ -133,20 +133,30 @@ class Reading:
         self.path = path
         self.cells = 0
 
-    def sheet(self, name: str | None, max_rows: int, what: str = "rows") -> SheetReading:
-        """`max_rows`: the sheet's limit of filled rows after its header (`what` they are)."""
-        return SheetReading(self, name, max_rows, what)
+    def sheet(
+        self, name: str | None, max_rows: int, what: str = "rows", *, headed: bool = False
+    ) -> SheetReading:
+        """`max_rows`: the sheet's limit of filled rows after its header (`what` they are);
+        `headed`: values past the header's last column are no data (as pyxform reads an
+        XLSForm): left out and noted in `ignored`, still counted against the limits."""
+        return SheetReading(self, name, max_rows, what, headed=headed)
 
 
 class SheetReading:
     """One sheet (or a CSV file: no name) being parsed, row by row."""
 
-    def __init__(self, reading: Reading, name: str | None, max_rows: int, what: str) -> None:
+    def __init__(
+        self, reading: Reading, name: str | None, max_rows: int, what: str, *, headed: bool
+    ) -> None:
         self.reading = reading
         self.name = name
         self.max_rows = max_rows
         self.what = what
         self.rows = 0
+        self.headed = headed
+        self.width: int | None = None  # the header's columns, once read
+        # row -> (first, last) column numbers of the values past the header, left out
+        self.ignored: dict[int, tuple[int, int]] = {}
 
     def refuse(self, problem: str, row: int | None = None) -> SpreadsheetTooLarge:
         return SpreadsheetTooLarge(self.reading.path, problem, sheet=self.name, row=row)
@@ -164,7 +174,13 @@ class SheetReading:
             raise self.refuse(
                 f"more than {self.max_rows:,} {self.what}; the limit is {self.max_rows:,}", number
             )
-        if filled[-1] >= MAX_COLUMNS:
+        width = self.width if self.headed else None
+        # Past the header, a value has no column to be read in: only the header is held to
+        # MAX_COLUMNS; such a value is still size-checked and counted (MAX_CELLS) below.
+        if width is not None and filled[-1] >= width:
+            beyond = [i for i in filled if i >= width]
+            self.ignored[number] = (beyond[0] + 1, beyond[-1] + 1)
+        elif filled[-1] >= MAX_COLUMNS:
             raise self.refuse(
                 f"a value in column {filled[-1] + 1:,}; the limit is {MAX_COLUMNS} columns", number
             )
@@ -181,4 +197,8 @@ class SheetReading:
             raise self.refuse(
                 f"more than {MAX_CELLS:,} filled cells; the limit is {MAX_CELLS:,}", number
             )
-        return list(values[: filled[-1] + 1])
+        if self.width is None:
+            self.width = filled[-1] + 1
+            return list(values[: self.width])
+        kept = [i for i in filled if width is None or i < width]
+        return list(values[: kept[-1] + 1]) if kept else []

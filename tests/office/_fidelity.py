@@ -1,7 +1,9 @@
 """The imported FormSpec side by side with pyxform's own conversion of the same workbook
 (`convert(...)._pyxform`, the JSON pyxform builds its XForm from): every difference found in
 fields, types, required, relevant, constraints, labels and hints in every language, constraint
-messages, defaults and choices, as one line each."""
+messages, defaults and choices, as one line each. Explained, so not counted: a type the app
+has no widget for imported as typed text (typed_text.py), its format check joined to the
+form's constraint."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldapp.forms.spec import METADATA_TYPES, FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
+from fieldapp.office.xlsform.typed_text import TYPED_TEXT
 from fieldapp.office.xlsform.workbook import language_code
 
 _TYPES = {
@@ -18,6 +21,7 @@ _TYPES = {
     "select one": "select_one",
     "select all that apply": "select_multiple",
     "acknowledge": "boolean",
+    "trigger": "boolean",
     "dateTime": "datetime",
     "phone number": "text",
 }
@@ -79,9 +83,15 @@ def _compare_field(
     element: dict[str, Any], node: FieldSpec, spec: FormSpec, where: str, out: list[str]
 ) -> None:
     kind = _TYPES.get(element.get("type", ""), element.get("type"))
-    if kind != node.type:
-        out.append(f"{where}: type {element.get('type')!r} in pyxform, {node.type!r} here")
     bind = element.get("bind", {})
+    constraint = node.constraint
+    if kind in TYPED_TEXT and node.type == "text":  # explained: typed text, its format checked
+        check = TYPED_TEXT[kind][0]
+        if check and constraint and constraint.startswith(check):
+            constraint = constraint.removeprefix(check).removeprefix(" and ") or None
+            constraint = constraint[1:-1] if constraint else None  # "(the form's own)"
+    elif kind != node.type:
+        out.append(f"{where}: type {element.get('type')!r} in pyxform, {node.type!r} here")
     required = str(bind.get("required", "")).strip()
     theirs: bool | str = (
         required.lower() in _TRUE
@@ -91,8 +101,8 @@ def _compare_field(
     if theirs != node.required and not (isinstance(theirs, str) and isinstance(node.required, str)):
         out.append(f"{where}: required {theirs!r} in pyxform, {node.required!r} here")
     _expression(where, "relevant", bind.get("relevant"), node.relevant, out)
-    _expression(where, "constraint", bind.get("constraint"), node.constraint, out)
-    if node.type == "calculate":
+    _expression(where, "constraint", bind.get("constraint"), constraint, out)
+    if node.type == "calculate" or node.calculation:  # a trigger's is warned, not kept
         _expression(where, "calculation", bind.get("calculate"), node.calculation, out)
     _labels(where, "label", element.get("label"), node.label, spec, out)
     _labels(where, "hint", element.get("hint"), node.hint, spec, out)

@@ -41,6 +41,7 @@ class AttachedFiles:
     contents: dict[str, bytes] = field(default_factory=dict)  # by SHA-256
     choices: dict[str, list[Choice]] = field(default_factory=dict)  # by instance name
     found_beside: list[str] = field(default_factory=list)  # files read beside the XLSForm
+    unread: set[str] = field(default_factory=set)  # instances of files refused at their row
 
     def need_file(
         self, file: str, sheet: str, row: int, column: str | None, *, choices: bool = True
@@ -58,7 +59,7 @@ class AttachedFiles:
     ) -> None:
         """The instances `pulldata('X', ...)` / `instance('X')` read that are no choice list."""
         for _quote, name in _INSTANCE_CALL.findall(source):
-            if name not in lists:
+            if name not in lists and name not in self.unread:
                 self.need_file(f"{name}.csv", sheet, row, column, choices=False)
 
     def resolve(self, report: Report, default_language: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,18 @@ from fieldapp.forms.spec import (
     Statistics,
 )
 from fieldapp.office.xlsform.attachments import AttachedFiles
+from fieldapp.office.xlsform.defaults import read_default
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
+    computed_question_warning,
     group_warnings,
     presentation_warnings,
+    stray_value_warnings,
     trigger_warnings,
 )
 from fieldapp.office.xlsform.problems import ImportProblem, in_order
 from fieldapp.office.xlsform.question_types import QuestionType, classify
+from fieldapp.office.xlsform.typed_text import typed_text
 from fieldapp.office.xlsform.workbook import (
     MEDIA,
     TRANSLATABLE,
@@ -314,6 +317,7 @@ class Importer:
 
     # -- the survey -------------------------------------------------------------------------
     def build(self, form_id: str | None, version: str | None) -> FormSpec | None:
+        stray_value_warnings(self, self.sheets)
         for name, feature in UNSUPPORTED_SHEETS.items():
             sheet = self.sheets.get(name)
             if sheet is not None and any(row.cells for row in sheet.rows):
@@ -376,6 +380,7 @@ class Importer:
         valid = self.check_unsupported_columns("survey", row)
         if kind.role == "unsupported":
             self.add("survey", row.number, row.column("type"), kind.value, kind.message)
+            self.files.unread.update(Path(c).stem for c in [kind.choices] if c)
             valid = False
         if not name:
             self.add("survey", row.number, row.column("name"), "name", "this row has no name")
@@ -470,11 +475,9 @@ class Importer:
         if row.text("trigger"):
             trigger_warnings(self, row, kind)
         if row.text("calculation"):
-            if kind.value == "calculate":
-                attributes["calculation"] = self.expression(row, "calculation")
-            elif not row.text("trigger"):
-                msg = f"a calculation on a {kind.value} question (a computed answer)"
-                self.add("survey", row.number, row.column("calculation"), "calculation", msg)
+            attributes["calculation"] = self.expression(row, "calculation")
+            if kind.value != "calculate" and not row.text("trigger"):
+                computed_question_warning(self, row, kind.value, bool(read_only))
         if kind.from_file and kind.choices:
             column = row.column("type")
             attributes["choices"] = self.files.need_file(kind.choices, "survey", row.number, column)
@@ -486,12 +489,15 @@ class Importer:
                 self.add("survey", row.number, row.column("type"), "unknown-choice-list", msg)
             attributes["choice_filter"] = self.expression(row, "choice_filter")
         if row.text("default"):
-            attributes["default"] = self.default(row, kind)
+            attributes["default"] = read_default(self, row, kind)
         if "search(" in (attributes["appearance"] or "").replace(" ", ""):
             msg = "search() appearances (choices from a CSV file) are not supported"
             self.add("survey", row.number, row.column("appearance"), "appearance:search", msg)
         else:
             presentation_warnings(self, row, kind)
+        if kind.typed and len(self.problems) == before:
+            msg = typed_text(kind.typed, attributes)
+            self.warn("survey", row.number, row.column("type"), f"type:{kind.typed}", msg)
         if len(self.problems) > before:
             return None
         try:
@@ -522,50 +528,6 @@ class Importer:
                 sensitivity=node.sensitivity,
             )
         ]
-
-    def default(self, row: Row, kind: QuestionType) -> Any:
-        from pyxform.utils import default_is_dynamic
-
-        text = row.text("default")
-        column = row.column("default")
-        if default_is_dynamic(text, "dateTime" if kind.value == "datetime" else kind.value):
-            msg = (
-                f"a default computed when the form opens ({text!r}) is not filled in: "
-                "the question starts empty"
-            )
-            self.warn("survey", row.number, column, "dynamic-default", msg)
-            return None
-        try:
-            if kind.value == "integer":
-                return int(text)
-            if kind.value == "decimal":
-                return float(text)
-        except ValueError:
-            self.add("survey", row.number, column, "default", f"{text!r} is not a number")
-            return None
-        if kind.value in ("select_one", "select_multiple"):
-            values = text.split() if kind.value == "select_multiple" else [text]
-            allowed = {c.value for c in self.choices.get(kind.choices or "", [])}
-            unknown = [value for value in values if value not in allowed]
-            if unknown:  # pyxform keeps it; ODK Collect shows nothing chosen
-                msg = (
-                    f"default {' '.join(unknown)!r} is not a choice of list {kind.choices!r}: "
-                    "the question starts with nothing chosen"
-                )
-                self.warn("survey", row.number, column, "default", msg)
-                return None
-            return values if kind.value == "select_multiple" else text
-        if kind.value == "text":
-            return text
-        if kind.value == "date":
-            try:
-                return date.fromisoformat(text).isoformat()
-            except ValueError:
-                self.add("survey", row.number, column, "default", f"{text!r} is not YYYY-MM-DD")
-                return None
-        msg = f"a default for a {kind.value} question ({text!r}) is not supported"
-        self.add("survey", row.number, column, "default", msg)
-        return None
 
     def instance_name(self) -> str | None:
         source = self.settings.get("instance_name")

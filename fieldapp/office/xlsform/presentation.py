@@ -10,9 +10,16 @@ from typing import Protocol
 from fieldapp.forms.spec import NOT_COLLECTED
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.question_types import QuestionType
-from fieldapp.office.xlsform.workbook import Row
+from fieldapp.office.xlsform.workbook import Row, Sheet
 
-__all__ = ["KNOWN_APPEARANCES", "group_warnings", "presentation_warnings", "trigger_warnings"]
+__all__ = [
+    "KNOWN_APPEARANCES",
+    "computed_question_warning",
+    "group_warnings",
+    "presentation_warnings",
+    "stray_value_warnings",
+    "trigger_warnings",
+]
 
 KNOWN_APPEARANCES = frozenset({"autocomplete", "multiline"})
 _PRIVATE = frozenset({"phonenumber", "simserial", "subscriberid", "imei", "audit"})
@@ -83,7 +90,7 @@ def _common(importer: _Warns, row: Row, instead: str) -> None:
 def trigger_warnings(importer: _Importer, row: Row, kind: QuestionType) -> None:
     """ODK's `trigger`: when a question changes, (re)set this one. A pre-fill the person can
     change, never logic: the calculate is recomputed whenever what it reads changes, a question
-    is not pre-filled (the person answers it). Refused when the trigger names no question."""
+    computed until answered (validate.py). Refused when the trigger names no question."""
     column = row.column("trigger")
     trigger = straight_quotes(row.text("trigger"))
     names = _REFERENCE.findall(trigger)
@@ -99,10 +106,40 @@ def trigger_warnings(importer: _Importer, row: Row, kind: QuestionType) -> None:
         importer.warn("survey", row.number, column, "trigger", msg)
     elif row.text("calculation"):
         msg = (
-            f"trigger {trigger}: the question is not pre-filled from its calculation when "
-            "that question changes: the user types the answer"
+            f"trigger {trigger}: the question's calculation fills it until it is answered, "
+            "not when that question changes; the computed value is not shown in its box "
+            "while filling in"
         )
         importer.warn("survey", row.number, column, "trigger", msg)
     else:
         msg = f"trigger {trigger}: the answer is not cleared when that question changes"
         importer.warn("survey", row.number, column, "trigger", msg)
+
+
+def stray_value_warnings(importer: _Warns, sheets: dict[str, Sheet]) -> None:
+    """A value right of the last header has no column: pyxform ignores it, and so do we,
+    saying where it was (a row pasted across the sheet, a note to oneself)."""
+    for name, sheet in sheets.items():
+        last = len(sheet.columns)
+        for number, (first, end) in sheet.ignored.items():
+            where = f"column {first}" if first == end else f"columns {first} to {end}"
+            msg = (
+                f"values in {where}, right of the last header (column {last}), are no"
+                " part of the form and are ignored"
+            )
+            importer.warn(name, number, None, "stray-values", msg)
+
+
+def computed_question_warning(importer: _Warns, row: Row, kind: str, read_only: bool) -> None:
+    """A calculation on a question (not a `calculate`): ODK shows the computed value, which
+    the person may change unless read-only. The engine computes it until the question is
+    answered (a read-only one: always); the box does not show it while filling in."""
+    if read_only:
+        seen = "the value is computed and stored, but its box stays empty while filling in"
+    else:
+        seen = (
+            "the computed value is not shown in its box while filling in: an answer typed is"
+            " kept, and left unanswered, the record gets the computed value"
+        )
+    msg = f"a {kind} question with a calculation: {seen}"
+    importer.warn("survey", row.number, row.column("calculation"), "calculation", msg)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from fieldapp.forms.spec import METADATA_TYPES
+from fieldapp.office.xlsform.typed_text import TYPED_TEXT
 
 _FIELD_TYPES = {
     "text": "text",
@@ -20,13 +21,14 @@ _FIELD_TYPES = {
     "note": "note",
     "calculate": "calculate",
     "acknowledge": "boolean",
+    "trigger": "boolean",  # pyxform's older name of acknowledge (the same <trigger> control)
 }
 _BEGIN = {"begin group": "group", "begin_group": "group", "begin repeat": "repeat"}
 _BEGIN["begin_repeat"] = "repeat"
 _END = {"end group": "group", "end_group": "group", "end repeat": "repeat", "end_repeat": "repeat"}
 _END |= {"end loop": "loop", "end_loop": "loop"}
 _MEDIA_TYPES = frozenset(
-    {"image", "photo", "audio", "video", "file", "barcode", "background-audio"}
+    {"image", "photo", "audio", "video", "file", "background-audio"}
     | {"add image prompt", "add photo prompt", "add audio prompt", "add video prompt"}
     | {"add file prompt", "add barcode prompt"}
 )
@@ -75,6 +77,7 @@ class QuestionType:
     metadata: str | None = None
     from_file: bool = False  # `choices` names an attached CSV (select_one_from_file)
     or_other: bool = False  # pyxform's `or_other`: an "other" choice and a text to specify it
+    typed: str | None = None  # a type the app has no widget for, typed as text (typed_text.py)
 
 
 def classify(type_text: str) -> QuestionType:
@@ -92,10 +95,15 @@ def classify(type_text: str) -> QuestionType:
     if external:
         kind = "select_one" if external["kind"].lower() == "one" else "select_multiple"
         if external["how"].lower().endswith("file"):
-            if not external["list"].lower().endswith(".csv"):
-                return _unsupported(
-                    "type:external-choices", f"choices from a non-CSV file ({text!r})"
+            file = external["list"]
+            if not file.lower().endswith(".csv"):
+                what = "features picked on a map" if file.lower().endswith(".geojson") else "items"
+                msg = (
+                    f"choices from {file!r} ({what}): fieldapp reads choices from CSV files"
+                    f" only ({text!r})"
                 )
+                # `choices` names the file: its instance is this row's, not a missing CSV
+                return QuestionType("unsupported", "type:external-choices", file, msg)
             return QuestionType("field", kind, choices=external["list"], from_file=True)
         return QuestionType("field", kind, choices=external["list"])  # external_choices sheet
     select = _SELECT.fullmatch(text)
@@ -108,6 +116,8 @@ def classify(type_text: str) -> QuestionType:
         kind = "select_multiple" if many else "select_one"
         return QuestionType("field", kind, choices=select["list"], or_other=or_other)
     head = lower.split(" ")[0]
+    if lower in TYPED_TEXT:
+        return QuestionType("field", "text", typed=lower)
     if lower in _MEDIA_TYPES:
         return _unsupported(f"type:{lower}", f"unsupported question type {text!r} (media)")
     metadata = _METADATA_ALIASES.get(lower, lower)
@@ -117,7 +127,7 @@ def classify(type_text: str) -> QuestionType:
         return _unsupported(
             f"type:{lower}", f"unsupported metadata type {text!r} (collected automatically)"
         )
-    if head in ("geotrace", "geoshape", "range", "rank", "trigger", "time", "hidden"):
+    if head in ("geotrace", "geoshape", "range", "rank", "time", "hidden"):
         return _unsupported(f"type:{head}", f"unsupported question type {text!r}")
     if head in ("xml-external", "csv-external"):
         return _unsupported("type:external-data", f"unsupported external data {text!r}")

@@ -7,7 +7,7 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldapp.office.spreadsheets import (
@@ -57,6 +57,8 @@ class Sheet:
     name: str
     columns: list[Column]
     rows: list[Row]
+    # row -> (first, last) column numbers of values past the last header: no data, left out
+    ignored: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 _Grid = dict[
@@ -87,7 +89,7 @@ def read_workbook(path: Path) -> dict[str, Sheet]:
         raise XLSFormError([file_problem(str(exc))]) from exc
     except Exception as exc:  # any failure to read is the file's fault, never a crash
         raise XLSFormError([file_problem(f"cannot read {path.name}: {exc}")]) from exc
-    return {name: _to_sheet(name, grid) for name, grid in raw.items()}
+    return {name: _to_sheet(name, *grid) for name, grid in raw.items()}
 
 
 def _wanted(titles: list[str]) -> dict[str, tuple[str, int, str]]:
@@ -104,17 +106,20 @@ def _wanted(titles: list[str]) -> dict[str, tuple[str, int, str]]:
     }
 
 
-def _grid(sheet: SheetReading, rows: Iterable[list[str | None]]) -> _Grid:
+def _grid(
+    sheet: SheetReading, rows: Iterable[list[str | None]]
+) -> tuple[_Grid, dict[int, tuple[int, int]]]:
     """Rows numbered from 1, each checked against the limits as it is read (so reading stops
-    at the first row past one); empty rows are left out."""
+    at the first row past one); empty rows are left out, and so are values past the header
+    (pyxform reads none), noted by row."""
     grid = {}
     for number, values in enumerate(rows, start=1):
         if kept := sheet.row(number, values):
             grid[number] = kept
-    return grid
+    return grid, sheet.ignored
 
 
-def _read_xlsx(path: Path) -> dict[str, _Grid]:
+def _read_xlsx(path: Path) -> dict[str, tuple[_Grid, dict[int, tuple[int, int]]]]:
     from openpyxl import load_workbook
     from pyxform.xls2json_backends import xlsx_value_to_str
 
@@ -130,13 +135,13 @@ def _read_xlsx(path: Path) -> dict[str, _Grid]:
             # Closed here, even when a limit stops the reading: it holds the file open.
             with closing(ws.iter_rows(values_only=True)) as rows:
                 texts = ([None if v is None else xlsx_value_to_str(v) for v in row] for row in rows)
-                grids[name] = _grid(reading.sheet(name, limit, what), texts)
+                grids[name] = _grid(reading.sheet(name, limit, what, headed=True), texts)
         return grids
     finally:
         book.close()
 
 
-def _read_xls(path: Path) -> dict[str, _Grid]:
+def _read_xls(path: Path) -> dict[str, tuple[_Grid, dict[int, tuple[int, int]]]]:
     import xlrd
     from pyxform.xls2json_backends import xls_value_to_unicode
 
@@ -156,7 +161,7 @@ def _read_xls(path: Path) -> dict[str, _Grid]:
                 ]
                 for number in range(ws.nrows)
             )
-            grids[name] = _grid(reading.sheet(name, limit, what), rows)
+            grids[name] = _grid(reading.sheet(name, limit, what, headed=True), rows)
         return grids
     finally:
         book.release_resources()
@@ -165,7 +170,7 @@ def _read_xls(path: Path) -> dict[str, _Grid]:
 _SPACES = re.compile(r" {2,}")
 
 
-def _to_sheet(name: str, grid: _Grid) -> Sheet:
+def _to_sheet(name: str, grid: _Grid, ignored: dict[int, tuple[int, int]]) -> Sheet:
     columns = [_parse_header(" ".join((h or "").split())) for h in grid.get(1, [])]
     rows = []
     for number, values in grid.items():
@@ -177,7 +182,7 @@ def _to_sheet(name: str, grid: _Grid) -> Sheet:
                 cells[column] = text
         if cells and number > 1:
             rows.append(Row(number, cells))
-    return Sheet(name, columns, rows)
+    return Sheet(name, columns, rows, ignored)
 
 
 # -- headers ------------------------------------------------------------------------------------
