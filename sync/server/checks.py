@@ -7,7 +7,7 @@ canonical JSON type (the device sends what `fieldapp.forms.validate.check` clean
 server stores exactly what the device signed, so it cannot coerce.
 
 A statistical calculation must have the shape its form gives it (true/false, one of its
-values, a number or a date: see `fieldapp.forms.spec.Statistics`). Where a statistical
+values, a number or a date: see `fieldapp.forms.statistics.Statistics`). Where a statistical
 calculation, or a statistical field's constraint or choice filter (a province of the country
 given), reads statistics only, the server runs it again over the record's stats (instance by
 instance in a repeat) and refuses a record that disagrees: a modified client cannot put what
@@ -36,7 +36,8 @@ from typing import Any
 from fieldapp.crypto import CryptoError, SignatureError, envelope_key_ids, verify
 from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse, parse_choice_filter
-from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, Statistics, answer_nodes
+from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
+from fieldapp.forms.statistics import Statistics
 from fieldapp.forms.validate import is_empty
 from sync.protocol import MAX_FIELD_ERRORS, RecordEnvelope, WireFieldError, capped_field_errors
 

@@ -1,4 +1,5 @@
-"""Fixtures for the server tests: a fresh storage on each backend, and raw SQL access to it."""
+"""Fixtures for the server tests: a fresh storage on each backend, raw SQL access to it, and
+the real server app over it on a loopback port (`world`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
+from fieldapp import crypto
+from sync.server.app import create_app
+from sync.server.settings import ServerSettings
 from sync.server.storage import Storage, open_storage
 from tests._services import service_missing
+from tests.server._harness import World, running
 
 PG_URL = os.environ.get("FIELDAPP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -79,3 +86,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
 @pytest.fixture
 def storage(backend: Backend) -> Storage:
     return backend.storage
+
+
+@pytest.fixture
+def world(backend: Backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
+    """The real server app over `backend` on uvicorn (a free loopback port), with a client;
+    the enrolment guard's burst raised, as the tests enrol many devices from one address."""
+    settings = ServerSettings(
+        data_dir=tmp_path / "server", database_url=backend.url, rate_limit_burst=10_000
+    )
+    app = create_app(settings, storage=backend.storage)
+    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield World(app, client, org_key)

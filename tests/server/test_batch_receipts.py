@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,19 +19,9 @@ from sync.protocol import (
     batch_receipt_signing_bytes,
     receipt_tree,
 )
-from sync.server.app import create_app
-from sync.server.settings import ServerSettings
-from tests.server._harness import World, push_body, revision, running
+from tests.server._harness import World, push_body, revision
 
 SERVER_KEY = crypto.SigningKey.generate()
-
-
-@pytest.fixture
-def world(backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
-    settings = ServerSettings(data_dir=tmp_path / "server", database_url=backend.url)
-    app = create_app(settings, storage=backend.storage)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app, client, org_key)
 
 
 def push(world: World, phone, *envelopes, mode: str | None = "batch") -> PushResponse:

@@ -5,28 +5,15 @@ record's statistics (a province forged outside the country's list is refused).""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from fieldapp import crypto
 from fieldapp.office.xlsform import import_form
 from sync.protocol import PushResponse
 from sync.server import admin
-from sync.server.app import create_app
-from sync.server.settings import ServerSettings
 from tests._cascade_form import PROVINCES_CSV, write_cascade_form
-from tests.server._harness import World, running
-
-
-@pytest.fixture
-def world(backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    settings = ServerSettings(data_dir=tmp_path / "server", database_url=backend.url)
-    app = create_app(settings, storage=backend.storage)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app, client, org_key)
+from tests.server._harness import World
 
 
 def test_a_published_file_is_served_by_digest_to_its_organisation_only(

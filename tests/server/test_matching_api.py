@@ -7,31 +7,15 @@ counts and decisions only, never a digest."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from fieldapp import crypto
 from sync.protocol import RecordEnvelope
-from sync.server.app import create_app
-from sync.server.settings import ServerSettings
-from tests.server._harness import Phone, World, running
+from tests.server._harness import Phone, World
 
 KEY = crypto.random_key()
-
-
-@pytest.fixture
-def world(backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
-    """The real app on uvicorn over the backend (as tests/server/test_office_api.py has it)."""
-    settings = ServerSettings(
-        data_dir=tmp_path / "server", database_url=backend.url, rate_limit_burst=10_000
-    )
-    app = create_app(settings, storage=backend.storage)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app, client, org_key)
 
 
 def with_match(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,21 +16,9 @@ import pytest
 
 from fieldapp import crypto
 from sync.protocol import SealedRecordView
-from sync.server.app import create_app
-from sync.server.settings import ServerSettings
-from tests.server._harness import CANARY, Phone, World, revision, running
+from tests.server._harness import CANARY, Phone, World, revision
 
 COMMENT = "Quxplorin: the age does not match the band"
-
-
-@pytest.fixture
-def world(backend, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
-    settings = ServerSettings(
-        data_dir=tmp_path / "server", database_url=backend.url, rate_limit_burst=10_000
-    )
-    app = create_app(settings, storage=backend.storage)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app, client, org_key)
 
 
 def listed(world: World, phone: Phone, **params: Any) -> httpx.Response:

@@ -5,28 +5,13 @@ from the office (the admin library's revocation, within the viewer's rights)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from fieldapp import crypto
 from sync.protocol import APP_VERSION_HEADER, WAITING_HEADER
-from sync.server.app import create_app
-from sync.server.settings import ServerSettings
-from tests.server._harness import Phone, World, running
-
-
-@pytest.fixture
-def world(backend: Any, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
-    settings = ServerSettings(
-        data_dir=tmp_path / "server", database_url=backend.url, rate_limit_burst=10_000
-    )
-    app = create_app(settings, storage=backend.storage)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app, client, org_key)
+from tests.server._harness import Phone, World
 
 
 def pull(world: World, phone: Phone, **headers: str) -> httpx.Response:

@@ -6,26 +6,13 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from fieldapp import crypto
 from sync.protocol import PushRequest, RecordEnvelope, RelayHop
-from sync.server.app import create_app
-from sync.server.settings import ServerSettings
-from tests.server._harness import Phone, World, running
-
-
-@pytest.fixture
-def world(backend: Any, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
-    settings = ServerSettings(data_dir=tmp_path / "server", database_url=backend.url)
-    app = create_app(settings, storage=backend.storage)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app, client, org_key)
+from tests.server._harness import Phone, World
 
 
 def _forward(world: World, relay: Phone, envelopes: list[RecordEnvelope], hops: Any) -> Any:

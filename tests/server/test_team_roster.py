@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,6 @@ from sync.server.app import create_app
 from sync.server.settings import ServerSettings
 from sync.server.storage import Organisation
 from tests.server._harness import CANARY, Phone, World, running
-
-
-@pytest.fixture
-def world(backend: Any, tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[World]:
-    settings = ServerSettings(data_dir=tmp_path / "server", database_url=backend.url)
-    app = create_app(settings, storage=backend.storage)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield World(app, client, org_key)
 
 
 @dataclass

@@ -56,7 +56,7 @@ predicate reads its row; elsewhere a bare name is an error that says to write `$
 
 `Expression.shape` tells, from the syntax and the shapes of the fields referred to, what an
 expression can yield (a `Shape`: true/false, a number, a date, one of its quoted values, or
-anything): `fieldapp.forms.spec.Statistics` uses it to keep statistical calculations coarse.
+anything): `fieldapp.forms.statistics.Statistics` uses it to keep statistical calculations coarse.
 
 One module a job: `values` (conversions), `functions` and `odk` (the rest of the ODK set),
 `syntax` (tokens, tree, parser),

@@ -19,8 +19,8 @@ from fieldapp.forms.spec import (
     GroupSpec,
     Node,
     RepeatSpec,
-    Statistics,
 )
+from fieldapp.forms.statistics import Statistics
 from fieldapp.office.xlsform.attachments import AttachedFiles
 from fieldapp.office.xlsform.defaults import read_default
 from fieldapp.office.xlsform.names import Names, straight_quotes
