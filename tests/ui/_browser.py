@@ -184,7 +184,7 @@ def type_into(page: Page, target: Locator, text: str) -> None:
     except AssertionError:
         EFFORT.taps += 1
     EFFORT.keystrokes += len(text)
-    for _ in range(3):
+    for attempt in range(5):  # a loaded machine: the first screen may still be settling
         try:
             field.click(timeout=5000)
             expect(field).to_be_focused(timeout=3000)
@@ -193,7 +193,7 @@ def type_into(page: Page, target: Locator, text: str) -> None:
             page.keyboard.type(text, delay=15)
             expect(field).to_have_value(text, timeout=3000)
         except (AssertionError, PlaywrightTimeoutError):
-            page.wait_for_timeout(300)
+            page.wait_for_timeout(300 * (attempt + 1))
             field = reveal(page, target)
             continue
         return

@@ -183,6 +183,7 @@ def test_every_screen_fits_360_px(
     try:
         open_app(phone, app.url)
         page = phone
+        expect(page.get_by_role("button", name=_("Unlock"))).to_be_visible()  # first frame drawn
         # a wrong passphrase: how many tries remain before the wipe, in words
         type_into(page, page.get_by_label(_("Passphrase")), "not the passphrase")
         tap(page, "button", _("Unlock"))
