@@ -207,6 +207,20 @@ class Attachments:
             ).fetchall()
         return [row[0] for row in rows]
 
+    def unsent_finalised(self, *, limit: int = 4_000) -> list[str]:
+        """The digests of chunks the server is not known to hold, of records that were
+        finalised (a draft's photos wait for it), at most `limit` (about 1.4 GB as a bundle's
+        base64; the rest goes in the next one): what a device bundle carries."""
+        with self._core.lock:
+            rows = self._core.db.execute(
+                "SELECT c.digest FROM attachment_chunks c JOIN attachments a"
+                " ON a.id = c.attachment_id JOIN records r ON r.id = a.record_id"
+                " WHERE c.sent_at IS NULL AND r.status != 'draft'"
+                " ORDER BY a.record_id, a.added_at, a.id, c.idx LIMIT ?",
+                [limit],
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def mark_sent(self, digests: Iterable[str]) -> int:
         """The server holds these chunks (it stored them, or said it had them): they no longer
         keep their record from being purged. Returns how many were newly marked."""
