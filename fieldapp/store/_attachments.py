@@ -54,11 +54,13 @@ class Attachments:
         the answer to that question is the returned ref's `id`. Raises MediaRejected naming
         the field when it is empty, too large, or would take the record over its limit."""
         if not data:
-            raise MediaRejected(f"{field}: the file is empty")
+            raise MediaRejected(field, "empty", "the file is empty")
         if len(data) > MAX_ATTACHMENT_BYTES:
             raise MediaRejected(
-                f"{field}: the file has {len(data):,} bytes; an attachment holds at most"
-                f" {MAX_ATTACHMENT_BYTES:,}"
+                field,
+                "too_large",
+                f"the file has {len(data):,} bytes; an attachment holds at most"
+                f" {MAX_ATTACHMENT_BYTES:,}",
             )
         key = self._keyring.require_key()
         encrypted = crypto.encrypt_attachment(data)
@@ -73,8 +75,10 @@ class Attachments:
             held = self._record_bytes(record_id)
             if held + ref.size > MAX_RECORD_ATTACHMENT_BYTES:
                 raise MediaRejected(
-                    f"{field}: this record's attachments would hold {held + ref.size:,} bytes;"
-                    f" a record holds at most {MAX_RECORD_ATTACHMENT_BYTES:,}"
+                    field,
+                    "record_full",
+                    f"this record's attachments would hold {held + ref.size:,} bytes;"
+                    f" a record holds at most {MAX_RECORD_ATTACHMENT_BYTES:,}",
                 )
             name = None if filename is None else filename.encode("utf-8")
             self._core.db.execute(

@@ -121,8 +121,9 @@ def test_limits_are_refused_naming_the_field(store: Store) -> None:
         store.attachments.add("r", "scan", b"", "application/pdf")
     for _ in range(4):
         store.attachments.add("r", "scan", bytes(MAX_ATTACHMENT_BYTES), "application/pdf")
-    with pytest.raises(MediaRejected, match=r"^extra: .*at most 41,943,040"):
+    with pytest.raises(MediaRejected, match=r"^extra: .*at most 41,943,040") as refused:
         store.attachments.add("r", "extra", b"x", "text/plain")
+    assert (refused.value.field, refused.value.problem) == ("extra", "record_full")
     assert len(store.attachments.for_record("r")) == 4
     with pytest.raises(MediaRejected, match=r"^photo: this file is not an image"):
         store.attachments.add_image("r2", "photo", b"not an image")
