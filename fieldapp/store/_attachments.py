@@ -19,6 +19,7 @@ from fieldapp.store._core import Core
 from fieldapp.store._keyring import Keyring
 from sync.protocol import (
     MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS_PER_RECORD,
     MAX_RECORD_ATTACHMENT_BYTES,
     AttachmentRef,
     SealedAttachment,
@@ -72,7 +73,13 @@ class Attachments:
             chunks=encrypted.digests,
         )
         with self._core.transaction():
-            held = self._record_bytes(record_id)
+            count, held = self._record_holds(record_id)
+            if count >= MAX_ATTACHMENTS_PER_RECORD:
+                raise MediaRejected(
+                    field,
+                    "record_full",
+                    f"this record has {count} attachments already, the most a record holds",
+                )
             if held + ref.size > MAX_RECORD_ATTACHMENT_BYTES:
                 raise MediaRejected(
                     field,
@@ -282,11 +289,14 @@ class Attachments:
         )
         self._core.db.execute(f"DELETE FROM attachments WHERE id IN ({purged})")  # noqa: S608
 
-    def _record_bytes(self, record_id: str) -> int:
+    def _record_holds(self, record_id: str) -> tuple[int, int]:
+        """How many attachments the record holds, and their plaintext bytes (photos taken
+        again count until the record is sealed or they are `erase`d)."""
         found = self._core.db.execute(
-            "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE record_id = ?", [record_id]
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM attachments WHERE record_id = ?",
+            [record_id],
         ).fetchone()
-        return int(found[0])
+        return int(found[0]), int(found[1])
 
     def _row(self, attachment_id: str) -> dict[str, Any]:
         with self._core.lock:

@@ -130,6 +130,10 @@ def test_limits_are_refused_naming_the_field(store: Store) -> None:
     assert store.attachments.for_record("r2") == []
     with pytest.raises(StoreError, match="is not on this device"):
         store.attachments.chunk("00" * 32)
+    for index in range(64):
+        store.attachments.add("r3", f"photo_{index}", b"x", "image/jpeg")
+    with pytest.raises(MediaRejected, match=r"^more: this record has 64 attachments already"):
+        store.attachments.add("r3", "more", b"x", "image/jpeg")
 
 
 def photographed(store: Store) -> tuple[str, str, str]:
