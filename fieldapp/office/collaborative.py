@@ -1,0 +1,256 @@
+"""The data collaborative, office side: what a member organisation contributes, and how the
+hub's steward pools contributions into a release.
+
+A contribution is one organisation's counts of identified victims for one quarter over fixed
+tables (`HUB_TABLES`; every cell, margins included, zeros left out), signed with the
+organisation's key and sealed to the steward's: never a record, and nothing the hub can read.
+
+A release pools the contributions of a period (cell by cell: organisations count disjoint
+people) and protects the pooled tables as the office protects a report (`aggregates`: k, LP
+audited complementary suppression), with one more kind of primary cell: a member knows its own
+counts, so a cell where the others together count 0 < n < k is hidden too (the pooled 12 where
+one member counted 11 would otherwise tell it the rest is 1 person). Before it is signed, the
+release is checked against the period's earlier releases (`check_release`): if the difference
+has a cell or total of 0 < |d| < k (a late contribution, a withdrawal) it is refused, naming the
+cells. Extra figures (services, once counted) are one more entry of `HUB_TABLES`' kind.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fieldapp.crypto import OrgKeyPair, RecipientKey, seal, verify
+from fieldapp.crypto.errors import CryptoError
+from fieldapp.forms.spec import FormSpec
+from fieldapp.office.aggregates import (
+    AggregateError,
+    DisclosurePolicy,
+    MemoryReleaseLog,
+    Release,
+    Report,
+    Scope,
+    check_release,
+    release_of,
+)
+from fieldapp.office.aggregates.counting import SPECIAL_LABELS, count_tables
+from fieldapp.office.aggregates.linked import link
+from fieldapp.office.aggregates.protection import protect
+from fieldapp.office.aggregates.report import PublishedTable
+from fieldapp.office.aggregates.tables import Category, Dimension, Key, Table
+from sync.protocol.canonical import canonical_json
+from sync.protocol.hub import HubContribution, HubReleaseUpload, parse_period
+
+__all__ = [
+    "HUB_FORM",
+    "HUB_TABLES",
+    "PooledRelease",
+    "contribution_of",
+    "open_contribution",
+    "open_release_counts",
+    "pool_release",
+    "quarter_bounds",
+    "release_csv",
+    "seal_contribution",
+    "verify_release",
+]
+
+HUB_FORM = "victim_screening"
+# The fixed tables every member counts: by exploitation type, sex, age band, nationality.
+HUB_TABLES: tuple[tuple[str, ...], ...] = (
+    ("nationality", "age_band"),
+    ("nationality", "sex"),
+    ("exploitation_types", "sex"),
+)
+IDENTIFIED_OUTCOMES = frozenset({"presumed_victim", "identified_victim"})
+_CONTRIBUTION_AAD = b"fieldapp/hub-contribution/v1\n"
+_COUNTS_AAD = b"fieldapp/hub-release-counts/v1\n"
+
+
+def quarter_bounds(period: str) -> tuple[datetime.date, datetime.date]:
+    """The first day of the quarter and the first day after it."""
+    parse_period(period)
+    year, quarter = int(period[:4]), int(period[5])
+    start = datetime.date(year, 3 * quarter - 2, 1)
+    end = datetime.date(year + 1, 1, 1) if quarter == 4 else datetime.date(year, 3 * quarter + 1, 1)
+    return start, end
+
+
+def contribution_of(
+    spec: FormSpec, rows: Iterable[Mapping[str, Any]], period: str, org: OrgKeyPair
+) -> HubContribution:
+    """The organisation's signed counts of identified victims among `rows` (the statistical
+    fields of the period's screenings), every non-zero cell of every table of `HUB_TABLES`."""
+    if spec.id != HUB_FORM:
+        raise AggregateError(f"form: the collaborative counts {HUB_FORM!r}, not {spec.id!r}")
+    victims = [r for r in rows if r.get("screening_outcome") in IDENTIFIED_OUTCOMES]
+    counts: Counter[Key] = Counter()
+    for table in count_tables(spec, victims, HUB_TABLES):
+        for index in table.indices():
+            counts[table.key(index)] = table.counts[index]
+    signer = org.hub_signing_key()
+    unsigned = HubContribution(
+        org_key=signer.public_key,
+        period=period,
+        form_id=spec.id,
+        tables=[list(fields) for fields in HUB_TABLES],
+        counts=[[unit, [list(v) for v in values], n] for (unit, values), n in counts.items() if n],
+    )
+    return unsigned.model_copy(update={"signature": signer.sign(_signed_bytes(unsigned))})
+
+
+def seal_contribution(contribution: HubContribution, hub: RecipientKey) -> bytes:
+    """The contribution sealed to the steward's key, bound to its period."""
+    aad = _CONTRIBUTION_AAD + contribution.period.encode()
+    return seal(contribution.model_dump_json().encode(), [hub], aad)
+
+
+def open_contribution(
+    hub: OrgKeyPair, sealed: bytes, period: str, sender: bytes
+) -> HubContribution:
+    """Open a sealed contribution and check it: signed by the member that sent it, for the
+    period it was filed under, counted over the fixed tables."""
+    try:
+        plain = hub.open(sealed, _CONTRIBUTION_AAD + period.encode())
+        contribution = HubContribution.model_validate_json(plain)
+        verify(contribution.org_key, contribution.signature, _signed_bytes(contribution))
+    except (CryptoError, ValueError) as exc:
+        raise AggregateError(f"contribution for {period}: cannot be trusted ({exc})") from exc
+    if contribution.org_key != sender or contribution.period != period:
+        raise AggregateError(f"contribution for {period}: signed by another member or period")
+    if contribution.tables != [list(fields) for fields in HUB_TABLES]:
+        raise AggregateError(f"contribution for {period}: tables are not the collaborative's")
+    return contribution
+
+
+def _signed_bytes(contribution: HubContribution) -> bytes:
+    return canonical_json(contribution.model_dump(mode="json", exclude={"signature"}))
+
+
+def _counts(contribution: HubContribution) -> dict[Key, int]:
+    try:
+        return {
+            (unit, tuple((str(f), v) for f, v in values)): int(n)
+            for unit, values, n in contribution.counts
+        }
+    except (TypeError, ValueError) as exc:
+        raise AggregateError(f"counts: malformed cell ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class PooledRelease:
+    """A release ready to publish: the protected report, its log entry (true counts), the
+    members it counts, and the upload (signed, true counts sealed) for the hub."""
+
+    report: Report
+    release: Release
+    upload: HubReleaseUpload
+
+
+def pool_release(
+    spec: FormSpec,
+    contributions: Sequence[HubContribution],
+    earlier: Sequence[Release],
+    *,
+    period: str,
+    version: int,
+    hub: OrgKeyPair,
+    policy: DisclosurePolicy,
+) -> PooledRelease:
+    """Pool, protect, check against `earlier` releases of the period (ReleaseRefused) and sign."""
+    own = [_counts(c) for c in contributions]
+    pooled: Counter[Key] = Counter()
+    for counts in own:
+        pooled.update(counts)
+    tables = [_pooled_table(spec, fields, pooled) for fields in HUB_TABLES]
+    # What any one member could work out by taking its own counts away: the others' figure.
+    forced = {
+        key
+        for counts in own
+        for key, n in pooled.items()
+        if 0 < n - counts.get(key, 0) < policy.k
+    }
+    linked = link(tables)
+    protection = protect(linked, policy, forced)
+    published = tuple(PublishedTable(t, protection.hidden) for t in tables)
+    report = Report(spec.id, published, policy.k, protection, ())
+    start, end = quarter_bounds(period)
+    release = release_of(report, f"{period}v{version}", Scope(spec.id, start, end))
+    log = MemoryReleaseLog()
+    for old in earlier:
+        log.append(old)
+    check_release(release, log, policy.k)
+    contributors = sorted(c.org_key for c in contributions)
+    body = {"period": period, "version": version, "tables": report.json()}
+    signer = hub.hub_signing_key()
+    upload = HubReleaseUpload(
+        period=period,
+        version=version,
+        tables=report.json(),
+        contributors=contributors,
+        signature=signer.sign(canonical_json(body)),
+        sealed_counts=seal(
+            canonical_json(release.as_json()), [hub.recipient], _COUNTS_AAD + period.encode()
+        ),
+    )
+    return PooledRelease(report, release, upload)
+
+
+def open_release_counts(hub: OrgKeyPair, sealed: bytes, period: str) -> Release:
+    """An earlier release's true counts, for the differencing check (the steward only)."""
+    return Release.from_json(json.loads(hub.open(sealed, _COUNTS_AAD + period.encode())))
+
+
+def verify_release(
+    steward_key: bytes, period: str, version: int, tables: list[dict[str, Any]], signature: bytes
+) -> None:
+    """SignatureError unless the steward signed exactly these published tables."""
+    body = {"period": period, "version": version, "tables": tables}
+    verify(steward_key, signature, canonical_json(body))
+
+
+def _pooled_table(spec: FormSpec, fields: Sequence[str], pooled: Mapping[Key, int]) -> Table:
+    """The table over `fields` with the form's categories and any value a member counted."""
+    [empty] = count_tables(spec, [], [fields])
+    dims = []
+    for dim in empty.dims:
+        known = {c.value for c in dim.categories}
+        seen = sorted(
+            {v for (_, values), _n in pooled.items() for f, v in values if f == dim.field} - known,
+            key=lambda v: (v is None, str(v)),
+        )
+        extra = tuple(Category(v, _not_answered(v)) for v in seen)
+        dims.append(Dimension(dim.field, dim.label, dim.categories + extra, dim.multiple))
+    shell = Table(tuple(dims), {}, empty.unit)
+    counts = {index: pooled.get(shell.key(index), 0) for index in shell.indices()}
+    return Table(tuple(dims), counts, empty.unit)
+
+
+def _not_answered(value: Any) -> dict[str, str]:
+    return SPECIAL_LABELS[None] if value is None else {}
+
+
+def release_csv(tables: Sequence[Mapping[str, Any]]) -> str:
+    """A published release as CSV: one row a figure (table, the values it counts, count);
+    a hidden figure's count is empty, never its value."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["table", "values", "count", "suppressed"])
+    for table in tables:
+        name = " x ".join(table["by"])
+        total = {"values": {}, "count": table["total"], "suppressed": table["total"] is None}
+        for cell in [*table["cells"], *table["margins"], total]:
+            values = "; ".join(f"{k}={_text(v)}" for k, v in sorted(cell["values"].items()))
+            count = "" if cell["suppressed"] else cell["count"]
+            writer.writerow([name, values or "total", count, "yes" if cell["suppressed"] else ""])
+    return out.getvalue()
+
+
+def _text(value: Any) -> str:
+    return "(not answered)" if value is None else str(value)
