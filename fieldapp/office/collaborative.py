@@ -45,17 +45,29 @@ from fieldapp.office.aggregates.protection import protect
 from fieldapp.office.aggregates.report import PublishedTable
 from fieldapp.office.aggregates.tables import Category, Dimension, Key, Table
 from sync.protocol.canonical import canonical_json
-from sync.protocol.hub import HubContribution, HubReleaseUpload, parse_period
+from sync.client import HubClient
+from sync.protocol.hub import (
+    HubContribution,
+    HubInfo,
+    HubRelease,
+    HubReleaseUpload,
+    parse_period,
+    release_signed_bytes,
+)
 
 __all__ = [
     "HUB_FORM",
     "HUB_TABLES",
     "PooledRelease",
+    "contribute",
     "contribution_of",
+    "hub_info_of",
+    "latest_release",
     "open_contribution",
     "open_release_counts",
     "pool_release",
     "quarter_bounds",
+    "release_period",
     "release_csv",
     "seal_contribution",
     "verify_release",
@@ -187,14 +199,13 @@ def pool_release(
         log.append(old)
     check_release(release, log, policy.k)
     contributors = sorted(c.org_key for c in contributions)
-    body = {"period": period, "version": version, "tables": report.json()}
     signer = hub.hub_signing_key()
     upload = HubReleaseUpload(
         period=period,
         version=version,
         tables=report.json(),
         contributors=contributors,
-        signature=signer.sign(canonical_json(body)),
+        signature=signer.sign(release_signed_bytes(period, version, report.json())),
         sealed_counts=seal(
             canonical_json(release.as_json()), [hub.recipient], _COUNTS_AAD + period.encode()
         ),
@@ -211,8 +222,7 @@ def verify_release(
     steward_key: bytes, period: str, version: int, tables: list[dict[str, Any]], signature: bytes
 ) -> None:
     """SignatureError unless the steward signed exactly these published tables."""
-    body = {"period": period, "version": version, "tables": tables}
-    verify(steward_key, signature, canonical_json(body))
+    verify(steward_key, signature, release_signed_bytes(period, version, tables))
 
 
 def _pooled_table(spec: FormSpec, fields: Sequence[str], pooled: Mapping[Key, int]) -> Table:
@@ -254,3 +264,63 @@ def release_csv(tables: Sequence[Mapping[str, Any]]) -> str:
 
 def _text(value: Any) -> str:
     return "(not answered)" if value is None else str(value)
+
+
+# -- over a hub (sync.client.HubClient): what the CLI commands do -------------------------
+
+
+def hub_info_of(hub: OrgKeyPair, k: int) -> HubInfo:
+    """The public key file a hub serves with (`serve --hub FILE`): never a private key."""
+    recipient = hub.recipient
+    return HubInfo(
+        sealing_kem=recipient.kem,
+        sealing_public_key=recipient.public_key,
+        steward_key=hub.hub_signing_key().public_key,
+        k=k,
+    )
+
+
+def contribute(
+    client: HubClient, spec: FormSpec, rows: Iterable[Mapping[str, Any]], period: str,
+    org: OrgKeyPair,
+) -> HubContribution:  # fmt: skip
+    """Count, sign, seal to the hub's key and send the organisation's figures for `period`."""
+    info = client.info()
+    contribution = contribution_of(spec, rows, period, org)
+    recipient = RecipientKey.from_public_key(info.sealing_kem, info.sealing_public_key)
+    client.contribute(period, seal_contribution(contribution, recipient))
+    return contribution
+
+
+def release_period(
+    client: HubClient, hub: OrgKeyPair, spec: FormSpec, period: str, policy: DisclosurePolicy
+) -> PooledRelease:
+    """The steward's release of `period`: open the sharing members' contributions, pool and
+    protect them, check against the period's earlier releases (ReleaseRefused), publish."""
+    opened = [
+        open_contribution(hub, c.sealed, period, c.org_key or b"")
+        for c in client.contributions(period)
+    ]
+    if not opened:
+        raise AggregateError(f"period: no member has contributed to {period}")
+    earlier = [
+        open_release_counts(hub, r.sealed_counts, period)
+        for r in client.releases(period)
+        if r.sealed_counts is not None
+    ]
+    pooled = pool_release(
+        spec, opened, earlier, period=period, version=len(earlier) + 1, hub=hub, policy=policy
+    )
+    client.publish(pooled.upload)
+    return pooled
+
+
+def latest_release(client: HubClient, period: str) -> HubRelease:
+    """The newest release of `period`, its steward's signature checked (SignatureError)."""
+    releases = client.releases(period)
+    if not releases:
+        raise AggregateError(f"period: the hub has no release of {period}")
+    release = releases[-1]
+    steward = client.info().steward_key
+    verify_release(steward, release.period, release.version, release.tables, release.signature)
+    return release

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from sync.protocol.canonical import canonical_json
 from sync.protocol.wire import B64Bytes, Timestamp, WireModel
 
 __all__ = [
@@ -39,8 +40,10 @@ __all__ = [
     "HubSealedContribution",
     "HubSealedContributions",
     "Period",
+    "consent_signed_bytes",
     "hub_request_bytes",
     "parse_period",
+    "release_signed_bytes",
 ]
 
 HUB_KEY_HEADER = "X-Hub-Key"
@@ -61,6 +64,16 @@ def parse_period(value: str) -> str:
 Period = Annotated[str, AfterValidator(parse_period)]
 
 
+def release_signed_bytes(period: str, version: int, tables: list[dict[str, Any]]) -> bytes:
+    """What the steward signs of a release: exactly its published tables, period, version."""
+    return canonical_json({"period": period, "version": version, "tables": tables})
+
+
+def consent_signed_bytes(statement: ConsentStatement) -> bytes:
+    """What an organisation signs of its consent: the statement's canonical JSON."""
+    return canonical_json(statement.model_dump(mode="json"))
+
+
 def hub_request_bytes(method: str, path: str, time: str, body: bytes) -> bytes:
     """What a hub request's signature covers: method, path and query, time, body digest."""
     digest = hashlib.sha256(body).hexdigest()
@@ -71,7 +84,7 @@ class HubInfo(WireModel):
     """`GET /v1/hub`: the keys a member needs: the steward's sealing key (contributions are
     sealed to it) and signing key (releases are signed by it)."""
 
-    sealing_kem: str
+    sealing_kem: Literal["MLKEM768_X25519", "X25519"]
     sealing_public_key: B64Bytes
     steward_key: B64Bytes
     k: int
