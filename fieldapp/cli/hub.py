@@ -7,8 +7,13 @@ from __future__ import annotations
 import argparse
 import base64
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fieldapp.cli._common import Commands, UsageError, key_file_passphrase, whole_number
+
+if TYPE_CHECKING:
+    from fieldapp.crypto import OrgKeyPair
+    from sync.client import HubClient
 
 __all__ = ["add_commands"]
 
@@ -49,13 +54,13 @@ def add_commands(commands: Commands) -> None:
                             help="the key file's passphrase from this variable")  # fmt: skip
 
 
-def _keys(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _keys(args: argparse.Namespace) -> OrgKeyPair:
     from fieldapp.crypto import OrgKeyPair
 
     return OrgKeyPair.load(Path(args.key_file), key_file_passphrase(args))
 
 
-def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _client(args: argparse.Namespace) -> tuple[OrgKeyPair, HubClient]:
     from sync.client import HubClient
 
     keys = _keys(args)

@@ -532,7 +532,7 @@ def _hub_client(args: argparse.Namespace) -> Any:
 
 
 def cmd_office_share(args: argparse.Namespace) -> int:
-    org, client = _hub_client(args)
+    _, client = _hub_client(args)
     with client:
         member = client.consent(args.consent == "yes", client.info().steward_key)
     print(f"{member.name}: {'sharing' if member.sharing else 'not sharing'} with {args.hub}")

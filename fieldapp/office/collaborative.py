@@ -44,8 +44,8 @@ from fieldapp.office.aggregates.linked import link
 from fieldapp.office.aggregates.protection import protect
 from fieldapp.office.aggregates.report import PublishedTable
 from fieldapp.office.aggregates.tables import Category, Dimension, Key, Table
-from sync.protocol.canonical import canonical_json
 from sync.client import HubClient
+from sync.protocol.canonical import canonical_json
 from sync.protocol.hub import (
     HubContribution,
     HubInfo,
@@ -67,8 +67,8 @@ __all__ = [
     "open_release_counts",
     "pool_release",
     "quarter_bounds",
-    "release_period",
     "release_csv",
+    "release_period",
     "seal_contribution",
     "verify_release",
 ]
@@ -183,10 +183,7 @@ def pool_release(
     tables = [_pooled_table(spec, fields, pooled) for fields in HUB_TABLES]
     # What any one member could work out by taking its own counts away: the others' figure.
     forced = {
-        key
-        for counts in own
-        for key, n in pooled.items()
-        if 0 < n - counts.get(key, 0) < policy.k
+        key for counts in own for key, n in pooled.items() if 0 < n - counts.get(key, 0) < policy.k
     }
     linked = link(tables)
     protection = protect(linked, policy, forced)

@@ -52,7 +52,6 @@ from sync.client._state import (
 from sync.client._transports import CountingTransport, RetryingTransport, Traffic
 
 __all__ = [
-    "HubClient",
     "CLOCK_SKEW_WARNING",
     "DEFAULT_MAX_BATCH_BYTES",
     "DEFAULT_SILENT_DAYS",
@@ -70,6 +69,7 @@ __all__ = [
     "EnrolmentNotTrusted",
     "Exchange",
     "ExportedBundle",
+    "HubClient",
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",

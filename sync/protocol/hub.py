@@ -172,7 +172,7 @@ class HubRelease(WireModel):
     contributors: list[B64Bytes]
     signature: B64Bytes
     published_at: Timestamp
-    withdrawn: list[B64Bytes] = []
+    withdrawn: list[B64Bytes] = Field(default_factory=list)
     sealed_counts: B64Bytes | None = None
 
 

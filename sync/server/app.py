@@ -35,6 +35,7 @@ from sync.protocol import (
     WireFieldError,
     capped_field_errors,
 )
+from sync.protocol.hub import HubInfo
 from sync.server.keys import load_server_key, server_key_id
 from sync.server.limits import (
     ASGIApp,
@@ -50,7 +51,6 @@ from sync.server.limits import (
     Send,
     TokenBuckets,
 )
-from sync.protocol.hub import HubInfo
 from sync.server.routes import ROUTERS, hub
 from sync.server.routes.common import ApiError, ServerContext
 from sync.server.settings import ServerSettings

@@ -66,7 +66,12 @@ def orgs() -> tuple[OrgKeyPair, OrgKeyPair]:
 
 def _release(hub: OrgKeyPair, contributions: list[Any], earlier: list[Any] = (), version: int = 1):  # type: ignore[no-untyped-def,assignment]
     return pool_release(
-        VICTIMS, contributions, list(earlier), period=PERIOD, version=version, hub=hub,
+        VICTIMS,
+        contributions,
+        list(earlier),
+        period=PERIOD,
+        version=version,
+        hub=hub,
         policy=POLICY,
     )
 
@@ -84,10 +89,15 @@ def test_a_rare_victim_of_one_organisation_is_hidden_in_the_pooled_release(
     tables = pooled.upload.tables
     assert [t["total"] for t in tables if t["total"] is not None] != []
     eritrean = [
-        c for t in tables for c in [*t["cells"], *t["margins"]] if c["values"].get("nationality") == "ER"
+        c
+        for t in tables
+        for c in [*t["cells"], *t["margins"]]
+        if c["values"].get("nationality") == "ER"
     ]
     assert eritrean and all(c["count"] is None for c in eritrean)
-    assert not any(c["values"].get("nationality") == "AF" and c["count"] for t in tables for c in t["cells"])
+    assert not any(
+        c["values"].get("nationality") == "AF" and c["count"] for t in tables for c in t["cells"]
+    )
     # No hidden figure about her can be worked out from the margins and the other tables.
     attacker = from_json(tables, multiple=("exploitation_types",))
     truth = {frozenset(key[1]): n for key, n in pooled.release.counts.items()}
@@ -97,9 +107,7 @@ def test_a_rare_victim_of_one_organisation_is_hidden_in_the_pooled_release(
         assert cell in attacker.unknown
         assert _whole(*attacker.lp_range({cell: 1})) >= 1, sorted(cell)
     assert "ER" not in release_csv(tables).replace("nationality=ER", "").split(",")
-    verify_release(
-        hub.hub_signing_key().public_key, PERIOD, 1, tables, pooled.upload.signature
-    )
+    verify_release(hub.hub_signing_key().public_key, PERIOD, 1, tables, pooled.upload.signature)
 
 
 def test_what_one_member_could_subtract_from_the_pool_is_hidden_too(

@@ -103,7 +103,9 @@ def put_contribution(tx: Tx, org_key: bytes, period: str, sealed: bytes, now: da
     """Store (or replace) the member's sealed counts for `period`; NotSharing without consent."""
     if not member(tx, org_key).sharing:
         raise NotSharing("the organisation does not share with this hub: consent first")
-    tx.run("DELETE FROM hub_contributions WHERE org_key = ? AND period = ?", (_b64(org_key), period))
+    tx.run(
+        "DELETE FROM hub_contributions WHERE org_key = ? AND period = ?", (_b64(org_key), period)
+    )
     tx.run(
         "INSERT INTO hub_contributions (org_key, period, sealed, received_at) VALUES (?, ?, ?, ?)",
         (_b64(org_key), period, sealed, tx.ts(now)),
