@@ -96,5 +96,8 @@ def test_a_quarter_from_consent_to_csv(tmp_path: Path, hub: str) -> None:
         "--out", str(out),
     )  # fmt: skip
     assert "1 member(s) counted in it have since withdrawn" in again.stdout, again.stderr
+    shown = run(tmp_path, "hub", "show", "--hub", hub, *steward, *SECRET, "--period", "2026Q3")
+    assert "age_band=12_14, nationality=ER: x" in shown.stdout, shown.stderr
+    assert "1 member(s) counted here have since withdrawn" in shown.stdout
     bad = run(tmp_path, "hub", "release", "--hub", hub, *steward, *SECRET, "--period", "2026Q5")
     assert bad.returncode != 0 and "2026Q5" in bad.stderr

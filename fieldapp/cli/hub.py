@@ -40,16 +40,19 @@ def add_commands(commands: Commands) -> None:
         "download", cmd_hub_download, "write the quarter's newest release as CSV", group="hub"
     )
     download.add_argument("--out", required=True, metavar="FILE.csv", help="the CSV file")
-    for parser in (admit, release, download):
+    show = commands.add(
+        "show", cmd_hub_show, "print the quarter's newest release (pooled figures)", group="hub"
+    )
+    for parser in (admit, release, download, show):
         parser.add_argument("--hub", required=True, metavar="URL", help="the hub's address")
-    for parser in (release, download):
+    for parser in (release, download, show):
         parser.add_argument("--period", required=True, help="the quarter, such as 2026Q3")
-    for parser in (member_key, admit, release, download):
+    for parser in (member_key, admit, release, download, show):
         parser.add_argument(
             "--key-file", required=True, metavar="FILE",
             help="the steward's hub key file (a member's organisation key file to download)",
         )  # fmt: skip
-    for parser in (init, member_key, admit, release, download):
+    for parser in (init, member_key, admit, release, download, show):
         parser.add_argument("--passphrase-env", default=None, metavar="VAR",
                             help="the key file's passphrase from this variable")  # fmt: skip
 
@@ -126,4 +129,14 @@ def cmd_hub_download(args: argparse.Namespace) -> int:
     if release.withdrawn:
         print(f"note: {len(release.withdrawn)} member(s) counted in it have since withdrawn")
     print(f"{args.out}: {release.period} version {release.version}, signed by the steward")
+    return 0
+
+
+def cmd_hub_show(args: argparse.Namespace) -> int:
+    from fieldapp.office.collaborative import latest_release, release_text
+
+    _, client = _client(args)
+    with client:
+        release = latest_release(client, args.period)
+    print(release_text(release), end="")
     return 0

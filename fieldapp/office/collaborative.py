@@ -69,6 +69,7 @@ __all__ = [
     "quarter_bounds",
     "release_csv",
     "release_period",
+    "release_text",
     "seal_contribution",
     "verify_release",
 ]
@@ -257,6 +258,27 @@ def release_csv(tables: Sequence[Mapping[str, Any]]) -> str:
             count = "" if cell["suppressed"] else cell["count"]
             writer.writerow([name, values or "total", count, "yes" if cell["suppressed"] else ""])
     return out.getvalue()
+
+
+def release_text(release: HubRelease) -> str:
+    """A release as people read it: each table's figures, x for a hidden one, and whether
+    members counted in it have withdrawn since."""
+    lines = [f"{release.period} version {release.version}: {len(release.contributors)} members"]
+    for table in release.tables:
+        lines.append("")
+        lines.append(" x ".join(table["by"]))
+        total = {"values": {}, "count": table["total"]}
+        for cell in [*table["cells"], *table["margins"], total]:
+            if cell["count"] == 0:
+                continue
+            values = ", ".join(f"{k}={_text(v)}" for k, v in sorted(cell["values"].items()))
+            count = "x" if cell["count"] is None else str(cell["count"])
+            lines.append(f"  {values or 'total'}: {count}")
+    lines.append("")
+    lines.append("x: hidden to protect the people counted (groups under k, and what reveals them)")
+    if release.withdrawn:
+        lines.append(f"! {len(release.withdrawn)} member(s) counted here have since withdrawn")
+    return "\n".join(lines) + "\n"
 
 
 def _text(value: Any) -> str:
