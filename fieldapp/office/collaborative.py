@@ -66,6 +66,7 @@ __all__ = [
     "open_contribution",
     "open_release_counts",
     "pool_release",
+    "pooled_table",
     "quarter_bounds",
     "release_csv",
     "release_period",
@@ -181,7 +182,7 @@ def pool_release(
     pooled: Counter[Key] = Counter()
     for counts in own:
         pooled.update(counts)
-    tables = [_pooled_table(spec, fields, pooled) for fields in HUB_TABLES]
+    tables = [pooled_table(spec, fields, pooled) for fields in HUB_TABLES]
     # What any one member could work out by taking its own counts away: the others' figure.
     forced = {
         key for counts in own for key, n in pooled.items() if 0 < n - counts.get(key, 0) < policy.k
@@ -223,7 +224,7 @@ def verify_release(
     verify(steward_key, signature, release_signed_bytes(period, version, tables))
 
 
-def _pooled_table(spec: FormSpec, fields: Sequence[str], pooled: Mapping[Key, int]) -> Table:
+def pooled_table(spec: FormSpec, fields: Sequence[str], pooled: Mapping[Key, int]) -> Table:
     """The table over `fields` with the form's categories and any value a member counted."""
     [empty] = count_tables(spec, [], [fields])
     dims = []
