@@ -74,8 +74,7 @@ def main() -> None:
         seconds = (time.perf_counter() - start) / 2
         hidden = len(first.report.protection.hidden) if first.report.protection else 0
         start = time.perf_counter()
-        pooled = {key: n for table in (t.table for t in first.report.tables)
-                  for key, n in ((table.key(i), table.counts[i]) for i in table.indices())}  # fmt: skip
+        pooled = first.release.counts
         plain = protect(link([pooled_table(VICTIMS, f, pooled) for f in HUB_TABLES]), policy)
         plain_seconds = time.perf_counter() - start
         print(
