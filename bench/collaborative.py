@@ -29,7 +29,7 @@ from fieldapp.office.aggregates import DisclosurePolicy
 from fieldapp.office.aggregates.linked import link
 from fieldapp.office.aggregates.protection import protect
 from fieldapp.office.collaborative import (
-    HUB_TABLES,
+    ALL_TABLES,
     contribution_of,
     open_contribution,
     pool_release,
@@ -75,7 +75,9 @@ def main() -> None:
         hidden = len(first.report.protection.hidden) if first.report.protection else 0
         start = time.perf_counter()
         pooled = first.release.counts
-        plain = protect(link([pooled_table(VICTIMS, f, pooled) for f in HUB_TABLES]), policy)
+        plain = protect(
+            link([pooled_table(VICTIMS, f, pooled, "2026Q3") for f in ALL_TABLES]), policy
+        )
         plain_seconds = time.perf_counter() - start
         print(
             f"{members} members × {PER_MEMBER} victims: contribution {len(sealed[0]):,} bytes "

@@ -540,18 +540,24 @@ def cmd_office_share(args: argparse.Namespace) -> int:
 
 
 def cmd_office_contribute(args: argparse.Namespace) -> int:
-    from fieldapp.office.collaborative import HUB_FORM, contribute, quarter_bounds
+    """The quarter's screenings are those made in it, whenever they reached the server: a
+    late sync makes a new contribution, which the steward's differencing check weighs."""
+    from fieldapp.office.collaborative import HUB_FORM, MONTH, REGION, contribute, quarter_bounds
 
     try:
         start, end = quarter_bounds(args.period)
     except ValueError as exc:
         raise UsageError(f"--period: {exc}") from None
     args.form, args.region, args.status = HUB_FORM, None, None
-    args.received_from, args.received_to = start.isoformat(), end.isoformat()
+    args.received_from, args.received_to = start.isoformat(), None
     org, client = _hub_client(args)
     store, spec, records = _office_records(args, people=True)
     try:
-        rows = [record.stats for record in records]
+        rows = [
+            {**record.stats, MONTH: record.created_at.strftime("%Y-%m"), REGION: record.region}
+            for record in records
+            if start <= record.created_at.date() < end
+        ]
     finally:
         store.close()
     with client:

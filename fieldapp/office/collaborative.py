@@ -2,8 +2,9 @@
 hub's steward pools contributions into a release.
 
 A contribution is one organisation's counts of identified victims for one quarter over fixed
-tables (`HUB_TABLES`; every cell, margins included, zeros left out), signed with the
-organisation's key and sealed to the steward's: never a record, and nothing the hub can read.
+tables (`ALL_TABLES`: nationality, age band, sex, exploitation type, and month × region; every
+cell, margins included, zeros left out), signed with the organisation's key and sealed to the
+steward's: never a record, and nothing the hub can read.
 
 A release pools the contributions of a period (cell by cell: organisations count disjoint
 people) and protects the pooled tables as the office protects a report (`aggregates`: k, LP
@@ -12,7 +13,7 @@ counts, so a cell where the others together count 0 < n < k is hidden too (the p
 one member counted 11 would otherwise tell it the rest is 1 person). Before it is signed, the
 release is checked against the period's earlier releases (`check_release`): if the difference
 has a cell or total of 0 < |d| < k (a late contribution, a withdrawal) it is refused, naming the
-cells. Extra figures (services, once counted) are one more entry of `HUB_TABLES`' kind.
+cells. Extra figures (services, once counted) are one more entry of `ALL_TABLES`' kind.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import datetime
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,11 @@ from sync.protocol.hub import (
 )
 
 __all__ = [
+    "ALL_TABLES",
     "HUB_FORM",
     "HUB_TABLES",
+    "MONTH",
+    "REGION",
     "PooledRelease",
     "contribute",
     "contribution_of",
@@ -82,6 +86,12 @@ HUB_TABLES: tuple[tuple[str, ...], ...] = (
     ("nationality", "sex"),
     ("exploitation_types", "sex"),
 )
+# When and where, from each record's metadata (the month it was made, its region): the
+# caller puts them in each row under these names.
+MONTH, REGION = "month", "region"
+TIME_AND_PLACE = (MONTH, REGION)
+_LABELS = {MONTH: {"en": "Month"}, REGION: {"en": "Region"}}
+ALL_TABLES = (*HUB_TABLES, TIME_AND_PLACE)
 IDENTIFIED_OUTCOMES = frozenset({"presumed_victim", "identified_victim"})
 _CONTRIBUTION_AAD = b"fieldapp/hub-contribution/v1\n"
 _COUNTS_AAD = b"fieldapp/hub-release-counts/v1\n"
@@ -105,7 +115,7 @@ def contribution_of(
         raise AggregateError(f"form: the collaborative counts {HUB_FORM!r}, not {spec.id!r}")
     victims = [r for r in rows if r.get("screening_outcome") in IDENTIFIED_OUTCOMES]
     counts: Counter[Key] = Counter()
-    for table in count_tables(spec, victims, HUB_TABLES):
+    for table in [*count_tables(spec, victims, HUB_TABLES), _time_and_place(victims, period)]:
         for index in table.indices():
             counts[table.key(index)] = table.counts[index]
     signer = org.hub_signing_key()
@@ -113,7 +123,7 @@ def contribution_of(
         org_key=signer.public_key,
         period=period,
         form_id=spec.id,
-        tables=[list(fields) for fields in HUB_TABLES],
+        tables=[list(fields) for fields in ALL_TABLES],
         counts=[[unit, [list(v) for v in values], n] for (unit, values), n in counts.items() if n],
     )
     return unsigned.model_copy(update={"signature": signer.sign(_signed_bytes(unsigned))})
@@ -138,7 +148,7 @@ def open_contribution(
         raise AggregateError(f"contribution for {period}: cannot be trusted ({exc})") from exc
     if contribution.org_key != sender or contribution.period != period:
         raise AggregateError(f"contribution for {period}: signed by another member or period")
-    if contribution.tables != [list(fields) for fields in HUB_TABLES]:
+    if contribution.tables != [list(fields) for fields in ALL_TABLES]:
         raise AggregateError(f"contribution for {period}: tables are not the collaborative's")
     return contribution
 
@@ -182,7 +192,7 @@ def pool_release(
     pooled: Counter[Key] = Counter()
     for counts in own:
         pooled.update(counts)
-    tables = [pooled_table(spec, fields, pooled) for fields in HUB_TABLES]
+    tables = [pooled_table(spec, fields, pooled, period) for fields in ALL_TABLES]
     # What any one member could work out by taking its own counts away: the others' figure.
     forced = {
         key for counts in own for key, n in pooled.items() if 0 < n - counts.get(key, 0) < policy.k
@@ -224,11 +234,19 @@ def verify_release(
     verify(steward_key, signature, release_signed_bytes(period, version, tables))
 
 
-def pooled_table(spec: FormSpec, fields: Sequence[str], pooled: Mapping[Key, int]) -> Table:
-    """The table over `fields` with the form's categories and any value a member counted."""
-    [empty] = count_tables(spec, [], [fields])
+def pooled_table(
+    spec: FormSpec, fields: Sequence[str], pooled: Mapping[Key, int], period: str
+) -> Table:
+    """The table over `fields` with the form's categories (the period's months for `month`)
+    and any value a member counted."""
+    if tuple(fields) == TIME_AND_PLACE:
+        bases = [_time_dimension(period), Dimension(REGION, _LABELS[REGION], ())]
+        unit = None
+    else:
+        [empty] = count_tables(spec, [], [fields])
+        bases, unit = list(empty.dims), empty.unit
     dims = []
-    for dim in empty.dims:
+    for dim in bases:
         known = {c.value for c in dim.categories}
         seen = sorted(
             {v for (_, values), _n in pooled.items() for f, v in values if f == dim.field} - known,
@@ -236,9 +254,53 @@ def pooled_table(spec: FormSpec, fields: Sequence[str], pooled: Mapping[Key, int
         )
         extra = tuple(Category(v, _not_answered(v)) for v in seen)
         dims.append(Dimension(dim.field, dim.label, dim.categories + extra, dim.multiple))
-    shell = Table(tuple(dims), {}, empty.unit)
-    counts = {index: pooled.get(shell.key(index), 0) for index in shell.indices()}
-    return Table(tuple(dims), counts, empty.unit)
+    return _filled(dims, lambda key: pooled.get(key, 0), unit)
+
+
+def _filled(dims: Sequence[Dimension], count: Callable[[Key], int], unit: str | None) -> Table:
+    shell = Table(tuple(dims), {}, unit)
+    return Table(tuple(dims), {i: count(shell.key(i)) for i in shell.indices()}, unit)
+
+
+def _time_dimension(period: str) -> Dimension:
+    start, _ = quarter_bounds(period)
+    months = [f"{start.year:04d}-{start.month + m:02d}" for m in range(3)]
+    return Dimension(MONTH, _LABELS[MONTH], tuple(Category(m, {}) for m in months))
+
+
+def _time_and_place(victims: Sequence[Mapping[str, Any]], period: str) -> Table:
+    """Victims by the month their record was made and its region (None: not given)."""
+    months = _time_dimension(period)
+    allowed = {c.value for c in months.categories} | {None}
+    tally: Counter[tuple[Any, Any]] = Counter()
+    for row in victims:
+        month, region = row.get(MONTH), row.get(REGION)
+        if month not in allowed:
+            raise AggregateError(f"{MONTH}: {month!r} is not a month of {period}")
+        tally[month, region] += 1
+    unanswered = (Category(None, _not_answered(None)),)
+    regions = tuple(Category(r, {}) for r in sorted({r for _, r in tally} - {None}))
+    dims = [
+        Dimension(
+            MONTH,
+            months.label,
+            months.categories + (unanswered if any(m is None for m, _ in tally) else ()),
+        ),
+        Dimension(
+            REGION,
+            _LABELS[REGION],
+            regions + (unanswered if any(r is None for _, r in tally) else ()),
+        ),
+    ]
+
+    def count(key: Key) -> int:
+        fixed = dict(key[1])
+        return sum(
+            n for (m, r), n in tally.items()
+            if fixed.get(MONTH, m) == m and fixed.get(REGION, r) == r
+        )  # fmt: skip
+
+    return _filled(dims, count, None)
 
 
 def _not_answered(value: Any) -> dict[str, str]:

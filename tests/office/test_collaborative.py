@@ -39,6 +39,8 @@ def common_victims(n: int, nationalities: tuple[str, ...] = ("NG", "RO")) -> lis
                 "age_band": ("18_24", "25_34")[(i // 2) % 2],
                 "sex": ("female", "male")[(i // 4) % 2],
                 "exploitation_types": [("forced_labour", "sexual_exploitation")[(i // 8) % 2]],
+                "month": ("2026-07", "2026-08", "2026-09")[i % 3],
+                "region": ("north", "south")[(i // 3) % 2],
             }
         )
     return rows
@@ -50,6 +52,8 @@ RARE = {
     "age_band": "12_14",
     "sex": "female",
     "exploitation_types": ["forced_marriage"],
+    "month": "2026-08",
+    "region": "east",
 }
 NOT_A_VICTIM = {**RARE, "screening_outcome": "not_victim", "nationality": "AF"}
 
@@ -95,6 +99,14 @@ def test_a_rare_victim_of_one_organisation_is_hidden_in_the_pooled_release(
         if c["values"].get("nationality") == "ER"
     ]
     assert eritrean and all(c["count"] is None for c in eritrean)
+    # Her region is one only she comes from: hidden as well, by month and in total.
+    east = [
+        c
+        for t in tables
+        for c in [*t["cells"], *t["margins"]]
+        if c["values"].get("region") == "east"
+    ]
+    assert east and all(c["count"] is None for c in east)
     assert not any(
         c["values"].get("nationality") == "AF" and c["count"] for t in tables for c in t["cells"]
     )
@@ -170,4 +182,6 @@ def test_contributions_are_sealed_signed_and_bound_to_their_sender(
         open_contribution(hub, seal_contribution(forged, hub.recipient), PERIOD, sender)
     # Counts only: no record, no field outside the fixed tables.
     fields = {f for _, values, _ in contribution.counts for f, _ in values}
-    assert fields == {"nationality", "age_band", "sex", "exploitation_types"}
+    assert fields == {"nationality", "age_band", "sex", "exploitation_types", "month", "region"}
+    with pytest.raises(AggregateError, match="month: '2026-10' is not a month of 2026Q3"):
+        contribution_of(VICTIMS, [{**RARE, "month": "2026-10"}], PERIOD, orgs[0])
