@@ -118,7 +118,7 @@ def test_a_late_survivor_is_refused_and_a_withdrawal_marks_the_release(
     assert not c.b.consent(False, steward_key).sharing
     assert c.a.releases(PERIOD)[0].withdrawn == [c.b.key.public_key]
     with pytest.raises(ServerRefused, match="consent first"):
-        contribute(c.b, VICTIMS, _b_rows(), "2026Q4", c.keys["b"])
+        contribute(c.b, VICTIMS, _b_rows(), PERIOD, c.keys["b"])
     assert [x.org_key for x in c.steward.contributions(PERIOD)] == [c.a.key.public_key]
 
 
