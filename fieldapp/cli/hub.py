@@ -14,6 +14,7 @@ from fieldapp.cli._common import Commands, UsageError, key_file_passphrase, whol
 if TYPE_CHECKING:
     from fieldapp.crypto import OrgKeyPair
     from sync.client import HubClient
+    from sync.protocol.hub import HubRelease
 
 __all__ = ["add_commands"]
 
@@ -35,7 +36,10 @@ def add_commands(commands: Commands) -> None:
     release = commands.add(
         "release", cmd_hub_release, "pool, protect, check and publish a quarter", group="hub"
     )
-    release.add_argument("--k", type=whole_number(2, 1000), default=11, help="k (default 11)")
+    release.add_argument(
+        "--k", type=whole_number(2, 1000), default=None,
+        help="smallest group a figure may show (default: the hub's, from `hub init --k`)",
+    )  # fmt: skip
     download = commands.add(
         "download", cmd_hub_download, "write the quarter's newest release as CSV", group="hub"
     )
@@ -112,19 +116,26 @@ def cmd_hub_release(args: argparse.Namespace) -> int:
     keys, client = _client(args)
     spec = load_builtin_forms()[HUB_FORM]
     with client:
-        pooled = release_period(client, keys, spec, args.period, DisclosurePolicy(k=args.k))
+        k = args.k or client.info().k
+        pooled = release_period(client, keys, spec, args.period, DisclosurePolicy(k=k))
     hidden = len(pooled.report.protection.hidden) if pooled.report.protection else 0
     members = len(pooled.upload.contributors)
     print(f"{args.period} version {pooled.upload.version}: {members} members, {hidden} hidden")
     return 0
 
 
-def cmd_hub_download(args: argparse.Namespace) -> int:
-    from fieldapp.office.collaborative import latest_release, release_csv
+def _latest(args: argparse.Namespace) -> HubRelease:
+    from fieldapp.office.collaborative import latest_release
 
     _, client = _client(args)
     with client:
-        release = latest_release(client, args.period)
+        return latest_release(client, args.period)
+
+
+def cmd_hub_download(args: argparse.Namespace) -> int:
+    from fieldapp.office.collaborative import release_csv
+
+    release = _latest(args)
     Path(args.out).write_text(release_csv(release.tables), encoding="utf-8")
     if release.withdrawn:
         print(f"note: {len(release.withdrawn)} member(s) counted in it have since withdrawn")
@@ -133,10 +144,7 @@ def cmd_hub_download(args: argparse.Namespace) -> int:
 
 
 def cmd_hub_show(args: argparse.Namespace) -> int:
-    from fieldapp.office.collaborative import latest_release, release_text
+    from fieldapp.office.collaborative import release_text
 
-    _, client = _client(args)
-    with client:
-        release = latest_release(client, args.period)
-    print(release_text(release), end="")
+    print(release_text(_latest(args)), end="")
     return 0
