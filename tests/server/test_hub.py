@@ -20,6 +20,7 @@ from fieldapp.office.collaborative import (
     release_period,
 )
 from sync.client import HubClient, ServerRefused
+from sync.protocol.hub import HubReleaseUpload
 from sync.server.app import create_app
 from sync.server.settings import ServerSettings
 from tests.office.test_collaborative import RARE, common_victims
@@ -135,6 +136,13 @@ def test_only_the_steward_and_members_are_served(collaborative: Collaborative) -
         c.a.admit(SigningKey.generate().public_key, "Org C")
     with pytest.raises(ServerRefused, match="not this hub's steward"):
         c.a.consent(True, SigningKey.generate().public_key)
+    # A release whose tables are not the ones the steward signed is refused.
+    forged = HubReleaseUpload(
+        period=PERIOD, version=1, tables=[{"by": ["sex"], "total": 40}], contributors=[],
+        signature=c.steward.key.sign(b"other tables"), sealed_counts=b"sealed",
+    )  # fmt: skip
+    with pytest.raises(ServerRefused, match="does not match the tables"):
+        c.steward.publish(forged)
     # Another key claiming to be org A is refused.
     impostor = HubClient(c.url, _Impostor(c.a.key.public_key))  # type: ignore[arg-type]
     with impostor, pytest.raises(ServerRefused, match="signature does not match"):
