@@ -31,6 +31,8 @@ from fieldapp.crypto.case_files import DEFAULT_IDLE_MINUTES, CaseFileKey
 from fieldapp.crypto.errors import (
     CaseFilesLocked,
     CryptoError,
+    EpochHeaderMismatch,
+    EpochHeaderMissing,
     IntegrityError,
     NotAKeyFile,
     SignatureError,
@@ -46,13 +48,13 @@ from fieldapp.crypto.matching import (
     phone_digits,
     victim_match_keys,
 )
+from fieldapp.crypto.epochs import SealingEpoch, envelope_epoch_id, envelope_key_ids, epoch_id_of
 from fieldapp.crypto.org_key import OrgKeyPair
 from fieldapp.crypto.passphrase import KdfParams, check_passphrase_policy, derive_key
 from fieldapp.crypto.sealing import (
     MAX_SEALED_PLAINTEXT,
     KemName,
     RecipientKey,
-    envelope_key_ids,
     seal,
 )
 from fieldapp.crypto.signatures import SigningKey, verify
@@ -85,12 +87,15 @@ __all__ = [
     "CaseFileKey",
     "CaseFilesLocked",
     "CryptoError",
+    "EpochHeaderMismatch",
+    "EpochHeaderMissing",
     "IntegrityError",
     "KdfParams",
     "KemName",
     "NotAKeyFile",
     "OrgKeyPair",
     "RecipientKey",
+    "SealingEpoch",
     "SignatureError",
     "SigningKey",
     "WeakPassphrase",
@@ -104,7 +109,9 @@ __all__ = [
     "encrypt",
     "enrol_code_secret",
     "enrolment_fingerprint",
+    "envelope_epoch_id",
     "envelope_key_ids",
+    "epoch_id_of",
     "fold_name",
     "keyed_hash",
     "match_digest",
