@@ -28,6 +28,7 @@ acceptance.
 """
 
 from fieldapp.crypto.case_files import DEFAULT_IDLE_MINUTES, CaseFileKey
+from fieldapp.crypto.epochs import SealingEpoch, envelope_epoch_id, envelope_key_ids, epoch_id_of
 from fieldapp.crypto.errors import (
     CaseFilesLocked,
     CryptoError,
@@ -48,7 +49,6 @@ from fieldapp.crypto.matching import (
     phone_digits,
     victim_match_keys,
 )
-from fieldapp.crypto.epochs import SealingEpoch, envelope_epoch_id, envelope_key_ids, epoch_id_of
 from fieldapp.crypto.org_key import OrgKeyPair
 from fieldapp.crypto.passphrase import KdfParams, check_passphrase_policy, derive_key
 from fieldapp.crypto.sealing import (

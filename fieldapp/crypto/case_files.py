@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fieldapp.crypto.epochs import envelope_key_ids
 from fieldapp.crypto.errors import (
     CaseFilesLocked,
     CryptoError,
@@ -23,7 +24,6 @@ from fieldapp.crypto.errors import (
     WrongOrganisationKey,
 )
 from fieldapp.crypto.org_key import OrgKeyPair
-from fieldapp.crypto.epochs import envelope_key_ids
 from fieldapp.crypto.sealing import RecipientKey
 from fieldapp.crypto.symmetric import record_aad
 

@@ -51,8 +51,8 @@ __all__ = [
     "envelope_key_ids",
     "epoch_header_entries",
     "epoch_id_of",
-    "epoch_record_key",
     "epoch_payload",
+    "epoch_record_key",
 ]
 
 EPOCH_HEADER_VERSION = b"E"
@@ -120,7 +120,9 @@ def epoch_header_entries(envelope: bytes, header: bytes | None) -> list[tuple[st
     EpochHeaderMissing without one, EpochHeaderMismatch if `header` is not that one."""
     epoch_id = envelope_epoch_id(envelope)
     if header is None:
-        raise EpochHeaderMissing(f"the envelope was sealed in epoch {epoch_id}: its header is needed")
+        raise EpochHeaderMissing(
+            f"the envelope was sealed in epoch {epoch_id}: its header is needed"
+        )
     if epoch_id_of(header) != epoch_id:
         raise EpochHeaderMismatch(
             f"the epoch header given is not the one of epoch {epoch_id} (altered or another)"
@@ -145,4 +147,3 @@ def envelope_key_ids(envelope: bytes, epoch_header: bytes | None = None) -> list
     if envelope_epoch_id(envelope) is None:
         return header_key_ids(envelope)
     return [key_id for key_id, _, _ in epoch_header_entries(envelope, epoch_header)]
-

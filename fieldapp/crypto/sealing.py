@@ -178,7 +178,9 @@ def parse_envelope(
     return envelope[:end], sealed_keys, envelope[end:]
 
 
-def header_key_ids(envelope: bytes, version: bytes = _ENVELOPE_VERSION, what: str = "envelope") -> list[str]:
+def header_key_ids(
+    envelope: bytes, version: bytes = _ENVELOPE_VERSION, what: str = "envelope"
+) -> list[str]:
     """The key ids (`RecipientKey.key_id`) an envelope (or epoch header) is sealed to, in its
     order, read from its header without opening it. IntegrityError if malformed."""
     return [key_id for key_id, _, _, _ in _header_entries(envelope, version, what)[1]]

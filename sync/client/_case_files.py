@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError
+from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError, envelope_epoch_id
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.values import join_parts
@@ -79,7 +79,9 @@ def open_record(
         spec = forms(envelope.form_id, envelope.form_version)
         secret: dict[str, Any] = {}
         if envelope.sealed is not None:
-            secret = key.open(str(envelope.id), envelope.revision, envelope.sealed)
+            epoch_id = envelope_epoch_id(envelope.sealed)
+            header = None if epoch_id is None else view.epochs.get(epoch_id)
+            secret = key.open(str(envelope.id), envelope.revision, envelope.sealed, header)
         elif not (envelope.deleted or envelope.consent_withdrawn or view.consent_withdrawn):
             raise CryptoError(f"record {view.id} revision {envelope.revision} has no sealed part")
         opened.append(

@@ -76,6 +76,7 @@ def push(
         receipts=receipts,
         writers=relayed_signers(context.storage, device, body),
         hops=relayed_hops(device, body, range(len(body.records))),
+        epochs=body.epochs,
     )
     answer = PushResponse(outcomes=outcomes)
     return Response(answer.model_dump_json(), media_type="application/json")
