@@ -274,3 +274,19 @@ def m011_form_files(db: Database) -> None:
         );
         """
     )
+
+
+@STORE_MIGRATIONS()
+def m012_sealing_epochs(db: Database) -> None:
+    """The headers of the sealing epochs this device sealed records in (crypto.epochs): public
+    (the epoch secret is sealed to the organisation and kept only in memory), pushed with
+    the records that name them."""
+    db.executescript(
+        """
+        CREATE TABLE sealing_epochs (
+            epoch_id TEXT PRIMARY KEY,
+            header BLOB NOT NULL,
+            started_at TEXT NOT NULL
+        );
+        """
+    )

@@ -32,6 +32,10 @@ __all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
 
+# Set once the server said it takes epoch envelopes (crypto.epochs): until then records are
+# sealed each to the organisation, as every server accepts.
+_SEALING_EPOCHS = "sealing_epochs"
+
 
 class Outbox:
     def __init__(self, core: Core, keyring: Keyring, settings: Settings, rows: RecordRows) -> None:
@@ -39,6 +43,7 @@ class Outbox:
         self._keyring = keyring
         self._settings = settings
         self._rows = rows
+        self._epoch: crypto.SealingEpoch | None = None  # its secret lives in memory only
 
     # -- sealing -----------------------------------------------------------------------------
     def recipients(self) -> list[crypto.RecipientKey]:
@@ -58,6 +63,42 @@ class Outbox:
                     [recipient.key_id, recipient.model_dump_json(), self._core.now()],
                 )
             return self._seal_waiting()
+
+    # -- sealing epochs ---------------------------------------------------------------------
+    @property
+    def seals_in_epochs(self) -> bool:
+        """Whether records are sealed in epochs (the server said it takes them)."""
+        return self._settings.get(_SEALING_EPOCHS) == "1"
+
+    def set_seals_in_epochs(self, enabled: bool) -> None:
+        """Seal the next records in epochs (or each to the organisation, for an older server)."""
+        if enabled != self.seals_in_epochs:
+            self._settings.set(_SEALING_EPOCHS, "1" if enabled else "0")
+
+    def epoch_headers(self, epoch_ids: Iterable[str]) -> dict[str, bytes]:
+        """The headers of these sealing epochs, by id (unknown ones left out). Works while
+        locked (headers are public)."""
+        wanted = sorted(set(epoch_ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        with self._core.lock:
+            rows = self._core.db.execute(
+                f"SELECT epoch_id, header FROM sealing_epochs WHERE epoch_id IN ({marks})",  # noqa: S608
+                wanted,
+            ).fetchall()
+        return {epoch_id: bytes(header) for epoch_id, header in rows}
+
+    def _sealing_epoch(self, recipients: list[crypto.RecipientKey]) -> crypto.SealingEpoch:
+        """The current epoch, or a new one when it is spent or there is none yet; its header
+        is written in the caller's transaction each time (a rolled-back one would lose it)."""
+        if self._epoch is None or self._epoch.spent(recipients):
+            self._epoch = crypto.SealingEpoch(recipients)
+        self._core.db.execute(
+            "INSERT OR IGNORE INTO sealing_epochs (epoch_id, header, started_at) VALUES (?, ?, ?)",
+            [self._epoch.epoch_id, self._epoch.header, self._core.now()],
+        )
+        return self._epoch
 
     # -- the match key ------------------------------------------------------------------------
     @property
@@ -110,11 +151,12 @@ class Outbox:
         """Seal the sensitive part of the record's current revision for the organisation and
         put its signed envelope in the outbox, with the match digests of the people it names
         when the device has the match key (the caller holds the transaction)."""
-        sealed = crypto.seal(
-            crypto.canonical_json(secret),
-            recipients,
-            crypto.record_aad(row["id"], row["revision"], "sealed"),
-        )
+        plaintext = crypto.canonical_json(secret)
+        aad = crypto.record_aad(row["id"], row["revision"], "sealed")
+        if self.seals_in_epochs:
+            sealed = self._sealing_epoch(recipients).seal(plaintext, aad)
+        else:
+            sealed = crypto.seal(plaintext, recipients, aad)
         key = stored_match_key(self._keyring)
         match: list[dict[str, str]] = []
         if key is not None and not row["deleted"]:

@@ -5,8 +5,10 @@ before that; outcomes are only ever written from the server's answer (the checkp
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -17,7 +19,12 @@ from sync.client._errors import ServerRefused
 from sync.client._exchange import GZIP_LEVEL, Exchange, answer, refusal
 from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
 from sync.client._report import ProgressCallback, SyncReport
-from sync.protocol import MAX_BATCH_RECORDS, PROTOCOL_VERSION, PushResponse
+from sync.protocol import (
+    MAX_BATCH_RECORDS,
+    PROTOCOL_VERSION,
+    SEALING_EPOCHS_HEADER,
+    PushResponse,
+)
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "pending_records"]
 
@@ -25,6 +32,22 @@ DEFAULT_MAX_BATCH_BYTES = 256 * 1024
 _OUTBOX_PAGE = 500
 _BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
+_SEALED_FIELD = b'"sealed":"'
+_EPOCH_HEAD_BASE64 = 44  # version byte and 32-byte epoch id: 33 bytes, 44 base64 characters
+
+
+def sealed_epoch_id(envelope: bytes) -> str | None:
+    """The sealing epoch a signed envelope's JSON names (crypto.epochs), read from the first
+    bytes of its `sealed` field without parsing the rest; None for any other envelope."""
+    start = envelope.find(_SEALED_FIELD)
+    if start < 0:
+        return None
+    start += len(_SEALED_FIELD)
+    try:
+        head = base64.b64decode(envelope[start : start + _EPOCH_HEAD_BASE64], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return head[1:].hex() if len(head) == 33 and head[:1] == b"\x02" else None
 
 
 def pending_records(store: Store) -> int:
@@ -38,8 +61,11 @@ class _Batch:
     gzipped: bytes
 
     @classmethod
-    def of(cls, items: list[Outgoing]) -> _Batch:
-        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in items) + b"]}"
+    def of(cls, items: list[Outgoing], epochs: Mapping[str, bytes]) -> _Batch:
+        """The batch's body, with the headers of the sealing epochs its envelopes name."""
+        headers = b",".join(b'"' + base64.b64encode(epochs[key]) + b'"' for key in sorted(epochs))
+        tail = b'],"epochs":[' + headers + b"]}" if headers else b"]}"
+        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in items) + tail
         return cls(items, gzip.compress(body, GZIP_LEVEL))
 
 
@@ -66,6 +92,7 @@ class Push:
         self.receipts = receipts
         self.max_batch_bytes = max_batch_bytes
         self.on_progress = on_progress
+        self._epochs_said = False
 
     def run(self) -> None:
         total = pending_records(self.store)
@@ -117,7 +144,11 @@ class Push:
         outbox was read (their new revision goes in a later sync): see `Outbox.mark_queued`."""
         marked = self.store.outbox.mark_queued({item.record_id: item.revision for item in items})
         if leaving := [item for item in items if item.record_id in marked]:
-            yield _Batch.of(leaving)
+            yield self._batch(leaving)
+
+    def _batch(self, items: list[Outgoing]) -> _Batch:
+        epochs = {epoch for item in items if (epoch := sealed_epoch_id(item.body))}
+        return _Batch.of(items, self.store.outbox.epoch_headers(epochs))
 
     def _exchanges(
         self, batches: Iterable[_Batch]
@@ -136,7 +167,7 @@ class Push:
         if len(current) == len(batch.items):
             return batch
         leaving = [item for item in batch.items if item.record_id in current]
-        return _Batch.of(leaving) if leaving else None
+        return self._batch(leaving) if leaving else None
 
     def _send(self, batch: _Batch) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
         """Push one batch (halving it while the server finds it too large): its answers."""
@@ -156,11 +187,14 @@ class Push:
                 )
                 return
             half = len(items) // 2
-            yield from self._send(_Batch.of(items[:half]))
-            yield from self._send(_Batch.of(items[half:]))
+            yield from self._send(self._batch(items[:half]))
+            yield from self._send(self._batch(items[half:]))
             return
         if response.status_code != 200:
             raise ServerRefused(refusal(response))
+        if response.headers.get(SEALING_EPOCHS_HEADER) == "epochs" and not self._epochs_said:
+            self.store.outbox.set_seals_in_epochs(True)  # the next records seal in epochs
+            self._epochs_said = True
         yield items, response
 
     def _write_outcomes(self, items: list[Outgoing], response: httpx.Response) -> int:

@@ -125,8 +125,10 @@ from sync.protocol.receipts import (
     receipt_tree,
 )
 from sync.protocol.records import (
+    MAX_BATCH_EPOCHS,
     MAX_RELAY_HOPS,
     MAX_STATS_DEPTH,
+    SEALING_EPOCHS_HEADER,
     OutcomeStatus,
     PushRequest,
     PushResponse,
@@ -161,6 +163,7 @@ __all__ = [
     "ENROL_CODE_ALPHABET",
     "ENROL_SECRET_SYMBOLS",
     "MAX_APP_VERSION",
+    "MAX_BATCH_EPOCHS",
     "MAX_BATCH_RECORDS",
     "MAX_FIELD_ERRORS",
     "MAX_MATCH_KEYS",
@@ -178,6 +181,7 @@ __all__ = [
     "REVIEW_REQUEST",
     "REVISION_RE",
     "ROSTER_ROLES",
+    "SEALING_EPOCHS_HEADER",
     "WAITING_HEADER",
     "B64Bytes",
     "BadEnrolmentCode",

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_BATCH_EPOCHS",
     "MAX_RELAY_HOPS",
     "MAX_STATS_DEPTH",
+    "SEALING_EPOCHS_HEADER",
     "OutcomeStatus",
     "PushRequest",
     "PushResponse",
@@ -144,6 +145,9 @@ class RelayHop(WireModel):
 # Relays between a device and the centre: a district under a regional office is two.
 MAX_RELAY_HOPS = 8
 
+
+# The push answer's header by which a server says it takes epoch envelopes (value "epochs").
+SEALING_EPOCHS_HEADER = "X-Fieldapp-Sealing"
 
 # Epoch headers in one push: a device starts a new epoch every EPOCH_MAX_RECORDS records.
 MAX_BATCH_EPOCHS = 64

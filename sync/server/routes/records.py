@@ -11,6 +11,7 @@ from fastapi import Query
 from fastapi.responses import Response
 
 from sync.protocol import (
+    SEALING_EPOCHS_HEADER,
     PushRequest,
     PushResponse,
     ReceiptCheck,
@@ -79,7 +80,11 @@ def push(
         epochs=body.epochs,
     )
     answer = PushResponse(outcomes=outcomes)
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return Response(
+        answer.model_dump_json(),
+        media_type="application/json",
+        headers={SEALING_EPOCHS_HEADER: "epochs"},  # epoch envelopes welcome (docs: Sealing epochs)
+    )
 
 
 @router.post("/receipts:check", response_model=ReceiptCheckResponse)
