@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import Field, StrictBool, WithJsonSchema, field_validator
 
 from sync.protocol.errors import BadEnrolmentCode, BadEnrolmentLink, InsecureServerURL
 from sync.protocol.wire import B64Bytes, Role, WireModel
