@@ -23,6 +23,7 @@ from fieldapp.store import Store
 from sync.client._changes import apply_change
 from sync.client._errors import NotEnrolled
 from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
+from sync.client._push import epochs_tail, sealed_epoch_id
 from sync.client._report import SyncReport
 from sync.client._state import (
     STATE_CURSOR,
@@ -81,7 +82,9 @@ def export_bundle(store: Store, *, on_progress: BundleProgress | None = None) ->
                 for key, _, sealed in entries
             )
             after = entries[-1][0]
-    payload = b'{"records":[' + b",".join(envelopes) + b'],"roster":[' + b",".join(roster) + b"]}"
+    named = {epoch for envelope in envelopes if (epoch := sealed_epoch_id(envelope))}
+    tail = epochs_tail(store.outbox.epoch_headers(named))
+    payload = b'{"records":[' + b",".join(envelopes) + b'],"roster":[' + b",".join(roster) + tail
     data = pack_bundle(
         "device",
         writer_id=store.device_id,

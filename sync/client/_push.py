@@ -26,7 +26,7 @@ from sync.protocol import (
     PushResponse,
 )
 
-__all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "pending_records"]
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "epochs_tail", "pending_records", "sealed_epoch_id"]
 
 DEFAULT_MAX_BATCH_BYTES = 256 * 1024
 _OUTBOX_PAGE = 500
@@ -55,6 +55,15 @@ def pending_records(store: Store) -> int:
     return store.records.count(status="final") + store.records.count(status="queued")
 
 
+def epochs_tail(epochs: Mapping[str, bytes]) -> bytes:
+    """What closes a JSON list of envelopes and its object: `],"epochs":[headers]}` with the
+    epoch headers in base64 (by id), or `]}` when there are none (as before epochs)."""
+    if not epochs:
+        return b"]}"
+    headers = b",".join(b'"' + base64.b64encode(epochs[key]) + b'"' for key in sorted(epochs))
+    return b'],"epochs":[' + headers + b"]}"
+
+
 @dataclass(frozen=True, slots=True)
 class _Batch:
     items: list[Outgoing]
@@ -63,9 +72,8 @@ class _Batch:
     @classmethod
     def of(cls, items: list[Outgoing], epochs: Mapping[str, bytes]) -> _Batch:
         """The batch's body, with the headers of the sealing epochs its envelopes name."""
-        headers = b",".join(b'"' + base64.b64encode(epochs[key]) + b'"' for key in sorted(epochs))
-        tail = b'],"epochs":[' + headers + b"]}" if headers else b"]}"
-        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in items) + tail
+        records = b",".join(item.body for item in items)
+        body = _ENVELOPE_BATCH_HEAD + records + epochs_tail(epochs)
         return cls(items, gzip.compress(body, GZIP_LEVEL))
 
 

@@ -36,7 +36,7 @@ from sync.protocol.changes import Change, UnknownChange
 from sync.protocol.errors import ProtocolError
 from sync.protocol.records import RecordEnvelope, RecordOutcome
 from sync.protocol.roster import RosterEntry
-from sync.protocol.wire import Timestamp, WireModel
+from sync.protocol.wire import B64Bytes, Timestamp, WireModel
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -87,10 +87,13 @@ class BundleHeader(WireModel):
 
 
 class DevicePayload(WireModel):
-    """A device's outbox: envelopes as a push sends them, roster entries as shared."""
+    """A device's outbox: envelopes as a push sends them, roster entries as shared, and the
+    headers of the sealing epochs its envelopes name (fieldapp.crypto.epochs; left out when
+    none, as bundles had it before)."""
 
     records: list[RecordEnvelope]
     roster: list[RosterEntry] = Field(default_factory=list)
+    epochs: list[B64Bytes] = Field(default_factory=list, exclude_if=lambda epochs: not epochs)
 
 
 class ServerPayload(WireModel):
