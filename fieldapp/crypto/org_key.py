@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from fieldapp.crypto._encoding import B64Bytes, length_prefixed
 from fieldapp.crypto.epochs import (
     EPOCH_INFO,
+    RAW_DEFLATE,
     envelope_epoch_id,
-    epoch_header_entries,
+    epoch_header_parts,
     epoch_payload,
     epoch_record_key,
 )
@@ -34,7 +35,14 @@ from fieldapp.crypto.sealing import (
     parse_envelope,
     suite,
 )
-from fieldapp.crypto.symmetric import KEY_BYTES, decrypt, encrypt, hkdf, unwrap_bytes
+from fieldapp.crypto.symmetric import (
+    KEY_BYTES,
+    decrypt,
+    decrypt_single_use,
+    encrypt,
+    hkdf,
+    unwrap_bytes,
+)
 from fieldapp.crypto.team import team_scope
 
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
@@ -165,11 +173,12 @@ class OrgKeyPair:
         EpochHeaderMismatch)."""
         info = envelope_info(aad)
         if envelope_epoch_id(envelope) is not None:
-            entries = epoch_header_entries(envelope, epoch_header)
+            entries, dictionary = epoch_header_parts(envelope, epoch_header)
             secret = self._open_sealed_key(entries, EPOCH_INFO, "epoch header")
-            head, payload = epoch_payload(envelope)
-            key = epoch_record_key(secret, info)
-            return decompress_bounded(decrypt(key, payload, info + head))
+            head, index, payload = epoch_payload(envelope)
+            key = epoch_record_key(secret, index, info)
+            compressed = decrypt_single_use(key, payload, info + head)
+            return decompress_bounded(compressed, RAW_DEFLATE, dictionary)
         header, sealed_keys, payload = parse_envelope(envelope)
         content_key = self._open_sealed_key(sealed_keys, info, "envelope")
         return decompress_bounded(decrypt(content_key, payload, info + header))

@@ -186,8 +186,10 @@ def header_key_ids(
     return [key_id for key_id, _, _, _ in _header_entries(envelope, version, what)[1]]
 
 
-def decompress_bounded(data: bytes) -> bytes:
-    decompressor = zlib.decompressobj()
+def decompress_bounded(data: bytes, wbits: int = zlib.MAX_WBITS, zdict: bytes = b"") -> bytes:
+    """Inflate a sealed payload (zlib, or raw deflate with `wbits` -15, with the preset
+    dictionary `zdict`), never beyond MAX_SEALED_PLAINTEXT; IntegrityError if malformed."""
+    decompressor = zlib.decompressobj(wbits, zdict=zdict) if zdict else zlib.decompressobj(wbits)
     try:
         plaintext = decompressor.decompress(data, MAX_SEALED_PLAINTEXT)
     except zlib.error:

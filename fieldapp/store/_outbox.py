@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fieldapp import crypto
-from fieldapp.forms.values import join_parts
+from fieldapp.forms.values import join_parts, sealing_dictionary
 from fieldapp.store._core import Core, iso
 from fieldapp.store._keyring import Keyring
 from fieldapp.store._matching import MATCH_KEY_SECRET, match_keys, stored_match_key
@@ -93,7 +93,8 @@ class Outbox:
         """The current epoch, or a new one when it is spent or there is none yet; its header
         is written in the caller's transaction each time (a rolled-back one would lose it)."""
         if self._epoch is None or self._epoch.spent(recipients):
-            self._epoch = crypto.SealingEpoch(recipients)
+            dictionary = sealing_dictionary(self._rows.usable_forms())
+            self._epoch = crypto.SealingEpoch(recipients, dictionary)
         self._core.db.execute(
             "INSERT OR IGNORE INTO sealing_epochs (epoch_id, header, started_at) VALUES (?, ?, ?)",
             [self._epoch.epoch_id, self._epoch.header, self._core.now()],
