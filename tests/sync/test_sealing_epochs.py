@@ -30,9 +30,7 @@ from tests.security.canary import scan_paths
 from tests.sync._harness import Deployment
 
 
-def _office(
-    deployment: Deployment, url: str, transport: httpx.BaseTransport, path: Path
-) -> Store:
+def _office(deployment: Deployment, url: str, transport: httpx.BaseTransport, path: Path) -> Store:
     office = Store.create(path / STORE_FILENAME, PASSPHRASE)
     enrol(office, url, deployment.issue("case_manager").code, transport=transport)
     return office
