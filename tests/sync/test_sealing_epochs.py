@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from fieldapp import crypto
 from fieldapp.crypto import CaseFileKey
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Store
-from sync.client import OfficeClient, SyncClient, enrol, open_record
+from sync.client import OfficeClient, SyncClient, _push, enrol, open_record
 from sync.protocol import SEALING_EPOCHS_HEADER
 from tests.conftest import CANARY, PASSPHRASE, screening_values
 from tests.security.canary import scan_paths
@@ -154,3 +155,35 @@ def test_an_epoch_envelope_without_its_header_is_refused_by_name(
     assert [error["code"] for error in outcome["errors"]] == ["unknown_epoch"]
     assert deployment.query("SELECT count(*) FROM sealing_epochs") == [(0,)]
     assert uuid.UUID(outcome["id"])
+
+
+class _Encodings(httpx.BaseTransport):
+    """Passes requests on, noting each push body's Content-Encoding."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.seen = inner, []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/records:push":
+            self.seen.append(request.headers.get("Content-Encoding"))
+        return self.inner.handle_request(request)
+
+
+def test_on_a_slow_link_pushes_go_as_xz_once_the_server_says_it_takes_it(
+    deployment: Deployment,
+    device: Store,
+    app_transport: httpx.BaseTransport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", float("inf"))  # every link is slow
+    ids = [
+        device.records.create_final("victim_screening", screening_values()).id for _ in range(12)
+    ]
+    encodings = _Encodings(app_transport)
+    with SyncClient(device, transport=encodings, max_batch_bytes=2048) as client:
+        report = client.sync()
+    assert report.ok and device.records.count(status="sent") == len(ids)
+    # The first batches leave as gzip (one is prepared while the first is out); once an
+    # answer says `Accept-Encoding: gzip, xz`, the next go as xz, and are stored alike.
+    assert encodings.seen[0] == "gzip" and "xz" in encodings.seen
+    assert deployment.query("SELECT count(*) FROM records") == [(len(ids),)]

@@ -83,7 +83,8 @@ def push(
     return Response(
         answer.model_dump_json(),
         media_type="application/json",
-        headers={SEALING_EPOCHS_HEADER: "epochs"},  # epoch envelopes welcome (docs: Sealing epochs)
+        # Epoch envelopes and xz bodies welcome (docs/sync-protocol.md, *Fewer bytes*).
+        headers={SEALING_EPOCHS_HEADER: "epochs", "Accept-Encoding": "gzip, xz"},
     )
 
 
