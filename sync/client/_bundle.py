@@ -22,8 +22,13 @@ from fieldapp import crypto
 from fieldapp.store import Store
 from sync.client._changes import apply_change
 from sync.client._errors import NotEnrolled
-from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
-from sync.client._push import epochs_tail, sealed_epoch_id
+from sync.client._outcomes import (
+    Outgoing,
+    ReceiptVerifier,
+    epochs_tail,
+    outcome_of,
+    sealed_epoch_id,
+)
 from sync.client._report import SyncReport
 from sync.client._state import (
     STATE_CURSOR,

@@ -6,8 +6,6 @@ before that; outcomes are only ever written from the server's answer (the checkp
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gzip
 import lzma
 import time
@@ -20,7 +18,13 @@ from fieldapp.store import OutboxEntry, Store
 from sync.client._ahead import Ahead
 from sync.client._errors import ServerRefused
 from sync.client._exchange import GZIP_LEVEL, Exchange, answer, refusal
-from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
+from sync.client._outcomes import (
+    Outgoing,
+    ReceiptVerifier,
+    epochs_tail,
+    outcome_of,
+    sealed_epoch_id,
+)
 from sync.client._report import ProgressCallback, SyncReport
 from sync.protocol import (
     MAX_BATCH_RECORDS,
@@ -29,7 +33,7 @@ from sync.protocol import (
     PushResponse,
 )
 
-__all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "epochs_tail", "pending_records", "sealed_epoch_id"]
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "pending_records"]
 
 DEFAULT_MAX_BATCH_BYTES = 256 * 1024
 # Below this upload rate (2 Mbit/s) xz (~1.4 MB/s of JSON on a phone-class core) costs no
@@ -39,36 +43,11 @@ XZ_PRESET = 6
 _OUTBOX_PAGE = 500
 _BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
-_SEALED_FIELD = b'"sealed":"'
-_EPOCH_HEAD_BASE64 = 44  # version byte and 32-byte epoch id: 33 bytes, 44 base64 characters
-
-
-def sealed_epoch_id(envelope: bytes) -> str | None:
-    """The sealing epoch a signed envelope's JSON names (crypto.epochs), read from the first
-    bytes of its `sealed` field without parsing the rest; None for any other envelope."""
-    start = envelope.find(_SEALED_FIELD)
-    if start < 0:
-        return None
-    start += len(_SEALED_FIELD)
-    try:
-        head = base64.b64decode(envelope[start : start + _EPOCH_HEAD_BASE64], validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return head[1:].hex() if len(head) == 33 and head[:1] == b"\x02" else None
 
 
 def pending_records(store: Store) -> int:
     """Records waiting to be sent (finalised or in flight)."""
     return store.records.count(status="final") + store.records.count(status="queued")
-
-
-def epochs_tail(epochs: Mapping[str, bytes]) -> bytes:
-    """What closes a JSON list of envelopes and its object: `],"epochs":[headers]}` with the
-    epoch headers in base64 (by id), or `]}` when there are none (as before epochs)."""
-    if not epochs:
-        return b"]}"
-    headers = b",".join(b'"' + base64.b64encode(epochs[key]) + b'"' for key in sorted(epochs))
-    return b'],"epochs":[' + headers + b"]}"
 
 
 @dataclass(frozen=True, slots=True)
