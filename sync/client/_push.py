@@ -40,6 +40,7 @@ DEFAULT_MAX_BATCH_BYTES = 256 * 1024
 # time: a batch is compressed while the one before is still on the wire.
 SLOW_LINK_BYTES_PER_S = 256 * 1024
 XZ_PRESET = 6
+_RATE_SAMPLE_BYTES = 32 * 1024
 _OUTBOX_PAGE = 500
 _BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
@@ -92,6 +93,9 @@ class Push:
         self.on_progress = on_progress
         self._epochs_said = False
         self._xz = False  # the server takes xz and the link is slow: see `_learn`
+        # Epochs the server holds the header of: it stored an envelope naming it.
+        self._delivered: set[str] = set()
+        self._header_sizes: dict[str, int] = {}
 
     def run(self) -> None:
         total = pending_records(self.store)
@@ -113,21 +117,39 @@ class Push:
         overhead = len(_ENVELOPE_BATCH_HEAD) + len(b"]}")
         batch: list[Outgoing] = []
         size = overhead
+        epochs: set[str] = set()  # the epochs whose header the batch carries
         after = ""
         while page := self.store.outbox.pending(after=after, limit=_OUTBOX_PAGE):
             for entry in page:
                 item = self._outgoing(entry)
                 if item is None:
                     continue
+                epoch = sealed_epoch_id(item.body)
                 full = len(batch) >= MAX_BATCH_RECORDS
-                if batch and (full or size + len(item.body) + 1 > self.max_batch_bytes):
+                if batch and (
+                    full or size + self._cost(item, epoch, epochs) > self.max_batch_bytes
+                ):
                     yield from self._queued(batch)
-                    batch, size = [], overhead
+                    batch, size, epochs = [], overhead, set()
+                size += self._cost(item, epoch, epochs)
                 batch.append(item)
-                size += len(item.body) + 1  # and its comma
+                if epoch is not None and epoch not in self._delivered:
+                    epochs.add(epoch)
             after = page[-1].record_id
         if batch:
             yield from self._queued(batch)
+
+    def _cost(self, item: Outgoing, epoch: str | None, epochs: set[str]) -> int:
+        """What `item` adds to a batch's JSON that carries the headers of `epochs`: its body
+        and comma, and its epoch's header (base64, quoted) if it is the first to name an
+        epoch the server may not hold."""
+        cost = len(item.body) + 1
+        if epoch is None or epoch in epochs or epoch in self._delivered:
+            return cost
+        if epoch not in self._header_sizes:
+            header = self.store.outbox.epoch_headers([epoch]).get(epoch, b"")
+            self._header_sizes[epoch] = 4 * -(-len(header) // 3) + len(b'],"epochs":["",')
+        return cost + self._header_sizes[epoch]
 
     def _outgoing(self, entry: OutboxEntry) -> Outgoing | None:
         """The outbox entry ready to send, or None (reported) if its envelope is damaged."""
@@ -146,7 +168,9 @@ class Push:
             yield self._batch(leaving)
 
     def _batch(self, items: list[Outgoing]) -> _Batch:
+        """The batch, with the headers of its epochs the server does not hold yet."""
         epochs = {epoch for item in items if (epoch := sealed_epoch_id(item.body))}
+        epochs -= self._delivered
         return _Batch.of(items, self.store.outbox.epoch_headers(epochs), xz=self._xz)
 
     def _exchanges(
@@ -192,20 +216,24 @@ class Push:
             return
         if response.status_code != 200:
             raise ServerRefused(refusal(response))
-        self._learn(response, len(batch.body) / max(time.monotonic() - started, 1e-6))
+        if len(batch.body) >= _RATE_SAMPLE_BYTES:  # a smaller one measures latency, not rate
+            self._learn(response, len(batch.body) / max(time.monotonic() - started, 1e-6))
+        else:
+            self._learn(response, None)
         yield items, response
 
-    def _learn(self, response: httpx.Response, rate: float) -> None:
+    def _learn(self, response: httpx.Response, rate: float | None) -> None:
         """What a push answer says of the server and the link: a server that takes epoch
         envelopes gets the next records sealed in epochs; one that takes xz bodies
         (`Accept-Encoding`, RFC 7694) gets them on a link slower than SLOW_LINK_BYTES_PER_S
-        (`rate`: this batch's bytes per second), where xz's time hides behind the sending of
-        the batch before."""
+        (`rate`: this batch's bytes per second; None: unknown, the choice stays), where xz's
+        time hides behind the sending of the batch before."""
         if response.headers.get(SEALING_EPOCHS_HEADER) == "epochs" and not self._epochs_said:
             self.store.outbox.set_seals_in_epochs(True)  # the next records seal in epochs
             self._epochs_said = True
         accepted = {e.strip() for e in response.headers.get("Accept-Encoding", "").split(",")}
-        self._xz = "xz" in accepted and rate < SLOW_LINK_BYTES_PER_S
+        if rate is not None:
+            self._xz = "xz" in accepted and rate < SLOW_LINK_BYTES_PER_S
 
     def _write_outcomes(self, items: list[Outgoing], response: httpx.Response) -> int:
         """The checkpoint: a batch's outcomes in one durable commit, once the server has
@@ -219,5 +247,7 @@ class Push:
                 update = outcome_of(item, outcome, self.report, self.receipts)
                 if update is not None:
                     updates.append(update)
+                if outcome.receipt is not None and (epoch := sealed_epoch_id(item.body)):
+                    self._delivered.add(epoch)
         self.store.outbox.record_outcomes(updates)
         return len(updates)

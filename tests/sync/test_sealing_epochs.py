@@ -176,6 +176,7 @@ def test_on_a_slow_link_pushes_go_as_xz_once_the_server_says_it_takes_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", float("inf"))  # every link is slow
+    monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)  # and every batch measures it
     ids = [
         device.records.create_final("victim_screening", screening_values()).id for _ in range(12)
     ]
