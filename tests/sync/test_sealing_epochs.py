@@ -31,10 +31,14 @@ from tests.security.canary import scan_paths
 from tests.sync._harness import Deployment
 
 
-def _office(deployment: Deployment, url: str, transport: httpx.BaseTransport, path: Path) -> Store:
-    office = Store.create(path / STORE_FILENAME, PASSPHRASE)
-    enrol(office, url, deployment.issue("case_manager").code, transport=transport)
-    return office
+@pytest.fixture
+def office(
+    deployment: Deployment, app_url: str, app_transport: httpx.BaseTransport, tmp_path: Path
+) -> Store:
+    """A case manager's device of the deployment (it holds the organisation's key file)."""
+    store = Store.create(tmp_path / "office" / STORE_FILENAME, PASSPHRASE)
+    enrol(store, app_url, deployment.issue("case_manager").code, transport=app_transport)
+    return store
 
 
 def _opened(
@@ -53,7 +57,7 @@ def test_epoch_envelopes_verify_alone_and_open_at_the_office_with_the_servers_he
     org_key: crypto.OrgKeyPair,
     device: Store,
     client: SyncClient,
-    app_url: str,
+    office: Store,
     app_transport: httpx.BaseTransport,
     tmp_path: Path,
 ) -> None:
@@ -77,7 +81,6 @@ def test_epoch_envelopes_verify_alone_and_open_at_the_office_with_the_servers_he
             envelope = view.revisions[-1]
             crypto.verify(bytes(public_key), envelope.signature, envelope.signing_bytes())
 
-    office = _office(deployment, app_url, app_transport, tmp_path / "office")
     for record_id in ids:
         assert _opened(office, app_transport, org_key, record_id)["given_name"] == CANARY
 
@@ -95,13 +98,12 @@ def test_epoch_envelopes_verify_alone_and_open_at_the_office_with_the_servers_he
 
 
 def test_an_old_format_device_is_accepted_opened_and_switches_once_told(
-    deployment: Deployment,
-    org_key: crypto.OrgKeyPair,
     device: Store,
     client: SyncClient,
-    app_url: str,
+    office: Store,
+    deployment: Deployment,
+    org_key: crypto.OrgKeyPair,
     app_transport: httpx.BaseTransport,
-    tmp_path: Path,
 ) -> None:
     device.outbox.set_seals_in_epochs(False)  # as an app from before epochs seals
     old = device.records.create_final("victim_screening", screening_values()).id
@@ -114,7 +116,6 @@ def test_an_old_format_device_is_accepted_opened_and_switches_once_told(
     [(sealed,)] = deployment.query("SELECT sealed FROM records WHERE id = ?", (new,))
     assert crypto.envelope_epoch_id(bytes(sealed)) is not None
 
-    office = _office(deployment, app_url, app_transport, tmp_path / "office")
     for record_id in (old, new):
         assert _opened(office, app_transport, org_key, record_id)["given_name"] == CANARY
 
