@@ -36,10 +36,13 @@ from fieldapp.crypto.attachments import (
     new_attachment_id,
 )
 from fieldapp.crypto.case_files import DEFAULT_IDLE_MINUTES, CaseFileKey
+from fieldapp.crypto.epochs import SealingEpoch, envelope_epoch_id, envelope_key_ids, epoch_id_of
 from fieldapp.crypto.errors import (
     AttachmentDamaged,
     CaseFilesLocked,
     CryptoError,
+    EpochHeaderMismatch,
+    EpochHeaderMissing,
     IntegrityError,
     NotAKeyFile,
     SignatureError,
@@ -61,7 +64,6 @@ from fieldapp.crypto.sealing import (
     MAX_SEALED_PLAINTEXT,
     KemName,
     RecipientKey,
-    envelope_key_ids,
     seal,
 )
 from fieldapp.crypto.signatures import SigningKey, verify
@@ -96,12 +98,15 @@ __all__ = [
     "CaseFilesLocked",
     "CryptoError",
     "EncryptedAttachment",
+    "EpochHeaderMismatch",
+    "EpochHeaderMissing",
     "IntegrityError",
     "KdfParams",
     "KemName",
     "NotAKeyFile",
     "OrgKeyPair",
     "RecipientKey",
+    "SealingEpoch",
     "SignatureError",
     "SigningKey",
     "WeakPassphrase",
@@ -119,7 +124,9 @@ __all__ = [
     "encrypt_attachment",
     "enrol_code_secret",
     "enrolment_fingerprint",
+    "envelope_epoch_id",
     "envelope_key_ids",
+    "epoch_id_of",
     "fold_name",
     "keyed_hash",
     "match_digest",

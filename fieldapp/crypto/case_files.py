@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fieldapp.crypto.epochs import envelope_key_ids
 from fieldapp.crypto.errors import (
     CaseFilesLocked,
     CryptoError,
@@ -23,7 +24,7 @@ from fieldapp.crypto.errors import (
     WrongOrganisationKey,
 )
 from fieldapp.crypto.org_key import OrgKeyPair
-from fieldapp.crypto.sealing import RecipientKey, envelope_key_ids
+from fieldapp.crypto.sealing import RecipientKey
 from fieldapp.crypto.symmetric import record_aad
 
 __all__ = ["DEFAULT_IDLE_MINUTES", "CaseFileKey"]
@@ -95,10 +96,14 @@ class CaseFileKey:
             self._expire_locked()
             return self._pair is None
 
-    def open(self, record_id: str, revision: str, sealed: bytes) -> dict[str, Any]:
-        """The sensitive answers sealed in one revision of one record. CaseFilesLocked once
+    def open(
+        self, record_id: str, revision: str, sealed: bytes, epoch_header: bytes | None = None
+    ) -> dict[str, Any]:
+        """The sensitive answers sealed in one revision of one record (an epoch envelope with
+        its `epoch_header`, as the server gives it: crypto.epochs). CaseFilesLocked once
         forgotten; WrongOrganisationKey if the record is not sealed to this key;
-        IntegrityError if the envelope was altered or belongs to another record/revision."""
+        IntegrityError (EpochHeaderMissing, EpochHeaderMismatch) if the envelope or its epoch
+        header was altered or belongs to another record/revision."""
         with self._lock:
             self._expire_locked()
             pair = self._pair
@@ -106,16 +111,16 @@ class CaseFileKey:
                 raise CaseFilesLocked("the case files are locked: unlock them with the key file")
             self._last_used = self._clock()
         try:
-            sealed_to = envelope_key_ids(sealed)
+            sealed_to = envelope_key_ids(sealed, epoch_header)
         except IntegrityError as exc:
-            raise IntegrityError(f"record {record_id}: {exc}") from None
+            raise type(exc)(f"record {record_id}: {exc}") from None
         if self._key_id not in sealed_to:
             raise WrongOrganisationKey(
                 f"record {record_id} is not sealed to key {self._key_id} (it is sealed to"
                 f" {', '.join(sealed_to)}): another organisation's key, or one retired"
             )
         try:
-            plaintext = pair.open(sealed, record_aad(record_id, revision, "sealed"))
+            plaintext = pair.open(sealed, record_aad(record_id, revision, "sealed"), epoch_header)
         except IntegrityError as exc:
             raise IntegrityError(f"record {record_id} revision {revision}: {exc}") from None
         try:

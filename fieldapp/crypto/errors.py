@@ -44,3 +44,11 @@ class WrongOrganisationKey(CryptoError):
 
 class CaseFilesLocked(CryptoError):
     """The organisation's key was forgotten (locked by hand or after idle time)."""
+
+
+class EpochHeaderMissing(IntegrityError):
+    """An epoch envelope came without the epoch header it names (see crypto.epochs)."""
+
+
+class EpochHeaderMismatch(IntegrityError):
+    """An epoch header is not the one an envelope names: its sha256 differs (altered)."""

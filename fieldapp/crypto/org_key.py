@@ -4,6 +4,7 @@ envelopes sealed to it, and deriving its regions' team keys."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,14 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fieldapp.crypto._encoding import B64Bytes, length_prefixed
+from fieldapp.crypto.epochs import (
+    EPOCH_INFO,
+    RAW_DEFLATE,
+    envelope_epoch_id,
+    epoch_header_parts,
+    epoch_payload,
+    epoch_record_key,
+)
 from fieldapp.crypto.errors import CryptoError, IntegrityError, NotAKeyFile, WrongPassphrase
 from fieldapp.crypto.passphrase import KdfParams, check_passphrase_policy, derive_key
 from fieldapp.crypto.sealing import (
@@ -27,7 +36,14 @@ from fieldapp.crypto.sealing import (
     suite,
 )
 from fieldapp.crypto.signatures import SigningKey
-from fieldapp.crypto.symmetric import KEY_BYTES, decrypt, encrypt, hkdf, unwrap_bytes
+from fieldapp.crypto.symmetric import (
+    KEY_BYTES,
+    decrypt,
+    decrypt_single_use,
+    encrypt,
+    hkdf,
+    unwrap_bytes,
+)
 from fieldapp.crypto.team import team_scope
 
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
@@ -157,21 +173,37 @@ class OrgKeyPair:
         hub steward's releases), derived like the team keys: the organisation is its key."""
         return SigningKey.from_bytes(hkdf(self._private_bytes, b"fieldapp/hub-signing-key/v1"))
 
-    def open(self, envelope: bytes, aad: bytes) -> bytes:
-        """The plaintext of an envelope sealed to this key pair with the same `aad`."""
-        header, entries, payload = parse_envelope(envelope)
+    def open(self, envelope: bytes, aad: bytes, epoch_header: bytes | None = None) -> bytes:
+        """The plaintext of an envelope sealed to this key pair with the same `aad`; an epoch
+        envelope needs its `epoch_header` (crypto.epochs: EpochHeaderMissing,
+        EpochHeaderMismatch)."""
         info = envelope_info(aad)
+        if envelope_epoch_id(envelope) is not None:
+            entries, dictionary = epoch_header_parts(envelope, epoch_header)
+            secret = self._open_sealed_key(entries, EPOCH_INFO, "epoch header")
+            head, index, payload = epoch_payload(envelope)
+            key = epoch_record_key(secret, index, info)
+            compressed = decrypt_single_use(key, payload, info + head)
+            return decompress_bounded(compressed, RAW_DEFLATE, dictionary)
+        header, sealed_keys, payload = parse_envelope(envelope)
+        content_key = self._open_sealed_key(sealed_keys, info, "envelope")
+        return decompress_bounded(decrypt(content_key, payload, info + header))
+
+    def _open_sealed_key(
+        self, entries: Sequence[tuple[str, str, bytes]], info: bytes, what: str
+    ) -> bytes:
+        """The 32-byte key sealed to this key pair in a header's `entries`."""
         hpke_suite = suite(self._kem)
         for key_id, kem, sealed in entries:
             if key_id != self._recipient.key_id or kem != self._kem:
                 continue
             try:
-                content_key = hpke_suite.decrypt(sealed, self._private_key, info=info)
+                key = hpke_suite.decrypt(sealed, self._private_key, info=info)
             except (InvalidTag, ValueError):
                 raise IntegrityError(
-                    "envelope was altered, or belongs to another record/revision"
+                    f"{what} was altered, or belongs to another record/revision"
                 ) from None
-            if len(content_key) != KEY_BYTES:
-                raise IntegrityError("envelope holds a malformed content key")
-            return decompress_bounded(decrypt(content_key, payload, info + header))
-        raise IntegrityError(f"envelope is not sealed to key {self._recipient.key_id}")
+            if len(key) != KEY_BYTES:
+                raise IntegrityError(f"{what} holds a malformed content key")
+            return key
+        raise IntegrityError(f"{what} is not sealed to key {self._recipient.key_id}")

@@ -89,6 +89,26 @@ def envelope_info(aad: bytes) -> bytes:
     return b"fieldapp/envelope/v1" + length_prefixed(aad)
 
 
+def sealed_key_header(
+    version: bytes, key: bytes, recipients: Sequence[RecipientKey], info: bytes
+) -> bytes:
+    """`version`, count, then per recipient its key id, kem, length and HPKE(recipient, info)
+    of `key`: the header of an envelope (see `seal`) and of an epoch (crypto.epochs)."""
+    unique = list({recipient.key_id: recipient for recipient in recipients}.values())
+    if not unique:
+        raise CryptoError("sealing needs at least one recipient")
+    if len(unique) > 255:
+        raise CryptoError("an envelope holds at most 255 recipients")
+    header = bytearray(version + bytes([len(unique)]))
+    for recipient in unique:
+        public_key = _load_public_key(recipient.kem, recipient.public_key)
+        sealed = suite(recipient.kem).encrypt(key, public_key, info=info)
+        header += bytes.fromhex(recipient.key_id)
+        header += struct.pack(">BH", _KEM_IDS[recipient.kem], len(sealed))
+        header += sealed
+    return bytes(header)
+
+
 def seal(plaintext: bytes, recipients: Sequence[RecipientKey], aad: bytes) -> bytes:
     """Seal a plaintext so that only the recipients' private keys open it.
 
@@ -112,34 +132,26 @@ def seal(plaintext: bytes, recipients: Sequence[RecipientKey], aad: bytes) -> by
     The payload's associated data covers the whole header, so changing any byte of the envelope
     makes every recipient's `open` fail.
     """
-    unique = list({recipient.key_id: recipient for recipient in recipients}.values())
-    if not unique:
-        raise CryptoError("sealing needs at least one recipient")
-    if len(unique) > 255:
-        raise CryptoError("an envelope holds at most 255 recipients")
     if len(plaintext) > MAX_SEALED_PLAINTEXT:
         raise CryptoError(f"cannot seal more than {MAX_SEALED_PLAINTEXT} bytes")
     content_key = random_key()
     info = envelope_info(aad)
-    header = bytearray(_ENVELOPE_VERSION + bytes([len(unique)]))
-    for recipient in unique:
-        public_key = _load_public_key(recipient.kem, recipient.public_key)
-        sealed = suite(recipient.kem).encrypt(content_key, public_key, info=info)
-        header += bytes.fromhex(recipient.key_id)
-        header += struct.pack(">BH", _KEM_IDS[recipient.kem], len(sealed))
-        header += sealed
-    payload = encrypt(content_key, zlib.compress(plaintext, 9), info + bytes(header))
-    return bytes(header) + payload
+    header = sealed_key_header(_ENVELOPE_VERSION, content_key, recipients, info)
+    payload = encrypt(content_key, zlib.compress(plaintext, 9), info + header)
+    return header + payload
 
 
-def _header_entries(envelope: bytes) -> tuple[int, list[tuple[str, KemName, int, int]]]:
+def _header_entries(
+    envelope: bytes, version: bytes = _ENVELOPE_VERSION, what: str = "envelope"
+) -> tuple[int, list[tuple[str, KemName, int, int]]]:
     """(header length, [(key_id, kem, start and end of the sealed content key)]) of an
-    envelope, without copying its bytes; IntegrityError if malformed."""
-    corrupt = IntegrityError("envelope is truncated or corrupt")
+    envelope (or of an epoch header: the same layout under another `version` byte), without
+    copying its bytes; IntegrityError if malformed."""
+    corrupt = IntegrityError(f"{what} is truncated or corrupt")
     if len(envelope) < 2:
         raise corrupt
-    if envelope[:1] != _ENVELOPE_VERSION:
-        raise IntegrityError(f"unknown envelope format version {envelope[0]}")
+    if envelope[:1] != version:
+        raise IntegrityError(f"unknown {what} format version {envelope[0]}")
     entries: list[tuple[str, KemName, int, int]] = []
     position = 2
     for _ in range(envelope[1]):
@@ -157,22 +169,27 @@ def _header_entries(envelope: bytes) -> tuple[int, list[tuple[str, KemName, int,
     return position, entries
 
 
-def parse_envelope(envelope: bytes) -> tuple[bytes, list[tuple[str, KemName, bytes]], bytes]:
+def parse_envelope(
+    envelope: bytes, version: bytes = _ENVELOPE_VERSION, what: str = "envelope"
+) -> tuple[bytes, list[tuple[str, KemName, bytes]], bytes]:
     """(header, [(key_id, kem, sealed content key)], payload), IntegrityError if malformed."""
-    end, entries = _header_entries(envelope)
+    end, entries = _header_entries(envelope, version, what)
     sealed_keys = [(key_id, kem, envelope[start:stop]) for key_id, kem, start, stop in entries]
     return envelope[:end], sealed_keys, envelope[end:]
 
 
-def envelope_key_ids(envelope: bytes) -> list[str]:
-    """The key ids (`RecipientKey.key_id`) an envelope is sealed to, in its order, read from
-    its header without opening it: a server checks them against the organisation's keys.
-    IntegrityError if the envelope is malformed."""
-    return [key_id for key_id, _, _, _ in _header_entries(envelope)[1]]
+def header_key_ids(
+    envelope: bytes, version: bytes = _ENVELOPE_VERSION, what: str = "envelope"
+) -> list[str]:
+    """The key ids (`RecipientKey.key_id`) an envelope (or epoch header) is sealed to, in its
+    order, read from its header without opening it. IntegrityError if malformed."""
+    return [key_id for key_id, _, _, _ in _header_entries(envelope, version, what)[1]]
 
 
-def decompress_bounded(data: bytes) -> bytes:
-    decompressor = zlib.decompressobj()
+def decompress_bounded(data: bytes, wbits: int = zlib.MAX_WBITS, zdict: bytes = b"") -> bytes:
+    """Inflate a sealed payload (zlib, or raw deflate with `wbits` -15, with the preset
+    dictionary `zdict`), never beyond MAX_SEALED_PLAINTEXT; IntegrityError if malformed."""
+    decompressor = zlib.decompressobj(wbits, zdict=zdict) if zdict else zlib.decompressobj(wbits)
     try:
         plaintext = decompressor.decompress(data, MAX_SEALED_PLAINTEXT)
     except zlib.error:

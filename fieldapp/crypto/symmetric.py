@@ -63,6 +63,25 @@ def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
         ) from None
 
 
+_SINGLE_USE_NONCE = bytes(_NONCE_BYTES)
+
+
+def encrypt_single_use(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM under a key that encrypts exactly one message (derived for it alone, as
+    an epoch envelope's), so a fixed nonce is safe and none is stored: ciphertext + tag."""
+    return _aesgcm(key).encrypt(_SINGLE_USE_NONCE, plaintext, aad)
+
+
+def decrypt_single_use(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    """The plaintext of `encrypt_single_use`; IntegrityError if anything does not match."""
+    try:
+        return _aesgcm(key).decrypt(_SINGLE_USE_NONCE, blob, aad)
+    except InvalidTag:
+        raise IntegrityError(
+            "ciphertext was altered, or belongs to another record/revision or key"
+        ) from None
+
+
 def wrap_key(kek: bytes, key: bytes, aad: bytes) -> bytes:
     """Encrypt a key under a key-encryption key (the only form a key may be stored in)."""
     if len(key) != KEY_BYTES:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
 
-__all__ = ["initial_values", "join_parts", "split_by_sensitivity", "stamp_metadata"]
+__all__ = [
+    "initial_values",
+    "join_parts",
+    "sealing_dictionary",
+    "split_by_sensitivity",
+    "stamp_metadata",
+]
+
+# A choice list longer than this (countries, provinces) would crowd the dictionary out.
+_DICTIONARY_CHOICES = 40
 
 
 def split_by_sensitivity(
@@ -64,6 +73,25 @@ def _join(nodes: list[Node], stats: Mapping[str, Any], secret: Mapping[str, Any]
         elif node.name in stats:
             merged[node.name] = stats[node.name]
     return merged
+
+
+def sealing_dictionary(specs: Iterable[FormSpec]) -> bytes:
+    """A zlib preset dictionary for the sealed parts of these forms' records: each sensitive
+    field's, group's and repeat's name as a JSON key, and the values of their short choice
+    lists. Only what the forms say (public to every device), never an answer; most sealed
+    parts compress a fifth smaller with it (crypto.SealingEpoch)."""
+    keys: set[str] = {"_id"}
+    values: set[str] = set()
+    for spec in specs:
+        for node in spec.walk():
+            if isinstance(node, FieldSpec) and node.sensitivity != "sensitive":
+                continue
+            keys.add(node.name)
+            choices = spec.choices.get(node.choices or "") if isinstance(node, FieldSpec) else None
+            if choices and len(choices) <= _DICTIONARY_CHOICES:
+                values.update(str(choice.value) for choice in choices)
+    text = "".join(f'"{key}":' for key in sorted(keys)) + "".join(f'"{v}"' for v in sorted(values))
+    return text.encode("utf-8")[-32 * 1024 :]
 
 
 def initial_values(spec: FormSpec) -> dict[str, Any]:

@@ -306,3 +306,19 @@ def m012_attachments(db: Database) -> None:
         CREATE INDEX attachment_chunks_by_attachment ON attachment_chunks (attachment_id, idx);
         """
     )
+
+
+@STORE_MIGRATIONS()
+def m013_sealing_epochs(db: Database) -> None:
+    """The headers of the sealing epochs this device sealed records in (crypto.epochs): public
+    (the epoch secret is sealed to the organisation and kept only in memory), pushed with
+    the records that name them."""
+    db.executescript(
+        """
+        CREATE TABLE sealing_epochs (
+            epoch_id TEXT PRIMARY KEY,
+            header BLOB NOT NULL,
+            started_at TEXT NOT NULL
+        );
+        """
+    )

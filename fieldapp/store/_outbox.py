@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fieldapp import crypto
-from fieldapp.forms.values import join_parts
+from fieldapp.forms.values import join_parts, sealing_dictionary
 from fieldapp.store._attachments import Attachments
 from fieldapp.store._core import Core, iso
 from fieldapp.store._keyring import Keyring
@@ -32,6 +32,10 @@ from sync.protocol import SEALED_ATTACHMENTS, AttachmentRef, RecordEnvelope
 __all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
+
+# Set once the server said it takes epoch envelopes (crypto.epochs): until then records are
+# sealed each to the organisation, as every server accepts.
+_SEALING_EPOCHS = "sealing_epochs"
 
 
 class Outbox:
@@ -48,6 +52,7 @@ class Outbox:
         self._settings = settings
         self._rows = rows
         self._attachments = attachments
+        self._epoch: crypto.SealingEpoch | None = None  # its secret lives in memory only
 
     # -- sealing -----------------------------------------------------------------------------
     def recipients(self) -> list[crypto.RecipientKey]:
@@ -67,6 +72,43 @@ class Outbox:
                     [recipient.key_id, recipient.model_dump_json(), self._core.now()],
                 )
             return self._seal_waiting()
+
+    # -- sealing epochs ---------------------------------------------------------------------
+    @property
+    def seals_in_epochs(self) -> bool:
+        """Whether records are sealed in epochs (the server said it takes them)."""
+        return self._settings.get(_SEALING_EPOCHS) == "1"
+
+    def set_seals_in_epochs(self, enabled: bool) -> None:
+        """Seal the next records in epochs (or each to the organisation, for an older server)."""
+        if enabled != self.seals_in_epochs:
+            self._settings.set(_SEALING_EPOCHS, "1" if enabled else "0")
+
+    def epoch_headers(self, epoch_ids: Iterable[str]) -> dict[str, bytes]:
+        """The headers of these sealing epochs, by id (unknown ones left out). Works while
+        locked (headers are public)."""
+        wanted = sorted(set(epoch_ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        with self._core.lock:
+            rows = self._core.db.execute(
+                f"SELECT epoch_id, header FROM sealing_epochs WHERE epoch_id IN ({marks})",  # noqa: S608
+                wanted,
+            ).fetchall()
+        return {epoch_id: bytes(header) for epoch_id, header in rows}
+
+    def _sealing_epoch(self, recipients: list[crypto.RecipientKey]) -> crypto.SealingEpoch:
+        """The current epoch, or a new one when it is spent or there is none yet; its header
+        is written in the caller's transaction each time (a rolled-back one would lose it)."""
+        if self._epoch is None or self._epoch.spent(recipients):
+            dictionary = sealing_dictionary(self._rows.usable_forms())
+            self._epoch = crypto.SealingEpoch(recipients, dictionary)
+        self._core.db.execute(
+            "INSERT OR IGNORE INTO sealing_epochs (epoch_id, header, started_at) VALUES (?, ?, ?)",
+            [self._epoch.epoch_id, self._epoch.header, self._core.now()],
+        )
+        return self._epoch
 
     # -- the match key ------------------------------------------------------------------------
     @property
@@ -137,11 +179,12 @@ class Outbox:
                 attachment_id: opener.model_dump(mode="json")
                 for attachment_id, opener in self._attachments.sealed_keys(attachments).items()
             }
-        sealed = crypto.seal(
-            crypto.canonical_json(content),
-            recipients,
-            crypto.record_aad(row["id"], row["revision"], "sealed"),
-        )
+        plaintext = crypto.canonical_json(content)
+        aad = crypto.record_aad(row["id"], row["revision"], "sealed")
+        if self.seals_in_epochs:
+            sealed = self._sealing_epoch(recipients).seal(plaintext, aad)
+        else:
+            sealed = crypto.seal(plaintext, recipients, aad)
         self.sign(row, sealed, match=match, attachments=attachments)
 
     def sign(

@@ -114,6 +114,10 @@ class RecordRows:
         result: dict[str, Any] = json.loads(plain)
         return result
 
+    def usable_forms(self) -> list[FormSpec]:
+        """The newest version of every form on the device that still loads."""
+        return self._forms.usable()
+
     def form(self, row: Mapping[str, Any]) -> FormSpec:
         """The form version the record was made with."""
         return self._forms.get(row["form_id"], row["form_version"])

@@ -22,7 +22,13 @@ from fieldapp import crypto
 from fieldapp.store import Store
 from sync.client._changes import apply_change
 from sync.client._errors import NotEnrolled
-from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
+from sync.client._outcomes import (
+    Outgoing,
+    ReceiptVerifier,
+    epochs_tail,
+    outcome_of,
+    sealed_epoch_id,
+)
 from sync.client._report import SyncReport
 from sync.client._state import (
     STATE_CURSOR,
@@ -89,17 +95,19 @@ def export_bundle(store: Store, *, on_progress: BundleProgress | None = None) ->
         for digest in store.attachments.unsent_finalised()
     ]
     counts = {"records": len(envelopes), "roster": len(roster)}
-    payload = b'{"records":[' + b",".join(envelopes) + b'],"roster":[' + b",".join(roster) + b"]"
+    payload = b'{"records":[' + b",".join(envelopes) + b'],"roster":[' + b",".join(roster)
     if chunks:
         counts["chunks"] = len(chunks)
-        payload += b',"chunks":[' + b",".join(chunks) + b"]"
+        payload += b'],"chunks":[' + b",".join(chunks)
+    named = {epoch for envelope in envelopes if (epoch := sealed_epoch_id(envelope))}
+    payload += epochs_tail(store.outbox.epoch_headers(named))  # closes the last list
     data = pack_bundle(
         "device",
         writer_id=store.device_id,
         org_id=org_id,
         created_at=store.settings.wall_clock(),
         counts=counts,
-        payload=payload + b"}",
+        payload=payload,
         sign=store.keyring.sign,
     )
     return ExportedBundle(data, len(envelopes), len(roster), len(chunks))

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError
+from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError, envelope_epoch_id
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.values import join_parts
@@ -83,7 +83,9 @@ def open_record(
         secret: dict[str, Any] = {}
         openers: dict[str, SealedAttachment] = {}
         if envelope.sealed is not None:
-            opened_part = key.open(str(envelope.id), envelope.revision, envelope.sealed)
+            epoch_id = envelope_epoch_id(envelope.sealed)
+            header = None if epoch_id is None else view.epochs.get(epoch_id)
+            opened_part = key.open(str(envelope.id), envelope.revision, envelope.sealed, header)
             openers = sealed_attachments(opened_part)
             secret = without_attachment_keys(opened_part)
         elif not (envelope.deleted or envelope.consent_withdrawn or view.consent_withdrawn):

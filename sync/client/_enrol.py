@@ -112,6 +112,7 @@ def enrol(
         # be pulled from the start).
         store.settings.set(STATE_CURSOR, "0")
     store.outbox.set_match_key(match)  # before sealing: waiting records get their digests
+    store.outbox.set_seals_in_epochs(answer.sealing_epochs)
     sealed = store.outbox.set_recipients(recipients)
     team_entries = store.roster.set_team_key(team)
     store.keyring.set_secret(SECRET_TOKEN, answer.token)

@@ -1,8 +1,12 @@
 """What the server's answer to a push means for each record: the outcome to write back, and
-the receipt that must prove it (a batch's receipts share one signature, verified once)."""
+the receipt that must prove it (a batch's receipts share one signature, verified once); and
+the sealing epoch an outgoing envelope names, whose header goes with it (push and bundle)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +15,40 @@ from fieldapp.store import Outcome
 from sync.client._report import SyncReport
 from sync.protocol import Receipt, RecordOutcome
 
-__all__ = ["Outgoing", "ReceiptVerifier", "conflict_problem", "outcome_of"]
+__all__ = [
+    "Outgoing",
+    "ReceiptVerifier",
+    "conflict_problem",
+    "epochs_tail",
+    "outcome_of",
+    "sealed_epoch_id",
+]
+
+_SEALED_FIELD = b'"sealed":"'
+_EPOCH_HEAD_BASE64 = 44  # version byte and 32-byte epoch id: 33 bytes, 44 base64 characters
+
+
+def sealed_epoch_id(envelope: bytes) -> str | None:
+    """The sealing epoch a signed envelope's JSON names (crypto.epochs), read from the first
+    bytes of its `sealed` field without parsing the rest; None for any other envelope."""
+    start = envelope.find(_SEALED_FIELD)
+    if start < 0:
+        return None
+    start += len(_SEALED_FIELD)
+    try:
+        head = base64.b64decode(envelope[start : start + _EPOCH_HEAD_BASE64], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return head[1:].hex() if len(head) == 33 and head[:1] == b"\x02" else None
+
+
+def epochs_tail(epochs: Mapping[str, bytes]) -> bytes:
+    """What closes a JSON list of envelopes and its object: `],"epochs":[headers]}` with the
+    epoch headers in base64 (by id), or `]}` when there are none (as before epochs)."""
+    if not epochs:
+        return b"]}"
+    headers = b",".join(b'"' + base64.b64encode(epochs[key]) + b'"' for key in sorted(epochs))
+    return b'],"epochs":[' + headers + b"]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The push: the outbox leaves in gzipped batches, each record turning `sent` only with a
+"""The push: the outbox leaves in compressed batches (gzip; xz on a slow link to a server that
+takes it), each record turning `sent` only with a
 receipt that verifies. Three stages overlap, each at most one batch ahead of the next:
 preparing a batch, the server storing the one before, writing back the outcomes of the one
 before that; outcomes are only ever written from the server's answer (the checkpoint)."""
@@ -6,7 +7,9 @@ before that; outcomes are only ever written from the server's answer (the checkp
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable, Iterator
+import lzma
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -15,13 +18,30 @@ from fieldapp.store import OutboxEntry, Store
 from sync.client._ahead import Ahead
 from sync.client._errors import ServerRefused
 from sync.client._exchange import GZIP_LEVEL, Exchange, answer, refusal
-from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
+from sync.client._outcomes import (
+    Outgoing,
+    ReceiptVerifier,
+    epochs_tail,
+    outcome_of,
+    sealed_epoch_id,
+)
 from sync.client._report import ProgressCallback, SyncReport
-from sync.protocol import MAX_BATCH_RECORDS, PROTOCOL_VERSION, PushResponse
+from sync.protocol import (
+    MAX_BATCH_RECORDS,
+    PROTOCOL_VERSION,
+    SEALING_EPOCHS_HEADER,
+    PushResponse,
+)
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "pending_records"]
 
 DEFAULT_MAX_BATCH_BYTES = 256 * 1024
+# Below this upload rate (1 Mbit/s) xz (~1 MB/s of JSON in, ~0.3 MB/s out on one core) costs
+# no time: a batch is compressed while the one before is still on the wire.
+SLOW_LINK_BYTES_PER_S = 128 * 1024
+# JSON is text: no 4-byte alignment to model (pb 0); -6e's memory (~100 MiB) suits a phone.
+XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6 | lzma.PRESET_EXTREME, "pb": 0}]
+_RATE_SAMPLE_BYTES = 32 * 1024
 _OUTBOX_PAGE = 500
 _BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
@@ -35,12 +55,18 @@ def pending_records(store: Store) -> int:
 @dataclass(frozen=True, slots=True)
 class _Batch:
     items: list[Outgoing]
-    gzipped: bytes
+    body: bytes
+    encoding: str
 
     @classmethod
-    def of(cls, items: list[Outgoing]) -> _Batch:
-        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in items) + b"]}"
-        return cls(items, gzip.compress(body, GZIP_LEVEL))
+    def of(cls, items: list[Outgoing], epochs: Mapping[str, bytes], *, xz: bool) -> _Batch:
+        """The batch's body, with the headers of the sealing epochs its envelopes name:
+        xz (a seventh smaller, ten times slower to make: for slow links) or gzip."""
+        records = b",".join(item.body for item in items)
+        body = _ENVELOPE_BATCH_HEAD + records + epochs_tail(epochs)
+        if xz:
+            return cls(items, lzma.compress(body, format=lzma.FORMAT_XZ, filters=XZ_FILTERS), "xz")
+        return cls(items, gzip.compress(body, GZIP_LEVEL), "gzip")
 
 
 class Push:
@@ -66,6 +92,11 @@ class Push:
         self.receipts = receipts
         self.max_batch_bytes = max_batch_bytes
         self.on_progress = on_progress
+        self._epochs_said = False
+        self._xz = False  # the server takes xz and the link is slow: see `_learn`
+        # Epochs the server holds the header of: it stored an envelope naming it.
+        self._delivered: set[str] = set()
+        self._header_sizes: dict[str, int] = {}
 
     def run(self) -> None:
         total = pending_records(self.store)
@@ -87,21 +118,39 @@ class Push:
         overhead = len(_ENVELOPE_BATCH_HEAD) + len(b"]}")
         batch: list[Outgoing] = []
         size = overhead
+        epochs: set[str] = set()  # the epochs whose header the batch carries
         after = ""
         while page := self.store.outbox.pending(after=after, limit=_OUTBOX_PAGE):
             for entry in page:
                 item = self._outgoing(entry)
                 if item is None:
                     continue
+                epoch = sealed_epoch_id(item.body)
                 full = len(batch) >= MAX_BATCH_RECORDS
-                if batch and (full or size + len(item.body) + 1 > self.max_batch_bytes):
+                if batch and (
+                    full or size + self._cost(item, epoch, epochs) > self.max_batch_bytes
+                ):
                     yield from self._queued(batch)
-                    batch, size = [], overhead
+                    batch, size, epochs = [], overhead, set()
+                size += self._cost(item, epoch, epochs)
                 batch.append(item)
-                size += len(item.body) + 1  # and its comma
+                if epoch is not None and epoch not in self._delivered:
+                    epochs.add(epoch)
             after = page[-1].record_id
         if batch:
             yield from self._queued(batch)
+
+    def _cost(self, item: Outgoing, epoch: str | None, epochs: set[str]) -> int:
+        """What `item` adds to a batch's JSON that carries the headers of `epochs`: its body
+        and comma, and its epoch's header (base64, quoted) if it is the first to name an
+        epoch the server may not hold."""
+        cost = len(item.body) + 1
+        if epoch is None or epoch in epochs or epoch in self._delivered:
+            return cost
+        if epoch not in self._header_sizes:
+            header = self.store.outbox.epoch_headers([epoch]).get(epoch, b"")
+            self._header_sizes[epoch] = 4 * -(-len(header) // 3) + len(b'],"epochs":["",')
+        return cost + self._header_sizes[epoch]
 
     def _outgoing(self, entry: OutboxEntry) -> Outgoing | None:
         """The outbox entry ready to send, or None (reported) if its envelope is damaged."""
@@ -117,7 +166,13 @@ class Push:
         outbox was read (their new revision goes in a later sync): see `Outbox.mark_queued`."""
         marked = self.store.outbox.mark_queued({item.record_id: item.revision for item in items})
         if leaving := [item for item in items if item.record_id in marked]:
-            yield _Batch.of(leaving)
+            yield self._batch(leaving)
+
+    def _batch(self, items: list[Outgoing]) -> _Batch:
+        """The batch, with the headers of its epochs the server does not hold yet."""
+        epochs = {epoch for item in items if (epoch := sealed_epoch_id(item.body))}
+        epochs -= self._delivered
+        return _Batch.of(items, self.store.outbox.epoch_headers(epochs), xz=self._xz)
 
     def _exchanges(
         self, batches: Iterable[_Batch]
@@ -136,16 +191,17 @@ class Push:
         if len(current) == len(batch.items):
             return batch
         leaving = [item for item in batch.items if item.record_id in current]
-        return _Batch.of(leaving) if leaving else None
+        return self._batch(leaving) if leaving else None
 
     def _send(self, batch: _Batch) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
         """Push one batch (halving it while the server finds it too large): its answers."""
+        started = time.monotonic()
         response = self.exchange.request(
             "POST",
             "/v1/records:push",
             token=self.token,
-            content=batch.gzipped,
-            gzipped=True,
+            content=batch.body,
+            extra_headers={"Content-Encoding": batch.encoding},
             params=_BATCH_RECEIPTS,
         )
         items = batch.items
@@ -156,12 +212,29 @@ class Push:
                 )
                 return
             half = len(items) // 2
-            yield from self._send(_Batch.of(items[:half]))
-            yield from self._send(_Batch.of(items[half:]))
+            yield from self._send(self._batch(items[:half]))
+            yield from self._send(self._batch(items[half:]))
             return
         if response.status_code != 200:
             raise ServerRefused(refusal(response))
+        if len(batch.body) >= _RATE_SAMPLE_BYTES:  # a smaller one measures latency, not rate
+            self._learn(response, len(batch.body) / max(time.monotonic() - started, 1e-6))
+        else:
+            self._learn(response, None)
         yield items, response
+
+    def _learn(self, response: httpx.Response, rate: float | None) -> None:
+        """What a push answer says of the server and the link: a server that takes epoch
+        envelopes gets the next records sealed in epochs; one that takes xz bodies
+        (`Accept-Encoding`, RFC 7694) gets them on a link slower than SLOW_LINK_BYTES_PER_S
+        (`rate`: this batch's bytes per second; None: unknown, the choice stays), where xz's
+        time hides behind the sending of the batch before."""
+        if response.headers.get(SEALING_EPOCHS_HEADER) == "epochs" and not self._epochs_said:
+            self.store.outbox.set_seals_in_epochs(True)  # the next records seal in epochs
+            self._epochs_said = True
+        accepted = {e.strip() for e in response.headers.get("Accept-Encoding", "").split(",")}
+        if rate is not None:
+            self._xz = "xz" in accepted and rate < SLOW_LINK_BYTES_PER_S
 
     def _write_outcomes(self, items: list[Outgoing], response: httpx.Response) -> int:
         """The checkpoint: a batch's outcomes in one durable commit, once the server has
@@ -175,5 +248,7 @@ class Push:
                 update = outcome_of(item, outcome, self.report, self.receipts)
                 if update is not None:
                     updates.append(update)
+                if outcome.receipt is not None and (epoch := sealed_epoch_id(item.body)):
+                    self._delivered.add(epoch)
         self.store.outbox.record_outcomes(updates)
         return len(updates)

@@ -146,8 +146,10 @@ from sync.protocol.receipts import (
     receipt_tree,
 )
 from sync.protocol.records import (
+    MAX_BATCH_EPOCHS,
     MAX_RELAY_HOPS,
     MAX_STATS_DEPTH,
+    SEALING_EPOCHS_HEADER,
     OutcomeStatus,
     PushRequest,
     PushResponse,
@@ -186,6 +188,7 @@ __all__ = [
     "MAX_APP_VERSION",
     "MAX_ATTACHMENTS_PER_RECORD",
     "MAX_ATTACHMENT_BYTES",
+    "MAX_BATCH_EPOCHS",
     "MAX_BATCH_RECORDS",
     "MAX_CHUNKS_PER_ATTACHMENT",
     "MAX_FIELD_ERRORS",
@@ -207,6 +210,7 @@ __all__ = [
     "REVISION_RE",
     "ROSTER_ROLES",
     "SEALED_ATTACHMENTS",
+    "SEALING_EPOCHS_HEADER",
     "WAITING_HEADER",
     "AttachmentRef",
     "B64Bytes",

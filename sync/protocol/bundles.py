@@ -106,12 +106,14 @@ class BundledChunk(WireModel):
 
 class DevicePayload(WireModel):
     """A device's outbox: envelopes as a push sends them, roster entries as shared, and the
-    chunks of their attachments the device has not seen the centre take (left out when none,
-    so a bundle without attachments is as before)."""
+    chunks of their attachments the device has not seen the centre take, and the headers of
+    the sealing epochs its envelopes name (fieldapp.crypto.epochs); both left out when none,
+    so a bundle without them is as before."""
 
     records: list[RecordEnvelope]
     roster: list[RosterEntry] = Field(default_factory=list)
     chunks: list[BundledChunk] = Field(default_factory=list, exclude_if=lambda chunks: not chunks)
+    epochs: list[B64Bytes] = Field(default_factory=list, exclude_if=lambda epochs: not epochs)
 
     def counts(self) -> dict[str, int]:
         """What the bundle's signed header counts of this payload."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import Field, StrictBool, WithJsonSchema, field_validator
 
 from sync.protocol.errors import BadEnrolmentCode, BadEnrolmentLink, InsecureServerURL
 from sync.protocol.wire import B64Bytes, Role, WireModel
@@ -58,7 +58,9 @@ class EnrolResponse(WireModel):
     the enrolment code (fieldapp.crypto.wrap_team_key) when the code was issued with one; the
     server cannot open it. Left out of the JSON when absent, as version 1 had it.
     `wrapped_match_key`: the organisation's match key (duplicate detection), wrapped the same
-    way (fieldapp.crypto.wrap_match_key); left out when absent."""
+    way (fieldapp.crypto.wrap_match_key); left out when absent.
+    `sealing_epochs`: the server takes epoch envelopes with their headers (fieldapp.crypto.
+    epochs), so the device seals in epochs from the start; left out by older servers."""
 
     device_id: str
     token: str
@@ -74,6 +76,7 @@ class EnrolResponse(WireModel):
     wrapped_match_key: B64Bytes | None = Field(
         default=None, exclude_if=lambda wrapped: wrapped is None
     )
+    sealing_epochs: StrictBool = Field(default=False, exclude_if=lambda said: not said)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -18,7 +18,7 @@ from uuid import UUID
 from pydantic import Field, TypeAdapter, model_validator
 
 from sync.protocol.records import RecordEnvelope
-from sync.protocol.wire import Revision, Role, Timestamp, WireModel
+from sync.protocol.wire import B64Bytes, Revision, Role, Timestamp, WireModel
 
 __all__ = [
     "APP_VERSION_HEADER",
@@ -131,7 +131,9 @@ class SealedRecordView(WireModel):
     """A record's sealed part for the office that holds the organisation's key
     (`GET /v1/office/records/{id}/sealed`): its head revision's envelope, as the device
     signed it (every stored revision, oldest first, when asked for its history). An envelope
-    whose sealed part a consent withdrawal erased has `sealed` None."""
+    whose sealed part a consent withdrawal erased has `sealed` None. `epochs`: the headers
+    of the sealing epochs its epoch envelopes name, by id (fieldapp.crypto.epochs; left out
+    when none), which the office needs to open them."""
 
     id: UUID
     form_id: str
@@ -141,6 +143,7 @@ class SealedRecordView(WireModel):
     in_conflict: bool
     consent_withdrawn: bool
     revisions: list[RecordEnvelope]
+    epochs: dict[str, B64Bytes] = Field(default_factory=dict, exclude_if=lambda epochs: not epochs)
 
 
 class OfficeDevice(WireModel):

@@ -31,8 +31,10 @@ from sync.protocol.wire import (
 )
 
 __all__ = [
+    "MAX_BATCH_EPOCHS",
     "MAX_RELAY_HOPS",
     "MAX_STATS_DEPTH",
+    "SEALING_EPOCHS_HEADER",
     "OutcomeStatus",
     "PushRequest",
     "PushResponse",
@@ -162,14 +164,26 @@ class RelayHop(WireModel):
 MAX_RELAY_HOPS = 8
 
 
+# The push answer's header by which a server says it takes epoch envelopes (value "epochs").
+SEALING_EPOCHS_HEADER = "X-Fieldapp-Sealing"
+
+# Epoch headers in one push: a device starts a new epoch every EPOCH_MAX_RECORDS records.
+MAX_BATCH_EPOCHS = 64
+
+
 class PushRequest(WireModel):
     """A batch of envelopes. A relay forwarding them adds `hops`: one list per record, in
     order, of the relays it came through, the first one nearest the device (left out by
-    devices; not signed: it is what each relay says of itself)."""
+    devices; not signed: it is what each relay says of itself). `epochs`: the headers of the
+    sealing epochs its epoch envelopes name (fieldapp.crypto.epochs; left out when none: the
+    envelope signs the header's sha256, so the header itself needs no signature)."""
 
     protocol: ProtocolVersion = PROTOCOL_VERSION
     records: list[RecordEnvelope] = Field(max_length=MAX_BATCH_RECORDS)
     hops: list[list[RelayHop]] | None = Field(default=None, exclude_if=lambda hops: hops is None)
+    epochs: list[B64Bytes] = Field(
+        default_factory=list, max_length=MAX_BATCH_EPOCHS, exclude_if=lambda epochs: not epochs
+    )
 
     @field_validator("hops")
     @classmethod

@@ -58,6 +58,7 @@ from sync.protocol import (
     RevocationChange,
 )
 from sync.relay.identity import RelayIdentity
+from sync.server.ingest import epoch_id_or_none
 from sync.server.routes.common import ApiError
 from sync.server.settings import ServerSettings
 from sync.server.storage import AlreadyExists, Device, NotFound, Storage, StoredRecord
@@ -286,7 +287,9 @@ class RelayNode:
             ]
             for revision in revisions
         ]
-        request = PushRequest(records=envelopes, hops=hops)
+        named = {epoch_id_or_none(envelope.sealed) for envelope in envelopes}
+        epochs = self.storage.epoch_headers(identity.org_id, (key for key in named if key))
+        request = PushRequest(records=envelopes, hops=hops, epochs=list(epochs.values()))
         response = self._exchange.send_json(
             "POST", "/v1/records:push", request, token=identity.token
         )

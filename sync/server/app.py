@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from sync.protocol import (
@@ -132,6 +133,7 @@ def create_app(
         app.include_router(hub.router)
     # Added innermost first: errors guard everything, the rate limit runs before any body
     # byte is read, the body limit before the application sees the request.
+    app.add_middleware(CompressedAnswers)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimitMiddleware,
@@ -178,6 +180,26 @@ async def _audit_refusals_periodically(context: ServerContext) -> None:
             await to_thread.run_sync(context.audit_refusals)
         except Exception as exc:  # the database may be away: the server goes on regardless
             _log.error("refused enrolments could not be audited: %s", type(exc).__name__)
+
+
+# The answers that grow with the records: push outcomes with their receipts, change pages.
+_COMPRESSED_PATHS = frozenset({"/v1/records:push", "/v1/changes", "/v1/receipts:check"})
+
+
+class CompressedAnswers(GZipMiddleware):
+    """Gzips the answers that grow with the records, for a client that accepts gzip (httpx
+    does by default): on a slow link they are most of the bytes that come down. Only those:
+    an answer that carries a secret (an enrolment's token) is never compressed beside data a
+    client chose (BREACH)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app, minimum_size=512, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in _COMPRESSED_PATHS:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class _DateHeader:

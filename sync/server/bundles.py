@@ -106,6 +106,7 @@ def import_device_bundle(
         signer=signer,
         receipts="batch",
         action="bundle_import",
+        epochs=payload.epochs,
     )
     roster: list[tuple[str, str]] = []
     if payload.roster:

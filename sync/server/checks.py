@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fieldapp.crypto import CryptoError, SignatureError, envelope_key_ids, verify
+from fieldapp.crypto import (
+    CryptoError,
+    SignatureError,
+    envelope_epoch_id,
+    envelope_key_ids,
+    verify,
+)
 from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse, parse_choice_filter
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
@@ -148,12 +154,15 @@ def envelope_errors(
     recipients: frozenset[str],
     *,
     signed: bytes | None = None,
+    epoch_headers: Mapping[str, bytes] | None = None,
 ) -> list[WireFieldError]:
     """Why the server refuses this envelope from this device (empty: it may be stored).
 
     `rules` are the form version the envelope names, None when the server does not know it.
     `recipients` are the organisation's current key ids (`recipient_key_ids`).
     `signed` is `envelope.signing_bytes()` when the caller has computed them already.
+    `epoch_headers`: the sealing epoch headers known (in the batch or stored), by id, for
+    an epoch envelope (fieldapp.crypto.epochs).
     """
     if envelope.device_id != device_id:
         return [
@@ -185,7 +194,7 @@ def envelope_errors(
             )
         ]
     if envelope.sealed is not None:
-        problem = _recipients_problem(envelope.sealed, recipients)
+        problem = _recipients_problem(envelope.sealed, recipients, epoch_headers or {})
         if problem is not None:
             return [_error("sealed", "sealed", *problem)]
     if rules is None:
@@ -211,10 +220,21 @@ def envelope_errors(
     return stats_errors(rules, envelope.stats)
 
 
-def _recipients_problem(sealed: bytes, recipients: frozenset[str]) -> tuple[str, str] | None:
-    """(code, message) unless `sealed` is sealed to exactly the organisation's keys."""
+def _recipients_problem(
+    sealed: bytes, recipients: frozenset[str], epoch_headers: Mapping[str, bytes]
+) -> tuple[str, str] | None:
+    """(code, message) unless `sealed` is sealed to exactly the organisation's keys (an
+    epoch envelope: its epoch header is)."""
     try:
-        sealed_to = set(envelope_key_ids(sealed))
+        epoch_id = envelope_epoch_id(sealed)
+        header = None if epoch_id is None else epoch_headers.get(epoch_id)
+        if epoch_id is not None and header is None:
+            return (
+                "unknown_epoch",
+                f"the sealed part names sealing epoch {epoch_id}, whose header was neither in"
+                " the push nor stored here: push it again with its epoch header",
+            )
+        sealed_to = set(envelope_key_ids(sealed, header))
     except CryptoError:
         return "sealed_malformed", "the sealed part is not a fieldapp envelope (see crypto.seal)"
     foreign = sorted(sealed_to - recipients)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from fieldapp.crypto import SigningKey
+from fieldapp.crypto import CryptoError, SigningKey, envelope_epoch_id, epoch_id_of
 from fieldapp.errors import FormError
 from fieldapp.forms.attachments import bind
 from fieldapp.forms.spec import FormSpec
@@ -33,7 +33,14 @@ from sync.protocol import (
 from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
 from sync.server.storage import Device, NotFound, PushResult, Storage
 
-__all__ = ["ReceiptSigner", "RulesLookup", "device_actor", "ingest_push", "published_rules"]
+__all__ = [
+    "ReceiptSigner",
+    "RulesLookup",
+    "device_actor",
+    "epoch_id_or_none",
+    "ingest_push",
+    "published_rules",
+]
 
 RulesLookup = Callable[[str, str, str], FormRules | RefusedForm | None]
 """(org id, form id, version) -> the form version's rules as published (None: not published)."""
@@ -100,6 +107,7 @@ def ingest_push(
     action: str = "push",
     writers: Callable[[str], Device] | None = None,
     hops: Sequence[Sequence[dict[str, str]]] | None = None,
+    epochs: Sequence[bytes] = (),
 ) -> list[RecordOutcome]:
     """Store `envelopes` pushed by `device`: one outcome per envelope, in order (see
     docs/sync-protocol.md, *Push*). The accepted ones are stored in one transaction; each
@@ -107,10 +115,12 @@ def ingest_push(
 
     From a relay (`sync.server.relaying`): `writers` names the device whose enrolled key
     verifies an envelope signed as its `device_id` (else `device` itself), and `hops` gives,
-    per envelope, the relays it came through."""
+    per envelope, the relays it came through. `epochs`: the sealing epoch headers the push
+    carried (fieldapp.crypto.epochs), kept by the server once an envelope stored names them."""
     outcomes: list[RecordOutcome | PushResult | None] = [None] * len(envelopes)
     forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
     recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
+    known_epochs = _epoch_headers(storage, device.org_id, envelopes, epochs)
     checked, digests, positions = [], [], []
     for index, envelope in enumerate(envelopes):
         form_key = (envelope.form_id, envelope.form_version)
@@ -119,7 +129,13 @@ def ingest_push(
         signed = envelope.signing_bytes()
         writer = device if writers is None else writers(envelope.device_id)
         errors = envelope_errors(
-            envelope, writer.id, writer.public_key, forms[form_key], recipients, signed=signed
+            envelope,
+            writer.id,
+            writer.public_key,
+            forms[form_key],
+            recipients,
+            signed=signed,
+            epoch_headers=known_epochs,
         )
         if errors:
             outcomes[index] = RecordOutcome(
@@ -139,11 +155,42 @@ def ingest_push(
             digests.append(hashlib.sha256(signed).hexdigest())
             positions.append(index)
     if checked:
+        used = {epoch_id_or_none(envelope.sealed) for envelope in checked}
+        storage.put_epoch_headers(
+            device.org_id, [header for key, header in known_epochs.items() if key in used]
+        )
         paths = None if hops is None else [hops[index] for index in positions]
         results = storage.push_records(device, checked, now, content_digests=digests, hops=paths)
         for index, result in zip(positions, results, strict=True):
             outcomes[index] = result
     return _signed_outcomes(signer, outcomes, receipts)
+
+
+def epoch_id_or_none(sealed: bytes | None) -> str | None:
+    """The sealing epoch an envelope's sealed part names; None for none or a malformed one
+    (the checks name that problem)."""
+    if sealed is None:
+        return None
+    try:
+        return envelope_epoch_id(sealed)
+    except CryptoError:
+        return None
+
+
+def _epoch_headers(
+    storage: Storage, org_id: str, envelopes: Sequence[RecordEnvelope], pushed: Sequence[bytes]
+) -> dict[str, bytes]:
+    """The epoch headers the envelopes name, by id: pushed with them (content-addressed, so
+    a header is what its id says) or stored before."""
+    named = {epoch_id_or_none(envelope.sealed) for envelope in envelopes} - {None}
+    if not named:
+        return {}
+    given = {epoch_id_of(header): header for header in pushed}
+    found = {key: header for key, header in given.items() if key in named}
+    missing = [key for key in named if key is not None and key not in found]
+    if missing:
+        found.update(storage.epoch_headers(org_id, missing))
+    return found
 
 
 def _signed_outcomes(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import lzma
 import math
 import threading
 import time
@@ -55,6 +56,8 @@ _log = logging.getLogger(__name__)
 _GZIP = frozenset({"gzip", "x-gzip"})
 _IDENTITY = frozenset({"", "identity"})
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_XZ = "xz"  # RFC 7694: a push answer says `Accept-Encoding: gzip, xz`
+_XZ_MEMORY_LIMIT = 64 * 1024 * 1024  # xz -9 needs 65 MiB to decode; the app uses -6 (9 MiB)
 
 
 async def send_error(
@@ -94,6 +97,40 @@ class _Refused(Exception):
         self.message = message
 
 
+class _XzReader:
+    """Incremental xz decompression that stops as soon as the output passes `limit`, with
+    the decoder's memory bounded too (a header may ask for a huge dictionary)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.parts: list[bytes] = []
+        self._decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=_XZ_MEMORY_LIMIT)
+
+    def feed(self, data: bytes) -> None:
+        while not self._decoder.eof:
+            try:
+                out = self._decoder.decompress(data, self.limit - self.size + 1)
+            except lzma.LZMAError:
+                raise _Refused(400, "bad_xz", "the body is not valid xz data") from None
+            data = b""
+            self.size += len(out)
+            if self.size > self.limit:
+                raise _Refused(
+                    413, "payload_too_large", f"the decompressed body exceeds {self.limit} bytes"
+                )
+            self.parts.append(out)
+            if self._decoder.needs_input:
+                return
+        if data or self._decoder.unused_data:
+            raise _Refused(400, "bad_xz", "the body has bytes after its xz stream")
+
+    def finish(self) -> bytes:
+        if not self._decoder.eof:
+            raise _Refused(400, "bad_xz", "the xz body is truncated")
+        return b"".join(self.parts)
+
+
 class _GzipReader:
     """Incremental gzip decompression that stops as soon as the output passes `limit`."""
 
@@ -129,11 +166,11 @@ class _GzipReader:
 
 
 class BodyLimitMiddleware:
-    """Read each request body under a byte limit, decompress gzip, then hand it on whole.
+    """Read each request body under a byte limit, decompress gzip or xz, then hand it on whole.
 
     The body is collected before the application runs (it parses JSON whole anyway), so a
     refusal is always a clean response: 413 (`payload_too_large`), 400 (`bad_content_length`,
-    `bad_gzip`) or 415 (`unsupported_encoding`). A refused request's connection is closed,
+    `bad_gzip`, `bad_xz`) or 415 (`unsupported_encoding`). A refused request's connection is closed,
     since the rest of its body is never read.
     """
 
@@ -146,8 +183,8 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            gzip = self._check_headers(scope)
-            body = await self._read_body(receive, gzip)
+            encoding = self._check_headers(scope)
+            body = await self._read_body(receive, encoding)
         except _Refused as refused:
             await send_error(
                 send,
@@ -159,7 +196,7 @@ class BodyLimitMiddleware:
             return
         if body is None:  # the client went away mid-body: nobody to answer
             return
-        if gzip:
+        if encoding is not None:
             scope = dict(scope)
             scope["headers"] = [
                 (key, value)
@@ -168,8 +205,8 @@ class BodyLimitMiddleware:
             ] + [(b"content-length", str(len(body)).encode("ascii"))]
         await self.app(scope, _replay(body, receive), send)
 
-    def _check_headers(self, scope: Scope) -> bool:
-        """Refuse what the headers alone condemn; True when the body is gzip."""
+    def _check_headers(self, scope: Scope) -> str | None:
+        """Refuse what the headers alone condemn; the body's encoding (gzip, xz) or None."""
         for value in _header(scope, b"content-length"):
             if not value.strip().isdigit():
                 raise _Refused(400, "bad_content_length", "Content-Length is not a number")
@@ -185,19 +222,23 @@ class BodyLimitMiddleware:
         ]
         encodings = [e for e in encodings if e not in _IDENTITY]
         if not encodings:
-            return False
+            return None
         if len(encodings) == 1 and encodings[0] in _GZIP:
-            return True
+            return "gzip"
+        if encodings == [_XZ]:
+            return _XZ
         raise _Refused(
             415,
             "unsupported_encoding",
-            "only gzip request bodies are accepted (Content-Encoding: gzip)",
+            "only gzip or xz request bodies are accepted (Content-Encoding: gzip or xz)",
         )
 
-    async def _read_body(self, receive: Receive, gzip: bool) -> bytes | None:
+    async def _read_body(self, receive: Receive, encoding: str | None) -> bytes | None:
         raw: list[bytes] = []
         size = 0
-        reader = _GzipReader(self.max_body_bytes) if gzip else None
+        reader: _GzipReader | _XzReader | None = None
+        if encoding is not None:
+            reader = (_XzReader if encoding == _XZ else _GzipReader)(self.max_body_bytes)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":

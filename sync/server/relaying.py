@@ -107,4 +107,5 @@ def redeem(context: ServerContext, body: EnrolRequest) -> EnrolResponse:
         recipients=organisation.recipients,
         wrapped_team_key=code.wrapped_team_key,
         wrapped_match_key=code.wrapped_match_key,
+        sealing_epochs=True,
     )

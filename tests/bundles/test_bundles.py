@@ -65,6 +65,13 @@ def test_round_trip_device_bundle_centre_answer_device(
     assert sorted(r["id"] for r in report["records"]) == sorted(ids)
     assert {r["status"] for r in report["records"]} == {"accepted"}
     assert _stored(deployment) == 3
+    # Sealed in one epoch: the bundle carried its header, which the centre now keeps.
+    named = {
+        crypto.envelope_epoch_id(bytes(s))
+        for (s,) in deployment.query("SELECT sealed FROM records")
+    }
+    assert named == {key for (key,) in deployment.query("SELECT epoch_id FROM sealing_epochs")}
+    assert None not in named
     back = run(device.path.parent, "bundle", "import", str(answer), "--json")
     assert back.returncode == 0, back.stderr
     assert json.loads(back.stdout)["sent"] == 3

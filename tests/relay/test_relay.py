@@ -4,6 +4,7 @@ loopback, each its own process, stopped by the test."""
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import sqlite3
@@ -75,6 +76,7 @@ def test_records_reach_the_centre_once_through_the_relay_signed_by_the_device(
     deployment, _ = centre
     device = _device(tmp_path, "trainer", deployment, relay)
     ids = make_records(device, 6)
+    sent = {entry.record_id: entry.envelope for entry in device.outbox.pending()}
     _sync(device)
 
     wait_until(lambda: len(_at_centre(deployment)) == 6, 30, "6 revisions at the centre")
@@ -97,6 +99,15 @@ def test_records_reach_the_centre_once_through_the_relay_signed_by_the_device(
             [revision] = storage.list_revisions(deployment.org_id, uuid.UUID(record_id))
             envelope = revision.to_envelope()
             crypto.verify(bytes(key), envelope.signature, envelope.signing_bytes())
+    # Sealed in an epoch on the device, forwarded byte for byte with the epoch's header,
+    # which the centre keeps for the office.
+    assert sorted(sent) == sorted(ids)
+    for record_id in ids:
+        [(sealed,)] = deployment.query("SELECT sealed FROM records WHERE id = ?", (record_id,))
+        epoch_id = crypto.envelope_epoch_id(bytes(sealed))
+        assert epoch_id is not None
+        assert deployment.query("SELECT 1 FROM sealing_epochs WHERE epoch_id = ?", (epoch_id,))
+        assert json.loads(sent[record_id])["sealed"] == base64.b64encode(sealed).decode()
 
     # `fieldapp admin stats --relayed` at the centre: which relay, and when each hop took it.
     out = subprocess.run(

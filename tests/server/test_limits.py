@@ -9,6 +9,7 @@ import contextlib
 import gzip
 import json
 import logging
+import lzma
 import secrets
 import socket
 from collections.abc import Iterator
@@ -141,10 +142,35 @@ def test_gzip_bomb_is_refused_without_inflating_it() -> None:
     assert (exchange.status, exchange.error) == (413, "payload_too_large")
 
 
+def test_xz_body_is_decompressed_for_the_app_and_an_xz_bomb_refused() -> None:
+    payload = json.dumps({"records": ["x" * 100] * 100}).encode()
+    compressed = lzma.compress(payload)
+    exchange = Exchange(
+        BodyLimitMiddleware(echo, LIMIT),
+        [(b"content-encoding", b"xz")],
+        [compressed[:7], compressed[7:40], compressed[40:]],
+    )
+    assert (exchange.status, exchange.body) == (200, payload)
+    assert "content-encoding" not in dict(json.loads(exchange.headers["x-seen"]))
+    bomb = lzma.compress(b"\0" * (64 * 1024 * 1024))  # 64 MiB of zeros in ~10 KB
+    assert len(bomb) < LIMIT
+    exchange = Exchange(BodyLimitMiddleware(echo, LIMIT), [(b"content-encoding", b"xz")], [bomb])
+    assert (exchange.status, exchange.error) == (413, "payload_too_large")
+    # A stream whose header asks for a dictionary beyond the decoder's memory limit.
+    greedy = lzma.compress(
+        b"x", filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1536 * 1024 * 1024}]
+    )
+    exchange = Exchange(BodyLimitMiddleware(echo, LIMIT), [(b"content-encoding", b"xz")], [greedy])
+    assert (exchange.status, exchange.error) == (400, "bad_xz")
+
+
 @pytest.mark.parametrize(
     ("headers", "body", "status", "error"),
     [
         ([(b"content-encoding", b"gzip")], b"not gzip at all", 400, "bad_gzip"),
+        ([(b"content-encoding", b"xz")], b"not xz at all", 400, "bad_xz"),
+        ([(b"content-encoding", b"xz")], lzma.compress(b"x" * 1000)[:-12], 400, "bad_xz"),
+        ([(b"content-encoding", b"xz")], lzma.compress(b"x") + b"more", 400, "bad_xz"),
         (
             [(b"content-encoding", b"gzip")],
             gzip.compress(b"x" * 1000, mtime=0)[:-12],

@@ -31,6 +31,7 @@ from sync.protocol import (
 )
 from sync.server import admin
 from sync.server.auth import SEALED_READ_ROLES
+from sync.server.ingest import epoch_id_or_none
 from sync.server.routes.common import (
     ApiError,
     Context,
@@ -213,6 +214,8 @@ def sealed_record(
         raise ApiError(404, "record_not_found", "no such record") from None
     audit(f"ok:{len(found.revisions)}")
     head = found.head
+    envelopes = [revision.to_envelope() for revision in found.revisions]
+    named = {epoch_id_or_none(envelope.sealed) for envelope in envelopes} - {None}
     return SealedRecordView(
         id=head.id,
         form_id=head.form_id,
@@ -221,7 +224,8 @@ def sealed_record(
         deleted=head.deleted,
         in_conflict=head.in_conflict,
         consent_withdrawn=head.consent_withdrawn,
-        revisions=[revision.to_envelope() for revision in found.revisions],
+        revisions=envelopes,
+        epochs=context.storage.epoch_headers(device.org_id, (key for key in named if key)),
     )
 
 

@@ -11,6 +11,7 @@ from fastapi import Query
 from fastapi.responses import Response
 
 from sync.protocol import (
+    SEALING_EPOCHS_HEADER,
     PushRequest,
     PushResponse,
     ReceiptCheck,
@@ -76,9 +77,15 @@ def push(
         receipts=receipts,
         writers=relayed_signers(context.storage, device, body),
         hops=relayed_hops(device, body, range(len(body.records))),
+        epochs=body.epochs,
     )
     answer = PushResponse(outcomes=outcomes)
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return Response(
+        answer.model_dump_json(),
+        media_type="application/json",
+        # Epoch envelopes and xz bodies welcome (docs/sync-protocol.md, *Fewer bytes*).
+        headers={SEALING_EPOCHS_HEADER: "epochs", "Accept-Encoding": "gzip, xz"},
+    )
 
 
 @router.post("/receipts:check", response_model=ReceiptCheckResponse)

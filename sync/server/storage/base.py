@@ -58,7 +58,7 @@ a reader that has seen seq N never later finds a change with a seq below N.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -255,6 +255,15 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def get_form_file(self, org_id: str, sha256: str) -> bytes:
         """A file attached to a form version the organisation sees, by SHA-256. NotFound."""
+
+    @abc.abstractmethod
+    def put_epoch_headers(self, org_id: str, headers: Sequence[bytes]) -> None:
+        """Keep sealing epoch headers under their sha256 (fieldapp.crypto.epochs): each is
+        public (its secret is sealed to the organisation) and written once."""
+
+    @abc.abstractmethod
+    def epoch_headers(self, org_id: str, epoch_ids: Iterable[str]) -> dict[str, bytes]:
+        """The organisation's epoch headers among `epoch_ids`, by id (unknown ones left out)."""
 
     @abc.abstractmethod
     def get_form(self, org_id: str, form_id: str, version: str) -> FormVersion:

@@ -8,7 +8,7 @@ exceptions are transient between concurrent writers, and what to scrub after an 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -26,6 +26,7 @@ from sync.server.storage import (
     audit,
     changes,
     devices,
+    epochs,
     forms,
     hub,
     matching,
@@ -260,6 +261,14 @@ class SqlStorage(Storage):
     def get_form_file(self, org_id: str, sha256: str) -> bytes:
         with self._read() as tx:
             return forms.get_file(tx, org_id, sha256)
+
+    def put_epoch_headers(self, org_id: str, headers: Sequence[bytes]) -> None:
+        if headers:
+            self._write_retrying(lambda tx: epochs.put(tx, org_id, headers))
+
+    def epoch_headers(self, org_id: str, epoch_ids: Iterable[str]) -> dict[str, bytes]:
+        with self._read() as tx:
+            return epochs.get(tx, org_id, epoch_ids)
 
     def get_form(self, org_id: str, form_id: str, version: str) -> FormVersion:
         with self._read() as tx:
