@@ -18,6 +18,7 @@ from sync.protocol import (
 
 __all__ = [
     "ORG_WIDE_ROLES",
+    "AttachmentProgress",
     "Attendance",
     "AuditEntry",
     "Device",
@@ -141,6 +142,8 @@ class StoredRecord:
     consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
     # The relays it came through, nearest the device first (`RelayHop` JSON); () if none.
     hops: tuple[dict[str, str], ...] = ()
+    # The attachments' manifest it was signed with (`AttachmentRef` JSON); () if none.
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def to_envelope(self) -> RecordEnvelope:
         return RecordEnvelope(
@@ -156,6 +159,7 @@ class StoredRecord:
             sealed=self.sealed,
             deleted=self.deleted,
             consent_withdrawn=self.consent_withdrawn,
+            attachments=list(self.attachments),
             signature=self.signature,
         )
 
@@ -210,6 +214,18 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentProgress:
+    """How many of the chunks a record's head revision names the server stores."""
+
+    stored: int
+    needed: int
+
+    @property
+    def complete(self) -> bool:
+        return self.stored >= self.needed
+
+
+@dataclass(frozen=True, slots=True)
 class StatsRow:
     """Number of records (not revisions) of one form in one organisation, by head status.
 
@@ -251,6 +267,7 @@ class OfficeRow:
     review_state: ReviewState
     stats: dict[str, Any]
     duplicate_of: UUID | None = None  # merged by the office into this record (same person)
+    attachments: AttachmentProgress | None = None  # None: the head has no attachments
 
 
 @dataclass(frozen=True, slots=True)
