@@ -40,7 +40,13 @@ from sync.client._office import DEFAULT_SILENT_DAYS, OfficeClient, is_silent
 from sync.client._outcomes import Outgoing, ReceiptVerifier
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
-from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
+from sync.client._report import (
+    CLOCK_SKEW_WARNING,
+    AttachmentProgress,
+    AttachmentProgressCallback,
+    ProgressCallback,
+    SyncReport,
+)
 from sync.client._state import (
     SECRET_TOKEN,
     STATE_REGION,
@@ -52,6 +58,8 @@ from sync.client._transports import CountingTransport, RetryingTransport, Traffi
 
 __all__ = [
     "CLOCK_SKEW_WARNING",
+    "AttachmentProgress",
+    "AttachmentProgressCallback",
     "DEFAULT_MAX_BATCH_BYTES",
     "DEFAULT_SILENT_DAYS",
     "RECEIPT_CHECK_INTERVAL",

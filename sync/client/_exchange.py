@@ -82,6 +82,7 @@ class Exchange:
         gzipped: bool = False,
         params: dict[str, Any] | None = None,
         extra_headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> httpx.Response:
         """The server's answer, unless it could not be had: ServerUnreachable once the
         transports gave up retrying (a 429 or 5xx, or no connection), saying why."""
@@ -89,7 +90,7 @@ class Exchange:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         if content is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
             if gzipped:
                 headers["Content-Encoding"] = "gzip"
         try:

@@ -13,6 +13,7 @@ import httpx
 
 from fieldapp.store import OutboxEntry, Store
 from sync.client._ahead import Ahead
+from sync.client._attachments import note_sent
 from sync.client._errors import ServerRefused
 from sync.client._exchange import GZIP_LEVEL, Exchange, answer, refusal
 from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
@@ -176,4 +177,13 @@ class Push:
                 if update is not None:
                     updates.append(update)
         self.store.outbox.record_outcomes(updates)
+        note_sent(
+            self.store,
+            [
+                item.body
+                for item in items
+                if (found := outcomes.get((item.record_id, item.revision))) is not None
+                and found.status != "rejected"
+            ],
+        )
         return len(updates)
