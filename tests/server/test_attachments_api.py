@@ -10,6 +10,7 @@ import socket
 from urllib.parse import urlsplit
 
 from sync.protocol.attachments import CHUNK_CIPHERTEXT_MAX_BYTES
+from sync.server import admin
 from tests.server._harness import World, chunk_manifest
 from tests.server.conftest import Backend
 
@@ -36,6 +37,8 @@ def test_a_chunk_sent_three_times_is_stored_once_and_the_record_completes(
         return row["attachments"]
 
     assert waiting() == {"stored": 0, "needed": 2}
+    [listed] = admin.stats(world.storage, org.id)["organisations"]
+    assert listed["waiting_for_attachments"] == 1
     for _ in range(3):
         sent = world.client.put(_path(chunks[0]), content=chunks[0], headers=phone.auth)
         assert sent.status_code == 204, sent.text
@@ -48,6 +51,8 @@ def test_a_chunk_sent_three_times_is_stored_once_and_the_record_completes(
     assert waiting() == {"stored": 1, "needed": 2}
     world.client.put(_path(chunks[1]), content=chunks[1], headers=phone.auth)
     assert waiting() == {"stored": 2, "needed": 2}
+    [listed] = admin.stats(world.storage, org.id)["organisations"]
+    assert listed["waiting_for_attachments"] == 0
     got = world.client.get(_path(chunks[1]), headers=office.auth)
     assert (got.status_code, got.content) == (200, chunks[1])
 
