@@ -23,7 +23,13 @@ from __future__ import annotations
 
 from sync.client._backoff import RetryPolicy, jitter_source
 from sync.client._bundle import BundleProgress, ExportedBundle, export_bundle, import_bundle
-from sync.client._case_files import OpenedRecord, OpenedRevision, open_record
+from sync.client._case_files import (
+    OpenedAttachment,
+    OpenedRecord,
+    OpenedRevision,
+    open_attachments,
+    open_record,
+)
 from sync.client._client import RecordVersions, SyncClient
 from sync.client._enrol import EnrolResult, enrol
 from sync.client._errors import (
@@ -79,6 +85,7 @@ __all__ = [
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",
+    "OpenedAttachment",
     "OpenedRecord",
     "OpenedRevision",
     "Outgoing",
@@ -100,6 +107,7 @@ __all__ = [
     "import_bundle",
     "is_silent",
     "jitter_source",
+    "open_attachments",
     "open_record",
     "refusal",
 ]

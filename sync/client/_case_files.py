@@ -7,6 +7,7 @@ Nothing opened is written anywhere: not to the store, not to a log, not to a tem
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +15,14 @@ from typing import Any
 from uuid import UUID
 
 from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError
+from fieldapp.crypto.attachments import decrypt_attachment
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.values import join_parts
 from sync.client._office import OfficeClient
+from sync.protocol.attachments import AttachmentRef
 
-__all__ = ["OpenedRecord", "OpenedRevision", "open_record"]
+__all__ = ["OpenedAttachment", "OpenedRecord", "OpenedRevision", "open_attachments", "open_record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +105,43 @@ def open_record(
         consent_withdrawn=view.consent_withdrawn,
         revisions=opened,
     )
+
+
+def attachment_keys(sealed: Mapping[str, Any]) -> dict[str, bytes]:
+    """Attachment id -> content key, from an opened sealed part."""
+    found = sealed.get("_attachment_keys") or {}
+    return {str(k): base64.b64decode(v) for k, v in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedAttachment:
+    """One attachment of a record's head revision, opened: its manifest entry and bytes."""
+
+    ref: AttachmentRef
+    data: bytes
+
+
+def open_attachments(client: OfficeClient, key: CaseFileKey, record_id: str) -> list[OpenedAttachment]:
+    """The attachments of the record's head revision: their chunks fetched from the server,
+    checked against the signed manifest, opened with the content keys its sealed part holds
+    (opened with the organisation's key), in memory only. Raises what `open_record` raises,
+    ServerRefused for a chunk the server lacks or refuses, CryptoError when the sealed part
+    was erased (consent withdrawn) or holds no key for an attachment, AttachmentDamaged for a
+    chunk that does not open."""
+    if key.locked:
+        raise CaseFilesLocked("the case files are locked: unlock them with the key file")
+    view = client.sealed_record(record_id)
+    head = next(env for env in view.revisions if env.revision == view.head_revision)
+    if not head.attachments:
+        return []
+    if head.sealed is None:
+        raise CryptoError(f"record {view.id}: its sealed part and attachments were erased")
+    keys = attachment_keys(key.open(str(head.id), head.revision, head.sealed))
+    opened = []
+    for ref in head.attachments:
+        if ref.id not in keys:
+            raise CryptoError(f"record {view.id}: no content key for attachment {ref.id}")
+        chunks = [client.chunk(digest) for digest in ref.chunks]
+        data = decrypt_attachment(keys[ref.id], ref.id, chunks, size=ref.size, digests=ref.chunks)
+        opened.append(OpenedAttachment(ref, data))
+    return opened
