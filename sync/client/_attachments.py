@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from fieldapp.errors import StoreError
 from fieldapp.store import Store
-from sync.client._errors import ServerRefused
+from sync.client._errors import ServerRefused, ServerUnreachable
 from sync.client._exchange import Exchange, answer, refusal
 from sync.client._report import AttachmentProgress, AttachmentProgressCallback, SyncReport
 from sync.client._state import STATE_ATTACHMENT_UPLOADS
@@ -69,17 +70,11 @@ def upload_attachments(
     on_progress: AttachmentProgressCallback | None = None,
 ) -> None:
     """Send the missing chunks of every waiting record, record by record; progress is kept
-    after each record. Raises ServerUnreachable (what was stored stays stored)."""
+    after each record. Raises ServerUnreachable once the link keeps failing (what was
+    stored stays stored)."""
     for record_id, entry in sorted(_waiting(store).items()):
         chunks: list[str] = list(entry["chunks"])  # type: ignore[call-overload]
-        asked = MissingChunksRequest(chunks=chunks)
-        missing = answer(
-            exchange.send_json("POST", "/v1/attachments:missing", asked, token=token),
-            MissingChunks,
-            "answer about missing chunks",
-        ).chunks
-        progress = AttachmentProgress(len(set(chunks)) - len(missing), len(set(chunks)))
-        done = _send(store, exchange, token, report, record_id, missing, progress, on_progress)
+        done = _Upload(store, exchange, token, report, record_id, on_progress).run(chunks)
         waiting = _waiting(store)
         if done is None or done.complete:
             waiting.pop(record_id, None)
@@ -90,38 +85,69 @@ def upload_attachments(
             report.attachments[record_id] = done
 
 
-def _send(
-    store: Store,
-    exchange: Exchange,
-    token: str,
-    report: SyncReport,
-    record_id: str,
-    missing: list[str],
-    progress: AttachmentProgress,
-    on_progress: AttachmentProgressCallback | None,
-) -> AttachmentProgress | None:
-    """PUT each missing chunk; the progress reached, or None if the record's attachments
-    are gone (erased here, or no longer named on the server: consent withdrawn)."""
-    if on_progress is not None:
-        on_progress(record_id, progress)
-    for digest in missing:
+class _Gone(Exception):
+    """The record's attachments are gone: erased here, or no longer named on the server."""
+
+
+@dataclass
+class _Upload:
+    """One record's chunks. Each chunk is PUT once, without the transport's retries: after a
+    failure the server is asked again which chunks it lacks, so a chunk whose answer was cut
+    (stored) is not sent again, and one cut on its way (not stored) is the only one that is."""
+
+    store: Store
+    exchange: Exchange
+    token: str
+    report: SyncReport
+    record_id: str
+    on_progress: AttachmentProgressCallback | None
+
+    def run(self, chunks: list[str]) -> AttachmentProgress | None:
+        """The progress reached, or None if the record's attachments are gone."""
+        failures = 0
+        while True:
+            missing = self._missing(chunks)
+            progress = AttachmentProgress(len(set(chunks)) - len(missing), len(set(chunks)))
+            self._tell(progress)
+            try:
+                for digest in missing:
+                    self._put(digest)
+                    progress = AttachmentProgress(progress.stored + 1, progress.needed)
+                    self._tell(progress)
+                return progress
+            except _Gone:
+                return None
+            except ServerUnreachable:
+                failures += 1
+                if failures >= self.exchange.retry.attempts:
+                    raise
+
+    def _missing(self, chunks: list[str]) -> list[str]:
+        asked = MissingChunksRequest(chunks=chunks)
+        response = self.exchange.send_json(
+            "POST", "/v1/attachments:missing", asked, token=self.token
+        )
+        return answer(response, MissingChunks, "answer about missing chunks").chunks
+
+    def _put(self, digest: str) -> None:
         try:
-            data = store.attachments.chunk(digest)
+            data = self.store.attachments.chunk(digest)
         except StoreError:
-            return None
-        response = exchange.request(
+            raise _Gone from None
+        self.report.chunks_sent += 1
+        response = self.exchange.request(
             "PUT",
             f"/v1/attachments/chunks/{digest}",
-            token=token,
+            token=self.token,
             content=data,
             content_type="application/octet-stream",
+            once=True,
         )
         if response.status_code == 404:
-            return None
+            raise _Gone
         if response.status_code != 204:
             raise ServerRefused(refusal(response))
-        report.chunks_sent += 1
-        progress = AttachmentProgress(progress.stored + 1, progress.needed)
-        if on_progress is not None:
-            on_progress(record_id, progress)
-    return progress
+
+    def _tell(self, progress: AttachmentProgress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.record_id, progress)
