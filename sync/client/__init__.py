@@ -64,8 +64,6 @@ from sync.client._transports import CountingTransport, RetryingTransport, Traffi
 
 __all__ = [
     "CLOCK_SKEW_WARNING",
-    "AttachmentProgress",
-    "AttachmentProgressCallback",
     "DEFAULT_MAX_BATCH_BYTES",
     "DEFAULT_SILENT_DAYS",
     "RECEIPT_CHECK_INTERVAL",
@@ -75,6 +73,8 @@ __all__ = [
     "STATE_ROLE",
     "STATE_SERVER_PUBLIC_KEY",
     "STATE_SERVER_URL",
+    "AttachmentProgress",
+    "AttachmentProgressCallback",
     "BundleProgress",
     "CountingTransport",
     "EnrolRefused",

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError
 from fieldapp.crypto.attachments import decrypt_attachment
+
+from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.values import join_parts
@@ -121,7 +122,9 @@ class OpenedAttachment:
     data: bytes
 
 
-def open_attachments(client: OfficeClient, key: CaseFileKey, record_id: str) -> list[OpenedAttachment]:
+def open_attachments(
+    client: OfficeClient, key: CaseFileKey, record_id: str
+) -> list[OpenedAttachment]:
     """The attachments of the record's head revision: their chunks fetched from the server,
     checked against the signed manifest, opened with the content keys its sealed part holds
     (opened with the organisation's key), in memory only. Raises what `open_record` raises,

@@ -177,7 +177,9 @@ class OfficeClient(ExchangeOwner):
         """An attachment chunk's ciphertext (`GET /v1/attachments/chunks/{sha256}`), checked
         against its name: ServerRefused if the server refuses it (a coordinator, another
         region's record) or sends other bytes."""
-        response = self._exchange.request("GET", f"/v1/attachments/chunks/{digest}", token=self._token)
+        response = self._exchange.request(
+            "GET", f"/v1/attachments/chunks/{digest}", token=self._token
+        )
         if response.status_code != 200:
             raise ServerRefused(refusal(response))
         if hashlib.sha256(response.content).hexdigest() != digest:

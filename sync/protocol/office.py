@@ -22,7 +22,6 @@ from sync.protocol.wire import Revision, Role, Timestamp, WireModel
 
 __all__ = [
     "APP_VERSION_HEADER",
-    "AttachmentsStored",
     "MAX_APP_VERSION",
     "MAX_OFFICE_PAGE",
     "MAX_RECORDS_WAITING",
@@ -30,6 +29,7 @@ __all__ = [
     "REVIEW_REQUEST",
     "WAITING_HEADER",
     "Approval",
+    "AttachmentsStored",
     "DeviceRevoked",
     "Objection",
     "OfficeDevice",

@@ -34,10 +34,10 @@ from sync.protocol import ErrorBody
 
 __all__ = [
     "BodyLimitMiddleware",
-    "PathLimit",
     "DeviceTokens",
     "EnrolGuard",
     "InternalErrorMiddleware",
+    "PathLimit",
     "RateLimitMiddleware",
     "RefusalTally",
     "TalliedRefusal",

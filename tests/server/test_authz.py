@@ -292,7 +292,9 @@ def _named_chunk(m: Matrix) -> bytes:
 
 def _missing(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
     digest = hashlib.sha256(_named_chunk(m)).hexdigest()
-    return m.world.client.post("/v1/attachments:missing", json={"chunks": [digest]}, headers=headers)
+    return m.world.client.post(
+        "/v1/attachments:missing", json={"chunks": [digest]}, headers=headers
+    )
 
 
 def _put_chunk(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:

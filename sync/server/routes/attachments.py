@@ -56,9 +56,7 @@ async def put_chunk(
     it twice is harmless (204 both times)."""
     data = await request.body()
     if hashlib.sha256(data).hexdigest() != digest:
-        raise ApiError(
-            422, "chunk_digest_mismatch", "the body's sha256 is not the chunk's name"
-        )
+        raise ApiError(422, "chunk_digest_mismatch", "the body's sha256 is not the chunk's name")
     try:
         await run_in_threadpool(context.storage.store_chunk, device, digest, data, context.now())
     except NotFound as exc:

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from sync.protocol import RecordEnvelope
-from sync.server.storage.errors import NotFound
 from sync.server.auth import SEALED_READ_ROLES
+from sync.server.storage.errors import NotFound
 from sync.server.storage.models import AttachmentProgress, Device
 from sync.server.storage.tx import Tx, chunks, json_text, marks
 
@@ -50,11 +50,7 @@ def note_manifests(tx: Tx, org_id: str, envelopes: Sequence[RecordEnvelope]) -> 
     """Store the manifests of newly stored revisions and the chunks each names."""
     tx.many(
         "UPDATE records SET attachments = ? WHERE id = ? AND revision = ?",
-        [
-            (manifest_json(env), str(env.id), env.revision)
-            for env in envelopes
-            if env.attachments
-        ],
+        [(manifest_json(env), str(env.id), env.revision) for env in envelopes if env.attachments],
     )
     tx.many(
         "INSERT INTO record_chunks (org_id, record_id, revision, digest) VALUES (?, ?, ?, ?)"

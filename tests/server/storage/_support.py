@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fieldapp.crypto import SigningKey
-from sync.protocol.attachments import AttachmentRef
 from sync.protocol import (
     Change,
     RecordChange,
@@ -18,6 +17,7 @@ from sync.protocol import (
     RosterChange,
     RosterChangeData,
 )
+from sync.protocol.attachments import AttachmentRef
 from sync.server.storage import (
     Device,
     Storage,

@@ -58,9 +58,7 @@ def test_a_chunk_is_accepted_only_when_named_and_stored_once(
     assert storage.missing_chunks(org_id, [digest(c) for c in chunks]) == [
         digest(c) for c in chunks[1:]
     ]
-    assert storage.attachment_progress(org_id, [record.id]) == {
-        record.id: AttachmentProgress(1, 3)
-    }
+    assert storage.attachment_progress(org_id, [record.id]) == {record.id: AttachmentProgress(1, 3)}
     assert storage.records_waiting_for_attachments() == {org_id: 1}
     for chunk in chunks[1:]:
         storage.store_chunk(alice.device, digest(chunk), chunk, NOW)
