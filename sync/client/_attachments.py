@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from fieldapp.errors import StoreError
 from fieldapp.store import Store
@@ -28,12 +29,19 @@ from sync.protocol.attachments import MissingChunks, MissingChunksRequest
 __all__ = ["note_sent", "upload_attachments", "waiting_uploads"]
 
 
-def _waiting(store: Store) -> dict[str, dict[str, object]]:
+class _Waiting(TypedDict):
+    """A sent record's chunks, and how many the server held at the last sync."""
+
+    chunks: list[str]
+    stored: int
+
+
+def _waiting(store: Store) -> dict[str, _Waiting]:
     text = store.settings.get(STATE_ATTACHMENT_UPLOADS)
     return json.loads(text) if text else {}
 
 
-def _keep(store: Store, waiting: dict[str, dict[str, object]]) -> None:
+def _keep(store: Store, waiting: dict[str, _Waiting]) -> None:
     store.settings.set(STATE_ATTACHMENT_UPLOADS, json.dumps(waiting, sort_keys=True))
 
 
@@ -41,7 +49,7 @@ def waiting_uploads(store: Store) -> dict[str, AttachmentProgress]:
     """The sent records whose attachments are not all on the server yet, with their
     progress as the last sync left it (what the app shows per record)."""
     return {
-        record_id: AttachmentProgress(int(entry["stored"]), len(entry["chunks"]))  # type: ignore[arg-type]
+        record_id: AttachmentProgress(entry["stored"], len(set(entry["chunks"])))
         for record_id, entry in _waiting(store).items()
     }
 
@@ -73,7 +81,7 @@ def upload_attachments(
     after each record. Raises ServerUnreachable once the link keeps failing (what was
     stored stays stored)."""
     for record_id, entry in sorted(_waiting(store).items()):
-        chunks: list[str] = list(entry["chunks"])  # type: ignore[call-overload]
+        chunks = entry["chunks"]
         done = _Upload(store, exchange, token, report, record_id, on_progress).run(chunks)
         waiting = _waiting(store)
         if done is None or done.complete:
