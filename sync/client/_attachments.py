@@ -122,6 +122,7 @@ class _Upload:
                     self._put(digest)
                     progress = AttachmentProgress(progress.stored + 1, progress.needed)
                     self._tell(progress)
+                    failures = 0  # the link carries chunks: only failures in a row count
                 return progress
             except _Gone:
                 return None
