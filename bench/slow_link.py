@@ -205,11 +205,12 @@ class _UploadClock:
 
 
 def record_with_photo(store: Store, data: bytes) -> None:
-    """A finalised victim screening whose document photo is `data` (encrypted in chunks)."""
-    record = store.records.create_draft(SCREENING, {})
-    ref = store.attachments.add(record.id, "document_photo", data, "image/jpeg", "photo.jpg")
-    values = sample_screening(random.Random(record.id), minor=False, consent=True, code="KH-1")
-    store.records.finalise(record.id, {**values, "document_photo": ref.id})
+    """A finalised victim screening with `data` attached as a photo (encrypted in chunks);
+    its answer names the attachment (in the case notes until the form asks for a photo)."""
+    values = sample_screening(random.Random(len(data)), minor=False, consent=True, code="KH-1")
+    draft = store.records.new_draft(SCREENING, values)
+    ref = store.attachments.add(draft.id, "case_notes", data, "image/jpeg", "photo.jpg")
+    store.records.finalise(draft.id, {**values, "case_notes": ref.id})
 
 
 def attachment_bench(options: argparse.Namespace, say: Callable[[str], None]) -> None:
