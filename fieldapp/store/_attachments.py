@@ -21,6 +21,7 @@ from sync.protocol import (
     MAX_ATTACHMENT_BYTES,
     MAX_RECORD_ATTACHMENT_BYTES,
     AttachmentRef,
+    SealedAttachment,
 )
 
 __all__ = ["Attachments", "StoredAttachment"]
@@ -176,6 +177,50 @@ class Attachments:
         named = set(_strings(values))
         return [ref for ref in self.for_record(record_id) if ref.id in named]
 
+    def sealed_keys(self, refs: Iterable[AttachmentRef]) -> dict[str, SealedAttachment]:
+        """What opens each of `refs`, for the record's sealed part (needs the key)."""
+        opened = {}
+        for ref in refs:
+            stored = self.get(ref.id)
+            opened[ref.id] = SealedAttachment(
+                key=self.content_key(ref.id), filename=stored.filename
+            )
+        return opened
+
+    def keep_only(self, record_id: str, kept: Iterable[AttachmentRef]) -> int:
+        """Erase the record's attachments that are not in `kept` (photos taken again, answers
+        cleared) once a revision naming `kept` is sealed. Returns how many were erased."""
+        keep = {ref.id for ref in kept}
+        dropped = [ref.id for ref in self.for_record(record_id) if ref.id not in keep]
+        for attachment_id in dropped:
+            self.erase(attachment_id)
+        return len(dropped)
+
+    def unsent(self, record_id: str) -> list[str]:
+        """The digests of the record's chunks the server is not known to hold, in order."""
+        with self._core.lock:
+            rows = self._core.db.execute(
+                "SELECT c.digest FROM attachment_chunks c JOIN attachments a"
+                " ON a.id = c.attachment_id WHERE a.record_id = ? AND c.sent_at IS NULL"
+                " ORDER BY a.added_at, a.id, c.idx",
+                [record_id],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def mark_sent(self, digests: Iterable[str]) -> int:
+        """The server holds these chunks (it stored them, or said it had them): they no longer
+        keep their record from being purged. Returns how many were newly marked."""
+        now = self._core.now()
+        marked = 0
+        with self._core.transaction():
+            for digest in digests:
+                cursor = self._core.db.execute(
+                    "UPDATE attachment_chunks SET sent_at = ? WHERE digest = ? AND sent_at IS NULL",
+                    [now, digest],
+                )
+                marked += cursor.rowcount
+        return marked
+
     def chunk(self, digest: str) -> bytes:
         """One ciphertext chunk by its sha256, as it travels (needs no key). Raises
         StoreError when it is not on this device."""
@@ -208,6 +253,16 @@ class Attachments:
             for attachment_id in ids:
                 self.erase(attachment_id)
         return len(ids)
+
+    def erase_purged(self) -> None:
+        """Erase the attachments of records purged from this device (the caller holds the
+        transaction and checkpoints after)."""
+        purged = "SELECT a.id FROM attachments a JOIN records r ON r.id = a.record_id"
+        purged += " WHERE r.purged_at IS NOT NULL"
+        self._core.db.execute(
+            f"DELETE FROM attachment_chunks WHERE attachment_id IN ({purged})"  # noqa: S608
+        )
+        self._core.db.execute(f"DELETE FROM attachments WHERE id IN ({purged})")  # noqa: S608
 
     def _record_bytes(self, record_id: str) -> int:
         found = self._core.db.execute(

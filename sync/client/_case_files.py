@@ -7,20 +7,19 @@ Nothing opened is written anywhere: not to the store, not to a log, not to a tem
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fieldapp.crypto.attachments import decrypt_attachment
-
 from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError
+from fieldapp.crypto.attachments import decrypt_attachment
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.values import join_parts
 from sync.client._office import OfficeClient
+from sync.protocol import SealedAttachment, sealed_attachments, without_attachment_keys
 from sync.protocol.attachments import AttachmentRef
 
 __all__ = ["OpenedAttachment", "OpenedRecord", "OpenedRevision", "open_attachments", "open_record"]
@@ -30,7 +29,8 @@ __all__ = ["OpenedAttachment", "OpenedRecord", "OpenedRevision", "open_attachmen
 class OpenedRevision:
     """One revision as the case manager reads it: `values` the whole record (statistical and
     sealed answers joined), `sealed` the sealed part alone; `erased` when a consent withdrawal
-    (or a deletion) left nothing sealed, so `values` holds the statistics only."""
+    (or a deletion) left nothing sealed, so `values` holds the statistics only; `attachments`
+    what opens each of its attachments (content key and file name), by attachment id."""
 
     revision: str
     form_version: str
@@ -40,6 +40,7 @@ class OpenedRevision:
     values: Mapping[str, Any]
     sealed: Mapping[str, Any]
     erased: bool
+    attachments: Mapping[str, SealedAttachment] = field(default_factory=dict)
 
     def lines(self, lang: str) -> list[AnswerLine]:
         """The answers labelled in `lang`, in form order, sealed ones marked."""
@@ -82,8 +83,11 @@ def open_record(
     for envelope in view.revisions:
         spec = forms(envelope.form_id, envelope.form_version)
         secret: dict[str, Any] = {}
+        openers: dict[str, SealedAttachment] = {}
         if envelope.sealed is not None:
-            secret = key.open(str(envelope.id), envelope.revision, envelope.sealed)
+            opened_part = key.open(str(envelope.id), envelope.revision, envelope.sealed)
+            openers = sealed_attachments(opened_part)
+            secret = without_attachment_keys(opened_part)
         elif not (envelope.deleted or envelope.consent_withdrawn or view.consent_withdrawn):
             raise CryptoError(f"record {view.id} revision {envelope.revision} has no sealed part")
         opened.append(
@@ -96,6 +100,7 @@ def open_record(
                 values=join_parts(spec, envelope.stats, secret),
                 sealed=secret,
                 erased=envelope.sealed is None,
+                attachments=openers,
             )
         )
     return OpenedRecord(
@@ -108,18 +113,14 @@ def open_record(
     )
 
 
-def attachment_keys(sealed: Mapping[str, Any]) -> dict[str, bytes]:
-    """Attachment id -> content key, from an opened sealed part."""
-    found = sealed.get("_attachment_keys") or {}
-    return {str(k): base64.b64decode(v) for k, v in found.items()}
-
-
 @dataclass(frozen=True, slots=True)
 class OpenedAttachment:
-    """One attachment of a record's head revision, opened: its manifest entry and bytes."""
+    """One attachment of a record's head revision, opened: its manifest entry, its bytes and
+    the file name it was captured with (None if it had none)."""
 
     ref: AttachmentRef
     data: bytes
+    filename: str | None = None
 
 
 def open_attachments(
@@ -139,12 +140,13 @@ def open_attachments(
         return []
     if head.sealed is None:
         raise CryptoError(f"record {view.id}: its sealed part and attachments were erased")
-    keys = attachment_keys(key.open(str(head.id), head.revision, head.sealed))
+    openers = sealed_attachments(key.open(str(head.id), head.revision, head.sealed))
     opened = []
     for ref in head.attachments:
-        if ref.id not in keys:
+        if ref.id not in openers:
             raise CryptoError(f"record {view.id}: no content key for attachment {ref.id}")
         chunks = [client.chunk(digest) for digest in ref.chunks]
-        data = decrypt_attachment(keys[ref.id], ref.id, chunks, size=ref.size, digests=ref.chunks)
-        opened.append(OpenedAttachment(ref, data))
+        content_key = openers[ref.id].key
+        data = decrypt_attachment(content_key, ref.id, chunks, size=ref.size, digests=ref.chunks)
+        opened.append(OpenedAttachment(ref, data, openers[ref.id].filename))
     return opened
