@@ -1,9 +1,10 @@
 """The attachments' upload, after the records: the chunks of every sent record's manifest
 that the server lacks, one PUT each, resumable at any byte.
 
-A record whose envelope the server accepted (or already had) and whose manifest names chunks
-is noted as waiting (`note_sent`, kept in the store's settings with the chunks it names); each
-sync then asks the server which of them it lacks (`POST /v1/attachments:missing`) and sends
+Each chunk the server holds is marked sent in the store (a record is purged from the device
+only once all its chunks are). A record whose envelope the server accepted (or already had)
+and whose manifest names chunks is noted as waiting (`note_sent`, kept in the store's
+settings with the chunks it names); each sync then asks the server which of them it lacks (`POST /v1/attachments:missing`) and sends
 only those, so an upload cut by a dropped connection resumes at the next missing chunk: at
 most the chunk in flight goes twice (stored once). A record leaves the list once the server
 holds all its chunks, or when its attachments are gone (erased here, or its consent withdrawn
@@ -115,11 +116,13 @@ class _Upload:
         failures = 0
         while True:
             missing = self._missing(chunks)
+            self.store.attachments.mark_sent(set(chunks) - set(missing))
             progress = AttachmentProgress(len(set(chunks)) - len(missing), len(set(chunks)))
             self._tell(progress)
             try:
                 for digest in missing:
                     self._put(digest)
+                    self.store.attachments.mark_sent([digest])
                     progress = AttachmentProgress(progress.stored + 1, progress.needed)
                     self._tell(progress)
                     failures = 0  # the link carries chunks: only failures in a row count
