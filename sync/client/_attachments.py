@@ -4,8 +4,8 @@ that the server lacks, one PUT each, resumable at any byte.
 Each chunk the server holds is marked sent in the store (a record is purged from the device
 only once all its chunks are). A record whose envelope the server accepted (or already had)
 and whose manifest names chunks is noted as waiting (`note_sent`, kept in the store's
-settings with the chunks it names); each sync then asks the server which of them it lacks (`POST /v1/attachments:missing`) and sends
-only those, so an upload cut by a dropped connection resumes at the next missing chunk: at
+settings with the chunks it names); each sync then asks the server which of them it lacks
+(`POST /v1/attachments:missing`) and sends only those, so an upload cut by a dropped connection resumes at the next missing chunk: at
 most the chunk in flight goes twice (stored once). A record leaves the list once the server
 holds all its chunks, or when its attachments are gone (erased here, or its consent withdrawn
 on the server). Records never wait for their attachments: they went before, in the push.
