@@ -5,7 +5,8 @@ Each chunk the server holds is marked sent in the store (a record is purged from
 only once all its chunks are). A record whose envelope the server accepted (or already had)
 and whose manifest names chunks is noted as waiting (`note_sent`, kept in the store's
 settings with the chunks it names); each sync then asks the server which of them it lacks
-(`POST /v1/attachments:missing`) and sends only those, so an upload cut by a dropped connection resumes at the next missing chunk: at
+(`POST /v1/attachments:missing`) and sends only those, so an upload cut by a dropped
+connection resumes at the next missing chunk: at
 most the chunk in flight goes twice (stored once). A record leaves the list once the server
 holds all its chunks, or when its attachments are gone (erased here, or its consent withdrawn
 on the server). Records never wait for their attachments: they went before, in the push.
@@ -14,7 +15,9 @@ on the server). Records never wait for their attachments: they went before, in t
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -27,7 +30,11 @@ from sync.client._state import STATE_ATTACHMENT_UPLOADS
 from sync.protocol import RecordEnvelope
 from sync.protocol.attachments import MissingChunks, MissingChunksRequest
 
-__all__ = ["note_sent", "upload_attachments", "waiting_uploads"]
+__all__ = ["IN_FLIGHT", "note_sent", "upload_attachments", "waiting_uploads"]
+
+# Chunk PUTs in flight at once, each on its own connection: two keep a slow link busy while
+# an answer travels back (one would leave it idle a round trip per chunk).
+IN_FLIGHT = 2
 
 
 class _Waiting(TypedDict):
@@ -98,11 +105,21 @@ class _Gone(Exception):
     """The record's attachments are gone: erased here, or no longer named on the server."""
 
 
+class _Cut(Exception):
+    """A chunk's PUT failed on the link (`error`), after others got through or not."""
+
+    def __init__(self, error: ServerUnreachable, progressed: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.progressed = progressed
+
+
 @dataclass
 class _Upload:
     """One record's chunks. Each chunk is PUT once, without the transport's retries: after a
     failure the server is asked again which chunks it lacks, so a chunk whose answer was cut
-    (stored) is not sent again, and one cut on its way (not stored) is the only one that is."""
+    (stored) is not sent again, and one cut on its way (not stored) is the only one that is.
+    A _Gone raised by a worker (the server no longer names the chunk) ends the record."""
 
     store: Store
     exchange: Exchange
@@ -120,19 +137,48 @@ class _Upload:
             progress = AttachmentProgress(len(set(chunks)) - len(missing), len(set(chunks)))
             self._tell(progress)
             try:
-                for digest in missing:
-                    self._put(digest)
-                    self.store.attachments.mark_sent([digest])
-                    progress = AttachmentProgress(progress.stored + 1, progress.needed)
-                    self._tell(progress)
-                    failures = 0  # the link carries chunks: only failures in a row count
-                return progress
+                return self._send(missing, progress)
             except _Gone:
                 return None
-            except ServerUnreachable:
-                failures += 1
+            except _Cut as cut:
+                failures = 1 if cut.progressed else failures + 1
                 if failures >= self.exchange.retry.attempts:
-                    raise
+                    raise cut.error from None
+
+    def _send(self, missing: list[str], progress: AttachmentProgress) -> AttachmentProgress:
+        """PUT the chunks, `IN_FLIGHT` at a time (one is on the wire while the answer to the
+        other travels back); raises _Cut once those in flight are settled if one failed."""
+        digests = iter(missing)
+        window: deque[tuple[str, Future[None]]] = deque()
+        failure: ServerUnreachable | None = None
+        progressed = False
+        with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="chunk-upload") as pool:
+
+            def fill() -> None:
+                while failure is None and len(window) < IN_FLIGHT:
+                    digest = next(digests, None)
+                    if digest is None:
+                        return
+                    data = self._chunk(digest)
+                    self.report.chunks_sent += 1
+                    window.append((digest, pool.submit(self._put, digest, data)))
+
+            fill()
+            while window:
+                digest, sent = window.popleft()
+                try:
+                    sent.result()
+                except ServerUnreachable as exc:
+                    failure = failure or exc
+                    continue
+                self.store.attachments.mark_sent([digest])
+                progress = AttachmentProgress(progress.stored + 1, progress.needed)
+                progressed = True
+                self._tell(progress)
+                fill()
+        if failure is not None:
+            raise _Cut(failure, progressed)
+        return progress
 
     def _missing(self, chunks: list[str]) -> list[str]:
         asked = MissingChunksRequest(chunks=chunks)
@@ -141,12 +187,14 @@ class _Upload:
         )
         return answer(response, MissingChunks, "answer about missing chunks").chunks
 
-    def _put(self, digest: str) -> None:
+    def _chunk(self, digest: str) -> bytes:
         try:
-            data = self.store.attachments.chunk(digest)
+            return self.store.attachments.chunk(digest)
         except StoreError:
             raise _Gone from None
-        self.report.chunks_sent += 1
+
+    def _put(self, digest: str, data: bytes) -> None:
+        """One PUT, on a worker thread; ServerUnreachable if it was cut."""
         response = self.exchange.request(
             "PUT",
             f"/v1/attachments/chunks/{digest}",
