@@ -54,11 +54,13 @@ class Attachments:
         the answer to that question is the returned ref's `id`. Raises MediaRejected naming
         the field when it is empty, too large, or would take the record over its limit."""
         if not data:
-            raise MediaRejected(f"{field}: the file is empty")
+            raise MediaRejected(field, "empty", "the file is empty")
         if len(data) > MAX_ATTACHMENT_BYTES:
             raise MediaRejected(
-                f"{field}: the file has {len(data):,} bytes; an attachment holds at most"
-                f" {MAX_ATTACHMENT_BYTES:,}"
+                field,
+                "too_large",
+                f"the file has {len(data):,} bytes; an attachment holds at most"
+                f" {MAX_ATTACHMENT_BYTES:,}",
             )
         key = self._keyring.require_key()
         encrypted = crypto.encrypt_attachment(data)
@@ -73,8 +75,10 @@ class Attachments:
             held = self._record_bytes(record_id)
             if held + ref.size > MAX_RECORD_ATTACHMENT_BYTES:
                 raise MediaRejected(
-                    f"{field}: this record's attachments would hold {held + ref.size:,} bytes;"
-                    f" a record holds at most {MAX_RECORD_ATTACHMENT_BYTES:,}"
+                    field,
+                    "record_full",
+                    f"this record's attachments would hold {held + ref.size:,} bytes;"
+                    f" a record holds at most {MAX_RECORD_ATTACHMENT_BYTES:,}",
                 )
             name = None if filename is None else filename.encode("utf-8")
             self._core.db.execute(
@@ -204,6 +208,20 @@ class Attachments:
                 " ON a.id = c.attachment_id WHERE a.record_id = ? AND c.sent_at IS NULL"
                 " ORDER BY a.added_at, a.id, c.idx",
                 [record_id],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def unsent_finalised(self, *, limit: int = 4_000) -> list[str]:
+        """The digests of chunks the server is not known to hold, of records that were
+        finalised (a draft's photos wait for it), at most `limit` (about 1.4 GB as a bundle's
+        base64; the rest goes in the next one): what a device bundle carries."""
+        with self._core.lock:
+            rows = self._core.db.execute(
+                "SELECT c.digest FROM attachment_chunks c JOIN attachments a"
+                " ON a.id = c.attachment_id JOIN records r ON r.id = a.record_id"
+                " WHERE c.sent_at IS NULL AND r.status != 'draft'"
+                " ORDER BY a.record_id, a.added_at, a.id, c.idx LIMIT ?",
+                [limit],
             ).fetchall()
         return [row[0] for row in rows]
 

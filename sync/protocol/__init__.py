@@ -45,6 +45,7 @@ from sync.protocol.attachments import (
 )
 from sync.protocol.bundles import (
     BUNDLE_FORMAT,
+    BundledChunk,
     BundleError,
     BundleHeader,
     DevicePayload,
@@ -213,6 +214,7 @@ __all__ = [
     "BadEnrolmentLink",
     "BundleError",
     "BundleHeader",
+    "BundledChunk",
     "Change",
     "ChangeKind",
     "ChangesPage",

@@ -95,8 +95,10 @@ def test_a_transparent_png_photo_is_laid_on_white() -> None:
     ids=["pdf", "empty", "truncated-jpeg"],
 )
 def test_what_is_not_a_whole_image_is_refused_naming_the_field(data: bytes, problem: str) -> None:
-    with pytest.raises(MediaRejected, match=rf"^injury_photo: .*{problem}"):
+    with pytest.raises(MediaRejected, match=rf"^injury_photo: .*{problem}") as refused:
         reencode_image(data, field="injury_photo")
+    assert refused.value.field == "injury_photo"
+    assert refused.value.problem in ("not_an_image", "damaged")
 
 
 def test_a_decompression_bomb_is_refused_before_it_is_decoded() -> None:
@@ -104,8 +106,9 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded() -> None:
     bomb = io.BytesIO()
     Image.new("1", (14_000, 14_000)).save(bomb, format="PNG")
     assert len(bomb.getvalue()) < 100_000
-    with pytest.raises(MediaRejected, match=r"^photo: .*too large"):
+    with pytest.raises(MediaRejected, match=r"^photo: .*too large") as refused:
         reencode_image(bomb.getvalue(), field="photo")
+    assert (refused.value.field, refused.value.problem) == ("photo", "too_many_pixels")
 
 
 def test_a_picture_over_the_source_limit_is_refused_by_its_header() -> None:
