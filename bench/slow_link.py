@@ -4,7 +4,8 @@
         [--drop 0.05] [--attachments N]
 
 The proxy between the device and a real server process (SQLite) carries at most `--kbit`
-kbit/s in each direction (one link shared by all connections, paced per 4 KB chunk), delays
+kbit/s in each direction (one link shared by all connections, paced per 4 KB chunk, queueing
+at most a second of traffic as a modem's buffer would before the senders must wait), delays
 every byte by `--latency-ms` each way, and drops `--drop` of the exchanges: when a request
 starts, it may be doomed to have its connection cut at a random byte of the request or of
 the answer. The device syncs again whenever a sync ends in trouble, as the connectivity
@@ -57,6 +58,7 @@ from sync.client import AttachmentProgress, SyncClient, enrol
 from sync.server.settings import ServerSettings
 
 CHUNK = 4096
+BUFFER_SECONDS = 1.0  # the most the link queues, in seconds of its bandwidth
 _CHUNK_PUT = b"PUT /v1/attachments/chunks/"
 ATTACHMENT_BYTES = 1024 * 1024  # one incompressible "photo" per record, 4 chunks
 
@@ -69,6 +71,13 @@ class _Direction:
         self.free_at = 0.0
         self.bytes = 0
         self.lock = threading.Lock()
+
+    def wait_for_room(self) -> None:
+        """Hold the sender while the link's queue holds more than BUFFER_SECONDS of bytes (a
+        modem's buffer is finite: TCP's backpressure then slows the sender), so connections
+        sharing the link interleave as on a real one instead of queueing whole bodies."""
+        while (backlog := self.free_at - time.monotonic()) > BUFFER_SECONDS:
+            time.sleep(backlog - BUFFER_SECONDS)
 
     def schedule(self, size: int) -> float:
         """When a chunk that arrives now is delivered at the far end."""
@@ -163,6 +172,7 @@ class SlowLinkProxy:
             threading.Thread(target=deliver, daemon=True).start()
             with contextlib.suppress(OSError):
                 while not closed.is_set() and (data := source.recv(CHUNK)):
+                    link.wait_for_room()
                     if up and state.answering:  # the first bytes of a new request
                         state.answering = False
                         state.fate, state.budget = self._fate()

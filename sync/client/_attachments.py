@@ -28,10 +28,17 @@ from sync.client._exchange import Exchange, answer, refusal
 from sync.client._report import AttachmentProgress, AttachmentProgressCallback, SyncReport
 from sync.client._state import STATE_ATTACHMENT_UPLOADS
 from sync.protocol import RecordEnvelope
-from sync.protocol.attachments import MissingChunks, MissingChunksRequest
+from sync.protocol.attachments import (
+    MAX_ATTACHMENTS_PER_RECORD,
+    MAX_CHUNKS_PER_ATTACHMENT,
+    MissingChunks,
+    MissingChunksRequest,
+)
 
 __all__ = ["IN_FLIGHT", "note_sent", "upload_attachments", "waiting_uploads"]
 
+# Chunks asked about in one `attachments:missing` request (the server's limit).
+MAX_ASKED = MAX_ATTACHMENTS_PER_RECORD * MAX_CHUNKS_PER_ATTACHMENT
 # Chunk PUTs in flight at once, each on its own connection: two keep a slow link busy while
 # an answer travels back (one would leave it idle a round trip per chunk).
 IN_FLIGHT = 2
@@ -85,24 +92,12 @@ def upload_attachments(
     report: SyncReport,
     on_progress: AttachmentProgressCallback | None = None,
 ) -> None:
-    """Send the missing chunks of every waiting record, record by record; progress is kept
-    after each record. Raises ServerUnreachable once the link keeps failing (what was
-    stored stays stored)."""
-    for record_id, entry in sorted(_waiting(store).items()):
-        chunks = entry["chunks"]
-        done = _Upload(store, exchange, token, report, record_id, on_progress).run(chunks)
-        waiting = _waiting(store)
-        if done is None or done.complete:
-            waiting.pop(record_id, None)
-        elif record_id in waiting:
-            waiting[record_id]["stored"] = done.stored
-        _keep(store, waiting)
-        if done is not None:
-            report.attachments[record_id] = done
-
-
-class _Gone(Exception):
-    """The record's attachments are gone: erased here, or no longer named on the server."""
+    """Send the missing chunks of every waiting record, oldest record id first, in one
+    stream (the link never idles between records); progress is kept after each round. Raises
+    ServerUnreachable once the link keeps failing (what was stored stays stored)."""
+    waiting = _waiting(store)
+    if waiting:
+        _Upload(store, exchange, token, report, on_progress, waiting).run()
 
 
 class _Cut(Exception):
@@ -116,85 +111,106 @@ class _Cut(Exception):
 
 @dataclass
 class _Upload:
-    """One record's chunks. Each chunk is PUT once, without the transport's retries: after a
-    failure the server is asked again which chunks it lacks, so a chunk whose answer was cut
-    (stored) is not sent again, and one cut on its way (not stored) is the only one that is.
-    A _Gone raised by a worker (the server no longer names the chunk) ends the record."""
+    """The waiting records' chunks. Each chunk is PUT once, without the transport's retries:
+    after a failure the server is asked again which chunks it lacks, so a chunk whose answer
+    was cut (stored) is not sent again, and one cut on its way (not stored) is the only one
+    that is. A record whose chunk the server no longer names (consent withdrawn) or this
+    device no longer holds (erased) is dropped from the list."""
 
     store: Store
     exchange: Exchange
     token: str
     report: SyncReport
-    record_id: str
     on_progress: AttachmentProgressCallback | None
+    waiting: dict[str, _Waiting]
 
-    def run(self, chunks: list[str]) -> AttachmentProgress | None:
-        """The progress reached, or None if the record's attachments are gone."""
+    def run(self) -> None:
         failures = 0
-        while True:
-            missing = self._missing(chunks)
-            self.store.attachments.mark_sent(set(chunks) - set(missing))
-            progress = AttachmentProgress(len(set(chunks)) - len(missing), len(set(chunks)))
-            self._tell(progress)
+        while self.waiting:
+            queue = self._round()
             try:
-                return self._send(missing, progress)
-            except _Gone:
-                return None
+                progressed = self._send(queue)
             except _Cut as cut:
                 failures = 1 if cut.progressed else failures + 1
                 if failures >= self.exchange.retry.attempts:
                     raise cut.error from None
+            else:
+                if not progressed or not self.waiting:
+                    return
+            finally:
+                self._keep()
 
-    def _send(self, missing: list[str], progress: AttachmentProgress) -> AttachmentProgress:
+    def _round(self) -> list[tuple[str, str]]:
+        """Ask the server what it lacks: mark the rest sent, tell each record's progress,
+        drop the complete ones; the (record, chunk) pairs to send, in order."""
+        asked = list(dict.fromkeys(d for e in self.waiting.values() for d in e["chunks"]))
+        missing = set(self._missing(asked))
+        self.store.attachments.mark_sent([d for d in asked if d not in missing])
+        queue: list[tuple[str, str]] = []
+        for record_id in sorted(self.waiting):
+            chunks = list(dict.fromkeys(self.waiting[record_id]["chunks"]))
+            lacking = [digest for digest in chunks if digest in missing]
+            self._progress(record_id, len(chunks) - len(lacking))
+            queue += [(record_id, digest) for digest in lacking]
+        return queue
+
+    def _send(self, queue: list[tuple[str, str]]) -> bool:
         """PUT the chunks, `IN_FLIGHT` at a time (one is on the wire while the answer to the
-        other travels back); raises _Cut once those in flight are settled if one failed."""
-        digests = iter(missing)
-        window: deque[tuple[str, Future[None]]] = deque()
+        other travels back); whether any went. Raises _Cut, once those in flight are
+        settled, if one failed on the link."""
+        pending = iter(queue)
+        window: deque[tuple[str, str, Future[bool]]] = deque()
         failure: ServerUnreachable | None = None
         progressed = False
         with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="chunk-upload") as pool:
 
             def fill() -> None:
                 while failure is None and len(window) < IN_FLIGHT:
-                    digest = next(digests, None)
-                    if digest is None:
+                    record_id, digest = next(pending, ("", ""))
+                    if not digest:
                         return
-                    data = self._chunk(digest)
+                    if record_id not in self.waiting:
+                        continue  # gone meanwhile
+                    try:
+                        data = self.store.attachments.chunk(digest)
+                    except StoreError:
+                        self._gone(record_id)
+                        continue
                     self.report.chunks_sent += 1
-                    window.append((digest, pool.submit(self._put, digest, data)))
+                    window.append((record_id, digest, pool.submit(self._put, digest, data)))
 
             fill()
             while window:
-                digest, sent = window.popleft()
+                record_id, digest, sent = window.popleft()
                 try:
-                    sent.result()
+                    named = sent.result()
                 except ServerUnreachable as exc:
                     failure = failure or exc
                     continue
-                self.store.attachments.mark_sent([digest])
-                progress = AttachmentProgress(progress.stored + 1, progress.needed)
-                progressed = True
-                self._tell(progress)
+                if not named:
+                    self._gone(record_id)
+                elif record_id in self.waiting:
+                    self.store.attachments.mark_sent([digest])
+                    self._progress(record_id, self.waiting[record_id]["stored"] + 1)
+                    progressed = True
                 fill()
         if failure is not None:
             raise _Cut(failure, progressed)
-        return progress
+        return progressed
 
     def _missing(self, chunks: list[str]) -> list[str]:
-        asked = MissingChunksRequest(chunks=chunks)
-        response = self.exchange.send_json(
-            "POST", "/v1/attachments:missing", asked, token=self.token
-        )
-        return answer(response, MissingChunks, "answer about missing chunks").chunks
+        found: list[str] = []
+        for start in range(0, len(chunks), MAX_ASKED):
+            asked = MissingChunksRequest(chunks=chunks[start : start + MAX_ASKED])
+            response = self.exchange.send_json(
+                "POST", "/v1/attachments:missing", asked, token=self.token
+            )
+            found += answer(response, MissingChunks, "answer about missing chunks").chunks
+        return found
 
-    def _chunk(self, digest: str) -> bytes:
-        try:
-            return self.store.attachments.chunk(digest)
-        except StoreError:
-            raise _Gone from None
-
-    def _put(self, digest: str, data: bytes) -> None:
-        """One PUT, on a worker thread; ServerUnreachable if it was cut."""
+    def _put(self, digest: str, data: bytes) -> bool:
+        """One PUT, on a worker thread: False if the server names no such chunk (any more);
+        ServerUnreachable if it was cut, ServerRefused if refused."""
         response = self.exchange.request(
             "PUT",
             f"/v1/attachments/chunks/{digest}",
@@ -204,10 +220,25 @@ class _Upload:
             once=True,
         )
         if response.status_code == 404:
-            raise _Gone
+            return False
         if response.status_code != 204:
             raise ServerRefused(refusal(response))
+        return True
 
-    def _tell(self, progress: AttachmentProgress) -> None:
+    def _progress(self, record_id: str, stored: int) -> None:
+        """Note and tell how far a record got; a complete one leaves the list."""
+        entry = self.waiting[record_id]
+        entry["stored"] = stored
+        progress = AttachmentProgress(stored, len(set(entry["chunks"])))
+        self.report.attachments[record_id] = progress
+        if progress.complete:
+            del self.waiting[record_id]
         if self.on_progress is not None:
-            self.on_progress(self.record_id, progress)
+            self.on_progress(record_id, progress)
+
+    def _gone(self, record_id: str) -> None:
+        self.waiting.pop(record_id, None)
+        self.report.attachments.pop(record_id, None)
+
+    def _keep(self) -> None:
+        _keep(self.store, self.waiting)
