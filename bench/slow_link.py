@@ -54,7 +54,8 @@ from bench._common import (
 from fieldapp import crypto
 from fieldapp.office.sample_data import sample_screening
 from fieldapp.store import Store
-from sync.client import AttachmentProgress, SyncClient, enrol
+from sync.client import SyncClient, enrol
+from sync.protocol import AttachmentsStored
 from sync.server.settings import ServerSettings
 
 CHUNK = 4096
@@ -113,6 +114,12 @@ class SlowLinkProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
+
+    @classmethod
+    def of(cls, upstream: int, options: argparse.Namespace) -> SlowLinkProxy:
+        """The link the command line describes, to the server on `upstream`."""
+        rng = random.Random(options.seed)
+        return cls(upstream, options.kbit, options.latency_ms / 1000, options.drop, rng)
 
     @property
     def url(self) -> str:
@@ -206,7 +213,7 @@ class _UploadClock:
     ended: float = 0.0
     drops_before: int = 0
 
-    def __call__(self, record_id: str, progress: AttachmentProgress) -> None:
+    def __call__(self, record_id: str, progress: AttachmentsStored) -> None:
         now = time.perf_counter()
         if not self.started:
             self.started, self.drops_before = now, self.proxy.drops
@@ -236,13 +243,7 @@ def attachment_bench(options: argparse.Namespace, say: Callable[[str], None]) ->
             enrol(store, server.url, deployment.codes(1)[0])
             for _ in range(count):
                 record_with_photo(store, os.urandom(ATTACHMENT_BYTES))
-            proxy = SlowLinkProxy(
-                server.port,
-                options.kbit,
-                options.latency_ms / 1000,
-                options.drop,
-                random.Random(options.seed),
-            )
+            proxy = SlowLinkProxy.of(server.port, options)
             clock = _UploadClock(proxy)
             say(f"{count} records with a {ATTACHMENT_BYTES >> 10} KiB photo each, through"
                 f" {options.kbit:g} kbit/s, {options.latency_ms:g} ms each way,"
@@ -329,13 +330,7 @@ def main() -> None:
             while page := store.outbox.pending(after=after, limit=1000):
                 expected.update((entry.record_id, entry.revision) for entry in page)
                 after = page[-1].record_id
-            proxy = SlowLinkProxy(
-                server.port,
-                options.kbit,
-                options.latency_ms / 1000,
-                options.drop,
-                random.Random(options.seed),
-            )
+            proxy = SlowLinkProxy.of(server.port, options)
             say(f"syncing through {options.kbit:g} kbit/s, {options.latency_ms:g} ms each way, "
                 f"{options.drop:.0%} of exchanges dropped...")  # fmt: skip
             syncs, body_bytes, errors = 0, 0, 0

@@ -48,7 +48,6 @@ from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
 from sync.client._report import (
     CLOCK_SKEW_WARNING,
-    AttachmentProgress,
     AttachmentProgressCallback,
     ProgressCallback,
     SyncReport,
@@ -73,7 +72,6 @@ __all__ = [
     "STATE_ROLE",
     "STATE_SERVER_PUBLIC_KEY",
     "STATE_SERVER_URL",
-    "AttachmentProgress",
     "AttachmentProgressCallback",
     "BundleProgress",
     "CountingTransport",

@@ -25,9 +25,9 @@ from fieldapp.errors import StoreError
 from fieldapp.store import Store
 from sync.client._errors import ServerRefused, ServerUnreachable
 from sync.client._exchange import Exchange, answer, refusal
-from sync.client._report import AttachmentProgress, AttachmentProgressCallback, SyncReport
+from sync.client._report import AttachmentProgressCallback, SyncReport
 from sync.client._state import STATE_ATTACHMENT_UPLOADS
-from sync.protocol import RecordEnvelope
+from sync.protocol import AttachmentsStored, RecordEnvelope
 from sync.protocol.attachments import (
     MAX_ATTACHMENTS_PER_RECORD,
     MAX_CHUNKS_PER_ATTACHMENT,
@@ -60,11 +60,11 @@ def _keep(store: Store, waiting: dict[str, _Waiting]) -> None:
     store.settings.set(STATE_ATTACHMENT_UPLOADS, json.dumps(waiting, sort_keys=True))
 
 
-def waiting_uploads(store: Store) -> dict[str, AttachmentProgress]:
+def waiting_uploads(store: Store) -> dict[str, AttachmentsStored]:
     """The sent records whose attachments are not all on the server yet, with their
     progress as the last sync left it (what the app shows per record)."""
     return {
-        record_id: AttachmentProgress(entry["stored"], len(set(entry["chunks"])))
+        record_id: AttachmentsStored(stored=entry["stored"], needed=len(set(entry["chunks"])))
         for record_id, entry in _waiting(store).items()
     }
 
@@ -229,7 +229,7 @@ class _Upload:
         """Note and tell how far a record got; a complete one leaves the list."""
         entry = self.waiting[record_id]
         entry["stored"] = stored
-        progress = AttachmentProgress(stored, len(set(entry["chunks"])))
+        progress = AttachmentsStored(stored=stored, needed=len(set(entry["chunks"])))
         self.report.attachments[record_id] = progress
         if progress.complete:
             del self.waiting[record_id]

@@ -32,7 +32,6 @@ from sync.client._pull import DEFAULT_PULL_PAGE, pull
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES, Push, pending_records
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, check_receipts
 from sync.client._report import (
-    AttachmentProgress,
     AttachmentProgressCallback,
     ProgressCallback,
     SyncReport,
@@ -45,7 +44,7 @@ from sync.client._state import (
     STATE_SERVER_PUBLIC_KEY,
     STATE_SERVER_URL,
 )
-from sync.protocol import Health, RecordEnvelope, RecordView
+from sync.protocol import AttachmentsStored, Health, RecordEnvelope, RecordView
 
 __all__ = ["RecordVersions", "SyncClient"]
 
@@ -142,7 +141,7 @@ class SyncClient(ExchangeOwner):
         """Records waiting to be sent (finalised or in flight)."""
         return pending_records(self.store)
 
-    def attachments_waiting(self) -> dict[str, AttachmentProgress]:
+    def attachments_waiting(self) -> dict[str, AttachmentsStored]:
         """Sent records whose attachments' chunks are not all on the server, with how far
         their upload got (the app shows it per record)."""
         return waiting_uploads(self.store)

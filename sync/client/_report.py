@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sync.protocol import AttachmentsStored
+
 __all__ = [
     "CLOCK_SKEW_WARNING",
-    "AttachmentProgress",
     "AttachmentProgressCallback",
     "ProgressCallback",
     "SyncReport",
@@ -23,19 +24,7 @@ ProgressCallback = Callable[[int, int, int], None]
 """on_progress(records done, records total, bytes sent): called after every batch."""
 
 
-@dataclass(frozen=True, slots=True)
-class AttachmentProgress:
-    """Of the chunks a sent record's attachments need, how many the server holds."""
-
-    stored: int
-    needed: int
-
-    @property
-    def complete(self) -> bool:
-        return self.stored >= self.needed
-
-
-AttachmentProgressCallback = Callable[[str, AttachmentProgress], None]
+AttachmentProgressCallback = Callable[[str, AttachmentsStored], None]
 """on_attachments(record id, progress): called before a record's chunks and after each."""
 
 
@@ -72,7 +61,7 @@ class SyncReport:
     pulled: int = 0
     forms_added: int = 0
     # Records whose attachments this sync sent chunks of (or found complete), and how far.
-    attachments: dict[str, AttachmentProgress] = field(default_factory=dict)
+    attachments: dict[str, AttachmentsStored] = field(default_factory=dict)
     chunks_sent: int = 0  # attachment chunks PUT (a chunk cut in flight and sent again: twice)
     form_files: int = 0  # files attached to forms, fetched (each once: by SHA-256)
     skipped_changes: int = 0

@@ -104,6 +104,10 @@ class AttachmentsStored(WireModel):
     stored: int = Field(ge=0)
     needed: int = Field(ge=0)
 
+    @property
+    def complete(self) -> bool:
+        return self.stored >= self.needed
+
 
 class OfficeRecord(WireModel):
     """One record as the office lists it: its head revision's statistical fields, who sent

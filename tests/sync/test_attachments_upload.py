@@ -106,8 +106,10 @@ def test_the_office_reads_chunks_a_coordinator_does_not(
 
     with OfficeClient(readers["case_manager"], transport=app_transport) as office:
         assert office.chunk(digest) == device.attachments.chunk(digest)
-    with OfficeClient(readers["coordinator"], transport=app_transport) as office:
-        with pytest.raises(ServerRefused, match="coordinator"):
-            office.chunk(digest)
+    with (
+        OfficeClient(readers["coordinator"], transport=app_transport) as office,
+        pytest.raises(ServerRefused, match="coordinator"),
+    ):
+        office.chunk(digest)
     for office_store in readers.values():
         office_store.close()

@@ -28,7 +28,6 @@ from sync.server.storage.errors import (
 )
 from sync.server.storage.models import (
     ORG_WIDE_ROLES,
-    AttachmentProgress,
     Attendance,
     AuditEntry,
     Device,
@@ -56,7 +55,6 @@ from sync.server.storage.models import (
 __all__ = [
     "ORG_WIDE_ROLES",
     "AlreadyExists",
-    "AttachmentProgress",
     "Attendance",
     "AuditEntry",
     "CodeExpired",

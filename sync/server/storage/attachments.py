@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sync.protocol import RecordEnvelope
+from sync.protocol import AttachmentsStored, RecordEnvelope
 from sync.server.auth import SEALED_READ_ROLES
 from sync.server.storage.errors import NotFound
-from sync.server.storage.models import AttachmentProgress, Device
+from sync.server.storage.models import Device
 from sync.server.storage.tx import Tx, chunks, json_text, marks
 
 __all__ = [
@@ -134,9 +134,9 @@ def _may_read(viewer: Device, row: Any) -> bool:
     return viewer.role in SEALED_READ_ROLES and viewer.region in (None, row["owner_region"])
 
 
-def progress(tx: Tx, org_id: str, record_ids: Sequence[str]) -> dict[str, AttachmentProgress]:
+def progress(tx: Tx, org_id: str, record_ids: Sequence[str]) -> dict[str, AttachmentsStored]:
     """Chunks stored and needed by each record's head revision (records with attachments)."""
-    found: dict[str, AttachmentProgress] = {}
+    found: dict[str, AttachmentsStored] = {}
     for part in chunks(sorted(set(record_ids))):
         for row in tx.all(
             "SELECT c.record_id, COUNT(*) AS needed, COUNT(a.digest) AS stored"  # noqa: S608
@@ -147,7 +147,9 @@ def progress(tx: Tx, org_id: str, record_ids: Sequence[str]) -> dict[str, Attach
             " GROUP BY c.record_id",
             [org_id, *part],
         ):
-            found[row["record_id"]] = AttachmentProgress(int(row["stored"]), int(row["needed"]))
+            found[row["record_id"]] = AttachmentsStored(
+                stored=int(row["stored"]), needed=int(row["needed"])
+            )
     return found
 
 

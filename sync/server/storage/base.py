@@ -63,9 +63,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
+from sync.protocol import (
+    AttachmentsStored,
+    ChangesPage,
+    RecordEnvelope,
+    ReviewState,
+    Role,
+    RosterStatus,
+)
 from sync.server.storage.models import (
-    AttachmentProgress,
     AuditEntry,
     Device,
     DuplicateRow,
@@ -490,7 +496,7 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def attachment_progress(
         self, org_id: str, record_ids: Sequence[UUID]
-    ) -> dict[UUID, AttachmentProgress]:
+    ) -> dict[UUID, AttachmentsStored]:
         """Chunks stored and needed by each record's head revision (only records whose head
         has attachments); complete when every one is stored."""
 

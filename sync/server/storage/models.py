@@ -8,6 +8,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from sync.protocol import (
+    AttachmentsStored,
     OutcomeStatus,
     RecordEnvelope,
     ReviewState,
@@ -18,7 +19,6 @@ from sync.protocol import (
 
 __all__ = [
     "ORG_WIDE_ROLES",
-    "AttachmentProgress",
     "Attendance",
     "AuditEntry",
     "Device",
@@ -214,18 +214,6 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class AttachmentProgress:
-    """How many of the chunks a record's head revision names the server stores."""
-
-    stored: int
-    needed: int
-
-    @property
-    def complete(self) -> bool:
-        return self.stored >= self.needed
-
-
-@dataclass(frozen=True, slots=True)
 class StatsRow:
     """Number of records (not revisions) of one form in one organisation, by head status.
 
@@ -267,7 +255,7 @@ class OfficeRow:
     review_state: ReviewState
     stats: dict[str, Any]
     duplicate_of: UUID | None = None  # merged by the office into this record (same person)
-    attachments: AttachmentProgress | None = None  # None: the head has no attachments
+    attachments: AttachmentsStored | None = None  # None: the head has no attachments
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
+from sync.protocol import (
+    AttachmentsStored,
+    ChangesPage,
+    RecordEnvelope,
+    ReviewState,
+    Role,
+    RosterStatus,
+)
 from sync.server.storage import (
     attachments,
     audit,
@@ -34,7 +41,6 @@ from sync.server.storage.base import Storage
 from sync.server.storage.errors import StorageUnwritable
 from sync.server.storage.migrations import Migration
 from sync.server.storage.models import (
-    AttachmentProgress,
     AuditEntry,
     Device,
     DuplicateRow,
@@ -415,7 +421,7 @@ class SqlStorage(Storage):
 
     def attachment_progress(
         self, org_id: str, record_ids: Sequence[UUID]
-    ) -> dict[UUID, AttachmentProgress]:
+    ) -> dict[UUID, AttachmentsStored]:
         with self._read() as tx:
             found = attachments.progress(tx, org_id, [str(r) for r in record_ids])
         return {UUID(record_id): progress for record_id, progress in found.items()}

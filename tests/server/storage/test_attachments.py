@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from datetime import timedelta
 
 import pytest
 
-from sync.protocol.attachments import AttachmentRef
-from sync.server.storage import AttachmentProgress, NotFound, Storage
+from sync.protocol import AttachmentsStored
+from sync.server.storage import NotFound, Storage
+from tests.server._harness import chunk_manifest
 from tests.server.conftest import Backend
 from tests.server.storage._support import NOW, Member, revision
 
 
 def ciphertexts(count: int) -> list[bytes]:
     return [os.urandom(64) for _ in range(count)]
-
-
-def manifest(chunks: list[bytes], field: str = "photo") -> AttachmentRef:
-    """An attachment of `len(chunks)` chunks (its plaintext size to match)."""
-    return AttachmentRef(
-        id=uuid.uuid4().hex,
-        field=field,
-        media_type="image/jpeg",
-        size=(len(chunks) - 1) * 256 * 1024 + 10,
-        chunks=[hashlib.sha256(c).hexdigest() for c in chunks],
-    )
 
 
 def digest(chunk: bytes) -> str:
@@ -41,7 +30,7 @@ def test_a_chunk_is_accepted_only_when_named_and_stored_once(
 ) -> None:
     alice = Member(storage, org_id, "collector", "north")
     chunks = ciphertexts(3)
-    record = alice.envelope(attachments=[manifest(chunks)])
+    record = alice.envelope(attachments=[chunk_manifest(*chunks)])
     [pushed] = storage.push_records(alice.device, [record], NOW)
     assert pushed.status == "accepted"
     stray = os.urandom(64)
@@ -58,7 +47,9 @@ def test_a_chunk_is_accepted_only_when_named_and_stored_once(
     assert storage.missing_chunks(org_id, [digest(c) for c in chunks]) == [
         digest(c) for c in chunks[1:]
     ]
-    assert storage.attachment_progress(org_id, [record.id]) == {record.id: AttachmentProgress(1, 3)}
+    assert storage.attachment_progress(org_id, [record.id]) == {
+        record.id: AttachmentsStored(stored=1, needed=3)
+    }
     assert storage.records_waiting_for_attachments() == {org_id: 1}
     for chunk in chunks[1:]:
         storage.store_chunk(alice.device, digest(chunk), chunk, NOW)
@@ -72,7 +63,7 @@ def test_a_chunk_is_accepted_only_when_named_and_stored_once(
 def test_another_organisations_record_names_nothing(storage: Storage, org_id: str) -> None:
     alice = Member(storage, org_id, "collector", "north")
     chunk = os.urandom(64)
-    storage.push_records(alice.device, [alice.envelope(attachments=[manifest([chunk])])], NOW)
+    storage.push_records(alice.device, [alice.envelope(attachments=[chunk_manifest(chunk)])], NOW)
     other_org = storage.create_organisation("Elsewhere", NOW).id
     mallory = Member(storage, other_org, "collector", "north")
 
@@ -85,7 +76,7 @@ def test_chunks_are_read_by_the_office_and_the_records_devices_only(
 ) -> None:
     alice = Member(storage, org_id, "collector", "north")
     chunk = os.urandom(64)
-    storage.push_records(alice.device, [alice.envelope(attachments=[manifest([chunk])])], NOW)
+    storage.push_records(alice.device, [alice.envelope(attachments=[chunk_manifest(chunk)])], NOW)
     storage.store_chunk(alice.device, digest(chunk), chunk, NOW)
     readers = [
         alice,
@@ -109,18 +100,20 @@ def test_chunks_are_read_by_the_office_and_the_records_devices_only(
 def test_completeness_follows_the_head_revision(storage: Storage, org_id: str) -> None:
     alice = Member(storage, org_id, "collector", "north")
     first, second = os.urandom(64), os.urandom(64)
-    v1 = alice.envelope(attachments=[manifest([first])])
+    v1 = alice.envelope(attachments=[chunk_manifest(first)])
     storage.push_records(alice.device, [v1], NOW)
     storage.store_chunk(alice.device, digest(first), first, NOW)
     v2 = alice.envelope(
         record_id=v1.id,
         rev=revision(2),
         base=v1.revision,
-        attachments=[manifest([first]), manifest([second], "signature")],
+        attachments=[chunk_manifest(first), chunk_manifest(second, field="signature")],
     )
     storage.push_records(alice.device, [v2], NOW)
 
-    assert storage.attachment_progress(org_id, [v1.id]) == {v1.id: AttachmentProgress(1, 2)}
+    assert storage.attachment_progress(org_id, [v1.id]) == {
+        v1.id: AttachmentsStored(stored=1, needed=2)
+    }
 
 
 def test_a_consent_withdrawal_erases_the_records_chunks(
@@ -128,8 +121,8 @@ def test_a_consent_withdrawal_erases_the_records_chunks(
 ) -> None:
     alice = Member(storage, org_id, "collector", "north")
     kept_chunk, erased_chunks = os.urandom(64), ciphertexts(2)
-    kept = alice.envelope(attachments=[manifest([kept_chunk])])
-    record = alice.envelope(attachments=[manifest(erased_chunks)])
+    kept = alice.envelope(attachments=[chunk_manifest(kept_chunk)])
+    record = alice.envelope(attachments=[chunk_manifest(*erased_chunks)])
     storage.push_records(alice.device, [kept, record], NOW)
     for chunk in [kept_chunk, *erased_chunks]:
         storage.store_chunk(alice.device, digest(chunk), chunk, NOW)
