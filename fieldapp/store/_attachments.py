@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
+
+from pydantic import ValidationError
 
 from fieldapp import crypto
 from fieldapp.errors import MediaRejected, StoreError
@@ -19,6 +22,8 @@ from fieldapp.store._core import Core
 from fieldapp.store._keyring import Keyring
 from sync.protocol import (
     MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS_PER_RECORD,
+    MAX_FILENAME_CHARS,
     MAX_RECORD_ATTACHMENT_BYTES,
     AttachmentRef,
     SealedAttachment,
@@ -64,15 +69,29 @@ class Attachments:
             )
         key = self._keyring.require_key()
         encrypted = crypto.encrypt_attachment(data)
-        ref = AttachmentRef(
-            id=encrypted.id,
-            field=field,
-            media_type=media_type,
-            size=encrypted.size,
-            chunks=encrypted.digests,
-        )
+        try:
+            ref = AttachmentRef(
+                id=encrypted.id,
+                field=field,
+                media_type=media_type.lower(),
+                size=encrypted.size,
+                chunks=encrypted.digests,
+            )
+        except ValidationError as exc:
+            where = ", ".join(str(error["loc"][0]) for error in exc.errors())
+            raise MediaRejected(
+                field, "setting", f"not a question name and media type to attach to ({where})"
+            ) from None
+        if filename is not None:  # the name alone, as long as a sealed part carries
+            filename = PurePath(filename.replace("\\", "/")).name[:MAX_FILENAME_CHARS] or None
         with self._core.transaction():
-            held = self._record_bytes(record_id)
+            count, held = self._record_holds(record_id)
+            if count >= MAX_ATTACHMENTS_PER_RECORD:
+                raise MediaRejected(
+                    field,
+                    "record_full",
+                    f"this record has {count} attachments already, the most a record holds",
+                )
             if held + ref.size > MAX_RECORD_ATTACHMENT_BYTES:
                 raise MediaRejected(
                     field,
@@ -282,11 +301,14 @@ class Attachments:
         )
         self._core.db.execute(f"DELETE FROM attachments WHERE id IN ({purged})")  # noqa: S608
 
-    def _record_bytes(self, record_id: str) -> int:
+    def _record_holds(self, record_id: str) -> tuple[int, int]:
+        """How many attachments the record holds, and their plaintext bytes (photos taken
+        again count until the record is sealed or they are `erase`d)."""
         found = self._core.db.execute(
-            "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE record_id = ?", [record_id]
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM attachments WHERE record_id = ?",
+            [record_id],
         ).fetchone()
-        return int(found[0])
+        return int(found[0]), int(found[1])
 
     def _row(self, attachment_id: str) -> dict[str, Any]:
         with self._core.lock:
