@@ -198,8 +198,23 @@ class Deployment:
 
     def stored_revisions(self) -> list[tuple[str, str]]:
         """(record id, revision) of every record revision the server holds for the org."""
+        rows = self._query("SELECT id, revision FROM records WHERE org_id = {}")
+        return [(str(row[0]), str(row[1])) for row in rows]
+
+    def stored_chunks(self) -> dict[str, int]:
+        """Every attachment chunk the server holds for the org: its size by its digest (a
+        chunk stored twice would be counted twice: the digest is the table's key)."""
+        rows = self._query("SELECT digest, LENGTH(data) FROM attachment_chunks WHERE org_id = {}")
+        found: dict[str, int] = {}
+        for digest, size in rows:
+            if digest in found:
+                raise AssertionError(f"chunk {digest} is stored twice")
+            found[str(digest)] = int(size)
+        return found
+
+    def _query(self, sql: str) -> list[tuple[Any, ...]]:
+        """`sql` (`{}` for the org id's placeholder) on the server's database, read-only."""
         url = self.settings.database_url
-        sql = "SELECT id, revision FROM records WHERE org_id = {}"
         if url.startswith("sqlite:///"):
             import sqlite3
 
@@ -211,8 +226,7 @@ class Deployment:
         import psycopg
 
         with psycopg.connect(url) as pg:
-            rows = pg.execute(sql.format("%s"), (self.org_id,)).fetchall()
-            return [(str(row[0]), str(row[1])) for row in rows]
+            return list(pg.execute(sql.format("%s"), (self.org_id,)).fetchall())
 
 
 # Runs the server with full ServerSettings (the CLI exposes only a few), access log off.

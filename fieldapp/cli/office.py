@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldapp.cli._common import (
     PORT,
@@ -26,9 +26,14 @@ from fieldapp.cli._common import (
     server_settings,
     whole_number,
 )
+from fieldapp.cli.office_attachments import add_attachments_command
 from fieldapp.cli.office_dashboard import add_dashboard_command
 from fieldapp.cli.office_people import add_people_commands
 from fieldapp.paths import data_dir
+
+if TYPE_CHECKING:
+    from fieldapp.crypto import CaseFileKey
+    from fieldapp.store import Store
 
 
 def add_commands(commands: Commands) -> None:
@@ -69,6 +74,20 @@ def add_commands(commands: Commands) -> None:
     demo.add_argument("--web", action="store_true", help="open the app as a web page")
     demo.add_argument("--app-port", type=PORT, default=None, help="web app port (default: free)")
     add_office_commands(commands)
+
+
+def org_key_options(parser: argparse.ArgumentParser) -> None:
+    """`--org-key FILE` and `--passphrase-env VAR`, for the commands that open case files."""
+    parser.add_argument(
+        "--org-key", required=True, metavar="FILE", help="the organisation's private key file"
+    )
+    parser.add_argument(
+        "--passphrase-env",
+        default=None,
+        metavar="VAR",
+        help="read the key file's passphrase from this environment variable"
+        " (default: ask on the terminal)",
+    )
 
 
 def add_office_commands(commands: Commands) -> None:
@@ -125,6 +144,7 @@ def add_office_commands(commands: Commands) -> None:
     add_dashboard_command(commands)
     _add_collaborative_commands(commands)
     add_people_commands(commands)
+    add_attachments_command(commands)
 
     opening = commands.add(
         "open",
@@ -133,16 +153,7 @@ def add_office_commands(commands: Commands) -> None:
         group="office",
     )
     opening.add_argument("record_id", metavar="RECORD_ID", help="the record's id")
-    opening.add_argument(
-        "--org-key", required=True, metavar="FILE", help="the organisation's private key file"
-    )
-    opening.add_argument(
-        "--passphrase-env",
-        default=None,
-        metavar="VAR",
-        help="read the key file's passphrase from this environment variable"
-        " (default: ask on the terminal)",
-    )
+    org_key_options(opening)
     opening.add_argument(
         "--history", action="store_true", help="every revision, oldest first (default: the head)"
     )
@@ -296,34 +307,44 @@ def cmd_office_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_office_open(args: argparse.Namespace) -> int:
-    import uuid
-
+def org_key_opener(args: argparse.Namespace) -> Callable[[Store], CaseFileKey]:
+    """`--org-key` read and its passphrase asked for now (before the store is opened): a
+    function that unlocks it for the store's organisation, once."""
     from fieldapp import crypto
-    from sync.client import OfficeClient, open_record
 
-    try:
-        uuid.UUID(args.record_id)
-    except ValueError:
-        raise UsageError(f"RECORD_ID: {args.record_id!r} is not a record id") from None
     key_path = Path(args.org_key)
     try:
         key_bytes = key_path.read_bytes()
     except OSError as exc:
         raise UsageError(f"--org-key: cannot read {key_path}: {exc.strerror}") from None
     passphrase = key_file_passphrase(args)
-    store = open_store(args)
-    try:
-        client = OfficeClient(store)
-        key = crypto.CaseFileKey.unlock(
+
+    def unlock(store: Store) -> CaseFileKey:
+        return crypto.CaseFileKey.unlock(
             key_bytes,
             passphrase,
             organisation=store.outbox.recipients(),
             source=str(key_path),
             timer=False,
         )
-        del key_bytes, passphrase
-        with client, key:
+
+    return unlock
+
+
+def cmd_office_open(args: argparse.Namespace) -> int:
+    import uuid
+
+    from sync.client import OfficeClient, open_record
+
+    try:
+        uuid.UUID(args.record_id)
+    except ValueError:
+        raise UsageError(f"RECORD_ID: {args.record_id!r} is not a record id") from None
+    unlock = org_key_opener(args)
+    store = open_store(args)
+    try:
+        client = OfficeClient(store)
+        with client, unlock(store) as key:
             opened = open_record(client, key, args.record_id, store.forms.get, history=args.history)
     finally:
         store.close()

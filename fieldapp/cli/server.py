@@ -301,7 +301,11 @@ def cmd_admin_stats(args: argparse.Namespace) -> int:
             f" {revision['received_at']}"
         )
     for org in counts["organisations"]:
-        print(f"{org['name']}: {org['records']} records")
+        waiting = org["waiting_for_attachments"]
+        print(
+            f"{org['name']}: {org['records']} records"
+            + (f" ({waiting} waiting for attachments)" if waiting else "")
+        )
         for form_id, by_status in org["forms"].items():
             detail = ", ".join(f"{k} {v}" for k, v in by_status.items() if v)
             print(f"  {form_id}: {detail}")

@@ -23,7 +23,13 @@ from __future__ import annotations
 
 from sync.client._backoff import RetryPolicy, jitter_source
 from sync.client._bundle import BundleProgress, ExportedBundle, export_bundle, import_bundle
-from sync.client._case_files import OpenedRecord, OpenedRevision, open_record
+from sync.client._case_files import (
+    OpenedAttachment,
+    OpenedRecord,
+    OpenedRevision,
+    open_attachments,
+    open_record,
+)
 from sync.client._client import RecordVersions, SyncClient
 from sync.client._enrol import EnrolResult, enrol
 from sync.client._errors import (
@@ -41,7 +47,12 @@ from sync.client._office import DEFAULT_SILENT_DAYS, OfficeClient, is_silent
 from sync.client._outcomes import Outgoing, ReceiptVerifier
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
-from sync.client._report import CLOCK_SKEW_WARNING, ProgressCallback, SyncReport
+from sync.client._report import (
+    CLOCK_SKEW_WARNING,
+    AttachmentProgressCallback,
+    ProgressCallback,
+    SyncReport,
+)
 from sync.client._state import (
     SECRET_TOKEN,
     STATE_REGION,
@@ -62,6 +73,7 @@ __all__ = [
     "STATE_ROLE",
     "STATE_SERVER_PUBLIC_KEY",
     "STATE_SERVER_URL",
+    "AttachmentProgressCallback",
     "BundleProgress",
     "CountingTransport",
     "EnrolRefused",
@@ -73,6 +85,7 @@ __all__ = [
     "MonitorState",
     "NotEnrolled",
     "OfficeClient",
+    "OpenedAttachment",
     "OpenedRecord",
     "OpenedRevision",
     "Outgoing",
@@ -94,6 +107,7 @@ __all__ = [
     "import_bundle",
     "is_silent",
     "jitter_source",
+    "open_attachments",
     "open_record",
     "refusal",
 ]

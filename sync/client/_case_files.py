@@ -14,13 +14,21 @@ from typing import Any
 from uuid import UUID
 
 from fieldapp.crypto import CaseFileKey, CaseFilesLocked, CryptoError, envelope_epoch_id
+from fieldapp.crypto.attachments import decrypt_attachment
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.values import join_parts
 from sync.client._office import OfficeClient
-from sync.protocol import SealedAttachment, sealed_attachments, without_attachment_keys
+from sync.protocol import (
+    RecordEnvelope,
+    SealedAttachment,
+    SealedRecordView,
+    sealed_attachments,
+    without_attachment_keys,
+)
+from sync.protocol.attachments import AttachmentRef
 
-__all__ = ["OpenedRecord", "OpenedRevision", "open_record"]
+__all__ = ["OpenedAttachment", "OpenedRecord", "OpenedRevision", "open_attachments", "open_record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +91,7 @@ def open_record(
         secret: dict[str, Any] = {}
         openers: dict[str, SealedAttachment] = {}
         if envelope.sealed is not None:
-            epoch_id = envelope_epoch_id(envelope.sealed)
-            header = None if epoch_id is None else view.epochs.get(epoch_id)
-            opened_part = key.open(str(envelope.id), envelope.revision, envelope.sealed, header)
+            opened_part = _open_sealed(key, view, envelope, envelope.sealed)
             openers = sealed_attachments(opened_part)
             secret = without_attachment_keys(opened_part)
         elif not (envelope.deleted or envelope.consent_withdrawn or view.consent_withdrawn):
@@ -111,3 +117,52 @@ def open_record(
         consent_withdrawn=view.consent_withdrawn,
         revisions=opened,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedAttachment:
+    """One attachment of a record's head revision, opened: its manifest entry, its bytes and
+    the file name it was captured with (None if it had none)."""
+
+    ref: AttachmentRef
+    data: bytes
+    filename: str | None = None
+
+
+def _open_sealed(
+    key: CaseFileKey, view: SealedRecordView, envelope: RecordEnvelope, sealed: bytes
+) -> dict[str, Any]:
+    """A revision's `sealed` part, opened with the header of its sealing epoch when it was
+    sealed in one (the server gives the headers the record's revisions name)."""
+    epoch_id = envelope_epoch_id(sealed)
+    header = None if epoch_id is None else view.epochs.get(epoch_id)
+    return key.open(str(envelope.id), envelope.revision, sealed, header)
+
+
+def open_attachments(
+    client: OfficeClient, key: CaseFileKey, record_id: str
+) -> list[OpenedAttachment]:
+    """The attachments of the record's head revision: their chunks fetched from the server,
+    checked against the signed manifest, opened with the content keys its sealed part holds
+    (opened with the organisation's key), in memory only. Raises what `open_record` raises,
+    ServerRefused for a chunk the server lacks or refuses, CryptoError when the sealed part
+    was erased (consent withdrawn) or holds no key for an attachment, AttachmentDamaged for a
+    chunk that does not open."""
+    if key.locked:
+        raise CaseFilesLocked("the case files are locked: unlock them with the key file")
+    view = client.sealed_record(record_id)
+    head = next(env for env in view.revisions if env.revision == view.head_revision)
+    if not head.attachments:
+        return []
+    if head.sealed is None:
+        raise CryptoError(f"record {view.id}: its sealed part and attachments were erased")
+    openers = sealed_attachments(_open_sealed(key, view, head, head.sealed))
+    opened = []
+    for ref in head.attachments:
+        if ref.id not in openers:
+            raise CryptoError(f"record {view.id}: no content key for attachment {ref.id}")
+        chunks = [client.chunk(digest) for digest in ref.chunks]
+        content_key = openers[ref.id].key
+        data = decrypt_attachment(content_key, ref.id, chunks, size=ref.size, digests=ref.chunks)
+        opened.append(OpenedAttachment(ref, data, openers[ref.id].filename))
+    return opened

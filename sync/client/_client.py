@@ -22,6 +22,7 @@ import httpx
 
 from fieldapp.errors import StoreLocked
 from fieldapp.store import Store
+from sync.client._attachments import upload_attachments, waiting_uploads
 from sync.client._backoff import RetryPolicy
 from sync.client._errors import NotEnrolled, ServerRefused, SyncError
 from sync.client._exchange import ExchangeOwner, answer
@@ -30,7 +31,11 @@ from sync.client._outcomes import ReceiptVerifier
 from sync.client._pull import DEFAULT_PULL_PAGE, pull
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES, Push, pending_records
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, check_receipts
-from sync.client._report import ProgressCallback, SyncReport
+from sync.client._report import (
+    AttachmentProgressCallback,
+    ProgressCallback,
+    SyncReport,
+)
 from sync.client._roster import push_roster
 from sync.client._state import (
     SECRET_TOKEN,
@@ -39,7 +44,7 @@ from sync.client._state import (
     STATE_SERVER_PUBLIC_KEY,
     STATE_SERVER_URL,
 )
-from sync.protocol import Health, RecordEnvelope, RecordView
+from sync.protocol import AttachmentsStored, Health, RecordEnvelope, RecordView
 
 __all__ = ["RecordVersions", "SyncClient"]
 
@@ -77,6 +82,7 @@ class SyncClient(ExchangeOwner):
         *,
         transport: httpx.BaseTransport | None = None,
         on_progress: ProgressCallback | None = None,
+        on_attachments: AttachmentProgressCallback | None = None,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         pull_page_size: int = DEFAULT_PULL_PAGE,
         retry: RetryPolicy | None = None,
@@ -95,6 +101,7 @@ class SyncClient(ExchangeOwner):
             raise ValueError("max_batch_bytes must be at least 1 KiB")
         self.store = store
         self.on_progress = on_progress
+        self.on_attachments = on_attachments
         self.max_batch_bytes = max_batch_bytes
         self.pull_page_size = pull_page_size
         self.receipt_check_interval = receipt_check_interval
@@ -134,6 +141,11 @@ class SyncClient(ExchangeOwner):
         """Records waiting to be sent (finalised or in flight)."""
         return pending_records(self.store)
 
+    def attachments_waiting(self) -> dict[str, AttachmentsStored]:
+        """Sent records whose attachments' chunks are not all on the server, with how far
+        their upload got (the app shows it per record)."""
+        return waiting_uploads(self.store)
+
     def sync(self) -> SyncReport:
         """Check receipts when due, push everything waiting, share the roster, then pull
         every change; never raises for network trouble (the report's `errors` say it).
@@ -160,6 +172,8 @@ class SyncClient(ExchangeOwner):
                 push_roster(self.store, exchange, token, report, self.max_batch_bytes)
                 pull(self.store, exchange, token, report, self.pull_page_size)
                 fetch_form_files(self.store, exchange, token, report)
+                # Last: records never wait for their attachments' chunks.
+                upload_attachments(self.store, exchange, token, report, self.on_attachments)
             except SyncError as exc:
                 report.errors.append(str(exc))
             finally:

@@ -82,19 +82,27 @@ class Exchange:
         gzipped: bool = False,
         params: dict[str, Any] | None = None,
         extra_headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        once: bool = False,
     ) -> httpx.Response:
         """The server's answer, unless it could not be had: ServerUnreachable once the
-        transports gave up retrying (a 429 or 5xx, or no connection), saying why."""
+        transports gave up retrying (a 429 or 5xx, or no connection), saying why; at the
+        first failure with `once` (the caller knows better what to send again)."""
         headers = {"Accept": "application/json", **(extra_headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         if content is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
             if gzipped:
                 headers["Content-Encoding"] = "gzip"
         try:
             response = self._client.request(
-                method, self.base_url + path, content=content, headers=headers, params=params
+                method,
+                self.base_url + path,
+                content=content,
+                headers=headers,
+                params=params,
+                extensions=ONE_ATTEMPT if once else None,
             )
         except httpx.TransportError as exc:
             raise self._unreachable(describe_transport_error(exc)) from None

@@ -7,6 +7,7 @@ the server's database."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 import time
@@ -20,7 +21,7 @@ import httpx
 from fieldapp.store import Store
 from sync.client._backoff import RetryPolicy
 from sync.client._errors import NotEnrolled, ServerRefused
-from sync.client._exchange import ExchangeOwner, answer
+from sync.client._exchange import ExchangeOwner, answer, refusal
 from sync.client._state import SECRET_TOKEN, STATE_ROLE, STATE_SERVER_URL
 from sync.protocol import (
     MAX_OFFICE_PAGE,
@@ -171,6 +172,19 @@ class OfficeClient(ExchangeOwner):
             params={"history": "true"} if history else None,
         )
         return answer(response, SealedRecordView, "sealed record")
+
+    def chunk(self, digest: str) -> bytes:
+        """An attachment chunk's ciphertext (`GET /v1/attachments/chunks/{sha256}`), checked
+        against its name: ServerRefused if the server refuses it (a coordinator, another
+        region's record) or sends other bytes."""
+        response = self._exchange.request(
+            "GET", f"/v1/attachments/chunks/{digest}", token=self._token
+        )
+        if response.status_code != 200:
+            raise ServerRefused(refusal(response))
+        if hashlib.sha256(response.content).hexdigest() != digest:
+            raise ServerRefused(f"the server sent other bytes for chunk {digest[:12]}...")
+        return response.content
 
     # -- people, not rows ---------------------------------------------------------------------
     def duplicates(self, *, limit: int = 200) -> DuplicatesPage:

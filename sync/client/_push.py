@@ -16,6 +16,7 @@ import httpx
 
 from fieldapp.store import OutboxEntry, Store
 from sync.client._ahead import Ahead
+from sync.client._attachments import note_sent
 from sync.client._errors import ServerRefused
 from sync.client._exchange import GZIP_LEVEL, Exchange, answer, refusal
 from sync.client._outcomes import (
@@ -251,4 +252,13 @@ class Push:
                 if outcome.receipt is not None and (epoch := sealed_epoch_id(item.body)):
                     self._delivered.add(epoch)
         self.store.outbox.record_outcomes(updates)
+        note_sent(
+            self.store,
+            [
+                item.body
+                for item in items
+                if (found := outcomes.get((item.record_id, item.revision))) is not None
+                and found.status != "rejected"
+            ],
+        )
         return len(updates)

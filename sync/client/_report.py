@@ -6,7 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-__all__ = ["CLOCK_SKEW_WARNING", "ProgressCallback", "SyncReport"]
+from sync.protocol import AttachmentsStored
+
+__all__ = [
+    "CLOCK_SKEW_WARNING",
+    "AttachmentProgressCallback",
+    "ProgressCallback",
+    "SyncReport",
+]
 
 # Beyond this the device's clock is called wrong: it dates records (form start and end,
 # created and updated), so a wrong one misleads the office; what the device decides by time
@@ -15,6 +22,10 @@ CLOCK_SKEW_WARNING = timedelta(minutes=10)
 
 ProgressCallback = Callable[[int, int, int], None]
 """on_progress(records done, records total, bytes sent): called after every batch."""
+
+
+AttachmentProgressCallback = Callable[[str, AttachmentsStored], None]
+"""on_attachments(record id, progress): called before a record's chunks and after each."""
 
 
 @dataclass
@@ -49,6 +60,9 @@ class SyncReport:
     lost: int = 0
     pulled: int = 0
     forms_added: int = 0
+    # Records whose attachments this sync sent chunks of (or found complete), and how far.
+    attachments: dict[str, AttachmentsStored] = field(default_factory=dict)
+    chunks_sent: int = 0  # attachment chunks PUT (a chunk cut in flight and sent again: twice)
     form_files: int = 0  # files attached to forms, fetched (each once: by SHA-256)
     skipped_changes: int = 0
     bytes_sent: int = 0

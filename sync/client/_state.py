@@ -13,3 +13,4 @@ STATE_CURSOR = "cursor"
 STATE_LAST_SYNC = "last_sync_at"
 STATE_RECEIPTS_CHECKED = "receipts_checked_at"  # the server's time of the last receipt check
 SECRET_TOKEN = "token"  # noqa: S105 (the name under which the store keeps it)
+STATE_ATTACHMENT_UPLOADS = "attachment_uploads"  # sent records whose chunks are not all sent

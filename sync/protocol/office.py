@@ -29,6 +29,7 @@ __all__ = [
     "REVIEW_REQUEST",
     "WAITING_HEADER",
     "Approval",
+    "AttachmentsStored",
     "DeviceRevoked",
     "Objection",
     "OfficeDevice",
@@ -96,6 +97,18 @@ class ReviewResult(WireModel):
     reviewed_at: Timestamp
 
 
+class AttachmentsStored(WireModel):
+    """Of the chunks a record's head revision's attachments need, how many the server has:
+    the record waits for attachments until `stored` reaches `needed`."""
+
+    stored: int = Field(ge=0)
+    needed: int = Field(ge=0)
+
+    @property
+    def complete(self) -> bool:
+        return self.stored >= self.needed
+
+
 class OfficeRecord(WireModel):
     """One record as the office lists it: its head revision's statistical fields, who sent
     it (`device_id`, the record's owner) from which `region`, when the server received its
@@ -117,6 +130,10 @@ class OfficeRecord(WireModel):
     # Set when the office merged this record into another as the same person: it stays
     # listed (nothing is deleted) and reports count the person once, by the kept record.
     duplicate_of: UUID | None = Field(default=None, exclude_if=lambda kept: kept is None)
+    # None: the head revision has no attachments.
+    attachments: AttachmentsStored | None = Field(
+        default=None, exclude_if=lambda stored: stored is None
+    )
 
 
 class OfficeRecordsPage(WireModel):

@@ -316,12 +316,14 @@ def stats(storage: Storage, org_id: str | None = None, *, relayed: int = 0) -> d
     """Record counts by organisation, form and status, as JSON-ready data.
 
     `{"organisations": [{"id", "name", "forms": {form_id: {"current", "conflict",
-    "deleted"}}, "records"}], "records": total}`; with `org_id`, only that organisation.
+    "deleted"}}, "records", "waiting_for_attachments"}], "records": total}` (records whose head
+    names attachment chunks the server does not hold yet); with `org_id`, only that one.
     With `relayed`, also `"relayed"`: the newest revisions that came through relays, each
     `{"id", "revision", "device_id", "relay", "hops": [{"node", "received_at"}],
     "received_at"}` (`relay`: the one that pushed it here; `received_at`: here).
     """
     names = {org.id: org.name for org in storage.list_organisations()}
+    waiting = storage.records_waiting_for_attachments()
     by_org: dict[str, dict[str, dict[str, int]]] = {}
     for row in storage.stats():
         if org_id is not None and row.org_id != org_id:
@@ -335,6 +337,7 @@ def stats(storage: Storage, org_id: str | None = None, *, relayed: int = 0) -> d
             "name": names.get(oid, ""),
             "forms": forms,
             "records": sum(sum(c.values()) for c in forms.values()),
+            "waiting_for_attachments": waiting.get(oid, 0),
         }
         for oid, forms in sorted(by_org.items(), key=lambda item: names.get(item[0], item[0]))
     ]

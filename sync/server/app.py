@@ -53,6 +53,7 @@ from sync.server.limits import (
     TokenBuckets,
 )
 from sync.server.routes import ROUTERS, hub
+from sync.server.routes.attachments import CHUNK_LIMIT
 from sync.server.routes.common import ApiError, ServerContext
 from sync.server.settings import ServerSettings
 from sync.server.storage import Storage, StorageUnwritable, open_storage
@@ -134,7 +135,9 @@ def create_app(
     # Added innermost first: errors guard everything, the rate limit runs before any body
     # byte is read, the body limit before the application sees the request.
     app.add_middleware(CompressedAnswers)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, path_limits=[CHUNK_LIMIT]
+    )
     app.add_middleware(
         RateLimitMiddleware,
         per_minute=settings.rate_limit_per_minute,

@@ -26,7 +26,7 @@ import time
 import traceback
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "DeviceTokens",
     "EnrolGuard",
     "InternalErrorMiddleware",
+    "PathLimit",
     "RateLimitMiddleware",
     "RefusalTally",
     "TalliedRefusal",
@@ -165,6 +166,15 @@ class _GzipReader:
         return b"".join(self.parts)
 
 
+@dataclass(frozen=True, slots=True)
+class PathLimit:
+    """A tighter body limit for the paths under `prefix`, refused with its own `error`."""
+
+    prefix: str
+    max_bytes: int
+    error: str
+
+
 class BodyLimitMiddleware:
     """Read each request body under a byte limit, decompress gzip or xz, then hand it on whole.
 
@@ -174,17 +184,32 @@ class BodyLimitMiddleware:
     since the rest of its body is never read.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        path_limits: Sequence[PathLimit] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.path_limits = tuple(path_limits)
+
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """The byte limit of this request's path and the error that refuses it."""
+        path = scope.get("path", "")
+        for limit in self.path_limits:
+            if path.startswith(limit.prefix):
+                return limit.max_bytes, limit.error
+        return self.max_body_bytes, "payload_too_large"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
-            encoding = self._check_headers(scope)
-            body = await self._read_body(receive, encoding)
+            limit = self._limit(scope)
+            encoding = self._check_headers(scope, limit)
+            body = await self._read_body(receive, encoding, limit)
         except _Refused as refused:
             await send_error(
                 send,
@@ -205,17 +230,17 @@ class BodyLimitMiddleware:
             ] + [(b"content-length", str(len(body)).encode("ascii"))]
         await self.app(scope, _replay(body, receive), send)
 
-    def _check_headers(self, scope: Scope) -> str | None:
+    def _check_headers(self, scope: Scope, limit: tuple[int, str]) -> str | None:
         """Refuse what the headers alone condemn; the body's encoding (gzip, xz) or None."""
+        max_bytes, error = limit
         for value in _header(scope, b"content-length"):
             if not value.strip().isdigit():
                 raise _Refused(400, "bad_content_length", "Content-Length is not a number")
-            if int(value) > self.max_body_bytes:
+            if int(value) > max_bytes:
                 raise _Refused(
                     413,
-                    "payload_too_large",
-                    f"the body ({int(value)} bytes) exceeds the limit of "
-                    f"{self.max_body_bytes} bytes",
+                    error,
+                    f"the body ({int(value)} bytes) exceeds the limit of {max_bytes} bytes",
                 )
         encodings = [
             e.strip().lower() for v in _header(scope, b"content-encoding") for e in v.split(",")
@@ -233,24 +258,23 @@ class BodyLimitMiddleware:
             "only gzip or xz request bodies are accepted (Content-Encoding: gzip or xz)",
         )
 
-    async def _read_body(self, receive: Receive, encoding: str | None) -> bytes | None:
+    async def _read_body(
+        self, receive: Receive, encoding: str | None, limit: tuple[int, str]
+    ) -> bytes | None:
+        max_bytes, error = limit
         raw: list[bytes] = []
         size = 0
         reader: _GzipReader | _XzReader | None = None
         if encoding is not None:
-            reader = (_XzReader if encoding == _XZ else _GzipReader)(self.max_body_bytes)
+            reader = (_XzReader if encoding == _XZ else _GzipReader)(max_bytes)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise _Refused(
-                    413,
-                    "payload_too_large",
-                    f"the body exceeds the limit of {self.max_body_bytes} bytes",
-                )
+            if size > max_bytes:
+                raise _Refused(413, error, f"the body exceeds the limit of {max_bytes} bytes")
             if reader is not None:
                 reader.feed(chunk)
             else:

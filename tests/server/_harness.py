@@ -7,6 +7,7 @@ Not a conftest: the storage suite owns tests/server/conftest.py; the app tests i
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from fieldapp import crypto
 from fieldapp.forms.spec import FormSpec
 from sync.protocol import PushRequest, RecordEnvelope, Role
+from sync.protocol.attachments import AttachmentRef
 from sync.server import admin
 from sync.server.serve import running_in_thread
 from sync.server.storage import Organisation, Storage
@@ -102,6 +104,7 @@ class Phone:
         sealed_to: list[crypto.RecipientKey] | None = None,
         withdrawn: bool = False,
         match: list[dict[str, str]] | None = None,
+        attachments: list[AttachmentRef] | None = None,
     ) -> RecordEnvelope:
         """A record revision sealed to the organisation (or to `sealed_to`) and signed by
         this device (a consent withdrawal, sealing nothing, with `withdrawn`), with the
@@ -130,9 +133,21 @@ class Phone:
             sealed=sealed,
             consent_withdrawn=withdrawn,
             match=match or [],
+            attachments=attachments or [],
             signature=b"\0" * 64,
         )
         return unsigned.model_copy(update={"signature": self.key.sign(unsigned.signing_bytes())})
+
+
+def chunk_manifest(*chunks: bytes, field: str = "photo") -> AttachmentRef:
+    """The manifest of an attachment whose ciphertext chunks are `chunks` (sizes to match)."""
+    return AttachmentRef(
+        id=uuid.uuid4().hex,
+        field=field,
+        media_type="image/jpeg",
+        size=(len(chunks) - 1) * 256 * 1024 + 1,
+        chunks=[hashlib.sha256(chunk).hexdigest() for chunk in chunks],
+    )
 
 
 def push_body(*envelopes: RecordEnvelope) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,16 @@ from sync.server.auth import OFFICE_ROLES, SEALED_READ_ROLES, token_hash
 from sync.server.routes import ROUTERS
 from sync.server.settings import ServerSettings
 from sync.server.storage import ORG_WIDE_ROLES, Organisation
-from tests.server._harness import CANARY, FORM, Phone, World, push_body, revision, running
+from tests.server._harness import (
+    CANARY,
+    FORM,
+    Phone,
+    World,
+    chunk_manifest,
+    push_body,
+    revision,
+    running,
+)
 
 ROLES: tuple[Role, ...] = (
     "collector", "trainer", "coordinator", "case_manager", "admin", "relay",
@@ -272,6 +282,34 @@ def _relay_enrol(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.R
     return m.world.client.post("/v1/relay/enrol", json=body, headers=headers)
 
 
+def _named_chunk(m: Matrix) -> bytes:
+    """A new chunk named by a new record of A's author (north), not stored yet."""
+    chunk = os.urandom(64)
+    pushed = m.world.push(m.author, m.author.envelope(attachments=[chunk_manifest(chunk)]))
+    assert pushed.status_code == 200, pushed.text
+    return chunk
+
+
+def _missing(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    digest = hashlib.sha256(_named_chunk(m)).hexdigest()
+    return m.world.client.post(
+        "/v1/attachments:missing", json={"chunks": [digest]}, headers=headers
+    )
+
+
+def _put_chunk(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    chunk = _named_chunk(m)
+    path = f"/v1/attachments/chunks/{hashlib.sha256(chunk).hexdigest()}"
+    return m.world.client.put(path, content=chunk, headers=headers)
+
+
+def _get_chunk(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    chunk = _named_chunk(m)
+    path = f"/v1/attachments/chunks/{hashlib.sha256(chunk).hexdigest()}"
+    assert m.world.client.put(path, content=chunk, headers=m.author.auth).status_code == 204
+    return m.world.client.get(path, headers=headers)
+
+
 @dataclass(frozen=True)
 class Entry:
     call: Call
@@ -290,6 +328,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # Everyone may ask; only records it may read are ever answered held (see below).
     ("POST", "/v1/receipts:check"): Entry(_check_receipts, other_org_gets_own_data=True),
     ("PUT", "/v1/team/roster"): Entry(_roster, allowed=ROSTER_ROLES),
+    # Any device of the organisation that pushed the record naming the chunk may send it;
+    # it is read by the holders of the organisation's key and the record's own devices.
+    ("POST", "/v1/attachments:missing"): Entry(_missing, other_org_gets_own_data=True),
+    ("PUT", "/v1/attachments/chunks/{digest}"): Entry(_put_chunk),
+    ("GET", "/v1/attachments/chunks/{digest}"): Entry(_get_chunk, allowed=SEALED_READ_ROLES),
     ("GET", "/v1/forms/{form_id}/{version}"): Entry(_form),
     ("GET", "/v1/form-files/{sha256}"): Entry(_form_file),
     ("GET", "/v1/records/{record_id}"): Entry(_record, allowed=ORG_WIDE_ROLES),
@@ -413,7 +456,7 @@ def test_each_role_gets_exactly_what_it_may(
     caller = matrix.by_role[role]
     response = entry.call(matrix, caller, bearer(caller.token))
     if role in entry.allowed:
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 204), response.text
     else:
         assert response.status_code in (403, 404), response.text
         assert str(matrix.record_id) not in response.text or endpoint[1] == "/v1/records:push"

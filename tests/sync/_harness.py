@@ -203,8 +203,10 @@ class Rewriting(httpx.BaseTransport):
         self._inner.close()
 
 
-Fault = Literal["pass", "before_request", "after_request", "mid_response"]
+Fault = Literal["pass", "before_request", "mid_request", "after_request", "mid_response"]
 FAULTS: tuple[Fault, ...] = ("before_request", "after_request", "mid_response")
+# With a request cut halfway through its first bytes too (a chunk upload cut mid-body).
+MID_TRANSFER_FAULTS: tuple[Fault, ...] = (*FAULTS, "mid_request")
 
 
 class FaultProxy:
@@ -212,13 +214,22 @@ class FaultProxy:
 
     Each request (the first bytes a client sends after an answer) draws its fate: pass, or
     cut before forwarding it, after forwarding it but before any answer byte, or after half
-    of the answer's first chunk. Keep-alive connections draw again for every request.
+    of the answer's first chunk; with `faults` holding `mid_request`, also after half of the
+    request's first bytes (its headers and the start of its body). Keep-alive connections
+    draw again for every request.
     """
 
-    def __init__(self, upstream_port: int, rng: random.Random, fault_rate: float) -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        rng: random.Random,
+        fault_rate: float,
+        faults: tuple[Fault, ...] = FAULTS,
+    ) -> None:
         self.upstream_port = upstream_port
         self.rng = rng
         self.fault_rate = fault_rate
+        self.faults = faults
         self.cuts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -235,7 +246,12 @@ class FaultProxy:
         with self._lock:
             if self.rng.random() >= self.fault_rate:
                 return "pass"
-            return self.rng.choice(FAULTS)
+            return self.rng.choice(self.faults)
+
+    def _budget(self) -> int:
+        """How many bytes of a `mid_request` request get through: up to a chunk upload's."""
+        with self._lock:
+            return self.rng.randrange(1, 300_000)
 
     def _accept(self) -> None:
         while not self._stopping:
@@ -251,7 +267,7 @@ class FaultProxy:
         except OSError:
             client.close()  # the server is down: so is the proxy, as far as the client knows
             return
-        state = {"fate": "pass", "answering": True}
+        state: dict[str, Any] = {"fate": "pass", "answering": True, "budget": 0}
 
         def cut() -> None:
             for sock in (client, upstream):
@@ -269,6 +285,15 @@ class FaultProxy:
                             self._count("before_request")
                             cut()
                             return
+                        if state["fate"] == "mid_request":
+                            state["budget"] = self._budget()
+                    if state["fate"] == "mid_request":
+                        if len(data) >= state["budget"]:
+                            self._count("mid_request")
+                            upstream.sendall(data[: state["budget"]])
+                            cut()
+                            return
+                        state["budget"] -= len(data)
                     upstream.sendall(data)
             cut()
 
@@ -277,8 +302,8 @@ class FaultProxy:
                 while data := upstream.recv(65536):
                     if not state["answering"]:  # the first bytes of an answer
                         state["answering"] = True
-                        if state["fate"] == "after_request":
-                            self._count("after_request")
+                        if state["fate"] in ("after_request", "mid_request"):
+                            self._count(str(state["fate"]))
                             cut()
                             return
                         if state["fate"] == "mid_response":

@@ -82,6 +82,7 @@ def test_a_team_mate_who_read_a_record_id_in_the_roster_cannot_take_it_over_or_e
     own = mate.records.create_final(
         "training_attendance", attendance_values("Mate", participants=1)
     ).id
+    sync(mate)  # its sealing epoch's header reaches the server, as with any honest push
     target = uuid.UUID(event.id)
 
     takeover = altered_app_push(

@@ -4,8 +4,9 @@ headers are not counted)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -19,6 +20,14 @@ class Traffic:
     requests: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
+    # Requests may go from several threads at once (attachment chunks, two in flight).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, requests: int = 0, sent: int = 0, received: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.bytes_sent += sent
+            self.bytes_received += received
 
 
 class CountingTransport(httpx.BaseTransport):
@@ -34,13 +43,12 @@ class CountingTransport(httpx.BaseTransport):
         self.traffic = traffic if traffic is not None else Traffic()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.traffic.requests += 1
-        self.traffic.bytes_sent += int(request.headers.get("Content-Length", 0))
+        self.traffic.add(requests=1, sent=int(request.headers.get("Content-Length", 0)))
         response = self._inner.handle_request(request)
         if isinstance(response.stream, httpx.ByteStream):  # in memory, as MockTransport's are
-            self.traffic.bytes_received += sum(len(chunk) for chunk in response.stream)
+            self.traffic.add(received=sum(len(chunk) for chunk in response.stream))
         elif response.is_stream_consumed:  # read already by an inner transport
-            self.traffic.bytes_received += response.num_bytes_downloaded
+            self.traffic.add(received=response.num_bytes_downloaded)
         elif isinstance(response.stream, httpx.SyncByteStream):
             response.stream = _CountedStream(response.stream, self.traffic)
         return response
@@ -58,7 +66,7 @@ class _CountedStream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._stream:
-            self._traffic.bytes_received += len(chunk)
+            self._traffic.add(received=len(chunk))
             yield chunk
 
     def close(self) -> None:

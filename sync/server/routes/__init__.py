@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from sync.server.routes import (
     admin,
+    attachments,
     changes,
     enrolment,
     forms,
@@ -26,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     enrolment.router,
     records.router,
+    attachments.router,
     changes.router,
     roster.router,
     forms.router,

@@ -63,7 +63,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
+from sync.protocol import (
+    AttachmentsStored,
+    ChangesPage,
+    RecordEnvelope,
+    ReviewState,
+    Role,
+    RosterStatus,
+)
 from sync.protocol.hub import (
     HubConsent,
     HubMember,
@@ -484,6 +491,34 @@ class Storage(abc.ABC):
     ) -> MatchDecisionStored:
         """`confirmed` or `rejected` for a same-name pair of attendances; NotFound for a pair
         that shares no name digest in the viewer's scope."""
+
+    # -- attachments (sync.server.storage.attachments) --------------------------------------
+
+    @abc.abstractmethod
+    def missing_chunks(self, org_id: str, digests: Sequence[str]) -> list[str]:
+        """Of `digests`, in their order and without repeats, those the organisation lacks."""
+
+    @abc.abstractmethod
+    def store_chunk(self, device: Device, digest: str, data: bytes, now: datetime) -> bool:
+        """Store a ciphertext chunk whose sha256 the caller checked is `digest`; True if it was
+        new (a chunk sent twice is stored once). NotFound unless a record of the device's
+        organisation, its consent not withdrawn, names it in a manifest."""
+
+    @abc.abstractmethod
+    def read_chunk(self, viewer: Device, digest: str) -> bytes:
+        """A chunk for the office roles of its record's region (or of none) and the devices
+        that wrote or pushed a revision naming it; NotFound for anyone else, or not stored."""
+
+    @abc.abstractmethod
+    def attachment_progress(
+        self, org_id: str, record_ids: Sequence[UUID]
+    ) -> dict[UUID, AttachmentsStored]:
+        """Chunks stored and needed by each record's head revision (only records whose head
+        has attachments); complete when every one is stored."""
+
+    @abc.abstractmethod
+    def records_waiting_for_attachments(self) -> dict[str, int]:
+        """Per organisation id, the records whose head still waits for chunks."""
 
     # -- change log ------------------------------------------------------------------------
 

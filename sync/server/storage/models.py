@@ -8,6 +8,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from sync.protocol import (
+    AttachmentsStored,
     OutcomeStatus,
     RecordEnvelope,
     ReviewState,
@@ -141,6 +142,8 @@ class StoredRecord:
     consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
     # The relays it came through, nearest the device first (`RelayHop` JSON); () if none.
     hops: tuple[dict[str, str], ...] = ()
+    # The attachments' manifest it was signed with (`AttachmentRef` JSON); () if none.
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def to_envelope(self) -> RecordEnvelope:
         return RecordEnvelope(
@@ -156,6 +159,7 @@ class StoredRecord:
             sealed=self.sealed,
             deleted=self.deleted,
             consent_withdrawn=self.consent_withdrawn,
+            attachments=list(self.attachments),
             signature=self.signature,
         )
 
@@ -251,6 +255,7 @@ class OfficeRow:
     review_state: ReviewState
     stats: dict[str, Any]
     duplicate_of: UUID | None = None  # merged by the office into this record (same person)
+    attachments: AttachmentsStored | None = None  # None: the head has no attachments
 
 
 @dataclass(frozen=True, slots=True)

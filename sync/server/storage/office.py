@@ -8,6 +8,7 @@ Nothing sealed is ever read here: the list holds the head revision's statistics.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from sync.protocol import ReviewChangeData, ReviewState
-from sync.server.storage import changes
+from sync.server.storage import attachments, changes
 from sync.server.storage.errors import NotFound
 from sync.server.storage.models import Device, OfficeFilter, OfficePage, OfficeRow, ReviewStored
 from sync.server.storage.tx import Tx, chunks, marks
@@ -84,7 +85,7 @@ def list_records(
     )
     more = len(heads) > limit
     heads = heads[:limit]
-    rows = [_row(tx, head) for head in heads]
+    rows = _with_progress(tx, viewer.org_id, [_row(tx, head) for head in heads])
     next_after = int(heads[-1]["head_seq"]) if more and heads else None
     return OfficePage(rows, next_after)
 
@@ -104,6 +105,12 @@ def heads_by_id(tx: Tx, org_id: str, record_ids: Sequence[str]) -> dict[str, Off
         ):
             found[head["id"]] = _row(tx, head)
     return found
+
+
+def _with_progress(tx: Tx, org_id: str, rows: list[OfficeRow]) -> list[OfficeRow]:
+    """The rows with their attachments' progress (for "waiting for attachments")."""
+    progress = attachments.progress(tx, org_id, [str(row.id) for row in rows])
+    return [dataclasses.replace(row, attachments=progress.get(str(row.id))) for row in rows]
 
 
 def _row(tx: Tx, head: Any) -> OfficeRow:

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from sync.protocol import RecordChangeData, RecordEnvelope
 from sync.server.auth import OFFICE_ROLES, may_write
 from sync.server.push_rules import PushDecision, RecordState, decide_push
-from sync.server.storage import audit, changes, matching, office
+from sync.server.storage import attachments, audit, changes, matching, office
 from sync.server.storage.errors import NotFound, NotRecordOwner, NotResolvable
 from sync.server.storage.models import (
     ORG_WIDE_ROLES,
@@ -101,6 +101,7 @@ def push(
     new_changes += office.after_push(tx, accepted, audiences, device.org_id, now)
     changes.append(tx, new_changes)
     _insert_revisions(tx, device, new_rows, now)
+    attachments.note_manifests(tx, device.org_id, [env for env, _, _, _ in new_rows])
     matching.store(tx, device.org_id, [env for env, _, _, _ in new_rows])
     _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
     office.refresh_heads(tx, sorted(written))
@@ -114,6 +115,7 @@ def push(
     )
     tx.many("UPDATE record_heads SET consent_withdrawn = TRUE WHERE id = ?", gone)
     matching.erase(tx, [record_id for (record_id,) in gone])
+    attachments.erase(tx, [record_id for (record_id,) in gone])
     at, actor = tx.ts(now), f"device:{device.id}"
     audit.append_many(
         tx,
@@ -401,12 +403,18 @@ def stored_record(tx: Tx, row: Any) -> StoredRecord:
         status=row["status"],
         consent_withdrawn=withdrawn(row),
         hops=_hops(row),
+        attachments=tuple(attachments.manifest_of(_column(row, "attachments"))),
     )
+
+
+def _column(row: Any, name: str) -> Any:
+    """A column added by a later migration, None where it has not run."""
+    return row[name] if name in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
 
 
 def _hops(row: Any) -> tuple[dict[str, str], ...]:
     """A revision's relays (none where migration 10 has not run: nothing was relayed)."""
-    text = row["hops"] if "hops" in row.keys() else None  # noqa: SIM118 (sqlite3.Row)
+    text = _column(row, "hops")
     return tuple(json.loads(text)) if text else ()
 
 

@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
+from sync.protocol import (
+    AttachmentsStored,
+    ChangesPage,
+    RecordEnvelope,
+    ReviewState,
+    Role,
+    RosterStatus,
+)
 from sync.protocol.hub import (
     HubConsent,
     HubMember,
@@ -23,6 +30,7 @@ from sync.protocol.hub import (
     HubSealedContribution,
 )
 from sync.server.storage import (
+    attachments,
     audit,
     changes,
     devices,
@@ -412,6 +420,32 @@ class SqlStorage(Storage):
         return self._write_retrying(
             lambda tx: matching.decide_people(tx, viewer, pair, decision, now)
         )
+
+    # -- attachments -----------------------------------------------------------------------
+
+    def missing_chunks(self, org_id: str, digests: Sequence[str]) -> list[str]:
+        with self._read() as tx:
+            return attachments.missing(tx, org_id, digests)
+
+    def store_chunk(self, device: Device, digest: str, data: bytes, now: datetime) -> bool:
+        return self._write_retrying(
+            lambda tx: attachments.store_chunk(tx, device, digest, data, now)
+        )
+
+    def read_chunk(self, viewer: Device, digest: str) -> bytes:
+        with self._read() as tx:
+            return attachments.read_chunk(tx, viewer, digest)
+
+    def attachment_progress(
+        self, org_id: str, record_ids: Sequence[UUID]
+    ) -> dict[UUID, AttachmentsStored]:
+        with self._read() as tx:
+            found = attachments.progress(tx, org_id, [str(r) for r in record_ids])
+        return {UUID(record_id): progress for record_id, progress in found.items()}
+
+    def records_waiting_for_attachments(self) -> dict[str, int]:
+        with self._read() as tx:
+            return attachments.waiting_records(tx)
 
     # -- change log, audit and stats -------------------------------------------------------
 

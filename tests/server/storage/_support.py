@@ -17,6 +17,7 @@ from sync.protocol import (
     RosterChange,
     RosterChangeData,
 )
+from sync.protocol.attachments import AttachmentRef
 from sync.server.storage import (
     Device,
     Storage,
@@ -53,6 +54,7 @@ class Member:
         sealed: bytes = b"\x00sealed-bytes\xff",
         withdrawn: bool = False,
         match: list[dict[str, str]] | None = None,
+        attachments: list[AttachmentRef] | None = None,
     ) -> RecordEnvelope:
         unsigned = RecordEnvelope(
             id=record_id or uuid.uuid4(),
@@ -68,6 +70,7 @@ class Member:
             deleted=deleted,
             consent_withdrawn=withdrawn,
             match=match or [],
+            attachments=attachments or [],
             signature=b"\x00" * 64,
         )
         return unsigned.model_copy(update={"signature": self.key.sign(unsigned.signing_bytes())})

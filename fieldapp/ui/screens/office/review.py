@@ -184,6 +184,17 @@ def _row(
         ft.Text(f"{where} · {sender} · {received}", size=13),
         ft.Text("\n".join(desk.stats_lines(row)) or _("No statistical answers.")),
     ]
+    if row.attachments is not None and row.attachments.stored < row.attachments.needed:
+        controls.append(
+            ft.Text(
+                _(
+                    "Waiting for attachments: {stored} of {needed} parts received",
+                    stored=row.attachments.stored,
+                    needed=row.attachments.needed,
+                ),
+                size=13,
+            )
+        )
     if open_:
         controls.extend(_decision(desk, run))
     else:

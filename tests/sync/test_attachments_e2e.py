@@ -1,0 +1,149 @@
+"""Attachments end to end (issue #16's done-when): a record with two photos and a signature
+reaches the real server through a loopback proxy that cuts 30% of the exchanges (before,
+halfway through or after a request, halfway through an answer); every chunk is stored once,
+the record is complete, and a case manager opens files byte-identical to what the device
+stored, with no EXIF left and no canary on the server, in its database or on the device."""
+
+from __future__ import annotations
+
+import io
+import random
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image
+
+from fieldapp import crypto
+from fieldapp.forms.spec import FormSpec
+from fieldapp.store import Store
+from sync.client import OfficeClient, RetryPolicy, SyncClient, enrol, open_attachments
+from sync.server import admin
+from tests.conftest import CANARY, PASSPHRASE
+from tests.sync._harness import MID_TRANSFER_FAULTS, Deployment, FaultProxy
+
+SEED = 16
+MEDIA_FORM = FormSpec.model_validate(
+    {
+        "id": "media_check",
+        "version": "1",
+        "title": {"en": "Media check"},
+        "children": [
+            {"kind": "field", "name": name, "type": "text"}
+            for name in ("photo_front", "photo_back", "signature")
+        ],
+    }
+)
+KEY_PASSPHRASE = "organisation key passphrase"
+
+
+def camera_photo(rng: random.Random, size: tuple[int, int] = (1200, 900)) -> bytes:
+    """A camera's JPEG of noise (over 256 KiB once re-encoded: several chunks) whose EXIF,
+    GPS and comment carry the canary."""
+    image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
+    exif = Image.Exif()
+    exif[0x010E] = CANARY  # ImageDescription
+    exif.get_ifd(0x8825).update({0x0001: "N", 0x001C: CANARY})  # GPS
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=95, exif=exif, comment=CANARY.encode())
+    return out.getvalue()
+
+
+def drawn_signature() -> bytes:
+    image = Image.new("RGBA", (600, 200), (0, 0, 0, 0))
+    for x in range(40, 560):
+        image.putpixel((x, 100 + (x % 40) - 20), (10, 10, 10, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def sync_until_done(client: SyncClient, rounds: int = 60) -> int:
+    """Sync as the connectivity monitor would, until records and chunks are all sent."""
+    for attempt in range(1, rounds + 1):
+        report = client.sync()
+        if report.ok and not client.pending() and not client.attachments_waiting():
+            return attempt
+    raise AssertionError(f"still not done after {rounds} syncs: {client.attachments_waiting()}")
+
+
+def test_two_photos_and_a_signature_reach_the_office_through_a_cutting_proxy(
+    store: Store,
+    store_path: Path,
+    deployment: Deployment,
+    app_url: str,
+    app_transport: httpx.BaseTransport,
+    org_key: crypto.OrgKeyPair,
+    tmp_path: Path,
+) -> None:
+    with admin.open_server_storage(deployment.settings) as storage:
+        admin.publish_form(storage, MEDIA_FORM)
+    enrol(store, app_url, deployment.code(), transport=app_transport)
+    with SyncClient(store, transport=app_transport) as direct:
+        assert direct.sync().forms_added == 1
+    rng = random.Random(SEED)
+    draft = store.records.new_draft(MEDIA_FORM.id)
+    refs = [
+        store.attachments.add_image(draft.id, "photo_front", camera_photo(rng)),
+        store.attachments.add_image(draft.id, "photo_back", camera_photo(rng)),
+        store.attachments.add_image(draft.id, "signature", drawn_signature(), kind="signature"),
+    ]
+    store.records.finalise(draft.id, {ref.field: ref.id for ref in refs})
+    stored_on_device = {ref.id: store.attachments.read(ref.id) for ref in refs}
+    chunks = {digest for ref in refs for digest in ref.chunks}
+    assert len(chunks) >= 6  # the photos take several chunks each
+
+    proxy = FaultProxy(
+        urlsplit(app_url).port or 0,
+        random.Random(SEED + 1),
+        fault_rate=0.3,
+        faults=MID_TRANSFER_FAULTS,
+    )
+    try:
+        with SyncClient(
+            store,
+            base_url=proxy.url,
+            retry=RetryPolicy(base_delay=0.01, attempts=8),
+            rng=random.Random(SEED + 2),
+        ) as client:
+            syncs = sync_until_done(client)
+    finally:
+        proxy.close()
+
+    assert proxy.cuts["mid_request"] > 0, proxy.cuts
+    assert store.attachments.unsent(draft.id) == []  # the device may purge it in time
+    rows = deployment.query("SELECT digest, COUNT(*) FROM attachment_chunks GROUP BY digest")
+    assert {digest for digest, _ in rows} == chunks
+    assert {count for _, count in rows} == {1}, "every chunk stored once"
+    with admin.open_server_storage(deployment.settings) as storage:
+        progress = storage.attachment_progress(deployment.org_id, [uuid.UUID(draft.id)])
+    assert progress[uuid.UUID(draft.id)].complete, (progress, syncs)
+
+    office_store = Store.create(tmp_path / "office" / "store.db", PASSPHRASE)
+    code = deployment.issue("case_manager").code
+    enrol(office_store, app_url, code, transport=app_transport)
+    key_path = tmp_path / "org.key"
+    org_key.save(key_path, KEY_PASSPHRASE)
+    with (
+        OfficeClient(office_store, transport=app_transport) as office,
+        crypto.CaseFileKey.unlock(
+            key_path.read_bytes(),
+            KEY_PASSPHRASE,
+            organisation=office_store.outbox.recipients(),
+            timer=False,
+        ) as key,
+    ):
+        opened = open_attachments(office, key, draft.id)
+    office_store.close()
+
+    assert {a.ref.id: a.data for a in opened} == stored_on_device
+    for attachment in opened:
+        assert CANARY.encode() not in attachment.data
+        assert not Image.open(io.BytesIO(attachment.data)).getexif()
+    for path in deployment.settings.data_dir.glob("server.db*"):
+        assert CANARY.encode() not in path.read_bytes(), path
+    store.core.checkpoint()
+    for path in store_path.parent.glob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
