@@ -78,10 +78,10 @@ def test_a_label_image_travels_as_a_form_file() -> None:
 
 
 def test_a_label_image_must_be_attached_and_match_its_digest() -> None:
-    with pytest.raises(ValidationError, match="label image 'map.png' is not attached"):
+    with pytest.raises(ValidationError, match=r"label image 'map.png' is not attached"):
         _form({"name": "q", "type": "text", "label_image": {"en": "map.png"}})
-    with pytest.raises(ValidationError, match="must be a .png"):
+    with pytest.raises(ValidationError, match=r"must be a \.png"):
         _form({"name": "q", "type": "text", "label_image": {"en": "map.exe"}})
     spec = _with_label_image()
-    with pytest.raises(AttachmentError, match="map.png: its content does not match"):
+    with pytest.raises(AttachmentError, match=r"map\.png: its content does not match"):
         bind(spec, {hashlib.sha256(PNG).hexdigest(): b"other"})
