@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldapp.forms.expr import NAME_RE, ExpressionError, parse, parse_choice_filter
+from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import (
     MAX_DEPTH,
     Choice,
@@ -23,6 +24,7 @@ from fieldapp.forms.spec import (
 from fieldapp.forms.statistics import Statistics
 from fieldapp.office.xlsform.attachments import AttachedFiles
 from fieldapp.office.xlsform.defaults import read_default
+from fieldapp.office.xlsform.media import label_media, media_attributes
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
     computed_question_warning,
@@ -79,16 +81,13 @@ class _Frame:
 _TRUE = frozenset({"yes", "true", "true()", "1"})
 _FALSE = frozenset({"no", "false", "false()", "0"})
 # Columns of XLSForm features the engine does not implement: a value there is a problem.
-_UNSUPPORTED_COLUMNS = {
-    **{m: "media (images, audio, video)" for m in MEDIA},
-    "guidance_hint": "guidance hints",
-    "save_to": "entities (save_to)",
-    "autoplay": "media autoplay",
-}
+_UNSUPPORTED_COLUMNS = {"guidance_hint": "guidance hints", "save_to": "entities (save_to)"}
 
 
 # A choice's own columns; any other is data a choice_filter may read (`country`).
-_CHOICE_COLUMNS = frozenset({"list_name", "name", "label", "htcds", *MEDIA, *_UNSUPPORTED_COLUMNS})
+_CHOICE_COLUMNS = frozenset(
+    {"list_name", "name", "label", "htcds", "autoplay", *MEDIA, *_UNSUPPORTED_COLUMNS}
+)
 
 # Real forms nest a few levels; a FormSpec thousands deep would exhaust the recursion limit.
 
@@ -151,6 +150,7 @@ class Importer:
                 self.add(sheet_name, row.number, row.column(missing), "choices", msg)
                 continue
             self.check_unsupported_columns(sheet_name, row)
+            label_media(self, sheet_name, row, shown=False)
             if (list_name, value) in seen:
                 first = seen[list_name, value]
                 self.add(
@@ -390,6 +390,8 @@ class Importer:
             self.add("survey", row.number, row.column("name"), "name", msg)
             valid = False
         self.label_references(row)
+        if kind.role != "field":
+            label_media(self, "survey", row, shown=False)
         if kind.role == "begin":
             if len(stack) == MAX_DEPTH + 1:  # the form itself is the first frame
                 msg = f"groups and repeats may nest at most {MAX_DEPTH} levels deep"
@@ -464,7 +466,10 @@ class Importer:
             "sensitivity": self.sensitivity(row),
             "htcds": row.text("htcds") or None,
             "metadata": kind.metadata,
+            "label_image": label_media(self, "survey", row, shown=True),
         }
+        if kind.value in MEDIA_TYPES:
+            attributes |= media_attributes(self, row, kind.value)
         required = row.text("required")
         if required.lower() in _TRUE | _FALSE or not required:
             attributes["required"] = self.flag(row, "required")
