@@ -12,7 +12,7 @@ from fieldapp.forms.spec import FieldSpec
 from fieldapp.office.xlsform import XLSFormError, import_xlsform
 from tests.test_xlsform import write_xlsform
 
-PNG = b"\\x89PNG\\r\\n\\x1a\\n a map"
+PNG = b"\x89PNG\r\n\x1a\n a map"
 
 
 def _field(spec: object, name: str) -> FieldSpec:
@@ -82,6 +82,6 @@ def test_a_label_image_beside_the_form_is_attached(tmp_path: Path) -> None:
         hashlib.sha256(PNG).hexdigest(),
         len(PNG),
     )
-    warnings = "\\n".join(spec.import_warnings)
+    warnings = "\n".join(spec.import_warnings)
     assert "media::audio 'where.mp3': the app does not show this audio" in warnings
     assert "missing.png is not attached" in warnings
