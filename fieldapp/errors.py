@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "FieldappError",
     "FormError",
+    "MediaRejected",
     "QRError",
     "QRNotFound",
     "QRUnreadable",
@@ -22,6 +23,11 @@ class FieldappError(Exception):
 
 class FormError(FieldappError):
     """A form specification (built-in or imported) is invalid."""
+
+
+class MediaRejected(FieldappError):
+    """A captured photo, signature or file cannot be attached (not an image, too large,
+    damaged): the message names the question and the problem."""
 
 
 class StoreError(FieldappError):

@@ -10,6 +10,7 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `wire`: the base model, the field types every message shares, roles, `Health`;
 - `canonical`: canonical JSON, the bytes that are signed and hashed;
 - `errors`: the protocol's exceptions and the error bodies on the wire;
+- `attachments`: the manifest of a record's attachments, their chunks and limits;
 - `records`: record envelopes, pushes and their outcomes, a record's revisions;
 - `receipts`: signed receipts, batch receipts' Merkle tree, the receipts check;
 - `changes`: the change log, one model per kind of change;
@@ -24,6 +25,20 @@ It imports nothing of the project: the phone, the server and the office tools al
 
 from __future__ import annotations
 
+from sync.protocol.attachments import (
+    CHUNK_CIPHERTEXT_MAX_BYTES,
+    CHUNK_PLAINTEXT_BYTES,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS_PER_RECORD,
+    MAX_CHUNKS_PER_ATTACHMENT,
+    MAX_RECORD_ATTACHMENT_BYTES,
+    AttachmentRef,
+    ChunkDigest,
+    MissingChunks,
+    MissingChunksRequest,
+    check_record_attachments,
+    chunk_count,
+)
 from sync.protocol.bundles import (
     BUNDLE_FORMAT,
     BundleError,
@@ -157,17 +172,23 @@ from sync.protocol.wire import (
 __all__ = [
     "APP_VERSION_HEADER",
     "BUNDLE_FORMAT",
+    "CHUNK_CIPHERTEXT_MAX_BYTES",
+    "CHUNK_PLAINTEXT_BYTES",
     "ENROL_CHECK_SYMBOLS",
     "ENROL_CODE_ALPHABET",
     "ENROL_SECRET_SYMBOLS",
     "MAX_APP_VERSION",
+    "MAX_ATTACHMENTS_PER_RECORD",
+    "MAX_ATTACHMENT_BYTES",
     "MAX_BATCH_RECORDS",
+    "MAX_CHUNKS_PER_ATTACHMENT",
     "MAX_FIELD_ERRORS",
     "MAX_MATCH_KEYS",
     "MAX_OFFICE_PAGE",
     "MAX_PAIR_ID",
     "MAX_RECEIPT_CHECK",
     "MAX_RECORDS_WAITING",
+    "MAX_RECORD_ATTACHMENT_BYTES",
     "MAX_RELAY_HOPS",
     "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
@@ -179,6 +200,7 @@ __all__ = [
     "REVISION_RE",
     "ROSTER_ROLES",
     "WAITING_HEADER",
+    "AttachmentRef",
     "B64Bytes",
     "BadEnrolmentCode",
     "BadEnrolmentLink",
@@ -187,6 +209,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "ChangesPage",
+    "ChunkDigest",
     "DevicePayload",
     "DeviceRevoked",
     "DuplicatePair",
@@ -207,6 +230,8 @@ __all__ = [
     "MatchKey",
     "MatchKind",
     "MergeRequest",
+    "MissingChunks",
+    "MissingChunksRequest",
     "OfficeDevice",
     "OfficeDevices",
     "OfficeRecord",
@@ -256,7 +281,9 @@ __all__ = [
     "batch_receipt_signing_bytes",
     "canonical_json",
     "capped_field_errors",
+    "check_record_attachments",
     "check_server_url",
+    "chunk_count",
     "normalise_enrol_code",
     "pack_bundle",
     "parse_fingerprint",
