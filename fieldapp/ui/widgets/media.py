@@ -38,9 +38,9 @@ def MediaField(
     _ = form.words
     answer, _set = ft.use_state(MediaAnswer(form=form, node=node, repeat=repeat, index=index))
 
-    async def pick(title: str) -> None:
+    async def pick() -> None:
         files = await ft.FilePicker().pick_files(
-            dialog_title=title,
+            dialog_title=label,
             file_type=_PICKED.get(node.type, ft.FilePickerFileType.ANY),
             with_data=True,  # the web client has no file path: the file comes as bytes
         )
@@ -83,7 +83,7 @@ def MediaField(
                     take if node.type in ("image", "audio") else _("Choose file"),
                     icon=ft.Icons.PHOTO_CAMERA if node.type == "image" else ft.Icons.ATTACH_FILE,
                     height=TOUCH,
-                    on_click=lambda: pick(label),
+                    on_click=pick,
                     disabled=answer.busy,
                 )
             ]
@@ -93,7 +93,7 @@ def MediaField(
                         _("Choose file"),
                         icon=ft.Icons.PHOTO_LIBRARY,
                         height=TOUCH,
-                        on_click=lambda: pick(label),
+                        on_click=pick,
                         disabled=answer.busy,
                     )
                 )
@@ -115,6 +115,8 @@ def _pad(answer: MediaAnswer) -> ft.Control:
         controls=[
             ft.Semantics(
                 label=_("Signature pad: sign here"),
+                container=True,  # its own node, found by its label
+                image=True,
                 content=ft.Container(
                     width=PAD_WIDTH,
                     height=PAD_HEIGHT,
