@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "FieldappError",
     "FormError",
+    "MediaProblem",
     "MediaRejected",
     "QRError",
     "QRNotFound",
@@ -25,9 +28,19 @@ class FormError(FieldappError):
     """A form specification (built-in or imported) is invalid."""
 
 
+MediaProblem = Literal[
+    "not_an_image", "damaged", "too_many_pixels", "empty", "too_large", "record_full", "setting"
+]
+
+
 class MediaRejected(FieldappError):
-    """A captured photo, signature or file cannot be attached (not an image, too large,
-    damaged): the message names the question and the problem."""
+    """A captured photo, signature or file cannot be attached: the message names the question
+    and the problem; `field` and `problem` let a screen say it in the person's language."""
+
+    def __init__(self, field: str, problem: MediaProblem, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.problem: MediaProblem = problem
 
 
 class StoreError(FieldappError):

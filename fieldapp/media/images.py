@@ -62,24 +62,31 @@ def reencode_image(
     kept as large as it is), with no metadata: a JPEG for a photo, a PNG for a signature.
     Raises MediaRejected naming `field` when `data` is not an accepted image."""
     if max_pixels is not None and max_pixels < 1:
-        raise MediaRejected(f"{field}: max-pixels must be a positive number, not {max_pixels}")
+        raise MediaRejected(
+            field, "setting", f"max-pixels must be a positive number, not {max_pixels}"
+        )
     with warnings.catch_warnings():
-        # Pillow warns of a large image before refusing a larger one: both are refused here.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Pillow warns from 89 megapixels (a phone's 108 fit MAX_SOURCE_PIXELS, checked below)
+        # and refuses from twice that: its refusal stays, as a second guard.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             return _reencode(data, field=field, kind=kind, max_pixels=max_pixels)
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        except Image.DecompressionBombError:
             raise MediaRejected(
-                f"{field}: the image is too large to open safely (over"
-                f" {MAX_SOURCE_PIXELS:,} pixels)"
+                field,
+                "too_many_pixels",
+                f"the image is too large to open safely (over {MAX_SOURCE_PIXELS:,} pixels)",
             ) from None
         except UnidentifiedImageError:
             raise MediaRejected(
-                f"{field}: this file is not an image in an accepted format"
-                f" ({', '.join(ACCEPTED_FORMATS)})"
+                field,
+                "not_an_image",
+                f"this file is not an image in an accepted format ({', '.join(ACCEPTED_FORMATS)})",
             ) from None
         except (OSError, SyntaxError, ValueError) as exc:
-            raise MediaRejected(f"{field}: the image is damaged or truncated ({exc})") from None
+            raise MediaRejected(
+                field, "damaged", f"the image is damaged or truncated ({exc})"
+            ) from None
 
 
 def _reencode(data: bytes, *, field: str, kind: ImageKind, max_pixels: int | None) -> CleanImage:
@@ -87,8 +94,10 @@ def _reencode(data: bytes, *, field: str, kind: ImageKind, max_pixels: int | Non
         width, height = source.size
         if width < 1 or height < 1 or width * height > MAX_SOURCE_PIXELS:
             raise MediaRejected(
-                f"{field}: an image of {width}×{height} pixels is refused (at most"
-                f" {MAX_SOURCE_PIXELS:,} pixels)"
+                field,
+                "too_many_pixels",
+                f"the image is too large to open safely ({width}×{height} pixels;"
+                f" at most {MAX_SOURCE_PIXELS:,})",
             )
         if max_pixels is not None:
             source.draft("RGB", (max_pixels, max_pixels))  # a JPEG decodes smaller, faster

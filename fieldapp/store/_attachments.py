@@ -19,8 +19,10 @@ from fieldapp.store._core import Core
 from fieldapp.store._keyring import Keyring
 from sync.protocol import (
     MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS_PER_RECORD,
     MAX_RECORD_ATTACHMENT_BYTES,
     AttachmentRef,
+    SealedAttachment,
 )
 
 __all__ = ["Attachments", "StoredAttachment"]
@@ -53,11 +55,13 @@ class Attachments:
         the answer to that question is the returned ref's `id`. Raises MediaRejected naming
         the field when it is empty, too large, or would take the record over its limit."""
         if not data:
-            raise MediaRejected(f"{field}: the file is empty")
+            raise MediaRejected(field, "empty", "the file is empty")
         if len(data) > MAX_ATTACHMENT_BYTES:
             raise MediaRejected(
-                f"{field}: the file has {len(data):,} bytes; an attachment holds at most"
-                f" {MAX_ATTACHMENT_BYTES:,}"
+                field,
+                "too_large",
+                f"the file has {len(data):,} bytes; an attachment holds at most"
+                f" {MAX_ATTACHMENT_BYTES:,}",
             )
         key = self._keyring.require_key()
         encrypted = crypto.encrypt_attachment(data)
@@ -69,11 +73,19 @@ class Attachments:
             chunks=encrypted.digests,
         )
         with self._core.transaction():
-            held = self._record_bytes(record_id)
+            count, held = self._record_holds(record_id)
+            if count >= MAX_ATTACHMENTS_PER_RECORD:
+                raise MediaRejected(
+                    field,
+                    "record_full",
+                    f"this record has {count} attachments already, the most a record holds",
+                )
             if held + ref.size > MAX_RECORD_ATTACHMENT_BYTES:
                 raise MediaRejected(
-                    f"{field}: this record's attachments would hold {held + ref.size:,} bytes;"
-                    f" a record holds at most {MAX_RECORD_ATTACHMENT_BYTES:,}"
+                    field,
+                    "record_full",
+                    f"this record's attachments would hold {held + ref.size:,} bytes;"
+                    f" a record holds at most {MAX_RECORD_ATTACHMENT_BYTES:,}",
                 )
             name = None if filename is None else filename.encode("utf-8")
             self._core.db.execute(
@@ -176,6 +188,64 @@ class Attachments:
         named = set(_strings(values))
         return [ref for ref in self.for_record(record_id) if ref.id in named]
 
+    def sealed_keys(self, refs: Iterable[AttachmentRef]) -> dict[str, SealedAttachment]:
+        """What opens each of `refs`, for the record's sealed part (needs the key)."""
+        opened = {}
+        for ref in refs:
+            stored = self.get(ref.id)
+            opened[ref.id] = SealedAttachment(
+                key=self.content_key(ref.id), filename=stored.filename
+            )
+        return opened
+
+    def keep_only(self, record_id: str, kept: Iterable[AttachmentRef]) -> int:
+        """Erase the record's attachments that are not in `kept` (photos taken again, answers
+        cleared) once a revision naming `kept` is sealed. Returns how many were erased."""
+        keep = {ref.id for ref in kept}
+        dropped = [ref.id for ref in self.for_record(record_id) if ref.id not in keep]
+        for attachment_id in dropped:
+            self.erase(attachment_id)
+        return len(dropped)
+
+    def unsent(self, record_id: str) -> list[str]:
+        """The digests of the record's chunks the server is not known to hold, in order."""
+        with self._core.lock:
+            rows = self._core.db.execute(
+                "SELECT c.digest FROM attachment_chunks c JOIN attachments a"
+                " ON a.id = c.attachment_id WHERE a.record_id = ? AND c.sent_at IS NULL"
+                " ORDER BY a.added_at, a.id, c.idx",
+                [record_id],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def unsent_finalised(self, *, limit: int = 4_000) -> list[str]:
+        """The digests of chunks the server is not known to hold, of records that were
+        finalised (a draft's photos wait for it), at most `limit` (about 1.4 GB as a bundle's
+        base64; the rest goes in the next one): what a device bundle carries."""
+        with self._core.lock:
+            rows = self._core.db.execute(
+                "SELECT c.digest FROM attachment_chunks c JOIN attachments a"
+                " ON a.id = c.attachment_id JOIN records r ON r.id = a.record_id"
+                " WHERE c.sent_at IS NULL AND r.status != 'draft'"
+                " ORDER BY a.record_id, a.added_at, a.id, c.idx LIMIT ?",
+                [limit],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def mark_sent(self, digests: Iterable[str]) -> int:
+        """The server holds these chunks (it stored them, or said it had them): they no longer
+        keep their record from being purged. Returns how many were newly marked."""
+        now = self._core.now()
+        marked = 0
+        with self._core.transaction():
+            for digest in digests:
+                cursor = self._core.db.execute(
+                    "UPDATE attachment_chunks SET sent_at = ? WHERE digest = ? AND sent_at IS NULL",
+                    [now, digest],
+                )
+                marked += cursor.rowcount
+        return marked
+
     def chunk(self, digest: str) -> bytes:
         """One ciphertext chunk by its sha256, as it travels (needs no key). Raises
         StoreError when it is not on this device."""
@@ -209,11 +279,24 @@ class Attachments:
                 self.erase(attachment_id)
         return len(ids)
 
-    def _record_bytes(self, record_id: str) -> int:
+    def erase_purged(self) -> None:
+        """Erase the attachments of records purged from this device (the caller holds the
+        transaction and checkpoints after)."""
+        purged = "SELECT a.id FROM attachments a JOIN records r ON r.id = a.record_id"
+        purged += " WHERE r.purged_at IS NOT NULL"
+        self._core.db.execute(
+            f"DELETE FROM attachment_chunks WHERE attachment_id IN ({purged})"  # noqa: S608
+        )
+        self._core.db.execute(f"DELETE FROM attachments WHERE id IN ({purged})")  # noqa: S608
+
+    def _record_holds(self, record_id: str) -> tuple[int, int]:
+        """How many attachments the record holds, and their plaintext bytes (photos taken
+        again count until the record is sealed or they are `erase`d)."""
         found = self._core.db.execute(
-            "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE record_id = ?", [record_id]
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM attachments WHERE record_id = ?",
+            [record_id],
         ).fetchone()
-        return int(found[0])
+        return int(found[0]), int(found[1])
 
     def _row(self, attachment_id: str) -> dict[str, Any]:
         with self._core.lock:

@@ -63,11 +63,19 @@ class Store:
         self.attachments = Attachments(self.core, self.keyring)
         self.reviews = Reviews(self.core)
         rows = RecordRows(self.core, self.keyring, self.forms)
-        self.outbox = Outbox(self.core, self.keyring, self.settings, rows)
+        self.outbox = Outbox(self.core, self.keyring, self.settings, rows, self.attachments)
         self.roster = Roster(self.core, self.keyring, rows)
-        self.records = Records(self.core, self.forms, rows, self.outbox, self.roster)
+        self.records = Records(
+            self.core, self.forms, rows, self.outbox, self.roster, self.attachments
+        )
         self.consent = Consent(
-            self.core, self.keyring, rows, self.records, self.outbox, self.roster
+            self.core,
+            self.keyring,
+            rows,
+            self.records,
+            self.outbox,
+            self.roster,
+            self.attachments,
         )
         self.conflicts = Conflicts(self.core, rows, self.records)
 

@@ -10,11 +10,12 @@ server can tell which chunks a record needs and check each one it is sent, witho
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from sync.protocol.wire import WireModel
+from sync.protocol.wire import B64Bytes, WireModel
 
 __all__ = [
     "ATTACHMENT_ID_RE",
@@ -25,12 +26,16 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_CHUNKS_PER_ATTACHMENT",
     "MAX_RECORD_ATTACHMENT_BYTES",
+    "SEALED_ATTACHMENTS",
     "AttachmentRef",
     "ChunkDigest",
     "MissingChunks",
     "MissingChunksRequest",
+    "SealedAttachment",
     "check_record_attachments",
     "chunk_count",
+    "sealed_attachments",
+    "without_attachment_keys",
 ]
 
 # Plaintext bytes in one chunk (the last one may be shorter).
@@ -89,6 +94,42 @@ def check_record_attachments(attachments: list[AttachmentRef]) -> list[Attachmen
             f" these {total:,}"
         )
     return attachments
+
+
+# The key, in a record's sealed answers, of what opens its attachments: for each attachment
+# id, a SealedAttachment. Left out when the record has none (its sealed part is as before).
+SEALED_ATTACHMENTS = "_attachments"
+
+
+class SealedAttachment(WireModel):
+    """What opens one attachment, inside the record's sealed part (only the organisation's
+    key reads it): its content key, and the file name it was captured with, if any."""
+
+    key: B64Bytes
+    filename: str | None = Field(default=None, max_length=255)
+
+    @field_validator("key")
+    @classmethod
+    def _key_size(cls, key: bytes) -> bytes:
+        if len(key) != 32:
+            raise ValueError(f"a content key is 32 bytes, not {len(key)}")
+        return key
+
+
+def sealed_attachments(answers: Mapping[str, Any]) -> dict[str, SealedAttachment]:
+    """The content keys (by attachment id) in a record's opened sealed part ({} if none)."""
+    held = answers.get(SEALED_ATTACHMENTS) or {}
+    if not isinstance(held, Mapping):
+        raise ValueError(f"{SEALED_ATTACHMENTS} in a sealed part must be an object")
+    return {
+        attachment_id: SealedAttachment.model_validate(entry)
+        for attachment_id, entry in held.items()
+    }
+
+
+def without_attachment_keys(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's opened sealed part with its attachments' keys left out: its answers."""
+    return {name: value for name, value in answers.items() if name != SEALED_ATTACHMENTS}
 
 
 class MissingChunksRequest(WireModel):
