@@ -6,7 +6,6 @@ EXIF (a canary in it never reaches the disk), the signature a PNG."""
 from __future__ import annotations
 
 import io
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,27 +14,12 @@ from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from fieldapp.store import Store
+from tests._media import CANARY, exif_photo
 from tests.conftest import PASSPHRASE
 from tests.ui._browser import AppProcess, open_phone, reveal, tap, type_into
 from tests.ui.test_browser import choose, unlock
 
 pytestmark = pytest.mark.browser
-
-CANARY = "CANARY-EXIF-7f3a9c"
-
-
-def exif_photo(path: Path, seed: int) -> Path:
-    """A 2400x1800 JPEG of noise whose EXIF holds a description, a camera and a GPS position."""
-    exif = Image.Exif()
-    exif[0x010E] = CANARY  # ImageDescription
-    exif[0x010F] = "CanaryCam"  # Make
-    exif[0x8825] = {1: "N", 2: (11.0, 33.0, 7.0), 3: "E", 4: (104.0, 55.0, 2.0)}  # GPS
-    noise = Image.frombytes("RGB", (240, 180), random.Random(seed).randbytes(240 * 180 * 3))
-    image = noise.resize((2400, 1800), Image.Resampling.BICUBIC)  # no long runs of one byte
-    image.save(path, format="JPEG", exif=exif.tobytes())
-    assert CANARY.encode() in path.read_bytes()
-    return path
-
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
