@@ -21,6 +21,7 @@ from tests.ui.test_browser import choose, unlock
 
 pytestmark = pytest.mark.browser
 
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     root = tmp_path_factory.mktemp("media")

@@ -85,14 +85,23 @@ class MediaAnswer:
                 record_id, self.node, data, filename, media_type
             )
         except MediaRejected as exc:
-            self.problem = _(
-                "{label}: this file cannot be attached ({detail}).", label=label, detail=str(exc)
-            )
+            self.problem = self._refusal(label, exc)
             return False
         finally:
             self.busy = False
         self._answer(attached.id)
         return True
+
+    def _refusal(self, label: str, exc: MediaRejected) -> str:
+        """Why the file was refused, in the person's language."""
+        _ = self.form.words
+        if exc.problem in ("not_an_image", "damaged"):
+            return _("{label}: this file is not a picture the app can read.", label=label)
+        if exc.problem in ("too_large", "too_many_pixels", "record_full"):
+            return _("{label}: the file is too large. {limits}", label=label, limits=self.limits())
+        if exc.problem == "empty":
+            return _("{label}: the file could not be read; pick it again.", label=label)
+        return _("{label}: this file cannot be attached ({detail}).", label=label, detail=str(exc))
 
     def remove(self) -> None:
         self._answer(None)
