@@ -82,6 +82,10 @@ def test_two_photos_and_a_drawn_signature_are_kept_encrypted_without_exif(
     attach_photo(page, "Choose file", second)
     expect(reveal(page, said(page, "Attached ("))).to_be_visible()
     expect(page.get_by_role("button", name="Remove")).to_have_count(1)
+    tap(page, "button", "Back")  # the records list says what is still to send
+    tap(page, "button", "Records")
+    tap(page, "button", "Drafts (1)")
+    expect(page.get_by_text("3 attachments waiting", exact=False)).to_be_visible()
     app.stop()
 
     raw = (app.data_dir / "fieldapp.db").read_bytes()
