@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fieldapp.errors import MediaRejected
-from fieldapp.forms.media import DEFAULT_MAX_PIXELS, IMAGE_TYPES, MEDIA_TYPES
+from fieldapp.forms.media import IMAGE_TYPES, MEDIA_TYPES
 from fieldapp.forms.spec import FieldSpec
-from fieldapp.media.images import reencode_image
+from fieldapp.media.answers import clean_picture
 from fieldapp.store import Store
 from sync.protocol.attachments import MAX_ATTACHMENT_BYTES
 
@@ -75,10 +75,7 @@ def _read(node: FieldSpec, folder: Path, text: str) -> PendingFile:
         msg = f"{text} cannot be read ({exc.strerror})"
         raise MediaRejected(node.name, "empty", msg) from None
     if node.type in IMAGE_TYPES:
-        kind = "signature" if node.type == "signature" else "photo"
-        clean = reencode_image(
-            data, field=node.name, kind=kind, max_pixels=node.max_pixels or DEFAULT_MAX_PIXELS
-        )
+        clean = clean_picture(node, data)
         return PendingFile(clean.data, clean.media_type, path.name)
     if not data:
         raise MediaRejected(node.name, "empty", f"{text} is empty")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fieldapp.errors import MediaRejected, StoreError
-from fieldapp.forms.media import DEFAULT_MAX_PIXELS
+from fieldapp.forms.media import IMAGE_TYPES
 from fieldapp.forms.spec import FieldSpec
+from fieldapp.media.answers import clean_picture
 from fieldapp.ui.services.device import Device
 from sync.protocol.attachments import MAX_ATTACHMENT_BYTES, MAX_RECORD_ATTACHMENT_BYTES
 
@@ -38,15 +39,10 @@ class Attachments:
     ) -> AttachedFile:
         """Keep `data` as the answer to `node` of the record; a picture is re-encoded first.
         Raises MediaRejected naming the question (not a picture, too large)."""
-        store = self.device.store.attachments
-        if node.type in ("image", "signature"):
-            kind = "signature" if node.type == "signature" else "photo"
-            max_pixels = node.max_pixels or DEFAULT_MAX_PIXELS
-            ref = store.add_image(
-                record_id, node.name, data, kind=kind, max_pixels=max_pixels, filename=filename
-            )
-        else:
-            ref = store.add(record_id, node.name, data, media_type, filename)
+        if node.type in IMAGE_TYPES:
+            clean = clean_picture(node, data)
+            data, media_type = clean.data, clean.media_type
+        ref = self.device.store.attachments.add(record_id, node.name, data, media_type, filename)
         return AttachedFile(ref.id, ref.media_type, ref.size, filename)
 
     def describe(self, attachment_id: str) -> AttachedFile | None:

@@ -70,6 +70,7 @@ def MediaField(
         controls.append(_pad(answer))
     elif form.editable:
         controls.append(ft.Text(answer.limits(), size=13, color=ft.Colors.ON_SURFACE_VARIANT))
+        buttons: list[ft.Control]
         if node.type == "signature":
             buttons = [
                 ft.OutlinedButton(
