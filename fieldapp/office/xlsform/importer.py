@@ -150,7 +150,7 @@ class Importer:
                 self.add(sheet_name, row.number, row.column(missing), "choices", msg)
                 continue
             self.check_unsupported_columns(sheet_name, row)
-            label_media(self, sheet_name, row, shown=False)
+            self.label_media(sheet_name, row, shown=False)
             if (list_name, value) in seen:
                 first = seen[list_name, value]
                 self.add(
@@ -221,6 +221,9 @@ class Importer:
                 self.add(sheet, row.number, column.header, f"column:{column.key}", msg)
                 ok = False
         return ok
+
+    def label_media(self, sheet: str, row: Row, *, shown: bool) -> dict[str, str]:
+        return label_media(self.files, self.default_language, self.warn, sheet, row, shown=shown)
 
     def translated(self, row: Row, key: str) -> dict[str, str]:
         texts: dict[str, str] = {}
@@ -391,7 +394,7 @@ class Importer:
             valid = False
         self.label_references(row)
         if kind.role != "field":
-            label_media(self, "survey", row, shown=False)
+            self.label_media("survey", row, shown=False)
         if kind.role == "begin":
             if len(stack) == MAX_DEPTH + 1:  # the form itself is the first frame
                 msg = f"groups and repeats may nest at most {MAX_DEPTH} levels deep"
@@ -466,10 +469,10 @@ class Importer:
             "sensitivity": self.sensitivity(row),
             "htcds": row.text("htcds") or None,
             "metadata": kind.metadata,
-            "label_image": label_media(self, "survey", row, shown=True),
+            "label_image": self.label_media("survey", row, shown=True),
         }
         if kind.value in MEDIA_TYPES:
-            attributes |= media_attributes(self, row, kind.value)
+            attributes |= media_attributes(row, kind.value, self.warn, self.add)
         required = row.text("required")
         if required.lower() in _TRUE | _FALSE or not required:
             attributes["required"] = self.flag(row, "required")

@@ -4,9 +4,9 @@ video and autoplay, which the app does not play, imported with a warning)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from fieldapp.office.xlsform.attachments import AttachedFiles
+from fieldapp.office.xlsform.attachments import AttachedFiles, Report
 from fieldapp.office.xlsform.workbook import MEDIA, Row, language_code
 
 __all__ = ["label_media", "media_attributes"]
@@ -14,20 +14,7 @@ __all__ = ["label_media", "media_attributes"]
 _DRAWN = frozenset({"signature", "draw"})
 
 
-class _Importer(Protocol):
-    files: AttachedFiles
-    default_language: str
-
-    def warn(
-        self, sheet: str, row: int | None, column: str | None, feature: str, msg: str
-    ) -> None: ...
-
-    def add(
-        self, sheet: str, row: int | None, column: str | None, feature: str, msg: str
-    ) -> None: ...
-
-
-def media_attributes(importer: _Importer, row: Row, question_type: str) -> dict[str, Any]:
+def media_attributes(row: Row, question_type: str, warn: Report, add: Report) -> dict[str, Any]:
     """The FieldSpec attributes of a media question row: its type (a `signature` or `draw`
     appearance is a signature pad), `max_pixels`; other parameters are warned about."""
     number, appearance = row.number, row.text("appearance").split()
@@ -37,28 +24,30 @@ def media_attributes(importer: _Importer, row: Row, question_type: str) -> dict[
         appearance = [word for word in appearance if word not in _DRAWN]
     elif "annotate" in appearance:
         msg = "appearance 'annotate': the photo is attached as taken (no drawing on it)"
-        importer.warn("survey", number, row.column("appearance"), "appearance", msg)
+        warn("survey", number, row.column("appearance"), "appearance", msg)
         appearance.remove("annotate")
     attributes["appearance"] = " ".join(appearance) or None
     if "video" in row.text("type").lower():
         msg = "a video question: the app records no video; a video file can be attached"
-        importer.warn("survey", number, row.column("type"), "type:video", msg)
+        warn("survey", number, row.column("type"), "type:video", msg)
     for parameter in row.text("parameters").replace(";", " ").split():
         key, _, value = parameter.partition("=")
         column = row.column("parameters")
         if key.strip() == "max-pixels" and attributes["type"] in ("image", "signature"):
             if not value.strip().isdigit() or not 16 <= int(value) <= 10_000:
                 msg = f"max-pixels {value!r} must be a whole number of pixels (16 to 10000)"
-                importer.add("survey", number, column, "parameters", msg)
+                add("survey", number, column, "parameters", msg)
             else:
                 attributes["max_pixels"] = int(value)
         else:
             msg = f"parameter {parameter!r} is ignored (only max-pixels, on pictures, is used)"
-            importer.warn("survey", number, column, "parameters", msg)
+            warn("survey", number, column, "parameters", msg)
     return attributes
 
 
-def label_media(importer: _Importer, sheet: str, row: Row, *, shown: bool) -> dict[str, str]:
+def label_media(
+    files: AttachedFiles, default_language: str, warn: Report, sheet: str, row: Row, *, shown: bool
+) -> dict[str, str]:
     """The images shown with this row's label (`media::image`, by language) when `shown`
     (a question); every other media cell is a warning naming what the user gets instead."""
     images: dict[str, str] = {}
@@ -67,11 +56,11 @@ def label_media(importer: _Importer, sheet: str, row: Row, *, shown: bool) -> di
             continue
         where = (sheet, row.number, column.header)
         if column.key in ("image", "big-image") and shown:
-            language = column.language or importer.default_language
-            if importer.files.label_image(file.strip(), importer.warn, where):
+            language = column.language or default_language
+            if files.label_image(file.strip(), warn, where):
                 images.setdefault(language_code(language), file.strip())
         else:
             what = "image" if column.key in ("image", "big-image") else column.key
             msg = f"{column.header} {file!r}: the app does not show this {what}; the text is shown"
-            importer.warn(*where, f"column:{column.key}", msg)
+            warn(*where, f"column:{column.key}", msg)
     return images
