@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
+
+from pydantic import ValidationError
 
 from fieldapp import crypto
 from fieldapp.errors import MediaRejected, StoreError
@@ -20,6 +23,7 @@ from fieldapp.store._keyring import Keyring
 from sync.protocol import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS_PER_RECORD,
+    MAX_FILENAME_CHARS,
     MAX_RECORD_ATTACHMENT_BYTES,
     AttachmentRef,
     SealedAttachment,
@@ -65,13 +69,21 @@ class Attachments:
             )
         key = self._keyring.require_key()
         encrypted = crypto.encrypt_attachment(data)
-        ref = AttachmentRef(
-            id=encrypted.id,
-            field=field,
-            media_type=media_type,
-            size=encrypted.size,
-            chunks=encrypted.digests,
-        )
+        try:
+            ref = AttachmentRef(
+                id=encrypted.id,
+                field=field,
+                media_type=media_type.lower(),
+                size=encrypted.size,
+                chunks=encrypted.digests,
+            )
+        except ValidationError as exc:
+            where = ", ".join(str(error["loc"][0]) for error in exc.errors())
+            raise MediaRejected(
+                field, "setting", f"not a question name and media type to attach to ({where})"
+            ) from None
+        if filename is not None:  # the name alone, as long as a sealed part carries
+            filename = PurePath(filename.replace("\\", "/")).name[:MAX_FILENAME_CHARS] or None
         with self._core.transaction():
             count, held = self._record_holds(record_id)
             if count >= MAX_ATTACHMENTS_PER_RECORD:

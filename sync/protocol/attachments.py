@@ -25,6 +25,7 @@ __all__ = [
     "MAX_ATTACHMENTS_PER_RECORD",
     "MAX_ATTACHMENT_BYTES",
     "MAX_CHUNKS_PER_ATTACHMENT",
+    "MAX_FILENAME_CHARS",
     "MAX_RECORD_ATTACHMENT_BYTES",
     "SEALED_ATTACHMENTS",
     "AttachmentRef",
@@ -48,6 +49,9 @@ MAX_RECORD_ATTACHMENT_BYTES = 40 * 1024 * 1024
 MAX_CHUNKS_PER_ATTACHMENT = -(-MAX_ATTACHMENT_BYTES // CHUNK_PLAINTEXT_BYTES)
 # A record's attachments: its photos, signatures and files (each at least one byte).
 MAX_ATTACHMENTS_PER_RECORD = 64
+
+# A file name as captured (the name alone, no folders), carried in the sealed part.
+MAX_FILENAME_CHARS = 255
 
 ATTACHMENT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 CHUNK_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -106,7 +110,7 @@ class SealedAttachment(WireModel):
     key reads it): its content key, and the file name it was captured with, if any."""
 
     key: B64Bytes
-    filename: str | None = Field(default=None, max_length=255)
+    filename: str | None = Field(default=None, max_length=MAX_FILENAME_CHARS)
 
     @field_validator("key")
     @classmethod

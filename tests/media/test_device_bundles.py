@@ -1,22 +1,26 @@
-"""Attachments carried in a device bundle: the encrypted chunks of finalised records beside
-their envelopes, each checked against its digest, counted in the signed header; the centre
-reads the bundle whole and refuses it whole when a chunk was altered. A record with
-attachments is also taken by the real server through a network push."""
+"""Attachments leaving the device: in a device bundle, the encrypted chunks of finalised
+records beside their envelopes, each checked against its digest, counted in the signed
+header (the centre reads the bundle whole and refuses it whole when a chunk was altered); by
+network, the record's envelope with its manifest, taken by the real server and opened at the
+office with the organisation key alone."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
+import httpx
 import pytest
+from PIL import Image
 
 from fieldapp import crypto
 from fieldapp.store import Store
-from sync.client import SyncClient
+from sync.client import OfficeClient, SyncClient, enrol, open_record
 from sync.client._bundle import export_bundle
 from sync.protocol import BundleError, DevicePayload, pack_bundle, read_bundle
-from tests.conftest import screening_values
+from tests.conftest import PASSPHRASE, screening_values
 from tests.media._images import photo_jpeg, signature_png
 from tests.media.test_store_attachments import CANARY, disk_hits
 from tests.sync._harness import Deployment
@@ -123,3 +127,41 @@ def test_the_server_takes_a_record_with_attachments_by_network(
     photographed_records(device)
     report = client.sync()
     assert report.ok and report.accepted == 2
+
+
+def test_the_office_opens_the_attachments_with_the_organisation_key_alone(
+    device: Store,
+    client: SyncClient,
+    deployment: Deployment,
+    app_url: str,
+    app_transport: httpx.BaseTransport,
+    org_key: crypto.OrgKeyPair,
+    tmp_path: Path,
+) -> None:
+    """A case manager opens the pushed record: its answers hold no content key, and the keys
+    its sealed part carries open the chunks (read here from the device, as the server's chunk
+    storage would give them) into the files the device stored, with no EXIF left."""
+    chunks = photographed_records(device)
+    assert client.sync().ok
+    office_store = Store.create(tmp_path / "office" / "store.db", PASSPHRASE)
+    enrol(office_store, app_url, deployment.issue("case_manager").code, transport=app_transport)
+    with (
+        OfficeClient(office_store, transport=app_transport) as office,
+        crypto.CaseFileKey(org_key, timer=False) as key,
+    ):
+        for record_id in chunks:
+            [revision] = open_record(office, key, record_id, device.forms.get).revisions
+            assert "_attachments" not in revision.values
+            assert "_attachments" not in revision.sealed
+            refs = device.attachments.for_record(record_id)
+            assert set(revision.attachments) == {ref.id for ref in refs}
+            for ref in refs:
+                data = crypto.decrypt_attachment(
+                    revision.attachments[ref.id].key,
+                    ref.id,
+                    [device.attachments.chunk(digest) for digest in ref.chunks],
+                    size=ref.size,
+                    digests=ref.chunks,
+                )
+                assert data == device.attachments.read(ref.id)
+                assert not Image.open(io.BytesIO(data)).getexif()

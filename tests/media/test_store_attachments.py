@@ -130,6 +130,15 @@ def test_limits_are_refused_naming_the_field(store: Store) -> None:
     assert store.attachments.for_record("r2") == []
     with pytest.raises(StoreError, match="is not on this device"):
         store.attachments.chunk("00" * 32)
+    with pytest.raises(MediaRejected, match=r"^scan: .*\(media_type\)") as refused:
+        store.attachments.add("r3", "scan", b"x", "a pdf")
+    assert refused.value.problem == "setting"
+    long_name = store.attachments.add(
+        "r3", "scan", b"x", "Application/PDF", "C:\\scans\\" + "a" * 300
+    )
+    stored = store.attachments.get(long_name.id)
+    assert stored.filename == "a" * 255 and stored.ref.media_type == "application/pdf"
+    store.attachments.erase(long_name.id)
     for index in range(64):
         store.attachments.add("r3", f"photo_{index}", b"x", "image/jpeg")
     with pytest.raises(MediaRejected, match=r"^more: this record has 64 attachments already"):
