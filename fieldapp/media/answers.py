@@ -4,16 +4,16 @@ and the spreadsheet import both go through here, so a picture is kept the same e
 
 from __future__ import annotations
 
-from fieldapp.forms.media import DEFAULT_MAX_PIXELS
-from fieldapp.forms.spec import FieldSpec
-from fieldapp.media.images import CleanImage, ImageKind, reencode_image
+from fieldapp.media.images import DEFAULT_MAX_PIXELS, CleanImage, ImageKind, reencode_image
 
 __all__ = ["clean_picture"]
 
 
-def clean_picture(node: FieldSpec, data: bytes) -> CleanImage:
-    """`data` re-encoded for the image or signature question `node`, metadata stripped.
-    Raises MediaRejected naming the question when it is not an accepted image."""
-    kind: ImageKind = "signature" if node.type == "signature" else "photo"
-    max_pixels = node.max_pixels or DEFAULT_MAX_PIXELS
-    return reencode_image(data, field=node.name, kind=kind, max_pixels=max_pixels)
+def clean_picture(
+    field: str, question_type: str, max_pixels: int | None, data: bytes
+) -> CleanImage:
+    """`data` re-encoded for the image or signature question `field` (its form's max-pixels,
+    or 1,600), metadata stripped. Raises MediaRejected naming the question when it is not an
+    accepted image."""
+    kind: ImageKind = "signature" if question_type == "signature" else "photo"
+    return reencode_image(data, field=field, kind=kind, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)

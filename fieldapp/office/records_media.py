@@ -75,7 +75,7 @@ def _read(node: FieldSpec, folder: Path, text: str) -> PendingFile:
         msg = f"{text} cannot be read ({exc.strerror})"
         raise MediaRejected(node.name, "empty", msg) from None
     if node.type in IMAGE_TYPES:
-        clean = clean_picture(node, data)
+        clean = clean_picture(node.name, node.type, node.max_pixels, data)
         return PendingFile(clean.data, clean.media_type, path.name)
     if not data:
         raise MediaRejected(node.name, "empty", f"{text} is empty")

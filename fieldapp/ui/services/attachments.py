@@ -40,7 +40,7 @@ class Attachments:
         """Keep `data` as the answer to `node` of the record; a picture is re-encoded first.
         Raises MediaRejected naming the question (not a picture, too large)."""
         if node.type in IMAGE_TYPES:
-            clean = clean_picture(node, data)
+            clean = clean_picture(node.name, node.type, node.max_pixels, data)
             data, media_type = clean.data, clean.media_type
         ref = self.device.store.attachments.add(record_id, node.name, data, media_type, filename)
         return AttachedFile(ref.id, ref.media_type, ref.size, filename)
