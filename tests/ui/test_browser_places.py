@@ -80,7 +80,7 @@ def test_the_province_list_follows_the_country(
     store.keyring.unlock(PASSPHRASE)
     [draft] = store.records.page(status="draft").items
     record = store.records.get(draft.id)
-    assert record.form_version == "4"
+    assert record.form_version == "3"
     values = record.values
     assert (values["country"], values["province"], values["province_other"]) == (
         "SN",
