@@ -142,6 +142,8 @@ _VALIDATION: dict[str, Entry] = {
         "limit",
     ),
     "type_geopoint": N_("{label}: enter a location as latitude and longitude."),
+    # TRANSLATORS: a photo, signature, sound or file question whose answer is not a stored file.
+    "type_attachment": N_("{label}: attach a file (photo, signature, sound or document)."),
     "choice": N_("{label}: '{value}' is not one of the choices."),
     "choice_unnamed": N_("{label}: the answer is not one of the choices."),
     # TRANSLATORS: a choice list narrowed by another answer (a province by its country).

@@ -72,6 +72,9 @@ VICTIM_VALID: dict[str, Any] = {
     "consent_record": "yes",
     "consent_refer": "yes",
     "consent_share": "yes",
+    "consent_signature": "5" * 32,  # attachment ids: a drawn signature, two photos
+    "consent_form_photo": "7" * 32,
+    "document_photo": "6" * 32,
     "case_code": "DKR-2026-014",
     "given_name": CANARY,
     "family_name": "Okafor",
@@ -305,6 +308,9 @@ RELEVANCE_CASES = [
     (VICTIM, "given_name", victim(), victim(consent_record="no")),
     (VICTIM, "family_name", victim(), victim(consent_record="no")),
     (VICTIM, "date_of_birth", victim(), victim(consent_record="no")),
+    (VICTIM, "consent_signature", victim(), victim(consent_record="no")),
+    (VICTIM, "consent_form_photo", victim(), victim(consent_record="no")),
+    (VICTIM, "document_photo", victim(), victim(consent_record="no")),
     (VICTIM, "age_years", victim(), victim(consent_record="no")),
     (VICTIM, "child_protection_referral", victim(), adult(child_protection_referral="referred")),
     (

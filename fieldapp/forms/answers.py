@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
 from fieldapp.i18n import words
 
@@ -38,6 +39,8 @@ def answer_text(spec: FormSpec, node: FieldSpec, value: Any, lang: str) -> str:
         return ", ".join(spec.choice_label(node.choices or "", str(v), lang) for v in value)
     if node.type == "boolean":
         return _("Yes") if value else _("No")
+    if node.type in MEDIA_TYPES:  # an attachment's id says nothing to a person
+        return _("Attached")
     return display_value(value)
 
 

@@ -16,7 +16,7 @@ import io
 from collections.abc import Mapping
 
 from fieldapp.errors import FormError
-from fieldapp.forms.files import MAX_FILE_BYTES, MAX_FORM_FILES_BYTES, FormFile
+from fieldapp.forms.files import MAX_FILE_BYTES, MAX_FORM_FILES_BYTES, is_csv
 from fieldapp.forms.spec import Choice, FormSpec
 
 __all__ = [
@@ -131,14 +131,12 @@ def bind(spec: FormSpec, contents: Mapping[str, bytes]) -> FormSpec:
         )
     choices = dict(spec.choices)
     for name, ref in spec.attachments.items():
-        choices[name] = _checked_choices(ref, contents[ref.sha256], spec.default_language)
+        data = contents[ref.sha256]
+        if file_sha256(data) != ref.sha256:
+            raise AttachmentError(ref.file, "its content does not match the form's SHA-256")
+        if is_csv(ref.file):  # an image shown with a label is not read as rows
+            choices[name] = file_choices(ref.file, data, spec.default_language)
     return spec.model_copy(update={"choices": choices})
-
-
-def _checked_choices(ref: FormFile, data: bytes, default_language: str) -> list[Choice]:
-    if file_sha256(data) != ref.sha256:
-        raise AttachmentError(ref.file, "its content does not match the form's SHA-256")
-    return file_choices(ref.file, data, default_language)
 
 
 def _is_label(header: str) -> bool:

@@ -35,6 +35,7 @@ from fieldapp.forms.expr import (
     parse_choice_filter,
 )
 from fieldapp.forms.files import FormFile
+from fieldapp.forms.media import IMAGE_TYPES, LABEL_IMAGE_RE
 
 if TYPE_CHECKING:
     from fieldapp.forms.statistics import Statistics
@@ -69,6 +70,11 @@ FieldType = Literal[
     "geopoint",
     "note",
     "calculate",
+    # media (`fieldapp.forms.media`): the answer is the id of an encrypted attachment
+    "image",
+    "signature",
+    "audio",
+    "file",
 ]
 Sensitivity = Literal["sensitive", "statistical"]
 # Values the app records by itself (XLSForm's start/end/today/deviceid metadata). The rest
@@ -160,11 +166,24 @@ class FieldSpec(_Model):
     sensitivity: Sensitivity = "sensitive"
     htcds: str | None = None
     metadata: Metadata | None = None
+    # XLSForm's `parameters` max-pixels: a picture's long side, at most (default 1,600)
+    max_pixels: int | None = Field(default=None, ge=16, le=10_000, exclude_if=lambda n: n is None)
+    # `media::image`: the file name, by language, of an image attached to the form (shown
+    # with the label); left out of the JSON when none
+    label_image: Labels = Field(default_factory=dict, exclude_if=lambda images: not images)
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:
+        if self.max_pixels is not None and self.type not in IMAGE_TYPES:
+            raise ValueError(f"field {self.name!r}: max_pixels is for image questions only")
+        for file in self.label_image.values():
+            if not LABEL_IMAGE_RE.match(file):
+                raise ValueError(
+                    f"field {self.name!r}: label image {file!r} must be a .png, .jpg, .gif"
+                    " or .webp file name"
+                )
         if self.metadata and self.type != METADATA_TYPES[self.metadata]:
             raise ValueError(
                 f"field {self.name!r}: {self.metadata} metadata is a "
@@ -385,6 +404,7 @@ class FormSpec(_Model):
     @model_validator(mode="after")
     def _names_and_lists(self) -> FormSpec:
         seen: set[str] = set()
+        attached = {ref.file for ref in self.attachments.values()}
         for node in self.walk():
             if node.name in seen:
                 raise ValueError(f"name {node.name!r} is used twice; names must be unique")
@@ -396,6 +416,9 @@ class FormSpec(_Model):
                 and node.choices not in self.attachments
             ):
                 raise ValueError(f"field {node.name!r}: unknown choice list {node.choices!r}")
+            for file in node.label_image.values() if isinstance(node, FieldSpec) else ():
+                if file not in attached:
+                    raise ValueError(f"field {node.name!r}: label image {file!r} is not attached")
         top_level = set(map(id, self.roster_repeats()))
         for node in self.walk():
             if isinstance(node, RepeatSpec) and node.team_roster and id(node) not in top_level:

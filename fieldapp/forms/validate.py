@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import ExpressionError, boolean, parse
 from fieldapp.forms.lookups import choice_instances, choice_names
+from fieldapp.forms.media import MEDIA_TYPES, is_attachment_id
 from fieldapp.forms.repeat_counts import counted_instances
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec, answer_nodes
 from fieldapp.i18n import message
@@ -202,6 +203,10 @@ class _Run:
             return _to_bool(value)
         if kind == "geopoint":
             return _to_geopoint(value)
+        if kind in MEDIA_TYPES:  # the id of the attachment the device stored
+            if not is_attachment_id(value):
+                raise _Invalid("type_attachment")
+            return value
         allowed = [c.value for c in self.spec.choices.get(node.choices or "", [])]
         if kind == "select_one":
             choice = str(value).strip() if isinstance(value, str | int) else None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
 from fieldapp.forms.validate import check
+from fieldapp.office.records_media import PendingFile, read_row_files, save_with_files
 from fieldapp.office.spreadsheets import (
     MAX_CELL_CHARS,
     MAX_ROWS,
@@ -173,23 +174,27 @@ def import_records(
         return _import_into(store, into, path, repeat, lang)
     spec = store.forms.get(form_id)
     columns = _columns(spec, spec.children)
+    fields = {node.name: node for node in spec.fields()}
     report = ImportReport()
-    answers_by_row: list[dict[str, Any]] = []
+    answers_by_row: list[tuple[dict[str, Any], dict[str, PendingFile]]] = []
     for number, row in list(read_rows(path)):  # the whole file within its limits, first
         row_errors: list[RowError] = []
         answers = _answers(number, row, columns, row_errors)
+        files, problems = read_row_files(answers, fields, path.parent)
+        row_errors += [RowError(row=number, field=f, message=m) for f, m in problems.items()]
         if not row_errors:
             row_errors = [
                 RowError(row=number, field=e.path, message=e.message)
                 for e in store.records.check_final(form_id, answers, lang=lang).errors
             ]
         report.errors += row_errors
-        answers_by_row.append(answers)
+        answers_by_row.append((answers, files))
     if report.errors:
         return report
     with store.batch():  # one durable commit: every row, or none
         saved = [
-            store.records.create_final(form_id, answers, lang=lang).id for answers in answers_by_row
+            save_with_files(store, form_id, answers, files, lang)
+            for answers, files in answers_by_row
         ]
     report.saved, report.rows_saved = saved, len(saved)
     return report

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from fieldapp.forms.spec import METADATA_TYPES, FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
+from fieldapp.office.xlsform.question_types import MEDIA_QUESTION_TYPES
 from fieldapp.office.xlsform.typed_text import TYPED_TEXT
 from fieldapp.office.xlsform.workbook import language_code
 
 _TYPES = {
     **METADATA_TYPES,  # pyxform's type for a metadata is its name: ours is text, date...
+    **MEDIA_QUESTION_TYPES,  # a photo is an image here; a video is picked as a file
     "select one": "select_one",
     "select all that apply": "select_multiple",
     "acknowledge": "boolean",
@@ -90,7 +92,8 @@ def _compare_field(
         if check and constraint and constraint.startswith(check):
             constraint = constraint.removeprefix(check).removeprefix(" and ") or None
             constraint = constraint[1:-1] if constraint else None  # "(the form's own)"
-    elif kind != node.type:
+    elif kind != node.type and not (kind == "image" and node.type == "signature"):
+        # a photo with a signature appearance is a signature pad here
         out.append(f"{where}: type {element.get('type')!r} in pyxform, {node.type!r} here")
     required = str(bind.get("required", "")).strip()
     theirs: bool | str = (

@@ -1,5 +1,6 @@
 """The files an XLSForm reads: `select_one_from_file X.csv` and `pulldata('X', ...)` /
-`instance('X')` naming no choice list of the form. Each is looked for among the files given
+`instance('X')` naming no choice list of the form, and the images its labels show
+(`media::image`). Each is looked for among the files given
 (`--attach X.csv`), then beside the XLSForm (as ODK Collect finds a form's media), checked
 as the device will read it (`fieldapp.forms.attachments.file_choices`), and becomes a
 `FormFile` of the spec with its content kept for publishing.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from fieldapp.forms.attachments import AttachmentError, file_choices, file_sha256
 from fieldapp.forms.files import FILE_NAME_RE, MAX_FILE_BYTES, MAX_FORM_FILES_BYTES, FormFile
+from fieldapp.forms.media import LABEL_IMAGE_RE
 from fieldapp.forms.spec import Choice
 
 __all__ = ["AttachedFiles"]
@@ -53,6 +55,31 @@ class AttachedFiles:
         need.where.append((sheet, row, column))
         need.choices = need.choices or choices
         return name
+
+    def label_image(self, file: str, warn: Report, where: tuple[str, int, str | None]) -> bool:
+        """Attach the image `file` a label shows, found as a CSV is; True when attached. A
+        missing or unusable image is a warning (the label is shown without it), not a refusal."""
+        sheet, row, column = where
+        if not LABEL_IMAGE_RE.match(file):
+            msg = f"{file!r}: a label image is a .png, .jpg, .gif or .webp file: not shown"
+            warn(sheet, row, column, "label-image", msg)
+            return False
+        path = {p.name: Path(p) for p in self.given}.get(file, self.form_path.parent / file)
+        try:
+            data = path.read_bytes() if path.stat().st_size <= MAX_FILE_BYTES else None
+        except OSError:
+            msg = f"{file} is not attached (give it with --attach {file} or put it beside"
+            warn(sheet, row, column, "label-image:missing", f"{msg} the form): not shown")
+            return False
+        total = sum(map(len, self.contents.values()))
+        if data is None or total + len(data) > MAX_FORM_FILES_BYTES:
+            msg = f"{file} is larger than a form's files may be ({MAX_FILE_BYTES:,} bytes)"
+            warn(sheet, row, column, "label-image", f"{msg}: not shown")
+            return False
+        digest = file_sha256(data)
+        self.refs[re.sub(r"\W", "_", file)] = FormFile(file=file, sha256=digest, size=len(data))
+        self.contents[digest] = data
+        return True
 
     def need_instances(
         self, source: str, lists: set[str], sheet: str, row: int, column: str | None

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldapp.forms.expr import NAME_RE, ExpressionError, parse, parse_choice_filter
+from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import (
     MAX_DEPTH,
     Choice,
@@ -23,6 +24,7 @@ from fieldapp.forms.spec import (
 from fieldapp.forms.statistics import Statistics
 from fieldapp.office.xlsform.attachments import AttachedFiles
 from fieldapp.office.xlsform.defaults import read_default
+from fieldapp.office.xlsform.media import label_media, media_attributes
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
     computed_question_warning,
@@ -79,16 +81,13 @@ class _Frame:
 _TRUE = frozenset({"yes", "true", "true()", "1"})
 _FALSE = frozenset({"no", "false", "false()", "0"})
 # Columns of XLSForm features the engine does not implement: a value there is a problem.
-_UNSUPPORTED_COLUMNS = {
-    **{m: "media (images, audio, video)" for m in MEDIA},
-    "guidance_hint": "guidance hints",
-    "save_to": "entities (save_to)",
-    "autoplay": "media autoplay",
-}
+_UNSUPPORTED_COLUMNS = {"guidance_hint": "guidance hints", "save_to": "entities (save_to)"}
 
 
 # A choice's own columns; any other is data a choice_filter may read (`country`).
-_CHOICE_COLUMNS = frozenset({"list_name", "name", "label", "htcds", *MEDIA, *_UNSUPPORTED_COLUMNS})
+_CHOICE_COLUMNS = frozenset(
+    {"list_name", "name", "label", "htcds", "autoplay", *MEDIA, *_UNSUPPORTED_COLUMNS}
+)
 
 # Real forms nest a few levels; a FormSpec thousands deep would exhaust the recursion limit.
 
@@ -151,6 +150,7 @@ class Importer:
                 self.add(sheet_name, row.number, row.column(missing), "choices", msg)
                 continue
             self.check_unsupported_columns(sheet_name, row)
+            self.label_media(sheet_name, row, shown=False)
             if (list_name, value) in seen:
                 first = seen[list_name, value]
                 self.add(
@@ -221,6 +221,9 @@ class Importer:
                 self.add(sheet, row.number, column.header, f"column:{column.key}", msg)
                 ok = False
         return ok
+
+    def label_media(self, sheet: str, row: Row, *, shown: bool) -> dict[str, str]:
+        return label_media(self.files, self.default_language, self.warn, sheet, row, shown=shown)
 
     def translated(self, row: Row, key: str) -> dict[str, str]:
         texts: dict[str, str] = {}
@@ -390,6 +393,8 @@ class Importer:
             self.add("survey", row.number, row.column("name"), "name", msg)
             valid = False
         self.label_references(row)
+        if kind.role != "field":
+            self.label_media("survey", row, shown=False)
         if kind.role == "begin":
             if len(stack) == MAX_DEPTH + 1:  # the form itself is the first frame
                 msg = f"groups and repeats may nest at most {MAX_DEPTH} levels deep"
@@ -464,7 +469,10 @@ class Importer:
             "sensitivity": self.sensitivity(row),
             "htcds": row.text("htcds") or None,
             "metadata": kind.metadata,
+            "label_image": self.label_media("survey", row, shown=True),
         }
+        if kind.value in MEDIA_TYPES:
+            attributes |= media_attributes(row, kind.value, self.warn, self.add)
         required = row.text("required")
         if required.lower() in _TRUE | _FALSE or not required:
             attributes["required"] = self.flag(row, "required")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import NOT_COLLECTED
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.question_types import QuestionType
@@ -53,7 +54,8 @@ def presentation_warnings(importer: _Warns, row: Row, kind: QuestionType) -> Non
         )
         msg = f"metadata {kind.metadata!r} is not collected ({why}): the field stays empty"
         importer.warn("survey", row.number, row.column("type"), f"metadata:{kind.metadata}", msg)
-    _common(importer, row, "the standard control for its type")
+    # a media question reads its own parameters (media.py)
+    _common(importer, row, "the standard control for its type", kind.value not in MEDIA_TYPES)
 
 
 def group_warnings(importer: _Warns, row: Row, role: str) -> None:
@@ -70,13 +72,13 @@ def group_warnings(importer: _Warns, row: Row, role: str) -> None:
             importer.warn("survey", row.number, row.column(key), f"{role}:{key}", msg)
 
 
-def _common(importer: _Warns, row: Row, instead: str) -> None:
+def _common(importer: _Warns, row: Row, instead: str, parameters: bool = True) -> None:
     appearance = row.text("appearance")
     unknown = [word for word in appearance.split() if word not in KNOWN_APPEARANCES]
     if unknown:
         msg = f"appearance {' '.join(unknown)!r} is not drawn: the user sees {instead}"
         importer.warn("survey", row.number, row.column("appearance"), "appearance", msg)
-    if row.text("parameters"):
+    if parameters and row.text("parameters"):
         msg = f"parameters {row.text('parameters')!r} are ignored: the user sees {instead}"
         importer.warn("survey", row.number, row.column("parameters"), "parameters", msg)
     if row.text("intent"):

@@ -27,11 +27,20 @@ _BEGIN = {"begin group": "group", "begin_group": "group", "begin repeat": "repea
 _BEGIN["begin_repeat"] = "repeat"
 _END = {"end group": "group", "end_group": "group", "end repeat": "repeat", "end_repeat": "repeat"}
 _END |= {"end loop": "loop", "end_loop": "loop"}
-_MEDIA_TYPES = frozenset(
-    {"image", "photo", "audio", "video", "file", "background-audio"}
-    | {"add image prompt", "add photo prompt", "add audio prompt", "add video prompt"}
-    | {"add file prompt", "add barcode prompt"}
-)
+# a type cell -> the question type; video is picked as a file (the app records none)
+MEDIA_QUESTION_TYPES = {
+    "image": "image",
+    "photo": "image",
+    "add image prompt": "image",
+    "add photo prompt": "image",
+    "audio": "audio",
+    "add audio prompt": "audio",
+    "file": "file",
+    "add file prompt": "file",
+    "video": "file",
+    "add video prompt": "file",
+}
+_MEDIA_TYPES = frozenset({"background-audio", "add barcode prompt"})
 _METADATA_TYPES = frozenset(
     {"start", "end", "today", "deviceid", "imei", "phonenumber", "phone number", "username"}
     | {"email", "simserial", "subscriberid", "audit", "start-geopoint", "background-geopoint"}
@@ -118,6 +127,8 @@ def classify(type_text: str) -> QuestionType:
     head = lower.split(" ")[0]
     if lower in TYPED_TEXT:
         return QuestionType("field", "text", typed=lower)
+    if lower in MEDIA_QUESTION_TYPES:
+        return QuestionType("field", MEDIA_QUESTION_TYPES[lower])
     if lower in _MEDIA_TYPES:
         return _unsupported(f"type:{lower}", f"unsupported question type {text!r} (media)")
     metadata = _METADATA_ALIASES.get(lower, lower)

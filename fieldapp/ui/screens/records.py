@@ -25,6 +25,9 @@ from fieldapp.ui.widgets.common import (
 __all__ = ["Records"]
 
 
+_NOT_SENT = frozenset({"draft", "final", "queued"})  # its photos and files not sent either
+
+
 def _rows(state: AppState) -> list[ft.Control]:
     _ = state.words
     rows: list[ft.Control] = []
@@ -47,6 +50,10 @@ def _rows(state: AppState) -> list[ft.Control]:
         elif item.problem_count:
             count = item.problem_count
             subtitle += " · " + _.ngettext("{n} problem", "{n} problems", count, n=count)
+        if item.status in _NOT_SENT and (files := state.services.attachments.count(item.id)):
+            subtitle += " · " + _.ngettext(
+                "{n} attachment waiting", "{n} attachments waiting", files, n=files
+            )
         rows.append(
             ft.ListTile(
                 leading=ft.Icon(icon),

@@ -30,6 +30,7 @@ from fieldapp.store import (
     StoreWiped,
     ValidationFailed,
 )
+from fieldapp.ui.services.attachments import AttachedFile, Attachments, MediaRejected
 from fieldapp.ui.services.bundles import BundleFile, BundleRead, Bundles
 from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
 from fieldapp.ui.services.device import (
@@ -87,6 +88,8 @@ __all__ = [
     "STATUS_GROUPS",
     "TRAINING_FORM",
     "VICTIM_FORM",
+    "AttachedFile",
+    "Attachments",
     "BundleFailed",
     "BundleFile",
     "BundleRead",
@@ -97,6 +100,7 @@ __all__ = [
     "EnrolmentLink",
     "FormFileMissing",
     "ListedRecord",
+    "MediaRejected",
     "MergeOffer",
     "MergeUnavailable",
     "NotACaseManager",
@@ -157,6 +161,7 @@ class Services:
         self.office = Office(self.device)
         self.case_files = CaseFiles(self.device, self.office)
         self.bundles = Bundles(self.device, self.sync)
+        self.attachments = Attachments(self.device)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or

@@ -5,10 +5,17 @@ session: the app's (`app.AppState`), one record's (`form.FormSession`, a trainin
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
 from fieldapp.ui.state.case_files import CASE_FILE_MESSAGES, CaseFilesState
-from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession, JumpQuestion, JumpStep
+from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
 from fieldapp.ui.state.office import OfficeState
-from fieldapp.ui.state.steps import Step, answer_text, build_steps, display_value
+from fieldapp.ui.state.steps import (
+    JumpQuestion,
+    JumpStep,
+    Step,
+    answer_text,
+    build_steps,
+    display_value,
+)
 from fieldapp.ui.state.training import (
     EventRow,
     EventSummary,

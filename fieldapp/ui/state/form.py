@@ -13,7 +13,7 @@ from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import flet as ft
 
@@ -46,6 +46,8 @@ from fieldapp.ui.services import (
     match_participants,
 )
 from fieldapp.ui.state.steps import (
+    JumpQuestion,
+    JumpStep,
     Step,
     answer_names,
     build_steps,
@@ -54,43 +56,12 @@ from fieldapp.ui.state.steps import (
     value_at,
 )
 
-__all__ = ["REVIEW", "SUPERSEDED", "FormSession", "JumpQuestion", "JumpStep"]
+__all__ = ["REVIEW", "SUPERSEDED", "FormSession"]
 
 REVIEW = -1  # FormSession.step while the review screen shows
 SUPERSEDED = "superseded"  # the problem code the store gives a copy the office set aside
 CONSENT_FIELD = "consent_record"  # the answer that says consent to record was given
 MINOR_FIELD = "is_minor"  # the calculation that raises the child-protection prompt
-AnswerState = Literal["answered", "unanswered", "error"]
-
-
-@dataclass(frozen=True)
-class JumpQuestion:
-    """One question of the jump list: its label and whether it is answered or wrong."""
-
-    name: str
-    label: str
-    state: AnswerState
-
-
-@dataclass(frozen=True)
-class JumpStep:
-    """One step of the jump list (ODK Collect's hierarchy view), with its questions."""
-
-    index: int
-    label: str
-    questions: tuple[JumpQuestion, ...]
-    current: bool
-
-    @property
-    def state(self) -> AnswerState:
-        states = {q.state for q in self.questions}
-        return (
-            "error"
-            if "error" in states
-            else "unanswered"
-            if "unanswered" in states
-            else ("answered")
-        )
 
 
 @ft.observable
@@ -357,14 +328,20 @@ class FormSession:
         self.lang = lang
         self._recheck()
 
-    def _autosave(self) -> None:
+    def ensure_draft(self) -> str:
+        """The record's id, its draft written first if nothing was typed yet: a photo is
+        kept under its record from the moment it is taken. "" when the device is full."""
+        self._autosave(force=True)
+        return self.record_id
+
+    def _autosave(self, *, force: bool = False) -> None:
         """Every change is judged, then written at once as an encrypted draft (the store
         saves the judged values as they are): a dead battery loses nothing.
 
         On a full device the change stays on screen (the draft as last saved) and the next
         change after space is freed saves it all."""
         self._recheck()
-        if not self.created and not self.answered:
+        if not self.created and not self.answered and not force:
             return  # nothing typed yet: no draft
         try:
             if self.created:

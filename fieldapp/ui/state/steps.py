@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any, Literal, Unpack
 
 from fieldapp.forms.answers import answer_text, display_value
 from fieldapp.forms.expr import ExpressionError, Options, parse
 from fieldapp.forms.spec import FormSpec, GroupSpec, Labels, Node, RepeatSpec
 
 __all__ = [
+    "AnswerState",
+    "JumpQuestion",
+    "JumpStep",
     "Step",
     "answer_names",
     "answer_text",
@@ -20,6 +23,39 @@ __all__ = [
     "root_name",
     "value_at",
 ]
+
+
+AnswerState = Literal["answered", "unanswered", "error"]
+
+
+@dataclass(frozen=True)
+class JumpQuestion:
+    """One question of the jump list: its label and whether it is answered or wrong."""
+
+    name: str
+    label: str
+    state: AnswerState
+
+
+@dataclass(frozen=True)
+class JumpStep:
+    """One step of the jump list (ODK Collect's hierarchy view), with its questions."""
+
+    index: int
+    label: str
+    questions: tuple[JumpQuestion, ...]
+    current: bool
+
+    @property
+    def state(self) -> AnswerState:
+        states = {q.state for q in self.questions}
+        return (
+            "error"
+            if "error" in states
+            else "unanswered"
+            if "unanswered" in states
+            else ("answered")
+        )
 
 
 @dataclass(frozen=True)

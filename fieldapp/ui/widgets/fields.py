@@ -13,9 +13,11 @@ import flet as ft
 
 from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.labels import filled
+from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import Choice, FieldSpec, Node
 from fieldapp.ui.state import FormSession, answer_text, display_value
 from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, error_text, keyed, typed
+from fieldapp.ui.widgets.media import MediaField
 
 __all__ = [
     "ChoiceSearch",
@@ -162,6 +164,9 @@ def field_control(
     def put(new: Any) -> None:
         form.set_value(node.name, new, repeat=repeat, index=index)
 
+    if node.type in MEDIA_TYPES:
+        path = path_of(node, repeat, index)
+        return keyed(MediaField, form, node, repeat, index, label, error, key=f"{form.key}-{path}")
     if node.type == "select_one":
         choices = offered_choices(form, node, repeat, index)
         if len(choices) > _RADIO_LIMIT or node.appearance == "autocomplete":
