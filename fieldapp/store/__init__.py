@@ -8,6 +8,7 @@ from fieldapp.errors import (
     StoreLocked,
     StoreUnreadable,
 )
+from fieldapp.store._cases import CaseTimeline
 from fieldapp.store._keyring import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
 from fieldapp.store._reviews import Review
 from fieldapp.store._store import Store
@@ -29,6 +30,7 @@ from fieldapp.store._types import (
 __all__ = [
     "DEFAULT_MAX_FAILED_UNLOCKS",
     "MAX_FAILED_UNLOCKS_CEILING",
+    "CaseTimeline",
     "FormFileMissing",
     "FormUnusable",
     "InvalidSetting",

@@ -4,7 +4,7 @@ Each room keeps one job (see its module): `keyring` the keys and unlocking, `set
 bookkeeping in clear and the server's clock, `forms` the form versions, `records` drafts,
 finalised records and lists, `outbox` what waits to be sent and the server's answers,
 `roster` the team roster and shared items, `consent` erasures, `conflicts` settling
-conflicts, `reviews` the office's reviews of this device's records. A room is handed the
+conflicts, `cases` a survivor's case and its services, `reviews` the office's reviews of this device's records. A room is handed the
 rooms it needs when it is made, always ones below it, so the
 dependencies run one way (checked by the `store-rooms` import contract).
 """
@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from fieldapp.store._cases import Cases
 from fieldapp.store._conflicts import Conflicts
 from fieldapp.store._consent import Consent
 from fieldapp.store._core import Core, utc_now
@@ -67,6 +68,7 @@ class Store:
             self.core, self.keyring, rows, self.records, self.outbox, self.roster
         )
         self.conflicts = Conflicts(self.core, rows, self.records)
+        self.cases = Cases(self.core, self.forms, self.records)
 
     @classmethod
     def create(
