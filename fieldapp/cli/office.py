@@ -29,6 +29,7 @@ from fieldapp.cli._common import (
 )
 from fieldapp.cli.office_dashboard import add_dashboard_command
 from fieldapp.cli.office_people import add_people_commands
+from fieldapp.cli.office_services import add_services_command
 from fieldapp.paths import data_dir
 
 
@@ -125,6 +126,7 @@ def add_office_commands(commands: Commands) -> None:
     _filters(report)
     add_dashboard_command(commands)
     add_people_commands(commands)
+    add_services_command(commands, _filters)
 
     opening = commands.add(
         "open",
@@ -196,7 +198,7 @@ def _query(args: argparse.Namespace) -> dict[str, Any]:
     return query
 
 
-def _office_records(
+def office_records(
     args: argparse.Namespace, *, people: bool = False
 ) -> tuple[Any, Any, Iterator[Any]]:
     """The store (closed by the caller), the form as this device holds it, and the records
@@ -230,7 +232,7 @@ def cmd_office_export(args: argparse.Namespace) -> int:
         return _microdata_export(args)
     if args.sensitive is not None:
         raise UsageError("--sensitive: only with --format microdata")
-    store, spec, records = _office_records(args)
+    store, spec, records = office_records(args)
     exported = (ExportedRecord.of(r) for r in records)
     try:
         result = export_records(
@@ -256,7 +258,7 @@ def _microdata_export(args: argparse.Namespace) -> int:
 
     if args.labels is not None:
         raise UsageError("--labels: the micro-data export writes codes only")
-    store, spec, records = _office_records(args)
+    store, spec, records = office_records(args)
     try:
         result = export_microdata(
             spec,
@@ -283,7 +285,7 @@ def cmd_office_report(args: argparse.Namespace) -> int:
         return _people_report(args)
     if not by:
         raise UsageError("--by: name one to three fields")
-    store, spec, records = _office_records(args, people=True)
+    store, spec, records = office_records(args, people=True)
     try:
         rows = [record.stats for record in records]
     finally:
