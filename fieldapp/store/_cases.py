@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fieldapp.errors import StoreError
 from fieldapp.forms.spec import answer_nodes
@@ -31,7 +31,6 @@ __all__ = ["CASE_FORM", "SERVICE_FORM", "CaseTimeline", "Cases"]
 CASE_FORM = "case"
 SERVICE_FORM = "service_entry"
 SCREENING_FORM = "victim_screening"
-CaseSource = Literal["screening", "hotline"]
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ Each room keeps one job (see its module): `keyring` the keys and unlocking, `set
 bookkeeping in clear and the server's clock, `forms` the form versions, `records` drafts,
 finalised records and lists, `outbox` what waits to be sent and the server's answers,
 `roster` the team roster and shared items, `consent` erasures, `conflicts` settling
-conflicts, `cases` a survivor's case and its services, `reviews` the office's reviews of this device's records. A room is handed the
-rooms it needs when it is made, always ones below it, so the
-dependencies run one way (checked by the `store-rooms` import contract).
+conflicts, `cases` a survivor's case and the services on its timeline, `reviews` the
+office's reviews of this device's records. A room is handed the rooms it needs when it is
+made, always ones below it, so the dependencies run one way (checked by the `store-rooms`
+import contract).
 """
 
 from __future__ import annotations

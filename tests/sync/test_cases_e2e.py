@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.office.aggregates import DisclosurePolicy
 from fieldapp.office.services import services_report
-from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.store import Store
 from sync.client import SyncClient
 from tests.conftest import CANARY, screening_values
@@ -103,9 +103,7 @@ def test_a_case_and_three_services_recorded_offline_reach_the_server_sealed(
         "survivors", spec, rows, ["service_type", "region"], policy=DisclosurePolicy(k=11)
     )
     shown = made.json()[0]
-    cells = {
-        (c["values"]["services_received"], c["values"]["region"]): c for c in shown["cells"]
-    }
+    cells = {(c["values"]["services_received"], c["values"]["region"]): c for c in shown["cells"]}
     assert cells[("shelter", "north")]["suppressed"]  # the rare cell
     assert cells[("shelter", "north")]["count"] is None
     others = [key for key, cell in cells.items() if cell["suppressed"] and cell["count"] is None]
