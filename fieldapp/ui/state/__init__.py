@@ -4,6 +4,7 @@ session: the app's (`app.AppState`), one record's (`form.FormSession`, a trainin
 
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
+from fieldapp.ui.state.case import CaseSession, ServiceRow
 from fieldapp.ui.state.case_files import CASE_FILE_MESSAGES, CaseFilesState
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession, JumpQuestion, JumpStep
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
@@ -25,6 +26,7 @@ __all__ = [
     "AnswerLine",
     "AppState",
     "CaseFilesState",
+    "CaseSession",
     "EventRow",
     "EventSummary",
     "EventSummaryRow",
@@ -36,6 +38,7 @@ __all__ = [
     "MergeSession",
     "OfficeState",
     "Screen",
+    "ServiceRow",
     "SetupStep",
     "Step",
     "TrainingSession",
