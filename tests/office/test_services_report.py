@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from tests.office._attacker import from_json
-from tests.office.test_office_cli import Office, office  # noqa: F401 (the shared fixture)
+from tests.office.test_office_cli import Office
+from tests.office.test_office_cli import office as office  # the shared fixture
 from tests.server._harness import Phone
 
 

@@ -116,7 +116,8 @@ class CaseSession:
             return False
         self._show(case.id)
         self.start("timeline")
-        self.notice = self.words("Case opened.")
+        _ = self.words
+        self.notice = _("Case opened.")
         return True
 
     def save_service(self) -> bool:
@@ -153,7 +154,8 @@ class CaseSession:
             return False
         self._show(self.case_id)
         self.start("timeline")
-        self.notice = self.words("Service added to the timeline.")
+        _ = self.words
+        self.notice = _("Service added to the timeline.")
         return True
 
     def close_case(self) -> bool:
@@ -172,7 +174,8 @@ class CaseSession:
             return False
         self._show(self.case_id)
         self.start("timeline")
-        self.notice = self.words("Case closed.")
+        _ = self.words
+        self.notice = _("Case closed.")
         return True
 
     # -- internals ----------------------------------------------------------------------------
@@ -198,7 +201,8 @@ class CaseSession:
         stay = ""
         if values.get("service_type") == "shelter" and start and end:
             length = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
-            stay = self.words.ngettext("{n} day", "{n} days", length, n=length)
+            _ = self.words
+            stay = _.ngettext("{n} day", "{n} days", length, n=length)
         return ServiceRow(
             record_id=record.id,
             service=self._choice(self.service_spec, "service_type", values.get("service_type")),
