@@ -4,6 +4,8 @@ social worker's name and "Open case"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flet as ft
 
 from fieldapp.ui.state import AppState, CaseSession
@@ -11,6 +13,10 @@ from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, banner, error_text, ty
 from fieldapp.ui.widgets.record import record_frame
 
 __all__ = ["CaseScreen"]
+
+
+def _putter(case: CaseSession, name: str) -> Callable[[str], None]:
+    return lambda text: case.put(name, text)
 
 
 def _text(case: CaseSession, name: str, *, hint: str | None = None) -> ft.Control:
@@ -21,7 +27,7 @@ def _text(case: CaseSession, name: str, *, hint: str | None = None) -> ft.Contro
         hint_text=hint,
         error=case.errors.get(name),
         error_max_lines=WRAP_LINES,
-        on_change=typed(lambda text, n=name: case.put(n, text)),
+        on_change=typed(_putter(case, name)),
     )
 
 
@@ -32,7 +38,7 @@ def _radios(case: CaseSession, name: str) -> ft.Control:
             ft.Text(case.label(name), weight=ft.FontWeight.W_600),
             ft.RadioGroup(
                 value=case.answers.get(name),
-                on_change=typed(lambda value, n=name: case.put(n, value)),
+                on_change=typed(_putter(case, name)),
                 content=ft.Column(
                     spacing=0,
                     controls=[ft.Radio(value=v, label=text) for v, text in case.choices(name)],
