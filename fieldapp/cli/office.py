@@ -116,17 +116,10 @@ def add_office_commands(commands: Commands) -> None:
         action="store_true",
         help="count a training form's participants: attendances and people (instead of --by)",
     )
-    report.add_argument("--json", action="store_true", help="print the report as JSON")
-    report.add_argument(
-        "--k",
-        type=whole_number(2, 1000),
-        default=11,
-        help="smallest group a figure about victims may show (default 11, CTDC's)",
-    )
-    _filters(report)
+    _report_options(report)
     add_dashboard_command(commands)
     add_people_commands(commands)
-    add_services_command(commands, _filters)
+    add_services_command(commands, _report_options)
 
     opening = commands.add(
         "open",
@@ -168,6 +161,18 @@ def add_office_commands(commands: Commands) -> None:
         help="flag devices that have not synced for more than this many days (default 14)",
     )
     devices.add_argument("--json", action="store_true", help="print the devices as JSON")
+
+
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    """--json, --k and the filters of a report's records."""
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--k",
+        type=whole_number(2, 1000),
+        default=11,
+        help="smallest group a figure about victims may show (default 11, CTDC's)",
+    )
+    _filters(parser)
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:

@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from fieldapp.cli._common import Commands, UsageError, print_json, whole_number
+from fieldapp.cli._common import Commands, UsageError, print_json
 
 __all__ = ["add_services_command"]
 
 
 def add_services_command(
-    commands: Commands, filters: Callable[[argparse.ArgumentParser], None]
+    commands: Commands, report_options: Callable[[argparse.ArgumentParser], None]
 ) -> None:
+    """`report_options`: `office report`'s --json, --k and record filters."""
     from fieldapp.office.services import SERVICE_TABLES
 
     services = commands.add(
@@ -37,14 +38,7 @@ def add_services_command(
         " region, first_service, status (survivors); service_type, month, outcome, region"
         " (services); duration, month, region (shelter_stays)",
     )
-    services.add_argument("--json", action="store_true", help="print the report as JSON")
-    services.add_argument(
-        "--k",
-        type=whole_number(2, 1000),
-        default=11,
-        help="smallest group a figure about victims may show (default 11, CTDC's)",
-    )
-    filters(services)
+    report_options(services)
 
 
 def cmd_office_services(args: argparse.Namespace) -> int:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fieldapp.store import Store
 from tests.conftest import PASSPHRASE, screening_values
-from tests.ui._browser import AppProcess, open_phone, reveal, shoot, tap, type_into
+from tests.ui._browser import AppProcess, open_phone, reveal, serve, shoot, tap, type_into
 from tests.ui._records import sent_record
 from tests.ui.test_browser import choose, unlock
 
@@ -32,12 +31,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     store = Store.create(data_dir / "fieldapp.db", PASSPHRASE)
     sent_record(store, "victim_screening", screening_values())
     store.close()
-    process = AppProcess(data_dir)
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    yield from serve(data_dir)
 
 
 def _add_service(page: Page, service: str, start: str, end: str | None = None) -> None:

@@ -7,6 +7,7 @@ this session (`AppState.lock`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -109,16 +110,11 @@ class CaseSession:
         if not worker:
             self.errors = {"assigned_worker": self._required("assigned_worker")}
             return False
-        try:
-            case = self.services.cases.open(self.screening_id, worker, self.lang)
-        except ValidationFailed as failed:
-            self.errors = {e.field: e.message for e in failed.errors}
-            return False
-        self._show(case.id)
-        self.start("timeline")
         _ = self.words
-        self.notice = _("Case opened.")
-        return True
+        return self._saved(
+            lambda: self.services.cases.open(self.screening_id, worker, self.lang),
+            _("Case opened."),
+        )
 
     def save_service(self) -> bool:
         """Record the service typed on the timeline; False with each problem by its field."""
@@ -138,9 +134,10 @@ class CaseSession:
         if errors:
             self.errors = errors
             return False
-        try:
-            self.services.cases.add_service(
-                self.case_id,
+        case_id, _ = self.case_id, self.words
+        return self._saved(
+            lambda: self.services.cases.add_service(
+                case_id,
                 service_type=self.answers["service_type"],
                 start_date=days["start_date"],
                 end_date=days["end_date"],
@@ -148,15 +145,9 @@ class CaseSession:
                 outcome=self.answers.get("outcome") or "completed",
                 notes=self.answers.get("notes", "").strip() or None,
                 lang=self.lang,
-            )
-        except ValidationFailed as failed:
-            self.errors = {e.field: e.message for e in failed.errors}
-            return False
-        self._show(self.case_id)
-        self.start("timeline")
-        _ = self.words
-        self.notice = _("Service added to the timeline.")
-        return True
+            ),
+            _("Service added to the timeline."),
+        )
 
     def close_case(self) -> bool:
         """Close the case with the reason picked."""
@@ -167,18 +158,25 @@ class CaseSession:
             self.errors = {"closure_reason": self._required("closure_reason")}
             return False
         note = self.answers.get("closure_note", "").strip() or None
+        case_id, _ = self.case_id, self.words
+        return self._saved(
+            lambda: self.services.cases.close(case_id, reason, note, self.lang), _("Case closed.")
+        )
+
+    # -- internals ----------------------------------------------------------------------------
+    def _saved(self, write: Callable[[], Record], notice: str) -> bool:
+        """Write, then show the case on its timeline with `notice`; False with each problem
+        by its field if the store refused (nothing written then)."""
         try:
-            self.services.cases.close(self.case_id, reason, note, self.lang)
+            written = write()
         except ValidationFailed as failed:
             self.errors = {e.field: e.message for e in failed.errors}
             return False
-        self._show(self.case_id)
+        self._show(self.case_id or written.id)  # a new case is the record written
         self.start("timeline")
-        _ = self.words
-        self.notice = _("Case closed.")
+        self.notice = notice
         return True
 
-    # -- internals ----------------------------------------------------------------------------
     def _required(self, name: str) -> str:
         return message("required", self.lang, label=self.label(name))
 
