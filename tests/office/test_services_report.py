@@ -6,11 +6,15 @@ The server refuses a service month that is an exact day."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
 import pytest
 
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.office.aggregates import DisclosurePolicy
+from fieldapp.office.dashboard import DashboardFilter, DashboardRecord, build_dashboard
 from tests.office._attacker import from_json
 from tests.office.test_office_cli import Office
 from tests.office.test_office_cli import office as office  # the shared fixture
@@ -106,3 +110,22 @@ def test_named_mistakes_and_an_exact_day_refused(
     [outcome] = response.json()["outcomes"]
     assert outcome["status"] == "rejected", outcome
     assert "service_month" in json.dumps(outcome)
+
+
+def test_the_dashboard_shows_survivors_and_services_with_the_lone_survivor_hidden() -> None:
+    when = datetime.datetime(2026, 3, 5, 9, tzinfo=datetime.UTC)
+    records = [DashboardRecord("case", "north", when, _survivor(["shelter", "psychosocial"],
+                                                                "2026-03-01"))] * 30  # fmt: skip
+    records.append(DashboardRecord("case", "north", when, _survivor(["legal"], "2026-03-01")))
+    records += [DashboardRecord("service_entry", "north", when, _stay("8_30_days"))] * 12
+    dashboard = build_dashboard(
+        load_builtin_forms(), records, DashboardFilter(), policy=DisclosurePolicy()
+    )
+    assert {f.spec.id: f.records for f in dashboard.forms}["case"] == 31
+    survivors = {bar.value: bar.count for bar in dashboard.chart("survivors_by_service").bars}
+    assert survivors["legal"] is None and list(survivors.values()).count(None) >= 2, survivors
+    assert [
+        b.suppressed for b in dashboard.chart("survivors_by_service").bars if b.value == "legal"
+    ] == [True]
+    services = {bar.value: bar.count for bar in dashboard.chart("services_by_type").bars}
+    assert services == {"shelter": 12}
