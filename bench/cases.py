@@ -15,6 +15,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -43,11 +44,11 @@ def _fill(store: Store, cases: int, services: int) -> list[str]:
     return ids
 
 
-def _p50(action: object) -> float:
+def _p50(action: Callable[[], object]) -> float:
     times = []
     for _ in range(10):
         started = time.perf_counter()
-        action()  # type: ignore[operator]
+        action()
         times.append((time.perf_counter() - started) * 1000)
     return percentile(times, 50)
 
@@ -66,10 +67,10 @@ def main() -> None:
             ids = _fill(store, size - filled, args.services)
             per_case = (time.perf_counter() - started) * 1000 / max(1, size - filled)
             filled = size
-            timeline = store.cases.timeline(ids[-1])
-            service_ids = [s.id for s in timeline.services]
-            linked = _p50(lambda: store.cases.timeline(ids[-1]))
-            direct = _p50(lambda: [store.records.get(i) for i in [ids[-1], *service_ids]])
+            last = ids[-1]
+            wanted = [last, *(s.id for s in store.cases.timeline(last).services)]
+            linked = _p50(lambda last=last: store.cases.timeline(last))
+            direct = _p50(lambda wanted=wanted: [store.records.get(i) for i in wanted])
             rows.append(
                 [
                     size,
