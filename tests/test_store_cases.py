@@ -99,3 +99,22 @@ def test_cases_of_a_screening(store: Store) -> None:
     case = store.cases.open(assigned_worker="Dara", screening_id=screening.id)
     assert [c.id for c in store.cases.cases_of(screening.id)] == [case.id]
     assert case.values["identified_on"] == screening.created_at[:10]
+
+
+def test_consent_withdrawn_from_a_screening_reaches_its_case_and_services(store: Store) -> None:
+    screening = store.records.create_final("victim_screening", screening_values())
+    case = store.cases.open(assigned_worker=f"{CANARY} Worker", screening_id=screening.id)
+    day = date.fromisoformat(case.values["identified_on"])
+    entry = store.cases.add_service(
+        case.id, service_type="legal", start_date=day, provider=f"{CANARY} Law"
+    )
+    other = store.cases.open(assigned_worker="Dara", identified_on=CALL)  # another person
+
+    store.cases.withdraw_consent(screening.id)
+
+    for record_id in (screening.id, case.id, entry.id):
+        erased = store.records.get(record_id)
+        assert erased.consent_withdrawn and CANARY not in str(erased.values), record_id
+    assert store.records.get(case.id).values["services_received"] == ["legal"]  # still counted
+    assert not store.records.get(other.id).consent_withdrawn
+    assert store.cases.cases_of(screening.id) == []

@@ -21,6 +21,7 @@ from fieldapp.errors import StoreError
 from fieldapp.forms.spec import answer_nodes
 from fieldapp.forms.validate import FieldError
 from fieldapp.i18n import message
+from fieldapp.store._consent import Consent
 from fieldapp.store._core import Core
 from fieldapp.store._forms import Forms
 from fieldapp.store._records import Records
@@ -42,10 +43,11 @@ class CaseTimeline:
 
 
 class Cases:
-    def __init__(self, core: Core, forms: Forms, records: Records) -> None:
+    def __init__(self, core: Core, forms: Forms, records: Records, consent: Consent) -> None:
         self._core = core
         self._forms = forms
         self._records = records
+        self._consent = consent
 
     def open(
         self,
@@ -140,6 +142,18 @@ class Cases:
             self._records.get(i) for i in self._linked(CASE_FORM, "source_record_id", screening_id)
         ]
         return sorted(found, key=lambda r: r.created_at, reverse=True)
+
+    def withdraw_consent(self, record_id: str) -> Record:
+        """The person withdrew their consent: the record is erased (`consent.withdraw`) and,
+        for a screening, every case opened from it and every service on those, the services
+        first, the screening last (so that withdrawing again finishes an interrupted one)."""
+        record = self._records.get(record_id)
+        if record.form_id == SCREENING_FORM and not record.consent_withdrawn:
+            for case in self.cases_of(record_id):
+                for service in self.timeline(case.id).services:
+                    self._consent.withdraw(service.id)
+                self._consent.withdraw(case.id)
+        return self._consent.withdraw(record_id)
 
     def _before_identification(self, lang: str) -> FieldError:
         spec = self._forms.get(SERVICE_FORM)

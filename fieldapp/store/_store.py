@@ -69,7 +69,7 @@ class Store:
             self.core, self.keyring, rows, self.records, self.outbox, self.roster
         )
         self.conflicts = Conflicts(self.core, rows, self.records)
-        self.cases = Cases(self.core, self.forms, self.records)
+        self.cases = Cases(self.core, self.forms, self.records, self.consent)
 
     @classmethod
     def create(
