@@ -48,6 +48,8 @@ class Cases:
         self._forms = forms
         self._records = records
         self._consent = consent
+        # (record id, updated_at) -> its link (a case's screening, a service's case): ids only
+        self._links: dict[tuple[str, str], Any] = {}
 
     def open(
         self,
@@ -174,15 +176,21 @@ class Cases:
         return case
 
     def _linked(self, form_id: str, field: str, target: str) -> list[str]:
+        """The records of `form_id` whose sealed `field` is `target`. Each record's link is
+        decrypted once per version (kept in memory, by id and the time it was last saved):
+        a timeline does not open every service on the device each time it is drawn."""
         with self._core.lock:
-            ids = [
-                row[0]
-                for row in self._core.db.execute(
-                    "SELECT id FROM records WHERE form_id = ?", [form_id]
+            versions = list(
+                self._core.db.execute(
+                    "SELECT id, updated_at FROM records WHERE form_id = ?", [form_id]
                 )
-            ]
-        parts: Mapping[str, dict[str, Any]] = self._records.sensitive_parts(ids)
-        return [i for i, values in parts.items() if values.get(field) == target]
+            )
+        unknown = [i for i, saved in versions if (i, saved) not in self._links]
+        parts: Mapping[str, dict[str, Any]] = self._records.sensitive_parts(unknown)
+        saved_at = dict(versions)
+        for record_id, values in parts.items():
+            self._links[(record_id, saved_at[record_id])] = values.get(field)
+        return [i for i, saved in versions if self._links.get((i, saved)) == target]
 
 
 def _month(day: date | None) -> str | None:
