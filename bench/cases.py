@@ -98,7 +98,7 @@ def main() -> None:
             "timeline ms",
             "by ids ms",
             "ratio",
-        ],  # fmt: skip
+        ],
         rows,
     )
 
