@@ -80,6 +80,7 @@ def test_named_errors(store: Store) -> None:
     with pytest.raises(ValidationFailed) as failed:
         store.cases.close(case.id, "")
     assert [e.field for e in failed.value.errors] == ["closure_reason"]
+    assert store.records.get(case.id).status == "final"  # as it was, not left a draft
     with pytest.raises(ValidationFailed) as failed:
         store.cases.open(assigned_worker="", identified_on=CALL)
     assert [e.field for e in failed.value.errors] == ["assigned_worker"]

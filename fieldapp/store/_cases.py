@@ -93,7 +93,7 @@ class Cases:
         service. All or nothing: a ValidationFailed names each field at fault."""
         case = self._case(case_id)
         if case.values.get("status") == "closed":
-            raise StoreError(f"case {case_id} is closed: reopen it before adding a service")
+            raise StoreError(f"case {case_id} is closed: no service can be added to it")
         identified = case.values.get("identified_on")
         if start_date is not None and identified and start_date.isoformat() < identified:
             raise ValidationFailed([self._before_identification(lang)])
@@ -125,10 +125,12 @@ class Cases:
         return entry
 
     def close(self, case_id: str, reason: str, note: str | None = None, lang: str = "en") -> Record:
-        """Close the case with a reason (one of the form's `closure_reasons`)."""
+        """Close the case with a reason (one of the form's `closure_reasons`). A refused one
+        (ValidationFailed) leaves the case as it was, not a draft."""
         case = self._case(case_id)
         values = {**case.values, "status": "closed", "closure_reason": reason, "closure_note": note}
-        return self._records.finalise(case_id, values, lang=lang)
+        with self._core.transaction():
+            return self._records.finalise(case_id, values, lang=lang)
 
     def timeline(self, case_id: str) -> CaseTimeline:
         """The case and its services, decrypted with this device's key (it must be
