@@ -168,6 +168,8 @@ _VALIDATION: dict[str, Entry] = {
         "count",
     ),
     "unknown_field": N_("{label}: this form has no such question."),
+    # TRANSLATORS: a service recorded on a survivor's case, dated before they were identified.
+    "before_identification": N_("{label}: must be on or after the date of identification."),
 }
 
 

@@ -29,6 +29,7 @@ from fieldapp.cli._common import (
 from fieldapp.cli.office_attachments import add_attachments_command
 from fieldapp.cli.office_dashboard import add_dashboard_command
 from fieldapp.cli.office_people import add_people_commands
+from fieldapp.cli.office_services import add_services_command
 from fieldapp.paths import data_dir
 
 if TYPE_CHECKING:
@@ -133,18 +134,12 @@ def add_office_commands(commands: Commands) -> None:
         action="store_true",
         help="count a training form's participants: attendances and people (instead of --by)",
     )
-    report.add_argument("--json", action="store_true", help="print the report as JSON")
-    report.add_argument(
-        "--k",
-        type=whole_number(2, 1000),
-        default=11,
-        help="smallest group a figure about victims may show (default 11, CTDC's)",
-    )
-    _filters(report)
+    _report_options(report)
     add_dashboard_command(commands)
     _add_collaborative_commands(commands)
     add_people_commands(commands)
     add_attachments_command(commands)
+    add_services_command(commands, _report_options)
 
     opening = commands.add(
         "open",
@@ -179,6 +174,18 @@ def add_office_commands(commands: Commands) -> None:
     devices.add_argument("--json", action="store_true", help="print the devices as JSON")
 
 
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    """--json, --k and the filters of a report's records."""
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--k",
+        type=whole_number(2, 1000),
+        default=11,
+        help="smallest group a figure about victims may show (default 11, CTDC's)",
+    )
+    _filters(parser)
+
+
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=None, help="records of this region only")
     parser.add_argument(
@@ -207,7 +214,7 @@ def _query(args: argparse.Namespace) -> dict[str, Any]:
     return query
 
 
-def _office_records(
+def office_records(
     args: argparse.Namespace, *, people: bool = False
 ) -> tuple[Any, Any, Iterator[Any]]:
     """The store (closed by the caller), the form as this device holds it, and the records
@@ -241,7 +248,7 @@ def cmd_office_export(args: argparse.Namespace) -> int:
         return _microdata_export(args)
     if args.sensitive is not None:
         raise UsageError("--sensitive: only with --format microdata")
-    store, spec, records = _office_records(args)
+    store, spec, records = office_records(args)
     exported = (ExportedRecord.of(r) for r in records)
     try:
         result = export_records(
@@ -267,7 +274,7 @@ def _microdata_export(args: argparse.Namespace) -> int:
 
     if args.labels is not None:
         raise UsageError("--labels: the micro-data export writes codes only")
-    store, spec, records = _office_records(args)
+    store, spec, records = office_records(args)
     try:
         result = export_microdata(
             spec,
@@ -294,7 +301,7 @@ def cmd_office_report(args: argparse.Namespace) -> int:
         return _people_report(args)
     if not by:
         raise UsageError("--by: name one to three fields")
-    store, spec, records = _office_records(args, people=True)
+    store, spec, records = office_records(args, people=True)
     try:
         rows = [record.stats for record in records]
     finally:
@@ -572,7 +579,7 @@ def cmd_office_contribute(args: argparse.Namespace) -> int:
     args.form, args.region, args.status = HUB_FORM, None, None
     args.received_from, args.received_to = start.isoformat(), None
     org, client = _hub_client(args)
-    store, spec, records = _office_records(args, people=True)
+    store, spec, records = office_records(args, people=True)
     try:
         rows = [
             {**record.stats, MONTH: record.created_at.strftime("%Y-%m"), REGION: record.region}

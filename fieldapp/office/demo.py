@@ -234,7 +234,9 @@ def _open_one_sealed(server_dir: Path, org_key_file: Path, record_id: str) -> st
     with admin.open_server_storage(ServerSettings(data_dir=server_dir)) as storage:
         org = admin.find_org(storage, ORG_NAME)
         stored = storage.list_revisions(org.id, UUID(record_id))[-1]
-    envelope = stored.to_envelope()
-    assert envelope.sealed is not None
+        envelope = stored.to_envelope()
+        assert envelope.sealed is not None
+        epoch_id = crypto.envelope_epoch_id(envelope.sealed)
+        header = None if epoch_id is None else storage.epoch_headers(org.id, [epoch_id])[epoch_id]
     aad = crypto.record_aad(record_id, envelope.revision, "sealed")
-    return str(json.loads(key.open(envelope.sealed, aad))["case_code"])
+    return str(json.loads(key.open(envelope.sealed, aad, header))["case_code"])

@@ -5,9 +5,10 @@ bookkeeping in clear and the server's clock, `forms` the form versions, `records
 finalised records and lists, `attachments` their photos, signatures and files, `outbox`
 what waits to be sent and the server's answers,
 `roster` the team roster and shared items, `consent` erasures, `conflicts` settling
-conflicts, `reviews` the office's reviews of this device's records. A room is handed the
-rooms it needs when it is made, always ones below it, so the
-dependencies run one way (checked by the `store-rooms` import contract).
+conflicts, `cases` a survivor's case and the services on its timeline, `reviews` the
+office's reviews of this device's records. A room is handed the rooms it needs when it is
+made, always ones below it, so the dependencies run one way (checked by the `store-rooms`
+import contract).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fieldapp.store._attachments import Attachments
+from fieldapp.store._cases import Cases
 from fieldapp.store._conflicts import Conflicts
 from fieldapp.store._consent import Consent
 from fieldapp.store._core import Core, utc_now
@@ -78,6 +80,7 @@ class Store:
             self.attachments,
         )
         self.conflicts = Conflicts(self.core, rows, self.records)
+        self.cases = Cases(self.core, self.forms, self.records, self.consent)
 
     @classmethod
     def create(

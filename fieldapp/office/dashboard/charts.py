@@ -38,14 +38,25 @@ class ChartSpec:
 
     @property
     def about_victims(self) -> bool:
-        return self.id.startswith(("victims_", "referrals_"))
+        return self.id.startswith(tuple(prefix for prefix, _kind in _VICTIM_KINDS))
 
     def applies_to(self, spec: FormSpec) -> bool:
         """Whether the form has the chart's fields and is of its kind (a screening form has
-        `exploitation_types`, a training form `programme_type`)."""
+        `exploitation_types`, a case `services_received`, a service `service_type`, a
+        training form `programme_type`)."""
         names = _field_names(spec)
-        kind = "exploitation_types" if self.about_victims else "programme_type"
+        kinds = [kind for prefix, kind in _VICTIM_KINDS if self.id.startswith(prefix)]
+        kind = kinds[0] if kinds else "programme_type"
         return kind in names and all(name in names for name in self.fields)
+
+
+# Charts about victims, by the prefix of their id, and the field that marks their form's kind.
+_VICTIM_KINDS = (
+    ("victims_", "exploitation_types"),
+    ("referrals_", "exploitation_types"),
+    ("survivors_", "services_received"),
+    ("services_", "service_type"),
+)
 
 
 def _t(en: str, fr: str, es: str, ar: str) -> dict[str, str]:
@@ -180,6 +191,37 @@ CHARTS: tuple[ChartSpec, ...] = (
             "الإحالات حسب الخدمة",
         ),
         ("immediate_needs",),
+    ),
+    # Cases (one per survivor) and the services recorded on them.
+    ChartSpec(
+        "survivors_by_service",
+        _t(
+            "Survivors assisted by service",
+            "Personnes survivantes aidées par service",
+            "Personas sobrevivientes asistidas por servicio",
+            "الناجون الذين تلقّوا المساعدة حسب الخدمة",
+        ),
+        ("services_received",),
+    ),
+    ChartSpec(
+        "survivors_by_first_service",
+        _t(
+            "Time from identification to the first service",
+            "Délai entre l'identification et le premier service",
+            "Tiempo entre la identificación y el primer servicio",
+            "المدة بين التعرف وأول خدمة",
+        ),
+        ("first_service_band",),
+    ),
+    ChartSpec(
+        "services_by_type",
+        _t(
+            "Services delivered by type",
+            "Services fournis par type",
+            "Servicios prestados por tipo",
+            "الخدمات المقدَّمة حسب النوع",
+        ),
+        ("service_type",),
     ),
 )
 

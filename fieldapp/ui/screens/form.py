@@ -7,6 +7,7 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.state import AppState, FormSession, JumpStep
+from fieldapp.ui.widgets.case import case_button
 from fieldapp.ui.widgets.common import TOUCH
 from fieldapp.ui.widgets.nodes import node_controls
 from fieldapp.ui.widgets.record import (
@@ -132,6 +133,7 @@ def FormScreen(state: AppState, form: FormSession) -> ft.Control:
     if form.reviewing:
         body.append(ft.Text(_("Review"), size=20, weight=ft.FontWeight.BOLD))
         body.extend(review_controls(form, editable=form.editable))
+        body.extend(case_button(state, form))
         if form.can_withdraw_consent:
             body.append(withdraw_button(state, form))
         buttons = finish_buttons(state, form)

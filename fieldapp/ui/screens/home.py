@@ -7,7 +7,7 @@ import flet as ft
 
 from fieldapp.ui.context import use_app
 from fieldapp.ui.formats import format_number
-from fieldapp.ui.services import TRAINING_FORM, VICTIM_FORM, StatusGroup
+from fieldapp.ui.services import CASE_FORMS, TRAINING_FORM, VICTIM_FORM, StatusGroup
 from fieldapp.ui.state import AppState
 from fieldapp.ui.widgets.common import (
     STATUS_ICONS,
@@ -111,7 +111,11 @@ def Home() -> ft.Control:
     _ = state.words
     attention = [g for g in _ATTENTION if state.counts.get(g, 0)]
     other_forms = (
-        [f for f in state.services.records.forms() if f.id not in (VICTIM_FORM, TRAINING_FORM)]
+        [
+            f
+            for f in state.services.records.forms()
+            if f.id not in (VICTIM_FORM, TRAINING_FORM, *CASE_FORMS)
+        ]
         if state.device == "unlocked"
         else []
     )

@@ -9,6 +9,7 @@ import flet as ft
 
 from fieldapp.i18n import N_, RTL_LANGUAGES
 from fieldapp.ui.context import use_app
+from fieldapp.ui.screens.case import CaseScreen
 from fieldapp.ui.screens.events import Events
 from fieldapp.ui.screens.first_run import FirstRun
 from fieldapp.ui.screens.form import FormScreen
@@ -45,7 +46,7 @@ _SCREENS: dict[Screen, Callable[[], ft.Control]] = {
     "settings": Settings,
     "office": Office,
 }
-_RECORD_SCREENS: tuple[Screen, ...] = ("form", "merge")
+_RECORD_SCREENS: tuple[Screen, ...] = ("form", "merge", "case")
 
 
 def _header(state: AppState) -> ft.Control:
@@ -53,6 +54,9 @@ def _header(state: AppState) -> ft.Control:
     unlocked = state.device == "unlocked"
     on_record = state.screen in _RECORD_SCREENS
     heading = state.form.title if on_record and state.form is not None else APP_NAME
+    case = state.case if state.screen == "case" else None
+    if case is not None:
+        heading = _("Case")
     on_primary = ft.ButtonStyle(color=ft.Colors.ON_PRIMARY, icon_color=ft.Colors.ON_PRIMARY)
     back = ft.TextButton(
         _("Back"),
@@ -60,7 +64,13 @@ def _header(state: AppState) -> ft.Control:
         style=on_primary,
         height=TOUCH,
         visible=unlocked and on_record,
-        on_click=state.close_merge if state.screen == "merge" else state.close_record,
+        on_click=(
+            (lambda: state.open_record(case.screening_id))
+            if case is not None
+            else state.close_merge
+            if state.screen == "merge"
+            else state.close_record
+        ),
     )
     return ft.Container(
         bgcolor=ft.Colors.PRIMARY,
@@ -144,6 +154,8 @@ def _body(state: AppState) -> ft.Control:
         return keyed(FormScreen, state, form, key=form.key)
     if screen == "merge" and merge is not None:
         return keyed(Merge, state, merge, key=f"merge-{merge.offer.record_id}")
+    if screen == "case" and state.case is not None:
+        return keyed(CaseScreen, state, state.case, key=f"case-{state.case.screening_id}")
     return _SCREENS.get(screen, Home)()
 
 

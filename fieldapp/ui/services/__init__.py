@@ -7,7 +7,8 @@ waiting, what a sync said, who the team registered) is tested without a browser.
 
 One `Services` per device, in rooms of one job each (as the store has):
 `services.device` (the store file, first run, unlock, preferences), `services.enrolment`,
-`services.records` (forms, drafts, lists), `services.sync` (client, monitor, "Sync now"),
+`services.records` (forms, drafts, lists), `services.cases` (a survivor's case and its
+services), `services.sync` (client, monitor, "Sync now"),
 `services.team` (the team's participants), `services.merging` (compare and merge a conflict),
 `services.office` (the office's requests to the server, for office roles only),
 `services.case_files` (the organisation's key for one session: sealed records opened, for
@@ -33,6 +34,7 @@ from fieldapp.store import (
 from fieldapp.ui.services.attachments import AttachedFile, Attachments, MediaRejected
 from fieldapp.ui.services.bundles import BundleFile, BundleRead, Bundles
 from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
+from fieldapp.ui.services.cases import CASE_FORMS, Cases, CaseTimeline
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
     DEFAULT_AUTOLOCK_MINUTES,
@@ -79,6 +81,7 @@ from sync.protocol import EnrolmentLink
 __all__ = [
     "AUTOLOCK_CHOICES",
     "CASE_FILE_ROLES",
+    "CASE_FORMS",
     "DEFAULT_AUTOLOCK_MINUTES",
     "DEFAULT_SILENT_DAYS",
     "DUPLICATE_ROLES",
@@ -94,6 +97,8 @@ __all__ = [
     "BundleFile",
     "BundleRead",
     "CaseFiles",
+    "CaseTimeline",
+    "Cases",
     "DeviceRevoked",
     "DeviceState",
     "DuplicatePair",
@@ -156,6 +161,7 @@ class Services:
         self.sync = Sync(self.device, probe_interval=probe_interval, background=background_sync)
         self.enrolment = Enrolment(self.device, self.sync)
         self.records = Records(self.device)
+        self.cases = Cases(self.device)
         self.team = Team(self.device, self.records)
         self.merging = Merging(self.records, self.team, self.sync)
         self.office = Office(self.device)

@@ -198,8 +198,9 @@ class Records:
 
     def withdraw_consent(self, record_id: str) -> Record:
         """The person withdrew their consent: the record's personal details are erased from
-        this device now and from the server at the next sync; its statistics still count."""
-        return self._device.store.consent.withdraw(record_id)
+        this device now and from the server at the next sync; its statistics still count. A
+        screening's withdrawal reaches its cases and their services."""
+        return self._device.store.cases.withdraw_consent(record_id)
 
     # -- lists and counts -------------------------------------------------------------------
     def counts(self) -> dict[StatusGroup, int]:

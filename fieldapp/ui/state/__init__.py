@@ -4,6 +4,7 @@ session: the app's (`app.AppState`), one record's (`form.FormSession`, a trainin
 
 from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
+from fieldapp.ui.state.case import CaseSession, ServiceRow
 from fieldapp.ui.state.case_files import CASE_FILE_MESSAGES, CaseFilesState
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
@@ -32,6 +33,7 @@ __all__ = [
     "AnswerLine",
     "AppState",
     "CaseFilesState",
+    "CaseSession",
     "EventRow",
     "EventSummary",
     "EventSummaryRow",
@@ -43,6 +45,7 @@ __all__ = [
     "MergeSession",
     "OfficeState",
     "Screen",
+    "ServiceRow",
     "SetupStep",
     "Step",
     "TrainingSession",

@@ -37,6 +37,7 @@ from fieldapp.ui.services import (
     ValidationFailed,
     WrongPassphrase,
 )
+from fieldapp.ui.state.case import CaseSession
 from fieldapp.ui.state.form import REVIEW, FormSession
 from fieldapp.ui.state.merge import MergeSession
 from fieldapp.ui.state.office import OfficeState
@@ -54,6 +55,7 @@ Screen = Literal[
     "training",  # the list of training events
     "form",  # the open record: the wizard, its review, or a training event's hub
     "merge",  # the open record's merge screen
+    "case",  # a screening's case and its timeline of services (`case`)
     "sync",
     "settings",
     "office",  # the office workspace (office roles only: see `OfficeState.open`)
@@ -92,6 +94,7 @@ class AppState:
     sync_message_params: dict[str, Any] = field(default_factory=dict)
     form: FormSession | None = None
     merge: MergeSession | None = None  # the merge screen of the open record in conflict
+    case: CaseSession | None = None  # the case screen's (`widgets.case.show_case`)
     records_group: StatusGroup = "draft"
     records: list[RecordSummary] = field(default_factory=list)
     records_cursors: list[str | None] = field(default_factory=list)
@@ -178,8 +181,7 @@ class AppState:
             self._resume_screen = "form" if self.screen == "merge" else self.screen
         self.services.lock()
         self.office.clear()
-        self.form = None
-        self.merge = None
+        self.form = self.merge = self.case = None
         self.events = []
         self.records = []
         self.sent_back = {}
@@ -664,7 +666,7 @@ class AppState:
     def wipe(self) -> None:
         self.services.wipe()
         self.office.clear()
-        self.form = None
+        self.form = self.case = None
         self.records = []
         self.events = []
         self.confirm_wipe = False
