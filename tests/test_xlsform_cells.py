@@ -1,6 +1,7 @@
 """Cells read as pyxform reads them, so the values a form stores and the labels it shows are
 the ones ODK Collect and Kobo would have: curly quotes in a choice name straightened (with a
-warning: the stored value changes), runs of spaces collapsed on the survey sheet only."""
+warning: the stored value changes) and in a default, runs of spaces collapsed on the survey
+sheet only."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_a_choice_name_with_curly_quotes_stores_the_straight_value_pyxform_store
     assert [c.value for c in spec.choices["yn"]] == ["yes", "don't_know"]
     [warning] = spec.import_warnings
     assert warning.startswith(
-        "choices row 3: curly quotes read as straight quotes: choice name \"don't_know\""
+        'choices row 3: curly quotes read as straight quotes: choice name "don\'t_know"'
     )
     assert "column 'name'" in warning
 
@@ -50,3 +51,16 @@ def test_runs_of_spaces_are_kept_in_choice_labels_and_collapsed_in_survey_labels
     assert income.label == {"en": "Monthly income"}  # pyxform collapses the survey sheet
     assert spec.choices["money"][0].label == {"en": "Dollars 4 501 -  5 000"}  # not choices
     assert spec.import_warnings == []
+
+
+def test_a_select_default_with_curly_quotes_chooses_the_straightened_choice(tmp_path: Path) -> None:
+    path = write_xlsform(
+        tmp_path / "f.xlsx",
+        survey=[["type", "name", "label", "default"], ["select_one yn", "known", "Known", "don’t"]],
+        choices=[["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "don’t", "Don’t"]],
+    )
+    spec = import_xlsform(path)
+    known = spec.node("known")
+    assert isinstance(known, FieldSpec) and known.default == "don't"
+    assert [w.split(":")[0] for w in spec.import_warnings] == ["survey row 2", "choices row 3"]
+    assert 'curly quotes read as straight quotes: default "don\'t"' in spec.import_warnings[0]

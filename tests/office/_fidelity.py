@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldapp.forms.spec import METADATA_TYPES, FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
-from fieldapp.office.xlsform.question_types import METADATA_ALIASES, MEDIA_QUESTION_TYPES
+from fieldapp.office.xlsform.question_types import MEDIA_QUESTION_TYPES, METADATA_ALIASES
 from fieldapp.office.xlsform.typed_text import TYPED_TEXT
 from fieldapp.office.xlsform.workbook import language_code
 
