@@ -3,7 +3,11 @@
 fields, types, required, relevant, constraints, labels and hints in every language, constraint
 messages, defaults and choices, as one line each. Explained, so not counted: a type the app
 has no widget for imported as typed text (typed_text.py), its format check joined to the
-form's constraint."""
+form's constraint. Explained too, each only with the importer's warning for it where
+something differs for the user: pyxform's old type spellings (`string`, `int`); the note and
+header select pyxform generates for a `table-list` group (drawn here as a plain group); the
+calculate pyxform generates for a constant repeat_count (a fixed number of instances here);
+a select default that is none of its list's choices (the question starts empty here)."""
 
 from __future__ import annotations
 
@@ -13,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from fieldapp.forms.spec import METADATA_TYPES, FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
-from fieldapp.office.xlsform.question_types import MEDIA_QUESTION_TYPES
+from fieldapp.office.xlsform.question_types import MEDIA_QUESTION_TYPES, METADATA_ALIASES
 from fieldapp.office.xlsform.typed_text import TYPED_TEXT
 from fieldapp.office.xlsform.workbook import language_code
 
 _TYPES = {
     **METADATA_TYPES,  # pyxform's type for a metadata is its name: ours is text, date...
+    **{alias: METADATA_TYPES[name] for alias, name in METADATA_ALIASES.items()},  # uri:deviceid
     **MEDIA_QUESTION_TYPES,  # a photo is an image here; a video is picked as a file
     "select one": "select_one",
     "select all that apply": "select_multiple",
@@ -26,7 +31,11 @@ _TYPES = {
     "trigger": "boolean",
     "dateTime": "datetime",
     "phone number": "text",
+    "string": "text",  # pyxform's old spellings, the same question
+    "int": "integer",
 }
+_TABLE_LIST = ("generated_table_list_label_", "reserved_name_for_field_list_labels_")
+_TABLE_LIST_WARNING = "appearance 'table-list' is not drawn"
 _TRUE = {"yes", "true", "true()", "1"}
 _CURLY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})  # pyxform straightens them
 _OR_OTHER = re.compile(r"selected\(\.\./([\w.-]+),")
@@ -62,6 +71,7 @@ def _compare_children(
     theirs: list[dict[str, Any]], ours: list[Node], spec: FormSpec, path: str, out: list[str]
 ) -> None:
     theirs = [t for t in theirs if not (t.get("name") == "meta" and t.get("type") == "group")]
+    theirs = _without_repeat_counts(theirs, ours, out)
     if len(theirs) != len(ours):
         names = [t.get("name") for t in theirs], [n.name for n in ours]
         out.append(f"{path or '/'}: {len(theirs)} children in pyxform, {len(ours)} here {names}")
@@ -75,8 +85,16 @@ def _compare_children(
             _expression(
                 where, "relevant", element.get("bind", {}).get("relevant"), node.relevant, out
             )
-            _labels(where, "label", element.get("label"), node.label, spec, out)
-            _compare_children(element.get("children", []), node.children, spec, where, out)
+            children = element.get("children", [])
+            label = element.get("label")
+            generated = _table_list_generated(children)
+            if generated and _TABLE_LIST_WARNING in " ".join(spec.import_warnings):
+                # pyxform moves the group's label to a generated note, above a select drawing
+                # the choices' header: here a plain group, its label kept, with a warning
+                label = children[0].get("label") if generated == 2 else label
+                children = children[generated:]
+            _labels(where, "label", label, node.label, spec, out)
+            _compare_children(children, node.children, spec, where, out)
         else:
             _compare_field(element, node, spec, where, out)
 
@@ -122,10 +140,54 @@ def _compare_field(
         mine = " ".join(node.default) if isinstance(node.default, list) else str(node.default)
         if str(default) != mine and _number(default) != _number(mine):
             out.append(f"{where}: default {default!r} in pyxform, {node.default!r} here")
-    elif default is not None and node.default is None:
+    elif default is not None and node.default is None and not _unknown_default(node, spec, default):
         out.append(f"{where}: default {default!r} in pyxform, none here")
     if node.choices and element.get("list_name") and element["list_name"] != node.choices:
         out.append(f"{where}: choices {element['list_name']!r} in pyxform, {node.choices!r} here")
+
+
+def _table_list_generated(children: list[dict[str, Any]]) -> int:
+    """How many children pyxform generated for a table-list group: the note holding the
+    group's label (when it has one) and the select drawing the choices' header."""
+    names = [str(c.get("name", "")) for c in children[:2]]
+    if names[:1] and names[0].startswith(_TABLE_LIST[1]):
+        return 1
+    if len(names) == 2 and all(n.startswith(p) for n, p in zip(names, _TABLE_LIST, strict=True)):
+        return 2
+    return 0
+
+
+def _without_repeat_counts(
+    theirs: list[dict[str, Any]], ours: list[Node], out: list[str]
+) -> list[dict[str, Any]]:
+    """Without the calculate pyxform generates for a repeat_count that is a number: it is
+    that repeat's fixed number of instances here (min_count = max_count), compared."""
+    repeats = {n.name: n for n in ours if isinstance(n, RepeatSpec)}
+    counted = {
+        str(t.get("control", {}).get("jr:count")): repeats.get(str(t.get("name")))
+        for t in theirs
+        if t.get("type") == "repeat"
+    }
+    kept = []
+    for element in theirs:
+        repeat = counted.get(f"${{{element.get('name')}}}")
+        count = _number(element.get("bind", {}).get("calculate"))
+        if element.get("type") != "calculate" or repeat is None or count is None:
+            kept.append(element)
+        elif not repeat.min_count == repeat.max_count == count:
+            out.append(f"/{repeat.name}: count {count:g} in pyxform, {repeat.min_count} here")
+    return kept
+
+
+def _unknown_default(node: FieldSpec, spec: FormSpec, default: Any) -> bool:
+    """A select's default that is none of its list's choices, dropped with the warning."""
+    if node.type not in ("select_one", "select_multiple") or not node.choices:
+        return False
+    values = str(default).split() if node.type == "select_multiple" else [str(default)]
+    known = {c.value for c in spec.choices.get(node.choices, [])}
+    unknown = " ".join(v for v in values if v not in known)
+    warning = f"default {unknown!r} is not a choice of list {node.choices!r}"
+    return bool(unknown) and any(warning in w for w in spec.import_warnings)
 
 
 def _number(text: Any) -> float | None:

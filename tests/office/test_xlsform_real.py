@@ -474,3 +474,39 @@ def test_typed_text_and_computed_questions_match_pyxforms_conversion(tmp_path: P
     spec = import_xlsform(path)
     assert differences(path, spec) == []
     assert spec.node("seen").type == "boolean"  # type: ignore[union-attr]
+
+
+def test_what_pyxform_generates_or_keeps_and_the_app_does_not_is_explained_by_its_warning(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsform(
+        tmp_path / "f.xlsx",
+        survey=[
+            ["type", "name", "label", "appearance", "repeat_count", "default"],
+            ["string", "who", "Who"],  # pyxform's old spelling of text
+            ["uri:deviceid", "device"],
+            ["begin group", "grid", "Grid", "table-list"],  # 4
+            ["select_one yn", "q1", "Q1"],
+            ["end group"],
+            ["begin repeat", "visit", "Visit", None, "2"],  # pyxform adds visit_count
+            ["int", "n", "N"],
+            ["end repeat"],
+            ["select_one yn", "ward", "Ward", None, None, "Fixme"],  # 10: no such choice
+        ],
+        choices=[["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]],
+    )
+    spec = import_xlsform(path)
+    assert differences(path, spec) == []
+    visit = spec.node("visit")
+    assert isinstance(visit, RepeatSpec) and visit.min_count == visit.max_count == 2
+    assert warnings_of(spec.import_warnings, "survey row 4: appearance 'table-list'")
+    assert warnings_of(spec.import_warnings, "survey row 10: default 'Fixme' is not a choice")
+    # without the warnings, the two differences the user meets are no longer explained
+    unwarned = spec.model_copy(update={"import_warnings": []})
+    assert differences(path, unwarned) == [
+        "/grid: label {} in pyxform, {'en': 'Grid'} here",
+        "/grid: 3 children in pyxform, 1 here "
+        "(['generated_table_list_label_4', 'reserved_name_for_field_list_labels_5', 'q1'], "
+        "['q1'])",
+        "/ward: default 'Fixme' in pyxform, none here",
+    ]

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from fieldapp.forms.spec import Choice
+from fieldapp.office.xlsform.names import straight_quotes
 from fieldapp.office.xlsform.question_types import QuestionType
 from fieldapp.office.xlsform.workbook import Row
 
@@ -29,8 +30,11 @@ def read_default(importer: _Importer, row: Row, kind: QuestionType) -> Any:
     or a choice not in the list is warned and left out, a malformed one refused."""
     from pyxform.utils import default_is_dynamic  # office extra: loaded when a form imports
 
-    text = row.text("default")
+    text = straight_quotes(row.text("default"))  # as pyxform, so it meets its choice's name
     column = row.column("default")
+    if text != row.text("default"):
+        msg = f"curly quotes read as straight quotes: default {text!r}"
+        importer.warn("survey", row.number, column, "curly-quotes", msg)
     if default_is_dynamic(text, "dateTime" if kind.value == "datetime" else kind.value):
         msg = (
             f"a default computed when the form opens ({text!r}) is not filled in: "

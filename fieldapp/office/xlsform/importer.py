@@ -143,7 +143,10 @@ class Importer:
         self.check_headers(sheet)
         seen: dict[tuple[str, str], int] = {}
         for row in sheet.rows:
-            list_name, value = row.text("list_name"), row.text("name")
+            list_name, value = row.text("list_name"), straight_quotes(row.text("name"))
+            if value != row.text("name"):  # pyxform stores the straight one: so do we
+                msg = f"curly quotes read as straight quotes: choice name {value!r}"
+                self.warn(sheet_name, row.number, row.column("name"), "curly-quotes", msg)
             if not list_name or not value:
                 missing = "list_name" if not list_name else "name"
                 msg = f"a choice needs a {missing}"

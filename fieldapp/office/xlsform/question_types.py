@@ -48,7 +48,7 @@ _METADATA_TYPES = frozenset(
     | {"uri:username", "get start time", "get end time", "get today", "get device id"}
     | {"get phone number", "get sim id", "get subscriber id"}
 )
-_METADATA_ALIASES = {
+METADATA_ALIASES = {
     "uri:deviceid": "deviceid",
     "get device id": "deviceid",
     "uri:username": "username",
@@ -131,7 +131,7 @@ def classify(type_text: str) -> QuestionType:
         return QuestionType("field", MEDIA_QUESTION_TYPES[lower])
     if lower in _MEDIA_TYPES:
         return _unsupported(f"type:{lower}", f"unsupported question type {text!r} (media)")
-    metadata = _METADATA_ALIASES.get(lower, lower)
+    metadata = METADATA_ALIASES.get(lower, lower)
     if metadata in METADATA_TYPES:
         return QuestionType("field", METADATA_TYPES[metadata], metadata=metadata)
     if lower in _METADATA_TYPES:

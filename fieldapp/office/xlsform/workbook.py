@@ -176,8 +176,10 @@ def _to_sheet(name: str, grid: _Grid, ignored: dict[int, tuple[int, int]]) -> Sh
     for number, values in grid.items():
         cells = {}
         for column, value in zip(columns, values, strict=False):
-            # runs of spaces are one, as pyxform reads them (line breaks are kept)
-            text = _SPACES.sub(" ", (value or "").replace("\xa0", " ")).strip()
+            text = (value or "").replace("\xa0", " ")
+            if name == "survey":  # runs of spaces are one there only, as pyxform reads them
+                text = _SPACES.sub(" ", text)  # (line breaks are kept)
+            text = text.strip()
             if column.header and text:
                 cells[column] = text
         if cells and number > 1:
