@@ -17,7 +17,8 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `roster`: team rosters;
 - `office`: the office's records list and reviews, and sealed parts for case managers;
 - `bundles`: offline bundle files (a signed, compressed outbox or set of changes);
-- `matching`: keyed match digests, duplicate pairs and people counts.
+- `matching`: keyed match digests, duplicate pairs and people counts;
+- `referrals`: the directory of organisations' services and referrals between them.
 
 It imports nothing of the project: the phone, the server and the office tools all stand on it.
 """
@@ -135,6 +136,22 @@ from sync.protocol.records import (
     RecordView,
     RelayHop,
 )
+from sync.protocol.referrals import (
+    DECLINE_REASONS,
+    MAX_REFERRAL_SEALED,
+    SERVICE_PATTERN,
+    DeclineReason,
+    Directory,
+    DirectoryEntry,
+    DirectoryService,
+    DirectoryServices,
+    Referral,
+    ReferralDecline,
+    ReferralDirection,
+    ReferralRequest,
+    ReferralsPage,
+    ReferralStatus,
+)
 from sync.protocol.roster import (
     MAX_ROSTER_ENTRIES,
     MAX_ROSTER_ENTRY_BYTES,
@@ -157,6 +174,7 @@ from sync.protocol.wire import (
 __all__ = [
     "APP_VERSION_HEADER",
     "BUNDLE_FORMAT",
+    "DECLINE_REASONS",
     "ENROL_CHECK_SYMBOLS",
     "ENROL_CODE_ALPHABET",
     "ENROL_SECRET_SYMBOLS",
@@ -168,6 +186,7 @@ __all__ = [
     "MAX_PAIR_ID",
     "MAX_RECEIPT_CHECK",
     "MAX_RECORDS_WAITING",
+    "MAX_REFERRAL_SEALED",
     "MAX_RELAY_HOPS",
     "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
@@ -178,6 +197,7 @@ __all__ = [
     "REVIEW_REQUEST",
     "REVISION_RE",
     "ROSTER_ROLES",
+    "SERVICE_PATTERN",
     "WAITING_HEADER",
     "B64Bytes",
     "BadEnrolmentCode",
@@ -187,8 +207,13 @@ __all__ = [
     "Change",
     "ChangeKind",
     "ChangesPage",
+    "DeclineReason",
     "DevicePayload",
     "DeviceRevoked",
+    "Directory",
+    "DirectoryEntry",
+    "DirectoryService",
+    "DirectoryServices",
     "DuplicatePair",
     "DuplicatesPage",
     "EnrolRequest",
@@ -230,6 +255,12 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "ReferenceChange",
+    "Referral",
+    "ReferralDecline",
+    "ReferralDirection",
+    "ReferralRequest",
+    "ReferralStatus",
+    "ReferralsPage",
     "RelayHop",
     "ReviewChange",
     "ReviewChangeData",

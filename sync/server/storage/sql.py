@@ -25,6 +25,7 @@ from sync.server.storage import (
     office,
     organisations,
     records,
+    referrals,
     relayed,
     server_key,
     shared,
@@ -35,6 +36,7 @@ from sync.server.storage.migrations import Migration
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DirectoryListing,
     DuplicateRow,
     EnrolCode,
     FormVersion,
@@ -45,6 +47,7 @@ from sync.server.storage.models import (
     PeopleCount,
     PushResult,
     RecordHead,
+    ReferralRow,
     ReviewStored,
     SealedRecord,
     SharedKind,
@@ -394,6 +397,44 @@ class SqlStorage(Storage):
     ) -> MatchDecisionStored:
         return self._write_retrying(
             lambda tx: matching.decide_people(tx, viewer, pair, decision, now)
+        )
+
+    # -- referrals between organisations ---------------------------------------------------
+
+    def put_directory_services(
+        self, org_id: str, services: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        self._write_retrying(lambda tx: referrals.put_services(tx, org_id, services, now))
+
+    def directory(self) -> list[DirectoryListing]:
+        with self._read() as tx:
+            return referrals.directory(tx)
+
+    def send_referral(
+        self,
+        sender: Device,
+        referral_id: str,
+        record_id: str,
+        to_org: str,
+        service: str,
+        sealed: bytes,
+        now: datetime,
+    ) -> tuple[ReferralRow, bool]:
+        return self._write_retrying(
+            lambda tx: referrals.create(
+                tx, sender, referral_id, record_id, to_org, service, sealed, now
+            )
+        )
+
+    def list_referrals(self, viewer: Device, direction: str) -> list[ReferralRow]:
+        with self._read() as tx:
+            return referrals.listing(tx, viewer, direction)
+
+    def answer_referral(
+        self, receiver: Device, referral_id: str, status: str, reason: str | None, now: datetime
+    ) -> ReferralRow:
+        return self._write_retrying(
+            lambda tx: referrals.answer(tx, receiver, referral_id, status, reason, now)
         )
 
     # -- change log, audit and stats -------------------------------------------------------
