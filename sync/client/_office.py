@@ -41,7 +41,7 @@ from sync.protocol import (
     SealedRecordView,
 )
 
-__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "is_silent"]
+__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "is_silent", "store_credentials"]
 
 DEFAULT_SILENT_DAYS = 14
 
@@ -53,6 +53,16 @@ def is_silent(device: OfficeDevice, days: int, now: datetime) -> bool:
         return False
     last = device.last_sync_at or device.enrolled_at
     return now - last > timedelta(days=days)
+
+
+def store_credentials(store: Store, base_url: str | None) -> tuple[str, str]:
+    """The server URL (`base_url` if given) and token the store enrolled with, read while
+    it is unlocked: NotEnrolled if it has none."""
+    url = base_url or store.settings.get(STATE_SERVER_URL)
+    token = store.keyring.secret(SECRET_TOKEN)
+    if url is None or token is None:
+        raise NotEnrolled("this device is not enrolled with a server yet")
+    return url, token
 
 
 class OfficeClient(ExchangeOwner):
@@ -71,12 +81,8 @@ class OfficeClient(ExchangeOwner):
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        url = base_url or store.settings.get(STATE_SERVER_URL)
-        token = store.keyring.secret(SECRET_TOKEN)
-        if url is None or token is None:
-            raise NotEnrolled("this device is not enrolled with a server yet")
+        url, self._token = store_credentials(store, base_url)
         self.role = store.settings.get(STATE_ROLE)
-        self._token = token
         self._open_exchange(
             url,
             transport=transport,
