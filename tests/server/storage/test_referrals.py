@@ -43,7 +43,7 @@ def _pushed(storage: Storage, member: Member, stats: dict[str, str]) -> uuid.UUI
 def test_the_directory_lists_organisations_with_services_and_their_keys(
     storage: Storage, two_orgs: tuple[str, str, crypto.OrgKeyPair]
 ) -> None:
-    org_a, org_b, b_key = two_orgs
+    _, org_b, b_key = two_orgs
     [listed] = storage.directory()
     assert (listed.org_id, listed.org_name, listed.services) == (
         org_b,
