@@ -25,6 +25,7 @@ from sync.protocol import (
     ReferralDecline,
     ReferralRequest,
     ReferralsPage,
+    Role,
 )
 from sync.server.auth import ADMIN_ROLES, OFFICE_ROLES
 from sync.server.routes.common import (
@@ -43,7 +44,7 @@ router = v1_router()
 
 # Who refers: the social worker who recorded the survivor (a collector's device, its own
 # records only) and the office; the receiving side answers from its office.
-REFER_ROLES = frozenset({"collector", *OFFICE_ROLES})
+REFER_ROLES: frozenset[Role] = frozenset({"collector", *OFFICE_ROLES})
 ANSWER_ROLES = OFFICE_ROLES
 
 
