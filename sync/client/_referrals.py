@@ -99,13 +99,20 @@ def referral_contents(values: dict[str, Any], form_id: str, note: str | None) ->
     )
 
 
-def open_referral(org_key: crypto.OrgKeyPair, referral: Referral) -> ReferralContents | None:
-    """An incoming referral's contents, opened with the receiving organisation's key; None
-    once the survivor's consent was withdrawn (the server erased them)."""
+def open_referral(
+    key: crypto.OrgKeyPair | crypto.CaseFileKey, referral: Referral
+) -> ReferralContents | None:
+    """An incoming referral's contents, opened with the receiving organisation's key (its
+    key pair, or a case manager's session); None once the survivor's consent was withdrawn
+    (the server erased them). IntegrityError if it is not sealed to this key."""
     if referral.sealed is None:
         return None
     aad = referral_aad(str(referral.id), referral.to_org, referral.service)
-    return ReferralContents.model_validate_json(org_key.open(referral.sealed, aad))
+    opener = key.open_envelope if isinstance(key, crypto.CaseFileKey) else key.open
+    try:
+        return ReferralContents.model_validate_json(opener(referral.sealed, aad))
+    except ValidationError:
+        raise crypto.IntegrityError("the referral's sealed part holds no referral") from None
 
 
 def cached_directory(store: Store) -> Directory:

@@ -70,8 +70,8 @@ def _view(row: ReferralRow, viewer: Device) -> Referral:
         to_org=row.to_org,
         to_org_name=row.to_org_name,
         service=row.service,
-        status=row.status,  # type: ignore[arg-type]
-        reason=row.reason,  # type: ignore[arg-type]
+        status=row.status,
+        reason=row.reason,
         sent_at=row.sent_at,
         updated_at=row.updated_at,
         record_id=UUID(row.record_id) if outgoing else None,
