@@ -27,6 +27,11 @@ _GROUPS = {
         "Offline bundles: a device's waiting records in one signed file for the centre, and"
         " the centre's forms, shared items and receipts in one for devices.",
     ),
+    "referrals": (
+        "referrals between organisations",
+        "Referrals between organisations: the directory of their services, referrals sent"
+        " with their status, and those received, answered by the office.",
+    ),
     "office": (
         "the office's exports and reports, through the server's API",
         "The office: exports and safe reports of the organisation's records, asked of the"
@@ -49,6 +54,21 @@ def ask_passphrase(purpose: str, *, confirm: bool = False, env: str = "FIELDAPP_
     if confirm and getpass.getpass("Repeat it: ") != value:
         raise UsageError("the two passphrases differ")
     return value
+
+
+def key_file_passphrase(args: argparse.Namespace) -> str:
+    """The organisation key file's passphrase: from `--passphrase-env VAR`, else asked on
+    the terminal (never from the store's FIELDAPP_PASSPHRASE: another secret)."""
+    if args.passphrase_env is not None:
+        value = os.environ.get(args.passphrase_env)
+        if not value:
+            raise UsageError(f"--passphrase-env: the variable {args.passphrase_env} is not set")
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no passphrase for the key file: run in a terminal or give --passphrase-env VAR"
+        )
+    return getpass.getpass("Passphrase of the organisation key file: ")
 
 
 def open_store(args: argparse.Namespace, *, unlock: bool = True) -> Any:

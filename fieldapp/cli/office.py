@@ -7,8 +7,6 @@ record opened with the organisation's key file, in memory only)."""
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
@@ -22,6 +20,7 @@ from fieldapp.cli._common import (
     database_option,
     install_office_tools,
     is_server_dir,
+    key_file_passphrase,
     open_store,
     print_json,
     server_settings,
@@ -296,21 +295,6 @@ def cmd_office_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_passphrase(args: argparse.Namespace) -> str:
-    """The organisation key file's passphrase: from `--passphrase-env VAR`, else asked on
-    the terminal (never from the store's FIELDAPP_PASSPHRASE: another secret)."""
-    if args.passphrase_env is not None:
-        value = os.environ.get(args.passphrase_env)
-        if not value:
-            raise UsageError(f"--passphrase-env: the variable {args.passphrase_env} is not set")
-        return value
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "no passphrase for the key file: run in a terminal or give --passphrase-env VAR"
-        )
-    return getpass.getpass("Passphrase of the organisation key file: ")
-
-
 def cmd_office_open(args: argparse.Namespace) -> int:
     import uuid
 
@@ -326,7 +310,7 @@ def cmd_office_open(args: argparse.Namespace) -> int:
         key_bytes = key_path.read_bytes()
     except OSError as exc:
         raise UsageError(f"--org-key: cannot read {key_path}: {exc.strerror}") from None
-    passphrase = _key_passphrase(args)
+    passphrase = key_file_passphrase(args)
     store = open_store(args)
     try:
         client = OfficeClient(store)

@@ -14,6 +14,7 @@ the directory, is refused with a named error, by the device and by the server.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import httpx
 import pytest
 
 from fieldapp import crypto
+from fieldapp.cli import main
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Store
 from sync.client import (
@@ -43,15 +45,21 @@ CASE_NOTES = "Vexmorrow recounted the journey"  # never named by the referral fo
 PLACE = "Quillbrix market"
 
 
-def _device(
-    deployment: Deployment, org_id: str, role: str, url: str, transport: Any, path: Path
-) -> Store:
-    store = Store.create(path / STORE_FILENAME, PASSPHRASE)
-    with admin.open_server_storage(deployment.settings) as storage:
-        server_key = admin.server_public_key(deployment.settings, storage)
-        code = admin.enrol_code(storage, org_id, role, None, server_key=server_key).code  # type: ignore[arg-type]
-    enrol(store, url, code, transport=transport)
-    return store
+@pytest.fixture
+def new_device(
+    deployment: Deployment, app_url: str, app_transport: httpx.BaseTransport, tmp_path: Path
+) -> Callable[[str, str, str], Store]:
+    """`new_device(org_id, role, folder)`: a store enrolled with the organisation."""
+
+    def make(org_id: str, role: str, folder: str) -> Store:
+        store = Store.create(tmp_path / folder / STORE_FILENAME, PASSPHRASE)
+        with admin.open_server_storage(deployment.settings) as storage:
+            server_key = admin.server_public_key(deployment.settings, storage)
+            code = admin.enrol_code(storage, org_id, role, None, server_key=server_key)  # type: ignore[arg-type]
+        enrol(store, app_url, code.code, transport=app_transport)
+        return store
+
+    return make
 
 
 @pytest.fixture
@@ -75,13 +83,12 @@ def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_
     app_url: str,
     app_transport: httpx.BaseTransport,
     tmp_path: Path,
+    new_device: Callable[[str, str, str], Store],
 ) -> None:
     b_id, b_key = org_b
-    worker = _device(
-        deployment, deployment.org_id, "collector", app_url, app_transport, tmp_path / "a"
-    )
-    b_admin = _device(deployment, b_id, "admin", app_url, app_transport, tmp_path / "ba")
-    b_office = _device(deployment, b_id, "case_manager", app_url, app_transport, tmp_path / "bo")
+    worker = new_device(deployment.org_id, "collector", "a")
+    b_admin = new_device(b_id, "admin", "ba")
+    b_office = new_device(b_id, "case_manager", "bo")
     survivor = worker.records.create_final(
         "victim_screening",
         screening_values(CANARY, case_notes=CASE_NOTES, identification_place=PLACE),
@@ -127,12 +134,11 @@ def test_without_consent_or_outside_the_directory_nothing_is_referred(
     app_url: str,
     app_transport: httpx.BaseTransport,
     tmp_path: Path,
+    new_device: Callable[[str, str, str], Store],
 ) -> None:
     b_id, b_key = org_b
-    worker = _device(
-        deployment, deployment.org_id, "collector", app_url, app_transport, tmp_path / "a"
-    )
-    b_admin = _device(deployment, b_id, "admin", app_url, app_transport, tmp_path / "ba")
+    worker = new_device(deployment.org_id, "collector", "a")
+    b_admin = new_device(b_id, "admin", "ba")
     refused = worker.records.create_final(
         "victim_screening", screening_values(CANARY, consent_refer="no", referral_org_shelter=None,
                                              referral_org_medical=None),
@@ -175,12 +181,11 @@ def test_consent_withdrawn_on_org_a_erases_org_bs_copy(
     app_url: str,
     app_transport: httpx.BaseTransport,
     tmp_path: Path,
+    new_device: Callable[[str, str, str], Store],
 ) -> None:
     b_id, b_key = org_b
-    worker = _device(
-        deployment, deployment.org_id, "collector", app_url, app_transport, tmp_path / "a"
-    )
-    b_admin = _device(deployment, b_id, "admin", app_url, app_transport, tmp_path / "ba")
+    worker = new_device(deployment.org_id, "collector", "a")
+    b_admin = new_device(b_id, "admin", "ba")
     survivor = worker.records.create_final("victim_screening", screening_values(CANARY))
     _synced(worker, app_transport)
     with ReferralsClient(b_admin, transport=app_transport) as b_client:
@@ -209,3 +214,52 @@ def test_consent_withdrawn_on_org_a_erases_org_bs_copy(
     with ReferralsClient(worker, transport=app_transport) as client:
         assert [r.status for r in client.referrals("outgoing")] == ["withdrawn"]
     assert deployment.query("SELECT COUNT(*) FROM referrals WHERE sealed IS NOT NULL") == [(0,)]
+
+
+def test_the_command_line_refers_lists_opens_and_answers(
+    deployment: Deployment,
+    org_b: tuple[str, crypto.OrgKeyPair],
+    app_url: str,
+    app_transport: httpx.BaseTransport,
+    tmp_path: Path,
+    new_device: Callable[[str, str, str], Store],
+    cli: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    b_id, b_key = org_b
+    key_file = tmp_path / "org-b.key"
+    b_key.save(key_file, PASSPHRASE)
+    monkeypatch.setenv("ORG_B_KEY_PASSPHRASE", PASSPHRASE)
+    worker = new_device(deployment.org_id, "collector", "a")
+    survivor = worker.records.create_final("victim_screening", screening_values(CANARY))
+    no_consent = worker.records.create_final(
+        "victim_screening", screening_values(CANARY, consent_refer="no", referral_org_shelter=None,
+                                             referral_org_medical=None),
+    )  # fmt: skip
+    _synced(worker, app_transport)
+    worker.close()
+    for name, role in (("ba", "admin"), ("bo", "case_manager")):
+        new_device(b_id, role, name).close()
+
+    assert (
+        main(["--data-dir", str(tmp_path / "ba"), "referrals", "services", "legal=Legal aid"]) == 0
+    )
+    [entry] = cli(tmp_path / "a", "referrals", "directory", "--json")["organisations"]
+    assert (entry["org_id"], entry["services"][0]["service"]) == (b_id, "legal")
+    sent = cli(tmp_path / "a", "referrals", "send", survivor.id, "--to", b_id, "--service",
+               "legal", "--note", NOTE, "--json")  # fmt: skip
+    assert sent["status"] == "sent"
+    capsys.readouterr()
+    refused = main(["--data-dir", str(tmp_path / "a"), "referrals", "send", no_consent.id,
+                    "--to", b_id, "--service", "legal"])  # fmt: skip
+    assert refused == 1 and "consent_refer" in capsys.readouterr().err
+
+    opening = ["--org-key", str(key_file), "--passphrase-env", "ORG_B_KEY_PASSPHRASE"]
+    [incoming] = cli(tmp_path / "bo", "referrals", "list", "--incoming", *opening, "--json")
+    assert incoming["contents"]["fields"]["given_name"] == CANARY
+    assert incoming["contents"]["note"] == NOTE and "record_id" not in str(incoming["contents"])
+    for answer in ("accept", "delivered"):
+        assert main(["--data-dir", str(tmp_path / "bo"), "referrals", answer, sent["id"]]) == 0
+    [outgoing] = cli(tmp_path / "a", "referrals", "list", "--json")
+    assert (outgoing["id"], outgoing["status"]) == (sent["id"], "delivered")
