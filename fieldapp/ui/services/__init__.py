@@ -12,7 +12,8 @@ One `Services` per device, in rooms of one job each (as the store has):
 `services.office` (the office's requests to the server, for office roles only),
 `services.case_files` (the organisation's key for one session: sealed records opened, for
 case managers and admins only).
-`services.bundles` (offline bundle files: export the outbox, import the centre's bundle).
+`services.bundles` (offline bundle files: export the outbox, import the centre's bundle),
+`services.referrals` (referrals between organisations: the directory, sent and received).
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ from fieldapp.ui.services.records import (
     RecordsPage,
     StatusGroup,
 )
+from fieldapp.ui.services.referrals import (
+    DECLINE_REASONS,
+    RECEIVING_ROLES,
+    DeclineReason,
+    DirectoryEntry,
+    IncomingReferral,
+    Referral,
+    ReferralFailed,
+    Referrals,
+)
 from fieldapp.ui.services.sync import Sync, SyncOutcome, SyncStatus, describe_report
 from fieldapp.ui.services.team import PERSON_FIELDS, ParticipantMatch, Team, match_participants
 from sync.protocol import EnrolmentLink
@@ -78,11 +89,13 @@ from sync.protocol import EnrolmentLink
 __all__ = [
     "AUTOLOCK_CHOICES",
     "CASE_FILE_ROLES",
+    "DECLINE_REASONS",
     "DEFAULT_AUTOLOCK_MINUTES",
     "DEFAULT_SILENT_DAYS",
     "DUPLICATE_ROLES",
     "OFFICE_ROLES",
     "PERSON_FIELDS",
+    "RECEIVING_ROLES",
     "REVIEW_STATES",
     "STATUS_GROUPS",
     "TRAINING_FORM",
@@ -91,11 +104,14 @@ __all__ = [
     "BundleFile",
     "BundleRead",
     "CaseFiles",
+    "DeclineReason",
     "DeviceRevoked",
     "DeviceState",
+    "DirectoryEntry",
     "DuplicatePair",
     "EnrolmentLink",
     "FormFileMissing",
+    "IncomingReferral",
     "ListedRecord",
     "MergeOffer",
     "MergeUnavailable",
@@ -112,6 +128,9 @@ __all__ = [
     "RecordQuery",
     "RecordSummary",
     "RecordsPage",
+    "Referral",
+    "ReferralFailed",
+    "Referrals",
     "ReviewDecision",
     "ReviewResult",
     "ReviewState",
@@ -157,6 +176,7 @@ class Services:
         self.office = Office(self.device)
         self.case_files = CaseFiles(self.device, self.office)
         self.bundles = Bundles(self.device, self.sync)
+        self.referrals = Referrals(self.device, self.case_files)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or
