@@ -8,6 +8,7 @@ from fieldapp.ui.state.case_files import CASE_FILE_MESSAGES, CaseFilesState
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession, JumpQuestion, JumpStep
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
 from fieldapp.ui.state.office import OfficeState
+from fieldapp.ui.state.referrals import ReferralsView, referable
 from fieldapp.ui.state.steps import Step, answer_text, build_steps, display_value
 from fieldapp.ui.state.training import (
     EventRow,
@@ -35,6 +36,7 @@ __all__ = [
     "MergeRow",
     "MergeSession",
     "OfficeState",
+    "ReferralsView",
     "Screen",
     "SetupStep",
     "Step",
@@ -44,4 +46,5 @@ __all__ = [
     "build_steps",
     "display_value",
     "event_summary",
+    "referable",
 ]
