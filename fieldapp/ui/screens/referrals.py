@@ -13,7 +13,7 @@ from fieldapp.i18n import N_, Words
 from fieldapp.ui.context import use_app
 from fieldapp.ui.services import DECLINE_REASONS, IncomingReferral, Referral
 from fieldapp.ui.state import ReferralsView
-from fieldapp.ui.widgets.common import TOUCH, banner, page, title, when
+from fieldapp.ui.widgets.common import TOUCH, banner, page, title, typed, when
 
 __all__ = ["Referrals"]
 
@@ -40,27 +40,26 @@ def _refer_form(_: Words, view: ReferralsView) -> list[ft.Control]:
         return [banner(_("No organisation takes referrals yet, or the directory is not on this"
                          " device: sync, then try again."), error=True)]  # fmt: skip
     return [
-        ft.Dropdown(
-            label=_("Organisation"),
+        ft.Text(_("Organisation"), weight=ft.FontWeight.W_600),
+        ft.RadioGroup(
             value=view.to_org,
-            options=[ft.DropdownOption(key=e.org_id, text=e.org_name) for e in view.directory],
-            on_select=lambda e: view.choose_org(e.control.value),
-            expand=True,
+            on_change=typed(view.choose_org),
+            content=ft.Column([ft.Radio(value=e.org_id, label=e.org_name) for e in view.directory]),
         ),
-        ft.Dropdown(
-            label=_("Service"),
+        ft.Text(_("Service"), weight=ft.FontWeight.W_600, visible=view.to_org is not None),
+        ft.RadioGroup(
             value=view.service,
-            options=[ft.DropdownOption(key=c, text=label) for c, label in view.services_offered],
-            on_select=lambda e: view.choose_service(e.control.value),
-            disabled=view.to_org is None,
-            expand=True,
+            on_change=typed(view.choose_service),
+            content=ft.Column(
+                [ft.Radio(value=code, label=label) for code, label in view.services_offered]
+            ),
         ),
         ft.TextField(
             label=_("Note for the receiving organisation"),
             value=view.note,
             multiline=True,
             max_length=2000,
-            on_change=lambda e: view.set_note(e.control.value),
+            on_change=typed(view.set_note),
         ),
         ft.Text(
             _(
@@ -132,7 +131,9 @@ def _received(_: Words, lang: str, view: ReferralsView, item: IncomingReferral) 
 def Referrals() -> ft.Control:
     state = use_app()
     _ = state.words
-    view = state.referrals
+    # subscribed to as the screen's own observable (the app's state holds it, to clear it on
+    # lock): its lists arrive after the screen is drawn
+    view, _set = ft.use_state(state.referrals)
     controls: list[ft.Control] = [title(_("Referrals"))]
     if view.error:
         controls.append(banner(view.error, error=True))
