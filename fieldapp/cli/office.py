@@ -20,10 +20,11 @@ from fieldapp.cli._common import (
     database_option,
     install_office_tools,
     is_server_dir,
-    key_file_passphrase,
     open_store,
     print_json,
+    read_key_file,
     server_settings,
+    unlock_case_files,
     whole_number,
 )
 from fieldapp.cli.office_dashboard import add_dashboard_command
@@ -298,30 +299,18 @@ def cmd_office_report(args: argparse.Namespace) -> int:
 def cmd_office_open(args: argparse.Namespace) -> int:
     import uuid
 
-    from fieldapp import crypto
     from sync.client import OfficeClient, open_record
 
     try:
         uuid.UUID(args.record_id)
     except ValueError:
         raise UsageError(f"RECORD_ID: {args.record_id!r} is not a record id") from None
-    key_path = Path(args.org_key)
-    try:
-        key_bytes = key_path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"--org-key: cannot read {key_path}: {exc.strerror}") from None
-    passphrase = key_file_passphrase(args)
+    key_file = read_key_file(args)
     store = open_store(args)
     try:
         client = OfficeClient(store)
-        key = crypto.CaseFileKey.unlock(
-            key_bytes,
-            passphrase,
-            organisation=store.outbox.recipients(),
-            source=str(key_path),
-            timer=False,
-        )
-        del key_bytes, passphrase
+        key = unlock_case_files(key_file, store)
+        del key_file
         with client, key:
             opened = open_record(client, key, args.record_id, store.forms.get, history=args.history)
     finally:

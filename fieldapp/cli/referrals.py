@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from pathlib import Path
 from typing import Any
 
-from fieldapp.cli._common import Commands, UsageError, key_file_passphrase, open_store, print_json
+from fieldapp.cli._common import (
+    Commands,
+    UsageError,
+    print_json,
+    read_key_file,
+    store_client,
+    unlock_case_files,
+)
 from sync.protocol import DECLINE_REASONS
 
 __all__ = ["add_commands"]
@@ -69,12 +75,7 @@ def add_commands(commands: Commands) -> None:
 def _client(args: argparse.Namespace) -> tuple[Any, Any]:
     from sync.client import ReferralsClient
 
-    store = open_store(args)
-    try:
-        return store, ReferralsClient(store)
-    except Exception:
-        store.close()
-        raise
+    return store_client(args, ReferralsClient)
 
 
 def _line(referral: Any) -> str:
@@ -136,35 +137,15 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
-def _opener(args: argparse.Namespace, store: Any) -> Any:
-    """A case manager's session of the organisation key file `--org-key`, checked against
-    the keys this device enrolled with; None without one."""
-    from fieldapp import crypto
-
-    if args.org_key is None:
-        return None
-    key_path = Path(args.org_key)
-    try:
-        key_bytes = key_path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"--org-key: cannot read {key_path}: {exc.strerror}") from None
-    return crypto.CaseFileKey.unlock(
-        key_bytes,
-        key_file_passphrase(args),
-        organisation=store.outbox.recipients(),
-        source=str(key_path),
-        timer=False,
-    )
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     from sync.client import open_referral
 
     if args.org_key is not None and not args.incoming:
         raise UsageError("--org-key: only with --incoming")
+    key_file = read_key_file(args) if args.org_key is not None else None
     store, client = _client(args)
     try:
-        key = _opener(args, store)
+        key = None if key_file is None else unlock_case_files(key_file, store)
         with client:
             referrals = client.referrals("incoming" if args.incoming else "outgoing")
         opened = [open_referral(key, r) if key is not None else None for r in referrals]

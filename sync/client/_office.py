@@ -41,7 +41,7 @@ from sync.protocol import (
     SealedRecordView,
 )
 
-__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "is_silent", "store_credentials"]
+__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "StoreClient", "is_silent"]
 
 DEFAULT_SILENT_DAYS = 14
 
@@ -55,20 +55,10 @@ def is_silent(device: OfficeDevice, days: int, now: datetime) -> bool:
     return now - last > timedelta(days=days)
 
 
-def store_credentials(store: Store, base_url: str | None) -> tuple[str, str]:
-    """The server URL (`base_url` if given) and token the store enrolled with, read while
-    it is unlocked: NotEnrolled if it has none."""
-    url = base_url or store.settings.get(STATE_SERVER_URL)
-    token = store.keyring.secret(SECRET_TOKEN)
-    if url is None or token is None:
-        raise NotEnrolled("this device is not enrolled with a server yet")
-    return url, token
-
-
-class OfficeClient(ExchangeOwner):
-    """The office's requests to the server the store enrolled with. Read the token while the
-    store is unlocked (construction does it): NotEnrolled if it has none. The server refuses
-    (ServerRefused, 403) a device whose role is not an office role."""
+class StoreClient(ExchangeOwner):
+    """A client of the server the store enrolled with, speaking with the device's own token.
+    Read the token while the store is unlocked (construction does it): NotEnrolled if it has
+    none."""
 
     def __init__(
         self,
@@ -81,7 +71,12 @@ class OfficeClient(ExchangeOwner):
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        url, self._token = store_credentials(store, base_url)
+        url = base_url or store.settings.get(STATE_SERVER_URL)
+        token = store.keyring.secret(SECRET_TOKEN)
+        if url is None or token is None:
+            raise NotEnrolled("this device is not enrolled with a server yet")
+        self._store = store
+        self._token = token
         self.role = store.settings.get(STATE_ROLE)
         self._open_exchange(
             url,
@@ -92,6 +87,11 @@ class OfficeClient(ExchangeOwner):
             timeout=timeout,
             clock=store.settings.wall_clock,
         )
+
+
+class OfficeClient(StoreClient):
+    """The office's requests to the server the store enrolled with. The server refuses
+    (ServerRefused, 403) a device whose role is not an office role."""
 
     def page(
         self,

@@ -11,10 +11,7 @@ consent and the directory again, and cannot open what it keeps.
 from __future__ import annotations
 
 import json
-import random
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,10 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from fieldapp import crypto
 from fieldapp.store import Store
-from sync.client._backoff import RetryPolicy
 from sync.client._errors import NoConsentToRefer, NotInDirectory, ReferralRefused
-from sync.client._exchange import ExchangeOwner, answer, refusal
-from sync.client._office import store_credentials
+from sync.client._exchange import answer, refusal
+from sync.client._office import StoreClient
 from sync.protocol import (
     DeclineReason,
     Directory,
@@ -135,32 +131,9 @@ def _entry(directory: Directory, to_org: str, service: str) -> DirectoryEntry:
     )
 
 
-class ReferralsClient(ExchangeOwner):
+class ReferralsClient(StoreClient):
     """The referral requests of the store's enrolled device (a social worker's or the
-    office's); read the token while the store is unlocked (construction does it)."""
-
-    def __init__(
-        self,
-        store: Store,
-        base_url: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-    ) -> None:
-        url, self._token = store_credentials(store, base_url)
-        self._store = store
-        self._open_exchange(
-            url,
-            transport=transport,
-            retry=retry,
-            sleep=sleep,
-            rng=rng,
-            timeout=timeout,
-            clock=store.settings.wall_clock,
-        )
+    office's)."""
 
     def _answer(self, response: httpx.Response, what: str) -> Referral:
         if response.status_code != 200:

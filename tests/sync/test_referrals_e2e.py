@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,32 @@ def org_b(deployment: Deployment) -> tuple[str, crypto.OrgKeyPair]:
     return org.id, key
 
 
+@dataclass
+class Sides:
+    """Org A's social worker, and org B (its admin's device, id and key pair) listed in the
+    directory with a legal service and a shelter."""
+
+    worker: Store
+    b_admin: Store
+    b_id: str
+    b_key: crypto.OrgKeyPair
+
+
+@pytest.fixture
+def sides(
+    deployment: Deployment,
+    org_b: tuple[str, crypto.OrgKeyPair],
+    app_transport: httpx.BaseTransport,
+    new_device: Callable[[str, str, str], Store],
+) -> Sides:
+    b_id, b_key = org_b
+    worker = new_device(deployment.org_id, "collector", "a")
+    b_admin = new_device(b_id, "admin", "ba")
+    with ReferralsClient(b_admin, transport=app_transport) as client:
+        client.set_services({"legal": "Legal aid", "shelter": "Women's shelter"})
+    return Sides(worker, b_admin, b_id, b_key)
+
+
 def _synced(store: Store, transport: Any) -> None:
     with SyncClient(store, transport=transport) as client:
         assert client.sync().ok
@@ -79,15 +106,11 @@ def _synced(store: Store, transport: Any) -> None:
 def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_it(
     deployment: Deployment,
     org_key: crypto.OrgKeyPair,
-    org_b: tuple[str, crypto.OrgKeyPair],
-    app_url: str,
+    sides: Sides,
     app_transport: httpx.BaseTransport,
-    tmp_path: Path,
     new_device: Callable[[str, str, str], Store],
 ) -> None:
-    b_id, b_key = org_b
-    worker = new_device(deployment.org_id, "collector", "a")
-    b_admin = new_device(b_id, "admin", "ba")
+    worker, b_id, b_key = sides.worker, sides.b_id, sides.b_key
     b_office = new_device(b_id, "case_manager", "bo")
     survivor = worker.records.create_final(
         "victim_screening",
@@ -95,8 +118,6 @@ def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_
     )
     _synced(worker, app_transport)
 
-    with ReferralsClient(b_admin, transport=app_transport) as admin_client:
-        admin_client.set_services({"legal": "Legal aid", "shelter": "Women's shelter"})
     with ReferralsClient(worker, transport=app_transport) as client:
         [listed] = client.directory().organisations
         assert (listed.org_id, [s.service for s in listed.services]) == (b_id, ["legal", "shelter"])
@@ -129,24 +150,15 @@ def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_
 
 
 def test_without_consent_or_outside_the_directory_nothing_is_referred(
-    deployment: Deployment,
-    org_b: tuple[str, crypto.OrgKeyPair],
-    app_url: str,
-    app_transport: httpx.BaseTransport,
-    tmp_path: Path,
-    new_device: Callable[[str, str, str], Store],
+    sides: Sides, app_transport: httpx.BaseTransport
 ) -> None:
-    b_id, b_key = org_b
-    worker = new_device(deployment.org_id, "collector", "a")
-    b_admin = new_device(b_id, "admin", "ba")
+    worker, b_id, b_key = sides.worker, sides.b_id, sides.b_key
     refused = worker.records.create_final(
         "victim_screening", screening_values(CANARY, consent_refer="no", referral_org_shelter=None,
                                              referral_org_medical=None),
     )  # fmt: skip
     consented = worker.records.create_final("victim_screening", screening_values(CANARY))
     _synced(worker, app_transport)
-    with ReferralsClient(b_admin, transport=app_transport) as admin_client:
-        admin_client.set_services({"legal": "Legal aid"})
     with ReferralsClient(worker, transport=app_transport) as client:
         client.directory()
         with pytest.raises(NoConsentToRefer, match="consent_refer"):
@@ -176,20 +188,11 @@ def test_without_consent_or_outside_the_directory_nothing_is_referred(
 
 
 def test_consent_withdrawn_on_org_a_erases_org_bs_copy(
-    deployment: Deployment,
-    org_b: tuple[str, crypto.OrgKeyPair],
-    app_url: str,
-    app_transport: httpx.BaseTransport,
-    tmp_path: Path,
-    new_device: Callable[[str, str, str], Store],
+    deployment: Deployment, sides: Sides, app_transport: httpx.BaseTransport
 ) -> None:
-    b_id, b_key = org_b
-    worker = new_device(deployment.org_id, "collector", "a")
-    b_admin = new_device(b_id, "admin", "ba")
+    worker, b_admin, b_id, b_key = sides.worker, sides.b_admin, sides.b_id, sides.b_key
     survivor = worker.records.create_final("victim_screening", screening_values(CANARY))
     _synced(worker, app_transport)
-    with ReferralsClient(b_admin, transport=app_transport) as b_client:
-        b_client.set_services({"legal": "Legal aid"})
     with ReferralsClient(worker, transport=app_transport) as client:
         client.directory()
         sent = client.refer(survivor.id, b_id, "legal")
