@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,11 +33,11 @@ from sync.protocol import Referral
 from tests.conftest import screening_values
 
 
-def _median_ms(work: object, runs: int) -> float:
+def _median_ms(work: Callable[[], object], runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        work()  # type: ignore[operator]
+        work()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
