@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "FieldappError",
     "FormError",
+    "MediaProblem",
+    "MediaRejected",
     "QRError",
     "QRNotFound",
     "QRUnreadable",
@@ -22,6 +26,21 @@ class FieldappError(Exception):
 
 class FormError(FieldappError):
     """A form specification (built-in or imported) is invalid."""
+
+
+MediaProblem = Literal[
+    "not_an_image", "damaged", "too_many_pixels", "empty", "too_large", "record_full", "setting"
+]
+
+
+class MediaRejected(FieldappError):
+    """A captured photo, signature or file cannot be attached: the message names the question
+    and the problem; `field` and `problem` let a screen say it in the person's language."""
+
+    def __init__(self, field: str, problem: MediaProblem, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.problem: MediaProblem = problem
 
 
 class StoreError(FieldappError):

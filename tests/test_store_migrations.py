@@ -70,7 +70,7 @@ def test_a_store_made_before_the_migration_set_opens_with_nothing_applied_twice_
     legacy = before.pop("_migrations")[1]
     assert sorted(name for name, _ in legacy) == LEGACY_STEPS
 
-    Store(old_store).close()  # opening migrates: the bridge, then m009 to m011
+    Store(old_store).close()  # opening migrates: the bridge, then m009 to m012
 
     with closing(sqlite3.connect(old_store)) as conn:
         legacy_table = conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'")
@@ -79,7 +79,12 @@ def test_a_store_made_before_the_migration_set_opens_with_nothing_applied_twice_
             "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
             [STORE_MIGRATIONS.name],
         ).fetchall()
-    after_bridge = ["m009_envelope_digests", "m010_reviews", "m011_form_files"]
+    after_bridge = [
+        "m009_envelope_digests",
+        "m010_reviews",
+        "m011_form_files",
+        "m012_attachments",
+    ]
     assert applied[: -len(after_bridge)] == sorted(
         legacy, key=lambda step: LEGACY_STEPS.index(step[0])
     )

@@ -33,6 +33,11 @@ _GROUPS = {
         "Referrals between organisations: the directory of their services, referrals sent"
         " with their status, and those received, answered by the office.",
     ),
+    "hub": (
+        "a data collaborative: pooled, protected counts from several organisations",
+        "The data collaborative: the steward's keys, members and releases; anyone with"
+        " access downloads a release as CSV. The hub is `fieldapp serve --hub FILE`.",
+    ),
     "office": (
         "the office's exports and reports, through the server's API",
         "The office: exports and safe reports of the organisation's records, asked of the"
@@ -179,6 +184,21 @@ def number(low: float, high: float, *, low_included: bool = True) -> Callable[[s
 
 
 PORT = whole_number(1, 65_535)
+
+
+def key_file_passphrase(args: argparse.Namespace) -> str:
+    """The organisation key file's passphrase: from `--passphrase-env VAR`, else asked on
+    the terminal (never from the store's FIELDAPP_PASSPHRASE: another secret)."""
+    if args.passphrase_env is not None:
+        value = os.environ.get(args.passphrase_env)
+        if not value:
+            raise UsageError(f"--passphrase-env: the variable {args.passphrase_env} is not set")
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no passphrase for the key file: run in a terminal or give --passphrase-env VAR"
+        )
+    return getpass.getpass("Passphrase of the organisation key file: ")
 
 
 class Commands:

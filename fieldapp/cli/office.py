@@ -20,6 +20,7 @@ from fieldapp.cli._common import (
     database_option,
     install_office_tools,
     is_server_dir,
+    key_file_passphrase,
     open_store,
     print_json,
     read_key_file,
@@ -124,6 +125,7 @@ def add_office_commands(commands: Commands) -> None:
     )
     _filters(report)
     add_dashboard_command(commands)
+    _add_collaborative_commands(commands)
     add_people_commands(commands)
 
     opening = commands.add(
@@ -484,4 +486,71 @@ def cmd_office_devices(args: argparse.Namespace) -> int:
             f"last sync {row['last_sync_at'] or 'never'}\twaiting {waiting}\t"
             f"app {row['app_version'] or '?'}\t{row['label']}"
         )
+    return 0
+
+
+def _add_collaborative_commands(commands: Commands) -> None:
+    share = commands.add(
+        "share",
+        cmd_office_share,
+        "consent (or stop consenting) to share anonymised counts with a data collaborative hub",
+        group="office",
+    )
+    share.add_argument("--consent", required=True, choices=("yes", "no"), help="share or not")
+    contribute = commands.add(
+        "contribute",
+        cmd_office_contribute,
+        "send the quarter's counts of identified victims, sealed, to the hub (never records)",
+        group="office",
+    )
+    contribute.add_argument("--period", required=True, help="the quarter, such as 2026Q3")
+    for parser in (share, contribute):
+        parser.add_argument("--hub", required=True, metavar="URL", help="the hub's address")
+        parser.add_argument(
+            "--org-key", required=True, metavar="FILE", help="the organisation's key file"
+        )
+        parser.add_argument("--passphrase-env", default=None, metavar="VAR",
+                            help="the key file's passphrase from this variable")  # fmt: skip
+
+
+def _hub_client(args: argparse.Namespace) -> Any:
+    from fieldapp.crypto import OrgKeyPair
+    from sync.client import HubClient
+
+    org = OrgKeyPair.load(Path(args.org_key), key_file_passphrase(args))
+    return org, HubClient(args.hub, org.hub_signing_key())
+
+
+def cmd_office_share(args: argparse.Namespace) -> int:
+    _, client = _hub_client(args)
+    with client:
+        member = client.consent(args.consent == "yes", client.info().steward_key)
+    print(f"{member.name}: {'sharing' if member.sharing else 'not sharing'} with {args.hub}")
+    return 0
+
+
+def cmd_office_contribute(args: argparse.Namespace) -> int:
+    """The quarter's screenings are those made in it, whenever they reached the server: a
+    late sync makes a new contribution, which the steward's differencing check weighs."""
+    from fieldapp.office.collaborative import HUB_FORM, MONTH, REGION, contribute, quarter_bounds
+
+    try:
+        start, end = quarter_bounds(args.period)
+    except ValueError as exc:
+        raise UsageError(f"--period: {exc}") from None
+    args.form, args.region, args.status = HUB_FORM, None, None
+    args.received_from, args.received_to = start.isoformat(), None
+    org, client = _hub_client(args)
+    store, spec, records = _office_records(args, people=True)
+    try:
+        rows = [
+            {**record.stats, MONTH: record.created_at.strftime("%Y-%m"), REGION: record.region}
+            for record in records
+            if start <= record.created_at.date() < end
+        ]
+    finally:
+        store.close()
+    with client:
+        sent = contribute(client, spec, rows, args.period, org)
+    print(f"{args.period}: {len(sent.counts)} counts sent sealed to {args.hub}")
     return 0

@@ -47,6 +47,11 @@ def add_commands(commands: Commands) -> None:
         "--forward-every", type=number(0.05, 3600), default=2.0, metavar="SECONDS",
         help="a relay's pause between rounds with its upstream (default 2)",
     )  # fmt: skip
+    serve.add_argument(
+        "--hub", default=None, metavar="FILE",
+        help="also serve as a data collaborative hub with the steward's public keys"
+        " (hub-public.json, from `fieldapp hub init`)",
+    )  # fmt: skip
     database_option(serve)
 
     create_org = commands.add(
@@ -136,6 +141,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sync.server.serve import serve
 
     settings = server_settings(args)
+    if args.hub is not None:
+        if not Path(args.hub).is_file():
+            raise UsageError(f"--hub: {args.hub} is not a file (make it with `fieldapp hub init`)")
+        settings = settings.model_copy(update={"hub_keys": Path(args.hub)})
     if args.upstream is not None:
         from sync.relay import serve_relay
 

@@ -27,8 +27,17 @@ message (`errors`): tampering is an `IntegrityError`, never a crash and never a 
 acceptance.
 """
 
+from fieldapp.crypto.attachments import (
+    EncryptedAttachment,
+    chunk_digest,
+    decrypt_attachment,
+    decrypt_chunk,
+    encrypt_attachment,
+    new_attachment_id,
+)
 from fieldapp.crypto.case_files import DEFAULT_IDLE_MINUTES, CaseFileKey
 from fieldapp.crypto.errors import (
+    AttachmentDamaged,
     CaseFilesLocked,
     CryptoError,
     IntegrityError,
@@ -82,9 +91,11 @@ __all__ = [
     "DEFAULT_IDLE_MINUTES",
     "KEY_BYTES",
     "MAX_SEALED_PLAINTEXT",
+    "AttachmentDamaged",
     "CaseFileKey",
     "CaseFilesLocked",
     "CryptoError",
+    "EncryptedAttachment",
     "IntegrityError",
     "KdfParams",
     "KemName",
@@ -99,15 +110,20 @@ __all__ = [
     "WrongPassphrase",
     "canonical_json",
     "check_passphrase_policy",
+    "chunk_digest",
     "decrypt",
+    "decrypt_attachment",
+    "decrypt_chunk",
     "derive_key",
     "encrypt",
+    "encrypt_attachment",
     "enrol_code_secret",
     "enrolment_fingerprint",
     "envelope_key_ids",
     "fold_name",
     "keyed_hash",
     "match_digest",
+    "new_attachment_id",
     "participant_match_keys",
     "phone_digits",
     "random_key",

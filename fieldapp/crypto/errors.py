@@ -13,6 +13,11 @@ class IntegrityError(CryptoError):
     """Ciphertext was altered, truncated, or belongs to another record, revision or key."""
 
 
+class AttachmentDamaged(IntegrityError):
+    """An attachment's chunks do not open as that attachment: one is missing, extra, altered,
+    reordered or swapped for another attachment's (the message says which)."""
+
+
 class WrongPassphrase(CryptoError):
     """The passphrase does not unlock this key."""
 

@@ -26,6 +26,7 @@ from fieldapp.crypto.sealing import (
     parse_envelope,
     suite,
 )
+from fieldapp.crypto.signatures import SigningKey
 from fieldapp.crypto.symmetric import KEY_BYTES, decrypt, encrypt, hkdf, unwrap_bytes
 from fieldapp.crypto.team import team_scope
 
@@ -150,6 +151,11 @@ class OrgKeyPair:
         """The organisation's match key (`fieldapp.crypto.matching`): one for all its regions,
         so a person recorded in two regions still matches; derived like the team keys."""
         return hkdf(self._private_bytes, b"fieldapp/match-key/v1" + team_scope(org_id, None))
+
+    def hub_signing_key(self) -> SigningKey:
+        """The organisation's signature in a data collaborative (consent, contributions; a
+        hub steward's releases), derived like the team keys: the organisation is its key."""
+        return SigningKey.from_bytes(hkdf(self._private_bytes, b"fieldapp/hub-signing-key/v1"))
 
     def open(self, envelope: bytes, aad: bytes) -> bytes:
         """The plaintext of an envelope sealed to this key pair with the same `aad`."""

@@ -8,6 +8,7 @@ from fieldapp.errors import (
     StoreLocked,
     StoreUnreadable,
 )
+from fieldapp.store._attachments import StoredAttachment
 from fieldapp.store._keyring import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
 from fieldapp.store._reviews import Review
 from fieldapp.store._store import Store
@@ -46,6 +47,7 @@ __all__ = [
     "StoreLocked",
     "StoreUnreadable",
     "StoreWiped",
+    "StoredAttachment",
     "TeamKey",
     "ValidationFailed",
 ]

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from fieldapp.store._attachments import Attachments
 from fieldapp.store._core import Core
 from fieldapp.store._keyring import Keyring
 from fieldapp.store._outbox import Outbox
@@ -36,6 +37,7 @@ class Consent:
         records: Records,
         outbox: Outbox,
         roster: Roster,
+        attachments: Attachments,
     ) -> None:
         self._core = core
         self._keyring = keyring
@@ -43,6 +45,7 @@ class Consent:
         self._records = records
         self._outbox = outbox
         self._roster = roster
+        self._attachments = attachments
 
     def withdraw(self, record_id: str) -> Record:
         """The person withdrew their consent: erase the record's sensitive part from this
@@ -98,8 +101,8 @@ class Consent:
     def _erase_sensitive_part(
         self, row: Mapping[str, Any], changes: Mapping[str, Any], *, announce: bool
     ) -> None:
-        """The record's encrypted fields, outgoing envelope and roster entries go in one
-        commit, with `changes` to its status; `announce` signs a withdrawal into the outbox.
+        """The record's encrypted fields, outgoing envelope, attachments and roster entries go
+        in one commit, with `changes` to its status; `announce` signs a withdrawal into the outbox.
         The WAL is checkpointed after, so no old page keeps them."""
         now = self._core.now()
         erased = {
@@ -115,6 +118,7 @@ class Consent:
         with self._core.transaction():
             self._rows.update(row["id"], erased)
             self._roster.withdraw(row["id"])
+            self._attachments.erase_record(row["id"])
             # The office's comment on it goes too (it may speak of the person).
             self._core.db.execute("DELETE FROM reviews WHERE record_id = ?", [row["id"]])
             if announce:

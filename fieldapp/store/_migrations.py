@@ -274,3 +274,35 @@ def m011_form_files(db: Database) -> None:
         );
         """
     )
+
+
+@STORE_MIGRATIONS()
+def m012_attachments(db: Database) -> None:
+    """Records' attachments (photos, signatures, files): the manifest entry in clear (it is
+    signed and sent in clear), the content key wrapped and the file name encrypted under the
+    data key, and the ciphertext chunks by their sha256, as they travel, with when the server
+    was found to hold each (a record is purged only once it holds them all)."""
+    db.executescript(
+        """
+        CREATE TABLE attachments (
+            id TEXT PRIMARY KEY,
+            record_id TEXT NOT NULL,
+            field TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            chunks TEXT NOT NULL,
+            wrapped_key BLOB NOT NULL,
+            filename BLOB,
+            added_at TEXT NOT NULL
+        );
+        CREATE INDEX attachments_by_record ON attachments (record_id);
+        CREATE TABLE attachment_chunks (
+            digest TEXT PRIMARY KEY,
+            attachment_id TEXT NOT NULL REFERENCES attachments (id),
+            idx INTEGER NOT NULL,
+            content BLOB NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX attachment_chunks_by_attachment ON attachment_chunks (attachment_id, idx);
+        """
+    )

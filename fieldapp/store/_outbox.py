@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from fieldapp import crypto
 from fieldapp.forms.values import join_parts
+from fieldapp.store._attachments import Attachments
 from fieldapp.store._core import Core, iso
 from fieldapp.store._keyring import Keyring
 from fieldapp.store._matching import MATCH_KEY_SECRET, match_keys, stored_match_key
@@ -26,7 +27,7 @@ from fieldapp.store._migrations import envelope_columns, envelope_sha256
 from fieldapp.store._rows import NO_ENVELOPE, RecordRows
 from fieldapp.store._settings import Settings
 from fieldapp.store._types import OutboxEntry, Outcome
-from sync.protocol import RecordEnvelope
+from sync.protocol import SEALED_ATTACHMENTS, AttachmentRef, RecordEnvelope
 
 __all__ = ["Outbox"]
 
@@ -34,11 +35,19 @@ log = logging.getLogger(__name__)
 
 
 class Outbox:
-    def __init__(self, core: Core, keyring: Keyring, settings: Settings, rows: RecordRows) -> None:
+    def __init__(
+        self,
+        core: Core,
+        keyring: Keyring,
+        settings: Settings,
+        rows: RecordRows,
+        attachments: Attachments,
+    ) -> None:
         self._core = core
         self._keyring = keyring
         self._settings = settings
         self._rows = rows
+        self._attachments = attachments
 
     # -- sealing -----------------------------------------------------------------------------
     def recipients(self) -> list[crypto.RecipientKey]:
@@ -109,18 +118,31 @@ class Outbox:
     ) -> None:
         """Seal the sensitive part of the record's current revision for the organisation and
         put its signed envelope in the outbox, with the match digests of the people it names
-        when the device has the match key (the caller holds the transaction)."""
+        when the device has the match key, and the manifest of the attachments its answers
+        name, whose content keys go in the sealed part (the caller holds the transaction).
+        The record's other attachments (photos taken again) are erased."""
+        key = stored_match_key(self._keyring)
+        match: list[dict[str, str]] = []
+        attachments: list[AttachmentRef] = []
+        if not row["deleted"]:
+            spec = self._rows.form(row)
+            values = join_parts(spec, json.loads(row["stats"]), secret)
+            attachments = self._attachments.answered(row["id"], values)
+            if key is not None:
+                match = match_keys(key, spec, values)
+        self._attachments.keep_only(row["id"], attachments)
+        content = dict(secret)
+        if attachments:
+            content[SEALED_ATTACHMENTS] = {
+                attachment_id: opener.model_dump(mode="json")
+                for attachment_id, opener in self._attachments.sealed_keys(attachments).items()
+            }
         sealed = crypto.seal(
-            crypto.canonical_json(secret),
+            crypto.canonical_json(content),
             recipients,
             crypto.record_aad(row["id"], row["revision"], "sealed"),
         )
-        key = stored_match_key(self._keyring)
-        match: list[dict[str, str]] = []
-        if key is not None and not row["deleted"]:
-            spec = self._rows.form(row)
-            match = match_keys(key, spec, join_parts(spec, json.loads(row["stats"]), secret))
-        self.sign(row, sealed, match=match)
+        self.sign(row, sealed, match=match, attachments=attachments)
 
     def sign(
         self,
@@ -129,6 +151,7 @@ class Outbox:
         *,
         consent_withdrawn: bool = False,
         match: list[dict[str, str]] | None = None,
+        attachments: list[AttachmentRef] | None = None,
     ) -> None:
         """Sign the envelope of the record's current revision and put it in the outbox, with
         its revision and content digest beside it (the caller holds the transaction)."""
@@ -146,6 +169,7 @@ class Outbox:
             deleted=bool(row["deleted"]),
             consent_withdrawn=consent_withdrawn,
             match=match or [],
+            attachments=attachments or [],
             signature=b"",
         )
         envelope.signature = self._keyring.sign(envelope.signing_bytes())
@@ -289,7 +313,8 @@ class Outbox:
 
         How long ago is the server's time: the receipt's `received_at` against
         `Settings.server_time()`, never this device's own clock (a clock set to 2076 would
-        keep every record here). Only records with a receipt and not edited since are purged:
+        keep every record here). Only records with a receipt and not edited since are purged,
+        and only once the server holds every chunk of their attachments, which go with them:
         nothing unsent is lost.
         """
         server_now = self._settings.server_time()
@@ -299,10 +324,14 @@ class Outbox:
             cursor = self._core.db.execute(
                 f"UPDATE records SET fields = NULL, {erased}, purged_at = ?"  # noqa: S608
                 " WHERE status = 'sent' AND receipt IS NOT NULL AND purged_at IS NULL"
-                " AND received_at IS NOT NULL AND (? IS NULL OR received_at <= ?)",
+                " AND received_at IS NOT NULL AND (? IS NULL OR received_at <= ?)"
+                " AND NOT EXISTS (SELECT 1 FROM attachments a JOIN attachment_chunks c"
+                " ON c.attachment_id = a.id WHERE a.record_id = records.id"
+                " AND c.sent_at IS NULL)",
                 [self._core.now(), cutoff, cutoff],
             )
             purged = cursor.rowcount
+            self._attachments.erase_purged()
         if purged:
             self._core.checkpoint()
         return purged

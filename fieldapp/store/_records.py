@@ -22,6 +22,7 @@ from fieldapp.errors import StoreError
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.validate import Checked, check
 from fieldapp.forms.values import join_parts, split_by_sensitivity, stamp_metadata
+from fieldapp.store._attachments import Attachments
 from fieldapp.store._core import Core
 from fieldapp.store._forms import Forms
 from fieldapp.store._outbox import Outbox
@@ -42,12 +43,14 @@ class Records:
         rows: RecordRows,
         outbox: Outbox,
         roster: Roster,
+        attachments: Attachments,
     ) -> None:
         self._core = core
         self._forms = forms
         self._rows = rows
         self._outbox = outbox
         self._roster = roster
+        self._attachments = attachments
 
     # -- writing ------------------------------------------------------------------------------
     def new_draft(self, form_id: str, values: Mapping[str, Any] | None = None) -> Record:
@@ -160,7 +163,9 @@ class Records:
             row = self._rows.get(record_id)
             if row["status"] != "draft" or row["base_revision"] is not None:
                 raise StoreError(f"record {record_id} is {row['status']}: only new drafts go")
-            self._core.db.execute("DELETE FROM records WHERE id = ?", [record_id])
+            with self._core.transaction():
+                self._core.db.execute("DELETE FROM records WHERE id = ?", [record_id])
+                self._attachments.erase_record(record_id)
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, record_id: str) -> Record:

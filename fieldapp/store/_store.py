@@ -2,7 +2,8 @@
 
 Each room keeps one job (see its module): `keyring` the keys and unlocking, `settings` the
 bookkeeping in clear and the server's clock, `forms` the form versions, `records` drafts,
-finalised records and lists, `outbox` what waits to be sent and the server's answers,
+finalised records and lists, `attachments` their photos, signatures and files, `outbox`
+what waits to be sent and the server's answers,
 `roster` the team roster and shared items, `consent` erasures, `conflicts` settling
 conflicts, `reviews` the office's reviews of this device's records. A room is handed the
 rooms it needs when it is made, always ones below it, so the
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from fieldapp.store._attachments import Attachments
 from fieldapp.store._conflicts import Conflicts
 from fieldapp.store._consent import Consent
 from fieldapp.store._core import Core, utc_now
@@ -58,13 +60,22 @@ class Store:
         self.keyring = Keyring(self.core, autolock_seconds=autolock_seconds, clock=clock)
         self.settings = Settings(self.core)
         self.forms = Forms(self.core, FormFiles(self.core, self.keyring))
+        self.attachments = Attachments(self.core, self.keyring)
         self.reviews = Reviews(self.core)
         rows = RecordRows(self.core, self.keyring, self.forms)
-        self.outbox = Outbox(self.core, self.keyring, self.settings, rows)
+        self.outbox = Outbox(self.core, self.keyring, self.settings, rows, self.attachments)
         self.roster = Roster(self.core, self.keyring, rows)
-        self.records = Records(self.core, self.forms, rows, self.outbox, self.roster)
+        self.records = Records(
+            self.core, self.forms, rows, self.outbox, self.roster, self.attachments
+        )
         self.consent = Consent(
-            self.core, self.keyring, rows, self.records, self.outbox, self.roster
+            self.core,
+            self.keyring,
+            rows,
+            self.records,
+            self.outbox,
+            self.roster,
+            self.attachments,
         )
         self.conflicts = Conflicts(self.core, rows, self.records)
 
@@ -119,7 +130,15 @@ class Store:
     def wipe(self) -> None:
         """Sign out and wipe: erase keys and every record from this device."""
         with self.core.transaction():
-            for table in ("records", "sync_state", "recipients", "roster_entries", "reviews"):
+            for table in (
+                "records",
+                "sync_state",
+                "recipients",
+                "roster_entries",
+                "reviews",
+                "attachment_chunks",
+                "attachments",
+            ):
                 self.core.db.execute(f"DELETE FROM {table}")  # noqa: S608
             self.core.db.execute("DELETE FROM shared_items WHERE kind = ?", [ROSTER])
         self.keyring.erase()

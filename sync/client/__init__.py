@@ -40,6 +40,7 @@ from sync.client._errors import (
     SyncError,
 )
 from sync.client._exchange import Exchange, answer, refusal
+from sync.client._hub import HubClient
 from sync.client._monitor import MonitorState, SyncMonitor
 from sync.client._office import DEFAULT_SILENT_DAYS, OfficeClient, is_silent
 from sync.client._outcomes import Outgoing, ReceiptVerifier
@@ -81,6 +82,7 @@ __all__ = [
     "EnrolmentNotTrusted",
     "Exchange",
     "ExportedBundle",
+    "HubClient",
     "MonitorState",
     "NoConsentToRefer",
     "NotEnrolled",

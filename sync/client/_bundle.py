@@ -34,6 +34,7 @@ from sync.client._state import (
 )
 from sync.protocol import (
     ROSTER_ROLES,
+    BundledChunk,
     BundleError,
     RecordOutcome,
     RosterEntry,
@@ -56,6 +57,7 @@ class ExportedBundle:
     data: bytes
     records: int
     roster: int
+    chunks: int = 0
 
 
 def export_bundle(store: Store, *, on_progress: BundleProgress | None = None) -> ExportedBundle:
@@ -81,17 +83,26 @@ def export_bundle(store: Store, *, on_progress: BundleProgress | None = None) ->
                 for key, _, sealed in entries
             )
             after = entries[-1][0]
-    payload = b'{"records":[' + b",".join(envelopes) + b'],"roster":[' + b",".join(roster) + b"]}"
+    # The attachments' chunks the centre may lack: sent again by network, it keeps one copy.
+    chunks = [
+        BundledChunk(digest=digest, data=store.attachments.chunk(digest)).model_dump_json().encode()
+        for digest in store.attachments.unsent_finalised()
+    ]
+    counts = {"records": len(envelopes), "roster": len(roster)}
+    payload = b'{"records":[' + b",".join(envelopes) + b'],"roster":[' + b",".join(roster) + b"]"
+    if chunks:
+        counts["chunks"] = len(chunks)
+        payload += b',"chunks":[' + b",".join(chunks) + b"]"
     data = pack_bundle(
         "device",
         writer_id=store.device_id,
         org_id=org_id,
         created_at=store.settings.wall_clock(),
-        counts={"records": len(envelopes), "roster": len(roster)},
-        payload=payload,
+        counts=counts,
+        payload=payload + b"}",
         sign=store.keyring.sign,
     )
-    return ExportedBundle(data, len(envelopes), len(roster))
+    return ExportedBundle(data, len(envelopes), len(roster), len(chunks))
 
 
 def import_bundle(

@@ -8,7 +8,7 @@ Nothing opened is written anywhere: not to the store, not to a log, not to a tem
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,7 @@ from fieldapp.forms.answers import AnswerLine, answer_lines
 from fieldapp.forms.spec import FormSpec
 from fieldapp.forms.values import join_parts
 from sync.client._office import OfficeClient
+from sync.protocol import SealedAttachment, sealed_attachments, without_attachment_keys
 
 __all__ = ["OpenedRecord", "OpenedRevision", "open_record"]
 
@@ -26,7 +27,8 @@ __all__ = ["OpenedRecord", "OpenedRevision", "open_record"]
 class OpenedRevision:
     """One revision as the case manager reads it: `values` the whole record (statistical and
     sealed answers joined), `sealed` the sealed part alone; `erased` when a consent withdrawal
-    (or a deletion) left nothing sealed, so `values` holds the statistics only."""
+    (or a deletion) left nothing sealed, so `values` holds the statistics only; `attachments`
+    what opens each of its attachments (content key and file name), by attachment id."""
 
     revision: str
     form_version: str
@@ -36,6 +38,7 @@ class OpenedRevision:
     values: Mapping[str, Any]
     sealed: Mapping[str, Any]
     erased: bool
+    attachments: Mapping[str, SealedAttachment] = field(default_factory=dict)
 
     def lines(self, lang: str) -> list[AnswerLine]:
         """The answers labelled in `lang`, in form order, sealed ones marked."""
@@ -78,8 +81,11 @@ def open_record(
     for envelope in view.revisions:
         spec = forms(envelope.form_id, envelope.form_version)
         secret: dict[str, Any] = {}
+        openers: dict[str, SealedAttachment] = {}
         if envelope.sealed is not None:
-            secret = key.open(str(envelope.id), envelope.revision, envelope.sealed)
+            opened_part = key.open(str(envelope.id), envelope.revision, envelope.sealed)
+            openers = sealed_attachments(opened_part)
+            secret = without_attachment_keys(opened_part)
         elif not (envelope.deleted or envelope.consent_withdrawn or view.consent_withdrawn):
             raise CryptoError(f"record {view.id} revision {envelope.revision} has no sealed part")
         opened.append(
@@ -92,6 +98,7 @@ def open_record(
                 values=join_parts(spec, envelope.stats, secret),
                 sealed=secret,
                 erased=envelope.sealed is None,
+                attachments=openers,
             )
         )
     return OpenedRecord(

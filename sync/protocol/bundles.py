@@ -14,7 +14,9 @@ which only the reader knows (the server: the device's enrolled key; a device: th
 it got at enrolment). It imports nothing of the project.
 
 - `device` bundles carry a device's outbox: `DevicePayload` (record envelopes exactly as a
-  push sends them, team roster entries). The centre ingests them as a push.
+  push sends them, team roster entries, and the encrypted chunks of their attachments that
+  the centre may not hold yet, each checked against its sha256). The centre ingests them as
+  a push.
 - `server` bundles carry what a pull brings (`ServerPayload`: changes, for one device or a
   region) and the outcomes and receipts of the records the server took from a device bundle.
 """
@@ -29,14 +31,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
+from sync.protocol.attachments import CHUNK_CIPHERTEXT_MAX_BYTES, ChunkDigest
 from sync.protocol.canonical import canonical_json
 from sync.protocol.changes import Change, UnknownChange
 from sync.protocol.errors import ProtocolError
 from sync.protocol.records import RecordEnvelope, RecordOutcome
 from sync.protocol.roster import RosterEntry
-from sync.protocol.wire import Timestamp, WireModel
+from sync.protocol.wire import B64Bytes, Timestamp, WireModel
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -44,6 +47,7 @@ __all__ = [
     "BundleError",
     "BundleHeader",
     "BundleKind",
+    "BundledChunk",
     "DevicePayload",
     "ServerPayload",
     "SignedBundle",
@@ -86,11 +90,35 @@ class BundleHeader(WireModel):
         return _SIGNING_PREFIX + canonical_json(self.model_dump(mode="json"))
 
 
+class BundledChunk(WireModel):
+    """One encrypted chunk of an attachment, as `PUT /v1/attachments/chunks/{digest}` sends
+    it: refused unless `data` is what `digest` names."""
+
+    digest: ChunkDigest
+    data: B64Bytes = Field(max_length=CHUNK_CIPHERTEXT_MAX_BYTES)
+
+    @model_validator(mode="after")
+    def _named_by_its_digest(self) -> BundledChunk:
+        if hashlib.sha256(self.data).hexdigest() != self.digest:
+            raise ValueError(f"chunk {self.digest[:12]}...: its data does not match its sha256")
+        return self
+
+
 class DevicePayload(WireModel):
-    """A device's outbox: envelopes as a push sends them, roster entries as shared."""
+    """A device's outbox: envelopes as a push sends them, roster entries as shared, and the
+    chunks of their attachments the device has not seen the centre take (left out when none,
+    so a bundle without attachments is as before)."""
 
     records: list[RecordEnvelope]
     roster: list[RosterEntry] = Field(default_factory=list)
+    chunks: list[BundledChunk] = Field(default_factory=list, exclude_if=lambda chunks: not chunks)
+
+    def counts(self) -> dict[str, int]:
+        """What the bundle's signed header counts of this payload."""
+        counted = {"records": len(self.records), "roster": len(self.roster)}
+        if self.chunks:
+            counted["chunks"] = len(self.chunks)
+        return counted
 
 
 class ServerPayload(WireModel):

@@ -12,6 +12,11 @@ from uuid import UUID
 
 from pydantic import Field, StrictBool, field_validator
 
+from sync.protocol.attachments import (
+    MAX_ATTACHMENTS_PER_RECORD,
+    AttachmentRef,
+    check_record_attachments,
+)
 from sync.protocol.canonical import canonical_json
 from sync.protocol.errors import WireFieldError
 from sync.protocol.receipts import Receipt
@@ -69,6 +74,9 @@ class RecordEnvelope(WireModel):
     `match`: keyed digests of the person's (or each participant's) normalised identifiers
     under the organisation's match key (sync.protocol.matching), signed too, left out when
     empty (a device without the match key, or a form that names nobody).
+    `attachments`: the clear manifest of the record's photos, signatures and files
+    (sync.protocol.attachments), signed too, left out when empty; their content keys are in
+    `sealed`.
     `signature` is the device's Ed25519 signature over `signing_bytes()`.
     """
 
@@ -87,7 +95,17 @@ class RecordEnvelope(WireModel):
     match: list[MatchKey] = Field(
         default_factory=list, max_length=MAX_MATCH_KEYS, exclude_if=lambda keys: not keys
     )
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS_PER_RECORD,
+        exclude_if=lambda refs: not refs,
+    )
     signature: B64Bytes
+
+    @field_validator("attachments")
+    @classmethod
+    def _attachments_fit(cls, refs: list[AttachmentRef]) -> list[AttachmentRef]:
+        return check_record_attachments(refs)
 
     @field_validator("created_at", "updated_at")
     @classmethod

@@ -35,6 +35,7 @@ from sync.protocol import (
     WireFieldError,
     capped_field_errors,
 )
+from sync.protocol.hub import HubInfo
 from sync.server.keys import load_server_key, server_key_id
 from sync.server.limits import (
     ASGIApp,
@@ -50,7 +51,7 @@ from sync.server.limits import (
     Send,
     TokenBuckets,
 )
-from sync.server.routes import ROUTERS
+from sync.server.routes import ROUTERS, hub
 from sync.server.routes.common import ApiError, ServerContext
 from sync.server.settings import ServerSettings
 from sync.server.storage import Storage, StorageUnwritable, open_storage
@@ -93,6 +94,7 @@ def create_app(
         _enrol_guard(settings, clock),
         RefusalTally(timedelta(seconds=settings.enrol_audit_window_seconds)),
         upstream_enrol=upstream_enrol,
+        hub=_hub_keys(settings),
     )
 
     @asynccontextmanager
@@ -126,6 +128,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in ROUTERS:
         app.include_router(router)
+    if context.hub is not None:
+        app.include_router(hub.router)
     # Added innermost first: errors guard everything, the rate limit runs before any body
     # byte is read, the body limit before the application sees the request.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -138,6 +142,16 @@ def create_app(
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(_DateHeader, clock=clock)
     return app
+
+
+def _hub_keys(settings: ServerSettings) -> HubInfo | None:
+    """The steward's public keys a hub serves with (`serve --hub FILE`), None otherwise."""
+    if settings.hub_keys is None:
+        return None
+    try:
+        return HubInfo.model_validate_json(settings.hub_keys.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--hub: {settings.hub_keys} is not a hub key file ({exc})") from None
 
 
 def _enrol_guard(settings: ServerSettings, clock: Callable[[], datetime]) -> EnrolGuard:

@@ -95,7 +95,7 @@ def import_device_bundle(
             f" {device.revoked_at:%Y-%m-%d %H:%M} UTC: nothing imported"
         )
     payload = signed.device_payload()
-    if header.counts != {"records": len(payload.records), "roster": len(payload.roster)}:
+    if header.counts != payload.counts():
         raise BundleError("the bundle's content does not match its signed counts")
     outcomes = ingest_push(
         storage,

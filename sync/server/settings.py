@@ -50,6 +50,8 @@ class ServerSettings(BaseModel):
     enrol_audit_window_seconds: int = Field(default=60, ge=1, le=3600)
     changes_page_limit: int = Field(default=1000, ge=1, le=10_000)
     enrol_code_ttl_hours: float = Field(default=24.0, gt=0)
+    # A data collaborative hub (`serve --hub FILE`): the steward's public keys (`HubInfo`).
+    hub_keys: Path | None = None
 
     @model_validator(mode="after")
     def _default_database(self) -> ServerSettings:

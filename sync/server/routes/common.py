@@ -22,6 +22,7 @@ from sync.protocol import (
     EnrolResponse,
     ErrorBody,
 )
+from sync.protocol.hub import HubInfo
 from sync.server.auth import bearer_token, can_manage_region, token_hash
 from sync.server.checks import FormRules, RefusedForm
 from sync.server.ingest import device_actor, published_rules
@@ -80,6 +81,8 @@ class ServerContext:
     # At a relay: redeems an enrolment at the upstream first (raises ApiError saying why
     # not), so the centre knows every device key; None at the centre.
     upstream_enrol: Callable[[EnrolRequest], EnrolResponse] | None = None
+    # A data collaborative hub's public keys (`serve --hub`); None on other servers.
+    hub: HubInfo | None = None
 
     def now(self) -> datetime:
         return self.clock()

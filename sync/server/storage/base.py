@@ -64,6 +64,13 @@ from typing import Any
 from uuid import UUID
 
 from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
+from sync.protocol.hub import (
+    HubConsent,
+    HubMember,
+    HubRelease,
+    HubReleaseUpload,
+    HubSealedContribution,
+)
 from sync.server.storage.models import (
     AuditEntry,
     Device,
@@ -544,3 +551,38 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def stats(self) -> list[StatsRow]:
         """Record counts by organisation, form and status (for `fieldapp admin stats`)."""
+
+    # -- the data collaborative's hub (see storage/hub.py) ----------------------------------
+
+    @abc.abstractmethod
+    def hub_admit(self, org_key: bytes, name: str, now: datetime) -> HubMember:
+        """Admit a member by its key, not sharing yet; AlreadyExists."""
+
+    @abc.abstractmethod
+    def hub_member(self, org_key: bytes) -> HubMember:
+        """NotFound for a key not admitted."""
+
+    @abc.abstractmethod
+    def hub_members(self) -> list[HubMember]: ...
+
+    @abc.abstractmethod
+    def hub_record_consent(self, consent: HubConsent) -> HubMember:
+        """Keep a verified consent statement; a withdrawal drops the member's contributions
+        and marks the releases that counted it. AlreadyExists for an older statement."""
+
+    @abc.abstractmethod
+    def hub_put_contribution(
+        self, org_key: bytes, period: str, sealed: bytes, now: datetime
+    ) -> None:
+        """Store or replace a sharing member's sealed counts; NotSharing otherwise."""
+
+    @abc.abstractmethod
+    def hub_contributions(self, period: str) -> list[HubSealedContribution]: ...
+
+    @abc.abstractmethod
+    def hub_put_release(self, upload: HubReleaseUpload, now: datetime) -> HubRelease:
+        """Store the next version of a period's release; AlreadyExists otherwise."""
+
+    @abc.abstractmethod
+    def hub_releases(self, period: str | None, *, sealed: bool = False) -> list[HubRelease]:
+        """Releases by period and version; their sealed true counts only with `sealed`."""

@@ -15,11 +15,19 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, RosterStatus
+from sync.protocol.hub import (
+    HubConsent,
+    HubMember,
+    HubRelease,
+    HubReleaseUpload,
+    HubSealedContribution,
+)
 from sync.server.storage import (
     audit,
     changes,
     devices,
     forms,
+    hub,
     matching,
     migrations,
     office,
@@ -466,3 +474,37 @@ class SqlStorage(Storage):
     def stats(self) -> list[StatsRow]:
         with self._read() as tx:
             return audit.stats(tx)
+
+    # -- the data collaborative's hub ------------------------------------------------------
+
+    def hub_admit(self, org_key: bytes, name: str, now: datetime) -> HubMember:
+        with self._write() as tx:
+            return hub.admit(tx, org_key, name, now)
+
+    def hub_member(self, org_key: bytes) -> HubMember:
+        with self._read() as tx:
+            return hub.member(tx, org_key)
+
+    def hub_members(self) -> list[HubMember]:
+        with self._read() as tx:
+            return hub.members(tx)
+
+    def hub_record_consent(self, consent: HubConsent) -> HubMember:
+        return self._write_retrying(lambda tx: hub.record_consent(tx, consent))
+
+    def hub_put_contribution(
+        self, org_key: bytes, period: str, sealed: bytes, now: datetime
+    ) -> None:
+        self._write_retrying(lambda tx: hub.put_contribution(tx, org_key, period, sealed, now))
+
+    def hub_contributions(self, period: str) -> list[HubSealedContribution]:
+        with self._read() as tx:
+            return hub.contributions(tx, period)
+
+    def hub_put_release(self, upload: HubReleaseUpload, now: datetime) -> HubRelease:
+        with self._write() as tx:
+            return hub.put_release(tx, upload, now)
+
+    def hub_releases(self, period: str | None, *, sealed: bool = False) -> list[HubRelease]:
+        with self._read() as tx:
+            return hub.releases(tx, period, sealed=sealed)
