@@ -62,21 +62,6 @@ def ask_passphrase(purpose: str, *, confirm: bool = False, env: str = "FIELDAPP_
     return value
 
 
-def key_file_passphrase(args: argparse.Namespace) -> str:
-    """The organisation key file's passphrase: from `--passphrase-env VAR`, else asked on
-    the terminal (never from the store's FIELDAPP_PASSPHRASE: another secret)."""
-    if args.passphrase_env is not None:
-        value = os.environ.get(args.passphrase_env)
-        if not value:
-            raise UsageError(f"--passphrase-env: the variable {args.passphrase_env} is not set")
-        return value
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "no passphrase for the key file: run in a terminal or give --passphrase-env VAR"
-        )
-    return getpass.getpass("Passphrase of the organisation key file: ")
-
-
 def open_store(args: argparse.Namespace, *, unlock: bool = True) -> Any:
     from fieldapp.store import Store
 
