@@ -3,8 +3,8 @@
 One module per command group, each adding its commands to the parser: `device` (init,
 records, forms list, keys, app, enrol, sync), `office` (forms and records imports, demo),
 `server` (serve, admin), `bundle` (offline bundle files), `hub` (a data collaborative's
-steward and members). Non-interactive use reads the
-passphrase from FIELDAPP_PASSPHRASE.
+steward and members), `referrals` (referrals between organisations). Non-interactive use
+reads the passphrase from FIELDAPP_PASSPHRASE.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from fieldapp import __version__
-from fieldapp.cli import bundle, device, hub, office, server
+from fieldapp.cli import bundle, device, hub, office, referrals, server
 from fieldapp.cli._common import Commands
 from fieldapp.errors import FieldappError
 from fieldapp.paths import data_dir
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", default="en", help="language of labels and messages (en, fr, es, ar)"
     )
     commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    for group in (device, office, server, bundle, hub):
+    for group in (device, office, server, bundle, hub, referrals):
         group.add_commands(commands)
     return parser
 

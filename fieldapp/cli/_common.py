@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fieldapp.errors import FieldappError
@@ -26,6 +27,11 @@ _GROUPS = {
         "offline bundle files, carried where there is no line",
         "Offline bundles: a device's waiting records in one signed file for the centre, and"
         " the centre's forms, shared items and receipts in one for devices.",
+    ),
+    "referrals": (
+        "referrals between organisations",
+        "Referrals between organisations: the directory of their services, referrals sent"
+        " with their status, and those received, answered by the office.",
     ),
     "hub": (
         "a data collaborative: pooled, protected counts from several organisations",
@@ -67,6 +73,42 @@ def open_store(args: argparse.Namespace, *, unlock: bool = True) -> Any:
     if unlock:
         store.keyring.unlock(ask_passphrase("Passphrase"))
     return store
+
+
+def store_client(args: argparse.Namespace, make_client: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """The device store, unlocked, and a client of its server made from it (the store closed
+    again if that fails)."""
+    store = open_store(args)
+    try:
+        return store, make_client(store)
+    except Exception:
+        store.close()
+        raise
+
+
+def read_key_file(args: argparse.Namespace) -> tuple[bytes, str, str]:
+    """The organisation key file `--org-key`: its bytes, its passphrase, its path."""
+    key_path = Path(args.org_key)
+    try:
+        key_bytes = key_path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--org-key: cannot read {key_path}: {exc.strerror}") from None
+    return key_bytes, key_file_passphrase(args), str(key_path)
+
+
+def unlock_case_files(key_file: tuple[bytes, str, str], store: Any) -> Any:
+    """A case manager's session of the key file `read_key_file` read, checked against the
+    keys the device enrolled with (WrongOrganisationKey for another organisation's)."""
+    from fieldapp import crypto
+
+    key_bytes, passphrase, source = key_file
+    return crypto.CaseFileKey.unlock(
+        key_bytes,
+        passphrase,
+        organisation=store.outbox.recipients(),
+        source=source,
+        timer=False,
+    )
 
 
 def print_json(data: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,9 @@ from fieldapp.cli._common import (
     key_file_passphrase,
     open_store,
     print_json,
+    read_key_file,
     server_settings,
+    unlock_case_files,
     whole_number,
 )
 from fieldapp.cli.office_attachments import add_attachments_command
@@ -33,8 +35,7 @@ from fieldapp.cli.office_services import add_services_command
 from fieldapp.paths import data_dir
 
 if TYPE_CHECKING:
-    from fieldapp.crypto import CaseFileKey
-    from fieldapp.store import Store
+    pass
 
 
 def add_commands(commands: Commands) -> None:
@@ -314,30 +315,6 @@ def cmd_office_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def org_key_opener(args: argparse.Namespace) -> Callable[[Store], CaseFileKey]:
-    """`--org-key` read and its passphrase asked for now (before the store is opened): a
-    function that unlocks it for the store's organisation, once."""
-    from fieldapp import crypto
-
-    key_path = Path(args.org_key)
-    try:
-        key_bytes = key_path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"--org-key: cannot read {key_path}: {exc.strerror}") from None
-    passphrase = key_file_passphrase(args)
-
-    def unlock(store: Store) -> CaseFileKey:
-        return crypto.CaseFileKey.unlock(
-            key_bytes,
-            passphrase,
-            organisation=store.outbox.recipients(),
-            source=str(key_path),
-            timer=False,
-        )
-
-    return unlock
-
-
 def cmd_office_open(args: argparse.Namespace) -> int:
     import uuid
 
@@ -347,11 +324,13 @@ def cmd_office_open(args: argparse.Namespace) -> int:
         uuid.UUID(args.record_id)
     except ValueError:
         raise UsageError(f"RECORD_ID: {args.record_id!r} is not a record id") from None
-    unlock = org_key_opener(args)
+    key_file = read_key_file(args)
     store = open_store(args)
     try:
         client = OfficeClient(store)
-        with client, unlock(store) as key:
+        key = unlock_case_files(key_file, store)
+        del key_file
+        with client, key:
             opened = open_record(client, key, args.record_id, store.forms.get, history=args.history)
     finally:
         store.close()

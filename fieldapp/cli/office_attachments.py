@@ -9,7 +9,14 @@ import mimetypes
 import os
 from pathlib import Path
 
-from fieldapp.cli._common import Commands, UsageError, open_store, print_json
+from fieldapp.cli._common import (
+    Commands,
+    UsageError,
+    open_store,
+    print_json,
+    read_key_file,
+    unlock_case_files,
+)
 
 __all__ = ["add_attachments_command"]
 
@@ -40,7 +47,6 @@ def file_name(field: str, attachment_id: str, media_type: str) -> str:
 def cmd_office_attachments(args: argparse.Namespace) -> int:
     import uuid
 
-    from fieldapp.cli.office import org_key_opener
     from sync.client import OfficeClient, open_attachments
 
     try:
@@ -50,10 +56,12 @@ def cmd_office_attachments(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is not a folder")
-    unlock = org_key_opener(args)
+    key_file = read_key_file(args)
     store = open_store(args)
     try:
-        with OfficeClient(store) as client, unlock(store) as key:
+        key = unlock_case_files(key_file, store)
+        del key_file
+        with OfficeClient(store) as client, key:
             opened = open_attachments(client, key, args.record_id)
     finally:
         store.close()

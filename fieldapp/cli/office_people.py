@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from fieldapp.cli._common import Commands, UsageError, open_store, print_json
+from fieldapp.cli._common import Commands, UsageError, print_json, store_client
 
 __all__ = ["add_people_commands", "people_counts"]
 
@@ -41,12 +41,7 @@ def add_people_commands(commands: Commands) -> None:
 def _client(args: argparse.Namespace) -> tuple[Any, Any]:
     from sync.client import OfficeClient
 
-    store = open_store(args)
-    try:
-        return store, OfficeClient(store)
-    except Exception:
-        store.close()
-        raise
+    return store_client(args, OfficeClient)
 
 
 def _decision(args: argparse.Namespace, result: Any) -> int:

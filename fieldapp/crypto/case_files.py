@@ -104,12 +104,7 @@ class CaseFileKey:
         forgotten; WrongOrganisationKey if the record is not sealed to this key;
         IntegrityError (EpochHeaderMissing, EpochHeaderMismatch) if the envelope or its epoch
         header was altered or belongs to another record/revision."""
-        with self._lock:
-            self._expire_locked()
-            pair = self._pair
-            if pair is None:
-                raise CaseFilesLocked("the case files are locked: unlock them with the key file")
-            self._last_used = self._clock()
+        pair = self._in_use()
         try:
             sealed_to = envelope_key_ids(sealed, epoch_header)
         except IntegrityError as exc:
@@ -131,6 +126,23 @@ class CaseFileKey:
             raise CryptoError(f"record {record_id}: the sealed part holds no answers")
         self._arm()
         return answers
+
+    def open_envelope(self, sealed: bytes, aad: bytes) -> bytes:
+        """The plaintext of another envelope sealed to this key with `aad` (an incoming
+        referral's). CaseFilesLocked once forgotten; IntegrityError as `OrgKeyPair.open`."""
+        plaintext = self._in_use().open(sealed, aad)
+        self._arm()
+        return plaintext
+
+    def _in_use(self) -> OrgKeyPair:
+        """The key pair, its use noted; CaseFilesLocked once forgotten."""
+        with self._lock:
+            self._expire_locked()
+            pair = self._pair
+            if pair is None:
+                raise CaseFilesLocked("the case files are locked: unlock them with the key file")
+            self._last_used = self._clock()
+        return pair
 
     def close(self) -> None:
         """Forget the key (idempotent)."""

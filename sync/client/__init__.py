@@ -7,6 +7,8 @@ from below; see the `client-rooms` contract in pyproject.toml):
 - `_monitor`: the connectivity monitor, over
 - `_client`: `SyncClient` (one sync: receipts check, push, roster, pull), over
 - `_case_files`: a case manager opening a sealed record with the organisation's key, over
+- `_referrals`: referrals between organisations (the directory, kept for offline use;
+  referrals sealed to the receiver, listed, answered, opened with the receiver's key), over
 - `_enrol`, `_push`, `_receipt_check`, `_roster`, `_pull`, `_office`, `_bundle`: one step
   each (`_office`: the office's records list, reviews and sealed parts; `_bundle`: offline
   bundle files), over
@@ -35,7 +37,10 @@ from sync.client._enrol import EnrolResult, enrol
 from sync.client._errors import (
     EnrolmentNotTrusted,
     EnrolRefused,
+    NoConsentToRefer,
     NotEnrolled,
+    NotInDirectory,
+    ReferralRefused,
     ServerRefused,
     ServerUnreachable,
     SyncError,
@@ -47,6 +52,13 @@ from sync.client._office import DEFAULT_SILENT_DAYS, OfficeClient, is_silent
 from sync.client._outcomes import Outgoing, ReceiptVerifier
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, RECEIPT_RECHECK_MARGIN
+from sync.client._referrals import (
+    REFERRAL_FIELDS,
+    ReferralContents,
+    ReferralsClient,
+    cached_directory,
+    open_referral,
+)
 from sync.client._report import (
     CLOCK_SKEW_WARNING,
     AttachmentProgressCallback,
@@ -68,6 +80,7 @@ __all__ = [
     "DEFAULT_SILENT_DAYS",
     "RECEIPT_CHECK_INTERVAL",
     "RECEIPT_RECHECK_MARGIN",
+    "REFERRAL_FIELDS",
     "SECRET_TOKEN",
     "STATE_REGION",
     "STATE_ROLE",
@@ -83,7 +96,9 @@ __all__ = [
     "ExportedBundle",
     "HubClient",
     "MonitorState",
+    "NoConsentToRefer",
     "NotEnrolled",
+    "NotInDirectory",
     "OfficeClient",
     "OpenedAttachment",
     "OpenedRecord",
@@ -92,6 +107,9 @@ __all__ = [
     "ProgressCallback",
     "ReceiptVerifier",
     "RecordVersions",
+    "ReferralContents",
+    "ReferralRefused",
+    "ReferralsClient",
     "RetryPolicy",
     "RetryingTransport",
     "ServerRefused",
@@ -102,6 +120,7 @@ __all__ = [
     "SyncReport",
     "Traffic",
     "answer",
+    "cached_directory",
     "enrol",
     "export_bundle",
     "import_bundle",
@@ -109,5 +128,6 @@ __all__ = [
     "jitter_source",
     "open_attachments",
     "open_record",
+    "open_referral",
     "refusal",
 ]

@@ -42,7 +42,7 @@ from sync.protocol import (
     SealedRecordView,
 )
 
-__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "is_silent"]
+__all__ = ["DEFAULT_SILENT_DAYS", "OfficeClient", "StoreClient", "is_silent"]
 
 DEFAULT_SILENT_DAYS = 14
 
@@ -56,10 +56,10 @@ def is_silent(device: OfficeDevice, days: int, now: datetime) -> bool:
     return now - last > timedelta(days=days)
 
 
-class OfficeClient(ExchangeOwner):
-    """The office's requests to the server the store enrolled with. Read the token while the
-    store is unlocked (construction does it): NotEnrolled if it has none. The server refuses
-    (ServerRefused, 403) a device whose role is not an office role."""
+class StoreClient(ExchangeOwner):
+    """A client of the server the store enrolled with, speaking with the device's own token.
+    Read the token while the store is unlocked (construction does it): NotEnrolled if it has
+    none."""
 
     def __init__(
         self,
@@ -76,8 +76,9 @@ class OfficeClient(ExchangeOwner):
         token = store.keyring.secret(SECRET_TOKEN)
         if url is None or token is None:
             raise NotEnrolled("this device is not enrolled with a server yet")
-        self.role = store.settings.get(STATE_ROLE)
+        self._store = store
         self._token = token
+        self.role = store.settings.get(STATE_ROLE)
         self._open_exchange(
             url,
             transport=transport,
@@ -87,6 +88,11 @@ class OfficeClient(ExchangeOwner):
             timeout=timeout,
             clock=store.settings.wall_clock,
         )
+
+
+class OfficeClient(StoreClient):
+    """The office's requests to the server the store enrolled with. The server refuses
+    (ServerRefused, 403) a device whose role is not an office role."""
 
     def page(
         self,

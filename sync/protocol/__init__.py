@@ -18,7 +18,8 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `roster`: team rosters;
 - `office`: the office's records list and reviews, and sealed parts for case managers;
 - `bundles`: offline bundle files (a signed, compressed outbox or set of changes);
-- `matching`: keyed match digests, duplicate pairs and people counts.
+- `matching`: keyed match digests, duplicate pairs and people counts;
+- `referrals`: the directory of organisations' services and referrals between them.
 
 It imports nothing of the project: the phone, the server and the office tools all stand on it.
 """
@@ -159,6 +160,22 @@ from sync.protocol.records import (
     RecordView,
     RelayHop,
 )
+from sync.protocol.referrals import (
+    DECLINE_REASONS,
+    MAX_REFERRAL_SEALED,
+    SERVICE_PATTERN,
+    DeclineReason,
+    Directory,
+    DirectoryEntry,
+    DirectoryService,
+    DirectoryServices,
+    Referral,
+    ReferralDecline,
+    ReferralDirection,
+    ReferralRequest,
+    ReferralsPage,
+    ReferralStatus,
+)
 from sync.protocol.roster import (
     MAX_ROSTER_ENTRIES,
     MAX_ROSTER_ENTRY_BYTES,
@@ -183,6 +200,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "CHUNK_CIPHERTEXT_MAX_BYTES",
     "CHUNK_PLAINTEXT_BYTES",
+    "DECLINE_REASONS",
     "ENROL_CHECK_SYMBOLS",
     "ENROL_CODE_ALPHABET",
     "ENROL_SECRET_SYMBOLS",
@@ -200,6 +218,7 @@ __all__ = [
     "MAX_RECEIPT_CHECK",
     "MAX_RECORDS_WAITING",
     "MAX_RECORD_ATTACHMENT_BYTES",
+    "MAX_REFERRAL_SEALED",
     "MAX_RELAY_HOPS",
     "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
@@ -212,6 +231,7 @@ __all__ = [
     "ROSTER_ROLES",
     "SEALED_ATTACHMENTS",
     "SEALING_EPOCHS_HEADER",
+    "SERVICE_PATTERN",
     "WAITING_HEADER",
     "AttachmentRef",
     "AttachmentsStored",
@@ -225,8 +245,13 @@ __all__ = [
     "ChangeKind",
     "ChangesPage",
     "ChunkDigest",
+    "DeclineReason",
     "DevicePayload",
     "DeviceRevoked",
+    "Directory",
+    "DirectoryEntry",
+    "DirectoryService",
+    "DirectoryServices",
     "DuplicatePair",
     "DuplicatesPage",
     "EnrolRequest",
@@ -270,6 +295,12 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "ReferenceChange",
+    "Referral",
+    "ReferralDecline",
+    "ReferralDirection",
+    "ReferralRequest",
+    "ReferralStatus",
+    "ReferralsPage",
     "RelayHop",
     "ReviewChange",
     "ReviewChangeData",

@@ -29,8 +29,10 @@ from sync.server import admin
 from sync.server.app import create_app
 from sync.server.auth import OFFICE_ROLES, SEALED_READ_ROLES, token_hash
 from sync.server.routes import ROUTERS
+from sync.server.routes.referrals import REFER_ROLES
 from sync.server.settings import ServerSettings
 from sync.server.storage import ORG_WIDE_ROLES, Organisation
+from tests.server import _referral_calls as referral
 from tests.server._harness import (
     CANARY,
     FORM,
@@ -374,6 +376,20 @@ MATRIX: dict[tuple[str, str], Entry] = {
         _office_revoke, allowed=frozenset({"admin", "coordinator"})
     ),
     ("POST", "/v1/relay/enrol"): Entry(_relay_enrol, allowed=frozenset({"relay"})),
+    # The directory is public to every enrolled device; referrals: see _referral_calls.
+    ("GET", "/v1/directory"): Entry(referral.directory, other_org_gets_own_data=True),
+    ("PUT", "/v1/directory/services"): Entry(
+        referral.put_services, allowed=frozenset({"admin"}), other_org_gets_own_data=True
+    ),
+    ("POST", "/v1/referrals"): Entry(referral.refer, allowed=OFFICE_ROLES),
+    ("GET", "/v1/referrals"): Entry(
+        referral.referrals, allowed=REFER_ROLES, other_org_gets_own_data=True
+    ),
+    ("POST", "/v1/referrals/{referral_id}:accept"): Entry(referral.accept, allowed=OFFICE_ROLES),
+    ("POST", "/v1/referrals/{referral_id}:decline"): Entry(referral.decline, allowed=OFFICE_ROLES),
+    ("POST", "/v1/referrals/{referral_id}:delivered"): Entry(
+        referral.delivered, allowed=OFFICE_ROLES
+    ),
 }
 
 ENDPOINTS = [

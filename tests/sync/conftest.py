@@ -3,16 +3,20 @@ uvicorn in a thread of the test process or as its own process, and an enrolled d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from fieldapp import crypto
+from fieldapp.cli import main
 from fieldapp.store import Store
 from sync.client import SyncClient, enrol
 from sync.server.app import create_app
+from tests.conftest import PASSPHRASE
 from tests.server._harness import running
 from tests.sync._harness import Deployment, ServerProcess
 
@@ -68,3 +72,16 @@ def server(deployment: Deployment) -> Iterator[ServerProcess]:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """`fieldapp --data-dir DIR ARGS...` in this process; its JSON output."""
+    monkeypatch.setenv("FIELDAPP_PASSPHRASE", PASSPHRASE)
+
+    def run(data_dir: Path, *args: str) -> Any:
+        capsys.readouterr()
+        assert main(["--data-dir", str(data_dir), *args]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    return run

@@ -8,7 +8,6 @@ holds no victim name, and its digests are not unkeyed hashes of it."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import httpx
 import pytest
 
 from fieldapp import crypto
-from fieldapp.cli import main
 from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Store
 from sync.client import OfficeClient, ServerRefused, SyncClient, enrol
@@ -157,16 +155,3 @@ def test_two_trainings_with_one_participant_count_one_person_and_two_attendances
                    "--by", "programme_type", "--people", "--json")  # fmt: skip
     assert (counted["attendances"], counted["people"]) == (2, 1)
     trainer.close()
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
-    """`fieldapp --data-dir DIR ARGS...` in this process; its JSON output."""
-    monkeypatch.setenv("FIELDAPP_PASSPHRASE", PASSPHRASE)
-
-    def run(data_dir: Path, *args: str) -> Any:
-        capsys.readouterr()
-        assert main(["--data-dir", str(data_dir), *args]) == 0
-        return json.loads(capsys.readouterr().out)
-
-    return run

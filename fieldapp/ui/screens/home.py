@@ -142,6 +142,13 @@ def Home() -> ft.Control:
                     ),
                 ]
             ),
+            ft.OutlinedButton(
+                _("Referrals"),
+                icon=ft.Icons.SWAP_HORIZ,
+                height=TOUCH,
+                visible=bool(state.services.device.server_url),
+                on_click=lambda: ft.context.page.run_thread(state.open_referrals),
+            ),
             *[
                 ft.OutlinedButton(
                     f.label(f.title, state.lang),

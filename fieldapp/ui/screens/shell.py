@@ -17,6 +17,7 @@ from fieldapp.ui.screens.home import Home
 from fieldapp.ui.screens.merge import Merge
 from fieldapp.ui.screens.office import Office
 from fieldapp.ui.screens.records import Records
+from fieldapp.ui.screens.referrals import Referrals
 from fieldapp.ui.screens.settings import Settings
 from fieldapp.ui.screens.sync import Sync
 from fieldapp.ui.screens.training_hub import TrainingHub
@@ -45,6 +46,7 @@ _SCREENS: dict[Screen, Callable[[], ft.Control]] = {
     "sync": Sync,
     "settings": Settings,
     "office": Office,
+    "referrals": Referrals,
 }
 _RECORD_SCREENS: tuple[Screen, ...] = ("form", "merge", "case")
 

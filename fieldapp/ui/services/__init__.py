@@ -13,7 +13,8 @@ services), `services.sync` (client, monitor, "Sync now"),
 `services.office` (the office's requests to the server, for office roles only),
 `services.case_files` (the organisation's key for one session: sealed records opened, for
 case managers and admins only).
-`services.bundles` (offline bundle files: export the outbox, import the centre's bundle).
+`services.bundles` (offline bundle files: export the outbox, import the centre's bundle),
+`services.referrals` (referrals between organisations: the directory, sent and received).
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ from fieldapp.ui.services.records import (
     RecordsPage,
     StatusGroup,
 )
+from fieldapp.ui.services.referrals import (
+    DECLINE_REASONS,
+    RECEIVING_ROLES,
+    DeclineReason,
+    DirectoryEntry,
+    IncomingReferral,
+    Referral,
+    ReferralFailed,
+    Referrals,
+)
 from fieldapp.ui.services.sync import Sync, SyncOutcome, SyncStatus, describe_report
 from fieldapp.ui.services.team import PERSON_FIELDS, ParticipantMatch, Team, match_participants
 from sync.protocol import EnrolmentLink
@@ -82,11 +93,13 @@ __all__ = [
     "AUTOLOCK_CHOICES",
     "CASE_FILE_ROLES",
     "CASE_FORMS",
+    "DECLINE_REASONS",
     "DEFAULT_AUTOLOCK_MINUTES",
     "DEFAULT_SILENT_DAYS",
     "DUPLICATE_ROLES",
     "OFFICE_ROLES",
     "PERSON_FIELDS",
+    "RECEIVING_ROLES",
     "REVIEW_STATES",
     "STATUS_GROUPS",
     "TRAINING_FORM",
@@ -99,11 +112,14 @@ __all__ = [
     "CaseFiles",
     "CaseTimeline",
     "Cases",
+    "DeclineReason",
     "DeviceRevoked",
     "DeviceState",
+    "DirectoryEntry",
     "DuplicatePair",
     "EnrolmentLink",
     "FormFileMissing",
+    "IncomingReferral",
     "ListedRecord",
     "MediaRejected",
     "MergeOffer",
@@ -121,6 +137,9 @@ __all__ = [
     "RecordQuery",
     "RecordSummary",
     "RecordsPage",
+    "Referral",
+    "ReferralFailed",
+    "Referrals",
     "ReviewDecision",
     "ReviewResult",
     "ReviewState",
@@ -168,6 +187,7 @@ class Services:
         self.case_files = CaseFiles(self.device, self.office)
         self.bundles = Bundles(self.device, self.sync)
         self.attachments = Attachments(self.device)
+        self.referrals = Referrals(self.device, self.case_files)
 
     def unlock(self, passphrase: str) -> None:
         """Unlock, then sync in the background if enrolled. Raises WrongPassphrase, or

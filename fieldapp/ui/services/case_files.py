@@ -25,8 +25,15 @@ from fieldapp.crypto import (
 )
 from fieldapp.ui.services.device import Device
 from fieldapp.ui.services.office import NotAnOfficeDevice, Office, OfficeFailed
-from sync.client import OpenedRecord, OpenedRevision, SyncError, open_record
-from sync.protocol import OfficeRecordsPage
+from sync.client import (
+    OpenedRecord,
+    OpenedRevision,
+    ReferralContents,
+    SyncError,
+    open_record,
+    open_referral,
+)
+from sync.protocol import OfficeRecordsPage, Referral
 
 __all__ = [
     "CASE_FILE_ROLES",
@@ -121,6 +128,15 @@ class CaseFiles:
             )
         except SyncError as exc:
             raise OfficeFailed(str(exc)) from exc
+
+    def open_referral(self, referral: Referral) -> ReferralContents | None:
+        """An incoming referral opened with the key; None while the case files are locked
+        or once the survivor's consent was withdrawn."""
+        with self._lock:
+            key = self._key
+        if key is None or key.locked:
+            return None
+        return open_referral(key, referral)
 
     def lock(self) -> None:
         """Forget the key (idempotent): "Lock case files", the device's lock, the app's end."""

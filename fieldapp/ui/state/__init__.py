@@ -9,6 +9,7 @@ from fieldapp.ui.state.case_files import CASE_FILE_MESSAGES, CaseFilesState
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
 from fieldapp.ui.state.office import OfficeState
+from fieldapp.ui.state.referrals import ReferralsView, referable
 from fieldapp.ui.state.steps import (
     JumpQuestion,
     JumpStep,
@@ -44,6 +45,7 @@ __all__ = [
     "MergeRow",
     "MergeSession",
     "OfficeState",
+    "ReferralsView",
     "Screen",
     "ServiceRow",
     "SetupStep",
@@ -54,4 +56,5 @@ __all__ = [
     "build_steps",
     "display_value",
     "event_summary",
+    "referable",
 ]

@@ -41,6 +41,7 @@ from fieldapp.ui.state.case import CaseSession
 from fieldapp.ui.state.form import REVIEW, FormSession
 from fieldapp.ui.state.merge import MergeSession
 from fieldapp.ui.state.office import OfficeState
+from fieldapp.ui.state.referrals import ReferralsView
 from fieldapp.ui.state.training import EventRow, TrainingSession, event_rows
 
 __all__ = ["PAGE_SIZE", "AppState", "Screen", "SetupStep"]
@@ -59,6 +60,7 @@ Screen = Literal[
     "sync",
     "settings",
     "office",  # the office workspace (office roles only: see `OfficeState.open`)
+    "referrals",  # referrals between organisations: one record's, sent, received
 ]
 SetupStep = Literal["language", "passphrase", "server"]
 PAGE_SIZE = 20
@@ -114,6 +116,7 @@ class AppState:
     confirm_withdraw: bool = False  # the "withdraw consent and erase" dialog shows
     autolock_minutes: int = 5
     office: OfficeState = field(init=False)  # the office workspace (office roles only)
+    referrals: ReferralsView = field(init=False)
     _resume_record: str | None = None
     _resume_screen: Screen = "home"
 
@@ -124,6 +127,7 @@ class AppState:
         self.autolock_minutes = device.autolock_minutes
         self.device = device.state
         self.office = OfficeState(services=self.services, lang=self.lang)
+        self.referrals = ReferralsView(services=self.services)
         self.screen = _START[self.device]
         self.sync = self.services.sync.refresh()
         if self.device == "unlocked":  # a page opened on a device another page unlocked
@@ -181,6 +185,7 @@ class AppState:
             self._resume_screen = "form" if self.screen == "merge" else self.screen
         self.services.lock()
         self.office.clear()
+        self.referrals = ReferralsView(services=self.services)  # incoming ones were opened
         self.form = self.merge = self.case = None
         self.events = []
         self.records = []
@@ -291,6 +296,11 @@ class AppState:
         elif screen == "sync":
             self.sync = self.services.sync.refresh()
         self.screen = screen
+
+    def open_referrals(self, record_id: str | None = None) -> None:
+        """The referrals screen: `record_id` to refer (from its review), else the lists."""
+        self.go("referrals")
+        self.referrals.open(record_id)
 
     def _leave_record(self) -> None:
         """Close the open record; a draft opened here whose answers were all taken back goes

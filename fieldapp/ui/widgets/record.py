@@ -9,7 +9,7 @@ from typing import Any
 import flet as ft
 
 from fieldapp.ui.messages import GOOD_NEWS, MESSAGES
-from fieldapp.ui.state import AppState, FormSession
+from fieldapp.ui.state import AppState, FormSession, referable
 from fieldapp.ui.widgets.common import TOUCH, banner
 
 __all__ = [
@@ -113,6 +113,15 @@ def record_notes(state: AppState, form: FormSession) -> list[ft.Control]:
                 icon=ft.Icons.CALL_MERGE,
                 height=TOUCH,
                 on_click=state.open_merge,
+            )
+        )
+    if referable(form):
+        notes.append(
+            ft.FilledTonalButton(
+                _("Refer to another organisation"),
+                icon=ft.Icons.SWAP_HORIZ,
+                height=TOUCH,
+                on_click=lambda: ft.context.page.run_thread(state.open_referrals, form.record_id),
             )
         )
     if form.message_key:

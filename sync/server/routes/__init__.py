@@ -1,7 +1,7 @@
 """The server's HTTP areas, one `APIRouter` each, all under /v1: health, enrolment, records
 (push, receipts check, read), changes, team roster, forms, admin, office, office matching
-(duplicates and people). `create_app` includes `ROUTERS` in this order (the order of
-/openapi.json's paths)."""
+(duplicates and people), relay, referrals between organisations (and their directory).
+`create_app` includes `ROUTERS` in this order (the order of /openapi.json's paths)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sync.server.routes import (
     matching,
     office,
     records,
+    referrals,
     relay,
     roster,
 )
@@ -35,4 +36,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     office.router,
     matching.router,
     relay.router,
+    referrals.router,
 )

@@ -81,6 +81,7 @@ from sync.protocol.hub import (
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DirectoryListing,
     DuplicateRow,
     EnrolCode,
     FormVersion,
@@ -91,6 +92,7 @@ from sync.server.storage.models import (
     PeopleCount,
     PushResult,
     RecordHead,
+    ReferralRow,
     ReviewStored,
     SealedRecord,
     SharedKind,
@@ -519,6 +521,47 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def records_waiting_for_attachments(self) -> dict[str, int]:
         """Per organisation id, the records whose head still waits for chunks."""
+
+    # -- referrals between organisations (sync.server.storage.referrals) ------------------
+
+    @abc.abstractmethod
+    def put_directory_services(
+        self, org_id: str, services: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        """Replace the organisation's services `(code, label)` in the referral directory."""
+
+    @abc.abstractmethod
+    def directory(self) -> list[DirectoryListing]:
+        """Every organisation with a service in the directory, with its public keys."""
+
+    @abc.abstractmethod
+    def send_referral(
+        self,
+        sender: Device,
+        referral_id: str,
+        record_id: str,
+        to_org: str,
+        service: str,
+        sealed: bytes,
+        now: datetime,
+    ) -> tuple[ReferralRow, bool]:
+        """Store a referral in ONE transaction (True), or find the same one sent before
+        (False). ReferralRefused (nothing written) without the survivor's consent to refer,
+        for a record the sender may not write, a receiver or service not in the directory,
+        a sealed part not sealed to the receiver's keys, or an id taken by another."""
+
+    @abc.abstractmethod
+    def list_referrals(self, viewer: Device, direction: str) -> list[ReferralRow]:
+        """`outgoing` (the organisation's for its office, a device's own otherwise) or
+        `incoming` (to the viewer's organisation, for its office only), newest first."""
+
+    @abc.abstractmethod
+    def answer_referral(
+        self, receiver: Device, referral_id: str, status: str, reason: str | None, now: datetime
+    ) -> ReferralRow:
+        """The receiving organisation's answer (accepted, declined with a reason, delivered
+        after accepted). NotFound unless the referral is to the receiver's organisation;
+        ReferralRefused for an answer its state does not allow (withdrawn, or out of order)."""
 
     # -- change log ------------------------------------------------------------------------
 

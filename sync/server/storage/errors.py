@@ -6,6 +6,7 @@ StorageError                  the database cannot do what was asked
 ├── NotResolvable             a revision that is not in conflict cannot settle one
 ├── NotRecordOwner            the device may not write this record
 ├── AlreadyExists             the name, id or version is taken (with other content)
+├── ReferralRefused           a referral cannot be sent or answered (its code says why)
 └── EnrolmentRefused          an enrolment code cannot be redeemed
     ├── CodeInvalid           no code has this hash
     ├── CodeExpired           the code's time is up
@@ -26,6 +27,7 @@ __all__ = [
     "NotFound",
     "NotRecordOwner",
     "NotResolvable",
+    "ReferralRefused",
     "StorageError",
     "StorageUnwritable",
 ]
@@ -76,3 +78,14 @@ class CodeExpired(EnrolmentRefused):
 
 class CodeUsed(EnrolmentRefused):
     """The code was redeemed by another device (or another key, or a since-revoked device)."""
+
+
+class ReferralRefused(StorageError):
+    """A referral cannot be sent or answered: `error` is the stable code the API answers
+    (`no_consent_to_refer`, `not_in_directory`, `not_sealed_to_receiver`...), `status` its
+    HTTP status; nothing was written."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error

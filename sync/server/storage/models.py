@@ -318,3 +318,34 @@ class PeopleCount:
     attendances: int
     people: int
     to_confirm: list[tuple[str, Attendance, Attendance]]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryListing:
+    """An organisation in the referral directory: its services `(code, label)` and keys."""
+
+    org_id: str
+    org_name: str
+    recipients: list[dict[str, Any]]
+    services: list[tuple[str, str]]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRow:
+    """A stored referral, with both organisations' names; `sealed` None once erased."""
+
+    id: str
+    from_org: str
+    from_org_name: str
+    to_org: str
+    to_org_name: str
+    service: str
+    record_id: str
+    sent_by: str
+    sealed: bytes | None
+    digest: str
+    status: str
+    reason: str | None
+    sent_at: datetime
+    updated_at: datetime

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from sync.protocol import RecordChangeData, RecordEnvelope
 from sync.server.auth import OFFICE_ROLES, may_write
 from sync.server.push_rules import PushDecision, RecordState, decide_push
-from sync.server.storage import attachments, audit, changes, matching, office
+from sync.server.storage import attachments, audit, changes, matching, office, referrals
 from sync.server.storage.errors import NotFound, NotRecordOwner, NotResolvable
 from sync.server.storage.models import (
     ORG_WIDE_ROLES,
@@ -116,6 +116,7 @@ def push(
     tx.many("UPDATE record_heads SET consent_withdrawn = TRUE WHERE id = ?", gone)
     matching.erase(tx, [record_id for (record_id,) in gone])
     attachments.erase(tx, [record_id for (record_id,) in gone])
+    referrals.withdraw(tx, device.org_id, [record_id for (record_id,) in gone], now)
     at, actor = tx.ts(now), f"device:{device.id}"
     audit.append_many(
         tx,

@@ -42,6 +42,7 @@ from sync.server.storage import (
     office,
     organisations,
     records,
+    referrals,
     relayed,
     server_key,
     shared,
@@ -52,6 +53,7 @@ from sync.server.storage.migrations import Migration
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DirectoryListing,
     DuplicateRow,
     EnrolCode,
     FormVersion,
@@ -62,6 +64,7 @@ from sync.server.storage.models import (
     PeopleCount,
     PushResult,
     RecordHead,
+    ReferralRow,
     ReviewStored,
     SealedRecord,
     SharedKind,
@@ -446,6 +449,44 @@ class SqlStorage(Storage):
     def records_waiting_for_attachments(self) -> dict[str, int]:
         with self._read() as tx:
             return attachments.waiting_records(tx)
+
+    # -- referrals between organisations ---------------------------------------------------
+
+    def put_directory_services(
+        self, org_id: str, services: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        self._write_retrying(lambda tx: referrals.put_services(tx, org_id, services, now))
+
+    def directory(self) -> list[DirectoryListing]:
+        with self._read() as tx:
+            return referrals.directory(tx)
+
+    def send_referral(
+        self,
+        sender: Device,
+        referral_id: str,
+        record_id: str,
+        to_org: str,
+        service: str,
+        sealed: bytes,
+        now: datetime,
+    ) -> tuple[ReferralRow, bool]:
+        return self._write_retrying(
+            lambda tx: referrals.create(
+                tx, sender, referral_id, record_id, to_org, service, sealed, now
+            )
+        )
+
+    def list_referrals(self, viewer: Device, direction: str) -> list[ReferralRow]:
+        with self._read() as tx:
+            return referrals.listing(tx, viewer, direction)
+
+    def answer_referral(
+        self, receiver: Device, referral_id: str, status: str, reason: str | None, now: datetime
+    ) -> ReferralRow:
+        return self._write_retrying(
+            lambda tx: referrals.answer(tx, receiver, referral_id, status, reason, now)
+        )
 
     # -- change log, audit and stats -------------------------------------------------------
 

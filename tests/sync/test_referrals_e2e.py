@@ -1,0 +1,268 @@
+"""Referrals between two organisations end to end, through the real server on loopback and
+the real device stores and clients.
+
+One multi-organisation server holds both organisations (it scopes everything by
+organisation): org A's social worker records a survivor and refers her to org B's legal
+service, from the directory org B's admin published; org B's case manager opens the
+referral with org B's own key (which neither the server nor org A holds), accepts it and
+reports the service delivered; org A's device sees it. The server's files hold no canary;
+the record's fields the referral form does not name never reach org B; consent withdrawn on
+org A's side erases org B's copy; a referral without consent, or to an organisation not in
+the directory, is refused with a named error, by the device and by the server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fieldapp import crypto
+from fieldapp.cli import main
+from fieldapp.paths import STORE_FILENAME
+from fieldapp.store import Store
+from sync.client import (
+    NoConsentToRefer,
+    NotInDirectory,
+    ReferralRefused,
+    ReferralsClient,
+    SyncClient,
+    cached_directory,
+    enrol,
+    open_referral,
+)
+from sync.protocol import ReferralRequest
+from sync.server import admin
+from tests.conftest import CANARY, PASSPHRASE, screening_values
+from tests.sync._harness import Deployment
+
+NOTE = "Needs a lawyer for the Qwuuxplat wage claim"  # a canary in the note too
+CASE_NOTES = "Vexmorrow recounted the journey"  # never named by the referral form
+PLACE = "Quillbrix market"
+
+
+@pytest.fixture
+def new_device(
+    deployment: Deployment, app_url: str, app_transport: httpx.BaseTransport, tmp_path: Path
+) -> Callable[[str, str, str], Store]:
+    """`new_device(org_id, role, folder)`: a store enrolled with the organisation."""
+
+    def make(org_id: str, role: str, folder: str) -> Store:
+        store = Store.create(tmp_path / folder / STORE_FILENAME, PASSPHRASE)
+        with admin.open_server_storage(deployment.settings) as storage:
+            server_key = admin.server_public_key(deployment.settings, storage)
+            code = admin.enrol_code(storage, org_id, role, None, server_key=server_key)  # type: ignore[arg-type]
+        enrol(store, app_url, code.code, transport=app_transport)
+        return store
+
+    return make
+
+
+@pytest.fixture
+def org_b(deployment: Deployment) -> tuple[str, crypto.OrgKeyPair]:
+    """A second organisation on the same server, with a key pair of its own."""
+    key = crypto.OrgKeyPair.generate("X25519")
+    with admin.open_server_storage(deployment.settings) as storage:
+        org = admin.create_org(storage, "Legal Aid Cambodia", recipients=[key.recipient])
+    return org.id, key
+
+
+@dataclass
+class Sides:
+    """Org A's social worker, and org B (its admin's device, id and key pair) listed in the
+    directory with a legal service and a shelter."""
+
+    worker: Store
+    b_admin: Store
+    b_id: str
+    b_key: crypto.OrgKeyPair
+
+
+@pytest.fixture
+def sides(
+    deployment: Deployment,
+    org_b: tuple[str, crypto.OrgKeyPair],
+    app_transport: httpx.BaseTransport,
+    new_device: Callable[[str, str, str], Store],
+) -> Sides:
+    b_id, b_key = org_b
+    worker = new_device(deployment.org_id, "collector", "a")
+    b_admin = new_device(b_id, "admin", "ba")
+    with ReferralsClient(b_admin, transport=app_transport) as client:
+        client.set_services({"legal": "Legal aid", "shelter": "Women's shelter"})
+    return Sides(worker, b_admin, b_id, b_key)
+
+
+def _synced(store: Store, transport: Any) -> None:
+    with SyncClient(store, transport=transport) as client:
+        assert client.sync().ok
+
+
+def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_it(
+    deployment: Deployment,
+    org_key: crypto.OrgKeyPair,
+    sides: Sides,
+    app_transport: httpx.BaseTransport,
+    new_device: Callable[[str, str, str], Store],
+) -> None:
+    worker, b_id, b_key = sides.worker, sides.b_id, sides.b_key
+    b_office = new_device(b_id, "case_manager", "bo")
+    survivor = worker.records.create_final(
+        "victim_screening",
+        screening_values(CANARY, case_notes=CASE_NOTES, identification_place=PLACE),
+    )
+    _synced(worker, app_transport)
+
+    with ReferralsClient(worker, transport=app_transport) as client:
+        [listed] = client.directory().organisations
+        assert (listed.org_id, [s.service for s in listed.services]) == (b_id, ["legal", "shelter"])
+        sent = client.refer(survivor.id, b_id, "legal", note=NOTE)
+    assert cached_directory(worker).organisations == [listed]  # for the device offline
+    assert (sent.status, sent.direction, str(sent.record_id)) == ("sent", "outgoing", survivor.id)
+
+    with ReferralsClient(b_office, transport=app_transport) as office:
+        [incoming] = office.referrals("incoming")
+        assert incoming.record_id is None and incoming.from_org_name == "Field Team"
+        contents = open_referral(b_key, incoming)
+        assert contents is not None
+        assert contents.fields["given_name"] == CANARY and contents.note == NOTE
+        assert contents.fields["immediate_needs"] == ["shelter", "medical"]
+        shared = contents.model_dump_json()
+        for never in ("case_notes", "case_code", "identification_place", CASE_NOTES, PLACE):
+            assert never not in shared  # fields the referral form does not name stay home
+        with pytest.raises(crypto.IntegrityError):  # org A's key does not open it either
+            open_referral(org_key, incoming)
+        assert office.accept(str(incoming.id)).status == "accepted"
+        assert office.delivered(str(incoming.id)).status == "delivered"
+
+    with ReferralsClient(worker, transport=app_transport) as client:
+        [outgoing] = client.referrals("outgoing")
+        assert (outgoing.id, outgoing.status, outgoing.sealed) == (sent.id, "delivered", None)
+
+    dump = b"".join(p.read_bytes() for p in deployment.settings.data_dir.rglob("*") if p.is_file())
+    for canary in (CANARY, "Qwuuxplat", "Vexmorrow", "Quillbrix"):
+        assert canary.encode() not in dump
+
+
+def test_without_consent_or_outside_the_directory_nothing_is_referred(
+    sides: Sides, app_transport: httpx.BaseTransport
+) -> None:
+    worker, b_id, b_key = sides.worker, sides.b_id, sides.b_key
+    refused = worker.records.create_final(
+        "victim_screening", screening_values(CANARY, consent_refer="no", referral_org_shelter=None,
+                                             referral_org_medical=None),
+    )  # fmt: skip
+    consented = worker.records.create_final("victim_screening", screening_values(CANARY))
+    _synced(worker, app_transport)
+    with ReferralsClient(worker, transport=app_transport) as client:
+        client.directory()
+        with pytest.raises(NoConsentToRefer, match="consent_refer"):
+            client.refer(refused.id, b_id, "legal")
+        with pytest.raises(NotInDirectory, match="directory"):
+            client.refer(consented.id, "org-not-listed", "legal")
+        with pytest.raises(NotInDirectory):
+            client.refer(consented.id, b_id, "repatriation")
+
+        # A modified device skipping its own checks meets the server's, named the same.
+        def forged(record_id: str, to_org: str) -> ReferralRequest:
+            sealed = crypto.seal(b"{}", [b_key.recipient], b"any")
+            return ReferralRequest(
+                id=uuid.uuid4(), record_id=uuid.UUID(record_id), to_org=to_org, service="legal",
+                sealed=sealed,
+            )  # fmt: skip
+
+        with pytest.raises(NoConsentToRefer) as no_consent:
+            client.send(forged(refused.id, b_id))
+        with pytest.raises(NotInDirectory) as not_listed:
+            client.send(forged(consented.id, "org-not-listed"))
+        assert (no_consent.value.error, not_listed.value.error) == (
+            "no_consent_to_refer",
+            "not_in_directory",
+        )
+        assert client.referrals("outgoing") == []
+
+
+def test_consent_withdrawn_on_org_a_erases_org_bs_copy(
+    deployment: Deployment, sides: Sides, app_transport: httpx.BaseTransport
+) -> None:
+    worker, b_admin, b_id, b_key = sides.worker, sides.b_admin, sides.b_id, sides.b_key
+    survivor = worker.records.create_final("victim_screening", screening_values(CANARY))
+    _synced(worker, app_transport)
+    with ReferralsClient(worker, transport=app_transport) as client:
+        client.directory()
+        sent = client.refer(survivor.id, b_id, "legal")
+    with ReferralsClient(b_admin, transport=app_transport) as b_client:
+        [before] = b_client.referrals("incoming")
+        assert open_referral(b_key, before) is not None
+        b_client.accept(str(sent.id))
+
+    worker.consent.withdraw(survivor.id)
+    _synced(worker, app_transport)
+
+    with ReferralsClient(b_admin, transport=app_transport) as b_client:
+        [after] = b_client.referrals("incoming")
+        assert (after.status, after.sealed, open_referral(b_key, after)) == (
+            "withdrawn",
+            None,
+            None,
+        )
+        with pytest.raises(ReferralRefused) as refused:
+            b_client.delivered(str(sent.id))
+        assert refused.value.error == "referral_withdrawn"
+    with ReferralsClient(worker, transport=app_transport) as client:
+        assert [r.status for r in client.referrals("outgoing")] == ["withdrawn"]
+    assert deployment.query("SELECT COUNT(*) FROM referrals WHERE sealed IS NOT NULL") == [(0,)]
+
+
+def test_the_command_line_refers_lists_opens_and_answers(
+    deployment: Deployment,
+    org_b: tuple[str, crypto.OrgKeyPair],
+    app_url: str,
+    app_transport: httpx.BaseTransport,
+    tmp_path: Path,
+    new_device: Callable[[str, str, str], Store],
+    cli: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    b_id, b_key = org_b
+    key_file = tmp_path / "org-b.key"
+    b_key.save(key_file, PASSPHRASE)
+    monkeypatch.setenv("ORG_B_KEY_PASSPHRASE", PASSPHRASE)
+    worker = new_device(deployment.org_id, "collector", "a")
+    survivor = worker.records.create_final("victim_screening", screening_values(CANARY))
+    no_consent = worker.records.create_final(
+        "victim_screening", screening_values(CANARY, consent_refer="no", referral_org_shelter=None,
+                                             referral_org_medical=None),
+    )  # fmt: skip
+    _synced(worker, app_transport)
+    worker.close()
+    for name, role in (("ba", "admin"), ("bo", "case_manager")):
+        new_device(b_id, role, name).close()
+
+    assert (
+        main(["--data-dir", str(tmp_path / "ba"), "referrals", "services", "legal=Legal aid"]) == 0
+    )
+    [entry] = cli(tmp_path / "a", "referrals", "directory", "--json")["organisations"]
+    assert (entry["org_id"], entry["services"][0]["service"]) == (b_id, "legal")
+    sent = cli(tmp_path / "a", "referrals", "send", survivor.id, "--to", b_id, "--service",
+               "legal", "--note", NOTE, "--json")  # fmt: skip
+    assert sent["status"] == "sent"
+    capsys.readouterr()
+    refused = main(["--data-dir", str(tmp_path / "a"), "referrals", "send", no_consent.id,
+                    "--to", b_id, "--service", "legal"])  # fmt: skip
+    assert refused == 1 and "consent_refer" in capsys.readouterr().err
+
+    opening = ["--org-key", str(key_file), "--passphrase-env", "ORG_B_KEY_PASSPHRASE"]
+    [incoming] = cli(tmp_path / "bo", "referrals", "list", "--incoming", *opening, "--json")
+    assert incoming["contents"]["fields"]["given_name"] == CANARY
+    assert incoming["contents"]["note"] == NOTE and "record_id" not in str(incoming["contents"])
+    for answer in ("accept", "delivered"):
+        assert main(["--data-dir", str(tmp_path / "bo"), "referrals", answer, sent["id"]]) == 0
+    [outgoing] = cli(tmp_path / "a", "referrals", "list", "--json")
+    assert (outgoing["id"], outgoing["status"]) == (sent["id"], "delivered")
