@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from fieldapp.errors import FieldappError
 from fieldapp.forms.spec import FormSpec
+from fieldapp.ui.services.cases import CASE_FORMS
 from fieldapp.ui.services.device import Device
 from fieldapp.ui.services.office_tools import (
     DashboardQuery,
@@ -46,7 +47,9 @@ class OfficeFigures:
         return office_tools().charted_forms(self._device.store.forms.usable())
 
     def export_forms(self) -> list[FormSpec]:
-        return list(self._device.store.forms.usable())
+        """The forms to export, case work (cases, services: follow-ups) after the registers
+        and screenings a coordinator exports first."""
+        return sorted(self._device.store.forms.usable(), key=lambda spec: spec.id in CASE_FORMS)
 
     def dashboard(self, query: DashboardQuery, *, k: int, lang: str) -> DashboardView:
         tools = office_tools()
