@@ -16,25 +16,18 @@ import httpx
 from PIL import Image
 
 from fieldapp import crypto
-from fieldapp.forms.spec import FormSpec
+from fieldapp.forms.builtin import load_builtin_forms
+from fieldapp.forms.media import IMAGE_TYPES
+from fieldapp.forms.spec import FieldSpec
 from fieldapp.store import Store
 from sync.client import OfficeClient, RetryPolicy, SyncClient, enrol, open_attachments
+from sync.protocol.attachments import AttachmentRef
 from sync.server import admin
-from tests.conftest import CANARY, PASSPHRASE
+from tests.conftest import CANARY, PASSPHRASE, screening_values
 from tests.sync._harness import MID_TRANSFER_FAULTS, Deployment, FaultProxy
 
 SEED = 16
-MEDIA_FORM = FormSpec.model_validate(
-    {
-        "id": "media_check",
-        "version": "1",
-        "title": {"en": "Media check"},
-        "children": [
-            {"kind": "field", "name": name, "type": "text"}
-            for name in ("photo_front", "photo_back", "signature")
-        ],
-    }
-)
+SCREENING = load_builtin_forms()["victim_screening"]
 KEY_PASSPHRASE = "organisation key passphrase"
 
 
@@ -59,6 +52,17 @@ def drawn_signature() -> bytes:
     return out.getvalue()
 
 
+def capture(store: Store, record_id: str, question: str, data: bytes) -> AttachmentRef:
+    """What the app does with a photo taken or a signature drawn for the built-in screening's
+    `question`: re-encoded as its type and max-pixels say, kept encrypted under the record."""
+    node = SCREENING.node(question)
+    assert isinstance(node, FieldSpec) and node.type in IMAGE_TYPES, node
+    kind = "signature" if node.type == "signature" else "photo"
+    return store.attachments.add_image(
+        record_id, question, data, kind=kind, max_pixels=node.max_pixels
+    )
+
+
 def sync_until_done(client: SyncClient, rounds: int = 60) -> int:
     """Sync as the connectivity monitor would, until records and chunks are all sent."""
     for attempt in range(1, rounds + 1):
@@ -77,19 +81,18 @@ def test_two_photos_and_a_signature_reach_the_office_through_a_cutting_proxy(
     org_key: crypto.OrgKeyPair,
     tmp_path: Path,
 ) -> None:
-    with admin.open_server_storage(deployment.settings) as storage:
-        admin.publish_form(storage, MEDIA_FORM)
+    assert SCREENING.version == "4"
     enrol(store, app_url, deployment.code(), transport=app_transport)
-    with SyncClient(store, transport=app_transport) as direct:
-        assert direct.sync().forms_added == 1
     rng = random.Random(SEED)
-    draft = store.records.new_draft(MEDIA_FORM.id)
+    draft = store.records.new_draft(SCREENING.id)
     refs = [
-        store.attachments.add_image(draft.id, "photo_front", camera_photo(rng)),
-        store.attachments.add_image(draft.id, "photo_back", camera_photo(rng)),
-        store.attachments.add_image(draft.id, "signature", drawn_signature(), kind="signature"),
+        capture(store, draft.id, "consent_form_photo", camera_photo(rng)),
+        capture(store, draft.id, "document_photo", camera_photo(rng)),
+        capture(store, draft.id, "consent_signature", drawn_signature()),
     ]
-    store.records.finalise(draft.id, {ref.field: ref.id for ref in refs})
+    assert [ref.media_type for ref in refs] == ["image/jpeg", "image/jpeg", "image/png"]
+    store.records.finalise(draft.id, screening_values(**{ref.field: ref.id for ref in refs}))
+    assert store.records.get(draft.id).form_version == "4"
     stored_on_device = {ref.id: store.attachments.read(ref.id) for ref in refs}
     chunks = {digest for ref in refs for digest in ref.chunks}
     assert len(chunks) >= 6  # the photos take several chunks each
