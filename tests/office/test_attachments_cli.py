@@ -60,8 +60,8 @@ def test_a_case_manager_writes_a_records_attachments_a_coordinator_may_not(
         enrol(phone, url, deployment.issue("collector", "north").code)
         values = screening_values()
         draft = phone.records.new_draft("victim_screening", values)
-        photo = phone.attachments.add_image(draft.id, "case_notes", camera_photo())
-        phone.records.finalise(draft.id, {**values, "case_notes": photo.id})
+        photo = phone.attachments.add_image(draft.id, "document_photo", camera_photo())
+        phone.records.finalise(draft.id, {**values, "document_photo": photo.id})
         stored = phone.attachments.read(photo.id)
         with SyncClient(phone) as client:
             assert client.sync().ok
@@ -81,7 +81,7 @@ def test_a_case_manager_writes_a_records_attachments_a_coordinator_may_not(
     answer = json.loads(capfd.readouterr().out)
     [entry] = answer["attachments"]
     path = Path(entry["path"])
-    assert path.parent == out and path.suffix == ".jpg" and entry["field"] == "case_notes"
+    assert path.parent == out and path.suffix == ".jpg" and entry["field"] == "document_photo"
     assert path.read_bytes() == stored
     with Image.open(path) as image:
         assert not image.getexif()

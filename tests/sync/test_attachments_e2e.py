@@ -19,6 +19,7 @@ from fieldapp import crypto
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.media import IMAGE_TYPES
 from fieldapp.forms.spec import FieldSpec
+from fieldapp.media.images import ImageKind
 from fieldapp.store import Store
 from sync.client import OfficeClient, RetryPolicy, SyncClient, enrol, open_attachments
 from sync.protocol.attachments import AttachmentRef
@@ -57,7 +58,7 @@ def capture(store: Store, record_id: str, question: str, data: bytes) -> Attachm
     `question`: re-encoded as its type and max-pixels say, kept encrypted under the record."""
     node = SCREENING.node(question)
     assert isinstance(node, FieldSpec) and node.type in IMAGE_TYPES, node
-    kind = "signature" if node.type == "signature" else "photo"
+    kind: ImageKind = "signature" if node.type == "signature" else "photo"
     return store.attachments.add_image(
         record_id, question, data, kind=kind, max_pixels=node.max_pixels
     )
