@@ -23,6 +23,7 @@ from below; see the `client-rooms` contract in pyproject.toml):
 
 from __future__ import annotations
 
+from sync.client._attachments import waiting_uploads
 from sync.client._backoff import RetryPolicy, jitter_source
 from sync.client._bundle import BundleProgress, ExportedBundle, export_bundle, import_bundle
 from sync.client._case_files import (
@@ -130,4 +131,5 @@ __all__ = [
     "open_record",
     "open_referral",
     "refusal",
+    "waiting_uploads",
 ]

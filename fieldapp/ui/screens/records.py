@@ -10,6 +10,7 @@ from fieldapp.ui.context import use_app
 from fieldapp.ui.formats import format_number
 from fieldapp.ui.services import STATUS_GROUPS, StatusGroup
 from fieldapp.ui.state import AppState
+from fieldapp.ui.state.media import upload_line
 from fieldapp.ui.widgets.common import (
     STATUS_ICONS,
     STATUS_LABELS,
@@ -50,7 +51,9 @@ def _rows(state: AppState) -> list[ft.Control]:
         elif item.problem_count:
             count = item.problem_count
             subtitle += " · " + _.ngettext("{n} problem", "{n} problems", count, n=count)
-        if item.status in _NOT_SENT and (files := state.services.attachments.count(item.id)):
+        if uploading := upload_line(_, state.record_uploads.get(item.id)):
+            subtitle += " · " + uploading
+        elif item.status in _NOT_SENT and (files := state.services.attachments.count(item.id)):
             subtitle += " · " + _.ngettext(
                 "{n} attachment waiting", "{n} attachments waiting", files, n=files
             )

@@ -32,7 +32,12 @@ from fieldapp.store import (
     StoreWiped,
     ValidationFailed,
 )
-from fieldapp.ui.services.attachments import AttachedFile, Attachments, MediaRejected
+from fieldapp.ui.services.attachments import (
+    AttachedFile,
+    Attachments,
+    AttachmentsStored,
+    MediaRejected,
+)
 from fieldapp.ui.services.bundles import BundleFile, BundleRead, Bundles
 from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
 from fieldapp.ui.services.cases import CASE_FORMS, Cases, CaseTimeline
@@ -106,6 +111,7 @@ __all__ = [
     "VICTIM_FORM",
     "AttachedFile",
     "Attachments",
+    "AttachmentsStored",
     "BundleFailed",
     "BundleFile",
     "BundleRead",

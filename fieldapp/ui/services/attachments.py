@@ -12,9 +12,11 @@ from fieldapp.forms.media import IMAGE_TYPES
 from fieldapp.forms.spec import FieldSpec
 from fieldapp.media.answers import clean_picture
 from fieldapp.ui.services.device import Device
+from sync.client import waiting_uploads
+from sync.protocol import AttachmentsStored
 from sync.protocol.attachments import MAX_ATTACHMENT_BYTES, MAX_RECORD_ATTACHMENT_BYTES
 
-__all__ = ["AttachedFile", "Attachments", "MediaRejected"]
+__all__ = ["AttachedFile", "Attachments", "AttachmentsStored", "MediaRejected"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,9 @@ class Attachments:
     def count(self, record_id: str) -> int:
         """How many attachments the record keeps (shown on the records list)."""
         return len(self.device.store.attachments.for_record(record_id))
+
+    def uploads(self) -> dict[str, AttachmentsStored]:
+        """The sent records whose attachments are still going up, by id, with how many of
+        their encrypted parts the server held at the last sync (read from the store: no
+        network)."""
+        return waiting_uploads(self.device.store)

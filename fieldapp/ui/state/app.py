@@ -22,6 +22,7 @@ from fieldapp.ui.formats import day_range, format_day, format_number, localised_
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
+    AttachmentsStored,
     DeviceState,
     EnrolmentLink,
     FormFileMissing,
@@ -102,6 +103,8 @@ class AppState:
     records_cursors: list[str | None] = field(default_factory=list)
     records_next: str | None = None
     records_total: int = 0
+    # the sent records whose attachments are still going up (services.attachments.uploads)
+    record_uploads: dict[str, AttachmentsStored] = field(default_factory=dict)
     # the list's search and filters (typed as they are: the days as YYYY-MM-DD), what is wrong
     # with them by filter ("since", "until"), and the titles of the records listed by id
     records_text: str = ""
@@ -499,6 +502,7 @@ class AppState:
         self.record_titles = {item.summary.id: item.title for item in page.items}
         self.records_next = page.next_after
         self.records_total = self.services.records.count_matching(query)
+        self.record_uploads = self.services.attachments.uploads()
 
     def filter_records(
         self,

@@ -15,14 +15,26 @@ from typing import Any
 import flet as ft
 
 from fieldapp.forms.spec import FieldSpec
+from fieldapp.i18n import Words
 from fieldapp.media.signatures import signature_png
 from fieldapp.ui.formats import format_size
-from fieldapp.ui.services.attachments import AttachedFile, MediaRejected
+from fieldapp.ui.services.attachments import AttachedFile, AttachmentsStored, MediaRejected
 from fieldapp.ui.state.form import FormSession
 
-__all__ = ["MediaAnswer"]
+__all__ = ["MediaAnswer", "upload_line"]
 
 Point = tuple[float, float]
+
+
+def upload_line(words: Words, progress: AttachmentsStored | None) -> str:
+    """What a sent record's line says while its photos and files go up: how many of their
+    encrypted parts the server holds; "" when none are waiting."""
+    if progress is None or progress.complete:
+        return ""
+    _ = words
+    return _(
+        "Attachments: {sent} of {total} parts sent", sent=progress.stored, total=progress.needed
+    )
 
 
 @ft.observable
