@@ -5,19 +5,29 @@ before that; outcomes are only ever written from the server's answer (the checkp
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import gzip
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
 
+from fieldapp.errors import StoreLocked
 from fieldapp.store import OutboxEntry, Store
 from sync.client._ahead import Ahead
 from sync.client._errors import ServerRefused
 from sync.client._exchange import GZIP_LEVEL, Exchange, answer, refusal
 from sync.client._outcomes import Outgoing, ReceiptVerifier, outcome_of
 from sync.client._report import ProgressCallback, SyncReport
-from sync.protocol import MAX_BATCH_RECORDS, PROTOCOL_VERSION, PushResponse
+from sync.protocol import (
+    BATCH_SIGNATURES_HEADER,
+    MAX_BATCH_RECORDS,
+    PROTOCOL_VERSION,
+    PushResponse,
+    sign_record_batch,
+)
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "pending_records"]
 
@@ -32,15 +42,42 @@ def pending_records(store: Store) -> int:
     return store.records.count(status="final") + store.records.count(status="queued")
 
 
+Signer = Callable[[bytes], bytes]
+
+
 @dataclass(frozen=True, slots=True)
 class _Batch:
     items: list[Outgoing]
     gzipped: bytes
 
     @classmethod
-    def of(cls, items: list[Outgoing]) -> _Batch:
-        body = _ENVELOPE_BATCH_HEAD + b",".join(item.body for item in items) + b"]}"
+    def of(cls, items: list[Outgoing], sign: Signer | None = None) -> _Batch:
+        """The batch as sent: each envelope as the device signed it alone, or, with `sign`,
+        the whole batch signed once, each envelope carrying its inclusion proof."""
+        bodies = [item.body for item in items]
+        if sign is not None:
+            with contextlib.suppress(StoreLocked):  # locked: the records go signed alone
+                bodies = _batch_signed(items, sign)
+        body = _ENVELOPE_BATCH_HEAD + b",".join(bodies) + b"]}"
         return cls(items, gzip.compress(body, GZIP_LEVEL))
+
+
+def _batch_signed(items: list[Outgoing], sign: Signer) -> list[bytes]:
+    """The envelopes with one signature over the Merkle root of their content digests (see
+    sync.protocol.batch_signing) in place of each one's own, and each one's proof."""
+    signature, proofs = sign_record_batch([item.content_digest for item in items], sign)
+    signature_text = base64.b64encode(signature).decode("ascii")
+    bodies = []
+    for item, proof in zip(items, proofs, strict=True):
+        envelope = json.loads(item.body)
+        envelope["signature"] = signature_text
+        envelope["proof"] = {
+            "index": proof.index,
+            "size": proof.size,
+            "path": [base64.b64encode(node).decode("ascii") for node in proof.path],
+        }
+        bodies.append(json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode())
+    return bodies
 
 
 class Push:
@@ -66,6 +103,12 @@ class Push:
         self.receipts = receipts
         self.max_batch_bytes = max_batch_bytes
         self.on_progress = on_progress
+        # Whether the server said it verifies batch signatures (its push answer's header):
+        # until then each record goes signed alone, as older servers need.
+        self.batch_signatures = False
+
+    def _signer(self) -> Signer | None:
+        return self.store.keyring.sign_unattended if self.batch_signatures else None
 
     def run(self) -> None:
         total = pending_records(self.store)
@@ -117,7 +160,7 @@ class Push:
         outbox was read (their new revision goes in a later sync): see `Outbox.mark_queued`."""
         marked = self.store.outbox.mark_queued({item.record_id: item.revision for item in items})
         if leaving := [item for item in items if item.record_id in marked]:
-            yield _Batch.of(leaving)
+            yield _Batch.of(leaving, self._signer())
 
     def _exchanges(
         self, batches: Iterable[_Batch]
@@ -136,7 +179,7 @@ class Push:
         if len(current) == len(batch.items):
             return batch
         leaving = [item for item in batch.items if item.record_id in current]
-        return _Batch.of(leaving) if leaving else None
+        return _Batch.of(leaving, self._signer()) if leaving else None
 
     def _send(self, batch: _Batch) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
         """Push one batch (halving it while the server finds it too large): its answers."""
@@ -156,11 +199,13 @@ class Push:
                 )
                 return
             half = len(items) // 2
-            yield from self._send(_Batch.of(items[:half]))
-            yield from self._send(_Batch.of(items[half:]))
+            yield from self._send(_Batch.of(items[:half], self._signer()))
+            yield from self._send(_Batch.of(items[half:], self._signer()))
             return
         if response.status_code != 200:
             raise ServerRefused(refusal(response))
+        if response.headers.get(BATCH_SIGNATURES_HEADER) == "batch":
+            self.batch_signatures = True
         yield items, response
 
     def _write_outcomes(self, items: list[Outgoing], response: httpx.Response) -> int:

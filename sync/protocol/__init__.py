@@ -12,6 +12,7 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `errors`: the protocol's exceptions and the error bodies on the wire;
 - `records`: record envelopes, pushes and their outcomes, a record's revisions;
 - `receipts`: signed receipts, batch receipts' Merkle tree, the receipts check;
+- `batch_signing`: one device signature per pushed batch, over a Merkle root;
 - `changes`: the change log, one model per kind of change;
 - `enrolment`: enrolling a device, enrolment codes and links, the server URL rule;
 - `roster`: team rosters;
@@ -24,6 +25,11 @@ It imports nothing of the project: the phone, the server and the office tools al
 
 from __future__ import annotations
 
+from sync.protocol.batch_signing import (
+    BATCH_SIGNATURES_HEADER,
+    record_batch_signing_bytes,
+    sign_record_batch,
+)
 from sync.protocol.bundles import (
     BUNDLE_FORMAT,
     BundleError,
@@ -156,6 +162,7 @@ from sync.protocol.wire import (
 
 __all__ = [
     "APP_VERSION_HEADER",
+    "BATCH_SIGNATURES_HEADER",
     "BUNDLE_FORMAT",
     "ENROL_CHECK_SYMBOLS",
     "ENROL_CODE_ALPHABET",
@@ -262,4 +269,6 @@ __all__ = [
     "parse_fingerprint",
     "read_bundle",
     "receipt_tree",
+    "record_batch_signing_bytes",
+    "sign_record_batch",
 ]

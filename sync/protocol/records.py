@@ -12,9 +12,10 @@ from uuid import UUID
 
 from pydantic import Field, StrictBool, field_validator
 
+from sync.protocol.batch_signing import record_batch_signing_bytes, record_leaf
 from sync.protocol.canonical import canonical_json
 from sync.protocol.errors import WireFieldError
-from sync.protocol.receipts import Receipt
+from sync.protocol.receipts import Receipt, ReceiptProof
 from sync.protocol.wire import (
     MAX_BATCH_RECORDS,
     PROTOCOL_VERSION,
@@ -69,7 +70,9 @@ class RecordEnvelope(WireModel):
     `match`: keyed digests of the person's (or each participant's) normalised identifiers
     under the organisation's match key (sync.protocol.matching), signed too, left out when
     empty (a device without the match key, or a form that names nobody).
-    `signature` is the device's Ed25519 signature over `signing_bytes()`.
+    `signature` is the device's Ed25519 signature over `signing_bytes()`, or, with `proof`
+    (a batch-signed push, see sync.protocol.batch_signing), over the root of its batch's
+    Merkle tree: `signed_message()` is what it signs either way. Neither is signed content.
     """
 
     id: UUID
@@ -88,6 +91,8 @@ class RecordEnvelope(WireModel):
         default_factory=list, max_length=MAX_MATCH_KEYS, exclude_if=lambda keys: not keys
     )
     signature: B64Bytes
+    # Left out of the JSON when absent: a record signed alone is as version 1 had it.
+    proof: ReceiptProof | None = Field(default=None, exclude_if=lambda proof: proof is None)
 
     @field_validator("created_at", "updated_at")
     @classmethod
@@ -123,8 +128,17 @@ class RecordEnvelope(WireModel):
 
     def signing_bytes(self) -> bytes:
         """What the device signs: every field but the signature, canonically encoded."""
-        body = self.model_dump(mode="json", exclude={"signature"})
+        body = self.model_dump(mode="json", exclude={"signature", "proof"})
         return b"fieldapp-record-v1\n" + canonical_json(body)
+
+    def signed_message(self, signing_bytes: bytes | None = None) -> bytes:
+        """What `signature` signs: `signing_bytes()` (given when computed already) or, with
+        a proof, the root of the batch it places this envelope in."""
+        signed = signing_bytes if signing_bytes is not None else self.signing_bytes()
+        if self.proof is None:
+            return signed
+        root = self.proof.root(record_leaf(hashlib.sha256(signed).hexdigest()))
+        return record_batch_signing_bytes(root, self.proof.size)
 
     @property
     def content_digest(self) -> str:

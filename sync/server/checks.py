@@ -148,12 +148,14 @@ def envelope_errors(
     recipients: frozenset[str],
     *,
     signed: bytes | None = None,
+    check_signature: Callable[[bytes, bytes, bytes], None] = verify,
 ) -> list[WireFieldError]:
     """Why the server refuses this envelope from this device (empty: it may be stored).
 
     `rules` are the form version the envelope names, None when the server does not know it.
     `recipients` are the organisation's current key ids (`recipient_key_ids`).
     `signed` is `envelope.signing_bytes()` when the caller has computed them already.
+    `check_signature` is `verify`, or one that remembers the batch signatures it verified.
     """
     if envelope.device_id != device_id:
         return [
@@ -165,8 +167,18 @@ def envelope_errors(
             )
         ]
     try:
-        verify(public_key, envelope.signature, signed or envelope.signing_bytes())
+        check_signature(public_key, envelope.signature, envelope.signed_message(signed))
     except SignatureError:
+        if envelope.proof is not None:
+            return [
+                _error(
+                    "proof",
+                    "proof",
+                    "bad_batch_proof",
+                    "the inclusion proof and batch signature do not lead from this record"
+                    " to a root this device's enrolled key signed",
+                )
+            ]
         return [
             _error(
                 "signature",

@@ -67,6 +67,7 @@ from sync.protocol import ChangesPage, RecordEnvelope, ReviewState, Role, Roster
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DeviceContact,
     DuplicateRow,
     EnrolCode,
     FormVersion,
@@ -309,8 +310,12 @@ class Storage(abc.ABC):
         now: datetime,
         content_digests: Sequence[str] | None = None,
         hops: Sequence[Sequence[dict[str, str]]] | None = None,
+        contact: DeviceContact | None = None,
     ) -> list[PushResult]:
         """Store a batch in ONE transaction; one result per envelope, in order.
+
+        `contact`: the pushing device was heard from (as `note_device_contact`, not synced),
+        noted in the same transaction.
 
         `content_digests` are the envelopes' `content_digest`s when the caller has computed
         them already (from the signing bytes it verified), in the same order. `hops` (from a

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sync.protocol import (
     OutcomeStatus,
+    ReceiptProof,
     RecordEnvelope,
     ReviewState,
     Role,
@@ -21,6 +22,7 @@ __all__ = [
     "Attendance",
     "AuditEntry",
     "Device",
+    "DeviceContact",
     "DuplicateRow",
     "EnrolCode",
     "FormVersion",
@@ -141,6 +143,8 @@ class StoredRecord:
     consent_withdrawn: bool = False  # this revision withdrew the consent (it seals nothing)
     # The relays it came through, nearest the device first (`RelayHop` JSON); () if none.
     hops: tuple[dict[str, str], ...] = ()
+    # Batch-signed: the inclusion proof under its batch signature (`ReceiptProof` JSON).
+    signature_proof: str | None = None
 
     def to_envelope(self) -> RecordEnvelope:
         return RecordEnvelope(
@@ -157,6 +161,11 @@ class StoredRecord:
             deleted=self.deleted,
             consent_withdrawn=self.consent_withdrawn,
             signature=self.signature,
+            proof=(
+                None
+                if self.signature_proof is None
+                else ReceiptProof.model_validate_json(self.signature_proof)
+            ),
         )
 
 
@@ -173,6 +182,15 @@ class RecordHead:
     siblings: list[str]  # revisions stored as conflicting with the head (oldest first)
     consent_withdrawn: bool = False  # every revision's sealed part was erased, for good
     region: str | None = None  # its owner's region (the record's region)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceContact:
+    """What a pushing device said of itself (`waiting`, `app_version`: None if not said),
+    noted with its push."""
+
+    waiting: int | None = None
+    app_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,13 +204,14 @@ def _insert_revisions(
             (str(env.id), env.revision, env.base_revision, device.org_id, device.region,
              env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
              wire["updated_at"], json_text(env.stats), env.sealed, env.deleted, env.signature,
+             None if env.proof is None else env.proof.model_dump_json(),
              receipt.content_digest, tx.ts(now), receipt.final_seq(), status)
         )  # fmt: skip
     tx.many(
         "INSERT INTO records (id, revision, base_revision, org_id, region, device_id,"
         " pushed_by, form_id, form_version, created_at, updated_at, stats, sealed, deleted,"
-        " signature, content_digest, received_at, seq, status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " signature, signature_proof, content_digest, received_at, seq, status)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         values,
     )
     # Apart, like the withdrawal mark: only relayed revisions have hops (migration 10).
@@ -395,6 +396,7 @@ def stored_record(tx: Tx, row: Any) -> StoredRecord:
         sealed=None if row["sealed"] is None else bytes(row["sealed"]),
         deleted=bool(row["deleted"]),
         signature=bytes(row["signature"]),
+        signature_proof=row["signature_proof"],
         content_digest=row["content_digest"],
         received_at=tx.dt(row["received_at"]),
         seq=int(row["seq"]),

@@ -35,6 +35,7 @@ from sync.server.storage.migrations import Migration
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DeviceContact,
     DuplicateRow,
     EnrolCode,
     FormVersion,
@@ -297,6 +298,7 @@ class SqlStorage(Storage):
         now: datetime,
         content_digests: Sequence[str] | None = None,
         hops: Sequence[Sequence[dict[str, str]]] | None = None,
+        contact: DeviceContact | None = None,
     ) -> list[PushResult]:
         if hops is not None and len(hops) != len(envelopes):
             raise ValueError("one list of hops per envelope")
@@ -305,9 +307,20 @@ class SqlStorage(Storage):
         elif len(content_digests) != len(envelopes):
             raise ValueError("one content digest per envelope")
         digests = content_digests
-        results, erased = self._write_retrying(
-            lambda tx: records.push(tx, device, envelopes, digests, now, hops)
-        )
+
+        def store(tx: Tx) -> tuple[list[PushResult], bool]:
+            if contact is not None:
+                devices.note_contact(
+                    tx,
+                    device.id,
+                    now,
+                    synced=False,
+                    waiting=contact.waiting,
+                    app_version=contact.app_version,
+                )
+            return records.push(tx, device, envelopes, digests, now, hops)
+
+        results, erased = self._write_retrying(store)
         if erased:
             self._after_erasure()
         return results

@@ -27,7 +27,7 @@ def test_migrations_are_recorded_and_idempotent(backend: Backend) -> None:
     second = open_storage(backend.url)
     try:
         second.migrate()
-        assert second.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert second.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     finally:
         second.close()
     assert storage.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
