@@ -34,8 +34,15 @@ from datetime import date
 from typing import Any
 
 from fieldapp.crypto import CryptoError, SignatureError, envelope_key_ids, verify
-from fieldapp.forms.choices import visible_choices
-from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse, parse_choice_filter
+from fieldapp.forms.choices import answer_key, visible_choices
+from fieldapp.forms.expr import (
+    Expression,
+    ExpressionError,
+    Shape,
+    boolean,
+    parse,
+    parse_choice_filter,
+)
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
 from fieldapp.forms.statistics import Statistics
 from fieldapp.forms.validate import is_empty
@@ -95,6 +102,11 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
     )
 
 
+# Functions whose value is not a function of the expression's inputs.
+_UNREPEATABLE = frozenset({"random", "uuid", "once"})
+_RERUNS_KEPT = 4096
+
+
 class FormRules:
     """A form version prepared once for checking stats (fields by name at every level, choice
     values as sets, the expressions to run again): a server checks many records against few
@@ -107,6 +119,24 @@ class FormRules:
             name: frozenset(choice.value for choice in choices)
             for name, choices in spec.choices.items()
         }
+        # What a re-run expression gave for the statistics it reads: many records share them.
+        self._reruns: dict[tuple[Any, ...], Any] = {}
+
+    def rerun(self, expression: Expression, env: _Env, current: Any = None) -> Any:
+        """`expression.evaluate(env, current=current)`, remembered by what it reads (an
+        expression that reads statistics only, and no clock, is a function of them)."""
+        if expression.functions & _UNREPEATABLE:
+            return expression.evaluate(env, current=current)
+        key = (
+            expression.source,
+            answer_key(current),
+            *((name, answer_key(env.get(name))) for name in sorted(expression.references)),
+        )
+        if key not in self._reruns:
+            if len(self._reruns) >= _RERUNS_KEPT:
+                self._reruns.pop(next(iter(self._reruns)))  # the oldest: insertion order
+            self._reruns[key] = expression.evaluate(env, current=current)
+        return self._reruns[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +348,7 @@ def _value_problem(
     problem = _type_problem(rules, field, value)
     if problem is not None:
         return problem
-    if field.calculation is not None and not _same(field.calculation.evaluate(env), value):
+    if field.calculation is not None and not _same(rules.rerun(field.calculation, env), value):
         return "calculation_mismatch", "is not what its calculation gives from the statistics"
     if field.choice_filter is not None and not is_empty(value):
         kept = {c.value for c in visible_choices(rules.spec, field.node, env)}
@@ -327,7 +357,7 @@ def _value_problem(
     if (
         field.constraint is not None
         and not is_empty(value)
-        and not field.constraint.truth(env, current=value)
+        and not boolean(rules.rerun(field.constraint, env, current=value))
     ):
         spec = rules.spec
         custom = spec.label(field.node.constraint_message, spec.default_language)
