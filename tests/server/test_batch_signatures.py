@@ -18,9 +18,7 @@ from sync.server import admin
 from tests.server._harness import Phone, World
 
 
-def batch_signed(
-    envelopes: list[RecordEnvelope], sign: crypto.SigningKey
-) -> list[RecordEnvelope]:
+def batch_signed(envelopes: list[RecordEnvelope], sign: crypto.SigningKey) -> list[RecordEnvelope]:
     """The envelopes as a device sends a batch it signs once."""
     signature, proofs = sign_record_batch([env.content_digest for env in envelopes], sign.sign)
     return [
