@@ -481,6 +481,11 @@ class Storage(abc.ABC):
         """Changes visible to `viewer` (see module docstring) with seq > cursor, ascending,
         at most `limit`. next_cursor is the last returned seq (or `cursor` when none)."""
 
+    @abc.abstractmethod
+    def changes_since_json(self, viewer: Device, cursor: int, limit: int) -> bytes:
+        """`changes_since` as its page's JSON, built from the stored change text without a
+        model per change (what `GET /v1/changes` answers)."""
+
     # -- audit and stats -------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -415,6 +415,10 @@ class SqlStorage(Storage):
         with self._read() as tx:
             return changes.since(tx, viewer, cursor, limit)
 
+    def changes_since_json(self, viewer: Device, cursor: int, limit: int) -> bytes:
+        with self._read() as tx:
+            return changes.since_json(tx, viewer, cursor, limit)
+
     def append_audit(
         self,
         actor: str,
