@@ -69,15 +69,28 @@ def _batch_signed(items: list[Outgoing], sign: Signer) -> list[bytes]:
     signature_text = base64.b64encode(signature).decode("ascii")
     bodies = []
     for item, proof in zip(items, proofs, strict=True):
-        envelope = json.loads(item.body)
-        envelope["signature"] = signature_text
-        envelope["proof"] = {
-            "index": proof.index,
-            "size": proof.size,
-            "path": [base64.b64encode(node).decode("ascii") for node in proof.path],
-        }
-        bodies.append(json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode())
+        path = ",".join(f'"{base64.b64encode(node).decode("ascii")}"' for node in proof.path)
+        tail = (
+            f'{_SIGNATURE_KEY.decode()}"{signature_text}",'
+            f'"proof":{{"index":{proof.index},"size":{proof.size},"path":[{path}]}}}}'
+        ).encode("ascii")
+        bodies.append(_without_signature(item.body) + tail)
     return bodies
+
+
+_SIGNATURE_KEY = b'"signature":'
+
+
+def _without_signature(body: bytes) -> bytes:
+    """The envelope's JSON up to its own signature, its last member as the store writes it
+    (`RecordEnvelope.model_dump_json()`); re-encoded when it is written otherwise."""
+    start = body.rfind(b"," + _SIGNATURE_KEY)
+    if start > 0 and body.endswith(b'"}') and body.count(b'"', start) == 4:
+        return body[: start + 1]
+    envelope = json.loads(body)
+    envelope.pop("signature", None)
+    text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    return text[:-1].encode() + (b"," if envelope else b"")
 
 
 class Push:

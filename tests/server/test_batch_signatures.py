@@ -4,9 +4,13 @@ checks one signature per batch; a tampered batch is refused whole, by name."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fieldapp import crypto
+from sync.client._outcomes import Outgoing
+from sync.client._push import _batch_signed
 from sync.protocol import (
     BATCH_SIGNATURES_HEADER,
     PushResponse,
@@ -119,4 +123,28 @@ def test_a_record_signed_alone_still_goes_beside_batch_signed_ones(world: World)
     batch = batch_signed([phone.envelope() for _ in range(2)], phone.key)
     assert "proof" not in alone.model_dump_json()
     outcomes = pushed(world, phone, [alone, *batch]).outcomes
+    assert [o.status for o in outcomes] == ["accepted"] * 3
+
+
+def test_the_client_batch_signs_envelopes_as_stored_or_written_otherwise(world: World) -> None:
+    """The device splices the batch signature and proof into each stored envelope's JSON (its
+    own signature last, as the store writes it), and re-encodes one written otherwise."""
+    phone = world.enrol(world.org("Client Batch Org"))
+    stored = [phone.envelope() for _ in range(3)]
+    bodies = [env.model_dump_json().encode() for env in stored]
+    signature_first = json.loads(bodies[2])
+    bodies[2] = json.dumps({"signature": signature_first.pop("signature"), **signature_first})
+    items = [
+        Outgoing(str(env.id), env.revision, env.content_digest, body if isinstance(body, bytes)
+                 else body.encode())
+        for env, body in zip(stored, bodies, strict=True)
+    ]  # fmt: skip
+    sent = [
+        RecordEnvelope.model_validate_json(body) for body in _batch_signed(items, phone.key.sign)
+    ]
+    for envelope, original in zip(sent, stored, strict=True):
+        assert envelope.signing_bytes() == original.signing_bytes()
+        assert envelope.proof is not None
+        crypto.verify(phone.key.public_key, envelope.signature, envelope.signed_message())
+    outcomes = pushed(world, phone, sent).outcomes
     assert [o.status for o in outcomes] == ["accepted"] * 3
