@@ -26,6 +26,7 @@ could not open the record.
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from collections import ChainMap
 from collections.abc import Callable, Mapping
@@ -105,6 +106,7 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
 # Functions whose value is not a function of the expression's inputs.
 _UNREPEATABLE = frozenset({"random", "uuid", "once"})
 _RERUNS_KEPT = 4096
+_UNKNOWN = object()
 
 
 class FormRules:
@@ -121,22 +123,31 @@ class FormRules:
         }
         # What a re-run expression gave for the statistics it reads: many records share them.
         self._reruns: dict[tuple[Any, ...], Any] = {}
+        self._reruns_lock = threading.Lock()
 
     def rerun(self, expression: Expression, env: _Env, current: Any = None) -> Any:
         """`expression.evaluate(env, current=current)`, remembered by what it reads (an
-        expression that reads statistics only, and no clock, is a function of them)."""
-        if expression.functions & _UNREPEATABLE:
+        expression that reads statistics only, and no clock, is a function of them). Not
+        remembered: one reading a repeat's instances (each record's are its own)."""
+        inputs = [(name, env.get(name)) for name in sorted(expression.references)]
+        if expression.functions & _UNREPEATABLE or any(
+            isinstance(value, list) and any(isinstance(item, Mapping) for item in value)
+            for _, value in inputs
+        ):
             return expression.evaluate(env, current=current)
         key = (
             expression.source,
             answer_key(current),
-            *((name, answer_key(env.get(name))) for name in sorted(expression.references)),
+            *((name, answer_key(value)) for name, value in inputs),
         )
-        if key not in self._reruns:
-            if len(self._reruns) >= _RERUNS_KEPT:
-                self._reruns.pop(next(iter(self._reruns)))  # the oldest: insertion order
-            self._reruns[key] = expression.evaluate(env, current=current)
-        return self._reruns[key]
+        found = self._reruns.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = expression.evaluate(env, current=current)
+            with self._reruns_lock:  # requests are checked on several threads
+                if len(self._reruns) >= _RERUNS_KEPT:
+                    self._reruns.pop(next(iter(self._reruns)))  # the oldest: insertion order
+                self._reruns[key] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
