@@ -204,20 +204,28 @@ def _insert_revisions(
             (str(env.id), env.revision, env.base_revision, device.org_id, device.region,
              env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
              wire["updated_at"], json_text(env.stats), env.sealed, env.deleted, env.signature,
-             None if env.proof is None else env.proof.model_dump_json(),
              receipt.content_digest, tx.ts(now), receipt.final_seq(), status)
         )  # fmt: skip
     tx.many(
         "INSERT INTO records (id, revision, base_revision, org_id, region, device_id,"
         " pushed_by, form_id, form_version, created_at, updated_at, stats, sealed, deleted,"
-        " signature, signature_proof, content_digest, received_at, seq, status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " signature, content_digest, received_at, seq, status)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         values,
     )
     # Apart, like the withdrawal mark: only relayed revisions have hops (migration 10).
     tx.many(
         "UPDATE records SET hops = ? WHERE id = ? AND revision = ?",
         [(path, str(env.id), env.revision) for env, _, _, path in rows if path is not None],
+    )
+    # Apart too: only batch-signed revisions have a proof (migration 11).
+    tx.many(
+        "UPDATE records SET signature_proof = ? WHERE id = ? AND revision = ?",
+        [
+            (env.proof.model_dump_json(), str(env.id), env.revision)
+            for env, _, _, _ in rows
+            if env.proof is not None
+        ],
     )
     tx.many(
         "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
@@ -396,7 +404,7 @@ def stored_record(tx: Tx, row: Any) -> StoredRecord:
         sealed=None if row["sealed"] is None else bytes(row["sealed"]),
         deleted=bool(row["deleted"]),
         signature=bytes(row["signature"]),
-        signature_proof=row["signature_proof"],
+        signature_proof=_signature_proof(row),
         content_digest=row["content_digest"],
         received_at=tx.dt(row["received_at"]),
         seq=int(row["seq"]),
@@ -404,6 +412,11 @@ def stored_record(tx: Tx, row: Any) -> StoredRecord:
         consent_withdrawn=withdrawn(row),
         hops=_hops(row),
     )
+
+
+def _signature_proof(row: Any) -> str | None:
+    """A batch-signed revision's proof (none where migration 11 has not run)."""
+    return row["signature_proof"] if "signature_proof" in row.keys() else None  # noqa: SIM118
 
 
 def _hops(row: Any) -> tuple[dict[str, str], ...]:

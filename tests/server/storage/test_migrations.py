@@ -31,7 +31,7 @@ def test_migrations_are_recorded_and_idempotent(backend: Backend) -> None:
     finally:
         second.close()
     assert storage.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
-    assert backend.count("schema_migrations") == 10
+    assert backend.count("schema_migrations") == 11
     assert backend.count("change_counter") == 1
 
 
