@@ -20,7 +20,7 @@ from fieldapp.forms.expr import CLOCK_FUNCTIONS, ExpressionError, parse_choice_f
 from fieldapp.forms.expr.values import to_string
 from fieldapp.forms.spec import Choice, FieldSpec, FormSpec
 
-__all__ = ["choice_row", "visible_choices"]
+__all__ = ["answer_key", "choice_row", "visible_choices"]
 
 
 def choice_row(choice: Choice) -> dict[str, str]:
@@ -46,7 +46,7 @@ def visible_choices(
     key = (
         id(choices),
         field.choice_filter,
-        tuple(sorted((name, _key(value)) for name, value in inputs.items())),
+        tuple(sorted((name, answer_key(value)) for name, value in inputs.items())),
         clock,
     )
     cached = _KEPT.get(key)
@@ -68,12 +68,13 @@ def _rows(choices: list[Choice]) -> tuple[dict[str, str], ...]:
     return cached[1]
 
 
-def _key(value: Any) -> Any:
-    """A hashable stand-in for an answer that says exactly what a filter can see of it."""
+def answer_key(value: Any) -> Any:
+    """A hashable stand-in for an answer that says exactly what an expression can see of it
+    (its type and its text)."""
     if isinstance(value, list | tuple):
-        return ("list", *(_key(item) for item in value))
+        return ("list", *(answer_key(item) for item in value))
     if isinstance(value, dict):
-        return ("dict", *sorted((str(k), _key(v)) for k, v in value.items()))
+        return ("dict", *sorted((str(k), answer_key(v)) for k, v in value.items()))
     return (type(value).__name__, to_string(value))
 
 

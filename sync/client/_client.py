@@ -117,6 +117,7 @@ class SyncClient(ExchangeOwner):
         )
         self._server_key = base64.b64decode(key)
         self._server_key_id = key_id
+        self._batch_signatures = False  # the server said it verifies batch signatures
         self._token: str | None = None
         self._lock = threading.Lock()
         if not store.keyring.locked:
@@ -160,7 +161,7 @@ class SyncClient(ExchangeOwner):
             try:
                 token = self._read_token()
                 check_receipts(self.store, exchange, token, report, self.receipt_check_interval)
-                Push(
+                push = Push(
                     self.store,
                     exchange,
                     token,
@@ -168,7 +169,12 @@ class SyncClient(ExchangeOwner):
                     receipts=ReceiptVerifier(self._server_key, self._server_key_id),
                     max_batch_bytes=self.max_batch_bytes,
                     on_progress=self.on_progress,
-                ).run()
+                )
+                push.batch_signatures = self._batch_signatures
+                try:
+                    push.run()
+                finally:
+                    self._batch_signatures = push.batch_signatures
                 push_roster(self.store, exchange, token, report, self.max_batch_bytes)
                 pull(self.store, exchange, token, report, self.pull_page_size)
                 fetch_form_files(self.store, exchange, token, report)

@@ -6,14 +6,18 @@ before that; outcomes are only ever written from the server's answer (the checkp
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import gzip
+import json
 import lzma
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
 
+from fieldapp.errors import StoreLocked
 from fieldapp.store import OutboxEntry, Store
 from sync.client._ahead import Ahead
 from sync.client._attachments import note_sent
@@ -28,10 +32,12 @@ from sync.client._outcomes import (
 )
 from sync.client._report import ProgressCallback, SyncReport
 from sync.protocol import (
+    BATCH_SIGNATURES_HEADER,
     MAX_BATCH_RECORDS,
     PROTOCOL_VERSION,
     SEALING_EPOCHS_HEADER,
     PushResponse,
+    sign_record_batch,
 )
 
 __all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "pending_records"]
@@ -53,6 +59,9 @@ def pending_records(store: Store) -> int:
     return store.records.count(status="final") + store.records.count(status="queued")
 
 
+Signer = Callable[[bytes], bytes]
+
+
 @dataclass(frozen=True, slots=True)
 class _Batch:
     items: list[Outgoing]
@@ -60,14 +69,57 @@ class _Batch:
     encoding: str
 
     @classmethod
-    def of(cls, items: list[Outgoing], epochs: Mapping[str, bytes], *, xz: bool) -> _Batch:
+    def of(
+        cls,
+        items: list[Outgoing],
+        epochs: Mapping[str, bytes],
+        *,
+        xz: bool,
+        sign: Signer | None = None,
+    ) -> _Batch:
         """The batch's body, with the headers of the sealing epochs its envelopes name:
-        xz (a seventh smaller, ten times slower to make: for slow links) or gzip."""
-        records = b",".join(item.body for item in items)
-        body = _ENVELOPE_BATCH_HEAD + records + epochs_tail(epochs)
+        xz (a seventh smaller, ten times slower to make: for slow links) or gzip. Each
+        envelope goes as the device signed it alone, or, with `sign`, the whole batch is
+        signed once, each envelope carrying its inclusion proof."""
+        bodies = [item.body for item in items]
+        if sign is not None:
+            with contextlib.suppress(StoreLocked):  # locked: the records go signed alone
+                bodies = _batch_signed(items, sign)
+        body = _ENVELOPE_BATCH_HEAD + b",".join(bodies) + epochs_tail(epochs)
         if xz:
             return cls(items, lzma.compress(body, format=lzma.FORMAT_XZ, filters=XZ_FILTERS), "xz")
         return cls(items, gzip.compress(body, GZIP_LEVEL), "gzip")
+
+
+def _batch_signed(items: list[Outgoing], sign: Signer) -> list[bytes]:
+    """The envelopes with one signature over the Merkle root of their content digests (see
+    sync.protocol.batch_signing) in place of each one's own, and each one's proof."""
+    signature, proofs = sign_record_batch([item.content_digest for item in items], sign)
+    signature_text = base64.b64encode(signature).decode("ascii")
+    bodies = []
+    for item, proof in zip(items, proofs, strict=True):
+        path = ",".join(f'"{base64.b64encode(node).decode("ascii")}"' for node in proof.path)
+        tail = (
+            f'{_SIGNATURE_KEY.decode()}"{signature_text}",'
+            f'"proof":{{"index":{proof.index},"size":{proof.size},"path":[{path}]}}}}'
+        ).encode("ascii")
+        bodies.append(_without_signature(item.body) + tail)
+    return bodies
+
+
+_SIGNATURE_KEY = b'"signature":'
+
+
+def _without_signature(body: bytes) -> bytes:
+    """The envelope's JSON up to its own signature, its last member as the store writes it
+    (`RecordEnvelope.model_dump_json()`); re-encoded when it is written otherwise."""
+    start = body.rfind(b"," + _SIGNATURE_KEY)
+    if start > 0 and body.endswith(b'"}') and body.count(b'"', start) == 4:
+        return body[: start + 1]
+    envelope = json.loads(body)
+    envelope.pop("signature", None)
+    text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    return text[:-1].encode() + (b"," if envelope else b"")
 
 
 class Push:
@@ -98,6 +150,12 @@ class Push:
         # Epochs the server holds the header of: it stored an envelope naming it.
         self._delivered: set[str] = set()
         self._header_sizes: dict[str, int] = {}
+        # Whether the server said it verifies batch signatures (its push answer's header):
+        # until then each record goes signed alone, as older servers need.
+        self.batch_signatures = False
+
+    def _signer(self) -> Signer | None:
+        return self.store.keyring.sign_unattended if self.batch_signatures else None
 
     def run(self) -> None:
         total = pending_records(self.store)
@@ -170,10 +228,13 @@ class Push:
             yield self._batch(leaving)
 
     def _batch(self, items: list[Outgoing]) -> _Batch:
-        """The batch, with the headers of its epochs the server does not hold yet."""
+        """The batch, with the headers of its epochs the server does not hold yet, signed
+        once when the server verifies batch signatures."""
         epochs = {epoch for item in items if (epoch := sealed_epoch_id(item.body))}
         epochs -= self._delivered
-        return _Batch.of(items, self.store.outbox.epoch_headers(epochs), xz=self._xz)
+        return _Batch.of(
+            items, self.store.outbox.epoch_headers(epochs), xz=self._xz, sign=self._signer()
+        )
 
     def _exchanges(
         self, batches: Iterable[_Batch]
@@ -229,7 +290,10 @@ class Push:
         envelopes gets the next records sealed in epochs; one that takes xz bodies
         (`Accept-Encoding`, RFC 7694) gets them on a link slower than SLOW_LINK_BYTES_PER_S
         (`rate`: this batch's bytes per second; None: unknown, the choice stays), where xz's
-        time hides behind the sending of the batch before."""
+        time hides behind the sending of the batch before. One that verifies batch
+        signatures gets the next batches signed once each."""
+        if response.headers.get(BATCH_SIGNATURES_HEADER) == "batch":
+            self.batch_signatures = True
         if response.headers.get(SEALING_EPOCHS_HEADER) == "epochs" and not self._epochs_said:
             self.store.outbox.set_seals_in_epochs(True)  # the next records seal in epochs
             self._epochs_said = True

@@ -13,6 +13,7 @@ One module per job, every public name re-exported here (`from sync.protocol impo
 - `attachments`: the manifest of a record's attachments, their chunks and limits;
 - `records`: record envelopes, pushes and their outcomes, a record's revisions;
 - `receipts`: signed receipts, batch receipts' Merkle tree, the receipts check;
+- `batch_signing`: one device signature per pushed batch, over a Merkle root;
 - `changes`: the change log, one model per kind of change;
 - `enrolment`: enrolling a device, enrolment codes and links, the server URL rule;
 - `roster`: team rosters;
@@ -44,6 +45,11 @@ from sync.protocol.attachments import (
     chunk_count,
     sealed_attachments,
     without_attachment_keys,
+)
+from sync.protocol.batch_signing import (
+    BATCH_SIGNATURES_HEADER,
+    record_batch_signing_bytes,
+    sign_record_batch,
 )
 from sync.protocol.bundles import (
     BUNDLE_FORMAT,
@@ -197,6 +203,7 @@ from sync.protocol.wire import (
 
 __all__ = [
     "APP_VERSION_HEADER",
+    "BATCH_SIGNATURES_HEADER",
     "BUNDLE_FORMAT",
     "CHUNK_CIPHERTEXT_MAX_BYTES",
     "CHUNK_PLAINTEXT_BYTES",
@@ -336,6 +343,8 @@ __all__ = [
     "parse_fingerprint",
     "read_bundle",
     "receipt_tree",
+    "record_batch_signing_bytes",
     "sealed_attachments",
+    "sign_record_batch",
     "without_attachment_keys",
 ]

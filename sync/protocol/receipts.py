@@ -31,6 +31,7 @@ __all__ = [
     "ReceiptProof",
     "RevisionRef",
     "batch_receipt_signing_bytes",
+    "merkle_tree",
     "receipt_tree",
 ]
 
@@ -138,7 +139,15 @@ def receipt_tree(entries: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
     order) and each entry's audit path, leaf to root."""
     if not entries:
         raise ValueError("a receipt tree needs at least one entry")
-    return _subtree([hashlib.sha256(_LEAF + entry).digest() for entry in entries])
+    return merkle_tree([hashlib.sha256(_LEAF + entry).digest() for entry in entries])
+
+
+def merkle_tree(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """The RFC 9162 root over leaf hashes (each already `sha256(0x00 + leaf data)`), in
+    order, and each leaf's audit path, leaf to root (what `ReceiptProof.path` holds)."""
+    if not leaves:
+        raise ValueError("a Merkle tree needs at least one leaf")
+    return _subtree(leaves)
 
 
 def _subtree(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:

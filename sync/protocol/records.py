@@ -17,9 +17,10 @@ from sync.protocol.attachments import (
     AttachmentRef,
     check_record_attachments,
 )
+from sync.protocol.batch_signing import record_batch_signing_bytes, record_leaf
 from sync.protocol.canonical import canonical_json
 from sync.protocol.errors import WireFieldError
-from sync.protocol.receipts import Receipt
+from sync.protocol.receipts import Receipt, ReceiptProof
 from sync.protocol.wire import (
     MAX_BATCH_RECORDS,
     PROTOCOL_VERSION,
@@ -79,7 +80,9 @@ class RecordEnvelope(WireModel):
     `attachments`: the clear manifest of the record's photos, signatures and files
     (sync.protocol.attachments), signed too, left out when empty; their content keys are in
     `sealed`.
-    `signature` is the device's Ed25519 signature over `signing_bytes()`.
+    `signature` is the device's Ed25519 signature over `signing_bytes()`, or, with `proof`
+    (a batch-signed push, see sync.protocol.batch_signing), over the root of its batch's
+    Merkle tree: `signed_message()` is what it signs either way. Neither is signed content.
     """
 
     id: UUID
@@ -103,6 +106,8 @@ class RecordEnvelope(WireModel):
         exclude_if=lambda refs: not refs,
     )
     signature: B64Bytes
+    # Left out of the JSON when absent: a record signed alone is as version 1 had it.
+    proof: ReceiptProof | None = Field(default=None, exclude_if=lambda proof: proof is None)
 
     @field_validator("attachments")
     @classmethod
@@ -143,8 +148,17 @@ class RecordEnvelope(WireModel):
 
     def signing_bytes(self) -> bytes:
         """What the device signs: every field but the signature, canonically encoded."""
-        body = self.model_dump(mode="json", exclude={"signature"})
+        body = self.model_dump(mode="json", exclude={"signature", "proof"})
         return b"fieldapp-record-v1\n" + canonical_json(body)
+
+    def signed_message(self, signing_bytes: bytes | None = None) -> bytes:
+        """What `signature` signs: `signing_bytes()` (given when computed already) or, with
+        a proof, the root of the batch it places this envelope in."""
+        signed = signing_bytes if signing_bytes is not None else self.signing_bytes()
+        if self.proof is None:
+            return signed
+        root = self.proof.root(record_leaf(hashlib.sha256(signed).hexdigest()))
+        return record_batch_signing_bytes(root, self.proof.size)
 
     @property
     def content_digest(self) -> str:

@@ -26,6 +26,7 @@ could not open the record.
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from collections import ChainMap
 from collections.abc import Callable, Mapping
@@ -40,8 +41,15 @@ from fieldapp.crypto import (
     envelope_key_ids,
     verify,
 )
-from fieldapp.forms.choices import visible_choices
-from fieldapp.forms.expr import Expression, ExpressionError, Shape, parse, parse_choice_filter
+from fieldapp.forms.choices import answer_key, visible_choices
+from fieldapp.forms.expr import (
+    Expression,
+    ExpressionError,
+    Shape,
+    boolean,
+    parse,
+    parse_choice_filter,
+)
 from fieldapp.forms.spec import FieldSpec, FormSpec, Node, RepeatSpec, answer_nodes
 from fieldapp.forms.statistics import Statistics
 from fieldapp.forms.validate import is_empty
@@ -101,6 +109,12 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
     )
 
 
+# Functions whose value is not a function of the expression's inputs.
+_UNREPEATABLE = frozenset({"random", "uuid", "once"})
+_RERUNS_KEPT = 4096
+_UNKNOWN = object()
+
+
 class FormRules:
     """A form version prepared once for checking stats (fields by name at every level, choice
     values as sets, the expressions to run again): a server checks many records against few
@@ -113,6 +127,33 @@ class FormRules:
             name: frozenset(choice.value for choice in choices)
             for name, choices in spec.choices.items()
         }
+        # What a re-run expression gave for the statistics it reads: many records share them.
+        self._reruns: dict[tuple[Any, ...], Any] = {}
+        self._reruns_lock = threading.Lock()
+
+    def rerun(self, expression: Expression, env: _Env, current: Any = None) -> Any:
+        """`expression.evaluate(env, current=current)`, remembered by what it reads (an
+        expression that reads statistics only, and no clock, is a function of them). Not
+        remembered: one reading a repeat's instances (each record's are its own)."""
+        inputs = [(name, env.get(name)) for name in sorted(expression.references)]
+        if expression.functions & _UNREPEATABLE or any(
+            isinstance(value, list) and any(isinstance(item, Mapping) for item in value)
+            for _, value in inputs
+        ):
+            return expression.evaluate(env, current=current)
+        key = (
+            expression.source,
+            answer_key(current),
+            *((name, answer_key(value)) for name, value in inputs),
+        )
+        found = self._reruns.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = expression.evaluate(env, current=current)
+            with self._reruns_lock:  # requests are checked on several threads
+                if len(self._reruns) >= _RERUNS_KEPT:
+                    self._reruns.pop(next(iter(self._reruns)))  # the oldest: insertion order
+                self._reruns[key] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +196,7 @@ def envelope_errors(
     *,
     signed: bytes | None = None,
     epoch_headers: Mapping[str, bytes] | None = None,
+    check_signature: Callable[[bytes, bytes, bytes], None] = verify,
 ) -> list[WireFieldError]:
     """Why the server refuses this envelope from this device (empty: it may be stored).
 
@@ -163,6 +205,7 @@ def envelope_errors(
     `signed` is `envelope.signing_bytes()` when the caller has computed them already.
     `epoch_headers`: the sealing epoch headers known (in the batch or stored), by id, for
     an epoch envelope (fieldapp.crypto.epochs).
+    `check_signature` is `verify`, or one that remembers the batch signatures it verified.
     """
     if envelope.device_id != device_id:
         return [
@@ -174,8 +217,18 @@ def envelope_errors(
             )
         ]
     try:
-        verify(public_key, envelope.signature, signed or envelope.signing_bytes())
+        check_signature(public_key, envelope.signature, envelope.signed_message(signed))
     except SignatureError:
+        if envelope.proof is not None:
+            return [
+                _error(
+                    "proof",
+                    "proof",
+                    "bad_batch_proof",
+                    "the inclusion proof and batch signature do not lead from this record"
+                    " to a root this device's enrolled key signed",
+                )
+            ]
         return [
             _error(
                 "signature",
@@ -326,7 +379,7 @@ def _value_problem(
     problem = _type_problem(rules, field, value)
     if problem is not None:
         return problem
-    if field.calculation is not None and not _same(field.calculation.evaluate(env), value):
+    if field.calculation is not None and not _same(rules.rerun(field.calculation, env), value):
         return "calculation_mismatch", "is not what its calculation gives from the statistics"
     if field.choice_filter is not None and not is_empty(value):
         kept = {c.value for c in visible_choices(rules.spec, field.node, env)}
@@ -335,7 +388,7 @@ def _value_problem(
     if (
         field.constraint is not None
         and not is_empty(value)
-        and not field.constraint.truth(env, current=value)
+        and not boolean(rules.rerun(field.constraint, env, current=value))
     ):
         spec = rules.spec
         custom = spec.label(field.node.constraint_message, spec.default_language)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from fieldapp.crypto import CryptoError, SigningKey, envelope_epoch_id, epoch_id_of
+from fieldapp.crypto import CryptoError, SigningKey, envelope_epoch_id, epoch_id_of, verify
 from fieldapp.errors import FormError
 from fieldapp.forms.attachments import bind
 from fieldapp.forms.spec import FormSpec
@@ -27,11 +27,12 @@ from sync.protocol import (
     ReceiptProof,
     RecordEnvelope,
     RecordOutcome,
+    WireFieldError,
     batch_receipt_signing_bytes,
     receipt_tree,
 )
 from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
-from sync.server.storage import Device, NotFound, PushResult, Storage
+from sync.server.storage import Device, DeviceContact, NotFound, PushResult, Storage
 
 __all__ = [
     "ReceiptSigner",
@@ -108,6 +109,7 @@ def ingest_push(
     writers: Callable[[str], Device] | None = None,
     hops: Sequence[Sequence[dict[str, str]]] | None = None,
     epochs: Sequence[bytes] = (),
+    contact: DeviceContact | None = None,
 ) -> list[RecordOutcome]:
     """Store `envelopes` pushed by `device`: one outcome per envelope, in order (see
     docs/sync-protocol.md, *Push*). The accepted ones are stored in one transaction; each
@@ -116,27 +118,41 @@ def ingest_push(
     From a relay (`sync.server.relaying`): `writers` names the device whose enrolled key
     verifies an envelope signed as its `device_id` (else `device` itself), and `hops` gives,
     per envelope, the relays it came through. `epochs`: the sealing epoch headers the push
-    carried (fieldapp.crypto.epochs), kept by the server once an envelope stored names them."""
+    carried (fieldapp.crypto.epochs), kept by the server once an envelope stored names them.
+    `contact`: what the pushing device said of itself, noted in the same transaction as the
+    records.
+
+    Batch-signed envelopes (`proof`) cost one signature check per signed batch; when one
+    envelope of a signed batch fails it, every envelope of that batch is refused."""
     outcomes: list[RecordOutcome | PushResult | None] = [None] * len(envelopes)
     forms: dict[tuple[str, str], FormRules | RefusedForm | None] = {}
     recipients = recipient_key_ids(storage.get_organisation(device.org_id).recipients)
     known_epochs = _epoch_headers(storage, device.org_id, envelopes, epochs)
-    checked, digests, positions = [], [], []
-    for index, envelope in enumerate(envelopes):
+    check_signature = _BatchSignatures()
+    found: list[list[WireFieldError]] = []
+    signed_bytes: list[bytes] = []
+    for envelope in envelopes:
         form_key = (envelope.form_id, envelope.form_version)
         if form_key not in forms:
             forms[form_key] = rules(device.org_id, *form_key)
         signed = envelope.signing_bytes()
         writer = device if writers is None else writers(envelope.device_id)
-        errors = envelope_errors(
-            envelope,
-            writer.id,
-            writer.public_key,
-            forms[form_key],
-            recipients,
-            signed=signed,
-            epoch_headers=known_epochs,
+        found.append(
+            envelope_errors(
+                envelope,
+                writer.id,
+                writer.public_key,
+                forms[form_key],
+                recipients,
+                signed=signed,
+                epoch_headers=known_epochs,
+                check_signature=check_signature,
+            )
         )
+        signed_bytes.append(signed)
+    _refuse_broken_batches(envelopes, found)
+    checked, digests, positions = [], [], []
+    for index, (envelope, errors) in enumerate(zip(envelopes, found, strict=True)):
         if errors:
             outcomes[index] = RecordOutcome(
                 id=envelope.id, revision=envelope.revision, status="rejected", errors=errors
@@ -152,7 +168,7 @@ def ingest_push(
             )
         else:
             checked.append(envelope)
-            digests.append(hashlib.sha256(signed).hexdigest())
+            digests.append(hashlib.sha256(signed_bytes[index]).hexdigest())
             positions.append(index)
     if checked:
         used = {epoch_id_or_none(envelope.sealed) for envelope in checked}
@@ -160,9 +176,15 @@ def ingest_push(
             device.org_id, [header for key, header in known_epochs.items() if key in used]
         )
         paths = None if hops is None else [hops[index] for index in positions]
-        results = storage.push_records(device, checked, now, content_digests=digests, hops=paths)
+        results = storage.push_records(
+            device, checked, now, content_digests=digests, hops=paths, contact=contact
+        )
         for index, result in zip(positions, results, strict=True):
             outcomes[index] = result
+    elif contact is not None:
+        storage.note_device_contact(
+            device.id, now, synced=False, waiting=contact.waiting, app_version=contact.app_version
+        )
     return _signed_outcomes(signer, outcomes, receipts)
 
 
@@ -191,6 +213,46 @@ def _epoch_headers(
     if missing:
         found.update(storage.epoch_headers(org_id, missing))
     return found
+
+
+class _BatchSignatures:
+    """`verify`, remembering what it verified: the envelopes of a batch-signed push share
+    one (key, signature, root) and are checked once."""
+
+    def __init__(self) -> None:
+        self._verified: set[tuple[bytes, bytes, bytes]] = set()
+
+    def __call__(self, public_key: bytes, signature: bytes, message: bytes) -> None:
+        key = (public_key, signature, message)
+        if key not in self._verified:
+            verify(public_key, signature, message)
+            self._verified.add(key)
+
+
+def _refuse_broken_batches(
+    envelopes: Sequence[RecordEnvelope], found: list[list[WireFieldError]]
+) -> None:
+    """A signed batch stands or falls whole: when one envelope's proof fails (a swapped or
+    reordered record, a forged root), the others signed with it are refused too, so nothing
+    of a tampered batch is stored."""
+    broken = {
+        (envelope.device_id, envelope.signature)
+        for envelope, errors in zip(envelopes, found, strict=True)
+        if envelope.proof is not None and errors and errors[0].code == "bad_batch_proof"
+    }
+    if not broken:
+        return
+    for index, envelope in enumerate(envelopes):
+        if not found[index] and (envelope.device_id, envelope.signature) in broken:
+            found[index] = [
+                WireFieldError(
+                    field="proof",
+                    path="proof",
+                    code="batch_refused",
+                    message="another record signed in the same batch failed its inclusion"
+                    " proof: the whole batch is refused",
+                )
+            ]
 
 
 def _signed_outcomes(

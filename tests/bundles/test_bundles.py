@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -16,9 +17,14 @@ from fieldapp.errors import FieldappError
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.store import Store
 from sync.client import SyncClient, enrol
+from sync.client._outcomes import Outgoing, epochs_tail, sealed_epoch_id
+from sync.client._push import _batch_signed
+from sync.client._state import STATE_ORGANISATION
+from sync.protocol import BundledChunk, pack_bundle
 from sync.server import admin
 from sync.server.app import create_app
 from tests.conftest import CANARY, PASSPHRASE
+from tests.media.test_device_bundles import photographed_records
 from tests.server._harness import running
 from tests.sync._harness import Deployment
 from tests.sync._records import make_records
@@ -247,3 +253,52 @@ def test_a_bundle_larger_than_a_push_batch(
     assert back.returncode == 0, back.stderr
     assert json.loads(back.stdout)["sent"] == 503
     assert set(_statuses(device).values()) == {"sent"}
+
+
+def test_a_bundle_carrying_batch_signed_records_verifies_at_the_centre(
+    device: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    """Envelopes signed once per batch (as a device pushes them to a server that said it
+    checks batch signatures), sealed in an epoch and with attachments, travel in a bundle with
+    the epoch's header and the chunks, and are checked at the centre by their proofs."""
+    ids = [*make_records(device, 4), *photographed_records(device)]
+    outbox = device.outbox.pending(limit=10)
+    items = [Outgoing(e.record_id, e.revision, e.content_digest, e.envelope) for e in outbox]
+    envelopes = _batch_signed(items, device.keyring.sign)
+    named = {epoch for envelope in envelopes if (epoch := sealed_epoch_id(envelope))}
+    assert len(named) == 1  # sealed in an epoch: its header goes beside the records
+    chunks = [
+        BundledChunk(digest=digest, data=device.attachments.chunk(digest)).model_dump_json()
+        for digest in device.attachments.unsent_finalised()
+    ]
+    assert chunks
+    bundle = tmp_path / "batch-signed.fieldapp"
+    bundle.write_bytes(
+        pack_bundle(
+            "device",
+            writer_id=device.device_id,
+            org_id=device.settings.get(STATE_ORGANISATION),
+            created_at=device.settings.wall_clock(),
+            counts={"records": len(envelopes), "roster": 0, "chunks": len(chunks)},
+            payload=b'{"records":['
+            + b",".join(envelopes)
+            + b'],"roster":[],"chunks":['
+            + ",".join(chunks).encode()
+            + epochs_tail(device.outbox.epoch_headers(named)),
+            sign=device.keyring.sign,
+        )
+    )
+    result = _import_at_centre(deployment, bundle)
+    assert result.returncode == 0, result.stderr
+    assert {r["status"] for r in json.loads(result.stdout)["records"]} == {"accepted"}
+    [(key,)] = deployment.query("SELECT public_key FROM devices WHERE id = ?", (device.device_id,))
+    attached = 0
+    with admin.open_server_storage(deployment.settings) as storage:
+        for record_id in ids:
+            [revision] = storage.list_revisions(deployment.org_id, uuid.UUID(record_id))
+            envelope = revision.to_envelope()
+            assert envelope.proof is not None
+            assert envelope.sealed is not None and crypto.envelope_epoch_id(envelope.sealed)
+            crypto.verify(bytes(key), envelope.signature, envelope.signed_message())
+            attached += bool(envelope.attachments)
+    assert attached == 2  # the photographed records' manifests are under the batch signature

@@ -22,6 +22,7 @@ from sync.client import OfficeClient, RetryPolicy, SyncClient, enrol
 from sync.server import admin
 from tests._wait import wait_until
 from tests.conftest import CANARY, PASSPHRASE, screening_values
+from tests.media.test_device_bundles import photographed_records
 from tests.relay._harness import RelayProcess, code_at_relay
 from tests.sync._harness import REPO, Deployment, ServerProcess, report_of, run_client_process
 from tests.sync._records import make_records
@@ -222,3 +223,32 @@ def test_shared_events_and_the_offices_review_come_down_through_the_relay(
     review = trainer.reviews.get(record.id)
     assert review is not None
     assert (review.state, review.comment) == ("has_issues", "The age band does not match the age")
+
+
+def test_batch_signed_records_go_through_the_relay_and_verify_at_the_centre(
+    tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
+) -> None:
+    """The relay said it verifies batch signatures: the device's next batches are signed
+    once each (sealed in an epoch, two with photos); the relay forwards each envelope with
+    its proof and the centre checks it."""
+    deployment, _ = centre
+    device = _device(tmp_path, "batcher", deployment, relay)
+    make_records(device, 2)
+    with SyncClient(device, retry=FAST) as client:
+        first = client.sync()  # signed each alone: the relay has not said yet
+        batched = [*make_records(device, 4), *photographed_records(device)]
+        second = client.sync()
+    assert first.ok and second.ok, (first.errors, second.errors)
+    wait_until(lambda: len(_at_centre(deployment)) == 8, 30, "8 revisions at the centre")
+    [(key,)] = deployment.query("SELECT public_key FROM devices WHERE id = ?", (device.device_id,))
+    with admin.open_server_storage(deployment.settings) as storage:
+        envelopes = {}
+        for record_id in batched:
+            [revision] = storage.list_revisions(deployment.org_id, uuid.UUID(record_id))
+            envelopes[record_id] = revision.to_envelope()
+    assert all(envelope.proof is not None for envelope in envelopes.values())
+    assert len({bytes(envelope.signature) for envelope in envelopes.values()}) == 1
+    assert sum(bool(envelope.attachments) for envelope in envelopes.values()) == 2
+    for envelope in envelopes.values():
+        assert envelope.sealed is not None and crypto.envelope_epoch_id(envelope.sealed)
+        crypto.verify(bytes(key), envelope.signature, envelope.signed_message())

@@ -523,6 +523,28 @@ def test_statistics_a_modified_client_forges_are_refused_by_field(
     assert admin.stats(sqlite_world.storage, org.id)["records"] == 1
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "code"),
+    [("event_days", 999, "calculation_mismatch"), ("participants[0].pre_score", 250, "constraint")],
+)
+def test_a_forged_statistic_is_refused_after_honest_records_with_the_same_inputs(
+    sqlite_world: World, path: str, value: Any, code: str
+) -> None:
+    """The server remembers what a re-run gave for the statistics it reads: a forged value
+    after honest records with the same inputs, in this push and the next, is still refused."""
+    org = sqlite_world.org(f"Remembered {path}")
+    phone = sqlite_world.enrol(org)
+    spec = load_builtin_forms()["training_attendance"]
+    honest = honest_stats(spec, TRAINING_VALID)
+    form = (spec.id, spec.version)
+    forged = phone.envelope(form=form, stats=tampered(honest, path, value))
+    first = outcomes(sqlite_world.push(phone, phone.envelope(form=form, stats=honest), forged))
+    again = outcomes(sqlite_world.push(phone, phone.envelope(form=form, stats=honest), forged))
+    for result in (first, again):
+        assert [o.status for o in result.outcomes] == ["accepted", "rejected"]
+        assert [(e.code, e.path) for e in result.outcomes[1].errors] == [(code, path)]
+
+
 def test_a_form_published_before_the_checks_is_refused_not_stored(sqlite_world: World) -> None:
     """A leaky form version already in a server's database: its records are refused clearly."""
     org = sqlite_world.org("Old Leaky Form")

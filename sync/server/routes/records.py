@@ -11,6 +11,7 @@ from fastapi import Query
 from fastapi.responses import Response
 
 from sync.protocol import (
+    BATCH_SIGNATURES_HEADER,
     SEALING_EPOCHS_HEADER,
     PushRequest,
     PushResponse,
@@ -31,7 +32,7 @@ from sync.server.routes.common import (
     links,
     v1_router,
 )
-from sync.server.storage import NotFound
+from sync.server.storage import DeviceContact, NotFound
 
 __all__ = ["router"]
 
@@ -61,12 +62,11 @@ def push(
         ),
     ] = "record",
 ) -> Response:
-    """Store a batch: one outcome per record, in order; the batch is one transaction. The
-    device is noted as seen now, with what its optional headers said of it."""
+    """Store a batch: one outcome per record, in order; the batch is one transaction, in
+    which the device is also noted as seen now, with what its optional headers said of it.
+    The answer's `Fieldapp-Signatures: batch` header tells the device it may sign its next
+    batches once each (see docs/sync-protocol.md, *Batch signatures*)."""
     now = context.now()
-    context.storage.note_device_contact(
-        device.id, now, synced=False, waiting=says.waiting, app_version=says.app_version
-    )
     outcomes = ingest_push(
         context.storage,
         device,
@@ -78,13 +78,19 @@ def push(
         writers=relayed_signers(context.storage, device, body),
         hops=relayed_hops(device, body, range(len(body.records))),
         epochs=body.epochs,
+        contact=DeviceContact(waiting=says.waiting, app_version=says.app_version),
     )
     answer = PushResponse(outcomes=outcomes)
     return Response(
         answer.model_dump_json(),
         media_type="application/json",
-        # Epoch envelopes and xz bodies welcome (docs/sync-protocol.md, *Fewer bytes*).
-        headers={SEALING_EPOCHS_HEADER: "epochs", "Accept-Encoding": "gzip, xz"},
+        # Epoch envelopes, batch signatures and xz bodies welcome (docs/sync-protocol.md,
+        # *Fewer bytes* and *Batch signatures*).
+        headers={
+            SEALING_EPOCHS_HEADER: "epochs",
+            BATCH_SIGNATURES_HEADER: "batch",
+            "Accept-Encoding": "gzip, xz",
+        },
     )
 
 

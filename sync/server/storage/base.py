@@ -81,6 +81,7 @@ from sync.protocol.hub import (
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DeviceContact,
     DirectoryListing,
     DuplicateRow,
     EnrolCode,
@@ -334,8 +335,12 @@ class Storage(abc.ABC):
         now: datetime,
         content_digests: Sequence[str] | None = None,
         hops: Sequence[Sequence[dict[str, str]]] | None = None,
+        contact: DeviceContact | None = None,
     ) -> list[PushResult]:
         """Store a batch in ONE transaction; one result per envelope, in order.
+
+        `contact`: the pushing device was heard from (as `note_device_contact`, not synced),
+        noted in the same transaction.
 
         `content_digests` are the envelopes' `content_digest`s when the caller has computed
         them already (from the signing bytes it verified), in the same order. `hops` (from a
@@ -569,6 +574,11 @@ class Storage(abc.ABC):
     def changes_since(self, viewer: Device, cursor: int, limit: int) -> ChangesPage:
         """Changes visible to `viewer` (see module docstring) with seq > cursor, ascending,
         at most `limit`. next_cursor is the last returned seq (or `cursor` when none)."""
+
+    @abc.abstractmethod
+    def changes_since_json(self, viewer: Device, cursor: int, limit: int) -> bytes:
+        """`changes_since` as its page's JSON, built from the stored change text without a
+        model per change (what `GET /v1/changes` answers)."""
 
     # -- audit and stats -------------------------------------------------------------------
 

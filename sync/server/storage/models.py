@@ -10,6 +10,7 @@ from uuid import UUID
 from sync.protocol import (
     AttachmentsStored,
     OutcomeStatus,
+    ReceiptProof,
     RecordEnvelope,
     ReviewState,
     Role,
@@ -22,6 +23,7 @@ __all__ = [
     "Attendance",
     "AuditEntry",
     "Device",
+    "DeviceContact",
     "DuplicateRow",
     "EnrolCode",
     "FormVersion",
@@ -144,6 +146,8 @@ class StoredRecord:
     hops: tuple[dict[str, str], ...] = ()
     # The attachments' manifest it was signed with (`AttachmentRef` JSON); () if none.
     attachments: tuple[dict[str, Any], ...] = ()
+    # Batch-signed: the inclusion proof under its batch signature (`ReceiptProof` JSON).
+    signature_proof: str | None = None
 
     def to_envelope(self) -> RecordEnvelope:
         return RecordEnvelope(
@@ -161,6 +165,11 @@ class StoredRecord:
             consent_withdrawn=self.consent_withdrawn,
             attachments=list(self.attachments),
             signature=self.signature,
+            proof=(
+                None
+                if self.signature_proof is None
+                else ReceiptProof.model_validate_json(self.signature_proof)
+            ),
         )
 
 
@@ -177,6 +186,15 @@ class RecordHead:
     siblings: list[str]  # revisions stored as conflicting with the head (oldest first)
     consent_withdrawn: bool = False  # every revision's sealed part was erased, for good
     region: str | None = None  # its owner's region (the record's region)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceContact:
+    """What a pushing device said of itself (`waiting`, `app_version`: None if not said),
+    noted with its push."""
+
+    waiting: int | None = None
+    app_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

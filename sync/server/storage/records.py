@@ -221,6 +221,15 @@ def _insert_revisions(
         "UPDATE records SET hops = ? WHERE id = ? AND revision = ?",
         [(path, str(env.id), env.revision) for env, _, _, path in rows if path is not None],
     )
+    # Apart too: only batch-signed revisions have a proof (migration 15).
+    tx.many(
+        "UPDATE records SET signature_proof = ? WHERE id = ? AND revision = ?",
+        [
+            (env.proof.model_dump_json(), str(env.id), env.revision)
+            for env, _, _, _ in rows
+            if env.proof is not None
+        ],
+    )
     tx.many(
         "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
         [(str(env.id), env.revision) for env, _, _, _ in rows if env.consent_withdrawn],
@@ -398,6 +407,7 @@ def stored_record(tx: Tx, row: Any) -> StoredRecord:
         sealed=None if row["sealed"] is None else bytes(row["sealed"]),
         deleted=bool(row["deleted"]),
         signature=bytes(row["signature"]),
+        signature_proof=_column(row, "signature_proof"),
         content_digest=row["content_digest"],
         received_at=tx.dt(row["received_at"]),
         seq=int(row["seq"]),

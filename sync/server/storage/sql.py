@@ -53,6 +53,7 @@ from sync.server.storage.migrations import Migration
 from sync.server.storage.models import (
     AuditEntry,
     Device,
+    DeviceContact,
     DirectoryListing,
     DuplicateRow,
     EnrolCode,
@@ -325,6 +326,7 @@ class SqlStorage(Storage):
         now: datetime,
         content_digests: Sequence[str] | None = None,
         hops: Sequence[Sequence[dict[str, str]]] | None = None,
+        contact: DeviceContact | None = None,
     ) -> list[PushResult]:
         if hops is not None and len(hops) != len(envelopes):
             raise ValueError("one list of hops per envelope")
@@ -333,9 +335,20 @@ class SqlStorage(Storage):
         elif len(content_digests) != len(envelopes):
             raise ValueError("one content digest per envelope")
         digests = content_digests
-        results, erased = self._write_retrying(
-            lambda tx: records.push(tx, device, envelopes, digests, now, hops)
-        )
+
+        def store(tx: Tx) -> tuple[list[PushResult], bool]:
+            if contact is not None:
+                devices.note_contact(
+                    tx,
+                    device.id,
+                    now,
+                    synced=False,
+                    waiting=contact.waiting,
+                    app_version=contact.app_version,
+                )
+            return records.push(tx, device, envelopes, digests, now, hops)
+
+        results, erased = self._write_retrying(store)
         if erased:
             self._after_erasure()
         return results
@@ -493,6 +506,10 @@ class SqlStorage(Storage):
     def changes_since(self, viewer: Device, cursor: int, limit: int) -> ChangesPage:
         with self._read() as tx:
             return changes.since(tx, viewer, cursor, limit)
+
+    def changes_since_json(self, viewer: Device, cursor: int, limit: int) -> bytes:
+        with self._read() as tx:
+            return changes.since_json(tx, viewer, cursor, limit)
 
     def append_audit(
         self,

@@ -3,16 +3,19 @@ that never skip a change while writers push."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
+from sync.protocol import ChangesPage
 from sync.server.storage import (
     Storage,
 )
 from tests.server.conftest import Backend
 from tests.server.storage._support import (
     NOW,
+    Conflict,
     Member,
     all_changes,
     revision,
@@ -128,3 +131,29 @@ def test_concurrent_writers_never_make_a_polling_reader_skip(
     assert len(seen) == len(set(seen)) == expected
     assert seen == sorted(seen)
     assert seen == sorted(int(row[0]) for row in backend.raw("SELECT seq FROM changes"))
+
+
+def test_the_spliced_page_is_the_page_the_models_give(storage: Storage, org_id: str) -> None:
+    """`GET /v1/changes` answers the stored change JSON spliced into a page: the same content,
+    value for value, as the `ChangesPage` the kinds' models make of it (what the route
+    answered before), for records, a conflict and its resolution, a form and a revocation."""
+    conflict = Conflict(storage, org_id)
+    storage.resolve_conflict(
+        org_id, conflict.v1.id, conflict.alice_v2.revision, NOW, actor="test", by=None
+    )
+    member = Member(storage, org_id, "collector", "north")
+    storage.push_records(member.device, [member.envelope() for _ in range(3)], NOW)
+    storage.publish_form(org_id, "spliced", "1", {}, NOW)
+    storage.revoke_device(member.device.id, NOW)
+    for viewer in (conflict.bob.device, conflict.alice.device):
+        cursor, kinds = 0, set()
+        while True:
+            raw = storage.changes_since_json(viewer, cursor, 4)
+            page = storage.changes_since(viewer, cursor, 4)
+            assert json.loads(raw) == json.loads(page.model_dump_json())
+            assert ChangesPage.model_validate_json(raw) == page
+            kinds.update(change.kind for change in page.changes)
+            cursor = page.next_cursor
+            if not page.has_more:
+                break
+        assert {"record", "form", "revocation"} <= kinds
