@@ -35,7 +35,7 @@ from fieldapp.store import (
 from fieldapp.ui.services.attachments import AttachedFile, Attachments, MediaRejected
 from fieldapp.ui.services.bundles import BundleFile, BundleRead, Bundles
 from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
-from fieldapp.ui.services.cases import CASE_FORMS, Cases, CaseTimeline
+from fieldapp.ui.services.cases import CASE_FORMS, CaseReferral, Cases, CaseTimeline
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
     DEFAULT_AUTOLOCK_MINUTES,
@@ -110,6 +110,7 @@ __all__ = [
     "BundleFile",
     "BundleRead",
     "CaseFiles",
+    "CaseReferral",
     "CaseTimeline",
     "Cases",
     "DeclineReason",
