@@ -21,7 +21,7 @@ from fieldapp import crypto
 from fieldapp.errors import StoreError
 from fieldapp.store import CaseReferral, Store
 from sync.client._errors import NoConsentToRefer, NotInDirectory, ReferralRefused
-from sync.client._exchange import answer, refusal
+from sync.client._exchange import Exchange, answer, refusal
 from sync.client._office import StoreClient
 from sync.protocol import (
     DeclineReason,
@@ -46,6 +46,7 @@ __all__ = [
     "open_referral",
     "referral_aad",
     "referral_contents",
+    "refresh_sent_referrals",
 ]
 
 # What the referral form shares of a victim screening: who the person is, how to speak with
@@ -65,6 +66,7 @@ REFERRAL_FIELDS = (
 CONSENT_FIELD = "consent_refer"
 MAX_NOTE = 2000
 _DIRECTORY_SETTING = "referral_directory"
+_WAITING = frozenset({"sent", "accepted"})  # a status the receiver has still to change
 _REFUSALS: dict[str, type[ReferralRefused]] = {
     "no_consent_to_refer": NoConsentToRefer,
     "not_in_directory": NotInDirectory,
@@ -211,13 +213,7 @@ class ReferralsClient(StoreClient):
     def referrals(self, direction: ReferralDirection = "outgoing") -> list[Referral]:
         """The referrals this organisation sent or received; the outgoing ones are kept on
         the device (their status shows on the survivor's case offline)."""
-        response = self._exchange.request(
-            "GET", "/v1/referrals", token=self._token, params={"direction": direction}
-        )
-        listed = answer(response, ReferralsPage, "list of referrals").referrals
-        if direction == "outgoing":
-            self._store.cases.remember_referrals(_kept(listed), every=True)
-        return listed
+        return _listed(self._store, self._exchange, self._token, direction)
 
     def accept(self, referral_id: str) -> Referral:
         return self._post(referral_id, "accept", None)
@@ -235,6 +231,25 @@ class ReferralsClient(StoreClient):
             content=content,
         )  # fmt: skip
         return self._answer(response, "referral")
+
+
+def refresh_sent_referrals(store: Store, exchange: Exchange, token: str) -> None:
+    """A sync's last step: the status of the referrals this device sent, while one still
+    waits for an answer or its service (a device that never referred asks nothing)."""
+    if any(r.status in _WAITING for r in store.cases.referrals_sent()):
+        _listed(store, exchange, token, "outgoing")
+
+
+def _listed(
+    store: Store, exchange: Exchange, token: str, direction: ReferralDirection
+) -> list[Referral]:
+    response = exchange.request(
+        "GET", "/v1/referrals", token=token, params={"direction": direction}
+    )
+    listed = answer(response, ReferralsPage, "list of referrals").referrals
+    if direction == "outgoing":
+        store.cases.remember_referrals(_kept(listed), every=True)
+    return listed
 
 
 def _kept(referrals: list[Referral]) -> list[CaseReferral]:
