@@ -140,16 +140,18 @@ def CaseScreen(state: AppState, case: CaseSession) -> ft.Control:
     else:
         body += [ft.Text(_("Timeline"), size=20, weight=ft.FontWeight.BOLD), *_timeline(case)]
         body += _referrals(case)
+        if not case.closed:
+            body.append(
+                ft.FilledTonalButton(
+                    _("Refer to another organisation"),
+                    icon=ft.Icons.SWAP_HORIZ,
+                    height=TOUCH,
+                    on_click=lambda: ft.context.page.run_thread(
+                        state.open_referrals, case.screening_id
+                    ),
+                )
+            )
         buttons = [
-            ft.OutlinedButton(
-                _("Refer to another organisation"),
-                icon=ft.Icons.SWAP_HORIZ,
-                height=TOUCH,
-                disabled=case.closed,
-                on_click=lambda: ft.context.page.run_thread(
-                    state.open_referrals, case.screening_id
-                ),
-            ),
             ft.OutlinedButton(
                 _("Close case"),
                 height=TOUCH,
