@@ -130,3 +130,9 @@ def sides(
     with ReferralsClient(b_admin, transport=app_transport) as client:
         client.set_services({"legal": "Legal aid", "shelter": "Women's shelter"})
     return Sides(worker, b_admin, b_id, b_key)
+
+
+@pytest.fixture
+def b_office(sides: Sides, new_device: Callable[[str, str, str], Store]) -> Store:
+    """Org B's case manager's device: it answers the referrals to org B."""
+    return new_device(sides.b_id, "case_manager", "bo")

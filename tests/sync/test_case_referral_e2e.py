@@ -8,7 +8,6 @@ data directory and org A's device hold no plaintext canary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 import httpx
@@ -32,10 +31,9 @@ def test_a_case_refers_its_survivor_to_org_b_and_shows_the_service_delivered(
     deployment: Deployment,
     sides: Sides,
     app_transport: httpx.BaseTransport,
-    new_device: Callable[[str, str, str], Store],
+    b_office: Store,
 ) -> None:
     worker, b_id, b_key = sides.worker, sides.b_id, sides.b_key
-    b_office = new_device(b_id, "case_manager", "bo")
     case_id = record_case_offline(worker)  # the device is offline: nothing has been sent
     screening_id = worker.cases.timeline(case_id).case.values["source_record_id"]
     assert worker.cases.timeline(case_id).referrals == []

@@ -47,10 +47,9 @@ def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_
     org_key: crypto.OrgKeyPair,
     sides: Sides,
     app_transport: httpx.BaseTransport,
-    new_device: Callable[[str, str, str], Store],
+    b_office: Store,
 ) -> None:
     worker, b_id, b_key = sides.worker, sides.b_id, sides.b_key
-    b_office = new_device(b_id, "case_manager", "bo")
     survivor = worker.records.create_final(
         "victim_screening",
         screening_values(CANARY, case_notes=CASE_NOTES, identification_place=PLACE),
