@@ -9,7 +9,7 @@ from fieldapp.errors import (
     StoreUnreadable,
 )
 from fieldapp.store._attachments import StoredAttachment
-from fieldapp.store._cases import CASE_FORM, SERVICE_FORM, CaseTimeline
+from fieldapp.store._cases import CASE_FORM, SERVICE_FORM, CaseReferral, CaseTimeline
 from fieldapp.store._keyring import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
 from fieldapp.store._reviews import Review
 from fieldapp.store._store import Store
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_FAILED_UNLOCKS",
     "MAX_FAILED_UNLOCKS_CEILING",
     "SERVICE_FORM",
+    "CaseReferral",
     "CaseTimeline",
     "FormFileMissing",
     "FormUnusable",

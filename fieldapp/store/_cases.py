@@ -8,12 +8,18 @@ clear is coarse: the service type, the month, the outcome, the length of a shelt
 band; on the case its status, the services received (so the office counts survivors, not
 entries) and the time from identification to the first service as a band. Adding a service
 updates its case in the same transaction.
+
+The survivor's referrals to other organisations show on the case's timeline: a case is
+referred through its source screening (where the consent to refer is recorded), and the
+device keeps what the server last said of each referral it sent (ids, the receiver's name,
+the service and its status: what the server holds in clear anyway, nothing sealed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -25,26 +31,50 @@ from fieldapp.store._consent import Consent
 from fieldapp.store._core import Core
 from fieldapp.store._forms import Forms
 from fieldapp.store._records import Records
+from fieldapp.store._settings import Settings
 from fieldapp.store._types import Record, ValidationFailed
 
-__all__ = ["CASE_FORM", "SERVICE_FORM", "CaseTimeline", "Cases"]
+__all__ = ["CASE_FORM", "SERVICE_FORM", "CaseReferral", "CaseTimeline", "Cases"]
 
 CASE_FORM = "case"
 SERVICE_FORM = "service_entry"
 SCREENING_FORM = "victim_screening"
+_REFERRALS_SETTING = "referrals_sent"
+
+
+@dataclass(frozen=True)
+class CaseReferral:
+    """A referral this device sent, as the server last reported it: the record referred,
+    the receiving organisation, the service code and the status (sent, accepted, declined
+    with a reason, delivered, withdrawn)."""
+
+    referral_id: str
+    record_id: str
+    to_org: str
+    to_org_name: str
+    service: str
+    status: str
+    sent_at: str
+    updated_at: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class CaseTimeline:
-    """A case and its services, newest first (by start date, then when recorded)."""
+    """A case and its services, newest first (by start date, then when recorded), and the
+    survivor's referrals, newest first."""
 
     case: Record
     services: list[Record]
+    referrals: list[CaseReferral] = field(default_factory=list)
 
 
 class Cases:
-    def __init__(self, core: Core, forms: Forms, records: Records, consent: Consent) -> None:
+    def __init__(
+        self, core: Core, forms: Forms, records: Records, consent: Consent, settings: Settings
+    ) -> None:
         self._core = core
+        self._settings = settings
         self._forms = forms
         self._records = records
         self._consent = consent
@@ -138,7 +168,37 @@ class Cases:
         case = self._case(case_id)
         services = [self._records.get(i) for i in self._linked(SERVICE_FORM, "case_id", case_id)]
         services.sort(key=lambda r: (r.values.get("start_date") or "", r.created_at), reverse=True)
-        return CaseTimeline(case=case, services=services)
+        screening = case.values.get("source_record_id")
+        referrals = [r for r in self.referrals_sent() if screening and r.record_id == screening]
+        return CaseTimeline(case=case, services=services, referrals=referrals)
+
+    def referable(self, record_id: str) -> Record:
+        """The record a referral of `record_id` shares: a case's source screening (the
+        survivor's consent to be referred is recorded there), any other record itself.
+        StoreError for a case opened from a hotline call (no screening to refer)."""
+        record = self._records.get(record_id)
+        if record.form_id != CASE_FORM:
+            return record
+        screening = record.values.get("source_record_id")
+        if not screening:
+            raise StoreError(
+                f"source_record_id: case {record_id} has no screening recording the consent"
+                " to refer"
+            )
+        return self._records.get(screening)
+
+    def remember_referrals(self, sent: Iterable[CaseReferral], *, every: bool = False) -> None:
+        """Keep what the server said of referrals sent (`every`: the whole list, replacing
+        what was kept; else these ones, updated or added)."""
+        kept = {} if every else {r.referral_id: r for r in self.referrals_sent()}
+        kept.update((r.referral_id, r) for r in sent)
+        self._settings.set(_REFERRALS_SETTING, json.dumps([asdict(r) for r in kept.values()]))
+
+    def referrals_sent(self) -> list[CaseReferral]:
+        """The referrals this device sent, as last reported, newest first."""
+        text = self._settings.get(_REFERRALS_SETTING)
+        found = [CaseReferral(**row) for row in json.loads(text)] if text else []
+        return sorted(found, key=lambda r: (r.sent_at, r.referral_id), reverse=True)
 
     def cases_of(self, screening_id: str) -> list[Record]:
         """The cases opened from a screening record, newest first."""

@@ -80,7 +80,7 @@ class Store:
             self.attachments,
         )
         self.conflicts = Conflicts(self.core, rows, self.records)
-        self.cases = Cases(self.core, self.forms, self.records, self.consent)
+        self.cases = Cases(self.core, self.forms, self.records, self.consent, self.settings)
 
     @classmethod
     def create(

@@ -31,6 +31,7 @@ from sync.client._outcomes import ReceiptVerifier
 from sync.client._pull import DEFAULT_PULL_PAGE, pull
 from sync.client._push import DEFAULT_MAX_BATCH_BYTES, Push, pending_records
 from sync.client._receipt_check import RECEIPT_CHECK_INTERVAL, check_receipts
+from sync.client._referrals import refresh_sent_referrals
 from sync.client._report import (
     AttachmentProgressCallback,
     ProgressCallback,
@@ -149,7 +150,8 @@ class SyncClient(ExchangeOwner):
 
     def sync(self) -> SyncReport:
         """Check receipts when due, push everything waiting, share the roster, then pull
-        every change; never raises for network trouble (the report's `errors` say it).
+        every change and the status of the referrals sent awaiting one; never raises for
+        network trouble (the report's `errors` say it).
 
         Two calls at once run one after the other.
         """
@@ -178,6 +180,7 @@ class SyncClient(ExchangeOwner):
                 push_roster(self.store, exchange, token, report, self.max_batch_bytes)
                 pull(self.store, exchange, token, report, self.pull_page_size)
                 fetch_form_files(self.store, exchange, token, report)
+                refresh_sent_referrals(self.store, exchange, token)
                 # Last: records never wait for their attachments' chunks.
                 upload_attachments(self.store, exchange, token, report, self.on_attachments)
             except SyncError as exc:

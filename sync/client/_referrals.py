@@ -18,9 +18,10 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from fieldapp import crypto
-from fieldapp.store import Store
+from fieldapp.errors import StoreError
+from fieldapp.store import CaseReferral, Store
 from sync.client._errors import NoConsentToRefer, NotInDirectory, ReferralRefused
-from sync.client._exchange import answer, refusal
+from sync.client._exchange import Exchange, answer, refusal
 from sync.client._office import StoreClient
 from sync.protocol import (
     DeclineReason,
@@ -45,6 +46,7 @@ __all__ = [
     "open_referral",
     "referral_aad",
     "referral_contents",
+    "refresh_sent_referrals",
 ]
 
 # What the referral form shares of a victim screening: who the person is, how to speak with
@@ -64,6 +66,7 @@ REFERRAL_FIELDS = (
 CONSENT_FIELD = "consent_refer"
 MAX_NOTE = 2000
 _DIRECTORY_SETTING = "referral_directory"
+_WAITING = frozenset({"sent", "accepted"})  # a status the receiver has still to change
 _REFUSALS: dict[str, type[ReferralRefused]] = {
     "no_consent_to_refer": NoConsentToRefer,
     "not_in_directory": NotInDirectory,
@@ -167,10 +170,14 @@ class ReferralsClient(StoreClient):
         return directory
 
     def refer(self, record_id: str, to_org: str, service: str, note: str | None = None) -> Referral:
-        """Refer this device's record to `to_org`'s `service`, from the cached directory.
-        NoConsentToRefer without the survivor's recorded consent, NotInDirectory for an
-        organisation or service not listed: nothing is sent then."""
-        record = self._store.records.get(record_id)
+        """Refer this device's record to `to_org`'s `service`, from the cached directory (a
+        case: its source screening, which records the consent). NoConsentToRefer without the
+        survivor's recorded consent, NotInDirectory for an organisation or service not
+        listed: nothing is sent then."""
+        try:
+            record = self._store.cases.referable(record_id)
+        except StoreError as exc:
+            raise NoConsentToRefer("no_consent_to_refer", str(exc)) from exc
         if record.consent_withdrawn or record.values.get(CONSENT_FIELD) != "yes":
             raise NoConsentToRefer(
                 "no_consent_to_refer",
@@ -199,13 +206,14 @@ class ReferralsClient(StoreClient):
         response = self._exchange.request(
             "POST", "/v1/referrals", token=self._token, content=content
         )
-        return self._answer(response, "referral")
+        sent = self._answer(response, "referral")
+        self._store.cases.remember_referrals(_kept([sent]))
+        return sent
 
     def referrals(self, direction: ReferralDirection = "outgoing") -> list[Referral]:
-        response = self._exchange.request(
-            "GET", "/v1/referrals", token=self._token, params={"direction": direction}
-        )
-        return answer(response, ReferralsPage, "list of referrals").referrals
+        """The referrals this organisation sent or received; the outgoing ones are kept on
+        the device (their status shows on the survivor's case offline)."""
+        return _listed(self._store, self._exchange, self._token, direction)
 
     def accept(self, referral_id: str) -> Referral:
         return self._post(referral_id, "accept", None)
@@ -223,3 +231,41 @@ class ReferralsClient(StoreClient):
             content=content,
         )  # fmt: skip
         return self._answer(response, "referral")
+
+
+def refresh_sent_referrals(store: Store, exchange: Exchange, token: str) -> None:
+    """A sync's last step: the status of the referrals this device sent, while one still
+    waits for an answer or its service (a device that never referred asks nothing)."""
+    if any(r.status in _WAITING for r in store.cases.referrals_sent()):
+        _listed(store, exchange, token, "outgoing")
+
+
+def _listed(
+    store: Store, exchange: Exchange, token: str, direction: ReferralDirection
+) -> list[Referral]:
+    response = exchange.request(
+        "GET", "/v1/referrals", token=token, params={"direction": direction}
+    )
+    listed = answer(response, ReferralsPage, "list of referrals").referrals
+    if direction == "outgoing":
+        store.cases.remember_referrals(_kept(listed), every=True)
+    return listed
+
+
+def _kept(referrals: list[Referral]) -> list[CaseReferral]:
+    """What the device keeps of referrals it sent: the server's clear metadata only."""
+    return [
+        CaseReferral(
+            referral_id=str(r.id),
+            record_id=str(r.record_id),
+            to_org=r.to_org,
+            to_org_name=r.to_org_name,
+            service=r.service,
+            status=r.status,
+            sent_at=r.sent_at.isoformat(),
+            updated_at=r.updated_at.isoformat(),
+            reason=r.reason,
+        )
+        for r in referrals
+        if r.record_id is not None
+    ]

@@ -4,7 +4,7 @@ uvicorn in a thread of the test process or as its own process, and an enrolled d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,15 @@ import pytest
 
 from fieldapp import crypto
 from fieldapp.cli import main
+from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Store
-from sync.client import SyncClient, enrol
+from sync.client import ReferralsClient, SyncClient, enrol
+from sync.server import admin
 from sync.server.app import create_app
 from tests.conftest import PASSPHRASE
 from tests.server._harness import running
 from tests.sync._harness import Deployment, ServerProcess
+from tests.sync._victim_services import Sides
 
 
 @pytest.fixture
@@ -85,3 +88,51 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return json.loads(capsys.readouterr().out)
 
     return run
+
+
+@pytest.fixture
+def new_device(
+    deployment: Deployment, app_url: str, app_transport: httpx.BaseTransport, tmp_path: Path
+) -> Callable[[str, str, str], Store]:
+    """`new_device(org_id, role, folder)`: a store enrolled with the organisation."""
+
+    def make(org_id: str, role: str, folder: str) -> Store:
+        store = Store.create(tmp_path / folder / STORE_FILENAME, PASSPHRASE)
+        with admin.open_server_storage(deployment.settings) as storage:
+            server_key = admin.server_public_key(deployment.settings, storage)
+            code = admin.enrol_code(storage, org_id, role, None, server_key=server_key)  # type: ignore[arg-type]
+        enrol(store, app_url, code.code, transport=app_transport)
+        return store
+
+    return make
+
+
+@pytest.fixture
+def org_b(deployment: Deployment) -> tuple[str, crypto.OrgKeyPair]:
+    """A second organisation on the same server, with a key pair of its own."""
+    key = crypto.OrgKeyPair.generate("X25519")
+    with admin.open_server_storage(deployment.settings) as storage:
+        org = admin.create_org(storage, "Legal Aid Cambodia", recipients=[key.recipient])
+    return org.id, key
+
+
+@pytest.fixture
+def sides(
+    deployment: Deployment,
+    org_b: tuple[str, crypto.OrgKeyPair],
+    app_transport: httpx.BaseTransport,
+    new_device: Callable[[str, str, str], Store],
+) -> Sides:
+    """Org A's social worker; org B's admin lists a legal service and a shelter."""
+    b_id, b_key = org_b
+    worker = new_device(deployment.org_id, "collector", "a")
+    b_admin = new_device(b_id, "admin", "ba")
+    with ReferralsClient(b_admin, transport=app_transport) as client:
+        client.set_services({"legal": "Legal aid", "shelter": "Women's shelter"})
+    return Sides(worker, b_admin, b_id, b_key)
+
+
+@pytest.fixture
+def b_office(sides: Sides, new_device: Callable[[str, str, str], Store]) -> Store:
+    """Org B's case manager's device: it answers the referrals to org B."""
+    return new_device(sides.b_id, "case_manager", "bo")

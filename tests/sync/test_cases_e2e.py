@@ -6,50 +6,23 @@ holds hides a rare cell and its complement."""
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.office.aggregates import DisclosurePolicy
 from fieldapp.office.services import services_report
 from fieldapp.store import Store
 from sync.client import SyncClient
-from tests.conftest import CANARY, screening_values
+from tests.conftest import CANARY
 from tests.security.canary import scan_paths
 from tests.sync._harness import Deployment
+from tests.sync._victim_services import PROVIDER, WORKER, record_case_offline
 from tests.test_consent import store_files
-
-WORKER = f"{CANARY} Worker"
-PROVIDER = f"{CANARY} Shelter House"
-
-
-def _record_case_offline(device: Store) -> str:
-    screening = device.records.create_final("victim_screening", screening_values())
-    case = device.cases.open(
-        screening_id=screening.id, assigned_worker=WORKER, identified_on=date(2026, 3, 2)
-    )
-    device.cases.add_service(
-        case.id,
-        service_type="shelter",
-        start_date=date(2026, 3, 3),
-        end_date=date(2026, 4, 14),
-        provider=PROVIDER,
-        notes=f"{CANARY} settled in",
-    )
-    for day in (10, 24):
-        device.cases.add_service(
-            case.id,
-            service_type="psychosocial",
-            start_date=date(2026, 3, day),
-            provider=PROVIDER,
-            notes=f"Session with {CANARY}",
-        )
-    return case.id
 
 
 def test_a_case_and_three_services_recorded_offline_reach_the_server_sealed(
     device: Store, client: SyncClient, deployment: Deployment
 ) -> None:
-    case_id = _record_case_offline(device)
+    case_id = record_case_offline(device)
     timeline = device.cases.timeline(case_id)
     assert [s.values["service_type"] for s in timeline.services] == [
         "psychosocial",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,83 +23,23 @@ import pytest
 
 from fieldapp import crypto
 from fieldapp.cli import main
-from fieldapp.paths import STORE_FILENAME
 from fieldapp.store import Store
 from sync.client import (
     NoConsentToRefer,
     NotInDirectory,
     ReferralRefused,
     ReferralsClient,
-    SyncClient,
     cached_directory,
-    enrol,
     open_referral,
 )
 from sync.protocol import ReferralRequest
-from sync.server import admin
 from tests.conftest import CANARY, PASSPHRASE, screening_values
 from tests.sync._harness import Deployment
+from tests.sync._victim_services import Sides, synced
 
 NOTE = "Needs a lawyer for the Qwuuxplat wage claim"  # a canary in the note too
 CASE_NOTES = "Vexmorrow recounted the journey"  # never named by the referral form
 PLACE = "Quillbrix market"
-
-
-@pytest.fixture
-def new_device(
-    deployment: Deployment, app_url: str, app_transport: httpx.BaseTransport, tmp_path: Path
-) -> Callable[[str, str, str], Store]:
-    """`new_device(org_id, role, folder)`: a store enrolled with the organisation."""
-
-    def make(org_id: str, role: str, folder: str) -> Store:
-        store = Store.create(tmp_path / folder / STORE_FILENAME, PASSPHRASE)
-        with admin.open_server_storage(deployment.settings) as storage:
-            server_key = admin.server_public_key(deployment.settings, storage)
-            code = admin.enrol_code(storage, org_id, role, None, server_key=server_key)  # type: ignore[arg-type]
-        enrol(store, app_url, code.code, transport=app_transport)
-        return store
-
-    return make
-
-
-@pytest.fixture
-def org_b(deployment: Deployment) -> tuple[str, crypto.OrgKeyPair]:
-    """A second organisation on the same server, with a key pair of its own."""
-    key = crypto.OrgKeyPair.generate("X25519")
-    with admin.open_server_storage(deployment.settings) as storage:
-        org = admin.create_org(storage, "Legal Aid Cambodia", recipients=[key.recipient])
-    return org.id, key
-
-
-@dataclass
-class Sides:
-    """Org A's social worker, and org B (its admin's device, id and key pair) listed in the
-    directory with a legal service and a shelter."""
-
-    worker: Store
-    b_admin: Store
-    b_id: str
-    b_key: crypto.OrgKeyPair
-
-
-@pytest.fixture
-def sides(
-    deployment: Deployment,
-    org_b: tuple[str, crypto.OrgKeyPair],
-    app_transport: httpx.BaseTransport,
-    new_device: Callable[[str, str, str], Store],
-) -> Sides:
-    b_id, b_key = org_b
-    worker = new_device(deployment.org_id, "collector", "a")
-    b_admin = new_device(b_id, "admin", "ba")
-    with ReferralsClient(b_admin, transport=app_transport) as client:
-        client.set_services({"legal": "Legal aid", "shelter": "Women's shelter"})
-    return Sides(worker, b_admin, b_id, b_key)
-
-
-def _synced(store: Store, transport: Any) -> None:
-    with SyncClient(store, transport=transport) as client:
-        assert client.sync().ok
 
 
 def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_it(
@@ -108,15 +47,14 @@ def test_org_a_refers_to_org_b_which_accepts_and_delivers_and_nobody_else_reads_
     org_key: crypto.OrgKeyPair,
     sides: Sides,
     app_transport: httpx.BaseTransport,
-    new_device: Callable[[str, str, str], Store],
+    b_office: Store,
 ) -> None:
     worker, b_id, b_key = sides.worker, sides.b_id, sides.b_key
-    b_office = new_device(b_id, "case_manager", "bo")
     survivor = worker.records.create_final(
         "victim_screening",
         screening_values(CANARY, case_notes=CASE_NOTES, identification_place=PLACE),
     )
-    _synced(worker, app_transport)
+    synced(worker, app_transport)
 
     with ReferralsClient(worker, transport=app_transport) as client:
         [listed] = client.directory().organisations
@@ -158,7 +96,7 @@ def test_without_consent_or_outside_the_directory_nothing_is_referred(
                                              referral_org_medical=None),
     )  # fmt: skip
     consented = worker.records.create_final("victim_screening", screening_values(CANARY))
-    _synced(worker, app_transport)
+    synced(worker, app_transport)
     with ReferralsClient(worker, transport=app_transport) as client:
         client.directory()
         with pytest.raises(NoConsentToRefer, match="consent_refer"):
@@ -192,7 +130,7 @@ def test_consent_withdrawn_on_org_a_erases_org_bs_copy(
 ) -> None:
     worker, b_admin, b_id, b_key = sides.worker, sides.b_admin, sides.b_id, sides.b_key
     survivor = worker.records.create_final("victim_screening", screening_values(CANARY))
-    _synced(worker, app_transport)
+    synced(worker, app_transport)
     with ReferralsClient(worker, transport=app_transport) as client:
         client.directory()
         sent = client.refer(survivor.id, b_id, "legal")
@@ -202,7 +140,7 @@ def test_consent_withdrawn_on_org_a_erases_org_bs_copy(
         b_client.accept(str(sent.id))
 
     worker.consent.withdraw(survivor.id)
-    _synced(worker, app_transport)
+    synced(worker, app_transport)
 
     with ReferralsClient(b_admin, transport=app_transport) as b_client:
         [after] = b_client.referrals("incoming")
@@ -240,7 +178,7 @@ def test_the_command_line_refers_lists_opens_and_answers(
         "victim_screening", screening_values(CANARY, consent_refer="no", referral_org_shelter=None,
                                              referral_org_medical=None),
     )  # fmt: skip
-    _synced(worker, app_transport)
+    synced(worker, app_transport)
     worker.close()
     for name, role in (("ba", "admin"), ("bo", "case_manager")):
         new_device(b_id, role, name).close()

@@ -1,7 +1,8 @@
 """Headless Chromium at 360x640: from a sent victim screening, "Open case", name the social
 worker, add a shelter stay and two psychosocial sessions; the timeline shows them newest
 first, the stay with its length; they are on the device as service records linked to the
-case, encrypted."""
+case, encrypted. The survivor's referral (as a sync left its status) shows on the case, and
+"Refer to another organisation" opens the referral flow."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from fieldapp.store import Store
+from fieldapp.store import CaseReferral, Store
 from tests.conftest import PASSPHRASE, screening_values
 from tests.ui._browser import AppProcess, open_phone, reveal, serve, shoot, tap, type_into
 from tests.ui._records import sent_record
@@ -29,7 +30,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     """The app over a store that holds one victim screening the server took."""
     data_dir = tmp_path_factory.mktemp("case") / "device"
     store = Store.create(data_dir / "fieldapp.db", PASSPHRASE)
-    sent_record(store, "victim_screening", screening_values())
+    screening = sent_record(store, "victim_screening", screening_values())
+    store.cases.remember_referrals(
+        [CaseReferral("r1", screening.id, "org-b", "Legal Aid Cambodia", "legal", "delivered",
+                      "2026-03-04T10:00:00+00:00", "2026-03-05T10:00:00+00:00")]
+    )  # fmt: skip
     store.close()
     yield from serve(data_dir)
 
@@ -75,6 +80,10 @@ def test_a_case_timeline_on_a_phone(browser: Browser, app: AppProcess) -> None:
     sessions = page.get_by_text("Psychosocial support")
     first, shelter = sessions.first.bounding_box(), stay.bounding_box()
     assert first is not None and shelter is not None and first["y"] < shelter["y"]  # newest first
+    expect(reveal(page, page.get_by_text("Legal Aid Cambodia · legal"))).to_be_visible()
+    expect(page.get_by_text("Service delivered", exact=False)).to_be_visible()
+    tap(page, "button", "Refer to another organisation")
+    expect(page.get_by_text("Refer this person")).to_be_visible()
     app.stop()
 
     store = Store(app.data_dir / "fieldapp.db")

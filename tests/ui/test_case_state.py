@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+from fieldapp.store import CaseReferral
 from fieldapp.ui.formats import format_day
 from fieldapp.ui.state import AppState, CaseSession
 from fieldapp.ui.widgets.case import show_case
@@ -77,3 +78,23 @@ def test_a_case_from_a_screening_with_its_timeline(tmp_path: Path) -> None:
     state.lock()
     assert state.case is None and state.screen == "unlock"
     state.unlock(PASSPHRASE)
+
+
+def test_the_case_shows_the_survivors_referrals_as_last_reported(tmp_path: Path) -> None:
+    state = unlocked_app(tmp_path / "device", Clock())
+    screening = _screening(state)
+    store = state.services.device.store
+    store.cases.open(screening_id=screening, assigned_worker="Dara")
+    other = _screening(state)
+    sent = {"to_org": "org-b", "to_org_name": "Legal Aid", "sent_at": "2026-03-04T10:00:00+00:00",
+            "updated_at": "2026-03-05T10:00:00+00:00"}  # fmt: skip
+    store.cases.remember_referrals(
+        [
+            CaseReferral("r1", screening, service="legal", status="delivered", **sent),
+            CaseReferral("r2", other, service="shelter", status="sent", **sent),
+        ]
+    )
+    show_case(state, screening)
+    case = state.case
+    assert case is not None
+    assert [(r.referral_id, r.status) for r in case.referrals] == [("r1", "delivered")]

@@ -1,6 +1,8 @@
 """A screening's case: its status and social worker, the timeline of services (newest first,
 a shelter stay with its length), "Add service" and "Close case"; or, before there is one, a
-social worker's name and "Open case"."""
+social worker's name and "Open case". The survivor's referrals show with their status, and
+"Refer to another organisation" opens the referral flow for the case's screening (where the
+consent to refer is recorded)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import flet as ft
 from fieldapp.ui.state import AppState, CaseSession
 from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, banner, error_text, typed
 from fieldapp.ui.widgets.record import record_frame
+from fieldapp.ui.widgets.referral import referral_line
 
 __all__ = ["CaseScreen"]
 
@@ -72,6 +75,17 @@ def _timeline(case: CaseSession) -> list[ft.Control]:
     return cards
 
 
+def _referrals(case: CaseSession) -> list[ft.Control]:
+    if not case.referrals:
+        return []
+    _ = case.words
+    lines = [
+        referral_line(_, case.lang, r.to_org_name, r.service, r.status, r.reason, r.updated_at)
+        for r in case.referrals
+    ]
+    return [ft.Text(_("Referrals sent"), size=20, weight=ft.FontWeight.BOLD), *lines]
+
+
 def _summary(case: CaseSession) -> list[ft.Control]:
     _ = case.words
     status = dict(case.choices("status")).get(case.status, case.status)
@@ -125,6 +139,18 @@ def CaseScreen(state: AppState, case: CaseSession) -> ft.Control:
         ]
     else:
         body += [ft.Text(_("Timeline"), size=20, weight=ft.FontWeight.BOLD), *_timeline(case)]
+        body += _referrals(case)
+        if not case.closed:
+            body.append(
+                ft.FilledTonalButton(
+                    _("Refer to another organisation"),
+                    icon=ft.Icons.SWAP_HORIZ,
+                    height=TOUCH,
+                    on_click=lambda: ft.context.page.run_thread(
+                        state.open_referrals, case.screening_id
+                    ),
+                )
+            )
         buttons = [
             ft.OutlinedButton(
                 _("Close case"),

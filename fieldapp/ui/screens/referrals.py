@@ -9,28 +9,14 @@ from collections.abc import Callable
 
 import flet as ft
 
-from fieldapp.i18n import N_, Words
+from fieldapp.i18n import Words
 from fieldapp.ui.context import use_app
 from fieldapp.ui.services import DECLINE_REASONS, IncomingReferral, Referral
 from fieldapp.ui.state import ReferralsView
-from fieldapp.ui.widgets.common import TOUCH, banner, page, title, typed, when
+from fieldapp.ui.widgets.common import TOUCH, banner, page, title, typed
+from fieldapp.ui.widgets.referral import REASON_WORDS, referral_line
 
 __all__ = ["Referrals"]
-
-_STATUS = {
-    "sent": N_("Sent, waiting for an answer"),
-    "accepted": N_("Accepted"),
-    "declined": N_("Declined"),
-    "delivered": N_("Service delivered"),
-    "withdrawn": N_("Consent withdrawn: details erased"),
-}
-_REASONS = {
-    "no_capacity": N_("No capacity now"),
-    "not_eligible": N_("Not eligible for this service"),
-    "out_of_area": N_("Outside our area"),
-    "survivor_unreachable": N_("Could not reach the person"),
-    "other": N_("Another reason"),
-}
 
 
 def _refer_form(_: Words, view: ReferralsView) -> list[ft.Control]:
@@ -79,14 +65,10 @@ def _refer_form(_: Words, view: ReferralsView) -> list[ft.Control]:
 
 
 def _line(_: Words, lang: str, referral: Referral, other: str) -> ft.Control:
-    status = _(_STATUS[referral.status])
-    if referral.reason:
-        status = f"{status}: {_(_REASONS[referral.reason])}"
-    return ft.ListTile(
-        title=ft.Text(f"{other} · {referral.service}"),
-        subtitle=ft.Text(f"{status}\n{when(referral.updated_at.isoformat(), lang)}"),
-        min_height=TOUCH,
-    )
+    return referral_line(
+        _, lang, other, referral.service, referral.status, referral.reason,
+        referral.updated_at.isoformat(),
+    )  # fmt: skip
 
 
 def _answer_button(text: str, action: Callable[[], None], *, filled: bool) -> ft.Control:
@@ -112,7 +94,9 @@ def _received(_: Words, lang: str, view: ReferralsView, item: IncomingReferral) 
             ft.Dropdown(
                 label=_("Reason"),
                 value=view.reasons.get(rid),
-                options=[ft.DropdownOption(key=r, text=_(_REASONS[r])) for r in DECLINE_REASONS],
+                options=[
+                    ft.DropdownOption(key=r, text=_(REASON_WORDS[r])) for r in DECLINE_REASONS
+                ],
                 on_select=lambda e: view.choose_reason(rid, e.control.value),
                 width=200,
             ),

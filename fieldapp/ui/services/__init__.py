@@ -40,7 +40,7 @@ from fieldapp.ui.services.attachments import (
 )
 from fieldapp.ui.services.bundles import BundleFile, BundleRead, Bundles
 from fieldapp.ui.services.case_files import CASE_FILE_ROLES, CaseFiles, NotACaseManager
-from fieldapp.ui.services.cases import CASE_FORMS, Cases, CaseTimeline
+from fieldapp.ui.services.cases import CASE_FORMS, CaseReferral, Cases, CaseTimeline
 from fieldapp.ui.services.device import (
     AUTOLOCK_CHOICES,
     DEFAULT_AUTOLOCK_MINUTES,
@@ -116,6 +116,7 @@ __all__ = [
     "BundleFile",
     "BundleRead",
     "CaseFiles",
+    "CaseReferral",
     "CaseTimeline",
     "Cases",
     "DeclineReason",

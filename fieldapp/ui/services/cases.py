@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 from fieldapp.forms.spec import FormSpec
-from fieldapp.store import CASE_FORM, SERVICE_FORM, CaseTimeline, Record
+from fieldapp.store import CASE_FORM, SERVICE_FORM, CaseReferral, CaseTimeline, Record
 from fieldapp.ui.services.device import Device
 
-__all__ = ["CASE_FORM", "CASE_FORMS", "SERVICE_FORM", "CaseTimeline", "Cases"]
+__all__ = ["CASE_FORM", "CASE_FORMS", "SERVICE_FORM", "CaseReferral", "CaseTimeline", "Cases"]
 
 # Forms the case screen writes: the home screen offers no blank one of them.
 CASE_FORMS = (CASE_FORM, SERVICE_FORM)
@@ -36,6 +36,7 @@ class Cases:
         )
 
     def timeline(self, case_id: str) -> CaseTimeline:
+        """The case, its services and the survivor's referrals as last reported."""
         return self._device.store.cases.timeline(case_id)
 
     def add_service(

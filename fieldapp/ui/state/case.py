@@ -1,5 +1,6 @@
 """A survivor's case on the screen: opened from a victim screening, its timeline of services
-(newest first, a shelter stay with its length), "Add service" and "Close case", each a small
+(newest first, a shelter stay with its length), the survivor's referrals with their status as
+last reported, "Add service" and "Close case", each a small
 form judged when it is saved (the store checks it all, and names each field at fault).
 
 Everything shown is decrypted in memory while the device is unlocked; locking the app drops
@@ -17,7 +18,7 @@ import flet as ft
 from fieldapp.forms.spec import FieldSpec, FormSpec, answer_nodes
 from fieldapp.i18n import Words, message
 from fieldapp.ui.formats import format_day, localised_words
-from fieldapp.ui.services import Record, Services, ValidationFailed
+from fieldapp.ui.services import CaseReferral, Record, Services, ValidationFailed
 
 __all__ = ["CaseMode", "CaseSession", "ServiceRow"]
 
@@ -51,6 +52,7 @@ class CaseSession:
     worker: str = ""
     closure: str = ""
     rows: list[ServiceRow] = field(default_factory=list)
+    referrals: list[CaseReferral] = field(default_factory=list)  # newest first
     mode: CaseMode = "timeline"
     answers: dict[str, str] = field(default_factory=dict)  # the small form being typed
     errors: dict[str, str] = field(default_factory=dict)  # its problems, by field name
@@ -189,6 +191,7 @@ class CaseSession:
         reason = values.get("closure_reason")
         self.closure = self._choice(self.case_spec, "closure_reason", reason) if reason else ""
         self.rows = [self._row(record) for record in timeline.services]
+        self.referrals = timeline.referrals
 
     def _row(self, record: Record) -> ServiceRow:
         values: dict[str, Any] = record.values
