@@ -112,6 +112,7 @@ class Referral(WireModel):
     updated_at: Timestamp
     record_id: UUID | None = None
     sealed: B64Bytes | None = None
+    from_region: str | None = None  # the sender's only: the referred record's region
 
 
 class ReferralsPage(WireModel):

@@ -94,13 +94,13 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 def new_device(
     deployment: Deployment, app_url: str, app_transport: httpx.BaseTransport, tmp_path: Path
 ) -> Callable[[str, str, str], Store]:
-    """`new_device(org_id, role, folder)`: a store enrolled with the organisation."""
+    """`new_device(org_id, role, folder[, region])`: a store enrolled with the organisation."""
 
-    def make(org_id: str, role: str, folder: str) -> Store:
+    def make(org_id: str, role: str, folder: str, region: str | None = None) -> Store:
         store = Store.create(tmp_path / folder / STORE_FILENAME, PASSPHRASE)
         with admin.open_server_storage(deployment.settings) as storage:
             server_key = admin.server_public_key(deployment.settings, storage)
-            code = admin.enrol_code(storage, org_id, role, None, server_key=server_key)  # type: ignore[arg-type]
+            code = admin.enrol_code(storage, org_id, role, region, server_key=server_key)  # type: ignore[arg-type]
         enrol(store, app_url, code.code, transport=app_transport)
         return store
 

@@ -76,6 +76,7 @@ def _view(row: ReferralRow, viewer: Device) -> Referral:
         updated_at=row.updated_at,
         record_id=UUID(row.record_id) if outgoing else None,
         sealed=None if outgoing else row.sealed,
+        from_region=row.from_region if outgoing else None,
     )
 
 

@@ -367,3 +367,4 @@ class ReferralRow:
     reason: str | None
     sent_at: datetime
     updated_at: datetime
+    from_region: str | None = None  # the referred record's region (the sender's statistics)

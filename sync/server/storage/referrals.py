@@ -44,7 +44,9 @@ _WITHDRAW = (
     " WHERE from_org = ?"
 )
 _SELECT = (
-    "SELECT r.*, f.name AS from_org_name, t.name AS to_org_name FROM referrals r"
+    "SELECT r.*, f.name AS from_org_name, t.name AS to_org_name, (SELECT h.owner_region"
+    " FROM record_heads h WHERE h.id = r.record_id AND h.org_id = r.from_org) AS from_region"
+    " FROM referrals r"
     " JOIN organisations f ON f.id = r.from_org JOIN organisations t ON t.id = r.to_org"
 )
 
@@ -93,6 +95,7 @@ def _row(tx: Tx, row: Any) -> ReferralRow:
         reason=row["reason"],
         sent_at=tx.dt(row["sent_at"]),
         updated_at=tx.dt(row["updated_at"]),
+        from_region=row["from_region"],
     )
 
 
