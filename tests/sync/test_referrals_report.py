@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fieldapp.cli import main
 from fieldapp.store import Store
 from sync.client import ReferralsClient
 from tests.conftest import screening_values
@@ -83,3 +84,11 @@ def test_the_lone_shelter_referral_from_the_south_stays_hidden(referred: Path, c
     lone = frozenset({("service", "shelter"), ("region", "south")})
     low, high = attacker.lp_range({lone: 1})
     assert high - low >= 1, "the lone referral comes back from the margins"
+
+
+def test_record_filters_are_refused_for_referrals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["office", "services", "--table", "referrals", "--by", "status", "--status", "approved"]
+    assert main(["--data-dir", str(tmp_path), *args]) == 1
+    assert "--status: filters records, not referrals" in capsys.readouterr().err
