@@ -19,12 +19,12 @@ from playwright.sync_api import Browser, expect
 
 from fieldapp import crypto
 from fieldapp.store import Store
-from sync.client import OfficeClient, RetryPolicy, SyncClient, enrol, open_attachments
+from sync.client import RetryPolicy, SyncClient, enrol
 from sync.server import admin
 from tests._media import CANARY, exif_photo
 from tests.conftest import PASSPHRASE
 from tests.sync._harness import MID_TRANSFER_FAULTS, Deployment, FaultProxy, ServerProcess
-from tests.sync.test_attachments_e2e import KEY_PASSPHRASE, sync_until_done
+from tests.sync.test_attachments_e2e import opened_at_office, sync_until_done
 from tests.ui._browser import AppProcess, open_phone, tap, type_into
 from tests.ui.test_browser import choose, unlock
 from tests.ui.test_browser_media import attach_photo, draw_signature, said
@@ -155,24 +155,7 @@ def test_a_screening_with_photos_and_signature_reaches_the_office_through_cuts(
         progress = storage.attachment_progress(deployment.org_id, [uuid.UUID(record.id)])
     assert progress[uuid.UUID(record.id)].complete, (progress, syncs)
 
-    office_store = Store.create(tmp_path / "office" / "store.db", PASSPHRASE)
-    try:
-        enrol(office_store, server.url, deployment.issue("case_manager").code)
-        key_path = tmp_path / "org.key"
-        org_key.save(key_path, KEY_PASSPHRASE)
-        with (
-            OfficeClient(office_store) as office,
-            crypto.CaseFileKey.unlock(
-                key_path.read_bytes(),
-                KEY_PASSPHRASE,
-                organisation=office_store.outbox.recipients(),
-                timer=False,
-            ) as key,
-        ):
-            opened = open_attachments(office, key, record.id)
-    finally:
-        office_store.close()
-
+    opened = opened_at_office(tmp_path / "office", deployment, server.url, org_key, record.id)
     assert {a.ref.id: a.data for a in opened} == stored_on_device
     for attachment in opened:
         assert CANARY.encode() not in attachment.data
