@@ -26,7 +26,7 @@ from tests.conftest import PASSPHRASE
 from tests.sync._harness import MID_TRANSFER_FAULTS, Deployment, FaultProxy, ServerProcess
 from tests.sync.test_attachments_e2e import opened_at_office, sync_until_done
 from tests.ui._browser import AppProcess, open_phone, tap, type_into
-from tests.ui.test_browser import choose, unlock
+from tests.ui.test_browser import choose, identified_to_review, unlock
 from tests.ui.test_browser_media import attach_photo, draw_signature, said
 
 pytestmark = pytest.mark.browser
@@ -106,18 +106,7 @@ def test_a_screening_with_photos_and_signature_reaches_the_office_through_cuts(
     tap(page, "button", "Next")
     type_into(page, page.get_by_label("Age in years"), "30")
     choose(page, "Sex / gender *", "Female")
-    type_into(page, page.get_by_label("Nationality *"), "Camb")
-    tap(page, "button", "Cambodia")
-    tap(page, "button", "Next")
-    type_into(page, page.get_by_label("Country where identified *"), "Thai")
-    tap(page, "button", "Thailand")
-    choose(page, "Identified by *", "Police or gendarmerie")
-    choose(page, "Screening outcome *", "Presumed victim of trafficking (indicators present)")
-    tap(page, "button", "Next")
-    page.get_by_role("checkbox", name="Forced labour").click()
-    for _ in range(3):  # indicators, needs: nothing required
-        tap(page, "button", "Next")
-    tap(page, "button", "Review")
+    identified_to_review(page)
     tap(page, "button", "Finalise")
     expect(page.get_by_text("Finalised. It will be sent at the next sync.")).to_be_visible()
     app.stop()  # whatever the app's own sync sent went through the proxy too
