@@ -21,7 +21,14 @@ from fieldapp.forms.media import IMAGE_TYPES
 from fieldapp.forms.spec import FieldSpec
 from fieldapp.media.images import ImageKind
 from fieldapp.store import Store
-from sync.client import OfficeClient, RetryPolicy, SyncClient, enrol, open_attachments
+from sync.client import (
+    OfficeClient,
+    OpenedAttachment,
+    RetryPolicy,
+    SyncClient,
+    enrol,
+    open_attachments,
+)
 from sync.protocol.attachments import AttachmentRef
 from sync.server import admin
 from tests.conftest import CANARY, PASSPHRASE, screening_values
@@ -71,6 +78,35 @@ def sync_until_done(client: SyncClient, rounds: int = 60) -> int:
         if report.ok and not client.pending() and not client.attachments_waiting():
             return attempt
     raise AssertionError(f"still not done after {rounds} syncs: {client.attachments_waiting()}")
+
+
+def opened_at_office(
+    office_dir: Path,
+    deployment: Deployment,
+    url: str,
+    org_key: crypto.OrgKeyPair,
+    record_id: str,
+    transport: httpx.BaseTransport | None = None,
+) -> list[OpenedAttachment]:
+    """A record's attachments as a case manager opens them: an office store enrolled on `url`,
+    the organisation key unlocked from its file."""
+    office_store = Store.create(office_dir / "store.db", PASSPHRASE)
+    try:
+        enrol(office_store, url, deployment.issue("case_manager").code, transport=transport)
+        key_path = office_dir / "org.key"
+        org_key.save(key_path, KEY_PASSPHRASE)
+        with (
+            OfficeClient(office_store, transport=transport) as office,
+            crypto.CaseFileKey.unlock(
+                key_path.read_bytes(),
+                KEY_PASSPHRASE,
+                organisation=office_store.outbox.recipients(),
+                timer=False,
+            ) as key,
+        ):
+            return open_attachments(office, key, record_id)
+    finally:
+        office_store.close()
 
 
 def test_two_photos_and_a_signature_reach_the_office_through_a_cutting_proxy(
@@ -124,23 +160,8 @@ def test_two_photos_and_a_signature_reach_the_office_through_a_cutting_proxy(
         progress = storage.attachment_progress(deployment.org_id, [uuid.UUID(draft.id)])
     assert progress[uuid.UUID(draft.id)].complete, (progress, syncs)
 
-    office_store = Store.create(tmp_path / "office" / "store.db", PASSPHRASE)
-    code = deployment.issue("case_manager").code
-    enrol(office_store, app_url, code, transport=app_transport)
-    key_path = tmp_path / "org.key"
-    org_key.save(key_path, KEY_PASSPHRASE)
-    with (
-        OfficeClient(office_store, transport=app_transport) as office,
-        crypto.CaseFileKey.unlock(
-            key_path.read_bytes(),
-            KEY_PASSPHRASE,
-            organisation=office_store.outbox.recipients(),
-            timer=False,
-        ) as key,
-    ):
-        opened = open_attachments(office, key, draft.id)
-    office_store.close()
-
+    office = tmp_path / "office"
+    opened = opened_at_office(office, deployment, app_url, org_key, draft.id, app_transport)
     assert {a.ref.id: a.data for a in opened} == stored_on_device
     for attachment in opened:
         assert CANARY.encode() not in attachment.data

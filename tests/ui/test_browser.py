@@ -80,6 +80,23 @@ def expect_text_field(page: Page, label: str, value: str) -> None:
     expect(field).to_have_value(value)
 
 
+def identified_to_review(page: Page) -> None:
+    """The screening from its nationality question to the review: a Cambodian presumed victim
+    of forced labour, identified by the police in Thailand."""
+    type_into(page, page.get_by_label("Nationality *"), "Camb")
+    tap(page, "button", "Cambodia")
+    tap(page, "button", "Next")
+    type_into(page, page.get_by_label("Country where identified *"), "Thai")
+    tap(page, "button", "Thailand")
+    choose(page, "Identified by *", "Police or gendarmerie")
+    choose(page, "Screening outcome *", "Presumed victim of trafficking (indicators present)")
+    tap(page, "button", "Next")
+    page.get_by_role("checkbox", name="Forced labour").click()
+    for _ in range(3):  # indicators, needs: nothing required
+        tap(page, "button", "Next")
+    tap(page, "button", "Review")
+
+
 def unlock(page: Page) -> None:
     expect(page.get_by_text("Locked", exact=True)).to_be_visible()
     type_into(page, page.get_by_label("Passphrase"), PASSPHRASE)
@@ -127,18 +144,7 @@ def test_social_worker_screens_a_minor(browser: Browser, app: AppProcess) -> Non
     shoot(page, "06-screening-minor-referral")
     choose(page, "Sex / gender *", "Female")
     choose(page, "Child protection referral *", "Referred to child protection services now")
-    type_into(page, page.get_by_label("Nationality *"), "Camb")
-    tap(page, "button", "Cambodia")
-    tap(page, "button", "Next")
-    type_into(page, page.get_by_label("Country where identified *"), "Thai")
-    tap(page, "button", "Thailand")
-    choose(page, "Identified by *", "Police or gendarmerie")
-    choose(page, "Screening outcome *", "Presumed victim of trafficking (indicators present)")
-    tap(page, "button", "Next")
-    page.get_by_role("checkbox", name="Forced labour").click()
-    for _ in range(3):  # indicators, needs: nothing required
-        tap(page, "button", "Next")
-    tap(page, "button", "Review")
+    identified_to_review(page)
     expect(page.get_by_text("Review", exact=True)).to_be_visible()
     shoot(page, "07-screening-review")
     tap(page, "button", "Finalise")
