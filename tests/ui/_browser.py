@@ -169,10 +169,21 @@ def open_phone(browser: Browser, url: str, *, laptop: bool = False) -> Page:
         page = browser.new_page(viewport=PHONE, device_scale_factor=2)
     page.set_default_timeout(20_000)
     page.goto(url)
+    _first_frame(page)
+    return page
+
+
+def reopen(page: Page) -> None:
+    """Load the app again in the same page: a new session, semantics on, first frame drawn
+    (for a screen whose text field Flutter stopped feeding on a loaded machine)."""
+    page.reload()
+    _first_frame(page)
+
+
+def _first_frame(page: Page) -> None:
     page.wait_for_function("() => !document.getElementById('loading')", timeout=30_000)
     page.locator("flt-semantics-placeholder").dispatch_event("click")
     page.wait_for_selector("flt-semantics", state="attached")
-    return page
 
 
 def type_into(page: Page, target: Locator, text: str) -> None:
