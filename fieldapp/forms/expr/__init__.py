@@ -24,8 +24,9 @@ geopoint dicts. Semantics follow XPath 1.0 and ODK, with these choices:
   else as strings.
 - `regex(s, pattern)` succeeds when the pattern matches anywhere in `s`, as in ODK Collect and
   Enketo: anchor it (`^...$`) to match the whole value. Classes like `\\d` and `\\w` are ASCII
-  only, as in Java and JavaScript. Python's `re` has no time limit, so a form author can still
-  write a catastrophically backtracking pattern; patterns are capped at 256 characters.
+  only, as in Java and JavaScript. Patterns are capped at 256 characters. One that repeats a
+  repetition (like `(a+)+`), which could take exponential time in Python's backtracking `re`
+  and freeze the app, runs on `linear_regex` (a Thompson NFA: time linear in the answer).
 - `concat()` results over 100,000 characters are empty (None) rather than an error: the data,
   not the form, is at fault.
 - Evaluation never raises: a value of the wrong kind gives None (or False for a test).
@@ -59,6 +60,7 @@ expression can yield (a `Shape`: true/false, a number, a date, one of its quoted
 anything): `fieldapp.forms.statistics.Statistics` uses it to keep statistical calculations coarse.
 
 One module a job: `values` (conversions), `functions` and `odk` (the rest of the ODK set),
+`linear_regex` (the safe matcher),
 `syntax` (tokens, tree, parser),
 `evaluation` (operators and the walk), `shapes`, `expression` (`Expression`, `parse`).
 """
