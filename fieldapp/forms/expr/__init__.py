@@ -53,7 +53,11 @@ location paths over a document but what XLSForms write:
 
 A `choice_filter` is parsed by `parse_choice_filter`: there a bare name (`country`, `name`) is
 a column of the choice being judged, given to `Expression.evaluate` as `choice=` and read as a
-predicate reads its row; elsewhere a bare name is an error that says to write `${name}`.
+predicate reads its row. Elsewhere a bare name (`yes`, meant as 'yes') is what XPath makes
+of it, a child path of the node being computed that selects nothing: an empty node-set ('' as
+text, false as a test, empty as a number), as ODK Collect computes it; `Expression.absent`
+lists such names so that the importer can warn. Names may be QNames (`fuel:diesel`, an OSM
+tag as an instance's column; `jr:choice-name`).
 
 `Expression.shape` tells, from the syntax and the shapes of the fields referred to, what an
 expression can yield (a `Shape`: true/false, a number, a date, one of its quoted values, or
