@@ -95,7 +95,7 @@ def test_what_xpath_regexes_cannot_say_is_refused(pattern: str, problem: str) ->
 def test_counted_repetition_cannot_blow_up_the_program() -> None:
     with pytest.raises(ValueError, match="too large"):
         LinearPattern.compile("((a{100}){100}){100}")
-    assert len(LinearPattern.compile("(a{100}){10}").program) < MAX_PROGRAM
+    assert len(LinearPattern.compile("(a{50}){10}").program) < MAX_PROGRAM
 
 
 ALPHABET = st.sampled_from(["a", "b", "1", " ", "-", "\n"])

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 __all__ = ["MAX_PROGRAM", "LinearPattern", "Run"]
 
-MAX_PROGRAM = 20_000  # instructions: `(x{100}){100}` would otherwise expand without end
+MAX_PROGRAM = 1_000  # instructions: each costs up to 2 steps per character of the answer
 
 _DIGITS = frozenset("0123456789")
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
