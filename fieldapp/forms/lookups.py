@@ -8,10 +8,11 @@ from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
 
 def choice_instances(spec: FormSpec, lang: str) -> dict[str, list[dict[str, str]]]:
     """Each choice list as rows with its extra columns, `name` (the value) and `label` (in
-    `lang`), as pyxform makes a list (or an attached CSV: `pulldata`) a secondary instance."""
+    `lang`), as pyxform makes a list (or an attached CSV: `pulldata`) a secondary instance.
+    A column wins over them: a GeoJSON feature's `name` property is its item's `name`."""
     return {
         list_name: [
-            {**choice.columns, "name": choice.value, "label": spec.label(choice.label, lang)}
+            {"name": choice.value, "label": spec.label(choice.label, lang), **choice.columns}
             for choice in choices
         ]
         for list_name, choices in spec.choices.items()

@@ -10,7 +10,8 @@ which form is at fault (FormUnusable) instead of breaking the screen.
 A version with attached files (`FormSpec.attachments`) is handed out with its file-backed
 lists read from them (`fieldapp.forms.attachments.bind`) once the store is unlocked; one
 whose file is not on the device yet cannot be used (FormUnusable, saying which file and to
-sync), and is listed all the same.
+sync), and is listed all the same. A draft imported here whose data files were not given
+(`FormSpec.awaiting_files`) is kept, shown (`stored`), completed (`complete`), never used.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldapp.errors import FormError, StoreError, StoreLocked
-from fieldapp.forms.attachments import MissingFormFile, bind
+from fieldapp.forms.attachments import MissingFormFile, awaiting_message, bind
 from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.store._core import Core
@@ -50,7 +51,15 @@ class Forms:
             self.add(spec, source="builtin")
 
     def add(self, spec: FormSpec, *, source: str = "import") -> None:
-        """Add a form version; an existing id+version is replaced only by an identical spec."""
+        """Add a form version; an existing id+version is replaced only by an identical spec,
+        or (`complete`) a draft awaiting files by its version with them. A draft comes only
+        from an import here: never from a server."""
+        if spec.awaiting_files and source != "import":
+            files = ", ".join(a.file for a in spec.awaiting_files.values())
+            raise StoreError(
+                f"form {spec.id} version {spec.version} awaits its data files ({files}):"
+                " a draft is not taken from a server"
+            )
         with self._core.lock:
             exists = self._core.db.execute(
                 "SELECT 1 FROM forms WHERE id = ? AND version = ?", [spec.id, spec.version]
@@ -67,13 +76,47 @@ class Forms:
                 [spec.id, spec.version, spec.model_dump_json(), source, self._core.now()],
             )
 
+    def complete(self, ready: FormSpec) -> None:
+        """Replace the stored draft of `ready`'s id and version (awaiting files) by `ready`,
+        whose files must be here (`files.put` first). StoreError when there is no such draft
+        or a file is missing."""
+        with self._core.lock:
+            draft = self._spec(ready.id, ready.version)
+            if not isinstance(draft, FormSpec) or not draft.awaiting_files:
+                raise StoreError(f"form {ready.id} version {ready.version} is not a draft")
+            missing = self.files.missing(ready)
+            if missing:
+                raise StoreError(f"form {ready.id}: {len(missing)} attached files are not here")
+            self._core.db.execute(
+                "UPDATE forms SET spec = ? WHERE id = ? AND version = ?",
+                [ready.model_dump_json(), ready.id, ready.version],
+            )
+            self._specs.pop((ready.id, ready.version), None)
+            self._bound.pop((ready.id, ready.version), None)
+
+    def stored(self, form_id: str, version: str | None = None) -> FormSpec:
+        """A form version as stored, a draft awaiting files included (the newest when
+        `version` is None), its files not read: for showing and completing it. StoreError,
+        FormUnusable as `get`."""
+        with self._core.lock:
+            if version is None:
+                versions = newest_first(
+                    self._core.db.execute(
+                        "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
+                    ).fetchall()
+                )
+                if not versions:
+                    raise StoreError(f"no form {form_id!r} on this device")
+                version = versions[0][1]
+            return _usable(self._spec(form_id, version))
+
     def get(self, form_id: str, version: str | None = None) -> FormSpec:
         """A form version, or (`version` None) the newest version that still loads (see
         `newest_first`). Raises StoreError if there is none, FormUnusable if it fails today's
         checks."""
         with self._core.lock:
             if version is not None:
-                return self._with_files(_usable(self._spec(form_id, version)))
+                return self._with_files(_ready(_usable(self._spec(form_id, version))))
             versions = newest_first(
                 self._core.db.execute(
                     "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
@@ -82,8 +125,8 @@ class Forms:
             if not versions:
                 raise StoreError(f"no form {form_id!r} on this device")
             loaded = [self._spec(form_id, row[1]) for row in versions]
-            usable = [spec for spec in loaded if isinstance(spec, FormSpec)]
-            return self._with_files(usable[0] if usable else _usable(loaded[0]))
+            usable = [s for s in loaded if isinstance(s, FormSpec) and not s.awaiting_files]
+            return self._with_files(usable[0] if usable else _ready(_usable(loaded[0])))
 
     def holds(self, spec: FormSpec) -> bool:
         """Whether this very version is stored (as stored: attached files not read)."""
@@ -118,7 +161,7 @@ class Forms:
             for form_id, version, _added in sorted(rows, key=lambda row: row[0]):
                 if form_id not in newest:
                     spec = self._spec(form_id, version)
-                    if isinstance(spec, FormSpec):
+                    if isinstance(spec, FormSpec) and not spec.awaiting_files:
                         newest[form_id] = spec
             return list(newest.values())
 
@@ -186,6 +229,13 @@ def _unusable(form_id: str, version: str, reason: str) -> str:
     )
     log.warning("%s", message)
     return message
+
+
+def _ready(spec: FormSpec) -> FormSpec:
+    """A draft awaiting its data files is never filled in: its lists are not there."""
+    if spec.awaiting_files:
+        raise FormUnusable(awaiting_message(spec))
+    return spec
 
 
 def _usable(loaded: FormSpec | str) -> FormSpec:
