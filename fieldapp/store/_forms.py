@@ -54,7 +54,7 @@ class Forms:
         """Add a form version; an existing id+version is replaced only by an identical spec,
         or (`complete`) a draft awaiting files by its version with them. A draft comes only
         from an import here: never from a server."""
-        if spec.awaiting_files and source != "import":
+        if spec.awaiting_files and source == "server":
             files = ", ".join(a.file for a in spec.awaiting_files.values())
             raise StoreError(
                 f"form {spec.id} version {spec.version} awaits its data files ({files}):"
