@@ -52,8 +52,8 @@ class Forms:
 
     def add(self, spec: FormSpec, *, source: str = "import") -> None:
         """Add a form version; an existing id+version is replaced only by an identical spec,
-        or (`complete`) a draft awaiting files by its version with them. A draft comes only
-        from an import here: never from a server."""
+        or, when it is a draft awaiting files (never used), by the version imported again. A
+        draft comes only from an import here: never from a server."""
         if spec.awaiting_files and source == "server":
             files = ", ".join(a.file for a in spec.awaiting_files.values())
             raise StoreError(
@@ -65,7 +65,11 @@ class Forms:
                 "SELECT 1 FROM forms WHERE id = ? AND version = ?", [spec.id, spec.version]
             ).fetchone()
             if exists is not None:
-                if self._spec(spec.id, spec.version) != spec:
+                stored = self._spec(spec.id, spec.version)
+                if isinstance(stored, FormSpec) and stored.awaiting_files:
+                    self._replace(spec)  # a draft was never used: imported again, replaced
+                    return
+                if stored != spec:
                     raise StoreError(
                         f"form {spec.id} version {spec.version} already exists with other "
                         "content: give the new form a new version"
@@ -87,12 +91,15 @@ class Forms:
             missing = self.files.missing(ready)
             if missing:
                 raise StoreError(f"form {ready.id}: {len(missing)} attached files are not here")
-            self._core.db.execute(
-                "UPDATE forms SET spec = ? WHERE id = ? AND version = ?",
-                [ready.model_dump_json(), ready.id, ready.version],
-            )
-            self._specs.pop((ready.id, ready.version), None)
-            self._bound.pop((ready.id, ready.version), None)
+            self._replace(ready)
+
+    def _replace(self, spec: FormSpec) -> None:
+        self._core.db.execute(
+            "UPDATE forms SET spec = ? WHERE id = ? AND version = ?",
+            [spec.model_dump_json(), spec.id, spec.version],
+        )
+        self._specs.pop((spec.id, spec.version), None)
+        self._bound.pop((spec.id, spec.version), None)
 
     def stored(self, form_id: str, version: str | None = None) -> FormSpec:
         """A form version as stored, a draft awaiting files included (the newest when

@@ -372,16 +372,15 @@ def test_every_real_form_has_its_source_commit_and_a_redistributable_licence() -
 
 
 # Features the forms of the corpus still need, each refused at its row: media (its own issue);
-# choices from a .geojson (hotosm's forms: OSM features picked on a map, the file made per
-# project and published nowhere); a CSV the repository does not publish (sources.json says so);
-# an expression ODK reads but we do not (`required: basic`, `calculation: yes`: XPath child
-# names, `.../fuel:diesel`: a namespaced lookup column).
+# choices from a file fieldapp cannot read (.xml); an expression ODK reads but we do not
+# (`required: basic`, `calculation: yes`: XPath child names, `.../fuel:diesel`: a namespaced
+# lookup column). A data file the repository does not publish (sources.json says so: a CSV,
+# hotosm's .geojson made per project) is no refusal: the form imports as a draft awaiting it.
 STILL_REFUSED = {
     "type:image",
     "type:audio",
     "column:image",
     "type:external-choices",
-    "attachment:missing",
     "expression",
 }
 
@@ -389,8 +388,8 @@ STILL_REFUSED = {
 def test_every_file_a_real_form_lacks_is_recorded_as_unpublished_in_sources() -> None:
     sources = {s["file"]: s for s in json.loads((REAL / "sources.json").read_text())}
     for name in REAL_FORMS:
-        _spec, problems = import_or_problems(REAL / name)
-        lacking = {p.message.split(" ")[0] for p in problems if p.feature == "attachment:missing"}
+        spec, problems = import_or_problems(REAL / name)
+        lacking = {a.file for a in spec.awaiting_files.values()} if spec else set()
         lacking |= {
             p.message.split("'")[1] for p in problems if p.feature == "type:external-choices"
         }
