@@ -91,12 +91,14 @@ def main() -> None:
         if args.problems:
             for problem in problems:
                 print(f"      {problem}")
+
     def share(count: int) -> str:
         return f"{count / valid:.0%}" if valid else "0%"
 
     ready = imported - drafts
     print(
-        f"\n{len(paths)} forms, {valid} accepted by pyxform, {imported} imported ({share(imported)}):"
+        f"\n{len(paths)} forms, {valid} accepted by pyxform,"
+        f" {imported} imported ({share(imported)}):"
         f" {ready} ready ({share(ready)}), {drafts} as drafts awaiting data files the repository"
         f" never published ({share(drafts)}: usable once the files are attached, as in ODK"
         f" Central); {media_only} refused only for media ({share(imported + media_only)} once"

@@ -20,8 +20,8 @@ from fieldapp.store import FormUnusable, Store
 from sync.server import admin
 from sync.server.settings import ServerSettings
 from sync.server.storage import FormFileInvalid
-from tests.test_cli_server import create_org
 from tests._cascade_form import PROVINCES_CSV, write_cascade_form
+from tests.test_cli_server import create_org
 from tests.test_xlsform_geojson import PLACES, write_places_form
 
 
@@ -93,9 +93,7 @@ def test_a_draft_is_never_filled_in_then_attach_makes_it_ready(
         store.forms.complete(ready)
 
 
-def test_a_draft_is_never_taken_from_a_server_nor_published(
-    store: Store, tmp_path: Path
-) -> None:
+def test_a_draft_is_never_taken_from_a_server_nor_published(store: Store, tmp_path: Path) -> None:
     form, given = draft_of_cascade(tmp_path)
     draft = import_form(form).spec
     with pytest.raises(StoreError, match=r"awaits its data files \(provinces\.csv\)"):

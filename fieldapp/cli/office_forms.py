@@ -24,7 +24,9 @@ def add_attach_command(commands: Commands) -> None:
         group="forms",
     )
     attach.add_argument("form", help="the form id")
-    attach.add_argument("files", nargs="+", metavar="FILE", help="each file, named as the form names it")
+    attach.add_argument(
+        "files", nargs="+", metavar="FILE", help="each file, named as the form names it"
+    )
     attach.add_argument("--version", default=None, help="this version (default: the newest)")
 
 

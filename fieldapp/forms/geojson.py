@@ -114,6 +114,8 @@ def _odk_geometry(geometry: Any) -> str:
 
 def _point(position: Any) -> str:
     longitude, latitude = position[0], position[1]
-    if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in (longitude, latitude)):
+    if not all(
+        isinstance(n, int | float) and not isinstance(n, bool) for n in (longitude, latitude)
+    ):
         raise TypeError(position)
     return f"{latitude} {longitude} 0 0"

@@ -325,9 +325,7 @@ class FormSpec(_Model):
     attachments: dict[str, FormFile] = Field(default_factory=dict, exclude_if=lambda a: not a)
     # Data files the import was not given, by instance name: while any is awaited the
     # version is a draft, never published nor used (see `fieldapp.office.xlsform.drafts`).
-    awaiting_files: dict[str, AwaitedFile] = Field(
-        default_factory=dict, exclude_if=lambda a: not a
-    )
+    awaiting_files: dict[str, AwaitedFile] = Field(default_factory=dict, exclude_if=lambda a: not a)
     # What an XLSForm import changed or left out (sheet, row, what the user sees instead),
     # kept with the form version so `forms show` can list it later; left out when empty.
     import_warnings: list[str] = Field(default_factory=list, exclude_if=lambda w: not w)

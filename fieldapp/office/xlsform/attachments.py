@@ -1,6 +1,6 @@
-"""The files an XLSForm reads: `select_one_from_file X.csv` (or `X.geojson`) and `pulldata('X', ...)` /
-`instance('X')` naming no choice list of the form, and the images its labels show
-(`media::image`). Each is looked for among the files given
+"""The files an XLSForm reads: `select_one_from_file X.csv` (or `X.geojson`) and
+`pulldata('X', ...)` / `instance('X')` naming no choice list of the form, and the images its
+labels show (`media::image`). Each is looked for among the files given
 (`--attach X.csv`), then beside the XLSForm (as ODK Collect finds a form's media), checked
 as the device will read it (`fieldapp.forms.attachments.file_choices`), and becomes a
 `FormFile` of the spec with its content kept for publishing. A data file found nowhere is

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldapp.forms.expr import NAME_RE, ExpressionError, parse, parse_choice_filter
+from fieldapp.forms.geojson import is_geojson
 from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import (
     MAX_DEPTH,
@@ -23,9 +24,8 @@ from fieldapp.forms.spec import (
 )
 from fieldapp.forms.statistics import Statistics
 from fieldapp.office.xlsform.attachments import AttachedFiles
-from fieldapp.office.xlsform.drafts import awaited_files
-from fieldapp.forms.geojson import is_geojson
 from fieldapp.office.xlsform.defaults import read_default
+from fieldapp.office.xlsform.drafts import awaited_files
 from fieldapp.office.xlsform.media import label_media, media_attributes
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
