@@ -106,15 +106,7 @@ class Forms:
         `version` is None), its files not read: for showing and completing it. StoreError,
         FormUnusable as `get`."""
         with self._core.lock:
-            if version is None:
-                versions = newest_first(
-                    self._core.db.execute(
-                        "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
-                    ).fetchall()
-                )
-                if not versions:
-                    raise StoreError(f"no form {form_id!r} on this device")
-                version = versions[0][1]
+            version = version or self._versions(form_id)[0]
             return _usable(self._spec(form_id, version))
 
     def get(self, form_id: str, version: str | None = None) -> FormSpec:
@@ -124,16 +116,20 @@ class Forms:
         with self._core.lock:
             if version is not None:
                 return self._with_files(_ready(_usable(self._spec(form_id, version))))
-            versions = newest_first(
-                self._core.db.execute(
-                    "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
-                ).fetchall()
-            )
-            if not versions:
-                raise StoreError(f"no form {form_id!r} on this device")
-            loaded = [self._spec(form_id, row[1]) for row in versions]
+            loaded = [self._spec(form_id, v) for v in self._versions(form_id)]
             usable = [s for s in loaded if isinstance(s, FormSpec) and not s.awaiting_files]
             return self._with_files(usable[0] if usable else _ready(_usable(loaded[0])))
+
+    def _versions(self, form_id: str) -> list[str]:
+        """The form's stored versions, newest first; StoreError when there is none."""
+        versions = newest_first(
+            self._core.db.execute(
+                "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
+            ).fetchall()
+        )
+        if not versions:
+            raise StoreError(f"no form {form_id!r} on this device")
+        return [row[1] for row in versions]
 
     def holds(self, spec: FormSpec) -> bool:
         """Whether this very version is stored (as stored: attached files not read)."""
