@@ -269,10 +269,9 @@ def test_time_barcode_geotrace_geoshape_are_typed_text_checked_with_a_warning(
     assert refused_answers({"opened": "12:00"}) == {"opened"}  # the form's own constraint
 
 
-def test_choices_from_a_geojson_are_refused_at_the_select_row_and_not_as_a_missing_csv(
-    tmp_path: Path,
-) -> None:
-    # hotosm's forms: pick an existing OSM feature on a map, then read its id and geometry.
+def test_choices_from_a_geojson_never_given_make_a_draft_awaiting_it(tmp_path: Path) -> None:
+    # hotosm's forms: pick an existing OSM feature on a map, then read its id and geometry;
+    # the file is made per project and published nowhere (test_xlsform_geojson.py reads one)
     path = write_xlsform(
         tmp_path / "f.xlsx",
         survey=[
@@ -281,9 +280,13 @@ def test_choices_from_a_geojson_are_refused_at_the_select_row_and_not_as_a_missi
             ["calculate", "xid", None, None, "instance('toilets')/root/item[id=${existing}]/id"],
         ],
     )
-    problems = refused(path)
-    assert [(p.row, p.feature) for p in problems] == [(2, "type:external-choices")]
-    assert "'toilets.geojson' (features picked on a map)" in problems[0].message
+    spec = import_xlsform(path)
+    assert spec.awaiting_files["toilets"].file == "toilets.geojson"
+    assert spec.awaiting_files["toilets"].reads == [
+        "survey row 2: the question's choices",
+        "survey row 3: the calculation expression",
+    ]
+    assert warnings_of(spec.import_warnings, "survey row 2: the features of toilets.geojson")
 
 
 def test_a_trigger_is_a_warned_prefill(
