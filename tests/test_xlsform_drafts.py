@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from fieldapp.errors import StoreError
+from fieldapp.errors import FormError, StoreError
 from fieldapp.office.xlsform import import_form
+from fieldapp.office.xlsform.draft_folder import DraftFolder, ServerDraft
 from fieldapp.office.xlsform.drafts import AttachRefused, attach_files
 from fieldapp.store import FormUnusable, Store
 from sync.server import admin
@@ -108,6 +109,16 @@ def test_a_draft_is_never_taken_from_a_server_nor_published(store: Store, tmp_pa
         assert admin.publish_form(storage, ready, files=contents).form_id == "cascade"
 
 
+def published_versions(server: Path, form_id: str) -> list:  # type: ignore[type-arg]
+    settings = ServerSettings(data_dir=server, database_url="")
+    with admin.open_server_storage(settings) as storage:
+        return [
+            v
+            for org in storage.list_organisations()
+            for v in storage.list_form_versions(org.id, form_id)
+        ]
+
+
 def run_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FIELDAPP_PASSPHRASE": "correct horse battery"}
     command = [sys.executable, "-m", "fieldapp", "--data-dir", str(data), *args]
@@ -132,15 +143,19 @@ def test_the_cli_imports_a_draft_shows_refuses_to_publish_and_attaches(tmp_path:
     assert shown.returncode == 0, shown.stderr
     assert "draft awaiting its data files places.geojson (read at survey row 3" in shown.stdout
 
-    # a server keeps no drafts: publishing names each file and how to give it
+    # on a server's data folder the draft waits beside the server, never in its database
     server = tmp_path / "server"
     create_org(server, "Office")
-    refused = run_cli(server, "forms", "import", str(form))
-    assert refused.returncode == 1
-    assert "not published: form 'places' version 1 lacks its data files places.geojson" in (
-        refused.stderr
+    kept = run_cli(server, "forms", "import", str(form), "--org", "Office")
+    assert kept.returncode == 0, kept.stderr
+    assert "places 1 (a draft kept beside the server, not published)" in kept.stdout
+    assert "not published: form 'places' version 1 is a draft awaiting its data files" in (
+        kept.stderr
     )
-    assert "--attach places.geojson`" in refused.stderr
+    assert "`fieldapp forms attach places places.geojson`" in kept.stderr
+    assert not published_versions(server, "places")
+    on_server = run_cli(server, "forms", "show", "places")
+    assert "draft awaiting its data files places.geojson" in on_server.stdout
 
     geojson = tmp_path / "places.geojson"
     geojson.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
@@ -152,6 +167,40 @@ def test_the_cli_imports_a_draft_shows_refuses_to_publish_and_attaches(tmp_path:
     assert done.returncode == 0, done.stderr
     assert "attached places.geojson" in done.stdout and "places 1: ready" in done.stdout
     assert "places" in run_cli(device, "forms", "list").stdout.split()
-    published = run_cli(server, "forms", "import", str(form), "--attach", str(geojson))
+
+    published = run_cli(server, "forms", "attach", "places", str(geojson))
     assert published.returncode == 0, published.stderr
-    assert "(published on the server)" in published.stdout
+    assert "places 1 (published on the server)" in published.stdout
+    [version] = published_versions(server, "places")
+    assert version.org_id is not None  # for the organisation the import named
+    assert version.spec["attachments"]["places"]["file"] == "places.geojson"
+    assert not (server / "form-drafts").exists() or not any((server / "form-drafts").iterdir())
+    again = run_cli(server, "forms", "attach", "places", str(geojson))
+    assert again.returncode != 0 and "no draft of form 'places'" in again.stderr
+
+
+def test_a_draft_kept_beside_a_server_is_read_back_whole_or_refused(tmp_path: Path) -> None:
+    form = write_cascade_form(tmp_path / "form", repeat_count=False)
+    with_file = import_form(form)  # a ready spec and its file, made a draft by a version 2
+    spec = with_file.spec.model_copy(
+        update={"version": "2 (May)", "awaiting_files": import_form_draft(tmp_path)}
+    )
+    folder = DraftFolder(tmp_path / "form-drafts")
+    folder.save(ServerDraft(spec, "Office", with_file.files))
+    kept = folder.load("cascade")
+    assert kept == ServerDraft(spec, "Office", with_file.files)
+    assert folder.load("cascade", "1") is None and folder.load("other") is None
+    folder.save(ServerDraft(spec.model_copy(update={"version": "3"}), None, {}))
+    with pytest.raises(FormError, match="drafts of versions 2__May_, 3: give --version"):
+        folder.load("cascade")
+    [digest] = with_file.files
+    (tmp_path / "form-drafts" / "cascade@2__May_" / "files" / digest).write_bytes(b"x")
+    with pytest.raises(FormError, match=f"kept file {digest} was changed"):
+        folder.load("cascade", "2 (May)")
+    folder.remove(spec)
+    assert folder.load("cascade", "2 (May)") is None
+
+
+def import_form_draft(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    form, _ = draft_of_cascade(tmp_path / "draft")
+    return dict(import_form(form).spec.awaiting_files)

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from fieldapp.forms.attachments import bind, file_choices
+from fieldapp.forms.attachments import AttachmentError, bind, file_choices
 from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.files import MAX_FILE_BYTES
+from fieldapp.forms.geojson import MAX_FEATURES
 from fieldapp.forms.validate import check
 from fieldapp.office.xlsform import XLSFormError, import_form
 from tests.test_xlsform import write_xlsform
@@ -170,8 +171,16 @@ def test_a_geojson_too_large_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(XLSFormError, match=r"places\.geojson: [\d,]+ bytes, more than"):
         import_form(write_places_form(tmp_path, big))
     # the device's own check, for a file that came another way
-    with pytest.raises(Exception, match=r"places\.geojson: [\d,]+ bytes, more than"):
+    with pytest.raises(AttachmentError, match=r"places\.geojson: [\d,]+ bytes, more than"):
         file_choices("places.geojson", json.dumps(big).encode())
+
+
+def test_a_geojson_with_more_features_than_a_list_may_hold_is_refused() -> None:
+    tiny = [{"type": "Feature", "id": str(n), "geometry": None} for n in range(MAX_FEATURES + 1)]
+    content = json.dumps({"type": "FeatureCollection", "features": tiny}).encode()
+    assert len(content) < MAX_FILE_BYTES  # refused for its features, not its bytes
+    with pytest.raises(AttachmentError, match=rf"big\.geojson: {MAX_FEATURES + 1:,} features"):
+        file_choices("big.geojson", content)
 
 
 def test_a_real_osm_workbook_reads_its_geojson(tmp_path: Path) -> None:

@@ -124,6 +124,10 @@ def cmd_forms_list(args: argparse.Namespace) -> int:
 
 
 def cmd_forms_show(args: argparse.Namespace) -> int:
+    from fieldapp.cli.office_forms import server_draft_shown
+
+    if server_draft_shown(args):
+        return 0
     store = open_store(args, unlock=False)
     try:
         spec = store.forms.stored(args.form, args.version)

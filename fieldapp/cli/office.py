@@ -24,13 +24,12 @@ from fieldapp.cli._common import (
     open_store,
     print_json,
     read_key_file,
-    server_settings,
     unlock_case_files,
     whole_number,
 )
 from fieldapp.cli.office_attachments import add_attachments_command
 from fieldapp.cli.office_dashboard import add_dashboard_command
-from fieldapp.cli.office_forms import add_attach_command, draft_refusal
+from fieldapp.cli.office_forms import add_attach_command, on_server
 from fieldapp.cli.office_people import add_people_commands
 from fieldapp.cli.office_services import add_services_command
 from fieldapp.paths import data_dir
@@ -415,16 +414,7 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
     for warning in spec.import_warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.database_url or is_server_dir(args):
-        from sync.server import admin
-
-        if spec.awaiting_files:
-            print(draft_refusal(spec, args.file), file=sys.stderr)
-            return 1
-
-        with admin.open_server_storage(server_settings(args)) as storage:
-            admin.publish_form(storage, spec, org=args.org, files=imported.files)
-        print(f"{spec.id} {spec.version} (published on the server)")
-        return 0
+        return on_server(args, spec, imported.files, args.org)
     store = open_store(args, unlock=bool(imported.files))
     try:
         for digest, content in imported.files.items():

@@ -25,7 +25,6 @@ __all__ = [
     "AttachmentError",
     "MissingFormFile",
     "attach_command",
-    "awaited_where",
     "awaiting_message",
     "bind",
     "file_choices",
@@ -66,19 +65,14 @@ def attach_command(form_id: str, files: list[str]) -> str:
 def awaiting_message(spec: FormSpec) -> str:
     """Why a draft cannot be used nor published: each awaited file, what reads it, and the
     command that attaches them."""
-    files = [awaited.file for awaited in spec.awaiting_files.values()]
-    return (
-        f"form {spec.id!r} version {spec.version} is a draft awaiting its data files"
-        f" {awaited_where(spec)}:"
-        f" attach them with `{attach_command(spec.id, files)}`"
-    )
-
-
-def awaited_where(spec: FormSpec) -> str:
-    """Each file a draft awaits and the rows reading it: `a.csv (read at survey row 4: ...)`."""
-    return "; ".join(
+    named = "; ".join(
         f"{awaited.file} (read at {', '.join(awaited.reads)})"
         for awaited in spec.awaiting_files.values()
+    )
+    files = [awaited.file for awaited in spec.awaiting_files.values()]
+    return (
+        f"form {spec.id!r} version {spec.version} is a draft awaiting its data files {named}:"
+        f" attach them with `{attach_command(spec.id, files)}`"
     )
 
 
