@@ -40,6 +40,7 @@ PLACES = {
     "features": [
         feature(point(36.82, -1.29), "w1", title="Kenyatta clinic", kind="clinic", beds=12),
         feature(point(36.9, -1.3), None, id="w2", title="Mbagathi hospital", kind="hospital"),
+        feature(None, "w4", kind="clinic"),  # no title, no geometry
         feature(
             {"type": "LineString", "coordinates": [[36.8, -1.2], [36.81, -1.21]]},
             "w3",
@@ -100,8 +101,9 @@ def test_a_geojson_list_gives_its_features_properties_and_geometry(tmp_path: Pat
     assert spec.node("place").appearance == "autocomplete"  # type: ignore[union-attr]
 
     bound = bind(spec, imported.files)
-    assert [c.value for c in bound.choices["places"]] == ["w1", "w2", "w3"]
+    assert [c.value for c in bound.choices["places"]] == ["w1", "w2", "w4", "w3"]
     assert bound.choice_label("places", "w2", "en") == "Mbagathi hospital"
+    assert bound.choice_label("places", "w4", "en") == "w4"  # listed by its id
     shown = visible_choices(bound, bound.node("place"), {"kind": "hospital"})  # type: ignore[arg-type]
     assert [c.value for c in shown] == ["w2"]  # choice_filter over a property
 

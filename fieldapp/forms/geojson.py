@@ -2,7 +2,7 @@
 as ODK Collect reads them: a FeatureCollection whose every feature is one item.
 
 A feature's `id` (its own, else `properties.id`) is the choice's value and `properties.title`
-its label; every property is a child of the instance item, and the geometry is its
+its label (else its id); every property is a child of the instance item, and the geometry is its
 `geometry` child in ODK's text ("lat lon 0 0", points of a line or a polygon's outer ring
 joined by "; "), so `instance('x')/root/item[id=${f}]/geometry` reads what Collect reads. A
 file that is not such a collection, a feature without an id, an id twice, a geometry ODK
@@ -64,10 +64,9 @@ def geojson_choices(text: str, default_language: str) -> list[Choice]:
             msg = f"id {value!r} appears twice (features {seen[value]} and {number})"
             raise GeoJSONError(msg, "id")
         seen[value] = number
-        title = columns.get("title", "")
-        choices.append(
-            Choice(value=value, label={default_language: title} if title else {}, columns=columns)
-        )
+        # a feature without a title is listed (and searched) by its id, not as a blank line
+        title = columns.get("title") or value
+        choices.append(Choice(value=value, label={default_language: title}, columns=columns))
     return choices
 
 

@@ -28,7 +28,7 @@ def test_the_geojson_file_travels_with_the_form_version(
     assert report.ok, report.errors
     assert report.form_files == 1
     spec = device.forms.get("places")
-    assert [c.value for c in spec.choices["places"]] == ["w1", "w2", "w3"]
+    assert [c.value for c in spec.choices["places"]] == ["w1", "w2", "w4", "w3"]
     assert spec.choice_label("places", "w3", "en") == "Access road"
     on_disk = store_bytes(device)
     assert b"Mbagathi" not in on_disk and b"Ngong road" not in on_disk  # encrypted at rest
