@@ -375,16 +375,15 @@ def test_every_real_form_has_its_source_commit_and_a_redistributable_licence() -
 
 
 # Features the forms of the corpus still need, each refused at its row: media (its own issue);
-# choices from a file fieldapp cannot read (.xml); an expression ODK reads but we do not
-# (`required: basic`, `calculation: yes`: XPath child names, `.../fuel:diesel`: a namespaced
-# lookup column). A data file the repository does not publish (sources.json says so: a CSV,
-# hotosm's .geojson made per project) is no refusal: the form imports as a draft awaiting it.
+# choices from a file fieldapp cannot read (.xml). A data file the repository does not publish
+# (sources.json says so: a CSV, hotosm's .geojson made per project) is no refusal: the form
+# imports as a draft awaiting it. (`required: basic`, `calculation: yes`, `.../fuel:diesel`
+# import: tests/test_xlsform_logic.py)
 STILL_REFUSED = {
     "type:image",
     "type:audio",
     "column:image",
     "type:external-choices",
-    "expression",
 }
 
 
