@@ -215,3 +215,28 @@ def test_a_real_osm_workbook_reads_its_geojson(tmp_path: Path) -> None:
     assert result.values["xlocation"] == "-1.3 36.7 0 0; -1.3 36.71 0 0; -1.3 36.7 0 0"
     refused = check(spec, {"existing": "way/99"})
     assert ("existing", "choice") in [(e.field, e.code) for e in refused.errors]
+
+
+def test_a_real_osm_workbook_reads_namespaced_properties(tmp_path: Path) -> None:
+    # hotosm's amenities form pre-fills its questions from the chosen feature's OSM tags:
+    # instance("Amenities")/root/item[id=${existing}]/fuel:diesel, .../label, .../addr_street
+    form = tmp_path / "amenities.xls"
+    shutil.copy(REAL / "osm__amenities.xls", form)
+    tags = {"title": "Shell Ngong Rd", "amenity": "fuel", "fuel:diesel": "yes"}
+    amenities = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(point(36.78, -1.3), "node/7", **tags, addr_street="Ngong Road"),
+            feature(point(36.79, -1.31), "node/8", title="Java House", label="Java"),
+        ],
+    }
+    (tmp_path / "Amenities.geojson").write_text(json.dumps(amenities))
+    imported = import_form(form)
+    assert not imported.spec.awaiting_files
+    spec = bind(imported.spec, imported.files)
+    fuel = check(spec, {"existing": "node/7"}).values
+    assert (fuel["xdiesel"], fuel["xamenity"], fuel["xstreet"]) == ("yes", "fuel", "Ngong Road")
+    assert fuel["xid"] == "node/7" and fuel["xlocation"] == "-1.3 36.78 0 0"
+    assert not fuel.get("xlabel")  # no `label` property: empty, as in ODK Collect
+    cafe = check(spec, {"existing": "node/8"}).values
+    assert cafe["xlabel"] == "Java" and not cafe.get("xdiesel")
