@@ -4,12 +4,13 @@
 
 For every workbook in `tests/fixtures/xlsforms_real/` (sources and licences in its
 `sources.json`), and in `../shared/corpus/xlsforms` when present, prints whether pyxform
-converts it, whether fieldapp imports it, and the features of the rows fieldapp refuses
-(`feature×count`). The rate counts only the forms pyxform accepts; a form refused only for
-media questions (image, audio...) is counted apart, as the media issue will import it, and so
-is one refused only for media and choices from files fieldapp cannot read yet (a .geojson's
-map-picked features: hotosm's forms, whose data files are made per project and published
-nowhere, so they would still have to be given; see sources.json's `attachments`).
+converts it, whether fieldapp imports it (`ok`: ready; `draft(N)`: imported as a draft
+awaiting N data files the repository never published, as ODK Central imports it: usable and
+publishable once `fieldapp forms attach` gives them; see sources.json's `attachments`), and the
+features of the rows fieldapp refuses (`feature×count`). The rates count only the forms
+pyxform accepts, ready and drafts apart and together; a form refused only for media questions
+(image, audio...) is counted apart, as the media issue will import it, and so is one refused
+only for media and choices from files fieldapp cannot read (.xml).
 `--repo` imports with another checkout's code (e.g. /work/main, to compare before/after).
 """
 
@@ -26,7 +27,7 @@ REAL = REPO / "tests" / "fixtures" / "xlsforms_real"
 SHARED = REPO.parent / "shared" / "corpus" / "xlsforms"
 _MEDIA = ("type:image", "type:photo", "type:audio", "type:video", "type:file", "column:image")
 _MEDIA += ("column:audio", "column:video", "column:big-image", "column:autoplay")
-_FILES = ("type:external-choices", "sheet:external_choices", "type:external-data")
+_FILES = ("type:external-choices", "sheet:external_choices", "type:external-data")  # .xml
 
 
 def pyxform_ok(path: Path) -> str:
@@ -54,21 +55,24 @@ def main() -> None:
     folders = args.dir or [d for d in (REAL, SHARED) if d.is_dir()]
     paths = sorted(p for d in folders for p in d.iterdir() if p.suffix in (".xls", ".xlsx"))
     print(f"{'form':46} {'pyxform':8} {'fieldapp':9} refusals / warnings")
-    valid = imported = media_only = media_or_files = 0
+    valid = imported = drafts = media_only = media_or_files = 0
     needs: Counter[str] = Counter()
     for path in paths:
         pyxform_error = pyxform_ok(path)
         warnings_ = []
+        awaited = 0
         try:
             spec = import_xlsform(path)
             problems = []
             warnings_ = list(getattr(spec, "import_warnings", []) or [])  # older checkouts: none
+            awaited = len(getattr(spec, "awaiting_files", {}) or {})
         except XLSFormError as exc:
             problems = exc.problems
         features = Counter(p.feature for p in problems)
         if not pyxform_error:
             valid += 1
             imported += not problems
+            drafts += not problems and awaited > 0
             media_only += bool(problems) and all(f.startswith(_MEDIA) for f in features)
             media_or_files += bool(problems) and all(
                 f.startswith(_MEDIA + _FILES) for f in features
@@ -77,20 +81,29 @@ def main() -> None:
         detail = pyxform_error or " ".join(f"{f}×{n}" for f, n in features.most_common())
         if not problems and warnings_:
             detail = f"{len(warnings_)} warnings"
+        if not problems and awaited:
+            files = ", ".join(a.file for a in spec.awaiting_files.values())
+            detail = f"awaiting {files}; {detail}"
         ok = "ok" if not pyxform_error else "REFUSED"
-        ours = "-" if pyxform_error else ("ok" if not problems else "refused")
+        ours = "-" if pyxform_error else ("refused" if problems else "ok")
+        ours = f"draft({awaited})" if ours == "ok" and awaited else ours
         print(f"{path.name[:46]:46} {ok:8} {ours:9} {detail}")
         if args.problems:
             for problem in problems:
                 print(f"      {problem}")
-    rate = imported / valid if valid else 0.0
-    with_media = (imported + media_only) / valid if valid else 0.0
-    with_files = (imported + media_or_files) / valid if valid else 0.0
+
+    def share(count: int) -> str:
+        return f"{count / valid:.0%}" if valid else "0%"
+
+    ready = imported - drafts
     print(
-        f"\n{len(paths)} forms, {valid} accepted by pyxform, {imported} imported ({rate:.0%}); "
-        f"{media_only} refused only for media ({with_media:.0%} once media lands); "
-        f"{media_or_files} only for media or GeoJSON/XML choices ({with_files:.0%} once both"
-        " land and their data files are given)"
+        f"\n{len(paths)} forms, {valid} accepted by pyxform,"
+        f" {imported} imported ({share(imported)}):"
+        f" {ready} ready ({share(ready)}), {drafts} as drafts awaiting data files the repository"
+        f" never published ({share(drafts)}: usable once the files are attached, as in ODK"
+        f" Central); {media_only} refused only for media ({share(imported + media_only)} once"
+        f" media lands); {media_or_files} only for media or XML choices"
+        f" ({share(imported + media_or_files)} once both land)"
     )
     print("features the refused pyxform-valid forms need (forms):")
     for feature, count in needs.most_common():

@@ -464,8 +464,8 @@ def test_every_problem_in_one_file_is_reported_in_row_order(tmp_path: Path) -> N
         (7, "duplicate-name"),
         (8, "invalid"),
         (9, "type:range"),
-        (12, "attachment:missing"),
-    ]  # or_other (6), `bad-name` (10, renamed) and deviceid (11) import now
+    ]  # or_other (6), `bad-name` (10, renamed), deviceid (11) and a file never given (12:
+    # the form would be a draft awaiting it, test_xlsform_drafts.py) import now
     assert all(p.sheet == "survey" for p in problems)
     assert "cannot be statistical" in problems[5].message
 
@@ -622,6 +622,7 @@ SUPPORTED_TYPE = re.compile(
     r"|audit|get (start|end) time|get today|get (device|sim|subscriber) id|get phone number|uri:\w+"
     r"|time|barcode|geotrace|geoshape|trigger"  # typed text, warned; trigger: acknowledge
     r"|image|photo|audio|file|video"  # media questions
+    r"|select_(one|multiple)_from_file \S+\.(csv|geojson)"  # a file never given: a draft
     r"|(select_one|select_multiple|select one from|select all that apply from) \S+"
     r"( or_other| or specify other| or other)?)",
     re.IGNORECASE,

@@ -64,7 +64,6 @@ def test_an_attached_file_wins_over_one_beside_the_form(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("csv", "expected"),
     [
-        (None, "provinces.csv is not attached: give it with --attach provinces.csv"),
         ("id,label,country\na,A,ke\n", "provinces.csv, column 'name': the file has no 'name'"),
         ("name,title,country\na,A,ke\n", "provinces.csv, column 'label': the file has no 'label'"),
         (
@@ -76,21 +75,18 @@ def test_an_attached_file_wins_over_one_beside_the_form(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_attached_file_is_refused_naming_the_file_and_column(
-    tmp_path: Path, csv: str | bytes | None, expected: str
+    tmp_path: Path, csv: str | bytes, expected: str
 ) -> None:
     form = write_cascade_form(tmp_path, repeat_count=False)
     target = tmp_path / "provinces.csv"
-    if csv is None:
-        target.unlink()
-    else:
-        target.write_bytes(csv if isinstance(csv, bytes) else csv.encode())
+    target.write_bytes(csv if isinstance(csv, bytes) else csv.encode())
     problems = problems_of(form)
     # at every row reading the file: the select (row 4) and the pulldata (row 5)
     assert [p.split(":")[0] for p in problems] == ["survey row 4", "survey row 5"], problems
     assert all(expected in problem for problem in problems)
 
 
-def test_a_pulldata_file_needs_no_label_but_must_be_there(tmp_path: Path) -> None:
+def test_a_pulldata_file_needs_no_label_and_is_awaited_until_given(tmp_path: Path) -> None:
     path = write_xlsform(
         tmp_path / "f.xlsx",
         survey=[
@@ -100,9 +96,12 @@ def test_a_pulldata_file_needs_no_label_but_must_be_there(tmp_path: Path) -> Non
             ["calculate", "tax", None, "pulldata('prices', 'tax', 'name', ${item})"],
         ],
     )
-    problems = problems_of(path)
-    assert [p.split(":")[0] for p in problems] == ["survey row 3", "survey row 4"]
-    assert all("prices.csv is not attached" in p for p in problems)
+    draft = import_form(path).spec
+    assert draft.awaiting_files["prices"].reads == [
+        "survey row 3: the calculation expression",
+        "survey row 4: the calculation expression",
+    ]
+    assert not draft.awaiting_files["prices"].choices  # rows are read without labels
     (tmp_path / "prices.csv").write_text("name,price,tax\nrice,3,1\n")
     imported = import_form(path)
     result = check(bind(imported.spec, imported.files), {"item": "rice"})
@@ -138,11 +137,12 @@ def test_the_cli_attaches_and_names_each_file(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "device")]
     run = [sys.executable, "-m", "fieldapp", *data]
     subprocess.run([*run, "init"], env=env, check=True, capture_output=True)
-    refused = subprocess.run(
+    draft = subprocess.run(
         [*run, "forms", "import", str(form)], env=env, capture_output=True, text=True
     )
-    assert refused.returncode == 1
-    assert "provinces.csv is not attached" in refused.stderr
+    assert draft.returncode == 0, draft.stderr
+    assert "provinces.csv is not attached" in draft.stderr
+    assert "cascade 1 (a draft awaiting 1 data files" in draft.stdout
     # a file is attached by the name the form uses
     renamed = tmp_path / "provinces.csv"
     moved.rename(renamed)

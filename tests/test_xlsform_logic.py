@@ -85,9 +85,11 @@ def test_a_nested_repetition_constraint_imports_and_checks_in_linear_time(tmp_pa
     assert [e.path for e in check(spec, {"phone": "1" * 3000 + "!"}).errors] == ["phone"]
 
 
-def test_ucl_biomass_is_refused_now_only_for_its_missing_csv_files() -> None:
-    _spec, problems = import_or_problems(corpus_file("UCL_Biomass_Plot_Form.xlsx"))
-    assert {p.feature for p in problems} == {"attachment:missing"}
+def test_ucl_biomass_imports_as_a_draft_awaiting_only_its_missing_csv_files() -> None:
+    spec, problems = import_or_problems(corpus_file("UCL_Biomass_Plot_Form.xlsx"))
+    assert problems == [] and spec is not None
+    files = [a.file for a in spec.awaiting_files.values()]
+    assert "UCL_regions.csv" in files and all(f.endswith(".csv") for f in files)
 
 
 # -- duplicate choice names ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from fieldapp.cli._common import (
     print_json,
     whole_number,
 )
+from fieldapp.forms.attachments import awaiting_message
 from fieldapp.paths import data_dir, store_path
 from fieldapp.store import DEFAULT_MAX_FAILED_UNLOCKS, MAX_FAILED_UNLOCKS_CEILING
 
@@ -123,9 +124,13 @@ def cmd_forms_list(args: argparse.Namespace) -> int:
 
 
 def cmd_forms_show(args: argparse.Namespace) -> int:
+    from fieldapp.cli.office_forms import server_draft_shown
+
+    if server_draft_shown(args):
+        return 0
     store = open_store(args, unlock=False)
     try:
-        spec = store.forms.get(args.form, args.version)
+        spec = store.forms.stored(args.form, args.version)
     finally:
         store.close()
     questions = sum(1 for _ in spec.fields())
@@ -134,6 +139,8 @@ def cmd_forms_show(args: argparse.Namespace) -> int:
     print(f"{len(spec.import_warnings)} import warnings")
     for warning in spec.import_warnings:
         print(f"  {warning}")
+    if spec.awaiting_files:
+        print(awaiting_message(spec))
     return 0
 
 

@@ -24,12 +24,12 @@ from fieldapp.cli._common import (
     open_store,
     print_json,
     read_key_file,
-    server_settings,
     unlock_case_files,
     whole_number,
 )
 from fieldapp.cli.office_attachments import add_attachments_command
 from fieldapp.cli.office_dashboard import add_dashboard_command
+from fieldapp.cli.office_forms import add_attach_command, on_server
 from fieldapp.cli.office_people import add_people_commands
 from fieldapp.cli.office_services import add_services_command
 from fieldapp.paths import data_dir
@@ -49,14 +49,16 @@ def add_commands(commands: Commands) -> None:
         "--attach",
         action="append",
         default=[],
-        metavar="FILE.csv",
-        help="a CSV the form reads (select_one_from_file, pulldata); repeatable. A file the"
-        " form names and not given is looked for beside the XLSForm",
+        metavar="FILE",
+        help="a CSV or GeoJSON the form reads (select_one_from_file, pulldata); repeatable."
+        " A file the form names and not given is looked for beside the XLSForm; one found"
+        " nowhere makes the form a draft (`forms attach` completes it)",
     )
     importing.add_argument(
         "--org", default=None, help="on a server: publish for this organisation only"
     )
     database_option(importing)
+    add_attach_command(commands)
 
     rec_import = commands.add(
         "import", cmd_records_import, "import rows of a CSV/XLSX file", group="records"
@@ -412,12 +414,7 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
     for warning in spec.import_warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.database_url or is_server_dir(args):
-        from sync.server import admin
-
-        with admin.open_server_storage(server_settings(args)) as storage:
-            admin.publish_form(storage, spec, org=args.org, files=imported.files)
-        print(f"{spec.id} {spec.version} (published on the server)")
-        return 0
+        return on_server(args, spec, imported.files, args.org)
     store = open_store(args, unlock=bool(imported.files))
     try:
         for digest, content in imported.files.items():
@@ -425,6 +422,13 @@ def cmd_forms_import(args: argparse.Namespace) -> int:
         store.forms.add(spec, source=Path(args.file).name)
     finally:
         store.close()
+    if spec.awaiting_files:
+        files = [awaited.file for awaited in spec.awaiting_files.values()]
+        print(
+            f"{spec.id} {spec.version} (a draft awaiting {len(files)} data files:"
+            f" `fieldapp forms attach {spec.id} {' '.join(files)}`)"
+        )
+        return 0
     print(f"{spec.id} {spec.version}")
     return 0
 

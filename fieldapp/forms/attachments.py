@@ -1,4 +1,5 @@
-"""Choice lists and `pulldata` rows read from the CSV files attached to a form version.
+"""Choice lists and `pulldata` rows read from the CSV files attached to a form version (and
+the GeoJSON feature collections, `fieldapp.forms.geojson`).
 
 A file is a CSV with a header row, as ODK reads it: a `name` column (the value) and a
 `label` (or `label::<language>`) column for a choice list; any other column is data a
@@ -16,12 +17,15 @@ import io
 from collections.abc import Mapping
 
 from fieldapp.errors import FormError
-from fieldapp.forms.files import MAX_FILE_BYTES, MAX_FORM_FILES_BYTES, is_csv
+from fieldapp.forms.files import MAX_FILE_BYTES, MAX_FORM_FILES_BYTES, reads_rows
+from fieldapp.forms.geojson import GeoJSONError, geojson_choices, is_geojson
 from fieldapp.forms.spec import Choice, FormSpec
 
 __all__ = [
     "AttachmentError",
     "MissingFormFile",
+    "attach_command",
+    "awaiting_message",
     "bind",
     "file_choices",
     "file_sha256",
@@ -53,6 +57,25 @@ class MissingFormFile(FormError):
         self.files = files
 
 
+def attach_command(form_id: str, files: list[str]) -> str:
+    """The command that attaches a draft's awaited data files (`FormSpec.awaiting_files`)."""
+    return f"fieldapp forms attach {form_id} {' '.join(files)}"
+
+
+def awaiting_message(spec: FormSpec) -> str:
+    """Why a draft cannot be used nor published: each awaited file, what reads it, and the
+    command that attaches them."""
+    named = "; ".join(
+        f"{awaited.file} (read at {', '.join(awaited.reads)})"
+        for awaited in spec.awaiting_files.values()
+    )
+    files = [awaited.file for awaited in spec.awaiting_files.values()]
+    return (
+        f"form {spec.id!r} version {spec.version} is a draft awaiting its data files {named}:"
+        f" attach them with `{attach_command(spec.id, files)}`"
+    )
+
+
 def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -71,6 +94,11 @@ def file_choices(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise AttachmentError(file, f"not UTF-8 text (byte {exc.start})") from None
+    if is_geojson(file):
+        try:
+            return geojson_choices(text, default_language)
+        except GeoJSONError as exc:
+            raise AttachmentError(file, str(exc), column=exc.column) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [cell.strip() for cell in next(reader, [])]
@@ -134,7 +162,7 @@ def bind(spec: FormSpec, contents: Mapping[str, bytes]) -> FormSpec:
         data = contents[ref.sha256]
         if file_sha256(data) != ref.sha256:
             raise AttachmentError(ref.file, "its content does not match the form's SHA-256")
-        if is_csv(ref.file):  # an image shown with a label is not read as rows
+        if reads_rows(ref.file):  # an image shown with a label is not read as rows
             choices[name] = file_choices(ref.file, data, spec.default_language)
     return spec.model_copy(update={"choices": choices})
 

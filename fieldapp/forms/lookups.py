@@ -3,15 +3,21 @@ instances (`instance('list')/root/item[...]`) and the labels of `jr:choice-name(
 
 from __future__ import annotations
 
+from fieldapp.forms.geojson import is_geojson
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
 
 
 def choice_instances(spec: FormSpec, lang: str) -> dict[str, list[dict[str, str]]]:
     """Each choice list as rows with its extra columns, `name` (the value) and `label` (in
-    `lang`), as pyxform makes a list (or an attached CSV: `pulldata`) a secondary instance."""
+    `lang`), as pyxform makes a list (or an attached CSV: `pulldata`) a secondary instance;
+    a GeoJSON file's items hold the feature's children only, as ODK Collect reads them
+    (`fieldapp.forms.geojson`: its `name` property, or none, is the item's `name`)."""
+    features = {n for n, ref in spec.attachments.items() if is_geojson(ref.file)}
     return {
         list_name: [
-            {**choice.columns, "name": choice.value, "label": spec.label(choice.label, lang)}
+            dict(choice.columns)
+            if list_name in features
+            else {**choice.columns, "name": choice.value, "label": spec.label(choice.label, lang)}
             for choice in choices
         ]
         for list_name, choices in spec.choices.items()

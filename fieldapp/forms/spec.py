@@ -34,7 +34,7 @@ from fieldapp.forms.expr import (
     parse,
     parse_choice_filter,
 )
-from fieldapp.forms.files import FormFile
+from fieldapp.forms.files import AwaitedFile, FormFile
 from fieldapp.forms.media import IMAGE_TYPES, LABEL_IMAGE_RE
 
 if TYPE_CHECKING:
@@ -323,6 +323,9 @@ class FormSpec(_Model):
     # Files attached to the version, by instance name: a list of that name is read from its
     # file (`fieldapp.forms.attachments.bind`), never written into the JSON.
     attachments: dict[str, FormFile] = Field(default_factory=dict, exclude_if=lambda a: not a)
+    # Data files the import was not given, by instance name: while any is awaited the
+    # version is a draft, never published nor used (see `fieldapp.office.xlsform.drafts`).
+    awaiting_files: dict[str, AwaitedFile] = Field(default_factory=dict, exclude_if=lambda a: not a)
     # What an XLSForm import changed or left out (sheet, row, what the user sees instead),
     # kept with the form version so `forms show` can list it later; left out when empty.
     import_warnings: list[str] = Field(default_factory=list, exclude_if=lambda w: not w)
@@ -414,6 +417,7 @@ class FormSpec(_Model):
                 and node.choices
                 and node.choices not in self.choices
                 and node.choices not in self.attachments
+                and node.choices not in self.awaiting_files
             ):
                 raise ValueError(f"field {node.name!r}: unknown choice list {node.choices!r}")
             for file in node.label_image.values() if isinstance(node, FieldSpec) else ():

@@ -10,7 +10,8 @@ which form is at fault (FormUnusable) instead of breaking the screen.
 A version with attached files (`FormSpec.attachments`) is handed out with its file-backed
 lists read from them (`fieldapp.forms.attachments.bind`) once the store is unlocked; one
 whose file is not on the device yet cannot be used (FormUnusable, saying which file and to
-sync), and is listed all the same.
+sync), and is listed all the same. A draft imported here whose data files were not given
+(`FormSpec.awaiting_files`) is kept, shown (`stored`), completed (`complete`), never used.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldapp.errors import FormError, StoreError, StoreLocked
-from fieldapp.forms.attachments import MissingFormFile, bind
+from fieldapp.forms.attachments import MissingFormFile, awaiting_message, bind
 from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from fieldapp.forms.spec import FormSpec
 from fieldapp.store._core import Core
@@ -50,13 +51,25 @@ class Forms:
             self.add(spec, source="builtin")
 
     def add(self, spec: FormSpec, *, source: str = "import") -> None:
-        """Add a form version; an existing id+version is replaced only by an identical spec."""
+        """Add a form version; an existing id+version is replaced only by an identical spec,
+        or, when it is a draft awaiting files (never used), by the version imported again. A
+        draft comes only from an import here: never from a server."""
+        if spec.awaiting_files and source == "server":
+            files = ", ".join(a.file for a in spec.awaiting_files.values())
+            raise StoreError(
+                f"form {spec.id} version {spec.version} awaits its data files ({files}):"
+                " a draft is not taken from a server"
+            )
         with self._core.lock:
             exists = self._core.db.execute(
                 "SELECT 1 FROM forms WHERE id = ? AND version = ?", [spec.id, spec.version]
             ).fetchone()
             if exists is not None:
-                if self._spec(spec.id, spec.version) != spec:
+                stored = self._spec(spec.id, spec.version)
+                if isinstance(stored, FormSpec) and stored.awaiting_files:
+                    self._replace(spec)  # a draft was never used: imported again, replaced
+                    return
+                if stored != spec:
                     raise StoreError(
                         f"form {spec.id} version {spec.version} already exists with other "
                         "content: give the new form a new version"
@@ -67,23 +80,56 @@ class Forms:
                 [spec.id, spec.version, spec.model_dump_json(), source, self._core.now()],
             )
 
+    def complete(self, ready: FormSpec) -> None:
+        """Replace the stored draft of `ready`'s id and version (awaiting files) by `ready`,
+        whose files must be here (`files.put` first). StoreError when there is no such draft
+        or a file is missing."""
+        with self._core.lock:
+            draft = self._spec(ready.id, ready.version)
+            if not isinstance(draft, FormSpec) or not draft.awaiting_files:
+                raise StoreError(f"form {ready.id} version {ready.version} is not a draft")
+            missing = self.files.missing(ready)
+            if missing:
+                raise StoreError(f"form {ready.id}: {len(missing)} attached files are not here")
+            self._replace(ready)
+
+    def _replace(self, spec: FormSpec) -> None:
+        self._core.db.execute(
+            "UPDATE forms SET spec = ? WHERE id = ? AND version = ?",
+            [spec.model_dump_json(), spec.id, spec.version],
+        )
+        self._specs.pop((spec.id, spec.version), None)
+        self._bound.pop((spec.id, spec.version), None)
+
+    def stored(self, form_id: str, version: str | None = None) -> FormSpec:
+        """A form version as stored, a draft awaiting files included (the newest when
+        `version` is None), its files not read: for showing and completing it. StoreError,
+        FormUnusable as `get`."""
+        with self._core.lock:
+            version = version or self._versions(form_id)[0]
+            return _usable(self._spec(form_id, version))
+
     def get(self, form_id: str, version: str | None = None) -> FormSpec:
         """A form version, or (`version` None) the newest version that still loads (see
         `newest_first`). Raises StoreError if there is none, FormUnusable if it fails today's
         checks."""
         with self._core.lock:
             if version is not None:
-                return self._with_files(_usable(self._spec(form_id, version)))
-            versions = newest_first(
-                self._core.db.execute(
-                    "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
-                ).fetchall()
-            )
-            if not versions:
-                raise StoreError(f"no form {form_id!r} on this device")
-            loaded = [self._spec(form_id, row[1]) for row in versions]
-            usable = [spec for spec in loaded if isinstance(spec, FormSpec)]
-            return self._with_files(usable[0] if usable else _usable(loaded[0]))
+                return self._with_files(_ready(_usable(self._spec(form_id, version))))
+            loaded = [self._spec(form_id, v) for v in self._versions(form_id)]
+            usable = [s for s in loaded if isinstance(s, FormSpec) and not s.awaiting_files]
+            return self._with_files(usable[0] if usable else _ready(_usable(loaded[0])))
+
+    def _versions(self, form_id: str) -> list[str]:
+        """The form's stored versions, newest first; StoreError when there is none."""
+        versions = newest_first(
+            self._core.db.execute(
+                "SELECT id, version, added_at FROM forms WHERE id = ?", [form_id]
+            ).fetchall()
+        )
+        if not versions:
+            raise StoreError(f"no form {form_id!r} on this device")
+        return [row[1] for row in versions]
 
     def holds(self, spec: FormSpec) -> bool:
         """Whether this very version is stored (as stored: attached files not read)."""
@@ -118,7 +164,7 @@ class Forms:
             for form_id, version, _added in sorted(rows, key=lambda row: row[0]):
                 if form_id not in newest:
                     spec = self._spec(form_id, version)
-                    if isinstance(spec, FormSpec):
+                    if isinstance(spec, FormSpec) and not spec.awaiting_files:
                         newest[form_id] = spec
             return list(newest.values())
 
@@ -186,6 +232,13 @@ def _unusable(form_id: str, version: str, reason: str) -> str:
     )
     log.warning("%s", message)
     return message
+
+
+def _ready(spec: FormSpec) -> FormSpec:
+    """A draft awaiting its data files is never filled in: its lists are not there."""
+    if spec.awaiting_files:
+        raise FormUnusable(awaiting_message(spec))
+    return spec
 
 
 def _usable(loaded: FormSpec | str) -> FormSpec:

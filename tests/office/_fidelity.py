@@ -202,7 +202,11 @@ def _without_repeat_counts(
 
 
 def _unknown_default(node: FieldSpec, spec: FormSpec, default: Any) -> bool:
-    """A select's default that is none of its list's choices, dropped with the warning."""
+    """A select's default that is none of its list's choices, or a dynamic default
+    (`${last-saved#x}`, `${other}`), dropped with the warning."""
+    dynamic = f"a default computed when the form opens ({str(default)!r})"
+    if any(dynamic in w for w in spec.import_warnings):
+        return True
     if node.type not in ("select_one", "select_multiple") or not node.choices:
         return False
     values = str(default).split() if node.type == "select_multiple" else [str(default)]

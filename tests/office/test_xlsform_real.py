@@ -269,10 +269,9 @@ def test_time_barcode_geotrace_geoshape_are_typed_text_checked_with_a_warning(
     assert refused_answers({"opened": "12:00"}) == {"opened"}  # the form's own constraint
 
 
-def test_choices_from_a_geojson_are_refused_at_the_select_row_and_not_as_a_missing_csv(
-    tmp_path: Path,
-) -> None:
-    # hotosm's forms: pick an existing OSM feature on a map, then read its id and geometry.
+def test_choices_from_a_geojson_never_given_make_a_draft_awaiting_it(tmp_path: Path) -> None:
+    # hotosm's forms: pick an existing OSM feature on a map, then read its id and geometry;
+    # the file is made per project and published nowhere (test_xlsform_geojson.py reads one)
     path = write_xlsform(
         tmp_path / "f.xlsx",
         survey=[
@@ -281,9 +280,13 @@ def test_choices_from_a_geojson_are_refused_at_the_select_row_and_not_as_a_missi
             ["calculate", "xid", None, None, "instance('toilets')/root/item[id=${existing}]/id"],
         ],
     )
-    problems = refused(path)
-    assert [(p.row, p.feature) for p in problems] == [(2, "type:external-choices")]
-    assert "'toilets.geojson' (features picked on a map)" in problems[0].message
+    spec = import_xlsform(path)
+    assert spec.awaiting_files["toilets"].file == "toilets.geojson"
+    assert spec.awaiting_files["toilets"].reads == [
+        "survey row 2: the question's choices",
+        "survey row 3: the calculation expression",
+    ]
+    assert warnings_of(spec.import_warnings, "survey row 2: the features of toilets.geojson")
 
 
 def test_a_trigger_is_a_warned_prefill(
@@ -372,23 +375,23 @@ def test_every_real_form_has_its_source_commit_and_a_redistributable_licence() -
 
 
 # Features the forms of the corpus still need, each refused at its row: media (its own issue);
-# choices from a .geojson (hotosm's forms: OSM features picked on a map, the file made per
-# project and published nowhere); a CSV the repository does not publish (sources.json says so).
-# (`required: basic`, `calculation: yes`, `.../fuel:diesel` import: tests/test_xlsform_logic.py)
+# choices from a file fieldapp cannot read (.xml). A data file the repository does not publish
+# (sources.json says so: a CSV, hotosm's .geojson made per project) is no refusal: the form
+# imports as a draft awaiting it. (`required: basic`, `calculation: yes`, `.../fuel:diesel`
+# import: tests/test_xlsform_logic.py)
 STILL_REFUSED = {
     "type:image",
     "type:audio",
     "column:image",
     "type:external-choices",
-    "attachment:missing",
 }
 
 
 def test_every_file_a_real_form_lacks_is_recorded_as_unpublished_in_sources() -> None:
     sources = {s["file"]: s for s in json.loads((REAL / "sources.json").read_text())}
     for name in REAL_FORMS:
-        _spec, problems = import_or_problems(REAL / name)
-        lacking = {p.message.split(" ")[0] for p in problems if p.feature == "attachment:missing"}
+        spec, problems = import_or_problems(REAL / name)
+        lacking = {a.file for a in spec.awaiting_files.values()} if spec else set()
         lacking |= {
             p.message.split("'")[1] for p in problems if p.feature == "type:external-choices"
         }

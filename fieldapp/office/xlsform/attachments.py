@@ -1,9 +1,10 @@
-"""The files an XLSForm reads: `select_one_from_file X.csv` and `pulldata('X', ...)` /
-`instance('X')` naming no choice list of the form, and the images its labels show
-(`media::image`). Each is looked for among the files given
+"""The files an XLSForm reads: `select_one_from_file X.csv` (or `X.geojson`) and
+`pulldata('X', ...)` / `instance('X')` naming no choice list of the form, and the images its
+labels show (`media::image`). Each is looked for among the files given
 (`--attach X.csv`), then beside the XLSForm (as ODK Collect finds a form's media), checked
 as the device will read it (`fieldapp.forms.attachments.file_choices`), and becomes a
-`FormFile` of the spec with its content kept for publishing.
+`FormFile` of the spec with its content kept for publishing. A data file found nowhere is
+`missing`: the form imports as a draft awaiting it (`drafts`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fieldapp.forms.files import FILE_NAME_RE, MAX_FILE_BYTES, MAX_FORM_FILES_BY
 from fieldapp.forms.media import LABEL_IMAGE_RE
 from fieldapp.forms.spec import Choice
 
-__all__ = ["AttachedFiles"]
+__all__ = ["AttachedFiles", "read_data_file"]
 
 _INSTANCE_CALL = re.compile(r"\b(?:pulldata|instance)\s*\(\s*(['\"])([^'\"]+)\1")
 
@@ -44,6 +45,7 @@ class AttachedFiles:
     choices: dict[str, list[Choice]] = field(default_factory=dict)  # by instance name
     found_beside: list[str] = field(default_factory=list)  # files read beside the XLSForm
     unread: set[str] = field(default_factory=set)  # instances of files refused at their row
+    missing: dict[str, _Need] = field(default_factory=dict)  # not given: the form is a draft
 
     def need_file(
         self, file: str, sheet: str, row: int, column: str | None, *, choices: bool = True
@@ -100,32 +102,22 @@ class AttachedFiles:
                     report(sheet, row, column, feature, msg)
 
             if not FILE_NAME_RE.match(need.file):
-                msg = f"{need.file!r}: a file name uses A-Z, 0-9, '_', '-', '.' and ends in .csv"
+                msg = (
+                    f"{need.file!r}: a file name uses A-Z, 0-9, '_', '-', '.' and ends in .csv"
+                    " or .geojson"
+                )
                 at_rows("attachment", msg)
                 continue
             path = given.get(need.file)
             if path is None:
                 beside = self.form_path.parent / need.file
                 if not beside.is_file():
-                    msg = (
-                        f"{need.file} is not attached: give it with --attach {need.file}"
-                        f" or put it beside {self.form_path.name}"
-                    )
-                    at_rows("attachment:missing", msg)
+                    self.missing[name] = need  # the form imports as a draft (drafts.py)
                     continue
                 path = beside
                 self.found_beside.append(need.file)
             try:
-                size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    raise AttachmentError(
-                        need.file, f"{size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed"
-                    )
-                data = path.read_bytes()
-                choices = file_choices(need.file, data, default_language, need_label=need.choices)
-            except OSError as exc:
-                at_rows("attachment", f"{need.file} cannot be read: {exc.strerror}")
-                continue
+                data, choices = read_data_file(need.file, path, default_language, need.choices)
             except AttachmentError as exc:
                 at_rows("attachment", str(exc))
                 continue
@@ -139,3 +131,18 @@ class AttachedFiles:
             self.refs[name] = FormFile(file=need.file, sha256=digest, size=len(data))
             self.contents[digest] = data
             self.choices[name] = choices
+
+
+def read_data_file(
+    file: str, path: Path, default_language: str, need_label: bool
+) -> tuple[bytes, list[Choice]]:
+    """The content of the data file `file` at `path` and its rows, checked as the device will
+    read them; AttachmentError naming the file (too large, unreadable, a bad row)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise AttachmentError(file, f"{size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AttachmentError(file, f"cannot be read: {exc.strerror}") from None
+    return data, file_choices(file, data, default_language, need_label=need_label)

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fieldapp.forms.expr import NAME_RE, ExpressionError, parse, parse_choice_filter
+from fieldapp.forms.geojson import is_geojson
 from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import (
     MAX_DEPTH,
@@ -24,6 +25,7 @@ from fieldapp.forms.spec import (
 from fieldapp.forms.statistics import Statistics
 from fieldapp.office.xlsform.attachments import AttachedFiles
 from fieldapp.office.xlsform.defaults import read_default
+from fieldapp.office.xlsform.drafts import awaited_files
 from fieldapp.office.xlsform.logic import (
     absent_name_warnings,
     choice_duplicates_allowed,
@@ -505,6 +507,8 @@ class Importer:
         if kind.from_file and kind.choices:
             column = row.column("type")
             attributes["choices"] = self.files.need_file(kind.choices, "survey", row.number, column)
+            if is_geojson(kind.choices):  # no map here: searched by title (presentation.py)
+                attributes["appearance"] = "autocomplete"
             attributes["choice_filter"] = self.expression(row, "choice_filter")
         elif kind.choices:
             attributes["choices"] = kind.choices
@@ -576,6 +580,7 @@ class Importer:
         if not identifier or identifier[0].isdigit():
             identifier = f"_{identifier}"
         title = self.settings.get("title") or identifier
+        awaiting = awaited_files(self.files, identifier, self.warn)
         try:
             return FormSpec(
                 id=identifier,
@@ -588,6 +593,7 @@ class Importer:
                 htcds_version=self.settings.get("htcds_version") or None,
                 instance_name=self.instance_name(),
                 attachments=self.files.refs,
+                awaiting_files=awaiting,
                 import_warnings=[str(w) for w in in_order(self.warnings)],
             )
         except ValidationError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from fieldapp.forms.geojson import is_geojson
 from fieldapp.forms.media import MEDIA_TYPES
 from fieldapp.forms.spec import NOT_COLLECTED
 from fieldapp.office.xlsform.names import Names, straight_quotes
@@ -54,8 +55,18 @@ def presentation_warnings(importer: _Warns, row: Row, kind: QuestionType) -> Non
         )
         msg = f"metadata {kind.metadata!r} is not collected ({why}): the field stays empty"
         importer.warn("survey", row.number, row.column("type"), f"metadata:{kind.metadata}", msg)
+    on_map = kind.from_file and is_geojson(kind.choices or "")
+    if on_map:
+        appearance = row.text("appearance")
+        msg = (
+            f"the features of {kind.choices} are picked on a map in ODK Collect"
+            f"{f' (appearance {appearance!r})' if appearance else ''}: the app shows them as"
+            " a searchable list of their titles"
+        )
+        importer.warn("survey", row.number, row.column("type"), "geojson:map", msg)
     # a media question reads its own parameters (media.py)
-    _common(importer, row, "the standard control for its type", kind.value not in MEDIA_TYPES)
+    instead = "the standard control for its type"
+    _common(importer, row, instead, kind.value not in MEDIA_TYPES, appearance=not on_map)
 
 
 def group_warnings(importer: _Warns, row: Row, role: str) -> None:
@@ -72,9 +83,11 @@ def group_warnings(importer: _Warns, row: Row, role: str) -> None:
             importer.warn("survey", row.number, row.column(key), f"{role}:{key}", msg)
 
 
-def _common(importer: _Warns, row: Row, instead: str, parameters: bool = True) -> None:
-    appearance = row.text("appearance")
-    unknown = [word for word in appearance.split() if word not in KNOWN_APPEARANCES]
+def _common(
+    importer: _Warns, row: Row, instead: str, parameters: bool = True, *, appearance: bool = True
+) -> None:
+    words = row.text("appearance").split() if appearance else []
+    unknown = [word for word in words if word not in KNOWN_APPEARANCES]
     if unknown:
         msg = f"appearance {' '.join(unknown)!r} is not drawn: the user sees {instead}"
         importer.warn("survey", row.number, row.column("appearance"), "appearance", msg)

@@ -105,11 +105,10 @@ def classify(type_text: str) -> QuestionType:
         kind = "select_one" if external["kind"].lower() == "one" else "select_multiple"
         if external["how"].lower().endswith("file"):
             file = external["list"]
-            if not file.lower().endswith(".csv"):
-                what = "features picked on a map" if file.lower().endswith(".geojson") else "items"
+            if not file.lower().endswith((".csv", ".geojson")):
                 msg = (
-                    f"choices from {file!r} ({what}): fieldapp reads choices from CSV files"
-                    f" only ({text!r})"
+                    f"choices from {file!r} (items): fieldapp reads choices from CSV and"
+                    f" GeoJSON files only ({text!r})"
                 )
                 # `choices` names the file: its instance is this row's, not a missing CSV
                 return QuestionType("unsupported", "type:external-choices", file, msg)

@@ -41,7 +41,16 @@ def publish(
 ) -> FormVersion:
     """Publish a version with a `form` change, or return the identical one published before;
     AlreadyExists if a different spec holds the version, NotFound (organisation),
-    FormFileInvalid if a file the spec names is neither given nor stored."""
+    FormFileInvalid if a file the spec names is neither given nor stored, or if the spec is
+    a draft still awaiting data files (devices must never receive a form missing its lists)."""
+    awaited = spec.get("awaiting_files")
+    if awaited:
+        pairs = awaited.items() if isinstance(awaited, dict) else ((n, n) for n in awaited)
+        names = sorted(str(a.get("file", n) if isinstance(a, dict) else n) for n, a in pairs)
+        raise FormFileInvalid(
+            f"form {form_id} version {version} is a draft awaiting its data files"
+            f" {', '.join(names)}: attach them before publishing"
+        )
     scope = org_id or ""  # the scope of a global form (it is part of the primary key)
     spec_text = json_text(spec)
     if org_id is not None:

@@ -89,3 +89,14 @@ def test_a_bad_attached_file_publishes_nothing(storage: Storage, org_id: str) ->
         storage.get_form(org_id, "cascade", "1")
     with pytest.raises(NotFound):
         storage.get_form_file(org_id, digest)
+
+
+def test_a_draft_awaiting_data_files_publishes_nothing(storage: Storage, org_id: str) -> None:
+    # an imported form whose data files were never given: devices must never receive it
+    awaiting = {"features": {"file": "features.csv", "reads": ["survey row 14: choices"]}}
+    spec = {"id": "health", "awaiting_files": awaiting}
+    with pytest.raises(FormFileInvalid, match=r"health version 1 is a draft .* features\.csv"):
+        storage.publish_form(org_id, "health", "1", spec, NOW)
+    with pytest.raises(NotFound):
+        storage.get_form(org_id, "health", "1")
+    assert storage.publish_form(org_id, "health", "1", {"id": "health"}, NOW).form_id == "health"
