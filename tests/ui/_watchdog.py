@@ -164,7 +164,7 @@ def hung_page(browsers: list[Browser]) -> str | None:
                         page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(1)))")
                 except RendererHung:
                     return page.url
-                except Exception:  # noqa: BLE001 (a page that crashed or closed: not hung)
+                except Exception:  # a page that crashed or closed: not hung
                     continue
     return None
 
@@ -197,9 +197,8 @@ def _chromium_processes(*, renderers: bool) -> list[int]:
             continue
         if b"chrom" not in command.split(b" ", 1)[0]:
             continue
-        if renderers and b"--type=renderer" in command:
-            found.append(pid)
-        elif not renderers and b"--type=" not in command:
+        wanted = b"--type=renderer" in command if renderers else b"--type=" not in command
+        if wanted:
             found.append(pid)
     return found
 

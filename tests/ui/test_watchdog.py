@@ -12,7 +12,7 @@ from tests.ui import _watchdog
 from tests.ui._watchdog import RendererHung, hung_page
 
 pytestmark = pytest.mark.browser
-_SPIN = "() => { window.addEventListener('mousemove', () => {}); setTimeout(() => { for (;;) {} }) }"
+_SPIN = "() => { addEventListener('mousemove', () => {}); setTimeout(() => { for (;;) {} }) }"
 
 
 @pytest.fixture
