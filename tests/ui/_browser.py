@@ -127,6 +127,17 @@ class AppProcess:
         except OSError:
             return False
 
+    @contextmanager
+    def stalled(self) -> Iterator[None]:
+        """The app frozen (SIGSTOP) until the block ends: a slow phone, where what the person
+        types and taps queues up before the app handles any of it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: what a flat battery or the OS killing the app looks like."""
         if self.process is not None and self.process.poll() is None:
