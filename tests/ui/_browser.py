@@ -248,7 +248,8 @@ def type_into(page: Page, target: Locator, text: str) -> None:
             page.keyboard.press("Control+A")
             page.keyboard.type(text, delay=15)
             expect(field).to_have_value(text, timeout=3000)
-        except (AssertionError, PlaywrightTimeoutError):
+        except (AssertionError, PlaywrightTimeoutError) as missed:
+            log(f"typing into {target} again: {str(missed).splitlines()[0]}")
             page.wait_for_timeout(300 * (attempt + 1))
             field = reveal(page, target)
             continue
