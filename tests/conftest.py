@@ -103,8 +103,25 @@ def attendance_values(name: str = CANARY, participants: int = 1) -> dict[str, An
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The browser tests in one xdist group: one Chromium and one app at a time, as on a
-    phone; the other worker runs the rest meanwhile."""
+    """A browser module's tests in one xdist group (they share its app and Chromium, in
+    order), the modules spread over both workers. A browser test whose renderer hung
+    (tests/ui/_watchdog.py) runs once more from its start; any other failure is final."""
     for item in items:
         if item.get_closest_marker("browser") is not None:
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.xdist_group(f"browser:{item.path.stem}"))
+            item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=["RendererHung"]))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """What the browser harness did (renderers killed, apps reopened), passed tests' too, so
+    flakiness stays visible."""
+    seen: set[tuple[str, str]] = set()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, event in getattr(report, "user_properties", ()):
+                if key == "browser harness" and (report.nodeid, event) not in seen:
+                    seen.add((report.nodeid, event))
+    if seen:
+        terminalreporter.section("browser harness")
+        for nodeid, event in sorted(seen):
+            terminalreporter.write_line(f"{nodeid}: {event}")

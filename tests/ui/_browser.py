@@ -17,11 +17,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    FloatRect,
+    Locator,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests._services import service_missing
 from tests._wait import wait_until
+from tests.ui._watchdog import log
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -117,6 +127,17 @@ class AppProcess:
         except OSError:
             return False
 
+    @contextmanager
+    def stalled(self) -> Iterator[None]:
+        """The app frozen (SIGSTOP) until the block ends: a slow phone, where what the person
+        types and taps queues up before the app handles any of it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: what a flat battery or the OS killing the app looks like."""
         if self.process is not None and self.process.poll() is None:
@@ -144,17 +165,39 @@ def serve(data_dir: Path) -> Iterator[AppProcess]:
         process.stop()
 
 
+class Chromium:
+    """Debian's Chromium, headless, launched again when the watchdog had to kill it."""
+
+    def __init__(self, playwright: Playwright) -> None:
+        self._playwright = playwright
+        self._browser: Browser | None = None
+
+    def browser(self) -> Browser:
+        if self._browser is not None and not self._browser.is_connected():
+            log("Chromium launched again: the last one was killed")
+            self._browser = None
+        if self._browser is None:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=_CHROMIUM_ARGS
+            )
+        return self._browser
+
+    def close(self) -> None:
+        if self._browser is not None and self._browser.is_connected():
+            self._browser.close()
+
+
 @contextmanager
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless; where it is absent the test skips, or fails under CI."""
+def chromium() -> Iterator[Chromium]:
+    """Debian's Chromium; where it is absent the test skips, or fails under CI."""
     if not CHROMIUM.exists():
         service_missing(f"the browser tests need Debian's chromium ({CHROMIUM})")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=_CHROMIUM_ARGS)
+        launched = Chromium(playwright)
         try:
-            yield browser
+            yield launched
         finally:
-            browser.close()
+            launched.close()
 
 
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -173,9 +216,11 @@ def open_phone(browser: Browser, url: str, *, laptop: bool = False) -> Page:
     return page
 
 
-def reopen(page: Page) -> None:
+def reopen(page: Page, why: str) -> None:
     """Load the app again in the same page: a new session, semantics on, first frame drawn
-    (for a screen whose text field Flutter stopped feeding on a loaded machine)."""
+    (for a screen whose text field Flutter stopped feeding on a loaded machine); logged, so
+    flakiness stays visible."""
+    log(f"reopened {page.url}: {why}")
     page.reload()
     _first_frame(page)
 
@@ -203,7 +248,8 @@ def type_into(page: Page, target: Locator, text: str) -> None:
             page.keyboard.press("Control+A")
             page.keyboard.type(text, delay=15)
             expect(field).to_have_value(text, timeout=3000)
-        except (AssertionError, PlaywrightTimeoutError):
+        except (AssertionError, PlaywrightTimeoutError) as missed:
+            log(f"typing into {target} again: {str(missed).splitlines()[0]}")
             page.wait_for_timeout(300 * (attempt + 1))
             field = reveal(page, target)
             continue
@@ -226,11 +272,11 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
     the way a person does. A control that stays put when scrolled is in a fixed bar: shown.
     """
     last = None
-    deadline = time.monotonic() + 20  # a loaded machine draws slowly: by time, not by steps
+    deadline = time.monotonic() + 30  # a loaded machine draws slowly: by time, not by steps
     while time.monotonic() < deadline:
         page.mouse.move(PHONE["width"] / 2, PHONE["height"] / 2)
         step = 250 if down else -250
-        box = target.first.bounding_box() if target.count() else None
+        box = _box(target.first) if target.count() else None
         if box is not None:
             if box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"] - _BOTTOM_BAR:
                 return target.first
@@ -242,6 +288,15 @@ def reveal(page: Page, target: Locator, *, down: bool = True) -> Locator:
         page.mouse.wheel(0, step)
         page.wait_for_timeout(150)
     raise AssertionError(f"{target} never appeared on screen")
+
+
+def _box(target: Locator) -> FloatRect | None:
+    """Where `target` is now, or None when Flutter dropped it from its tree meanwhile (a
+    node gone between counting and measuring is not waited for: the scroll goes on)."""
+    try:
+        return target.bounding_box(timeout=2000)
+    except PlaywrightTimeoutError:
+        return None
 
 
 def scroll_to_top(page: Page) -> None:

@@ -105,7 +105,7 @@ def unlock(page: Page) -> None:
     except AssertionError:
         # Seen in CI under load: every keystroke into the just-drawn lock screen's field
         # lost, five tries running. A fresh session draws the field again.
-        reopen(page)
+        reopen(page, "every keystroke into the lock screen's passphrase field was lost")
         expect(page.get_by_text("Locked", exact=True)).to_be_visible()
         type_into(page, page.get_by_label("Passphrase"), PASSPHRASE)
     tap(page, "button", "Unlock")

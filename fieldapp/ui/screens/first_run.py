@@ -14,12 +14,14 @@ from fieldapp.ui.services import EnrolmentLink
 from fieldapp.ui.state import AppState
 from fieldapp.ui.widgets.common import (
     TOUCH,
+    TypedText,
     headline,
     message_box,
     page,
     server_fields,
     title,
     typed,
+    use_typed_text,
 )
 
 __all__ = ["FirstRun"]
@@ -38,14 +40,14 @@ class _Typed(NamedTuple):
 def FirstRun() -> ft.Control:
     """The step that shows; what was typed in the others is kept while the screen is."""
     state = use_app()
-    passphrases = _Typed(*ft.use_state(""), *ft.use_state(""))
+    passphrases = (use_typed_text(), use_typed_text())
     server = _Typed(
         *ft.use_state(state.services.device.default_server_url or ""), *ft.use_state("")
     )
     if state.setup_step == "language":
         return _language(state)
     if state.setup_step == "passphrase":
-        return _passphrase(state, passphrases)
+        return _passphrase(state, *passphrases)
     return Server(server)
 
 
@@ -66,14 +68,13 @@ def _language(state: AppState) -> ft.Control:
     )
 
 
-def _passphrase(state: AppState, boxes: _Typed) -> ft.Control:
+def _passphrase(state: AppState, first: TypedText, second: TypedText) -> ft.Control:
     _ = state.words
-    first, set_first, second, set_second = boxes
 
     def create() -> None:
-        if state.create_device(first, second):
-            set_first("")
-            set_second("")
+        if state.create_device(first.latest(), second.latest()):
+            first.set("")
+            second.set("")
 
     return page(
         [
@@ -89,15 +90,15 @@ def _passphrase(state: AppState, boxes: _Typed) -> ft.Control:
                 label=_("Passphrase"),
                 password=True,
                 can_reveal_password=True,
-                value=first,
-                on_change=typed(set_first),
+                value=first.shown,
+                on_change=first.on_change,
             ),
             ft.TextField(
                 label=_("Repeat the passphrase"),
                 password=True,
                 can_reveal_password=True,
-                value=second,
-                on_change=typed(set_second),
+                value=second.shown,
+                on_change=second.on_change,
                 on_submit=create,
             ),
             ft.Row(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from fieldapp.ui.context import use_app
-from fieldapp.ui.widgets.common import TOUCH, headline, message_box, page, typed
+from fieldapp.ui.widgets.common import TOUCH, headline, message_box, page, use_typed_text
 
 __all__ = ["Unlock"]
 
@@ -14,11 +14,11 @@ __all__ = ["Unlock"]
 def Unlock() -> ft.Control:
     state = use_app()
     _ = state.words
-    passphrase, set_passphrase = ft.use_state("")
+    passphrase = use_typed_text()
 
     def unlock() -> None:
-        value = passphrase
-        set_passphrase("")
+        value = passphrase.latest()
+        passphrase.set("")
         state.unlock(value)
 
     return page(
@@ -30,9 +30,9 @@ def Unlock() -> ft.Control:
                 label=_("Passphrase"),
                 password=True,
                 can_reveal_password=True,
-                value=passphrase,
+                value=passphrase.shown,
                 autofocus=True,
-                on_change=typed(set_passphrase),
+                on_change=passphrase.on_change,
                 on_submit=unlock,
             ),
             ft.FilledButton(_("Unlock"), icon=ft.Icons.LOCK_OPEN, height=TOUCH, on_click=unlock),

@@ -21,6 +21,7 @@ __all__ = [
     "TOUCH",
     "WIDE",
     "WRAP_LINES",
+    "TypedText",
     "banner",
     "big_button",
     "confirm_dialog",
@@ -33,6 +34,7 @@ __all__ = [
     "server_fields",
     "title",
     "typed",
+    "use_typed_text",
     "when",
 ]
 
@@ -72,6 +74,35 @@ def typed(apply: Callable[[str], Any]) -> Callable[[Any], None]:
     characters would be lost.
     """
     return lambda e: apply(e.data if isinstance(e.data, str) else "")
+
+
+class TypedText:
+    """A text field's text: `shown` as this render has it, `latest()` as last typed.
+
+    A handler reads `latest()`. On a slow phone the keystrokes and a tap queue up and reach
+    the app together; the tap's handler was made by a render from before the keystrokes, so
+    the text it closed over lacks the last characters (a right passphrase read as wrong).
+    """
+
+    def __init__(self, initial: str) -> None:
+        self.shown, self._show = ft.use_state(initial)
+        self._latest = ft.use_ref(initial)
+
+    def latest(self) -> str:
+        return self._latest.current or ""
+
+    def set(self, text: str) -> None:
+        self._latest.current = text
+        self._show(text)
+
+    @property
+    def on_change(self) -> Callable[[Any], None]:
+        return typed(self.set)
+
+
+def use_typed_text(initial: str = "") -> TypedText:
+    """A text field's `TypedText`, kept by the calling component across its renders."""
+    return TypedText(initial)
 
 
 def when(iso: str | None, lang: str) -> str:
