@@ -103,12 +103,13 @@ def attendance_values(name: str = CANARY, participants: int = 1) -> dict[str, An
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A browser module's tests in one xdist group (they share its app and Chromium, in
-    order), the modules spread over both workers. A browser test whose renderer hung
-    (tests/ui/_watchdog.py) runs once more from its start; any other failure is final."""
+    """Browser tests in one xdist group, so one Chromium at a time shares the two cores with
+    the other worker's tests (two at once made typing under load flakier, not the run
+    faster). A browser test whose renderer hung (tests/ui/_watchdog.py) runs once more from
+    its start; any other failure is final."""
     for item in items:
         if item.get_closest_marker("browser") is not None:
-            item.add_marker(pytest.mark.xdist_group(f"browser:{item.path.stem}"))
+            item.add_marker(pytest.mark.xdist_group("browser"))
             item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=["RendererHung"]))
 
 
