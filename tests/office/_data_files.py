@@ -21,17 +21,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fieldapp.forms.attachments import bind
 from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import parse_choice_filter
 from fieldapp.forms.geojson import is_geojson
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Node, RepeatSpec
 from fieldapp.forms.validate import Checked, check
+from fieldapp.office.xlsform.drafts import attach_files
 
 __all__ = [
     "ROWS",
     "file_lookups",
     "file_selects",
     "first_choice_submission",
+    "given_synthetic_files",
     "synthesise_files",
 ]
 
@@ -92,6 +95,15 @@ def synthesise_files(spec: FormSpec, folder: Path) -> list[Path]:
             path.write_text(_csv(name, columns))
         paths.append(path)
     return paths
+
+
+def given_synthetic_files(draft: FormSpec, folder: Path) -> FormSpec:
+    """The draft made ready with synthesised files, attached as `fieldapp forms attach` does
+    (AttachRefused if the checks refuse them) and read as a device reads them; raises
+    AssertionError if a file is still awaited."""
+    ready, contents = attach_files(draft, synthesise_files(draft, folder))
+    assert not ready.awaiting_files, ready.awaiting_files
+    return bind(ready, contents)
 
 
 def _value(name: str, row: int) -> str:
