@@ -33,6 +33,7 @@ __all__ = [
     "ROWS",
     "file_lookups",
     "file_selects",
+    "filter_pairs",
     "first_choice_submission",
     "given_synthetic_files",
     "synthesise_files",
@@ -128,7 +129,7 @@ def _columns_read(spec: FormSpec, name: str) -> dict[str, list[str]]:
                     columns.setdefault(key, list(values.values()))
                     columns.setdefault(column, [f"{column} {row}" for row in values])
         if field.choices == name and field.choice_filter:
-            for column, answer in _filter_pairs(field.choice_filter):
+            for column, answer in filter_pairs(field.choice_filter):
                 columns[column] = _filtered_by(spec, answer)
     # written by the file's own shape: a GeoJSON item has no `name` or `label` but its
     # properties (hotosm's forms match `item[name=...]`), a CSV row has no `id` but its own
@@ -157,7 +158,7 @@ def _calculated_into(spec: FormSpec, field: FieldSpec, column: str) -> list[str]
     return [f"{column} {row}" for row in range(1, ROWS + 1)]
 
 
-def _filter_pairs(choice_filter: str) -> list[tuple[str, str]]:
+def filter_pairs(choice_filter: str) -> list[tuple[str, str]]:
     """(column, question) for each `column = ${question}` of a choice filter."""
     columns = parse_choice_filter(choice_filter).columns
     pairs = []

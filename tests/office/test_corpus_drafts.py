@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fieldapp.forms.choices import visible_choices
 from fieldapp.forms.expr import parse
 from fieldapp.forms.lookups import choice_instances
 from fieldapp.forms.validate import check
@@ -20,6 +21,7 @@ from tests.office._data_files import (
     ROWS,
     file_lookups,
     file_selects,
+    filter_pairs,
     first_choice_submission,
     given_synthetic_files,
 )
@@ -73,6 +75,10 @@ def test_a_corpus_draft_runs_once_its_data_files_are_given(path: Path, tmp_path:
         answer = _answer(values, select.name)
         if answer is None:
             continue  # not relevant to this submission
+        if select.choice_filter and filter_pairs(select.choice_filter):
+            # the file's third row belongs to another answer (a district, another region's)
+            seen = {**values, **(_holding(values, select.name) or {})}
+            assert len(visible_choices(spec, select, seen)) == ROWS - 1, select.name
         wrong = _with_answer(
             values, select.name, [NOT_IN_FILE] if isinstance(answer, list) else NOT_IN_FILE
         )
