@@ -1,6 +1,7 @@
 """How many real-world XLSForms import: the corpus gathered from public repositories.
 
     .venv/bin/python bench/xlsform_corpus.py [--dir DIR] [--repo DIR] [--problems]
+        [--with-synthetic-files]
 
 For every workbook in `tests/fixtures/xlsforms_real/` (sources and licences in its
 `sources.json`), and in `../shared/corpus/xlsforms` when present, prints whether pyxform
@@ -12,15 +13,23 @@ pyxform accepts, ready and drafts apart and together; a form refused only for me
 (image, audio...) is counted apart, as the media issue will import it, and so is one refused
 only for media and choices from files fieldapp cannot read (.xml).
 `--repo` imports with another checkout's code (e.g. /work/main, to compare before/after).
+`--with-synthetic-files` also gives each draft the smallest honest data files read from the
+form (the checkout's tests/office/_data_files.py, as tests/office/test_corpus_drafts.py does)
+and counts the drafts that become ready and whose first-choice submission validates.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fieldapp.forms.spec import FormSpec
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / "tests" / "fixtures" / "xlsforms_real"
@@ -43,11 +52,33 @@ def pyxform_ok(path: Path) -> str:
     return ""
 
 
+def run_with_synthetic_files(draft: FormSpec) -> dict[str, str]:
+    """What the draft does given synthesised files: `ready` and `valid` (each with a word),
+    or why not."""
+    from fieldapp.errors import FormError
+    from tests.office._data_files import first_choice_submission, given_synthetic_files
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            spec = given_synthetic_files(draft, Path(folder))
+        except (FormError, AssertionError) as exc:  # refused, or still awaiting: the finding
+            return {"refused": f"not ready ({' '.join(str(exc).split())[:80]})"}
+    _, checked = first_choice_submission(spec)
+    if not checked.ok:
+        return {"ready": "ready", "invalid": f"refused: {checked.errors[0].path}"}
+    return {"ready": "ready", "valid": "validates"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, action="append", help="workbooks to measure")
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose importer runs")
     parser.add_argument("--problems", action="store_true", help="print every problem")
+    parser.add_argument(
+        "--with-synthetic-files",
+        action="store_true",
+        help="give each draft synthesised data files: how many become ready and validate",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(args.repo.resolve()))
     from fieldapp.office.xlsform import XLSFormError, import_xlsform
@@ -57,6 +88,7 @@ def main() -> None:
     print(f"{'form':46} {'pyxform':8} {'fieldapp':9} refusals / warnings")
     valid = imported = drafts = media_only = media_or_files = 0
     needs: Counter[str] = Counter()
+    given: Counter[str] = Counter()  # drafts given synthesised files: ready, validated
     for path in paths:
         pyxform_error = pyxform_ok(path)
         warnings_ = []
@@ -84,6 +116,10 @@ def main() -> None:
         if not problems and awaited:
             files = ", ".join(a.file for a in spec.awaiting_files.values())
             detail = f"awaiting {files}; {detail}"
+            if args.with_synthetic_files and not pyxform_error:
+                outcome = run_with_synthetic_files(spec)
+                given.update(outcome.keys())
+                detail = f"{detail}; given synthesised files: {', '.join(outcome.values())}"
         ok = "ok" if not pyxform_error else "REFUSED"
         ours = "-" if pyxform_error else ("refused" if problems else "ok")
         ours = f"draft({awaited})" if ours == "ok" and awaited else ours
@@ -105,6 +141,11 @@ def main() -> None:
         f" media lands); {media_or_files} only for media or XML choices"
         f" ({share(imported + media_or_files)} once both land)"
     )
+    if args.with_synthetic_files:
+        print(
+            f"given synthesised data files: {given['ready']} of {drafts} drafts ready,"
+            f" {given['valid']} with a first-choice submission that validates"
+        )
     print("features the refused pyxform-valid forms need (forms):")
     for feature, count in needs.most_common():
         print(f"  {feature:40} {count}")
