@@ -9,9 +9,7 @@ converts it, whether fieldapp imports it (`ok`: ready; `draft(N)`: imported as a
 awaiting N data files the repository never published, as ODK Central imports it: usable and
 publishable once `fieldapp forms attach` gives them; see sources.json's `attachments`), and the
 features of the rows fieldapp refuses (`feature×count`). The rates count only the forms
-pyxform accepts, ready and drafts apart and together; a form refused only for media questions
-(image, audio...) is counted apart, as the media issue will import it, and so is one refused
-only for media and choices from files fieldapp cannot read (.xml).
+pyxform accepts, ready and drafts apart and together.
 `--repo` imports with another checkout's code (e.g. /work/main, to compare before/after).
 `--with-synthetic-files` also gives each draft the smallest honest data files read from the
 form (the checkout's tests/office/_data_files.py, as tests/office/test_corpus_drafts.py does)
@@ -34,9 +32,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / "tests" / "fixtures" / "xlsforms_real"
 SHARED = REPO.parent / "shared" / "corpus" / "xlsforms"
-_MEDIA = ("type:image", "type:photo", "type:audio", "type:video", "type:file", "column:image")
-_MEDIA += ("column:audio", "column:video", "column:big-image", "column:autoplay")
-_FILES = ("type:external-choices", "sheet:external_choices", "type:external-data")  # .xml
 
 
 def pyxform_ok(path: Path) -> str:
@@ -86,7 +81,7 @@ def main() -> None:
     folders = args.dir or [d for d in (REAL, SHARED) if d.is_dir()]
     paths = sorted(p for d in folders for p in d.iterdir() if p.suffix in (".xls", ".xlsx"))
     print(f"{'form':46} {'pyxform':8} {'fieldapp':9} refusals / warnings")
-    valid = imported = drafts = media_only = media_or_files = 0
+    valid = imported = drafts = 0
     needs: Counter[str] = Counter()
     given: Counter[str] = Counter()  # drafts given synthesised files: ready, validated
     for path in paths:
@@ -105,10 +100,6 @@ def main() -> None:
             valid += 1
             imported += not problems
             drafts += not problems and awaited > 0
-            media_only += bool(problems) and all(f.startswith(_MEDIA) for f in features)
-            media_or_files += bool(problems) and all(
-                f.startswith(_MEDIA + _FILES) for f in features
-            )
             needs.update(features.keys())
         detail = pyxform_error or " ".join(f"{f}×{n}" for f, n in features.most_common())
         if not problems and warnings_:
@@ -137,9 +128,7 @@ def main() -> None:
         f" {imported} imported ({share(imported)}):"
         f" {ready} ready ({share(ready)}), {drafts} as drafts awaiting data files the repository"
         f" never published ({share(drafts)}: usable once the files are attached, as in ODK"
-        f" Central); {media_only} refused only for media ({share(imported + media_only)} once"
-        f" media lands); {media_or_files} only for media or XML choices"
-        f" ({share(imported + media_or_files)} once both land)"
+        f" Central), {valid - imported} refused"
     )
     if args.with_synthetic_files:
         print(
