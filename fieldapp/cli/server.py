@@ -75,7 +75,8 @@ def add_commands(commands: Commands) -> None:
     code.add_argument(
         "--relay", default=None, metavar="DEVICE_ID",
         help="the device enrols at this relay (its id as `admin stats --relayed` or the relay's"
-        " log shows): the code checks the relay's key; the region is the relay's",
+        " log shows): the code checks the relay's key; the region is the relay's; the relay"
+        " takes the code's hash and may enrol the device with it while its line is down",
     )  # fmt: skip
     code.add_argument(
         "--ttl-hours", type=_ttl_hours, default=24.0, help="validity in hours (default 24)"
@@ -217,6 +218,7 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
             server_key=server_key or admin.server_public_key(settings, storage),
             team_key=team_key,
             match_key=match_key,
+            relay_id=args.relay,
         )
     if server is not None:
         admin.write_enrolment_qr(Path(args.qr), server, issued)

@@ -50,5 +50,11 @@ def code_at_relay(
     with admin.open_server_storage(centre.settings) as storage:
         region, key = admin.relay_for_code(storage, relay.device_id, None)
         return admin.enrol_code(
-            storage, centre.org_id, role, region, server_key=key, **options
+            storage,
+            centre.org_id,
+            role,
+            region,
+            server_key=key,
+            relay_id=relay.device_id,
+            **options,
         ).code

@@ -153,9 +153,9 @@ def roster_writes_after(tx: Tx, org_id: str, cursor: int, limit: int) -> list[Ro
         RosterWrite(
             seq=int(row["seq"]),
             key=row["key"],
-            sealed=None if row["deleted"] else RosterChangeData.model_validate_json(
-                row["data"]
-            ).sealed,
+            sealed=None
+            if row["deleted"]
+            else RosterChangeData.model_validate_json(row["data"]).sealed,
             author=row["author"],
         )
         for row in rows

@@ -62,8 +62,8 @@ from sync.server.storage.models import (
     OfficeFilter,
     OfficePage,
     Organisation,
-    PeopleCount,
     PendingEnrolment,
+    PeopleCount,
     PushResult,
     RecordHead,
     ReferralRow,
@@ -340,9 +340,7 @@ class SqlStorage(Storage):
         now: datetime,
         writers: Sequence[Device | None] | None = None,
     ) -> list[RosterStatus]:
-        return self._write_retrying(
-            lambda tx: shared.put_roster(tx, device, entries, now, writers)
-        )
+        return self._write_retrying(lambda tx: shared.put_roster(tx, device, entries, now, writers))
 
     def roster_writes_after(self, org_id: str, cursor: int, limit: int) -> list[RosterWrite]:
         with self._read() as tx:
