@@ -57,8 +57,10 @@ def relayed_roster_writers(
     storage: Storage, pusher: Device, body: RosterPush
 ) -> list[Device | None] | None:
     """Whose entry each roster entry of a relay's push is: the device it names, if that
-    device is the relay's to speak for (as `relayed_signers`) and shares rosters; None (the
-    entry is refused) for any other or none. None for a device's own push."""
+    device is the relay's to speak for (as `relayed_signers`), enrolled through it, and
+    shares rosters; None (the entry is refused) for any other or none. None for a device's
+    own push. Through it only: an entry is not signed by its device, as a record is, so a
+    relay speaks for no device of its region that enrolled elsewhere."""
     if pusher.role != "relay":
         return None
     named = {entry.device_id for entry in body.entries if entry.device_id is not None}
@@ -66,7 +68,9 @@ def relayed_roster_writers(
     writers: list[Device | None] = []
     for entry in body.entries:
         writer = found.get(entry.device_id or "")
-        writers.append(writer if writer is not None and writer.role in ROSTER_ROLES else None)
+        if writer is None or writer.enrolled_via != pusher.id or writer.role not in ROSTER_ROLES:
+            writer = None
+        writers.append(writer)
     return writers
 
 
@@ -146,6 +150,7 @@ def redeem(
         token_hash(token),
         now,
         pending_proof=pending_proof,
+        enrolled_via=None if via_relay is None else via_relay.id,
     )
     outcome = "ok" if pending_proof is None else "ok:pending_upstream"
     storage.append_audit(

@@ -137,7 +137,7 @@ def relay_enrolment(body: RelayEnrolment, relay: CurrentDevice, context: Context
     try:
         device = storage.redeem_enrol_code(
             body.code_hash, body.device_id, body.device_public_key, body.device_label,
-            token_hash(new_token()), enrolled_at,
+            token_hash(new_token()), enrolled_at, enrolled_via=relay.id,
         )  # fmt: skip
     except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
         storage.append_audit(

@@ -208,10 +208,11 @@ class Storage(abc.ABC):
         now: datetime,
         *,
         pending_proof: str | None = None,
+        enrolled_via: str | None = None,
     ) -> Device:
         """Atomically use the code and create the device with the code's org, role, region;
         with `pending_proof` (at a relay whose upstream is away), also note the enrolment to
-        pass up (see `pending_enrolments`).
+        pass up (see `pending_enrolments`); `enrolled_via`: the relay that passed it up.
 
         Idempotent while the code is valid: the same device_id with the same public key may
         redeem it again (the first answer may have been lost in transit); the device's token

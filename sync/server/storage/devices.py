@@ -138,6 +138,7 @@ def _device(tx: Tx, row: Any) -> Device:
         last_sync_at=tx.dt_or_none(contact.get("last_sync_at")),
         records_waiting=contact.get("records_waiting"),
         app_version=contact.get("app_version"),
+        enrolled_via=row["enrolled_via"] if "enrolled_via" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -150,6 +151,7 @@ def redeem(
     token_hash: str,
     now: datetime,
     pending_proof: str | None = None,
+    enrolled_via: str | None = None,
 ) -> Device:
     """Use the code and create the device (again, with a new token, for the same device and
     key), and with `pending_proof` note the enrolment for the upstream (at a relay whose
@@ -174,6 +176,10 @@ def redeem(
                 "UPDATE enrol_codes SET device_id = ?, redeemed_at = ? WHERE code_hash = ?",
                 (device_id, tx.ts(now), code_hash),
             )
+            if enrolled_via is not None:  # apart: a direct enrolment is written as before
+                tx.run(
+                    "UPDATE devices SET enrolled_via = ? WHERE id = ?", (enrolled_via, device_id)
+                )
         elif code["device_id"] == device_id:
             device = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,))
             if bytes(device["public_key"]) != public_key or device["revoked_at"]:

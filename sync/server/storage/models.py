@@ -123,6 +123,8 @@ class Device:
     last_sync_at: datetime | None = None
     records_waiting: int | None = None
     app_version: str | None = None
+    # the relay it enrolled through (migration 17), None if it enrolled here
+    enrolled_via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

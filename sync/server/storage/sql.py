@@ -233,11 +233,13 @@ class SqlStorage(Storage):
         now: datetime,
         *,
         pending_proof: str | None = None,
+        enrolled_via: str | None = None,
     ) -> Device:
         with self._write() as tx:
             return devices.redeem(
-                tx, code_hash, device_id, public_key, label, token_hash, now, pending_proof
-            )
+                tx, code_hash, device_id, public_key, label, token_hash, now, pending_proof,
+                enrolled_via,
+            )  # fmt: skip
 
     def pending_enrolments(self, limit: int) -> list[PendingEnrolment]:
         with self._read() as tx:

@@ -13,3 +13,8 @@ CREATE TABLE relay_pending_enrolments (
     proof TEXT NOT NULL,
     enrolled_at {ts} NOT NULL
 );
+-- The relay a device enrolled through (at the centre: the relay that passed its enrolment
+-- up; at a relay: the relay below it), NULL for a device that enrolled here directly: a
+-- relay speaks for the roster entries of the devices enrolled through it only (they are not
+-- signed by the device, as records are).
+ALTER TABLE devices ADD COLUMN enrolled_via TEXT;
