@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fieldapp.crypto import enrol_code_secret
 from sync.protocol import (
+    MAX_RELAY_HOPS,
     ROSTER_ROLES,
     SEALING_EPOCHS_HEADER,
     EnrolRequest,
@@ -122,8 +123,7 @@ def redeem(
     code_hash = enrol_code_hash(secret)
     pending_proof = None
     if context.upstream_enrol is None:
-        if via_relay is None:  # through relays, a district's code passes its regional relay
-            refuse_code_of_another_relay(storage, code_hash, body.device_id, None)
+        refuse_code_of_another_relay(storage, code_hash, body.device_id, via_relay)
     else:
         try:
             upstream = context.upstream_enrol(body)
@@ -177,14 +177,17 @@ def refuse_code_of_another_relay(
     storage: Storage, code_hash: str, device_id: str, via_relay: Device | None
 ) -> None:
     """At the centre: a code issued for a relay is not redeemed here directly (`via_relay`
-    None), nor passed up after an offline enrolment by another relay than its own. An
-    unknown code, or one already used by another device, is left to the redemption to
-    refuse (`enrol_code_invalid`, `enrol_code_used`)."""
+    None), nor through another relay than its own or one its own enrolled through (a
+    district relay's codes pass its regional relay). An unknown code, or one already used by
+    another device, is left to the redemption to refuse (`enrol_code_invalid`,
+    `enrol_code_used`)."""
     try:
         code = storage.get_enrol_code(code_hash)
     except NotFound:
         return
-    if code.relay_id is None or (via_relay is not None and via_relay.id == code.relay_id):
+    if code.relay_id is None or (
+        via_relay is not None and via_relay.id in _relay_path(storage, code.relay_id)
+    ):
         return
     if code.device_id is not None and code.device_id != device_id:
         return
@@ -199,6 +202,20 @@ def refuse_code_of_another_relay(
         "enrol_code_other_relay",
         "this enrolment code was issued for another regional office: enrol there",
     )
+
+
+def _relay_path(storage: Storage, relay_id: str) -> list[str]:
+    """The relay and those it enrolled through, nearest first, up to the hops a record may
+    take (`MAX_RELAY_HOPS`)."""
+    path: list[str] = []
+    next_id: str | None = relay_id
+    while next_id is not None and next_id not in path and len(path) < MAX_RELAY_HOPS:
+        path.append(next_id)
+        try:
+            next_id = storage.get_device(next_id).enrolled_via
+        except NotFound:
+            break
+    return path
 
 
 def _offline_proof(storage: Storage, code_hash: str, body: EnrolRequest, refused: ApiError) -> str:
