@@ -7,6 +7,7 @@ withdraw it, at the relay and at the centre. Real servers on loopback, each its 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -41,7 +42,9 @@ def _put_entry(
 
 
 def _token(store: Store) -> str:
-    return store.keyring.secret(SECRET_TOKEN)
+    token = store.keyring.secret(SECRET_TOKEN)
+    assert token is not None
+    return token
 
 
 def _found(store: Store, keys: set[str]) -> bool:
@@ -88,7 +91,7 @@ def test_roster_entries_cross_relays_both_ways_and_stay_their_devices(
         assert {at_centre()[key] for key in keys} == {author.device_id}
         # Across: the centre's device, the other relay's, and the relay's own team mate.
         for store in (direct, far, mate):
-            wait_until(lambda store=store: _found(store, keys), 30, "the entries on the device")
+            wait_until(partial(_found, store, keys), 30, "the entries on the device")
 
         # Down: shared at the centre, it reaches the author through the relay.
         theirs = direct.records.create_final(
