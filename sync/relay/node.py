@@ -51,6 +51,8 @@ from sync.protocol import (
     EventChange,
     FormChange,
     LenientChangesPage,
+    MissingChunks,
+    MissingChunksRequest,
     PushRequest,
     PushResponse,
     ReferenceChange,
@@ -77,6 +79,8 @@ _log = logging.getLogger(__name__)
 # Revisions per forwarded batch: well under the upstream's 500 and its body limit.
 FORWARD_PAGE = 200
 _PULL_PAGE = 500
+# Chunks per question to the upstream (each up to 256 KiB of ciphertext).
+_CHUNK_PAGE = 32
 
 
 class RelayEnrolError(FieldappError):
@@ -182,6 +186,7 @@ def capabilities_said(response: httpx.Response) -> dict[str, str]:
 class _Cycle:
     enrolled: int = 0
     forwarded: int = 0
+    chunks: int = 0
     shared: int = 0
     pulled: int = 0
 
@@ -267,6 +272,7 @@ class RelayNode:
                 self._exchange, self.storage, self.identity, self._clock()
             )
             cycle.forwarded = self._forward()
+            cycle.chunks = self._forward_chunks()
             cycle.shared = self._forward_roster()
             take_codes(self._exchange, self.storage, self.identity, self._clock())
             cycle.pulled = self._pull()
@@ -286,11 +292,11 @@ class RelayNode:
             else:
                 failures = 0
                 wait = self.forward_every
-                if cycle.enrolled or cycle.forwarded or cycle.shared or cycle.pulled:
+                if any(vars(cycle).values()):
                     _log.info(
-                        "relay: passed up %d enrolments, forwarded %d revisions and %d"
-                        " roster entries, pulled %d changes",
-                        cycle.enrolled, cycle.forwarded, cycle.shared, cycle.pulled,
+                        "relay: passed up %d enrolments, forwarded %d revisions, %d chunks and"
+                        " %d roster entries, pulled %d changes",
+                        cycle.enrolled, cycle.forwarded, cycle.chunks, cycle.shared, cycle.pulled,
                     )  # fmt: skip
             await asyncio.sleep(wait)
 
@@ -354,6 +360,42 @@ class RelayNode:
             problem = self._receipts.problem(item, outcome.receipt)
             if problem is not None:
                 raise ServerRefused(f"the upstream's receipt for {envelope.id}: {problem}")
+
+    def _forward_chunks(self) -> int:
+        """The attachment chunks this relay holds (ciphertext, as its devices sent them) that
+        a forwarded revision names, those the upstream lacks sent (`PUT`), each once: after
+        its revision, so the upstream knows it is named. One the upstream does not take (its
+        revision was rejected there) is logged and audited, not sent again. Chunks sent."""
+        identity, sent = self.identity, 0
+        while page := self.storage.chunks_to_forward(
+            identity.org_id, identity.forwarded, _CHUNK_PAGE
+        ):
+            asked = MissingChunksRequest(chunks=[digest for digest, _ in page])
+            response = self._exchange.send_json(
+                "POST", "/v1/attachments:missing", asked, token=identity.token
+            )
+            lacking = set(answer(response, MissingChunks, "answer about missing chunks").chunks)
+            for digest, data in page:
+                if digest not in lacking:
+                    continue
+                response = self._exchange.request(
+                    "PUT", f"/v1/attachments/chunks/{digest}", token=identity.token,
+                    content=data, content_type="application/octet-stream",
+                )  # fmt: skip
+                if response.status_code == 404:
+                    _log.error("relay: upstream does not take chunk %s", digest)
+                    self.storage.append_audit(
+                        f"relay:{identity.device_id}", "forward_chunk", "refused:not_named",
+                        self._clock(), org_id=identity.org_id,
+                    )  # fmt: skip
+                elif response.status_code != 204:
+                    raise ServerRefused(f"the upstream refused a chunk: {refusal(response)}")
+                else:
+                    sent += 1
+            self.storage.mark_chunks_forwarded(
+                identity.org_id, [digest for digest, _ in page], self._clock()
+            )
+        return sent
 
     def _forward_roster(self) -> int:
         """The roster entries this relay's devices shared (sealed: the relay cannot read

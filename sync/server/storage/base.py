@@ -547,6 +547,15 @@ class Storage(abc.ABC):
         organisation, its consent not withdrawn, names it in a manifest."""
 
     @abc.abstractmethod
+    def chunks_to_forward(self, org_id: str, up_to_seq: int, limit: int) -> list[tuple[str, bytes]]:
+        """At a relay: the chunks (digest, ciphertext) it has not passed upstream yet that a
+        revision of seq up to `up_to_seq` names (the upstream holds it), at most `limit`."""
+
+    @abc.abstractmethod
+    def mark_chunks_forwarded(self, org_id: str, digests: Sequence[str], now: datetime) -> None:
+        """At a relay: these chunks went upstream (or were refused there): not sent again."""
+
+    @abc.abstractmethod
     def read_chunk(self, viewer: Device, digest: str) -> bytes:
         """A chunk for the office roles of its record's region (or of none) and the devices
         that wrote or pushed a revision naming it; NotFound for anyone else, or not stored."""

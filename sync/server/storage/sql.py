@@ -479,6 +479,14 @@ class SqlStorage(Storage):
             lambda tx: attachments.store_chunk(tx, device, digest, data, now)
         )
 
+    def chunks_to_forward(self, org_id: str, up_to_seq: int, limit: int) -> list[tuple[str, bytes]]:
+        with self._read() as tx:
+            return attachments.to_forward(tx, org_id, up_to_seq, limit)
+
+    def mark_chunks_forwarded(self, org_id: str, digests: Sequence[str], now: datetime) -> None:
+        with self._write() as tx:
+            attachments.mark_forwarded(tx, org_id, digests, now)
+
     def read_chunk(self, viewer: Device, digest: str) -> bytes:
         with self._read() as tx:
             return attachments.read_chunk(tx, viewer, digest)
