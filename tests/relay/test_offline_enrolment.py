@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from sync.server.auth import enrol_code_hash, enrol_proof_key
 from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
 from tests.relay._harness import FAST, RelayProcess, code_at_relay, sync_ok
-from tests.sync._harness import Deployment, ServerProcess
+from tests.sync._harness import REPO, Deployment, ServerProcess
 from tests.sync._records import make_records
 
 
@@ -77,7 +80,14 @@ def test_a_device_enrolled_at_the_relay_offline_is_taken_by_the_centre_once_the_
     tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
 ) -> None:
     deployment, server = centre
-    used, unused = code_at_relay(deployment, relay), code_at_relay(deployment, relay)
+    # `fieldapp admin enrol-code --relay ID --count 2` at the centre: two codes for the relay.
+    out = subprocess.run(
+        [sys.executable, "-m", "fieldapp", "--data-dir", str(deployment.settings.data_dir),
+         "admin", "enrol-code", "--org", deployment.org_id, "--role", "collector",
+         "--relay", relay.device_id, "--count", "2", "--json"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    used, unused = (issued["code"] for issued in json.loads(out))
     wait_until(lambda: _relay_holds(relay, used) and _relay_holds(relay, unused), 30, "codes")
 
     server.stop()  # the line to the centre is down
