@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, WithJsonSchema, field_validator
+from pydantic import AwareDatetime, Field
 
+from sync.protocol.enrolment import DevicePublicKey
 from sync.protocol.wire import PROTOCOL_VERSION, B64Bytes, ProtocolVersion, Role, WireModel
 
 __all__ = ["MAX_RELAY_CODES", "RelayCode", "RelayCodes", "RelayEnrolled", "RelayEnrolment"]
@@ -47,20 +48,11 @@ class RelayEnrolment(WireModel):
     `enrolled_at`: when the relay enrolled it (the code's expiry is checked at that time)."""
 
     device_id: str = Field(min_length=1, max_length=64)
-    device_public_key: Annotated[
-        B64Bytes, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$"})
-    ]
+    device_public_key: DevicePublicKey
     device_label: str = Field(default="", max_length=100)
     code_hash: Annotated[str, _HEX_SHA256]
     proof: Annotated[str, _HEX_SHA256]
     enrolled_at: AwareDatetime
-
-    @field_validator("device_public_key")
-    @classmethod
-    def _ed25519(cls, value: bytes) -> bytes:
-        if len(value) != 32:
-            raise ValueError("device_public_key must be a 32-byte Ed25519 public key")
-        return value
 
 
 class RelayEnrolled(WireModel):

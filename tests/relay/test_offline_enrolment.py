@@ -31,6 +31,7 @@ from tests.conftest import PASSPHRASE
 from tests.relay._harness import FAST, RelayProcess, code_at_relay, sync_ok
 from tests.sync._harness import REPO, Deployment, ServerProcess
 from tests.sync._records import make_records
+from tests.sync.test_team_roster import files_holding
 
 
 def _refusal(url: str, code: str) -> tuple[int, str]:
@@ -65,14 +66,9 @@ def _centre_device(deployment: Deployment, device_id: str) -> tuple[bytes, str |
     return (bytes(rows[0][0]), rows[0][1]) if rows else None
 
 
-def _files_hold(folder: Path, needle: bytes) -> list[str]:
-    return [str(p) for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
-
-
-def _secrets_of(code: str) -> list[bytes]:
+def _secrets_of(code: str) -> list[str]:
     """What the relay must never hold of a code: its secret (typed any way) and proof key."""
-    secret = crypto.enrol_code_secret(code)
-    return [secret.encode(), code.encode(), enrol_proof_key(code).encode()]
+    return [crypto.enrol_code_secret(code), code, enrol_proof_key(code)]
 
 
 @pytest.mark.slow  # the centre stopped and started again: the full run only
@@ -131,8 +127,8 @@ def test_a_device_enrolled_at_the_relay_offline_is_taken_by_the_centre_once_the_
     # The relay held the codes by hash only: never a code, its secret, or its proof key.
     for code in (used, unused):
         for needle in _secrets_of(code):
-            assert _files_hold(relay.data_dir, needle) == []
-            assert needle not in relay.log_path.read_bytes()
+            assert files_holding(relay.data_dir, needle) == []
+            assert needle.encode() not in relay.log_path.read_bytes()
 
 
 @pytest.mark.slow  # the centre and the relays stopped and started again: the full run only

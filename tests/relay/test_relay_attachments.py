@@ -15,6 +15,7 @@ from tests.conftest import CANARY
 from tests.media.test_device_bundles import photographed_records
 from tests.relay._harness import RelayProcess, device_at, sync_ok
 from tests.sync._harness import Deployment, ServerProcess
+from tests.sync.test_team_roster import files_holding
 
 
 def _chunks(db_path: Path) -> dict[str, bytes]:
@@ -44,9 +45,5 @@ def test_chunks_go_up_after_their_records_unchanged_and_sealed(
     assert {record_id for record_id, _ in named_there} == set(named)
     assert {digest for _, digest in named_there} == digests
     # The relay never held a photo in clear, in its database or its log.
-    leaked = [
-        str(path) for path in relay.data_dir.rglob("*")
-        if path.is_file() and CANARY.encode() in path.read_bytes()
-    ]  # fmt: skip
-    assert leaked == []
+    assert files_holding(relay.data_dir, CANARY) == []
     assert CANARY.encode() not in relay.log_path.read_bytes()
