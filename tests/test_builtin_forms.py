@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.choice_sets import choice_set_rows
+from fieldapp.forms.expr import parse, parse_choice_filter
 from fieldapp.forms.spec import STATISTICAL_TYPES, FieldSpec, FormSpec, RepeatSpec
 from fieldapp.forms.validate import Checked, check
 from fieldapp.i18n import LANGUAGES
@@ -873,3 +874,17 @@ def test_htcds_names_and_codes_exist_in_the_standard(forms: dict[str, FormSpec])
         codes = {c.htcds for c in spec.choices[node.choices or ""] if c.htcds}
         assert codes, node.name
         assert codes <= lists[htcds_list], (node.name, codes - lists[htcds_list])
+
+
+def test_no_builtin_expression_reads_a_bare_name(forms: dict[str, FormSpec]) -> None:
+    """A bare name is an empty XPath path (as in ODK), not an error any more: a `consent`
+    written for `${consent}` would silently be empty, so the built-in forms have none."""
+    for spec in forms.values():
+        for node in spec.walk():
+            for key in ("relevant", "constraint", "calculation", "required", "count"):
+                source = getattr(node, key, None)
+                if isinstance(source, str):
+                    assert not parse(source).absent, (spec.id, node.name, key, source)
+            choice_filter = getattr(node, "choice_filter", None)
+            if choice_filter:
+                assert not parse_choice_filter(choice_filter).absent, (spec.id, node.name)

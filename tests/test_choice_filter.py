@@ -12,7 +12,7 @@ import pytest
 
 from fieldapp.forms.choice_sets import choice_set_rows
 from fieldapp.forms.choices import visible_choices
-from fieldapp.forms.expr import ExpressionError, parse, parse_choice_filter
+from fieldapp.forms.expr import parse, parse_choice_filter
 from fieldapp.forms.spec import FieldSpec, FormSpec
 from fieldapp.forms.validate import check
 from fieldapp.office.xlsform import import_xlsform
@@ -100,9 +100,10 @@ def test_a_missing_column_is_empty() -> None:
     assert not expression.truth({"x": 1}, choice={"name": "a", "zone": "z"})
 
 
-def test_outside_a_choice_filter_a_bare_name_is_still_an_error() -> None:
-    with pytest.raises(ExpressionError, match=r"unknown name 'country' \(refer to a field as"):
-        parse("country = ${country}")
+def test_outside_a_choice_filter_a_bare_name_is_an_empty_path_not_a_column() -> None:
+    expression = parse("country = ${country}")
+    assert (expression.columns, expression.absent) == (frozenset(), {"country"})
+    assert not expression.truth({"country": "KH"}, choice={"country": "KH"})
     assert parse("${country} = 'KH'").columns == frozenset()
 
 

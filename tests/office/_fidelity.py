@@ -76,7 +76,7 @@ def _compare_children(
         names = [t.get("name") for t in theirs], [n.name for n in ours]
         out.append(f"{path or '/'}: {len(theirs)} children in pyxform, {len(ours)} here {names}")
         return
-    for element, node in zip(theirs, ours, strict=True):
+    for element, node in zip(map(_loop_expanded, theirs), ours, strict=True):
         where = f"{path}/{node.name}"
         if isinstance(node, GroupSpec | RepeatSpec):
             kind = "repeat" if isinstance(node, RepeatSpec) else "group"
@@ -144,6 +144,28 @@ def _compare_field(
         out.append(f"{where}: default {default!r} in pyxform, none here")
     if node.choices and element.get("list_name") and element["list_name"] != node.choices:
         out.append(f"{where}: choices {element['list_name']!r} in pyxform, {node.choices!r} here")
+
+
+def _loop_expanded(element: dict[str, Any]) -> dict[str, Any]:
+    """A `begin loop` as pyxform's builder expands it into the XForm: a group, and in it a
+    group per choice (but `none`) holding the loop's questions, substituted by pyxform's own
+    `_name_and_label_substitutions`."""
+    if element.get("type") != "loop":
+        return element
+    from pyxform.builder import SurveyElementBuilder
+
+    substitute = SurveyElementBuilder._name_and_label_substitutions
+    groups = [
+        {
+            "type": "group",
+            "name": column["name"],
+            "label": column.get("label"),
+            "children": [substitute(child, column) for child in element.get("children", [])],
+        }
+        for column in element.get("columns", [])
+        if column["name"] != "none"
+    ]
+    return {**element, "type": "group", "children": groups}
 
 
 def _table_list_generated(children: list[dict[str, Any]]) -> int:

@@ -373,16 +373,14 @@ def test_every_real_form_has_its_source_commit_and_a_redistributable_licence() -
 
 # Features the forms of the corpus still need, each refused at its row: media (its own issue);
 # choices from a .geojson (hotosm's forms: OSM features picked on a map, the file made per
-# project and published nowhere); a CSV the repository does not publish (sources.json says so);
-# an expression ODK reads but we do not (`required: basic`, `calculation: yes`: XPath child
-# names, `.../fuel:diesel`: a namespaced lookup column).
+# project and published nowhere); a CSV the repository does not publish (sources.json says so).
+# (`required: basic`, `calculation: yes`, `.../fuel:diesel` import: tests/test_xlsform_logic.py)
 STILL_REFUSED = {
     "type:image",
     "type:audio",
     "column:image",
     "type:external-choices",
     "attachment:missing",
-    "expression",
 }
 
 

@@ -89,9 +89,9 @@ def test_the_records_screen_counts_the_drafts(app: AppState) -> None:
     assert app.counts["draft"] == 0
     for code in ("KH-1111", "KH-2222"):
         app.services.records.new_draft("victim_screening", {"case_code": code})
-    app.records_group = "draft"
+    app.records.group = "draft"
     app.go("records")
-    assert app.counts["draft"] == 2 and len(app.records) == 2
+    assert app.counts["draft"] == 2 and len(app.records.items) == 2
 
 
 def test_a_reopened_draft_resumes_at_the_step_it_was_left_on(app: AppState) -> None:
@@ -254,9 +254,9 @@ def test_the_drafts_list_names_each_draft_by_its_case_code(app: AppState) -> Non
     app.close_record()
     untitled = screening(app)
     consent(untitled, "no")
-    app.records_group = "draft"
+    app.records.group = "draft"
     app.go("records")
-    titles = sorted(app.record_title(item) for item in app.records)
+    titles = sorted(app.records.title(item) for item in app.records.items)
     assert titles == ["KH-2026-0042", "Victim identification and screening"]
 
 

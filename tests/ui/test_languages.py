@@ -78,10 +78,10 @@ def test_the_records_list_writes_dates_as_the_language_does(app: AppState) -> No
     app.services.records.new_draft("training_attendance", values)
     app.set_language("ar")
     app.go("records")
-    [item] = app.records
-    assert "٢ ديسمبر ٢٠٢٦" in app.record_line(item, limit=20)
+    [item] = app.records.items
+    assert "٢ ديسمبر ٢٠٢٦" in app.records.line(item, limit=20)
     app.set_language("en")
-    assert "2 Dec 2026" in app.record_line(item, limit=20)
+    assert "2 Dec 2026" in app.records.line(item, limit=20)
 
 
 # -- wrong passphrase ------------------------------------------------------------------------
@@ -180,21 +180,21 @@ def test_search_pages_through_matches_only(services: Services) -> None:
 def test_the_list_shows_titles_and_names_a_bad_day_filter(app: AppState) -> None:
     ids = _three_records(app.services)
     app.go("records")
-    assert app.record_titles[ids["kh"]] == "KH-2026-0042"
-    app.filter_records(text="kh-2026")
-    assert [r.id for r in app.records] == [ids["kh"]] and app.records_total == 1
-    app.filter_records(text="", form_id="training_attendance")
-    assert [r.id for r in app.records] == [ids["event"]]
-    app.filter_records(form_id="", since="2026-13-01")
-    assert app.records_errors == {"since": "Changed from: enter a date as YYYY-MM-DD."}
-    assert len(app.records) == 3  # the bad day is left out, the list still shows
+    assert app.records.titles[ids["kh"]] == "KH-2026-0042"
+    app.records.filter(text="kh-2026")
+    assert [r.id for r in app.records.items] == [ids["kh"]] and app.records.total == 1
+    app.records.filter(text="", form_id="training_attendance")
+    assert [r.id for r in app.records.items] == [ids["event"]]
+    app.records.filter(form_id="", since="2026-13-01")
+    assert app.records.errors == {"since": "Changed from: enter a date as YYYY-MM-DD."}
+    assert len(app.records.items) == 3  # the bad day is left out, the list still shows
     today = date.today()
-    app.filter_records(since=today.isoformat(), until=(today - timedelta(days=2)).isoformat())
-    assert app.records_errors == {"until": "Changed until: must be on or after the first day."}
-    app.clear_record_filters()
-    assert not app.records_filtered and app.records_errors == {} and len(app.records) == 3
-    app.show_record_filters()
-    assert app.records_filters_open
+    app.records.filter(since=today.isoformat(), until=(today - timedelta(days=2)).isoformat())
+    assert app.records.errors == {"until": "Changed until: must be on or after the first day."}
+    app.records.clear_filters()
+    assert not app.records.filtered and app.records.errors == {} and len(app.records.items) == 3
+    app.records.show_filters()
+    assert app.records.filters_open
 
 
 def test_the_events_list_writes_the_start_day_as_the_language_does(app: AppState) -> None:

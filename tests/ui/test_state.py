@@ -139,9 +139,9 @@ def test_a_record_survives_closing_the_app(tmp_path: Path, app: AppState) -> Non
     again = AppState(services=Services(app.services.device.data_dir))
     assert again.screen == "unlock"
     assert again.unlock(PASSPHRASE)
-    again.records_group = "draft"
+    again.records.group = "draft"
     again.go("records")
-    [summary] = again.records
+    [summary] = again.records.items
     again.open_record(summary.id)
     assert again.form is not None and again.form.values["consent_record"] == "yes"
 
@@ -156,15 +156,15 @@ def test_records_page_through_a_group_of_two_statuses(services: Services) -> Non
     app = AppState(services=services)
     app.go("home")
     assert app.counts["waiting"] == 5
-    app.records_group = "waiting"
+    app.records.group = "waiting"
     app.go("records")
-    seen = [r.id for r in app.records]
-    while app.records_next is not None:
-        app.next_records_page()
-        seen += [r.id for r in app.records]
+    seen = [r.id for r in app.records.items]
+    while app.records.next_after is not None:
+        app.records.next_page()
+        seen += [r.id for r in app.records.items]
     assert sorted(seen) == sorted(ids)
-    app.first_records_page()
-    assert app.records_offset == 0
+    app.records.first_page()
+    assert app.records.offset == 0
 
 
 def test_paging_is_by_page_size(services: Services) -> None:
@@ -282,9 +282,9 @@ def test_withdrawing_consent_asks_first_then_erases_and_the_list_says_so(app: Ap
     assert erased.consent_withdrawn and "given_name" not in erased.values
     assert erased.values["age_band"] == "25_34"  # the statistics stay
     assert app.counts["waiting"] == 1  # the withdrawal waits for the next sync
-    app.records_group = "waiting"
+    app.records.group = "waiting"
     app.go("records")
-    assert [(item.id, item.consent_withdrawn) for item in app.records] == [(record.id, True)]
+    assert [(item.id, item.consent_withdrawn) for item in app.records.items] == [(record.id, True)]
 
     app.open_record(record.id)
     form = app.form

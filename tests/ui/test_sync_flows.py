@@ -147,9 +147,9 @@ def tablet_registered_maly(app: AppState, tmp_path: Path) -> str:
 def test_keeping_my_version_of_a_conflict_makes_it_the_servers_newest(
     app: AppState, conflict: str
 ) -> None:
-    app.records_group = "conflict"
+    app.records.group = "conflict"
     app.go("records")
-    assert [item.id for item in app.records] == [conflict]
+    assert [item.id for item in app.records.items] == [conflict]
     app.open_record(conflict)
     assert app.form is not None and app.form.status == "conflict" and app.form.reviewing
     assert app.form.values["case_notes"] == "seen again on the phone"  # its own version
@@ -199,9 +199,9 @@ def test_once_the_office_resolves_it_the_record_leaves_the_conflicts_list(
     app.open_record(conflict)
     mine = app.services.records.get(conflict).revision
     app.leave_for_office()
-    app.records_group = "conflict"
+    app.records.group = "conflict"
     app.go("records")
-    assert [item.id for item in app.records] == [conflict]
+    assert [item.id for item in app.records.items] == [conflict]
 
     with admin.open_server_storage(deployment.settings) as storage:  # at the office
         admin.resolve_conflict(storage, deployment.org_id, conflict, mine)
@@ -209,14 +209,14 @@ def test_once_the_office_resolves_it_the_record_leaves_the_conflicts_list(
     app.sync_now()
 
     assert app.counts["conflict"] == 0 and app.counts["sent"] == 1
-    app.records_group = "conflict"
+    app.records.group = "conflict"
     app.go("records")
-    assert app.records == []
+    assert app.records.items == []
     settled = app.services.records.get(conflict)
     assert (settled.status, settled.base_revision, settled.problems) == ("sent", mine, [])
-    app.records_group = "sent"
+    app.records.group = "sent"
     app.go("records")
-    assert [app.is_superseded(item) for item in app.records] == [False]
+    assert [app.records.is_superseded(item) for item in app.records.items] == [False]
     app.open_record(conflict)
     assert app.form is not None and app.form.superseded_note is None
     view = server_view(app.services.device.store, conflict)
@@ -236,9 +236,11 @@ def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_
     app.sync_now()
 
     assert app.counts["conflict"] == 0 and app.counts["sent"] == 1
-    app.records_group = "sent"
+    app.records.group = "sent"
     app.go("records")
-    assert [(item.id, app.is_superseded(item)) for item in app.records] == [(conflict, True)]
+    assert [(item.id, app.records.is_superseded(item)) for item in app.records.items] == [
+        (conflict, True)
+    ]
     app.open_record(conflict)
     assert app.form is not None and app.form.status == "sent"
     assert app.form.values["case_notes"] == "seen again on the phone"  # kept on the device
@@ -257,7 +259,7 @@ def test_when_the_office_keeps_another_version_the_device_says_so_and_builds_on_
     view = server_view(store, conflict)
     assert (edited.status, view.head_revision, view.in_conflict) == ("sent", edited.revision, False)
     app.go("records")
-    assert [app.is_superseded(item) for item in app.records] == [False]
+    assert [app.records.is_superseded(item) for item in app.records.items] == [False]
 
 
 def test_a_merge_takes_the_other_versions_answer_where_chosen_and_is_sent_as_newest(

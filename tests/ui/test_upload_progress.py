@@ -95,10 +95,10 @@ def test_a_sent_records_line_says_how_many_parts_of_its_photos_the_server_holds(
     assert app.services.attachments.uploads() == {}  # not sent yet: nothing going up
     app.go("records")
     app.sync_now()  # the record goes; two chunks do, the rest are refused for now
-    app.load_records("sent")
+    app.records.load("sent")
 
-    assert [item.id for item in app.records] == [record_id]
-    progress = app.record_uploads[record_id]
+    assert [item.id for item in app.records.items] == [record_id]
+    progress = app.records.uploads[record_id]
     assert progress.stored == CHUNKS_AT_FIRST < progress.needed
     total = progress.needed
     assert upload_line(app.words, progress) == f"Attachments: 2 of {total} parts sent"
@@ -111,5 +111,5 @@ def test_a_sent_records_line_says_how_many_parts_of_its_photos_the_server_holds(
 
     gate.open_for = total  # the link is back
     app.sync_now()  # reloads the list shown
-    assert app.record_uploads == {}
-    assert upload_line(app.words, app.record_uploads.get(record_id)) == ""
+    assert app.records.uploads == {}
+    assert upload_line(app.words, app.records.uploads.get(record_id)) == ""

@@ -24,8 +24,9 @@ geopoint dicts. Semantics follow XPath 1.0 and ODK, with these choices:
   else as strings.
 - `regex(s, pattern)` succeeds when the pattern matches anywhere in `s`, as in ODK Collect and
   Enketo: anchor it (`^...$`) to match the whole value. Classes like `\\d` and `\\w` are ASCII
-  only, as in Java and JavaScript. Python's `re` has no time limit, so a form author can still
-  write a catastrophically backtracking pattern; patterns are capped at 256 characters.
+  only, as in Java and JavaScript. Patterns are capped at 256 characters. One that repeats a
+  repetition (like `(a+)+`), which could take exponential time in Python's backtracking `re`
+  and freeze the app, runs on `linear_regex` (a Thompson NFA: time linear in the answer).
 - `concat()` results over 100,000 characters are empty (None) rather than an error: the data,
   not the form, is at fault.
 - Evaluation never raises: a value of the wrong kind gives None (or False for a test).
@@ -52,13 +53,18 @@ location paths over a document but what XLSForms write:
 
 A `choice_filter` is parsed by `parse_choice_filter`: there a bare name (`country`, `name`) is
 a column of the choice being judged, given to `Expression.evaluate` as `choice=` and read as a
-predicate reads its row; elsewhere a bare name is an error that says to write `${name}`.
+predicate reads its row. Elsewhere a bare name (`yes`, meant as 'yes') is what XPath makes
+of it, a child path of the node being computed that selects nothing: an empty node-set ('' as
+text, false as a test, empty as a number), as ODK Collect computes it; `Expression.absent`
+lists such names so that the importer can warn. Names may be QNames (`fuel:diesel`, an OSM
+tag as an instance's column; `jr:choice-name`).
 
 `Expression.shape` tells, from the syntax and the shapes of the fields referred to, what an
 expression can yield (a `Shape`: true/false, a number, a date, one of its quoted values, or
 anything): `fieldapp.forms.statistics.Statistics` uses it to keep statistical calculations coarse.
 
 One module a job: `values` (conversions), `functions` and `odk` (the rest of the ODK set),
+`linear_regex` (the safe matcher),
 `syntax` (tokens, tree, parser),
 `evaluation` (operators and the walk), `shapes`, `expression` (`Expression`, `parse`).
 """

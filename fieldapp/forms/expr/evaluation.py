@@ -11,6 +11,7 @@ from typing import Any
 
 from fieldapp.forms.expr.functions import Context
 from fieldapp.forms.expr.syntax import (
+    Absent,
     Call,
     Chain,
     Column,
@@ -59,6 +60,16 @@ def _equals(left: Any, right: Any) -> bool:
     return to_string(left) == to_string(right)
 
 
+def _differs(left: Any, right: Any) -> bool:
+    """XPath `!=`: with a node-set, whether some value differs (so an empty one differs from
+    nothing, as it equals nothing)."""
+    if isinstance(left, Nodeset):
+        return any(_differs(item, right) for item in left)
+    if isinstance(right, Nodeset):
+        return any(_differs(left, item) for item in right)
+    return not _equals(left, right)
+
+
 def _ordering(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def ordered(left: Any, right: Any) -> bool:
         if is_empty(left) or is_empty(right):
@@ -101,7 +112,7 @@ def _arithmetic(
 
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "=": _equals,
-    "!=": lambda left, right: not _equals(left, right),
+    "!=": lambda left, right: _differs(left, right),
     "<": _ordering(operator.lt),
     "<=": _ordering(operator.le),
     ">": _ordering(operator.gt),
@@ -129,6 +140,8 @@ def evaluate_node(node: Node, context: Context) -> Any:
             return _lookup(node, context)
         case Up():
             return None
+        case Absent():
+            return Nodeset()
         case Current():
             return context.current
         case Negate(operand):

@@ -48,6 +48,8 @@ class Expression:
     uses_current: bool  # whether '.' (the value being checked) is used
     _root: Node = field(repr=False)
     columns: frozenset[str] = frozenset()  # a choice filter's choice columns (bare names)
+    # Bare names elsewhere (`yes` for 'yes'): XPath paths that select nothing, so empty.
+    absent: frozenset[str] = frozenset()
 
     def shape(self, inputs: Mapping[str, Shape]) -> Shape:
         """What the expression can yield when each `${name}` yields `inputs[name]` (a name
@@ -208,4 +210,5 @@ def _parse(source: str, *, columns: bool) -> Expression:
         parser.uses_current,
         root,
         frozenset(parser.columns),
+        frozenset(parser.absent),
     )

@@ -11,8 +11,9 @@ import re._parser as _sre_parser  # a pattern's structure (3.11+ names)
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Any
+from typing import Any, Protocol
 
+from fieldapp.forms.expr.linear_regex import LinearPattern
 from fieldapp.forms.expr.values import (
     EPOCH,
     SEQUENCES,
@@ -84,9 +85,15 @@ class Function:
         return f"{self.min_args} to {self.max_args} arguments"
 
 
+class Pattern(Protocol):
+    def search(self, string: str, /) -> object: ...  # truthy when the pattern matches
+
+
 @functools.lru_cache(maxsize=256)
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a regex() pattern once; ValueError names what is wrong with it."""
+def compile_pattern(pattern: str) -> Pattern:
+    """Compile a regex() pattern once; ValueError names what is wrong with it. A pattern
+    that repeats a repetition (like (a+)+) could take exponential time in `re` and freeze
+    the app on a short answer: it runs on the linear-time matcher instead."""
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(f"regular expression longer than {MAX_PATTERN_LENGTH} characters")
     try:
@@ -94,12 +101,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         nested = _nested_repeat(_sre_parser.parse(pattern, re.ASCII), inside=False)
     except (re.error, RecursionError, OverflowError) as error:
         raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
-    if nested:
-        raise ValueError(
-            f"regular expression {pattern!r} repeats a repetition (like (a+)+): it can take"
-            " exponential time on a short answer and freeze the app; rewrite it without nesting"
-        )
-    return compiled
+    return LinearPattern.compile(pattern) if nested else compiled
 
 
 _REPEATS = frozenset({_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT})
@@ -133,7 +135,7 @@ def _regex(_: Context, args: list[Any]) -> bool:
         compiled = compile_pattern(to_string(args[1]))
     except ValueError:  # a pattern taken from the data: no match rather than a crash
         return False
-    return compiled.search(to_string(args[0])) is not None
+    return bool(compiled.search(to_string(args[0])))
 
 
 def _choices(value: Any) -> list[str]:

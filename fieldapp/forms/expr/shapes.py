@@ -7,7 +7,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fieldapp.forms.expr.syntax import Call, Chain, Constant, Negate, Node, Ref
+from fieldapp.forms.expr.syntax import Absent, Call, Chain, Constant, Negate, Node, Ref
 from fieldapp.forms.expr.values import ShapeKind
 
 CLOCK_FUNCTIONS = frozenset({"today", "now"})
@@ -41,6 +41,8 @@ def shape_of(node: Node, inputs: Mapping[str, Shape]) -> Shape:
             return Shape("empty") if value == "" else Shape("choice", frozenset({value}))
         case Ref(name):
             return inputs.get(name, Shape("open"))
+        case Absent():
+            return Shape("empty")
         case Negate():
             return Shape("number")
         case Chain(_, steps):  # one precedence level: all tests or all arithmetic

@@ -37,7 +37,8 @@ _TOKEN_RE = re.compile(
     | (?P<number>\d+(?:\.\d*)?|\.\d+)
     | (?P<string>'[^']*'|"[^"]*")
     | (?P<ref>\$\{[^}]*\})
-    | (?P<name>(?:jr:)?[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
+    | (?P<name>(?:[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*:)?
+               [A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)  # QNames: jr:x, fuel:diesel
     | (?P<op>!=|<=|>=|\.\.|[=<>+\-*(),./\[\]])
     """,
     re.VERBOSE | re.ASCII,
@@ -122,6 +123,16 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class Absent:
+    """A bare name elsewhere (`yes`, `basic`): in XPath a child of the node being computed,
+    which has none, so an empty node-set: '' as text, false as a test, as ODK computes it.
+    The parser lists them (`Parser.absent`) for the importer to warn about."""
+
+    name: str
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     """instance('name')/root/item[predicate]...[/column]: the matching rows' column (or the
     rows), as a Nodeset."""
@@ -165,7 +176,7 @@ _COLLECTING = frozenset(
 )
 
 
-Node = Constant | Ref | Current | Negate | Chain | Call | Up | Column | Lookup
+Node = Constant | Ref | Current | Negate | Chain | Call | Up | Column | Lookup | Absent
 
 
 class Parser:
@@ -179,6 +190,7 @@ class Parser:
         self.columns_allowed = columns  # a choice_filter: bare names are choice columns
         self.columns: set[str] = set()
         self.references: set[str] = set()
+        self.absent: set[str] = set()  # bare names read as paths that select nothing
         self.functions: set[str] = set()
         self.uses_current = False
         self.in_predicate = 0
@@ -307,10 +319,8 @@ class Parser:
             if self.columns_allowed and NAME_RE.fullmatch(token.text):
                 self.columns.add(token.text)
                 return Column(token.text)
-            raise self._error(
-                f"unknown name {token.text!r} (refer to a field as ${{{token.text}}})",
-                token.column,
-            )
+            self.absent.add(token.text)
+            return Absent(token.text)
         raise self._unexpected(token)
 
     def _relative(self, token: _Token, levels: int) -> Node:

@@ -24,6 +24,12 @@ from fieldapp.forms.spec import (
 from fieldapp.forms.statistics import Statistics
 from fieldapp.office.xlsform.attachments import AttachedFiles
 from fieldapp.office.xlsform.defaults import read_default
+from fieldapp.office.xlsform.logic import (
+    absent_name_warnings,
+    choice_duplicates_allowed,
+    duplicate_choice_warning,
+)
+from fieldapp.office.xlsform.loops import expanded_loop, loop_list
 from fieldapp.office.xlsform.media import label_media, media_attributes
 from fieldapp.office.xlsform.names import Names, straight_quotes
 from fieldapp.office.xlsform.presentation import (
@@ -76,6 +82,7 @@ class _Frame:
     children: list[Node] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
     failed: bool = False
+    loop_list: str | None = None  # `begin loop over LIST`: the list it repeats over
 
 
 _TRUE = frozenset({"yes", "true", "true()", "1"})
@@ -154,7 +161,10 @@ class Importer:
                 continue
             self.check_unsupported_columns(sheet_name, row)
             self.label_media(sheet_name, row, shown=False)
-            if (list_name, value) in seen:
+            if (list_name, value) in seen and choice_duplicates_allowed(self.settings):
+                msg = duplicate_choice_warning(value, list_name, seen[list_name, value])
+                self.warn(sheet_name, row.number, row.column("name"), "duplicate-choice", msg)
+            elif (list_name, value) in seen:
                 first = seen[list_name, value]
                 self.add(
                     sheet_name,
@@ -164,7 +174,7 @@ class Importer:
                     f"choice {value!r} appears twice in list {list_name!r} (first in row {first})",
                 )
                 continue
-            seen[list_name, value] = row.number
+            seen.setdefault((list_name, value), row.number)
             choice = Choice(
                 value=value,
                 label=self.translated(row, "label"),
@@ -266,6 +276,7 @@ class Importer:
                 feature = f"function:{called[1]}"
             self.add("survey", row.number, column, feature, f"cannot read the expression: {exc}")
             return None
+        absent_name_warnings(self, row.number, column, expression, self.names)
         if expression.uses_current and key not in ("constraint", "choice_filter"):
             msg = f"'.' (the question's own value) only has a meaning in a constraint: {source!r}"
             self.add("survey", row.number, column, "current-value", msg)
@@ -410,10 +421,10 @@ class Importer:
                 stack[-1].children.extend(self.or_other(row, node))
 
     def open(self, row: Row, role: str, valid: bool) -> _Frame:
+        frame = _Frame(role, row, failed=not valid)
         if role == "loop":
-            msg = "'begin loop' (a group repeated once per choice) is not supported"
-            self.add("survey", row.number, row.column("type"), "type:loop", msg)
-        frame = _Frame(role, row, failed=not valid or role == "loop")
+            frame.loop_list = loop_list(self, row)
+            frame.failed |= frame.loop_list is None
         group_warnings(self, row, role)
         frame.attributes = {
             "name": self.scoped.by_row.get(row.number, row.text("name")),
@@ -452,6 +463,8 @@ class Importer:
         node_type = RepeatSpec if frame.role == "repeat" else GroupSpec
         try:
             node = node_type(**frame.attributes, children=frame.children)
+            if frame.loop_list is not None:
+                node = expanded_loop(self, node, frame.loop_list, frame.row.number)
         except ValidationError as exc:
             self.row_invalid(frame.row, exc)
             return

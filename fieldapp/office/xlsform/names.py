@@ -15,7 +15,7 @@ from fieldapp.forms.expr import NAME_RE
 from fieldapp.office.xlsform.question_types import classify
 from fieldapp.office.xlsform.workbook import Sheet
 
-__all__ = ["Names", "straight_quotes"]
+__all__ = ["Names", "straight_quotes", "unique_name"]
 
 # pyxform's XML name rule, restricted to what real forms use: letters, digits, _, - and .
 _PYXFORM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -73,7 +73,7 @@ class Names:
                 else:
                     names.ambiguous.add(name)
                     prefix = next((s for s in reversed(scope) if s), "")
-                    final = _unique(f"{prefix}_{final}" if prefix else final, names.rows)
+                    final = unique_name(f"{prefix}_{final}" if prefix else final, names.rows)
                     msg = (
                         f"the name {name!r} is also used in row {first[name]} (another group): "
                         f"this one is stored as {final!r}"
@@ -102,7 +102,8 @@ class Names:
         return sorted({m for m in _REFERENCE.findall(text) if m in self.ambiguous})
 
 
-def _unique(name: str, taken: dict[str, int]) -> str:
+def unique_name(name: str, taken: dict[str, int]) -> str:
+    """`name`, or `name_2`, `name_3`... the first not taken."""
     candidate, n = name, 2
     while candidate in taken:
         candidate, n = f"{name}_{n}", n + 1

@@ -28,7 +28,7 @@ def _status_tile(state: AppState, group: StatusGroup) -> ft.Control:
     count = state.counts.get(group, 0)
 
     def open_group() -> None:
-        state.records_group = group
+        state.records.group = group
         state.go("records")
 
     return ft.ListTile(
@@ -83,7 +83,7 @@ def _sent_back_tile(state: AppState) -> list[ft.Control]:
     lang = _.lang
 
     def open_sent() -> None:
-        state.records_group = "sent"
+        state.records.group = "sent"
         state.go("records")
 
     return [

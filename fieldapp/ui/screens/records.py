@@ -9,7 +9,7 @@ import flet as ft
 from fieldapp.ui.context import use_app
 from fieldapp.ui.formats import format_number
 from fieldapp.ui.services import STATUS_GROUPS, StatusGroup
-from fieldapp.ui.state import AppState
+from fieldapp.ui.state import AppState, RecordsList
 from fieldapp.ui.state.media import upload_line
 from fieldapp.ui.widgets.common import (
     STATUS_ICONS,
@@ -29,29 +29,29 @@ __all__ = ["Records"]
 _NOT_SENT = frozenset({"draft", "final", "queued"})  # its photos and files not sent either
 
 
-def _rows(state: AppState) -> list[ft.Control]:
+def _rows(state: AppState, listed: RecordsList) -> list[ft.Control]:
     _ = state.words
     rows: list[ft.Control] = []
-    for item in state.records:
-        stats = state.record_line(item)
+    for item in listed.items:
+        stats = listed.line(item)
         subtitle = when(item.updated_at, state.lang)
-        name, form_title = state.record_title(item), state.form_title(item.form_id)
+        name, form_title = listed.title(item), listed.form_title(item.form_id)
         if name != form_title:  # titled by its case code: say which form it is
             subtitle = f"{form_title} · {subtitle}"
-        icon = STATUS_ICONS.get(state.records_group, ft.Icons.DESCRIPTION)
+        icon = STATUS_ICONS.get(listed.group, ft.Icons.DESCRIPTION)
         if item.consent_withdrawn:
             subtitle += " · " + _("Consent withdrawn, details erased")
             icon = ft.Icons.PERSON_OFF
         elif item.id in state.sent_back:
             subtitle += " · " + _("Sent back by the office")
             icon = ft.Icons.ASSIGNMENT_RETURN
-        elif state.is_superseded(item):
+        elif listed.is_superseded(item):
             subtitle += " · " + _("Office kept another version")
             icon = ft.Icons.HISTORY
         elif item.problem_count:
             count = item.problem_count
             subtitle += " · " + _.ngettext("{n} problem", "{n} problems", count, n=count)
-        if uploading := upload_line(_, state.record_uploads.get(item.id)):
+        if uploading := upload_line(_, listed.uploads.get(item.id)):
             subtitle += " · " + uploading
         elif item.status in _NOT_SENT and (files := state.services.attachments.count(item.id)):
             subtitle += " · " + _.ngettext(
@@ -69,39 +69,42 @@ def _rows(state: AppState) -> list[ft.Control]:
     return rows
 
 
-def _filters(state: AppState) -> list[ft.Control]:
+def _filters(listed: RecordsList) -> list[ft.Control]:
     """The form and the days the records last changed on."""
-    _ = state.words
-    forms = state.services.records.forms()
+    _ = listed.words
+    forms = listed.services.records.forms()
     return [
         ft.Dropdown(
             label=_("Form"),
-            value=state.records_form or "",
+            value=listed.form_id or "",
             expand=True,
             options=[
                 ft.DropdownOption(key="", text=_("All forms")),
-                *(ft.DropdownOption(key=spec.id, text=state.form_title(spec.id)) for spec in forms),
+                *(
+                    ft.DropdownOption(key=spec.id, text=listed.form_title(spec.id))
+                    for spec in forms
+                ),
             ],
-            on_select=lambda e: state.filter_records(form_id=e.control.value or ""),
+            on_select=lambda e: listed.filter(form_id=e.control.value or ""),
         ),
         ft.Row(
             vertical_alignment=ft.CrossAxisAlignment.START,
             controls=[
                 keyed(
                     DayFilter,
-                    state,
+                    listed,
                     "since",
                     _("Changed from"),
-                    state.records_since,
-                    key=f"since-{state.records_since}",
+                    listed.since,
+                    key=f"since-{listed.since}",
                 ),
                 keyed(
                     DayFilter,
-                    state,
+                    listed,
                     "until",
                     _("Changed until"),
-                    state.records_until,
-                    key=f"until-{state.records_until}",
+                    listed.until,
+                    key=f"until-{listed.until}",
                 ),
             ],
         ),
@@ -109,21 +112,21 @@ def _filters(state: AppState) -> list[ft.Control]:
 
 
 @ft.component
-def DayFilter(state: AppState, which: str, label: str, typed_day: str) -> ft.Control:
+def DayFilter(listed: RecordsList, which: str, label: str, typed_day: str) -> ft.Control:
     """A day typed as YYYY-MM-DD, applied when the person is done with it (Enter or leaving
     the field), not at each keystroke: "2026-1" is no mistake yet."""
-    _ = state.words
+    _ = listed.words
     text, set_text = ft.use_state(typed_day)
 
     def apply() -> None:
-        state.filter_records(**{which: text})
+        listed.filter(**{which: text})
 
     return ft.TextField(
         label=label,
         value=text,
         hint_text=_("YYYY-MM-DD"),
         keyboard_type=ft.KeyboardType.DATETIME,
-        error=state.records_errors.get(which),
+        error=listed.errors.get(which),
         error_max_lines=WRAP_LINES,
         expand=True,
         on_change=typed(set_text),
@@ -136,11 +139,14 @@ def DayFilter(state: AppState, which: str, label: str, typed_day: str) -> ft.Con
 def Records() -> ft.Control:
     state = use_app()
     _ = state.words
-    rows = _rows(state)
-    first = state.records_offset + 1 if state.records else 0
-    last = state.records_offset + len(state.records)
-    filters_shown = state.records_filters_open or bool(
-        state.records_form or state.records_since or state.records_until or state.records_errors
+    # subscribed to as the screen's own observable (the app's state holds it, to clear it on
+    # lock): a page, a search or a filter redraws the list
+    listed, _set = ft.use_state(state.records)
+    rows = _rows(state, listed)
+    first = listed.offset + 1 if listed.items else 0
+    last = listed.offset + len(listed.items)
+    filters_shown = listed.filters_open or bool(
+        listed.form_id or listed.since or listed.until or listed.errors
     )
 
     def count(group: StatusGroup) -> str:
@@ -151,17 +157,17 @@ def Records() -> ft.Control:
             title(_("Records")),
             ft.TextField(
                 label=_("Search by case code or title"),
-                value=state.records_text,
+                value=listed.text,
                 prefix_icon=ft.Icons.SEARCH,
-                on_change=typed(lambda text: state.filter_records(text=text)),
+                on_change=typed(lambda text: listed.filter(text=text)),
             ),
             ft.Row(
                 wrap=True,  # every status in sight on a phone, none scrolled away
                 controls=[
-                    (ft.FilledButton if g == state.records_group else ft.OutlinedButton)(
+                    (ft.FilledButton if g == listed.group else ft.OutlinedButton)(
                         f"{_(STATUS_LABELS[g])} ({count(g)})",
                         height=TOUCH,
-                        on_click=lambda _e=None, grp=g: state.load_records(grp),
+                        on_click=lambda _e=None, grp=g: listed.load(grp),
                     )
                     for g in STATUS_GROUPS
                 ],
@@ -170,34 +176,32 @@ def Records() -> ft.Control:
                 _("Filter by form and day"),
                 icon=ft.Icons.EXPAND_LESS if filters_shown else ft.Icons.FILTER_LIST,
                 height=TOUCH,
-                on_click=lambda: state.show_record_filters(not filters_shown),
+                on_click=lambda: listed.show_filters(not filters_shown),
             ),
-            *(_filters(state) if filters_shown else []),
+            *(_filters(listed) if filters_shown else []),
             ft.TextButton(
                 _("Clear search and filters"),
                 icon=ft.Icons.FILTER_ALT_OFF,
                 height=TOUCH,
-                visible=state.records_filtered,
-                on_click=state.clear_record_filters,
+                visible=listed.filtered,
+                on_click=listed.clear_filters,
             ),
             *(rows or [ft.Text(_("No records here."))]),
-            ft.Text(
-                _("{first}–{last} of {total}", first=first, last=last, total=state.records_total)
-            ),
+            ft.Text(_("{first}–{last} of {total}", first=first, last=last, total=listed.total)),
             ft.Row(
                 wrap=True,
                 controls=[
                     ft.OutlinedButton(
                         _("First page"),
                         height=TOUCH,
-                        disabled=not state.records_cursors,
-                        on_click=state.first_records_page,
+                        disabled=not listed.cursors,
+                        on_click=listed.first_page,
                     ),
                     ft.FilledButton(
                         _("Next page"),
                         height=TOUCH,
-                        disabled=state.records_next is None,
-                        on_click=state.next_records_page,
+                        disabled=listed.next_after is None,
+                        on_click=listed.next_page,
                     ),
                 ],
             ),

@@ -9,7 +9,15 @@ from fieldapp.i18n import LANGUAGES
 from fieldapp.ui.context import use_app
 from fieldapp.ui.services import AUTOLOCK_CHOICES
 from fieldapp.ui.state import AppState
-from fieldapp.ui.widgets.common import TOUCH, message_box, page, server_fields, title, typed
+from fieldapp.ui.widgets.common import (
+    TOUCH,
+    danger_button,
+    message_box,
+    page,
+    server_fields,
+    title,
+    typed,
+)
 
 __all__ = ["Settings"]
 
@@ -18,14 +26,11 @@ def _wipe(state: AppState) -> list[ft.Control]:
     """The wipe button, and once tapped the question that confirms it."""
     _ = state.words
     return [
-        ft.FilledButton(
+        danger_button(
             _("Sign out and wipe this device"),
+            lambda: state.ask_wipe(True),
             icon=ft.Icons.DELETE_FOREVER,
-            height=TOUCH,
-            bgcolor=ft.Colors.ERROR,
-            color=ft.Colors.ON_ERROR,
             visible=not state.confirm_wipe,
-            on_click=lambda: state.ask_wipe(True),
         ),
         ft.Container(
             visible=state.confirm_wipe,
@@ -47,13 +52,7 @@ def _wipe(state: AppState) -> list[ft.Control]:
                             ft.OutlinedButton(
                                 _("Cancel"), height=TOUCH, on_click=lambda: state.ask_wipe(False)
                             ),
-                            ft.FilledButton(
-                                _("Yes, erase this device"),
-                                height=TOUCH,
-                                bgcolor=ft.Colors.ERROR,
-                                color=ft.Colors.ON_ERROR,
-                                on_click=state.wipe,
-                            ),
+                            danger_button(_("Yes, erase this device"), state.wipe),
                         ],
                     ),
                 ]

@@ -1,14 +1,16 @@
 """Observable state: everything the screens show and every action a person can take, by
-session: the app's (`app.AppState`), one record's (`form.FormSession`, a training event's
-`training.TrainingSession`) and a conflict's merge (`merge.MergeSession`)."""
+session: the app's (`app.AppState`) and its records list (`records.RecordsList`), one
+record's (`form.FormSession`, a training event's `training.TrainingSession`) and a
+conflict's merge (`merge.MergeSession`)."""
 
 from fieldapp.forms.answers import AnswerLine, answer_lines
-from fieldapp.ui.state.app import PAGE_SIZE, AppState, Screen, SetupStep
+from fieldapp.ui.state.app import AppState, Screen, SetupStep
 from fieldapp.ui.state.case import CaseSession, ServiceRow
 from fieldapp.ui.state.case_files import CASE_FILE_MESSAGES, CaseFilesState
 from fieldapp.ui.state.form import REVIEW, SUPERSEDED, FormSession
 from fieldapp.ui.state.merge import MergeAddition, MergeRow, MergeSession
 from fieldapp.ui.state.office import OfficeState
+from fieldapp.ui.state.records import PAGE_SIZE, RecordsList
 from fieldapp.ui.state.referrals import ReferralsView, referable
 from fieldapp.ui.state.steps import (
     JumpQuestion,
@@ -45,6 +47,7 @@ __all__ = [
     "MergeRow",
     "MergeSession",
     "OfficeState",
+    "RecordsList",
     "ReferralsView",
     "Screen",
     "ServiceRow",

@@ -1,5 +1,6 @@
-"""The whole app's session: which screen shows, the device's state, home counters, the records
-list, sync, settings; and the record open in it (`FormSession`), with its merge screen.
+"""The whole app's session: which screen shows, the device's state, home counters, sync,
+settings; the records list (`RecordsList`); and the record open in it (`FormSession`), with
+its merge screen.
 
 The components only draw this state and call its methods, so the app's behaviour (consent
 enforced, live errors, autosave, locking, paging) is tested by driving these objects directly,
@@ -18,17 +19,14 @@ from fieldapp.errors import FieldappError, StoreError
 from fieldapp.forms.spec import FieldSpec, answer_nodes
 from fieldapp.forms.values import initial_values
 from fieldapp.i18n import Words
-from fieldapp.ui.formats import day_range, format_day, format_number, localised_words
+from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MESSAGES, MessageKey
 from fieldapp.ui.services import (
     TRAINING_FORM,
-    AttachmentsStored,
     DeviceState,
     EnrolmentLink,
     FormFileMissing,
     MergeUnavailable,
-    RecordQuery,
-    RecordSummary,
     Services,
     SetupFailed,
     StatusGroup,
@@ -42,10 +40,11 @@ from fieldapp.ui.state.case import CaseSession
 from fieldapp.ui.state.form import REVIEW, FormSession
 from fieldapp.ui.state.merge import MergeSession
 from fieldapp.ui.state.office import OfficeState
+from fieldapp.ui.state.records import RecordsList
 from fieldapp.ui.state.referrals import ReferralsView
 from fieldapp.ui.state.training import EventRow, TrainingSession, event_rows
 
-__all__ = ["PAGE_SIZE", "AppState", "Screen", "SetupStep"]
+__all__ = ["AppState", "Screen", "SetupStep"]
 
 Screen = Literal[
     "setup",
@@ -64,7 +63,6 @@ Screen = Literal[
     "referrals",  # referrals between organisations: one record's, sent, received
 ]
 SetupStep = Literal["language", "passphrase", "server"]
-PAGE_SIZE = 20
 
 # Where a device in each state opens (an unlocked one: home).
 _START: dict[DeviceState, Screen] = {
@@ -98,22 +96,7 @@ class AppState:
     form: FormSession | None = None
     merge: MergeSession | None = None  # the merge screen of the open record in conflict
     case: CaseSession | None = None  # the case screen's (`widgets.case.show_case`)
-    records_group: StatusGroup = "draft"
-    records: list[RecordSummary] = field(default_factory=list)
-    records_cursors: list[str | None] = field(default_factory=list)
-    records_next: str | None = None
-    records_total: int = 0
-    # the sent records whose attachments are still going up (services.attachments.uploads)
-    record_uploads: dict[str, AttachmentsStored] = field(default_factory=dict)
-    # the list's search and filters (typed as they are: the days as YYYY-MM-DD), what is wrong
-    # with them by filter ("since", "until"), and the titles of the records listed by id
-    records_text: str = ""
-    records_form: str | None = None
-    records_since: str = ""
-    records_until: str = ""
-    records_errors: dict[str, str] = field(default_factory=dict)
-    records_filters_open: bool = False  # the form and day filters show (else one button)
-    record_titles: dict[str, str | None] = field(default_factory=dict)
+    records: RecordsList = field(init=False)  # the records list (`state.records`)
     events: list[EventRow] = field(default_factory=list)
     confirm_wipe: bool = False
     confirm_withdraw: bool = False  # the "withdraw consent and erase" dialog shows
@@ -131,6 +114,7 @@ class AppState:
         self.device = device.state
         self.office = OfficeState(services=self.services, lang=self.lang)
         self.referrals = ReferralsView(services=self.services)
+        self.records = RecordsList(services=self.services, lang=self.lang)
         self.screen = _START[self.device]
         self.sync = self.services.sync.refresh()
         if self.device == "unlocked":  # a page opened on a device another page unlocked
@@ -191,7 +175,7 @@ class AppState:
         self.referrals = ReferralsView(services=self.services)  # incoming ones were opened
         self.form = self.merge = self.case = None
         self.events = []
-        self.records = []
+        self.records.clear()
         self.sent_back = {}
         self.confirm_wipe = False
         self.confirm_withdraw = False
@@ -227,6 +211,7 @@ class AppState:
         self.services.device.set_language(lang)
         self.lang = lang
         self.office.set_language(lang)
+        self.records.lang = lang
         if self.form is not None:
             self.form.set_language(lang)
 
@@ -293,7 +278,7 @@ class AppState:
             self.refresh_home()
         elif screen == "records":
             self.refresh_home()  # the tabs' counts
-            self.load_records(self.records_group)
+            self.records.reload()
         elif screen == "training":
             self.events = event_rows(self.services)
         elif screen == "sync":
@@ -317,7 +302,7 @@ class AppState:
         self.sent_back = self.services.records.sent_back_notes()
         self.sync = self.services.sync.refresh()
 
-    # -- records ----------------------------------------------------------------------------
+    # -- the open record --------------------------------------------------------------------
     def new_record(self, form_id: str, known: dict[str, Any] | None = None) -> None:
         """Start a record of `form_id`, with its defaults and the `known` answers; a form
         whose attached file has not come yet says so instead."""
@@ -490,129 +475,6 @@ class AppState:
             self.services.records.discard_draft(form.record_id)
         self.go("home")
 
-    def load_records(
-        self, group: StatusGroup, *, after: str | None = None, back: bool = False
-    ) -> None:
-        if group != self.records_group or (after is None and not back):
-            self.records_cursors = []
-        self.records_group = group
-        query = self.records_query()
-        page = self.services.records.search(query, after=after, limit=PAGE_SIZE)
-        self.records = [item.summary for item in page.items]
-        self.record_titles = {item.summary.id: item.title for item in page.items}
-        self.records_next = page.next_after
-        self.records_total = self.services.records.count_matching(query)
-        self.record_uploads = self.services.attachments.uploads()
-
-    def filter_records(
-        self,
-        *,
-        text: str | None = None,
-        form_id: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> None:
-        """Change the list's search words, form ("" for every form) or days, and list the
-        first page of what they find."""
-        self.touch()
-        if text is not None:
-            self.records_text = text
-        if form_id is not None:
-            self.records_form = form_id or None
-        if since is not None:
-            self.records_since = since
-        if until is not None:
-            self.records_until = until
-        self.load_records(self.records_group)
-
-    def show_record_filters(self, show: bool = True) -> None:
-        self.records_filters_open = show
-
-    def clear_record_filters(self) -> None:
-        self.records_text, self.records_form = "", None
-        self.records_since = self.records_until = ""
-        self.load_records(self.records_group)
-
-    def records_query(self) -> RecordQuery:
-        """The list's query; a day that is no date is left out, and said so by its field."""
-        _ = self.words
-        since, until, errors = day_range(
-            self.records_since,
-            self.records_until,
-            (_("Changed from"), _("Changed until")),
-            self.lang,
-        )
-        self.records_errors = errors
-        return RecordQuery(
-            group=self.records_group,
-            text=self.records_text,
-            form_id=self.records_form,
-            since=since,
-            until=until,
-        )
-
-    @property
-    def records_filtered(self) -> bool:
-        return bool(
-            self.records_text.strip() or self.records_form or self.records_since.strip()
-        ) or bool(self.records_until.strip())
-
-    def next_records_page(self) -> None:
-        if self.records_next is None:
-            return
-        cursors = [*self.records_cursors, self.records_next]
-        self.load_records(self.records_group, after=self.records_next, back=True)
-        self.records_cursors = cursors
-
-    def first_records_page(self) -> None:
-        self.load_records(self.records_group)
-
-    @property
-    def records_offset(self) -> int:
-        return len(self.records_cursors) * PAGE_SIZE
-
-    @staticmethod
-    def is_superseded(item: RecordSummary) -> bool:
-        """A sent record listed with problems is one the office set aside for another
-        device's version: the store clears a record's problems when it is finalised or
-        accepted, and only the office's resolution leaves one on a `sent` record."""
-        return item.status == "sent" and item.problem_count > 0
-
-    def form_title(self, form_id: str) -> str:
-        try:
-            spec = self.services.records.form(form_id)
-        except FieldappError:
-            return form_id
-        return spec.label(spec.title, self.lang)
-
-    def record_title(self, item: RecordSummary) -> str:
-        """A record's name in a list: its case code, `instance_name` or event title as the last
-        page of records read them (decrypted in memory, the device being unlocked), else its
-        form's title."""
-        return self.record_titles.get(item.id) or self.form_title(item.form_id)
-
-    def record_line(self, item: RecordSummary, limit: int = 3) -> str:
-        """A few of a record's clear (statistical) answers in words, in form order: enough
-        to tell records apart in a list without decrypting anything."""
-        try:
-            spec = self.services.records.form(item.form_id, item.form_version)
-        except FieldappError:
-            return ""
-        found: list[str] = []
-        for node in answer_nodes(spec.children):
-            value = item.stats.get(node.name)
-            if not isinstance(node, FieldSpec) or value in (None, "", []):
-                continue
-            if node.type == "select_one":
-                found.append(spec.choice_label(node.choices or "", str(value), self.lang))
-            elif node.type == "integer" and isinstance(value, int):
-                found.append(format_number(value, self.lang))
-            elif node.type == "date":
-                found.append(format_day(value, self.lang))
-            if len(found) == limit:
-                break
-        return " · ".join(found)
-
     # -- training ---------------------------------------------------------------------------
     def open_shared_event(self, key: str) -> None:
         """Start the register of an event the office shared, its details filled in."""
@@ -637,7 +499,7 @@ class AppState:
             self.counts = self.services.records.counts()
             self.sent_back = self.services.records.sent_back_notes()
             if self.screen == "records":
-                self.load_records(self.records_group)
+                self.records.reload()
 
     def sync_now(self) -> None:
         """Blocking: call from a worker thread. Progress and outcome land in this state."""
@@ -662,7 +524,7 @@ class AppState:
             return
         self.refresh_home()
         if self.screen == "records":
-            self.load_records(self.records_group)
+            self.records.reload()
 
     # -- settings ---------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
@@ -681,7 +543,7 @@ class AppState:
         self.services.wipe()
         self.office.clear()
         self.form = self.case = None
-        self.records = []
+        self.records.clear()
         self.events = []
         self.confirm_wipe = False
         self.device = "wiped"

@@ -25,14 +25,12 @@ from fieldapp.forms.repeat_counts import evaluate, fit_counted_repeats
 from fieldapp.forms.spec import (
     FieldSpec,
     FormSpec,
-    GroupSpec,
     Labels,
     Node,
-    RepeatSpec,
     answer_nodes,
 )
 from fieldapp.forms.titles import record_title
-from fieldapp.forms.validate import Checked, FieldError, check
+from fieldapp.forms.validate import Checked, check
 from fieldapp.i18n import Words
 from fieldapp.ui.formats import localised_words
 from fieldapp.ui.messages import MessageKey
@@ -45,6 +43,7 @@ from fieldapp.ui.services import (
     ValidationFailed,
     match_participants,
 )
+from fieldapp.ui.state.shown_errors import ShownErrors
 from fieldapp.ui.state.steps import (
     JumpQuestion,
     JumpStep,
@@ -52,8 +51,8 @@ from fieldapp.ui.state.steps import (
     answer_names,
     build_steps,
     is_relevant,
+    questions,
     root_name,
-    value_at,
 )
 
 __all__ = ["REVIEW", "SUPERSEDED", "FormSession"]
@@ -100,12 +99,12 @@ class FormSession:
     _opened_with: dict[str, Any] = field(default_factory=dict)  # the answers it opened with
     _team_people: list[ParticipantMatch] | None = None  # decrypted once per search
     _checked: Checked = field(default_factory=lambda: Checked(values={}, errors=[]))
-    _strict_steps: set[int] = field(default_factory=set)  # steps where Next was tried
-    _strict_instances: set[tuple[str, int]] = field(default_factory=set)
+    _shown: ShownErrors = field(init=False)  # which of the judged errors show
     _lookups_cache: tuple[str, Options] | None = None
 
     def __post_init__(self) -> None:
         self._steps = build_steps(self.spec)
+        self._shown = ShownErrors(self.spec, self._steps)
         self._opened_with = dict(self.values)
         self._recheck()
         if self.step != REVIEW and self.step not in self.visible_steps():
@@ -130,23 +129,8 @@ class FormSession:
         return [
             i
             for i, s in enumerate(self._steps)
-            if is_relevant(s.relevant, env, **options) and self._questions(s.nodes, env)
+            if is_relevant(s.relevant, env, **options) and questions(s.nodes, env, options)
         ]
-
-    def _questions(
-        self, nodes: tuple[Node, ...] | list[Node], env: ChainMap
-    ) -> list[FieldSpec | RepeatSpec]:
-        """The relevant questions among `nodes`, in order (not notes, calculations or
-        metadata), relevance judged as everywhere else in the form (with its lookups)."""
-        out: list[FieldSpec | RepeatSpec] = []
-        for node in nodes:
-            if not is_relevant(node.relevant, env, **self._lookups()):
-                continue
-            if isinstance(node, GroupSpec):
-                out.extend(self._questions(node.children, env))
-            elif _asks(node):
-                out.append(node)
-        return out
 
     def relevant(self, node: Node, instance: Mapping[str, Any] | None = None) -> bool:
         env = ChainMap(self.clean) if instance is None else ChainMap(dict(instance), self.clean)
@@ -198,11 +182,7 @@ class FormSession:
             reads = parse(node.calculation or "").references if isinstance(node, FieldSpec) else ()
         except (KeyError, ExpressionError):
             reads = frozenset()
-        return not any(root_name(path) in reads for path in self._checked_errors())
-
-    def _checked_errors(self) -> list[str]:
-        """Every wrong (not merely missing) answer, shown yet or not."""
-        return [e.path for e in self._checked.errors if not self._is_missing(e)]
+        return not any(root_name(path) in reads for path in self._shown.wrong(self._checked))
 
     @property
     def derived(self) -> set[str]:
@@ -367,46 +347,14 @@ class FormSession:
     def _recheck(self) -> None:
         """One validation of the answers: their clean values, and the errors to show."""
         self._checked = check(self.spec, self.values, lang=self.lang)
-        self.errors = {e.path: e.message for e in self._checked.errors if self._shows(e)}
-
-    def _shows(self, error: FieldError) -> bool:
-        """A wrong answer shows as it is typed; a missing one (and a question the form does
-        not have) only where Next or Done was tried."""
-        if error.code != "unknown_field" and not self._is_missing(error):
-            return True
-        return self._is_strict(error)
-
-    def _is_missing(self, error: FieldError) -> bool:
-        """A required answer or repeat entry not given yet: what a draft may lack."""
-        if error.code == "required":
-            return True
-        if error.code != "repeat_count":
-            return False
-        repeat = self.spec.node(error.field)
-        assert isinstance(repeat, RepeatSpec)
-        return len(value_at(self.clean, error.path) or []) < repeat.min_count
-
-    def _is_strict(self, error: FieldError) -> bool:
-        for repeat, index in self._strict_instances:
-            if error.path.startswith(f"{repeat}[{index}]."):
-                return True
-        root = root_name(error.path)
-        return any(
-            root in answer_names(self._steps[i].nodes)
-            and (
-                "[" not in error.path
-                or not isinstance(self.spec.node(root), RepeatSpec)
-                or self.editing is None
-            )
-            for i in self._strict_steps
-        )
+        self.errors = self._shown.shown(self._checked, self.editing)
 
     # -- moving -----------------------------------------------------------------------------
     def next(self) -> bool:
         """Go on if this step is complete; otherwise show every problem next to its field."""
         if self.reviewing:
             return False
-        self._strict_steps.add(self.step)
+        self._shown.tried_steps.add(self.step)
         self._recheck()
         if self.step_errors(self.step):
             first = self._steps[self.step].name
@@ -474,11 +422,11 @@ class FormSession:
         """Every step shown and its questions, each answered, unanswered or wrong (ODK
         Collect's hierarchy view): a tap goes to the step."""
         env = ChainMap(self.clean)
-        wrong = {root_name(p) for p in self._checked_errors()} | {root_name(p) for p in self.errors}
+        wrong = {root_name(p) for p in [*self._shown.wrong(self._checked), *self.errors]}
         out: list[JumpStep] = []
         for index in self.visible_steps():
             step = self._steps[index]
-            questions = tuple(
+            listed = tuple(
                 JumpQuestion(
                     node.name,
                     self.label(node.label, node.name),
@@ -488,10 +436,10 @@ class FormSession:
                     if self.clean.get(node.name) not in (None, "", [])
                     else "unanswered",
                 )
-                for node in self._questions(step.nodes, env)
+                for node in questions(step.nodes, env, self._lookups())
             )
             out.append(
-                JumpStep(index, self.label(step.label, step.name), questions, index == self.step)
+                JumpStep(index, self.label(step.label, step.name), listed, index == self.step)
             )
         return out
 
@@ -510,7 +458,7 @@ class FormSession:
             self.message_key = "storage_full"
             return False
         except ValidationFailed as failed:
-            self._strict_steps |= set(range(len(self._steps)))
+            self._shown.tried_steps |= set(range(len(self._steps)))
             self._recheck()
             self.errors = {**self.errors, **{e.path: e.message for e in failed.errors}}
             roots = {root_name(e.path) for e in failed.errors}
@@ -543,7 +491,7 @@ class FormSession:
         values = {**self.values, repeat: instances}
         if not instances:
             values.pop(repeat)
-        self._strict_instances.clear()
+        self._shown.tried_instances.clear()
         self.editing = None
         self.values = values
         self._autosave()
@@ -557,12 +505,12 @@ class FormSession:
         if not [k for k in instance if not k.startswith("_")]:
             self.remove_instance(repeat, index)
             return True
-        self._strict_instances.add((repeat, index))
+        self._shown.tried_instances.add((repeat, index))
         self._recheck()
         if any(p.startswith(f"{repeat}[{index}].") for p in self.errors):
             self.message_key = "fix_errors"
             return False
-        self._strict_instances.discard((repeat, index))
+        self._shown.tried_instances.discard((repeat, index))
         self.message_key = None
         self.editing = None
         self._recheck()
@@ -631,11 +579,3 @@ def _is_metadata(spec: FormSpec, name: str) -> bool:
 def _answers(spec: FormSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     """The answers a person gave: without the metadata the app stamps itself."""
     return {k: v for k, v in values.items() if not _is_metadata(spec, k)}
-
-
-def _asks(node: FieldSpec | RepeatSpec) -> bool:
-    """A question someone answers: a repeat, or a field that is not a note, a calculation or
-    metadata the app records itself."""
-    if isinstance(node, RepeatSpec):
-        return True
-    return node.type not in ("note", "calculate") and node.metadata is None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Unpack
 
 from fieldapp.forms.answers import answer_text, display_value
 from fieldapp.forms.expr import ExpressionError, Options, parse
-from fieldapp.forms.spec import FormSpec, GroupSpec, Labels, Node, RepeatSpec
+from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec, Labels, Node, RepeatSpec
 
 __all__ = [
     "AnswerState",
@@ -20,6 +21,7 @@ __all__ = [
     "build_steps",
     "display_value",
     "is_relevant",
+    "questions",
     "root_name",
     "value_at",
 ]
@@ -127,3 +129,27 @@ def is_relevant(expression: str | None, env: Mapping[str, Any], **options: Unpac
         return parse(expression).truth(env, **options)
     except ExpressionError:
         return False
+
+
+def questions(
+    nodes: tuple[Node, ...] | list[Node], env: ChainMap, options: Options
+) -> list[FieldSpec | RepeatSpec]:
+    """The relevant questions among `nodes`, in order (not notes, calculations or
+    metadata), relevance judged as everywhere else in the form (with its lookups)."""
+    out: list[FieldSpec | RepeatSpec] = []
+    for node in nodes:
+        if not is_relevant(node.relevant, env, **options):
+            continue
+        if isinstance(node, GroupSpec):
+            out.extend(questions(node.children, env, options))
+        elif _asks(node):
+            out.append(node)
+    return out
+
+
+def _asks(node: FieldSpec | RepeatSpec) -> bool:
+    """A question someone answers: a repeat, or a field that is not a note, a calculation or
+    metadata the app records itself."""
+    if isinstance(node, RepeatSpec):
+        return True
+    return node.type not in ("note", "calculate") and node.metadata is None

@@ -23,6 +23,8 @@ __all__ = [
     "WRAP_LINES",
     "banner",
     "big_button",
+    "confirm_dialog",
+    "danger_button",
     "error_text",
     "headline",
     "keyed",
@@ -137,6 +139,45 @@ def banner(text: str, *, error: bool = False, icon: ft.IconData | None = None) -
                 ),
             ]
         ),
+    )
+
+
+def danger_button(
+    text: str, on_click: Any, *, icon: ft.IconData | None = None, visible: bool = True
+) -> ft.FilledButton:
+    """The button that does what cannot be undone (erase, revoke): red, a full tap high."""
+    return ft.FilledButton(
+        text,
+        icon=icon,
+        height=TOUCH,
+        bgcolor=ft.Colors.ERROR,
+        color=ft.Colors.ON_ERROR,
+        visible=visible,
+        on_click=on_click,
+    )
+
+
+def confirm_dialog(
+    *,
+    icon: ft.IconData,
+    title: str,
+    text: str,
+    cancel: str,
+    on_cancel: Any,
+    confirm: str,
+    on_confirm: Any,
+) -> ft.AlertDialog:
+    """The question before what cannot be undone; modal: only Cancel or the red button
+    (`confirm`) close it."""
+    return ft.AlertDialog(
+        modal=True,
+        icon=ft.Icon(icon, color=ft.Colors.ERROR),
+        title=ft.Text(title),
+        content=ft.Text(text),
+        actions=[
+            ft.TextButton(cancel, height=TOUCH, on_click=on_cancel),
+            danger_button(confirm, on_confirm),
+        ],
     )
 
 

@@ -10,7 +10,7 @@ import flet as ft
 
 from fieldapp.ui.messages import GOOD_NEWS, MESSAGES
 from fieldapp.ui.state import AppState, FormSession, referable
-from fieldapp.ui.widgets.common import TOUCH, banner
+from fieldapp.ui.widgets.common import TOUCH, banner, confirm_dialog
 
 __all__ = [
     "finish_buttons",
@@ -158,28 +158,19 @@ def withdraw_dialog(state: AppState, form: FormSession) -> ft.AlertDialog:
     """What "Withdraw consent and erase" erases, that it cannot be undone; modal: only one
     of its two buttons closes it."""
     _ = form.words
-    return ft.AlertDialog(
-        modal=True,
-        icon=ft.Icon(ft.Icons.PERSON_REMOVE, color=ft.Colors.ERROR),
-        title=ft.Text(_("Withdraw consent and erase?")),
-        content=ft.Text(
-            _(
-                "The person's name, date of birth, places, notes and every other personal"
-                " answer in this record are erased from this device now, and from the server,"
-                " with every earlier version, at the next sync. Only the anonymous statistics"
-                " stay, for counts. This cannot be undone."
-            )
+    return confirm_dialog(
+        icon=ft.Icons.PERSON_REMOVE,
+        title=_("Withdraw consent and erase?"),
+        text=_(
+            "The person's name, date of birth, places, notes and every other personal"
+            " answer in this record are erased from this device now, and from the server,"
+            " with every earlier version, at the next sync. Only the anonymous statistics"
+            " stay, for counts. This cannot be undone."
         ),
-        actions=[
-            ft.TextButton(_("Cancel"), height=TOUCH, on_click=lambda: state.ask_withdraw(False)),
-            ft.FilledButton(
-                _("Withdraw and erase"),
-                height=TOUCH,
-                bgcolor=ft.Colors.ERROR,
-                color=ft.Colors.ON_ERROR,
-                on_click=state.withdraw_consent,
-            ),
-        ],
+        cancel=_("Cancel"),
+        on_cancel=lambda: state.ask_withdraw(False),
+        confirm=_("Withdraw and erase"),
+        on_confirm=state.withdraw_consent,
     )
 
 

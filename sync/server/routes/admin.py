@@ -16,6 +16,7 @@ from sync.server.routes.common import (
     Context,
     CurrentDevice,
     actor,
+    audit,
     links,
     managed_device,
     require_role,
@@ -106,13 +107,12 @@ def resolve_conflict(
                 "keep_revision must be the record's head or a version in conflict with it",
             )
     if refusal is not None:
-        storage.append_audit(
-            actor(device),
+        audit(
+            context,
+            device,
             "resolve_conflict",
             f"refused:{refusal.error}",
-            now,
-            org_id=device.org_id,
-            device_id=device.id,
+            now=now,
             record_id=str(record_id),
         )
         raise refusal

@@ -25,7 +25,7 @@ from sync.protocol.attachments import (
 )
 from sync.server.auth import SEALED_READ_ROLES
 from sync.server.limits import PathLimit
-from sync.server.routes.common import ApiError, Context, CurrentDevice, actor, v1_router
+from sync.server.routes.common import ApiError, Context, CurrentDevice, audit, v1_router
 from sync.server.storage import NotFound
 
 __all__ = ["CHUNK_LIMIT", "router"]
@@ -78,21 +78,13 @@ def get_chunk(digest: Digest, device: CurrentDevice, context: Context) -> Respon
     (404). Audited."""
     storage, now = context.storage, context.now()
     if device.role == "coordinator":
-        storage.append_audit(
-            actor(device), "read_chunk", "refused:forbidden", now,
-            org_id=device.org_id, device_id=device.id,
-        )  # fmt: skip
+        audit(context, device, "read_chunk", "refused:forbidden", now=now)
         raise ApiError(403, "forbidden", "a coordinator device may not read attachments")
     try:
         data = storage.read_chunk(device, digest)
     except NotFound as exc:
-        storage.append_audit(
-            actor(device), "read_chunk", "refused:not_found", now,
-            org_id=device.org_id, device_id=device.id,
-        )  # fmt: skip
+        audit(context, device, "read_chunk", "refused:not_found", now=now)
         raise ApiError(404, "chunk_not_found", "no such chunk") from exc
     outcome = "ok:office" if device.role in SEALED_READ_ROLES else "ok"
-    storage.append_audit(
-        actor(device), "read_chunk", outcome, now, org_id=device.org_id, device_id=device.id
-    )
+    audit(context, device, "read_chunk", outcome, now=now)
     return Response(data, media_type="application/octet-stream")

@@ -42,6 +42,7 @@ __all__ = [
     "SelfReport",
     "ServerContext",
     "actor",
+    "audit",
     "links",
     "require_role",
     "v1_router",
@@ -166,6 +167,28 @@ def require_role(device: Device, roles: frozenset[str], what: str) -> None:
 def actor(device: Device) -> str:
     """Who the audit log says acted: the device."""
     return device_actor(device)
+
+
+def audit(
+    context: ServerContext,
+    device: Device,
+    action: str,
+    outcome: str,
+    *,
+    now: datetime | None = None,
+    record_id: str | None = None,
+) -> None:
+    """One line of the audit log: `device` did `action` in its organisation, with `outcome`
+    (`now`: the request's time, when the handler already read the clock)."""
+    context.storage.append_audit(
+        actor(device),
+        action,
+        outcome,
+        context.now() if now is None else now,
+        org_id=device.org_id,
+        device_id=device.id,
+        record_id=record_id,
+    )
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -27,7 +27,7 @@ from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
-    actor,
+    audit,
     require_role,
     v1_router,
 )
@@ -43,12 +43,6 @@ PEOPLE_ROLES = ORG_WIDE_ROLES
 _PAIR = Annotated[str, Path(min_length=3, max_length=MAX_PAIR_ID, pattern=r"^[0-9a-zA-Z._~-]+$")]
 
 
-def _audit(context: Context, device: Device, action: str, outcome: str) -> None:
-    context.storage.append_audit(
-        actor(device), action, outcome, context.now(), org_id=device.org_id, device_id=device.id
-    )
-
-
 @router.get("/office/duplicates", response_model=DuplicatesPage)
 def office_duplicates(
     device: CurrentDevice,
@@ -60,7 +54,7 @@ def office_duplicates(
     statistical fields; open pairs only (no decision yet), most shared keys first."""
     require_role(device, DUPLICATE_ROLES, "list possible duplicates")
     rows = context.storage.office_duplicates(device, limit)
-    _audit(context, device, "duplicates_list", f"ok:{len(rows)}")
+    audit(context, device, "duplicates_list", f"ok:{len(rows)}")
     return DuplicatesPage(
         pairs=[
             DuplicatePair(
@@ -81,11 +75,11 @@ def _decide(
     try:
         stored = context.storage.decide_duplicate(device, pair, decision, keep, context.now())
     except NotFound:
-        _audit(context, device, "duplicate_decision", "refused:pair_not_found")
+        audit(context, device, "duplicate_decision", "refused:pair_not_found")
         raise ApiError(404, "pair_not_found", "no such pair of possible duplicates") from None
     except ValueError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from None
-    _audit(context, device, "duplicate_decision", stored.decision)
+    audit(context, device, "duplicate_decision", stored.decision)
     return _result(stored)
 
 
@@ -126,7 +120,7 @@ def office_people(
     people they are, with the same-name pairs for a coordinator to confirm."""
     require_role(device, PEOPLE_ROLES, "count people")
     count = context.storage.office_people(device, form)
-    _audit(context, device, "people_count", f"ok:{count.attendances}")
+    audit(context, device, "people_count", f"ok:{count.attendances}")
     return PeopleReport(
         form_id=count.form_id,
         attendances=count.attendances,
@@ -150,9 +144,9 @@ def _decide_people(
     try:
         stored = context.storage.decide_people(device, pair, decision, context.now())
     except NotFound:
-        _audit(context, device, "people_decision", "refused:pair_not_found")
+        audit(context, device, "people_decision", "refused:pair_not_found")
         raise ApiError(404, "pair_not_found", "no such pair of attendances") from None
-    _audit(context, device, "people_decision", stored.decision)
+    audit(context, device, "people_decision", stored.decision)
     return _result(stored)
 
 

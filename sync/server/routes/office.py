@@ -37,6 +37,7 @@ from sync.server.routes.common import (
     Context,
     CurrentDevice,
     actor,
+    audit,
     links,
     managed_device,
     require_role,
@@ -123,14 +124,7 @@ def office_records(
             raise ApiError(422, "invalid_request", f"{name}: give a time with its UTC offset")
     query = OfficeFilter(form, region, device_id, status, received_from, received_to)
     page = context.storage.office_records(device, query, _after(cursor), limit)
-    context.storage.append_audit(
-        actor(device),
-        "office_list",
-        f"ok:{len(page.rows)}",
-        context.now(),
-        org_id=device.org_id,
-        device_id=device.id,
-    )
+    audit(context, device, "office_list", f"ok:{len(page.rows)}")
     return OfficeRecordsPage(
         records=[OfficeRecord.model_validate(row, from_attributes=True) for row in page.rows],
         next_cursor=None if page.next_after is None else _cursor(page.next_after),
@@ -150,23 +144,21 @@ def review_record(
     try:
         stored = context.storage.review_record(device, record_id, body.state, body.comment, now)
     except NotFound:
-        context.storage.append_audit(
-            actor(device),
+        audit(
+            context,
+            device,
             "review",
             "refused:record_not_found",
-            now,
-            org_id=device.org_id,
-            device_id=device.id,
+            now=now,
             record_id=str(record_id),
         )
         raise ApiError(404, "record_not_found", "no such record") from None
-    context.storage.append_audit(
-        actor(device),
+    audit(
+        context,
+        device,
         "review",
         stored.state,
-        now,
-        org_id=device.org_id,
-        device_id=device.id,
+        now=now,
         record_id=str(record_id),
     )
     return ReviewResult.model_validate(stored, from_attributes=True)
@@ -188,19 +180,18 @@ def sealed_record(
     when, how many revisions; never any content."""
     now = context.now()
 
-    def audit(outcome: str) -> None:
-        context.storage.append_audit(
-            actor(device),
+    def audited(outcome: str) -> None:
+        audit(
+            context,
+            device,
             "open_sealed",
             outcome,
-            now,
-            org_id=device.org_id,
-            device_id=device.id,
+            now=now,
             record_id=str(record_id),
         )
 
     if device.role not in SEALED_READ_ROLES:
-        audit("refused:forbidden")
+        audited("refused:forbidden")
         raise ApiError(
             403,
             "forbidden",
@@ -210,9 +201,9 @@ def sealed_record(
     try:
         found = context.storage.office_sealed(device, record_id, history=history)
     except NotFound:
-        audit("refused:record_not_found")
+        audited("refused:record_not_found")
         raise ApiError(404, "record_not_found", "no such record") from None
-    audit(f"ok:{len(found.revisions)}")
+    audited(f"ok:{len(found.revisions)}")
     head = found.head
     envelopes = [revision.to_envelope() for revision in found.revisions]
     named = {epoch_id_or_none(envelope.sealed) for envelope in envelopes} - {None}
@@ -240,14 +231,7 @@ def office_devices(device: CurrentDevice, context: Context) -> OfficeDevices:
         for d in context.storage.list_devices(device.org_id)
         if device.region is None or d.region == device.region
     ]
-    context.storage.append_audit(
-        actor(device),
-        "office_devices",
-        f"ok:{len(listed)}",
-        context.now(),
-        org_id=device.org_id,
-        device_id=device.id,
-    )
+    audit(context, device, "office_devices", f"ok:{len(listed)}")
     return OfficeDevices(devices=listed)
 
 

@@ -26,7 +26,7 @@ from sync.server.routes.common import (
     Context,
     CurrentDevice,
     DeviceSays,
-    actor,
+    audit,
     links,
     v1_router,
 )
@@ -99,13 +99,11 @@ def check_receipts(
     storage = context.storage
     held = storage.held_revisions(device, [(ref.id, ref.revision) for ref in body.revisions])
     answer = [ref for ref in body.revisions if (ref.id, ref.revision) in held]
-    storage.append_audit(
-        actor(device),
+    audit(
+        context,
+        device,
         "check_receipts",
         f"held:{len(answer)},missing:{len(body.revisions) - len(answer)}",
-        context.now(),
-        org_id=device.org_id,
-        device_id=device.id,
     )
     return ReceiptCheckResponse(held=answer)
 
@@ -121,14 +119,13 @@ def record(record_id: UUID, device: CurrentDevice, context: Context) -> RecordVi
     `refused:not_found`)."""
     storage, now = context.storage, context.now()
 
-    def audit(outcome: str) -> None:
-        storage.append_audit(
-            actor(device),
+    def audited(outcome: str) -> None:
+        audit(
+            context,
+            device,
             "read_record",
             outcome,
-            now,
-            org_id=device.org_id,
-            device_id=device.id,
+            now=now,
             record_id=str(record_id),
         )
 
@@ -139,10 +136,10 @@ def record(record_id: UUID, device: CurrentDevice, context: Context) -> RecordVi
         head = None
         revisions = []
     if head is None or not can_read_record(device, head.region, revisions):
-        audit("refused:not_found")
+        audited("refused:not_found")
         raise ApiError(404, "record_not_found", "no such record")
     sealed = can_read_sealed(device, revisions)
-    audit("ok" if sealed else "ok:statistics")
+    audited("ok" if sealed else "ok:statistics")
     envelopes = [revision.to_envelope() for revision in revisions]
     return RecordView(
         id=head.id,

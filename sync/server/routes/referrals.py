@@ -32,7 +32,7 @@ from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
-    actor,
+    audit,
     require_role,
     v1_router,
 )
@@ -46,18 +46,6 @@ router = v1_router()
 # records only) and the office; the receiving side answers from its office.
 REFER_ROLES: frozenset[Role] = frozenset({"collector", *OFFICE_ROLES})
 ANSWER_ROLES = OFFICE_ROLES
-
-
-def _audit(context: Context, device: Device, action: str, outcome: str, ref: str | None) -> None:
-    context.storage.append_audit(
-        actor(device),
-        action,
-        outcome,
-        context.now(),
-        org_id=device.org_id,
-        device_id=device.id,
-        record_id=ref,
-    )
 
 
 def _view(row: ReferralRow, viewer: Device) -> Referral:
@@ -106,7 +94,7 @@ def put_services(body: DirectoryServices, device: CurrentDevice, context: Contex
         raise ApiError(422, "invalid_request", "services: each service code once")
     pairs = [(service.service, service.label) for service in body.services]
     context.storage.put_directory_services(device.org_id, pairs, context.now())
-    _audit(context, device, "directory_services", f"ok:{len(pairs)}", None)
+    audit(context, device, "directory_services", f"ok:{len(pairs)}")
     return directory(device, context)
 
 
@@ -128,9 +116,21 @@ def send_referral(body: ReferralRequest, device: CurrentDevice, context: Context
             context.now(),
         )
     except ReferralRefused as refused:
-        _audit(context, device, "referral_send", f"refused:{refused.error}", str(body.record_id))
+        audit(
+            context,
+            device,
+            "referral_send",
+            f"refused:{refused.error}",
+            record_id=str(body.record_id),
+        )
         raise ApiError(refused.status, refused.error, str(refused)) from None
-    _audit(context, device, "referral_send", "sent" if new else "duplicate", str(body.record_id))
+    audit(
+        context,
+        device,
+        "referral_send",
+        "sent" if new else "duplicate",
+        record_id=str(body.record_id),
+    )
     return _view(row, device)
 
 
@@ -144,7 +144,7 @@ def list_referrals(
     status, or incoming ones (the office only) with their sealed parts."""
     require_role(device, REFER_ROLES, "list referrals")
     rows = context.storage.list_referrals(device, direction)
-    _audit(context, device, f"referrals_{direction}", f"ok:{len(rows)}", None)
+    audit(context, device, f"referrals_{direction}", f"ok:{len(rows)}")
     return ReferralsPage(referrals=[_view(row, device) for row in rows])
 
 
@@ -157,12 +157,12 @@ def _answer(
             device, str(referral_id), status, reason, context.now()
         )
     except NotFound:
-        _audit(context, device, "referral_answer", "refused:referral_not_found", None)
+        audit(context, device, "referral_answer", "refused:referral_not_found")
         raise ApiError(404, "referral_not_found", "no such referral to this organisation") from None
     except ReferralRefused as refused:
-        _audit(context, device, "referral_answer", f"refused:{refused.error}", None)
+        audit(context, device, "referral_answer", f"refused:{refused.error}")
         raise ApiError(refused.status, refused.error, str(refused)) from None
-    _audit(context, device, "referral_answer", status, None)
+    audit(context, device, "referral_answer", status)
     return _view(row, device)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sync.protocol import RosterOutcome, RosterPush, RosterPushResponse
 from sync.server.auth import ROSTER_ROLES
 from sync.server.relaying import relayed_roster_writers
-from sync.server.routes.common import Context, CurrentDevice, actor, require_role, v1_router
+from sync.server.routes.common import Context, CurrentDevice, audit, require_role, v1_router
 
 __all__ = ["router"]
 
@@ -29,14 +29,8 @@ def put_roster(body: RosterPush, device: CurrentDevice, context: Context) -> Ros
         relayed_roster_writers(storage, device, body),
     )
     counts = {status: statuses.count(status) for status in sorted(set(statuses))}
-    storage.append_audit(
-        actor(device),
-        "roster_push",
-        ",".join(f"{status}:{count}" for status, count in counts.items()),
-        now,
-        org_id=device.org_id,
-        device_id=device.id,
-    )
+    outcome = ",".join(f"{status}:{count}" for status, count in counts.items())
+    audit(context, device, "roster_push", outcome, now=now)
     return RosterPushResponse(
         outcomes=[
             RosterOutcome(key=entry.key, status=status)

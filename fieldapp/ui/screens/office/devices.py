@@ -13,34 +13,35 @@ from fieldapp.ui.context import use_office
 from fieldapp.ui.formats import format_number
 from fieldapp.ui.services import OfficeDevice
 from fieldapp.ui.state.office_devices import DeviceBoard
-from fieldapp.ui.widgets.common import TOUCH, WRAP_LINES, banner, keyed, page, title, typed, when
+from fieldapp.ui.widgets.common import (
+    TOUCH,
+    WRAP_LINES,
+    banner,
+    confirm_dialog,
+    keyed,
+    page,
+    title,
+    typed,
+    when,
+)
 
 __all__ = ["DevicesSection"]
 
 
 def _revoke_dialog(board: DeviceBoard, run: Callable[[Callable[[], Any]], None]) -> ft.AlertDialog:
     _ = board.words
-    return ft.AlertDialog(
-        modal=True,
-        icon=ft.Icon(ft.Icons.PHONELINK_ERASE, color=ft.Colors.ERROR),
-        title=ft.Text(_("Revoke {device}?", device=board.confirm or "")),
-        content=ft.Text(
-            _(
-                "The device can no longer sync: the server refuses its token from now on, and"
-                " its records not yet sent stay on it. This cannot be undone: to sync again,"
-                " the person enrols the device with a new code."
-            )
+    return confirm_dialog(
+        icon=ft.Icons.PHONELINK_ERASE,
+        title=_("Revoke {device}?", device=board.confirm or ""),
+        text=_(
+            "The device can no longer sync: the server refuses its token from now on, and"
+            " its records not yet sent stay on it. This cannot be undone: to sync again,"
+            " the person enrols the device with a new code."
         ),
-        actions=[
-            ft.TextButton(_("Cancel"), height=TOUCH, on_click=lambda: board.ask_revoke(None)),
-            ft.FilledButton(
-                _("Revoke the device"),
-                height=TOUCH,
-                bgcolor=ft.Colors.ERROR,
-                color=ft.Colors.ON_ERROR,
-                on_click=lambda: run(board.revoke),
-            ),
-        ],
+        cancel=_("Cancel"),
+        on_cancel=lambda: board.ask_revoke(None),
+        confirm=_("Revoke the device"),
+        on_confirm=lambda: run(board.revoke),
     )
 
 

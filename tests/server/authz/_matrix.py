@@ -1,11 +1,7 @@
-"""Authorisation matrix over every endpoint of the app (real HTTP, SQLite).
-
-The endpoints are parametrised from the app's own routers (sync.server.routes.ROUTERS), so
-an endpoint added without a matrix entry fails here. For each: no token, a garbage token and a
-revoked token get 401; organisation B's admin on organisation A's data gets 403/404 (or its
-own data only) and zero bytes of A's data; each role of A gets exactly what its role and
-region allow, down to who may write A's record (its owner, and the office of its region).
-"""
+"""The authorisation matrix's world and table: two organisations on a real server, A's
+record pushed by its north collector, a device of A per role, a revoked one (`Matrix`, the
+`matrix` fixture in conftest.py); and, for every endpoint of the app, one call aimed at A's
+data with the roles of A it lets through (`MATRIX`)."""
 
 from __future__ import annotations
 
@@ -13,31 +9,23 @@ import base64
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 
 from fieldapp import crypto
-from fieldapp.forms.files import FormFile
-from sync.protocol import ROSTER_ROLES, PushResponse, RecordOutcome, Role
-from sync.server import admin
-from sync.server.app import create_app
+from sync.protocol import ROSTER_ROLES, Role
 from sync.server.auth import (
     OFFICE_ROLES,
     SEALED_READ_ROLES,
     enrol_code_hash,
     enrol_proof,
     enrol_proof_key,
-    token_hash,
 )
 from sync.server.routes import ROUTERS
 from sync.server.routes.referrals import REFER_ROLES
-from sync.server.settings import ServerSettings
 from sync.server.storage import ORG_WIDE_ROLES, Organisation
 from tests.server import _referral_calls as referral
 from tests.server._harness import (
@@ -47,8 +35,6 @@ from tests.server._harness import (
     World,
     chunk_manifest,
     push_body,
-    revision,
-    running,
 )
 
 ROLES: tuple[Role, ...] = (
@@ -84,44 +70,6 @@ class Matrix:
             CANARY,
             *(d.device_id for d in devices),
         ]
-
-
-@pytest.fixture
-def matrix(tmp_path: Path, org_key: crypto.OrgKeyPair) -> Iterator[Matrix]:
-    settings = ServerSettings(data_dir=tmp_path / "server", rate_limit_burst=10_000)
-    app = create_app(settings)
-    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        world = World(app, client, org_key)
-        org_a, org_b = world.org("Org A"), world.org("Org B")
-        admin.publish_form(
-            world.storage, FORM.model_copy(update={"version": A_ONLY_VERSION}), org=org_a.id
-        )
-        ref = FormFile(file="places.csv", sha256=A_FILE_SHA, size=len(A_FILE))
-        with_file = FORM.model_copy(update={"version": "a-file", "attachments": {"places": ref}})
-        admin.publish_form(world.storage, with_file, org=org_a.id, files={A_FILE_SHA: A_FILE})
-        author = world.enrol(org_a, "collector", "north")
-        envelope = author.envelope(form=(FORM.id, A_ONLY_VERSION))
-        pushed = world.push(author, envelope)
-        assert pushed.json()["outcomes"][0]["status"] == "accepted"
-        by_role = {
-            role: world.enrol(
-                org_a, role, "north" if role in ("collector", "trainer", "relay") else None
-            )
-            for role in ROLES
-        }
-        revoked = world.enrol(org_a, "admin")
-        admin.revoke(world.storage, revoked.device_id)
-        yield Matrix(
-            world,
-            org_a,
-            org_b,
-            author,
-            envelope.id,
-            envelope.revision,
-            by_role,
-            revoked,
-            world.enrol(org_b, "admin"),
-        )
 
 
 # Each call makes one request to an endpoint, aimed at organisation A's data, with `headers`.
@@ -160,7 +108,7 @@ def _roster(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Respon
     return m.world.client.put("/v1/team/roster", json={"entries": [entry]}, headers=headers)
 
 
-def _check_receipts(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+def check_receipts(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
     asked = {"revisions": [{"id": str(m.record_id), "revision": m.revision}]}
     return m.world.client.post("/v1/receipts:check", json=asked, headers=headers)
 
@@ -355,7 +303,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/records:push"): Entry(_push, other_org_gets_own_data=True),
     ("GET", "/v1/changes"): Entry(_changes, other_org_gets_own_data=True),
     # Everyone may ask; only records it may read are ever answered held (see below).
-    ("POST", "/v1/receipts:check"): Entry(_check_receipts, other_org_gets_own_data=True),
+    ("POST", "/v1/receipts:check"): Entry(check_receipts, other_org_gets_own_data=True),
     # A relay too: it passes on its devices' entries (this one, naming none, it is refused).
     ("PUT", "/v1/team/roster"): Entry(_roster, allowed=ROSTER_ROLES | {"relay"}),
     # Any device of the organisation that pushed the record naming the chunk may send it;
@@ -433,267 +381,5 @@ ENDPOINTS = [
 PRIVATE = [e for e in ENDPOINTS if e not in MATRIX or not MATRIX[e].public]
 
 
-def test_the_matrix_covers_exactly_the_apps_routes(tmp_path: Path) -> None:
-    """What the app serves, as FastAPI resolves its routes (an included router is one entry
-    of `app.routes`, its routes behind it): exactly the routers' routes, each in MATRIX."""
-    app = create_app(ServerSettings(data_dir=tmp_path))
-    served = {
-        (method, route.path)
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute)
-        for method in route.methods or ()
-    }
-    assert served == set(ENDPOINTS)
-    assert served == set(MATRIX), "every endpoint needs an authorisation matrix entry"
-    app.state.fieldapp.storage.close()
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
-def test_without_a_valid_token_every_private_endpoint_is_401(
-    matrix: Matrix, endpoint: tuple[str, str]
-) -> None:
-    entry = MATRIX[endpoint]
-    for headers in (
-        {},
-        bearer("not-a-token"),
-        bearer(matrix.revoked.token),
-        {"Authorization": "Basic eDp5"},
-    ):
-        response = entry.call(matrix, None, headers)
-        if entry.public:
-            assert response.status_code == 200, response.text
-        else:
-            assert response.status_code == 401, (headers, response.text)
-            assert response.json()["error"] == "unauthenticated"
-            assert response.headers["WWW-Authenticate"] == "Bearer"
-            for secret in matrix.a_secrets():
-                assert secret not in response.text
-
-
-@pytest.mark.parametrize("endpoint", PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
-def test_another_organisation_gets_zero_bytes_of_its_data(
-    matrix: Matrix, endpoint: tuple[str, str]
-) -> None:
-    entry = MATRIX[endpoint]
-    response = entry.call(matrix, matrix.b_admin, bearer(matrix.b_admin.token))
-    if entry.other_org_gets_own_data:
-        assert response.status_code == 200, response.text
-    else:
-        assert response.status_code in (403, 404), response.text
-    for secret in matrix.a_secrets():
-        if endpoint == ("POST", "/v1/records:push") and secret == str(matrix.record_id):
-            continue  # B named A's record id itself; the answer may repeat B's own input
-        assert secret not in response.text, f"{endpoint} leaked {secret!r} to organisation B"
-    head = matrix.world.storage.get_record(matrix.org_a.id, matrix.record_id)
-    assert head.head_revision == matrix.revision
-    assert matrix.world.storage.device_by_token(token_hash(matrix.author.token)) is not None
-
-
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[f"{m} {p}" for m, p in ENDPOINTS])
-def test_each_role_gets_exactly_what_it_may(
-    matrix: Matrix, endpoint: tuple[str, str], role: Role
-) -> None:
-    entry = MATRIX[endpoint]
-    caller = matrix.by_role[role]
-    response = entry.call(matrix, caller, bearer(caller.token))
-    if role in entry.allowed:
-        assert response.status_code in (200, 204), response.text
-    else:
-        assert response.status_code in (403, 404), response.text
-        assert str(matrix.record_id) not in response.text or endpoint[1] == "/v1/records:push"
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_a_receipt_check_confirms_only_records_the_caller_may_read(
-    matrix: Matrix, role: Role
-) -> None:
-    for caller, may_read in (
-        (matrix.by_role[role], role in ORG_WIDE_ROLES),
-        (matrix.author, True),
-        (matrix.b_admin, False),
-    ):
-        response = _check_receipts(matrix, caller, bearer(caller.token))
-        assert response.status_code == 200, response.text
-        held = [(ref["id"], ref["revision"]) for ref in response.json()["held"]]
-        assert held == ([(str(matrix.record_id), matrix.revision)] if may_read else [])
-
-
-def test_a_regional_admin_manages_only_its_region(matrix: Matrix) -> None:
-    world = matrix.world
-    north_admin = world.enrol(matrix.org_a, "admin", "north")
-    south_phone = world.enrol(matrix.org_a, "collector", "south")
-    headers = bearer(north_admin.token)
-    south_code = world.client.post(
-        "/v1/admin/enrol-codes", json={"role": "collector", "region": "south"}, headers=headers
-    )
-    assert (south_code.status_code, south_code.json()["error"]) == (403, "region_forbidden")
-    org_wide_code = world.client.post(
-        "/v1/admin/enrol-codes", json={"role": "collector"}, headers=headers
-    )
-    assert org_wide_code.status_code == 403
-    north_code = world.client.post(
-        "/v1/admin/enrol-codes", json={"role": "collector", "region": "north"}, headers=headers
-    )
-    assert north_code.status_code == 200
-    revoke_south = world.client.post(
-        f"/v1/admin/devices/{south_phone.device_id}:revoke", headers=headers
-    )
-    assert revoke_south.status_code == 403
-    assert world.client.get("/v1/changes", headers=south_phone.auth).status_code == 200
-
-
-def test_collectors_read_only_records_they_took_part_in(matrix: Matrix) -> None:
-    world = matrix.world
-    other_north = world.enrol(matrix.org_a, "collector", "north")
-    south = world.enrol(matrix.org_a, "collector", "south")
-    path = f"/v1/records/{matrix.record_id}"
-    assert world.client.get(path, headers=matrix.author.auth).status_code == 200
-    for phone in (other_north, south):
-        response = world.client.get(path, headers=phone.auth)
-        assert response.status_code == 404
-        assert CANARY not in response.text and matrix.revision not in response.text
-
-
-def test_a_revoked_device_stays_out_and_learns_nothing(matrix: Matrix) -> None:
-    response = matrix.world.client.get("/v1/changes", headers=matrix.revoked.auth)
-    assert response.status_code == 401
-    pushed = matrix.world.push(matrix.revoked, matrix.revoked.envelope())
-    assert pushed.status_code == 401
-
-
-def pushed(m: Matrix, phone: Phone, envelope: Any) -> RecordOutcome:
-    response = m.world.push(phone, envelope)
-    assert response.status_code == 200, response.text
-    [outcome] = PushResponse.model_validate_json(response.content).outcomes
-    return outcome
-
-
-REGIONS = ("north", "south", None)  # the record's region, another one, none (the whole org)
-
-
-@pytest.mark.parametrize("region", REGIONS, ids=["same region", "other region", "no region"])
-@pytest.mark.parametrize("role", ROLES)
-def test_a_record_is_written_only_by_its_owner_and_the_office_of_its_region(
-    matrix: Matrix, role: Role, region: str | None
-) -> None:
-    """A's record was created by a collector of region north. Another device pushes a
-    revision based on its head, one with no base, a consent withdrawal, and asks to settle
-    it: only an admin or case manager of north, or of no region, may."""
-    world, form = matrix.world, (FORM.id, A_ONLY_VERSION)
-    caller = world.enrol(matrix.org_a, role, region)
-    may = role in OFFICE_ROLES and region in ("north", None)
-    on_head = caller.envelope(
-        record_id=matrix.record_id, rev=revision(2), base=matrix.revision, form=form
-    )
-    no_base = caller.envelope(record_id=matrix.record_id, rev=revision(2), form=form)
-    withdrawal = caller.envelope(
-        record_id=matrix.record_id, rev=revision(3), base=on_head.revision, form=form,
-        withdrawn=True,
-    )  # fmt: skip
-
-    outcomes = [pushed(matrix, caller, on_head), pushed(matrix, caller, no_base)]
-    settled = world.client.post(
-        f"/v1/admin/records/{matrix.record_id}:resolve",
-        json={"keep_revision": on_head.revision if may else matrix.revision},
-        headers=caller.auth,
-    )
-    outcomes.append(pushed(matrix, caller, withdrawal))
-
-    revisions = world.storage.list_revisions(matrix.org_a.id, matrix.record_id)
-    refused = [
-        e
-        for e in world.storage.list_audit(matrix.org_a.id)
-        if e.device_id == caller.device_id and e.outcome == "refused:not_record_owner"
-    ]
-    if may:
-        assert [o.status for o in outcomes] == ["accepted", "conflict", "accepted"]
-        assert settled.status_code == 200, settled.text
-        assert [r.sealed is None for r in revisions] == [True] * 4  # every version erased
-        assert refused == []
-        return
-    for outcome in outcomes:
-        assert (outcome.status, outcome.receipt) == ("rejected", None)
-        assert [(e.code, e.field) for e in outcome.errors] == [("not_record_owner", "id")]
-        assert matrix.revision not in outcome.model_dump_json()
-    expected = "not_record_owner" if role in OFFICE_ROLES else "forbidden"
-    assert (settled.status_code, settled.json()["error"]) == (403, expected)
-    assert [(r.revision, r.status, r.sealed is not None) for r in revisions] == [
-        (matrix.revision, "current", True)
-    ]
-    head = world.storage.get_record(matrix.org_a.id, matrix.record_id)
-    assert (head.head_revision, head.in_conflict, head.consent_withdrawn) == (
-        matrix.revision,
-        False,
-        False,
-    )
-    office = role in OFFICE_ROLES  # past the role check, the resolve is refused for its region
-    actions = ["push", "push", *(["resolve_conflict"] if office else []), "push"]
-    assert [(e.action, e.record_id) for e in refused] == [
-        (action, str(matrix.record_id)) for action in actions
-    ]
-
-
-def test_the_owner_writes_its_record_and_leaves_settling_it_to_the_office(matrix: Matrix) -> None:
-    world, author, form = matrix.world, matrix.author, (FORM.id, A_ONLY_VERSION)
-    edit = author.envelope(
-        record_id=matrix.record_id, rev=revision(2), base=matrix.revision, form=form
-    )
-    offline = author.envelope(
-        record_id=matrix.record_id, rev=revision(2), base=matrix.revision, form=form
-    )  # its other copy's edit
-    assert pushed(matrix, author, edit).status == "accepted"
-    assert pushed(matrix, author, offline).status == "conflict"
-    settled = world.client.post(
-        f"/v1/admin/records/{matrix.record_id}:resolve",
-        json={"keep_revision": edit.revision},
-        headers=author.auth,
-    )
-    assert (settled.status_code, settled.json()["error"]) == (403, "forbidden")
-    withdrawal = author.envelope(
-        record_id=matrix.record_id, rev=revision(3), base=edit.revision, form=form, withdrawn=True
-    )
-    assert pushed(matrix, author, withdrawal).status == "accepted"
-
-
-@pytest.mark.parametrize("region", REGIONS, ids=["same region", "other region", "no region"])
-@pytest.mark.parametrize("role", ROLES)
-def test_the_record_route_gives_sealed_parts_only_to_key_holders_and_its_writers(
-    matrix: Matrix, role: Role, region: str | None
-) -> None:
-    """`GET /v1/records/{id}` of A's record (north): the office of its region (or of none)
-    reads it, sealed parts only for those holding the organisation's key; another region's
-    office gets 404, as do field devices that took no part; its author gets it whole."""
-    world = matrix.world
-    caller = world.enrol(matrix.org_a, role, region)
-    path = f"/v1/records/{matrix.record_id}"
-    response = world.client.get(path, headers=caller.auth)
-    receipts = _check_receipts(matrix, caller, caller.auth).json()["held"]
-    if role not in ORG_WIDE_ROLES or region == "south":
-        assert response.status_code == 404, response.text
-        assert matrix.revision not in response.text
-        assert receipts == []
-        return
-    assert response.status_code == 200, response.text
-    view = response.json()
-    sealed = [revision["sealed"] for revision in view["revisions"]]
-    if role in SEALED_READ_ROLES:
-        assert sealed != [None] and None not in sealed
-        assert view["sealed_withheld"] is False
-    else:
-        assert sealed == [None] and view["sealed_withheld"] is True
-        assert view["revisions"][0]["stats"]  # the statistics still come
-    assert len(receipts) == 1
-    outcomes = [
-        e.outcome
-        for e in world.storage.list_audit(matrix.org_a.id)
-        if e.device_id == caller.device_id and e.action == "read_record"
-    ]
-    assert outcomes == ["ok" if role in SEALED_READ_ROLES else "ok:statistics"]
-
-    mine = world.client.get(path, headers=matrix.author.auth).json()
-    assert mine["sealed_withheld"] is False and mine["revisions"][0]["sealed"] is not None
