@@ -18,6 +18,7 @@ from fieldapp.cli._common import (
     number,
     print_json,
     server_settings,
+    whole_number,
 )
 
 
@@ -26,6 +27,10 @@ def _ttl_hours(text: str) -> float:
     from sync.server.admin import MAX_CODE_TTL_HOURS  # server side: imported when used
 
     return number(0, MAX_CODE_TTL_HOURS, low_included=False)(text)
+
+
+# Codes one command issues: a relay's office enrols a few dozen devices, not thousands.
+MAX_CODES_AT_ONCE = 200
 
 
 def add_commands(commands: Commands) -> None:
@@ -75,11 +80,17 @@ def add_commands(commands: Commands) -> None:
     code.add_argument(
         "--relay", default=None, metavar="DEVICE_ID",
         help="the device enrols at this relay (its id as `admin stats --relayed` or the relay's"
-        " log shows): the code checks the relay's key; the region is the relay's",
+        " log shows): the code checks the relay's key; the region is the relay's; the relay"
+        " takes the code's hash and may enrol the device with it while its line is down",
     )  # fmt: skip
     code.add_argument(
         "--ttl-hours", type=_ttl_hours, default=24.0, help="validity in hours (default 24)"
     )
+    code.add_argument(
+        "--count", type=whole_number(1, MAX_CODES_AT_ONCE), default=1, metavar="N",
+        help="issue N codes at once (one a line; a JSON list with --json), say for a relay's"
+        " office to enrol its devices while its line is down",
+    )  # fmt: skip
     code.add_argument("--json", action="store_true", help="print JSON")
     code.add_argument(
         "--org-key", default=None, metavar="PATH",
@@ -188,6 +199,8 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
     from sync.server import admin
 
     server = None
+    if args.qr and args.count != 1:
+        raise UsageError("--qr writes one code: leave out --count")
     if args.qr:
         from sync.protocol import check_server_url
 
@@ -208,18 +221,22 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
         if org_key is not None:
             team_key = admin.derive_team_key(storage, args.org, org_key, region)
             match_key = admin.derive_match_key(storage, args.org, org_key)
-        issued = admin.enrol_code(
-            storage,
-            args.org,
-            args.role,
-            region,
-            args.ttl_hours,
-            server_key=server_key or admin.server_public_key(settings, storage),
-            team_key=team_key,
-            match_key=match_key,
-        )
+        batch = [
+            admin.enrol_code(
+                storage,
+                args.org,
+                args.role,
+                region,
+                args.ttl_hours,
+                server_key=server_key or admin.server_public_key(settings, storage),
+                team_key=team_key,
+                match_key=match_key,
+                relay_id=args.relay,
+            )
+            for _ in range(args.count)
+        ]
     if server is not None:
-        admin.write_enrolment_qr(Path(args.qr), server, issued)
+        admin.write_enrolment_qr(Path(args.qr), server, batch[0])
         print(
             f"QR image written to {args.qr}: it is as secret as the code until the code is used"
             " or expires",
@@ -227,9 +244,11 @@ def cmd_admin_enrol_code(args: argparse.Namespace) -> int:
         )
     if args.json:
         keys = {"team_key": team_key is not None, "match_key": match_key is not None}
-        print_json({**issued.model_dump(mode="json"), **keys})
-    else:
-        team = ", with the team key and the match key" if team_key is not None else ""
+        dumps = [{**issued.model_dump(mode="json"), **keys} for issued in batch]
+        print_json(dumps[0] if args.count == 1 else dumps)
+        return 0
+    team = ", with the team key and the match key" if team_key is not None else ""
+    for issued in batch:
         print(
             f"{issued.code}\t(role {issued.role}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC"
             f"{team})"

@@ -182,6 +182,13 @@ from sync.protocol.referrals import (
     ReferralsPage,
     ReferralStatus,
 )
+from sync.protocol.relay import (
+    MAX_RELAY_CODES,
+    RelayCode,
+    RelayCodes,
+    RelayEnrolled,
+    RelayEnrolment,
+)
 from sync.protocol.roster import (
     MAX_ROSTER_ENTRIES,
     MAX_ROSTER_ENTRY_BYTES,
@@ -226,6 +233,7 @@ __all__ = [
     "MAX_RECORDS_WAITING",
     "MAX_RECORD_ATTACHMENT_BYTES",
     "MAX_REFERRAL_SEALED",
+    "MAX_RELAY_CODES",
     "MAX_RELAY_HOPS",
     "MAX_REVIEW_COMMENT",
     "MAX_ROSTER_ENTRIES",
@@ -308,6 +316,10 @@ __all__ = [
     "ReferralRequest",
     "ReferralStatus",
     "ReferralsPage",
+    "RelayCode",
+    "RelayCodes",
+    "RelayEnrolled",
+    "RelayEnrolment",
     "RelayHop",
     "ReviewChange",
     "ReviewChangeData",

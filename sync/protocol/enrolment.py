@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, StrictBool, WithJsonSchema, field_validator
+from pydantic import AfterValidator, Field, StrictBool, WithJsonSchema
 
 from sync.protocol.errors import BadEnrolmentCode, BadEnrolmentLink, InsecureServerURL
 from sync.protocol.wire import B64Bytes, Role, WireModel
@@ -20,6 +20,7 @@ __all__ = [
     "ENROL_CHECK_SYMBOLS",
     "ENROL_CODE_ALPHABET",
     "ENROL_SECRET_SYMBOLS",
+    "DevicePublicKey",
     "EnrolRequest",
     "EnrolResponse",
     "EnrolmentCode",
@@ -30,23 +31,27 @@ __all__ = [
 ]
 
 
+def _ed25519(value: bytes) -> bytes:
+    if len(value) != 32:
+        raise ValueError("device_public_key must be a 32-byte Ed25519 public key")
+    return value
+
+
+# A device's Ed25519 public key: exactly the base64 texts of 32 bytes.
+DevicePublicKey = Annotated[
+    B64Bytes,
+    AfterValidator(_ed25519),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$"}),
+]
+
+
 class EnrolRequest(WireModel):
     """A device asks to join with a one-time code, presenting its Ed25519 public key."""
 
     code: str = Field(min_length=6, max_length=64)
     device_id: str = Field(min_length=1, max_length=64)
-    # Exactly the base64 texts of 32 bytes (the validator checks the length).
-    device_public_key: Annotated[
-        B64Bytes, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$"})
-    ]
+    device_public_key: DevicePublicKey
     device_label: str = Field(default="", max_length=100)
-
-    @field_validator("device_public_key")
-    @classmethod
-    def _ed25519(cls, value: bytes) -> bytes:
-        if len(value) != 32:
-            raise ValueError("device_public_key must be a 32-byte Ed25519 public key")
-        return value
 
 
 class EnrolResponse(WireModel):

@@ -47,10 +47,15 @@ class RosterEntry(WireModel):
     """One person of a team roster (`PUT /v1/team/roster`): `key` is the repeat instance's
     `_id`; `sealed` its details AES-256-GCM-encrypted with the team key (fieldapp.crypto:
     `encrypt(team key, ..., team_aad("roster", org, region, key))`), which the server does not
-    hold. `sealed` None withdraws the entry (the person was removed from the event)."""
+    hold. `sealed` None withdraws the entry (the person was removed from the event).
+    `device_id`: set by a relay only, the device whose entry it passes on (left out by
+    devices, and ignored from them: a device's entries are its own)."""
 
     key: UUID
     sealed: _SealedEntry | None
+    device_id: str | None = Field(
+        default=None, min_length=1, max_length=64, exclude_if=lambda said: said is None
+    )
 
     @field_validator("sealed")
     @classmethod

@@ -23,7 +23,10 @@ class RelayIdentityError(FieldappError):
 
 class RelayIdentity(BaseModel):
     """The relay as its upstream knows it. `forwarded`: the seq of the last revision of this
-    relay's database the upstream holds (receipted); `pulled`: the upstream's change cursor."""
+    relay's database the upstream holds (receipted); `roster_forwarded`: the same for the
+    roster entries its devices shared; `pulled`: the upstream's change cursor.
+    `upstream_capabilities`: the capability headers of the upstream's last push answer (None:
+    not heard yet), which the relay's own push answers say no more than."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,7 +38,9 @@ class RelayIdentity(BaseModel):
     upstream_key: str  # base64 of the upstream's receipt-signing public key
     upstream_key_id: str
     forwarded: int = 0
+    roster_forwarded: int = 0
     pulled: int = 0
+    upstream_capabilities: dict[str, str] | None = None
 
     @staticmethod
     def path(data_dir: Path) -> Path:

@@ -43,6 +43,7 @@ from sync.client import (
     refusal,
 )
 from sync.protocol import (
+    MAX_ROSTER_ENTRIES,
     EnrolmentCode,
     EnrolRequest,
     EnrolResponse,
@@ -50,16 +51,24 @@ from sync.protocol import (
     EventChange,
     FormChange,
     LenientChangesPage,
+    MissingChunks,
+    MissingChunksRequest,
     PushRequest,
     PushResponse,
     ReferenceChange,
     RelayHop,
     ReviewChange,
     RevocationChange,
+    Role,
+    RosterChange,
+    RosterEntry,
+    RosterPush,
+    RosterPushResponse,
 )
+from sync.relay.enrolments import pass_enrolments_up, take_codes
 from sync.relay.identity import RelayIdentity
 from sync.server.ingest import epoch_id_or_none
-from sync.server.routes.common import ApiError
+from sync.server.routes.common import PUSH_CAPABILITIES, ApiError
 from sync.server.settings import ServerSettings
 from sync.server.storage import AlreadyExists, Device, NotFound, Storage, StoredRecord
 
@@ -70,6 +79,8 @@ _log = logging.getLogger(__name__)
 # Revisions per forwarded batch: well under the upstream's 500 and its body limit.
 FORWARD_PAGE = 200
 _PULL_PAGE = 500
+# Chunks per question to the upstream (each up to 256 KiB of ciphertext).
+_CHUNK_PAGE = 32
 
 
 class RelayEnrolError(FieldappError):
@@ -125,6 +136,9 @@ def enrol_relay(
         if response.status_code != 200:
             raise RelayEnrolError(f"the upstream refused the relay's code: {refusal(response)}")
         enrolled = answer(response, EnrolResponse, "enrolment answer")
+        probe = exchange.send_json(
+            "POST", "/v1/records:push", PushRequest(records=[]), token=enrolled.token
+        )
     finally:
         exchange.close()
     recipients = [crypto.RecipientKey.model_validate(r) for r in enrolled.recipients]
@@ -153,14 +167,27 @@ def enrol_relay(
         region=enrolled.region,
         upstream_key=base64.b64encode(enrolled.server_public_key).decode("ascii"),
         upstream_key_id=enrolled.server_key_id,
+        upstream_capabilities=capabilities_said(probe) if probe.status_code == 200 else None,
     )
     identity.save(settings.data_dir)
     return identity
 
 
+def capabilities_said(response: httpx.Response) -> dict[str, str]:
+    """What an upstream's push answer says it takes, of what this version knows: the relay
+    says no more to its own devices (it forwards their envelopes unchanged)."""
+    return {
+        name: value for name, value in PUSH_CAPABILITIES.items()
+        if response.headers.get(name) == value
+    }  # fmt: skip
+
+
 @dataclass
 class _Cycle:
+    enrolled: int = 0
     forwarded: int = 0
+    chunks: int = 0
+    shared: int = 0
     pulled: int = 0
 
 
@@ -233,11 +260,21 @@ class RelayNode:
     # -- rounds ----------------------------------------------------------------------------
 
     def round(self) -> _Cycle:
-        """Forward everything waiting, then pull every change; ServerUnreachable,
-        ServerRefused if the upstream cannot be reached or is not understood."""
+        """Pass up the enrolments made offline (before their devices' records), forward
+        every revision and roster entry waiting, take the codes pre-issued for this relay,
+        then pull every change; ServerUnreachable, ServerRefused if the upstream cannot be
+        reached or is not understood."""
         with self._lock:
             cycle = _Cycle()
+            if self.identity.upstream_capabilities is None:  # enrolled by an older version
+                self._push([])
+            cycle.enrolled = pass_enrolments_up(
+                self._exchange, self.storage, self.identity, self._clock()
+            )
             cycle.forwarded = self._forward()
+            cycle.chunks = self._forward_chunks()
+            cycle.shared = self._forward_roster()
+            take_codes(self._exchange, self.storage, self.identity, self._clock())
             cycle.pulled = self._pull()
             return cycle
 
@@ -255,10 +292,11 @@ class RelayNode:
             else:
                 failures = 0
                 wait = self.forward_every
-                if cycle.forwarded or cycle.pulled:
+                if any(vars(cycle).values()):
                     _log.info(
-                        "relay: forwarded %d revisions, pulled %d changes",
-                        cycle.forwarded, cycle.pulled,
+                        "relay: passed up %d enrolments, forwarded %d revisions, %d chunks and"
+                        " %d roster entries, pulled %d changes",
+                        cycle.enrolled, cycle.forwarded, cycle.chunks, cycle.shared, cycle.pulled,
                     )  # fmt: skip
             await asyncio.sleep(wait)
 
@@ -295,6 +333,10 @@ class RelayNode:
         )
         if response.status_code != 200:
             raise ServerRefused(f"the upstream refused the forwarded batch: {refusal(response)}")
+        said = capabilities_said(response)
+        if said != identity.upstream_capabilities:
+            identity.upstream_capabilities = said
+            identity.save(self.settings.data_dir)
         pushed = answer(response, PushResponse, "push answer")
         if len(pushed.outcomes) != len(envelopes):
             raise ServerRefused("the upstream answered another number of outcomes")
@@ -318,6 +360,80 @@ class RelayNode:
             problem = self._receipts.problem(item, outcome.receipt)
             if problem is not None:
                 raise ServerRefused(f"the upstream's receipt for {envelope.id}: {problem}")
+
+    def _forward_chunks(self) -> int:
+        """The attachment chunks this relay holds (ciphertext, as its devices sent them) that
+        a forwarded revision names, those the upstream lacks sent (`PUT`), each once: after
+        its revision, so the upstream knows it is named. One the upstream does not take (its
+        revision was rejected there) is logged and audited, not sent again. Chunks sent."""
+        identity, sent = self.identity, 0
+        while page := self.storage.chunks_to_forward(
+            identity.org_id, identity.forwarded, _CHUNK_PAGE
+        ):
+            asked = MissingChunksRequest(chunks=[digest for digest, _ in page])
+            response = self._exchange.send_json(
+                "POST", "/v1/attachments:missing", asked, token=identity.token
+            )
+            lacking = set(answer(response, MissingChunks, "answer about missing chunks").chunks)
+            for digest, data in page:
+                if digest not in lacking:
+                    continue
+                response = self._exchange.request(
+                    "PUT", f"/v1/attachments/chunks/{digest}", token=identity.token,
+                    content=data, content_type="application/octet-stream",
+                )  # fmt: skip
+                if response.status_code == 404:
+                    _log.error("relay: upstream does not take chunk %s", digest)
+                    self.storage.append_audit(
+                        f"relay:{identity.device_id}", "forward_chunk", "refused:not_named",
+                        self._clock(), org_id=identity.org_id,
+                    )  # fmt: skip
+                elif response.status_code != 204:
+                    raise ServerRefused(f"the upstream refused a chunk: {refusal(response)}")
+                else:
+                    sent += 1
+            self.storage.mark_chunks_forwarded(
+                identity.org_id, [digest for digest, _ in page], self._clock()
+            )
+        return sent
+
+    def _forward_roster(self) -> int:
+        """The roster entries this relay's devices shared (sealed: the relay cannot read
+        them), each named as its device's, after the roster cursor; an entry the upstream
+        refuses (another device's key there) is logged by key and audited, not sent again."""
+        identity, forwarded = self.identity, 0
+        while True:
+            page = self.storage.roster_writes_after(
+                identity.org_id, identity.roster_forwarded, MAX_ROSTER_ENTRIES
+            )
+            if not page:
+                return forwarded
+            ours = [write for write in page if write.author != identity.device_id]
+            if ours:
+                body = RosterPush(
+                    entries=[
+                        RosterEntry(key=uuid.UUID(w.key), sealed=w.sealed, device_id=w.author)
+                        for w in ours
+                    ]
+                )
+                response = self._exchange.send_json(
+                    "PUT", "/v1/team/roster", body, token=identity.token
+                )
+                if response.status_code != 200:
+                    raise ServerRefused(f"the upstream refused the roster: {refusal(response)}")
+                pushed = answer(response, RosterPushResponse, "roster answer")
+                if len(pushed.outcomes) != len(ours):
+                    raise ServerRefused("the upstream answered another number of outcomes")
+                for write, outcome in zip(ours, pushed.outcomes, strict=True):
+                    if outcome.status == "refused":
+                        _log.error("relay: upstream refused roster entry %s", write.key)
+                        self.storage.append_audit(
+                            f"relay:{identity.device_id}", "forward_roster", "refused",
+                            self._clock(), org_id=identity.org_id, device_id=write.author,
+                        )  # fmt: skip
+                forwarded += len(ours)
+            identity.roster_forwarded = page[-1].seq
+            identity.save(self.settings.data_dir)
 
     def _pull(self) -> int:
         identity, pulled = self.identity, 0
@@ -361,15 +477,24 @@ class RelayNode:
                 storage.revoke_device(change.key, now)
         elif isinstance(change, ReviewChange):
             self._review(change)
+        elif isinstance(change, RosterChange):
+            # Written as the relay's: its own devices may not replace it, it is not forwarded
+            # back, and an entry of one of its devices stays theirs (refused: kept as is).
+            sealed = None if change.deleted else change.data.sealed
+            storage.put_roster(self._as_relay("relay"), [(change.key, sealed)], now)
+
+    def _as_relay(self, role: Role) -> Device:
+        """The relay as a writer in its own database, for what it passes down."""
+        identity = self.identity
+        return Device(
+            id=identity.device_id, org_id=identity.org_id, role=role, region=identity.region,
+            public_key=b"", label="relay", enrolled_at=self._clock(),
+        )  # fmt: skip
 
     def _review(self, change: ReviewChange) -> None:
         """The office's review of a record one of this relay's devices wrote, passed on to
         that device (the review is the office's: the relay acts as its messenger)."""
-        identity = self.identity
-        office = Device(
-            id=identity.device_id, org_id=identity.org_id, role="admin", region=identity.region,
-            public_key=b"", label="relay", enrolled_at=self._clock(),
-        )  # fmt: skip
+        office = self._as_relay("admin")
         with contextlib.suppress(NotFound, ValueError):  # not a record of this relay's devices
             self.storage.review_record(
                 office, uuid.UUID(change.key), change.data.state, change.data.comment, self._clock()

@@ -72,6 +72,7 @@ def create_relay_app(
         settings,
         upstream_enrol=lambda body: relay().enrol_upstream(body),
         background=lambda: relay().run(),
+        upstream_capabilities=lambda: relay().identity.upstream_capabilities or {},
     )
     node = RelayNode(
         settings,

@@ -30,7 +30,7 @@ from fieldapp.forms.builtin import load_builtin_forms
 from fieldapp.forms.spec import FieldSpec, FormSpec, GroupSpec
 from fieldapp.forms.validate import check
 from sync.protocol import EnrolmentCode, EnrolmentLink, Role, check_server_url
-from sync.server.auth import enrol_code_hash, new_enrol_secret
+from sync.server.auth import enrol_code_hash, enrol_proof_key, new_enrol_secret
 from sync.server.keys import load_server_key
 from sync.server.settings import ServerSettings
 from sync.server.storage import (
@@ -201,6 +201,7 @@ def enrol_code(
     server_key: bytes,
     team_key: bytes | None = None,
     match_key: bytes | None = None,
+    relay_id: str | None = None,
     now: datetime | None = None,
     actor: str = CLI_ACTOR,
 ) -> IssuedCode:
@@ -212,6 +213,10 @@ def enrol_code(
     `team_key` (see `derive_team_key`) is stored wrapped by the code itself: the server keeps
     only the hash of the code's secret, so it cannot open it; the device that redeems it can.
     `match_key` (see `derive_match_key`: duplicate detection) is stored wrapped the same way.
+    With `relay_id` (see `relay_for_code`, which gives the region and `server_key`), the code
+    is for a device enrolling at that relay only: the relay takes its hash while online and
+    may enrol the device with it while the line to here is down (docs/sync-protocol.md,
+    *Relays*); here it is refused, and any other relay's enrolment with it too.
     """
     if not 0 < ttl_hours <= MAX_CODE_TTL_HOURS:
         raise AdminError(f"a code lives between 0 and {MAX_CODE_TTL_HOURS} hours")
@@ -234,6 +239,8 @@ def enrol_code(
         wrapped_match_key=(
             None if match_key is None else wrap_match_key(code.secret, match_key, organisation.id)
         ),
+        relay_id=relay_id,
+        proof_key=None if relay_id is None else enrol_proof_key(code.secret),
     )
     storage.append_audit(actor, "enrol_code", "ok", when, org_id=organisation.id)
     return IssuedCode(

@@ -74,12 +74,14 @@ def create_app(
     clock: Callable[[], datetime] = _utc_now,
     upstream_enrol: Callable[[EnrolRequest], EnrolResponse] | None = None,
     background: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    upstream_capabilities: Callable[[], Mapping[str, str]] | None = None,
 ) -> FastAPI:
     """The server app. It opens and migrates `settings.database_url` unless given `storage`
     (then the caller closes it); storage it opened is closed when the app shuts down.
 
     A relay (sync/relay) passes `upstream_enrol`, which redeems each enrolment at its
-    upstream first, and `background`, its forwarding loop, run while the app serves."""
+    upstream first, `background`, its forwarding loop, run while the app serves, and
+    `upstream_capabilities`, what its upstream said it takes (its push answers say no more)."""
     owned = storage is None
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_storage(settings.database_url) if storage is None else storage
@@ -97,6 +99,7 @@ def create_app(
         RefusalTally(timedelta(seconds=settings.enrol_audit_window_seconds)),
         upstream_enrol=upstream_enrol,
         hub=_hub_keys(settings),
+        upstream_capabilities=upstream_capabilities,
     )
 
     @asynccontextmanager

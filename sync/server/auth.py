@@ -10,6 +10,7 @@ endpoint.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Iterable
 
@@ -28,6 +29,8 @@ __all__ = [
     "can_read_record",
     "can_read_sealed",
     "enrol_code_hash",
+    "enrol_proof",
+    "enrol_proof_key",
     "may_write",
     "new_enrol_secret",
     "new_token",
@@ -63,6 +66,21 @@ def enrol_code_hash(code: str) -> str:
     and dashes do not matter."""
     secret = enrol_code_secret(code)
     return hashlib.sha256(b"fieldapp-enrol-code:" + secret.encode("utf-8")).hexdigest()
+
+
+def enrol_proof_key(code: str) -> str:
+    """A code's proof key (hex): the centre keeps it for a code it issues for a relay and
+    never sends it; whoever has seen the code can make it, a relay that holds only the
+    code's hash cannot."""
+    secret = enrol_code_secret(code)
+    return hashlib.sha256(b"fieldapp-enrol-proof:" + secret.encode("utf-8")).hexdigest()
+
+
+def enrol_proof(proof_key: str, device_id: str, public_key: bytes) -> str:
+    """That the device with this id and key gave the code (hex HMAC-SHA256): a relay makes it
+    at an offline enrolment, the centre checks it when the relay passes the enrolment up."""
+    message = b"fieldapp-relay-enrolment:" + device_id.encode("utf-8") + b"\0" + public_key
+    return hmac.new(bytes.fromhex(proof_key), message, hashlib.sha256).hexdigest()
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -7,11 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fieldapp.store import Store
+from sync.client import RetryPolicy, SyncClient, enrol
 from sync.protocol import Role
 from sync.relay import RelayIdentity
 from sync.server import admin
 from sync.server.settings import ServerSettings
+from tests.conftest import PASSPHRASE
 from tests.sync._harness import Deployment, ServerProcess
+
+FAST = RetryPolicy(base_delay=0.01, max_delay=0.2, attempts=3)
 
 
 class RelayProcess(ServerProcess):
@@ -50,5 +55,27 @@ def code_at_relay(
     with admin.open_server_storage(centre.settings) as storage:
         region, key = admin.relay_for_code(storage, relay.device_id, None)
         return admin.enrol_code(
-            storage, centre.org_id, role, region, server_key=key, **options
+            storage,
+            centre.org_id,
+            role,
+            region,
+            server_key=key,
+            relay_id=relay.device_id,
+            **options,
         ).code
+
+
+def device_at(
+    tmp_path: Path, name: str, deployment: Deployment, relay: RelayProcess, **options: Any
+) -> Store:
+    """A new device enrolled at `relay` with a code the centre issued for it."""
+    store = Store.create(tmp_path / f"{name}.db", PASSPHRASE)
+    enrol(store, relay.url, code_at_relay(deployment, relay, **options), retry=FAST)
+    return store
+
+
+def sync_ok(store: Store, url: str | None = None) -> None:
+    """One sync of the device, which must succeed."""
+    with SyncClient(store, url, retry=FAST) as client:
+        report = client.sync()
+    assert report.ok, report.errors

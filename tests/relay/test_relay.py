@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,62 +22,25 @@ from sync.server import admin
 from tests._wait import wait_until
 from tests.conftest import CANARY, PASSPHRASE, screening_values
 from tests.media.test_device_bundles import photographed_records
-from tests.relay._harness import RelayProcess, code_at_relay
+from tests.relay._harness import RelayProcess, code_at_relay, device_at, sync_ok
 from tests.sync._harness import REPO, Deployment, ServerProcess, report_of, run_client_process
 from tests.sync._records import make_records
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.2, attempts=3)
 
 
-@pytest.fixture
-def centre(
-    tmp_path: Path, org_key: crypto.OrgKeyPair
-) -> Iterator[tuple[Deployment, ServerProcess]]:
-    deployment = Deployment.create(tmp_path / "centre" / "data", org_key)
-    process = ServerProcess(deployment.settings)
-    process.start()
-    try:
-        yield deployment, process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-def relay(tmp_path: Path, centre: tuple[Deployment, ServerProcess]) -> Iterator[RelayProcess]:
-    deployment, server = centre
-    code = deployment.issue("relay", region="north").code
-    process = RelayProcess(tmp_path / "relay", server.url, code)
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def _device(tmp_path: Path, name: str, deployment: Deployment, relay: RelayProcess) -> Store:
-    store = Store.create(tmp_path / f"{name}.db", PASSPHRASE)
-    enrol(store, relay.url, code_at_relay(deployment, relay), retry=FAST)
-    return store
-
-
-def _sync(store: Store, url: str | None = None) -> None:
-    with SyncClient(store, url, retry=FAST) as client:
-        report = client.sync()
-    assert report.ok, report.errors
-
-
 def _at_centre(deployment: Deployment) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in deployment.query("SELECT id, revision FROM records")]
 
 
-def test_records_reach_the_centre_once_through_the_relay_signed_by_the_device(
+def test_records_reach_the_centre_once_through_the_relay_signed_by_thedevice_at(
     tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
 ) -> None:
     deployment, _ = centre
-    device = _device(tmp_path, "trainer", deployment, relay)
+    device = device_at(tmp_path, "trainer", deployment, relay)
     ids = make_records(device, 6)
     sent = {entry.record_id: entry.envelope for entry in device.outbox.pending()}
-    _sync(device)
+    sync_ok(device)
 
     wait_until(lambda: len(_at_centre(deployment)) == 6, 30, "6 revisions at the centre")
     stored = _at_centre(deployment)
@@ -134,14 +96,14 @@ def test_the_relay_takes_records_while_the_centre_is_away_and_forwards_them_once
     tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
 ) -> None:
     deployment, server = centre
-    device = _device(tmp_path, "worker", deployment, relay)
+    device = device_at(tmp_path, "worker", deployment, relay)
     make_records(device, 3)
-    _sync(device)
+    sync_ok(device)
     wait_until(lambda: len(_at_centre(deployment)) == 3, 30, "the first 3 at the centre")
 
     server.stop()  # the line to the centre is down
     make_records(device, 12)
-    _sync(device)  # the relay takes them and signs receipts for them
+    sync_ok(device)  # the relay takes them and signs receipts for them
     assert device.records.status_counts() == {"sent": 15}
     # A device SIGKILLed in the middle of its push to the relay, then syncing again.
     make_records(device, 40)
@@ -173,9 +135,9 @@ def test_a_revocation_at_the_centre_reaches_the_relay_and_shuts_the_device_out(
     tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
 ) -> None:
     deployment, _ = centre
-    device = _device(tmp_path, "lost-phone", deployment, relay)
+    device = device_at(tmp_path, "lost-phone", deployment, relay)
     make_records(device, 1)
-    _sync(device)
+    sync_ok(device)
     with admin.open_server_storage(deployment.settings) as storage:
         admin.revoke(storage, device.device_id)
 
@@ -201,7 +163,7 @@ def test_shared_events_and_the_offices_review_come_down_through_the_relay(
     trainer = Store.create(tmp_path / "trainer.db", PASSPHRASE)
     enrol(trainer, relay.url, code_at_relay(deployment, relay, "trainer"), retry=FAST)
     record = trainer.records.create_final("victim_screening", screening_values())
-    _sync(trainer)
+    sync_ok(trainer)
     with admin.open_server_storage(deployment.settings) as storage:
         event = admin.share_event(
             storage, deployment.org_id,
@@ -215,7 +177,7 @@ def test_shared_events_and_the_offices_review_come_down_through_the_relay(
         office.review(record.id, "has_issues", "The age band does not match the age")
 
     def arrived() -> bool:
-        _sync(trainer)
+        sync_ok(trainer)
         review = trainer.reviews.get(record.id)
         return event.key in trainer.roster.shared("event") and review is not None
 
@@ -232,7 +194,7 @@ def test_batch_signed_records_go_through_the_relay_and_verify_at_the_centre(
     once each (sealed in an epoch, two with photos); the relay forwards each envelope with
     its proof and the centre checks it."""
     deployment, _ = centre
-    device = _device(tmp_path, "batcher", deployment, relay)
+    device = device_at(tmp_path, "batcher", deployment, relay)
     make_records(device, 2)
     with SyncClient(device, retry=FAST) as client:
         first = client.sync()  # signed each alone: the relay has not said yet

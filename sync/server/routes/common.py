@@ -3,9 +3,10 @@ the refusal every handler raises (`ApiError`), role checks, and the OpenAPI help
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,8 +16,10 @@ from fieldapp.crypto import SigningKey
 from fieldapp.errors import FieldappError
 from sync.protocol import (
     APP_VERSION_HEADER,
+    BATCH_SIGNATURES_HEADER,
     MAX_APP_VERSION,
     MAX_RECORDS_WAITING,
+    SEALING_EPOCHS_HEADER,
     WAITING_HEADER,
     EnrolRequest,
     EnrolResponse,
@@ -31,6 +34,7 @@ from sync.server.settings import ServerSettings
 from sync.server.storage import Device, NotFound, Storage
 
 __all__ = [
+    "PUSH_CAPABILITIES",
     "ApiError",
     "Context",
     "CurrentDevice",
@@ -84,9 +88,20 @@ class ServerContext:
     upstream_enrol: Callable[[EnrolRequest], EnrolResponse] | None = None
     # A data collaborative hub's public keys (`serve --hub`); None on other servers.
     hub: HubInfo | None = None
+    # At a relay: what its upstream said it takes (a subset of PUSH_CAPABILITIES, the relay
+    # forwards envelopes unchanged); None at the centre, which takes all of them.
+    upstream_capabilities: Callable[[], Mapping[str, str]] | None = None
 
     def now(self) -> datetime:
         return self.clock()
+
+    def push_capabilities(self) -> Mapping[str, str]:
+        """The headers by which a push answer says what this server takes: epoch envelopes,
+        batch signatures (docs/sync-protocol.md, *Fewer bytes on slow links*)."""
+        if self.upstream_capabilities is None:
+            return PUSH_CAPABILITIES
+        said = self.upstream_capabilities()
+        return {name: value for name, value in PUSH_CAPABILITIES.items() if said.get(name) == value}
 
     def published_rules(
         self, org_id: str, form_id: str, version: str
@@ -106,6 +121,11 @@ class ServerContext:
                 f"address:{tally.who}", "enrol", f"{tally.outcome} x{tally.count}", tally.window
             )
 
+
+# What this version of the server takes beyond version 1's first envelopes.
+PUSH_CAPABILITIES: Mapping[str, str] = MappingProxyType(
+    {SEALING_EPOCHS_HEADER: "epochs", BATCH_SIGNATURES_HEADER: "batch"}
+)
 
 _bearer = HTTPBearer(auto_error=False, description="the device token returned by /v1/enrol")
 

@@ -11,8 +11,6 @@ from fastapi import Query
 from fastapi.responses import Response
 
 from sync.protocol import (
-    BATCH_SIGNATURES_HEADER,
-    SEALING_EPOCHS_HEADER,
     PushRequest,
     PushResponse,
     ReceiptCheck,
@@ -86,11 +84,8 @@ def push(
         media_type="application/json",
         # Epoch envelopes, batch signatures and xz bodies welcome (docs/sync-protocol.md,
         # *Fewer bytes* and *Batch signatures*).
-        headers={
-            SEALING_EPOCHS_HEADER: "epochs",
-            BATCH_SIGNATURES_HEADER: "batch",
-            "Accept-Encoding": "gzip, xz",
-        },
+        # A relay says only what its upstream takes too; xz is its own to decode.
+        headers={**context.push_capabilities(), "Accept-Encoding": "gzip, xz"},
     )
 
 

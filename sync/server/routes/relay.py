@@ -1,16 +1,29 @@
-"""`POST /v1/relay/enrol`: a relay (a regional office's node, see sync/relay) passes up the
-enrolment of a device that enrolled at it, so every server on the way, and the centre, know
-the device's key and verify its signatures themselves. A relay under another relay passes
-it on up in turn (`redeem` does, on a relay)."""
+"""What a relay (a regional office's node, see sync/relay) asks of its upstream about
+enrolment. `POST /v1/relay/enrol`: it passes up the enrolment of a device that enrolled at
+it, so every server on the way, and the centre, know the device's key and verify its
+signatures themselves (a relay under another relay passes it on up in turn: `redeem` does,
+on a relay). For the time the line is down: `GET /v1/relay/codes`, the codes the centre
+issued for the relay, by hash; `POST /v1/relay/enrolments`, an enrolment the relay made
+with one of them meanwhile, proved by the code the device typed."""
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import status
 
 from fieldapp.crypto import enrol_code_secret
-from sync.protocol import EnrolRequest, EnrolResponse
-from sync.server.auth import enrol_code_hash
-from sync.server.relaying import redeem
+from sync.protocol import (
+    MAX_RELAY_CODES,
+    EnrolRequest,
+    EnrolResponse,
+    RelayCode,
+    RelayCodes,
+    RelayEnrolled,
+    RelayEnrolment,
+)
+from sync.server.auth import enrol_code_hash, enrol_proof, new_token, token_hash
+from sync.server.relaying import redeem, refuse_code_of_another_relay
 from sync.server.routes.common import (
     ApiError,
     Context,
@@ -55,9 +68,84 @@ def relay_enrol(body: EnrolRequest, relay: CurrentDevice, context: Context) -> E
             )  # fmt: skip
             raise ApiError(*_REFUSALS[CodeInvalid])
     try:
-        answer = redeem(context, body)
+        answer = redeem(context, body, relay)
     except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
         raise ApiError(*_REFUSALS[type(refused)]) from None
     if answer.organisation_id != relay.org_id or relay.region not in (None, answer.region):
         raise ApiError(*_REFUSALS[CodeInvalid])
     return answer
+
+
+@router.get("/relay/codes", response_model=RelayCodes)
+def relay_codes(relay: CurrentDevice, context: Context) -> RelayCodes:
+    """The codes the centre issued for the calling relay, neither used nor expired, by hash
+    (never the code, never its proof key): what it checks while the centre is away. None at
+    a relay (a district relay's codes come only from the centre, while it can reach it)."""
+    require_role(relay, RELAY_ROLES, "hold enrolment codes")
+    if context.upstream_enrol is not None:
+        return RelayCodes(codes=[])
+    codes = context.storage.relay_codes(relay.id, context.now())[:MAX_RELAY_CODES]
+    return RelayCodes(
+        codes=[
+            RelayCode(
+                code_hash=code.code_hash,
+                role=code.role,
+                region=code.region,
+                expires_at=code.expires_at,
+                wrapped_team_key=code.wrapped_team_key,
+                wrapped_match_key=code.wrapped_match_key,
+            )
+            for code in codes
+        ]
+    )
+
+
+@router.post("/relay/enrolments", response_model=RelayEnrolled)
+def relay_enrolment(body: RelayEnrolment, relay: CurrentDevice, context: Context) -> RelayEnrolled:
+    """Take an enrolment the calling relay made while it could not reach the centre: only with
+    a code issued for that relay (`enrol_code_other_relay`, `enrol_code_for_relay` else),
+    once (`enrol_code_used`; the same device and key again is a retry), valid when the relay
+    enrolled the device (`enrol_code_expired`), with the proof that the device gave the code
+    (`enrol_proof_invalid`). A revoked relay is refused before (401)."""
+    require_role(relay, RELAY_ROLES, "enrol devices for others")
+    storage, now = context.storage, context.now()
+    if context.upstream_enrol is not None:
+        raise ApiError(403, "forbidden", "only the centre takes enrolments made offline")
+    refuse_code_of_another_relay(storage, body.code_hash, body.device_id, relay)
+    try:
+        code = storage.get_enrol_code(body.code_hash)
+    except NotFound:
+        raise ApiError(*_REFUSALS[CodeInvalid]) from None
+    expected = (
+        None
+        if code.proof_key is None
+        else enrol_proof(code.proof_key, body.device_id, body.device_public_key)
+    )
+    if expected is None or not hmac.compare_digest(expected, body.proof):
+        storage.append_audit(
+            actor(relay), "relay_enrol", "refused:enrol_proof_invalid", now,
+            org_id=relay.org_id, device_id=relay.id,
+        )  # fmt: skip
+        raise ApiError(
+            403,
+            "enrol_proof_invalid",
+            "this enrolment does not prove the device gave the code: it is refused",
+        )
+    # The relay's clock, kept within what the centre knows: after the code was issued, not
+    # in the future. The code's expiry is checked at that time.
+    enrolled_at = max(min(body.enrolled_at, now), code.created_at)
+    try:
+        device = storage.redeem_enrol_code(
+            body.code_hash, body.device_id, body.device_public_key, body.device_label,
+            token_hash(new_token()), enrolled_at, enrolled_via=relay.id,
+        )  # fmt: skip
+    except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
+        storage.append_audit(
+            actor(relay), "relay_enrol", f"refused:{_REFUSALS[type(refused)][1]}", now,
+            org_id=relay.org_id, device_id=relay.id,
+        )  # fmt: skip
+        raise ApiError(*_REFUSALS[type(refused)]) from None
+    storage.append_audit(
+        actor(relay), "relay_enrol", "ok:offline", now, org_id=device.org_id, device_id=device.id
+    )
+    return RelayEnrolled(device_id=device.id, enrolled_at=device.enrolled_at)

@@ -30,11 +30,13 @@ __all__ = [
     "erase",
     "manifest_json",
     "manifest_of",
+    "mark_forwarded",
     "missing",
     "note_manifests",
     "progress",
     "read_chunk",
     "store_chunk",
+    "to_forward",
     "waiting_records",
 ]
 
@@ -106,6 +108,28 @@ def store_chunk(tx: Tx, device: Device, digest: str, data: bytes, now: datetime)
         (device.org_id, digest, data, tx.ts(now)),
     )
     return before is None
+
+
+def to_forward(tx: Tx, org_id: str, up_to_seq: int, limit: int) -> list[tuple[str, bytes]]:
+    """At a relay: chunks (digest, ciphertext) not yet passed upstream that a revision of seq
+    up to `up_to_seq` (one the upstream holds) names, at most `limit`, by digest."""
+    rows = tx.all(
+        "SELECT a.digest, a.data FROM attachment_chunks a"
+        " WHERE a.org_id = ? AND a.forwarded_at IS NULL AND EXISTS (SELECT 1"
+        " FROM record_chunks c JOIN records r ON r.id = c.record_id AND r.revision = c.revision"
+        " WHERE c.org_id = a.org_id AND c.digest = a.digest AND r.seq <= ?)"
+        " ORDER BY a.digest LIMIT ?",
+        (org_id, up_to_seq, limit),
+    )
+    return [(row["digest"], bytes(row["data"])) for row in rows]
+
+
+def mark_forwarded(tx: Tx, org_id: str, digests: Sequence[str], now: datetime) -> None:
+    """At a relay: these chunks are upstream now (or refused there): not sent again."""
+    tx.many(
+        "UPDATE attachment_chunks SET forwarded_at = ? WHERE org_id = ? AND digest = ?",
+        [(tx.ts(now), org_id, digest) for digest in digests],
+    )
 
 
 def read_chunk(tx: Tx, viewer: Device, digest: str) -> bytes:

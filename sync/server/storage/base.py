@@ -90,11 +90,13 @@ from sync.server.storage.models import (
     OfficeFilter,
     OfficePage,
     Organisation,
+    PendingEnrolment,
     PeopleCount,
     PushResult,
     RecordHead,
     ReferralRow,
     ReviewStored,
+    RosterWrite,
     SealedRecord,
     SharedKind,
     StatsRow,
@@ -178,9 +180,18 @@ class Storage(abc.ABC):
         now: datetime,
         wrapped_team_key: bytes | None = None,
         wrapped_match_key: bytes | None = None,
+        *,
+        relay_id: str | None = None,
+        proof_key: str | None = None,
     ) -> EnrolCode:
         """Store a one-time code by its sha256 hash (and the team and match keys wrapped by the
-        code, which the server cannot open). Raises NotFound (org), AlreadyExists."""
+        code, which the server cannot open; the relay it is for, and at the centre its proof
+        key). Raises NotFound (org), AlreadyExists."""
+
+    @abc.abstractmethod
+    def relay_codes(self, relay_id: str, now: datetime) -> list[EnrolCode]:
+        """The codes issued for this relay, neither used nor expired: what it checks while
+        its upstream is away."""
 
     @abc.abstractmethod
     def get_enrol_code(self, code_hash: str) -> EnrolCode:
@@ -195,8 +206,13 @@ class Storage(abc.ABC):
         label: str,
         token_hash: str,
         now: datetime,
+        *,
+        pending_proof: str | None = None,
+        enrolled_via: str | None = None,
     ) -> Device:
-        """Atomically use the code and create the device with the code's org, role, region.
+        """Atomically use the code and create the device with the code's org, role, region;
+        with `pending_proof` (at a relay whose upstream is away), also note the enrolment to
+        pass up (see `pending_enrolments`); `enrolled_via`: the relay that passed it up.
 
         Idempotent while the code is valid: the same device_id with the same public key may
         redeem it again (the first answer may have been lost in transit); the device's token
@@ -205,6 +221,14 @@ class Storage(abc.ABC):
         by another device or key, or the device was revoked since), AlreadyExists (device_id
         already enrolled through another code).
         """
+
+    @abc.abstractmethod
+    def pending_enrolments(self, limit: int) -> list[PendingEnrolment]:
+        """At a relay: the enrolments it made offline and has still to pass up, oldest first."""
+
+    @abc.abstractmethod
+    def settle_pending_enrolment(self, device_id: str) -> None:
+        """The upstream took or refused this device's enrolment: no longer pending."""
 
     @abc.abstractmethod
     def device_by_token(self, token_hash: str) -> Device | None:
@@ -310,10 +334,16 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def put_roster(
-        self, device: Device, entries: Sequence[tuple[str, bytes | None]], now: datetime
+        self,
+        device: Device,
+        entries: Sequence[tuple[str, bytes | None]],
+        now: datetime,
+        writers: Sequence[Device | None] | None = None,
     ) -> list[RosterStatus]:
         """Store a device's team roster entries (key, sealed bytes; None withdraws) as shared
-        items of kind `roster` in the device's organisation and region, in ONE transaction;
+        items of kind `roster` in the device's organisation and region, in ONE transaction
+        (a relay passes `writers`: per entry the device whose entry it is, which the rules
+        below apply to; None: refused);
         one status per entry, in order (a key named twice: the later entry sees the earlier):
         - stored: new or changed; a `roster` change (data {"sealed": base64}) is appended;
         - unchanged: the same bytes are stored already, or a withdrawn key is absent: nothing
@@ -324,6 +354,11 @@ class Storage(abc.ABC):
           migration 5, whose writer is unknown, becomes the next writer's): nothing written.
         A withdrawn key is free again.
         """
+
+    @abc.abstractmethod
+    def roster_writes_after(self, org_id: str, cursor: int, limit: int) -> list[RosterWrite]:
+        """The roster changes with seq > cursor that a device wrote, ascending, at most
+        `limit`: what a relay forwards (those it pulled are written by itself)."""
 
     # -- records ---------------------------------------------------------------------------
 
@@ -510,6 +545,15 @@ class Storage(abc.ABC):
         """Store a ciphertext chunk whose sha256 the caller checked is `digest`; True if it was
         new (a chunk sent twice is stored once). NotFound unless a record of the device's
         organisation, its consent not withdrawn, names it in a manifest."""
+
+    @abc.abstractmethod
+    def chunks_to_forward(self, org_id: str, up_to_seq: int, limit: int) -> list[tuple[str, bytes]]:
+        """At a relay: the chunks (digest, ciphertext) it has not passed upstream yet that a
+        revision of seq up to `up_to_seq` names (the upstream holds it), at most `limit`."""
+
+    @abc.abstractmethod
+    def mark_chunks_forwarded(self, org_id: str, digests: Sequence[str], now: datetime) -> None:
+        """At a relay: these chunks went upstream (or were refused there): not sent again."""
 
     @abc.abstractmethod
     def read_chunk(self, viewer: Device, digest: str) -> bytes:

@@ -26,7 +26,8 @@ __all__ = ["NewChange", "append", "since", "since_json"]
 class NewChange:
     """A change to append: `data` is the kind's data model (a shared item's own JSON for
     `reference` and `event`); `audience` the devices a `record` change reaches beyond the
-    organisation-wide roles; `seq` is set by `append`."""
+    organisation-wide roles; `author` the device that wrote a `roster` entry (a relay
+    forwards those of its own devices: migration 16); `seq` is set by `append`."""
 
     org_id: str | None
     region: str | None
@@ -35,6 +36,7 @@ class NewChange:
     deleted: bool
     data: BaseModel | Mapping[str, Any]
     audience: set[str] | frozenset[str] = field(default_factory=set)
+    author: str | None = None
     seq: int = 0
 
     def data_text(self) -> str:
@@ -58,10 +60,24 @@ def append(tx: Tx, changes: list[NewChange]) -> None:
     first = int(row["value"]) - len(changes) + 1
     for offset, change in enumerate(changes):
         change.seq = first + offset
+    # A change without an author is written as before migration 16 (an older schema takes it).
     tx.many(
         "INSERT INTO changes (seq, org_id, region, kind, key, deleted, data)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(c.seq, c.org_id, c.region, c.kind, c.key, c.deleted, c.data_text()) for c in changes],
+        [
+            (c.seq, c.org_id, c.region, c.kind, c.key, c.deleted, c.data_text())
+            for c in changes
+            if c.author is None
+        ],
+    )
+    tx.many(
+        "INSERT INTO changes (seq, org_id, region, kind, key, deleted, data, author)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (c.seq, c.org_id, c.region, c.kind, c.key, c.deleted, c.data_text(), c.author)
+            for c in changes
+            if c.author is not None
+        ],
     )
     audience = [(device_id, c.seq) for c in changes for device_id in sorted(c.audience)]
     if audience:

@@ -9,18 +9,21 @@ from typing import Any, cast
 from sync.protocol import RevocationChangeData, Role
 from sync.server.storage import changes, organisations
 from sync.server.storage.errors import AlreadyExists, CodeExpired, CodeInvalid, CodeUsed, NotFound
-from sync.server.storage.models import Device, EnrolCode
+from sync.server.storage.models import Device, EnrolCode, PendingEnrolment
 from sync.server.storage.tx import Tx
 
 __all__ = [
     "by_id",
     "by_token",
     "code_by_hash",
+    "codes_for_relay",
     "create_code",
     "list_for",
     "note_contact",
+    "pending",
     "redeem",
     "revoke",
+    "settle_pending",
 ]
 
 
@@ -37,6 +40,8 @@ def create_code(
     now: datetime,
     wrapped_team_key: bytes | None,
     wrapped_match_key: bytes | None = None,
+    relay_id: str | None = None,
+    proof_key: str | None = None,
 ) -> EnrolCode:
     """Store a one-time code by its hash; NotFound (organisation), AlreadyExists (hash)."""
     organisations.require(tx, org_id)
@@ -60,6 +65,11 @@ def create_code(
             "UPDATE enrol_codes SET wrapped_match_key = ? WHERE code_hash = ?",
             (wrapped_match_key, code_hash),
         )
+    if relay_id is not None:  # as for the keys: a code for no relay is written as before
+        tx.run(
+            "UPDATE enrol_codes SET relay_id = ?, proof_key = ? WHERE code_hash = ?",
+            (relay_id, proof_key, code_hash),
+        )
     return EnrolCode(
         code_hash=code_hash,
         org_id=org_id,
@@ -69,6 +79,8 @@ def create_code(
         expires_at=expires_at,
         wrapped_team_key=wrapped_team_key,
         wrapped_match_key=wrapped_match_key,
+        relay_id=relay_id,
+        proof_key=proof_key,
     )
 
 
@@ -77,6 +89,20 @@ def code_by_hash(tx: Tx, code_hash: str) -> EnrolCode:
     row = tx.one("SELECT * FROM enrol_codes WHERE code_hash = ?", (code_hash,))
     if row is None:
         raise NotFound("no enrolment code has this hash")
+    return _code(tx, row)
+
+
+def codes_for_relay(tx: Tx, relay_id: str, now: datetime) -> list[EnrolCode]:
+    """The codes issued for the relay that are neither used nor expired, oldest first."""
+    rows = tx.all(
+        "SELECT * FROM enrol_codes WHERE relay_id = ? AND device_id IS NULL"
+        " AND expires_at > ? ORDER BY created_at, code_hash",
+        (relay_id, tx.ts(now)),
+    )
+    return [_code(tx, row) for row in rows]
+
+
+def _code(tx: Tx, row: Any) -> EnrolCode:
     wrapped = row["wrapped_team_key"]
     match = row["wrapped_match_key"]
     return EnrolCode(
@@ -90,6 +116,9 @@ def code_by_hash(tx: Tx, code_hash: str) -> EnrolCode:
         redeemed_at=tx.dt_or_none(row["redeemed_at"]),
         wrapped_team_key=None if wrapped is None else bytes(wrapped),
         wrapped_match_key=None if match is None else bytes(match),
+        # what migration 17 added (absent on a database that has not run it yet)
+        relay_id=row["relay_id"] if "relay_id" in row.keys() else None,  # noqa: SIM118
+        proof_key=row["proof_key"] if "proof_key" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -109,6 +138,7 @@ def _device(tx: Tx, row: Any) -> Device:
         last_sync_at=tx.dt_or_none(contact.get("last_sync_at")),
         records_waiting=contact.get("records_waiting"),
         app_version=contact.get("app_version"),
+        enrolled_via=row["enrolled_via"] if "enrolled_via" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -120,9 +150,13 @@ def redeem(
     label: str,
     token_hash: str,
     now: datetime,
+    pending_proof: str | None = None,
+    enrolled_via: str | None = None,
 ) -> Device:
     """Use the code and create the device (again, with a new token, for the same device and
-    key); CodeInvalid, CodeExpired, CodeUsed, AlreadyExists as `Storage.redeem_enrol_code`."""
+    key), and with `pending_proof` note the enrolment for the upstream (at a relay whose
+    upstream is away); CodeInvalid, CodeExpired, CodeUsed, AlreadyExists as
+    `Storage.redeem_enrol_code`."""
     code = tx.one("SELECT * FROM enrol_codes WHERE code_hash = ?", (code_hash,), lock=True)
     if code is None:
         raise CodeInvalid("unknown enrolment code")
@@ -142,6 +176,10 @@ def redeem(
                 "UPDATE enrol_codes SET device_id = ?, redeemed_at = ? WHERE code_hash = ?",
                 (device_id, tx.ts(now), code_hash),
             )
+            if enrolled_via is not None:  # apart: a direct enrolment is written as before
+                tx.run(
+                    "UPDATE devices SET enrolled_via = ? WHERE id = ?", (enrolled_via, device_id)
+                )
         elif code["device_id"] == device_id:
             device = tx.one("SELECT * FROM devices WHERE id = ?", (device_id,))
             if bytes(device["public_key"]) != public_key or device["revoked_at"]:
@@ -154,7 +192,35 @@ def redeem(
             raise CodeUsed("the enrolment code has been used")
     except tx.integrity_errors as exc:
         raise AlreadyExists(f"device {device_id!r} is already enrolled") from exc
+    if pending_proof is not None:
+        tx.run(
+            "INSERT INTO relay_pending_enrolments (device_id, code_hash, proof, enrolled_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO NOTHING",
+            (device_id, code_hash, pending_proof, tx.ts(now)),
+        )
     return by_id(tx, device_id)
+
+
+def pending(tx: Tx, limit: int) -> list[PendingEnrolment]:
+    """The enrolments a relay has still to pass up, oldest first."""
+    rows = tx.all(
+        "SELECT * FROM relay_pending_enrolments ORDER BY enrolled_at, device_id LIMIT ?",
+        (limit,),
+    )
+    return [
+        PendingEnrolment(
+            device_id=row["device_id"],
+            code_hash=row["code_hash"],
+            proof=row["proof"],
+            enrolled_at=tx.dt(row["enrolled_at"]),
+        )
+        for row in rows
+    ]
+
+
+def settle_pending(tx: Tx, device_id: str) -> None:
+    """The upstream took or refused the enrolment: it is no longer pending."""
+    tx.run("DELETE FROM relay_pending_enrolments WHERE device_id = ?", (device_id,))
 
 
 def by_token(tx: Tx, token_hash: str) -> Device | None:

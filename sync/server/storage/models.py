@@ -33,12 +33,14 @@ __all__ = [
     "OfficeRow",
     "Organisation",
     "Owner",
+    "PendingEnrolment",
     "PeopleCount",
     "PushResult",
     "RecordHead",
     "ReviewStored",
     "RevisionStatus",
     "RosterStatus",
+    "RosterWrite",
     "SealedRecord",
     "SharedKind",
     "StatsRow",
@@ -76,6 +78,33 @@ class EnrolCode:
     wrapped_team_key: bytes | None = None
     # The organisation's match key wrapped the same way (fieldapp.crypto.wrap_match_key).
     wrapped_match_key: bytes | None = None
+    # The relay the code was issued for (migration 17): at the centre, only that relay may
+    # pass up its enrolment; at that relay, a code it may check while its upstream is away.
+    relay_id: str | None = None
+    # At the centre only: the code's proof key (`auth.enrol_proof_key`), never sent out.
+    proof_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEnrolment:
+    """At a relay: a device it enrolled while its upstream was away, with a pre-issued code
+    (by hash) and the proof that the device gave the code itself (`auth.enrol_proof`)."""
+
+    device_id: str
+    code_hash: str
+    proof: str
+    enrolled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RosterWrite:
+    """A roster change a device wrote (`author`), as a relay forwards it upstream: the
+    entry's sealed bytes, None for a withdrawal."""
+
+    seq: int
+    key: str
+    sealed: bytes | None
+    author: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +123,8 @@ class Device:
     last_sync_at: datetime | None = None
     records_waiting: int | None = None
     app_version: str | None = None
+    # the relay it enrolled through (migration 17), None if it enrolled here
+    enrolled_via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from sync.protocol import RosterChangeData, RosterStatus
 from sync.server.auth import may_write
 from sync.server.storage import changes, organisations
 from sync.server.storage.errors import NotFound
-from sync.server.storage.models import Device, Owner, SharedKind
+from sync.server.storage.models import Device, Owner, RosterWrite, SharedKind
 from sync.server.storage.tx import Tx, chunks, json_text, marks
 
-__all__ = ["delete", "put", "put_roster"]
+__all__ = ["delete", "put", "put_roster", "roster_writes_after"]
 
 
 def put(
@@ -67,37 +67,46 @@ def delete(tx: Tx, org_id: str, kind: SharedKind, key: str) -> int:
 
 
 def put_roster(
-    tx: Tx, device: Device, entries: Sequence[tuple[str, bytes | None]], now: datetime
+    tx: Tx,
+    device: Device,
+    entries: Sequence[tuple[str, bytes | None]],
+    now: datetime,
+    writers: Sequence[Device | None] | None = None,
 ) -> list[RosterStatus]:
-    """Store the device's roster entries in its organisation and region, one status per
-    entry, in order (see `Storage.put_roster`)."""
+    """Store the roster entries `device` pushed, one status per entry, in order (see
+    `Storage.put_roster`): each as its writer's (`writers`, default `device` itself), in the
+    writer's organisation and region; a None writer is refused."""
+    writers = [device] * len(entries) if writers is None else writers
     keys = sorted({key for key, _ in entries})
     # Per-key locks, as for records: two batches naming one key never decide on the same
     # stale row (on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
     tx.lock_keys([f"roster/{key}" for key in keys])
-    current: dict[str, str | None] = {}  # key -> stored data (None: absent), this region
-    owners: dict[str, str] = {}  # key -> the device whose entry it is (this region)
-    foreign: set[str] = set()  # keys of another region's entries
+    current: dict[str, str | None] = {}  # key -> stored data (None: absent)
+    owners: dict[str, str] = {}  # key -> the device whose entry it is
+    regions: dict[str, str | None] = {}  # key -> the region of its stored entry
     for chunk in chunks(keys):
         for row in tx.all(
             "SELECT key, region, data, owner_device_id FROM shared_items"  # noqa: S608
             f" WHERE org_id = ? AND kind = 'roster' AND key IN ({marks(len(chunk))})",
             [device.org_id, *chunk],
         ):
-            if row["region"] != device.region:
-                foreign.add(row["key"])
-                continue
+            regions[row["key"]] = row["region"]
             current[row["key"]] = row["data"]
             if row["owner_device_id"] is not None:  # else stored before migration 5
                 owners[row["key"]] = row["owner_device_id"]
     statuses: list[RosterStatus] = []
     new: list[changes.NewChange] = []
     touched: set[str] = set()
-    for key, sealed in entries:  # in order: a key named again sees the earlier entry
+    for (key, sealed), writer in zip(entries, writers, strict=True):
+        # In order: a key named again sees the earlier entry.
         data = RosterChangeData(sealed=sealed)
         text = None if sealed is None else json_text(data.model_dump(mode="json"))
-        owner = Owner(device.org_id, owners.setdefault(key, device.id), device.region)
-        if key in foreign or not may_write(device, owner):
+        if writer is None or writer.org_id != device.org_id:
+            statuses.append("refused")
+            continue
+        region = regions.setdefault(key, writer.region)
+        owner = Owner(device.org_id, owners.setdefault(key, writer.id), region)
+        if region != writer.region or not may_write(writer, owner):
             statuses.append("refused")
         elif current.get(key) == text:
             statuses.append("unchanged")
@@ -106,9 +115,11 @@ def put_roster(
             touched.add(key)
             deleted = sealed is None
             if deleted:  # a withdrawn key is free again
-                del owners[key]
+                del owners[key], regions[key]
             new.append(
-                changes.NewChange(device.org_id, device.region, "roster", key, deleted, data)
+                changes.NewChange(
+                    device.org_id, region, "roster", key, deleted, data, author=writer.id
+                )
             )
             statuses.append("withdrawn" if deleted else "stored")
     tx.many(
@@ -117,7 +128,7 @@ def put_roster(
         " ON CONFLICT (org_id, kind, key) DO UPDATE SET data = excluded.data,"
         " updated_at = excluded.updated_at, owner_device_id = excluded.owner_device_id",
         [
-            (device.org_id, key, device.region, current[key], tx.ts(now), owners[key])
+            (device.org_id, key, regions[key], current[key], tx.ts(now), owners[key])
             for key in sorted(touched)
             if current[key] is not None
         ],
@@ -128,3 +139,24 @@ def put_roster(
     )
     changes.append(tx, new)
     return statuses
+
+
+def roster_writes_after(tx: Tx, org_id: str, cursor: int, limit: int) -> list[RosterWrite]:
+    """The organisation's roster changes with seq > cursor that a device wrote (not those
+    written before migration 16), ascending, at most `limit`."""
+    rows = tx.all(
+        "SELECT seq, key, deleted, data, author FROM changes WHERE org_id = ?"
+        " AND kind = 'roster' AND seq > ? AND author IS NOT NULL ORDER BY seq LIMIT ?",
+        (org_id, cursor, limit),
+    )
+    return [
+        RosterWrite(
+            seq=int(row["seq"]),
+            key=row["key"],
+            sealed=None
+            if row["deleted"]
+            else RosterChangeData.model_validate_json(row["data"]).sealed,
+            author=row["author"],
+        )
+        for row in rows
+    ]

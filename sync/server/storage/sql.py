@@ -62,11 +62,13 @@ from sync.server.storage.models import (
     OfficeFilter,
     OfficePage,
     Organisation,
+    PendingEnrolment,
     PeopleCount,
     PushResult,
     RecordHead,
     ReferralRow,
     ReviewStored,
+    RosterWrite,
     SealedRecord,
     SharedKind,
     StatsRow,
@@ -203,12 +205,19 @@ class SqlStorage(Storage):
         now: datetime,
         wrapped_team_key: bytes | None = None,
         wrapped_match_key: bytes | None = None,
+        *,
+        relay_id: str | None = None,
+        proof_key: str | None = None,
     ) -> EnrolCode:
         with self._write() as tx:
             return devices.create_code(
                 tx, org_id, code_hash, role, region, expires_at, now, wrapped_team_key,
-                wrapped_match_key,
+                wrapped_match_key, relay_id, proof_key,
             )  # fmt: skip
+
+    def relay_codes(self, relay_id: str, now: datetime) -> list[EnrolCode]:
+        with self._read() as tx:
+            return devices.codes_for_relay(tx, relay_id, now)
 
     def get_enrol_code(self, code_hash: str) -> EnrolCode:
         with self._read() as tx:
@@ -222,9 +231,23 @@ class SqlStorage(Storage):
         label: str,
         token_hash: str,
         now: datetime,
+        *,
+        pending_proof: str | None = None,
+        enrolled_via: str | None = None,
     ) -> Device:
         with self._write() as tx:
-            return devices.redeem(tx, code_hash, device_id, public_key, label, token_hash, now)
+            return devices.redeem(
+                tx, code_hash, device_id, public_key, label, token_hash, now, pending_proof,
+                enrolled_via,
+            )  # fmt: skip
+
+    def pending_enrolments(self, limit: int) -> list[PendingEnrolment]:
+        with self._read() as tx:
+            return devices.pending(tx, limit)
+
+    def settle_pending_enrolment(self, device_id: str) -> None:
+        with self._write() as tx:
+            devices.settle_pending(tx, device_id)
 
     def device_by_token(self, token_hash: str) -> Device | None:
         with self._read() as tx:
@@ -313,9 +336,17 @@ class SqlStorage(Storage):
             return shared.delete(tx, org_id, kind, key)
 
     def put_roster(
-        self, device: Device, entries: Sequence[tuple[str, bytes | None]], now: datetime
+        self,
+        device: Device,
+        entries: Sequence[tuple[str, bytes | None]],
+        now: datetime,
+        writers: Sequence[Device | None] | None = None,
     ) -> list[RosterStatus]:
-        return self._write_retrying(lambda tx: shared.put_roster(tx, device, entries, now))
+        return self._write_retrying(lambda tx: shared.put_roster(tx, device, entries, now, writers))
+
+    def roster_writes_after(self, org_id: str, cursor: int, limit: int) -> list[RosterWrite]:
+        with self._read() as tx:
+            return shared.roster_writes_after(tx, org_id, cursor, limit)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -447,6 +478,14 @@ class SqlStorage(Storage):
         return self._write_retrying(
             lambda tx: attachments.store_chunk(tx, device, digest, data, now)
         )
+
+    def chunks_to_forward(self, org_id: str, up_to_seq: int, limit: int) -> list[tuple[str, bytes]]:
+        with self._read() as tx:
+            return attachments.to_forward(tx, org_id, up_to_seq, limit)
+
+    def mark_chunks_forwarded(self, org_id: str, digests: Sequence[str], now: datetime) -> None:
+        with self._write() as tx:
+            attachments.mark_forwarded(tx, org_id, digests, now)
 
     def read_chunk(self, viewer: Device, digest: str) -> bytes:
         with self._read() as tx:

@@ -17,7 +17,13 @@ from fastapi.routing import APIRoute
 
 from fieldapp import crypto
 from sync.protocol import ROSTER_ROLES, Role
-from sync.server.auth import OFFICE_ROLES, SEALED_READ_ROLES
+from sync.server.auth import (
+    OFFICE_ROLES,
+    SEALED_READ_ROLES,
+    enrol_code_hash,
+    enrol_proof,
+    enrol_proof_key,
+)
 from sync.server.routes import ROUTERS
 from sync.server.routes.referrals import REFER_ROLES
 from sync.server.storage import ORG_WIDE_ROLES, Organisation
@@ -233,6 +239,26 @@ def _relay_enrol(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.R
     return m.world.client.post("/v1/relay/enrol", json=body, headers=headers)
 
 
+def _relay_codes(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    return m.world.client.get("/v1/relay/codes", headers=headers)
+
+
+def _relay_enrolment(m: Matrix, _: Phone | None, headers: dict[str, str]) -> httpx.Response:
+    # A code issued for A's relay, and an enrolment it made with it while offline.
+    relay = m.by_role["relay"]
+    issued = m.world.issue(m.org_a.id, "collector", "north", relay_id=relay.device_id)
+    key = crypto.SigningKey.generate().public_key
+    device_id = f"new-{uuid.uuid4().hex[:8]}"
+    body = {
+        "device_id": device_id,
+        "device_public_key": base64.b64encode(key).decode(),
+        "code_hash": enrol_code_hash(issued.code),
+        "proof": enrol_proof(enrol_proof_key(issued.code), device_id, key),
+        "enrolled_at": issued.expires_at.isoformat(),
+    }
+    return m.world.client.post("/v1/relay/enrolments", json=body, headers=headers)
+
+
 def _named_chunk(m: Matrix) -> bytes:
     """A new chunk named by a new record of A's author (north), not stored yet."""
     chunk = os.urandom(64)
@@ -278,7 +304,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/changes"): Entry(_changes, other_org_gets_own_data=True),
     # Everyone may ask; only records it may read are ever answered held (see below).
     ("POST", "/v1/receipts:check"): Entry(check_receipts, other_org_gets_own_data=True),
-    ("PUT", "/v1/team/roster"): Entry(_roster, allowed=ROSTER_ROLES),
+    # A relay too: it passes on its devices' entries (this one, naming none, it is refused).
+    ("PUT", "/v1/team/roster"): Entry(_roster, allowed=ROSTER_ROLES | {"relay"}),
     # Any device of the organisation that pushed the record naming the chunk may send it;
     # it is read by the holders of the organisation's key and the record's own devices.
     ("POST", "/v1/attachments:missing"): Entry(_missing, other_org_gets_own_data=True),
@@ -325,6 +352,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
         _office_revoke, allowed=frozenset({"admin", "coordinator"})
     ),
     ("POST", "/v1/relay/enrol"): Entry(_relay_enrol, allowed=frozenset({"relay"})),
+    ("GET", "/v1/relay/codes"): Entry(_relay_codes, allowed=frozenset({"relay"})),
+    ("POST", "/v1/relay/enrolments"): Entry(_relay_enrolment, allowed=frozenset({"relay"})),
     # The directory is public to every enrolled device; referrals: see _referral_calls.
     ("GET", "/v1/directory"): Entry(referral.directory, other_org_gets_own_data=True),
     ("PUT", "/v1/directory/services"): Entry(

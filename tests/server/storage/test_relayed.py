@@ -4,12 +4,15 @@ after a cursor to forward them; the centre lists what came through relays."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 
 from sync.server.storage import Storage
+from tests.server._harness import chunk_manifest
 from tests.server.storage._support import NOW, Member, revision
+from tests.server.storage.test_attachments import digest
 
 
 def _hop(node: str, minutes: int) -> dict[str, str]:
@@ -77,3 +80,72 @@ def test_revisions_after_a_cursor_come_in_the_order_stored_and_relayed_ones_newe
 def test_an_organisation_can_take_its_upstream_id(storage: Storage) -> None:
     org = storage.create_organisation("Upstream", NOW, org_id="0b5e0c9e-org-upstream")
     assert storage.get_organisation("0b5e0c9e-org-upstream") == org
+
+
+def test_a_relay_speaks_for_the_roster_entries_of_its_writers_only_as_theirs(
+    storage: Storage, org_id: str
+) -> None:
+    relay = Member(storage, org_id, "relay", "north")
+    author = Member(storage, org_id, "trainer", "north")
+    mate = Member(storage, org_id, "collector", "north")
+    key = str(uuid.uuid4())
+    statuses = storage.put_roster(
+        relay.device, [(key, b"sealed-1"), (str(uuid.uuid4()), b"x")], NOW,
+        [author.device, None],
+    )  # fmt: skip
+    assert statuses == ["stored", "refused"]
+    # The entry is the author's: the relay writing as a team mate, or the mate, may not
+    # replace it; the author may, through the relay or itself.
+    assert storage.put_roster(relay.device, [(key, b"forged")], NOW, [mate.device]) == ["refused"]
+    assert storage.put_roster(mate.device, [(key, None)], NOW) == ["refused"]
+    assert storage.put_roster(author.device, [(key, b"sealed-2")], NOW) == ["stored"]
+    assert storage.put_roster(relay.device, [(key, None)], NOW, [author.device]) == ["withdrawn"]
+    # Each change keeps its writer, which is what a relay forwards after its cursor.
+    writes = storage.roster_writes_after(org_id, 0, 10)
+    assert [(w.key, w.sealed, w.author) for w in writes] == [
+        (key, b"sealed-1", author.device.id),
+        (key, b"sealed-2", author.device.id),
+        (key, None, author.device.id),
+    ]
+    assert storage.roster_writes_after(org_id, writes[1].seq, 10) == writes[2:]
+
+
+def test_codes_for_a_relay_and_the_enrolments_it_made_offline(
+    storage: Storage, org_id: str
+) -> None:
+    relay = Member(storage, org_id, "relay", "north")
+    later = NOW + timedelta(days=1)
+    for code_hash, relay_id in (("a" * 64, relay.device.id), ("b" * 64, "other"), ("c" * 64, None)):
+        storage.create_enrol_code(
+            org_id, code_hash, "collector", "north", later, NOW, relay_id=relay_id,
+            proof_key=None if relay_id is None else "f" * 64,
+        )  # fmt: skip
+    [code] = storage.relay_codes(relay.device.id, NOW)
+    assert (code.code_hash, code.relay_id, code.proof_key) == ("a" * 64, relay.device.id, "f" * 64)
+    assert storage.relay_codes(relay.device.id, later) == []  # expired
+    device = storage.redeem_enrol_code(
+        "a" * 64, "phone-1", b"k" * 32, "", "t" * 64, NOW, pending_proof="9" * 64,
+        enrolled_via=relay.device.id,
+    )  # fmt: skip
+    assert device.enrolled_via == relay.device.id
+    assert storage.relay_codes(relay.device.id, NOW) == []  # used
+    [pending] = storage.pending_enrolments(10)
+    assert (pending.device_id, pending.code_hash, pending.proof) == ("phone-1", "a" * 64, "9" * 64)
+    assert pending.enrolled_at == NOW
+    storage.settle_pending_enrolment("phone-1")
+    assert storage.pending_enrolments(10) == []
+
+
+def test_a_relay_forwards_each_chunk_once_after_the_revision_naming_it(
+    storage: Storage, org_id: str
+) -> None:
+    phone = Member(storage, org_id, "trainer", "north")
+    chunk = b"ciphertext of a photo"
+    envelope = phone.envelope(attachments=[chunk_manifest(chunk)])
+    storage.push_records(phone.device, [envelope], NOW)
+    assert storage.store_chunk(phone.device, digest(chunk), chunk, NOW)
+    [revision_seq] = [r.seq for r in storage.revisions_after(org_id, 0, 10)]
+    assert storage.chunks_to_forward(org_id, revision_seq - 1, 10) == []  # not upstream yet
+    assert storage.chunks_to_forward(org_id, revision_seq, 10) == [(digest(chunk), chunk)]
+    storage.mark_chunks_forwarded(org_id, [digest(chunk)], NOW)
+    assert storage.chunks_to_forward(org_id, revision_seq, 10) == []
