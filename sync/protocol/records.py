@@ -36,6 +36,7 @@ __all__ = [
     "MAX_RELAY_HOPS",
     "MAX_STATS_DEPTH",
     "SEALING_EPOCHS_HEADER",
+    "SERVER_TIMING_HEADER",
     "OutcomeStatus",
     "PushRequest",
     "PushResponse",
@@ -43,6 +44,8 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "RelayHop",
+    "ingest_seconds",
+    "ingest_timing",
 ]
 
 # Statistical values are scalars, lists of choices and repeat instances: a few levels deep.
@@ -180,6 +183,37 @@ MAX_RELAY_HOPS = 8
 
 # The push answer's header by which a server says it takes epoch envelopes (value "epochs").
 SEALING_EPOCHS_HEADER = "X-Fieldapp-Sealing"
+
+# The push answer's W3C Server-Timing header: how long the server took to check and store
+# the batch (`ingest;dur=<milliseconds>`), so that a device can tell its link's speed apart
+# from the server's work when it chooses how to compress (docs/sync-protocol.md, *Fewer bytes*).
+SERVER_TIMING_HEADER = "Server-Timing"
+_INGEST_METRIC = "ingest"
+
+
+def ingest_timing(seconds: float) -> str:
+    """The Server-Timing value saying the server spent `seconds` ingesting a push."""
+    return f"{_INGEST_METRIC};dur={seconds * 1000:.1f}"
+
+
+def ingest_seconds(header: str | None) -> float:
+    """The ingest time a push answer's Server-Timing value gives, in seconds; 0 when it
+    gives none or an unreadable one (an older server: the whole exchange counts as the
+    link's, which can only make the link look slower, so compression stays on)."""
+    for metric in (header or "").split(","):
+        name, *params = (part.strip() for part in metric.split(";"))
+        if name != _INGEST_METRIC:
+            continue
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "dur":
+                try:
+                    milliseconds = float(value.strip().strip('"'))
+                except ValueError:
+                    return 0.0
+                return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds > 0 else 0.0
+    return 0.0
+
 
 # Epoch headers in one push: a device starts a new epoch every EPOCH_MAX_RECORDS records.
 MAX_BATCH_EPOCHS = 64
