@@ -4,7 +4,6 @@ record (`GET /v1/records/{record_id}`). Every read or write of a record is audit
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 from uuid import UUID
 
@@ -14,14 +13,12 @@ from fastapi.responses import Response
 from sync.protocol import (
     BATCH_SIGNATURES_HEADER,
     SEALING_EPOCHS_HEADER,
-    SERVER_TIMING_HEADER,
     PushRequest,
     PushResponse,
     ReceiptCheck,
     ReceiptCheckResponse,
     ReceiptMode,
     RecordView,
-    ingest_timing,
 )
 from sync.server.auth import can_read_record, can_read_sealed
 from sync.server.ingest import ReceiptSigner, ingest_push
@@ -68,9 +65,7 @@ def push(
     """Store a batch: one outcome per record, in order; the batch is one transaction, in
     which the device is also noted as seen now, with what its optional headers said of it.
     The answer's `Fieldapp-Signatures: batch` header tells the device it may sign its next
-    batches once each (see docs/sync-protocol.md, *Batch signatures*); its `Server-Timing`
-    says how long the batch took here, so the device can tell its link's speed."""
-    started = time.perf_counter()
+    batches once each (see docs/sync-protocol.md, *Batch signatures*)."""
     now = context.now()
     outcomes = ingest_push(
         context.storage,
@@ -95,7 +90,6 @@ def push(
             SEALING_EPOCHS_HEADER: "epochs",
             BATCH_SIGNATURES_HEADER: "batch",
             "Accept-Encoding": "gzip, xz",
-            SERVER_TIMING_HEADER: ingest_timing(time.perf_counter() - started),
         },
     )
 
