@@ -7,6 +7,9 @@ alike."""
 
 from __future__ import annotations
 
+import gzip
+import json
+import lzma
 import time
 
 import httpx
@@ -29,6 +32,7 @@ class _Seen(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport, delay: float = 0.0) -> None:
         self.inner, self.delay = inner, delay
         self.sent: list[str | None] = []
+        self.sizes: list[int] = []  # each push body's size, decompressed, of 2+ records
         self.asked: list[str | None] = []
         self.answered: list[str | None] = []
 
@@ -37,6 +41,11 @@ class _Seen(httpx.BaseTransport):
         if request.url.path != _PUSH:
             return response
         self.sent.append(request.headers.get("Content-Encoding"))
+        body = request.read()
+        if self.sent[-1] is not None:
+            body = (gzip if self.sent[-1] == "gzip" else lzma).decompress(body)
+        # A record bigger than a batch goes alone: only batches of several are bounded.
+        self.sizes.append(len(body) if len(json.loads(body)["records"]) > 1 else 0)
         self.asked.append(request.headers.get("Accept-Encoding"))
         self.answered.append(response.headers.get("Content-Encoding"))
         if self.delay:
@@ -110,6 +119,29 @@ def test_on_a_fast_link_batches_go_uncompressed_and_are_stored_alike(
     assert [seen.asked[index] for index in plain] == ["identity"] * len(plain)
     assert [seen.answered[index] for index in plain] == [None] * len(plain)
     assert deployment.query("SELECT count(*) FROM records") == [(12,)]
+    assert max(seen.sizes) <= 2048  # a size given bounds every batch, fast link or not
+
+
+def test_on_a_fast_link_batches_grow_unless_the_client_was_given_a_size(
+    deployment: Deployment,
+    device: Store,
+    app_transport: httpx.BaseTransport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_push, "FAST_LINK_BYTES_PER_S", 1.0)
+    monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)
+    monkeypatch.setattr(_push, "DEFAULT_MAX_BATCH_BYTES", 4096)
+    monkeypatch.setattr(_push, "FAST_LINK_BATCH_BYTES", 16384)
+    _records(device, 24)
+    seen = _Seen(app_transport)
+    with SyncClient(device, transport=seen) as client:
+        assert client.sync().accepted == 24
+    compressed = [size for size, sent in zip(seen.sizes, seen.sent, strict=True) if sent]
+    plain = [size for size, sent in zip(seen.sizes, seen.sent, strict=True) if not sent]
+    # Sized by the envelopes as stored; batch-signed, each also carries its inclusion proof.
+    assert compressed and max(compressed) <= 4096 * 1.25
+    assert plain and 2 * 4096 < max(plain) <= 16384 * 1.25
+    assert deployment.query("SELECT count(*) FROM records") == [(24,)]
 
 
 def test_the_servers_own_time_does_not_make_a_fast_link_look_slow(
