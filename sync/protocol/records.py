@@ -5,6 +5,7 @@ what became of each (`POST /v1/records:push`), and every stored revision of one 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from datetime import datetime
 from typing import Any, Literal
@@ -129,7 +130,16 @@ class RecordEnvelope(WireModel):
     def _signable(cls, value: dict[str, Any]) -> dict[str, Any]:
         """`stats` must have a canonical JSON form to be signed and stored: UTF-8 text only
         (no lone surrogates), finite numbers and bounded nesting; else signing it would crash
-        or quietly change it (NaN becomes null), not refuse it."""
+        or quietly change it (NaN becomes null), not refuse it. The common case, stats that
+        fit, is told by the C JSON encoder and a walk of the containers only; anything else
+        is walked whole, which names the problem."""
+        if _nesting_fits(value):
+            try:
+                json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+            except (TypeError, ValueError):
+                pass  # the walk below names the problem, or lets through what it did before
+            else:
+                return value
         pending: list[tuple[Any, int]] = [(value, 1)]
         while pending:
             node, depth = pending.pop()
@@ -167,6 +177,20 @@ class RecordEnvelope(WireModel):
     def content_digest(self) -> str:
         """sha256 of the signed content: two pushes of one (id, revision) must agree on it."""
         return hashlib.sha256(self.signing_bytes()).hexdigest()
+
+
+def _nesting_fits(stats: dict[str, Any]) -> bool:
+    """Whether no value in `stats` lies deeper than MAX_STATS_DEPTH (`stats` itself is 1)."""
+    pending: list[tuple[Any, int]] = [(stats, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if depth >= MAX_STATS_DEPTH:
+                return False
+            if isinstance(child, dict | list):
+                pending.append((child, depth + 1))
+    return True
 
 
 class RelayHop(WireModel):
