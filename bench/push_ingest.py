@@ -1,7 +1,6 @@
 """Where a push's time goes: the client's pipeline and the server's ingest, measured apart.
 
-    .venv/bin/python bench/push_ingest.py [--records 3000] [--database-url URL|temp]
-        [--profile-server DIR]
+    .venv/bin/python bench/push_ingest.py [--records 3000]
 
 One device finalises `--records` records (the bench's sample records), then pushes its
 outbox to a real server process over loopback, as `bench/sync_vs_kinto.py` does; the push's
@@ -10,11 +9,9 @@ before the push, the server restarted on it, and the recorded bodies are sent ag
 after another over one connection, with nothing else running in this process: the server's
 ingest alone (every check on: signatures, proofs, ownership, statistics, audit, receipts).
 
-It prints records/s and CPU µs per record of the server and of the client in the real push,
-and of the server alone in the replay (sent as recorded, and decompressed). With
-`--profile-server DIR` the replayed server runs under py-spy (on PATH, or PY_SPY) and its
-flame graph is written to DIR. SQLite server by default; `temp`: a throwaway PostgreSQL
-database (copied with `CREATE DATABASE ... TEMPLATE` for the replay).
+It prints records/s and CPU µs per record of the server and of the client in the real push
+(CPU time is what tells the two apart when they share the machine's cores), and of the
+server alone in the replay (sent as recorded, and decompressed). SQLite server.
 """
 
 from __future__ import annotations
@@ -25,19 +22,16 @@ import lzma
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo, before bench/
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     PASSPHRASE,
     Deployment,
     ServerProcess,
@@ -45,12 +39,11 @@ from bench._common import (  # noqa: E402
     machine,
     print_table,
     sample_records,
-    temp_postgres,
 )
-from fieldapp import crypto  # noqa: E402
-from fieldapp.store import Store  # noqa: E402
-from sync.client import SyncClient, enrol  # noqa: E402
-from sync.server.settings import ServerSettings  # noqa: E402
+from fieldapp import crypto
+from fieldapp.store import Store
+from sync.client import SyncClient, enrol
+from sync.server.settings import ServerSettings
 
 _PUSH_PATH = "/v1/records:push"
 
@@ -89,35 +82,20 @@ def decompressed(headers: dict[str, str], body: bytes) -> tuple[dict[str, str], 
     return kept, plain
 
 
-@contextmanager
-def database_copy(settings: ServerSettings, saved: Path) -> Iterator[None]:
-    """Put the server's database back as it was saved (SQLite: the data dir)."""
-    shutil.rmtree(settings.data_dir)
-    shutil.copytree(saved, settings.data_dir)
-    yield
-
-
 def replay(
     settings: ServerSettings,
+    saved: Path,
     pushes: list[tuple[str, dict[str, str], bytes]],
     records: int,
     *,
     plain: bool,
-    profile: Path | None,
 ) -> tuple[float, float]:
-    """(records/s, server CPU µs per record) of the recorded pushes sent again in order."""
+    """(records/s, server CPU µs per record) of the recorded pushes sent again in order to
+    the server's database as it was `saved` before the push."""
+    shutil.rmtree(settings.data_dir)
+    shutil.copytree(saved, settings.data_dir)
     with ServerProcess(settings) as server:
         assert server.process is not None
-        spy = None
-        if profile is not None:
-            profile.mkdir(parents=True, exist_ok=True)
-            spy = subprocess.Popen(
-                [os.environ.get("PY_SPY", "py-spy"), "record", "-p", str(server.process.pid),
-                 "-r", "200", "-o", str(profile / f"server-{'plain' if plain else 'sent'}.svg"),
-                 "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            time.sleep(1)
         with httpx.Client(timeout=120) as client:
             cpu_before = cpu_seconds(server.process.pid)
             started = time.perf_counter()
@@ -130,69 +108,67 @@ def replay(
                     raise SystemExit(f"replay: {response.status_code} {response.text[:300]}")
             elapsed = time.perf_counter() - started
             cpu = cpu_seconds(server.process.pid) - cpu_before
-        if spy is not None:
-            spy.terminate()
-            spy.wait(30)
     return records / elapsed, cpu / records * 1e6
+
+
+def real_push(
+    settings: ServerSettings, store: Store, count: int
+) -> tuple[list[str], RecordingTransport]:
+    """The outbox pushed by SyncClient to a server process: its table row, and the pushes
+    it recorded. Timed to the last batch's answer, as bench/sync_vs_kinto.py times it."""
+    transport = RecordingTransport()
+    marks: list[tuple[float, float, float]] = []
+    with ServerProcess(settings) as server:
+        assert server.process is not None
+        pid = server.process.pid
+
+        def mark(*_: int) -> None:
+            marks.append((time.perf_counter(), own_cpu_seconds(), cpu_seconds(pid)))
+
+        mark()
+        with SyncClient(store, server.url, transport=transport, on_progress=mark) as client:
+            report = client.sync()
+    if not report.ok or report.accepted != count:
+        raise SystemExit(f"push: {report.accepted} accepted, {report.errors[:3]}")
+    (started, client_from, server_from), (ended, client_to, server_to) = marks[0], marks[-1]
+    sent = sum(len(body) for _, _, body in transport.pushes)
+    row = [
+        "real push (client and server sharing the machine)",
+        f"{count / (ended - started):.0f}",
+        f"{(server_to - server_from) / count * 1e6:.0f}",
+        f"{(client_to - client_from) / count * 1e6:.0f}",
+        f"{len(transport.pushes)} requests, {sent / count:.0f} B/record",
+    ]
+    return row, transport
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=3000)
-    parser.add_argument("--database-url", default="")
-    parser.add_argument("--profile-server", type=Path, default=None)
     options = parser.parse_args()
-    if options.database_url:
-        raise SystemExit("only the SQLite server is replayed for now")
     records = sample_records(options.records)
     workdir = Path(tempfile.mkdtemp(prefix="fieldapp-push-ingest-"))
     try:
-        with nullcontext(options.database_url) as database_url:
-            org_key = crypto.OrgKeyPair.generate()
-            settings = ServerSettings(
-                data_dir=workdir / "server" / "data",
-                database_url=database_url,
-                rate_limit_per_minute=1_000_000,
-                rate_limit_burst=1_000_000,
-            )
-            deployment = Deployment(settings, org_key)
-            store = Store.create(workdir / "device" / "fieldapp.db", PASSPHRASE)
-            with ServerProcess(settings) as server:
-                enrol(store, server.url, deployment.codes(1)[0])
-            print("finalising the records on the device...", file=sys.stderr)
-            fill_store(store, records)
-            saved = workdir / "saved"
-            shutil.copytree(settings.data_dir, saved)
-
-            transport = RecordingTransport()
-            with ServerProcess(settings) as server:
-                assert server.process is not None
-                client_cpu, server_cpu = own_cpu_seconds(), cpu_seconds(server.process.pid)
-                started = time.perf_counter()
-                with SyncClient(store, server.url, transport=transport) as client:
-                    report = client.sync()
-                push_s = time.perf_counter() - started
-                client_cpu = own_cpu_seconds() - client_cpu
-                server_cpu = cpu_seconds(server.process.pid) - server_cpu
-            store.close()
-            if not report.ok or report.accepted != len(records):
-                raise SystemExit(f"push: {report.accepted} accepted, {report.errors[:3]}")
-            sent = sum(len(body) for _, _, body in transport.pushes)
-            rows = [
-                ["real push (client + server sharing the machine)",
-                 f"{len(records) / push_s:.0f}", f"{server_cpu / len(records) * 1e6:.0f}",
-                 f"{client_cpu / len(records) * 1e6:.0f}",
-                 f"{len(transport.pushes)} requests, {sent / len(records):.0f} B/record"],
-            ]  # fmt: skip
-            for plain in (False, True):
-                with database_copy(settings, saved):
-                    rate, server_us = replay(
-                        settings, transport.pushes, len(records), plain=plain,
-                        profile=options.profile_server,
-                    )  # fmt: skip
-                what = "decompressed" if plain else "as sent"
-                rows.append([f"server alone, bodies {what}", f"{rate:.0f}", f"{server_us:.0f}",
-                             "", ""])  # fmt: skip
+        settings = ServerSettings(
+            data_dir=workdir / "server" / "data",
+            rate_limit_per_minute=1_000_000,
+            rate_limit_burst=1_000_000,
+        )
+        deployment = Deployment(settings, crypto.OrgKeyPair.generate())
+        store = Store.create(workdir / "device" / "fieldapp.db", PASSPHRASE)
+        with ServerProcess(settings) as server:
+            enrol(store, server.url, deployment.codes(1)[0])
+        print("finalising the records on the device...", file=sys.stderr)
+        fill_store(store, records)
+        saved = workdir / "saved"
+        shutil.copytree(settings.data_dir, saved)
+        row, transport = real_push(settings, store, len(records))
+        store.close()
+        rows = [row]
+        for plain in (False, True):
+            rate, server_us = replay(settings, saved, transport.pushes, len(records), plain=plain)
+            what = "decompressed" if plain else "as sent"
+            rows.append([f"server alone, bodies {what}", f"{rate:.0f}", f"{server_us:.0f}", "", ""])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"\n{len(records)} records; {machine()}")

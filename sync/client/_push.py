@@ -210,9 +210,7 @@ class Push:
                     continue
                 epoch = sealed_epoch_id(item.body)
                 full = len(batch) >= MAX_BATCH_RECORDS
-                if batch and (
-                    full or size + self._cost(item, epoch, epochs) > self._batch_limit()
-                ):
+                if batch and (full or size + self._cost(item, epoch, epochs) > self._batch_limit()):
                     yield from self._queued(batch)
                     batch, size, epochs = [], overhead, set()
                 size += self._cost(item, epoch, epochs)

@@ -235,7 +235,8 @@ def ingest_seconds(header: str | None) -> float:
                     milliseconds = float(value.strip().strip('"'))
                 except ValueError:
                     return 0.0
-                return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds > 0 else 0.0
+                fits = math.isfinite(milliseconds) and milliseconds > 0
+                return milliseconds / 1000 if fits else 0.0
     return 0.0
 
 

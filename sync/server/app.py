@@ -191,6 +191,7 @@ async def _audit_refusals_periodically(context: ServerContext) -> None:
 
 # The answers that grow with the records: push outcomes with their receipts, change pages.
 _PUSH_PATH = "/v1/records:push"
+_SERVER_TIMING = SERVER_TIMING_HEADER.lower().encode("ascii")
 _COMPRESSED_PATHS = frozenset({_PUSH_PATH, "/v1/changes", "/v1/receipts:check"})
 
 
@@ -235,7 +236,7 @@ class _IngestTiming:
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 timing = ingest_timing(time.perf_counter() - body_in).encode("ascii")
-                headers = [*message.get("headers", []), (SERVER_TIMING_HEADER.lower().encode("ascii"), timing)]
+                headers = [*message.get("headers", []), (_SERVER_TIMING, timing)]
                 message = {**message, "headers": headers}
             await send(message)
 
