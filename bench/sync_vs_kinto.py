@@ -329,7 +329,8 @@ def main() -> None:
     print_table("ratios (same run)", ["ratio", "measured", "target", ""], ratio_rows)
     print(
         f"\nfieldapp setup (finalise in commits of 500, form cached): {ours['setup']:.0f} rec/s; "
-        f"push wire bytes per record (gzip): {ours['wire_per_record']:.0f} B; pull: "
+        f"push wire bytes per record (as sent: on loopback uncompressed once the link is "
+        f"measured fast): {ours['wire_per_record']:.0f} B; pull: "
         f"{int(ours['pulled'])} changes (record metadata, no sealed bytes), "
         f"{ours['pull_wire_per_change']:.0f} B each; Kinto pull returns whole records."
     )

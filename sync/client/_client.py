@@ -73,7 +73,9 @@ class SyncClient(ExchangeOwner):
     the token while the store is unlocked (construction does it when it can): it is kept in
     memory, so syncing goes on after the app locks itself. Raises NotEnrolled if the store
     has not enrolled, InsecureServerURL for a server address that is neither https nor
-    loopback, ValueError if `max_batch_bytes` is under 1 KiB.
+    loopback, ValueError if `max_batch_bytes` is under 1 KiB. Without `max_batch_bytes`, a
+    push's batches are of DEFAULT_MAX_BATCH_BYTES, growing to FAST_LINK_BATCH_BYTES once the
+    link is measured fast (fewer commits and exchanges per record); with it, none is larger.
     """
 
     def __init__(
@@ -84,7 +86,7 @@ class SyncClient(ExchangeOwner):
         transport: httpx.BaseTransport | None = None,
         on_progress: ProgressCallback | None = None,
         on_attachments: AttachmentProgressCallback | None = None,
-        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        max_batch_bytes: int | None = None,
         pull_page_size: int = DEFAULT_PULL_PAGE,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
@@ -98,7 +100,7 @@ class SyncClient(ExchangeOwner):
         key_id = store.settings.get(STATE_SERVER_KEY_ID)
         if url is None or key is None or key_id is None:
             raise NotEnrolled("this device is not enrolled with a server yet")
-        if max_batch_bytes < 1024:
+        if max_batch_bytes is not None and max_batch_bytes < 1024:
             raise ValueError("max_batch_bytes must be at least 1 KiB")
         self.store = store
         self.on_progress = on_progress
@@ -177,7 +179,13 @@ class SyncClient(ExchangeOwner):
                     push.run()
                 finally:
                     self._batch_signatures = push.batch_signatures
-                push_roster(self.store, exchange, token, report, self.max_batch_bytes)
+                push_roster(
+                    self.store,
+                    exchange,
+                    token,
+                    report,
+                    self.max_batch_bytes or DEFAULT_MAX_BATCH_BYTES,
+                )
                 pull(self.store, exchange, token, report, self.pull_page_size)
                 fetch_form_files(self.store, exchange, token, report)
                 refresh_sent_referrals(self.store, exchange, token)

@@ -1,5 +1,5 @@
-"""The push: the outbox leaves in compressed batches (gzip; xz on a slow link to a server that
-takes it), each record turning `sent` only with a
+"""The push: the outbox leaves in batches compressed to suit the link (gzip; xz on a slow link
+to a server that takes it; none on a fast one), each record turning `sent` only with a
 receipt that verifies. Three stages overlap, each at most one batch ahead of the next:
 preparing a batch, the server storing the one before, writing back the outcomes of the one
 before that; outcomes are only ever written from the server's answer (the checkpoint)."""
@@ -14,6 +14,7 @@ import lzma
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
@@ -36,16 +37,25 @@ from sync.protocol import (
     MAX_BATCH_RECORDS,
     PROTOCOL_VERSION,
     SEALING_EPOCHS_HEADER,
+    SERVER_TIMING_HEADER,
     PushResponse,
+    ingest_seconds,
     sign_record_batch,
 )
 
-__all__ = ["DEFAULT_MAX_BATCH_BYTES", "Push", "pending_records"]
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "FAST_LINK_BATCH_BYTES", "Push", "pending_records"]
 
 DEFAULT_MAX_BATCH_BYTES = 256 * 1024
+# A batch's JSON on a fast link, unless the client was given a size: fewer exchanges and
+# commits per record (MAX_BATCH_RECORDS still bounds it; the server takes 8 MiB by default).
+FAST_LINK_BATCH_BYTES = 1024 * 1024
 # Below this upload rate (1 Mbit/s) xz (~1 MB/s of JSON in, ~0.3 MB/s out on one core) costs
 # no time: a batch is compressed while the one before is still on the wire.
 SLOW_LINK_BYTES_PER_S = 128 * 1024
+# At or above this upload rate (128 Mbit/s: loopback, a LAN, a relay in the same building)
+# gzip (~30 MB/s of JSON in on one core) costs more time than the bytes it saves would: the
+# batch goes uncompressed, and its answer is asked for uncompressed too.
+FAST_LINK_BYTES_PER_S = 16 * 1024 * 1024
 # JSON is text: no 4-byte alignment to model (pb 0); -6e's memory (~100 MiB) suits a phone.
 XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6 | lzma.PRESET_EXTREME, "pb": 0}]
 _RATE_SAMPLE_BYTES = 32 * 1024
@@ -60,13 +70,14 @@ def pending_records(store: Store) -> int:
 
 
 Signer = Callable[[bytes], bytes]
+Encoding = Literal["identity", "gzip", "xz"]
 
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
     items: list[Outgoing]
     body: bytes
-    encoding: str
+    encoding: Encoding
 
     @classmethod
     def of(
@@ -74,11 +85,12 @@ class _Batch:
         items: list[Outgoing],
         epochs: Mapping[str, bytes],
         *,
-        xz: bool,
+        encoding: Encoding,
         sign: Signer | None = None,
     ) -> _Batch:
         """The batch's body, with the headers of the sealing epochs its envelopes name:
-        xz (a seventh smaller, ten times slower to make: for slow links) or gzip. Each
+        xz (a seventh smaller than gzip, ten times slower to make: for slow links), gzip, or
+        as it is (`identity`: for fast links). Each
         envelope goes as the device signed it alone, or, with `sign`, the whole batch is
         signed once, each envelope carrying its inclusion proof."""
         bodies = [item.body for item in items]
@@ -86,9 +98,11 @@ class _Batch:
             with contextlib.suppress(StoreLocked):  # locked: the records go signed alone
                 bodies = _batch_signed(items, sign)
         body = _ENVELOPE_BATCH_HEAD + b",".join(bodies) + epochs_tail(epochs)
-        if xz:
-            return cls(items, lzma.compress(body, format=lzma.FORMAT_XZ, filters=XZ_FILTERS), "xz")
-        return cls(items, gzip.compress(body, GZIP_LEVEL), "gzip")
+        if encoding == "xz":
+            body = lzma.compress(body, format=lzma.FORMAT_XZ, filters=XZ_FILTERS)
+        elif encoding == "gzip":
+            body = gzip.compress(body, GZIP_LEVEL)
+        return cls(items, body, encoding)
 
 
 def _batch_signed(items: list[Outgoing], sign: Signer) -> list[bytes]:
@@ -108,6 +122,13 @@ def _batch_signed(items: list[Outgoing], sign: Signer) -> list[bytes]:
 
 
 _SIGNATURE_KEY = b'"signature":'
+# What a batch's request says of its body, and of the answer it would take: on a fast link
+# (an uncompressed body) the answer is asked for uncompressed too.
+_ENCODING_HEADERS: dict[Encoding, dict[str, str]] = {
+    "identity": {"Accept-Encoding": "identity"},
+    "gzip": {"Content-Encoding": "gzip"},
+    "xz": {"Content-Encoding": "xz"},
+}
 
 
 def _without_signature(body: bytes) -> bytes:
@@ -124,7 +145,8 @@ def _without_signature(body: bytes) -> bytes:
 
 class Push:
     """One push of the store's outbox with `token`, counted in `report`; `on_progress` is
-    called after every batch. Raises ServerRefused or ServerUnreachable when a batch cannot
+    called after every batch. Batches are of at most `max_batch_bytes` of JSON (None: sized
+    to the link, see `_batch_limit`). Raises ServerRefused or ServerUnreachable when a batch cannot
     go (what was answered before stays written)."""
 
     def __init__(
@@ -135,7 +157,7 @@ class Push:
         report: SyncReport,
         *,
         receipts: ReceiptVerifier,
-        max_batch_bytes: int,
+        max_batch_bytes: int | None,
         on_progress: ProgressCallback | None,
     ) -> None:
         self.store = store
@@ -146,7 +168,9 @@ class Push:
         self.max_batch_bytes = max_batch_bytes
         self.on_progress = on_progress
         self._epochs_said = False
-        self._xz = False  # the server takes xz and the link is slow: see `_learn`
+        # How the next batch is compressed: gzip until a batch's exchange has measured the
+        # link (see `_learn`).
+        self._encoding: Encoding = "gzip"
         # Epochs the server holds the header of: it stored an envelope naming it.
         self._delivered: set[str] = set()
         self._header_sizes: dict[str, int] = {}
@@ -186,9 +210,7 @@ class Push:
                     continue
                 epoch = sealed_epoch_id(item.body)
                 full = len(batch) >= MAX_BATCH_RECORDS
-                if batch and (
-                    full or size + self._cost(item, epoch, epochs) > self.max_batch_bytes
-                ):
+                if batch and (full or size + self._cost(item, epoch, epochs) > self._batch_limit()):
                     yield from self._queued(batch)
                     batch, size, epochs = [], overhead, set()
                 size += self._cost(item, epoch, epochs)
@@ -198,6 +220,15 @@ class Push:
             after = page[-1].record_id
         if batch:
             yield from self._queued(batch)
+
+    def _batch_limit(self) -> int:
+        """The size of the next batch's JSON: as given, else DEFAULT_MAX_BATCH_BYTES, and
+        FAST_LINK_BATCH_BYTES while the link is fast enough to send batches uncompressed."""
+        if self.max_batch_bytes is not None:
+            return self.max_batch_bytes
+        if self._encoding == "identity":
+            return FAST_LINK_BATCH_BYTES
+        return DEFAULT_MAX_BATCH_BYTES
 
     def _cost(self, item: Outgoing, epoch: str | None, epochs: set[str]) -> int:
         """What `item` adds to a batch's JSON that carries the headers of `epochs`: its body
@@ -233,7 +264,10 @@ class Push:
         epochs = {epoch for item in items if (epoch := sealed_epoch_id(item.body))}
         epochs -= self._delivered
         return _Batch.of(
-            items, self.store.outbox.epoch_headers(epochs), xz=self._xz, sign=self._signer()
+            items,
+            self.store.outbox.epoch_headers(epochs),
+            encoding=self._encoding,
+            sign=self._signer(),
         )
 
     def _exchanges(
@@ -263,9 +297,10 @@ class Push:
             "/v1/records:push",
             token=self.token,
             content=batch.body,
-            extra_headers={"Content-Encoding": batch.encoding},
+            extra_headers=_ENCODING_HEADERS[batch.encoding],
             params=_BATCH_RECEIPTS,
         )
+        elapsed = time.monotonic() - started
         items = batch.items
         if response.status_code == 413:
             if len(items) == 1:
@@ -280,7 +315,9 @@ class Push:
         if response.status_code != 200:
             raise ServerRefused(refusal(response))
         if len(batch.body) >= _RATE_SAMPLE_BYTES:  # a smaller one measures latency, not rate
-            self._learn(response, len(batch.body) / max(time.monotonic() - started, 1e-6))
+            # The link's time: the exchange's, less the server's own work on the batch.
+            on_the_link = elapsed - ingest_seconds(response.headers.get(SERVER_TIMING_HEADER))
+            self._learn(response, len(batch.body) / max(on_the_link, 1e-6))
         else:
             self._learn(response, None)
         yield items, response
@@ -289,17 +326,24 @@ class Push:
         """What a push answer says of the server and the link: a server that takes epoch
         envelopes gets the next records sealed in epochs; one that takes xz bodies
         (`Accept-Encoding`, RFC 7694) gets them on a link slower than SLOW_LINK_BYTES_PER_S
-        (`rate`: this batch's bytes per second; None: unknown, the choice stays), where xz's
-        time hides behind the sending of the batch before. One that verifies batch
-        signatures gets the next batches signed once each."""
+        (`rate`: this batch's bytes per second on the link, the server's own time left out;
+        None: unknown, the choice stays), where xz's time hides behind the sending of the
+        batch before; on a link at FAST_LINK_BYTES_PER_S or more, batches go uncompressed.
+        One that verifies batch signatures gets the next batches signed once each."""
         if response.headers.get(BATCH_SIGNATURES_HEADER) == "batch":
             self.batch_signatures = True
         if response.headers.get(SEALING_EPOCHS_HEADER) == "epochs" and not self._epochs_said:
             self.store.outbox.set_seals_in_epochs(True)  # the next records seal in epochs
             self._epochs_said = True
         accepted = {e.strip() for e in response.headers.get("Accept-Encoding", "").split(",")}
-        if rate is not None:
-            self._xz = "xz" in accepted and rate < SLOW_LINK_BYTES_PER_S
+        if rate is None:
+            return
+        if "xz" in accepted and rate < SLOW_LINK_BYTES_PER_S:
+            self._encoding = "xz"
+        elif rate >= FAST_LINK_BYTES_PER_S:
+            self._encoding = "identity"
+        else:
+            self._encoding = "gzip"
 
     def _write_outcomes(self, items: list[Outgoing], response: httpx.Response) -> int:
         """The checkpoint: a batch's outcomes in one durable commit, once the server has

@@ -158,6 +158,7 @@ from sync.protocol.records import (
     MAX_RELAY_HOPS,
     MAX_STATS_DEPTH,
     SEALING_EPOCHS_HEADER,
+    SERVER_TIMING_HEADER,
     OutcomeStatus,
     PushRequest,
     PushResponse,
@@ -165,6 +166,8 @@ from sync.protocol.records import (
     RecordOutcome,
     RecordView,
     RelayHop,
+    ingest_seconds,
+    ingest_timing,
 )
 from sync.protocol.referrals import (
     DECLINE_REASONS,
@@ -246,6 +249,7 @@ __all__ = [
     "ROSTER_ROLES",
     "SEALED_ATTACHMENTS",
     "SEALING_EPOCHS_HEADER",
+    "SERVER_TIMING_HEADER",
     "SERVICE_PATTERN",
     "WAITING_HEADER",
     "AttachmentRef",
@@ -350,6 +354,8 @@ __all__ = [
     "check_record_attachments",
     "check_server_url",
     "chunk_count",
+    "ingest_seconds",
+    "ingest_timing",
     "normalise_enrol_code",
     "pack_bundle",
     "parse_fingerprint",

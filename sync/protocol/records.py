@@ -5,6 +5,7 @@ what became of each (`POST /v1/records:push`), and every stored revision of one 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from datetime import datetime
 from typing import Any, Literal
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_RELAY_HOPS",
     "MAX_STATS_DEPTH",
     "SEALING_EPOCHS_HEADER",
+    "SERVER_TIMING_HEADER",
     "OutcomeStatus",
     "PushRequest",
     "PushResponse",
@@ -43,6 +45,8 @@ __all__ = [
     "RecordOutcome",
     "RecordView",
     "RelayHop",
+    "ingest_seconds",
+    "ingest_timing",
 ]
 
 # Statistical values are scalars, lists of choices and repeat instances: a few levels deep.
@@ -126,7 +130,16 @@ class RecordEnvelope(WireModel):
     def _signable(cls, value: dict[str, Any]) -> dict[str, Any]:
         """`stats` must have a canonical JSON form to be signed and stored: UTF-8 text only
         (no lone surrogates), finite numbers and bounded nesting; else signing it would crash
-        or quietly change it (NaN becomes null), not refuse it."""
+        or quietly change it (NaN becomes null), not refuse it. The common case, stats that
+        fit, is told by the C JSON encoder and a walk of the containers only; anything else
+        is walked whole, which names the problem."""
+        if _nesting_fits(value):
+            try:
+                json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+            except (TypeError, ValueError):
+                pass  # the walk below names the problem, or lets through what it did before
+            else:
+                return value
         pending: list[tuple[Any, int]] = [(value, 1)]
         while pending:
             node, depth = pending.pop()
@@ -166,6 +179,20 @@ class RecordEnvelope(WireModel):
         return hashlib.sha256(self.signing_bytes()).hexdigest()
 
 
+def _nesting_fits(stats: dict[str, Any]) -> bool:
+    """Whether no value in `stats` lies deeper than MAX_STATS_DEPTH (`stats` itself is 1)."""
+    pending: list[tuple[Any, int]] = [(stats, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if depth >= MAX_STATS_DEPTH:
+                return False
+            if isinstance(child, dict | list):
+                pending.append((child, depth + 1))
+    return True
+
+
 class RelayHop(WireModel):
     """One relay a record came through (`node`: the relay's device id upstream) and when
     that relay received it, by its own clock."""
@@ -180,6 +207,38 @@ MAX_RELAY_HOPS = 8
 
 # The push answer's header by which a server says it takes epoch envelopes (value "epochs").
 SEALING_EPOCHS_HEADER = "X-Fieldapp-Sealing"
+
+# The push answer's W3C Server-Timing header: how long the server took to check and store
+# the batch (`ingest;dur=<milliseconds>`), so that a device can tell its link's speed apart
+# from the server's work when it chooses how to compress (docs/sync-protocol.md, *Fewer bytes*).
+SERVER_TIMING_HEADER = "Server-Timing"
+_INGEST_METRIC = "ingest"
+
+
+def ingest_timing(seconds: float) -> str:
+    """The Server-Timing value saying the server spent `seconds` ingesting a push."""
+    return f"{_INGEST_METRIC};dur={seconds * 1000:.1f}"
+
+
+def ingest_seconds(header: str | None) -> float:
+    """The ingest time a push answer's Server-Timing value gives, in seconds; 0 when it
+    gives none or an unreadable one (an older server: the whole exchange counts as the
+    link's, which can only make the link look slower, so compression stays on)."""
+    for metric in (header or "").split(","):
+        name, *params = (part.strip() for part in metric.split(";"))
+        if name != _INGEST_METRIC:
+            continue
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "dur":
+                try:
+                    milliseconds = float(value.strip().strip('"'))
+                except ValueError:
+                    return 0.0
+                fits = math.isfinite(milliseconds) and milliseconds > 0
+                return milliseconds / 1000 if fits else 0.0
+    return 0.0
+
 
 # Epoch headers in one push: a device starts a new epoch every EPOCH_MAX_RECORDS records.
 MAX_BATCH_EPOCHS = 64

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -30,11 +31,13 @@ from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from sync.protocol import (
     MAX_FIELD_ERRORS,
     PROTOCOL_VERSION,
+    SERVER_TIMING_HEADER,
     EnrolRequest,
     EnrolResponse,
     ErrorBody,
     WireFieldError,
     capped_field_errors,
+    ingest_timing,
 )
 from sync.protocol.hub import HubInfo
 from sync.server.keys import load_server_key, server_key_id
@@ -138,6 +141,7 @@ def create_app(
     # Added innermost first: errors guard everything, the rate limit runs before any body
     # byte is read, the body limit before the application sees the request.
     app.add_middleware(CompressedAnswers)
+    app.add_middleware(_IngestTiming)
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, path_limits=[CHUNK_LIMIT]
     )
@@ -189,7 +193,9 @@ async def _audit_refusals_periodically(context: ServerContext) -> None:
 
 
 # The answers that grow with the records: push outcomes with their receipts, change pages.
-_COMPRESSED_PATHS = frozenset({"/v1/records:push", "/v1/changes", "/v1/receipts:check"})
+_PUSH_PATH = "/v1/records:push"
+_SERVER_TIMING = SERVER_TIMING_HEADER.lower().encode("ascii")
+_COMPRESSED_PATHS = frozenset({_PUSH_PATH, "/v1/changes", "/v1/receipts:check"})
 
 
 class CompressedAnswers(GZipMiddleware):
@@ -206,6 +212,38 @@ class CompressedAnswers(GZipMiddleware):
             await super().__call__(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+class _IngestTiming:
+    """Says on each push answer how long the server worked on it (`Server-Timing:
+    ingest;dur=<ms>`): from the body's last byte in to the answer going out, compressing it
+    included. The device counts the rest of the exchange as its link's time when it chooses
+    how to compress (docs/sync-protocol.md, *Fewer bytes*)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != _PUSH_PATH:
+            await self.app(scope, receive, send)
+            return
+        body_in = time.perf_counter()
+
+        async def timed_receive() -> Message:
+            nonlocal body_in
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_in = time.perf_counter()
+            return message
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                timing = ingest_timing(time.perf_counter() - body_in).encode("ascii")
+                headers = [*message.get("headers", []), (_SERVER_TIMING, timing)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, timed_receive, timed_send)
 
 
 class _DateHeader:
