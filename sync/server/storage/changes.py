@@ -122,7 +122,7 @@ def _visible(viewer: Device, cursor: int, limit: int) -> tuple[list[tuple[str, s
         # of the organisation's (then the global) changes that are neither.
         own = (
             "change_audience a JOIN changes c ON c.seq = a.seq"
-            " WHERE a.device_id = ? AND a.seq > ? AND c.kind IN ('record', 'review')"
+            " WHERE a.device_id = ? AND a.seq > ? AND c.seq > ? AND c.kind IN ('record', 'review')"
             " AND (c.org_id = ? OR c.org_id IS NULL)"
         )
         shared = (
@@ -137,7 +137,7 @@ def _visible(viewer: Device, cursor: int, limit: int) -> tuple[list[tuple[str, s
                 ("changes c WHERE c.org_id = ?" + shared, "c.seq"),
                 ("changes c WHERE c.org_id IS NULL" + shared, "c.seq"),
             ],
-            [viewer.id, cursor, viewer.org_id, limit]
+            [viewer.id, cursor, cursor, viewer.org_id, limit]
             + [viewer.org_id, *shared_params, *shared_params],
         )
     # The office of one region reads other regions' record changes (their statistics), but
