@@ -87,14 +87,14 @@ def since_json(tx: Tx, viewer: Device, cursor: int, limit: int) -> bytes:
         + " || ',\"data\":' || c.data || '}'"
     )  # fmt: skip
     union = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT c.seq AS seq, {change} AS body FROM {arm}"
+        f"SELECT * FROM (SELECT c.seq AS seq, {change} AS body FROM {arm}"  # noqa: S608
         f" ORDER BY {order} LIMIT ?) AS arm{number}"
         for number, (arm, order) in enumerate(arms)
     )
     # The first `limit` of the limit + 1 visible changes make the page; the one past them
     # only says there is more.
     row = tx.one(
-        f"SELECT {tx.joined('body', 'seq')} FILTER (WHERE n <= ?) AS bodies,"
+        f"SELECT {tx.joined('body', 'seq')} FILTER (WHERE n <= ?) AS bodies,"  # noqa: S608
         " MAX(seq) FILTER (WHERE n <= ?) AS last, COUNT(*) AS visible"
         " FROM (SELECT seq, body, ROW_NUMBER() OVER (ORDER BY seq) AS n"
         f" FROM ({union}) AS arms ORDER BY seq LIMIT ?) AS page",
@@ -131,19 +131,19 @@ def _visible(viewer: Device, cursor: int, limit: int) -> tuple[list[tuple[str, s
             f" OR (c.kind = 'roster' AND {roster}))"
         )
         shared_params = [cursor, viewer.region, *region_params, limit]
+        own_params = [viewer.id, cursor, cursor, viewer.org_id, limit]
         return (
             [
                 (own, "a.seq"),
                 ("changes c WHERE c.org_id = ?" + shared, "c.seq"),
                 ("changes c WHERE c.org_id IS NULL" + shared, "c.seq"),
             ],
-            [viewer.id, cursor, cursor, viewer.org_id, limit]
-            + [viewer.org_id, *shared_params, *shared_params],
+            [*own_params, viewer.org_id, *shared_params, *shared_params],
         )
     # The office of one region reads other regions' record changes (their statistics), but
     # not their reviews: a review's comment is free text about one record.
     rules = (
-        f" AND c.seq > ? AND (c.kind <> 'roster' OR {roster})"
+        f" AND c.seq > ? AND (c.kind <> 'roster' OR {roster})"  # noqa: S608
         " AND (c.kind <> 'review' OR c.region = ? OR ? = 1"
         " OR EXISTS (SELECT 1 FROM change_audience a WHERE a.device_id = ? AND a.seq = c.seq))"
     )
