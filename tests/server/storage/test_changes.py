@@ -188,7 +188,7 @@ def _by_the_rule(backend: Backend, viewer: Device) -> list[dict[str, Any]]:
             f" OR (c.kind = 'roster' AND {roster}))"
         )
     rows = backend.raw(
-        "SELECT seq, kind, key, deleted, data FROM changes c WHERE (c.org_id ="  # noqa: S608
+        "SELECT seq, kind, key, deleted, data FROM changes c WHERE (c.org_id ="
         f" {_quoted(viewer.org_id)} OR c.org_id IS NULL) AND {rule} ORDER BY c.seq"
     )
     return [
