@@ -117,28 +117,31 @@ def _visible(viewer: Device, cursor: int, limit: int) -> tuple[list[tuple[str, s
     roster = "(c.region = ? OR (c.region IS NULL AND ? = 1))"
     region_params = [viewer.region, 1 if viewer.region is None else 0]
     if viewer.role not in ORG_WIDE_ROLES:
-        # Records and reviews reach their audience: walked from the viewer's own audience
-        # rows. The rest (forms, shared items, revocations, rosters) from the partial index
-        # of the organisation's (then the global) changes that are neither.
-        own = (
-            "change_audience a JOIN changes c ON c.seq = a.seq"
-            " WHERE a.device_id = ? AND a.seq > ? AND c.seq > ? AND c.kind IN ('record', 'review')"
-            " AND (c.org_id = ? OR c.org_id IS NULL)"
+        # Records and reviews reach their audience: the organisation's (then the global)
+        # ones by (org_id, seq), each checked against the viewer's audience rows; the rest
+        # (forms, shared items, revocations, rosters) from the partial index that leaves
+        # records and reviews out. Every arm walks its index in seq order whatever the
+        # planner's statistics say (a fresh table has none).
+        audience = (
+            " AND c.seq > ? AND c.kind IN ('record', 'review') AND EXISTS (SELECT 1"
+            " FROM change_audience a WHERE a.device_id = ? AND a.seq = c.seq)"
         )
         shared = (
             " AND c.seq > ? AND c.kind NOT IN ('record', 'review')"
             " AND ((c.kind <> 'roster' AND (c.region IS NULL OR c.region = ?))"
             f" OR (c.kind = 'roster' AND {roster}))"
         )
+        own = [cursor, viewer.id, limit]
         shared_params = [cursor, viewer.region, *region_params, limit]
-        own_params = [viewer.id, cursor, cursor, viewer.org_id, limit]
+        params = [viewer.org_id, *own, *own, viewer.org_id, *shared_params, *shared_params]
         return (
             [
-                (own, "a.seq"),
+                ("changes c WHERE c.org_id = ?" + audience, "c.seq"),
+                ("changes c WHERE c.org_id IS NULL" + audience, "c.seq"),
                 ("changes c WHERE c.org_id = ?" + shared, "c.seq"),
                 ("changes c WHERE c.org_id IS NULL" + shared, "c.seq"),
             ],
-            [*own_params, viewer.org_id, *shared_params, *shared_params],
+            params,
         )
     # The office of one region reads other regions' record changes (their statistics), but
     # not their reviews: a review's comment is free text about one record.
