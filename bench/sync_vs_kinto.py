@@ -1,7 +1,7 @@
 """Push and pull over loopback: fieldapp's own sync, Kinto, and the raw SQLite limit, one run.
 
     .venv/bin/python bench/sync_vs_kinto.py [--records 10000] [--database-url URL|temp]
-        [--kinto-python /work/kinto-venv/bin/python]
+        [--both-backends] [--kinto-python /work/kinto-venv/bin/python]
 
 The same synthetic records (victim screenings and attendance sheets, ~1.2 KB of JSON each)
 go through:
@@ -11,10 +11,14 @@ go through:
   cost); then the outbox is pushed by `SyncClient` to a real server process (bearer auth,
   signature and stats checks, audit log, signed receipts verified by the client) and the
   change feed is pulled back from cursor 0. SQLite server by default; `--database-url`
-  a PostgreSQL URL, or `temp` for a throwaway database on 127.0.0.1:5432.
-- Kinto (`pip install kinto kinto-http` in a separate venv: `--kinto-python` or
-  $KINTO_PYTHON): kinto-http's batch API, memory backend and PostgreSQL backend (a fresh
-  database, dropped after). Skipped with a message if Kinto or PostgreSQL is absent.
+  a PostgreSQL URL, or `temp` for a throwaway database on 127.0.0.1:5432;
+  `--both-backends` runs it on SQLite and on a throwaway PostgreSQL database, one after
+  the other, against the same Kinto runs.
+- Kinto (`pip install kinto kinto-http 'kinto[postgresql]'` in a separate venv:
+  `--kinto-python` or $KINTO_PYTHON): kinto-http's batch API, memory backend and
+  PostgreSQL backend (a fresh database, dropped after). Skipped with a message if Kinto,
+  its PostgreSQL driver or PostgreSQL is absent (`kinto init` would try to install the
+  driver with a tool that may not be there).
 - raw SQLite: one `executemany` of the records' JSON in one transaction (WAL,
   synchronous=FULL, as the server uses): the ceiling for any server here.
 
@@ -239,6 +243,9 @@ def main() -> None:
     parser.add_argument(
         "--kinto-python", default=os.environ.get("KINTO_PYTHON", DEFAULT_KINTO_PYTHON)
     )
+    parser.add_argument(
+        "--both-backends", action="store_true", help="fieldapp on SQLite, then on PostgreSQL"
+    )
     parser.add_argument("--no-kinto-postgres", action="store_true")
     options = parser.parse_args()
 
@@ -252,12 +259,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="fieldapp-bench-"))
     try:
         raw_json = count / raw_sqlite(json_rows, workdir / "raw.db")
-        db_context = (
-            temp_postgres() if options.database_url == "temp" else nullcontext(options.database_url)
-        )
-        with db_context as database_url:
-            backend = "PostgreSQL" if database_url else "SQLite"
-            ours = fieldapp_run(records, workdir, database_url, say)
+        ours: dict[str, dict[str, float]] = {}
+        for url in ["", "temp"] if options.both_backends else [options.database_url]:
+            with temp_postgres() if url == "temp" else nullcontext(url) as database_url:
+                backend = "PostgreSQL" if database_url else "SQLite"
+                say(f"fieldapp on {backend}:")
+                ours[backend] = fieldapp_run(records, workdir / backend, database_url, say)
 
         kinto: dict[str, dict[str, float]] = {}
         have_kinto = (
@@ -280,8 +287,18 @@ def main() -> None:
             say("Kinto (memory backend)...")
             with kinto_server(options.kinto_python, workdir, None) as url:
                 kinto["memory"] = kinto_run(options.kinto_python, url, records_file)
+            kinto_pg_driver = subprocess.run(
+                [options.kinto_python, "-c", "import psycopg2, sqlalchemy, zope.sqlalchemy"],
+                capture_output=True,
+            ).returncode == 0  # fmt: skip
             if options.no_kinto_postgres:
                 say("Kinto PostgreSQL backend skipped (--no-kinto-postgres)")
+            elif not kinto_pg_driver:
+                say(
+                    "Kinto PostgreSQL backend skipped: Kinto's Python lacks its PostgreSQL "
+                    f"driver ({Path(options.kinto_python).with_name('pip')} install "
+                    "'kinto[postgresql]')"
+                )
             elif not postgres_reachable():
                 say("Kinto PostgreSQL backend skipped: no PostgreSQL on 127.0.0.1:5432")
             else:
@@ -294,15 +311,19 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"\n{count} records (avg {avg_json:.0f} B of JSON, {ours['envelope_per_record']:.0f} B "
+    first = next(iter(ours.values()))
+    print(f"\n{count} records (avg {avg_json:.0f} B of JSON, {first['envelope_per_record']:.0f} B "
           f"as a sealed+signed envelope); {machine()}")  # fmt: skip
     rows = [
         ["fieldapp device: finalise (validate, encrypt, seal, sign, commit each)",
-         f"{ours['finalise']:.0f}", "", ""],
-        [f"fieldapp ({backend} server, every security feature on)",
-         f"{ours['push']:.0f}", f"{ours['pull']:.0f}",
-         f"{ours['push_s']:.1f} s, {int(ours['requests'])} requests"],
+         f"{first['finalise']:.0f}", "", ""],
     ]  # fmt: skip
+    for backend, result in ours.items():
+        rows.append(
+            [f"fieldapp ({backend} server, every security feature on)",
+             f"{result['push']:.0f}", f"{result['pull']:.0f}",
+             f"{result['push_s']:.1f} s, {int(result['requests'])} requests"]
+        )  # fmt: skip
     for name, result in kinto.items():
         rows.append(
             [f"Kinto {result['pushed']} records, {name} backend (kinto-http batch)",
@@ -311,29 +332,32 @@ def main() -> None:
         )  # fmt: skip
     rows.append(["raw SQLite executemany, record JSON, one transaction", f"{raw_json:.0f}", "", ""])
     rows.append(
-        ["raw SQLite executemany, sealed envelopes", f"{ours['raw_envelopes']:.0f}", "", ""]
+        ["raw SQLite executemany, sealed envelopes", f"{first['raw_envelopes']:.0f}", "", ""]
     )
     print_table("records/s over loopback", ["system", "push", "pull", "note"], rows)
 
     ratio_rows = []
-    for name, result in kinto.items():
-        push_x = ours["push"] / (result["pushed"] / result["push_s"])
-        pull_x = ours["pull"] / (result["pulled"] / result["pull_s"])
-        ratio_rows.append([f"push fieldapp / Kinto {name}", f"{push_x:.1f}x", ">= 20x",
-                           "met" if push_x >= 20 else "NOT met"])  # fmt: skip
-        ratio_rows.append([f"pull fieldapp / Kinto {name}", f"{pull_x:.1f}x", ">= 3x",
-                           "met" if pull_x >= 3 else "NOT met"])  # fmt: skip
-    raw_x = ours["push"] / raw_json
-    ratio_rows.append(["push fieldapp / raw SQLite (record JSON)", f"{raw_x:.3f}x", ">= 0.5x",
-                       "met" if raw_x >= 0.5 else "NOT met"])  # fmt: skip
+    for backend, mine in ours.items():
+        for name, result in kinto.items():
+            push_x = mine["push"] / (result["pushed"] / result["push_s"])
+            pull_x = mine["pull"] / (result["pulled"] / result["pull_s"])
+            ratio_rows.append([f"push fieldapp {backend} / Kinto {name}", f"{push_x:.1f}x",
+                               ">= 20x", "met" if push_x >= 20 else "NOT met"])  # fmt: skip
+            ratio_rows.append([f"pull fieldapp {backend} / Kinto {name}", f"{pull_x:.1f}x",
+                               ">= 3x", "met" if pull_x >= 3 else "NOT met"])  # fmt: skip
+        raw_x = mine["push"] / raw_json
+        ratio_rows.append([f"push fieldapp {backend} / raw SQLite (record JSON)", f"{raw_x:.3f}x",
+                           ">= 0.5x", "met" if raw_x >= 0.5 else "NOT met"])  # fmt: skip
     print_table("ratios (same run)", ["ratio", "measured", "target", ""], ratio_rows)
-    print(
-        f"\nfieldapp setup (finalise in commits of 500, form cached): {ours['setup']:.0f} rec/s; "
-        f"push wire bytes per record (as sent: on loopback uncompressed once the link is "
-        f"measured fast): {ours['wire_per_record']:.0f} B; pull: "
-        f"{int(ours['pulled'])} changes (record metadata, no sealed bytes), "
-        f"{ours['pull_wire_per_change']:.0f} B each; Kinto pull returns whole records."
-    )
+    for backend, mine in ours.items():
+        print(
+            f"\nfieldapp {backend}: setup (finalise in commits of 500, form cached): "
+            f"{mine['setup']:.0f} rec/s; push wire bytes per record (as sent: uncompressed on "
+            f"loopback once the link is measured fast): "
+            f"{mine['wire_per_record']:.0f} B; pull: {int(mine['pulled'])} changes (record "
+            f"metadata, no sealed bytes), {mine['pull_wire_per_change']:.0f} B each, "
+            f"{mine['pull_s']:.2f} s; Kinto pull returns whole records."
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ sync), and is listed all the same. A draft imported here whose data files were n
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -138,6 +139,16 @@ class Forms:
                 return self._spec(spec.id, spec.version) == spec
             except StoreError:
                 return False
+
+    def holds_as_sent(self, form_id: str, version: str, spec: dict[str, Any]) -> bool:
+        """Whether this very version is stored, told from a server's JSON of it without
+        validating it (a pull from cursor 0 meets every published form again); False if the
+        JSON differs at all, even in order only where `holds` would say True."""
+        with self._core.lock:
+            found = self._core.db.execute(
+                "SELECT spec FROM forms WHERE id = ? AND version = ?", [form_id, version]
+            ).fetchone()
+        return found is not None and json.loads(found[0]) == spec
 
     def missing_files(self) -> dict[str, str]:
         """Every attached file a stored form version names that is not on the device: its

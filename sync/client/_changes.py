@@ -71,6 +71,8 @@ def on_form(store: Store, change: FormChange, report: SyncReport) -> None:
     if change.deleted:
         report.skipped_changes += 1
         return
+    if store.forms.holds_as_sent(change.data.form_id, change.data.version, change.data.spec):
+        return
     try:
         spec = FormSpec.model_validate(change.data.spec)
         if _known_form(store, spec):

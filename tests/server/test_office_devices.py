@@ -5,13 +5,20 @@ from the office (the admin library's revocation, within the viewer's rights)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from fieldapp import crypto
 from sync.protocol import APP_VERSION_HEADER, WAITING_HEADER
-from tests.server._harness import Phone, World
+from sync.server.app import create_app
+from sync.server.settings import ServerSettings
+from tests.server._harness import Phone, World, running
+from tests.server.conftest import Backend
 
 
 def pull(world: World, phone: Phone, **headers: str) -> httpx.Response:
@@ -94,3 +101,43 @@ def test_a_coordinator_revokes_a_field_device_of_its_region_only(world: World) -
     assert pull(world, north).status_code == 401  # its token stopped working
     assert devices(world, admin)[north.device_id]["revoked_at"] is not None
     assert [e.outcome for e in world.storage.list_audit(org.id) if e.action == "revoke"] == ["ok"]
+
+
+@pytest.fixture
+def clocked(
+    backend: Backend, tmp_path: Path, org_key: crypto.OrgKeyPair
+) -> Iterator[tuple[World, list[datetime]]]:
+    """The `world`, on a clock the test sets (`[now]`)."""
+    now = [datetime(2026, 12, 5, 9, 0, tzinfo=UTC)]
+    settings = ServerSettings(
+        data_dir=tmp_path / "server", database_url=backend.url, rate_limit_burst=10_000
+    )
+    app = create_app(settings, storage=backend.storage, clock=lambda: now[0])
+    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield World(app, client, org_key), now
+
+
+def test_a_pull_is_noted_once_a_second_unless_it_says_something_new(
+    clocked: tuple[World, list[datetime]],
+) -> None:
+    """A pull's pages come one after another: its last sync is noted to the second (the office
+    reads it in minutes), not by a durable write per page; what its headers say anew is
+    noted at once."""
+    world, now = clocked
+    phone = world.enrol(world.org("Org A"), "collector", "north")
+
+    def last_sync() -> tuple[datetime | None, int | None]:
+        device = world.storage.get_device(phone.device_id)
+        return device.last_sync_at, device.records_waiting
+
+    started = now[0]
+    assert pull(world, phone, **{WAITING_HEADER: "2"}).is_success
+    now[0] = started + timedelta(milliseconds=900)
+    assert pull(world, phone, **{WAITING_HEADER: "2"}).is_success
+    assert pull(world, phone).is_success  # no header: nothing new said
+    assert last_sync() == (started, 2)
+    assert pull(world, phone, **{WAITING_HEADER: "0"}).is_success
+    assert last_sync() == (now[0], 0)
+    now[0] = started + timedelta(seconds=2)
+    assert pull(world, phone).is_success
+    assert last_sync() == (now[0], 0)

@@ -76,6 +76,27 @@ def test_a_form_published_later_is_added_once(store: Store) -> None:
     assert store.forms.get("training_attendance", "99") == newer
 
 
+def test_a_form_held_already_is_told_from_its_json_and_any_difference_is_not(
+    store: Store,
+) -> None:
+    """A pull from cursor 0 meets every published form again: one whose JSON is the stored
+    version's (in any key order) is recognised without validating it; one that differs at
+    all, even under the same id and version, is not, and goes the way it always went."""
+    held = load_builtin_forms()["victim_screening"]
+    sent = held.model_dump(mode="json")
+    reordered = dict(reversed(list(sent.items())))
+    assert store.forms.holds_as_sent(held.id, held.version, reordered)
+    altered = {**sent, "title": "Another title"}
+    assert not store.forms.holds_as_sent(held.id, held.version, altered)
+    assert not store.forms.holds_as_sent(held.id, "999", {**sent, "version": "999"})
+    report = new_report()
+    on_form(store, form_change(1, reordered), report)
+    assert (report.forms_added, report.errors) == (0, [])
+    on_form(store, form_change(2, altered), report)
+    assert report.forms_added == 0 and len(report.errors) == 1
+    assert store.forms.get(held.id, held.version) == held
+
+
 def test_a_form_that_cannot_be_added_is_reported_and_a_deleted_one_skipped(
     store: Store,
 ) -> None:

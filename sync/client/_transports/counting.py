@@ -1,16 +1,21 @@
 """Byte counting as an httpx transport: every request passed on, the body bytes it carries and
 the body bytes of its answer, as they cross the wire (compressed bodies count compressed;
-headers are not counted)."""
+headers are not counted); and how fast the link brought the last large answer."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 
-__all__ = ["CountingTransport", "Traffic"]
+__all__ = ["MEASURED_ANSWER_BYTES", "CountingTransport", "Traffic"]
+
+# An answer body this large (on the wire) says how fast the link is: a smaller one may come
+# whole in the first read, however slow the link.
+MEASURED_ANSWER_BYTES = 16 * 1024
 
 
 @dataclass
@@ -20,6 +25,9 @@ class Traffic:
     requests: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
+    # Bytes per second of the last answer body of at least MEASURED_ANSWER_BYTES, from its
+    # headers to its last byte (the server's thinking is over by then); None before any.
+    downstream_rate: float | None = None
     # Requests may go from several threads at once (attachment chunks, two in flight).
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -28,6 +36,12 @@ class Traffic:
             self.requests += requests
             self.bytes_sent += sent
             self.bytes_received += received
+
+    def measured(self, size: int, seconds: float) -> None:
+        """An answer body of `size` bytes came in `seconds` after its headers."""
+        if size >= MEASURED_ANSWER_BYTES:
+            with self._lock:
+                self.downstream_rate = size / seconds if seconds > 0 else float("inf")
 
 
 class CountingTransport(httpx.BaseTransport):
@@ -58,16 +72,21 @@ class CountingTransport(httpx.BaseTransport):
 
 
 class _CountedStream(httpx.SyncByteStream):
-    """An answer's body stream that adds each chunk read to the traffic."""
+    """An answer's body stream that adds each chunk read to the traffic, and the body's pace
+    once it is all read."""
 
     def __init__(self, stream: httpx.SyncByteStream, traffic: Traffic) -> None:
         self._stream = stream
         self._traffic = traffic
+        self._since = time.monotonic()  # the headers are in
 
     def __iter__(self) -> Iterator[bytes]:
+        size = 0
         for chunk in self._stream:
             self._traffic.add(received=len(chunk))
+            size += len(chunk)
             yield chunk
+        self._traffic.measured(size, time.monotonic() - self._since)
 
     def close(self) -> None:
         self._stream.close()

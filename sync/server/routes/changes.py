@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query
 from fastapi.responses import Response
 
 from sync.protocol import ChangesPage
-from sync.server.routes.common import Context, CurrentDevice, DeviceSays, links, v1_router
+from sync.server.routes.common import (
+    Context,
+    CurrentDevice,
+    DeviceSays,
+    SelfReport,
+    links,
+    v1_router,
+)
+from sync.server.storage import Device
 
-__all__ = ["router"]
+__all__ = ["CONTACT_RESOLUTION", "router"]
+
+# How finely a device's last sync is kept: its pages come one after another, and a durable
+# write for each would cost more than the page (a PostgreSQL commit: milliseconds).
+CONTACT_RESOLUTION = timedelta(seconds=1)
 
 router = v1_router()
 
@@ -39,15 +52,25 @@ def changes(
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> Response:
     """Changes after `cursor` that this device may see, oldest first, one page at a time
-    (a `ChangesPage`, spliced from the stored change JSON). The device is noted as synced
-    now, with what its optional headers said of it."""
-    context.storage.note_device_contact(
-        device.id,
-        context.now(),
-        synced=True,
-        waiting=says.waiting,
-        app_version=says.app_version,
-    )
+    (a `ChangesPage`, built by the database from the stored change JSON). The device is
+    noted as synced now, with what its optional headers said of it, unless that was noted
+    within CONTACT_RESOLUTION already."""
+    now = context.now()
+    if not _noted_already(device, now, says):
+        context.storage.note_device_contact(
+            device.id, now, synced=True, waiting=says.waiting, app_version=says.app_version
+        )
     page_limit = context.settings.changes_page_limit
     page = context.storage.changes_since_json(device, cursor, min(limit or page_limit, page_limit))
     return Response(page, media_type="application/json")
+
+
+def _noted_already(device: Device, now: datetime, says: SelfReport) -> bool:
+    """The device's last pull was noted less than CONTACT_RESOLUTION before `now`, and its
+    headers say nothing new (what they leave out is kept anyway)."""
+    return (
+        device.last_sync_at is not None
+        and timedelta(0) <= now - device.last_sync_at < CONTACT_RESOLUTION
+        and says.waiting in (None, device.records_waiting)
+        and says.app_version in (None, device.app_version)
+    )

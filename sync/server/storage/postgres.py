@@ -86,6 +86,12 @@ class _PostgresTx(Tx):
     def dt(self, value: Any) -> datetime:
         return value.astimezone(UTC)
 
+    def json_string(self, column: str) -> str:
+        return f"to_json({column})::text"
+
+    def joined(self, text: str, order: str) -> str:
+        return f"string_agg({text}, ',' ORDER BY {order})"
+
 
 class PostgresStorage(SqlStorage):
     migrations = load_migrations("postgres", _TYPES)

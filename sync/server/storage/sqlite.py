@@ -78,6 +78,12 @@ class _SqliteTx(Tx):
     def dt(self, value: Any) -> datetime:
         return datetime.fromisoformat(value).astimezone(UTC)
 
+    def json_string(self, column: str) -> str:
+        return f"json_quote({column})"
+
+    def joined(self, text: str, order: str) -> str:
+        return f"group_concat({text}, ',')"  # no ORDER BY in aggregates before SQLite 3.44
+
 
 class SqliteStorage(SqlStorage):
     migrations = load_migrations("sqlite", _TYPES)

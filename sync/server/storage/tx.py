@@ -63,6 +63,15 @@ class Tx(abc.ABC):
     def dt_or_none(self, value: Any) -> datetime | None:
         return None if value is None else self.dt(value)
 
+    @abc.abstractmethod
+    def json_string(self, column: str) -> str:
+        """SQL for a text column's value as a JSON string (quoted and escaped)."""
+
+    @abc.abstractmethod
+    def joined(self, text: str, order: str) -> str:
+        """SQL for the aggregate of `text` joined with commas, in `order` (SQLite: the order
+        of the rows it is fed, which the caller's subquery sorts by `order`)."""
+
 
 def json_text(obj: Any) -> str:
     """JSON as the database keeps it: sorted keys, no whitespace, UTF-8 text."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 
 from sync.protocol import ChangesPage
 from sync.server.storage import (
+    Device,
     Storage,
 )
+from sync.server.storage.models import ORG_WIDE_ROLES
 from tests.server.conftest import Backend
 from tests.server.storage._support import (
     NOW,
@@ -157,3 +160,98 @@ def test_the_spliced_page_is_the_page_the_models_give(storage: Storage, org_id: 
             if not page.has_more:
                 break
         assert {"record", "form", "revocation"} <= kinds
+
+
+def _quoted(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _by_the_rule(backend: Backend, viewer: Device) -> list[dict[str, Any]]:
+    """Every change `viewer` may see, read with the visibility rule as one WHERE clause over
+    the whole log (the query the pages had before keyset arms), as the page's JSON gives it."""
+    region, no_region = _quoted(viewer.region), 1 if viewer.region is None else 0
+    roster = f"(c.region = {region} OR (c.region IS NULL AND {no_region} = 1))"
+    audience = (
+        "EXISTS (SELECT 1 FROM change_audience a"
+        f" WHERE a.device_id = {_quoted(viewer.id)} AND a.seq = c.seq)"
+    )
+    if viewer.role in ORG_WIDE_ROLES:
+        rule = (
+            f"(c.kind <> 'roster' OR {roster}) AND (c.kind <> 'review'"
+            f" OR c.region = {region} OR {no_region} = 1 OR {audience})"
+        )
+    else:
+        rule = (
+            "((c.kind NOT IN ('record', 'review', 'roster')"
+            f" AND (c.region IS NULL OR c.region = {region}))"
+            f" OR (c.kind IN ('record', 'review') AND {audience})"
+            f" OR (c.kind = 'roster' AND {roster}))"
+        )
+    rows = backend.raw(
+        "SELECT seq, kind, key, deleted, data FROM changes c WHERE (c.org_id ="
+        f" {_quoted(viewer.org_id)} OR c.org_id IS NULL) AND {rule} ORDER BY c.seq"
+    )
+    return [
+        {"seq": seq, "kind": kind, "key": key, "deleted": bool(deleted), "data": json.loads(data)}
+        for seq, kind, key, deleted, data in rows
+    ]
+
+
+def test_pages_hold_what_the_visibility_rule_gives_at_every_page_size(
+    backend: Backend, storage: Storage, org_id: str
+) -> None:
+    """Pages are built by the database from keyset arms (a device's own audience, the shared
+    changes' partial index, the global changes): for every role and region, and pages of 1,
+    2, 3 or 1000 changes, they hold exactly the changes the rule gives over the whole log, in
+    seq order, content for content (tombstones too), each page's `next_cursor` its last seq
+    and `has_more` false on the last page only. Kinds and arms interleave in the log."""
+    north = Member(storage, org_id, "collector", "north")
+    south = Member(storage, org_id, "collector", "south")
+    trainer = Member(storage, org_id, "trainer", "north")
+    office = Member(storage, org_id, "case_manager", None)
+    regional = Member(storage, org_id, "coordinator", "south")
+    other_org = storage.create_organisation("Org B", NOW).id
+    stranger = Member(storage, other_org, "collector", "north")
+    storage.publish_form(None, "global", "1", {}, NOW)
+    first = north.envelope()
+    storage.push_records(north.device, [first, north.envelope()], NOW)
+    storage.put_shared(org_id, "reference", "districts", {"items": ["a'b"]}, None, NOW)
+    storage.put_roster(trainer.device, [("entry-1", b"sealed for north")], NOW)
+    storage.push_records(south.device, [south.envelope(), south.envelope()], NOW)
+    storage.put_shared(org_id, "event", "training-south", {"venue": "x"}, "south", NOW)
+    storage.push_records(
+        north.device, [north.envelope(record_id=first.id, rev=revision(2), base=first.revision,
+                                      deleted=True)], NOW,
+    )  # fmt: skip
+    storage.review_record(office.device, first.id, "has_issues", "a tombstone?", NOW)
+    storage.publish_form(org_id, "own", "1", {}, NOW)
+    storage.delete_shared(org_id, "reference", "districts", NOW)
+    storage.push_records(stranger.device, [stranger.envelope()], NOW)
+    storage.put_roster(trainer.device, [("entry-1", None)], NOW)
+    storage.publish_form(None, "global", "2", {}, NOW)
+    storage.revoke_device(south.device.id, NOW)
+    storage.push_records(north.device, [north.envelope() for _ in range(3)], NOW)
+    kinds = set()
+    for member in (north, south, trainer, office, regional, stranger):
+        viewer = storage.get_device(member.device.id)
+        expected = _by_the_rule(backend, viewer)
+        kinds.update((change["kind"], change["deleted"]) for change in expected)
+        for limit in (1, 2, 3, 1000):
+            cursor, seen = 0, []
+            while True:
+                page = json.loads(storage.changes_since_json(viewer, cursor, limit))
+                ChangesPage.model_validate(page)
+                assert len(page["changes"]) <= limit
+                seen += page["changes"]
+                if page["changes"]:
+                    assert page["next_cursor"] == page["changes"][-1]["seq"]
+                else:
+                    assert page["next_cursor"] == cursor
+                assert page["has_more"] == (len(seen) < len(expected)), (viewer.role, limit)
+                cursor = page["next_cursor"]
+                if not page["has_more"]:
+                    break
+            assert seen == expected, (viewer.role, viewer.region, limit)
+    assert {("record", True), ("record", False), ("review", False), ("roster", True),
+            ("reference", True), ("event", False), ("form", False),
+            ("revocation", False)} <= kinds  # fmt: skip
