@@ -111,7 +111,17 @@ def unlock(page: Page) -> None:
     tap(page, "button", "Unlock")
     # the key is derived from the passphrase (seconds on a loaded machine): unlocked when the
     # lock screen has gone, before anything of the records is looked for
-    expect(page.get_by_label("Passphrase")).to_have_count(0, timeout=60_000)
+    try:
+        expect(page.get_by_label("Passphrase")).to_have_count(0, timeout=45_000)
+    except AssertionError:
+        # Seen once in CI under load: the lock screen stayed a minute after the tap (the tap,
+        # or keystrokes, lost on the way; not reproduced alone). Once more, logged; a second
+        # time fails.
+        reopen(page, "the lock screen stayed 45 s after Unlock was tapped")
+        expect(page.get_by_text("Locked", exact=True)).to_be_visible()
+        type_into(page, page.get_by_label("Passphrase"), PASSPHRASE)
+        tap(page, "button", "Unlock")
+        expect(page.get_by_label("Passphrase")).to_have_count(0, timeout=60_000)
 
 
 def test_social_worker_screens_a_minor(browser: Browser, app: AppProcess) -> None:
