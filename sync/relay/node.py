@@ -1,6 +1,7 @@
 """The relay's work with its upstream: enrolling there, passing up the enrolments of its own
 devices, forwarding every revision its devices pushed exactly as they signed it, and pulling
-down what its devices need (forms, shared events and reference lists, reviews, revocations).
+down what its devices need (forms, shared events and reference lists, reviews, revocations,
+conflict flags, resolutions and consent withdrawals of their records).
 
 Forwarding reads the relay's own database after a cursor (`RelayIdentity.forwarded`, the seq
 of the last revision the upstream has receipted) and moves the cursor only once the upstream
@@ -55,6 +56,7 @@ from sync.protocol import (
     MissingChunksRequest,
     PushRequest,
     PushResponse,
+    RecordChange,
     ReferenceChange,
     RelayHop,
     ReviewChange,
@@ -477,6 +479,8 @@ class RelayNode:
                 storage.revoke_device(change.key, now)
         elif isinstance(change, ReviewChange):
             self._review(change)
+        elif isinstance(change, RecordChange):
+            self._record_change(change)
         elif isinstance(change, RosterChange):
             # Written as the relay's: its own devices may not replace it, it is not forwarded
             # back, and an entry of one of its devices stays theirs (refused: kept as is).
@@ -499,3 +503,16 @@ class RelayNode:
             self.storage.review_record(
                 office, uuid.UUID(change.key), change.data.state, change.data.comment, self._clock()
             )
+
+    def _record_change(self, change: RecordChange) -> None:
+        """A conflict flag, resolution or consent withdrawal decided upstream, passed on to the
+        devices here that wrote or pushed the record: ids and states only, and a withdrawal
+        erases the sealed parts here too. Any other record change asks nothing of a device."""
+        data = change.data
+        if not (data.conflict or data.resolved or data.consent_withdrawn):
+            return
+        with contextlib.suppress(ValueError):  # not a record id: not one of this relay's
+            self.storage.pass_record_change_down(
+                self.identity.org_id, change.seq, uuid.UUID(change.key), change.deleted, data,
+                self._clock(), f"relay:{self.identity.device_id}",
+            )  # fmt: skip

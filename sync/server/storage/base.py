@@ -66,6 +66,7 @@ from uuid import UUID
 from sync.protocol import (
     AttachmentsStored,
     ChangesPage,
+    RecordChangeData,
     RecordEnvelope,
     ReviewState,
     Role,
@@ -413,6 +414,24 @@ class Storage(abc.ABC):
     def revisions_after(self, org_id: str, cursor: int, limit: int) -> list[StoredRecord]:
         """The organisation's stored revisions with seq > cursor, by seq, at most `limit`
         (what a relay forwards upstream); ValueError if `limit` is below 1."""
+
+    @abc.abstractmethod
+    def pass_record_change_down(
+        self,
+        org_id: str,
+        upstream_seq: int,
+        record_id: UUID,
+        deleted: bool,
+        data: RecordChangeData,
+        now: datetime,
+        actor: str,
+    ) -> bool:
+        """At a relay, in ONE transaction: the upstream's `record` change with seq
+        `upstream_seq` (a conflict flag, a resolution, a consent withdrawal) of a record held
+        here, appended unchanged to this change log for every device that wrote or pushed a
+        revision of it here; a consent withdrawal also erases the sealed part of every stored
+        revision here, audited as `withdraw_consent erased:upstream` by `actor`. False
+        (nothing written) for a record not held here, or a change passed down before."""
 
     @abc.abstractmethod
     def relayed_revisions(self, org_id: str | None, limit: int) -> list[StoredRecord]:

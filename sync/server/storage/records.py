@@ -33,7 +33,16 @@ from sync.server.storage.models import (
 )
 from sync.server.storage.tx import Tx, chunks, json_text, marks, withdrawn
 
-__all__ = ["head", "held", "office_sealed", "push", "resolve", "revisions", "stored_record"]
+__all__ = [
+    "erase_withdrawn",
+    "head",
+    "held",
+    "office_sealed",
+    "push",
+    "resolve",
+    "revisions",
+    "stored_record",
+]
 
 _DATETIME = TypeAdapter(datetime)
 
@@ -105,18 +114,8 @@ def push(
     matching.store(tx, device.org_id, [env for env, _, _, _ in new_rows])
     _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
     office.refresh_heads(tx, sorted(written))
-    # After the inserts, so a sealed revision stored earlier in this batch goes too. The
-    # mark is one-way: no other statement writes it.
-    gone = [(record_id,) for record_id in sorted(set(erased))]
-    tx.many(
-        "UPDATE records SET sealed = NULL, status = CASE WHEN status = 'conflict'"
-        " THEN 'superseded' ELSE status END WHERE id = ?",
-        gone,
-    )
-    tx.many("UPDATE record_heads SET consent_withdrawn = TRUE WHERE id = ?", gone)
-    matching.erase(tx, [record_id for (record_id,) in gone])
-    attachments.erase(tx, [record_id for (record_id,) in gone])
-    referrals.withdraw(tx, device.org_id, [record_id for (record_id,) in gone], now)
+    # After the inserts, so a sealed revision stored earlier in this batch goes too.
+    erase_withdrawn(tx, device.org_id, erased, now)
     at, actor = tx.ts(now), f"device:{device.id}"
     audit.append_many(
         tx,
@@ -130,6 +129,23 @@ def push(
         ],
     )
     return [_result(*entry) for entry in decided], bool(erased)
+
+
+def erase_withdrawn(tx: Tx, org_id: str, record_ids: Sequence[str], now: datetime) -> None:
+    """Consent to these records was withdrawn: the sealed part of every stored revision goes,
+    conflicting siblings become superseded, the head is marked withdrawn (one-way: no other
+    statement writes the mark), and their match digests, chunks and referrals' sealed parts
+    go too. The caller scrubs old pages once committed (`_after_erasure`)."""
+    gone = [(record_id,) for record_id in sorted(set(record_ids))]
+    tx.many(
+        "UPDATE records SET sealed = NULL, status = CASE WHEN status = 'conflict'"
+        " THEN 'superseded' ELSE status END WHERE id = ?",
+        gone,
+    )
+    tx.many("UPDATE record_heads SET consent_withdrawn = TRUE WHERE id = ?", gone)
+    matching.erase(tx, [record_id for (record_id,) in gone])
+    attachments.erase(tx, [record_id for (record_id,) in gone])
+    referrals.withdraw(tx, org_id, [record_id for (record_id,) in gone], now)
 
 
 def _load(

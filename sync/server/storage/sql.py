@@ -17,6 +17,7 @@ from uuid import UUID
 from sync.protocol import (
     AttachmentsStored,
     ChangesPage,
+    RecordChangeData,
     RecordEnvelope,
     ReviewState,
     Role,
@@ -387,6 +388,25 @@ class SqlStorage(Storage):
     def revisions_after(self, org_id: str, cursor: int, limit: int) -> list[StoredRecord]:
         with self._read() as tx:
             return relayed.after(tx, org_id, cursor, limit)
+
+    def pass_record_change_down(
+        self,
+        org_id: str,
+        upstream_seq: int,
+        record_id: UUID,
+        deleted: bool,
+        data: RecordChangeData,
+        now: datetime,
+        actor: str,
+    ) -> bool:
+        passed, erased = self._write_retrying(
+            lambda tx: relayed.record_change_down(
+                tx, org_id, upstream_seq, str(record_id), deleted, data, now, actor
+            )
+        )
+        if erased:
+            self._after_erasure()
+        return passed
 
     def relayed_revisions(self, org_id: str | None, limit: int) -> list[StoredRecord]:
         with self._read() as tx:

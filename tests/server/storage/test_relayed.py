@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from sync.protocol import RecordChangeData
 from sync.server.storage import Storage
 from tests.server._harness import chunk_manifest
 from tests.server.storage._support import NOW, Member, revision
@@ -149,3 +151,62 @@ def test_a_relay_forwards_each_chunk_once_after_the_revision_naming_it(
     assert storage.chunks_to_forward(org_id, revision_seq, 10) == [(digest(chunk), chunk)]
     storage.mark_chunks_forwarded(org_id, [digest(chunk)], NOW)
     assert storage.chunks_to_forward(org_id, revision_seq, 10) == []
+
+
+def _record_change(revision_id: str, device_id: str, **flags: Any) -> RecordChangeData:
+    """What the upstream says of a record in its `record` change (ids and states only)."""
+    return RecordChangeData(
+        revision=revision_id, base_revision=None, head_revision=revision_id,
+        device_id=device_id, form_id="f", form_version="1", conflict=False, siblings=(),
+        **flags,
+    )  # fmt: skip
+
+
+def _record_changes(storage: Storage, viewer: Member) -> list[tuple[str, str]]:
+    page = storage.changes_since(viewer.device, 0, 100)
+    return [(c.key, c.data.model_dump_json()) for c in page.changes if c.kind == "record"]
+
+
+def test_an_upstream_record_change_reaches_the_devices_that_wrote_the_record_here_once(
+    storage: Storage, org_id: str
+) -> None:
+    district = Member(storage, org_id, "relay", "north")
+    phone = Member(storage, org_id, "trainer", "north")
+    stranger = Member(storage, org_id, "trainer", "north")
+    first = phone.envelope()
+    storage.push_records(district.device, [first], NOW, hops=[[_hop(district.device.id, 3)]])
+    before = {who: _record_changes(storage, who) for who in (phone, district, stranger)}
+    flagged = _record_change(first.revision, phone.device.id, resolved=True,
+                             superseded=("2-other",))  # fmt: skip
+
+    args = (org_id, 41, first.id, False, flagged, NOW, "relay:me")
+    assert storage.pass_record_change_down(*args) is True
+    assert storage.pass_record_change_down(*args) is False  # the same page pulled again
+    elsewhere = (org_id, 42, uuid.uuid4(), False, flagged, NOW, "relay:me")
+    assert storage.pass_record_change_down(*elsewhere) is False  # not a record held here
+
+    passed = (str(first.id), flagged.model_dump_json())
+    for who in (phone, district):  # the writer, and the relay below that pushed it here
+        assert _record_changes(storage, who) == [*before[who], passed]
+    assert _record_changes(storage, stranger) == before[stranger]
+
+
+def test_a_consent_withdrawal_from_upstream_erases_the_sealed_parts_here(
+    storage: Storage, org_id: str
+) -> None:
+    phone = Member(storage, org_id, "collector", "north")
+    first = phone.envelope()
+    edit = phone.envelope(first.id, revision(2), base=first.revision)
+    storage.push_records(phone.device, [first, edit], NOW)
+    withdrawal = _record_change(revision(3), phone.device.id, consent_withdrawn=True)
+
+    assert storage.pass_record_change_down(org_id, 7, first.id, False, withdrawal, NOW, "relay:me")
+    assert [r.sealed for r in storage.list_revisions(org_id, first.id)] == [None, None]
+    assert storage.get_record(org_id, first.id).consent_withdrawn
+    [later] = storage.push_records(
+        phone.device, [phone.envelope(first.id, revision(4), base=edit.revision)], NOW
+    )
+    assert later.status == "rejected" and later.errors[0].code == "consent_withdrawn"
+    assert ("withdraw_consent", "erased:upstream") in {
+        (entry.action, entry.outcome) for entry in storage.list_audit(org_id=org_id)
+    }
