@@ -315,9 +315,12 @@ def resolve(
     now: datetime,
     actor: str,
     by: Device | None,
+    *,
+    announce: bool = True,
 ) -> RecordHead:
     """Settle the record's conflict (see `Storage.resolve_conflict`); NotFound,
-    NotRecordOwner, NotResolvable."""
+    NotRecordOwner, NotResolvable. Without `announce`, no `record` change is appended: at a
+    relay, which settles as its upstream did and passes the upstream's change down."""
     tx.lock_keys([record_id])
     row = tx.one(
         "SELECT * FROM record_heads WHERE id = ? AND org_id = ?", (record_id, org_id), lock=True
@@ -379,7 +382,8 @@ def resolve(
         change = changes.NewChange(
             org_id, kept["region"], "record", record_id, deleted, data, audience
         )
-        changes.append(tx, [change])
+        if announce:
+            changes.append(tx, [change])
     outcome = "ok" if superseded else "unchanged"
     audit.append(tx, now, actor, "resolve_conflict", outcome, org_id, None, record_id)
     return RecordHead(

@@ -4,12 +4,14 @@ and at a relay, the upstream's record changes passed down to its own devices."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from sync.protocol import RecordChangeData
 from sync.server.storage import audit, changes
 from sync.server.storage.models import StoredRecord
-from sync.server.storage.records import erase_withdrawn, stored_record
+from sync.server.storage.errors import NotFound, NotResolvable
+from sync.server.storage.records import erase_withdrawn, resolve, stored_record
 from sync.server.storage.tx import Tx, withdrawn
 
 __all__ = ["after", "newest", "record_change_down"]
@@ -51,8 +53,9 @@ def record_change_down(
 ) -> tuple[bool, bool]:
     """Pass the upstream's `record` change (its seq `upstream_seq`) of a record held here on,
     unchanged, to every device that wrote or pushed a revision of it here; a consent
-    withdrawal also erases the record's sealed parts here (as a withdrawal pushed here does).
-    Whether a change was written, and whether sealed bytes were erased: nothing for a record
+    withdrawal also erases the record's sealed parts here (as a withdrawal pushed here does),
+    and a resolution settles the record here too when the kept version is one held here (so
+    an edit built on it is not a new conflict here). Whether a change was written, and whether sealed bytes were erased: nothing for a record
     not held here, or a change passed down before (a page pulled again)."""
     tx.lock_keys([record_id])
     head = tx.one(
@@ -66,12 +69,15 @@ def record_change_down(
     tx.run("INSERT INTO relay_changes_passed_down (upstream_seq) VALUES (?)", (upstream_seq,))
     writers = tx.all("SELECT device_id, pushed_by FROM records WHERE id = ?", (record_id,))
     audience = {row[column] for row in writers for column in ("device_id", "pushed_by")}
-    change = changes.NewChange(
-        org_id, head["owner_region"], "record", record_id, deleted, data, audience - {None}
-    )
-    changes.append(tx, [change])
+    if data.resolved:  # settled here too, as upstream, if this relay holds the kept version
+        with contextlib.suppress(NotFound, NotResolvable):
+            resolve(tx, org_id, record_id, data.head_revision, now, actor, None, announce=False)
     erases = data.consent_withdrawn and not withdrawn(head)
     if erases:
         erase_withdrawn(tx, org_id, [record_id], now)
         audit.append(tx, now, actor, "withdraw_consent", "erased:upstream", org_id, None, record_id)
+    change = changes.NewChange(
+        org_id, head["owner_region"], "record", record_id, deleted, data, audience - {None}
+    )
+    changes.append(tx, [change])
     return True, erases

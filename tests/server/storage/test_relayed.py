@@ -13,7 +13,7 @@ import pytest
 from sync.protocol import RecordChangeData
 from sync.server.storage import Storage
 from tests.server._harness import chunk_manifest
-from tests.server.storage._support import NOW, Member, revision
+from tests.server.storage._support import NOW, Member, all_changes, revision
 from tests.server.storage.test_attachments import digest
 
 
@@ -210,3 +210,27 @@ def test_a_consent_withdrawal_from_upstream_erases_the_sealed_parts_here(
     assert ("withdraw_consent", "erased:upstream") in {
         (entry.action, entry.outcome) for entry in storage.list_audit(org_id=org_id)
     }
+
+
+def test_a_resolution_from_upstream_settles_the_conflict_here_when_the_kept_version_is_here(
+    storage: Storage, org_id: str
+) -> None:
+    phone = Member(storage, org_id, "collector", "north")
+    first = phone.envelope()
+    edit_a = phone.envelope(first.id, revision(2), base=first.revision)
+    edit_b = phone.envelope(first.id, "2-" + "b" * 32, base=first.revision)
+    outcomes = storage.push_records(phone.device, [first, edit_a, edit_b], NOW)
+    assert [r.status for r in outcomes] == ["accepted", "accepted", "conflict"]
+    settled = _record_change(edit_b.revision, phone.device.id, resolved=True,
+                             superseded=(edit_a.revision,))  # fmt: skip
+
+    assert storage.pass_record_change_down(org_id, 9, first.id, False, settled, NOW, "relay:me")
+    head = storage.get_record(org_id, first.id)
+    assert (head.head_revision, head.in_conflict) == (edit_b.revision, False)
+    # An edit built on the kept version is no new conflict here.
+    on_kept = phone.envelope(first.id, revision(3), base=edit_b.revision)
+    assert storage.push_records(phone.device, [on_kept], NOW)[0].status == "accepted"
+    # One resolution reached the phone: the upstream's, not one of this relay's own as well.
+    resolutions = [c for c in all_changes(storage, phone.device) if c.kind == "record"
+                   and c.data.resolved]  # fmt: skip
+    assert [c.data for c in resolutions] == [settled]
