@@ -31,10 +31,15 @@ class RelayCode(WireModel):
     expires_at: AwareDatetime
     wrapped_team_key: B64Bytes | None = None
     wrapped_match_key: B64Bytes | None = None
+    # Asked with `?below=true`: the relay enrolled through the caller the code is bound to,
+    # which the caller hands it on to; left out for a code bound to the caller itself.
+    relay_id: str | None = Field(default=None, exclude_if=lambda relay_id: relay_id is None)
 
 
 class RelayCodes(WireModel):
-    """`GET /v1/relay/codes`: the codes issued for the calling relay, unused and unexpired."""
+    """`GET /v1/relay/codes`: the codes issued for the calling relay, unused and unexpired
+    (with `?below=true`, those of the relays enrolled through it too, each naming its
+    relay: an older relay, which does not ask, gets only its own, as before)."""
 
     protocol: ProtocolVersion = PROTOCOL_VERSION
     codes: list[RelayCode] = Field(max_length=MAX_RELAY_CODES)

@@ -28,10 +28,13 @@ _REFUSED = frozenset({403, 409, 422})
 
 
 def take_codes(exchange: Exchange, storage: Storage, identity: RelayIdentity, now: datetime) -> int:
-    """Keep the codes the upstream issued for this relay (by hash, with their role, region,
-    expiry and wrapped keys): new ones stored, known ones left. An upstream that does not
+    """Keep the codes the upstream issued for this relay and for the relays enrolled through
+    it (by hash, with their role, region, expiry and wrapped keys, and the relay each is
+    bound to, to hand on to it): new ones stored, known ones left. An upstream that does not
     know the endpoint (an older centre) has none. The number of new codes."""
-    response = exchange.request("GET", "/v1/relay/codes", token=identity.token)
+    response = exchange.request(
+        "GET", "/v1/relay/codes", token=identity.token, params={"below": "true"}
+    )
     if response.status_code in (404, 405):
         return 0
     if response.status_code != 200:
@@ -43,7 +46,7 @@ def take_codes(exchange: Exchange, storage: Storage, identity: RelayIdentity, no
                 identity.org_id, code.code_hash, code.role, code.region, code.expires_at, now,
                 wrapped_team_key=code.wrapped_team_key,
                 wrapped_match_key=code.wrapped_match_key,
-                relay_id=identity.device_id,
+                relay_id=code.relay_id or identity.device_id,
             )  # fmt: skip
             stored += 1
     return stored

@@ -26,7 +26,7 @@ from sync.server.auth import (
     token_hash,
 )
 from sync.server.routes.common import ApiError, ServerContext, actor
-from sync.server.storage import AlreadyExists, Device, NotFound, Storage
+from sync.server.storage import AlreadyExists, Device, EnrolCode, NotFound, Storage
 
 __all__ = [
     "redeem",
@@ -34,6 +34,7 @@ __all__ = [
     "relayed_hops",
     "relayed_roster_writers",
     "relayed_signers",
+    "relays_below",
 ]
 
 # A code a relay keeps after its upstream redeemed it: long enough for the device to retry
@@ -125,10 +126,12 @@ def redeem(
     if context.upstream_enrol is None:
         refuse_code_of_another_relay(storage, code_hash, body.device_id, via_relay)
     else:
+        with contextlib.suppress(NotFound):  # a code held here for a relay below is its own
+            _held_for_relay_below(storage, storage.get_enrol_code(code_hash), via_relay)
         try:
             upstream = context.upstream_enrol(body)
         except ApiError as refused:
-            pending_proof = _offline_proof(storage, code_hash, body, refused)
+            pending_proof = _offline_proof(storage, code_hash, body, refused, via_relay)
         else:
             with contextlib.suppress(AlreadyExists):  # a retry, or a code pre-issued here
                 storage.create_enrol_code(
@@ -197,11 +200,25 @@ def refuse_code_of_another_relay(
             "enrol_code_for_relay",
             "this enrolment code was issued for a regional office: enrol at that office",
         )
-    raise ApiError(
-        403,
-        "enrol_code_other_relay",
-        "this enrolment code was issued for another regional office: enrol there",
-    )
+    raise _other_relay()
+
+
+def relays_below(storage: Storage, relay: Device) -> list[str]:
+    """The relays enrolled through `relay` (a regional relay's district relays), and those
+    enrolled through them in turn, nearest first, up to the hops a record may take
+    (`MAX_RELAY_HOPS`); revoked ones left out."""
+    relays = [
+        device for device in storage.list_devices(relay.org_id)
+        if device.role == "relay" and device.revoked_at is None
+    ]  # fmt: skip
+    below: list[str] = []
+    level = [relay.id]
+    for _ in range(MAX_RELAY_HOPS - 1):
+        level = [r.id for r in relays if r.enrolled_via in level and r.id not in below]
+        if not level:
+            break
+        below += level
+    return below
 
 
 def _relay_path(storage: Storage, relay_id: str) -> list[str]:
@@ -218,15 +235,48 @@ def _relay_path(storage: Storage, relay_id: str) -> list[str]:
     return path
 
 
-def _offline_proof(storage: Storage, code_hash: str, body: EnrolRequest, refused: ApiError) -> str:
+def _offline_proof(
+    storage: Storage,
+    code_hash: str,
+    body: EnrolRequest,
+    refused: ApiError,
+    via_relay: Device | None,
+) -> str:
     """At a relay whose upstream is away: the proof to pass the enrolment up with, if the
-    code is one the centre pre-issued for this relay; else the upstream's refusal again."""
+    code is one the centre pre-issued for this relay; else the upstream's refusal again (for
+    a code this relay holds for a relay below it, passed up by that relay: it checks the
+    code itself)."""
     if refused.error != "upstream_unreachable":
         raise refused
     try:
         code = storage.get_enrol_code(code_hash)
     except NotFound:
         raise refused from None
-    if code.relay_id is None:  # a code kept after an online enrolment: not one to check here
+    # A code kept after an online enrolment (no relay named) is not one to check here.
+    if code.relay_id is None or _held_for_relay_below(storage, code, via_relay):
         raise refused
     return enrol_proof(enrol_proof_key(body.code), body.device_id, body.device_public_key)
+
+
+def _held_for_relay_below(storage: Storage, code: EnrolCode, via_relay: Device | None) -> bool:
+    """At a relay: whether the code is one it holds to hand on to a relay enrolled here (its
+    own id is no device in its own database), passed up by that relay or one below it, which
+    checks it itself. Typed here by a device (or passed up by another relay), it is another
+    office's code: ApiError `enrol_code_other_relay`, before anything is asked upstream."""
+    if code.relay_id is None:
+        return False
+    try:
+        storage.get_device(code.relay_id)
+    except NotFound:
+        return False
+    if via_relay is not None and via_relay.id in _relay_path(storage, code.relay_id):
+        return True
+    raise _other_relay()
+
+
+def _other_relay() -> ApiError:
+    return ApiError(
+        403,
+        "enrol_code_other_relay",
+        "this enrolment code was issued for another regional office: enrol there",
+    )

@@ -23,16 +23,24 @@ from sync.protocol import (
     RelayEnrolment,
 )
 from sync.server.auth import enrol_code_hash, enrol_proof, new_token, token_hash
-from sync.server.relaying import redeem, refuse_code_of_another_relay
+from sync.server.relaying import redeem, refuse_code_of_another_relay, relays_below
 from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
+    ServerContext,
     actor,
     require_role,
     v1_router,
 )
-from sync.server.storage import AlreadyExists, CodeExpired, CodeInvalid, CodeUsed, NotFound
+from sync.server.storage import (
+    AlreadyExists,
+    CodeExpired,
+    CodeInvalid,
+    CodeUsed,
+    Device,
+    NotFound,
+)
 
 __all__ = ["RELAY_ROLES", "router"]
 
@@ -77,27 +85,31 @@ def relay_enrol(body: EnrolRequest, relay: CurrentDevice, context: Context) -> E
 
 
 @router.get("/relay/codes", response_model=RelayCodes)
-def relay_codes(relay: CurrentDevice, context: Context) -> RelayCodes:
+def relay_codes(relay: CurrentDevice, context: Context, below: bool = False) -> RelayCodes:
     """The codes the centre issued for the calling relay, neither used nor expired, by hash
-    (never the code, never its proof key): what it checks while the centre is away. None at
-    a relay (a district relay's codes come only from the centre, while it can reach it)."""
+    (never the code, never its proof key): what it checks while the centre is away. With
+    `below`, those of the relays enrolled through it too, each naming its relay, for it to
+    hand on (a regional relay to its district relays). A relay answers with the codes it
+    took so from its own upstream."""
     require_role(relay, RELAY_ROLES, "hold enrolment codes")
-    if context.upstream_enrol is not None:
-        return RelayCodes(codes=[])
-    codes = context.storage.relay_codes(relay.id, context.now())[:MAX_RELAY_CODES]
-    return RelayCodes(
-        codes=[
-            RelayCode(
-                code_hash=code.code_hash,
-                role=code.role,
-                region=code.region,
-                expires_at=code.expires_at,
-                wrapped_team_key=code.wrapped_team_key,
-                wrapped_match_key=code.wrapped_match_key,
-            )
-            for code in codes
-        ]
-    )
+    storage, now = context.storage, context.now()
+    bound: list[tuple[str | None, str]] = [(None, relay.id)]
+    if below:
+        bound += [(relay_id, relay_id) for relay_id in relays_below(storage, relay)]
+    codes = [
+        RelayCode(
+            code_hash=code.code_hash,
+            role=code.role,
+            region=code.region,
+            expires_at=code.expires_at,
+            wrapped_team_key=code.wrapped_team_key,
+            wrapped_match_key=code.wrapped_match_key,
+            relay_id=named,
+        )
+        for named, relay_id in bound
+        for code in storage.relay_codes(relay_id, now)
+    ]
+    return RelayCodes(codes=codes[:MAX_RELAY_CODES])
 
 
 @router.post("/relay/enrolments", response_model=RelayEnrolled)
@@ -106,11 +118,12 @@ def relay_enrolment(body: RelayEnrolment, relay: CurrentDevice, context: Context
     a code issued for that relay (`enrol_code_other_relay`, `enrol_code_for_relay` else),
     once (`enrol_code_used`; the same device and key again is a retry), valid when the relay
     enrolled the device (`enrol_code_expired`), with the proof that the device gave the code
-    (`enrol_proof_invalid`). A revoked relay is refused before (401)."""
+    (`enrol_proof_invalid`). A revoked relay is refused before (401). At a relay (a
+    district relay's enrolment at its regional relay): kept to pass up, as below."""
     require_role(relay, RELAY_ROLES, "enrol devices for others")
     storage, now = context.storage, context.now()
     if context.upstream_enrol is not None:
-        raise ApiError(403, "forbidden", "only the centre takes enrolments made offline")
+        return _keep_for_upstream(context, body, relay)
     refuse_code_of_another_relay(storage, body.code_hash, body.device_id, relay)
     try:
         code = storage.get_enrol_code(body.code_hash)
@@ -148,4 +161,39 @@ def relay_enrolment(body: RelayEnrolment, relay: CurrentDevice, context: Context
     storage.append_audit(
         actor(relay), "relay_enrol", "ok:offline", now, org_id=device.org_id, device_id=device.id
     )
+    return RelayEnrolled(device_id=device.id, enrolled_at=device.enrolled_at)
+
+
+def _keep_for_upstream(
+    context: ServerContext, body: RelayEnrolment, relay: Device
+) -> RelayEnrolled:
+    """At a relay: an enrolment a relay below made offline, taken on the rules this relay can
+    check (a code the centre bound to that relay, or one enrolled through it, and handed on
+    from here; once; valid when it was made) and kept, with the proof unchanged, to pass up
+    in this relay's own rounds: only the centre holds the proof key and decides. A device
+    the centre refuses is revoked here, and that revocation comes down to the relay below."""
+    storage, now = context.storage, context.now()
+    refuse_code_of_another_relay(storage, body.code_hash, body.device_id, relay)
+    try:
+        code = storage.get_enrol_code(body.code_hash)
+    except NotFound:
+        raise ApiError(*_REFUSALS[CodeInvalid]) from None
+    if code.relay_id is None:  # not a code handed on from here
+        raise ApiError(*_REFUSALS[CodeInvalid])
+    enrolled_at = max(min(body.enrolled_at, now), code.created_at)
+    try:
+        device = storage.redeem_enrol_code(
+            body.code_hash, body.device_id, body.device_public_key, body.device_label,
+            token_hash(new_token()), enrolled_at, pending_proof=body.proof, enrolled_via=relay.id,
+        )  # fmt: skip
+    except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
+        storage.append_audit(
+            actor(relay), "relay_enrol", f"refused:{_REFUSALS[type(refused)][1]}", now,
+            org_id=relay.org_id, device_id=relay.id,
+        )  # fmt: skip
+        raise ApiError(*_REFUSALS[type(refused)]) from None
+    storage.append_audit(
+        actor(relay), "relay_enrol", "ok:pending_upstream", now,
+        org_id=device.org_id, device_id=device.id,
+    )  # fmt: skip
     return RelayEnrolled(device_id=device.id, enrolled_at=device.enrolled_at)

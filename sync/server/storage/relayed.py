@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sync.protocol import RecordChangeData
 from sync.server.storage import audit, changes
-from sync.server.storage.models import StoredRecord
 from sync.server.storage.errors import NotFound, NotResolvable
+from sync.server.storage.models import StoredRecord
 from sync.server.storage.records import erase_withdrawn, resolve, stored_record
 from sync.server.storage.tx import Tx, withdrawn
 
@@ -55,8 +55,9 @@ def record_change_down(
     unchanged, to every device that wrote or pushed a revision of it here; a consent
     withdrawal also erases the record's sealed parts here (as a withdrawal pushed here does),
     and a resolution settles the record here too when the kept version is one held here (so
-    an edit built on it is not a new conflict here). Whether a change was written, and whether sealed bytes were erased: nothing for a record
-    not held here, or a change passed down before (a page pulled again)."""
+    an edit built on it is not a new conflict here). Whether a change was written, and
+    whether sealed bytes were erased: neither for a record not held here, or a change passed
+    down before (a page pulled again)."""
     tx.lock_keys([record_id])
     head = tx.one(
         "SELECT * FROM record_heads WHERE id = ? AND org_id = ?", (record_id, org_id), lock=True

@@ -1,0 +1,124 @@
+"""Enrolling below a district relay while the centre is away (issue #11): the centre binds
+codes to the district relay, the regional relay takes them (by hash) while online and hands
+them down; a device enrols at the district relay with the centre down; the enrolment goes up
+hop by hop, kept at the regional relay with the district relay's proof until the line is
+back; the centre checks the proof as for one hop. Real servers on loopback, each its own
+process."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldapp import crypto
+from fieldapp.store import Store
+from sync.client import enrol
+from sync.server import admin
+from sync.server.auth import enrol_code_hash
+from tests._wait import wait_until
+from tests.conftest import PASSPHRASE
+from tests.relay._harness import FAST, RelayProcess, code_at_relay, sync_ok
+from tests.relay.test_offline_enrolment import _centre_device, _refusal, _secrets_of
+from tests.sync._harness import Deployment, ServerProcess
+from tests.sync._records import make_records
+from tests.sync.test_team_roster import files_holding
+
+
+@pytest.fixture
+def district(
+    tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
+) -> Iterator[RelayProcess]:
+    deployment, _ = centre
+    process = RelayProcess(
+        tmp_path / "district", relay.url, code_at_relay(deployment, relay, "relay")
+    )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _bound_at(node: RelayProcess, code: str) -> str | None:
+    """The relay a node holds the code for (by hash), None if it does not hold it."""
+    with sqlite3.connect(f"file:{node.data_dir / 'server.db'}?mode=ro", uri=True) as db:
+        row = db.execute(
+            "SELECT relay_id FROM enrol_codes WHERE code_hash = ?", (enrol_code_hash(code),)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def _records_at(node: RelayProcess) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{node.data_dir / 'server.db'}?mode=ro", uri=True) as db:
+        return db.execute("SELECT id, device_id FROM records").fetchall()
+
+
+@pytest.mark.slow  # three servers, the centre stopped and started again: the full run only
+def test_a_device_enrols_below_a_district_relay_with_the_centre_away_and_the_centre_decides(
+    tmp_path: Path,
+    centre: tuple[Deployment, ServerProcess],
+    relay: RelayProcess,
+    district: RelayProcess,
+) -> None:
+    deployment, server = centre
+    regional = relay
+    # `fieldapp admin enrol-code --relay DISTRICT_ID` at the centre.
+    used, unused = code_at_relay(deployment, district), code_at_relay(deployment, district)
+    # The regional relay takes them for the district relay, which takes them as its own.
+    for code in (used, unused):
+        wait_until(lambda c=code: _bound_at(district, c) == district.device_id, 30, "codes")
+        assert _bound_at(regional, code) == district.device_id
+
+    server.stop()  # the centre is away: the regional relay's upstream
+    phone = Store.create(tmp_path / "phone.db", PASSPHRASE)
+    enrol(phone, district.url, used, retry=FAST)
+    ids = make_records(phone, 3)
+    sync_ok(phone)
+    # Passed up hop by hop: the regional relay keeps the enrolment (it cannot check the
+    # proof) and takes the records while the centre is still away.
+    wait_until(lambda: len(_records_at(regional)) == 3, 30, "the records at the regional relay")
+    assert {device for _, device in _records_at(regional)} == {phone.device_id}
+    # The code is used once: again at the district relay, or typed at the regional relay
+    # (whose codes it is not), it is refused by name.
+    assert _refusal(district.url, used) == (409, "enrol_code_used")
+    assert _refusal(regional.url, used) == (403, "enrol_code_other_relay")
+    assert _refusal(regional.url, unused) == (403, "enrol_code_other_relay")
+
+    server.start()
+
+    def arrived() -> bool:
+        rows = deployment.query("SELECT id, device_id FROM records")
+        return sorted(rows) == sorted((record_id, phone.device_id) for record_id in ids)
+
+    wait_until(arrived, 60, "the device's records at the centre")
+    # The centre took the device with the key the device itself made, through the regional
+    # relay, and each record verifies with that key.
+    key, via = _centre_device(deployment, phone.device_id) or (b"", None)
+    assert key == phone.keyring.public_key and via == regional.device_id
+    with admin.open_server_storage(deployment.settings) as storage:
+        for record_id in ids:
+            [revision] = storage.list_revisions(deployment.org_id, uuid.UUID(record_id))
+            envelope = revision.to_envelope()
+            crypto.verify(key, envelope.signature, envelope.signed_message())
+    assert ("relay_enrol", "ok:offline") in set(
+        deployment.query("SELECT action, outcome FROM audit WHERE device_id = ?",
+                         (phone.device_id,))
+    )  # fmt: skip
+    # Used at one relay, the code is refused at the centre and at the regional relay, and
+    # the unused one is still only the district relay's.
+    assert _refusal(server.url, used) == (409, "enrol_code_used")
+    assert _refusal(regional.url, used) in {(409, "enrol_code_used"),
+                                            (403, "enrol_code_other_relay")}  # fmt: skip
+    assert _refusal(regional.url, unused) == (403, "enrol_code_other_relay")
+    late = Store.create(tmp_path / "late.db", PASSPHRASE)
+    enrol(late, district.url, unused, retry=FAST)
+    assert _centre_device(deployment, late.device_id) is not None
+    # Neither relay held a code, its secret or its proof key: hashes only.
+    for node in (regional, district):
+        for code in (used, unused):
+            for needle in _secrets_of(code):
+                assert files_holding(node.data_dir, needle) == []
