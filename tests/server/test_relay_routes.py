@@ -12,6 +12,7 @@ import httpx
 
 from fieldapp import crypto
 from sync.protocol import PushRequest, RecordEnvelope, RelayHop
+from sync.server.auth import enrol_code_hash
 from tests.server._harness import Phone, World
 
 
@@ -92,3 +93,39 @@ def test_only_a_relay_passes_an_enrolment_up_and_only_for_a_code_of_its_region(
     answer = relay_enrol(relay, north)
     assert answer.status_code == 200, answer.text
     assert (answer.json()["role"], answer.json()["region"]) == ("collector", "north")
+
+
+def test_a_regional_relay_asking_below_gets_its_district_relays_codes_each_naming_its_relay(
+    world: World,
+) -> None:
+    org = world.org("Districts")
+    regional = world.enrol(org, "relay", "north")
+    other = world.enrol(org, "relay", "north")
+    district = f"dev-{uuid.uuid4().hex[:12]}"
+    enrolled = world.client.post(
+        "/v1/relay/enrol",
+        json={
+            "code": world.issue(org.id, "relay", "north", relay_id=regional.device_id).code,
+            "device_id": district,
+            "device_public_key": base64.b64encode(crypto.SigningKey.generate().public_key).decode(),
+            "device_label": "district",
+        },
+        headers=regional.auth,
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    own = world.issue(org.id, "collector", "north", relay_id=regional.device_id).code
+    below = world.issue(org.id, "collector", "north", relay_id=district).code
+
+    def codes(caller: Phone, **params: str) -> list[dict[str, Any]]:
+        response = world.client.get("/v1/relay/codes", params=params, headers=caller.auth)
+        assert response.status_code == 200, response.text
+        return response.json()["codes"]
+
+    # As before for a relay that does not ask: its own codes only, in the same JSON (an
+    # older relay refuses a field it does not know).
+    [mine] = codes(regional)
+    assert mine["code_hash"] == enrol_code_hash(own) and "relay_id" not in mine
+    named = {c["code_hash"]: c.get("relay_id") for c in codes(regional, below="true")}
+    assert named == {enrol_code_hash(own): None, enrol_code_hash(below): district}
+    # Another relay of the region never gets them.
+    assert codes(other, below="true") == []
