@@ -4,15 +4,21 @@ codes for the devices (and relays) that enrol at a relay."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from fieldapp import crypto
 from fieldapp.store import Store
 from sync.client import RetryPolicy, SyncClient, enrol
-from sync.protocol import Role
+from sync.protocol import EnrolRequest, ErrorBody, Role
 from sync.relay import RelayIdentity
 from sync.server import admin
+from sync.server.auth import enrol_proof_key
 from sync.server.settings import ServerSettings
+from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
 from tests.sync._harness import Deployment, ServerProcess
 
@@ -79,3 +85,53 @@ def sync_ok(store: Store, url: str | None = None) -> None:
     with SyncClient(store, url, retry=FAST) as client:
         report = client.sync()
     assert report.ok, report.errors
+
+
+def refusal(url: str, code: str) -> tuple[int, str]:
+    """What a server answers a new device that enrols with `code`: status and error code."""
+    request = EnrolRequest(
+        code=code,
+        device_id=str(uuid.uuid4()),
+        device_public_key=crypto.SigningKey.generate().public_key,
+    )
+    response = httpx.post(
+        f"{url}/v1/enrol",
+        content=request.model_dump_json(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    return response.status_code, ErrorBody.model_validate_json(response.content).error
+
+
+def centre_device(deployment: Deployment, device_id: str) -> tuple[bytes, str | None] | None:
+    """The device's key at the centre and the relay it enrolled through; None if unknown."""
+    rows = deployment.query(
+        "SELECT public_key, enrolled_via FROM devices WHERE id = ?", (device_id,)
+    )
+    return (bytes(rows[0][0]), rows[0][1]) if rows else None
+
+
+def secrets_of(code: str) -> list[str]:
+    """What a relay must never hold of a code: its secret (typed any way) and proof key."""
+    return [crypto.enrol_code_secret(code), code, enrol_proof_key(code)]
+
+
+def verified_at_centre(
+    deployment: Deployment, device: Store, ids: list[str], via: RelayProcess
+) -> None:
+    """Wait until the centre holds exactly these records of `device`, then check that it
+    knows the device by the key the device made, through `via`, and that each record's
+    signature verifies with that key."""
+
+    def arrived() -> bool:
+        rows = deployment.query("SELECT id, device_id FROM records")
+        return sorted(rows) == sorted((record_id, device.device_id) for record_id in ids)
+
+    wait_until(arrived, 60, "the device's records at the centre")
+    key, enrolled_via = centre_device(deployment, device.device_id) or (b"", None)
+    assert key == device.keyring.public_key and enrolled_via == via.device_id
+    with admin.open_server_storage(deployment.settings) as storage:
+        for record_id in ids:
+            [revision] = storage.list_revisions(deployment.org_id, uuid.UUID(record_id))
+            envelope = revision.to_envelope()
+            crypto.verify(key, envelope.signature, envelope.signed_message())

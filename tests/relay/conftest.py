@@ -1,5 +1,6 @@
 """The relay tests' fixtures: a centre (its own server process on loopback, SQLite), a relay
-of region north under it, and a fresh PostgreSQL schema for a centre on PostgreSQL."""
+of region north under it, a district relay under that one, and a fresh PostgreSQL schema
+for a centre on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from fieldapp import crypto
-from tests.relay._harness import RelayProcess
+from tests.relay._harness import RelayProcess, code_at_relay
 from tests.server.conftest import pg_schema_url
 from tests.sync._harness import Deployment, ServerProcess
 
-__all__ = ["centre", "pg_schema_url", "relay"]
+__all__ = ["centre", "district", "pg_schema_url", "relay"]
 
 
 @pytest.fixture
@@ -34,6 +35,22 @@ def relay(tmp_path: Path, centre: tuple[Deployment, ServerProcess]) -> Iterator[
     deployment, server = centre
     code = deployment.issue("relay", region="north").code
     process = RelayProcess(tmp_path / "relay", server.url, code)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def district(
+    tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
+) -> Iterator[RelayProcess]:
+    """A district relay enrolled at `relay`, with a code the centre issued for that one."""
+    deployment, _ = centre
+    process = RelayProcess(
+        tmp_path / "district", relay.url, code_at_relay(deployment, relay, "relay")
+    )
     process.start()
     try:
         yield process

@@ -6,7 +6,6 @@ loopback, each its own process."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,26 +14,9 @@ from fieldapp.store import Store
 from sync.server import admin
 from tests._wait import wait_until
 from tests.conftest import screening_values
-from tests.relay._harness import RelayProcess, code_at_relay, device_at, sync_ok
+from tests.relay._harness import RelayProcess, device_at, sync_ok
 from tests.sync._harness import Deployment, ServerProcess
 from tests.sync._records import copy_store
-
-
-@pytest.fixture
-def district(
-    tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
-) -> Iterator[RelayProcess]:
-    """A district relay enrolled at the regional relay `relay` (with a code the centre
-    issued for the regional relay)."""
-    deployment, _ = centre
-    process = RelayProcess(
-        tmp_path / "district", relay.url, code_at_relay(deployment, relay, "relay")
-    )
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def _head_at_centre(deployment: Deployment, record_id: str) -> tuple[str, bool]:

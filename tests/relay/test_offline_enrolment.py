@@ -22,32 +22,24 @@ import pytest
 from fieldapp import crypto
 from fieldapp.store import Store
 from sync.client import EnrolRefused, enrol
-from sync.protocol import EnrolRequest, ErrorBody
 from sync.relay import RelayIdentity
 from sync.server import admin
-from sync.server.auth import enrol_code_hash, enrol_proof_key
+from sync.server.auth import enrol_code_hash
 from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
-from tests.relay._harness import FAST, RelayProcess, code_at_relay, sync_ok
+from tests.relay._harness import (
+    FAST,
+    RelayProcess,
+    centre_device,
+    code_at_relay,
+    refusal,
+    secrets_of,
+    sync_ok,
+    verified_at_centre,
+)
 from tests.sync._harness import REPO, Deployment, ServerProcess
 from tests.sync._records import make_records
 from tests.sync.test_team_roster import files_holding
-
-
-def _refusal(url: str, code: str) -> tuple[int, str]:
-    """What a server answers a new device that enrols with `code`: status and error code."""
-    request = EnrolRequest(
-        code=code,
-        device_id=str(uuid.uuid4()),
-        device_public_key=crypto.SigningKey.generate().public_key,
-    )
-    response = httpx.post(
-        f"{url}/v1/enrol",
-        content=request.model_dump_json(),
-        headers={"Content-Type": "application/json"},
-        timeout=30,
-    )
-    return response.status_code, ErrorBody.model_validate_json(response.content).error
 
 
 def _relay_holds(relay: RelayProcess, code: str) -> bool:
@@ -57,18 +49,6 @@ def _relay_holds(relay: RelayProcess, code: str) -> bool:
             "SELECT relay_id FROM enrol_codes WHERE code_hash = ?", (enrol_code_hash(code),)
         ).fetchone()
     return row is not None and row[0] == relay.device_id
-
-
-def _centre_device(deployment: Deployment, device_id: str) -> tuple[bytes, str | None] | None:
-    rows = deployment.query(
-        "SELECT public_key, enrolled_via FROM devices WHERE id = ?", (device_id,)
-    )
-    return (bytes(rows[0][0]), rows[0][1]) if rows else None
-
-
-def _secrets_of(code: str) -> list[str]:
-    """What the relay must never hold of a code: its secret (typed any way) and proof key."""
-    return [crypto.enrol_code_secret(code), code, enrol_proof_key(code)]
 
 
 @pytest.mark.slow  # the centre stopped and started again: the full run only
@@ -93,40 +73,29 @@ def test_a_device_enrolled_at_the_relay_offline_is_taken_by_the_centre_once_the_
     sync_ok(device)
     assert device.records.status_counts() == {"sent": 3}
     # The same code again at the relay: refused by name, whoever types it.
-    assert _refusal(relay.url, used) == (409, "enrol_code_used")
+    assert refusal(relay.url, used) == (409, "enrol_code_used")
     # A code the centre never issued for this relay cannot be checked: the relay says so.
     stranger = deployment.issue("collector", "north").code
-    assert _refusal(relay.url, stranger) == (503, "upstream_unreachable")
+    assert refusal(relay.url, stranger) == (503, "upstream_unreachable")
 
     relay.stop()  # so the centre is back before the relay passes anything up
     server.start()
     # At the centre, a code issued for the relay is refused, used there or not yet.
-    assert _refusal(server.url, used) == (403, "enrol_code_for_relay")
-    assert _refusal(server.url, unused) == (403, "enrol_code_for_relay")
+    assert refusal(server.url, used) == (403, "enrol_code_for_relay")
+    assert refusal(server.url, unused) == (403, "enrol_code_for_relay")
     relay.start()
 
-    def arrived() -> bool:
-        rows = deployment.query("SELECT id, device_id FROM records")
-        return sorted(rows) == sorted((record_id, device.device_id) for record_id in ids)
-
-    wait_until(arrived, 60, "the offline device's records at the centre")
     # The centre knows the device by the key the device itself made, through this relay,
     # and each record's signature verifies with it.
-    key, via = _centre_device(deployment, device.device_id) or (b"", None)
-    assert key == device.keyring.public_key and via == relay.device_id
-    with admin.open_server_storage(deployment.settings) as storage:
-        for record_id in ids:
-            [revision] = storage.list_revisions(deployment.org_id, uuid.UUID(record_id))
-            envelope = revision.to_envelope()
-            crypto.verify(key, envelope.signature, envelope.signed_message())
+    verified_at_centre(deployment, device, ids, relay)
     # Used once: a second device with the same code, at the relay or the centre, is refused.
-    assert _refusal(relay.url, used) == (409, "enrol_code_used")
-    assert _refusal(server.url, used) == (409, "enrol_code_used")
+    assert refusal(relay.url, used) == (409, "enrol_code_used")
+    assert refusal(server.url, used) == (409, "enrol_code_used")
     with pytest.raises(EnrolRefused):
         enrol(Store.create(tmp_path / "late.db", PASSPHRASE), relay.url, used, retry=FAST)
     # The relay held the codes by hash only: never a code, its secret, or its proof key.
     for code in (used, unused):
-        for needle in _secrets_of(code):
+        for needle in secrets_of(code):
             assert files_holding(relay.data_dir, needle) == []
             assert needle.encode() not in relay.log_path.read_bytes()
 
@@ -145,7 +114,7 @@ def test_the_centre_refuses_a_code_used_at_two_relays_and_a_revoked_relays_enrol
         # Another relay of the region never gets this relay's codes, and the centre refuses
         # them through it.
         assert not _relay_holds(other, first)
-        assert _refusal(other.url, first) == (403, "enrol_code_other_relay")
+        assert refusal(other.url, first) == (403, "enrol_code_other_relay")
 
         server.stop()
         early = Store.create(tmp_path / "early.db", PASSPHRASE)
@@ -164,11 +133,11 @@ def test_the_centre_refuses_a_code_used_at_two_relays_and_a_revoked_relays_enrol
             lambda: b"upstream round failed" in relay.log_path.read_bytes(), 30, "a refused round"
         )
         # Neither device exists at the centre, nor any record of theirs.
-        assert _centre_device(deployment, early.device_id) is None
-        assert _centre_device(deployment, pending.device_id) is None
+        assert centre_device(deployment, early.device_id) is None
+        assert centre_device(deployment, pending.device_id) is None
         assert deployment.query("SELECT count(*) FROM records") == [(0,)]
         # And the code stays refused at the other relay, by name.
-        assert _refusal(other.url, second) == (403, "enrol_code_other_relay")
+        assert refusal(other.url, second) == (403, "enrol_code_other_relay")
     finally:
         other.stop()
 
@@ -197,11 +166,11 @@ def test_an_enrolment_passed_up_without_the_code_is_refused(
         timeout=30,
     )
     assert (response.status_code, response.json()["error"]) == (403, "enrol_proof_invalid")
-    assert _centre_device(deployment, body["device_id"]) is None
+    assert centre_device(deployment, body["device_id"]) is None
     # The code is still good for the device that has it, at the relay.
     device = Store.create(tmp_path / "real.db", PASSPHRASE)
     enrol(device, relay.url, code, retry=FAST)
-    assert _centre_device(deployment, device.device_id) is not None
+    assert centre_device(deployment, device.device_id) is not None
 
 
 def _relay_token(relay: RelayProcess) -> str:

@@ -8,39 +8,28 @@ process."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fieldapp import crypto
 from fieldapp.store import Store
 from sync.client import enrol
-from sync.server import admin
 from sync.server.auth import enrol_code_hash
 from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
-from tests.relay._harness import FAST, RelayProcess, code_at_relay, sync_ok
-from tests.relay.test_offline_enrolment import _centre_device, _refusal, _secrets_of
+from tests.relay._harness import (
+    FAST,
+    RelayProcess,
+    centre_device,
+    code_at_relay,
+    refusal,
+    secrets_of,
+    sync_ok,
+    verified_at_centre,
+)
 from tests.sync._harness import Deployment, ServerProcess
 from tests.sync._records import make_records
 from tests.sync.test_team_roster import files_holding
-
-
-@pytest.fixture
-def district(
-    tmp_path: Path, centre: tuple[Deployment, ServerProcess], relay: RelayProcess
-) -> Iterator[RelayProcess]:
-    deployment, _ = centre
-    process = RelayProcess(
-        tmp_path / "district", relay.url, code_at_relay(deployment, relay, "relay")
-    )
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def _bound_at(node: RelayProcess, code: str) -> str | None:
@@ -84,41 +73,30 @@ def test_a_device_enrols_below_a_district_relay_with_the_centre_away_and_the_cen
     assert {device for _, device in _records_at(regional)} == {phone.device_id}
     # The code is used once: again at the district relay, or typed at the regional relay
     # (whose codes it is not), it is refused by name.
-    assert _refusal(district.url, used) == (409, "enrol_code_used")
-    assert _refusal(regional.url, used) == (403, "enrol_code_other_relay")
-    assert _refusal(regional.url, unused) == (403, "enrol_code_other_relay")
+    assert refusal(district.url, used) == (409, "enrol_code_used")
+    assert refusal(regional.url, used) == (403, "enrol_code_other_relay")
+    assert refusal(regional.url, unused) == (403, "enrol_code_other_relay")
 
     server.start()
 
-    def arrived() -> bool:
-        rows = deployment.query("SELECT id, device_id FROM records")
-        return sorted(rows) == sorted((record_id, phone.device_id) for record_id in ids)
-
-    wait_until(arrived, 60, "the device's records at the centre")
     # The centre took the device with the key the device itself made, through the regional
     # relay, and each record verifies with that key.
-    key, via = _centre_device(deployment, phone.device_id) or (b"", None)
-    assert key == phone.keyring.public_key and via == regional.device_id
-    with admin.open_server_storage(deployment.settings) as storage:
-        for record_id in ids:
-            [revision] = storage.list_revisions(deployment.org_id, uuid.UUID(record_id))
-            envelope = revision.to_envelope()
-            crypto.verify(key, envelope.signature, envelope.signed_message())
+    verified_at_centre(deployment, phone, ids, regional)
     assert ("relay_enrol", "ok:offline") in set(
         deployment.query("SELECT action, outcome FROM audit WHERE device_id = ?",
                          (phone.device_id,))
     )  # fmt: skip
     # Used at one relay, the code is refused at the centre and at the regional relay, and
     # the unused one is still only the district relay's.
-    assert _refusal(server.url, used) == (409, "enrol_code_used")
-    assert _refusal(regional.url, used) in {(409, "enrol_code_used"),
+    assert refusal(server.url, used) == (409, "enrol_code_used")
+    assert refusal(regional.url, used) in {(409, "enrol_code_used"),
                                             (403, "enrol_code_other_relay")}  # fmt: skip
-    assert _refusal(regional.url, unused) == (403, "enrol_code_other_relay")
+    assert refusal(regional.url, unused) == (403, "enrol_code_other_relay")
     late = Store.create(tmp_path / "late.db", PASSPHRASE)
     enrol(late, district.url, unused, retry=FAST)
-    assert _centre_device(deployment, late.device_id) is not None
+    assert centre_device(deployment, late.device_id) is not None
     # Neither relay held a code, its secret or its proof key: hashes only.
     for node in (regional, district):
         for code in (used, unused):
-            for needle in _secrets_of(code):
+            for needle in secrets_of(code):
                 assert files_holding(node.data_dir, needle) == []

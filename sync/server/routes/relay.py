@@ -28,7 +28,6 @@ from sync.server.routes.common import (
     ApiError,
     Context,
     CurrentDevice,
-    ServerContext,
     actor,
     require_role,
     v1_router,
@@ -38,7 +37,6 @@ from sync.server.storage import (
     CodeExpired,
     CodeInvalid,
     CodeUsed,
-    Device,
     NotFound,
 )
 
@@ -118,39 +116,47 @@ def relay_enrolment(body: RelayEnrolment, relay: CurrentDevice, context: Context
     a code issued for that relay (`enrol_code_other_relay`, `enrol_code_for_relay` else),
     once (`enrol_code_used`; the same device and key again is a retry), valid when the relay
     enrolled the device (`enrol_code_expired`), with the proof that the device gave the code
-    (`enrol_proof_invalid`). A revoked relay is refused before (401). At a relay (a
-    district relay's enrolment at its regional relay): kept to pass up, as below."""
+    (`enrol_proof_invalid`). A revoked relay is refused before (401).
+
+    At a relay (a district relay's enrolment at its regional relay): taken on the rules it
+    can check (a code the centre bound to the caller, or a relay enrolled through it, and
+    handed on from here; once; valid when it was made) and kept, with the proof unchanged,
+    to pass up in this relay's own rounds: only the centre holds the proof key and decides.
+    A device the centre refuses is revoked here, and the revocation comes down below."""
     require_role(relay, RELAY_ROLES, "enrol devices for others")
     storage, now = context.storage, context.now()
-    if context.upstream_enrol is not None:
-        return _keep_for_upstream(context, body, relay)
     refuse_code_of_another_relay(storage, body.code_hash, body.device_id, relay)
     try:
         code = storage.get_enrol_code(body.code_hash)
     except NotFound:
         raise ApiError(*_REFUSALS[CodeInvalid]) from None
-    expected = (
-        None
-        if code.proof_key is None
-        else enrol_proof(code.proof_key, body.device_id, body.device_public_key)
-    )
-    if expected is None or not hmac.compare_digest(expected, body.proof):
-        storage.append_audit(
-            actor(relay), "relay_enrol", "refused:enrol_proof_invalid", now,
-            org_id=relay.org_id, device_id=relay.id,
-        )  # fmt: skip
-        raise ApiError(
-            403,
-            "enrol_proof_invalid",
-            "this enrolment does not prove the device gave the code: it is refused",
+    at_centre = context.upstream_enrol is None
+    if at_centre:
+        expected = (
+            None
+            if code.proof_key is None
+            else enrol_proof(code.proof_key, body.device_id, body.device_public_key)
         )
-    # The relay's clock, kept within what the centre knows: after the code was issued, not
-    # in the future. The code's expiry is checked at that time.
+        if expected is None or not hmac.compare_digest(expected, body.proof):
+            storage.append_audit(
+                actor(relay), "relay_enrol", "refused:enrol_proof_invalid", now,
+                org_id=relay.org_id, device_id=relay.id,
+            )  # fmt: skip
+            raise ApiError(
+                403,
+                "enrol_proof_invalid",
+                "this enrolment does not prove the device gave the code: it is refused",
+            )
+    elif code.relay_id is None:  # at a relay: not a code it handed on to a relay below
+        raise ApiError(*_REFUSALS[CodeInvalid])
+    # The relay's clock, kept within what this server knows: after the code was issued (or
+    # taken here), not in the future. The code's expiry is checked at that time.
     enrolled_at = max(min(body.enrolled_at, now), code.created_at)
     try:
         device = storage.redeem_enrol_code(
             body.code_hash, body.device_id, body.device_public_key, body.device_label,
             token_hash(new_token()), enrolled_at, enrolled_via=relay.id,
+            pending_proof=None if at_centre else body.proof,
         )  # fmt: skip
     except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
         storage.append_audit(
@@ -158,42 +164,8 @@ def relay_enrolment(body: RelayEnrolment, relay: CurrentDevice, context: Context
             org_id=relay.org_id, device_id=relay.id,
         )  # fmt: skip
         raise ApiError(*_REFUSALS[type(refused)]) from None
+    outcome = "ok:offline" if at_centre else "ok:pending_upstream"
     storage.append_audit(
-        actor(relay), "relay_enrol", "ok:offline", now, org_id=device.org_id, device_id=device.id
+        actor(relay), "relay_enrol", outcome, now, org_id=device.org_id, device_id=device.id
     )
-    return RelayEnrolled(device_id=device.id, enrolled_at=device.enrolled_at)
-
-
-def _keep_for_upstream(
-    context: ServerContext, body: RelayEnrolment, relay: Device
-) -> RelayEnrolled:
-    """At a relay: an enrolment a relay below made offline, taken on the rules this relay can
-    check (a code the centre bound to that relay, or one enrolled through it, and handed on
-    from here; once; valid when it was made) and kept, with the proof unchanged, to pass up
-    in this relay's own rounds: only the centre holds the proof key and decides. A device
-    the centre refuses is revoked here, and that revocation comes down to the relay below."""
-    storage, now = context.storage, context.now()
-    refuse_code_of_another_relay(storage, body.code_hash, body.device_id, relay)
-    try:
-        code = storage.get_enrol_code(body.code_hash)
-    except NotFound:
-        raise ApiError(*_REFUSALS[CodeInvalid]) from None
-    if code.relay_id is None:  # not a code handed on from here
-        raise ApiError(*_REFUSALS[CodeInvalid])
-    enrolled_at = max(min(body.enrolled_at, now), code.created_at)
-    try:
-        device = storage.redeem_enrol_code(
-            body.code_hash, body.device_id, body.device_public_key, body.device_label,
-            token_hash(new_token()), enrolled_at, pending_proof=body.proof, enrolled_via=relay.id,
-        )  # fmt: skip
-    except (CodeInvalid, CodeExpired, CodeUsed, AlreadyExists) as refused:
-        storage.append_audit(
-            actor(relay), "relay_enrol", f"refused:{_REFUSALS[type(refused)][1]}", now,
-            org_id=relay.org_id, device_id=relay.id,
-        )  # fmt: skip
-        raise ApiError(*_REFUSALS[type(refused)]) from None
-    storage.append_audit(
-        actor(relay), "relay_enrol", "ok:pending_upstream", now,
-        org_id=device.org_id, device_id=device.id,
-    )  # fmt: skip
     return RelayEnrolled(device_id=device.id, enrolled_at=device.enrolled_at)
