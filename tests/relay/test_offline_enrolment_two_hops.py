@@ -7,13 +7,20 @@ process."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
+from fieldapp import crypto
 from fieldapp.store import Store
 from sync.client import enrol
+from sync.protocol import RelayEnrolment
+from sync.relay import RelayIdentity
 from sync.server.auth import enrol_code_hash
 from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
@@ -100,3 +107,54 @@ def test_a_device_enrols_below_a_district_relay_with_the_centre_away_and_the_cen
         for code in (used, unused):
             for needle in secrets_of(code):
                 assert files_holding(node.data_dir, needle) == []
+
+
+@pytest.mark.slow  # three servers: the full run only
+def test_the_regional_relay_keeps_an_enrolment_it_cannot_check_and_the_centre_refuses_it(
+    centre: tuple[Deployment, ServerProcess], relay: RelayProcess, district: RelayProcess
+) -> None:
+    """A regional relay never holds a proof key: it takes a district relay's enrolment on the
+    rules it can check and passes it up; an enrolment whose proof the device never made (here
+    posted with the district relay's own token) is refused at the centre, and the device is
+    revoked at the regional relay, its records never accepted."""
+    deployment, _ = centre
+    regional = relay
+    code = code_at_relay(deployment, district)
+    regional_code = code_at_relay(deployment, regional)
+    wait_until(lambda: _bound_at(regional, code) == district.device_id, 30, "the code")
+    wait_until(lambda: _bound_at(regional, regional_code) == regional.device_id, 30, "its own")
+    identity = RelayIdentity.load(district.data_dir)
+    assert identity is not None
+    phantom = str(uuid.uuid4())
+    body = RelayEnrolment(
+        device_id=phantom,
+        device_public_key=crypto.SigningKey.generate().public_key,
+        code_hash=enrol_code_hash(code),
+        proof=hashlib.sha256(b"not made from the code").hexdigest(),
+        enrolled_at=datetime.now(UTC),
+    )
+    # Another relay's code, passed up by the district relay: refused by name at once.
+    stranger = body.model_copy(update={"code_hash": enrol_code_hash(regional_code)})
+
+    def post(enrolment: RelayEnrolment) -> httpx.Response:
+        return httpx.post(
+            f"{regional.url}/v1/relay/enrolments", content=enrolment.model_dump_json(),
+            headers={"Authorization": f"Bearer {identity.token}",
+                     "Content-Type": "application/json"}, timeout=30,
+        )  # fmt: skip
+
+    refused = post(stranger)
+    assert (refused.status_code, refused.json()["error"]) == (403, "enrol_code_other_relay")
+    kept = post(body)
+    assert kept.status_code == 200, kept.text
+
+    def revoked_at_regional() -> bool:
+        with sqlite3.connect(f"file:{regional.data_dir / 'server.db'}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT revoked_at FROM devices WHERE id = ?", (phantom,)).fetchone()
+        return row is not None and row[0] is not None
+
+    wait_until(revoked_at_regional, 30, "the refusal at the regional relay")
+    assert centre_device(deployment, phantom) is None
+    assert ("relay_enrol", "refused:enrol_proof_invalid") in set(
+        deployment.query("SELECT action, outcome FROM audit WHERE action = 'relay_enrol'")
+    )
