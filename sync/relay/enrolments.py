@@ -1,9 +1,10 @@
 """Enrolment at a relay while its upstream is away (docs/sync-protocol.md, *Relays*): the
-relay takes, while online, the hashes of the codes the centre issued for it, enrols a device
-with one of them when the centre cannot be reached (`sync.server.relaying.redeem`), and
-passes the enrolment up once the line is back, with the proof that the device gave the code.
-The centre decides: a device it refuses is revoked here, so the relay never vouches for a
-device on its own authority."""
+relay takes, while online, the hashes of the codes the centre issued for it (and for the
+relays enrolled through it, which it hands down to them), enrols a device with one of them
+when the centre cannot be reached (`sync.server.relaying.redeem`), and passes the enrolment
+up once the line is back, with the proof that the device gave the code. The centre decides:
+a device it refuses is revoked here, so the relay never vouches for a device on its own
+authority."""
 
 from __future__ import annotations
 
