@@ -53,12 +53,14 @@ def epochs_tail(epochs: Mapping[str, bytes]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One envelope on its way, with what its receipt must name (parsed once, when read)."""
+    """One envelope on its way, with what its receipt must name and the sealing epoch it
+    names, if any (each read once, when the envelope is)."""
 
     record_id: str
     revision: str
     content_digest: str
     body: bytes
+    epoch: str | None = None
 
 
 @dataclass
