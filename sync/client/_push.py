@@ -353,6 +353,7 @@ class Push:
         answered; a record turns `sent` only with a receipt that verifies. Records answered."""
         pushed = answer(response, PushResponse, "answer to a push")
         outcomes = {(str(o.id), o.revision): o for o in pushed.outcomes}
+        self.receipts.read_answer(o.receipt for o in pushed.outcomes if o.receipt is not None)
         updates = []
         for item in items:
             outcome = outcomes.get((item.record_id, item.revision))
