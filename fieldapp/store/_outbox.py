@@ -260,17 +260,21 @@ class Outbox:
         """Mark records (id -> the revision about to leave) queued: a push without an answer
         leaves them so. Returns the ids marked; a record edited since it was read from the
         outbox is left alone (its old envelope must not go: the caller drops it)."""
-        marked: set[str] = set()
-        with self._core.transaction():
-            for record_id, revision in revisions.items():
-                cursor = self._core.db.execute(
-                    "UPDATE records SET status = 'queued' WHERE id = ? AND revision = ?"
-                    " AND status IN ('final', 'queued')",
-                    [record_id, revision],
-                )
-                if cursor.rowcount:
-                    marked.add(record_id)
-        return marked
+        ids = list(revisions)
+        if not ids:
+            return set()
+        with self._core.transaction():  # one statement for the batch, one to read what it did
+            self._core.db.conn.executemany(
+                "UPDATE records SET status = 'queued' WHERE id = ? AND revision = ?"
+                " AND status IN ('final', 'queued')",
+                revisions.items(),
+            )
+            rows = self._core.db.execute(
+                "SELECT id, revision FROM records WHERE status = 'queued'"  # noqa: S608
+                f" AND id IN ({','.join('?' * len(ids))})",
+                ids,
+            ).fetchall()
+        return {record_id for record_id, revision in rows if revisions[record_id] == revision}
 
     def still_current(self, revisions: Mapping[str, str]) -> set[str]:
         """The ids among `revisions` (record id -> revision) whose record is still at that

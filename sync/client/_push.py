@@ -105,16 +105,25 @@ def _batch_signed(items: list[Outgoing], sign: Signer) -> list[bytes]:
     """The envelopes with one signature over the Merkle root of their content digests (see
     sync.protocol.batch_signing) in place of each one's own, and each one's proof."""
     signature, proofs = sign_record_batch([item.content_digest for item in items], sign)
-    signature_text = base64.b64encode(signature).decode("ascii")
+    signed = b'%s"%s","proof":{"index":' % (_SIGNATURE_KEY, base64.b64encode(signature))
+    quoted = _Quoted()
     bodies = []
     for item, proof in zip(items, proofs, strict=True):
-        path = ",".join(f'"{base64.b64encode(node).decode("ascii")}"' for node in proof.path)
-        tail = (
-            f'{_SIGNATURE_KEY.decode()}"{signature_text}",'
-            f'"proof":{{"index":{proof.index},"size":{proof.size},"path":[{path}]}}}}'
-        ).encode("ascii")
-        bodies.append(_without_signature(item.body) + tail)
+        path = b",".join(map(quoted.__getitem__, proof.path))
+        bodies.append(
+            b'%s%s%d,"size":%d,"path":[%s]}}'
+            % (_without_signature(item.body), signed, proof.index, proof.size, path)
+        )
     return bodies
+
+
+class _Quoted(dict[bytes, bytes]):
+    """Hashes as JSON strings of their base64, each encoded once (an inner node of a batch's
+    tree is on the path of every leaf under its sibling)."""
+
+    def __missing__(self, node: bytes) -> bytes:
+        self[node] = b'"%s"' % base64.b64encode(node)
+        return self[node]
 
 
 _SIGNATURE_KEY = b'"signature":'
