@@ -251,9 +251,10 @@ class Outbox:
             ).fetchall()
         entries = []
         for record_id, revision, digest, sha256, stored in rows:
-            if envelope_sha256(stored) != sha256:
+            envelope = stored.encode()
+            if envelope_sha256(envelope) != sha256:
                 revision = digest = None
-            entries.append(OutboxEntry(record_id, revision, digest, stored.encode()))
+            entries.append(OutboxEntry(record_id, revision, digest, envelope))
         return entries
 
     def mark_queued(self, revisions: Mapping[str, str]) -> set[str]:
