@@ -244,14 +244,14 @@ class Outbox:
         one kept when it was signed). Works while locked (nothing is decrypted)."""
         with self._core.lock:  # never another thread's uncommitted rows
             rows = self._core.db.execute(
-                "SELECT id, envelope_revision, envelope_digest, envelope_sha256, sealed"
-                " FROM records INDEXED BY records_outbox WHERE status IN ('final', 'queued')"
+                "SELECT id, envelope_revision, envelope_digest, envelope_sha256,"
+                " CAST(sealed AS BLOB) FROM records INDEXED BY records_outbox"
+                " WHERE status IN ('final', 'queued')"
                 " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
                 [after, limit],
             ).fetchall()
         entries = []
-        for record_id, revision, digest, sha256, stored in rows:
-            envelope = stored.encode()
+        for record_id, revision, digest, sha256, envelope in rows:  # the UTF-8 JSON as is
             if envelope_sha256(envelope) != sha256:
                 revision = digest = None
             entries.append(OutboxEntry(record_id, revision, digest, envelope))
