@@ -122,6 +122,34 @@ def test_a_record_edited_after_the_outbox_was_read_is_not_queued(
     assert store.records.get(record.id).status == "final"  # its new revision goes next time
 
 
+def test_a_batch_is_marked_queued_but_for_the_records_it_must_not_send(
+    store: Store, org_key: crypto.OrgKeyPair
+) -> None:
+    """One batch, marked in one statement: waiting records (final, or queued by a push
+    that got no answer) are marked; one edited since the outbox was read, one answered
+    meanwhile and one no longer on the device are not, and stay as they were."""
+    store.outbox.set_recipients([org_key.recipient])
+    waiting, retried, edited, answered = (
+        store.records.create_final("victim_screening", screening_values()) for _ in range(4)
+    )
+    store.outbox.mark_queued({retried.id: retried.revision})
+    store.records.finalise(edited.id, screening_values(case_notes="changed meanwhile"))
+    store.outbox.mark_queued({answered.id: answered.revision})
+    store.outbox.record_outcome(answered.id, answered.revision, "sent", receipt="{}")
+    batch = {r.id: r.revision for r in (waiting, retried, edited, answered)}
+    batch["0" * 8 + "-0000-4000-8000-" + "0" * 12] = "1-" + "0" * 32
+
+    assert store.outbox.mark_queued(batch) == {waiting.id, retried.id}
+    statuses = {r.id: store.records.get(r.id).status for r in (waiting, retried, edited, answered)}
+    assert statuses == {
+        waiting.id: "queued",
+        retried.id: "queued",
+        edited.id: "final",
+        answered.id: "sent",
+    }
+    assert store.outbox.mark_queued({}) == set()
+
+
 def test_each_envelope_waits_with_its_revision_and_digest(
     store: Store, org_key: crypto.OrgKeyPair
 ) -> None:

@@ -26,9 +26,10 @@ _LEGACY_TABLE = "_migrations"  # where stores made before the set recorded their
 _BACKFILL_PAGE = 500  # envelopes read at a time by m009 (never the whole outbox in memory)
 
 
-def envelope_sha256(stored: str) -> str:
-    """The sha256 of an envelope as the outbox stores it (its JSON text, UTF-8)."""
-    return hashlib.sha256(stored.encode()).hexdigest()
+def envelope_sha256(stored: str | bytes) -> str:
+    """The sha256 of an envelope as the outbox stores it (its JSON text, UTF-8: given as
+    text, or already encoded)."""
+    return hashlib.sha256(stored.encode() if isinstance(stored, str) else stored).hexdigest()
 
 
 def envelope_columns(stored: str) -> dict[str, str] | None:

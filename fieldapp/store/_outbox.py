@@ -244,33 +244,38 @@ class Outbox:
         one kept when it was signed). Works while locked (nothing is decrypted)."""
         with self._core.lock:  # never another thread's uncommitted rows
             rows = self._core.db.execute(
-                "SELECT id, envelope_revision, envelope_digest, envelope_sha256, sealed"
-                " FROM records INDEXED BY records_outbox WHERE status IN ('final', 'queued')"
+                "SELECT id, envelope_revision, envelope_digest, envelope_sha256,"
+                " CAST(sealed AS BLOB) FROM records INDEXED BY records_outbox"
+                " WHERE status IN ('final', 'queued')"
                 " AND sealed IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
                 [after, limit],
             ).fetchall()
         entries = []
-        for record_id, revision, digest, sha256, stored in rows:
-            if envelope_sha256(stored) != sha256:
+        for record_id, revision, digest, sha256, envelope in rows:  # the UTF-8 JSON as is
+            if envelope_sha256(envelope) != sha256:
                 revision = digest = None
-            entries.append(OutboxEntry(record_id, revision, digest, stored.encode()))
+            entries.append(OutboxEntry(record_id, revision, digest, envelope))
         return entries
 
     def mark_queued(self, revisions: Mapping[str, str]) -> set[str]:
         """Mark records (id -> the revision about to leave) queued: a push without an answer
         leaves them so. Returns the ids marked; a record edited since it was read from the
         outbox is left alone (its old envelope must not go: the caller drops it)."""
-        marked: set[str] = set()
-        with self._core.transaction():
-            for record_id, revision in revisions.items():
-                cursor = self._core.db.execute(
-                    "UPDATE records SET status = 'queued' WHERE id = ? AND revision = ?"
-                    " AND status IN ('final', 'queued')",
-                    [record_id, revision],
-                )
-                if cursor.rowcount:
-                    marked.add(record_id)
-        return marked
+        ids = list(revisions)
+        if not ids:
+            return set()
+        with self._core.transaction():  # one statement for the batch, one to read what it did
+            self._core.db.conn.executemany(
+                "UPDATE records SET status = 'queued' WHERE id = ? AND revision = ?"
+                " AND status IN ('final', 'queued')",
+                revisions.items(),
+            )
+            rows = self._core.db.execute(
+                "SELECT id, revision FROM records WHERE status = 'queued'"  # noqa: S608
+                f" AND id IN ({','.join('?' * len(ids))})",
+                ids,
+            ).fetchall()
+        return {record_id for record_id, revision in rows if revisions[record_id] == revision}
 
     def still_current(self, revisions: Mapping[str, str]) -> set[str]:
         """The ids among `revisions` (record id -> revision) whose record is still at that

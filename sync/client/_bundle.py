@@ -178,6 +178,7 @@ def _apply_outcomes(
                 waiting[entry.record_id] = (entry.revision, entry.content_digest)
         after = page[-1].record_id
     updates = []
+    receipts.read_answer(o.receipt for o in outcomes if o.receipt is not None)
     for outcome in outcomes:
         current = waiting.get(str(outcome.id))
         if current is None or current[0] != outcome.revision:

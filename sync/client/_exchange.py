@@ -32,9 +32,10 @@ from sync.protocol import ErrorBody, Health, check_server_url
 __all__ = ["FAST_LINK", "GZIP_LEVEL", "Exchange", "ExchangeOwner", "answer", "refusal"]
 
 GZIP_LEVEL = 6
-# Bytes per second past which compressing an answer costs the server and this device more
-# time than it saves on the wire (gzip makes ~50 MB/s of JSON 6x smaller): a loopback, a LAN.
-FAST_LINK = 32 * 2**20
+# At or above this rate (128 Mbit/s: loopback, a LAN, a relay in the same building) gzip
+# (~30 MB/s of JSON in on one core) costs more time than the bytes it saves: push batches go
+# uncompressed, and answers that grow with the records are asked for uncompressed.
+FAST_LINK = 16 * 2**20
 
 _Answer = TypeVar("_Answer", bound=BaseModel)
 
@@ -114,12 +115,17 @@ class Exchange:
             raise self._given_up(response)
         return response
 
+    def link_is_fast(self) -> bool:
+        """Whether the link was last measured (either way: `Traffic.link_rate`) at FAST_LINK
+        or faster."""
+        rate = self.traffic.link_rate
+        return rate is not None and rate >= FAST_LINK
+
     def answer_encoding(self) -> dict[str, str]:
         """The header that asks for an answer that grows with the records uncompressed, on a
-        link measured faster than FAST_LINK; none otherwise (httpx asks for gzip, and the
-        server compresses such answers for a client that does)."""
-        rate = self.traffic.downstream_rate
-        return {"Accept-Encoding": "identity"} if rate is not None and rate > FAST_LINK else {}
+        fast link (`link_is_fast`); none otherwise (httpx asks for gzip, and the server
+        compresses such answers for a client that does)."""
+        return {"Accept-Encoding": "identity"} if self.link_is_fast() else {}
 
     def send_json(self, method: str, path: str, body: BaseModel, *, token: str) -> httpx.Response:
         """`request` with the model's JSON as the body, gzipped."""

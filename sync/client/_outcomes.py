@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fieldapp import crypto
 from fieldapp.store import Outcome
 from sync.client._report import SyncReport
-from sync.protocol import Receipt, RecordOutcome
+from sync.protocol import Receipt, RecordOutcome, batch_receipt_signing_bytes, receipt_tree
 
 __all__ = [
     "Outgoing",
@@ -53,12 +54,14 @@ def epochs_tail(epochs: Mapping[str, bytes]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One envelope on its way, with what its receipt must name (parsed once, when read)."""
+    """One envelope on its way, with what its receipt must name and the sealing epoch it
+    names, if any (each read once, when the envelope is)."""
 
     record_id: str
     revision: str
     content_digest: str
     body: bytes
+    epoch: str | None = None
 
 
 @dataclass
@@ -69,12 +72,40 @@ class ReceiptVerifier:
     server_key: bytes
     server_key_id: str
     _verified: set[tuple[bytes, bytes]] = field(default_factory=set)
+    # What the receipts of the last answer sign (by id(receipt)), found by `read_answer`.
+    _tree_signed: dict[int, tuple[Receipt, bytes]] = field(default_factory=dict)
+
+    def read_answer(self, receipts: Iterable[Receipt]) -> None:
+        """Take in the receipts of one answer before each is checked (`problem`): each
+        batch tree whose every leaf the answer holds is rebuilt once from their entries,
+        hashes only, and a receipt whose proof is its path in that tree signs the tree's root
+        with no climb of its own (the same bytes `Receipt.signing_bytes()` would give)."""
+        self._tree_signed = {}
+        trees: dict[tuple[bytes, int], dict[int, Receipt]] = defaultdict(dict)
+        for receipt in receipts:
+            if receipt.proof is not None:
+                leaves = trees[(receipt.signature, receipt.proof.size)]
+                leaves.setdefault(receipt.proof.index, receipt)
+        for (_, size), leaves in trees.items():
+            if len(leaves) != size:
+                continue  # a tree with leaves elsewhere: each of its receipts climbs alone
+            ordered = [leaves[index] for index in range(size)]
+            root, paths = receipt_tree([receipt.entry_bytes() for receipt in ordered])
+            signed_by_key: dict[str, bytes] = {}
+            for receipt, path in zip(ordered, paths, strict=True):
+                assert receipt.proof is not None
+                if receipt.proof.path == path:
+                    key_id = receipt.server_key_id
+                    if key_id not in signed_by_key:
+                        signed_by_key[key_id] = batch_receipt_signing_bytes(root, size, key_id)
+                    self._tree_signed[id(receipt)] = (receipt, signed_by_key[key_id])
 
     def problem(self, item: Outgoing, receipt: Receipt | None) -> str | None:
         """Why this receipt does not prove the server holds exactly this envelope, or None.
 
         A batch's receipts share one signature (over the root of their Merkle tree): it is
-        verified once; each receipt's own entry and proof are checked every time.
+        verified once; each receipt's own entry and proof are checked every time (by the tree
+        `read_answer` rebuilt, or climbing its own proof).
         """
         if receipt is None:
             return "the server sent no receipt"
@@ -84,7 +115,9 @@ class ReceiptVerifier:
             return "the receipt is for other content"
         if receipt.server_key_id != self.server_key_id:
             return "the receipt is signed by an unknown server key"
-        signed = (receipt.signing_bytes(), receipt.signature)
+        known = self._tree_signed.get(id(receipt))
+        signing_bytes = known[1] if known and known[0] is receipt else receipt.signing_bytes()
+        signed = (signing_bytes, receipt.signature)
         if signed not in self._verified:
             try:
                 crypto.verify(self.server_key, receipt.signature, signed[0])

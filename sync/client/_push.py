@@ -52,10 +52,6 @@ FAST_LINK_BATCH_BYTES = 1024 * 1024
 # Below this upload rate (1 Mbit/s) xz (~1 MB/s of JSON in, ~0.3 MB/s out on one core) costs
 # no time: a batch is compressed while the one before is still on the wire.
 SLOW_LINK_BYTES_PER_S = 128 * 1024
-# At or above this upload rate (128 Mbit/s: loopback, a LAN, a relay in the same building)
-# gzip (~30 MB/s of JSON in on one core) costs more time than the bytes it saves would: the
-# batch goes uncompressed, and its answer is asked for uncompressed too.
-FAST_LINK_BYTES_PER_S = 16 * 1024 * 1024
 # JSON is text: no 4-byte alignment to model (pb 0); -6e's memory (~100 MiB) suits a phone.
 XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6 | lzma.PRESET_EXTREME, "pb": 0}]
 _RATE_SAMPLE_BYTES = 32 * 1024
@@ -109,16 +105,25 @@ def _batch_signed(items: list[Outgoing], sign: Signer) -> list[bytes]:
     """The envelopes with one signature over the Merkle root of their content digests (see
     sync.protocol.batch_signing) in place of each one's own, and each one's proof."""
     signature, proofs = sign_record_batch([item.content_digest for item in items], sign)
-    signature_text = base64.b64encode(signature).decode("ascii")
+    signed = b'%s"%s","proof":{"index":' % (_SIGNATURE_KEY, base64.b64encode(signature))
+    quoted = _Quoted()
     bodies = []
     for item, proof in zip(items, proofs, strict=True):
-        path = ",".join(f'"{base64.b64encode(node).decode("ascii")}"' for node in proof.path)
-        tail = (
-            f'{_SIGNATURE_KEY.decode()}"{signature_text}",'
-            f'"proof":{{"index":{proof.index},"size":{proof.size},"path":[{path}]}}}}'
-        ).encode("ascii")
-        bodies.append(_without_signature(item.body) + tail)
+        path = b",".join(map(quoted.__getitem__, proof.path))
+        bodies.append(
+            b'%s%s%d,"size":%d,"path":[%s]}}'
+            % (_without_signature(item.body), signed, proof.index, proof.size, path)
+        )
     return bodies
+
+
+class _Quoted(dict[bytes, bytes]):
+    """Hashes as JSON strings of their base64, each encoded once (an inner node of a batch's
+    tree is on the path of every leaf under its sibling)."""
+
+    def __missing__(self, node: bytes) -> bytes:
+        self[node] = b'"%s"' % base64.b64encode(node)
+        return self[node]
 
 
 _SIGNATURE_KEY = b'"signature":'
@@ -168,9 +173,8 @@ class Push:
         self.max_batch_bytes = max_batch_bytes
         self.on_progress = on_progress
         self._epochs_said = False
-        # How the next batch is compressed: gzip until a batch's exchange has measured the
-        # link (see `_learn`).
-        self._encoding: Encoding = "gzip"
+        # Whether the server said it takes xz bodies (see `_learn`).
+        self._takes_xz = False
         # Epochs the server holds the header of: it stored an envelope naming it.
         self._delivered: set[str] = set()
         self._header_sizes: dict[str, int] = {}
@@ -208,15 +212,16 @@ class Push:
                 item = self._outgoing(entry)
                 if item is None:
                     continue
-                epoch = sealed_epoch_id(item.body)
+                cost = self._cost(item, epochs)
                 full = len(batch) >= MAX_BATCH_RECORDS
-                if batch and (full or size + self._cost(item, epoch, epochs) > self._batch_limit()):
+                if batch and (full or size + cost > self._batch_limit()):
                     yield from self._queued(batch)
                     batch, size, epochs = [], overhead, set()
-                size += self._cost(item, epoch, epochs)
+                    cost = self._cost(item, epochs)  # the first of a batch brings its epoch
+                size += cost
                 batch.append(item)
-                if epoch is not None and epoch not in self._delivered:
-                    epochs.add(epoch)
+                if item.epoch is not None and item.epoch not in self._delivered:
+                    epochs.add(item.epoch)
             after = page[-1].record_id
         if batch:
             yield from self._queued(batch)
@@ -226,15 +231,27 @@ class Push:
         FAST_LINK_BATCH_BYTES while the link is fast enough to send batches uncompressed."""
         if self.max_batch_bytes is not None:
             return self.max_batch_bytes
-        if self._encoding == "identity":
+        if self.exchange.link_is_fast():
             return FAST_LINK_BATCH_BYTES
         return DEFAULT_MAX_BATCH_BYTES
 
-    def _cost(self, item: Outgoing, epoch: str | None, epochs: set[str]) -> int:
+    def _encoding(self) -> Encoding:
+        """How the next batch is compressed, by the exchange's estimate of the link (its
+        last large body either way, see `Exchange.link_is_fast`): gzip while it is unknown,
+        xz below SLOW_LINK_BYTES_PER_S to a server that takes it, none on a fast link."""
+        rate = self.exchange.traffic.link_rate
+        if rate is None:
+            return "gzip"
+        if self._takes_xz and rate < SLOW_LINK_BYTES_PER_S:
+            return "xz"
+        return "identity" if self.exchange.link_is_fast() else "gzip"
+
+    def _cost(self, item: Outgoing, epochs: set[str]) -> int:
         """What `item` adds to a batch's JSON that carries the headers of `epochs`: its body
         and comma, and its epoch's header (base64, quoted) if it is the first to name an
         epoch the server may not hold."""
         cost = len(item.body) + 1
+        epoch = item.epoch
         if epoch is None or epoch in epochs or epoch in self._delivered:
             return cost
         if epoch not in self._header_sizes:
@@ -249,7 +266,13 @@ class Push:
                 f"record {entry.record_id} is damaged on this device: it was not sent"
             )
             return None
-        return Outgoing(entry.record_id, entry.revision, entry.content_digest, entry.envelope)
+        return Outgoing(
+            entry.record_id,
+            entry.revision,
+            entry.content_digest,
+            entry.envelope,
+            sealed_epoch_id(entry.envelope),
+        )
 
     def _queued(self, items: list[Outgoing]) -> Iterator[_Batch]:
         """Mark the records queued (durably) before they leave, dropping any edited since the
@@ -261,12 +284,11 @@ class Push:
     def _batch(self, items: list[Outgoing]) -> _Batch:
         """The batch, with the headers of its epochs the server does not hold yet, signed
         once when the server verifies batch signatures."""
-        epochs = {epoch for item in items if (epoch := sealed_epoch_id(item.body))}
-        epochs -= self._delivered
+        epochs = {item.epoch for item in items if item.epoch is not None} - self._delivered
         return _Batch.of(
             items,
             self.store.outbox.epoch_headers(epochs),
-            encoding=self._encoding,
+            encoding=self._encoding(),
             sign=self._signer(),
         )
 
@@ -317,39 +339,30 @@ class Push:
         if len(batch.body) >= _RATE_SAMPLE_BYTES:  # a smaller one measures latency, not rate
             # The link's time: the exchange's, less the server's own work on the batch.
             on_the_link = elapsed - ingest_seconds(response.headers.get(SERVER_TIMING_HEADER))
-            self._learn(response, len(batch.body) / max(on_the_link, 1e-6))
-        else:
-            self._learn(response, None)
+            self.exchange.traffic.note_rate(len(batch.body) / max(on_the_link, 1e-6))
+        self._learn(response)
         yield items, response
 
-    def _learn(self, response: httpx.Response, rate: float | None) -> None:
-        """What a push answer says of the server and the link: a server that takes epoch
-        envelopes gets the next records sealed in epochs; one that takes xz bodies
-        (`Accept-Encoding`, RFC 7694) gets them on a link slower than SLOW_LINK_BYTES_PER_S
-        (`rate`: this batch's bytes per second on the link, the server's own time left out;
-        None: unknown, the choice stays), where xz's time hides behind the sending of the
-        batch before; on a link at FAST_LINK_BYTES_PER_S or more, batches go uncompressed.
-        One that verifies batch signatures gets the next batches signed once each."""
+    def _learn(self, response: httpx.Response) -> None:
+        """What a push answer says of the server: one that takes epoch envelopes gets the
+        next records sealed in epochs; one that takes xz bodies (`Accept-Encoding`, RFC 7694)
+        gets them on a slow link (see `_encoding`), where xz's time hides behind the sending
+        of the batch before. One that verifies batch signatures gets the next batches signed
+        once each."""
         if response.headers.get(BATCH_SIGNATURES_HEADER) == "batch":
             self.batch_signatures = True
         if response.headers.get(SEALING_EPOCHS_HEADER) == "epochs" and not self._epochs_said:
             self.store.outbox.set_seals_in_epochs(True)  # the next records seal in epochs
             self._epochs_said = True
         accepted = {e.strip() for e in response.headers.get("Accept-Encoding", "").split(",")}
-        if rate is None:
-            return
-        if "xz" in accepted and rate < SLOW_LINK_BYTES_PER_S:
-            self._encoding = "xz"
-        elif rate >= FAST_LINK_BYTES_PER_S:
-            self._encoding = "identity"
-        else:
-            self._encoding = "gzip"
+        self._takes_xz = "xz" in accepted
 
     def _write_outcomes(self, items: list[Outgoing], response: httpx.Response) -> int:
         """The checkpoint: a batch's outcomes in one durable commit, once the server has
         answered; a record turns `sent` only with a receipt that verifies. Records answered."""
         pushed = answer(response, PushResponse, "answer to a push")
         outcomes = {(str(o.id), o.revision): o for o in pushed.outcomes}
+        self.receipts.read_answer(o.receipt for o in pushed.outcomes if o.receipt is not None)
         updates = []
         for item in items:
             outcome = outcomes.get((item.record_id, item.revision))
@@ -357,8 +370,8 @@ class Push:
                 update = outcome_of(item, outcome, self.report, self.receipts)
                 if update is not None:
                     updates.append(update)
-                if outcome.receipt is not None and (epoch := sealed_epoch_id(item.body)):
-                    self._delivered.add(epoch)
+                if outcome.receipt is not None and item.epoch is not None:
+                    self._delivered.add(item.epoch)
         self.store.outbox.record_outcomes(updates)
         note_sent(
             self.store,

@@ -73,12 +73,15 @@ def _split(size: int) -> int:
 
 
 def _path_length(index: int, size: int) -> int:
-    if size == 1:
-        return 0
-    split = _split(size)
-    return 1 + (
-        _path_length(index, split) if index < split else _path_length(index - split, size - split)
-    )
+    length = 0
+    while size > 1:
+        split = _split(size)
+        if index < split:
+            size = split
+        else:
+            index, size = index - split, size - split
+        length += 1
+    return length
 
 
 def _climb(node: bytes, index: int, size: int, path: list[bytes]) -> bytes:

@@ -342,6 +342,7 @@ class RelayNode:
         pushed = answer(response, PushResponse, "push answer")
         if len(pushed.outcomes) != len(envelopes):
             raise ServerRefused("the upstream answered another number of outcomes")
+        self._receipts.read_answer(o.receipt for o in pushed.outcomes if o.receipt is not None)
         for envelope, revision, outcome in zip(envelopes, revisions, pushed.outcomes, strict=True):
             if (outcome.id, outcome.revision) != (envelope.id, envelope.revision):
                 raise ServerRefused("the upstream's outcomes are not in the batch's order")

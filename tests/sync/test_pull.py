@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from fieldapp.forms.builtin import load_archived_forms, load_builtin_forms
 from fieldapp.store import Store
 from sync import SyncClient
-from sync.client import RetryPolicy
+from sync.client import RetryPolicy, _exchange, _push
 from sync.server import admin
+from tests.conftest import screening_values
 from tests.sync._harness import Deployment
 from tests.sync._records import make_records
 
@@ -208,8 +210,29 @@ def test_pages_stay_compressed_on_a_slow_link(
     assert report.ok, report.errors
     assert all("gzip" in asked for asked, _ in observed.pulls)
     assert "gzip" in [got for _, got in observed.pulls]  # the small ones: too small to gain
-    assert client._exchange.traffic.downstream_rate is not None  # the big page was measured
-    assert client._exchange.traffic.downstream_rate < 1_000_000
+    assert client._exchange.traffic.link_rate is not None  # the big page was measured
+    assert client._exchange.traffic.link_rate < 1_000_000
+
+
+def test_a_push_that_measured_the_link_fast_has_the_pull_ask_for_plain_pages(
+    device: Store,
+    deployment: Deployment,
+    app_transport: httpx.BaseTransport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One estimate of the link serves both ways: the push's batches (too small for their
+    answers to measure anything) measured it fast, so the pull after them asks for its very
+    first page uncompressed."""
+    monkeypatch.setattr(_exchange, "FAST_LINK", 1.0)  # every measured link is fast
+    monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)  # and every batch measures it
+    _share_big_then_small(deployment, 1_000)
+    for _ in range(3):
+        device.records.create_final("victim_screening", screening_values())
+    observed = Observed(app_transport)
+    with SyncClient(device, transport=observed, max_batch_bytes=2048) as client:
+        report = client.sync()
+    assert report.ok and report.accepted == 3, report.errors
+    assert observed.pulls[0] == ("identity", None)
 
 
 def test_a_pull_cut_off_between_pages_keeps_the_cursor_of_the_pages_applied(

@@ -10,14 +10,17 @@ from __future__ import annotations
 import gzip
 import json
 import lzma
+import os
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from fieldapp.store import Store
-from sync.client import SyncClient, _push
+from sync.client import SyncClient, _exchange, _push
 from sync.protocol import SERVER_TIMING_HEADER, ingest_seconds, ingest_timing
+from sync.server import admin
 from tests.conftest import screening_values
 from tests.sync._harness import Deployment
 
@@ -110,7 +113,7 @@ def test_on_a_fast_link_batches_go_uncompressed_and_are_stored_alike(
     app_transport: httpx.BaseTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_push, "FAST_LINK_BYTES_PER_S", 1.0)  # every link is fast
+    monkeypatch.setattr(_exchange, "FAST_LINK", 1.0)  # every link is fast
     monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", 0.0)  # (a loaded machine's too)
     monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)  # and every batch measures it
     _records(device, 12)
@@ -134,7 +137,7 @@ def test_on_a_fast_link_batches_grow_unless_the_client_was_given_a_size(
     app_transport: httpx.BaseTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_push, "FAST_LINK_BYTES_PER_S", 1.0)
+    monkeypatch.setattr(_exchange, "FAST_LINK", 1.0)
     monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", 0.0)
     monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)
     monkeypatch.setattr(_push, "DEFAULT_MAX_BATCH_BYTES", 4096)
@@ -178,3 +181,22 @@ def test_the_servers_own_time_does_not_make_the_link_look_slow(
     with SyncClient(device, transport=seen, max_batch_bytes=2048) as client:
         assert client.sync().accepted == 4
     assert seen.sent == expected
+
+
+def test_a_pull_that_measured_the_link_fast_has_the_next_push_go_plain_from_its_first_batch(
+    deployment: Deployment, device: Store, app_transport: httpx.BaseTransport
+) -> None:
+    """One estimate of the link serves both ways: a page of changes large enough to tell
+    came fast over loopback, so the next sync's push sends even its first batch uncompressed
+    (and asks for a plain answer), where a push that knows nothing of the link starts gzip."""
+    with admin.open_server_storage(deployment.settings) as storage:
+        big = {"hex": os.urandom(1_500_000).hex()}
+        storage.put_shared(deployment.org_id, "reference", "big", big, None, datetime.now(UTC))
+    seen = _Seen(app_transport)
+    with SyncClient(device, transport=seen) as client:
+        assert client.sync().ok
+        assert client._exchange.link_is_fast()
+        _records(device, 3)
+        assert client.sync().accepted == 3
+    assert seen.sent == [None] and seen.asked == ["identity"]
+    assert deployment.query("SELECT count(*) FROM records") == [(3,)]

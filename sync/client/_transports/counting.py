@@ -1,6 +1,7 @@
 """Byte counting as an httpx transport: every request passed on, the body bytes it carries and
 the body bytes of its answer, as they cross the wire (compressed bodies count compressed;
-headers are not counted); and how fast the link brought the last large answer."""
+headers are not counted); and the one estimate of the link's speed, from the last large body
+to cross it either way."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ class Traffic:
     requests: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
-    # Bytes per second of the last answer body of at least MEASURED_ANSWER_BYTES, from its
-    # headers to its last byte (the server's thinking is over by then); None before any.
-    downstream_rate: float | None = None
+    # Bytes per second the link last carried a large body at: an answer of at least
+    # MEASURED_ANSWER_BYTES, from its headers to its last byte (the server's thinking is
+    # over by then), or a push's batch, the server's own time left out; None before any.
+    link_rate: float | None = None
     # Requests may go from several threads at once (attachment chunks, two in flight).
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -40,8 +42,12 @@ class Traffic:
     def measured(self, size: int, seconds: float) -> None:
         """An answer body of `size` bytes came in `seconds` after its headers."""
         if size >= MEASURED_ANSWER_BYTES:
-            with self._lock:
-                self.downstream_rate = size / seconds if seconds > 0 else float("inf")
+            self.note_rate(size / seconds if seconds > 0 else float("inf"))
+
+    def note_rate(self, bytes_per_second: float) -> None:
+        """The link was just measured carrying this many bytes per second."""
+        with self._lock:
+            self.link_rate = bytes_per_second
 
 
 class CountingTransport(httpx.BaseTransport):
