@@ -94,6 +94,20 @@ def test_a_draft_is_never_filled_in_then_attach_makes_it_ready(
         store.forms.complete(ready)
 
 
+def test_attaching_takes_away_the_files_awaited_warnings_and_no_others(tmp_path: Path) -> None:
+    form, given = draft_of_cascade(tmp_path)
+    draft = import_form(form).spec
+    awaited = [w for w in draft.import_warnings if "provinces.csv is not attached" in w]
+    assert draft.awaiting_files["provinces"].warnings == awaited and len(awaited) == 2
+    # another kind of warning whose text happens to read like an awaited file's
+    other = "survey row 9: provinces.csv is not attached (a hint's text, quoted)"
+    draft = draft.model_copy(update={"import_warnings": [*draft.import_warnings, other]})
+    ready, _ = attach_files(draft, [given])
+    assert other in ready.import_warnings
+    assert not set(awaited) & set(ready.import_warnings)
+    assert ready.import_warnings == [w for w in draft.import_warnings if w not in awaited]
+
+
 def test_a_draft_is_never_taken_from_a_server_nor_published(store: Store, tmp_path: Path) -> None:
     form, given = draft_of_cascade(tmp_path)
     draft = import_form(form).spec

@@ -55,3 +55,6 @@ class AwaitedFile(BaseModel):
     file: str = Field(pattern=_DATA_FILE)
     reads: list[str] = Field(min_length=1)
     choices: bool = False  # a select reads it: it needs names (and labels, for a CSV)
+    # The import warnings its absence raised (feature "attachment:awaited"), as
+    # `FormSpec.import_warnings` holds them: taken away, and no others, when it is attached.
+    warnings: list[str] = Field(default_factory=list)

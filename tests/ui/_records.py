@@ -1,10 +1,8 @@
 """For the UI tests: a record as the server left it (sent and receipted), the app unlocked on
-a new device, the app's process running."""
+a new device."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,6 @@ from fieldapp.store import Outcome, Record, Store
 from fieldapp.ui.services import Services
 from fieldapp.ui.state import AppState
 from tests.conftest import PASSPHRASE, Clock
-from tests.ui._browser import AppProcess
 
 
 def sent_record(store: Store, form_id: str, values: dict[str, Any]) -> Record:
@@ -34,13 +31,3 @@ def unlocked_app(data_dir: Path, clock: Clock) -> AppState:
     state = AppState(services=services)
     state.go("home")
     return state
-
-
-@contextmanager
-def running(process: AppProcess) -> Iterator[AppProcess]:
-    """The app's own process, started, and stopped after."""
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()

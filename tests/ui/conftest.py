@@ -4,13 +4,21 @@ Debian's Chromium, every step of it under the watchdog (tests/ui/_watchdog.py)."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
 
 from tests.sync.conftest import app_url, deployment  # noqa: F401 (shared fixtures)
-from tests.ui._browser import Chromium, chromium
+from tests.ui._browser import AppProcess, Chromium, chromium, serve
 from tests.ui._watchdog import RendererHung, guard_steps, hung_page, log, take_events, watch
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[AppProcess]:
+    """The app on a new device (no store yet: first run), started, stopped after; a test
+    module whose device differs defines its own `app`, most with `serve`."""
+    yield from serve(tmp_path / "device")
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,6 @@ real store on disk (and a real sync server where a test syncs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -23,16 +20,6 @@ from tests.ui._browser import (
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[AppProcess]:
-    process = AppProcess(tmp_path / "device")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def first_run_offline(page: Page) -> None:
@@ -100,27 +87,16 @@ def identified_to_review(page: Page) -> None:
 
 def unlock(page: Page) -> None:
     expect(page.get_by_text("Locked", exact=True)).to_be_visible()
-    for reopened in range(3):
-        try:
-            type_into(page, page.get_by_label("Passphrase"), PASSPHRASE)
-            break
-        except AssertionError:
-            # Seen in CI under load: every keystroke into the just-drawn lock screen's field
-            # lost, five tries running, twice in a row once. A fresh session draws the field
-            # again; each reopen is logged, the third loss fails.
-            if reopened == 2:
-                raise
-            reopen(page, "every keystroke into the lock screen's passphrase field was lost")
-            expect(page.get_by_text("Locked", exact=True)).to_be_visible()
+    type_into(page, page.get_by_label("Passphrase"), PASSPHRASE)
     tap(page, "button", "Unlock")
     # the key is derived from the passphrase (seconds on a loaded machine): unlocked when the
     # lock screen has gone, before anything of the records is looked for
     try:
         expect(page.get_by_label("Passphrase")).to_have_count(0, timeout=45_000)
     except AssertionError:
-        # Seen once in CI under load: the lock screen stayed a minute after the tap (the tap,
-        # or keystrokes, lost on the way; not reproduced alone). Once more, logged; a second
-        # time fails.
+        # Seen once in CI under load, and once in 85 lock screens opened on a loaded machine
+        # here: the lock screen stayed after the tap with the passphrase in the field (cause
+        # not found). Once more, logged; a second time fails.
         reopen(page, "the lock screen stayed 45 s after Unlock was tapped")
         expect(page.get_by_text("Locked", exact=True)).to_be_visible()
         type_into(page, page.get_by_label("Passphrase"), PASSPHRASE)

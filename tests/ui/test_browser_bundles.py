@@ -19,7 +19,7 @@ from tests.conftest import CANARY, PASSPHRASE
 from tests.sync._harness import Deployment, ServerProcess
 from tests.sync._records import make_records
 from tests.test_cli import run
-from tests.ui._browser import AppProcess, open_phone, shoot, tap
+from tests.ui._browser import AppProcess, open_phone, serve, shoot, tap
 from tests.ui.test_browser import unlock
 
 pytestmark = pytest.mark.browser
@@ -45,10 +45,7 @@ def offline_device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[P
 @pytest.fixture(scope="module")
 def app(offline_device: tuple[Path, Deployment]) -> Iterator[AppProcess]:
     root, _ = offline_device
-    process = AppProcess(root / "device")
-    process.start()
-    yield process
-    process.stop()
+    yield from serve(root / "device")
 
 
 def said(page: Page, text: str) -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from fieldapp.store import Store
 from tests.conftest import PASSPHRASE, screening_values
-from tests.ui._browser import AppProcess, open_phone, reveal, tap
+from tests.ui._browser import AppProcess, open_phone, reveal, serve, tap
 from tests.ui._records import sent_record
 from tests.ui.test_browser import unlock
 
@@ -25,12 +25,7 @@ def app(tmp_path: Path) -> Iterator[AppProcess]:
     store = Store.create(tmp_path / "device" / "fieldapp.db", PASSPHRASE)
     sent_record(store, "victim_screening", screening_values())
     store.close()
-    process = AppProcess(tmp_path / "device")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    yield from serve(tmp_path / "device")
 
 
 def test_withdrawing_consent_from_an_open_record(browser: Browser, app: AppProcess) -> None:

@@ -6,9 +6,7 @@ and the age follows from it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +17,7 @@ from fieldapp.store import Store
 from tests._wait import wait_until
 from tests.conftest import PASSPHRASE
 from tests.ui._browser import AppProcess, open_phone, reveal, shoot, tap, type_into
-from tests.ui._records import running
 from tests.ui.test_browser import choose, expect_text_field, first_run_offline
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[AppProcess]:
-    with running(AppProcess(tmp_path / "device")) as process:
-        yield process
-
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from fieldapp.store import Store
 from tests._media import CANARY, exif_photo
 from tests.conftest import PASSPHRASE
-from tests.ui._browser import AppProcess, open_phone, reveal, tap, type_into
+from tests.ui._browser import AppProcess, open_phone, reveal, serve, tap, type_into
 from tests.ui.test_browser import choose, unlock
 
 pytestmark = pytest.mark.browser
@@ -26,10 +26,7 @@ pytestmark = pytest.mark.browser
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     root = tmp_path_factory.mktemp("media")
     Store.create(root / "device" / "fieldapp.db", PASSPHRASE).close()
-    process = AppProcess(root / "device")
-    process.start()
-    yield process
-    process.stop()
+    yield from serve(root / "device")
 
 
 def said(page: Page, text: str) -> Locator:

@@ -18,7 +18,15 @@ from tests._wait import wait_until
 from tests.conftest import PASSPHRASE, screening_values
 from tests.sync._harness import Deployment
 from tests.sync.test_client import copy_store
-from tests.ui._browser import AppProcess, expect_shown, open_phone, scroll_to_top, shoot, tap
+from tests.ui._browser import (
+    AppProcess,
+    expect_shown,
+    open_phone,
+    scroll_to_top,
+    serve,
+    shoot,
+    tap,
+)
 from tests.ui.test_browser import unlock
 from tests.ui.test_browser_sync import sync_now
 
@@ -50,12 +58,7 @@ def conflict(tmp_path: Path, deployment: Deployment, app_url: str) -> str:
 
 @pytest.fixture
 def app(tmp_path: Path, app_url: str, conflict: str) -> Iterator[AppProcess]:
-    process = AppProcess(tmp_path / "device", server_url=app_url)
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+    yield from serve(tmp_path / "device", app_url)
 
 
 def test_a_conflict_is_compared_merged_and_sent(

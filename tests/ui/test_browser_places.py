@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from fieldapp.store import Store
 from tests.conftest import PASSPHRASE
 from tests.ui._browser import AppProcess, open_phone, reveal, shoot, tap, type_into
-from tests.ui.test_browser import app, first_run_offline  # noqa: F401 (the app fixture)
+from tests.ui.test_browser import first_run_offline
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +34,7 @@ def offered(page: Page, name: str) -> bool:
 
 def test_the_province_list_follows_the_country(
     browser: Browser,
-    app: AppProcess,  # noqa: F811 (the fixture of test_browser)
+    app: AppProcess,
 ) -> None:
     page = open_phone(browser, app.url)
     first_run_offline(page)

@@ -19,6 +19,7 @@ from tests.ui._browser import (
     EFFORT,
     AppProcess,
     expect_shown,
+    expect_typed,
     open_phone,
     press,
     reveal,
@@ -86,7 +87,8 @@ def register(page: Page) -> None:
     tap(page, "button", "Add participant")
     for n, (name, sex, job, org, _pre, _post, _days) in enumerate(PEOPLE):
         # a new entry opens with the keyboard on the name: typed with no tap
-        expect(page.get_by_label("Full name *")).to_be_focused(timeout=10_000)
+        has_keyboard = expect_typed(page, page.get_by_label("Full name *"), None, seconds=10)
+        assert has_keyboard, "a new entry opened without the keyboard on the name"
         type_in(page, page.get_by_label("Full name *"), RETURNING.get(name, name))
         if name in RETURNING:
             tap(page, "button", f"Returning: {name}", exact=False)
@@ -123,16 +125,8 @@ def settled(page: Page, button: str) -> None:
 
 
 def open_home(page: Page) -> None:
-    """Unlock (typed again where a loaded machine lost a keystroke of the passphrase)."""
-    home = page.get_by_role("button", name="Identify a victim")
-    for _ in range(3):
-        unlock(page)
-        try:
-            expect(home).to_be_visible(timeout=30_000)
-        except AssertionError:
-            continue
-        return
-    expect(home).to_be_visible()
+    unlock(page)
+    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible(timeout=30_000)
 
 
 def keys(page: Page, text: str) -> None:

@@ -1,39 +1,31 @@
 """A slow phone in headless Chromium: the app frozen while the person types and taps, so the
 keystrokes and the tap queue up and reach it together (seen in CI under load as a "wrong
-passphrase" after the right one was typed; on a phone, each counts towards the wipe)."""
+passphrase" after the right one was typed; on a phone, each counts towards the wipe). What
+a tap reads is the text as last typed: the passphrases, the enrolment code."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import PASSPHRASE
-from tests.ui._browser import AppProcess, open_phone, tap, type_into
+from tests.sync._harness import Deployment
+from tests.ui._browser import AppProcess, expect_typed, open_phone, tap, type_into
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[AppProcess]:
-    process = AppProcess(tmp_path / "device")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def type_and_tap_while_stalled(page: Page, app: AppProcess, field: str, button: str) -> None:
-    """Focus `field`, then with the app frozen type the passphrase and tap `button`."""
+def type_and_tap_while_stalled(
+    page: Page, app: AppProcess, field: str, button: str, text: str = PASSPHRASE
+) -> None:
+    """Tap `field` until it has the keyboard, then with the app frozen type `text` and tap
+    `button`."""
     target = page.get_by_label(field, exact=True)
     target.click()
-    expect(target).to_be_focused()
+    assert expect_typed(page, target, None), f"{field} did not get the keyboard"
     with app.stalled():
-        page.keyboard.type(PASSPHRASE, delay=15)
-        expect(target).to_have_value(PASSPHRASE)
+        page.keyboard.type(text, delay=15)
+        assert expect_typed(page, target, text), f"{field} does not hold what was typed"
         page.get_by_role("button", name=button, exact=True).click()
         page.wait_for_timeout(300)  # the tap on its way before the app wakes
 
@@ -52,3 +44,16 @@ def test_a_passphrase_typed_and_tapped_while_the_app_is_busy_is_read_whole(
     type_and_tap_while_stalled(page, app, "Passphrase", "Unlock")
     expect(page.get_by_label("Passphrase")).to_have_count(0, timeout=60_000)
     expect(page.get_by_role("button", name="Identify a victim")).to_be_visible()
+
+
+def test_an_enrolment_code_typed_and_tapped_while_the_app_is_busy_is_read_whole(
+    browser: Browser, app: AppProcess, deployment: Deployment, app_url: str
+) -> None:
+    page = open_phone(browser, app.url)
+    tap(page, "button", "Continue")
+    type_into(page, page.get_by_label("Passphrase", exact=True), PASSPHRASE)
+    type_into(page, page.get_by_label("Repeat the passphrase"), PASSPHRASE)
+    tap(page, "button", "Protect this device")
+    type_into(page, page.get_by_label("Server address"), app_url)
+    type_and_tap_while_stalled(page, app, "Enrolment code", "Connect", deployment.code())
+    expect(page.get_by_role("button", name="Identify a victim")).to_be_visible(timeout=30_000)

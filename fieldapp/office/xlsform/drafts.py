@@ -16,10 +16,12 @@ from fieldapp.forms.files import MAX_FORM_FILES_BYTES, AwaitedFile, FormFile
 from fieldapp.forms.spec import Choice, FormSpec
 from fieldapp.forms.statistics import Statistics
 from fieldapp.office.xlsform.attachments import AttachedFiles, read_data_file
+from fieldapp.office.xlsform.problems import ImportProblem
 
 __all__ = ["AttachRefused", "attach_files", "awaited_files"]
 
-Warn = Callable[[str, int | None, str | None, str, str], None]
+Warn = Callable[[ImportProblem], None]
+AWAITED = "attachment:awaited"  # the feature of the warnings a missing data file raises
 
 
 class AttachRefused(FormError):
@@ -32,10 +34,12 @@ class AttachRefused(FormError):
 
 def awaited_files(files: AttachedFiles, form_id: str, warn: Warn) -> dict[str, AwaitedFile]:
     """The data files the import did not find, by instance name, each warned at every row
-    reading it (sheet, row, file, what reads it, the command that attaches it)."""
+    reading it (sheet, row, file, what reads it, the command that attaches it); each keeps
+    the warnings it raised, so attaching it takes away those and no others."""
     awaited: dict[str, AwaitedFile] = {}
     for name, need in files.missing.items():
         reads = []
+        warnings = []
         for sheet, row, column in need.where:
             what = "the question's choices" if column == "type" else f"the {column} expression"
             reads.append(f"{sheet} row {row}: {what}")
@@ -43,8 +47,14 @@ def awaited_files(files: AttachedFiles, form_id: str, warn: Warn) -> dict[str, A
                 f"{need.file} is not attached (read by {what}): the form is a draft, not"
                 f" published, until `{attach_command(form_id, [need.file])}`"
             )
-            warn(sheet, row, column, "attachment:awaited", msg)
-        awaited[name] = AwaitedFile(file=need.file, reads=reads, choices=need.choices)
+            warning = ImportProblem(
+                sheet=sheet, row=row, column=column, feature=AWAITED, message=msg
+            )
+            warn(warning)
+            warnings.append(str(warning))
+        awaited[name] = AwaitedFile(
+            file=need.file, reads=reads, choices=need.choices, warnings=warnings
+        )
     return awaited
 
 
@@ -82,7 +92,7 @@ def attach_files(spec: FormSpec, paths: Sequence[Path]) -> tuple[FormSpec, dict[
     if problems:
         raise AttachRefused(spec.id, problems)
     awaiting = {n: a for n, a in spec.awaiting_files.items() if n not in lists}
-    stale = tuple(f"{spec.awaiting_files[n].file} is not attached (" for n in lists)
-    warnings = [w for w in spec.import_warnings if not w.split(": ", 1)[-1].startswith(stale)]
+    stale = {w for n in lists for w in spec.awaiting_files[n].warnings}
+    warnings = [w for w in spec.import_warnings if w not in stale]
     update = {"attachments": refs, "awaiting_files": awaiting, "import_warnings": warnings}
     return spec.model_copy(update=update), contents

@@ -580,7 +580,7 @@ class Importer:
         if not identifier or identifier[0].isdigit():
             identifier = f"_{identifier}"
         title = self.settings.get("title") or identifier
-        awaiting = awaited_files(self.files, identifier, self.warn)
+        awaiting = awaited_files(self.files, identifier, self.warnings.append)
         try:
             return FormSpec(
                 id=identifier,

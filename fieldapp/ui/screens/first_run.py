@@ -3,9 +3,6 @@ server (its address and a one-time code, typed or read from a QR image), or offl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
-
 import flet as ft
 
 from fieldapp.i18n import LANGUAGES
@@ -27,28 +24,17 @@ from fieldapp.ui.widgets.common import (
 __all__ = ["FirstRun"]
 
 
-class _Typed(NamedTuple):
-    """Two text boxes' values and setters, held by `FirstRun` across its steps."""
-
-    first: str
-    set_first: Callable[[str], None]
-    second: str
-    set_second: Callable[[str], None]
-
-
 @ft.component
 def FirstRun() -> ft.Control:
     """The step that shows; what was typed in the others is kept while the screen is."""
     state = use_app()
     passphrases = (use_typed_text(), use_typed_text())
-    server = _Typed(
-        *ft.use_state(state.services.device.default_server_url or ""), *ft.use_state("")
-    )
+    server = (use_typed_text(state.services.device.default_server_url or ""), use_typed_text())
     if state.setup_step == "language":
         return _language(state)
     if state.setup_step == "passphrase":
         return _passphrase(state, *passphrases)
-    return Server(server)
+    return Server(*server)
 
 
 def _language(state: AppState) -> ft.Control:
@@ -119,20 +105,22 @@ def _passphrase(state: AppState, first: TypedText, second: TypedText) -> ft.Cont
 
 
 @ft.component
-def Server(boxes: _Typed) -> ft.Control:
+def Server(url: TypedText, code: TypedText) -> ft.Control:
     state = use_app()
     _ = state.words
-    url, set_url, code, set_code = boxes
     # The link last scanned: its full fingerprint is checked while its code is the one typed.
     no_link: EnrolmentLink | None = None
     scanned, set_scanned = ft.use_state(no_link)
     busy, set_busy = ft.use_state(False)
 
     def connect() -> None:
-        fingerprint = scanned.fingerprint if scanned is not None and scanned.code == code else None
+        typed_code = code.latest()
+        fingerprint = (
+            scanned.fingerprint if scanned is not None and scanned.code == typed_code else None
+        )
         set_busy(True)
         try:
-            state.enrol(url, code, fingerprint)
+            state.enrol(url.latest(), typed_code, fingerprint)
         finally:
             set_busy(False)
 
@@ -151,8 +139,8 @@ def Server(boxes: _Typed) -> ft.Control:
         finally:
             set_busy(False)
         if link is not None:
-            set_url(link.server)
-            set_code(link.code)
+            url.set(link.server)
+            code.set(link.code)
             set_scanned(link)
 
     return page(
@@ -172,7 +160,7 @@ def Server(boxes: _Typed) -> ft.Control:
                 on_click=scan,
                 disabled=busy,
             ),
-            *server_fields(_, url, code, set_url, set_code, on_submit=connect),
+            *server_fields(_, url, code, on_submit=connect),
             ft.ProgressBar(visible=busy),
             ft.FilledButton(
                 _("Connect"), icon=ft.Icons.LINK, height=TOUCH, on_click=connect, disabled=busy

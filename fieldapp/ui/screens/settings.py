@@ -17,6 +17,7 @@ from fieldapp.ui.widgets.common import (
     server_fields,
     title,
     typed,
+    use_typed_text,
 )
 
 __all__ = ["Settings"]
@@ -66,8 +67,8 @@ def Settings() -> ft.Control:
     state = use_app()
     _ = state.words
     device = state.services.device
-    url, set_url = ft.use_state(device.server_url or device.default_server_url or "")
-    code, set_code = ft.use_state("")
+    url = use_typed_text(device.server_url or device.default_server_url or "")
+    code = use_typed_text()
     return page(
         [
             title(_("Settings")),
@@ -101,8 +102,12 @@ def Settings() -> ft.Control:
             ),
             ft.Text(_("Server"), weight=ft.FontWeight.W_600),
             ft.Text(device.server_url or _("Not connected")),
-            *server_fields(_, url, code, set_url, set_code),
-            ft.OutlinedButton(_("Connect"), height=TOUCH, on_click=lambda: state.enrol(url, code)),
+            *server_fields(_, url, code),
+            ft.OutlinedButton(
+                _("Connect"),
+                height=TOUCH,
+                on_click=lambda: state.enrol(url.latest(), code.latest()),
+            ),
             ft.Text(_("About"), weight=ft.FontWeight.W_600),
             ft.Text(_("Version {v}", v=device.version)),
             ft.Text(

@@ -217,23 +217,21 @@ def error_text(message: str | None) -> ft.Control:
 
 
 def server_fields(
-    _: Words,
-    url: str,
-    code: str,
-    set_url: Callable[[str], None],
-    set_code: Callable[[str], None],
-    on_submit: Callable[[], None] | None = None,
+    _: Words, url: TypedText, code: TypedText, on_submit: Callable[[], None] | None = None
 ) -> list[ft.Control]:
     """The server address and the one-time enrolment code (first run and settings)."""
     return [
         ft.TextField(
             label=_("Server address"),
-            value=url,
+            value=url.shown,
             keyboard_type=ft.KeyboardType.URL,
             error_max_lines=WRAP_LINES,
-            on_change=typed(set_url),
+            on_change=url.on_change,
         ),
         ft.TextField(
-            label=_("Enrolment code"), value=code, on_change=typed(set_code), on_submit=on_submit
+            label=_("Enrolment code"),
+            value=code.shown,
+            on_change=code.on_change,
+            on_submit=on_submit,
         ),
     ]

@@ -16,7 +16,7 @@ import flet as ft
 from fieldapp.ui.context import use_office
 from fieldapp.ui.services import OfficeRecord
 from fieldapp.ui.state import CASE_FILE_MESSAGES, CaseFilesState
-from fieldapp.ui.widgets.common import TOUCH, banner, page, title, typed, when
+from fieldapp.ui.widgets.common import TOUCH, banner, page, title, use_typed_text, when
 from fieldapp.ui.widgets.review import answer_controls
 
 __all__ = ["CaseFiles"]
@@ -30,7 +30,7 @@ def _said(files: CaseFilesState) -> list[ft.Control]:
 @ft.component
 def _Unlock(files: CaseFilesState) -> ft.Control:
     _ = files.words
-    passphrase, set_passphrase = ft.use_state("")
+    passphrase = use_typed_text()
     busy, set_busy = ft.use_state(False)
 
     async def pick() -> None:
@@ -50,8 +50,8 @@ def _Unlock(files: CaseFilesState) -> ft.Control:
     def unlock() -> None:
         set_busy(True)
         try:
-            if files.unlock(passphrase):
-                set_passphrase("")
+            if files.unlock(passphrase.latest()):
+                passphrase.set("")
         finally:
             set_busy(False)
 
@@ -79,8 +79,8 @@ def _Unlock(files: CaseFilesState) -> ft.Control:
                 label=_("Key file passphrase"),
                 password=True,
                 can_reveal_password=True,
-                value=passphrase,
-                on_change=typed(set_passphrase),
+                value=passphrase.shown,
+                on_change=passphrase.on_change,
                 on_submit=unlock,
             ),
             ft.FilledButton(
