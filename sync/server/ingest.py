@@ -273,11 +273,13 @@ def _signed_outcomes(
             size = len(tree)
             signature = signer.key.sign(batch_receipt_signing_bytes(root, size, signer.key_id))
             for index, (receipt, path) in enumerate(zip(tree, paths, strict=True)):
-                receipt.proof = ReceiptProof(index=index, size=size, path=path)
+                receipt.proof = ReceiptProof.model_construct(index=index, size=size, path=path)
                 receipt.signature = signature
     else:
         for receipt in receipts:
             receipt.signature = signer.key.sign(receipt.signing_bytes())
+    # Built from what this server stored and signed: constructed, not validated again
+    # (every field given: pydantic inspects a default factory's signature on each use).
     signed = iter(receipts)
     outcomes = []
     for result in results:
@@ -285,19 +287,22 @@ def _signed_outcomes(
             outcomes.append(result)
         elif isinstance(result, PushResult) and result.status == "rejected":
             outcomes.append(
-                RecordOutcome(
+                RecordOutcome.model_construct(
                     id=result.record_id,
                     revision=result.revision,
                     status="rejected",
                     errors=result.errors,
+                    receipt=None,
+                    current_revision=None,
                 )
             )
         elif isinstance(result, PushResult):
             outcomes.append(
-                RecordOutcome(
+                RecordOutcome.model_construct(
                     id=result.record_id,
                     revision=result.revision,
                     status=result.status,
+                    errors=[],
                     receipt=next(signed),
                     current_revision=result.current_revision,
                 )
@@ -308,7 +313,7 @@ def _signed_outcomes(
 def _unsigned_receipt(signer: ReceiptSigner, result: PushResult) -> Receipt:
     if result.seq is None or result.received_at is None or result.content_digest is None:
         raise RuntimeError("storage returned a stored outcome without its receipt data")
-    return Receipt(
+    return Receipt.model_construct(
         record_id=result.record_id,
         revision=result.revision,
         content_digest=result.content_digest,
@@ -316,4 +321,5 @@ def _unsigned_receipt(signer: ReceiptSigner, result: PushResult) -> Receipt:
         received_at=result.received_at,
         server_key_id=signer.key_id,
         signature=b"",
+        proof=None,
     )

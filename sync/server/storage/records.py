@@ -216,35 +216,35 @@ def _insert_revisions(
     rows: list[tuple[RecordEnvelope, _Receipt, str, str | None]],
     now: datetime,
 ) -> None:
-    values = []
+    # A batch-signed revision's proof (migration 15) goes in with it; one signed alone is
+    # written as before that migration.
+    plain, proven = [], []
     for env, receipt, status, _ in rows:
         wire = env.model_dump(mode="json", include={"created_at", "updated_at"})
-        values.append(
-            (str(env.id), env.revision, env.base_revision, device.org_id, device.region,
-             env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
-             wire["updated_at"], json_text(env.stats), env.sealed, env.deleted, env.signature,
-             receipt.content_digest, tx.ts(now), receipt.final_seq(), status)
+        values = (
+            str(env.id), env.revision, env.base_revision, device.org_id, device.region,
+            env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
+            wire["updated_at"], json_text(env.stats), env.sealed, env.deleted, env.signature,
+            receipt.content_digest, tx.ts(now), receipt.final_seq(), status,
         )  # fmt: skip
+        if env.proof is None:
+            plain.append(values)
+        else:
+            proven.append((*values, env.proof.model_dump_json()))
+    columns = (
+        "id, revision, base_revision, org_id, region, device_id, pushed_by, form_id,"
+        " form_version, created_at, updated_at, stats, sealed, deleted, signature,"
+        " content_digest, received_at, seq, status"
+    )
+    tx.many(f"INSERT INTO records ({columns}) VALUES ({marks(19)})", plain)  # noqa: S608
     tx.many(
-        "INSERT INTO records (id, revision, base_revision, org_id, region, device_id,"
-        " pushed_by, form_id, form_version, created_at, updated_at, stats, sealed, deleted,"
-        " signature, content_digest, received_at, seq, status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        values,
+        f"INSERT INTO records ({columns}, signature_proof) VALUES ({marks(20)})",  # noqa: S608
+        proven,
     )
     # Apart, like the withdrawal mark: only relayed revisions have hops (migration 10).
     tx.many(
         "UPDATE records SET hops = ? WHERE id = ? AND revision = ?",
         [(path, str(env.id), env.revision) for env, _, _, path in rows if path is not None],
-    )
-    # Apart too: only batch-signed revisions have a proof (migration 15).
-    tx.many(
-        "UPDATE records SET signature_proof = ? WHERE id = ? AND revision = ?",
-        [
-            (env.proof.model_dump_json(), str(env.id), env.revision)
-            for env, _, _, _ in rows
-            if env.proof is not None
-        ],
     )
     tx.many(
         "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
