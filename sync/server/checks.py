@@ -169,7 +169,6 @@ class FormRules:
                 self._reruns[key] = found
         return found
 
-
     def verdict(self, field: _Field, value: Any, env: _Env) -> tuple[str, str] | None:
         """`_value_problem(self, field, value, env)`, remembered by the value and the
         statistics the field's rules read, each exactly (`_exact_key`): the verdict is a

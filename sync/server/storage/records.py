@@ -66,10 +66,12 @@ def push(
     device: Device,
     envelopes: Sequence[RecordEnvelope],
     digests: Sequence[str],
+    stats_texts: Sequence[str],
     now: datetime,
     hops: Sequence[Sequence[dict[str, str]]] | None = None,
 ) -> tuple[list[PushResult], bool]:
-    """Store a batch (see `Storage.push_records`): one result per envelope, in order, and
+    """Store a batch (see `Storage.push_records`; `stats_texts`: each envelope's stats as
+    `json_text` writes them): one result per envelope, in order, and
     whether sealed bytes were erased (the backend then scrubs what it keeps of old pages)."""
     now = now.astimezone(UTC)
     record_ids = sorted({str(env.id) for env in envelopes})
@@ -77,11 +79,11 @@ def push(
     states, receipts = _load(tx, record_ids)
     decided: list[tuple[RecordEnvelope, PushDecision, _Receipt | None]] = []
     new_changes: list[changes.NewChange] = []
-    new_rows: list[tuple[RecordEnvelope, _Receipt, str, str | None]] = []
+    new_rows: list[tuple[RecordEnvelope, _Receipt, str, str | None, str]] = []
     written: set[str] = set()  # records whose head is written
     erased: list[str] = []  # records whose every revision's sealed part goes
     paths = [None] * len(envelopes) if hops is None else [json_text(list(p)) for p in hops]
-    for env, digest, path in zip(envelopes, digests, paths, strict=True):
+    for env, digest, path, text in zip(envelopes, digests, paths, stats_texts, strict=True):
         record_id = str(env.id)
         decision = decide_push(device, env, digest, states.get(record_id))
         receipt = receipts.get((record_id, env.revision))
@@ -95,7 +97,7 @@ def push(
             new_changes.append(change)
             receipt = receipts[(record_id, env.revision)] = _Receipt(digest, now, change=change)
             status = "current" if decision.verdict == "accepted" else "conflict"
-            new_rows.append((env, receipt, status, path))
+            new_rows.append((env, receipt, status, path, text))
             written.add(record_id)
             if decision.erases:
                 erased.append(record_id)
@@ -110,8 +112,8 @@ def push(
     new_changes += office.after_push(tx, accepted, audiences, device.org_id, now)
     changes.append(tx, new_changes)
     _insert_revisions(tx, device, new_rows, now)
-    attachments.note_manifests(tx, device.org_id, [env for env, _, _, _ in new_rows])
-    matching.store(tx, device.org_id, [env for env, _, _, _ in new_rows])
+    attachments.note_manifests(tx, device.org_id, [row[0] for row in new_rows])
+    matching.store(tx, device.org_id, [row[0] for row in new_rows])
     _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
     office.refresh_heads(tx, sorted(written))
     # After the inserts, so a sealed revision stored earlier in this batch goes too.
@@ -213,18 +215,18 @@ def _state(
 def _insert_revisions(
     tx: Tx,
     device: Device,
-    rows: list[tuple[RecordEnvelope, _Receipt, str, str | None]],
+    rows: list[tuple[RecordEnvelope, _Receipt, str, str | None, str]],
     now: datetime,
 ) -> None:
     # A batch-signed revision's proof (migration 15) goes in with it; one signed alone is
     # written as before that migration.
     plain, proven = [], []
-    for env, receipt, status, _ in rows:
+    for env, receipt, status, _, stats in rows:
         wire = env.model_dump(mode="json", include={"created_at", "updated_at"})
         values = (
             str(env.id), env.revision, env.base_revision, device.org_id, device.region,
             env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
-            wire["updated_at"], json_text(env.stats), env.sealed, env.deleted, env.signature,
+            wire["updated_at"], stats, env.sealed, env.deleted, env.signature,
             receipt.content_digest, tx.ts(now), receipt.final_seq(), status,
         )  # fmt: skip
         if env.proof is None:
@@ -244,11 +246,11 @@ def _insert_revisions(
     # Apart, like the withdrawal mark: only relayed revisions have hops (migration 10).
     tx.many(
         "UPDATE records SET hops = ? WHERE id = ? AND revision = ?",
-        [(path, str(env.id), env.revision) for env, _, _, path in rows if path is not None],
+        [(path, str(env.id), env.revision) for env, _, _, path, _ in rows if path is not None],
     )
     tx.many(
         "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
-        [(str(env.id), env.revision) for env, _, _, _ in rows if env.consent_withdrawn],
+        [(str(env.id), env.revision) for env, _, _, _, _ in rows if env.consent_withdrawn],
     )
 
 
