@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from json.encoder import encode_basestring
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -174,7 +175,7 @@ class RecordEnvelope(WireModel):
         head = canonical_json(body)[:-1]
         return b"".join(
             (_RECORD_PREFIX, head, b',"stats":', stats_json, b',"updated_at":',
-             canonical_json(updated_at), b"}")
+             encode_basestring(updated_at).encode(), b"}")
         )  # fmt: skip
 
     def signed_message(self, signing_bytes: bytes | None = None) -> bytes:

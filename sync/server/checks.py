@@ -66,6 +66,7 @@ class _Field:
     the expressions that read statistics only, which the server runs again."""
 
     node: FieldSpec
+    statistical: bool = False
     shape: Shape | None = None
     calculation: Expression | None = None
     constraint: Expression | None = None
@@ -112,6 +113,7 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
         inputs = tuple(sorted({name for e in expressions for name in e.references}))
     return _Field(
         node,
+        statistical=True,
         shape=statistics.shape(node) if node.type == "calculate" else None,
         calculation=calculation,
         constraint=constraint,
@@ -417,23 +419,23 @@ def _level_errors(
 ) -> None:
     for name, value in values.items():
         node = level.get(name)
-        if node is None:
+        if type(node) is _Field and node.statistical:
+            problem = rules.verdict(node, value, env)
+            if problem is not None:
+                code, message = problem
+                problems.add(name, prefix + name, code, f"{name!r}: {message}")
+        elif node is None:
             message = f"{name!r} is not a field of this form"
             problems.add(name, prefix + name, "unknown_field", message)
         elif isinstance(node, _Repeat):
             _repeat_errors(rules, node, value, prefix + name, env, problems)
-        elif node.node.sensitivity != "statistical":
+        else:
             problems.add(
                 name,
                 prefix + name,
                 "not_statistical",
                 f"{name!r} is a sensitive field: it may only travel sealed, never in stats",
             )
-        else:
-            problem = rules.verdict(node, value, env)
-            if problem is not None:
-                code, message = problem
-                problems.add(name, prefix + name, code, f"{name!r}: {message}")
 
 
 def _repeat_errors(

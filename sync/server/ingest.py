@@ -324,7 +324,7 @@ def _signed_outcomes(
 def _unsigned_receipt(signer: ReceiptSigner, result: PushResult) -> Receipt:
     if result.seq is None or result.received_at is None or result.content_digest is None:
         raise RuntimeError("storage returned a stored outcome without its receipt data")
-    return Receipt.model_construct(
+    return Receipt(
         record_id=result.record_id,
         revision=result.revision,
         content_digest=result.content_digest,
@@ -332,5 +332,4 @@ def _unsigned_receipt(signer: ReceiptSigner, result: PushResult) -> Receipt:
         received_at=result.received_at,
         server_key_id=signer.key_id,
         signature=b"",
-        proof=None,
     )

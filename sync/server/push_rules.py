@@ -165,9 +165,7 @@ def _stored(
 ) -> PushDecision:
     """A decision to store `envelope`, leaving its record as `after`, with the record change
     that tells `audience` what happened (metadata only: never stats, never sealed bytes)."""
-    # From a checked envelope and the server's own state: constructed, not validated again
-    # (every field given: pydantic inspects a default factory's signature on each use).
-    change = RecordChangeData.model_construct(
+    change = RecordChangeData(
         revision=envelope.revision,
         base_revision=envelope.base_revision,
         head_revision=after.head_revision,
@@ -177,8 +175,6 @@ def _stored(
         conflict=after.in_conflict,
         siblings=after.siblings,
         consent_withdrawn=envelope.consent_withdrawn,
-        resolved=False,
-        superseded=(),
     )
     return PushDecision(verdict, after, change, audience, erases=erases)
 
