@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from json.encoder import encode_basestring
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any, Literal
 from uuid import UUID
 

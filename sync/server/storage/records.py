@@ -114,8 +114,17 @@ def push(
     _insert_revisions(tx, device, new_rows, now)
     attachments.note_manifests(tx, device.org_id, [row[0] for row in new_rows])
     matching.store(tx, device.org_id, [row[0] for row in new_rows])
-    _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
-    office.refresh_heads(tx, sorted(written))
+    heads = {record_id: states[record_id] for record_id in sorted(written)}
+    # A head stored by this batch: its seq and receipt time are known here; any other (a
+    # conflict leaves the head as it was) is copied from its revision, as a resolution does.
+    new_heads = {
+        record_id: receipt
+        for record_id, state in heads.items()
+        if (receipt := receipts.get((record_id, state.head_revision))) is not None
+        and receipt.change is not None
+    }
+    _write_heads(tx, heads, new_heads)
+    office.refresh_heads(tx, [record_id for record_id in heads if record_id not in new_heads])
     # After the inserts, so a sealed revision stored earlier in this batch goes too.
     erase_withdrawn(tx, device.org_id, erased, now)
     at, actor = tx.ts(now), f"device:{device.id}"
@@ -254,21 +263,39 @@ def _insert_revisions(
     )
 
 
-def _write_heads(tx: Tx, states: dict[str, RecordState]) -> None:
+def _write_heads(tx: Tx, states: dict[str, RecordState], new_heads: dict[str, _Receipt]) -> None:
+    """Write the records' heads; those in `new_heads` (a head revision this batch stored)
+    with its seq and receipt time (the office list's order), the others without."""
     # The owner is written once, with the record's first revision: no update changes it.
-    tx.many(
+    upsert = (
         "INSERT INTO record_heads (id, org_id, form_id, head_revision, head_device_id,"
-        " deleted, in_conflict, owner_device_id, owner_region)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " deleted, in_conflict, owner_device_id, owner_region{head})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?{marks}) ON CONFLICT (id) DO UPDATE SET"
         " form_id = excluded.form_id, head_revision = excluded.head_revision,"
         " head_device_id = excluded.head_device_id, deleted = excluded.deleted,"
-        " in_conflict = excluded.in_conflict",
+        " in_conflict = excluded.in_conflict{update}"
+    )
+    rows = {
+        record_id: (record_id, s.org_id, s.form_id, s.head_revision, s.head_device_id,
+                    s.deleted, s.in_conflict, s.owner.device_id, s.owner.region)
+        for record_id, s in states.items()
+    }  # fmt: skip
+    tx.many(
+        upsert.format(head="", marks="", update=""),
+        [row for record_id, row in rows.items() if record_id not in new_heads],
+    )
+    tx.many(
+        upsert.format(
+            head=", head_seq, head_received_at",
+            marks=", ?, ?",
+            update=", head_seq = excluded.head_seq, head_received_at = excluded.head_received_at",
+        ),
         [
-            (record_id, s.org_id, s.form_id, s.head_revision, s.head_device_id, s.deleted,
-             s.in_conflict, s.owner.device_id, s.owner.region)
-            for record_id, s in states.items()
+            (*row, receipt.final_seq(), tx.ts(receipt.received_at))
+            for record_id, row in rows.items()
+            if (receipt := new_heads.get(record_id)) is not None
         ],
-    )  # fmt: skip
+    )
 
 
 def _result(env: RecordEnvelope, decision: PushDecision, receipt: _Receipt | None) -> PushResult:
