@@ -202,12 +202,16 @@ def _nesting_fits(stats: dict[str, Any]) -> bool:
     while pending:
         node, depth = pending.pop()
         children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if depth >= MAX_STATS_DEPTH:
+        if depth >= MAX_STATS_DEPTH:
+            if children:  # a value one level too deep
                 return False
-            if isinstance(child, dict | list):
-                pending.append((child, depth + 1))
+            continue
+        below = depth + 1
+        pending += [(child, below) for child in children if isinstance(child, _CONTAINERS)]
     return True
+
+
+_CONTAINERS = (dict, list)
 
 
 class RelayHop(WireModel):
