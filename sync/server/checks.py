@@ -380,6 +380,7 @@ def _recipients_problem(
 # envelopes are sealed to the keys its one header names.
 _EPOCH_KEY_IDS: dict[tuple[str, bytes], frozenset[str]] = {}
 _EPOCH_KEY_IDS_KEPT = 64
+_EPOCH_KEY_IDS_LOCK = threading.Lock()  # requests are checked on several threads
 
 
 def _sealed_to(sealed: bytes, epoch_id: str | None, header: bytes | None) -> frozenset[str]:
@@ -390,9 +391,10 @@ def _sealed_to(sealed: bytes, epoch_id: str | None, header: bytes | None) -> fro
     found = _EPOCH_KEY_IDS.get((epoch_id, header))
     if found is None:
         found = frozenset(envelope_key_ids(sealed, header))
-        if len(_EPOCH_KEY_IDS) >= _EPOCH_KEY_IDS_KEPT:
-            _EPOCH_KEY_IDS.pop(next(iter(_EPOCH_KEY_IDS)), None)  # the oldest
-        _EPOCH_KEY_IDS[(epoch_id, header)] = found
+        with _EPOCH_KEY_IDS_LOCK:
+            if len(_EPOCH_KEY_IDS) >= _EPOCH_KEY_IDS_KEPT:
+                _EPOCH_KEY_IDS.pop(next(iter(_EPOCH_KEY_IDS)))  # the oldest
+            _EPOCH_KEY_IDS[(epoch_id, header)] = found
     return found
 
 
