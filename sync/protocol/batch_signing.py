@@ -11,6 +11,7 @@ device already keeps beside each outbox entry, so a batch is signed without re-e
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 
@@ -38,6 +39,7 @@ def record_leaf(content_digest: str) -> bytes:
     return hashlib.sha256(b"\x00" + bytes.fromhex(content_digest)).digest()
 
 
+@functools.lru_cache(maxsize=64)  # a batch's envelopes all lead to its one root
 def record_batch_signing_bytes(root: bytes, size: int) -> bytes:
     """What a device signs once per batch: the root over the batch's envelopes and their
     number (domain-separated from a single record's signing bytes and from receipts)."""

@@ -73,26 +73,31 @@ def _split(size: int) -> int:
 
 
 def _path_length(index: int, size: int) -> int:
-    length = 0
+    return len(_sides(index, size))
+
+
+def _sides(index: int, size: int) -> list[bool]:
+    """Whether leaf `index` lies in the left subtree at each split, from the root down."""
+    sides = []
     while size > 1:
         split = _split(size)
-        if index < split:
-            size = split
-        else:
+        sides.append(index < split)
+        if index >= split:
             index, size = index - split, size - split
-        length += 1
-    return length
+        else:
+            size = split
+    return sides
 
 
 def _climb(node: bytes, index: int, size: int, path: list[bytes]) -> bytes:
-    if size == 1:
-        return node
-    split = _split(size)
-    if index < split:
-        below = _climb(node, index, split, path[:-1])
-        return hashlib.sha256(_NODE + below + path[-1]).digest()
-    below = _climb(node, index - split, size - split, path[:-1])
-    return hashlib.sha256(_NODE + path[-1] + below).digest()
+    """The root above `node`, leaf `index` of `size`, with its audit path (leaf upwards)."""
+    sides = _sides(index, size)
+    if len(path) != len(sides):
+        raise ValueError("the path does not fit a tree of this size")
+    for sibling, left in zip(path, reversed(sides), strict=True):
+        pair = node + sibling if left else sibling + node
+        node = hashlib.sha256(_NODE + pair).digest()
+    return node
 
 
 class Receipt(WireModel):

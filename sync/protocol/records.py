@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any, Literal
 from uuid import UUID
 
@@ -159,10 +160,23 @@ class RecordEnvelope(WireModel):
                 raise ValueError("stats numbers must be finite (NaN and Infinity are not JSON)")
         return value
 
-    def signing_bytes(self) -> bytes:
-        """What the device signs: every field but the signature, canonically encoded."""
-        body = self.model_dump(mode="json", exclude={"signature", "proof"})
-        return b"fieldapp-record-v1\n" + canonical_json(body)
+    def signing_bytes(self, stats_json: bytes | None = None) -> bytes:
+        """What the device signs: every field but the signature, canonically encoded.
+        `stats_json`: `canonical_json(self.stats)` when the caller has it already (a server
+        keeps that text too): it is spliced in, not encoded again."""
+        if stats_json is None:
+            body = self.model_dump(mode="json", exclude={"signature", "proof"})
+            return _RECORD_PREFIX + canonical_json(body)
+        body = self.model_dump(mode="json", exclude={"signature", "proof", "stats"})
+        updated_at = body.pop("updated_at")
+        if max(body) >= "stats":  # a field sorting after `stats` (none today): encode all
+            return self.signing_bytes()
+        # Canonical JSON sorts keys: `stats`, then `updated_at`, come after every other field.
+        head = canonical_json(body)[:-1]
+        return b"".join(
+            (_RECORD_PREFIX, head, b',"stats":', stats_json, b',"updated_at":',
+             encode_basestring(updated_at).encode(), b"}")
+        )  # fmt: skip
 
     def signed_message(self, signing_bytes: bytes | None = None) -> bytes:
         """What `signature` signs: `signing_bytes()` (given when computed already) or, with
@@ -179,18 +193,25 @@ class RecordEnvelope(WireModel):
         return hashlib.sha256(self.signing_bytes()).hexdigest()
 
 
+_RECORD_PREFIX = b"fieldapp-record-v1\n"
+
+
 def _nesting_fits(stats: dict[str, Any]) -> bool:
     """Whether no value in `stats` lies deeper than MAX_STATS_DEPTH (`stats` itself is 1)."""
     pending: list[tuple[Any, int]] = [(stats, 1)]
     while pending:
         node, depth = pending.pop()
         children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if depth >= MAX_STATS_DEPTH:
+        if depth >= MAX_STATS_DEPTH:
+            if children:  # a value one level too deep
                 return False
-            if isinstance(child, dict | list):
-                pending.append((child, depth + 1))
+            continue
+        below = depth + 1
+        pending += [(child, below) for child in children if isinstance(child, _CONTAINERS)]
     return True
+
+
+_CONTAINERS = (dict, list)
 
 
 class RelayHop(WireModel):

@@ -26,8 +26,8 @@ could not open the record.
 from __future__ import annotations
 
 import math
+import re
 import threading
-import uuid
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,10 +66,14 @@ class _Field:
     the expressions that read statistics only, which the server runs again."""
 
     node: FieldSpec
+    statistical: bool = False
     shape: Shape | None = None
     calculation: Expression | None = None
     constraint: Expression | None = None
     choice_filter: Expression | None = None
+    # The other statistics its verdict reads (sorted), None when it cannot be remembered
+    # (an expression drawing random numbers or ids).
+    inputs: tuple[str, ...] | None = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +104,21 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
             return None
         return expression
 
+    calculation = rerun(node.calculation)
+    constraint = rerun(node.constraint)
+    choice_filter = rerun(node.choice_filter, parse_choice_filter)
+    expressions = [e for e in (calculation, constraint, choice_filter) if e is not None]
+    inputs = None
+    if not any(expression.functions & _UNREPEATABLE for expression in expressions):
+        inputs = tuple(sorted({name for e in expressions for name in e.references}))
     return _Field(
         node,
+        statistical=True,
         shape=statistics.shape(node) if node.type == "calculate" else None,
-        calculation=rerun(node.calculation),
-        constraint=rerun(node.constraint),
-        choice_filter=rerun(node.choice_filter, parse_choice_filter),
+        calculation=calculation,
+        constraint=constraint,
+        choice_filter=choice_filter,
+        inputs=inputs,
     )
 
 
@@ -130,6 +143,9 @@ class FormRules:
         # What a re-run expression gave for the statistics it reads: many records share them.
         self._reruns: dict[tuple[Any, ...], Any] = {}
         self._reruns_lock = threading.Lock()
+        # A statistical field's verdict on a value, given the statistics its rules read:
+        # records repeat the same few answers (see `verdict`).
+        self._verdicts: dict[tuple[Any, ...], tuple[str, str] | None] = {}
 
     def rerun(self, expression: Expression, env: _Env, current: Any = None) -> Any:
         """`expression.evaluate(env, current=current)`, remembered by what it reads (an
@@ -154,6 +170,57 @@ class FormRules:
                     self._reruns.pop(next(iter(self._reruns)))  # the oldest: insertion order
                 self._reruns[key] = found
         return found
+
+    def verdict(self, field: _Field, value: Any, env: _Env) -> tuple[str, str] | None:
+        """`_value_problem(self, field, value, env)`, remembered by the value and the
+        statistics the field's rules read, each exactly (`_exact_key`): the verdict is a
+        function of them. Not remembered: one whose rules draw random numbers or ids, or
+        read a repeat's instances (each record's are its own)."""
+        inputs = field.inputs
+        if inputs is None:
+            return _value_problem(self, field, value, env)
+        try:
+            # Text, the common answer, is its own key: it equals no value of another type.
+            exact = value if value.__class__ is str else _exact_key(value)
+            if inputs:
+                key: tuple[Any, ...] = (
+                    id(field),
+                    exact,
+                    *(_exact_key(env.get(name)) for name in inputs),
+                )
+            else:
+                key = (id(field), exact)
+        except _Unkeyable:
+            return _value_problem(self, field, value, env)
+        found = self._verdicts.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = _value_problem(self, field, value, env)
+            with self._reruns_lock:
+                if len(self._verdicts) >= _VERDICTS_KEPT:
+                    self._verdicts.pop(next(iter(self._verdicts)))  # the oldest
+                self._verdicts[key] = found
+        return found  # type: ignore[return-value]
+
+
+_VERDICTS_KEPT = 16384
+
+
+class _Unkeyable(Exception):
+    """A value holding an object (a repeat's instances): its verdict is not remembered."""
+
+
+def _exact_key(value: Any) -> Any:
+    """A hashable key equal for two values only if they are the same JSON value of the same
+    Python type (a float by its repr, so that 0.0 and -0.0 differ): anything computed from
+    one is computed from the other. An object raises _Unkeyable."""
+    kind = type(value)
+    if kind is list:
+        return (list, *map(_exact_key, value))
+    if kind is float:
+        return (float, repr(value))
+    if kind is dict:
+        raise _Unkeyable
+    return (kind, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +354,7 @@ def _recipients_problem(
                 f"the sealed part names sealing epoch {epoch_id}, whose header was neither in"
                 " the push nor stored here: push it again with its epoch header",
             )
-        sealed_to = set(envelope_key_ids(sealed, header))
+        sealed_to = _sealed_to(sealed, epoch_id, header)
     except CryptoError:
         return "sealed_malformed", "the sealed part is not a fieldapp envelope (see crypto.seal)"
     foreign = sorted(sealed_to - recipients)
@@ -307,6 +374,28 @@ def _recipients_problem(
             " code, then edit and finalise the record again",
         )
     return None
+
+
+# The key ids of the epoch headers seen lately, by (epoch id, header): an epoch's many
+# envelopes are sealed to the keys its one header names.
+_EPOCH_KEY_IDS: dict[tuple[str, bytes], frozenset[str]] = {}
+_EPOCH_KEY_IDS_KEPT = 64
+_EPOCH_KEY_IDS_LOCK = threading.Lock()  # requests are checked on several threads
+
+
+def _sealed_to(sealed: bytes, epoch_id: str | None, header: bytes | None) -> frozenset[str]:
+    """The key ids `sealed` is sealed to (`envelope_key_ids`); for an epoch envelope, read
+    once per epoch header, which alone names them. CryptoError as `envelope_key_ids`."""
+    if epoch_id is None or header is None:
+        return frozenset(envelope_key_ids(sealed, header))
+    found = _EPOCH_KEY_IDS.get((epoch_id, header))
+    if found is None:
+        found = frozenset(envelope_key_ids(sealed, header))
+        with _EPOCH_KEY_IDS_LOCK:
+            if len(_EPOCH_KEY_IDS) >= _EPOCH_KEY_IDS_KEPT:
+                _EPOCH_KEY_IDS.pop(next(iter(_EPOCH_KEY_IDS)))  # the oldest
+            _EPOCH_KEY_IDS[(epoch_id, header)] = found
+    return found
 
 
 def stats_errors(form: FormSpec | FormRules, stats: Mapping[str, Any]) -> list[WireFieldError]:
@@ -331,24 +420,24 @@ def _level_errors(
     problems: _Problems,
 ) -> None:
     for name, value in values.items():
-        path = prefix + name
         node = level.get(name)
-        if node is None:
-            problems.add(name, path, "unknown_field", f"{name!r} is not a field of this form")
+        if type(node) is _Field and node.statistical:
+            problem = rules.verdict(node, value, env)
+            if problem is not None:
+                code, message = problem
+                problems.add(name, prefix + name, code, f"{name!r}: {message}")
+        elif node is None:
+            message = f"{name!r} is not a field of this form"
+            problems.add(name, prefix + name, "unknown_field", message)
         elif isinstance(node, _Repeat):
-            _repeat_errors(rules, node, value, path, env, problems)
-        elif node.node.sensitivity != "statistical":
+            _repeat_errors(rules, node, value, prefix + name, env, problems)
+        else:
             problems.add(
                 name,
-                path,
+                prefix + name,
                 "not_statistical",
                 f"{name!r} is a sensitive field: it may only travel sealed, never in stats",
             )
-        else:
-            problem = _value_problem(rules, node, value, env)
-            if problem is not None:
-                code, message = problem
-                problems.add(name, path, code, f"{name!r}: {message}")
 
 
 def _repeat_errors(
@@ -458,14 +547,13 @@ def _same(computed: Any, value: Any) -> bool:
     return computed == value and isinstance(computed, bool) == isinstance(value, bool)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _is_uuid(value: Any) -> bool:
-    """A canonical UUID: `_id` travels in clear, so it must not be able to carry text."""
-    if not isinstance(value, str):
-        return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    """A canonical UUID (as `str(uuid.UUID(...))` writes one): `_id` travels in clear, so it
+    must not be able to carry text."""
+    return isinstance(value, str) and _CANONICAL_UUID.fullmatch(value) is not None
 
 
 def _is_iso_date(value: Any) -> bool:

@@ -29,6 +29,7 @@ from sync.protocol import (
     RecordOutcome,
     WireFieldError,
     batch_receipt_signing_bytes,
+    canonical_json,
     receipt_tree,
 )
 from sync.server.checks import FormRules, RefusedForm, envelope_errors, recipient_key_ids
@@ -131,11 +132,13 @@ def ingest_push(
     check_signature = _BatchSignatures()
     found: list[list[WireFieldError]] = []
     signed_bytes: list[bytes] = []
+    stats_texts: list[bytes] = []  # encoded once: signed, then stored
     for envelope in envelopes:
         form_key = (envelope.form_id, envelope.form_version)
         if form_key not in forms:
             forms[form_key] = rules(device.org_id, *form_key)
-        signed = envelope.signing_bytes()
+        stats_json = canonical_json(envelope.stats)
+        signed = envelope.signing_bytes(stats_json)
         writer = device if writers is None else writers(envelope.device_id)
         found.append(
             envelope_errors(
@@ -150,8 +153,9 @@ def ingest_push(
             )
         )
         signed_bytes.append(signed)
+        stats_texts.append(stats_json)
     _refuse_broken_batches(envelopes, found)
-    checked, digests, positions = [], [], []
+    checked, digests, texts, positions = [], [], [], []
     for index, (envelope, errors) in enumerate(zip(envelopes, found, strict=True)):
         if errors:
             outcomes[index] = RecordOutcome(
@@ -169,6 +173,7 @@ def ingest_push(
         else:
             checked.append(envelope)
             digests.append(hashlib.sha256(signed_bytes[index]).hexdigest())
+            texts.append(stats_texts[index].decode())
             positions.append(index)
     if checked:
         used = {epoch_id_or_none(envelope.sealed) for envelope in checked}
@@ -177,7 +182,13 @@ def ingest_push(
         )
         paths = None if hops is None else [hops[index] for index in positions]
         results = storage.push_records(
-            device, checked, now, content_digests=digests, hops=paths, contact=contact
+            device,
+            checked,
+            now,
+            content_digests=digests,
+            hops=paths,
+            contact=contact,
+            stats_texts=texts,
         )
         for index, result in zip(positions, results, strict=True):
             outcomes[index] = result
@@ -273,11 +284,13 @@ def _signed_outcomes(
             size = len(tree)
             signature = signer.key.sign(batch_receipt_signing_bytes(root, size, signer.key_id))
             for index, (receipt, path) in enumerate(zip(tree, paths, strict=True)):
-                receipt.proof = ReceiptProof(index=index, size=size, path=path)
+                receipt.proof = ReceiptProof.model_construct(index=index, size=size, path=path)
                 receipt.signature = signature
     else:
         for receipt in receipts:
             receipt.signature = signer.key.sign(receipt.signing_bytes())
+    # Built from what this server stored and signed: constructed, not validated again
+    # (every field given: pydantic inspects a default factory's signature on each use).
     signed = iter(receipts)
     outcomes = []
     for result in results:
@@ -285,19 +298,22 @@ def _signed_outcomes(
             outcomes.append(result)
         elif isinstance(result, PushResult) and result.status == "rejected":
             outcomes.append(
-                RecordOutcome(
+                RecordOutcome.model_construct(
                     id=result.record_id,
                     revision=result.revision,
                     status="rejected",
                     errors=result.errors,
+                    receipt=None,
+                    current_revision=None,
                 )
             )
         elif isinstance(result, PushResult):
             outcomes.append(
-                RecordOutcome(
+                RecordOutcome.model_construct(
                     id=result.record_id,
                     revision=result.revision,
                     status=result.status,
+                    errors=[],
                     receipt=next(signed),
                     current_revision=result.current_revision,
                 )

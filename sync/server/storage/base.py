@@ -372,6 +372,7 @@ class Storage(abc.ABC):
         content_digests: Sequence[str] | None = None,
         hops: Sequence[Sequence[dict[str, str]]] | None = None,
         contact: DeviceContact | None = None,
+        stats_texts: Sequence[str] | None = None,
     ) -> list[PushResult]:
         """Store a batch in ONE transaction; one result per envelope, in order.
 
@@ -379,7 +380,8 @@ class Storage(abc.ABC):
         noted in the same transaction.
 
         `content_digests` are the envelopes' `content_digest`s when the caller has computed
-        them already (from the signing bytes it verified), in the same order. `hops` (from a
+        them already (from the signing bytes it verified), in the same order; `stats_texts`
+        likewise their stats as canonical JSON text (`canonical_json(env.stats)`). `hops` (from a
         relay): for each envelope, the relays it came through (`RelayHop` JSON), stored with
         the revision it becomes (a duplicate keeps the hops it was first stored with).
 

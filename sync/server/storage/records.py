@@ -66,10 +66,12 @@ def push(
     device: Device,
     envelopes: Sequence[RecordEnvelope],
     digests: Sequence[str],
+    stats_texts: Sequence[str],
     now: datetime,
     hops: Sequence[Sequence[dict[str, str]]] | None = None,
 ) -> tuple[list[PushResult], bool]:
-    """Store a batch (see `Storage.push_records`): one result per envelope, in order, and
+    """Store a batch (see `Storage.push_records`; `stats_texts`: each envelope's stats as
+    `json_text` writes them): one result per envelope, in order, and
     whether sealed bytes were erased (the backend then scrubs what it keeps of old pages)."""
     now = now.astimezone(UTC)
     record_ids = sorted({str(env.id) for env in envelopes})
@@ -77,11 +79,11 @@ def push(
     states, receipts = _load(tx, record_ids)
     decided: list[tuple[RecordEnvelope, PushDecision, _Receipt | None]] = []
     new_changes: list[changes.NewChange] = []
-    new_rows: list[tuple[RecordEnvelope, _Receipt, str, str | None]] = []
+    new_rows: list[tuple[RecordEnvelope, _Receipt, str, str | None, str]] = []
     written: set[str] = set()  # records whose head is written
     erased: list[str] = []  # records whose every revision's sealed part goes
     paths = [None] * len(envelopes) if hops is None else [json_text(list(p)) for p in hops]
-    for env, digest, path in zip(envelopes, digests, paths, strict=True):
+    for env, digest, path, text in zip(envelopes, digests, paths, stats_texts, strict=True):
         record_id = str(env.id)
         decision = decide_push(device, env, digest, states.get(record_id))
         receipt = receipts.get((record_id, env.revision))
@@ -95,7 +97,7 @@ def push(
             new_changes.append(change)
             receipt = receipts[(record_id, env.revision)] = _Receipt(digest, now, change=change)
             status = "current" if decision.verdict == "accepted" else "conflict"
-            new_rows.append((env, receipt, status, path))
+            new_rows.append((env, receipt, status, path, text))
             written.add(record_id)
             if decision.erases:
                 erased.append(record_id)
@@ -110,10 +112,19 @@ def push(
     new_changes += office.after_push(tx, accepted, audiences, device.org_id, now)
     changes.append(tx, new_changes)
     _insert_revisions(tx, device, new_rows, now)
-    attachments.note_manifests(tx, device.org_id, [env for env, _, _, _ in new_rows])
-    matching.store(tx, device.org_id, [env for env, _, _, _ in new_rows])
-    _write_heads(tx, {record_id: states[record_id] for record_id in sorted(written)})
-    office.refresh_heads(tx, sorted(written))
+    attachments.note_manifests(tx, device.org_id, [row[0] for row in new_rows])
+    matching.store(tx, device.org_id, [row[0] for row in new_rows])
+    heads = {record_id: states[record_id] for record_id in sorted(written)}
+    # A head stored by this batch: its seq and receipt time are known here; any other (a
+    # conflict leaves the head as it was) is copied from its revision, as a resolution does.
+    new_heads = {
+        record_id: receipt
+        for record_id, state in heads.items()
+        if (receipt := receipts.get((record_id, state.head_revision))) is not None
+        and receipt.change is not None
+    }
+    _write_heads(tx, heads, new_heads)
+    office.refresh_heads(tx, [record_id for record_id in heads if record_id not in new_heads])
     # After the inserts, so a sealed revision stored earlier in this batch goes too.
     erase_withdrawn(tx, device.org_id, erased, now)
     at, actor = tx.ts(now), f"device:{device.id}"
@@ -213,60 +224,78 @@ def _state(
 def _insert_revisions(
     tx: Tx,
     device: Device,
-    rows: list[tuple[RecordEnvelope, _Receipt, str, str | None]],
+    rows: list[tuple[RecordEnvelope, _Receipt, str, str | None, str]],
     now: datetime,
 ) -> None:
-    values = []
-    for env, receipt, status, _ in rows:
+    # A batch-signed revision's proof (migration 15) goes in with it; one signed alone is
+    # written as before that migration.
+    plain, proven = [], []
+    for env, receipt, status, _, stats in rows:
         wire = env.model_dump(mode="json", include={"created_at", "updated_at"})
-        values.append(
-            (str(env.id), env.revision, env.base_revision, device.org_id, device.region,
-             env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
-             wire["updated_at"], json_text(env.stats), env.sealed, env.deleted, env.signature,
-             receipt.content_digest, tx.ts(now), receipt.final_seq(), status)
+        values = (
+            str(env.id), env.revision, env.base_revision, device.org_id, device.region,
+            env.device_id, device.id, env.form_id, env.form_version, wire["created_at"],
+            wire["updated_at"], stats, env.sealed, env.deleted, env.signature,
+            receipt.content_digest, tx.ts(now), receipt.final_seq(), status,
         )  # fmt: skip
+        if env.proof is None:
+            plain.append(values)
+        else:
+            proven.append((*values, env.proof.model_dump_json()))
+    columns = (
+        "id, revision, base_revision, org_id, region, device_id, pushed_by, form_id,"
+        " form_version, created_at, updated_at, stats, sealed, deleted, signature,"
+        " content_digest, received_at, seq, status"
+    )
+    tx.many(f"INSERT INTO records ({columns}) VALUES ({marks(19)})", plain)  # noqa: S608
     tx.many(
-        "INSERT INTO records (id, revision, base_revision, org_id, region, device_id,"
-        " pushed_by, form_id, form_version, created_at, updated_at, stats, sealed, deleted,"
-        " signature, content_digest, received_at, seq, status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        values,
+        f"INSERT INTO records ({columns}, signature_proof) VALUES ({marks(20)})",  # noqa: S608
+        proven,
     )
     # Apart, like the withdrawal mark: only relayed revisions have hops (migration 10).
     tx.many(
         "UPDATE records SET hops = ? WHERE id = ? AND revision = ?",
-        [(path, str(env.id), env.revision) for env, _, _, path in rows if path is not None],
-    )
-    # Apart too: only batch-signed revisions have a proof (migration 15).
-    tx.many(
-        "UPDATE records SET signature_proof = ? WHERE id = ? AND revision = ?",
-        [
-            (env.proof.model_dump_json(), str(env.id), env.revision)
-            for env, _, _, _ in rows
-            if env.proof is not None
-        ],
+        [(path, str(env.id), env.revision) for env, _, _, path, _ in rows if path is not None],
     )
     tx.many(
         "UPDATE records SET consent_withdrawn = TRUE WHERE id = ? AND revision = ?",
-        [(str(env.id), env.revision) for env, _, _, _ in rows if env.consent_withdrawn],
+        [(str(env.id), env.revision) for env, _, _, _, _ in rows if env.consent_withdrawn],
     )
 
 
-def _write_heads(tx: Tx, states: dict[str, RecordState]) -> None:
+def _write_heads(tx: Tx, states: dict[str, RecordState], new_heads: dict[str, _Receipt]) -> None:
+    """Write the records' heads; those in `new_heads` (a head revision this batch stored)
+    with its seq and receipt time (the office list's order), the others without."""
     # The owner is written once, with the record's first revision: no update changes it.
-    tx.many(
+    upsert = (
         "INSERT INTO record_heads (id, org_id, form_id, head_revision, head_device_id,"
-        " deleted, in_conflict, owner_device_id, owner_region)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " deleted, in_conflict, owner_device_id, owner_region{head})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?{marks}) ON CONFLICT (id) DO UPDATE SET"
         " form_id = excluded.form_id, head_revision = excluded.head_revision,"
         " head_device_id = excluded.head_device_id, deleted = excluded.deleted,"
-        " in_conflict = excluded.in_conflict",
+        " in_conflict = excluded.in_conflict{update}"
+    )
+    rows = {
+        record_id: (record_id, s.org_id, s.form_id, s.head_revision, s.head_device_id,
+                    s.deleted, s.in_conflict, s.owner.device_id, s.owner.region)
+        for record_id, s in states.items()
+    }  # fmt: skip
+    tx.many(
+        upsert.format(head="", marks="", update=""),
+        [row for record_id, row in rows.items() if record_id not in new_heads],
+    )
+    tx.many(
+        upsert.format(
+            head=", head_seq, head_received_at",
+            marks=", ?, ?",
+            update=", head_seq = excluded.head_seq, head_received_at = excluded.head_received_at",
+        ),
         [
-            (record_id, s.org_id, s.form_id, s.head_revision, s.head_device_id, s.deleted,
-             s.in_conflict, s.owner.device_id, s.owner.region)
-            for record_id, s in states.items()
+            (*row, receipt.final_seq(), tx.ts(receipt.received_at))
+            for record_id, row in rows.items()
+            if (receipt := new_heads.get(record_id)) is not None
         ],
-    )  # fmt: skip
+    )
 
 
 def _result(env: RecordEnvelope, decision: PushDecision, receipt: _Receipt | None) -> PushResult:

@@ -75,7 +75,7 @@ from sync.server.storage.models import (
     StatsRow,
     StoredRecord,
 )
-from sync.server.storage.tx import Tx
+from sync.server.storage.tx import Tx, json_text
 
 __all__ = ["SqlStorage"]
 
@@ -359,6 +359,7 @@ class SqlStorage(Storage):
         content_digests: Sequence[str] | None = None,
         hops: Sequence[Sequence[dict[str, str]]] | None = None,
         contact: DeviceContact | None = None,
+        stats_texts: Sequence[str] | None = None,
     ) -> list[PushResult]:
         if hops is not None and len(hops) != len(envelopes):
             raise ValueError("one list of hops per envelope")
@@ -367,6 +368,11 @@ class SqlStorage(Storage):
         elif len(content_digests) != len(envelopes):
             raise ValueError("one content digest per envelope")
         digests = content_digests
+        if stats_texts is None:
+            stats_texts = [json_text(env.stats) for env in envelopes]
+        elif len(stats_texts) != len(envelopes):
+            raise ValueError("one stats text per envelope")
+        texts = stats_texts
 
         def store(tx: Tx) -> tuple[list[PushResult], bool]:
             if contact is not None:
@@ -378,7 +384,7 @@ class SqlStorage(Storage):
                     waiting=contact.waiting,
                     app_version=contact.app_version,
                 )
-            return records.push(tx, device, envelopes, digests, now, hops)
+            return records.push(tx, device, envelopes, digests, texts, now, hops)
 
         results, erased = self._write_retrying(store)
         if erased:
