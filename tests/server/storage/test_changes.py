@@ -14,8 +14,8 @@ from sync.protocol import ChangesPage
 from sync.server.storage import (
     Device,
     Storage,
+    changes,
 )
-from sync.server.storage import changes
 from sync.server.storage.models import ORG_WIDE_ROLES
 from sync.server.storage.sql import SqlStorage
 from tests.server.conftest import Backend
