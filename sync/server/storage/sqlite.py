@@ -74,7 +74,7 @@ class _SqliteTx(Tx):
 
     def plan_index_walks(self) -> None:
         """SQLite's planner walks the index that gives the ORDER BY already (EXPLAIN QUERY
-        PLAN of a page: no temporary B-tree for an arm's ORDER BY)."""
+        PLAN of a page: each arm a SEARCH of its index from the cursor, no statistics)."""
 
     def ts(self, value: datetime) -> str:
         return value.astimezone(UTC).isoformat(timespec="microseconds")
