@@ -18,7 +18,7 @@ from sync.protocol import PROTOCOL_VERSION, ChangeKind, ChangesPage
 from sync.server.storage.models import ORG_WIDE_ROLES, Device
 from sync.server.storage.tx import Tx, json_text
 
-__all__ = ["NewChange", "append", "since", "since_json"]
+__all__ = ["NewChange", "append", "page_query", "since", "since_json"]
 
 
 @dataclass(slots=True)
@@ -93,6 +93,20 @@ def since_json(tx: Tx, viewer: Device, cursor: int, limit: int) -> bytes:
     """`since` as the JSON of its `ChangesPage`, built by the database from the JSON text the
     change log keeps (written from the kinds' models): one query, one row, no model and no
     Python per change on the way out."""
+    row = tx.one(*page_query(tx, viewer, cursor, limit))
+    next_cursor = cursor if row["last"] is None else int(row["last"])
+    has_more = "true" if int(row["visible"]) > limit else "false"
+    return (
+        f'{{"protocol":{PROTOCOL_VERSION},"changes":[{row["bodies"] or ""}],'
+        f'"next_cursor":{next_cursor},"has_more":{has_more}}}'
+    ).encode()
+
+
+def page_query(tx: Tx, viewer: Device, cursor: int, limit: int) -> tuple[str, list[Any]]:
+    """The query of `since_json`'s one row (the page's change JSON joined, its last seq, and
+    how many of the limit + 1 changes after the cursor `viewer` may see) and its parameters,
+    with `tx` readied to run it as index walks that stop at the page; ValueError if `limit`
+    is below 1."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     arms, params = _visible(viewer, cursor, limit + 1)
@@ -107,21 +121,16 @@ def since_json(tx: Tx, viewer: Device, cursor: int, limit: int) -> bytes:
         f" ORDER BY {order} LIMIT ?) AS arm{number}"
         for number, (arm, order) in enumerate(arms)
     )
+    tx.plan_index_walks()
     # The first `limit` of the limit + 1 visible changes make the page; the one past them
     # only says there is more.
-    row = tx.one(
+    return (
         f"SELECT {tx.joined('body', 'seq')} FILTER (WHERE n <= ?) AS bodies,"  # noqa: S608
         " MAX(seq) FILTER (WHERE n <= ?) AS last, COUNT(*) AS visible"
         " FROM (SELECT seq, body, ROW_NUMBER() OVER (ORDER BY seq) AS n"
         f" FROM ({union}) AS arms ORDER BY seq LIMIT ?) AS page",
         [limit, limit, *params, limit + 1],
     )
-    next_cursor = cursor if row["last"] is None else int(row["last"])
-    has_more = "true" if int(row["visible"]) > limit else "false"
-    return (
-        f'{{"protocol":{PROTOCOL_VERSION},"changes":[{row["bodies"] or ""}],'
-        f'"next_cursor":{next_cursor},"has_more":{has_more}}}'
-    ).encode()
 
 
 def _visible(viewer: Device, cursor: int, limit: int) -> tuple[list[tuple[str, str]], list[Any]]:
@@ -133,27 +142,26 @@ def _visible(viewer: Device, cursor: int, limit: int) -> tuple[list[tuple[str, s
     roster = "(c.region = ? OR (c.region IS NULL AND ? = 1))"
     region_params = [viewer.region, 1 if viewer.region is None else 0]
     if viewer.role not in ORG_WIDE_ROLES:
-        # Records and reviews reach their audience: the organisation's (then the global)
-        # ones by (org_id, seq), each checked against the viewer's audience rows; the rest
-        # (forms, shared items, revocations, rosters) from the partial index that leaves
-        # records and reviews out. Every arm walks its index in seq order whatever the
-        # planner's statistics say (a fresh table has none).
+        # Records and reviews reach their audience: walked from the viewer's own audience
+        # rows (their primary key, in seq order), each change then fetched by its seq; the
+        # rest (forms, shared items, revocations, rosters) from the partial index that
+        # leaves records and reviews out, the organisation's then the global ones.
         audience = (
-            " AND c.seq > ? AND c.kind IN ('record', 'review') AND EXISTS (SELECT 1"
-            " FROM change_audience a WHERE a.device_id = ? AND a.seq = c.seq)"
+            "change_audience a JOIN changes c ON c.seq = a.seq WHERE a.device_id = ?"
+            " AND a.seq > ? AND (c.org_id = ? OR c.org_id IS NULL)"
+            " AND c.kind IN ('record', 'review')"
         )
         shared = (
             " AND c.seq > ? AND c.kind NOT IN ('record', 'review')"
             " AND ((c.kind <> 'roster' AND (c.region IS NULL OR c.region = ?))"
             f" OR (c.kind = 'roster' AND {roster}))"
         )
-        own = [cursor, viewer.id, limit]
         shared_params = [cursor, viewer.region, *region_params, limit]
-        params = [viewer.org_id, *own, *own, viewer.org_id, *shared_params, *shared_params]
+        params = [viewer.id, cursor, viewer.org_id, limit, viewer.org_id, *shared_params,
+                  *shared_params]  # fmt: skip
         return (
             [
-                ("changes c WHERE c.org_id = ?" + audience, "c.seq"),
-                ("changes c WHERE c.org_id IS NULL" + audience, "c.seq"),
+                (audience, "a.seq"),
                 ("changes c WHERE c.org_id = ?" + shared, "c.seq"),
                 ("changes c WHERE c.org_id IS NULL" + shared, "c.seq"),
             ],

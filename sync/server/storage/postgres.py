@@ -90,6 +90,16 @@ class _PostgresTx(Tx):
     def dt(self, value: Any) -> datetime:
         return value.astimezone(UTC)
 
+    def plan_index_walks(self) -> None:
+        # Without statistics the planner guesses a handful of matching rows, and a handful
+        # costs less through a bitmap scan and a sort than through an ordered index scan;
+        # the sort then reads every row after the cursor (EXPLAIN: 10,000 for a page of
+        # 1,000 on a fresh database). Ruling out those scans leaves the ordered walk.
+        self._cur.execute(
+            "SELECT set_config('enable_seqscan', 'off', true),"
+            " set_config('enable_bitmapscan', 'off', true)"
+        )
+
     def json_string(self, column: str) -> str:
         return f"to_json({column})::text"
 

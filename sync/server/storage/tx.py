@@ -64,6 +64,12 @@ class Tx(abc.ABC):
         return None if value is None else self.dt(value)
 
     @abc.abstractmethod
+    def plan_index_walks(self) -> None:
+        """Have this transaction's further queries walk an index in its order, and stop at
+        their LIMIT, rather than read every matching row and sort it, whatever statistics the
+        planner has (a table filled since its last ANALYZE has none worth the name)."""
+
+    @abc.abstractmethod
     def json_string(self, column: str) -> str:
         """SQL for a text column's value as a JSON string (quoted and escaped)."""
 
