@@ -316,7 +316,7 @@ class Push:
                 if (batch := next(waiting, None)) is None:
                     break
                 if current := self._still_current(batch):
-                    in_flight.append(senders.submit(lambda sent=current: list(self._send(sent))))
+                    in_flight.append(senders.submit(self._answers, current))
             while in_flight:
                 yield from in_flight.popleft().result()
 
@@ -335,6 +335,9 @@ class Push:
             return batch
         leaving = [item for item in batch.items if item.record_id in current]
         return self._batch(leaving) if leaving else None
+
+    def _answers(self, batch: _Batch) -> list[tuple[list[Outgoing], httpx.Response]]:
+        return list(self._send(batch))
 
     def _send(self, batch: _Batch) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
         """Push one batch (halving it while the server finds it too large): its answers."""
