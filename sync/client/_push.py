@@ -1,9 +1,9 @@
 """The push: the outbox leaves in batches compressed to suit the link (gzip; xz on a slow link
 to a server that takes it; none on a fast one), each record turning `sent` only with a
 receipt that verifies. Three stages overlap, each at most one batch ahead of the next:
-preparing a batch, the server storing the one before (two at once on a fast link), writing
-back the outcomes of the one before that, in order; outcomes are only ever written from the
-server's answer (the checkpoint)."""
+preparing a batch, the server storing the one before (two at once unless the link is
+slow), writing back the outcomes of the one before that, in order; outcomes are only ever
+written from the server's answer (the checkpoint)."""
 
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ SLOW_LINK_BYTES_PER_S = 128 * 1024
 XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6 | lzma.PRESET_EXTREME, "pb": 0}]
 _RATE_SAMPLE_BYTES = 32 * 1024
 _OUTBOX_PAGE = 500
-# Batches at the server at once on a fast link: the next one's request overlaps the server's
-# work on the one before (see `Push._exchanges`).
+# Batches at the server at once unless the link is slow: the next one's request overlaps
+# the server's work on the one before (see `Push._exchanges`).
 _MAX_IN_FLIGHT = 2
 _BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
@@ -301,10 +301,11 @@ class Push:
     def _exchanges(
         self, batches: Iterable[_Batch]
     ) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
-        """The batches' answers, in the order the batches were made. On a fast link a batch
-        leaves while the one before is still at the server (which would otherwise idle
-        while the answer comes back and the next request goes out); on a slow one the wire
-        is the bottleneck, and one batch at a time fills it. A failed batch stops the push
+        """The batches' answers, in the order the batches were made. Once the link is
+        measured no slower than SLOW_LINK_BYTES_PER_S a batch leaves while the one before is
+        still at the server (which would otherwise idle while the answer comes back and the
+        next request goes out); on a slow one the wire is the bottleneck, and one batch at a
+        time fills it (and measures it alone). A failed batch stops the push
         once the one beside it has come back (unwritten: its records stay queued and go
         again, the server answering with the receipts it gave)."""
         in_flight: deque[Future[list[tuple[list[Outgoing], httpx.Response]]]] = deque()
@@ -322,7 +323,8 @@ class Push:
 
     def _in_flight_limit(self) -> int:
         """How many batches may be at the server at once (see `_exchanges`)."""
-        return _MAX_IN_FLIGHT if self.exchange.link_is_fast() else 1
+        rate = self.exchange.traffic.link_rate
+        return _MAX_IN_FLIGHT if rate is not None and rate >= SLOW_LINK_BYTES_PER_S else 1
 
     def _still_current(self, batch: _Batch) -> _Batch | None:
         """The batch without envelopes replaced since it was prepared (an edit, a consent

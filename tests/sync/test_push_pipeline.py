@@ -68,6 +68,7 @@ class _Overlap(httpx.BaseTransport):
 def fast_link(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every push's body measures the link, and any rate counts as fast."""
     monkeypatch.setattr(_exchange, "FAST_LINK", 1.0)
+    monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", 0.0)
     monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)
 
 
@@ -130,7 +131,7 @@ def test_a_server_that_signs_each_receipt_alone_is_still_understood(
     assert all(r.proof is None for r in receipts) and len({r.signature for r in receipts}) == 3
 
 
-def test_on_a_fast_link_two_batches_are_at_the_server_at_once_never_more(
+def test_on_a_measured_link_two_batches_are_at_the_server_at_once_never_more(
     device: Store, app_transport: httpx.BaseTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast_link(monkeypatch)
@@ -155,7 +156,8 @@ def test_on_a_fast_link_two_batches_are_at_the_server_at_once_never_more(
 def test_on_a_slow_link_one_batch_at_a_time_fills_the_wire(
     device: Store, app_transport: httpx.BaseTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_exchange, "FAST_LINK", float("inf"))
+    monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", float("inf"))
+    monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)
     make_records(device, 12)
     overlap = _Overlap(app_transport, hold=0.2)
     with SyncClient(device, transport=overlap, max_batch_bytes=4 * 1024) as client:
