@@ -305,9 +305,9 @@ class Push:
         measured no slower than SLOW_LINK_BYTES_PER_S a batch leaves while the one before is
         still at the server (which would otherwise idle while the answer comes back and the
         next request goes out); on a slow one the wire is the bottleneck, and one batch at a
-        time fills it (and measures it alone). A failed batch stops the push
-        once the one beside it has come back (unwritten: its records stay queued and go
-        again, the server answering with the receipts it gave)."""
+        time fills it (and measures it alone). A failed batch stops the push once the one
+        beside it has come back (unwritten: its records stay queued and go again, the server
+        answering with the receipts it gave)."""
         in_flight: deque[Future[list[tuple[list[Outgoing], httpx.Response]]]] = deque()
         with ThreadPoolExecutor(_MAX_IN_FLIGHT, thread_name_prefix="sync-send") as senders:
             waiting = iter(batches)
