@@ -16,6 +16,7 @@ from fieldapp import crypto
 from fieldapp.store import Outcome, Store
 from sync import SyncClient
 from sync.client import _exchange, _push
+from sync.client._transports.counting import Traffic
 from sync.protocol import PushResponse, Receipt
 from sync.server import admin
 from tests.conftest import screening_values
@@ -47,7 +48,8 @@ class _Overlap(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport, hold: float = 1.0) -> None:
         self.inner, self.hold = inner, hold
-        self.most = self._now = 0
+        self.most = self._now = self._started = 0
+        self.alone = 0  # pushes no other push was at the server beside, start to end
         self._lock = threading.Condition()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -55,14 +57,19 @@ class _Overlap(httpx.BaseTransport):
             return self.inner.handle_request(request)
         with self._lock:
             self._now += 1
+            self._started += 1
+            started_before = self._started
             self.most = max(self.most, self._now)
             self._lock.notify_all()
             self._lock.wait_for(lambda: self._now > 1, timeout=self.hold)
+            shared = self._now > 1
         try:
             return self.inner.handle_request(request)
         finally:
             with self._lock:
                 self._now -= 1
+                if not shared and self._now == 0 and self._started == started_before:
+                    self.alone += 1
 
 
 def fast_link(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,6 +142,11 @@ def test_on_a_measured_link_two_batches_are_at_the_server_at_once_never_more(
     device: Store, app_transport: httpx.BaseTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast_link(monkeypatch)
+    rates: list[float] = []
+    note_rate = Traffic.note_rate
+    monkeypatch.setattr(
+        Traffic, "note_rate", lambda self, rate: (rates.append(rate), note_rate(self, rate))
+    )
     ids = make_records(device, 30)
     done: list[int] = []
     overlap = _Overlap(app_transport)
@@ -147,6 +159,7 @@ def test_on_a_measured_link_two_batches_are_at_the_server_at_once_never_more(
         report = client.sync()
     assert report.ok and report.accepted == 30, report.errors
     assert overlap.most == 2
+    assert 0 < len(rates) <= overlap.alone  # only a batch sent alone measured the link
     assert len(done) > 3 and done == sorted(done) and done[-1] == 30  # written in order
     receipts = stored_receipts(device)
     assert sorted(receipts) == sorted(ids) and device.records.status_counts() == {"sent": 30}
