@@ -1,18 +1,22 @@
 """The push: the outbox leaves in batches compressed to suit the link (gzip; xz on a slow link
 to a server that takes it; none on a fast one), each record turning `sent` only with a
 receipt that verifies. Three stages overlap, each at most one batch ahead of the next:
-preparing a batch, the server storing the one before, writing back the outcomes of the one
-before that; outcomes are only ever written from the server's answer (the checkpoint)."""
+preparing a batch, the server storing the one before (two at once unless the link is
+slow), writing back the outcomes of the one before that, in order; outcomes are only ever
+written from the server's answer (the checkpoint)."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import gzip
+import itertools
 import json
 import lzma
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,6 +60,12 @@ SLOW_LINK_BYTES_PER_S = 128 * 1024
 XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6 | lzma.PRESET_EXTREME, "pb": 0}]
 _RATE_SAMPLE_BYTES = 32 * 1024
 _OUTBOX_PAGE = 500
+# Batches at the server at once unless the link is slow: the next one's request overlaps
+# the server's work on the one before (see `Push._exchanges`).
+_MAX_IN_FLIGHT = 2
+# One batch in this many goes alone, its exchange measuring the link (two bodies at once
+# would each look slower than the link is); only one alone measures it.
+_MEASURED_EVERY = 4
 _BATCH_RECEIPTS = {"receipts": "batch"}  # one signature per batch (older servers ignore it)
 _ENVELOPE_BATCH_HEAD = b'{"protocol":%d,"records":[' % PROTOCOL_VERSION
 
@@ -295,9 +305,34 @@ class Push:
     def _exchanges(
         self, batches: Iterable[_Batch]
     ) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
-        for batch in batches:
-            if current := self._still_current(batch):
-                yield from self._send(current)
+        """The batches' answers, in the order the batches were made. Once the link is
+        measured no slower than SLOW_LINK_BYTES_PER_S a batch leaves while the one before is
+        still at the server (which would otherwise idle while the answer comes back and the
+        next request goes out); on a slow one the wire is the bottleneck, and one batch at a
+        time fills it (and measures it alone). A failed batch stops the push once the one
+        beside it has come back (unwritten: its records stay queued and go again, the server
+        answering with the receipts it gave)."""
+        # Each sent batch's answers to come, and whether it goes alone (and measures).
+        in_flight: deque[tuple[Future[list[tuple[list[Outgoing], httpx.Response]]], bool]]
+        in_flight = deque()
+        with ThreadPoolExecutor(_MAX_IN_FLIGHT, thread_name_prefix="sync-send") as senders:
+            waiting = iter(batches)
+            for count in itertools.count():
+                alone = count % _MEASURED_EVERY == 0 or not self._link_takes_two()
+                while in_flight and (alone or in_flight[-1][1] or len(in_flight) >= _MAX_IN_FLIGHT):
+                    yield from in_flight.popleft()[0].result()  # before the next is taken
+                if (batch := next(waiting, None)) is None:
+                    break
+                if current := self._still_current(batch):
+                    in_flight.append((senders.submit(self._answers, current, alone), alone))
+            while in_flight:
+                yield from in_flight.popleft()[0].result()
+
+    def _link_takes_two(self) -> bool:
+        """Whether two batches may be at the server at once (see `_exchanges`): the link
+        was measured no slower than SLOW_LINK_BYTES_PER_S."""
+        rate = self.exchange.traffic.link_rate
+        return rate is not None and rate >= SLOW_LINK_BYTES_PER_S
 
     def _still_current(self, batch: _Batch) -> _Batch | None:
         """The batch without envelopes replaced since it was prepared (an edit, a consent
@@ -311,8 +346,16 @@ class Push:
         leaving = [item for item in batch.items if item.record_id in current]
         return self._batch(leaving) if leaving else None
 
-    def _send(self, batch: _Batch) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
-        """Push one batch (halving it while the server finds it too large): its answers."""
+    def _answers(
+        self, batch: _Batch, measures: bool
+    ) -> list[tuple[list[Outgoing], httpx.Response]]:
+        return list(self._send(batch, measures=measures))
+
+    def _send(
+        self, batch: _Batch, *, measures: bool = True
+    ) -> Iterator[tuple[list[Outgoing], httpx.Response]]:
+        """Push one batch (halving it while the server finds it too large): its answers.
+        One that `measures` (sent alone, start to end) notes the link's rate."""
         started = time.monotonic()
         response = self.exchange.request(
             "POST",
@@ -331,12 +374,12 @@ class Push:
                 )
                 return
             half = len(items) // 2
-            yield from self._send(self._batch(items[:half]))
-            yield from self._send(self._batch(items[half:]))
+            yield from self._send(self._batch(items[:half]), measures=measures)
+            yield from self._send(self._batch(items[half:]), measures=measures)
             return
         if response.status_code != 200:
             raise ServerRefused(refusal(response))
-        if len(batch.body) >= _RATE_SAMPLE_BYTES:  # a smaller one measures latency, not rate
+        if measures and len(batch.body) >= _RATE_SAMPLE_BYTES:  # a smaller: latency, not rate
             # The link's time: the exchange's, less the server's own work on the batch.
             on_the_link = elapsed - ingest_seconds(response.headers.get(SERVER_TIMING_HEADER))
             self.exchange.traffic.note_rate(len(batch.body) / max(on_the_link, 1e-6))

@@ -10,10 +10,13 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from fieldapp import crypto
 from fieldapp.store import Outcome, Store
 from sync import SyncClient
+from sync.client import _exchange, _push
+from sync.client._transports.counting import Traffic
 from sync.protocol import PushResponse, Receipt
 from sync.server import admin
 from tests.conftest import screening_values
@@ -34,7 +37,46 @@ def stored_receipts(store: Store) -> dict[str, Receipt]:
 
 
 def no_sync_threads() -> bool:
-    return not [t for t in threading.enumerate() if t.name == "sync-prepare"]
+    return not [
+        t for t in threading.enumerate() if t.name.startswith(("sync-prepare", "sync-send"))
+    ]
+
+
+class _Overlap(httpx.BaseTransport):
+    """Passes requests on, holding each push up to `hold` seconds until another is at the
+    server too: the most pushes it saw at once is `most`."""
+
+    def __init__(self, inner: httpx.BaseTransport, hold: float = 1.0) -> None:
+        self.inner, self.hold = inner, hold
+        self.most = self._now = self._started = 0
+        self.alone = 0  # pushes no other push was at the server beside, start to end
+        self._lock = threading.Condition()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/records:push":
+            return self.inner.handle_request(request)
+        with self._lock:
+            self._now += 1
+            self._started += 1
+            started_before = self._started
+            self.most = max(self.most, self._now)
+            self._lock.notify_all()
+            self._lock.wait_for(lambda: self._now > 1, timeout=self.hold)
+            shared = self._now > 1
+        try:
+            return self.inner.handle_request(request)
+        finally:
+            with self._lock:
+                self._now -= 1
+                if not shared and self._now == 0 and self._started == started_before:
+                    self.alone += 1
+
+
+def fast_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every push's body measures the link, and any rate counts as fast."""
+    monkeypatch.setattr(_exchange, "FAST_LINK", 1.0)
+    monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", 0.0)
+    monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)
 
 
 def test_a_batch_shares_one_signature_and_each_stored_receipt_verifies_alone(
@@ -96,9 +138,56 @@ def test_a_server_that_signs_each_receipt_alone_is_still_understood(
     assert all(r.proof is None for r in receipts) and len({r.signature for r in receipts}) == 3
 
 
-def test_a_refusal_half_way_stops_the_pipeline_and_loses_nothing(
-    device: Store, deployment: Deployment, app_transport: httpx.BaseTransport
+def test_on_a_measured_link_two_batches_are_at_the_server_at_once_never_more(
+    device: Store, app_transport: httpx.BaseTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fast_link(monkeypatch)
+    rates: list[float] = []
+    note_rate = Traffic.note_rate
+    monkeypatch.setattr(
+        Traffic, "note_rate", lambda self, rate: (rates.append(rate), note_rate(self, rate))
+    )
+    ids = make_records(device, 30)
+    done: list[int] = []
+    overlap = _Overlap(app_transport)
+    with SyncClient(
+        device,
+        transport=overlap,
+        max_batch_bytes=4 * 1024,
+        on_progress=lambda answered, total, sent: done.append(answered),
+    ) as client:
+        report = client.sync()
+    assert report.ok and report.accepted == 30, report.errors
+    assert overlap.most == 2
+    assert 0 < len(rates) <= overlap.alone  # only a batch sent alone measured the link
+    assert len(done) > 3 and done == sorted(done) and done[-1] == 30  # written in order
+    receipts = stored_receipts(device)
+    assert sorted(receipts) == sorted(ids) and device.records.status_counts() == {"sent": 30}
+    assert no_sync_threads()
+
+
+def test_on_a_slow_link_one_batch_at_a_time_fills_the_wire(
+    device: Store, app_transport: httpx.BaseTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_push, "SLOW_LINK_BYTES_PER_S", float("inf"))
+    monkeypatch.setattr(_push, "_RATE_SAMPLE_BYTES", 0)
+    make_records(device, 12)
+    overlap = _Overlap(app_transport, hold=0.2)
+    with SyncClient(device, transport=overlap, max_batch_bytes=4 * 1024) as client:
+        assert client.sync().accepted == 12
+    assert overlap.most == 1
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_refusal_half_way_stops_the_pipeline_and_loses_nothing(
+    device: Store,
+    deployment: Deployment,
+    app_transport: httpx.BaseTransport,
+    monkeypatch: pytest.MonkeyPatch,
+    fast: bool,
+) -> None:
+    if fast:  # two batches at the server when it refuses
+        fast_link(monkeypatch)
     ids = make_records(device, 30)
     answered: list[int] = []
 
