@@ -222,7 +222,8 @@ def _wait_for_older_transactions(conn: psycopg.Connection[Any]) -> None:
     CI: another test's transaction kept the erased bytes in the rewritten files). Sessions of
     other roles show no transaction to a role without pg_read_all_stats: then nothing waits."""
     older = (
-        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+        "SELECT count(*), string_agg(pid::text, ',') FROM pg_stat_activity"
+        " WHERE pid <> pg_backend_pid()"
         " AND backend_type = 'client backend' AND xact_start < %s"
         " AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"
     )
@@ -231,9 +232,10 @@ def _wait_for_older_transactions(conn: psycopg.Connection[Any]) -> None:
     while (row := conn.execute(older, (started,)).fetchone()) and row[0]:
         if time.monotonic() > deadline:
             log.warning(
-                "%d transaction(s) older than an erasure still run: the rewrite keeps the row"
-                " versions they may see until the next erasure or a VACUUM FULL",
+                "%d transaction(s) older than an erasure still run (pids %s): the rewrite"
+                " keeps the row versions they may see until the next erasure or a VACUUM FULL",
                 row[0],
+                row[1],
             )
             return
         time.sleep(0.05)

@@ -154,6 +154,17 @@ class PostgresFiles:
         return b"".join(spans)
 
 
+def _other_transactions(url: str) -> list[tuple[Any, ...]]:
+    """The cluster's other open transactions (what VACUUM FULL must keep row versions for):
+    named in a failure, as another test's transaction once outlasted the erasure's wait."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT pid, datname, application_name, state, now() - xact_start,"
+            " left(query, 80) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            " AND xact_start IS NOT NULL"
+        ).fetchall()
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("older_transaction", [False, True])
 def test_erased_sealed_bytes_leave_the_postgresql_files(
@@ -192,7 +203,7 @@ def test_erased_sealed_bytes_leave_the_postgresql_files(
             for env in (toasted, inline)
         ]
         storage.push_records(alice.device, withdrawals, NOW)
-        assert traces(disk.tables()) == []
+        assert traces(disk.tables()) == [], _other_transactions(pg_schema_url)
         erased_at = disk.wal_position()
         storage.push_records(alice.device, [alice.envelope()], NOW)  # pages are written again
         assert traces(disk.wal_since(erased_at)) == []
