@@ -217,23 +217,32 @@ class PostgresStorage(SqlStorage):
 
 
 def _wait_for_older_transactions(conn: psycopg.Connection[Any]) -> None:
-    """Wait (bounded) until no other session holds a transaction begun before now: VACUUM FULL
-    keeps every row version such a transaction might still see, whatever its database (seen in
-    CI: another test's transaction kept the erased bytes in the rewritten files). Sessions of
-    other roles show no transaction to a role without pg_read_all_stats: then nothing waits."""
+    """Wait (bounded) until no other session's snapshot may still see a row version the
+    erasure removed: VACUUM FULL copies every version older than the oldest `backend_xmin` of
+    any session, whatever its database. Judged by ids, not start times: a transaction begun
+    after the erasure, while an older one still ran, takes that older one's xid as its xmin
+    and holds the erased bytes just as well (seen in CI: two of another test's transactions,
+    18 and 56 ms old). Sessions of other roles show no transaction to a role without
+    pg_read_all_stats: then nothing waits."""
+    # A new transaction id: every one assigned before it (the erasure's, and any older
+    # transaction's) is below it. (A snapshot's xmax is not: a running id may equal it.)
+    (erased_before,) = conn.execute(
+        "SELECT pg_current_xact_id()::text::bigint % 4294967296"
+    ).fetchone() or (0,)
     older = (
         "SELECT count(*), string_agg(pid::text, ',') FROM pg_stat_activity"
-        " WHERE pid <> pg_backend_pid()"
-        " AND backend_type = 'client backend' AND xact_start < %s"
-        " AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"
-    )
-    started = datetime.now(UTC)
+        " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND ("
+        "(backend_xmin::text::bigint - %(erased_before)s + 4294967296) %% 4294967296"
+        " >= 2147483648 OR"
+        " (backend_xid::text::bigint - %(erased_before)s + 4294967296) %% 4294967296"
+        " >= 2147483648)"
+    )  # precedes erased_before as PostgreSQL compares transaction ids: modulo 2^32
     deadline = time.monotonic() + _OLDER_TRANSACTIONS_WAIT_SECONDS
-    while (row := conn.execute(older, (started,)).fetchone()) and row[0]:
+    while (row := conn.execute(older, {"erased_before": erased_before}).fetchone()) and row[0]:
         if time.monotonic() > deadline:
             log.warning(
-                "%d transaction(s) older than an erasure still run (pids %s): the rewrite"
-                " keeps the row versions they may see until the next erasure or a VACUUM FULL",
+                "%d transaction(s) may still see what an erasure removed (pids %s): the"
+                " rewrite keeps those row versions until the next erasure or a VACUUM FULL",
                 row[0],
                 row[1],
             )

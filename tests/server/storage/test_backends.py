@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 
 from sync.server.storage import StorageError, open_storage
-from sync.server.storage.postgres import PostgresStorage
+from sync.server.storage.postgres import PostgresStorage, _wait_for_older_transactions
 from tests.server.storage._support import (
     NOW,
     Member,
@@ -152,6 +153,40 @@ class PostgresFiles:
                 "SELECT (%s::pg_lsn + (%s - %s))::text", (position, segment, int(offset))
             )
         return b"".join(spans)
+
+
+@pytest.mark.postgres
+def test_the_rewrite_waits_for_a_snapshot_begun_later_that_still_sees_older_rows(
+    pg_schema_url: str,
+) -> None:
+    """A transaction begun after the erasure, while an older one still ran, takes the older
+    one's id as its xmin, so VACUUM FULL would keep what it erased: the rewrite waits for it
+    too, not only for transactions begun before it (CI once failed the erasure test so)."""
+    older = psycopg.connect(pg_schema_url)
+    later = psycopg.connect(pg_schema_url)
+    older.execute("BEGIN")
+    older.execute("SELECT pg_current_xact_id()")  # holds an id the erasure came after
+    done = threading.Event()
+
+    def rewrite_wait() -> None:
+        with psycopg.connect(pg_schema_url, autocommit=True) as conn:
+            _wait_for_older_transactions(conn)
+        done.set()
+
+    waiting = threading.Thread(target=rewrite_wait)
+    try:
+        waiting.start()
+        time.sleep(0.3)  # the wait has begun
+        later.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        later.execute("SELECT 1")  # its snapshot's xmin: the older transaction's id
+        older.commit()
+        assert not done.wait(0.8), "the wait ended though a later snapshot sees older rows"
+        later.commit()
+        assert done.wait(15)
+    finally:
+        waiting.join(15)
+        older.close()
+        later.close()
 
 
 def _other_transactions(url: str) -> list[tuple[Any, ...]]:
