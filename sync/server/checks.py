@@ -66,7 +66,6 @@ class _Field:
     the expressions that read statistics only, which the server runs again."""
 
     node: FieldSpec
-    statistical: bool = False
     shape: Shape | None = None
     calculation: Expression | None = None
     constraint: Expression | None = None
@@ -113,7 +112,6 @@ def _prepared(node: FieldSpec, statistics: Statistics) -> _Field:
         inputs = tuple(sorted({name for e in expressions for name in e.references}))
     return _Field(
         node,
-        statistical=True,
         shape=statistics.shape(node) if node.type == "calculate" else None,
         calculation=calculation,
         constraint=constraint,
@@ -421,7 +419,7 @@ def _level_errors(
 ) -> None:
     for name, value in values.items():
         node = level.get(name)
-        if type(node) is _Field and node.statistical:
+        if type(node) is _Field and node.node.sensitivity == "statistical":
             problem = rules.verdict(node, value, env)
             if problem is not None:
                 code, message = problem
